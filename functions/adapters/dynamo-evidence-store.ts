@@ -1,0 +1,334 @@
+import {
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
+import type { ApplyResult, EvidencePort } from '../core/ingest';
+import { emptyInventory, mergeInventory, type Inventory } from '../core/inventory';
+import type { EvidenceSnapshot } from '../core/readiness';
+import {
+  EVENT_GUARD_TTL_DAYS,
+  eventGuardPk,
+  INVENTORY_PK,
+  scopePk,
+  SCOPES_PK,
+  TABLE_SCHEMA,
+} from '../core/table-schema';
+
+/** DynamoDB limits: BatchGetItem takes 100 keys, BatchWriteItem 25 requests (DynamoDB API reference). */
+const BATCH_GET_LIMIT = 100;
+const BATCH_WRITE_LIMIT = 25;
+/** Parallel single-item writes per batch: enough to hide latency, few enough not to throttle a new table. */
+const WRITE_CONCURRENCY = 16;
+const MAX_CONFLICT_RETRIES = 8;
+
+export class StoreError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StoreError';
+  }
+}
+
+/**
+ * Evidence in one DynamoDB table (layout: core/table-schema.ts). Only single-item conditional
+ * writes, batch reads/writes and queries, so the same code runs on dynalite and DynamoDB.
+ */
+export class DynamoEvidenceStore implements EvidencePort {
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(private readonly deps: { client: DynamoDBClient; tableName: string }) {
+    this.doc = DynamoDBDocumentClient.from(deps.client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+  }
+
+  get tableName(): string {
+    return this.deps.tableName;
+  }
+
+  /** Creates the table if it is missing (embedded store); a deployed table is CDK's to create. */
+  async ensureTable(): Promise<void> {
+    try {
+      await this.deps.client.send(new DescribeTableCommand({ TableName: this.tableName }));
+      return;
+    } catch (e) {
+      if (!(e instanceof ResourceNotFoundException)) throw e;
+    }
+    await this.deps.client.send(
+      new CreateTableCommand({
+        TableName: this.tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: TABLE_SCHEMA.partitionKey, AttributeType: 'S' },
+          { AttributeName: TABLE_SCHEMA.sortKey, AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
+          { AttributeName: TABLE_SCHEMA.sortKey, KeyType: 'RANGE' },
+        ],
+      }),
+    );
+  }
+
+  /** Fails with a message that says what to do when the table is not there. */
+  async assertTable(region: string | undefined): Promise<void> {
+    try {
+      await this.deps.client.send(new DescribeTableCommand({ TableName: this.tableName }));
+    } catch (e) {
+      if (e instanceof ResourceNotFoundException) {
+        throw new StoreError(
+          `table ${this.tableName} does not exist${region ? ` in ${region}` : ''}: deploy the stack (npx cdk deploy) or pass the right --table and --region`,
+          { cause: e },
+        );
+      }
+      throw e;
+    }
+  }
+
+  async claimEvents(eventIds: readonly string[], now: Date): Promise<Set<string>> {
+    const unseen = new Set(eventIds);
+    // A cheap read first: on replay nearly every id is known and nothing is written.
+    const known = await this.batchGet(eventIds.map((id) => key(eventGuardPk(id), 'EVENT')));
+    for (const item of known) unseen.delete(item.pk.slice('EVENT#'.length));
+    const expiresAt = Math.floor(now.getTime() / 1000) + EVENT_GUARD_TTL_DAYS * 86_400;
+    const claimed = new Set<string>();
+    await eachLimit([...unseen], WRITE_CONCURRENCY, async (id) => {
+      try {
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { pk: eventGuardPk(id), sk: 'EVENT', expiresAt },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+        claimed.add(id);
+      } catch (e) {
+        // Another writer counted it between our read and our write: a replay after all.
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      }
+    });
+    return claimed;
+  }
+
+  async releaseEvents(eventIds: readonly string[]): Promise<void> {
+    await this.batchWrite(eventIds.map((id) => ({ DeleteRequest: { Key: key(eventGuardPk(id), 'EVENT') } })));
+  }
+
+  /**
+   * Read, merge, write back with an optimistic lock on `version`: min/max of timestamps cannot be
+   * expressed in an UpdateExpression, and no transaction is needed for one item.
+   */
+  async apply(deltas: readonly EvidenceDelta[]): Promise<ApplyResult> {
+    const current = new Map<string, EvidenceItem>();
+    for (const item of await this.batchGet(deltas.map((d) => key(d.item.pk, d.item.sk)))) {
+      current.set(itemKey(item), item);
+    }
+    const result: ApplyResult = { written: 0, unchanged: 0, failed: [] };
+    await eachLimit(deltas, WRITE_CONCURRENCY, async (delta) => {
+      try {
+        const wrote = await this.mergeOne(delta.item, current.get(itemKey(delta.item)));
+        if (wrote) result.written += 1;
+        else result.unchanged += 1;
+      } catch (error) {
+        result.failed.push({ item: delta.item, eventIds: delta.eventIds, error });
+      }
+    });
+    return result;
+  }
+
+  private async mergeOne(delta: EvidenceItem, existing: EvidenceItem | undefined): Promise<boolean> {
+    let stored = existing;
+    for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt += 1) {
+      const merged = mergeItems(stored, delta);
+      const version = typeof stored?.['version'] === 'number' ? stored['version'] : 0;
+      if (stored !== undefined && sameContent(stored, merged)) return false;
+      try {
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { ...merged, version: version + 1 },
+            ...(stored === undefined
+              ? { ConditionExpression: 'attribute_not_exists(pk)' }
+              : { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': version } }),
+          }),
+        );
+        return true;
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+        const fresh = await this.doc.send(
+          new GetCommand({ TableName: this.tableName, Key: key(delta.pk, delta.sk), ConsistentRead: true }),
+        );
+        stored = fresh.Item as EvidenceItem | undefined;
+      }
+    }
+    throw new StoreError(`item ${delta.pk} ${delta.sk} kept changing under ${MAX_CONFLICT_RETRIES} attempts to merge into it`);
+  }
+
+  /**
+   * What a readiness run needs: every scope's current evidence, daily fetch and node-role counts
+   * from `fromDay`, and the per-namespace daily counts only when an as-of in the past needs them.
+   */
+  async snapshot(options: { fromDay: string; namespaceDays: boolean }): Promise<EvidenceSnapshot> {
+    const scopes = (await this.query({ pk: SCOPES_PK })) as EvidenceItem[];
+    const items: EvidenceItem[] = [...scopes];
+    const reads: Promise<EvidenceItem[]>[] = [];
+    for (const scope of scopes) {
+      const pk = scopePk(scope.sk);
+      switch (scope['kind']) {
+        case 'cluster':
+          reads.push(this.query({ pk, prefix: 'SA#' }), this.query({ pk, prefix: 'FETCH#' }), this.query({ pk, from: `CDAY#${options.fromDay}`, to: 'CDAY#~' }));
+          break;
+        case 'issuer':
+          reads.push(this.query({ pk, prefix: 'SA#' }));
+          break;
+        case 'role':
+          reads.push(this.query({ pk, prefix: 'UNTAGGED' }));
+          break;
+        case 'noderole':
+          reads.push(this.query({ pk, prefix: 'CALL#' }), this.query({ pk, prefix: 'CLUSTERS' }), this.query({ pk, from: `NDAY#${options.fromDay}`, to: 'NDAY#~' }));
+          break;
+      }
+      if (options.namespaceDays && (scope['kind'] === 'cluster' || scope['kind'] === 'issuer')) {
+        reads.push(this.query({ pk, prefix: 'DAY#' }));
+      }
+    }
+    for (const batch of await Promise.all(reads)) items.push(...batch);
+    return { items, inventory: await this.loadInventory() };
+  }
+
+  /** Service-account and daily items of one namespace in the given scopes: the evidence timeline. */
+  async namespaceEvidence(scopes: readonly string[], namespace: string): Promise<EvidenceItem[]> {
+    const reads = scopes.flatMap((scope) => [
+      this.query({ pk: scopePk(scope), prefix: `SA#${namespace}#` }),
+      this.query({ pk: scopePk(scope), prefix: `DAY#${namespace}#` }),
+    ]);
+    return (await Promise.all(reads)).flat();
+  }
+
+  async scopes(): Promise<EvidenceItem[]> {
+    return this.query({ pk: SCOPES_PK });
+  }
+
+  async loadInventory(): Promise<Inventory> {
+    const items = await this.query({ pk: INVENTORY_PK });
+    let inventory = emptyInventory();
+    for (const item of items) {
+      const part = JSON.parse(String(item['data'])) as Inventory;
+      inventory = mergeInventory(inventory, part);
+    }
+    return inventory;
+  }
+
+  /** Stores inventory facts merged into what is there; returns the merged whole. */
+  async saveInventory(next: Inventory): Promise<Inventory> {
+    const merged = mergeInventory(await this.loadInventory(), next);
+    const puts = [
+      ...merged.clusters.map((c) => ({ sk: `CLUSTER#${c.arn}`, part: { ...emptyInventory(), clusters: [c] } })),
+      ...merged.associations.map((a) => ({
+        sk: `ASSOC#${a.clusterArn ?? a.cluster}#${a.namespace}#${a.serviceAccount}`,
+        part: { ...emptyInventory(), associations: [a] },
+      })),
+      ...merged.nodegroups.map((n) => ({ sk: `NODEGROUP#${n.cluster}#${n.nodegroup}`, part: { ...emptyInventory(), nodegroups: [n] } })),
+    ];
+    await this.batchWrite(puts.map(({ sk, part }) => ({ PutRequest: { Item: { pk: INVENTORY_PK, sk, data: JSON.stringify(part) } } })));
+    return merged;
+  }
+
+  private async query(q: { pk: string; prefix?: string; from?: string; to?: string }): Promise<EvidenceItem[]> {
+    const input: QueryCommandInput = {
+      TableName: this.tableName,
+      KeyConditionExpression:
+        q.prefix !== undefined ? 'pk = :pk AND begins_with(sk, :p)' : q.from !== undefined ? 'pk = :pk AND sk BETWEEN :from AND :to' : 'pk = :pk',
+      ExpressionAttributeValues: {
+        ':pk': q.pk,
+        ...(q.prefix !== undefined ? { ':p': q.prefix } : {}),
+        ...(q.from !== undefined ? { ':from': q.from, ':to': q.to } : {}),
+      },
+    };
+    const items: EvidenceItem[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+      items.push(...((page.Items ?? []) as EvidenceItem[]));
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined);
+    return items;
+  }
+
+  private async batchGet(keys: { pk: string; sk: string }[]): Promise<EvidenceItem[]> {
+    const unique = [...new Map(keys.map((k) => [`${k.pk}\u0000${k.sk}`, k])).values()];
+    const out: EvidenceItem[] = [];
+    for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) {
+      let pending: Record<string, unknown>[] | undefined = unique.slice(i, i + BATCH_GET_LIMIT);
+      for (let attempt = 0; pending && pending.length > 0; attempt += 1) {
+        if (attempt > 0) await backoff(attempt);
+        if (attempt > 10) throw new StoreError(`BatchGetItem left ${pending.length} keys unprocessed after ${attempt} attempts`);
+        const page = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        out.push(...((page.Responses?.[this.tableName] ?? []) as EvidenceItem[]));
+        // Unprocessed keys are normal under throttling: retry them, never drop them.
+        pending = page.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return out;
+  }
+
+  private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
+    for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) {
+      let pending: Record<string, unknown>[] | undefined = requests.slice(i, i + BATCH_WRITE_LIMIT);
+      for (let attempt = 0; pending && pending.length > 0; attempt += 1) {
+        if (attempt > 0) await backoff(attempt);
+        if (attempt > 10) throw new StoreError(`BatchWriteItem left ${pending.length} requests unprocessed after ${attempt} attempts`);
+        const page = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
+        pending = page.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
+      }
+    }
+  }
+}
+
+const key = (pk: string, sk: string) => ({ pk, sk });
+const itemKey = (item: { pk: string; sk: string }) => `${item.pk}\u0000${item.sk}`;
+
+function sameContent(a: EvidenceItem, b: EvidenceItem): boolean {
+  const strip = ({ version: _v, ...rest }: EvidenceItem) => rest;
+  return stableJson(strip(a)) === stableJson(strip(b));
+}
+
+function stableJson(value: Record<string, unknown>): string {
+  return JSON.stringify(
+    Object.keys(value)
+      .filter((k) => value[k] !== undefined && value[k] !== null)
+      .sort()
+      .map((k) => [k, value[k]]),
+  );
+}
+
+async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+/** Full jitter, 50 ms base, 5 s cap (AWS Architecture Blog, "Exponential Backoff And Jitter"). */
+function backoff(attempt: number): Promise<void> {
+  const ceiling = Math.min(5000, 50 * 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+}

@@ -1,0 +1,247 @@
+import type { IdentityEvent } from './identity-event';
+import { scopeId, scopePk, SCOPES_PK, type ScopeKind } from './table-schema';
+
+/**
+ * Evidence items and how two of them combine. Every field has a merge rule that is commutative,
+ * associative and (given deduplicated events) replay-safe for timestamps: `min`/`max` of times,
+ * `sum` of counts, bounded `set` union, `keep` the first identity value, and `latest` values tied
+ * to a timestamp field. One batch of events folds into one delta per item, so writes grow with
+ * the number of active keys, not with the number of events.
+ */
+export type MergeRule = 'sum' | 'min' | 'max' | 'set' | 'keep' | { latestBy: string };
+
+export type ItemType = 'scope' | 'sa' | 'day' | 'fetch' | 'fetch-day' | 'untagged' | 'node-call' | 'node-day' | 'node-clusters';
+
+export type AttrValue = string | number | boolean | string[] | null;
+export interface EvidenceItem {
+  pk: string;
+  sk: string;
+  type: ItemType;
+  [field: string]: AttrValue | undefined;
+}
+
+/** Sets are capped so an item stays far below DynamoDB's 400 KB limit whatever the traffic. */
+export const SET_LIMIT = 50;
+
+const identity = { keep: 'keep' } as const;
+const attempts = (p: string): Record<string, MergeRule> => ({
+  [`${p}Ok`]: 'sum',
+  [`${p}Failed`]: 'sum',
+  [`${p}FirstOk`]: 'min',
+  [`${p}LastOk`]: 'max',
+  [`${p}FirstAttempt`]: 'min',
+  [`${p}LastAttempt`]: 'max',
+  [`${p}LastFailed`]: 'max',
+  [`${p}LastError`]: { latestBy: `${p}LastFailed` },
+});
+const keep = (...fields: string[]): Record<string, MergeRule> =>
+  Object.fromEntries(fields.map((f) => [f, identity.keep]));
+
+export const MERGE_RULES: Record<ItemType, Record<string, MergeRule>> = {
+  scope: keep('kind', 'name', 'cluster', 'clusterArn', 'oidcIssuer', 'roleArn', 'account', 'region'),
+  sa: {
+    ...keep('scope', 'cluster', 'clusterArn', 'oidcIssuer', 'account', 'region', 'namespace', 'serviceAccount'),
+    ...attempts('irsa'),
+    ...attempts('pi'),
+    roles: 'set',
+    lastPod: { latestBy: 'piLastOk' },
+  },
+  day: { ...keep('scope', 'namespace', 'day'), irsaOk: 'sum', irsaFailed: 'sum', piOk: 'sum', piFailed: 'sum' },
+  fetch: {
+    ...keep('scope', 'cluster', 'clusterArn', 'nodeRoleArn'),
+    ...attempts('fetch'),
+    failedNodes: 'set',
+    lastFailedNode: { latestBy: 'fetchLastFailed' },
+  },
+  'fetch-day': { ...keep('scope', 'day'), fetchOk: 'sum', fetchFailed: 'sum' },
+  untagged: { ...keep('scope', 'roleArn', 'account', 'region'), ...attempts('pi') },
+  'node-call': {
+    ...keep('scope', 'nodeRoleArn', 'action'),
+    ...attempts('call'),
+    instances: 'set',
+    imdsVersions: 'set',
+    lastUserAgent: { latestBy: 'callLastAttempt' },
+    lastInstance: { latestBy: 'callLastAttempt' },
+  },
+  'node-day': { ...keep('scope', 'day'), callOk: 'sum', callFailed: 'sum' },
+  'node-clusters': { ...keep('scope', 'nodeRoleArn'), clusterArns: 'set' },
+};
+
+/** Combines two versions of the same item; `a` may be an item read from the store, `b` a delta. */
+export function mergeItems(a: EvidenceItem | undefined, b: EvidenceItem): EvidenceItem {
+  if (a === undefined) return b;
+  const rules = MERGE_RULES[b.type];
+  const out: EvidenceItem = { ...a, ...b };
+  for (const [field, rule] of Object.entries(rules)) {
+    out[field] = mergeField(rule, a, b, field);
+  }
+  return out;
+}
+
+function mergeField(rule: MergeRule, a: EvidenceItem, b: EvidenceItem, field: string): AttrValue {
+  const x = a[field] ?? null;
+  const y = b[field] ?? null;
+  if (typeof rule === 'object') {
+    const at = (item: EvidenceItem) => (item[rule.latestBy] as string | null | undefined) ?? '';
+    return at(b) > at(a) ? y : (x ?? y);
+  }
+  if (x === null) return y;
+  if (y === null) return x;
+  switch (rule) {
+    case 'sum':
+      return (x as number) + (y as number);
+    case 'min':
+      return (x as string) <= (y as string) ? x : y;
+    case 'max':
+      return (x as string) >= (y as string) ? x : y;
+    case 'set':
+      return [...new Set([...(x as string[]), ...(y as string[])])].sort().slice(0, SET_LIMIT);
+    case 'keep':
+      return x;
+  }
+}
+
+/** The fold of one batch: each item's delta, and the events that fed it (to fail exactly those). */
+export interface EvidenceDelta {
+  item: EvidenceItem;
+  eventIds: string[];
+}
+
+export function aggregate(events: readonly IdentityEvent[]): EvidenceDelta[] {
+  const deltas = new Map<string, EvidenceDelta>();
+  const add = (item: EvidenceItem, eventId: string) => {
+    const key = `${item.pk}\u0000${item.sk}`;
+    const prior = deltas.get(key);
+    if (prior === undefined) deltas.set(key, { item, eventIds: [eventId] });
+    else {
+      prior.item = mergeItems(prior.item, item);
+      if (prior.eventIds[prior.eventIds.length - 1] !== eventId) prior.eventIds.push(eventId);
+    }
+  };
+  for (const event of events) {
+    for (const item of itemsOf(event)) add(item, event.eventId);
+  }
+  return [...deltas.values()];
+}
+
+/** The evidence one event contributes, as single-event items to be merged. */
+export function itemsOf(e: IdentityEvent): EvidenceItem[] {
+  const day = e.eventTime.slice(0, 10);
+  switch (e.kind) {
+    case 'irsa': {
+      if (e.oidcIssuer === null) return [];
+      const scope = scopeId('issuer', e.oidcIssuer);
+      return [
+        scopeItem('issuer', e.oidcIssuer, e, { oidcIssuer: e.oidcIssuer }),
+        saItem(scope, e, 'irsa', { oidcIssuer: e.oidcIssuer }),
+        dayItem(scope, e, day, 'irsa'),
+      ];
+    }
+    case 'pod-identity': {
+      if (e.clusterArn === null || e.namespace === null) {
+        if (e.roleArn === null) return [];
+        const scope = scopeId('role', e.roleArn);
+        return [
+          scopeItem('role', e.roleArn, e, { roleArn: e.roleArn }),
+          { pk: scopePk(scope), sk: 'UNTAGGED', type: 'untagged', scope, roleArn: e.roleArn, account: e.account, region: e.region, ...attempt('pi', e) },
+        ];
+      }
+      const scope = scopeId('cluster', e.clusterArn);
+      return [
+        scopeItem('cluster', e.clusterArn, e, { cluster: e.cluster, clusterArn: e.clusterArn }),
+        saItem(scope, e, 'pi', { cluster: e.cluster, clusterArn: e.clusterArn, lastPod: e.podName }),
+        dayItem(scope, e, day, 'pi'),
+      ];
+    }
+    case 'pod-identity-fetch': {
+      if (e.clusterArn === null) return [];
+      const scope = scopeId('cluster', e.clusterArn);
+      const failed = e.outcome !== 'success';
+      const items: EvidenceItem[] = [
+        scopeItem('cluster', e.clusterArn, e, { cluster: e.cluster, clusterArn: e.clusterArn }),
+        { pk: scopePk(scope), sk: `CDAY#${day}`, type: 'fetch-day', scope, day, fetchOk: failed ? 0 : 1, fetchFailed: failed ? 1 : 0 },
+      ];
+      if (e.nodeRoleArn !== null) {
+        const nodeScope = scopeId('noderole', e.nodeRoleArn);
+        items.push(
+          {
+            pk: scopePk(scope), sk: `FETCH#${e.nodeRoleArn}`, type: 'fetch', scope, cluster: e.cluster, clusterArn: e.clusterArn,
+            nodeRoleArn: e.nodeRoleArn, ...attempt('fetch', e),
+            failedNodes: failed && e.nodeInstanceId ? [e.nodeInstanceId] : [],
+            lastFailedNode: failed ? e.nodeInstanceId : null,
+          },
+          // A node role that fetches credentials for a cluster belongs to it: observed, not guessed.
+          { pk: scopePk(nodeScope), sk: 'CLUSTERS', type: 'node-clusters', scope: nodeScope, nodeRoleArn: e.nodeRoleArn, clusterArns: [e.clusterArn] },
+        );
+      }
+      return items;
+    }
+    case 'node-role': {
+      if (e.nodeRoleArn === null) return [];
+      const scope = scopeId('noderole', e.nodeRoleArn);
+      const failed = e.outcome !== 'success';
+      return [
+        scopeItem('noderole', e.nodeRoleArn, e, { roleArn: e.nodeRoleArn }),
+        {
+          pk: scopePk(scope), sk: `CALL#${e.action}`, type: 'node-call', scope, nodeRoleArn: e.nodeRoleArn, action: e.action,
+          ...attempt('call', e),
+          instances: e.nodeInstanceId ? [e.nodeInstanceId] : [],
+          imdsVersions: e.imdsVersion ? [e.imdsVersion] : [],
+          lastUserAgent: e.userAgent,
+          lastInstance: e.nodeInstanceId,
+        },
+        { pk: scopePk(scope), sk: `NDAY#${day}`, type: 'node-day', scope, day, callOk: failed ? 0 : 1, callFailed: failed ? 1 : 0 },
+      ];
+    }
+  }
+}
+
+function scopeItem(kind: ScopeKind, name: string, e: IdentityEvent, extra: Record<string, AttrValue>): EvidenceItem {
+  return { pk: SCOPES_PK, sk: scopeId(kind, name), type: 'scope', kind, name, account: e.account, region: e.region, ...extra };
+}
+
+function saItem(scope: string, e: IdentityEvent, mechanism: 'irsa' | 'pi', extra: Record<string, AttrValue>): EvidenceItem {
+  const namespace = e.namespace ?? '?';
+  const serviceAccount = e.serviceAccount ?? '?';
+  return {
+    pk: scopePk(scope),
+    sk: `SA#${namespace}#${serviceAccount}`,
+    type: 'sa',
+    scope,
+    account: e.account,
+    region: e.region,
+    namespace,
+    serviceAccount,
+    roles: e.roleArn ? [e.roleArn] : [],
+    ...attempt(mechanism, e),
+    ...extra,
+  };
+}
+
+function dayItem(scope: string, e: IdentityEvent, day: string, mechanism: 'irsa' | 'pi'): EvidenceItem {
+  const failed = e.outcome !== 'success';
+  return {
+    pk: scopePk(scope),
+    sk: `DAY#${e.namespace ?? '?'}#${day}`,
+    type: 'day',
+    scope,
+    namespace: e.namespace ?? '?',
+    day,
+    [`${mechanism}Ok`]: failed ? 0 : 1,
+    [`${mechanism}Failed`]: failed ? 1 : 0,
+  };
+}
+
+function attempt(p: string, e: IdentityEvent): Record<string, AttrValue> {
+  const ok = e.outcome === 'success';
+  return {
+    [`${p}Ok`]: ok ? 1 : 0,
+    [`${p}Failed`]: ok ? 0 : 1,
+    [`${p}FirstOk`]: ok ? e.eventTime : null,
+    [`${p}LastOk`]: ok ? e.eventTime : null,
+    [`${p}FirstAttempt`]: e.eventTime,
+    [`${p}LastAttempt`]: e.eventTime,
+    [`${p}LastFailed`]: ok ? null : e.eventTime,
+    [`${p}LastError`]: ok ? null : e.errorCode,
+  };
+}

@@ -1,0 +1,55 @@
+import { aggregate, type EvidenceDelta, type EvidenceItem } from './evidence';
+import type { IdentityEvent } from './identity-event';
+
+/** The store as the ingest needs it; DynamoEvidenceStore implements it over DynamoDB or dynalite. */
+export interface EvidencePort {
+  /** Marks events as counted; returns the ids that were not counted before (the others are replays). */
+  claimEvents(eventIds: readonly string[], now: Date): Promise<Set<string>>;
+  /** Undoes claims whose evidence could not be written, so a retry counts them again. */
+  releaseEvents(eventIds: readonly string[]): Promise<void>;
+  apply(deltas: readonly EvidenceDelta[]): Promise<ApplyResult>;
+}
+
+export interface ApplyResult {
+  written: number;
+  unchanged: number;
+  failed: { item: EvidenceItem; eventIds: string[]; error: unknown }[];
+}
+
+export interface IngestResult {
+  events: number;
+  /** Seen before (same eventID): timestamps would not move and counts must not. */
+  replayed: number;
+  itemsWritten: number;
+  itemsUnchanged: number;
+  /** Events whose evidence could not be written: the caller retries them (SQS) or reports them (CLI). */
+  failedEventIds: string[];
+  errors: unknown[];
+}
+
+/**
+ * One batch: drop replays, fold the rest per item, write each item once.
+ *
+ * Counts are exact under replay because each eventID is claimed once. When an item write fails,
+ * the claims of the events that fed it are released so a retry re-applies them; an event that also
+ * fed an item that did succeed is then counted twice there (timestamps are unaffected).
+ */
+export async function ingestBatch(events: readonly IdentityEvent[], store: EvidencePort, now: Date): Promise<IngestResult> {
+  const unique = [...new Map(events.map((e) => [e.eventId, e])).values()];
+  const fresh = await store.claimEvents(
+    unique.map((e) => e.eventId),
+    now,
+  );
+  const counted = unique.filter((e) => fresh.has(e.eventId));
+  const result = await store.apply(aggregate(counted));
+  const failedEventIds = [...new Set(result.failed.flatMap((f) => f.eventIds))];
+  if (failedEventIds.length > 0) await store.releaseEvents(failedEventIds);
+  return {
+    events: events.length,
+    replayed: events.length - counted.length,
+    itemsWritten: result.written,
+    itemsUnchanged: result.unchanged,
+    failedEventIds,
+    errors: result.failed.map((f) => f.error),
+  };
+}

@@ -1,0 +1,83 @@
+import picomatch from 'picomatch';
+
+/**
+ * Role-name globs that common EKS installers give node roles. A call made with one of these
+ * roles' instance credentials is node traffic; anything outside EXPECTED_NODE_CALLS is a pod
+ * falling through to the node role.
+ */
+export const DEFAULT_NODE_ROLE_PATTERNS: readonly string[] = [
+  '*NodeInstanceRole*', // eksctl: eksctl-<cluster>-nodegroup-<ng>-NodeInstanceRole-<suffix>
+  'KarpenterNodeRole*', // Karpenter getting-started: KarpenterNodeRole-<cluster>
+  'AmazonEKSNodeRole*', // EKS user guide's console walkthrough
+  'AmazonEKSAutoNodeRole*', // EKS Auto Mode
+  '*-eks-node-group-*', // terraform-aws-eks managed node groups: <name>-eks-node-group-<suffix>
+  '*NodegroupRole*', // CDK aws-eks: <stack>NodegroupDefaultCapacityNodeGroupRole…
+];
+
+/**
+ * `eventSource:eventName` globs for calls a node makes for itself: the Pod Identity agent, image
+ * pulls, the VPC CNI on the node role (AmazonEKS_CNI_Policy actions), bootstrap, SSM and CloudWatch
+ * agents. Source: AmazonEKSWorkerNodePolicy, AmazonEC2ContainerRegistryReadOnly and
+ * AmazonEKS_CNI_Policy as listed in the EKS user guide's "Amazon EKS node IAM role".
+ */
+export const EXPECTED_NODE_CALLS: readonly string[] = [
+  'eks-auth.amazonaws.com:AssumeRoleForPodIdentity',
+  'ecr.amazonaws.com:*',
+  'ec2.amazonaws.com:Describe*',
+  'ec2.amazonaws.com:AssignPrivateIpAddresses',
+  'ec2.amazonaws.com:UnassignPrivateIpAddresses',
+  'ec2.amazonaws.com:AssignIpv6Addresses',
+  'ec2.amazonaws.com:UnassignIpv6Addresses',
+  'ec2.amazonaws.com:AttachNetworkInterface',
+  'ec2.amazonaws.com:CreateNetworkInterface',
+  'ec2.amazonaws.com:DeleteNetworkInterface',
+  'ec2.amazonaws.com:DetachNetworkInterface',
+  'ec2.amazonaws.com:ModifyNetworkInterfaceAttribute',
+  'ec2.amazonaws.com:CreateTags',
+  'eks.amazonaws.com:DescribeCluster',
+  'ssm.amazonaws.com:*',
+  'ec2messages.amazonaws.com:*',
+  'ssmmessages.amazonaws.com:*',
+  'logs.amazonaws.com:*',
+  'monitoring.amazonaws.com:*',
+];
+
+export interface NodeRoleMatcher {
+  /** True when the role (by ARN; its name is matched too) is a node role. */
+  isNodeRole(roleArn: string): boolean;
+  /** True when `eventSource:eventName` is traffic a node makes for itself. */
+  isExpectedNodeCall(eventSource: string, eventName: string): boolean;
+}
+
+export interface NodeRoleConfig {
+  /** Globs on the role name or ARN. @default DEFAULT_NODE_ROLE_PATTERNS */
+  patterns?: readonly string[];
+  /** Exact node role ARNs (from the inventory's node groups or observed Pod Identity fetches). */
+  roleArns?: Iterable<string>;
+  /** @default EXPECTED_NODE_CALLS */
+  expectedCalls?: readonly string[];
+}
+
+/** Throws on a glob picomatch cannot compile, naming it: a typo here would silently match nothing. */
+export function nodeRoleMatcher(config: NodeRoleConfig = {}): NodeRoleMatcher {
+  const compile = (globs: readonly string[], what: string) =>
+    globs.map((glob) => {
+      if (glob.trim() === '') throw new Error(`empty ${what} pattern; give a glob such as '*NodeInstanceRole*'`);
+      return picomatch(glob, { nocase: true, dot: true, bash: true });
+    });
+  const rolePatterns = compile(config.patterns ?? DEFAULT_NODE_ROLE_PATTERNS, 'node role');
+  const callPatterns = compile(config.expectedCalls ?? EXPECTED_NODE_CALLS, 'expected node call');
+  const exact = new Set([...(config.roleArns ?? [])].map((arn) => arn.toLowerCase()));
+  // IAM role names are unique case-insensitively, so matching ignores case.
+  return {
+    isNodeRole(roleArn) {
+      if (exact.has(roleArn.toLowerCase())) return true;
+      const name = roleArn.slice(roleArn.lastIndexOf('/') + 1);
+      return rolePatterns.some((match) => match(name) || match(roleArn));
+    },
+    isExpectedNodeCall(eventSource, eventName) {
+      const call = `${eventSource}:${eventName}`;
+      return callPatterns.some((match) => match(call));
+    },
+  };
+}

@@ -1,0 +1,537 @@
+import type { EvidenceItem } from './evidence';
+import type { Inventory, InventoryCluster } from './inventory';
+
+/**
+ * Readiness verdicts, as of a time the caller gives (the core never reads the clock).
+ *
+ *   NOT_STARTED   no successful Pod Identity assume ever; IRSA seen
+ *   IN_PROGRESS   Pod Identity seen, and IRSA within the active window A before T
+ *   SOAKING       Pod Identity seen, last IRSA older than A but within the soak S
+ *   READY         Pod Identity seen, no IRSA within S before T
+ *
+ * "IRSA seen" counts every AssumeRoleWithWebIdentity attempt, denied ones too: a pod that still
+ * tries IRSA still depends on the OIDC provider.
+ */
+export type Verdict = 'NOT_STARTED' | 'IN_PROGRESS' | 'SOAKING' | 'READY';
+export type ClusterVerdict = Verdict | 'UNKNOWN';
+export const VERDICT_ORDER: readonly Verdict[] = ['NOT_STARTED', 'IN_PROGRESS', 'SOAKING', 'READY'];
+
+export interface ReadinessOptions {
+  asOf: Date;
+  /** @default 14 */
+  soakDays?: number;
+  /** @default 24 */
+  activeHours?: number;
+  cluster?: string;
+  namespace?: string;
+}
+
+/** What the store holds, read for one readiness run (see DynamoEvidenceStore.snapshot). */
+export interface EvidenceSnapshot {
+  items: EvidenceItem[];
+  inventory: Inventory;
+}
+
+export interface ServiceAccountEvidence {
+  serviceAccount: string;
+  roles: string[];
+  lastIrsa: string | null;
+  lastPodIdentity: string | null;
+  irsaAssumes: number;
+  irsaFailed: number;
+  podIdentityAssumes: number;
+  hasAssociation: boolean;
+}
+
+export interface NamespaceReadiness {
+  cluster: string | null;
+  clusterArn: string | null;
+  oidcIssuer: string | null;
+  namespace: string;
+  verdict: Verdict;
+  lastIrsa: string | null;
+  firstPodIdentity: string | null;
+  lastPodIdentity: string | null;
+  soakDaysLeft: number | null;
+  soakEndsAt: string | null;
+  serviceAccounts: string[];
+  roles: string[];
+  reasons: string[];
+  detail: ServiceAccountEvidence[];
+}
+
+export interface ClusterWarning {
+  type: 'pod-identity-fetch-denied' | 'node-role-calls' | 'issuer-unmapped' | 'untagged-pod-identity';
+  message: string;
+  count: number;
+  last: string | null;
+}
+
+export interface ClusterReadiness {
+  cluster: string | null;
+  clusterArn: string | null;
+  oidcIssuer: string | null;
+  verdict: ClusterVerdict;
+  namespaceCounts: Record<Verdict, number>;
+  blockers: { namespace: string; verdict: Verdict; lastIrsa: string | null; serviceAccounts: string[] }[];
+  warnings: ClusterWarning[];
+  reasons: string[];
+}
+
+export interface ReadinessReport {
+  asOf: string;
+  soakDays: number;
+  activeHours: number;
+  namespaces: NamespaceReadiness[];
+  clusters: ClusterReadiness[];
+  /** Findings that belong to no known cluster (node roles never seen fetching, untagged assumes). */
+  warnings: ClusterWarning[];
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export function assessReadiness(snapshot: EvidenceSnapshot, options: ReadinessOptions): ReadinessReport {
+  const asOf = options.asOf.getTime();
+  const asOfIso = iso(asOf);
+  const soakDays = options.soakDays ?? 14;
+  const activeHours = options.activeHours ?? 24;
+  const soakStart = asOf - soakDays * DAY;
+  const activeStart = asOf - activeHours * HOUR;
+  const byType = groupByType(attributeUntagged(snapshot.items, snapshot.inventory));
+  const fleet = new Fleet(snapshot.inventory, byType.get('node-clusters') ?? []);
+  const days = new DayIndex(byType.get('day') ?? []);
+
+  // 1. service-account evidence → (cluster or issuer, namespace) groups
+  const groups = new Map<string, { place: Place; namespace: string; sas: EvidenceItem[] }>();
+  for (const sa of byType.get('sa') ?? []) {
+    const place = fleet.placeOf(String(sa['scope']));
+    const namespace = String(sa['namespace']);
+    const key = `${place.key}|${namespace}`;
+    const group = groups.get(key) ?? { place, namespace, sas: [] };
+    group.sas.push(sa);
+    groups.set(key, group);
+  }
+
+  const namespaces: NamespaceReadiness[] = [];
+  for (const { place, namespace, sas } of groups.values()) {
+    if (options.cluster && place.cluster !== options.cluster && place.clusterArn !== options.cluster) continue;
+    if (options.namespace && namespace !== options.namespace) continue;
+    const row = judgeNamespace(place, namespace, sas, { asOf, soakStart, activeStart, soakDays, days, fleet });
+    if (row) namespaces.push(row);
+  }
+  namespaces.sort((a, b) => cmp(a.cluster ?? `~${a.oidcIssuer}`, b.cluster ?? `~${b.oidcIssuer}`) || cmp(a.namespace, b.namespace));
+
+  // 2. clusters: every place that has namespaces, inventory, or fetch evidence
+  const places = new Map<string, Place>();
+  for (const row of namespaces) {
+    const place = row.clusterArn ? fleet.placeOf(`cluster:${row.clusterArn}`) : fleet.placeOf(`issuer:${row.oidcIssuer}`);
+    places.set(place.key, place);
+  }
+  if (!options.namespace) {
+    for (const c of snapshot.inventory.clusters) places.set(c.arn, fleet.placeOf(`cluster:${c.arn}`));
+    for (const s of byType.get('scope') ?? []) {
+      if (s['kind'] === 'cluster') places.set(String(s['name']), fleet.placeOf(`cluster:${s['name']}`));
+    }
+  }
+  const warnings = new Warnings(byType, fleet, soakStart, asOf);
+  const clusters: ClusterReadiness[] = [];
+  for (const place of places.values()) {
+    if (options.cluster && place.cluster !== options.cluster && place.clusterArn !== options.cluster) continue;
+    const rows = namespaces.filter((n) => (n.clusterArn ?? `issuer:${n.oidcIssuer}`) === place.key);
+    clusters.push(judgeCluster(place, rows, warnings.forCluster(place)));
+  }
+  clusters.sort((a, b) => cmp(a.cluster ?? `~${a.oidcIssuer}`, b.cluster ?? `~${b.oidcIssuer}`));
+
+  return { asOf: asOfIso, soakDays, activeHours, namespaces, clusters, warnings: options.cluster ? [] : warnings.unattributed() };
+}
+
+interface Place {
+  /** cluster ARN, or `issuer:<issuer>` for an issuer the inventory does not map. */
+  key: string;
+  cluster: string | null;
+  clusterArn: string | null;
+  oidcIssuer: string | null;
+}
+
+interface JudgeContext {
+  asOf: number;
+  soakStart: number;
+  activeStart: number;
+  soakDays: number;
+  days: DayIndex;
+  fleet: Fleet;
+}
+
+function judgeNamespace(place: Place, namespace: string, sas: EvidenceItem[], ctx: JudgeContext): NamespaceReadiness | null {
+  const detail = new Map<string, ServiceAccountEvidence>();
+  let firstPi: number | null = null;
+  let lastPi: number | null = null;
+  let lastIrsa: number | null = null;
+  let lastIrsaBy: string[] = [];
+  let approximate = false;
+
+  for (const sa of sas) {
+    const name = String(sa['serviceAccount']);
+    const scope = String(sa['scope']);
+    const e = detail.get(name) ?? {
+      serviceAccount: name,
+      roles: [],
+      lastIrsa: null,
+      lastPodIdentity: null,
+      irsaAssumes: 0,
+      irsaFailed: 0,
+      podIdentityAssumes: 0,
+      hasAssociation: ctx.fleet.hasAssociation(place, namespace, name),
+    };
+    e.roles = [...new Set([...e.roles, ...((sa['roles'] as string[] | undefined) ?? [])])].sort();
+    e.irsaAssumes += num(sa['irsaOk']);
+    e.irsaFailed += num(sa['irsaFailed']);
+    e.podIdentityAssumes += num(sa['piOk']);
+
+    const piFirst = time(sa['piFirstOk']);
+    if (piFirst !== null && piFirst <= ctx.asOf) {
+      firstPi = min(firstPi, piFirst);
+      const known = asOfLast(time(sa['piLastOk']), ctx, scope, namespace, 'piOk');
+      approximate ||= known.approximate;
+      lastPi = max(lastPi, known.at);
+      e.lastPodIdentity = isoOrNull(max(time(e.lastPodIdentity), known.at));
+    }
+    const irsa = asOfLast(time(sa['irsaLastAttempt']), ctx, scope, namespace, 'irsa');
+    approximate ||= irsa.approximate;
+    if (irsa.at !== null) {
+      e.lastIrsa = isoOrNull(max(time(e.lastIrsa), irsa.at));
+      if (lastIrsa === null || irsa.at > lastIrsa) {
+        lastIrsa = irsa.at;
+        lastIrsaBy = [name];
+      } else if (irsa.at === lastIrsa) lastIrsaBy.push(name);
+    }
+    detail.set(name, e);
+  }
+  if (firstPi === null && lastIrsa === null) return null; // nothing seen as of T
+
+  const reasons: string[] = [];
+  const saList = [...detail.values()].sort((a, b) => cmp(a.serviceAccount, b.serviceAccount));
+  const irsaUsers = (since: number) =>
+    saList.filter((s) => s.lastIrsa !== null && Date.parse(s.lastIrsa) >= since).map((s) => describeSa(s));
+  let verdict: Verdict;
+  let soakEndsAt: number | null = null;
+
+  if (firstPi === null) {
+    verdict = 'NOT_STARTED';
+    reasons.push('no successful Pod Identity assume seen');
+    reasons.push(`IRSA last used ${iso(lastIrsa!)} by ${lastIrsaBy.join(', ')}`);
+    const waiting = saList.filter((s) => s.hasAssociation && s.lastIrsa !== null);
+    if (waiting.length > 0) {
+      reasons.push(`${waiting.map((s) => s.serviceAccount).join(', ')} already has a Pod Identity association: restart its pods`);
+    }
+  } else {
+    reasons.push(`Pod Identity in use since ${iso(firstPi)}, last ${iso(lastPi!)}`);
+    if (lastIrsa !== null && lastIrsa >= ctx.activeStart) {
+      verdict = 'IN_PROGRESS';
+      reasons.push(`IRSA still used within the active window by ${irsaUsers(ctx.activeStart).join('; ')}`);
+    } else if (lastIrsa !== null && lastIrsa >= ctx.soakStart) {
+      verdict = 'SOAKING';
+      soakEndsAt = lastIrsa + ctx.soakDays * DAY;
+      reasons.push(`last IRSA assume ${iso(lastIrsa)} by ${lastIrsaBy.join(', ')}; soak ends ${iso(soakEndsAt)}`);
+    } else {
+      verdict = 'READY';
+      reasons.push(
+        lastIrsa === null
+          ? 'no IRSA assume ever seen'
+          : `no IRSA assume in the ${ctx.soakDays}-day soak window (last ${iso(lastIrsa)})`,
+      );
+      if (lastPi! < ctx.soakStart) {
+        reasons.push(`no Pod Identity assume in the soak window either (last ${iso(lastPi!)}): is the workload still running?`);
+      }
+    }
+  }
+  const untagged = sas.filter((sa) => sa['attributedBy'] === 'pod-identity-association').map((sa) => String(sa['serviceAccount']));
+  if (untagged.length > 0) {
+    reasons.push(`Pod Identity of ${untagged.join(', ')} has no session tags (disableSessionTags): attributed through the association's role`);
+  }
+  if (approximate) reasons.push('as of a past time: times after it are ignored and earlier ones known to the day');
+
+  return {
+    cluster: place.cluster,
+    clusterArn: place.clusterArn,
+    oidcIssuer: place.oidcIssuer,
+    namespace,
+    verdict,
+    lastIrsa: isoOrNull(lastIrsa),
+    firstPodIdentity: isoOrNull(firstPi),
+    lastPodIdentity: isoOrNull(lastPi),
+    soakDaysLeft: soakEndsAt === null ? null : Math.ceil((soakEndsAt - ctx.asOf) / DAY),
+    soakEndsAt: isoOrNull(soakEndsAt),
+    serviceAccounts: saList.map((s) => s.serviceAccount),
+    roles: [...new Set(saList.flatMap((s) => s.roles))].sort(),
+    reasons,
+    detail: saList,
+  };
+}
+
+function describeSa(s: ServiceAccountEvidence): string {
+  return `${s.serviceAccount} (${s.roles.map(roleName).join(', ') || 'role unknown'}) at ${s.lastIrsa}`;
+}
+
+/**
+ * The last time ≤ T. Stored items keep only first/last; when the last is after T (an as-of in the
+ * past) the daily counts give the last day with activity, taken as the end of that day (capped at T).
+ */
+function asOfLast(
+  last: number | null,
+  ctx: JudgeContext,
+  scope: string,
+  namespace: string,
+  counter: 'irsa' | 'piOk',
+): { at: number | null; approximate: boolean } {
+  if (last === null || last <= ctx.asOf) return { at: last, approximate: false };
+  const day = ctx.days.lastActiveDay(scope, namespace, counter, ctx.asOf);
+  return { at: day === null ? null : Math.min(day + DAY - 1000, ctx.asOf), approximate: true };
+}
+
+function judgeCluster(place: Place, rows: NamespaceReadiness[], warnings: ClusterWarning[]): ClusterReadiness {
+  const namespaceCounts = Object.fromEntries(VERDICT_ORDER.map((v) => [v, 0])) as Record<Verdict, number>;
+  for (const row of rows) namespaceCounts[row.verdict] += 1;
+  // Only namespaces that used the issuer hold the OIDC provider; Pod-Identity-only ones do not.
+  const throughIssuer = rows.filter((r) => r.lastIrsa !== null);
+  const blockers = throughIssuer
+    .filter((r) => r.verdict !== 'READY')
+    .map((r) => ({ namespace: r.namespace, verdict: r.verdict, lastIrsa: r.lastIrsa, serviceAccounts: r.serviceAccounts }));
+  const reasons: string[] = [];
+  let verdict: ClusterVerdict;
+  if (place.oidcIssuer === null) {
+    verdict = 'UNKNOWN';
+    reasons.push(
+      `the cluster's OIDC issuer is not in the inventory, so IRSA use cannot be attributed to it: import \`aws eks describe-cluster --name ${place.cluster}\` output`,
+    );
+  } else if (blockers.length === 0) {
+    verdict = 'READY';
+    reasons.push(
+      throughIssuer.length === 0
+        ? 'no IRSA assume ever seen through this issuer'
+        : `all ${throughIssuer.length} namespaces that used IRSA are READY: the OIDC provider can be retired`,
+    );
+  } else {
+    verdict = VERDICT_ORDER.find((v) => blockers.some((b) => b.verdict === v))!;
+    reasons.push(`${blockers.length} of ${throughIssuer.length} namespaces that used IRSA are not READY: ${blockers.map((b) => `${b.namespace} (${b.verdict})`).join(', ')}`);
+  }
+  if (place.cluster === null) reasons.push(`issuer ${place.oidcIssuer} is not mapped to a cluster: import the cluster's describe-cluster output`);
+  return { cluster: place.cluster, clusterArn: place.clusterArn, oidcIssuer: place.oidcIssuer, verdict, namespaceCounts, blockers, warnings, reasons };
+}
+
+/** Where evidence belongs: the inventory maps issuers to clusters; never guessed otherwise. */
+class Fleet {
+  private readonly byIssuer = new Map<string, InventoryCluster>();
+  private readonly byArn = new Map<string, InventoryCluster>();
+  private readonly associations = new Set<string>();
+  /** node role ARN → cluster ARNs, from node groups and from fetches the role made. */
+  readonly nodeRoleClusters = new Map<string, Set<string>>();
+  private readonly clusterNames = new Map<string, string>();
+
+  constructor(inventory: Inventory, nodeClusters: EvidenceItem[]) {
+    for (const c of inventory.clusters) {
+      this.byArn.set(c.arn, c);
+      this.clusterNames.set(c.arn, c.name);
+      if (c.oidcIssuer) this.byIssuer.set(c.oidcIssuer, c);
+    }
+    for (const a of inventory.associations) {
+      const arn = a.clusterArn ?? inventory.clusters.find((c) => c.name === a.cluster)?.arn ?? a.cluster;
+      this.associations.add(`${arn}|${a.namespace}|${a.serviceAccount}`);
+    }
+    const link = (role: string, clusterArn: string) => {
+      const set = this.nodeRoleClusters.get(role) ?? new Set<string>();
+      set.add(clusterArn);
+      this.nodeRoleClusters.set(role, set);
+    };
+    for (const n of inventory.nodegroups) {
+      const arn = inventory.clusters.find((c) => c.name === n.cluster)?.arn;
+      if (arn) link(n.nodeRoleArn, arn);
+    }
+    for (const item of nodeClusters) {
+      for (const arn of (item['clusterArns'] as string[] | undefined) ?? []) link(String(item['nodeRoleArn']), arn);
+    }
+  }
+
+  placeOf(scope: string): Place {
+    const colon = scope.indexOf(':');
+    const kind = scope.slice(0, colon);
+    const name = scope.slice(colon + 1);
+    if (kind === 'issuer') {
+      const c = this.byIssuer.get(name);
+      return c ? this.cluster(c.arn) : { key: `issuer:${name}`, cluster: null, clusterArn: null, oidcIssuer: name };
+    }
+    return this.cluster(name);
+  }
+
+  private cluster(arn: string): Place {
+    const c = this.byArn.get(arn);
+    return { key: arn, cluster: c?.name ?? this.clusterNames.get(arn) ?? arn.slice(arn.lastIndexOf('/') + 1), clusterArn: arn, oidcIssuer: c?.oidcIssuer ?? null };
+  }
+
+  hasAssociation(place: Place, namespace: string, serviceAccount: string): boolean {
+    return place.clusterArn !== null && this.associations.has(`${place.clusterArn}|${namespace}|${serviceAccount}`);
+  }
+}
+
+class DayIndex {
+  private readonly byNamespace = new Map<string, EvidenceItem[]>();
+  constructor(days: EvidenceItem[]) {
+    for (const d of days) {
+      const key = `${d['scope']}|${d['namespace']}`;
+      const list = this.byNamespace.get(key) ?? [];
+      list.push(d);
+      this.byNamespace.set(key, list);
+    }
+  }
+
+  lastActiveDay(scope: string, namespace: string, counter: 'irsa' | 'piOk', asOf: number): number | null {
+    let best: number | null = null;
+    for (const d of this.byNamespace.get(`${scope}|${namespace}`) ?? []) {
+      const count = counter === 'irsa' ? num(d['irsaOk']) + num(d['irsaFailed']) : num(d['piOk']);
+      const start = Date.parse(`${d['day']}T00:00:00Z`);
+      if (count > 0 && start <= asOf) best = max(best, start);
+    }
+    return best;
+  }
+}
+
+/** Pod Identity fetch denials and node-role calls within the soak window, per cluster. */
+class Warnings {
+  private readonly attributedRoles = new Set<string>();
+  constructor(
+    private readonly byType: Map<string, EvidenceItem[]>,
+    private readonly fleet: Fleet,
+    private readonly from: number,
+    private readonly to: number,
+  ) {}
+
+  private inWindow(day: unknown): boolean {
+    const start = Date.parse(`${day}T00:00:00Z`);
+    return start + DAY > this.from && start <= this.to;
+  }
+
+  forCluster(place: Place): ClusterWarning[] {
+    if (place.clusterArn === null) {
+      return [{ type: 'issuer-unmapped', message: `IRSA issuer ${place.oidcIssuer} belongs to no cluster in the inventory`, count: 0, last: null }];
+    }
+    const out: ClusterWarning[] = [];
+    const scope = `cluster:${place.clusterArn}`;
+    const denied = (this.byType.get('fetch-day') ?? [])
+      .filter((d) => d['scope'] === scope && this.inWindow(d['day']))
+      .reduce((sum, d) => sum + num(d['fetchFailed']), 0);
+    if (denied > 0) {
+      const fetches = (this.byType.get('fetch') ?? []).filter((f) => f['scope'] === scope && num(f['fetchFailed']) > 0);
+      const last = fetches.map((f) => time(f['fetchLastFailed'])).reduce<number | null>((a, b) => max(a, b), null);
+      const nodes = [...new Set(fetches.flatMap((f) => (f['failedNodes'] as string[] | undefined) ?? []))];
+      const errors = [...new Set(fetches.map((f) => String(f['fetchLastError'] ?? 'error')))];
+      out.push({
+        type: 'pod-identity-fetch-denied',
+        message: `${denied} Pod Identity credential fetches failed (${errors.join(', ')}) on ${nodes.slice(0, 5).join(', ') || 'unknown nodes'}: check the role trust policy allows sts:AssumeRole and sts:TagSession for pods.eks.amazonaws.com and its aws:RequestTag conditions`,
+        count: denied,
+        last: isoOrNull(last),
+      });
+    }
+    for (const [role, clusters] of this.fleet.nodeRoleClusters) {
+      if (!clusters.has(place.clusterArn)) continue;
+      this.attributedRoles.add(role);
+      const warning = this.nodeRoleWarning(role, place.cluster ?? place.clusterArn);
+      if (warning) out.push(warning);
+    }
+    return out;
+  }
+
+  private nodeRoleWarning(role: string, where: string): ClusterWarning | null {
+    const scope = `noderole:${role}`;
+    const count = (this.byType.get('node-day') ?? [])
+      .filter((d) => d['scope'] === scope && this.inWindow(d['day']))
+      .reduce((sum, d) => sum + num(d['callOk']) + num(d['callFailed']), 0);
+    if (count === 0) return null;
+    const calls = (this.byType.get('node-call') ?? []).filter(
+      (c) => c['scope'] === scope && (time(c['callLastAttempt']) ?? 0) >= this.from,
+    );
+    const last = calls.map((c) => time(c['callLastAttempt'])).reduce<number | null>((a, b) => max(a, b), null);
+    const imdsV1 = calls.some((c) => ((c['imdsVersions'] as string[] | undefined) ?? []).includes('1.0'));
+    const instances = [...new Set(calls.flatMap((c) => (c['instances'] as string[] | undefined) ?? []))];
+    return {
+      type: 'node-role-calls',
+      message:
+        `${count} calls with node role ${roleName(role)} outside expected node traffic in ${where} ` +
+        `(${calls.map((c) => c['action']).join(', ')}) from ${instances.slice(0, 5).join(', ')}: a pod is falling back to the instance role` +
+        (imdsV1 ? '; some credentials came through IMDSv1' : ''),
+      count,
+      last: isoOrNull(last),
+    };
+  }
+
+  /** Call after forCluster for every cluster: what no cluster claimed. */
+  unattributed(): ClusterWarning[] {
+    const out: ClusterWarning[] = [];
+    for (const scope of this.byType.get('scope') ?? []) {
+      const name = String(scope['name']);
+      if (scope['kind'] === 'noderole' && !this.attributedRoles.has(name)) {
+        const warning = this.nodeRoleWarning(name, 'no known cluster (import describe-nodegroup output to attribute it)');
+        if (warning) out.push(warning);
+      }
+    }
+    for (const u of this.byType.get('untagged') ?? []) {
+      const last = time(u['piLastAttempt']);
+      if (last !== null && last >= this.from && last <= this.to) {
+        out.push({
+          type: 'untagged-pod-identity',
+          message: `Pod Identity assumed ${roleName(String(u['roleArn']))} without session tags (association has disableSessionTags): namespace and service account are not in CloudTrail`,
+          count: num(u['piOk']) + num(u['piFailed']),
+          last: isoOrNull(last),
+        });
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * Pod Identity assumes without session tags name only the role. When exactly one association in
+ * the inventory uses that role, the assumes are that service account's: the association says so.
+ * Otherwise they stay unattributed and show as a warning.
+ */
+function attributeUntagged(items: EvidenceItem[], inventory: Inventory): EvidenceItem[] {
+  return items.map((item) => {
+    if (item.type !== 'untagged') return item;
+    const owners = inventory.associations.filter((a) => a.roleArn === item['roleArn']);
+    const owner = owners.length === 1 ? owners[0]! : null;
+    const clusterArn = owner?.clusterArn ?? inventory.clusters.find((c) => c.name === owner?.cluster)?.arn;
+    if (!owner || !clusterArn) return item;
+    const scope = `cluster:${clusterArn}`;
+    const pi = Object.fromEntries(Object.entries(item).filter(([k]) => k.startsWith('pi')));
+    return {
+      ...pi,
+      pk: item.pk,
+      sk: `SA#${owner.namespace}#${owner.serviceAccount}`,
+      type: 'sa',
+      scope,
+      namespace: owner.namespace,
+      serviceAccount: owner.serviceAccount,
+      roles: [String(item['roleArn'])],
+      attributedBy: 'pod-identity-association',
+    };
+  });
+}
+
+function groupByType(items: EvidenceItem[]): Map<string, EvidenceItem[]> {
+  const out = new Map<string, EvidenceItem[]>();
+  for (const item of items) {
+    const list = out.get(item.type) ?? [];
+    list.push(item);
+    out.set(item.type, list);
+  }
+  return out;
+}
+
+export const roleName = (arn: string): string => arn.slice(arn.lastIndexOf('/') + 1);
+const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
+const time = (v: unknown): number | null => (typeof v === 'string' ? Date.parse(v) : null);
+const iso = (t: number): string => new Date(t).toISOString().replace('.000Z', 'Z');
+const isoOrNull = (t: number | null): string | null => (t === null ? null : iso(t));
+const min = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
+const max = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,0 +1,42 @@
+/**
+ * The evidence table's single-table layout, defined once: the CDK table, the embedded store and
+ * the DynamoDB adapter all read it from here.
+ *
+ * | pk                         | sk                       | item                                           |
+ * |----------------------------|--------------------------|------------------------------------------------|
+ * | `SCOPES`                   | scope id                 | one per cluster / OIDC issuer / role / node role seen |
+ * | `SCOPE#cluster:<arn>`      | `SA#<ns>#<sa>`           | Pod Identity evidence of one service account    |
+ * | `SCOPE#issuer:<issuer>`    | `SA#<ns>#<sa>`           | IRSA evidence of one service account            |
+ * | `SCOPE#…`                  | `DAY#<ns>#<yyyy-mm-dd>`  | daily counts per namespace                      |
+ * | `SCOPE#cluster:<arn>`      | `FETCH#<node role arn>`  | Pod Identity agent fetches by one node role     |
+ * | `SCOPE#cluster:<arn>`      | `CDAY#<yyyy-mm-dd>`      | daily fetch counts                              |
+ * | `SCOPE#role:<arn>`         | `UNTAGGED`               | Pod Identity assumes without session tags       |
+ * | `SCOPE#noderole:<arn>`     | `CALL#<service:Event>`   | calls outside expected node traffic             |
+ * | `SCOPE#noderole:<arn>`     | `NDAY#<yyyy-mm-dd>`      | daily node-role call counts                     |
+ * | `SCOPE#noderole:<arn>`     | `CLUSTERS`               | clusters the role fetched Pod Identity for      |
+ * | `INVENTORY`                | `CLUSTER#<arn>` …        | imported or synced EKS inventory                |
+ * | `EVENT#<eventID>`          | `EVENT`                  | replay guard: this event was counted            |
+ *
+ * Every access is a Query on one partition, a GetItem/BatchGetItem, a conditional PutItem or a
+ * BatchWriteItem: all of them exist in dynalite and DynamoDB alike (no transactions, no PartiQL).
+ */
+export const TABLE_SCHEMA = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Epoch seconds; DynamoDB TTL deletes replay guards after this (dynalite keeps them). */
+  timeToLiveAttribute: 'expiresAt',
+} as const;
+
+export const DEFAULT_TABLE_NAME = 'cutover-watch-evidence';
+
+/** Replay guards outlive CloudTrail's 90-day LookupEvents window, so backfills stay deduplicated. */
+export const EVENT_GUARD_TTL_DAYS = 120;
+
+export const SCOPES_PK = 'SCOPES';
+export const INVENTORY_PK = 'INVENTORY';
+
+export type ScopeKind = 'cluster' | 'issuer' | 'role' | 'noderole';
+
+export const scopeId = (kind: ScopeKind, name: string): string => `${kind}:${name}`;
+export const scopePk = (scope: string): string => `SCOPE#${scope}`;
+export const eventGuardPk = (eventId: string): string => `EVENT#${eventId}`;

@@ -1,0 +1,129 @@
+import type { Readable } from 'node:stream';
+import { listInputFiles, readRecords } from '../adapters/cloudtrail-files';
+import type { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
+import type { InputItem } from '../core/envelopes';
+import { EVENT_KINDS, type EventKind, type IdentityEvent, type Outcome, type SkipReason } from '../core/identity-event';
+import { ingestBatch } from '../core/ingest';
+import { normalizeRecord } from '../core/normalize';
+import { nodeRoleMatcher } from '../core/node-roles';
+
+/** One problem the user must hear about: a file that could not be read or a record that was rejected. */
+export interface Rejection {
+  file: string;
+  where: string | null;
+  reason: string;
+}
+
+export interface AnalyzeSummary {
+  files: number;
+  records: number;
+  inScope: number;
+  skipped: Record<SkipReason, number>;
+  rejected: number;
+  byKind: Record<EventKind, number>;
+  byOutcome: Record<Outcome, number>;
+  replayed: number;
+  itemsWritten: number;
+  /** Events whose evidence could not be stored (after the store's own retries). */
+  notStored: number;
+  storeErrors: string[];
+  seconds: number;
+}
+
+export interface AnalyzeOptions {
+  paths: string[];
+  store: DynamoEvidenceStore;
+  nodeRolePatterns?: string[];
+  /** Events per store batch; the Lambda's SQS batch plays the same role. @default 1000 */
+  batchSize?: number;
+  now: () => Date;
+  /** What '-' reads. @default process.stdin */
+  stdin?: Readable;
+  onFiles?(total: number): void;
+  onFileDone?(file: string, done: number, recordsSoFar: number): void;
+  onRejection?(rejection: Rejection): void;
+}
+
+/**
+ * Files → records → IdentityEvents → evidence, in batches. A bad file or record is reported and
+ * the rest of the run goes on; nothing is dropped without being counted.
+ */
+export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSummary> {
+  const started = process.hrtime.bigint();
+  const summary = emptySummary();
+  const { files, problems } = await listInputFiles(options.paths);
+  for (const problem of problems) reject(problem);
+  summary.files = files.length;
+  options.onFiles?.(files.length);
+
+  // Node roles: the patterns, the inventory's node groups, and every role seen fetching Pod Identity.
+  const inventory = await options.store.loadInventory();
+  const observed = (await options.store.scopes()).filter((s) => s['kind'] === 'noderole').map((s) => String(s['name']));
+  const knownNodeRoles = new Set([...inventory.nodegroups.map((n) => n.nodeRoleArn), ...observed]);
+  let matcher = nodeRoleMatcher({ patterns: options.nodeRolePatterns, roleArns: knownNodeRoles });
+
+  const batchSize = options.batchSize ?? 1000;
+  let batch: IdentityEvent[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const result = await ingestBatch(batch, options.store, options.now());
+    summary.replayed += result.replayed;
+    summary.itemsWritten += result.itemsWritten;
+    summary.notStored += result.failedEventIds.length;
+    for (const error of result.errors) summary.storeErrors.push(error instanceof Error ? error.message : String(error));
+    batch = [];
+  };
+
+  let done = 0;
+  for (const file of files) {
+    for await (const item of readRecords(file, { stdin: options.stdin })) {
+      if (item.type === 'problem') {
+        reject(item);
+        continue;
+      }
+      summary.records += 1;
+      const result = normalizeRecord(item.record, matcher);
+      if (result.status === 'skipped') summary.skipped[result.reason] += 1;
+      else if (result.status === 'rejected') reject({ file: item.file, where: item.where, reason: result.detail });
+      else {
+        const event = result.event;
+        summary.inScope += 1;
+        summary.byKind[event.kind] += 1;
+        summary.byOutcome[event.outcome] += 1;
+        if (event.kind === 'pod-identity-fetch' && event.nodeRoleArn && !knownNodeRoles.has(event.nodeRoleArn)) {
+          knownNodeRoles.add(event.nodeRoleArn);
+          matcher = nodeRoleMatcher({ patterns: options.nodeRolePatterns, roleArns: knownNodeRoles });
+        }
+        batch.push(event);
+        if (batch.length >= batchSize) await flush();
+      }
+    }
+    done += 1;
+    options.onFileDone?.(file, done, summary.records);
+  }
+  await flush();
+  summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return summary;
+
+  function reject(problem: Extract<InputItem, { type: 'problem' }> | Rejection) {
+    summary.rejected += 1;
+    options.onRejection?.({ file: problem.file, where: problem.where ?? null, reason: problem.reason });
+  }
+}
+
+function emptySummary(): AnalyzeSummary {
+  return {
+    files: 0,
+    records: 0,
+    inScope: 0,
+    skipped: { 'out-of-scope': 0, 'non-eks-web-identity': 0, 'expected-node-traffic': 0 },
+    rejected: 0,
+    byKind: Object.fromEntries(EVENT_KINDS.map((k) => [k, 0])) as Record<EventKind, number>,
+    byOutcome: { success: 0, denied: 0, 'invalid-token': 0, error: 0 },
+    replayed: 0,
+    itemsWritten: 0,
+    notStored: 0,
+    storeErrors: [],
+    seconds: 0,
+  };
+}

@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { listInputFiles, readRecords, STDIN } from '../../../adapters/cloudtrail-files';
+import { normalizeRecord } from '../../../core/normalize';
+import { nodeRoleMatcher } from '../../../core/node-roles';
+import { UsageError, type Io } from '../io';
+import { collect } from '../options';
+
+export function classifyCommand(program: Command, io: Io, setExit: (code: number) => void): void {
+  program
+    .command('classify')
+    .summary('print one normalized IdentityEvent per line (JSON Lines) for every in-scope record')
+    .description(
+      'Reads CloudTrail records (a log file, .json.gz, a single record, an EventBridge event, a LookupEvents\n' +
+        'result, or JSON Lines of any of these) and prints one IdentityEvent per in-scope record on stdout.\n' +
+        'Out-of-scope records are skipped silently; rejected records are reported on stderr with file and\n' +
+        'record index. Nothing is stored.',
+    )
+    .argument('<file...>', "files or directories to read; '-' reads stdin")
+    .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collect)
+    .option('--strict', 'exit 1 when any record was rejected')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  cutover-watch classify trail.json.gz\n' +
+        "  aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=AssumeRoleWithWebIdentity | cutover-watch classify -\n" +
+        "  cutover-watch classify logs/ | jq -r 'select(.kind==\"irsa\") | .namespace' | sort | uniq -c\n" +
+        '\nExit codes: 0 done; 1 --strict and something was rejected; 2 unusable arguments or unreadable input.',
+    )
+    .action(async (files: string[], opts: { nodeRole?: string[]; strict?: boolean }) => {
+      const matcher = nodeRoleMatcher({ patterns: opts.nodeRole });
+      const { files: inputs, problems } = await listInputFiles(files);
+      // A file that cannot be read at all is exit 2; single bad records only matter with --strict.
+      let unreadable = problems.length;
+      let rejected = 0;
+      for (const p of problems) io.err(`${p.file}: ${p.reason}`);
+      if (inputs.length === 0) throw new UsageError(`nothing to read in ${files.join(', ')}`);
+      for (const file of inputs) {
+        for await (const item of readRecords(file, { stdin: io.stdin })) {
+          if (item.type === 'problem') {
+            if (item.where === null) unreadable += 1;
+            else rejected += 1;
+            io.err(`${label(file)}${item.where ? `: ${item.where}` : ''}: ${item.reason}`);
+            continue;
+          }
+          const result = normalizeRecord(item.record, matcher);
+          if (result.status === 'event') io.out(JSON.stringify(result.event));
+          else if (result.status === 'rejected') {
+            rejected += 1;
+            io.err(`${label(file)}: ${item.where}: rejected (${result.reason}): ${result.detail}`);
+          }
+        }
+      }
+      if (unreadable > 0) setExit(2);
+      else if (opts.strict && rejected > 0) setExit(1);
+    });
+}
+
+const label = (file: string) => (file === STDIN ? 'stdin' : file);

@@ -1,0 +1,157 @@
+import type { Command } from 'commander';
+import type { DynamoEvidenceStore } from '../../../adapters/dynamo-evidence-store';
+import type { EvidenceItem } from '../../../core/evidence';
+import { roleName } from '../../../core/readiness';
+import { scopeId } from '../../../core/table-schema';
+import { UsageError, type Io } from '../io';
+import { shortTime, table } from '../render';
+import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
+
+export interface NamespaceEvidence {
+  cluster: string;
+  clusterArns: string[];
+  oidcIssuers: string[];
+  namespace: string;
+  serviceAccounts: {
+    serviceAccount: string;
+    roles: string[];
+    irsa: MechanismEvidence;
+    podIdentity: MechanismEvidence;
+    lastPod: string | null;
+  }[];
+  days: { day: string; irsa: number; irsaFailed: number; podIdentity: number; podIdentityFailed: number }[];
+}
+
+interface MechanismEvidence {
+  firstSeen: string | null;
+  lastSeen: string | null;
+  lastFailed: string | null;
+  lastError: string | null;
+  assumes: number;
+  failed: number;
+}
+
+export function evidenceCommand(program: Command, io: Io): void {
+  withStoreOptions(
+    program
+      .command('evidence')
+      .summary('the timeline behind a verdict: daily counts, first/last seen, service accounts, roles')
+      .description(
+        'Shows the evidence for one namespace of one cluster: per service account the first and last\n' +
+          'IRSA and Pod Identity assume, counts and roles, and the daily counts per mechanism.',
+      )
+      .requiredOption('--cluster <name>', 'cluster name or ARN')
+      .requiredOption('--namespace <name>', 'Kubernetes namespace')
+      .option('--json', 'print one JSON object'),
+  )
+    .addHelpText('after', '\nExample:\n  cutover-watch evidence --cluster payments-prod --namespace checkout')
+    .action(async (flags: StoreOptions & { cluster: string; namespace: string; json?: boolean }) => {
+      await withStore(flags, io, async ({ store }) => {
+        const evidence = await namespaceEvidence(store, flags.cluster, flags.namespace);
+        if (flags.json) io.out(JSON.stringify(evidence, null, 2));
+        else printEvidence(evidence, io);
+      });
+    });
+}
+
+export async function namespaceEvidence(store: DynamoEvidenceStore, cluster: string, namespace: string): Promise<NamespaceEvidence> {
+  const [scopes, inventory] = await Promise.all([store.scopes(), store.loadInventory()]);
+  const clusterArns = new Set<string>();
+  for (const s of scopes) {
+    if (s['kind'] === 'cluster' && (s['name'] === cluster || s['cluster'] === cluster)) clusterArns.add(String(s['name']));
+  }
+  const issuers = new Set<string>();
+  for (const c of inventory.clusters) {
+    if (c.name === cluster || c.arn === cluster) {
+      clusterArns.add(c.arn);
+      if (c.oidcIssuer) issuers.add(c.oidcIssuer);
+    }
+  }
+  if (clusterArns.size === 0) {
+    const known = [...new Set(scopes.filter((s) => s['kind'] === 'cluster').map((s) => String(s['cluster'])))].sort();
+    throw new UsageError(`no evidence for cluster ${cluster}${known.length ? `; known clusters: ${known.join(', ')}` : ''}`);
+  }
+  const items = await store.namespaceEvidence(
+    [...[...clusterArns].map((a) => scopeId('cluster', a)), ...[...issuers].map((i) => scopeId('issuer', i))],
+    namespace,
+  );
+  return shapeEvidence(cluster, [...clusterArns], [...issuers], namespace, items);
+}
+
+function shapeEvidence(cluster: string, clusterArns: string[], oidcIssuers: string[], namespace: string, items: EvidenceItem[]): NamespaceEvidence {
+  const sas = new Map<string, NamespaceEvidence['serviceAccounts'][number]>();
+  const days = new Map<string, NamespaceEvidence['days'][number]>();
+  for (const item of items) {
+    if (item.type === 'sa') {
+      const name = String(item['serviceAccount']);
+      const prior = sas.get(name);
+      const mech = (p: string): MechanismEvidence => ({
+        firstSeen: str(item[`${p}FirstOk`]),
+        lastSeen: str(item[`${p}LastOk`]),
+        lastFailed: str(item[`${p}LastFailed`]),
+        lastError: str(item[`${p}LastError`]),
+        assumes: num(item[`${p}Ok`]),
+        failed: num(item[`${p}Failed`]),
+      });
+      const next = {
+        serviceAccount: name,
+        roles: [...new Set([...(prior?.roles ?? []), ...((item['roles'] as string[] | undefined) ?? [])])].sort(),
+        irsa: String(item['scope']).startsWith('issuer:') ? mech('irsa') : (prior?.irsa ?? mech('irsa')),
+        podIdentity: String(item['scope']).startsWith('cluster:') ? mech('pi') : (prior?.podIdentity ?? mech('pi')),
+        lastPod: str(item['lastPod']) ?? prior?.lastPod ?? null,
+      };
+      sas.set(name, next);
+    } else if (item.type === 'day') {
+      const day = String(item['day']);
+      const d = days.get(day) ?? { day, irsa: 0, irsaFailed: 0, podIdentity: 0, podIdentityFailed: 0 };
+      d.irsa += num(item['irsaOk']);
+      d.irsaFailed += num(item['irsaFailed']);
+      d.podIdentity += num(item['piOk']);
+      d.podIdentityFailed += num(item['piFailed']);
+      days.set(day, d);
+    }
+  }
+  return {
+    cluster,
+    clusterArns,
+    oidcIssuers,
+    namespace,
+    serviceAccounts: [...sas.values()].sort((a, b) => a.serviceAccount.localeCompare(b.serviceAccount)),
+    days: [...days.values()].sort((a, b) => a.day.localeCompare(b.day)),
+  };
+}
+
+function printEvidence(e: NamespaceEvidence, io: Io): void {
+  io.out(`${e.cluster} / ${e.namespace}`);
+  if (e.oidcIssuers.length === 0) io.out('  (OIDC issuer not in the inventory: IRSA evidence cannot be shown; run `cutover-watch inventory import`)');
+  if (e.serviceAccounts.length === 0) {
+    io.out('no evidence for this namespace');
+    return;
+  }
+  io.out('');
+  io.out(
+    table(
+      ['SERVICE ACCOUNT', 'MECHANISM', 'FIRST SEEN', 'LAST SEEN', 'ASSUMES', 'FAILED', 'LAST ERROR', 'ROLES'],
+      e.serviceAccounts.flatMap((s) =>
+        (
+          [
+            ['IRSA', s.irsa],
+            ['Pod Identity', s.podIdentity],
+          ] as const
+        )
+          .filter(([, m]) => m.assumes + m.failed > 0)
+          .map(([label, m]) => [s.serviceAccount, label, shortTime(m.firstSeen), shortTime(m.lastSeen), m.assumes, m.failed, m.lastError, s.roles.map(roleName).join(', ')]),
+      ),
+    ),
+  );
+  io.out('');
+  io.out(
+    table(
+      ['DAY', 'IRSA', 'IRSA FAILED', 'POD IDENTITY', 'PI FAILED'],
+      e.days.map((d) => [d.day, d.irsa, d.irsaFailed, d.podIdentity, d.podIdentityFailed]),
+    ),
+  );
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const num = (v: unknown): number => (typeof v === 'number' ? v : 0);

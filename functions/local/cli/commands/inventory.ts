@@ -1,0 +1,99 @@
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { jsonErrorMessage } from '../../../core/envelopes';
+import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory } from '../../../core/inventory';
+import { roleName } from '../../../core/readiness';
+import { UsageError, type Io } from '../io';
+import { plural, table } from '../render';
+import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
+
+export function inventoryCommand(program: Command, io: Io): void {
+  const inventory = program
+    .command('inventory')
+    .summary('the EKS side: which OIDC issuer is which cluster, Pod Identity associations, node roles')
+    .description(
+      'IRSA records name an OIDC issuer, not a cluster: import the clusters so IRSA evidence lands on the\n' +
+        'right cluster. Unmapped issuers are shown as such, never guessed.',
+    );
+
+  withStoreOptions(
+    inventory
+      .command('import')
+      .summary('store the JSON printed by aws eks describe-cluster / list-pod-identity-associations / …')
+      .argument('<file...>', 'JSON files printed by the AWS CLI')
+      .option('--json', 'print what was stored as JSON'),
+  )
+    .addHelpText(
+      'after',
+      '\nAccepted (the AWS CLI output, unchanged):\n' +
+        '  aws eks describe-cluster --name C                   > describe-cluster-C.json      (issuer → cluster)\n' +
+        '  aws eks list-pod-identity-associations --cluster-name C > associations-C.json    (who has an association)\n' +
+        '  aws eks describe-pod-identity-association --cluster-name C --association-id A    (adds the role)\n' +
+        '  aws eks describe-nodegroup --cluster-name C --nodegroup-name N                   (node role → cluster)\n' +
+        '\nExample:\n  cutover-watch inventory import inventory/*.json',
+    )
+    .action(async (files: string[], flags: StoreOptions & { json?: boolean }) => {
+      const parsed = await readInventoryFiles(files);
+      await withStore(flags, io, async ({ store, where }) => {
+        const merged = await store.saveInventory(parsed);
+        if (flags.json) io.out(JSON.stringify(merged, null, 2));
+        else {
+          io.out(
+            `imported ${plural(parsed.clusters.length, 'cluster')}, ${plural(parsed.associations.length, 'association')}, ` +
+              `${plural(parsed.nodegroups.length, 'node group')} into ${where}`,
+          );
+          printInventory(merged, io);
+        }
+      });
+    });
+
+  withStoreOptions(inventory.command('show').summary('print the stored inventory').option('--json', 'print as JSON')).action(
+    async (flags: StoreOptions & { json?: boolean }) => {
+      await withStore(flags, io, async ({ store }) => {
+        const stored = await store.loadInventory();
+        if (flags.json) io.out(JSON.stringify(stored, null, 2));
+        else printInventory(stored, io);
+      });
+    },
+  );
+}
+
+/** Parses every file first: one bad file stores nothing, and the message names it. */
+export async function readInventoryFiles(files: readonly string[]): Promise<Inventory> {
+  let parsed = emptyInventory();
+  for (const file of files) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(await readFile(file, 'utf8'));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new UsageError(`${file}: ${code === 'ENOENT' ? 'no such file' : code ? (e as Error).message : `not JSON: ${jsonErrorMessage(e)}`}`);
+    }
+    const result = parseInventoryDocument(doc);
+    if (!result.ok) throw new UsageError(`${file}: ${result.reason}`);
+    parsed = mergeInventory(parsed, result.inventory);
+  }
+  return parsed;
+}
+
+function printInventory(inv: Inventory, io: Io): void {
+  if (inv.clusters.length + inv.associations.length + inv.nodegroups.length === 0) {
+    io.out('the inventory is empty: run `cutover-watch inventory import FILE…`');
+    return;
+  }
+  io.out('');
+  io.out(table(['CLUSTER', 'REGION', 'ACCOUNT', 'OIDC ISSUER'], inv.clusters.map((c) => [c.name, c.region, c.account, c.oidcIssuer])));
+  if (inv.associations.length > 0) {
+    io.out('');
+    io.out(
+      table(
+        ['CLUSTER', 'NAMESPACE', 'SERVICE ACCOUNT', 'ROLE', 'SESSION TAGS'],
+        inv.associations.map((a) => [a.cluster, a.namespace, a.serviceAccount, a.roleArn ? roleName(a.roleArn) : '(list only)', a.disableSessionTags === null ? '-' : a.disableSessionTags ? 'disabled' : 'on']),
+      ),
+    );
+  }
+  if (inv.nodegroups.length > 0) {
+    io.out('');
+    io.out(table(['CLUSTER', 'NODE GROUP', 'NODE ROLE'], inv.nodegroups.map((n) => [n.cluster, n.nodegroup, roleName(n.nodeRoleArn)])));
+  }
+}

@@ -1,0 +1,76 @@
+import { Command, CommanderError } from 'commander';
+import { StoreError } from '../../adapters/dynamo-evidence-store';
+import { analyzeCommand } from './commands/analyze';
+import { classifyCommand } from './commands/classify';
+import { demoCommand } from './commands/demo';
+import { evidenceCommand } from './commands/evidence';
+import { inventoryCommand } from './commands/inventory';
+import { readinessCommand } from './commands/readiness';
+import { UsageError, type Io } from './io';
+
+export const VERSION = '0.1.0';
+
+/**
+ * The whole CLI as a function: argv in, exit code out. `bin/cutover-watch.mjs` is the only place
+ * that touches `process`.
+ */
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  let exitCode = 0;
+  const setExit = (code: number) => {
+    exitCode = Math.max(exitCode, code);
+  };
+  const debug = argv.includes('--debug');
+  const program = new Command('cutover-watch')
+    .description(
+      'Audit the move of EKS workloads from IRSA to EKS Pod Identity, from CloudTrail:\n' +
+        'which namespaces still use IRSA, which are soaking, and when an OIDC provider can be retired.',
+    )
+    .version(VERSION)
+    .option('--debug', 'print stack traces on errors')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      '\nStart here:\n' +
+        '  cutover-watch demo                         sample fleet, end to end (what `npm start` runs)\n' +
+        '  cutover-watch inventory import eks/*.json  map OIDC issuers to clusters\n' +
+        '  cutover-watch analyze logs/                your CloudTrail logs into the local store\n' +
+        '  cutover-watch readiness                    verdicts per namespace and cluster\n' +
+        '\nThe store is .cutover-watch/ in the current directory (--store DIR), or a deployed table (--table NAME --region R).',
+    );
+  classifyCommand(program, io, setExit);
+  analyzeCommand(program, io, setExit);
+  readinessCommand(program, io);
+  evidenceCommand(program, io);
+  inventoryCommand(program, io);
+  demoCommand(program, io);
+  // Subcommands do not inherit exitOverride or output routing from the program: set them on each.
+  for (const command of allCommands(program)) {
+    command.exitOverride().configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+    if (command !== program) command.option('--debug', 'print stack traces on errors');
+  }
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version end in a "error" that is a success.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof UsageError || e instanceof StoreError) {
+      io.err(`cutover-watch: ${e.message}`);
+      if (debug && e.stack) io.err(e.stack);
+      return 2;
+    }
+    io.err(`cutover-watch: ${e instanceof Error ? e.message : String(e)}`);
+    if (debug && e instanceof Error && e.stack) io.err(e.stack);
+    else io.err('(run again with --debug for the stack trace)');
+    return 1;
+  }
+}
+
+function allCommands(command: Command): Command[] {
+  return [command, ...command.commands.flatMap(allCommands)];
+}

@@ -1,0 +1,1536 @@
+/**
+ * Deterministic sample fleet: 30 days of CloudTrail for three EKS clusters in the middle of an
+ * IRSA → EKS Pod Identity migration, plus the EKS inventory JSON an operator would export with
+ * the AWS CLI. Used by the `demo` command and by tests.
+ *
+ * Record shapes follow ../../../shared/design/CLOUDTRAIL.md (§1a fetch, §1b companion AssumeRole,
+ * §2a/§2b IRSA, §3 node-role calls). Everything secret-looking is fake: access key ids are random,
+ * every session token contains the marker `FAKE-SESSION-TOKEN`.
+ *
+ * `generateSampleFleet` is pure: one seeded PRNG (mulberry32) drives every random choice, time comes
+ * only from `options.end`. The cluster topology (OIDC ids, node roles, instance ids, role ids,
+ * association ids) is drawn from a second PRNG with a fixed seed, so it is the same for every seed;
+ * the seed changes traffic times, counts within their ranges, event/request ids and credentials,
+ * never the scenario (the verdicts in `expected`).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+
+export interface SampleFleetOptions {
+  /** PRNG seed for traffic (times, ids, counts). Default 42. */
+  seed?: number;
+  /** Exclusive end of the generated traffic. */
+  end: Date;
+  /** Days of traffic before `end`. Default 30. The scenario assumes ≥ 29 (search-prod's oldest cutover). */
+  days?: number;
+}
+
+export interface SampleLogFile {
+  /** S3 object key: `AWSLogs/<acct>/CloudTrail/<region>/YYYY/MM/DD/<acct>_CloudTrail_<region>_YYYYMMDDTHH05Z_<16 alnum>.json.gz`. */
+  key: string;
+  /** The `Records` array of the file, sorted by eventTime. */
+  records: Record<string, unknown>[];
+}
+
+export interface SampleInventoryFile {
+  /** File name, e.g. `describe-cluster-payments-prod.json`. */
+  name: string;
+  /** What the AWS CLI prints for the corresponding command. */
+  content: unknown;
+}
+
+export interface ExpectedNamespace {
+  cluster: string;
+  namespace: string;
+  verdict: 'NOT_STARTED' | 'IN_PROGRESS' | 'SOAKING' | 'READY';
+  why: string;
+}
+
+export interface SampleFleet {
+  files: SampleLogFile[];
+  inventory: SampleInventoryFile[];
+  expected: ExpectedNamespace[];
+  stats: { records: number; byCategory: Record<string, number> };
+}
+
+/** Soak period and active window the `expected` verdicts are computed with. */
+export const SAMPLE_SOAK_DAYS = 14;
+export const SAMPLE_ACTIVE_HOURS = 24;
+
+// ---------------------------------------------------------------------------------------------
+// Time helpers
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** CloudTrail `eventTime`: ISO 8601 UTC with second precision. */
+function ctTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** AWS CLI v2 timestamp (`cli_timestamp_format = iso8601`): `2026-11-01T10:22:31.123000+00:00`. */
+function cliTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, '000+00:00');
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
+
+/** STS `credentials.expiration` as CloudTrail writes it: `Apr 16, 2024, 3:20:04 PM`. */
+function stsExpiration(ms: number): string {
+  const d = new Date(ms);
+  const h = d.getUTCHours();
+  const h12 = h % 12 === 0 ? 12 : h % 12;
+  const mm = String(d.getUTCMinutes()).padStart(2, '0');
+  const ss = String(d.getUTCSeconds()).padStart(2, '0');
+  return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()}, ${d.getUTCFullYear()}, ${h12}:${mm}:${ss} ${h < 12 ? 'AM' : 'PM'}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seeded randomness
+
+const UPPER_ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const LOWER_ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+const HEX = '0123456789abcdef';
+/** Kubernetes `rand.SafeEncodeString` alphabet (pod-template-hash and pod name suffixes). */
+const K8S_SAFE = 'bcdfghjklmnpqrstvwxz2456789';
+
+class Random {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  /** mulberry32: uniform in [0, 1). */
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** Integer in [min, max] inclusive. */
+  int(min: number, max: number): number {
+    return min + Math.floor(this.next() * (max - min + 1));
+  }
+
+  /** Number in [min, max). */
+  between(min: number, max: number): number {
+    return min + this.next() * (max - min);
+  }
+
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    if (items.length === 0) throw new Error('pick from empty list');
+    return items[Math.floor(this.next() * items.length)] as T;
+  }
+
+  chars(alphabet: string, n: number): string {
+    let out = '';
+    for (let i = 0; i < n; i++) out += alphabet.charAt(Math.floor(this.next() * alphabet.length));
+    return out;
+  }
+
+  /** RFC 4122 version-4 UUID built from the PRNG. */
+  uuid(): string {
+    const h = this.chars(HEX, 32).split('');
+    h[12] = '4';
+    h[16] = HEX.charAt(8 + Math.floor(this.next() * 4));
+    const s = h.join('');
+    return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
+  }
+
+  accessKeyId(prefix: 'ASIA' | 'AKIA'): string {
+    return prefix + this.chars(BASE32, 16);
+  }
+
+  /** Fake STS session token; always carries the marker `FAKE-SESSION-TOKEN`. */
+  sessionToken(): string {
+    return `FAKE-SESSION-TOKEN/${this.chars(ALNUM, 48)}`;
+  }
+
+  ipv4(prefix: string): string {
+    // prefix like '10.20' → 10.20.x.y
+    return `${prefix}.${this.int(0, 255)}.${this.int(1, 254)}`;
+  }
+}
+
+/** Topology ids do not depend on the traffic seed. */
+const STRUCTURE_SEED = 0x0e45_2026;
+
+// ---------------------------------------------------------------------------------------------
+// Scenario plan (the only hand-written part; verdicts in `expected` are computed from records)
+
+interface ServiceAccountPlan {
+  name: string;
+  /** Whole days before `end` at which the last IRSA pod went away (jittered 1–6 h earlier). null = still on IRSA at `end`. */
+  irsaUntil: number | null;
+  /** Whole days before `end` at which Pod Identity traffic starts (jittered 0–12 h earlier). null = never. */
+  podIdFrom: number | null;
+  /** Association created N days before `end` although pods were never restarted (no Pod Identity traffic). */
+  associationOnlyFrom?: number;
+  disableSessionTags?: boolean;
+  /** A short retry storm of denied IRSA assumes (wrong trust policy sub). */
+  deniedStorm?: boolean;
+  sdk: 'botocore' | 'go';
+}
+
+interface NamespacePlan {
+  name: string;
+  /** Documentation only: what this plan is meant to produce. Tests check it against `expected`. */
+  intent: ExpectedNamespace['verdict'];
+  serviceAccounts: ServiceAccountPlan[];
+}
+
+interface NodeGroupPlan {
+  name: string;
+  kind: 'eksctl' | 'karpenter';
+  nodes: number;
+  instanceTypes: string[];
+}
+
+interface ClusterPlan {
+  name: string;
+  account: string;
+  region: string;
+  version: string;
+  /** Cluster VPC CIDR prefix (two octets) for node/pod IPs. */
+  vpc: string;
+  nodeGroups: NodeGroupPlan[];
+  namespaces: NamespacePlan[];
+}
+
+const ACCOUNT_A = '111122223333';
+const ACCOUNT_B = '444455556666';
+
+function sa(
+  name: string,
+  irsaUntil: number | null,
+  podIdFrom: number | null,
+  sdk: 'botocore' | 'go',
+  extra: Partial<ServiceAccountPlan> = {},
+): ServiceAccountPlan {
+  return { name, irsaUntil, podIdFrom, sdk, ...extra };
+}
+
+const PLAN: readonly ClusterPlan[] = [
+  {
+    name: 'payments-prod',
+    account: ACCOUNT_A,
+    region: 'us-east-1',
+    version: '1.31',
+    vpc: '10.20',
+    nodeGroups: [
+      { name: 'ng-1', kind: 'eksctl', nodes: 4, instanceTypes: ['m6i.xlarge'] },
+      { name: 'ng-2', kind: 'eksctl', nodes: 3, instanceTypes: ['m6i.2xlarge'] },
+    ],
+    namespaces: [
+      {
+        name: 'ledger',
+        intent: 'READY',
+        serviceAccounts: [
+          sa('ledger-api', 24, 25, 'go'),
+          sa('ledger-sync', 24, 25, 'go', { disableSessionTags: true }),
+        ],
+      },
+      { name: 'fraud-detection', intent: 'READY', serviceAccounts: [sa('fraud-scorer', 19, 20, 'botocore')] },
+      {
+        name: 'risk',
+        intent: 'READY',
+        serviceAccounts: [sa('risk-engine', 27, 28, 'go'), sa('risk-batch', 26, 28, 'botocore')],
+      },
+      {
+        name: 'checkout',
+        intent: 'SOAKING',
+        serviceAccounts: [sa('checkout-api', 10, 12, 'go'), sa('checkout-worker', 11, 12, 'botocore')],
+      },
+      {
+        name: 'orders',
+        intent: 'IN_PROGRESS',
+        serviceAccounts: [sa('orders-api', null, 3, 'go'), sa('orders-worker', 2, 3, 'botocore')],
+      },
+      { name: 'notifications', intent: 'IN_PROGRESS', serviceAccounts: [sa('notifier', null, 6, 'botocore')] },
+      {
+        name: 'inventory',
+        intent: 'NOT_STARTED',
+        serviceAccounts: [sa('inventory-sync', null, null, 'botocore', { deniedStorm: true })],
+      },
+      {
+        name: 'reporting',
+        intent: 'NOT_STARTED',
+        serviceAccounts: [
+          sa('report-builder', null, null, 'botocore', { associationOnlyFrom: 5 }),
+          sa('report-mailer', null, null, 'go'),
+        ],
+      },
+    ],
+  },
+  {
+    name: 'search-prod',
+    account: ACCOUNT_A,
+    region: 'us-west-2',
+    version: '1.32',
+    vpc: '10.40',
+    nodeGroups: [{ name: 'default', kind: 'karpenter', nodes: 5, instanceTypes: ['c7g.2xlarge'] }],
+    namespaces: [
+      {
+        name: 'indexer',
+        intent: 'READY',
+        serviceAccounts: [sa('indexer', 27, 28, 'go'), sa('indexer-compactor', 26, 28, 'go')],
+      },
+      { name: 'query-api', intent: 'READY', serviceAccounts: [sa('query-api', 25, 26, 'go')] },
+      { name: 'ranking', intent: 'READY', serviceAccounts: [sa('ranking-model', 24, 25, 'botocore')] },
+      {
+        name: 'crawler',
+        intent: 'READY',
+        serviceAccounts: [sa('crawler', 23, 24, 'go'), sa('crawler-scheduler', 22, 24, 'botocore')],
+      },
+      { name: 'autocomplete', intent: 'READY', serviceAccounts: [sa('autocomplete', 22, 23, 'go')] },
+      { name: 'embeddings', intent: 'READY', serviceAccounts: [sa('embedder', 21, 22, 'botocore')] },
+      { name: 'search-admin', intent: 'READY', serviceAccounts: [sa('admin-console', 20, 21, 'botocore')] },
+    ],
+  },
+  {
+    name: 'legacy-batch',
+    account: ACCOUNT_B,
+    region: 'eu-west-1',
+    version: '1.29',
+    vpc: '10.60',
+    nodeGroups: [{ name: 'ng-1', kind: 'eksctl', nodes: 4, instanceTypes: ['r5.xlarge'] }],
+    namespaces: [
+      {
+        name: 'etl-nightly',
+        intent: 'NOT_STARTED',
+        serviceAccounts: [sa('etl-runner', null, null, 'botocore'), sa('etl-loader', null, null, 'botocore')],
+      },
+      { name: 'billing-export', intent: 'NOT_STARTED', serviceAccounts: [sa('billing-exporter', null, null, 'go')] },
+      { name: 'reconciliation', intent: 'NOT_STARTED', serviceAccounts: [sa('reconciler', null, null, 'botocore')] },
+      {
+        name: 'archive',
+        intent: 'NOT_STARTED',
+        serviceAccounts: [sa('archiver', null, null, 'go'), sa('archive-pruner', null, null, 'go')],
+      },
+      { name: 'data-quality', intent: 'NOT_STARTED', serviceAccounts: [sa('dq-checker', null, null, 'botocore')] },
+      { name: 'report-gen', intent: 'NOT_STARTED', serviceAccounts: [sa('report-generator', null, null, 'botocore')] },
+    ],
+  },
+];
+
+/** payments-prod node group whose node role shows fallthrough calls. */
+const FALLTHROUGH_CLUSTER = 'payments-prod';
+const FALLTHROUGH_NODEGROUP = 'ng-1';
+/** payments-prod node group that emits the denied-fetch burst. */
+const BURST_NODEGROUP = 'ng-2';
+
+// ---------------------------------------------------------------------------------------------
+// Resolved topology
+
+interface NodeRole {
+  name: string;
+  arn: string;
+  roleId: string;
+}
+
+interface Node {
+  instanceId: string;
+  privateIp: string;
+  eni: string;
+  role: NodeRole;
+  group: NodeGroupPlan;
+}
+
+interface Role {
+  name: string;
+  arn: string;
+  roleId: string;
+}
+
+interface Association {
+  associationId: string;
+  associationArn: string;
+}
+
+interface ServiceAccount {
+  plan: ServiceAccountPlan;
+  namespace: string;
+  role: Role;
+  association: Association | null;
+  replicas: number;
+  /** Days between rollouts (new pod-template-hash). */
+  rolloutEvery: number;
+}
+
+interface NodeGroup {
+  plan: NodeGroupPlan;
+  role: NodeRole;
+  nodes: Node[];
+  asgName: string;
+  nodegroupUuid: string;
+}
+
+interface Cluster {
+  plan: ClusterPlan;
+  arn: string;
+  oidcId: string;
+  issuerHost: string;
+  providerArn: string;
+  serviceRoleArn: string;
+  nodeGroups: NodeGroup[];
+  nodes: Node[];
+  egressIps: string[];
+  serviceAccounts: ServiceAccount[];
+  subnets: string[];
+  vpcId: string;
+  securityGroup: string;
+}
+
+function buildTopology(): Cluster[] {
+  const r = new Random(STRUCTURE_SEED);
+  let natOctet = 10;
+  return PLAN.map((plan) => {
+    const oidcId = r.chars('0123456789ABCDEF', 32);
+    const issuerHost = `oidc.eks.${plan.region}.amazonaws.com/id/${oidcId}`;
+    const nodeGroups: NodeGroup[] = plan.nodeGroups.map((g) => {
+      const roleName =
+        g.kind === 'karpenter'
+          ? `KarpenterNodeRole-${plan.name}`
+          : `eksctl-${plan.name}-nodegroup-${g.name}-NodeInstanceRole-${r.chars(ALNUM, 12)}`;
+      const role: NodeRole = {
+        name: roleName,
+        arn: `arn:aws:iam::${plan.account}:role/${roleName}`,
+        roleId: 'AROA' + r.chars(BASE32, 17),
+      };
+      const nodes: Node[] = [];
+      for (let i = 0; i < g.nodes; i++) {
+        nodes.push({
+          instanceId: 'i-' + r.chars(HEX, 17),
+          privateIp: r.ipv4(plan.vpc),
+          eni: 'eni-' + r.chars(HEX, 17),
+          role,
+          group: g,
+        });
+      }
+      const nodegroupUuid = r.uuid();
+      return { plan: g, role, nodes, asgName: `eks-${g.name}-${nodegroupUuid}`, nodegroupUuid };
+    });
+    const serviceAccounts: ServiceAccount[] = [];
+    for (const ns of plan.namespaces) {
+      for (const s of ns.serviceAccounts) {
+        const roleName = `${plan.name}-${ns.name}-${s.name}`;
+        const hasAssociation = s.podIdFrom !== null || s.associationOnlyFrom !== undefined;
+        const associationId = 'a-' + r.chars(LOWER_ALNUM, 17);
+        serviceAccounts.push({
+          plan: s,
+          namespace: ns.name,
+          role: { name: roleName, arn: `arn:aws:iam::${plan.account}:role/${roleName}`, roleId: 'AROA' + r.chars(BASE32, 17) },
+          association: hasAssociation
+            ? {
+                associationId,
+                associationArn: `arn:aws:eks:${plan.region}:${plan.account}:podidentityassociation/${plan.name}/${associationId}`,
+              }
+            : null,
+          replicas: r.int(1, 3),
+          rolloutEvery: r.int(5, 9),
+        });
+      }
+    }
+    const egressIps = [`203.0.113.${natOctet}`, `203.0.113.${natOctet + 1}`, `203.0.113.${natOctet + 2}`];
+    natOctet += 20;
+    return {
+      plan,
+      arn: `arn:aws:eks:${plan.region}:${plan.account}:cluster/${plan.name}`,
+      oidcId,
+      issuerHost,
+      providerArn: `arn:aws:iam::${plan.account}:oidc-provider/${issuerHost}`,
+      serviceRoleArn: `arn:aws:iam::${plan.account}:role/eksctl-${plan.name}-cluster-ServiceRole-${r.chars(ALNUM, 12)}`,
+      nodeGroups,
+      nodes: nodeGroups.flatMap((g) => g.nodes),
+      egressIps,
+      serviceAccounts,
+      subnets: [0, 1, 2].map(() => 'subnet-' + r.chars(HEX, 17)),
+      vpcId: 'vpc-' + r.chars(HEX, 17),
+      securityGroup: 'sg-' + r.chars(HEX, 17),
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// User agents (realistic strings; the eks-auth agent UA is the one SEEN in CLOUDTRAIL.md §1a)
+
+const UA = {
+  podIdentityAgent:
+    'aws-sdk-go-v2/1.21.2 os/linux lang/go#1.19.13 md/GOOS#linux md/GOARCH#amd64 api/eksauth#1.0.0-zeta.e49712bf27d5',
+  botocore:
+    'Boto3/1.34.69 md/Botocore#1.34.69 ua/2.0 os/linux#5.10.214-202.855.amzn2.x86_64 md/arch#x86_64 lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.69',
+  goV1: 'aws-sdk-go/1.50.38 (go1.21.8; linux; amd64)',
+  ecrCredentialProvider: 'aws-sdk-go/1.44.330 (go1.21.5; linux; amd64) ecr-credential-provider',
+  containerd: 'containerd/v1.7.11-eks-1-29-5',
+  vpcCni: 'aws-sdk-go/1.54.20 (go1.22.5; linux; amd64) amazon-vpc-cni-k8s/agent/v1.18.3',
+  awsCliV2S3Ls:
+    '[aws-cli/2.15.34 Python/3.11.8 Linux/5.10.213-201.855.amzn2.x86_64 docker/x86_64.amzn.2 prompt/off command/s3.ls]',
+  awsCliV1: 'aws-cli/1.18.147 Python/2.7.18 Linux/4.14.336-257.562.amzn2.x86_64 botocore/1.18.6',
+  awsCliV1S3: '[aws-cli/1.18.147 Python/2.7.18 Linux/4.14.336-257.562.amzn2.x86_64 botocore/1.18.6]',
+  githubActions:
+    'aws-sdk-js/3.540.0 ua/2.0 os/linux#6.5.0-1017-azure lang/js md/nodejs#20.12.0 api/sts#3.540.0 configure-aws-credentials-for-github-actions',
+  consoleBrowser:
+    'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
+  cliUser:
+    'aws-cli/2.15.38 md/awscrt#0.19.19 ua/2.0 os/macos#23.4.0 md/arch#arm64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe',
+  automation: 'Boto3/1.34.80 md/Botocore#1.34.80 ua/2.0 os/linux#5.10.215-203.850.amzn2.x86_64 md/arch#x86_64 lang/python#3.12.3 md/pyimpl#CPython exec-env/AWS_Lambda_python3.12 Botocore/1.34.80',
+} as const;
+
+const TLS13 = { tlsVersion: 'TLSv1.3', cipherSuite: 'TLS_AES_128_GCM_SHA256' } as const;
+
+function tls(host: string): Record<string, unknown> {
+  return { ...TLS13, clientProvidedHostHeader: host };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generator
+
+interface Pending {
+  t: number;
+  seq: number;
+  category: string;
+  account: string;
+  region: string;
+  record: Record<string, unknown>;
+}
+
+interface Pod {
+  name: string;
+  uid: string;
+  node: Node;
+}
+
+class FleetBuilder {
+  readonly out: Pending[] = [];
+  private seq = 0;
+  private readonly nodeCreds = new Map<string, { accessKeyId: string; creationDate: string }>();
+  private readonly pods = new Map<string, Pod[]>();
+
+  constructor(
+    readonly r: Random,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
+  emit(t: number, category: string, account: string, region: string, record: Record<string, unknown>): void {
+    this.out.push({ t, seq: this.seq++, category, account, region, record });
+  }
+
+  /** Common tail of every record, in CloudTrail's key order. */
+  tail(account: string, extra: { resources?: unknown[]; readOnly: boolean; eventType?: string; sharedEventID?: boolean; category?: 'Management' | 'Data'; tlsHost?: string | null; requestId?: string }): Record<string, unknown> {
+    const t: Record<string, unknown> = {
+      requestID: extra.requestId ?? this.r.uuid(),
+      eventID: this.r.uuid(),
+      readOnly: extra.readOnly,
+    };
+    if (extra.resources) t.resources = extra.resources;
+    t.eventType = extra.eventType ?? 'AwsApiCall';
+    t.managementEvent = (extra.category ?? 'Management') === 'Management';
+    t.recipientAccountId = account;
+    if (extra.sharedEventID) t.sharedEventID = this.r.uuid();
+    t.eventCategory = extra.category ?? 'Management';
+    if (extra.tlsHost) t.tlsDetails = tls(extra.tlsHost);
+    return t;
+  }
+
+  /** Instance-profile credentials rotate; one access key per (node, delivery, 6-hour block). */
+  private nodeSession(node: Node, t: number, delivery: '1.0' | '2.0'): { accessKeyId: string; creationDate: string } {
+    const block = Math.floor(t / (6 * HOUR));
+    const key = `${node.instanceId}|${delivery}|${block}`;
+    let s = this.nodeCreds.get(key);
+    if (!s) {
+      s = {
+        accessKeyId: this.r.accessKeyId('ASIA'),
+        creationDate: ctTime(block * 6 * HOUR - this.r.int(5, 50) * MINUTE),
+      };
+      this.nodeCreds.set(key, s);
+    }
+    return s;
+  }
+
+  nodeIdentity(cluster: Cluster, node: Node, t: number, delivery: '1.0' | '2.0'): Record<string, unknown> {
+    const s = this.nodeSession(node, t, delivery);
+    const acct = cluster.plan.account;
+    return {
+      type: 'AssumedRole',
+      principalId: `${node.role.roleId}:${node.instanceId}`,
+      arn: `arn:aws:sts::${acct}:assumed-role/${node.role.name}/${node.instanceId}`,
+      accountId: acct,
+      accessKeyId: s.accessKeyId,
+      sessionContext: {
+        sessionIssuer: {
+          type: 'Role',
+          principalId: node.role.roleId,
+          arn: node.role.arn,
+          accountId: acct,
+          userName: node.role.name,
+        },
+        attributes: { creationDate: s.creationDate, mfaAuthenticated: 'false' },
+        ec2RoleDelivery: delivery,
+      },
+    };
+  }
+
+  /** Pods of a service account alive at `t` (rollouts every few days give new template hashes). */
+  podsAt(cluster: Cluster, acct: ServiceAccount, since: number, t: number): Pod[] {
+    const gen = Math.max(0, Math.floor((t - since) / (acct.rolloutEvery * DAY)));
+    const key = `${cluster.plan.name}/${acct.namespace}/${acct.plan.name}/${gen}`;
+    let pods = this.pods.get(key);
+    if (!pods) {
+      const hash = this.r.chars(K8S_SAFE, this.r.int(9, 10));
+      pods = [];
+      for (let i = 0; i < acct.replicas; i++) {
+        pods.push({
+          name: `${acct.plan.name}-${hash}-${this.r.chars(K8S_SAFE, 5)}`,
+          uid: this.r.uuid(),
+          node: this.r.pick(cluster.nodes),
+        });
+      }
+      this.pods.set(key, pods);
+    }
+    return pods;
+  }
+
+  // -- §1a eks-auth:AssumeRoleForPodIdentity ---------------------------------------------------
+
+  fetch(cluster: Cluster, node: Node, t: number, denied: boolean): void {
+    const { account, region, name } = cluster.plan;
+    const rec: Record<string, unknown> = {
+      eventVersion: '1.09',
+      userIdentity: this.nodeIdentity(cluster, node, t, '2.0'),
+      eventTime: ctTime(t),
+      eventSource: 'eks-auth.amazonaws.com',
+      eventName: 'AssumeRoleForPodIdentity',
+      awsRegion: region,
+      sourceIPAddress: this.r.pick(cluster.egressIps),
+      userAgent: UA.podIdentityAgent,
+    };
+    if (denied) {
+      rec.errorCode = 'AccessDenied';
+      rec.errorMessage = 'Unauthorized Exception! EKS does not have permissions to assume the associated role.';
+    }
+    rec.requestParameters = { clusterName: name, token: 'HIDDEN_DUE_TO_SECURITY_REASONS' };
+    rec.responseElements = null;
+    Object.assign(rec, this.tail(account, { readOnly: true, tlsHost: `eks-auth.${region}.api.aws` }));
+    this.emit(t, denied ? 'pod-identity-fetch-denied' : 'pod-identity-fetch', account, region, rec);
+  }
+
+  // -- §1b companion sts:AssumeRole by pods.eks.amazonaws.com ----------------------------------
+
+  companion(cluster: Cluster, acct: ServiceAccount, pod: Pod, t: number): void {
+    const { account, region, name } = cluster.plan;
+    const session = `eks-${name.slice(0, 10)}-${pod.name.slice(0, 10)}-${this.r.uuid()}`;
+    const tagged = !acct.plan.disableSessionTags;
+    const requestParameters: Record<string, unknown> = {
+      roleArn: acct.role.arn,
+      roleSessionName: session,
+      durationSeconds: 21600,
+    };
+    if (tagged) {
+      const tags = [
+        { key: 'eks-cluster-arn', value: cluster.arn },
+        { key: 'eks-cluster-name', value: name },
+        { key: 'kubernetes-namespace', value: acct.namespace },
+        { key: 'kubernetes-service-account', value: acct.plan.name },
+        { key: 'kubernetes-pod-name', value: pod.name },
+        { key: 'kubernetes-pod-uid', value: pod.uid },
+      ];
+      requestParameters.tags = tags;
+      requestParameters.transitiveTagKeys = tags.map((x) => x.key);
+    }
+    const responseElements: Record<string, unknown> = {
+      credentials: {
+        accessKeyId: this.r.accessKeyId('ASIA'),
+        sessionToken: this.r.sessionToken(),
+        expiration: stsExpiration(t + 21600 * SECOND),
+      },
+      assumedRoleUser: {
+        assumedRoleId: `${acct.role.roleId}:${session}`,
+        arn: `arn:aws:sts::${account}:assumed-role/${acct.role.name}/${session}`,
+      },
+    };
+    // INFERRED: packedPolicySize reflects the packed session tags, so it is absent without tags.
+    if (tagged) responseElements.packedPolicySize = 56;
+    const rec: Record<string, unknown> = {
+      eventVersion: '1.08',
+      userIdentity: { type: 'AWSService', invokedBy: 'pods.eks.amazonaws.com' },
+      eventTime: ctTime(t),
+      eventSource: 'sts.amazonaws.com',
+      eventName: 'AssumeRole',
+      awsRegion: region,
+      sourceIPAddress: 'pods.eks.amazonaws.com',
+      userAgent: 'pods.eks.amazonaws.com',
+      requestParameters,
+      responseElements,
+      ...this.tail(account, {
+        readOnly: true,
+        resources: [{ accountId: account, type: 'AWS::IAM::Role', ARN: acct.role.arn }],
+        sharedEventID: true,
+      }),
+    };
+    this.emit(t, tagged ? 'pod-identity-assume' : 'pod-identity-assume-untagged', account, region, rec);
+  }
+
+  // -- §2a/§2b sts:AssumeRoleWithWebIdentity ---------------------------------------------------
+
+  webIdentity(
+    t: number,
+    category: string,
+    o: {
+      account: string;
+      region: string;
+      providerArn: string;
+      subject: string;
+      roleArn: string;
+      roleName: string;
+      roleId: string;
+      session: string;
+      sourceIp: string;
+      userAgent: string;
+      denied: boolean;
+      durationSeconds?: number;
+    },
+  ): void {
+    const rec: Record<string, unknown> = {
+      eventVersion: '1.08',
+      userIdentity: {
+        type: 'WebIdentityUser',
+        principalId: `${o.providerArn}:sts.amazonaws.com:${o.subject}`,
+        userName: o.subject,
+        identityProvider: o.providerArn,
+      },
+      eventTime: ctTime(t),
+      eventSource: 'sts.amazonaws.com',
+      eventName: 'AssumeRoleWithWebIdentity',
+      awsRegion: o.region,
+      sourceIPAddress: o.sourceIp,
+      userAgent: o.userAgent,
+    };
+    if (o.denied) {
+      rec.errorCode = 'AccessDenied';
+      rec.errorMessage = 'An unknown error occurred';
+    }
+    const requestParameters: Record<string, unknown> = { roleArn: o.roleArn, roleSessionName: o.session };
+    if (o.durationSeconds !== undefined) requestParameters.durationSeconds = o.durationSeconds;
+    rec.requestParameters = requestParameters;
+    rec.responseElements = o.denied
+      ? null
+      : {
+          credentials: {
+            accessKeyId: this.r.accessKeyId('ASIA'),
+            sessionToken: this.r.sessionToken(),
+            expiration: stsExpiration(t + (o.durationSeconds ?? 3600) * SECOND),
+          },
+          subjectFromWebIdentityToken: o.subject,
+          assumedRoleUser: {
+            assumedRoleId: `${o.roleId}:${o.session}`,
+            arn: `arn:aws:sts::${o.account}:assumed-role/${o.roleName}/${o.session}`,
+          },
+          provider: o.providerArn,
+          audience: 'sts.amazonaws.com',
+        };
+    rec.additionalEventData = { identityProviderConnectionVerificationMethod: 'IAMTrustStore' };
+    Object.assign(
+      rec,
+      this.tail(o.account, {
+        readOnly: true,
+        resources: [{ accountId: o.account, type: 'AWS::IAM::Role', ARN: o.roleArn }],
+        tlsHost: `sts.${o.region}.amazonaws.com`,
+      }),
+    );
+    this.emit(t, category, o.account, o.region, rec);
+  }
+
+  irsa(cluster: Cluster, acct: ServiceAccount, t: number, denied: boolean): void {
+    const session =
+      acct.plan.sdk === 'botocore'
+        ? `botocore-session-${Math.floor(t / SECOND)}`
+        : `${t}${String(this.r.int(0, 999999)).padStart(6, '0')}`;
+    this.webIdentity(t, denied ? 'irsa-denied' : 'irsa', {
+      account: cluster.plan.account,
+      region: cluster.plan.region,
+      providerArn: cluster.providerArn,
+      subject: `system:serviceaccount:${acct.namespace}:${acct.plan.name}`,
+      roleArn: acct.role.arn,
+      roleName: acct.role.name,
+      roleId: acct.role.roleId,
+      session,
+      sourceIp: this.r.pick(cluster.egressIps),
+      userAgent: acct.plan.sdk === 'botocore' ? UA.botocore : UA.goV1,
+      denied,
+    });
+  }
+
+  // -- §3 node-role calls -----------------------------------------------------------------------
+
+  nodeCall(
+    cluster: Cluster,
+    node: Node,
+    t: number,
+    category: string,
+    o: {
+      eventVersion?: string;
+      eventSource: string;
+      eventName: string;
+      userAgent: string;
+      delivery?: '1.0' | '2.0';
+      error?: { code: string; message: string };
+      requestParameters: unknown;
+      responseElements: unknown;
+      additionalEventData?: unknown;
+      requestId?: string;
+      readOnly: boolean;
+      resources?: unknown[];
+      tlsHost: string;
+    },
+  ): void {
+    const { account, region } = cluster.plan;
+    const rec: Record<string, unknown> = {
+      eventVersion: o.eventVersion ?? '1.09',
+      userIdentity: this.nodeIdentity(cluster, node, t, o.delivery ?? '2.0'),
+      eventTime: ctTime(t),
+      eventSource: o.eventSource,
+      eventName: o.eventName,
+      awsRegion: region,
+      sourceIPAddress: o.eventSource === 'ecr.amazonaws.com' ? node.privateIp : this.r.pick(cluster.egressIps),
+      userAgent: o.userAgent,
+    };
+    if (o.error) {
+      rec.errorCode = o.error.code;
+      rec.errorMessage = o.error.message;
+    }
+    rec.requestParameters = o.requestParameters;
+    rec.responseElements = o.responseElements;
+    if (o.additionalEventData !== undefined) rec.additionalEventData = o.additionalEventData;
+    const tailOpts: Parameters<FleetBuilder['tail']>[1] = { readOnly: o.readOnly, tlsHost: o.tlsHost };
+    if (o.resources) tailOpts.resources = o.resources;
+    if (o.requestId) tailOpts.requestId = o.requestId;
+    Object.assign(rec, this.tail(account, tailOpts));
+    this.emit(t, category, account, region, rec);
+  }
+
+  expectedNodeTraffic(cluster: Cluster, node: Node, t: number, kind: number): void {
+    const { account, region } = cluster.plan;
+    switch (kind) {
+      case 0:
+        this.nodeCall(cluster, node, t, 'node-expected', {
+          eventVersion: '1.08',
+          eventSource: 'ecr.amazonaws.com',
+          eventName: 'GetAuthorizationToken',
+          userAgent: UA.ecrCredentialProvider,
+          requestParameters: { registryIds: [account] },
+          responseElements: null,
+          readOnly: true,
+          tlsHost: `api.ecr.${region}.amazonaws.com`,
+        });
+        break;
+      case 1: {
+        const app = this.r.pick(cluster.serviceAccounts);
+        const repo = `${cluster.plan.name}/${app.plan.name}`;
+        this.nodeCall(cluster, node, t, 'node-expected', {
+          eventVersion: '1.08',
+          eventSource: 'ecr.amazonaws.com',
+          eventName: 'BatchGetImage',
+          userAgent: UA.containerd,
+          requestParameters: {
+            imageIds: [{ imageTag: `v${this.r.int(1, 4)}.${this.r.int(0, 30)}.${this.r.int(0, 9)}` }],
+            acceptedMediaTypes: [
+              'application/vnd.docker.distribution.manifest.v2+json',
+              'application/vnd.oci.image.manifest.v1+json',
+              'application/vnd.oci.image.index.v1+json',
+            ],
+            registryId: account,
+            repositoryName: repo,
+          },
+          responseElements: null,
+          readOnly: true,
+          resources: [{ ARN: `arn:aws:ecr:${region}:${account}:repository/${repo}`, accountId: account }],
+          tlsHost: `${account}.dkr.ecr.${region}.amazonaws.com`,
+        });
+        break;
+      }
+      case 2:
+        this.nodeCall(cluster, node, t, 'node-expected', {
+          eventVersion: '1.08',
+          eventSource: 'ec2.amazonaws.com',
+          eventName: 'DescribeInstances',
+          userAgent: UA.vpcCni,
+          requestParameters: { instancesSet: { items: [{ instanceId: node.instanceId }] }, filterSet: {} },
+          responseElements: null,
+          readOnly: true,
+          tlsHost: `ec2.${region}.amazonaws.com`,
+        });
+        break;
+      default: {
+        const requestId = this.r.uuid();
+        this.nodeCall(cluster, node, t, 'node-expected', {
+          eventVersion: '1.08',
+          eventSource: 'ec2.amazonaws.com',
+          eventName: 'AssignPrivateIpAddresses',
+          userAgent: UA.vpcCni,
+          requestParameters: { networkInterfaceId: node.eni, secondaryPrivateIpAddressCount: this.r.int(1, 5) },
+          responseElements: {
+            requestId,
+            networkInterfaceId: node.eni,
+            assignedPrivateIpAddressesSet: {
+              assignedPrivateIpAddressSetType: [{ privateIpAddress: this.r.ipv4(cluster.plan.vpc) }],
+            },
+            _return: true,
+          },
+          requestId,
+          readOnly: false,
+          tlsHost: `ec2.${region}.amazonaws.com`,
+        });
+      }
+    }
+  }
+
+  fallthrough(cluster: Cluster, node: Node, t: number, kind: 'A' | 'B' | 'C' | 'D'): void {
+    const { account, region } = cluster.plan;
+    const s3Extra = () => ({
+      SignatureVersion: 'SigV4',
+      CipherSuite: 'TLS_AES_128_GCM_SHA256',
+      bytesTransferredIn: 0,
+      AuthenticationMethod: 'AuthHeader',
+      'x-amz-id-2': this.r.chars(ALNUM, 56) + '=',
+      bytesTransferredOut: 243,
+    });
+    switch (kind) {
+      case 'A': // aws s3 ls from a pod with no pod credentials: falls to the node role (IMDSv2), denied
+      case 'D': // same from a pod running an old CLI that still uses IMDSv1
+        this.nodeCall(cluster, node, t, 'node-fallthrough', {
+          eventVersion: '1.09',
+          eventSource: 's3.amazonaws.com',
+          eventName: 'ListBuckets',
+          userAgent: kind === 'A' ? UA.awsCliV2S3Ls : UA.awsCliV1S3,
+          delivery: kind === 'A' ? '2.0' : '1.0',
+          error: { code: 'AccessDenied', message: 'Access Denied' },
+          requestParameters: { Host: `s3.${region}.amazonaws.com` },
+          responseElements: null,
+          additionalEventData: s3Extra(),
+          requestId: this.r.chars(UPPER_ALNUM, 16),
+          readOnly: true,
+          tlsHost: `s3.${region}.amazonaws.com`,
+        });
+        break;
+      case 'B': {
+        const table = 'payments-ledger-entries';
+        this.nodeCall(cluster, node, t, 'node-fallthrough', {
+          eventVersion: '1.08',
+          eventSource: 'dynamodb.amazonaws.com',
+          eventName: 'DescribeTable',
+          userAgent: UA.botocore,
+          requestParameters: { tableName: table },
+          responseElements: null,
+          requestId: this.r.chars(UPPER_ALNUM, 52),
+          readOnly: true,
+          resources: [{ accountId: account, type: 'AWS::DynamoDB::Table', ARN: `arn:aws:dynamodb:${region}:${account}:table/${table}` }],
+          tlsHost: `dynamodb.${region}.amazonaws.com`,
+        });
+        break;
+      }
+      case 'C':
+        this.nodeCall(cluster, node, t, 'node-fallthrough', {
+          eventVersion: '1.08',
+          eventSource: 'sqs.amazonaws.com',
+          eventName: 'ListQueues',
+          userAgent: UA.awsCliV1,
+          delivery: '1.0',
+          requestParameters: null,
+          responseElements: null,
+          readOnly: true,
+          tlsHost: `sqs.${region}.amazonaws.com`,
+        });
+        break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Noise: unrelated CloudTrail
+
+interface NoisePrincipals {
+  account: string;
+  regions: readonly string[];
+  users: { name: string; principalId: string; accessKeyId: string }[];
+  automation: { name: string; roleId: string };
+  assumable: string;
+  kmsKey: string;
+}
+
+function noisePrincipals(): NoisePrincipals[] {
+  const r = new Random(STRUCTURE_SEED ^ 0x5a5a);
+  const user = (name: string) => ({ name, principalId: 'AIDA' + r.chars(BASE32, 17), accessKeyId: r.accessKeyId('AKIA') });
+  return [
+    {
+      account: ACCOUNT_A,
+      regions: ['us-east-1', 'us-east-1', 'us-west-2'],
+      users: [user('alice.ops'), user('bob.dev')],
+      automation: { name: 'ops-inventory-automation', roleId: 'AROA' + r.chars(BASE32, 17) },
+      assumable: 'arn:aws:iam::111122223333:role/platform-readonly-audit',
+      kmsKey: r.uuid(),
+    },
+    {
+      account: ACCOUNT_B,
+      regions: ['eu-west-1', 'eu-west-1', 'us-east-1'],
+      users: [user('carol.batch')],
+      automation: { name: 'ops-inventory-automation', roleId: 'AROA' + r.chars(BASE32, 17) },
+      assumable: 'arn:aws:iam::444455556666:role/batch-operator',
+      kmsKey: r.uuid(),
+    },
+  ];
+}
+
+function emitNoise(b: FleetBuilder, p: NoisePrincipals, t: number): void {
+  const r = b.r;
+  const acct = p.account;
+  const u = r.pick(p.users);
+  const iamUser = () => ({
+    type: 'IAMUser',
+    principalId: u.principalId,
+    arn: `arn:aws:iam::${acct}:user/${u.name}`,
+    accountId: acct,
+    accessKeyId: u.accessKeyId,
+    userName: u.name,
+  });
+  const automation = () => {
+    const session = `inventory-${Math.floor(t / HOUR) * 3600}`;
+    return {
+      type: 'AssumedRole',
+      principalId: `${p.automation.roleId}:${session}`,
+      arn: `arn:aws:sts::${acct}:assumed-role/${p.automation.name}/${session}`,
+      accountId: acct,
+      accessKeyId: r.accessKeyId('ASIA'),
+      sessionContext: {
+        sessionIssuer: {
+          type: 'Role',
+          principalId: p.automation.roleId,
+          arn: `arn:aws:iam::${acct}:role/${p.automation.name}`,
+          accountId: acct,
+          userName: p.automation.name,
+        },
+        webIdFederationData: {},
+        attributes: { creationDate: ctTime(Math.floor(t / HOUR) * HOUR), mfaAuthenticated: 'false' },
+      },
+    };
+  };
+  const officeIp = `198.51.100.${r.int(10, 60)}`;
+  const automationIp = `192.0.2.${r.int(10, 250)}`;
+  const roll = r.next();
+  let region = r.pick(p.regions);
+  let rec: Record<string, unknown>;
+  const head = (userIdentity: unknown, source: string, name: string, ip: string, ua: string) => ({
+    eventVersion: '1.08',
+    userIdentity,
+    eventTime: ctTime(t),
+    eventSource: source,
+    eventName: name,
+    awsRegion: region,
+    sourceIPAddress: ip,
+    userAgent: ua,
+  });
+  if (roll < 0.05) {
+    region = 'us-east-1';
+    rec = {
+      ...head(iamUser(), 'signin.amazonaws.com', 'ConsoleLogin', officeIp, UA.consoleBrowser),
+      requestParameters: null,
+      responseElements: { ConsoleLogin: 'Success' },
+      additionalEventData: {
+        LoginTo: 'https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true',
+        MobileVersion: 'No',
+        MFAUsed: 'Yes',
+      },
+      ...b.tail(acct, { readOnly: false, eventType: 'AwsConsoleSignIn' }),
+    };
+    delete rec.requestID;
+  } else if (roll < 0.2) {
+    rec = {
+      ...head(iamUser(), 's3.amazonaws.com', 'ListBuckets', officeIp, UA.cliUser),
+      requestParameters: { Host: `s3.${region}.amazonaws.com` },
+      responseElements: null,
+      additionalEventData: { SignatureVersion: 'SigV4', CipherSuite: 'TLS_AES_128_GCM_SHA256', bytesTransferredIn: 0, AuthenticationMethod: 'AuthHeader', bytesTransferredOut: 1892 },
+      ...b.tail(acct, { readOnly: true, requestId: r.chars(UPPER_ALNUM, 16), tlsHost: `s3.${region}.amazonaws.com` }),
+    };
+  } else if (roll < 0.45) {
+    rec = {
+      ...head(automation(), 'ec2.amazonaws.com', 'DescribeInstances', automationIp, UA.automation),
+      requestParameters: { instancesSet: {}, filterSet: { items: [{ name: 'instance-state-name', valueSet: { items: [{ value: 'running' }] } }] } },
+      responseElements: null,
+      ...b.tail(acct, { readOnly: true, tlsHost: `ec2.${region}.amazonaws.com` }),
+    };
+  } else if (roll < 0.7) {
+    const service = r.pick(['secretsmanager.amazonaws.com', 'ssm.amazonaws.com', 'logs.amazonaws.com']);
+    rec = {
+      ...head({ type: 'AWSService', invokedBy: service }, 'kms.amazonaws.com', 'Decrypt', service, service),
+      requestParameters: { encryptionAlgorithm: 'SYMMETRIC_DEFAULT' },
+      responseElements: null,
+      ...b.tail(acct, {
+        readOnly: true,
+        resources: [{ accountId: acct, type: 'AWS::KMS::Key', ARN: `arn:aws:kms:${region}:${acct}:key/${p.kmsKey}` }],
+        sharedEventID: true,
+      }),
+    };
+  } else if (roll < 0.85) {
+    const who = r.chance(0.5) ? iamUser() : automation();
+    rec = {
+      ...head(who, 'sts.amazonaws.com', 'GetCallerIdentity', who.type === 'IAMUser' ? officeIp : automationIp, who.type === 'IAMUser' ? UA.cliUser : UA.automation),
+      requestParameters: null,
+      responseElements: null,
+      ...b.tail(acct, { readOnly: true, tlsHost: `sts.${region}.amazonaws.com` }),
+    };
+  } else if (roll < 0.93) {
+    const session = `${u.name}-cli`;
+    const roleName = p.assumable.split('/').pop() ?? 'role';
+    rec = {
+      ...head(iamUser(), 'sts.amazonaws.com', 'AssumeRole', officeIp, UA.cliUser),
+      requestParameters: { roleArn: p.assumable, roleSessionName: session },
+      responseElements: {
+        credentials: { accessKeyId: r.accessKeyId('ASIA'), sessionToken: r.sessionToken(), expiration: stsExpiration(t + HOUR) },
+        assumedRoleUser: { assumedRoleId: `AROA${r.chars(BASE32, 17)}:${session}`, arn: `arn:aws:sts::${acct}:assumed-role/${roleName}/${session}` },
+      },
+      ...b.tail(acct, {
+        readOnly: true,
+        resources: [{ accountId: acct, type: 'AWS::IAM::Role', ARN: p.assumable }],
+        tlsHost: `sts.${region}.amazonaws.com`,
+      }),
+    };
+  } else {
+    rec = {
+      ...head(iamUser(), 'cloudtrail.amazonaws.com', 'LookupEvents', officeIp, UA.cliUser),
+      requestParameters: { lookupAttributes: [{ attributeKey: 'EventName', attributeValue: 'ConsoleLogin' }], maxResults: 50 },
+      responseElements: null,
+      ...b.tail(acct, { readOnly: true, tlsHost: `cloudtrail.${region}.amazonaws.com` }),
+    };
+  }
+  rec.awsRegion = region;
+  b.emit(t, 'noise', acct, region, rec);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Traffic plan
+
+function timesInDay(b: FleetBuilder, day: number, n: number): number[] {
+  const dayStart = b.start + day * DAY;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(dayStart + Math.floor(b.r.next() * DAY));
+  return out.sort((x, y) => x - y);
+}
+
+export function generateSampleFleet(options: SampleFleetOptions): SampleFleet {
+  const seed = options.seed ?? 42;
+  const days = options.days ?? 30;
+  const end = options.end.getTime();
+  if (!Number.isFinite(end)) throw new Error('generateSampleFleet: end is not a valid date');
+  if (!Number.isInteger(days) || days < 1) throw new Error('generateSampleFleet: days must be a positive integer');
+  const start = end - days * DAY;
+  const r = new Random(seed);
+  const b = new FleetBuilder(r, start, end);
+  const clusters = buildTopology();
+  const inWindow = (t: number) => t >= start && t < end;
+
+  // Denied Pod Identity fetch burst: payments-prod, one node of ng-2, 12 calls within 4 minutes, 2 days before end.
+  const payments = clusters.find((c) => c.plan.name === FALLTHROUGH_CLUSTER);
+  if (!payments) throw new Error('scenario: payments-prod missing');
+  const burstStart = end - 2 * DAY - r.int(30, 180) * MINUTE;
+  const burstTimes = Array.from({ length: 12 }, () => burstStart + Math.floor(r.next() * 235 * SECOND)).sort((x, y) => x - y);
+  const burstEnd = burstTimes[burstTimes.length - 1] ?? burstStart;
+  const burstNode = payments.nodeGroups.find((g) => g.plan.name === BURST_NODEGROUP)?.nodes[1];
+  if (!burstNode) throw new Error('scenario: burst node missing');
+  const inBurst = (c: Cluster, t: number) => c === payments && t >= burstStart - MINUTE && t <= burstEnd + MINUTE;
+
+  /** Per service account with an association: when it was created. */
+  const associationTimes = new Map<ServiceAccount, number>();
+
+  for (const cluster of clusters) {
+    for (const acct of cluster.serviceAccounts) {
+      const p = acct.plan;
+      const irsaEnd = p.irsaUntil === null ? Infinity : end - p.irsaUntil * DAY - r.int(60, 359) * MINUTE;
+      const podIdStart = p.podIdFrom === null ? Infinity : end - p.podIdFrom * DAY - r.int(0, 719) * MINUTE;
+      if (p.podIdFrom !== null) associationTimes.set(acct, podIdStart - r.int(30, 180) * MINUTE);
+      if (p.associationOnlyFrom !== undefined)
+        associationTimes.set(acct, end - p.associationOnlyFrom * DAY - r.int(0, 600) * MINUTE);
+
+      for (let day = 0; day < days; day++) {
+        // IRSA while the SA (or a straggler pod of it) is still on IRSA.
+        for (const t of timesInDay(b, day, r.int(3, 6))) {
+          if (t < irsaEnd) b.irsa(cluster, acct, t, r.chance(1 / 40));
+        }
+        // Pod Identity: agent fetch by the pod's node, then the companion AssumeRole within a second.
+        for (const t of timesInDay(b, day, r.int(2, 4))) {
+          if (t < podIdStart || inBurst(cluster, t)) continue;
+          const pod = r.pick(b.podsAt(cluster, acct, podIdStart, t));
+          b.fetch(cluster, pod.node, t, false);
+          const tc = t + r.int(120, 900);
+          if (tc < end) b.companion(cluster, acct, pod, tc);
+        }
+      }
+      // The very last IRSA assume, shortly before the last IRSA pod went away.
+      if (Number.isFinite(irsaEnd)) {
+        const t = irsaEnd - r.int(0, 20 * 60) * SECOND;
+        if (inWindow(t)) b.irsa(cluster, acct, t, false);
+      }
+      // A retry storm of denied IRSA assumes (trust policy `sub` does not match).
+      if (p.deniedStorm) {
+        const t0 = end - 3 * DAY - r.int(0, 720) * MINUTE;
+        const n = r.int(5, 7);
+        for (let i = 0; i < n; i++) {
+          const t = t0 + Math.floor(r.next() * 110 * SECOND);
+          if (inWindow(t)) b.irsa(cluster, acct, t, true);
+        }
+      }
+    }
+
+    // Expected node traffic on every node: ECR pulls, VPC CNI EC2 calls.
+    for (const node of cluster.nodes) {
+      for (let day = 0; day < days; day++) {
+        const counts = [r.int(2, 3), r.int(1, 4), r.int(1, 3), r.int(1, 3)];
+        counts.forEach((n, kind) => {
+          for (const t of timesInDay(b, day, n)) b.expectedNodeTraffic(cluster, node, t, kind);
+        });
+      }
+    }
+  }
+
+  for (const t of burstTimes) if (inWindow(t)) b.fetch(payments, burstNode, t, true);
+
+  // Node-role fallthrough on payments-prod ng-1, last 5 days: node 0 via IMDSv2, node 1 via IMDSv1 (old CLI).
+  const ftGroup = payments.nodeGroups.find((g) => g.plan.name === FALLTHROUGH_NODEGROUP);
+  const ftNode0 = ftGroup?.nodes[0];
+  const ftNode1 = ftGroup?.nodes[1];
+  if (!ftNode0 || !ftNode1) throw new Error('scenario: fallthrough nodes missing');
+  const ftCount = r.int(12, 18);
+  const ftKinds: ('A' | 'B' | 'C' | 'D')[] = ['A', 'B', 'C', 'D'];
+  for (let i = 0; i < ftCount; i++) {
+    const kind = ftKinds[i] ?? r.pick(ftKinds);
+    const t = end - 5 * DAY + Math.floor(r.next() * 5 * DAY);
+    if (inWindow(t)) b.fallthrough(payments, kind === 'A' || kind === 'B' ? ftNode0 : ftNode1, t, kind);
+  }
+
+  // GitHub Actions OIDC (non-EKS web identity; must be ignored): a few deploys per weekday.
+  const ghProvider = `arn:aws:iam::${ACCOUNT_A}:oidc-provider/token.actions.githubusercontent.com`;
+  const ghRoleName = 'github-actions-payments-deploy';
+  const ghRoleId = 'AROA' + new Random(STRUCTURE_SEED ^ 0x6a).chars(BASE32, 17);
+  for (let day = 0; day < days; day++) {
+    const weekday = new Date(start + day * DAY).getUTCDay();
+    const n = weekday === 0 || weekday === 6 ? r.int(0, 1) : r.int(2, 5);
+    for (const t of timesInDay(b, day, n)) {
+      b.webIdentity(t, 'non-eks-web-identity', {
+        account: ACCOUNT_A,
+        region: 'us-east-1',
+        providerArn: ghProvider,
+        subject: 'repo:acme/payments:ref:refs/heads/main',
+        roleArn: `arn:aws:iam::${ACCOUNT_A}:role/${ghRoleName}`,
+        roleName: ghRoleName,
+        roleId: ghRoleId,
+        session: 'GitHubActions',
+        sourceIp: `198.51.100.${r.int(100, 200)}`,
+        userAgent: UA.githubActions,
+        denied: false,
+        durationSeconds: 3600,
+      });
+    }
+  }
+
+  // Unrelated noise: ~35 % of all records.
+  const relevant = b.out.length;
+  const noiseCount = Math.round(relevant * 0.55);
+  const principals = noisePrincipals();
+  for (let i = 0; i < noiseCount; i++) {
+    const p = r.chance(0.65) ? principals[0] : principals[1];
+    if (!p) continue;
+    emitNoise(b, p, start + Math.floor(r.next() * (end - start)));
+  }
+
+  // Files: one per (account, region, hour), records sorted by time.
+  const sorted = b.out.filter((x) => inWindow(x.t)).sort((x, y) => x.t - y.t || x.seq - y.seq);
+  const groups = new Map<string, { account: string; region: string; hour: number; records: Record<string, unknown>[] }>();
+  for (const x of sorted) {
+    const hour = Math.floor(x.t / HOUR) * HOUR;
+    const k = `${x.account}|${x.region}|${String(hour).padStart(15, '0')}`;
+    let g = groups.get(k);
+    if (!g) {
+      g = { account: x.account, region: x.region, hour, records: [] };
+      groups.set(k, g);
+    }
+    g.records.push(x.record);
+  }
+  const files: SampleLogFile[] = [...groups.keys()].sort().map((k) => {
+    const g = groups.get(k);
+    if (!g) throw new Error('unreachable');
+    return { key: s3Key(g.account, g.region, g.hour, r.chars(ALNUM, 16)), records: g.records };
+  });
+  files.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+
+  const byCategory: Record<string, number> = {};
+  for (const x of sorted) byCategory[x.category] = (byCategory[x.category] ?? 0) + 1;
+
+  const inventory = buildInventory(clusters, associationTimes, end);
+  const associated = new Set<string>();
+  for (const c of clusters)
+    for (const a of c.serviceAccounts) if (a.association) associated.add(`${c.plan.name}/${a.namespace}`);
+  const expected = computeExpected(
+    files.flatMap((f) => f.records),
+    clusters,
+    associated,
+    end,
+  );
+
+  return { files, inventory, expected, stats: { records: sorted.length, byCategory } };
+}
+
+function s3Key(account: string, region: string, hour: number, unique: string): string {
+  const iso = new Date(hour).toISOString(); // YYYY-MM-DDTHH:…
+  const yyyy = iso.slice(0, 4);
+  const mm = iso.slice(5, 7);
+  const dd = iso.slice(8, 10);
+  const hh = iso.slice(11, 13);
+  return `AWSLogs/${account}/CloudTrail/${region}/${yyyy}/${mm}/${dd}/${account}_CloudTrail_${region}_${yyyy}${mm}${dd}T${hh}05Z_${unique}.json.gz`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inventory (AWS CLI output)
+
+function buildInventory(clusters: Cluster[], associationTimes: Map<ServiceAccount, number>, end: number): SampleInventoryFile[] {
+  const files: SampleInventoryFile[] = [];
+  clusters.forEach((c, ci) => {
+    const { name, region, account, version } = c.plan;
+    const created = end - (400 + 150 * ci) * DAY + 37 * MINUTE;
+    files.push({
+      name: `describe-cluster-${name}.json`,
+      content: {
+        cluster: {
+          name,
+          arn: c.arn,
+          createdAt: cliTime(created),
+          version,
+          endpoint: `https://${c.oidcId}.gr7.${region}.eks.amazonaws.com`,
+          roleArn: c.serviceRoleArn,
+          resourcesVpcConfig: {
+            subnetIds: c.subnets,
+            securityGroupIds: [],
+            clusterSecurityGroupId: c.securityGroup,
+            vpcId: c.vpcId,
+            endpointPublicAccess: true,
+            endpointPrivateAccess: true,
+            publicAccessCidrs: ['0.0.0.0/0'],
+          },
+          kubernetesNetworkConfig: { serviceIpv4Cidr: '172.20.0.0/16', ipFamily: 'ipv4' },
+          logging: { clusterLogging: [{ types: ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'], enabled: false }] },
+          identity: { oidc: { issuer: `https://${c.issuerHost}` } },
+          status: 'ACTIVE',
+          certificateAuthority: { data: 'RkFLRS1DRVJUSUZJQ0FURS1EQVRB' },
+          platformVersion: 'eks.12',
+          tags: {},
+          accessConfig: { bootstrapClusterCreatorAdminPermissions: true, authenticationMode: 'API_AND_CONFIG_MAP' },
+        },
+      },
+    });
+
+    const assocs = c.serviceAccounts.filter((a) => a.association);
+    files.push({
+      name: `list-pod-identity-associations-${name}.json`,
+      content: {
+        associations: assocs.map((a) => ({
+          clusterName: name,
+          namespace: a.namespace,
+          serviceAccount: a.plan.name,
+          associationArn: a.association?.associationArn,
+          associationId: a.association?.associationId,
+        })),
+      },
+    });
+    for (const a of assocs) {
+      const createdAt = associationTimes.get(a) ?? end - 30 * DAY;
+      files.push({
+        name: `describe-pod-identity-association-${name}-${a.namespace}-${a.plan.name}.json`,
+        content: {
+          association: {
+            clusterName: name,
+            namespace: a.namespace,
+            serviceAccount: a.plan.name,
+            roleArn: a.role.arn,
+            associationArn: a.association?.associationArn,
+            associationId: a.association?.associationId,
+            tags: {},
+            createdAt: cliTime(createdAt),
+            modifiedAt: cliTime(createdAt),
+            disableSessionTags: a.plan.disableSessionTags === true,
+          },
+        },
+      });
+    }
+
+    for (const g of c.nodeGroups) {
+      if (g.plan.kind !== 'eksctl') continue;
+      const ngCreated = created + 2 * HOUR;
+      files.push({
+        name: `describe-nodegroup-${name}-${g.plan.name}.json`,
+        content: {
+          nodegroup: {
+            nodegroupName: g.plan.name,
+            nodegroupArn: `arn:aws:eks:${region}:${account}:nodegroup/${name}/${g.plan.name}/${g.nodegroupUuid}`,
+            clusterName: name,
+            version,
+            releaseVersion: `${version}.0-20241115`,
+            createdAt: cliTime(ngCreated),
+            modifiedAt: cliTime(end - 20 * DAY),
+            status: 'ACTIVE',
+            capacityType: 'ON_DEMAND',
+            scalingConfig: { minSize: g.plan.nodes, maxSize: g.plan.nodes + 3, desiredSize: g.plan.nodes },
+            instanceTypes: g.plan.instanceTypes,
+            subnets: c.subnets,
+            amiType: 'AL2023_x86_64_STANDARD',
+            nodeRole: g.role.arn,
+            labels: { 'alpha.eksctl.io/cluster-name': name, 'alpha.eksctl.io/nodegroup-name': g.plan.name },
+            resources: { autoScalingGroups: [{ name: g.asgName }] },
+            health: { issues: [] },
+            updateConfig: { maxUnavailable: 1 },
+            tags: { 'alpha.eksctl.io/nodegroup-name': g.plan.name, 'alpha.eksctl.io/nodegroup-type': 'managed' },
+          },
+        },
+      });
+    }
+  });
+  return files;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expected verdicts, computed from the generated records
+
+function asObj(v: unknown): Record<string, unknown> | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+function computeExpected(
+  records: readonly Record<string, unknown>[],
+  clusters: Cluster[],
+  associated: Set<string>,
+  end: number,
+): ExpectedNamespace[] {
+  const issuerToCluster = new Map<string, string>();
+  for (const c of clusters) issuerToCluster.set(c.providerArn, c.plan.name);
+  interface Acc {
+    irsa: number;
+    irsaDenied: number;
+    lastIrsa: number;
+    firstPod: number;
+    podAssumes: number;
+  }
+  const acc = new Map<string, Acc>();
+  const get = (k: string): Acc => {
+    let a = acc.get(k);
+    if (!a) {
+      a = { irsa: 0, irsaDenied: 0, lastIrsa: -Infinity, firstPod: Infinity, podAssumes: 0 };
+      acc.set(k, a);
+    }
+    return a;
+  };
+  for (const rec of records) {
+    const ui = asObj(rec.userIdentity);
+    const t = Date.parse(String(rec.eventTime));
+    if (rec.eventSource !== 'sts.amazonaws.com' || !ui) continue;
+    if (rec.eventName === 'AssumeRoleWithWebIdentity' && ui.type === 'WebIdentityUser') {
+      const cluster = issuerToCluster.get(String(ui.identityProvider));
+      const m = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(String(ui.userName));
+      if (!cluster || !m) continue;
+      const a = get(`${cluster}/${m[1]}`);
+      a.irsa++;
+      if (rec.errorCode) a.irsaDenied++;
+      a.lastIrsa = Math.max(a.lastIrsa, t);
+    } else if (rec.eventName === 'AssumeRole' && ui.invokedBy === 'pods.eks.amazonaws.com' && !rec.errorCode) {
+      const tags = asObj(rec.requestParameters)?.tags;
+      if (!Array.isArray(tags)) continue;
+      const tag = (k: string) => asObj(tags.find((x) => asObj(x)?.key === k))?.value;
+      const cluster = tag('eks-cluster-name');
+      const ns = tag('kubernetes-namespace');
+      if (typeof cluster !== 'string' || typeof ns !== 'string') continue;
+      const a = get(`${cluster}/${ns}`);
+      a.podAssumes++;
+      a.firstPod = Math.min(a.firstPod, t);
+    }
+  }
+
+  const days = (ms: number) => (ms / DAY).toFixed(1);
+  const out: ExpectedNamespace[] = [];
+  for (const c of clusters) {
+    for (const ns of c.plan.namespaces) {
+      const key = `${c.plan.name}/${ns.name}`;
+      const a = get(key);
+      const irsaAge = end - a.lastIrsa;
+      const irsaText =
+        a.irsa === 0
+          ? 'no IRSA assume seen'
+          : `${a.irsa} IRSA assumes${a.irsaDenied ? ` (${a.irsaDenied} denied)` : ''}, last ${days(irsaAge)} d before end`;
+      let verdict: ExpectedNamespace['verdict'];
+      let why: string;
+      if (a.podAssumes === 0) {
+        verdict = 'NOT_STARTED';
+        why = `no Pod Identity assume; ${irsaText}${associated.has(key) ? '; association exists but pods were never restarted' : ''}`;
+      } else {
+        const pod = `${a.podAssumes} Pod Identity assumes since ${days(end - a.firstPod)} d before end`;
+        if (irsaAge <= SAMPLE_ACTIVE_HOURS * HOUR) {
+          verdict = 'IN_PROGRESS';
+          why = `${pod}; IRSA still used within ${SAMPLE_ACTIVE_HOURS} h: ${irsaText}`;
+        } else if (irsaAge <= SAMPLE_SOAK_DAYS * DAY) {
+          verdict = 'SOAKING';
+          why = `${pod}; ${irsaText}, within the ${SAMPLE_SOAK_DAYS}-day soak`;
+        } else {
+          verdict = 'READY';
+          why = `${pod}; ${a.irsa === 0 ? 'no IRSA assume seen' : `${irsaText}, older than the ${SAMPLE_SOAK_DAYS}-day soak`}`;
+        }
+      }
+      out.push({ cluster: c.plan.name, namespace: ns.name, verdict, why });
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+const gzipAsync = promisify(gzip);
+
+/**
+ * Writes every log file gzipped under `dir/logs/<key>` and every inventory file as pretty JSON
+ * (4-space indent, like the AWS CLI) under `dir/inventory/<name>`. `files` is the number of log
+ * files written (inventory files: `fleet.inventory.length`).
+ */
+export async function writeSampleFleet(
+  dir: string,
+  fleet: SampleFleet,
+): Promise<{ logDir: string; inventoryDir: string; files: number }> {
+  const logDir = join(dir, 'logs');
+  const inventoryDir = join(dir, 'inventory');
+  await mkdir(inventoryDir, { recursive: true });
+  const dirs = new Set(fleet.files.map((f) => dirname(join(logDir, f.key))));
+  for (const d of [...dirs].sort()) await mkdir(d, { recursive: true });
+  const batch = 32;
+  for (let i = 0; i < fleet.files.length; i += batch) {
+    await Promise.all(
+      fleet.files.slice(i, i + batch).map(async (f) => {
+        const body = await gzipAsync(Buffer.from(JSON.stringify({ Records: f.records }), 'utf8'));
+        await writeFile(join(logDir, f.key), body);
+      }),
+    );
+  }
+  for (const inv of fleet.inventory) {
+    await writeFile(join(inventoryDir, inv.name), JSON.stringify(inv.content, null, 4) + '\n', 'utf8');
+  }
+  return { logDir, inventoryDir, files: fleet.files.length };
+}

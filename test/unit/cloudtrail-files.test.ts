@@ -1,0 +1,384 @@
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { listInputFiles, readRecords } from '../../functions/adapters/cloudtrail-files';
+import type { InputItem } from '../../functions/core/envelopes';
+
+let tmp: string;
+
+beforeEach(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'cutover-watch-files-'));
+});
+
+afterEach(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+function rec(id: string) {
+  return { eventVersion: '1.08', eventID: id, eventSource: 'sts.amazonaws.com', eventName: 'AssumeRoleWithWebIdentity' };
+}
+
+function logFile(...ids: string[]): string {
+  return JSON.stringify({ Records: ids.map(rec) });
+}
+
+async function put(rel: string, content: string | Buffer): Promise<string> {
+  const full = path.join(tmp, rel);
+  await mkdir(path.dirname(full), { recursive: true });
+  await writeFile(full, content);
+  return full;
+}
+
+async function collect(gen: AsyncIterable<InputItem>): Promise<InputItem[]> {
+  const items: InputItem[] = [];
+  for await (const item of gen) items.push(item);
+  return items;
+}
+
+async function read(file: string): Promise<InputItem[]> {
+  return collect(readRecords(file));
+}
+
+function ids(items: InputItem[]): string[] {
+  return items.flatMap((i) => (i.type === 'record' ? [(i.record as { eventID: string }).eventID] : []));
+}
+
+function problems(items: InputItem[]) {
+  return items.filter((i) => i.type === 'problem');
+}
+
+const ACCOUNT = '111122223333';
+const s3Name = (region: string, stamp: string, kind = 'CloudTrail') => `${ACCOUNT}_${kind}_${region}_${stamp}_abcd1234.json.gz`;
+
+describe('listInputFiles', () => {
+  it('finds the log files of a CloudTrail S3 layout, sorted, skipping digests and other files', async () => {
+    const base = `AWSLogs/${ACCOUNT}`;
+    await put(`${base}/CloudTrail/us-west-2/2024/04/16/${s3Name('us-west-2', '20240416T0925Z')}`, gzipSync(logFile('b')));
+    await put(`${base}/CloudTrail/us-west-2/2024/04/16/${s3Name('us-west-2', '20240416T0920Z')}`, gzipSync(logFile('a')));
+    await put(`${base}/CloudTrail/eu-west-1/2024/04/15/${s3Name('eu-west-1', '20240415T2355Z')}`, gzipSync(logFile('c')));
+    await put(`${base}/CloudTrail-Digest/us-west-2/2024/04/16/${s3Name('us-west-2', '20240416T0920Z', 'CloudTrail-Digest')}`, gzipSync('{}'));
+    await put(`${base}/CloudTrail-Insight/us-west-2/2024/04/16/insight.json.gz`, gzipSync(logFile('i')));
+    await put(`${base}/CloudTrail/us-west-2/2024/04/16/README.md`, '# notes');
+    await put(`${base}/CloudTrail/us-west-2/2024/04/16/partial.json.gz.5fA9c1`, 'partial download');
+    await put('AWSLogs/extra.jsonl', '');
+    await put('AWSLogs/extra.ndjson.gz', '');
+    await put('AWSLogs/upper.JSON', '');
+
+    const root = path.join(tmp, 'AWSLogs');
+    const { files, problems } = await listInputFiles([root]);
+
+    const dir = `${root}/${ACCOUNT}/CloudTrail`;
+    expect(files).toEqual([
+      `${dir}/eu-west-1/2024/04/15/${s3Name('eu-west-1', '20240415T2355Z')}`,
+      `${dir}/us-west-2/2024/04/16/${s3Name('us-west-2', '20240416T0920Z')}`,
+      `${dir}/us-west-2/2024/04/16/${s3Name('us-west-2', '20240416T0925Z')}`,
+      `${root}/extra.jsonl`,
+      `${root}/extra.ndjson.gz`,
+      `${root}/upper.JSON`,
+    ]);
+    expect(problems).toEqual([]);
+  });
+
+  it('names found files under the directory as given, not as resolved', async () => {
+    await put('logs/a.json', logFile('a'));
+    const prev = process.cwd();
+    process.chdir(tmp);
+    try {
+      expect(await listInputFiles(['logs'])).toEqual({ files: ['logs/a.json'], problems: [] });
+    } finally {
+      process.chdir(prev);
+    }
+  });
+
+  it('skips a digest file by its S3 name even outside its folder', async () => {
+    await put(`flat/${s3Name('us-west-2', '20240416T0920Z', 'CloudTrail-Digest')}`, gzipSync('{}'));
+    await put(`flat/${s3Name('us-west-2', '20240416T0920Z')}`, gzipSync(logFile('a')));
+
+    const { files } = await listInputFiles([path.join(tmp, 'flat')]);
+
+    expect(files).toEqual([path.join(tmp, 'flat', s3Name('us-west-2', '20240416T0920Z'))]);
+  });
+
+  it('takes an explicitly named file whatever its extension', async () => {
+    const f = await put('export.txt', logFile('a'));
+
+    expect(await listInputFiles([f])).toEqual({ files: [f], problems: [] });
+  });
+
+  it('reports a directory with no log files', async () => {
+    const dir = path.join(tmp, 'empty');
+    await mkdir(path.join(dir, 'nested'), { recursive: true });
+    await put('empty/notes.txt', 'x');
+
+    const result = await listInputFiles([dir]);
+
+    expect(result.files).toEqual([]);
+    expect(result.problems).toEqual([
+      { type: 'problem', file: dir, where: null, reason: `no CloudTrail log files (.json, .json.gz, .jsonl) under ${dir}` },
+    ]);
+  });
+
+  it('reports a path that does not exist and still lists the others', async () => {
+    const f = await put('a.json', logFile('a'));
+    const missing = path.join(tmp, 'nope');
+
+    const result = await listInputFiles([missing, f]);
+
+    expect(result.files).toEqual([f]);
+    expect(result.problems).toEqual([{ type: 'problem', file: missing, where: null, reason: 'no such file or directory' }]);
+  });
+
+  it('lists a file once when it is named and also under a named directory, or reached by a symlink', async () => {
+    const f = await put('logs/a.json', logFile('a'));
+    await symlink(f, path.join(tmp, 'logs', 'b.json'));
+
+    const result = await listInputFiles([path.join(tmp, 'logs'), f, f]);
+
+    expect(result.files).toEqual([f]);
+  });
+
+  it('does not report an overlapping directory as empty', async () => {
+    const f = await put('logs/2024/a.json', logFile('a'));
+
+    const result = await listInputFiles([path.join(tmp, 'logs'), path.join(tmp, 'logs', '2024')]);
+
+    expect(result).toEqual({ files: [f], problems: [] });
+  });
+
+  it('terminates on a symlink loop', async () => {
+    const f = await put('logs/a/a.json', logFile('a'));
+    await symlink(path.join(tmp, 'logs'), path.join(tmp, 'logs', 'a', 'up'));
+    await symlink('self', path.join(tmp, 'logs', 'self'));
+
+    const result = await listInputFiles([path.join(tmp, 'logs')]);
+
+    expect(result.files).toEqual([f]);
+  });
+
+  it('reports a dangling symlink that looks like a log file', async () => {
+    await put('logs/a.json', logFile('a'));
+    const dangling = path.join(tmp, 'logs', 'gone.json.gz');
+    await symlink(path.join(tmp, 'nowhere'), dangling);
+
+    const result = await listInputFiles([path.join(tmp, 'logs')]);
+
+    expect(result.files).toEqual([path.join(tmp, 'logs', 'a.json')]);
+    expect(result.problems).toEqual([{ type: 'problem', file: dangling, where: null, reason: 'no such file or directory' }]);
+  });
+
+  it('passes "-" (stdin) through', async () => {
+    expect(await listInputFiles(['-'])).toEqual({ files: ['-'], problems: [] });
+  });
+
+  // Root reads everything regardless of mode bits, so this can only run unprivileged.
+  it.skipIf(process.getuid?.() === 0)('reports an unreadable directory', async () => {
+    await put('logs/ok/a.json', logFile('a'));
+    await put('logs/locked/b.json', logFile('b'));
+    const locked = path.join(tmp, 'logs', 'locked');
+    await chmod(locked, 0o000);
+    try {
+      const result = await listInputFiles([path.join(tmp, 'logs')]);
+
+      expect(result.files).toEqual([path.join(tmp, 'logs', 'ok', 'a.json')]);
+      expect(result.problems).toEqual([{ type: 'problem', file: locked, where: null, reason: 'permission denied' }]);
+    } finally {
+      await chmod(locked, 0o755);
+    }
+  });
+
+  it.skipIf(process.getuid?.() === 0)('reports an unreadable named directory once', async () => {
+    const locked = path.join(tmp, 'locked');
+    await put('locked/a.json', logFile('a'));
+    await chmod(locked, 0o000);
+    try {
+      expect(await listInputFiles([locked])).toEqual({
+        files: [],
+        problems: [{ type: 'problem', file: locked, where: null, reason: 'permission denied' }],
+      });
+    } finally {
+      await chmod(locked, 0o755);
+    }
+  });
+});
+
+describe('readRecords', () => {
+  it('reads a CloudTrail log file', async () => {
+    const f = await put('a.json', logFile('a', 'b'));
+
+    const items = await read(f);
+
+    expect(items).toEqual([
+      { type: 'record', file: f, where: 'record 1', record: rec('a') },
+      { type: 'record', file: f, where: 'record 2', record: rec('b') },
+    ]);
+  });
+
+  it('gunzips a .json.gz log file', async () => {
+    const f = await put('a.json.gz', gzipSync(logFile('a', 'b', 'c')));
+
+    expect(ids(await read(f))).toEqual(['a', 'b', 'c']);
+  });
+
+  it('detects gzip by its magic bytes, not the extension', async () => {
+    const f = await put('downloaded-without-extension', gzipSync(logFile('a')));
+
+    expect(ids(await read(f))).toEqual(['a']);
+  });
+
+  it('reads plain JSON named .gz', async () => {
+    const f = await put('mislabelled.json.gz', logFile('a'));
+
+    expect(ids(await read(f))).toEqual(['a']);
+  });
+
+  it('gives one problem and nothing else for a truncated gzip', async () => {
+    const whole = gzipSync(logFile(...Array.from({ length: 200 }, (_, i) => `r${i}`)));
+    const f = await put('cut.json.gz', whole.subarray(0, Math.floor(whole.length / 2)));
+
+    const items = await read(f);
+
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ type: 'problem', file: f, where: null });
+    expect(items[0]?.type === 'problem' && items[0].reason).toMatch(/^truncated or corrupt gzip \(.+\)$/);
+  });
+
+  it('gives one "not JSON" problem for a malformed whole-file JSON document', async () => {
+    const f = await put('bad.json', '{"Records": [{"eventID": "a"},, ]}');
+
+    const items = await read(f);
+
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ type: 'problem', file: f, where: null });
+    expect(items[0]?.type === 'problem' && items[0].reason).toMatch(/^not JSON: /);
+  });
+
+  it('gives one "not JSON" problem, not one per line, for a broken pretty-printed document', async () => {
+    const pretty = JSON.stringify({ Records: [{ ...rec('a'), resources: ['arn:aws:iam::1:role/x', 'arn:aws:iam::1:role/y'] }] }, null, 2);
+    const f = await put('pretty.json', pretty.replace('"eventVersion"', 'eventVersion'));
+
+    const items = await read(f);
+
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ type: 'problem', where: null });
+    expect(items[0]?.type === 'problem' && items[0].reason).toMatch(/^not JSON: /);
+  });
+
+  it('gives one "not JSON" problem for binary garbage', async () => {
+    const f = await put('garbage.bin', Buffer.from([0x1b, 0x5b, 0x32, 0x4a, 0xff, 0x0a, 0x7b, 0x0a, 0x80, 0x81]));
+
+    const items = await read(f);
+
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ type: 'problem', where: null });
+    const reason = items[0]?.type === 'problem' ? items[0].reason : '';
+    expect(reason).toMatch(/^not JSON: /);
+    // The terminal escape V8 quotes from the input is shown escaped, not emitted raw.
+    expect(reason).toContain('\\u001b');
+    expect(reason).not.toMatch(/[\u0000-\u001f]/);
+  });
+
+  it('reads JSON Lines, reporting a bad line by number and keeping the others', async () => {
+    const lines = [
+      JSON.stringify(rec('a')),
+      '{"eventID": "b", ',
+      '',
+      JSON.stringify({ 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.sts', detail: rec('c') }),
+      JSON.stringify({ Records: [rec('d'), rec('e')] }),
+    ];
+    const f = await put('events.jsonl', lines.join('\r\n') + '\n');
+
+    const items = await read(f);
+
+    expect(items.map((i) => [i.type, i.where])).toEqual([
+      ['record', 'line 1'],
+      ['problem', 'line 2'],
+      ['record', 'line 4'],
+      ['record', 'line 5, record 1'],
+      ['record', 'line 5, record 2'],
+    ]);
+    expect(ids(items)).toEqual(['a', 'c', 'd', 'e']);
+    expect(problems(items)[0]).toMatchObject({ file: f, where: 'line 2', reason: expect.stringMatching(/^not JSON: /) });
+  });
+
+  it('reports an empty file', async () => {
+    const f = await put('empty.json', '');
+
+    expect(await read(f)).toEqual([{ type: 'problem', file: f, where: null, reason: 'empty file' }]);
+  });
+
+  it('reports a gzip of nothing as an empty file', async () => {
+    const f = await put('empty.json.gz', gzipSync(''));
+
+    expect(await read(f)).toEqual([{ type: 'problem', file: f, where: null, reason: 'empty file' }]);
+  });
+
+  it('strips a UTF-8 byte order mark', async () => {
+    const f = await put('bom.json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(logFile('a'))]));
+
+    expect(await read(f)).toEqual([{ type: 'record', file: f, where: 'record 1', record: rec('a') }]);
+  });
+
+  it('reports a file that does not exist instead of throwing', async () => {
+    const f = path.join(tmp, 'missing.json');
+
+    expect(await read(f)).toEqual([{ type: 'problem', file: f, where: null, reason: 'no such file or directory' }]);
+  });
+
+  it('reports a directory passed as a file', async () => {
+    expect(await read(tmp)).toEqual([{ type: 'problem', file: tmp, where: null, reason: 'is a directory' }]);
+  });
+
+  it.skipIf(process.getuid?.() === 0)('reports an unreadable file', async () => {
+    const f = await put('locked.json', logFile('a'));
+    await chmod(f, 0o000);
+
+    expect(await read(f)).toEqual([{ type: 'problem', file: f, where: null, reason: 'permission denied' }]);
+  });
+
+  it('reads stdin for "-"', async () => {
+    const stdin = Readable.from([Buffer.from(gzipSync(logFile('s1', 's2')))]);
+
+    const items = await collect(readRecords('-', { stdin }));
+
+    expect(items.map((i) => [i.file, i.where])).toEqual([
+      ['-', 'record 1'],
+      ['-', 'record 2'],
+    ]);
+  });
+
+  it('reads a 50 MB log file', async () => {
+    const count = 200_000;
+    const parts: string[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      parts[i] = JSON.stringify({
+        eventVersion: '1.08',
+        eventID: `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`,
+        eventTime: '2024-04-16T09:20:04Z',
+        eventSource: 'sts.amazonaws.com',
+        eventName: 'AssumeRoleWithWebIdentity',
+        awsRegion: 'us-west-2',
+        sourceIPAddress: '192.0.2.10',
+        userAgent: 'aws-sdk-go-v2/1.25.0 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64',
+      });
+    }
+    const body = Buffer.from(`{"Records":[${parts.join(',')}]}`);
+    expect(body.length).toBeGreaterThan(50 * 1024 * 1024);
+    const f = await put('big.json', body);
+
+    let records = 0;
+    let others = 0;
+    let lastWhere = '';
+    for await (const item of readRecords(f)) {
+      if (item.type === 'record') records++;
+      else others++;
+      lastWhere = item.where ?? '';
+    }
+
+    expect(others).toBe(0);
+    expect(records).toBe(count);
+    expect(lastWhere).toBe(`record ${count}`);
+  });
+});

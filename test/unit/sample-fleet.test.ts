@@ -1,0 +1,619 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
+import type { SampleFleet } from '../../functions/local/sample-fleet';
+
+type Rec = Record<string, unknown>;
+
+const END = new Date('2026-11-22T14:00:00Z');
+const END_MS = END.getTime();
+const DAY = 86_400_000;
+const MINUTE = 60_000;
+
+function obj(v: unknown): Rec {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`not an object: ${JSON.stringify(v)}`);
+  return v as Rec;
+}
+const ui = (r: Rec): Rec => obj(r.userIdentity);
+const rp = (r: Rec): Rec => obj(r.requestParameters);
+const time = (r: Rec): number => Date.parse(String(r.eventTime));
+const all = (f: SampleFleet): Rec[] => f.files.flatMap((x) => x.records);
+const hash = (f: SampleFleet): string =>
+  createHash('sha256')
+    .update(JSON.stringify(f.files))
+    .update(JSON.stringify(f.inventory))
+    .update(JSON.stringify(f.expected))
+    .digest('hex');
+
+const isFetch = (r: Rec) => r.eventSource === 'eks-auth.amazonaws.com' && r.eventName === 'AssumeRoleForPodIdentity';
+const isCompanion = (r: Rec) =>
+  r.eventSource === 'sts.amazonaws.com' && r.eventName === 'AssumeRole' && ui(r).invokedBy === 'pods.eks.amazonaws.com';
+const isWebIdentity = (r: Rec) => r.eventName === 'AssumeRoleWithWebIdentity';
+const isEksIrsa = (r: Rec) => isWebIdentity(r) && /:oidc-provider\/oidc\.eks\./.test(String(ui(r).identityProvider));
+const isNodeCall = (r: Rec) => obj(ui(r).sessionContext ?? {}).ec2RoleDelivery !== undefined;
+const tagMap = (r: Rec): Map<string, string> => {
+  const tags = rp(r).tags;
+  const m = new Map<string, string>();
+  if (Array.isArray(tags)) for (const t of tags) m.set(String(obj(t).key), String(obj(t).value));
+  return m;
+};
+const inventoryContent = (f: SampleFleet, name: string): Rec => {
+  const file = f.inventory.find((x) => x.name === name);
+  if (!file) throw new Error(`no inventory file ${name}`);
+  return obj(file.content);
+};
+
+/** Scenario the generator is meant to produce (checked against the computed `expected`). */
+const INTENDED: Record<string, string> = {
+  'payments-prod/ledger': 'READY',
+  'payments-prod/fraud-detection': 'READY',
+  'payments-prod/risk': 'READY',
+  'payments-prod/checkout': 'SOAKING',
+  'payments-prod/orders': 'IN_PROGRESS',
+  'payments-prod/notifications': 'IN_PROGRESS',
+  'payments-prod/inventory': 'NOT_STARTED',
+  'payments-prod/reporting': 'NOT_STARTED',
+  'search-prod/indexer': 'READY',
+  'search-prod/query-api': 'READY',
+  'search-prod/ranking': 'READY',
+  'search-prod/crawler': 'READY',
+  'search-prod/autocomplete': 'READY',
+  'search-prod/embeddings': 'READY',
+  'search-prod/search-admin': 'READY',
+  'legacy-batch/etl-nightly': 'NOT_STARTED',
+  'legacy-batch/billing-export': 'NOT_STARTED',
+  'legacy-batch/reconciliation': 'NOT_STARTED',
+  'legacy-batch/archive': 'NOT_STARTED',
+  'legacy-batch/data-quality': 'NOT_STARTED',
+  'legacy-batch/report-gen': 'NOT_STARTED',
+};
+
+let fleet: SampleFleet;
+let records: Rec[];
+let generationMs = 0;
+
+beforeAll(() => {
+  const t0 = performance.now();
+  fleet = generateSampleFleet({ end: END });
+  generationMs = performance.now() - t0;
+  records = all(fleet);
+});
+
+/** Last IRSA attempt per cluster/namespace, scanned from the records. */
+function lastIrsaByNamespace(recs: Rec[]): Map<string, number> {
+  const issuers = new Map<string, string>();
+  for (const f of fleet.inventory.filter((x) => x.name.startsWith('describe-cluster-'))) {
+    const c = obj(obj(f.content).cluster);
+    const issuer = String(obj(obj(c.identity).oidc).issuer).replace(/^https:\/\//, '');
+    issuers.set(issuer, String(c.name));
+  }
+  const out = new Map<string, number>();
+  for (const r of recs.filter(isEksIrsa)) {
+    const issuer = String(ui(r).identityProvider).replace(/^arn:aws:iam::\d{12}:oidc-provider\//, '');
+    const cluster = issuers.get(issuer);
+    const ns = String(ui(r).userName).split(':')[2];
+    const k = `${cluster}/${ns}`;
+    out.set(k, Math.max(out.get(k) ?? 0, time(r)));
+  }
+  return out;
+}
+
+describe('determinism', () => {
+  it('same (seed, end, days) gives deep-equal output with the same byte hash, independent of the clock', () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(new Date('2030-01-01T00:00:00Z'));
+    const randomSpy = vi.spyOn(Math, 'random').mockImplementation(() => {
+      throw new Error('Math.random used');
+    });
+    try {
+      const a = generateSampleFleet({ end: END, seed: 42, days: 30 });
+      vi.setSystemTime(new Date('2019-06-01T12:34:56Z'));
+      const b = generateSampleFleet({ end: new Date(END_MS), seed: 42, days: 30 });
+      expect(b).toEqual(a);
+      expect(hash(b)).toBe(hash(a));
+      expect(hash(a)).toBe(hash(fleet)); // defaults are seed 42, 30 days
+      expect(randomSpy).not.toHaveBeenCalled();
+    } finally {
+      randomSpy.mockRestore();
+      vi.useRealTimers();
+    }
+  });
+
+  it('a different seed changes ids and times but not the scenario', () => {
+    for (const seed of [1, 7, 2024]) {
+      const other = generateSampleFleet({ end: END, seed });
+      expect(hash(other)).not.toBe(hash(fleet));
+      expect(other.expected.map((e) => [e.cluster, e.namespace, e.verdict])).toEqual(
+        fleet.expected.map((e) => [e.cluster, e.namespace, e.verdict]),
+      );
+      const ids = new Set(records.map((r) => r.eventID));
+      expect(all(other).filter((r) => ids.has(r.eventID))).toHaveLength(0);
+    }
+  });
+
+  it('eventIDs are unique UUID v4 and every record lies in [end - days, end)', () => {
+    const ids = records.map((r) => String(r.eventID));
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    for (const r of records) {
+      expect(r.eventTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      expect(time(r)).toBeGreaterThanOrEqual(END_MS - 30 * DAY);
+      expect(time(r)).toBeLessThan(END_MS);
+    }
+  });
+});
+
+describe('size and speed', () => {
+  it('generates 12k–20k records, 8k–12k in scope, 30–40 % noise, quickly', () => {
+    const { records: total, byCategory } = fleet.stats;
+    expect(total).toBe(records.length);
+    expect(Object.values(byCategory).reduce((a, b) => a + b, 0)).toBe(total);
+    expect(total).toBeGreaterThanOrEqual(12_000);
+    expect(total).toBeLessThanOrEqual(20_000);
+    const outOfScope = (byCategory.noise ?? 0) + (byCategory['non-eks-web-identity'] ?? 0);
+    expect(total - outOfScope).toBeGreaterThanOrEqual(8_000);
+    expect(total - outOfScope).toBeLessThanOrEqual(12_000);
+    const noiseShare = (byCategory.noise ?? 0) / total;
+    expect(noiseShare).toBeGreaterThanOrEqual(0.3);
+    expect(noiseShare).toBeLessThanOrEqual(0.4);
+    // Budget is 1.5 s; the assertion leaves head-room for a loaded CI machine.
+    expect(generationMs).toBeLessThan(3_000);
+  });
+});
+
+describe('scenario', () => {
+  it('has 3 clusters, ≥ 21 namespaces and exactly the intended verdicts', () => {
+    expect(new Set(fleet.expected.map((e) => e.cluster))).toEqual(new Set(['payments-prod', 'search-prod', 'legacy-batch']));
+    expect(fleet.expected.length).toBeGreaterThanOrEqual(21);
+    const got = Object.fromEntries(fleet.expected.map((e) => [`${e.cluster}/${e.namespace}`, e.verdict]));
+    expect(got).toEqual(INTENDED);
+    expect(new Set(fleet.expected.map((e) => e.verdict))).toEqual(new Set(['NOT_STARTED', 'IN_PROGRESS', 'SOAKING', 'READY']));
+    for (const e of fleet.expected) expect(e.why.length).toBeGreaterThan(10);
+  });
+
+  it('payments-prod: 8 namespaces, ≥2 READY cut over 18–28 days ago, one SOAKING checkout, ≥2 IN_PROGRESS, ≥2 NOT_STARTED', () => {
+    const p = fleet.expected.filter((e) => e.cluster === 'payments-prod');
+    expect(p).toHaveLength(8);
+    const count = (v: string) => p.filter((e) => e.verdict === v).length;
+    expect(count('READY')).toBeGreaterThanOrEqual(2);
+    expect(p.filter((e) => e.verdict === 'SOAKING').map((e) => e.namespace)).toEqual(['checkout']);
+    expect(count('IN_PROGRESS')).toBeGreaterThanOrEqual(2);
+    expect(count('NOT_STARTED')).toBeGreaterThanOrEqual(2);
+    const last = lastIrsaByNamespace(records);
+    for (const e of p.filter((x) => x.verdict === 'READY')) {
+      const age = Math.floor((END_MS - (last.get(`payments-prod/${e.namespace}`) ?? 0)) / DAY);
+      expect(age).toBeGreaterThanOrEqual(18);
+      expect(age).toBeLessThanOrEqual(28);
+    }
+    for (const e of p.filter((x) => x.verdict === 'IN_PROGRESS')) {
+      expect(END_MS - (last.get(`payments-prod/${e.namespace}`) ?? 0)).toBeLessThanOrEqual(DAY);
+    }
+  });
+
+  it('checkout is SOAKING with its last IRSA assume 10 days before end and Pod Identity since', () => {
+    const last = lastIrsaByNamespace(records).get('payments-prod/checkout');
+    expect(last).toBeDefined();
+    expect(Math.floor((END_MS - (last ?? 0)) / DAY)).toBe(10);
+    const pod = records.filter(
+      (r) => isCompanion(r) && tagMap(r).get('eks-cluster-name') === 'payments-prod' && tagMap(r).get('kubernetes-namespace') === 'checkout',
+    );
+    expect(pod.length).toBeGreaterThan(20);
+    expect(Math.max(...pod.map(time))).toBeGreaterThan(END_MS - DAY);
+    expect(fleet.expected.find((e) => e.namespace === 'checkout')?.verdict).toBe('SOAKING');
+  });
+
+  it('legacy-batch: 6 namespaces, all NOT_STARTED, IRSA only, no associations', () => {
+    const l = fleet.expected.filter((e) => e.cluster === 'legacy-batch');
+    expect(l).toHaveLength(6);
+    expect(l.every((e) => e.verdict === 'NOT_STARTED')).toBe(true);
+    expect(records.some((r) => isFetch(r) && rp(r).clusterName === 'legacy-batch')).toBe(false);
+    expect(inventoryContent(fleet, 'list-pod-identity-associations-legacy-batch.json')).toEqual({ associations: [] });
+  });
+
+  it('search-prod: 7 namespaces all READY, last IRSA 20–27 days before end, Pod Identity every day since', () => {
+    const s = fleet.expected.filter((e) => e.cluster === 'search-prod');
+    expect(s).toHaveLength(7);
+    expect(s.every((e) => e.verdict === 'READY')).toBe(true);
+    const last = lastIrsaByNamespace(records);
+    for (const e of s) {
+      const lastIrsa = last.get(`search-prod/${e.namespace}`) ?? 0;
+      const age = Math.floor((END_MS - lastIrsa) / DAY);
+      expect(age).toBeGreaterThanOrEqual(20);
+      expect(age).toBeLessThanOrEqual(27);
+      const podDays = new Set(
+        records
+          .filter((r) => isCompanion(r) && tagMap(r).get('kubernetes-namespace') === e.namespace && tagMap(r).get('eks-cluster-name') === 'search-prod')
+          .map((r) => Math.floor((END_MS - time(r)) / DAY)),
+      );
+      for (let d = 0; d < age; d++) expect(podDays.has(d)).toBe(true);
+    }
+  });
+
+  it('the "restart the pods" straggler: NOT_STARTED namespace with an association and no Pod Identity traffic', () => {
+    const list = inventoryContent(fleet, 'list-pod-identity-associations-payments-prod.json');
+    const assocNs = new Set((list.associations as Rec[]).map((a) => String(a.namespace)));
+    const notStarted = fleet.expected.filter((e) => e.cluster === 'payments-prod' && e.verdict === 'NOT_STARTED');
+    const stragglers = notStarted.filter((e) => assocNs.has(e.namespace));
+    expect(stragglers.map((e) => e.namespace)).toEqual(['reporting']);
+    expect(stragglers[0]?.why).toMatch(/association exists/);
+    expect(records.some((r) => isCompanion(r) && tagMap(r).get('kubernetes-namespace') === 'reporting')).toBe(false);
+    // IN_PROGRESS namespaces have associations too.
+    for (const e of fleet.expected.filter((x) => x.verdict === 'IN_PROGRESS')) expect(assocNs.has(e.namespace)).toBe(true);
+  });
+
+  it('associations exist for every service account that ever used Pod Identity, plus the straggler', () => {
+    for (const cluster of ['payments-prod', 'search-prod']) {
+      const list = inventoryContent(fleet, `list-pod-identity-associations-${cluster}.json`).associations as Rec[];
+      const listed = new Set(list.map((a) => `${a.namespace}/${a.serviceAccount}`));
+      const used = new Set(
+        records
+          .filter((r) => isCompanion(r) && String(rp(r).roleArn).includes(`:role/${cluster}-`))
+          .map((r) => String(rp(r).roleArn).split(`:role/${cluster}-`)[1]),
+      );
+      for (const a of list) {
+        expect(a).not.toHaveProperty('roleArn');
+        expect(a.clusterName).toBe(cluster);
+        expect(String(a.associationArn)).toBe(
+          `arn:aws:eks:${cluster === 'payments-prod' ? 'us-east-1' : 'us-west-2'}:111122223333:podidentityassociation/${cluster}/${a.associationId}`,
+        );
+        expect(a.associationId).toMatch(/^a-[a-z0-9]{17}$/);
+        const d = obj(inventoryContent(fleet, `describe-pod-identity-association-${cluster}-${a.namespace}-${a.serviceAccount}.json`).association);
+        expect(d.roleArn).toBe(`arn:aws:iam::111122223333:role/${cluster}-${a.namespace}-${a.serviceAccount}`);
+        expect(d.associationId).toBe(a.associationId);
+        expect(typeof d.disableSessionTags).toBe('boolean');
+        if (!(cluster === 'payments-prod' && a.namespace === 'reporting')) expect(used.has(`${a.namespace}-${a.serviceAccount}`)).toBe(true);
+      }
+      expect(listed.size).toBe(list.length);
+      expect(used.size).toBe(cluster === 'payments-prod' ? 10 : 9);
+    }
+  });
+});
+
+describe('record shapes (CLOUDTRAIL.md)', () => {
+  it('§1a fetch: node role session, ec2RoleDelivery 2.0, HIDDEN token, responseElements null, no resources', () => {
+    const fetches = records.filter(isFetch);
+    expect(fetches.length).toBeGreaterThan(1000);
+    for (const r of fetches) {
+      const u = ui(r);
+      const sc = obj(u.sessionContext);
+      expect(r.eventVersion).toBe('1.09');
+      expect(u.type).toBe('AssumedRole');
+      expect(String(u.arn)).toMatch(/^arn:aws:sts::\d{12}:assumed-role\/[\w-]+\/i-[0-9a-f]{17}$/);
+      expect(String(u.principalId)).toMatch(/^AROA[A-Z2-7]{17}:i-[0-9a-f]{17}$/);
+      expect(String(u.accessKeyId)).toMatch(/^ASIA[A-Z2-7]{16}$/);
+      expect(sc.ec2RoleDelivery).toBe('2.0');
+      expect(obj(sc.sessionIssuer).type).toBe('Role');
+      expect(obj(sc.attributes).mfaAuthenticated).toBe('false');
+      expect(r).toHaveProperty('responseElements', null);
+      expect(rp(r)).toEqual({ clusterName: expect.any(String), token: 'HIDDEN_DUE_TO_SECURITY_REASONS' });
+      expect(r).not.toHaveProperty('resources');
+      expect(r.userAgent).toMatch(/^aws-sdk-go-v2\/.* api\/eksauth#/);
+      expect(obj(r.tlsDetails).clientProvidedHostHeader).toBe(`eks-auth.${r.awsRegion}.api.aws`);
+      expect(r).toMatchObject({ readOnly: true, eventType: 'AwsApiCall', managementEvent: true, eventCategory: 'Management' });
+    }
+  });
+
+  it('§1b companion AssumeRole: exact identity, six tags in order, 21600 s, fake credentials, no tlsDetails', () => {
+    const companions = records.filter((r) => isCompanion(r) && rp(r).tags !== undefined);
+    expect(companions.length).toBeGreaterThan(1000);
+    const order = ['eks-cluster-arn', 'eks-cluster-name', 'kubernetes-namespace', 'kubernetes-service-account', 'kubernetes-pod-name', 'kubernetes-pod-uid'];
+    for (const r of companions) {
+      expect(r.userIdentity).toEqual({ type: 'AWSService', invokedBy: 'pods.eks.amazonaws.com' });
+      expect(r).toMatchObject({ eventVersion: '1.08', sourceIPAddress: 'pods.eks.amazonaws.com', userAgent: 'pods.eks.amazonaws.com', readOnly: true });
+      const p = rp(r);
+      const tags = p.tags as Rec[];
+      expect(tags.map((t) => t.key)).toEqual(order);
+      expect(p.transitiveTagKeys).toEqual(order);
+      expect(p.durationSeconds).toBe(21600);
+      const t = tagMap(r);
+      expect(t.get('eks-cluster-arn')).toMatch(new RegExp(`^arn:aws:eks:${r.awsRegion}:${r.recipientAccountId}:cluster/${t.get('eks-cluster-name')}$`));
+      expect(p.roleArn).toBe(`arn:aws:iam::${r.recipientAccountId}:role/${t.get('eks-cluster-name')}-${t.get('kubernetes-namespace')}-${t.get('kubernetes-service-account')}`);
+      expect(t.get('kubernetes-pod-name')).toMatch(new RegExp(`^${t.get('kubernetes-service-account')}-[bcdfghjklmnpqrstvwxz2456789]{9,10}-[bcdfghjklmnpqrstvwxz2456789]{5}$`));
+      expect(t.get('kubernetes-pod-uid')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(String(p.roleSessionName)).toMatch(/^eks-.{1,10}-.{1,10}-[0-9a-f-]{36}$/);
+      const re = obj(r.responseElements);
+      const creds = obj(re.credentials);
+      expect(String(creds.accessKeyId)).toMatch(/^ASIA/);
+      expect(String(creds.sessionToken)).toContain('FAKE-SESSION-TOKEN');
+      expect(String(creds.expiration)).toMatch(/^[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d\d:\d\d [AP]M$/);
+      expect(r.resources).toEqual([{ accountId: r.recipientAccountId, type: 'AWS::IAM::Role', ARN: p.roleArn }]);
+      expect(typeof r.sharedEventID).toBe('string');
+      expect(r).not.toHaveProperty('tlsDetails');
+    }
+  });
+
+  it('every companion follows its fetch (same cluster/region) within a second', () => {
+    const byRegion = new Map<string, Rec[]>();
+    for (const r of records.filter((x) => isFetch(x) && !x.errorCode)) {
+      const k = String(r.awsRegion);
+      byRegion.set(k, [...(byRegion.get(k) ?? []), r]);
+    }
+    for (const c of records.filter(isCompanion)) {
+      const cluster = String(rp(c).roleArn).split(':role/')[1]?.split('-').slice(0, 2).join('-');
+      const tc = time(c);
+      const match = (byRegion.get(String(c.awsRegion)) ?? []).some(
+        (f) => rp(f).clusterName === cluster && time(f) <= tc && tc - time(f) <= 1000,
+      );
+      expect(match).toBe(true);
+    }
+  });
+
+  it('ledger/ledger-sync (disableSessionTags) companions carry no tags and no transitiveTagKeys', () => {
+    const untagged = records.filter((r) => isCompanion(r) && rp(r).tags === undefined);
+    expect(untagged.length).toBe(fleet.stats.byCategory['pod-identity-assume-untagged']);
+    expect(untagged.length).toBeGreaterThan(20);
+    for (const r of untagged) {
+      expect(rp(r).roleArn).toBe('arn:aws:iam::111122223333:role/payments-prod-ledger-ledger-sync');
+      expect(rp(r)).not.toHaveProperty('transitiveTagKeys');
+      expect(r.userIdentity).toEqual({ type: 'AWSService', invokedBy: 'pods.eks.amazonaws.com' });
+    }
+    const d = obj(inventoryContent(fleet, 'describe-pod-identity-association-payments-prod-ledger-ledger-sync.json').association);
+    expect(d.disableSessionTags).toBe(true);
+  });
+
+  it('§2a IRSA success: WebIdentityUser through the cluster issuer of describe-cluster, fake credentials', () => {
+    const issuers = new Map<string, string>();
+    for (const c of ['payments-prod', 'search-prod', 'legacy-batch']) {
+      const cl = obj(inventoryContent(fleet, `describe-cluster-${c}.json`).cluster);
+      const issuer = String(obj(obj(cl.identity).oidc).issuer);
+      expect(issuer).toMatch(/^https:\/\/oidc\.eks\.[a-z0-9-]+\.amazonaws\.com\/id\/[0-9A-F]{32}$/);
+      expect(cl.arn).toMatch(new RegExp(`^arn:aws:eks:[a-z0-9-]+:\\d{12}:cluster/${c}$`));
+      expect(String(cl.endpoint)).toContain(issuer.split('/id/')[1] ?? 'x');
+      issuers.set(issuer.replace('https://', ''), c);
+    }
+    const ok = records.filter((r) => isEksIrsa(r) && !r.errorCode);
+    expect(ok.length).toBeGreaterThan(2000);
+    for (const r of ok) {
+      const u = ui(r);
+      const provider = String(u.identityProvider);
+      const [, acct, issuer] = /^arn:aws:iam::(\d{12}):oidc-provider\/(.+)$/.exec(provider) ?? [];
+      expect(acct).toBe(r.recipientAccountId);
+      expect(issuers.has(String(issuer))).toBe(true);
+      expect(issuer).toContain(`oidc.eks.${r.awsRegion}.amazonaws.com/id/`);
+      expect(String(u.userName)).toMatch(/^system:serviceaccount:[a-z0-9-]+:[a-z0-9-]+$/);
+      expect(u.principalId).toBe(`${provider}:sts.amazonaws.com:${u.userName}`);
+      expect(Object.keys(u).sort()).toEqual(['identityProvider', 'principalId', 'type', 'userName']);
+      const [, , ns, sa] = String(u.userName).split(':');
+      expect(rp(r).roleArn).toBe(`arn:aws:iam::${acct}:role/${issuers.get(String(issuer))}-${ns}-${sa}`);
+      expect(String(rp(r).roleSessionName)).toMatch(/^(botocore-session-\d{10}|\d{19})$/);
+      const re = obj(r.responseElements);
+      expect(re.subjectFromWebIdentityToken).toBe(u.userName);
+      expect(re.provider).toBe(provider);
+      expect(re.audience).toBe('sts.amazonaws.com');
+      expect(String(obj(re.credentials).accessKeyId)).toMatch(/^ASIA[A-Z2-7]{16}$/);
+      expect(String(obj(re.credentials).sessionToken)).toContain('FAKE-SESSION-TOKEN');
+      expect(String(obj(re.assumedRoleUser).arn)).toBe(`arn:aws:sts::${acct}:assumed-role/${String(rp(r).roleArn).split('/')[1]}/${rp(r).roleSessionName}`);
+      expect(r.additionalEventData).toEqual({ identityProviderConnectionVerificationMethod: 'IAMTrustStore' });
+      expect(r.resources).toEqual([{ accountId: acct, type: 'AWS::IAM::Role', ARN: rp(r).roleArn }]);
+      expect(r).toMatchObject({ eventVersion: '1.08', readOnly: true, eventType: 'AwsApiCall', managementEvent: true, eventCategory: 'Management' });
+      expect(typeof r.requestID).toBe('string');
+    }
+  });
+
+  it('§2b IRSA AccessDenied: about 1 in 40, null responseElements, a storm in payments-prod/inventory', () => {
+    const irsa = records.filter(isEksIrsa);
+    const denied = irsa.filter((r) => r.errorCode);
+    const share = denied.length / irsa.length;
+    expect(share).toBeGreaterThan(0.015);
+    expect(share).toBeLessThan(0.05);
+    for (const r of denied) {
+      expect(r.errorCode).toBe('AccessDenied');
+      expect(r.errorMessage).toBe('An unknown error occurred');
+      expect(r).toHaveProperty('responseElements', null);
+      expect(String(ui(r).userName)).toMatch(/^system:serviceaccount:/);
+      expect(Array.isArray(r.resources)).toBe(true);
+    }
+    const inv = denied.filter((r) => ui(r).userName === 'system:serviceaccount:inventory:inventory-sync').map(time).sort((a, b) => a - b);
+    expect(inv.length).toBeGreaterThanOrEqual(5);
+    // at least five of them within two minutes (the retry storm)
+    expect(inv.some((t, i) => (inv[i + 4] ?? Infinity) - t <= 2 * MINUTE)).toBe(true);
+  });
+
+  it('GitHub Actions web identity is present and maps to no namespace', () => {
+    const gh = records.filter((r) => isWebIdentity(r) && !isEksIrsa(r));
+    expect(gh.length).toBeGreaterThanOrEqual(30);
+    expect(gh.length).toBe(fleet.stats.byCategory['non-eks-web-identity']);
+    for (const r of gh) {
+      expect(ui(r).identityProvider).toBe('arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com');
+      expect(ui(r).userName).toBe('repo:acme/payments:ref:refs/heads/main');
+      expect(r.recipientAccountId).toBe('111122223333');
+    }
+    expect(fleet.expected.some((e) => e.namespace.includes('acme') || e.namespace.includes('repo'))).toBe(false);
+  });
+
+  it('every credential in every record is fake', () => {
+    let n = 0;
+    for (const r of records) {
+      const re = r.responseElements;
+      if (re && typeof re === 'object' && 'credentials' in re) {
+        n++;
+        expect(String(obj(obj(re).credentials).sessionToken)).toContain('FAKE-SESSION-TOKEN');
+      }
+    }
+    expect(n).toBeGreaterThan(3000);
+  });
+});
+
+describe('Pod Identity fetch AccessDenied burst', () => {
+  it('12 denied fetches from one payments-prod node within 5 minutes, 2 days before end, with no companion', () => {
+    const denied = records.filter((r) => isFetch(r) && r.errorCode);
+    expect(denied).toHaveLength(12);
+    const times = denied.map(time).sort((a, b) => a - b);
+    const first = times[0] ?? 0;
+    const last = times[times.length - 1] ?? 0;
+    expect(last - first).toBeLessThanOrEqual(5 * MINUTE);
+    expect(Math.floor((END_MS - first) / DAY)).toBe(2);
+    expect(new Set(denied.map((r) => ui(r).arn)).size).toBe(1);
+    for (const r of denied) {
+      expect(r.errorCode).toBe('AccessDenied');
+      expect(r.errorMessage).toBe('Unauthorized Exception! EKS does not have permissions to assume the associated role.');
+      expect(r).toHaveProperty('responseElements', null);
+      expect(rp(r).clusterName).toBe('payments-prod');
+      expect(r.awsRegion).toBe('us-east-1');
+    }
+    const companionsInBurst = records.filter(
+      (r) => isCompanion(r) && r.awsRegion === 'us-east-1' && time(r) >= first && time(r) <= last + 2000,
+    );
+    expect(companionsInBurst).toHaveLength(0);
+  });
+});
+
+describe('node-role traffic', () => {
+  const expectedApis = new Set([
+    'eks-auth.amazonaws.com:AssumeRoleForPodIdentity',
+    'ecr.amazonaws.com:GetAuthorizationToken',
+    'ecr.amazonaws.com:BatchGetImage',
+    'ec2.amazonaws.com:DescribeInstances',
+    'ec2.amazonaws.com:AssignPrivateIpAddresses',
+  ]);
+  const api = (r: Rec) => `${r.eventSource}:${r.eventName}`;
+
+  it('node-role calls all carry ec2RoleDelivery and an i- session; node roles follow eksctl / Karpenter naming', () => {
+    const nodeCalls = records.filter(isNodeCall);
+    const roles = new Set<string>();
+    for (const r of nodeCalls) {
+      const u = ui(r);
+      expect(String(u.arn)).toMatch(/\/i-[0-9a-f]{17}$/);
+      roles.add(String(obj(obj(u.sessionContext).sessionIssuer).userName));
+    }
+    expect(roles.size).toBe(4);
+    for (const role of roles) {
+      expect(role).toMatch(/^(eksctl-(payments-prod|legacy-batch)-nodegroup-ng-[12]-NodeInstanceRole-[A-Za-z0-9]{12}|KarpenterNodeRole-search-prod)$/);
+    }
+    expect(roles.has('KarpenterNodeRole-search-prod')).toBe(true);
+    // node groups: describe-nodegroup only for managed (eksctl) groups, nodeRole matching the records
+    const ngFiles = fleet.inventory.filter((f) => f.name.startsWith('describe-nodegroup-'));
+    expect(ngFiles.map((f) => f.name).sort()).toEqual([
+      'describe-nodegroup-legacy-batch-ng-1.json',
+      'describe-nodegroup-payments-prod-ng-1.json',
+      'describe-nodegroup-payments-prod-ng-2.json',
+    ]);
+    for (const f of ngFiles) {
+      const ng = obj(obj(f.content).nodegroup);
+      expect(ng.status).toBe('ACTIVE');
+      expect(roles.has(String(ng.nodeRole).split('/')[1])).toBe(true);
+    }
+    // instances per role: 3–6
+    for (const role of roles) {
+      const ids = new Set(nodeCalls.filter((r) => String(ui(r).arn).includes(`/${role}/`)).map((r) => String(ui(r).arn).split('/')[2]));
+      expect(ids.size).toBeGreaterThanOrEqual(3);
+      expect(ids.size).toBeLessThanOrEqual(6);
+    }
+  });
+
+  it('expected node traffic (ECR, EC2 CNI) appears on every node role, several per node per day', () => {
+    const expectedCalls = records.filter((r) => isNodeCall(r) && expectedApis.has(api(r)) && !isFetch(r));
+    expect(expectedCalls.length).toBe(fleet.stats.byCategory['node-expected']);
+    const roles = new Set(records.filter(isNodeCall).map((r) => String(obj(obj(ui(r).sessionContext).sessionIssuer).arn)));
+    for (const role of roles) {
+      const mine = expectedCalls.filter((r) => obj(obj(ui(r).sessionContext).sessionIssuer).arn === role);
+      expect(new Set(mine.map(api))).toEqual(new Set([...expectedApis].filter((a) => !a.startsWith('eks-auth'))));
+    }
+    for (const r of expectedCalls) expect(obj(ui(r).sessionContext).ec2RoleDelivery).toBe('2.0');
+  });
+
+  it('fallthrough: 10–20 unexpected calls on one payments-prod node role in the last 5 days, one node via IMDSv1', () => {
+    const ft = records.filter((r) => isNodeCall(r) && !expectedApis.has(api(r)));
+    expect(ft.length).toBeGreaterThanOrEqual(10);
+    expect(ft.length).toBeLessThanOrEqual(20);
+    expect(ft.length).toBe(fleet.stats.byCategory['node-fallthrough']);
+    const roles = new Set(ft.map((r) => String(obj(obj(ui(r).sessionContext).sessionIssuer).userName)));
+    expect(roles.size).toBe(1);
+    expect([...roles][0]).toMatch(/^eksctl-payments-prod-nodegroup-ng-1-NodeInstanceRole-/);
+    for (const r of ft) expect(time(r)).toBeGreaterThanOrEqual(END_MS - 5 * DAY);
+    const apis = new Set(ft.map(api));
+    expect(apis).toEqual(new Set(['s3.amazonaws.com:ListBuckets', 'dynamodb.amazonaws.com:DescribeTable', 'sqs.amazonaws.com:ListQueues']));
+    for (const r of ft.filter((x) => x.eventName === 'ListBuckets')) {
+      expect(r).toMatchObject({ errorCode: 'AccessDenied', errorMessage: 'Access Denied', responseElements: null });
+      expect(r.userAgent).toMatch(/^\[aws-cli\//);
+    }
+    for (const r of ft.filter((x) => x.eventName === 'DescribeTable')) expect(r).not.toHaveProperty('errorCode');
+    const v1 = records.filter((r) => isNodeCall(r) && obj(ui(r).sessionContext).ec2RoleDelivery === '1.0');
+    expect(v1.length).toBeGreaterThan(0);
+    expect(new Set(v1.map((r) => String(ui(r).arn))).size).toBe(1);
+    for (const r of v1) expect(expectedApis.has(api(r))).toBe(false);
+  });
+
+  it('noise roles are not node roles: no ec2RoleDelivery, no i- session', () => {
+    const noiseEc2 = records.filter(
+      (r) => r.eventName === 'DescribeInstances' && String(ui(r).arn ?? '').includes('ops-inventory-automation'),
+    );
+    expect(noiseEc2.length).toBeGreaterThan(100);
+    for (const r of noiseEc2) {
+      expect(obj(ui(r).sessionContext)).not.toHaveProperty('ec2RoleDelivery');
+      expect(String(ui(r).arn)).not.toMatch(/\/i-[0-9a-f]+$/);
+    }
+    const kinds = new Set(records.filter((r) => !isNodeCall(r)).map((r) => `${r.eventSource}:${r.eventName}`));
+    for (const k of [
+      'signin.amazonaws.com:ConsoleLogin',
+      's3.amazonaws.com:ListBuckets',
+      'kms.amazonaws.com:Decrypt',
+      'sts.amazonaws.com:GetCallerIdentity',
+      'cloudtrail.amazonaws.com:LookupEvents',
+    ])
+      expect(kinds.has(k)).toBe(true);
+    const userAssumes = records.filter((r) => r.eventName === 'AssumeRole' && ui(r).type === 'IAMUser');
+    expect(userAssumes.length).toBeGreaterThan(50);
+  });
+});
+
+describe('S3 layout', () => {
+  const KEY =
+    /^AWSLogs\/(\d{12})\/CloudTrail\/([a-z]{2}-[a-z]+-\d)\/(\d{4})\/(\d{2})\/(\d{2})\/\1_CloudTrail_\2_(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})Z_[A-Za-z0-9]{16}\.json\.gz$/;
+
+  it('one file per (account, region, hour), keys in the CloudTrail layout, records sorted and matching the key', () => {
+    const seen = new Set<string>();
+    for (const f of fleet.files) {
+      const m = KEY.exec(f.key);
+      expect(m).not.toBeNull();
+      if (!m) continue;
+      const [, acct, region, y, mo, d, y2, mo2, d2, hh] = m;
+      expect(`${y2}${mo2}${d2}`).toBe(`${y}${mo}${d}`);
+      const hourKey = `${acct}|${region}|${y}${mo}${d}${hh}`;
+      expect(seen.has(hourKey)).toBe(false);
+      seen.add(hourKey);
+      expect(f.records.length).toBeGreaterThan(0);
+      let prev = '';
+      for (const r of f.records) {
+        expect(r.recipientAccountId).toBe(acct);
+        expect(r.awsRegion).toBe(region);
+        expect(String(r.eventTime).slice(0, 13)).toBe(`${y}-${mo}-${d}T${hh}`);
+        expect(String(r.eventTime) >= prev).toBe(true);
+        prev = String(r.eventTime);
+      }
+    }
+    expect(new Set(fleet.files.map((f) => f.key.split('/')[1]))).toEqual(new Set(['111122223333', '444455556666']));
+    expect(new Set(fleet.files.map((f) => f.key.split('/')[3]))).toEqual(new Set(['us-east-1', 'us-west-2', 'eu-west-1']));
+  });
+});
+
+describe('writeSampleFleet', () => {
+  let dir = '';
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes gunzippable {"Records":[…]} files and AWS CLI inventory JSON', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sample-fleet-'));
+    const res = await writeSampleFleet(dir, fleet);
+    expect(res).toEqual({ logDir: join(dir, 'logs'), inventoryDir: join(dir, 'inventory'), files: fleet.files.length });
+    for (const f of [fleet.files[0], fleet.files[Math.floor(fleet.files.length / 2)], fleet.files[fleet.files.length - 1]]) {
+      if (!f) throw new Error('missing file');
+      const raw = await readFile(join(res.logDir, f.key));
+      expect(raw[0]).toBe(0x1f);
+      expect(raw[1]).toBe(0x8b);
+      const parsed = JSON.parse(gunzipSync(raw).toString('utf8')) as { Records: Rec[] };
+      expect(Object.keys(parsed)).toEqual(['Records']);
+      expect(parsed.Records).toEqual(f.records);
+    }
+    const inv = (await readdir(res.inventoryDir)).sort();
+    expect(inv).toEqual(fleet.inventory.map((i) => i.name).sort());
+    const text = await readFile(join(res.inventoryDir, 'describe-cluster-payments-prod.json'), 'utf8');
+    expect(text.startsWith('{\n    "cluster": {')).toBe(true);
+    expect(JSON.parse(text)).toEqual(inventoryContent(fleet, 'describe-cluster-payments-prod.json'));
+  });
+});
