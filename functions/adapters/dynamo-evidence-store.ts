@@ -32,7 +32,8 @@ const BATCH_GET_LIMIT = 100;
 const BATCH_WRITE_LIMIT = 25;
 /** Parallel single-item writes per batch: enough to hide latency, few enough not to throttle a new table. */
 const WRITE_CONCURRENCY = 16;
-const MAX_CONFLICT_RETRIES = 8;
+/** Hot items (one namespace's day) can see a few writers at once; each retry backs off further. */
+const MAX_CONFLICT_RETRIES = 20;
 
 export class StoreError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -80,6 +81,13 @@ export class DynamoEvidenceStore implements EvidencePort {
         ],
       }),
     );
+    // A new table answers "not found" until it is ACTIVE, on DynamoDB and dynalite alike.
+    for (let waited = 0; ; waited += 50) {
+      const { Table } = await this.deps.client.send(new DescribeTableCommand({ TableName: this.tableName }));
+      if (Table?.TableStatus === 'ACTIVE') return;
+      if (waited > 60_000) throw new StoreError(`table ${this.tableName} did not become ACTIVE within 60 s`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /** Fails with a message that says what to do when the table is not there. */
@@ -167,6 +175,8 @@ export class DynamoEvidenceStore implements EvidencePort {
         return true;
       } catch (e) {
         if (!(e instanceof ConditionalCheckFailedException)) throw e;
+        // Another writer merged first: back off (jittered, so racing writers spread out) and re-read.
+        await backoff(attempt + 1);
         const fresh = await this.doc.send(
           new GetCommand({ TableName: this.tableName, Key: key(delta.pk, delta.sk), ConsistentRead: true }),
         );

@@ -192,12 +192,12 @@ function judgeNamespace(place: Place, namespace: string, sas: EvidenceItem[], ct
     const piFirst = time(sa['piFirstOk']);
     if (piFirst !== null && piFirst <= ctx.asOf) {
       firstPi = min(firstPi, piFirst);
-      const known = asOfLast(time(sa['piLastOk']), ctx, scope, namespace, 'piOk');
+      const known = asOfLast(piFirst, time(sa['piLastOk']), ctx, scope, namespace, 'piOk');
       approximate ||= known.approximate;
       lastPi = max(lastPi, known.at);
       e.lastPodIdentity = isoOrNull(max(time(e.lastPodIdentity), known.at));
     }
-    const irsa = asOfLast(time(sa['irsaLastAttempt']), ctx, scope, namespace, 'irsa');
+    const irsa = asOfLast(time(sa['irsaFirstAttempt']), time(sa['irsaLastAttempt']), ctx, scope, namespace, 'irsa');
     approximate ||= irsa.approximate;
     if (irsa.at !== null) {
       e.lastIrsa = isoOrNull(max(time(e.lastIrsa), irsa.at));
@@ -276,9 +276,11 @@ function describeSa(s: ServiceAccountEvidence): string {
 
 /**
  * The last time ≤ T. Stored items keep only first/last; when the last is after T (an as-of in the
- * past) the daily counts give the last day with activity, taken as the end of that day (capped at T).
+ * past) the daily counts give the last day with activity, taken as the end of that day (capped at
+ * T), and the first time, when it is ≤ T, is a lower bound that needs no daily counts.
  */
 function asOfLast(
+  first: number | null,
   last: number | null,
   ctx: JudgeContext,
   scope: string,
@@ -287,7 +289,8 @@ function asOfLast(
 ): { at: number | null; approximate: boolean } {
   if (last === null || last <= ctx.asOf) return { at: last, approximate: false };
   const day = ctx.days.lastActiveDay(scope, namespace, counter, ctx.asOf);
-  return { at: day === null ? null : Math.min(day + DAY - 1000, ctx.asOf), approximate: true };
+  const fromDays = day === null ? null : Math.min(day + DAY - 1000, ctx.asOf);
+  return { at: max(first !== null && first <= ctx.asOf ? first : null, fromDays), approximate: true };
 }
 
 function judgeCluster(place: Place, rows: NamespaceReadiness[], warnings: ClusterWarning[]): ClusterReadiness {

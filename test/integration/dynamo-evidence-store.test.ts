@@ -1,0 +1,137 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import type { EvidenceItem } from '../../functions/core/evidence';
+import type { IdentityEvent } from '../../functions/core/identity-event';
+import { ingestBatch } from '../../functions/core/ingest';
+import { assessReadiness } from '../../functions/core/readiness';
+import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
+
+// The real DynamoDB API (dynalite on disk), as the CLI runs it.
+let dir: string;
+let embedded: EmbeddedStore;
+let tableCount = 0;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'cw-store-'));
+  embedded = await startEmbeddedStore(dir);
+});
+afterAll(async () => {
+  await embedded.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function freshStore(): Promise<DynamoEvidenceStore> {
+  tableCount += 1;
+  const store = new DynamoEvidenceStore({ client: embedded.client, tableName: `evidence-${tableCount}` });
+  await store.ensureTable();
+  return store;
+}
+
+const issuer = 'oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789ABCDEF0123456789';
+const clusterArn = 'arn:aws:eks:us-east-1:111122223333:cluster/payments-prod';
+let seq = 0;
+function event(over: Partial<IdentityEvent>): IdentityEvent {
+  seq += 1;
+  return {
+    kind: 'irsa', outcome: 'success', eventId: `evt-${seq}`, eventTime: '2026-11-10T10:00:00Z',
+    account: '111122223333', region: 'us-east-1', cluster: null, clusterArn: null, oidcIssuer: null,
+    namespace: 'orders', serviceAccount: 'orders-api', roleArn: 'arn:aws:iam::111122223333:role/orders-api',
+    podName: null, podUid: null, nodeInstanceId: null, nodeRoleArn: null, action: 'sts:AssumeRoleWithWebIdentity',
+    errorCode: null, imdsVersion: null, sessionTagsMissing: null, sourceIp: null, userAgent: null, ...over,
+  };
+}
+const irsa = (time: string) => event({ kind: 'irsa', eventTime: time, oidcIssuer: issuer });
+const pod = (time: string) =>
+  event({ kind: 'pod-identity', eventTime: time, cluster: 'payments-prod', clusterArn, action: 'sts:AssumeRole', podName: 'orders-api-1' });
+
+const inventory = {
+  clusters: [{ name: 'payments-prod', arn: clusterArn, region: 'us-east-1', account: '111122223333', oidcIssuer: issuer }],
+  associations: [],
+  nodegroups: [],
+};
+
+async function everything(store: DynamoEvidenceStore): Promise<EvidenceItem[]> {
+  const snap = await store.snapshot({ fromDay: '2000-01-01', namespaceDays: true });
+  return snap.items.map(({ version: _v, ...rest }) => rest as EvidenceItem).sort((a, b) => `${a.pk}${a.sk}`.localeCompare(`${b.pk}${b.sk}`));
+}
+
+describe('DynamoEvidenceStore on dynalite', () => {
+  it('stores evidence that readiness reads back, with exact counts and first/last times', async () => {
+    const store = await freshStore();
+    await store.saveInventory(inventory);
+    const events = [irsa('2026-11-01T08:00:00Z'), irsa('2026-11-05T09:00:00Z'), pod('2026-11-04T00:00:00Z'), pod('2026-11-17T00:00:00Z')];
+
+    const result = await ingestBatch(events, store, new Date('2026-11-21T00:00:00Z'));
+
+    expect(result.failedEventIds).toEqual([]);
+    const snap = await store.snapshot({ fromDay: '2026-11-01', namespaceDays: false });
+    const report = assessReadiness(snap, { asOf: new Date('2026-11-18T12:00:00Z') });
+    expect(report.namespaces).toHaveLength(1);
+    expect(report.namespaces[0]).toMatchObject({
+      cluster: 'payments-prod', namespace: 'orders', verdict: 'SOAKING', lastIrsa: '2026-11-05T09:00:00Z',
+      firstPodIdentity: '2026-11-04T00:00:00Z', lastPodIdentity: '2026-11-17T00:00:00Z', soakDaysLeft: 1,
+      soakEndsAt: '2026-11-19T09:00:00Z',
+    });
+    const sa = snap.items.filter((i) => i.type === 'sa');
+    expect(sa.map((i) => [i['irsaOk'] ?? 0, i['piOk'] ?? 0]).sort()).toEqual([[0, 2], [2, 0]]);
+  });
+
+  it('replaying the same events, in other batches and order, changes no item', async () => {
+    const store = await freshStore();
+    const events = Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? pod : irsa)(`2026-11-${String(1 + (i % 20)).padStart(2, '0')}T0${i % 10}:00:00Z`));
+    await ingestBatch(events, store, new Date('2026-11-21T00:00:00Z'));
+    const before = await everything(store);
+
+    const replay1 = await ingestBatch(events.slice(0, 30).reverse(), store, new Date('2026-11-22T00:00:00Z'));
+    const replay2 = await ingestBatch(events.slice(20), store, new Date('2026-11-22T00:00:00Z'));
+
+    expect(replay1.replayed).toBe(30);
+    expect(replay2.replayed).toBe(40);
+    expect(replay1.itemsWritten + replay2.itemsWritten).toBe(0);
+    expect(await everything(store)).toEqual(before);
+  });
+
+  it('two writers merging into the same items concurrently lose no count (optimistic lock)', async () => {
+    const store = await freshStore();
+    const other = new DynamoEvidenceStore({ client: embedded.client, tableName: store.tableName });
+    const a = Array.from({ length: 40 }, (_, i) => irsa(`2026-11-10T10:${String(i).padStart(2, '0')}:00Z`));
+    const b = Array.from({ length: 40 }, (_, i) => irsa(`2026-11-11T10:${String(i).padStart(2, '0')}:00Z`));
+
+    const results = await Promise.all([
+      ...Array.from({ length: 8 }, (_, i) => ingestBatch(a.slice(i * 5, i * 5 + 5), store, new Date())),
+      ...Array.from({ length: 8 }, (_, i) => ingestBatch(b.slice(i * 5, i * 5 + 5), other, new Date())),
+    ]);
+
+    expect(results.flatMap((r) => r.failedEventIds)).toEqual([]);
+    const sa = (await everything(store)).find((i) => i.type === 'sa');
+    expect(sa).toMatchObject({ irsaOk: 80, irsaFirstOk: '2026-11-10T10:00:00Z', irsaLastOk: '2026-11-11T10:39:00Z' });
+  });
+
+  it('keeps inventory facts across imports: a later list summary does not erase a described role', async () => {
+    const store = await freshStore();
+    const described = { cluster: 'payments-prod', clusterArn, namespace: 'orders', serviceAccount: 'orders-api', associationId: 'a-1', roleArn: 'arn:aws:iam::111122223333:role/orders-api', targetRoleArn: null, disableSessionTags: false, createdAt: null };
+    await store.saveInventory({ clusters: [], associations: [described], nodegroups: [] });
+    await store.saveInventory({ clusters: [], associations: [{ ...described, roleArn: null, disableSessionTags: null }], nodegroups: [] });
+
+    const stored = await store.loadInventory();
+
+    expect(stored.associations).toEqual([described]);
+  });
+
+  it('says which table is missing and how to fix it', async () => {
+    const store = new DynamoEvidenceStore({ client: embedded.client, tableName: 'no-such-table' });
+    await expect(store.assertTable('eu-west-1')).rejects.toThrow(/table no-such-table does not exist in eu-west-1: deploy the stack/);
+  });
+
+  it('refuses a second process on the same store directory, naming it', async () => {
+    // this process already holds `dir`; a lock held by a live pid that is not ours must be refused
+    const other = await mkdtemp(path.join(os.tmpdir(), 'cw-lock-'));
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(path.join(other, 'store.lock'), String(process.ppid));
+    await expect(startEmbeddedStore(other)).rejects.toThrow(/in use by another cutover-watch process \(pid \d+\)/);
+    await rm(other, { recursive: true, force: true });
+  });
+});
