@@ -49,7 +49,18 @@ export class StoreError extends Error {
 export class DynamoEvidenceStore implements EvidencePort {
   private readonly doc: DynamoDBDocumentClient;
 
-  constructor(private readonly deps: { client: DynamoDBClient; tableName: string }) {
+  constructor(
+    private readonly deps: {
+      client: DynamoDBClient;
+      tableName: string;
+      /**
+       * Nobody else writes this table (the embedded store holds a process lock), so a guard read
+       * as absent stays absent and guards can go in batches of 25 instead of one conditional
+       * write each. @default false
+       */
+      singleWriter?: boolean;
+    },
+  ) {
     this.doc = DynamoDBDocumentClient.from(deps.client, {
       marshallOptions: { removeUndefinedValues: true },
     });
@@ -111,6 +122,10 @@ export class DynamoEvidenceStore implements EvidencePort {
     const known = await this.batchGet(eventIds.map((id) => key(eventGuardPk(id), 'EVENT')));
     for (const item of known) unseen.delete(item.pk.slice('EVENT#'.length));
     const expiresAt = Math.floor(now.getTime() / 1000) + EVENT_GUARD_TTL_DAYS * 86_400;
+    if (this.deps.singleWriter) {
+      await this.batchWrite([...unseen].map((id) => ({ PutRequest: { Item: { pk: eventGuardPk(id), sk: 'EVENT', expiresAt } } })));
+      return unseen;
+    }
     const claimed = new Set<string>();
     await eachLimit([...unseen], WRITE_CONCURRENCY, async (id) => {
       try {

@@ -83,7 +83,13 @@ function mergeField(rule: MergeRule, a: EvidenceItem, b: EvidenceItem, field: st
   const y = b[field] ?? null;
   if (typeof rule === 'object') {
     const at = (item: EvidenceItem) => (item[rule.latestBy] as string | null | undefined) ?? '';
-    return at(b) > at(a) ? y : (x ?? y);
+    const ta = at(a);
+    const tb = at(b);
+    // The value of the later side, even null; on a tie the greater non-null value, so the
+    // result is a max over (time, value) and does not depend on merge order or grouping.
+    if (ta !== tb) return tb > ta ? y : x;
+    if (x === null || y === null) return x ?? y;
+    return String(y) > String(x) ? y : x;
   }
   if (x === null) return y;
   if (y === null) return x;

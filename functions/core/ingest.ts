@@ -41,7 +41,14 @@ export async function ingestBatch(events: readonly IdentityEvent[], store: Evide
     now,
   );
   const counted = unique.filter((e) => fresh.has(e.eventId));
-  const result = await store.apply(aggregate(counted));
+  let result: ApplyResult;
+  try {
+    result = await store.apply(aggregate(counted));
+  } catch (error) {
+    // Nothing says which items were written: un-claim the batch so a redelivery is not taken for a replay.
+    if (counted.length > 0) await store.releaseEvents(counted.map((e) => e.eventId));
+    throw error;
+  }
   const failedEventIds = [...new Set(result.failed.flatMap((f) => f.eventIds))];
   if (failedEventIds.length > 0) await store.releaseEvents(failedEventIds);
   return {

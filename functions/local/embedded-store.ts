@@ -1,8 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import dynalite from 'dynalite';
+import { Worker } from 'node:worker_threads';
 import { StoreError } from '../adapters/dynamo-evidence-store';
 
 /**
@@ -16,21 +16,39 @@ export interface EmbeddedStore {
   close(): Promise<void>;
 }
 
+/**
+ * dynalite runs on a worker thread: request handling and LevelDB then use the second core while
+ * the main thread parses records and builds requests (analyze ran about 1.7x faster than with
+ * dynalite on the main thread, see bench/).
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const dynalite = require(workerData.dynalitePath);
+const server = dynalite({ path: workerData.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+server.once('error', (e) => parentPort.postMessage({ error: e.message }));
+server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
+parentPort.on('message', (m) => { if (m === 'close') server.close(() => parentPort.postMessage({ closed: true })); });
+`;
+
 export async function startEmbeddedStore(dir: string): Promise<EmbeddedStore> {
   const dbDir = path.join(dir, 'db');
   await mkdir(dbDir, { recursive: true });
   const lock = await takeLock(dir);
-  const server = dynalite({ path: dbDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { dynalitePath: createRequire(import.meta.url).resolve('dynalite'), path: dbDir },
+  });
+  let port: number;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
+    port = await new Promise<number>((resolve, reject) => {
+      worker.once('error', reject);
+      worker.once('message', (m: { port?: number; error?: string }) => (m.port ? resolve(m.port) : reject(new Error(m.error))));
     });
   } catch (e) {
+    await worker.terminate();
     await lock.release();
     throw new StoreError(`could not start the embedded store in ${dir}: ${(e as Error).message}`, { cause: e });
   }
-  const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({
     endpoint,
@@ -48,7 +66,13 @@ export async function startEmbeddedStore(dir: string): Promise<EmbeddedStore> {
       if (closed) return;
       closed = true;
       client.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // dynalite flushes LevelDB on close; only then may the thread go.
+      await new Promise<void>((resolve) => {
+        worker.once('message', () => resolve());
+        worker.once('exit', () => resolve());
+        worker.postMessage('close');
+      });
+      await worker.terminate();
       await lock.release();
     },
   };

@@ -23,9 +23,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function freshStore(): Promise<DynamoEvidenceStore> {
+async function freshStore(singleWriter = false): Promise<DynamoEvidenceStore> {
   tableCount += 1;
-  const store = new DynamoEvidenceStore({ client: embedded.client, tableName: `evidence-${tableCount}` });
+  const store = new DynamoEvidenceStore({ client: embedded.client, tableName: `evidence-${tableCount}`, singleWriter });
   await store.ensureTable();
   return store;
 }
@@ -79,8 +79,11 @@ describe('DynamoEvidenceStore on dynalite', () => {
     expect(sa.map((i) => [i['irsaOk'] ?? 0, i['piOk'] ?? 0]).sort()).toEqual([[0, 2], [2, 0]]);
   });
 
-  it('replaying the same events, in other batches and order, changes no item', async () => {
-    const store = await freshStore();
+  it.each([
+    ['conditional guards (shared table)', false],
+    ['batched guards (embedded, single writer)', true],
+  ])('replaying the same events, in other batches and order, changes no item: %s', async (_mode, singleWriter) => {
+    const store = await freshStore(singleWriter);
     const events = Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? pod : irsa)(`2026-11-${String(1 + (i % 20)).padStart(2, '0')}T0${i % 10}:00:00Z`));
     await ingestBatch(events, store, new Date('2026-11-21T00:00:00Z'));
     const before = await everything(store);

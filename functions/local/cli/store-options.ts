@@ -54,7 +54,7 @@ export async function openStore(options: StoreOptions, io: Io): Promise<OpenStor
   }
   const dir = path.resolve(io.cwd, options.store ?? DEFAULT_STORE_DIR);
   const embedded = await startEmbeddedStore(dir);
-  const store = new DynamoEvidenceStore({ client: embedded.client, tableName: DEFAULT_TABLE_NAME });
+  const store = new DynamoEvidenceStore({ client: embedded.client, tableName: DEFAULT_TABLE_NAME, singleWriter: true });
   try {
     await store.ensureTable();
   } catch (e) {

@@ -1,0 +1,228 @@
+import { spawn } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSampleFleet } from '../../functions/local/sample-fleet';
+
+// The built CLI, spawned the way a person runs it, in a temporary working directory.
+const BIN = fileURLToPath(new URL('../../bin/cutover-watch.mjs', import.meta.url));
+const END = '2026-11-20T00:00:00Z';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], options: { cwd: string; input?: string }): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: { ...process.env, CI: 'true' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+let work: string;
+let demo: Run;
+const demoStore = path.join('.cutover-watch', 'demo');
+const readiness = async (store: string) =>
+  JSON.parse((await cli(['readiness', '--json', '--store', store, '--as-of', END], { cwd: work })).stdout) as {
+    asOf: string;
+    soakDays: number;
+    namespaces: Record<string, unknown>[];
+    clusters: Record<string, unknown>[];
+  };
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'cw-cli-'));
+  demo = await cli(['demo', '--end', END], { cwd: work });
+}, 120_000);
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('cutover-watch demo (npm start)', () => {
+  it('analyzes the sample fleet and prints verdicts of all four kinds', () => {
+    expect(demo.code).toBe(0);
+    expect(demo.stderr).toBe('');
+    for (const verdict of ['NOT_STARTED', 'IN_PROGRESS', 'SOAKING', 'READY']) expect(demo.stdout).toContain(verdict);
+    expect(demo.stdout).toMatch(/21 namespaces: \d+ NOT_STARTED, \d+ IN_PROGRESS, 1 SOAKING, \d+ READY/);
+    expect(demo.stdout).toMatch(/analyzed [\d,]+ files, [\d,]+ records in [\d.]+ s \([\d,]+ records\/s\)/);
+    expect(demo.stdout).toContain('Pod Identity credential fetches failed (AccessDenied)');
+  });
+
+  it('gives every namespace the verdict the sample fleet was built to have', async () => {
+    const fleet = generateSampleFleet({ seed: 42, end: new Date(END) });
+
+    const report = await readiness(demoStore);
+
+    const got = report.namespaces.map((n) => `${n['cluster']}/${n['namespace']}=${n['verdict']}`).sort();
+    const want = fleet.expected.map((e) => `${e.cluster}/${e.namespace}=${e.verdict}`).sort();
+    expect(got).toEqual(want);
+  });
+});
+
+describe('readiness --json', () => {
+  it('prints the documented shape with ISO times and nulls where unknown', async () => {
+    const report = await readiness(demoStore);
+
+    expect(report).toMatchObject({ asOf: END, soakDays: 14 });
+    const checkout = report.namespaces.find((n) => n['namespace'] === 'checkout')!;
+    expect(Object.keys(checkout)).toEqual(
+      expect.arrayContaining(['cluster', 'oidcIssuer', 'namespace', 'verdict', 'lastIrsa', 'lastPodIdentity', 'soakDaysLeft', 'serviceAccounts', 'roles', 'reasons']),
+    );
+    expect(checkout).toMatchObject({ cluster: 'payments-prod', verdict: 'SOAKING', soakDaysLeft: 4 });
+    expect(checkout['lastIrsa']).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    const legacy = report.namespaces.find((n) => n['cluster'] === 'legacy-batch')!;
+    expect(legacy['lastPodIdentity']).toBeNull();
+    const clusters = Object.fromEntries(report.clusters.map((c) => [c['cluster'], c]));
+    expect(clusters['search-prod']).toMatchObject({ verdict: 'READY', blockers: [] });
+    expect(clusters['payments-prod']!['verdict']).not.toBe('READY');
+    expect((clusters['payments-prod']!['warnings'] as { type: string }[]).map((w) => w.type).sort()).toEqual([
+      'node-role-calls',
+      'pod-identity-fetch-denied',
+    ]);
+  });
+});
+
+describe('analyze', () => {
+  it('is idempotent: analyzing the same logs twice changes no verdict, time or count', async () => {
+    const logs = path.join(demoStore, 'logs');
+    const inventory = path.join(work, demoStore, 'inventory');
+    const files = (await readdir(inventory)).map((f) => path.join(inventory, f));
+    expect((await cli(['inventory', 'import', '--store', 'replay', ...files], { cwd: work })).stdout).toMatch(/imported 3 clusters/);
+    const first = await cli(['analyze', '--json', '--store', 'replay', logs], { cwd: work });
+    const before = await readiness('replay');
+    const evidenceBefore = (await cli(['evidence', '--json', '--store', 'replay', '--cluster', 'payments-prod', '--namespace', 'orders'], { cwd: work })).stdout;
+
+    const second = await cli(['analyze', '--json', '--store', 'replay', logs], { cwd: work });
+
+    const s1 = JSON.parse(first.stdout);
+    const s2 = JSON.parse(second.stdout);
+    expect(s1.inScope).toBeGreaterThan(1000);
+    expect(s2.replayed).toBe(s1.inScope);
+    expect(s2.itemsWritten).toBe(0);
+    expect(await readiness('replay')).toEqual(before);
+    const evidenceAfter = (await cli(['evidence', '--json', '--store', 'replay', '--cluster', 'payments-prod', '--namespace', 'orders'], { cwd: work })).stdout;
+    expect(evidenceAfter).toBe(evidenceBefore);
+    expect(JSON.parse(evidenceAfter).days.length).toBeGreaterThan(20);
+  });
+
+  it('reports each bad file and record by name and index, keeps the good records, and prints no stack trace', async () => {
+    const bad = path.join(work, 'bad');
+    await mkdir(bad, { recursive: true });
+    const good = {
+      eventVersion: '1.08', eventSource: 'sts.amazonaws.com', eventName: 'AssumeRoleWithWebIdentity', eventTime: '2026-11-19T10:00:00Z',
+      eventID: 'good-1', awsRegion: 'us-east-1', recipientAccountId: '111122223333',
+      userIdentity: { type: 'WebIdentityUser', userName: 'system:serviceaccount:shop:cart', identityProvider: 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/AAAA1111BBBB2222CCCC3333DDDD4444' },
+      requestParameters: { roleArn: 'arn:aws:iam::111122223333:role/cart' },
+    };
+    const { eventName: _dropped, ...noName } = { ...good, eventID: 'bad-1' };
+    await writeFile(path.join(bad, 'mixed.json'), JSON.stringify({ Records: [good, noName, { ...good, eventID: 'bad-2', eventTime: 42 }] }));
+    await writeFile(path.join(bad, 'broken.json'), '{"Records": [ {"eventName": ');
+    await writeFile(path.join(bad, 'cut.json.gz'), gzipSync(JSON.stringify({ Records: [good] })).subarray(0, 20));
+
+    const run = await cli(['analyze', '--store', 'bad-store', 'bad'], { cwd: work });
+
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/bad\/mixed\.json: record 2: eventName is missing/);
+    expect(run.stderr).toMatch(/bad\/mixed\.json: record 3: eventTime should be a string, got number/);
+    expect(run.stderr).toMatch(/bad\/broken\.json: not JSON/);
+    expect(run.stderr).toMatch(/bad\/cut\.json\.gz: truncated or corrupt gzip/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(run.stdout).toMatch(/in scope 1: .*irsa 1/);
+    expect(run.stdout).toMatch(/rejected 4;/);
+    const rejects = (await readFile(path.join(work, 'bad-store', 'rejects.jsonl'), 'utf8')).trim().split('\n');
+    expect(rejects).toHaveLength(4);
+    expect(JSON.parse(rejects[0]!)).toMatchObject({ file: expect.stringContaining('bad/'), reason: expect.any(String) });
+  });
+
+  it('with --strict exits 1 when something was rejected', async () => {
+    await writeFile(path.join(work, 'one-bad.json'), JSON.stringify({ Records: [{ eventSource: 'sts.amazonaws.com' }] }));
+    const run = await cli(['analyze', '--strict', '--store', 'strict-store', 'one-bad.json'], { cwd: work });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/one-bad\.json: record 1: eventName is missing/);
+  });
+
+  it('exits 2 with one line for an empty directory', async () => {
+    await mkdir(path.join(work, 'empty'), { recursive: true });
+    const run = await cli(['analyze', '--store', 'empty-store', 'empty'], { cwd: work });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/no CloudTrail log files .* under empty/);
+  });
+});
+
+describe('classify', () => {
+  it('prints one IdentityEvent per in-scope record with the documented fields, from stdin', async () => {
+    const record = {
+      eventVersion: '1.09', eventSource: 'eks-auth.amazonaws.com', eventName: 'AssumeRoleForPodIdentity', eventTime: '2026-11-19T10:00:00Z',
+      eventID: 'fetch-1', awsRegion: 'us-west-2', recipientAccountId: '111122223333', errorCode: 'AccessDenied',
+      userIdentity: {
+        type: 'AssumedRole', arn: 'arn:aws:sts::111122223333:assumed-role/eksctl-x-NodeInstanceRole-A/i-064d652934ecf0bfc',
+        sessionContext: { sessionIssuer: { arn: 'arn:aws:iam::111122223333:role/eksctl-x-NodeInstanceRole-A' }, ec2RoleDelivery: '2.0' },
+      },
+      requestParameters: { clusterName: 'search-prod', token: 'HIDDEN_DUE_TO_SECURITY_REASONS' }, responseElements: null,
+    };
+    const run = await cli(['classify', '-'], { cwd: work, input: JSON.stringify({ 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.eks-auth', detail: record }) });
+
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(1);
+    const fields = ['kind', 'outcome', 'eventId', 'eventTime', 'account', 'region', 'cluster', 'oidcIssuer', 'namespace', 'serviceAccount', 'roleArn', 'podName', 'nodeInstanceId', 'action', 'errorCode'];
+    expect(Object.keys(lines[0])).toEqual(expect.arrayContaining(fields));
+    expect(lines[0]).toMatchObject({ kind: 'pod-identity-fetch', outcome: 'denied', cluster: 'search-prod', nodeInstanceId: 'i-064d652934ecf0bfc', namespace: null, action: 'eks-auth:AssumeRoleForPodIdentity' });
+    expect(run.stdout).not.toContain('HIDDEN_DUE_TO_SECURITY_REASONS');
+  });
+
+  it('never prints credentials from the sample fleet', async () => {
+    const run = await cli(['classify', path.join(demoStore, 'logs')], { cwd: work });
+    expect(run.code).toBe(0);
+    expect(run.stdout.split('\n').length).toBeGreaterThan(1000);
+    expect(run.stdout).not.toContain('FAKE-SESSION-TOKEN');
+    expect(run.stdout).not.toMatch(/"ASIA[A-Z0-9]{12,}"/);
+  });
+
+  it('exits 2 for an unreadable file and 1 with --strict for a rejected record', async () => {
+    expect((await cli(['classify', 'no-such-file.json'], { cwd: work })).code).toBe(2);
+    const strict = await cli(['classify', '--strict', '-'], { cwd: work, input: '{"eventName": 7, "eventSource": "sts.amazonaws.com"}' });
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toMatch(/stdin: document: rejected \(wrong-type\): eventName should be a string, got number/);
+  });
+});
+
+describe('arguments and help', () => {
+  it.each(['classify', 'analyze', 'readiness', 'evidence', 'inventory', 'inventory import', 'demo'])('%s --help teaches and exits 0', async (command) => {
+    const run = await cli([...command.split(' '), '--help'], { cwd: work });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Usage: cutover-watch /);
+    expect(run.stdout.length).toBeGreaterThan(300);
+  });
+
+  it('rejects a bad --as-of with exit 2 and a message naming the option', async () => {
+    const run = await cli(['readiness', '--as-of', 'last tuesday', '--store', demoStore], { cwd: work });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/option '--as-of <time>' argument 'last tuesday' is invalid\. expected an ISO 8601 time/);
+  });
+
+  it('names the missing region when --table is used without one', async () => {
+    const env = { ...process.env };
+    delete env['AWS_REGION'];
+    delete env['AWS_DEFAULT_REGION'];
+    const run = await new Promise<Run>((resolve) => {
+      const child = spawn(process.execPath, [BIN, 'readiness', '--table', 'cutover-watch-evidence'], { cwd: work, env });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stdout: '', stderr }));
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe('cutover-watch: --table needs a region: pass --region (e.g. --region us-east-1) or set AWS_REGION');
+  });
+});
