@@ -1,6 +1,6 @@
 /**
  * The normalized event: every CloudTrail record the project cares about becomes one of these.
- * Shapes and sources: ../shared/design/CLOUDTRAIL.md and docs/record-shapes.md.
+ * Shapes and their public sources: test/fixtures/cloudtrail/SOURCES.md.
  */
 
 export const EVENT_KINDS = ['pod-identity', 'pod-identity-fetch', 'irsa', 'node-role'] as const;
