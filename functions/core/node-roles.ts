@@ -17,12 +17,17 @@ export const DEFAULT_NODE_ROLE_PATTERNS: readonly string[] = [
 /**
  * `eventSource:eventName` globs for calls a node makes for itself: the Pod Identity agent, image
  * pulls, the VPC CNI on the node role (AmazonEKS_CNI_Policy actions), bootstrap, SSM and CloudWatch
- * agents. Source: AmazonEKSWorkerNodePolicy, AmazonEC2ContainerRegistryReadOnly and
- * AmazonEKS_CNI_Policy as listed in the EKS user guide's "Amazon EKS node IAM role".
+ * agents. Source: AmazonEKSWorkerNodePolicy, AmazonEC2ContainerRegistryReadOnly,
+ * AmazonEKS_CNI_Policy and AmazonSSMManagedInstanceCore, as the EKS user guide's "Amazon EKS node
+ * IAM role" lists them. Kept narrow on purpose: everything else a node role calls is a finding.
  */
 export const EXPECTED_NODE_CALLS: readonly string[] = [
   'eks-auth.amazonaws.com:AssumeRoleForPodIdentity',
-  'ecr.amazonaws.com:*',
+  // Image pulls only (kubelet and its credential provider): a pod pushing images is not node traffic.
+  'ecr.amazonaws.com:GetAuthorizationToken',
+  'ecr.amazonaws.com:BatchGetImage',
+  'ecr.amazonaws.com:GetDownloadUrlForLayer',
+  'ecr.amazonaws.com:BatchCheckLayerAvailability',
   'ec2.amazonaws.com:Describe*',
   'ec2.amazonaws.com:AssignPrivateIpAddresses',
   'ec2.amazonaws.com:UnassignPrivateIpAddresses',
@@ -35,11 +40,25 @@ export const EXPECTED_NODE_CALLS: readonly string[] = [
   'ec2.amazonaws.com:ModifyNetworkInterfaceAttribute',
   'ec2.amazonaws.com:CreateTags',
   'eks.amazonaws.com:DescribeCluster',
-  'ssm.amazonaws.com:*',
+  // The SSM agent (AmazonSSMManagedInstanceCore); GetParameter* is left out: apps read config with it.
+  'ssm.amazonaws.com:UpdateInstanceInformation',
+  'ssm.amazonaws.com:ListAssociations',
+  'ssm.amazonaws.com:ListInstanceAssociations',
+  'ssm.amazonaws.com:DescribeAssociation',
+  'ssm.amazonaws.com:UpdateInstanceAssociationStatus',
+  'ssm.amazonaws.com:GetDocument',
+  'ssm.amazonaws.com:DescribeDocument',
+  'ssm.amazonaws.com:PutInventory',
+  'ssm.amazonaws.com:PutComplianceItems',
   'ec2messages.amazonaws.com:*',
   'ssmmessages.amazonaws.com:*',
-  'logs.amazonaws.com:*',
-  'monitoring.amazonaws.com:*',
+  // CloudWatch agent / log shippers setting up their streams (PutLogEvents is not in CloudTrail).
+  'logs.amazonaws.com:CreateLogGroup',
+  'logs.amazonaws.com:CreateLogStream',
+  'logs.amazonaws.com:DescribeLogGroups',
+  'logs.amazonaws.com:DescribeLogStreams',
+  'logs.amazonaws.com:PutRetentionPolicy',
+  'monitoring.amazonaws.com:PutMetricData',
 ];
 
 export interface NodeRoleMatcher {
@@ -63,7 +82,8 @@ export function nodeRoleMatcher(config: NodeRoleConfig = {}): NodeRoleMatcher {
   const compile = (globs: readonly string[], what: string) =>
     globs.map((glob) => {
       if (glob.trim() === '') throw new Error(`empty ${what} pattern; give a glob such as '*NodeInstanceRole*'`);
-      return picomatch(glob, { nocase: true, dot: true, bash: true });
+      // No `bash` mode: a single `*` must not cross `/`, or a role path could pass for a node role name.
+      return picomatch(glob, { nocase: true, dot: true });
     });
   const rolePatterns = compile(config.patterns ?? DEFAULT_NODE_ROLE_PATTERNS, 'node role');
   const callPatterns = compile(config.expectedCalls ?? EXPECTED_NODE_CALLS, 'expected node call');

@@ -18,8 +18,9 @@ export function normalizeRecord(record: unknown, nodeRoles: NodeRoleMatcher): No
     const eventName = r.requiredString('eventName');
     const identity = r.object('userIdentity');
 
-    if (eventSource === 'sts.amazonaws.com' && eventName === 'AssumeRole') {
-      return identity && identity['invokedBy'] === 'pods.eks.amazonaws.com' ? podIdentity(r) : skip('out-of-scope');
+    // Any other AssumeRole falls through: made with a node role's instance credentials it is fallthrough.
+    if (eventSource === 'sts.amazonaws.com' && eventName === 'AssumeRole' && identity?.['invokedBy'] === 'pods.eks.amazonaws.com') {
+      return podIdentity(r);
     }
     if (eventSource === 'eks-auth.amazonaws.com' && eventName === 'AssumeRoleForPodIdentity') return podIdentityFetch(r);
     if (eventSource === 'sts.amazonaws.com' && eventName === 'AssumeRoleWithWebIdentity') return irsa(r);
@@ -86,7 +87,10 @@ const EKS_ISSUER = /^oidc\.eks\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/id\/[A-Za-z0-
 const SERVICE_ACCOUNT_SUBJECT = /^system:serviceaccount:([^:]+):([^:]+)$/;
 
 function irsa(r: Fields): Normalized {
-  const provider = r.optionalString('userIdentity', 'identityProvider') ?? r.optionalString('responseElements', 'provider');
+  const provider =
+    r.optionalString('userIdentity', 'identityProvider') ??
+    r.optionalString('responseElements', 'provider') ??
+    providerFromPrincipal(r.descriptiveString('userIdentity', 'principalId'));
   const issuer = provider === null ? null : issuerOf(provider);
   // GitHub Actions, Cognito, Google and self-managed Kubernetes issuers are not EKS: out of scope, not misfiled.
   if (issuer === null || !EKS_ISSUER.test(issuer)) return skip('non-eks-web-identity');
@@ -100,6 +104,13 @@ function irsa(r: Fields): Normalized {
     namespace: sa?.[1] ?? null,
     serviceAccount: sa?.[2] ?? null,
   });
+}
+
+/** `principalId` is `<provider ARN>:<audience>:<subject>` (CLOUDTRAIL.md §2a, SEEN [ARGO]). */
+function providerFromPrincipal(principalId: string | null): string | null {
+  if (principalId === null) return null;
+  const match = /^(arn:[^:]+:iam::[^:]*:oidc-provider\/[^:]+):/.exec(principalId);
+  return match?.[1] ?? null;
 }
 
 /** `arn:aws:iam::ACCT:oidc-provider/oidc.eks.r.amazonaws.com/id/X` or `https://oidc.eks…` → `oidc.eks…/id/X`. */
@@ -120,7 +131,7 @@ function instanceRoleOf(r: Fields): { roleArn: string; instanceId: string | null
   const instanceId = sessionName !== null && /^i-[0-9a-f]{8,17}$/.test(sessionName) ? sessionName : null;
   // ec2RoleDelivery is the definite mark (CloudTrail userIdentity reference); records from before it
   // existed still name the session after the instance.
-  const imdsVersion = r.optionalString('userIdentity', 'sessionContext', 'ec2RoleDelivery');
+  const imdsVersion = r.descriptiveString('userIdentity', 'sessionContext', 'ec2RoleDelivery');
   if (imdsVersion === null && instanceId === null) return null;
   return { roleArn, instanceId, imdsVersion };
 }
@@ -138,11 +149,14 @@ function sessionTags(r: Fields): Map<string, string> {
   return tags;
 }
 
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
 function common(r: Fields, kind: IdentityEvent['kind']): IdentityEvent {
   const eventSource = r.requiredString('eventSource');
   const eventId = r.requiredString('eventID');
   const eventTime = r.requiredString('eventTime');
-  const millis = Date.parse(eventTime);
+  // CloudTrail writes UTC with a Z; a time without a zone would be read in the machine's zone.
+  const millis = ISO_WITH_ZONE.test(eventTime) ? Date.parse(eventTime) : Number.NaN;
   if (Number.isNaN(millis)) throw new FieldError('bad-value', 'eventTime', `eventTime is not a timestamp: ${JSON.stringify(eventTime)}`);
   const errorCode = r.optionalString('errorCode');
   return {
@@ -166,8 +180,8 @@ function common(r: Fields, kind: IdentityEvent['kind']): IdentityEvent {
     errorCode,
     imdsVersion: null,
     sessionTagsMissing: null,
-    sourceIp: r.optionalString('sourceIPAddress'),
-    userAgent: r.optionalString('userAgent'),
+    sourceIp: r.descriptiveString('sourceIPAddress'),
+    userAgent: r.descriptiveString('userAgent'),
   };
 }
 
@@ -242,6 +256,12 @@ class Fields {
       throw new FieldError('wrong-type', path.join('.'), `${path.join('.')} should be a string, got ${typeOf(value)}`);
     }
     return value;
+  }
+
+  /** Fields that only describe (user agent, source IP): a wrong type loses the field, not the record. */
+  descriptiveString(...path: string[]): string | null {
+    const value = this.at(...path);
+    return typeof value === 'string' ? value : null;
   }
 
   requiredString(...path: string[]): string {
