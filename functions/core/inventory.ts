@@ -107,6 +107,7 @@ export function parseInventoryDocument(doc: unknown): InventoryParse {
   };
   const problem = visit(doc);
   if (problem) return { ok: false, reason: problem };
+  if (seen.length === 0) return { ok: false, reason: 'no cluster, association or node group in it' };
   return { ok: true, inventory, what: [...new Set(seen)].join(', ') };
 }
 

@@ -113,14 +113,15 @@ export function assessReadiness(snapshot: EvidenceSnapshot, options: ReadinessOp
     groups.set(key, group);
   }
 
-  const namespaces: NamespaceReadiness[] = [];
+  // Every namespace is judged: --namespace chooses the rows shown, not what a cluster's verdict sees.
+  const judged: NamespaceReadiness[] = [];
   for (const { place, namespace, sas } of groups.values()) {
     if (options.cluster && place.cluster !== options.cluster && place.clusterArn !== options.cluster) continue;
-    if (options.namespace && namespace !== options.namespace) continue;
     const row = judgeNamespace(place, namespace, sas, { asOf, soakStart, activeStart, soakDays, days, fleet });
-    if (row) namespaces.push(row);
+    if (row) judged.push(row);
   }
-  namespaces.sort((a, b) => cmp(a.cluster ?? `~${a.oidcIssuer}`, b.cluster ?? `~${b.oidcIssuer}`) || cmp(a.namespace, b.namespace));
+  judged.sort((a, b) => cmp(a.cluster ?? `~${a.oidcIssuer}`, b.cluster ?? `~${b.oidcIssuer}`) || cmp(a.namespace, b.namespace));
+  const namespaces = judged.filter((n) => !options.namespace || n.namespace === options.namespace);
 
   // 2. clusters: every place that has namespaces, inventory, or fetch evidence
   const places = new Map<string, Place>();
@@ -138,7 +139,7 @@ export function assessReadiness(snapshot: EvidenceSnapshot, options: ReadinessOp
   const clusters: ClusterReadiness[] = [];
   for (const place of places.values()) {
     if (options.cluster && place.cluster !== options.cluster && place.clusterArn !== options.cluster) continue;
-    const rows = namespaces.filter((n) => (n.clusterArn ?? `issuer:${n.oidcIssuer}`) === place.key);
+    const rows = judged.filter((n) => (n.clusterArn ?? `issuer:${n.oidcIssuer}`) === place.key);
     clusters.push(judgeCluster(place, rows, warnings.forCluster(place)));
   }
   clusters.sort((a, b) => cmp(a.cluster ?? `~${a.oidcIssuer}`, b.cluster ?? `~${b.oidcIssuer}`));
@@ -165,6 +166,8 @@ interface JudgeContext {
 
 function judgeNamespace(place: Place, namespace: string, sas: EvidenceItem[], ctx: JudgeContext): NamespaceReadiness | null {
   const detail = new Map<string, ServiceAccountEvidence>();
+  /** Roles assumed through IRSA (issuer scope), per service account: what holds the OIDC provider. */
+  const irsaRoles = new Map<string, Set<string>>();
   let firstPi: number | null = null;
   let lastPi: number | null = null;
   let lastIrsa: number | null = null;
@@ -185,6 +188,9 @@ function judgeNamespace(place: Place, namespace: string, sas: EvidenceItem[], ct
       hasAssociation: ctx.fleet.hasAssociation(place, namespace, name),
     };
     e.roles = [...new Set([...e.roles, ...((sa['roles'] as string[] | undefined) ?? [])])].sort();
+    if (scope.startsWith('issuer:')) {
+      irsaRoles.set(name, new Set([...(irsaRoles.get(name) ?? []), ...((sa['roles'] as string[] | undefined) ?? [])]));
+    }
     e.irsaAssumes += num(sa['irsaOk']);
     e.irsaFailed += num(sa['irsaFailed']);
     e.podIdentityAssumes += num(sa['piOk']);
@@ -213,24 +219,31 @@ function judgeNamespace(place: Place, namespace: string, sas: EvidenceItem[], ct
   const reasons: string[] = [];
   const saList = [...detail.values()].sort((a, b) => cmp(a.serviceAccount, b.serviceAccount));
   const irsaUsers = (since: number) =>
-    saList.filter((s) => s.lastIrsa !== null && Date.parse(s.lastIrsa) >= since).map((s) => describeSa(s));
+    saList
+      .filter((s) => s.lastIrsa !== null && Date.parse(s.lastIrsa) >= since)
+      .map((s) => describeSa(s, [...(irsaRoles.get(s.serviceAccount) ?? [])].sort()));
   let verdict: Verdict;
   let soakEndsAt: number | null = null;
+  /** Service accounts that already have an association but still assume through IRSA: pods not restarted. */
+  const restartHint = (since: number) => {
+    const waiting = saList.filter((s) => s.hasAssociation && s.lastIrsa !== null && Date.parse(s.lastIrsa) >= since);
+    if (waiting.length === 0) return;
+    const names = waiting.map((s) => s.serviceAccount).join(', ');
+    reasons.push(`${names} already ${waiting.length === 1 ? 'has' : 'have'} a Pod Identity association but still assume${waiting.length === 1 ? 's' : ''} through IRSA: restart the pods`);
+  };
 
   if (firstPi === null) {
     verdict = 'NOT_STARTED';
     reasons.push('no successful Pod Identity assume seen');
     reasons.push(`IRSA last used ${iso(lastIrsa!)} by ${lastIrsaBy.join(', ')}`);
-    const waiting = saList.filter((s) => s.hasAssociation && s.lastIrsa !== null);
-    if (waiting.length > 0) {
-      reasons.push(`${waiting.map((s) => s.serviceAccount).join(', ')} already has a Pod Identity association: restart its pods`);
-    }
+    restartHint(Number.NEGATIVE_INFINITY);
   } else {
     reasons.push(`Pod Identity in use since ${iso(firstPi)}, last ${iso(lastPi!)}`);
     if (lastIrsa !== null && lastIrsa >= ctx.activeStart) {
       verdict = 'IN_PROGRESS';
       reasons.push(`IRSA still used within the active window by ${irsaUsers(ctx.activeStart).join('; ')}`);
-    } else if (lastIrsa !== null && lastIrsa >= ctx.soakStart) {
+      restartHint(ctx.activeStart);
+    } else if (lastIrsa !== null && lastIrsa > ctx.soakStart) {
       verdict = 'SOAKING';
       soakEndsAt = lastIrsa + ctx.soakDays * DAY;
       reasons.push(`last IRSA assume ${iso(lastIrsa)} by ${lastIrsaBy.join(', ')}; soak ends ${iso(soakEndsAt)}`);
@@ -270,14 +283,15 @@ function judgeNamespace(place: Place, namespace: string, sas: EvidenceItem[], ct
   };
 }
 
-function describeSa(s: ServiceAccountEvidence): string {
-  return `${s.serviceAccount} (${s.roles.map(roleName).join(', ') || 'role unknown'}) at ${s.lastIrsa}`;
+function describeSa(s: ServiceAccountEvidence, irsaRoles: string[]): string {
+  return `${s.serviceAccount} (${irsaRoles.map(roleName).join(', ') || 'role unknown'}) at ${s.lastIrsa}`;
 }
 
 /**
  * The last time ≤ T. Stored items keep only first/last; when the last is after T (an as-of in the
  * past) the daily counts give the last day with activity, taken as the end of that day (capped at
- * T), and the first time, when it is ≤ T, is a lower bound that needs no daily counts.
+ * T). Without daily counts (not loaded, or attributed evidence that has none) the answer leans to
+ * the safe side: Pod Identity is known at its first time, IRSA is taken as still used at T.
  */
 function asOfLast(
   first: number | null,
@@ -288,9 +302,12 @@ function asOfLast(
   counter: 'irsa' | 'piOk',
 ): { at: number | null; approximate: boolean } {
   if (last === null || last <= ctx.asOf) return { at: last, approximate: false };
+  // All of it after T: the day of T may show activity, but none of it was before T.
+  if (first !== null && first > ctx.asOf) return { at: null, approximate: true };
   const day = ctx.days.lastActiveDay(scope, namespace, counter, ctx.asOf);
-  const fromDays = day === null ? null : Math.min(day + DAY - 1000, ctx.asOf);
-  return { at: max(first !== null && first <= ctx.asOf ? first : null, fromDays), approximate: true };
+  if (day !== null) return { at: Math.min(day + DAY - 1000, ctx.asOf), approximate: true };
+  if (first === null) return { at: null, approximate: true };
+  return { at: counter === 'irsa' ? ctx.asOf : first, approximate: true };
 }
 
 function judgeCluster(place: Place, rows: NamespaceReadiness[], warnings: ClusterWarning[]): ClusterReadiness {
@@ -401,7 +418,6 @@ class DayIndex {
 
 /** Pod Identity fetch denials and node-role calls within the soak window, per cluster. */
 class Warnings {
-  private readonly attributedRoles = new Set<string>();
   constructor(
     private readonly byType: Map<string, EvidenceItem[]>,
     private readonly fleet: Fleet,
@@ -437,7 +453,6 @@ class Warnings {
     }
     for (const [role, clusters] of this.fleet.nodeRoleClusters) {
       if (!clusters.has(place.clusterArn)) continue;
-      this.attributedRoles.add(role);
       const warning = this.nodeRoleWarning(role, place.cluster ?? place.clusterArn);
       if (warning) out.push(warning);
     }
@@ -467,12 +482,12 @@ class Warnings {
     };
   }
 
-  /** Call after forCluster for every cluster: what no cluster claimed. */
+  /** What no cluster claims (whether or not a filter shows that cluster). */
   unattributed(): ClusterWarning[] {
     const out: ClusterWarning[] = [];
     for (const scope of this.byType.get('scope') ?? []) {
       const name = String(scope['name']);
-      if (scope['kind'] === 'noderole' && !this.attributedRoles.has(name)) {
+      if (scope['kind'] === 'noderole' && !this.fleet.nodeRoleClusters.has(name)) {
         const warning = this.nodeRoleWarning(name, 'no known cluster (import describe-nodegroup output to attribute it)');
         if (warning) out.push(warning);
       }
