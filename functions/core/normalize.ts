@@ -1,4 +1,4 @@
-import type { IdentityEvent, Normalized, Outcome, RejectReason, SkipReason } from './identity-event';
+import { UNTOLD, type IdentityEvent, type Normalized, type Outcome, type RejectReason, type SkipReason } from './identity-event';
 import type { NodeRoleMatcher } from './node-roles';
 
 /**
@@ -166,20 +166,9 @@ function common(r: Fields, kind: IdentityEvent['kind']): IdentityEvent {
     eventTime: new Date(millis).toISOString().replace('.000Z', 'Z'),
     account: r.optionalString('recipientAccountId') ?? r.optionalString('userIdentity', 'accountId'),
     region: r.optionalString('awsRegion'),
-    cluster: null,
-    clusterArn: null,
-    oidcIssuer: null,
-    namespace: null,
-    serviceAccount: null,
-    roleArn: null,
-    podName: null,
-    podUid: null,
-    nodeInstanceId: null,
-    nodeRoleArn: null,
+    ...UNTOLD,
     action: `${eventSource.replace(/\.amazonaws\.com$/, '')}:${r.requiredString('eventName')}`,
     errorCode,
-    imdsVersion: null,
-    sessionTagsMissing: null,
     sourceIp: r.descriptiveString('sourceIPAddress'),
     userAgent: r.descriptiveString('userAgent'),
   };

@@ -8,6 +8,7 @@ import type { IdentityEvent } from '../../functions/core/identity-event';
 import { ingestBatch } from '../../functions/core/ingest';
 import { assessReadiness } from '../../functions/core/readiness';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
+import { identityEvent } from '../support/events';
 
 // The real DynamoDB API (dynalite on disk), as the CLI runs it.
 let dir: string;
@@ -35,13 +36,10 @@ const clusterArn = 'arn:aws:eks:us-east-1:111122223333:cluster/payments-prod';
 let seq = 0;
 function event(over: Partial<IdentityEvent>): IdentityEvent {
   seq += 1;
-  return {
-    kind: 'irsa', outcome: 'success', eventId: `evt-${seq}`, eventTime: '2026-11-10T10:00:00Z',
-    account: '111122223333', region: 'us-east-1', cluster: null, clusterArn: null, oidcIssuer: null,
-    namespace: 'orders', serviceAccount: 'orders-api', roleArn: 'arn:aws:iam::111122223333:role/orders-api',
-    podName: null, podUid: null, nodeInstanceId: null, nodeRoleArn: null, action: 'sts:AssumeRoleWithWebIdentity',
-    errorCode: null, imdsVersion: null, sessionTagsMissing: null, sourceIp: null, userAgent: null, ...over,
-  };
+  return identityEvent('irsa', {
+    eventId: `evt-${seq}`, eventTime: '2026-11-10T10:00:00Z', namespace: 'orders', serviceAccount: 'orders-api',
+    roleArn: 'arn:aws:iam::111122223333:role/orders-api', action: 'sts:AssumeRoleWithWebIdentity', ...over,
+  });
 }
 const irsa = (time: string) => event({ kind: 'irsa', eventTime: time, oidcIssuer: issuer });
 const pod = (time: string) =>

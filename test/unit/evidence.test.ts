@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { aggregate, itemsOf, mergeItems, SET_LIMIT, type EvidenceItem } from '../../functions/core/evidence';
 import type { IdentityEvent } from '../../functions/core/identity-event';
+import { identityEvent } from '../support/events';
 
 const ACCOUNT = '111122223333';
 const REGION = 'us-west-2';
@@ -14,31 +15,7 @@ const T0 = '2024-05-15T09:20:04Z';
 
 /** Every field of an IdentityEvent; a record's unknowns are null. */
 function event(kind: IdentityEvent['kind'], fields: Partial<IdentityEvent> = {}): IdentityEvent {
-  return {
-    kind,
-    outcome: 'success',
-    eventId: 'e-1',
-    eventTime: T0,
-    account: ACCOUNT,
-    region: REGION,
-    cluster: null,
-    clusterArn: null,
-    oidcIssuer: null,
-    namespace: null,
-    serviceAccount: null,
-    roleArn: null,
-    podName: null,
-    podUid: null,
-    nodeInstanceId: null,
-    nodeRoleArn: null,
-    action: 'sts:AssumeRole',
-    errorCode: null,
-    imdsVersion: null,
-    sessionTagsMissing: null,
-    sourceIp: null,
-    userAgent: null,
-    ...fields,
-  };
+  return identityEvent(kind, { eventId: 'e-1', eventTime: T0, account: ACCOUNT, region: REGION, ...fields });
 }
 
 const irsa = (fields: Partial<IdentityEvent> = {}) =>

@@ -4,6 +4,7 @@ import type { IdentityEvent } from '../../functions/core/identity-event';
 import { ingestBatch, type ApplyResult, type EvidencePort } from '../../functions/core/ingest';
 import { emptyInventory } from '../../functions/core/inventory';
 import { assessReadiness } from '../../functions/core/readiness';
+import { identityEvent } from '../support/events';
 
 const ACCOUNT = '111122223333';
 const REGION = 'us-west-2';
@@ -12,31 +13,7 @@ const ISSUER = `oidc.eks.${REGION}.amazonaws.com/id/PAYMENTS00000000000000000000
 const NOW = new Date('2024-05-15T12:00:00Z');
 
 function event(kind: IdentityEvent['kind'], fields: Partial<IdentityEvent>): IdentityEvent {
-  return {
-    kind,
-    outcome: 'success',
-    eventId: 'e-?',
-    eventTime: '2024-05-15T09:00:00Z',
-    account: ACCOUNT,
-    region: REGION,
-    cluster: null,
-    clusterArn: null,
-    oidcIssuer: null,
-    namespace: null,
-    serviceAccount: null,
-    roleArn: null,
-    podName: null,
-    podUid: null,
-    nodeInstanceId: null,
-    nodeRoleArn: null,
-    action: 'sts:AssumeRole',
-    errorCode: null,
-    imdsVersion: null,
-    sessionTagsMissing: null,
-    sourceIp: null,
-    userAgent: null,
-    ...fields,
-  };
+  return identityEvent(kind, { eventId: 'e-?', eventTime: '2024-05-15T09:00:00Z', account: ACCOUNT, region: REGION, ...fields });
 }
 
 const irsa = (eventId: string, fields: Partial<IdentityEvent> = {}) =>

@@ -10,6 +10,7 @@ import {
   type InventoryCluster,
 } from '../../functions/core/inventory';
 import { assessReadiness, type NamespaceReadiness, type ReadinessOptions, type ReadinessReport } from '../../functions/core/readiness';
+import { identityEvent } from '../support/events';
 
 const ACCOUNT = '111122223333';
 const REGION = 'us-west-2';
@@ -42,31 +43,7 @@ const at = (time: string) => T - Date.parse(time);
 let nextId = 0;
 function event(kind: IdentityEvent['kind'], fields: Partial<IdentityEvent>): IdentityEvent {
   nextId += 1;
-  return {
-    kind,
-    outcome: 'success',
-    eventId: `e-${nextId}`,
-    eventTime: ago(HOUR),
-    account: ACCOUNT,
-    region: REGION,
-    cluster: null,
-    clusterArn: null,
-    oidcIssuer: null,
-    namespace: null,
-    serviceAccount: null,
-    roleArn: null,
-    podName: null,
-    podUid: null,
-    nodeInstanceId: null,
-    nodeRoleArn: null,
-    action: 'sts:AssumeRole',
-    errorCode: null,
-    imdsVersion: null,
-    sessionTagsMissing: null,
-    sourceIp: null,
-    userAgent: null,
-    ...fields,
-  };
+  return identityEvent(kind, { eventId: `e-${nextId}`, eventTime: ago(HOUR), account: ACCOUNT, region: REGION, ...fields });
 }
 
 /** An IRSA assume `msAgo` before T by NAMESPACE/SA (role `<sa>-irsa`), through the payments issuer unless told. */
