@@ -14,6 +14,8 @@ import {
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import type { Alert } from '../core/alert';
+import type { DetectionNeeds, DetectionState } from '../core/detections';
 import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
 import type { ApplyResult, EvidencePort } from '../core/ingest';
 import { emptyInventory, mergeInventory, type Inventory } from '../core/inventory';
@@ -271,6 +273,88 @@ export class DynamoEvidenceStore implements EvidencePort {
     return merged;
   }
 
+  /** What the detections must know before a batch: one BatchGet for keyed state, a query per namespace. */
+  async detectionState(needs: DetectionNeeds, inventory: Inventory): Promise<DetectionState> {
+    const keyed = await this.batchGet([
+      ...needs.roles.map((r) => key(`ROLE#${r}`, 'ROLE')),
+      ...needs.roleNamespaces.map((p) => key(`ROLE#${p.roleArn}`, `NS#${p.namespace}`)),
+      ...needs.spikes.map((w) => key(`SPIKE#${w.key}`, `W#${w.window}`)),
+      ...needs.nodeRoles.map((r) => key(scopePk(`noderole:${r}`), 'CLUSTERS')),
+    ]);
+    const state: DetectionState = {
+      roleFirstSeen: new Map(),
+      roleNamespaces: new Set(),
+      spikeCounts: new Map(),
+      namespaces: new Map(),
+      nodeRoleClusters: new Map(),
+      inventory,
+    };
+    for (const item of keyed) {
+      if (item.type === 'role') state.roleFirstSeen.set(String(item['roleArn']), String(item['firstSeen']));
+      else if (item.type === 'role-ns') state.roleNamespaces.add(`${item['roleArn']}|${item['namespace']}`);
+      else if (item.type === 'spike') state.spikeCounts.set(`${item['key']}|${item['window']}`, Number(item['count']));
+    }
+    for (const role of needs.nodeRoles) {
+      const observed = keyed.find((i) => i.type === 'node-clusters' && i['nodeRoleArn'] === role);
+      const names = [
+        ...inventory.nodegroups.filter((n) => n.nodeRoleArn === role).map((n) => n.cluster),
+        ...((observed?.['clusterArns'] as string[] | undefined) ?? []).map((arn) => arn.slice(arn.lastIndexOf('/') + 1)),
+      ];
+      if (names.length > 0) state.nodeRoleClusters.set(role, [...new Set(names)].sort());
+    }
+    await Promise.all(
+      needs.namespaces.map(async ({ place, namespace, scopes }) => {
+        const items = (await Promise.all(scopes.map((scope) => this.query({ pk: scopePk(scope), prefix: `SA#${namespace}#` })))).flat();
+        const pick = (field: string, better: (a: string, b: string) => boolean) =>
+          items.reduce<string | null>((best, i) => {
+            const v = i[field];
+            return typeof v === 'string' && (best === null || better(v, best)) ? v : best;
+          }, null);
+        state.namespaces.set(`${place}|${namespace}`, {
+          firstPodIdentity: pick('piFirstOk', (a, b) => a < b),
+          lastIrsa: pick('irsaLastAttempt', (a, b) => a > b),
+        });
+      }),
+    );
+    return state;
+  }
+
+  /**
+   * Records alerts once: the item key is the alert's (detection, key, window) id, written with
+   * `attribute_not_exists`, so a replay or a retried batch finds it there and raises nothing new.
+   */
+  async recordAlerts(alerts: readonly Alert[]): Promise<Alert[]> {
+    const fresh: Alert[] = [];
+    await eachLimit(alerts, WRITE_CONCURRENCY, async (alert) => {
+      try {
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { pk: alertsPk(alert), sk: alert.id, type: 'alert', ...alert },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+        fresh.push(alert);
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      }
+    });
+    return fresh.sort((a, b) => (a.firstEventTime < b.firstEventTime ? -1 : a.firstEventTime > b.firstEventTime ? 1 : 0));
+  }
+
+  /** Alerts whose last event is at or after `since`, by last event, oldest first. */
+  async listAlerts(since: Date, until: Date): Promise<Alert[]> {
+    const months: string[] = [];
+    for (let d = new Date(Date.UTC(since.getUTCFullYear(), since.getUTCMonth(), 1)); d <= until; d.setUTCMonth(d.getUTCMonth() + 1)) {
+      months.push(d.toISOString().slice(0, 7));
+    }
+    const items = (await Promise.all(months.map((m) => this.query({ pk: `ALERTS#${m}` })))).flat();
+    return items
+      .map(({ pk: _pk, sk: _sk, type: _type, version: _version, ...alert }) => alert as unknown as Alert)
+      .filter((a) => a.lastEventTime >= since.toISOString())
+      .sort((a, b) => (a.lastEventTime < b.lastEventTime ? -1 : a.lastEventTime > b.lastEventTime ? 1 : a.id < b.id ? -1 : 1));
+  }
+
   private async query(q: { pk: string; prefix?: string; from?: string; to?: string }): Promise<EvidenceItem[]> {
     const input: QueryCommandInput = {
       TableName: this.tableName,
@@ -325,6 +409,13 @@ export class DynamoEvidenceStore implements EvidencePort {
 }
 
 const key = (pk: string, sk: string) => ({ pk, sk });
+
+/**
+ * Alerts live in a partition per month of their window (windows start with a date; `first-seen`
+ * takes its first event's, which every replay of that event shares): the month is part of the
+ * dedup key, so it must not depend on which batch saw the alert first.
+ */
+const alertsPk = (alert: Alert) => `ALERTS#${(/^\d{4}-\d{2}/.test(alert.window) ? alert.window : alert.firstEventTime).slice(0, 7)}`;
 const itemKey = (item: { pk: string; sk: string }) => `${item.pk}\u0000${item.sk}`;
 
 function sameContent(a: EvidenceItem, b: EvidenceItem): boolean {

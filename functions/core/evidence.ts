@@ -1,3 +1,4 @@
+import { spikeKeyOf, windowStart } from './detections';
 import type { IdentityEvent } from './identity-event';
 import { scopeId, scopePk, SCOPES_PK, type ScopeKind } from './table-schema';
 
@@ -10,7 +11,19 @@ import { scopeId, scopePk, SCOPES_PK, type ScopeKind } from './table-schema';
  */
 export type MergeRule = 'sum' | 'min' | 'max' | 'set' | 'keep' | { latestBy: string };
 
-export type ItemType = 'scope' | 'sa' | 'day' | 'fetch' | 'fetch-day' | 'untagged' | 'node-call' | 'node-day' | 'node-clusters';
+export type ItemType =
+  | 'scope'
+  | 'sa'
+  | 'day'
+  | 'fetch'
+  | 'fetch-day'
+  | 'untagged'
+  | 'node-call'
+  | 'node-day'
+  | 'node-clusters'
+  | 'role'
+  | 'role-ns'
+  | 'spike';
 
 export type AttrValue = string | number | boolean | string[] | null;
 export interface EvidenceItem {
@@ -65,7 +78,19 @@ export const MERGE_RULES: Record<ItemType, Record<string, MergeRule>> = {
   },
   'node-day': { ...keep('scope', 'day'), callOk: 'sum', callFailed: 'sum' },
   'node-clusters': { ...keep('scope', 'nodeRoleArn'), clusterArns: 'set' },
+  // detection state: where a role has been used, and denied events per spike window
+  role: { ...keep('roleArn'), firstSeen: 'min', lastSeen: 'max' },
+  'role-ns': { ...keep('roleArn', 'namespace'), firstSeen: 'min', lastSeen: 'max' },
+  spike: { ...keep('key', 'window', 'expiresAt'), count: 'sum' },
 };
+
+export interface AggregateOptions {
+  /** Also keep what the detections remember (roles' namespaces, spike counters), per the policy's windows. */
+  detection?: { spikeWindowMinutes: number };
+}
+
+/** Spike counters are only needed while their window can still alert; DynamoDB TTL drops them after. */
+const SPIKE_TTL_SECONDS = 2 * 86_400;
 
 /** Combines two versions of the same item; `a` may be an item read from the store, `b` a delta. */
 export function mergeItems(a: EvidenceItem | undefined, b: EvidenceItem): EvidenceItem {
@@ -113,7 +138,7 @@ export interface EvidenceDelta {
   eventIds: string[];
 }
 
-export function aggregate(events: readonly IdentityEvent[]): EvidenceDelta[] {
+export function aggregate(events: readonly IdentityEvent[], options: AggregateOptions = {}): EvidenceDelta[] {
   const deltas = new Map<string, EvidenceDelta>();
   const add = (item: EvidenceItem, eventId: string) => {
     const key = `${item.pk}\u0000${item.sk}`;
@@ -126,11 +151,31 @@ export function aggregate(events: readonly IdentityEvent[]): EvidenceDelta[] {
   };
   for (const event of events) {
     for (const item of itemsOf(event)) add(item, event.eventId);
+    if (options.detection) for (const item of detectionItemsOf(event, options.detection)) add(item, event.eventId);
   }
   return [...deltas.values()];
 }
 
 /** The evidence one event contributes, as single-event items to be merged. */
+/** Detection state one event contributes: the role's use by its namespace, and a spike counter when denied. */
+export function detectionItemsOf(e: IdentityEvent, options: { spikeWindowMinutes: number }): EvidenceItem[] {
+  const items: EvidenceItem[] = [];
+  if (e.outcome === 'success' && e.roleArn && e.namespace) {
+    const pk = `ROLE#${e.roleArn}`;
+    items.push(
+      { pk, sk: 'ROLE', type: 'role', roleArn: e.roleArn, firstSeen: e.eventTime, lastSeen: e.eventTime },
+      { pk, sk: `NS#${e.namespace}`, type: 'role-ns', roleArn: e.roleArn, namespace: e.namespace, firstSeen: e.eventTime, lastSeen: e.eventTime },
+    );
+  }
+  const key = spikeKeyOf(e);
+  if (key) {
+    const window = windowStart(e.eventTime, options.spikeWindowMinutes);
+    const expiresAt = Math.floor(Date.parse(window) / 1000) + SPIKE_TTL_SECONDS;
+    items.push({ pk: `SPIKE#${key}`, sk: `W#${window}`, type: 'spike', key, window, count: 1, expiresAt });
+  }
+  return items;
+}
+
 export function itemsOf(e: IdentityEvent): EvidenceItem[] {
   const day = e.eventTime.slice(0, 10);
   switch (e.kind) {

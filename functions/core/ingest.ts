@@ -1,4 +1,8 @@
+import type { Alert } from './alert';
+import { detect, detectionNeeds, type DetectionNeeds, type DetectionState } from './detections';
 import { aggregate, type EvidenceDelta, type EvidenceItem } from './evidence';
+import type { Inventory } from './inventory';
+import type { Policy } from './policy';
 import type { IdentityEvent } from './identity-event';
 
 /** The store as the ingest needs it; DynamoEvidenceStore implements it over DynamoDB or dynalite. */
@@ -25,16 +29,39 @@ export interface IngestResult {
   /** Events whose evidence could not be written: the caller retries them (SQS) or reports them (CLI). */
   failedEventIds: string[];
   errors: unknown[];
+  /** Alerts this batch raised for the first time (replays and retries raise none). */
+  alerts: Alert[];
+}
+
+/** The store as the detections need it; DynamoEvidenceStore implements it too. */
+export interface DetectionPort {
+  detectionState(needs: DetectionNeeds, inventory: Inventory): Promise<DetectionState>;
+  /** Records alerts by id; returns the ones not recorded before. */
+  recordAlerts(alerts: readonly Alert[]): Promise<Alert[]>;
+}
+
+export interface DetectionOptions {
+  policy: Policy;
+  inventory: Inventory;
+  port: DetectionPort;
 }
 
 /**
- * One batch: drop replays, fold the rest per item, write each item once.
+ * One batch: drop replays, run the detections on the rest, fold it per item, write each item once.
  *
  * Counts are exact under replay because each eventID is claimed once. When an item write fails,
  * the claims of the events that fed it are released so a retry re-applies them; an event that also
  * fed an item that did succeed is then counted twice there (timestamps are unaffected).
+ *
+ * Alerts are recorded before the evidence they are judged against moves, so a retried batch
+ * reaches the same alerts and finds them recorded: each is raised once.
  */
-export async function ingestBatch(events: readonly IdentityEvent[], store: EvidencePort, now: Date): Promise<IngestResult> {
+export async function ingestBatch(
+  events: readonly IdentityEvent[],
+  store: EvidencePort,
+  now: Date,
+  detection?: DetectionOptions,
+): Promise<IngestResult> {
   const unique = [...new Map(events.map((e) => [e.eventId, e])).values()];
   const fresh = await store.claimEvents(
     unique.map((e) => e.eventId),
@@ -42,8 +69,15 @@ export async function ingestBatch(events: readonly IdentityEvent[], store: Evide
   );
   const counted = unique.filter((e) => fresh.has(e.eventId));
   let result: ApplyResult;
+  let alerts: Alert[] = [];
   try {
-    result = await store.apply(aggregate(counted));
+    if (detection && counted.length > 0) {
+      const { policy, inventory, port } = detection;
+      const state = await port.detectionState(detectionNeeds(counted, inventory, policy), inventory);
+      alerts = await port.recordAlerts(detect(counted, state, policy, now));
+    }
+    const options = detection ? { detection: { spikeWindowMinutes: detection.policy.accessDeniedSpike.windowMinutes } } : {};
+    result = await store.apply(aggregate(counted, options));
   } catch (error) {
     // Nothing says which items were written: un-claim the batch so a redelivery is not taken for a replay.
     if (counted.length > 0) await store.releaseEvents(counted.map((e) => e.eventId));
@@ -58,5 +92,6 @@ export async function ingestBatch(events: readonly IdentityEvent[], store: Evide
     itemsUnchanged: result.unchanged,
     failedEventIds,
     errors: result.failed.map((f) => f.error),
+    alerts,
   };
 }

@@ -1,7 +1,9 @@
 import type { Readable } from 'node:stream';
 import { listInputFiles, readRecords } from '../adapters/cloudtrail-files';
 import type { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
+import type { Alert, Detection } from '../core/alert';
 import type { InputItem } from '../core/envelopes';
+import type { Policy } from '../core/policy';
 import { EVENT_KINDS, type EventKind, type IdentityEvent, type Outcome, type SkipReason } from '../core/identity-event';
 import { ingestBatch } from '../core/ingest';
 import { normalizeRecord } from '../core/normalize';
@@ -24,6 +26,8 @@ export interface AnalyzeSummary {
   byOutcome: Record<Outcome, number>;
   replayed: number;
   itemsWritten: number;
+  /** Alerts raised for the first time by this run, by detection. */
+  alertsByDetection: Partial<Record<Detection, number>>;
   /** Events whose evidence could not be stored (after the store's own retries). */
   notStored: number;
   storeErrors: string[];
@@ -33,6 +37,11 @@ export interface AnalyzeSummary {
 export interface AnalyzeOptions {
   paths: string[];
   store: DynamoEvidenceStore;
+  /** Node role lists, and the detections' thresholds. */
+  policy?: Policy;
+  /** Run the detections (needs `policy`). @default true */
+  detect?: boolean;
+  /** Replaces the policy's node role patterns (the CLI's --node-role). */
   nodeRolePatterns?: string[];
   /** Events per store batch; the Lambda's SQS batch plays the same role. @default 1000 */
   batchSize?: number;
@@ -42,6 +51,8 @@ export interface AnalyzeOptions {
   onFiles?(total: number): void;
   onFileDone?(file: string, done: number, recordsSoFar: number): void;
   onRejection?(rejection: Rejection): void;
+  /** Called with each batch's new alerts, as soon as they are recorded. */
+  onAlerts?(alerts: Alert[]): Promise<void>;
 }
 
 /**
@@ -51,7 +62,9 @@ export interface AnalyzeOptions {
 export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSummary> {
   const started = process.hrtime.bigint();
   const summary = emptySummary();
-  const { files, problems } = await listInputFiles(options.paths);
+  const listed = await listInputFiles(options.paths);
+  const { problems } = listed;
+  const files = chronological(listed.files);
   for (const problem of problems) reject(problem);
   summary.files = files.length;
   options.onFiles?.(files.length);
@@ -60,13 +73,21 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   const inventory = await options.store.loadInventory();
   const observed = (await options.store.scopes()).filter((s) => s['kind'] === 'noderole').map((s) => String(s['name']));
   const knownNodeRoles = new Set([...inventory.nodegroups.map((n) => n.nodeRoleArn), ...observed]);
-  let matcher = nodeRoleMatcher({ patterns: options.nodeRolePatterns, roleArns: knownNodeRoles });
+  const nodeRoleConfig = () => ({
+    patterns: options.nodeRolePatterns ?? options.policy?.nodeRoleFallthrough.nodeRolePatterns,
+    expectedCalls: options.policy?.nodeRoleFallthrough.expectedCalls,
+    roleArns: knownNodeRoles,
+  });
+  let matcher = nodeRoleMatcher(nodeRoleConfig());
+  const detection = options.policy && options.detect !== false ? { policy: options.policy, inventory, port: options.store } : undefined;
 
   const batchSize = options.batchSize ?? 1000;
   let batch: IdentityEvent[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
-    const result = await ingestBatch(batch, options.store, options.now());
+    const result = await ingestBatch(batch, options.store, options.now(), detection);
+    for (const alert of result.alerts) summary.alertsByDetection[alert.detection] = (summary.alertsByDetection[alert.detection] ?? 0) + 1;
+    if (result.alerts.length > 0) await options.onAlerts?.(result.alerts);
     summary.replayed += result.replayed;
     summary.itemsWritten += result.itemsWritten;
     summary.notStored += result.failedEventIds.length;
@@ -92,7 +113,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
         summary.byOutcome[event.outcome] += 1;
         if (event.kind === 'pod-identity-fetch' && event.nodeRoleArn && !knownNodeRoles.has(event.nodeRoleArn)) {
           knownNodeRoles.add(event.nodeRoleArn);
-          matcher = nodeRoleMatcher({ patterns: options.nodeRolePatterns, roleArns: knownNodeRoles });
+          matcher = nodeRoleMatcher(nodeRoleConfig());
         }
         batch.push(event);
         if (batch.length >= batchSize) await flush();
@@ -122,8 +143,22 @@ function emptySummary(): AnalyzeSummary {
     byOutcome: { success: 0, denied: 0, 'invalid-token': 0, error: 0 },
     replayed: 0,
     itemsWritten: 0,
+    alertsByDetection: {},
     notStored: 0,
     storeErrors: [],
     seconds: 0,
   };
+}
+
+/**
+ * CloudTrail names each log file after its delivery time (`…_20261122T1405Z_….json.gz`). Reading in
+ * that order across accounts and regions, not per folder, lets the detections see a cluster's
+ * history in order even when its IRSA calls are logged in us-east-1 (global STS endpoint).
+ */
+export function chronological(files: readonly string[]): string[] {
+  const stamp = (file: string) => /_(\d{8}T\d{4}Z)_[^/]*$/.exec(file)?.[1] ?? '';
+  return files
+    .map((file, index) => ({ file, index, stamp: stamp(file) }))
+    .sort((a, b) => (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : a.index - b.index))
+    .map((f) => f.file);
 }

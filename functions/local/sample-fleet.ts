@@ -11,7 +11,22 @@
  * only from `options.end`. The cluster topology (OIDC ids, node roles, instance ids, role ids,
  * association ids) is drawn from a second PRNG with a fixed seed, so it is the same for every seed;
  * the seed changes traffic times, counts within their ranges, event/request ids and credentials,
- * never the scenario (the verdicts in `expected`).
+ * never the scenario (the verdicts in `expected`, the cases in `expectedDetections`).
+ *
+ * Planted detection cases (default policy: 5-minute spike windows aligned on the epoch, threshold 5;
+ * deny list `default`, `*-sandbox`; 7-day learning period; 24 h active window):
+ * - unexpected-namespace: payments-prod `orders-sandbox/orders-api` uses the prod role of
+ *   `orders/orders-api` through Pod Identity (3 assumes in the last 2 days); `fraud-detection/fraud-scorer`
+ *   assumes the role of `risk/risk-engine` twice, 3 days before end (first-seen pair).
+ * - access-denied-spike: the 12 denied Pod Identity fetches on one ng-2 node, and the denied IRSA
+ *   retry storm of `inventory/inventory-sync`, each inside one aligned 5-minute window.
+ * - node-role-fallthrough: payments-prod ng-1 node role calls S3/DynamoDB/SQS (one node via IMDSv1).
+ * - irsa-regression: `risk/risk-batch` assumes through IRSA 6 h and 5 h before end (risk was READY).
+ * - irsa-after-association: every service account that still assumed through IRSA more than 24 h after
+ *   its association was created (computed from the records: the straggler `reporting/report-builder`,
+ *   `orders/orders-api`, `notifications/notifier`, the two-day overlaps of older migrations, and risk-batch).
+ * Every other migration keeps IRSA at most 23 h after its association and IRSA assumes of a service
+ * account are never more than 16 h apart while it is on IRSA, so no other case fires.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -50,16 +65,33 @@ export interface ExpectedNamespace {
   why: string;
 }
 
+export interface ExpectedDetection {
+  detection: 'unexpected-namespace' | 'access-denied-spike' | 'node-role-fallthrough' | 'irsa-regression' | 'irsa-after-association';
+  cluster: string;
+  /** null for node-level cases (the denied fetch burst, node-role fallthrough). */
+  namespace: string | null;
+  serviceAccount: string | null;
+  why: string;
+}
+
 export interface SampleFleet {
   files: SampleLogFile[];
   inventory: SampleInventoryFile[];
   expected: ExpectedNamespace[];
+  /**
+   * The detection cases in the records, one entry per case (a detector may raise several alerts for
+   * one case: one per day or per window). Planted cases come first; the irsa-after-association
+   * entries are computed from the records and the association `createdAt` times.
+   */
+  expectedDetections: ExpectedDetection[];
   stats: { records: number; byCategory: Record<string, number> };
 }
 
 /** Soak period and active window the `expected` verdicts are computed with. */
 export const SAMPLE_SOAK_DAYS = 14;
 export const SAMPLE_ACTIVE_HOURS = 24;
+/** Detection defaults the planted cases are built for. */
+const SPIKE_WINDOW_MINUTES = 5;
 
 // ---------------------------------------------------------------------------------------------
 // Time helpers
@@ -175,10 +207,18 @@ const STRUCTURE_SEED = 0x0e45_2026;
 
 interface ServiceAccountPlan {
   name: string;
-  /** Whole days before `end` at which the last IRSA pod went away (jittered 1–6 h earlier). null = still on IRSA at `end`. */
+  /**
+   * Whole days before `end` at which the last IRSA pod went away (jittered 4–18 h earlier: the Pod Identity
+   * start jitter plus 4–6 h, so IRSA ends 18.5–23 h after the association when the overlap is one day).
+   * null = still on IRSA at `end`.
+   */
   irsaUntil: number | null;
   /** Whole days before `end` at which Pod Identity traffic starts (jittered 0–12 h earlier). null = never. */
   podIdFrom: number | null;
+  /** No regular traffic: its records come from a planted detection case (it still gets an association). */
+  plantedOnly?: boolean;
+  /** `namespace/serviceAccount` (same cluster) whose IAM role this service account's association uses. */
+  roleOf?: string;
   /** Association created N days before `end` although pods were never restarted (no Pod Identity traffic). */
   associationOnlyFrom?: number;
   disableSessionTags?: boolean;
@@ -247,8 +287,9 @@ const PLAN: readonly ClusterPlan[] = [
       },
       { name: 'fraud-detection', intent: 'READY', serviceAccounts: [sa('fraud-scorer', 19, 20, 'botocore')] },
       {
+        // READY until the planted irsa-regression: risk-batch assumes through IRSA 6 h and 5 h before end.
         name: 'risk',
-        intent: 'READY',
+        intent: 'IN_PROGRESS',
         serviceAccounts: [sa('risk-engine', 27, 28, 'go'), sa('risk-batch', 26, 28, 'botocore')],
       },
       {
@@ -274,6 +315,12 @@ const PLAN: readonly ClusterPlan[] = [
           sa('report-builder', null, null, 'botocore', { associationOnlyFrom: 5 }),
           sa('report-mailer', null, null, 'go'),
         ],
+      },
+      {
+        // Planted unexpected-namespace (deny list): a sandbox copy of orders with the prod role's association.
+        name: 'orders-sandbox',
+        intent: 'READY',
+        serviceAccounts: [sa('orders-api', null, null, 'go', { plantedOnly: true, roleOf: 'orders/orders-api' })],
       },
     ],
   },
@@ -398,6 +445,7 @@ interface Cluster {
 
 function buildTopology(): Cluster[] {
   const r = new Random(STRUCTURE_SEED);
+  const planted = new Random(STRUCTURE_SEED ^ 0x9e37);
   let natOctet = 10;
   return PLAN.map((plan) => {
     const oidcId = r.chars('0123456789ABCDEF', 32);
@@ -428,21 +476,31 @@ function buildTopology(): Cluster[] {
     const serviceAccounts: ServiceAccount[] = [];
     for (const ns of plan.namespaces) {
       for (const s of ns.serviceAccounts) {
+        // Planted service accounts draw from their own stream so they do not move the ids of the others.
+        const rr = s.plantedOnly ? planted : r;
         const roleName = `${plan.name}-${ns.name}-${s.name}`;
-        const hasAssociation = s.podIdFrom !== null || s.associationOnlyFrom !== undefined;
-        const associationId = 'a-' + r.chars(LOWER_ALNUM, 17);
+        const hasAssociation = s.podIdFrom !== null || s.associationOnlyFrom !== undefined || s.plantedOnly === true;
+        const associationId = 'a-' + rr.chars(LOWER_ALNUM, 17);
+        let role: Role;
+        if (s.roleOf !== undefined) {
+          const owner = serviceAccounts.find((x) => `${x.namespace}/${x.plan.name}` === s.roleOf);
+          if (!owner) throw new Error(`scenario: roleOf ${s.roleOf} not found before ${ns.name}/${s.name}`);
+          role = owner.role;
+        } else {
+          role = { name: roleName, arn: `arn:aws:iam::${plan.account}:role/${roleName}`, roleId: 'AROA' + rr.chars(BASE32, 17) };
+        }
         serviceAccounts.push({
           plan: s,
           namespace: ns.name,
-          role: { name: roleName, arn: `arn:aws:iam::${plan.account}:role/${roleName}`, roleId: 'AROA' + r.chars(BASE32, 17) },
+          role,
           association: hasAssociation
             ? {
                 associationId,
                 associationArn: `arn:aws:eks:${plan.region}:${plan.account}:podidentityassociation/${plan.name}/${associationId}`,
               }
             : null,
-          replicas: r.int(1, 3),
-          rolloutEvery: r.int(5, 9),
+          replicas: rr.int(1, 3),
+          rolloutEvery: rr.int(5, 9),
         });
       }
     }
@@ -632,12 +690,13 @@ class FleetBuilder {
 
   // -- §1b companion sts:AssumeRole by pods.eks.amazonaws.com ----------------------------------
 
-  companion(cluster: Cluster, acct: ServiceAccount, pod: Pod, t: number): void {
+  /** `role` defaults to the service account's own; a planted case passes another one. */
+  companion(cluster: Cluster, acct: ServiceAccount, pod: Pod, t: number, role: Role = acct.role): void {
     const { account, region, name } = cluster.plan;
     const session = `eks-${name.slice(0, 10)}-${pod.name.slice(0, 10)}-${this.r.uuid()}`;
     const tagged = !acct.plan.disableSessionTags;
     const requestParameters: Record<string, unknown> = {
-      roleArn: acct.role.arn,
+      roleArn: role.arn,
       roleSessionName: session,
       durationSeconds: 21600,
     };
@@ -660,8 +719,8 @@ class FleetBuilder {
         expiration: stsExpiration(t + 21600 * SECOND),
       },
       assumedRoleUser: {
-        assumedRoleId: `${acct.role.roleId}:${session}`,
-        arn: `arn:aws:sts::${account}:assumed-role/${acct.role.name}/${session}`,
+        assumedRoleId: `${role.roleId}:${session}`,
+        arn: `arn:aws:sts::${account}:assumed-role/${role.name}/${session}`,
       },
     };
     // INFERRED: packedPolicySize reflects the packed session tags, so it is absent without tags.
@@ -679,7 +738,7 @@ class FleetBuilder {
       responseElements,
       ...this.tail(account, {
         readOnly: true,
-        resources: [{ accountId: account, type: 'AWS::IAM::Role', ARN: acct.role.arn }],
+        resources: [{ accountId: account, type: 'AWS::IAM::Role', ARN: role.arn }],
         sharedEventID: true,
       }),
     };
@@ -1133,6 +1192,31 @@ function timesInDay(b: FleetBuilder, day: number, n: number): number[] {
   return out.sort((x, y) => x - y);
 }
 
+/**
+ * n times in day `day`, one uniformly in each of n equal slots. IRSA traffic uses it: with n ≥ 3, two
+ * consecutive assumes of a service account are less than 16 h apart, so a namespace whose pods still use
+ * IRSA never looks SOAKING (last IRSA older than 24 h) just before one of its own assumes.
+ */
+function slotTimesInDay(b: FleetBuilder, day: number, n: number): number[] {
+  const dayStart = b.start + day * DAY;
+  const slot = DAY / n;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(dayStart + Math.floor(i * slot + b.r.next() * slot));
+  return out;
+}
+
+/** Start of the fixed access-denied-spike window (aligned on the epoch) that contains `t`. */
+function spikeWindow(t: number): number {
+  const size = SPIKE_WINDOW_MINUTES * MINUTE;
+  return Math.floor(t / size) * size;
+}
+
+function serviceAccountOf(cluster: Cluster, namespace: string, name: string): ServiceAccount {
+  const a = cluster.serviceAccounts.find((x) => x.namespace === namespace && x.plan.name === name);
+  if (!a) throw new Error(`scenario: ${cluster.plan.name}/${namespace}/${name} missing`);
+  return a;
+}
+
 export function generateSampleFleet(options: SampleFleetOptions): SampleFleet {
   const seed = options.seed ?? 42;
   const days = options.days ?? 30;
@@ -1145,36 +1229,70 @@ export function generateSampleFleet(options: SampleFleetOptions): SampleFleet {
   const clusters = buildTopology();
   const inWindow = (t: number) => t >= start && t < end;
 
-  // Denied Pod Identity fetch burst: payments-prod, one node of ng-2, 12 calls within 4 minutes, 2 days before end.
+  // Denied Pod Identity fetch burst: payments-prod, one node of ng-2, 12 calls within 4 minutes, 2 days before end,
+  // inside one 5-minute spike window aligned on the epoch (starts 5–60 s into the window, lasts < 235 s).
   const payments = clusters.find((c) => c.plan.name === FALLTHROUGH_CLUSTER);
   if (!payments) throw new Error('scenario: payments-prod missing');
-  const burstStart = end - 2 * DAY - r.int(30, 180) * MINUTE;
+  const burstWindow = spikeWindow(end - 2 * DAY - r.int(30, 180) * MINUTE);
+  const burstStart = burstWindow + r.int(5, 60) * SECOND;
   const burstTimes = Array.from({ length: 12 }, () => burstStart + Math.floor(r.next() * 235 * SECOND)).sort((x, y) => x - y);
   const burstEnd = burstTimes[burstTimes.length - 1] ?? burstStart;
   const burstNode = payments.nodeGroups.find((g) => g.plan.name === BURST_NODEGROUP)?.nodes[1];
   if (!burstNode) throw new Error('scenario: burst node missing');
   const inBurst = (c: Cluster, t: number) => c === payments && t >= burstStart - MINUTE && t <= burstEnd + MINUTE;
 
-  /** Per service account with an association: when it was created. */
+  // Planted detection cases, all in payments-prod (times drawn up front; records emitted after the regular traffic).
+  // unexpected-namespace, deny list: orders-sandbox/orders-api assumes the prod orders-api role, 3 times in the last 2 days.
+  const sandbox = serviceAccountOf(payments, 'orders-sandbox', 'orders-api');
+  const sandboxTimes = [
+    end - 47 * HOUR + r.int(0, 420 * 60) * SECOND,
+    end - 30 * HOUR + r.int(0, 600 * 60) * SECOND,
+    end - 12 * HOUR + r.int(0, 600 * 60) * SECOND,
+  ];
+  const sandboxCreated = (sandboxTimes[0] ?? end) - r.int(30, 120) * MINUTE;
+  // unexpected-namespace, first seen: fraud-detection/fraud-scorer gets the risk-engine role for a while, 3 days
+  // before end (its association was pointed at the wrong role and reverted; no other fraud-scorer fetch meanwhile).
+  const fraud = serviceAccountOf(payments, 'fraud-detection', 'fraud-scorer');
+  const riskEngine = serviceAccountOf(payments, 'risk', 'risk-engine');
+  const fraudFirst = end - 3 * DAY - r.int(120 * 60, 600 * 60) * SECOND;
+  const fraudTimes = [fraudFirst, fraudFirst + r.int(20 * 60, 90 * 60) * SECOND];
+  const fraudReverted = (fraudTimes[1] ?? fraudFirst) + r.int(15, 25) * MINUTE;
+  const fraudQuiet = (acct: ServiceAccount, t: number) => acct === fraud && t >= fraudFirst - 5 * MINUTE && t <= fraudReverted;
+  // irsa-regression: a restored CronJob of risk-batch still annotated for IRSA, 6 h and 5 h before end.
+  const riskBatch = serviceAccountOf(payments, 'risk', 'risk-batch');
+  const regressionTimes = [end - 6 * HOUR + r.int(0, 300) * SECOND, end - 5 * HOUR + r.int(0, 300) * SECOND];
+
+  /** Per service account with an association: when it was created (and modified, when not then). */
   const associationTimes = new Map<ServiceAccount, number>();
+  const associationModified = new Map<ServiceAccount, number>();
+  /** Per service account with Pod Identity traffic: its start (pod generations count from it). */
+  const podIdStarts = new Map<ServiceAccount, number>();
 
   for (const cluster of clusters) {
     for (const acct of cluster.serviceAccounts) {
       const p = acct.plan;
-      const irsaEnd = p.irsaUntil === null ? Infinity : end - p.irsaUntil * DAY - r.int(60, 359) * MINUTE;
-      const podIdStart = p.podIdFrom === null ? Infinity : end - p.podIdFrom * DAY - r.int(0, 719) * MINUTE;
-      if (p.podIdFrom !== null) associationTimes.set(acct, podIdStart - r.int(30, 180) * MINUTE);
+      if (p.plantedOnly) continue;
+      const podJitter = r.int(0, 719) * MINUTE;
+      const podIdStart = p.podIdFrom === null ? Infinity : end - p.podIdFrom * DAY - podJitter;
+      // The last IRSA pod goes away 4–6 h before its whole day, after the same jitter as the Pod Identity start: the
+      // association (0.5–3 h before Pod Identity starts) is 18.5–23 h older than the last IRSA assume when the overlap is
+      // one day, and 42.5 h or more when it is two days (irsa-after-association fires only then).
+      const irsaEnd = p.irsaUntil === null ? Infinity : end - p.irsaUntil * DAY - podJitter - r.int(240, 359) * MINUTE;
+      if (p.podIdFrom !== null) {
+        podIdStarts.set(acct, podIdStart);
+        associationTimes.set(acct, podIdStart - r.int(30, 180) * MINUTE);
+      }
       if (p.associationOnlyFrom !== undefined)
         associationTimes.set(acct, end - p.associationOnlyFrom * DAY - r.int(0, 600) * MINUTE);
 
       for (let day = 0; day < days; day++) {
         // IRSA while the SA (or a straggler pod of it) is still on IRSA.
-        for (const t of timesInDay(b, day, r.int(3, 6))) {
+        for (const t of slotTimesInDay(b, day, r.int(3, 6))) {
           if (t < irsaEnd) b.irsa(cluster, acct, t, r.chance(1 / 40));
         }
         // Pod Identity: agent fetch by the pod's node, then the companion AssumeRole within a second.
         for (const t of timesInDay(b, day, r.int(2, 4))) {
-          if (t < podIdStart || inBurst(cluster, t)) continue;
+          if (t < podIdStart || inBurst(cluster, t) || fraudQuiet(acct, t)) continue;
           const pod = r.pick(b.podsAt(cluster, acct, podIdStart, t));
           b.fetch(cluster, pod.node, t, false);
           const tc = t + r.int(120, 900);
@@ -1186,10 +1304,11 @@ export function generateSampleFleet(options: SampleFleetOptions): SampleFleet {
         const t = irsaEnd - r.int(0, 20 * 60) * SECOND;
         if (inWindow(t)) b.irsa(cluster, acct, t, false);
       }
-      // A retry storm of denied IRSA assumes (trust policy `sub` does not match).
+      // A retry storm of denied IRSA assumes (trust policy `sub` does not match): 6–8 within 2 minutes, inside one
+      // 5-minute spike window aligned on the epoch (starts 10–120 s into it, lasts < 110 s).
       if (p.deniedStorm) {
-        const t0 = end - 3 * DAY - r.int(0, 720) * MINUTE;
-        const n = r.int(5, 7);
+        const t0 = spikeWindow(end - 3 * DAY - r.int(0, 720) * MINUTE) + r.int(10, 120) * SECOND;
+        const n = r.int(6, 8);
         for (let i = 0; i < n; i++) {
           const t = t0 + Math.floor(r.next() * 110 * SECOND);
           if (inWindow(t)) b.irsa(cluster, acct, t, true);
@@ -1210,11 +1329,28 @@ export function generateSampleFleet(options: SampleFleetOptions): SampleFleet {
 
   for (const t of burstTimes) if (inWindow(t)) b.fetch(payments, burstNode, t, true);
 
+  // Planted cases: Pod Identity fetch + companion (within a second), IRSA.
+  const podIdentity = (acct: ServiceAccount, since: number, t: number, role?: Role) => {
+    if (!inWindow(t)) return;
+    const pod = r.pick(b.podsAt(payments, acct, since, t));
+    b.fetch(payments, pod.node, t, false);
+    const tc = t + r.int(120, 900);
+    if (tc < end) b.companion(payments, acct, pod, tc, role);
+  };
+  associationTimes.set(sandbox, sandboxCreated);
+  podIdStarts.set(sandbox, sandboxCreated);
+  for (const t of sandboxTimes) podIdentity(sandbox, sandboxCreated, t);
+  const fraudSince = podIdStarts.get(fraud);
+  if (fraudSince === undefined) throw new Error('scenario: fraud-scorer has no Pod Identity');
+  for (const t of fraudTimes) podIdentity(fraud, fraudSince, t, riskEngine.role);
+  associationModified.set(fraud, fraudReverted);
+  for (const t of regressionTimes) if (inWindow(t)) b.irsa(payments, riskBatch, t, false);
+
   // Node-role fallthrough on payments-prod ng-1, last 5 days: node 0 via IMDSv2, node 1 via IMDSv1 (old CLI).
   const ftGroup = payments.nodeGroups.find((g) => g.plan.name === FALLTHROUGH_NODEGROUP);
   const ftNode0 = ftGroup?.nodes[0];
   const ftNode1 = ftGroup?.nodes[1];
-  if (!ftNode0 || !ftNode1) throw new Error('scenario: fallthrough nodes missing');
+  if (!ftGroup || !ftNode0 || !ftNode1) throw new Error('scenario: fallthrough nodes missing');
   const ftCount = r.int(12, 18);
   const ftKinds: ('A' | 'B' | 'C' | 'D')[] = ['A', 'B', 'C', 'D'];
   for (let i = 0; i < ftCount; i++) {
@@ -1281,18 +1417,26 @@ export function generateSampleFleet(options: SampleFleetOptions): SampleFleet {
   const byCategory: Record<string, number> = {};
   for (const x of sorted) byCategory[x.category] = (byCategory[x.category] ?? 0) + 1;
 
-  const inventory = buildInventory(clusters, associationTimes, end);
+  const inventory = buildInventory(clusters, associationTimes, associationModified, end);
   const associated = new Set<string>();
   for (const c of clusters)
     for (const a of c.serviceAccounts) if (a.association) associated.add(`${c.plan.name}/${a.namespace}`);
-  const expected = computeExpected(
-    files.flatMap((f) => f.records),
-    clusters,
-    associated,
+  const allRecords = files.flatMap((f) => f.records);
+  const expected = computeExpected(allRecords, clusters, associated, end);
+  const expectedDetections = computeExpectedDetections(allRecords, clusters, associationTimes, {
+    payments,
+    sandbox,
+    fraud,
+    riskEngine,
+    riskBatch,
+    burstNode,
+    burstWindow,
+    fallthroughRole: ftGroup.role,
+    fallthroughNodes: [ftNode0, ftNode1],
     end,
-  );
+  });
 
-  return { files, inventory, expected, stats: { records: sorted.length, byCategory } };
+  return { files, inventory, expected, expectedDetections, stats: { records: sorted.length, byCategory } };
 }
 
 function s3Key(account: string, region: string, hour: number, unique: string): string {
@@ -1307,7 +1451,12 @@ function s3Key(account: string, region: string, hour: number, unique: string): s
 // ---------------------------------------------------------------------------------------------
 // Inventory (AWS CLI output)
 
-function buildInventory(clusters: Cluster[], associationTimes: Map<ServiceAccount, number>, end: number): SampleInventoryFile[] {
+function buildInventory(
+  clusters: Cluster[],
+  associationTimes: Map<ServiceAccount, number>,
+  associationModified: Map<ServiceAccount, number>,
+  end: number,
+): SampleInventoryFile[] {
   const files: SampleInventoryFile[] = [];
   clusters.forEach((c, ci) => {
     const { name, region, account, version } = c.plan;
@@ -1370,7 +1519,7 @@ function buildInventory(clusters: Cluster[], associationTimes: Map<ServiceAccoun
             associationId: a.association?.associationId,
             tags: {},
             createdAt: cliTime(createdAt),
-            modifiedAt: cliTime(createdAt),
+            modifiedAt: cliTime(associationModified.get(a) ?? createdAt),
             disableSessionTags: a.plan.disableSessionTags === true,
           },
         },
@@ -1497,6 +1646,220 @@ function computeExpected(
         }
       }
       out.push({ cluster: c.plan.name, namespace: ns.name, verdict, why });
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expected detections: the planted cases, described from the generated records
+
+interface PlantedCases {
+  payments: Cluster;
+  sandbox: ServiceAccount;
+  fraud: ServiceAccount;
+  riskEngine: ServiceAccount;
+  riskBatch: ServiceAccount;
+  burstNode: Node;
+  burstWindow: number;
+  fallthroughRole: NodeRole;
+  fallthroughNodes: Node[];
+  end: number;
+}
+
+/** What the detections read from one record (a reduced normalizer, enough to describe the cases). */
+interface Seen {
+  t: number;
+  kind: 'irsa' | 'pod-identity' | 'fetch' | 'node-call';
+  cluster: string | null;
+  namespace: string | null;
+  serviceAccount: string | null;
+  roleArn: string | null;
+  denied: boolean;
+  instanceId: string | null;
+  nodeRoleArn: string | null;
+  api: string;
+  imds: string | null;
+}
+
+function seenOf(records: readonly Record<string, unknown>[], clusters: Cluster[]): Seen[] {
+  const byProvider = new Map(clusters.map((c) => [c.providerArn, c.plan.name]));
+  const out: Seen[] = [];
+  for (const rec of records) {
+    const ui = asObj(rec.userIdentity);
+    const rp = asObj(rec.requestParameters);
+    if (!ui) continue;
+    const base = {
+      t: Date.parse(String(rec.eventTime)),
+      denied: typeof rec.errorCode === 'string',
+      api: `${String(rec.eventSource).replace('.amazonaws.com', '')}:${String(rec.eventName)}`,
+      instanceId: null,
+      nodeRoleArn: null,
+      imds: null,
+    };
+    if (rec.eventName === 'AssumeRoleWithWebIdentity') {
+      const cluster = byProvider.get(String(ui.identityProvider));
+      const m = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(String(ui.userName));
+      if (!cluster || !m) continue;
+      out.push({ ...base, kind: 'irsa', cluster, namespace: m[1] ?? null, serviceAccount: m[2] ?? null, roleArn: String(rp?.roleArn) });
+    } else if (rec.eventName === 'AssumeRole' && ui.invokedBy === 'pods.eks.amazonaws.com') {
+      const tags = Array.isArray(rp?.tags) ? (rp.tags as unknown[]) : [];
+      const tag = (k: string) => {
+        const v = asObj(tags.find((x) => asObj(x)?.key === k))?.value;
+        return typeof v === 'string' ? v : null;
+      };
+      out.push({
+        ...base,
+        kind: 'pod-identity',
+        cluster: tag('eks-cluster-name'),
+        namespace: tag('kubernetes-namespace'),
+        serviceAccount: tag('kubernetes-service-account'),
+        roleArn: String(rp?.roleArn),
+      });
+    } else {
+      const sc = asObj(ui.sessionContext);
+      if (sc?.ec2RoleDelivery === undefined) continue;
+      const fetch = rec.eventName === 'AssumeRoleForPodIdentity';
+      out.push({
+        ...base,
+        kind: fetch ? 'fetch' : 'node-call',
+        cluster: fetch ? String(rp?.clusterName) : null,
+        namespace: null,
+        serviceAccount: null,
+        roleArn: null,
+        instanceId: String(ui.arn).split('/').pop() ?? null,
+        nodeRoleArn: String(asObj(sc.sessionIssuer)?.arn),
+        imds: String(sc.ec2RoleDelivery),
+      });
+    }
+  }
+  return out.sort((x, y) => x.t - y.t);
+}
+
+function computeExpectedDetections(
+  records: readonly Record<string, unknown>[],
+  clusters: Cluster[],
+  associationTimes: Map<ServiceAccount, number>,
+  plant: PlantedCases,
+): ExpectedDetection[] {
+  const seen = seenOf(records, clusters);
+  const cluster = plant.payments.plan.name;
+  const times = (xs: Seen[]) => xs.map((x) => ctTime(x.t)).join(', ');
+  const span = (xs: Seen[]) => `${ctTime(xs[0]?.t ?? 0)} … ${ctTime(xs[xs.length - 1]?.t ?? 0)}`;
+  const roleName = (arn: string) => arn.split('/').pop() ?? arn;
+  const mine = (x: Seen, a: ServiceAccount) => x.cluster === cluster && x.namespace === a.namespace && x.serviceAccount === a.plan.name;
+  const out: ExpectedDetection[] = [];
+
+  const sandbox = seen.filter((x) => x.kind === 'pod-identity' && mine(x, plant.sandbox));
+  const sandboxCreated = associationTimes.get(plant.sandbox) ?? 0;
+  out.push({
+    detection: 'unexpected-namespace',
+    cluster,
+    namespace: plant.sandbox.namespace,
+    serviceAccount: plant.sandbox.plan.name,
+    why:
+      `${plant.sandbox.namespace} matches denyNamespaces '*-sandbox': ${plant.sandbox.namespace}/${plant.sandbox.plan.name} assumed the prod role ` +
+      `${plant.sandbox.role.name} (of orders/orders-api) through Pod Identity ${sandbox.length} times (${times(sandbox)}); its association exists ` +
+      `since ${ctTime(sandboxCreated)}. The (role, namespace) pair is also new for a role seen since the first day.`,
+  });
+
+  const riskEngineArn = plant.riskEngine.role.arn;
+  const roleSince = seen.find((x) => (x.kind === 'irsa' || x.kind === 'pod-identity') && !x.denied && x.roleArn === riskEngineArn);
+  const borrowed = seen.filter((x) => x.kind === 'pod-identity' && mine(x, plant.fraud) && x.roleArn === riskEngineArn);
+  out.push({
+    detection: 'unexpected-namespace',
+    cluster,
+    namespace: plant.fraud.namespace,
+    serviceAccount: plant.fraud.plan.name,
+    why:
+      `first seen: role ${plant.riskEngine.role.name}, assumed from ${plant.riskEngine.namespace} since ${ctTime(roleSince?.t ?? 0)} (more than the ` +
+      `7-day learning period), assumed from ${plant.fraud.namespace} (${plant.fraud.plan.name}) through Pod Identity for the first time at ` +
+      `${ctTime(borrowed[0]?.t ?? 0)} (${borrowed.length} assumes: ${times(borrowed)}; the association was pointed at the wrong role and reverted)`,
+  });
+
+  const burst = seen.filter((x) => x.kind === 'fetch' && x.denied);
+  const inBurstWindow = burst.filter((x) => x.instanceId === plant.burstNode.instanceId && spikeWindow(x.t) === plant.burstWindow);
+  out.push({
+    detection: 'access-denied-spike',
+    cluster,
+    namespace: null,
+    serviceAccount: null,
+    why:
+      `${inBurstWindow.length} denied eks-auth:AssumeRoleForPodIdentity (AccessDenied) from node ${plant.burstNode.instanceId} ` +
+      `(node role ${plant.burstNode.role.name}, ${plant.burstNode.group.name}), ${span(inBurstWindow)}, all in the ${SPIKE_WINDOW_MINUTES}-minute ` +
+      `window starting ${ctTime(plant.burstWindow)}`,
+  });
+
+  const storm = seen.filter((x) => x.kind === 'irsa' && x.denied && x.cluster === cluster && x.serviceAccount === 'inventory-sync');
+  const perWindow = new Map<number, Seen[]>();
+  for (const x of storm) perWindow.set(spikeWindow(x.t), [...(perWindow.get(spikeWindow(x.t)) ?? []), x]);
+  const [stormWindow, stormEvents] = [...perWindow].sort((x, y) => y[1].length - x[1].length)[0] ?? [0, []];
+  out.push({
+    detection: 'access-denied-spike',
+    cluster,
+    namespace: 'inventory',
+    serviceAccount: 'inventory-sync',
+    why:
+      `${stormEvents.length} denied sts:AssumeRoleWithWebIdentity (AccessDenied) for system:serviceaccount:inventory:inventory-sync, ` +
+      `${span(stormEvents)}, all in the ${SPIKE_WINDOW_MINUTES}-minute window starting ${ctTime(stormWindow)} (a retry storm: trust policy sub mismatch)`,
+  });
+
+  const ft = seen.filter((x) => x.kind === 'node-call' && x.nodeRoleArn === plant.fallthroughRole.arn && !/^(ecr|ec2):/.test(x.api));
+  const byNode = plant.fallthroughNodes
+    .map((n) => {
+      const calls = ft.filter((x) => x.instanceId === n.instanceId);
+      const imds = [...new Set(calls.map((x) => `IMDSv${x.imds === '1.0' ? 1 : 2}`))].sort().join('/');
+      return `${n.instanceId} (${imds}: ${[...new Set(calls.map((x) => x.api))].sort().join(', ')})`;
+    })
+    .join(' and ');
+  out.push({
+    detection: 'node-role-fallthrough',
+    cluster,
+    namespace: null,
+    serviceAccount: null,
+    why: `${ft.length} calls with node role ${plant.fallthroughRole.name} outside expected node traffic, ${span(ft)}, from ${byNode}`,
+  });
+
+  const regression = seen.filter((x) => x.kind === 'irsa' && mine(x, plant.riskBatch) && x.t >= plant.end - DAY);
+  const first = regression[0]?.t ?? 0;
+  const before = seen.filter((x) => x.t < first && x.cluster === cluster && x.namespace === plant.riskBatch.namespace);
+  const lastIrsa = before.filter((x) => x.kind === 'irsa').pop();
+  const firstPod = before.find((x) => x.kind === 'pod-identity');
+  out.push({
+    detection: 'irsa-regression',
+    cluster,
+    namespace: plant.riskBatch.namespace,
+    serviceAccount: plant.riskBatch.plan.name,
+    why:
+      `${plant.riskBatch.namespace} was READY (Pod Identity since ${ctTime(firstPod?.t ?? 0)}, last IRSA ${ctTime(lastIrsa?.t ?? 0)}); ` +
+      `${plant.riskBatch.plan.name} assumed ${plant.riskBatch.role.name} through IRSA at ${times(regression)} (a restored CronJob still annotated for IRSA)`,
+  });
+
+  // irsa-after-association: every IRSA assume (denied ones too) more than the active window after the association.
+  for (const c of clusters) {
+    for (const a of c.serviceAccounts) {
+      const created = associationTimes.get(a);
+      if (!a.association || created === undefined) continue;
+      const late = seen.filter(
+        (x) => x.kind === 'irsa' && x.cluster === c.plan.name && x.namespace === a.namespace && x.serviceAccount === a.plan.name && x.t - created > SAMPLE_ACTIVE_HOURS * HOUR,
+      );
+      if (late.length === 0) continue;
+      const days = new Set(late.map((x) => ctTime(x.t).slice(0, 10))).size;
+      const story =
+        a.plan.associationOnlyFrom !== undefined
+          ? 'the "restart the pods" straggler: association created, pods never restarted'
+          : a.plan.irsaUntil === null
+            ? 'IRSA pods still running next to the Pod Identity ones'
+            : `IRSA pods kept running ${(a.plan.podIdFrom ?? 0) - a.plan.irsaUntil} days into the migration`;
+      out.push({
+        detection: 'irsa-after-association',
+        cluster: c.plan.name,
+        namespace: a.namespace,
+        serviceAccount: a.plan.name,
+        why:
+          `association created ${ctTime(created)}; ${late.length} IRSA assumes more than ${SAMPLE_ACTIVE_HOURS} h later on ${days} UTC days ` +
+          `(${span(late)}): ${a === plant.riskBatch ? 'the migration overlap and the planted irsa-regression' : story}`,
+      });
     }
   }
   return out;

@@ -54,7 +54,7 @@ describe('cutover-watch demo (npm start)', () => {
     expect(demo.code).toBe(0);
     expect(demo.stderr).toBe('');
     for (const verdict of ['NOT_STARTED', 'IN_PROGRESS', 'SOAKING', 'READY']) expect(demo.stdout).toContain(verdict);
-    expect(demo.stdout).toMatch(/21 namespaces: \d+ NOT_STARTED, \d+ IN_PROGRESS, 1 SOAKING, \d+ READY/);
+    expect(demo.stdout).toMatch(/22 namespaces: \d+ NOT_STARTED, \d+ IN_PROGRESS, 1 SOAKING, \d+ READY/);
     expect(demo.stdout).toMatch(/analyzed [\d,]+ files, [\d,]+ records in [\d.]+ s \([\d,]+ records\/s\)/);
     expect(demo.stdout).toContain('Pod Identity credential fetches failed (AccessDenied)');
   });

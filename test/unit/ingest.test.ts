@@ -114,7 +114,7 @@ describe('ingestBatch', () => {
 
     const result = await ingestBatch(batch(), port, NOW);
 
-    expect(result).toEqual({ events: 4, replayed: 0, itemsWritten: 8, itemsUnchanged: 0, failedEventIds: [], errors: [] });
+    expect(result).toEqual({ events: 4, replayed: 0, itemsWritten: 8, itemsUnchanged: 0, failedEventIds: [], errors: [], alerts: [] });
     expect([...port.items.keys()].sort()).toEqual(
       [
         `SCOPES issuer:${ISSUER}`,
@@ -144,7 +144,7 @@ describe('ingestBatch', () => {
 
     const replay = await ingestBatch(batch(), port, new Date('2024-05-16T00:00:00Z'));
 
-    expect(replay).toEqual({ events: 4, replayed: 4, itemsWritten: 0, itemsUnchanged: 0, failedEventIds: [], errors: [] });
+    expect(replay).toEqual({ events: 4, replayed: 4, itemsWritten: 0, itemsUnchanged: 0, failedEventIds: [], errors: [], alerts: [] });
     expect(port.items).toEqual(before);
     expect(assessReadiness({ items: [...port.items.values()], inventory: emptyInventory() }, { asOf: NOW })).toEqual(verdictsBefore);
   });
@@ -261,7 +261,7 @@ describe('ingestBatch', () => {
   it('does nothing for an empty batch', async () => {
     const port = new MemoryPort();
 
-    expect(await ingestBatch([], port, NOW)).toEqual({ events: 0, replayed: 0, itemsWritten: 0, itemsUnchanged: 0, failedEventIds: [], errors: [] });
+    expect(await ingestBatch([], port, NOW)).toEqual({ events: 0, replayed: 0, itemsWritten: 0, itemsUnchanged: 0, failedEventIds: [], errors: [], alerts: [] });
     expect(port.items.size).toBe(0);
   });
 });

@@ -5,14 +5,22 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
-import type { SampleFleet } from '../../functions/local/sample-fleet';
+import type { ExpectedDetection, SampleFleet } from '../../functions/local/sample-fleet';
 
 type Rec = Record<string, unknown>;
 
 const END = new Date('2026-11-22T14:00:00Z');
 const END_MS = END.getTime();
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
 const MINUTE = 60_000;
+/** Detection defaults the planted cases are built for. */
+const SPIKE_WINDOW = 5 * MINUTE;
+const SPIKE_THRESHOLD = 5;
+const LEARNING = 7 * DAY;
+const ACTIVE = 24 * HOUR;
+const aligned = (t: number) => Math.floor(t / SPIKE_WINDOW) * SPIKE_WINDOW;
+const iso = (t: number) => new Date(t).toISOString().replace('.000Z', 'Z');
 
 function obj(v: unknown): Rec {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`not an object: ${JSON.stringify(v)}`);
@@ -51,12 +59,13 @@ const inventoryContent = (f: SampleFleet, name: string): Rec => {
 const INTENDED: Record<string, string> = {
   'payments-prod/ledger': 'READY',
   'payments-prod/fraud-detection': 'READY',
-  'payments-prod/risk': 'READY',
+  'payments-prod/risk': 'IN_PROGRESS',
   'payments-prod/checkout': 'SOAKING',
   'payments-prod/orders': 'IN_PROGRESS',
   'payments-prod/notifications': 'IN_PROGRESS',
   'payments-prod/inventory': 'NOT_STARTED',
   'payments-prod/reporting': 'NOT_STARTED',
+  'payments-prod/orders-sandbox': 'READY',
   'search-prod/indexer': 'READY',
   'search-prod/query-api': 'READY',
   'search-prod/ranking': 'READY',
@@ -102,6 +111,136 @@ function lastIrsaByNamespace(recs: Rec[]): Map<string, number> {
   return out;
 }
 
+/** One credential-relevant record, as the detections see it (independent of the generator's own parsing). */
+interface Ev {
+  t: number;
+  kind: 'irsa' | 'pod-identity' | 'fetch' | 'node-call';
+  ok: boolean;
+  cluster: string;
+  namespace: string | null;
+  serviceAccount: string | null;
+  roleArn: string | null;
+  node: string | null;
+  api: string;
+}
+
+const EXPECTED_NODE_APIS = new Set([
+  'eks-auth.amazonaws.com:AssumeRoleForPodIdentity',
+  'ecr.amazonaws.com:GetAuthorizationToken',
+  'ecr.amazonaws.com:BatchGetImage',
+  'ec2.amazonaws.com:DescribeInstances',
+  'ec2.amazonaws.com:AssignPrivateIpAddresses',
+]);
+
+function eventsOf(f: SampleFleet): Ev[] {
+  const issuers = new Map<string, string>();
+  const nodeRoleCluster = new Map<string, string>();
+  for (const file of f.inventory) {
+    if (file.name.startsWith('describe-cluster-')) {
+      const c = obj(obj(file.content).cluster);
+      issuers.set(String(obj(obj(c.identity).oidc).issuer).replace('https://', ''), String(c.name));
+    }
+  }
+  const out: Ev[] = [];
+  const recs = all(f);
+  // Karpenter node roles have no describe-nodegroup: map every node role through its Pod Identity fetches.
+  for (const r of recs.filter(isFetch)) nodeRoleCluster.set(String(obj(obj(ui(r).sessionContext).sessionIssuer).arn), String(rp(r).clusterName));
+  for (const r of recs) {
+    const api = `${r.eventSource}:${r.eventName}`;
+    const base = { t: time(r), ok: r.errorCode === undefined, api };
+    if (isEksIrsa(r)) {
+      const [, , ns, sa] = String(ui(r).userName).split(':');
+      const issuer = String(ui(r).identityProvider).replace(/^arn:aws:iam::\d{12}:oidc-provider\//, '');
+      out.push({ ...base, kind: 'irsa', cluster: String(issuers.get(issuer)), namespace: ns ?? null, serviceAccount: sa ?? null, roleArn: String(rp(r).roleArn), node: null });
+    } else if (isCompanion(r)) {
+      const tags = tagMap(r);
+      out.push({
+        ...base,
+        kind: 'pod-identity',
+        cluster: tags.get('eks-cluster-name') ?? String(rp(r).roleArn).split(':role/')[1]?.split('-').slice(0, 2).join('-') ?? '?',
+        namespace: tags.get('kubernetes-namespace') ?? null,
+        serviceAccount: tags.get('kubernetes-service-account') ?? null,
+        roleArn: String(rp(r).roleArn),
+        node: null,
+      });
+    } else if (isNodeCall(r)) {
+      const role = String(obj(obj(ui(r).sessionContext).sessionIssuer).arn);
+      out.push({
+        ...base,
+        kind: isFetch(r) ? 'fetch' : 'node-call',
+        cluster: isFetch(r) ? String(rp(r).clusterName) : (nodeRoleCluster.get(role) ?? '?'),
+        namespace: null,
+        serviceAccount: null,
+        roleArn: null,
+        node: String(ui(r).arn).split('/')[2] ?? null,
+      });
+    }
+  }
+  return out.sort((a, b) => a.t - b.t);
+}
+
+const dkey = (detection: string, cluster: string, ns: string | null, sa: string | null) => `${detection} ${cluster}/${ns}/${sa}`;
+
+/**
+ * The five detections with the default policy, written from their definitions, over the records and the
+ * inventory: returns `detection cluster/namespace/serviceAccount` → the event times that fire it.
+ */
+function detectFromRecords(f: SampleFleet): Map<string, number[]> {
+  const fired = new Map<string, number[]>();
+  const fire = (k: string, t: number) => fired.set(k, [...(fired.get(k) ?? []), t]);
+  const associations = new Map<string, number>();
+  for (const file of f.inventory.filter((x) => x.name.startsWith('describe-pod-identity-association-'))) {
+    const a = obj(obj(file.content).association);
+    associations.set(`${a.clusterName}/${a.namespace}/${a.serviceAccount}`, Date.parse(String(a.createdAt)));
+  }
+  const roleFirst = new Map<string, number>();
+  const pairs = new Set<string>();
+  const spikes = new Map<string, number>();
+  const ns = new Map<string, { pod: boolean; lastIrsa: number | null }>();
+  for (const e of eventsOf(f)) {
+    // unexpected-namespace: deny list / system namespace, else a new (role, namespace) pair of a role older than the learning period
+    if ((e.kind === 'irsa' || e.kind === 'pod-identity') && e.ok && e.namespace && e.roleArn) {
+      const pair = `${e.roleArn}|${e.namespace}`;
+      const since = roleFirst.get(e.roleArn);
+      if (e.namespace === 'default' || e.namespace.endsWith('-sandbox') || e.namespace === 'kube-system') {
+        fire(dkey('unexpected-namespace', e.cluster, e.namespace, e.serviceAccount), e.t);
+      } else if (!pairs.has(pair) && since !== undefined && e.t - since >= LEARNING) {
+        fire(dkey('unexpected-namespace', e.cluster, e.namespace, e.serviceAccount), e.t);
+      }
+      pairs.add(pair);
+      if (since === undefined) roleFirst.set(e.roleArn, e.t);
+    }
+    // access-denied-spike: per key, fixed windows aligned on the epoch
+    if (!e.ok && e.kind !== 'pod-identity') {
+      const key = e.kind === 'irsa' ? `${e.cluster}/${e.namespace}/${e.serviceAccount}/${e.roleArn}` : `${e.kind}/${e.node}`;
+      const counter = `${key}|${aligned(e.t)}`;
+      const n = (spikes.get(counter) ?? 0) + 1;
+      spikes.set(counter, n);
+      if (n >= SPIKE_THRESHOLD) fire(dkey('access-denied-spike', e.cluster, e.namespace, e.serviceAccount), e.t);
+    }
+    // node-role-fallthrough
+    if (e.kind === 'node-call' && !EXPECTED_NODE_APIS.has(e.api)) fire(dkey('node-role-fallthrough', e.cluster, null, null), e.t);
+    if (e.kind === 'irsa' && e.namespace) {
+      // irsa-regression: any IRSA attempt in a namespace with Pod Identity and no IRSA within the active window
+      const state = ns.get(`${e.cluster}/${e.namespace}`) ?? { pod: false, lastIrsa: null };
+      if (state.pod && (state.lastIrsa === null || e.t - state.lastIrsa > ACTIVE)) fire(dkey('irsa-regression', e.cluster, e.namespace, e.serviceAccount), e.t);
+      state.lastIrsa = e.t;
+      ns.set(`${e.cluster}/${e.namespace}`, state);
+      // irsa-after-association: any IRSA attempt more than the active window after the association
+      const created = associations.get(`${e.cluster}/${e.namespace}/${e.serviceAccount}`);
+      if (created !== undefined && e.t - created > ACTIVE) fire(dkey('irsa-after-association', e.cluster, e.namespace, e.serviceAccount), e.t);
+    }
+    if (e.kind === 'pod-identity' && e.ok && e.namespace) {
+      const state = ns.get(`${e.cluster}/${e.namespace}`) ?? { pod: false, lastIrsa: null };
+      state.pod = true;
+      ns.set(`${e.cluster}/${e.namespace}`, state);
+    }
+  }
+  return fired;
+}
+
+const expectedKeys = (f: SampleFleet) => f.expectedDetections.map((d: ExpectedDetection) => dkey(d.detection, d.cluster, d.namespace, d.serviceAccount));
+
 describe('determinism', () => {
   it('same (seed, end, days) gives deep-equal output with the same byte hash, independent of the clock', () => {
     vi.useFakeTimers();
@@ -123,13 +262,15 @@ describe('determinism', () => {
     }
   });
 
-  it('a different seed changes ids and times but not the scenario', () => {
+  it('a different seed changes ids and times but not the scenario (verdicts, detection cases)', () => {
     for (const seed of [1, 7, 2024]) {
       const other = generateSampleFleet({ end: END, seed });
       expect(hash(other)).not.toBe(hash(fleet));
       expect(other.expected.map((e) => [e.cluster, e.namespace, e.verdict])).toEqual(
         fleet.expected.map((e) => [e.cluster, e.namespace, e.verdict]),
       );
+      expect(expectedKeys(other)).toEqual(expectedKeys(fleet));
+      expect(new Set(detectFromRecords(other).keys())).toEqual(new Set(expectedKeys(other)));
       const ids = new Set(records.map((r) => r.eventID));
       expect(all(other).filter((r) => ids.has(r.eventID))).toHaveLength(0);
     }
@@ -138,6 +279,8 @@ describe('determinism', () => {
   it('a longer window keeps the scenario and adds traffic', () => {
     const longer = generateSampleFleet({ end: END, days: 35 });
     expect(longer.expected.map((e) => e.verdict)).toEqual(fleet.expected.map((e) => e.verdict));
+    expect(expectedKeys(longer)).toEqual(expectedKeys(fleet));
+    expect(new Set(detectFromRecords(longer).keys())).toEqual(new Set(expectedKeys(longer)));
     expect(longer.stats.records).toBeGreaterThan(fleet.stats.records);
     expect(Math.min(...all(longer).map(time))).toBeLessThan(END_MS - 30 * DAY);
   });
@@ -174,25 +317,27 @@ describe('size and speed', () => {
 });
 
 describe('scenario', () => {
-  it('has 3 clusters, ≥ 21 namespaces and exactly the intended verdicts', () => {
+  it('has 3 clusters, 22 namespaces and exactly the intended verdicts', () => {
     expect(new Set(fleet.expected.map((e) => e.cluster))).toEqual(new Set(['payments-prod', 'search-prod', 'legacy-batch']));
-    expect(fleet.expected.length).toBeGreaterThanOrEqual(21);
+    expect(fleet.expected).toHaveLength(22);
     const got = Object.fromEntries(fleet.expected.map((e) => [`${e.cluster}/${e.namespace}`, e.verdict]));
     expect(got).toEqual(INTENDED);
     expect(new Set(fleet.expected.map((e) => e.verdict))).toEqual(new Set(['NOT_STARTED', 'IN_PROGRESS', 'SOAKING', 'READY']));
     for (const e of fleet.expected) expect(e.why.length).toBeGreaterThan(10);
   });
 
-  it('payments-prod: 8 namespaces, ≥2 READY cut over 18–28 days ago, one SOAKING checkout, ≥2 IN_PROGRESS, ≥2 NOT_STARTED', () => {
+  it('payments-prod: 9 namespaces, ≥2 READY cut over 18–28 days ago, one SOAKING checkout, ≥2 IN_PROGRESS, ≥2 NOT_STARTED', () => {
     const p = fleet.expected.filter((e) => e.cluster === 'payments-prod');
-    expect(p).toHaveLength(8);
+    expect(p).toHaveLength(9);
     const count = (v: string) => p.filter((e) => e.verdict === v).length;
     expect(count('READY')).toBeGreaterThanOrEqual(2);
     expect(p.filter((e) => e.verdict === 'SOAKING').map((e) => e.namespace)).toEqual(['checkout']);
     expect(count('IN_PROGRESS')).toBeGreaterThanOrEqual(2);
     expect(count('NOT_STARTED')).toBeGreaterThanOrEqual(2);
     const last = lastIrsaByNamespace(records);
-    for (const e of p.filter((x) => x.verdict === 'READY')) {
+    // orders-sandbox is READY without ever using IRSA (Pod Identity from its first pod).
+    expect(last.has('payments-prod/orders-sandbox')).toBe(false);
+    for (const e of p.filter((x) => x.verdict === 'READY' && x.namespace !== 'orders-sandbox')) {
       const age = Math.floor((END_MS - (last.get(`payments-prod/${e.namespace}`) ?? 0)) / DAY);
       expect(age).toBeGreaterThanOrEqual(18);
       expect(age).toBeLessThanOrEqual(28);
@@ -270,12 +415,16 @@ describe('scenario', () => {
         );
         expect(a.associationId).toMatch(/^a-[a-z0-9]{17}$/);
         const d = obj(inventoryContent(fleet, `describe-pod-identity-association-${cluster}-${a.namespace}-${a.serviceAccount}.json`).association);
-        expect(d.roleArn).toBe(`arn:aws:iam::111122223333:role/${cluster}-${a.namespace}-${a.serviceAccount}`);
+        // orders-sandbox's association reuses the prod orders-api role (the planted unexpected-namespace case).
+        const roleNs = a.namespace === 'orders-sandbox' ? 'orders' : String(a.namespace);
+        expect(d.roleArn).toBe(`arn:aws:iam::111122223333:role/${cluster}-${roleNs}-${a.serviceAccount}`);
         expect(d.associationId).toBe(a.associationId);
         expect(typeof d.disableSessionTags).toBe('boolean');
-        if (!(cluster === 'payments-prod' && a.namespace === 'reporting')) expect(used.has(`${a.namespace}-${a.serviceAccount}`)).toBe(true);
+        expect(Date.parse(String(d.modifiedAt))).toBeGreaterThanOrEqual(Date.parse(String(d.createdAt)));
+        if (!(cluster === 'payments-prod' && a.namespace === 'reporting')) expect(used.has(`${roleNs}-${a.serviceAccount}`)).toBe(true);
       }
       expect(listed.size).toBe(list.length);
+      expect(list.length).toBe(cluster === 'payments-prod' ? 12 : 9);
       expect(used.size).toBe(cluster === 'payments-prod' ? 10 : 9);
     }
   });
@@ -319,7 +468,13 @@ describe('record shapes (CLOUDTRAIL.md)', () => {
       expect(p.durationSeconds).toBe(21600);
       const t = tagMap(r);
       expect(t.get('eks-cluster-arn')).toMatch(new RegExp(`^arn:aws:eks:${r.awsRegion}:${r.recipientAccountId}:cluster/${t.get('eks-cluster-name')}$`));
-      expect(p.roleArn).toBe(`arn:aws:iam::${r.recipientAccountId}:role/${t.get('eks-cluster-name')}-${t.get('kubernetes-namespace')}-${t.get('kubernetes-service-account')}`);
+      // Two planted cases assume another namespace's role: orders-sandbox (prod orders role) and fraud-scorer (risk-engine role).
+      const own = `arn:aws:iam::${r.recipientAccountId}:role/${t.get('eks-cluster-name')}-${t.get('kubernetes-namespace')}-${t.get('kubernetes-service-account')}`;
+      const borrowed: Record<string, string> = {
+        'orders-sandbox/orders-api': 'arn:aws:iam::111122223333:role/payments-prod-orders-orders-api',
+        'fraud-detection/fraud-scorer': 'arn:aws:iam::111122223333:role/payments-prod-risk-risk-engine',
+      };
+      expect([own, borrowed[`${t.get('kubernetes-namespace')}/${t.get('kubernetes-service-account')}`]]).toContain(p.roleArn);
       expect(t.get('kubernetes-pod-name')).toMatch(new RegExp(`^${t.get('kubernetes-service-account')}-[bcdfghjklmnpqrstvwxz2456789]{9,10}-[bcdfghjklmnpqrstvwxz2456789]{5}$`));
       expect(t.get('kubernetes-pod-uid')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(String(p.roleSessionName)).toMatch(/^eks-.{1,10}-.{1,10}-[0-9a-f-]{36}$/);
@@ -416,9 +571,9 @@ describe('record shapes (CLOUDTRAIL.md)', () => {
       expect(Array.isArray(r.resources)).toBe(true);
     }
     const inv = denied.filter((r) => ui(r).userName === 'system:serviceaccount:inventory:inventory-sync').map(time).sort((a, b) => a - b);
-    expect(inv.length).toBeGreaterThanOrEqual(5);
-    // at least five of them within two minutes (the retry storm)
-    expect(inv.some((t, i) => (inv[i + 4] ?? Infinity) - t <= 2 * MINUTE)).toBe(true);
+    expect(inv.length).toBeGreaterThanOrEqual(6);
+    // at least six of them within two minutes (the retry storm), inside one 5-minute window aligned on the epoch
+    expect(inv.some((t, i) => (inv[i + 5] ?? Infinity) - t <= 2 * MINUTE && aligned(t) === aligned(inv[i + 5] ?? 0))).toBe(true);
   });
 
   it('GitHub Actions web identity is present and maps to no namespace', () => {
@@ -448,13 +603,14 @@ describe('record shapes (CLOUDTRAIL.md)', () => {
 });
 
 describe('Pod Identity fetch AccessDenied burst', () => {
-  it('12 denied fetches from one payments-prod node within 5 minutes, 2 days before end, with no companion', () => {
+  it('12 denied fetches from one payments-prod node within 4 minutes of one aligned 5-minute window, 2 days before end, with no companion', () => {
     const denied = records.filter((r) => isFetch(r) && r.errorCode);
     expect(denied).toHaveLength(12);
     const times = denied.map(time).sort((a, b) => a - b);
     const first = times[0] ?? 0;
     const last = times[times.length - 1] ?? 0;
-    expect(last - first).toBeLessThanOrEqual(5 * MINUTE);
+    expect(last - first).toBeLessThanOrEqual(4 * MINUTE);
+    expect(aligned(first)).toBe(aligned(last));
     expect(Math.floor((END_MS - first) / DAY)).toBe(2);
     expect(new Set(denied.map((r) => ui(r).arn)).size).toBe(1);
     for (const r of denied) {
@@ -468,6 +624,208 @@ describe('Pod Identity fetch AccessDenied burst', () => {
       (r) => isCompanion(r) && r.awsRegion === 'us-east-1' && time(r) >= first && time(r) <= last + 2000,
     );
     expect(companionsInBurst).toHaveLength(0);
+  });
+});
+
+describe('planted detection cases (expectedDetections)', () => {
+  const companionsOf = (ns: string, sa: string) =>
+    records
+      .filter((r) => isCompanion(r) && tagMap(r).get('eks-cluster-name') === 'payments-prod' && tagMap(r).get('kubernetes-namespace') === ns && tagMap(r).get('kubernetes-service-account') === sa)
+      .sort((a, b) => time(a) - time(b));
+  const entry = (detection: string, ns: string | null, sa: string | null) => {
+    const e = fleet.expectedDetections.find((d) => d.detection === detection && d.namespace === ns && d.serviceAccount === sa);
+    if (!e) throw new Error(`no expected ${detection} for ${ns}/${sa}`);
+    return e;
+  };
+  const describeAssociation = (cluster: string, ns: string, sa: string) =>
+    obj(inventoryContent(fleet, `describe-pod-identity-association-${cluster}-${ns}-${sa}.json`).association);
+
+  it('one entry per planted case, and exactly what the detections find in the records', () => {
+    const count = (d: string) => fleet.expectedDetections.filter((x) => x.detection === d).length;
+    expect(count('unexpected-namespace')).toBe(2);
+    expect(count('access-denied-spike')).toBe(2);
+    expect(count('node-role-fallthrough')).toBe(1);
+    expect(count('irsa-regression')).toBe(1);
+    expect(count('irsa-after-association')).toBeGreaterThanOrEqual(1);
+    expect(expectedKeys(fleet)).toEqual([
+      'unexpected-namespace payments-prod/orders-sandbox/orders-api',
+      'unexpected-namespace payments-prod/fraud-detection/fraud-scorer',
+      'access-denied-spike payments-prod/null/null',
+      'access-denied-spike payments-prod/inventory/inventory-sync',
+      'node-role-fallthrough payments-prod/null/null',
+      'irsa-regression payments-prod/risk/risk-batch',
+      // the straggler and the IN_PROGRESS orders-api (planted), notifier (IN_PROGRESS for 6 days), the migrations whose
+      // IRSA pods ran two days past the association, and risk-batch (its overlap and the regression)
+      'irsa-after-association payments-prod/risk/risk-batch',
+      'irsa-after-association payments-prod/checkout/checkout-api',
+      'irsa-after-association payments-prod/orders/orders-api',
+      'irsa-after-association payments-prod/notifications/notifier',
+      'irsa-after-association payments-prod/reporting/report-builder',
+      'irsa-after-association search-prod/indexer/indexer-compactor',
+      'irsa-after-association search-prod/crawler/crawler-scheduler',
+    ]);
+    for (const d of fleet.expectedDetections) expect(d.why.length).toBeGreaterThan(40);
+    expect(new Set(detectFromRecords(fleet).keys())).toEqual(new Set(expectedKeys(fleet)));
+  });
+
+  it('unexpected-namespace (deny list): orders-sandbox/orders-api assumes the prod orders role through Pod Identity 3 times in the last 2 days', () => {
+    const prodRole = 'arn:aws:iam::111122223333:role/payments-prod-orders-orders-api';
+    const sandbox = companionsOf('orders-sandbox', 'orders-api');
+    expect(sandbox).toHaveLength(3);
+    for (const r of sandbox) {
+      expect(time(r)).toBeGreaterThanOrEqual(END_MS - 2 * DAY);
+      expect(rp(r).roleArn).toBe(prodRole);
+      expect([...tagMap(r).keys()]).toHaveLength(6);
+      expect(tagMap(r).get('eks-cluster-arn')).toBe('arn:aws:eks:us-east-1:111122223333:cluster/payments-prod');
+      expect(tagMap(r).get('kubernetes-pod-name')).toMatch(/^orders-api-/);
+      // the agent's fetch, on the node of the pod, within the second before
+      expect(records.some((f) => isFetch(f) && !f.errorCode && rp(f).clusterName === 'payments-prod' && time(f) <= time(r) && time(r) - time(f) <= 1000)).toBe(true);
+    }
+    expect(records.some((r) => isEksIrsa(r) && String(ui(r).userName).includes(':orders-sandbox:'))).toBe(false);
+    const list = inventoryContent(fleet, 'list-pod-identity-associations-payments-prod.json').associations as Rec[];
+    expect(list.some((a) => a.namespace === 'orders-sandbox' && a.serviceAccount === 'orders-api')).toBe(true);
+    const d = describeAssociation('payments-prod', 'orders-sandbox', 'orders-api');
+    expect(d.roleArn).toBe(prodRole);
+    expect(Date.parse(String(d.createdAt))).toBeLessThan(time(sandbox[0] ?? {}));
+    // the deny list matches no other namespace of any successful assume
+    const denyListed = new Set(eventsOf(fleet).filter((e) => e.ok && e.namespace && /^(default|kube-system|.*-sandbox)$/.test(e.namespace)).map((e) => e.namespace));
+    expect([...denyListed]).toEqual(['orders-sandbox']);
+    expect(detectFromRecords(fleet).get(dkey('unexpected-namespace', 'payments-prod', 'orders-sandbox', 'orders-api'))).toEqual(sandbox.map(time));
+    for (const r of sandbox) expect(entry('unexpected-namespace', 'orders-sandbox', 'orders-api').why).toContain(String(r.eventTime));
+  });
+
+  it('unexpected-namespace (first seen): fraud-scorer assumes the risk-engine role twice, 3 days before end, never before', () => {
+    const riskEngine = 'arn:aws:iam::111122223333:role/payments-prod-risk-risk-engine';
+    const evs = eventsOf(fleet).filter((e) => e.ok && (e.kind === 'irsa' || e.kind === 'pod-identity'));
+    const pair = evs.filter((e) => e.roleArn === riskEngine && e.namespace === 'fraud-detection');
+    expect(pair).toHaveLength(2);
+    for (const e of pair) {
+      expect(e.kind).toBe('pod-identity');
+      expect(e.serviceAccount).toBe('fraud-scorer');
+      expect(Math.floor((END_MS - e.t) / DAY)).toBe(3);
+    }
+    const first = pair[0]?.t ?? 0;
+    const roleUses = evs.filter((e) => e.roleArn === riskEngine);
+    // used by risk/risk-engine for the whole window, by nobody else
+    expect(roleUses.filter((e) => e.namespace !== 'fraud-detection').every((e) => e.namespace === 'risk' && e.serviceAccount === 'risk-engine')).toBe(true);
+    expect(Math.min(...roleUses.map((e) => e.t))).toBeLessThan(END_MS - 29 * DAY);
+    expect(new Set(roleUses.filter((e) => e.t < first).map((e) => Math.floor((END_MS - e.t) / DAY)))).toEqual(
+      new Set(Array.from({ length: 27 }, (_, i) => i + 3)),
+    );
+    // while the association pointed at the wrong role, no fraud-scorer assume with its own role
+    const own = companionsOf('fraud-detection', 'fraud-scorer').filter((r) => rp(r).roleArn !== riskEngine).map(time);
+    expect(own.filter((t) => t >= first - 5 * MINUTE && t <= (pair[1]?.t ?? 0))).toHaveLength(0);
+    const d = describeAssociation('payments-prod', 'fraud-detection', 'fraud-scorer');
+    expect(d.roleArn).toBe('arn:aws:iam::111122223333:role/payments-prod-fraud-detection-fraud-scorer');
+    expect(Date.parse(String(d.modifiedAt))).toBeGreaterThan(pair[1]?.t ?? Infinity);
+    // only the first assume of the pair is new; the sandbox pair is the only other new pair of an old role
+    expect(detectFromRecords(fleet).get(dkey('unexpected-namespace', 'payments-prod', 'fraud-detection', 'fraud-scorer'))).toEqual([first]);
+    const roleFirst = new Map<string, number>();
+    const pairFirst = new Map<string, number>();
+    for (const e of evs) {
+      if (!e.roleArn || !e.namespace) continue;
+      if (!roleFirst.has(e.roleArn)) roleFirst.set(e.roleArn, e.t);
+      const k = `${e.roleArn.split('/')[1]}|${e.namespace}`;
+      if (!pairFirst.has(k)) pairFirst.set(k, e.t - (roleFirst.get(e.roleArn) ?? e.t));
+    }
+    expect([...pairFirst].filter(([, lag]) => lag >= LEARNING).map(([k]) => k).sort()).toEqual([
+      'payments-prod-orders-orders-api|orders-sandbox',
+      'payments-prod-risk-risk-engine|fraud-detection',
+    ]);
+    expect(entry('unexpected-namespace', 'fraud-detection', 'fraud-scorer').why).toContain(iso(first));
+  });
+
+  it('access-denied-spike: the fetch burst and the inventory-sync IRSA storm are the only ≥5 denials in one aligned 5-minute window', () => {
+    const denied = records.filter((r) => r.errorCode).map(time).sort((a, b) => a - b);
+    const perWindow = new Map<number, number>();
+    for (const t of denied) perWindow.set(aligned(t), (perWindow.get(aligned(t)) ?? 0) + 1);
+    // whatever the key, only two windows of the whole fleet reach the threshold
+    const hot = [...perWindow].filter(([, n]) => n >= SPIKE_THRESHOLD).sort((a, b) => a[0] - b[0]);
+    expect(hot).toHaveLength(2);
+    // and no 5 denials within 5 minutes (sliding) outside them
+    for (let i = 0; i + SPIKE_THRESHOLD - 1 < denied.length; i++) {
+      const t = denied[i] ?? 0;
+      if ((denied[i + SPIKE_THRESHOLD - 1] ?? Infinity) - t < SPIKE_WINDOW) expect(hot.map(([w]) => w)).toContain(aligned(t));
+    }
+    const fetches = records.filter((r) => isFetch(r) && r.errorCode);
+    const storm = records.filter((r) => isEksIrsa(r) && r.errorCode && ui(r).userName === 'system:serviceaccount:inventory:inventory-sync');
+    const fetchWindow = aligned(time(fetches[0] ?? {}));
+    const stormWindows = new Map<number, number>();
+    for (const r of storm) stormWindows.set(aligned(time(r)), (stormWindows.get(aligned(time(r))) ?? 0) + 1);
+    const [stormWindow, stormCount] = [...stormWindows].sort((a, b) => b[1] - a[1])[0] ?? [0, 0];
+    expect(stormCount).toBeGreaterThanOrEqual(6);
+    expect(hot).toEqual([[stormWindow, stormCount], [fetchWindow, 12]].sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0)));
+    // the burst: one ng-2 node of payments-prod
+    const node = String(ui(fetches[0] ?? {}).arn);
+    expect(node).toMatch(/assumed-role\/eksctl-payments-prod-nodegroup-ng-2-NodeInstanceRole-[A-Za-z0-9]{12}\/i-0[0-9a-f]{16}$/);
+    for (const r of fetches) expect(aligned(time(r))).toBe(fetchWindow);
+    const burstWhy = entry('access-denied-spike', null, null).why;
+    expect(burstWhy).toContain(node.split('/')[2] ?? 'x');
+    expect(burstWhy).toContain(`window starting ${iso(fetchWindow)}`);
+    expect(entry('access-denied-spike', 'inventory', 'inventory-sync').why).toContain(`${stormCount} denied`);
+    expect(entry('access-denied-spike', 'inventory', 'inventory-sync').why).toContain(`window starting ${iso(stormWindow)}`);
+  });
+
+  it('node-role-fallthrough: one entry naming the ng-1 node role and its two nodes', () => {
+    const ft = eventsOf(fleet).filter((e) => e.kind === 'node-call' && !EXPECTED_NODE_APIS.has(e.api));
+    const why = entry('node-role-fallthrough', null, null).why;
+    expect(why).toMatch(/eksctl-payments-prod-nodegroup-ng-1-NodeInstanceRole-/);
+    expect(why).toContain(`${ft.length} calls`);
+    for (const node of new Set(ft.map((e) => e.node))) expect(why).toContain(String(node));
+    expect(why).toContain('IMDSv1');
+  });
+
+  it('irsa-regression: risk/risk-batch assumes through IRSA 6 h and 5 h before end, 26 days after the last IRSA of risk', () => {
+    const risk = eventsOf(fleet).filter((e) => e.cluster === 'payments-prod' && e.namespace === 'risk');
+    const late = risk.filter((e) => e.kind === 'irsa' && e.t > END_MS - 20 * DAY);
+    expect(late.map((e) => e.serviceAccount)).toEqual(['risk-batch', 'risk-batch']);
+    expect(late.every((e) => e.ok)).toBe(true);
+    const [t1, t2] = late.map((e) => e.t);
+    expect(t1).toBeGreaterThanOrEqual(END_MS - 6 * HOUR);
+    expect(t1).toBeLessThanOrEqual(END_MS - 6 * HOUR + 5 * MINUTE);
+    expect(t2).toBeGreaterThanOrEqual(END_MS - 5 * HOUR);
+    expect(t2).toBeLessThanOrEqual(END_MS - 5 * HOUR + 5 * MINUTE);
+    const before = risk.filter((e) => e.t < (t1 ?? 0));
+    const lastIrsa = Math.max(...before.filter((e) => e.kind === 'irsa').map((e) => e.t));
+    expect(Math.floor((END_MS - lastIrsa) / DAY)).toBe(26);
+    // Pod Identity every day since the cutover, so risk was READY just before
+    const podDays = new Set(before.filter((e) => e.kind === 'pod-identity' && e.ok).map((e) => Math.floor((END_MS - e.t) / DAY)));
+    for (let d = 1; d <= 26; d++) expect(podDays.has(d)).toBe(true);
+    expect(detectFromRecords(fleet).get(dkey('irsa-regression', 'payments-prod', 'risk', 'risk-batch'))).toEqual([t1]);
+    expect(fleet.expected.find((e) => e.namespace === 'risk')?.verdict).toBe('IN_PROGRESS');
+    expect(entry('irsa-regression', 'risk', 'risk-batch').why).toContain(iso(t1 ?? 0));
+  });
+
+  it('irsa-after-association: the straggler and orders-api keep using IRSA days after their associations; other migrations stop within 23 h', () => {
+    const irsa = eventsOf(fleet).filter((e) => e.kind === 'irsa');
+    const flagged = new Set(fleet.expectedDetections.filter((d) => d.detection === 'irsa-after-association').map((d) => `${d.cluster}/${d.namespace}/${d.serviceAccount}`));
+    let n = 0;
+    for (const file of fleet.inventory.filter((x) => x.name.startsWith('describe-pod-identity-association-'))) {
+      const a = obj(obj(file.content).association);
+      const who = `${a.clusterName}/${a.namespace}/${a.serviceAccount}`;
+      const created = Date.parse(String(a.createdAt));
+      const mine = irsa.filter((e) => `${e.cluster}/${e.namespace}/${e.serviceAccount}` === who).map((e) => e.t);
+      const late = mine.filter((t) => t - created > ACTIVE);
+      if (flagged.has(who)) {
+        n++;
+        expect(late.length).toBeGreaterThan(0);
+        expect(fleet.expectedDetections.find((d) => d.detection === 'irsa-after-association' && `${d.cluster}/${d.namespace}/${d.serviceAccount}` === who)?.why).toContain(`${late.length} IRSA assumes`);
+      } else {
+        expect(late).toHaveLength(0);
+        if (mine.length > 0) expect(Math.max(...mine) - created).toBeLessThanOrEqual(23 * HOUR);
+      }
+    }
+    expect(n).toBe(flagged.size);
+    // the straggler: association at least 3 days old, IRSA every day since
+    const rb = describeAssociation('payments-prod', 'reporting', 'report-builder');
+    const rbCreated = Date.parse(String(rb.createdAt));
+    expect(rbCreated).toBeLessThanOrEqual(END_MS - 3 * DAY);
+    const rbDays = new Set(irsa.filter((e) => e.serviceAccount === 'report-builder' && e.t > rbCreated).map((e) => Math.floor((END_MS - e.t) / DAY)));
+    for (let d = 0; d < Math.floor((END_MS - rbCreated) / DAY); d++) expect(rbDays.has(d)).toBe(true);
+    // orders-api (IN_PROGRESS): association created well before its last IRSA assumes
+    const oa = Date.parse(String(describeAssociation('payments-prod', 'orders', 'orders-api').createdAt));
+    const oaLast = Math.max(...irsa.filter((e) => e.namespace === 'orders' && e.serviceAccount === 'orders-api').map((e) => e.t));
+    expect(oaLast - oa).toBeGreaterThan(2 * DAY);
   });
 });
 

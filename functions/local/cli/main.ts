@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { StoreError } from '../../adapters/dynamo-evidence-store';
+import { alertsCommand } from './commands/alerts';
 import { analyzeCommand } from './commands/analyze';
 import { classifyCommand } from './commands/classify';
 import { demoCommand } from './commands/demo';
@@ -37,11 +38,13 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
         '  cutover-watch inventory import eks/*.json  map OIDC issuers to clusters\n' +
         '  cutover-watch analyze logs/                your CloudTrail logs into the local store\n' +
         '  cutover-watch readiness                    verdicts per namespace and cluster\n' +
+        '  cutover-watch alerts                       what the detections raised, with causes and next steps\n' +
         '\nThe store is .cutover-watch/ in the current directory (--store DIR), or a deployed table (--table NAME --region R).',
     );
   classifyCommand(program, io, setExit);
   analyzeCommand(program, io, setExit);
   readinessCommand(program, io);
+  alertsCommand(program, io);
   evidenceCommand(program, io);
   inventoryCommand(program, io);
   demoCommand(program, io);

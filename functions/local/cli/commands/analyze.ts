@@ -2,7 +2,11 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { deliverAlerts, type DeliveryFailure } from '../../../adapters/alert-delivery';
+import { SEVERITIES, type Alert } from '../../../core/alert';
+import { alertLine } from '../../../core/alert-format';
 import { analyzePaths, type AnalyzeSummary, type Rejection } from '../../analyze';
+import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
 import type { Io } from '../io';
 import { collect, positiveInteger } from '../options';
 import { plural } from '../render';
@@ -11,7 +15,7 @@ import { withStore, withStoreOptions, type StoreOptions } from '../store-options
 /** Rejections printed on stderr before the rest go only to the rejects file. */
 const REJECTIONS_SHOWN = 20;
 
-interface AnalyzeFlags extends StoreOptions {
+interface AnalyzeFlags extends StoreOptions, AlertFlags {
   nodeRole?: string[];
   batchSize?: number;
   json?: boolean;
@@ -19,7 +23,7 @@ interface AnalyzeFlags extends StoreOptions {
 }
 
 export function analyzeCommand(program: Command, io: Io, setExit: (code: number) => void): void {
-  withStoreOptions(
+  withAlertOptions(withStoreOptions(
     program
       .command('analyze')
       .summary('read CloudTrail logs into the evidence store')
@@ -34,40 +38,50 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
       .option('--batch-size <n>', 'events per store batch', positiveInteger, 1000)
       .option('--json', 'print the summary as one JSON object')
       .option('--strict', 'exit 1 when any record or file was rejected'),
-  )
+  ))
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  aws s3 sync s3://my-trail-bucket/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/ logs/\n' +
         '  cutover-watch analyze logs/\n' +
         '  cutover-watch analyze --table cutover-watch-evidence --region us-east-1 logs/   # into a deployed table\n' +
-        '\nExit codes: 0 done; 1 evidence could not be stored, or --strict and something was rejected;\n' +
-        '2 unusable arguments, no readable input, or the store could not be opened.',
+        '\nAlerts: the detections run as the logs are read (thresholds from --policy); new alerts are printed,\n' +
+        'appended to <store>/alerts.jsonl, published to --sns-topic, and posted to Slack when\n' +
+        `${SLACK_WEBHOOK_ENV} is set. Replaying logs raises no alert twice.\n` +
+        '\nExit codes: 0 done; 1 evidence could not be stored, an alert could not be delivered, or --strict and\n' +
+        'something was rejected; 2 unusable arguments, a bad policy file, no readable input, or no store.',
     )
     .action(async (paths: string[], flags: AnalyzeFlags) => {
+      const { policy } = await loadPolicy(flags, io);
       await withStore(flags, io, async ({ store, localDir, where }) => {
+        const sinks = alertSinks(flags, localDir);
         const rejectsFile = path.join(localDir, 'rejects.jsonl');
         const rejections: Rejection[] = [];
+        const raised: Alert[] = [];
+        const failures: DeliveryFailure[] = [];
         const bar = io.interactive && !flags.json ? new cliProgress.SingleBar({
-          format: 'analyze {bar} {value}/{total} files | {records} records | ETA {eta_formatted}',
+          format: 'analyze {bar} {value}/{total} files | {records} records | {alerts} alerts | ETA {eta_formatted}',
           stream: io.progressStream,
           hideCursor: true,
           clearOnComplete: true,
         }, cliProgress.Presets.shades_classic) : null;
-        let records = 0;
         const summary = await analyzePaths({
           paths,
           store,
+          policy,
+          detect: flags.alerts !== false,
           nodeRolePatterns: flags.nodeRole,
           batchSize: flags.batchSize,
           now: io.now,
           stdin: io.stdin,
-          onFiles: (total) => bar?.start(total, 0, { records: 0 }),
-          onFileDone: (_file, done, recordsSoFar) => {
-            records = recordsSoFar;
-            bar?.update(done, { records });
-          },
+          onFiles: (total) => bar?.start(total, 0, { records: 0, alerts: 0 }),
+          onFileDone: (_file, done, records) => bar?.update(done, { records, alerts: raised.length }),
           onRejection: (r) => rejections.push(r),
+          // Delivered as they are raised: a long backfill does not hold alerts back until the end.
+          onAlerts: async (alerts) => {
+            raised.push(...alerts);
+            failures.push(...(await deliverAlerts(alerts, sinks)));
+          },
         });
         bar?.stop();
 
@@ -78,14 +92,41 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
           if (rejections.length > REJECTIONS_SHOWN) io.err(`… and ${rejections.length - REJECTIONS_SHOWN} more`);
           io.err(`${plural(rejections.length, 'rejection')} appended to ${path.relative(io.cwd, rejectsFile)}`);
         }
-        if (flags.json) io.out(JSON.stringify({ ...summary, store: where }));
-        else printSummary(summary, where, io);
+        if (flags.json) io.out(JSON.stringify({ ...summary, store: where, alerts: raised, deliveryFailures: failures }));
+        else {
+          printSummary(summary, where, io);
+          printAlerts(raised, io);
+        }
+        reportDeliveryFailures(failures, path.relative(io.cwd, path.join(localDir, 'alerts.jsonl')), io);
 
         if (summary.files === 0 && summary.records === 0) setExit(2);
-        else if (summary.notStored > 0) setExit(1);
+        else if (summary.notStored > 0 || failures.length > 0) setExit(1);
         else if (flags.strict && summary.rejected > 0) setExit(1);
       });
     });
+}
+
+/** Alerts printed at the end of a run: one line each, most severe first. */
+const ALERTS_SHOWN = 40;
+
+export function printAlerts(alerts: readonly Alert[], io: Io): void {
+  if (alerts.length === 0) return;
+  const rank = (a: Alert) => SEVERITIES.indexOf(a.severity);
+  const sorted = [...alerts].sort((a, b) => rank(b) - rank(a) || (a.firstEventTime < b.firstEventTime ? -1 : 1));
+  io.out('');
+  io.out(`${plural(alerts.length, 'new alert')}:`);
+  for (const alert of sorted.slice(0, ALERTS_SHOWN)) io.out(`  ${alertLine(alert)}`);
+  if (alerts.length > ALERTS_SHOWN) io.out(`  … and ${alerts.length - ALERTS_SHOWN} more: cutover-watch alerts`);
+}
+
+export function reportDeliveryFailures(failures: readonly DeliveryFailure[], log: string, io: Io): void {
+  if (failures.length === 0) return;
+  const bySink = new Map<string, DeliveryFailure[]>();
+  for (const f of failures) bySink.set(f.sink, [...(bySink.get(f.sink) ?? []), f]);
+  for (const [sink, list] of bySink) {
+    io.err(`${plural(list.length, 'alert')} could not be delivered to ${sink}: ${[...new Set(list.map((f) => f.message))].slice(0, 2).join('; ')}`);
+  }
+  io.err(`nothing is lost: every alert is in the store (cutover-watch alerts) and ${log}`);
 }
 
 export function printSummary(s: AnalyzeSummary, where: string, io: Io): void {

@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { deliverAlerts, JsonlAlertLog } from '../../../adapters/alert-delivery';
+import { DETECTIONS, type Alert } from '../../../core/alert';
+import { alertLine } from '../../../core/alert-format';
+import { defaultPolicy } from '../../../core/policy';
 import { VERDICT_ORDER } from '../../../core/readiness';
 import { analyzePaths } from '../../analyze';
 import { generateSampleFleet, writeSampleFleet } from '../../sample-fleet';
@@ -25,10 +29,11 @@ export function demoCommand(program: Command, io: Io): void {
     .command('demo')
     .summary('generate a sample fleet\'s CloudTrail, analyze it into a fresh store, print the verdicts (npm start)')
     .description(
-      'Writes 30 days of CloudTrail for a sample fleet (3 clusters, 21 namespaces, 2 accounts: one cluster\n' +
+      'Writes 30 days of CloudTrail for a sample fleet (3 clusters, 22 namespaces, 2 accounts: one cluster\n' +
         'mid-migration, one migrated and soaked, one still on IRSA) in CloudTrail\'s S3 layout, with the EKS\n' +
         'inventory the AWS CLI would print; imports the inventory, analyzes the logs into a fresh embedded\n' +
-        'store and prints the readiness table. Deterministic for a given --seed and --end.',
+        'store with the detections on, and prints the readiness table and the alerts raised, one example of each\n' +
+        'detection with its likely cause. Deterministic for a given --seed and --end.',
     )
     .option('--dir <dir>', 'where the logs, inventory and store go (wiped first)', DEMO_DIR)
     .option('--seed <n>', 'sample fleet seed', positiveInteger, 42)
@@ -48,10 +53,22 @@ export function demoCommand(program: Command, io: Io): void {
       await withStore({ store: dir }, io, async ({ store }) => {
         const inventoryFiles = (await readdir(written.inventoryDir)).sort().map((f) => path.join(written.inventoryDir, f));
         await store.saveInventory(await readInventoryFiles(inventoryFiles));
-        const summary = await analyzePaths({ paths: [written.logDir], store, now: io.now });
+        const log = new JsonlAlertLog(path.join(dir, 'alerts.jsonl'));
+        const raised: Alert[] = [];
+        const summary = await analyzePaths({
+          paths: [written.logDir],
+          store,
+          policy: defaultPolicy(),
+          now: io.now,
+          onAlerts: async (alerts) => {
+            raised.push(...alerts);
+            const failures = await deliverAlerts(alerts, [log]);
+            if (failures.length > 0) io.err(`could not write ${log.file}: ${failures[0]!.message}`);
+          },
+        });
         const report = await readinessReport(store, { asOf: end, soakDays: 14, activeHours: 24 });
         if (flags.json) {
-          io.out(JSON.stringify({ summary, readiness: report }, null, 2));
+          io.out(JSON.stringify({ summary, readiness: report, alerts: raised }, null, 2));
           return;
         }
         printSummary(summary, rel, io);
@@ -60,12 +77,29 @@ export function demoCommand(program: Command, io: Io): void {
         const counts = VERDICT_ORDER.map((v) => `${report.namespaces.filter((n) => n.verdict === v).length} ${v}`);
         io.out('');
         io.out(`${report.namespaces.length} namespaces: ${counts.join(', ')}`);
+        printAlertExamples(raised, path.relative(io.cwd, log.file), io);
         io.out('');
         io.out('explore it:');
         const store_ = `--store ${rel} --as-of ${end.toISOString().replace('.000Z', 'Z')}`;
         io.out(`  npx cutover-watch readiness ${store_} --reasons`);
         io.out(`  npx cutover-watch evidence --store ${rel} --cluster payments-prod --namespace checkout`);
+        io.out(`  npx cutover-watch alerts --store ${rel} --since ${new Date(end.getTime() - 30 * 86_400_000).toISOString().slice(0, 10)}`);
         io.out(`  npx cutover-watch classify ${path.relative(io.cwd, written.logDir)} | head`);
       });
     });
+}
+
+/** One alert of each detection, with its likely cause: what a security team would read first. */
+function printAlertExamples(alerts: readonly Alert[], log: string, io: Io): void {
+  io.out('');
+  const counts = DETECTIONS.map((d) => `${alerts.filter((a) => a.detection === d).length} ${d}`);
+  io.out(`${alerts.length} alerts raised (${counts.join(', ')}), all in ${log}; one of each:`);
+  for (const detection of DETECTIONS) {
+    const example = alerts.find((a) => a.detection === detection);
+    if (!example) continue;
+    io.out('');
+    io.out(`  ${alertLine(example)}`);
+    io.out(`    likely cause: ${example.likelyCause}`);
+    io.out(`    next step:    ${example.nextStep}`);
+  }
 }

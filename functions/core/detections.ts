@@ -1,0 +1,454 @@
+import picomatch from 'picomatch';
+import { alertId, SAMPLE_EVENT_IDS, type Alert, type Detection, type Severity } from './alert';
+import type { IdentityEvent } from './identity-event';
+import type { Inventory } from './inventory';
+import type { Policy } from './policy';
+import { roleName } from './readiness';
+
+/**
+ * The five detections, as one pure fold over a batch of new (deduplicated) events in time order.
+ * What they need to remember lives in the evidence store and arrives as `DetectionState`, read
+ * just before the batch; the fold updates its own copy as it goes, so the second event of a batch
+ * sees the first.
+ *
+ * | detection                | fires on                                                              | key, window |
+ * |--------------------------|-----------------------------------------------------------------------|-------------|
+ * | unexpected-namespace     | a successful assume from a denied / system / not-allowed / new namespace | (place, ns, sa, role), day or `first-seen` |
+ * | access-denied-spike      | ≥ threshold denied fetches / IRSA assumes / node-role calls per key   | per key, fixed window |
+ * | node-role-fallthrough    | a call with a node role's instance credentials outside node traffic  | (node role, instance, call), windowHours |
+ * | irsa-regression          | IRSA in a namespace that was SOAKING or READY                        | (place, ns, sa), day |
+ * | irsa-after-association   | IRSA by a service account whose association is older than A          | (cluster, ns, sa), the association |
+ */
+
+export interface NamespaceState {
+  firstPodIdentity: string | null;
+  lastIrsa: string | null;
+}
+
+export interface DetectionState {
+  /** Role ARN → first successful assume of it, from any namespace, before this batch. */
+  roleFirstSeen: Map<string, string>;
+  /** `roleArn|namespace` pairs seen before this batch. */
+  roleNamespaces: Set<string>;
+  /** `spikeKey|windowStart` → denied events counted before this batch. */
+  spikeCounts: Map<string, number>;
+  /** `place|namespace` → what readiness would have known before this batch. */
+  namespaces: Map<string, NamespaceState>;
+  /** Node role ARN → cluster names (inventory node groups and observed Pod Identity fetches). */
+  nodeRoleClusters: Map<string, string[]>;
+  inventory: Inventory;
+}
+
+/** What a batch's detections need read from the store (DynamoEvidenceStore.detectionState). */
+export interface DetectionNeeds {
+  roles: string[];
+  roleNamespaces: { roleArn: string; namespace: string }[];
+  spikes: { key: string; window: string }[];
+  namespaces: { place: string; namespace: string; scopes: string[] }[];
+  nodeRoles: string[];
+}
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+
+/** Where an event's namespace lives: its cluster ARN, or its OIDC issuer when the inventory does not map it. */
+export function placeOf(e: IdentityEvent, inventory: Inventory): { place: string; cluster: string | null; clusterArn: string | null } {
+  if (e.clusterArn) return { place: e.clusterArn, cluster: e.cluster, clusterArn: e.clusterArn };
+  if (e.oidcIssuer) {
+    const c = inventory.clusters.find((x) => x.oidcIssuer === e.oidcIssuer);
+    if (c) return { place: c.arn, cluster: c.name, clusterArn: c.arn };
+    return { place: `issuer:${e.oidcIssuer}`, cluster: null, clusterArn: null };
+  }
+  return { place: '?', cluster: e.cluster, clusterArn: null };
+}
+
+export function spikeKeyOf(e: IdentityEvent): string | null {
+  if (e.outcome === 'success') return null;
+  switch (e.kind) {
+    case 'pod-identity-fetch':
+      return `fetch|${e.clusterArn}|${e.nodeInstanceId}`;
+    case 'irsa':
+      return `irsa|${e.oidcIssuer}|${e.namespace}|${e.serviceAccount}|${e.roleArn}`;
+    case 'node-role':
+      return `node|${e.nodeRoleArn}|${e.nodeInstanceId}`;
+    default:
+      return null;
+  }
+}
+
+/** The start of the fixed window (aligned on the epoch) an event falls in, as ISO 8601. */
+export function windowStart(eventTime: string, minutes: number): string {
+  const size = minutes * 60_000;
+  return new Date(Math.floor(Date.parse(eventTime) / size) * size).toISOString();
+}
+
+export function spikeWindowOf(e: IdentityEvent, policy: Policy): string {
+  return windowStart(e.eventTime, policy.accessDeniedSpike.windowMinutes);
+}
+
+export function detectionNeeds(events: readonly IdentityEvent[], inventory: Inventory, policy: Policy): DetectionNeeds {
+  const roles = new Set<string>();
+  const pairs = new Map<string, { roleArn: string; namespace: string }>();
+  const spikes = new Map<string, { key: string; window: string }>();
+  const namespaces = new Map<string, { place: string; namespace: string; scopes: string[] }>();
+  const nodeRoles = new Set<string>();
+  for (const e of events) {
+    if (e.roleArn && e.namespace && e.outcome === 'success') {
+      roles.add(e.roleArn);
+      pairs.set(`${e.roleArn}|${e.namespace}`, { roleArn: e.roleArn, namespace: e.namespace });
+    }
+    const spike = spikeKeyOf(e);
+    if (spike) {
+      const window = spikeWindowOf(e, policy);
+      spikes.set(`${spike}|${window}`, { key: spike, window });
+    }
+    if (e.kind === 'irsa' && e.namespace) {
+      const { place, clusterArn } = placeOf(e, inventory);
+      const scopes = [`issuer:${e.oidcIssuer}`, ...(clusterArn ? [`cluster:${clusterArn}`] : [])];
+      namespaces.set(`${place}|${e.namespace}`, { place, namespace: e.namespace, scopes });
+    }
+    if (e.kind === 'node-role' && e.nodeRoleArn) nodeRoles.add(e.nodeRoleArn);
+  }
+  return { roles: [...roles], roleNamespaces: [...pairs.values()], spikes: [...spikes.values()], namespaces: [...namespaces.values()], nodeRoles: [...nodeRoles] };
+}
+
+const DEFAULT_SEVERITY: Record<Detection, Severity> = {
+  'unexpected-namespace': 'high',
+  'access-denied-spike': 'high',
+  'node-role-fallthrough': 'high',
+  'irsa-regression': 'medium',
+  'irsa-after-association': 'low',
+};
+
+type Draft = Omit<Alert, 'id' | 'raisedAt' | 'count' | 'firstEventTime' | 'lastEventTime' | 'sampleEventIds' | 'severity'> & {
+  severity?: Severity;
+};
+
+export function detect(events: readonly IdentityEvent[], initial: DetectionState, policy: Policy, now: Date): Alert[] {
+  const state = cloneState(initial);
+  const alerts = new Map<string, Alert>();
+  const matchers = compile(policy);
+
+  const raise = (draft: Draft, e: IdentityEvent): Alert => {
+    const id = alertId(draft.detection, draft.key, draft.window);
+    const prior = alerts.get(id);
+    if (prior) {
+      prior.count += 1;
+      prior.lastEventTime = e.eventTime > prior.lastEventTime ? e.eventTime : prior.lastEventTime;
+      prior.firstEventTime = e.eventTime < prior.firstEventTime ? e.eventTime : prior.firstEventTime;
+      if (prior.sampleEventIds.length < SAMPLE_EVENT_IDS) prior.sampleEventIds.push(e.eventId);
+      return prior;
+    }
+    const severity = policy.severity[draft.detection] ?? draft.severity ?? DEFAULT_SEVERITY[draft.detection];
+    const alert: Alert = {
+      ...draft,
+      id,
+      severity,
+      count: 1,
+      firstEventTime: e.eventTime,
+      lastEventTime: e.eventTime,
+      sampleEventIds: [e.eventId],
+      raisedAt: now.toISOString(),
+    };
+    alerts.set(id, alert);
+    return alert;
+  };
+
+  const sorted = [...events].sort((a, b) => (a.eventTime < b.eventTime ? -1 : a.eventTime > b.eventTime ? 1 : 0));
+  for (const e of sorted) {
+    const where = placeOf(e, state.inventory);
+    unexpectedNamespace(e, where, state, policy, matchers, raise);
+    accessDeniedSpike(e, where, state, policy, raise);
+    nodeRoleFallthrough(e, state, policy, raise);
+    irsaRegression(e, where, state, policy, raise);
+    irsaAfterAssociation(e, where, state, policy, raise);
+    remember(e, where.place, state, policy);
+  }
+  return [...alerts.values()];
+}
+
+type Raise = (draft: Draft, e: IdentityEvent) => Alert;
+type Where = ReturnType<typeof placeOf>;
+
+function unexpectedNamespace(e: IdentityEvent, where: Where, state: DetectionState, policy: Policy, m: Matchers, raise: Raise): void {
+  if ((e.kind !== 'pod-identity' && e.kind !== 'irsa') || e.outcome !== 'success' || !e.namespace || !e.roleArn) return;
+  const role = roleName(e.roleArn);
+  const how = e.kind === 'pod-identity' ? 'Pod Identity' : 'IRSA';
+  const fix =
+    e.kind === 'pod-identity'
+      ? `list the associations for ${e.namespace} (aws eks list-pod-identity-associations --cluster-name ${where.cluster ?? 'CLUSTER'} --namespace ${e.namespace}) and delete the one that should not exist; constrain the role's trust policy with a condition on aws:RequestTag/kubernetes-namespace`
+      : `narrow the role's trust policy: its ${e.oidcIssuer}:sub condition must name only the intended system:serviceaccount:NAMESPACE:SA`;
+  const base = {
+    detection: 'unexpected-namespace' as const,
+    key: `${where.place}|${e.namespace}|${e.serviceAccount}|${e.roleArn}`,
+    cluster: where.cluster,
+    clusterArn: where.clusterArn,
+    oidcIssuer: e.oidcIssuer,
+    namespace: e.namespace,
+    serviceAccount: e.serviceAccount,
+    roleArn: e.roleArn,
+    nodeRoleArn: null,
+    nodeInstanceId: null,
+    action: e.action,
+    window: e.eventTime.slice(0, 10),
+  };
+  const u = policy.unexpectedNamespace;
+  let why: string | null = null;
+  if (m.denyNamespace(e.namespace)) why = `namespace ${e.namespace} is on the deny list (${u.denyNamespaces.join(', ')})`;
+  else if (m.systemNamespace(e.namespace) && !m.systemRole(role)) why = `${e.namespace} is a system namespace and ${role} is not a system role`;
+  else {
+    const rules = u.allow.filter((r) => picomatch.isMatch(where.cluster ?? '', r.cluster, { nocase: true }) && r.roles.some((g) => matchRole(g, e.roleArn!)));
+    if (rules.length > 0 && !rules.some((r) => r.namespaces.some((g) => picomatch.isMatch(e.namespace!, g, { nocase: true })))) {
+      why = `${role} may only be used from ${rules.flatMap((r) => r.namespaces).join(', ')}`;
+    }
+  }
+  if (why) {
+    raise(
+      {
+        ...base,
+        summary: `${how} gave ${e.namespace}/${e.serviceAccount} role ${role} in ${where.cluster ?? e.oidcIssuer}: ${why}`,
+        likelyCause:
+          e.kind === 'pod-identity'
+            ? `a Pod Identity association maps ${e.namespace}/${e.serviceAccount} to ${role} (a copied manifest or Terraform module), and the role's trust policy does not restrict aws:RequestTag/kubernetes-namespace`
+            : `the role's trust policy admits system:serviceaccount:${e.namespace}:${e.serviceAccount} (a wildcard sub condition, or a copied annotation)`,
+        nextStep: fix,
+      },
+      e,
+    );
+    return;
+  }
+  // first seen: a (role, namespace) pair never seen, for a role known for longer than the learning period
+  const pair = `${e.roleArn}|${e.namespace}`;
+  const roleSince = state.roleFirstSeen.get(e.roleArn);
+  if (state.roleNamespaces.has(pair) || roleSince === undefined) return;
+  if (Date.parse(e.eventTime) - Date.parse(roleSince) < u.learningDays * DAY) return;
+  raise(
+    {
+      ...base,
+      severity: 'medium',
+      window: 'first-seen',
+      summary: `${role}, used since ${roleSince.slice(0, 10)}, was assumed from namespace ${e.namespace} (${e.serviceAccount}) for the first time, through ${how}`,
+      likelyCause: `a new workload or a new ${e.kind === 'pod-identity' ? 'association' : 'trust policy subject'} reuses an existing role; fine if intended, a privilege path if not`,
+      nextStep: `confirm with the owner of ${role} that ${e.namespace}/${e.serviceAccount} should use it; if yes, add it to unexpectedNamespace.allow in the policy file; if not, ${fix}`,
+    },
+    e,
+  );
+}
+
+function accessDeniedSpike(e: IdentityEvent, where: Where, state: DetectionState, policy: Policy, raise: Raise): void {
+  const key = spikeKeyOf(e);
+  if (!key) return;
+  const window = spikeWindowOf(e, policy);
+  const counter = `${key}|${window}`;
+  const count = (state.spikeCounts.get(counter) ?? 0) + 1;
+  state.spikeCounts.set(counter, count);
+  const { threshold, windowMinutes } = policy.accessDeniedSpike;
+  if (count < threshold) return;
+  const what = `${count} within ${windowMinutes} min`;
+  const common = {
+    detection: 'access-denied-spike' as const,
+    key,
+    window,
+    cluster: where.cluster,
+    clusterArn: where.clusterArn,
+    oidcIssuer: e.oidcIssuer,
+    namespace: e.namespace,
+    serviceAccount: e.serviceAccount,
+    roleArn: e.roleArn,
+    nodeRoleArn: e.nodeRoleArn,
+    nodeInstanceId: e.nodeInstanceId,
+    action: e.action,
+  };
+  // The alert counts the window, including denials of earlier batches, and its summary says so.
+  const counted = (alert: Alert) => {
+    alert.count = count;
+    alert.summary = alert.summary.replace(/\(\d+ within /, `(${count} within `);
+  };
+  if (e.kind === 'pod-identity-fetch') {
+    counted(raise(
+      {
+        ...common,
+        summary: `Pod Identity credential fetches denied on ${e.nodeInstanceId ?? 'a node'} in ${e.cluster} (${what}, ${e.errorCode}): pods there get no credentials`,
+        likelyCause:
+          "the associated role's trust policy refuses pods.eks.amazonaws.com: it lacks sts:TagSession next to sts:AssumeRole, or a condition on aws:RequestTag/eks-cluster-name (or kubernetes-namespace) excludes this cluster",
+        nextStep: `find the association of the failing pods (aws eks list-pod-identity-associations --cluster-name ${e.cluster}) and check its role's trust policy: Principal {"Service": "pods.eks.amazonaws.com"}, Action ["sts:AssumeRole", "sts:TagSession"], and any aws:RequestTag conditions against cluster ${e.cluster}`,
+      },
+      e,
+    ));
+  } else if (e.kind === 'irsa') {
+    const subject = `system:serviceaccount:${e.namespace}:${e.serviceAccount}`;
+    counted(raise(
+      {
+        ...common,
+        summary: `IRSA assumes of ${e.roleArn ? roleName(e.roleArn) : 'a role'} denied for ${subject} (${what}, ${e.errorCode})`,
+        likelyCause: `the role's trust policy does not match the token: its ${e.oidcIssuer}:sub condition must equal ${subject} exactly and :aud sts.amazonaws.com, on the OIDC provider of this issuer (or the service account is annotated with the wrong role)`,
+        nextStep: `aws iam get-role --role-name ${e.roleArn ? roleName(e.roleArn) : 'ROLE'} --query Role.AssumeRolePolicyDocument, and compare the Federated principal and the sub/aud conditions with ${subject}; check the annotation with kubectl get sa ${e.serviceAccount} -n ${e.namespace} -o yaml`,
+      },
+      e,
+    ));
+  } else {
+    counted(raise(
+      {
+        ...common,
+        summary: `calls with node role ${e.nodeRoleArn ? roleName(e.nodeRoleArn) : ''} denied on ${e.nodeInstanceId ?? 'a node'} (${what}, ${e.action})`,
+        likelyCause: 'a pod with neither IRSA nor Pod Identity credentials fell back to the instance role, which lacks the permission it needs',
+        nextStep: `find the pods on ${e.nodeInstanceId ?? 'the node'} (kubectl get pods -A -o wide | grep the node name) and give the caller's service account a Pod Identity association`,
+      },
+      e,
+    ));
+  }
+}
+
+function nodeRoleFallthrough(e: IdentityEvent, state: DetectionState, policy: Policy, raise: Raise): void {
+  if (e.kind !== 'node-role' || !e.nodeRoleArn) return;
+  const window = windowStart(e.eventTime, policy.nodeRoleFallthrough.windowHours * 60);
+  const clusters = state.nodeRoleClusters.get(e.nodeRoleArn) ?? [];
+  const where = clusters.length > 0 ? clusters.join(', ') : `node role ${roleName(e.nodeRoleArn)}`;
+  const imdsV1 = e.imdsVersion === '1.0';
+  raise(
+    {
+      detection: 'node-role-fallthrough',
+      severity: imdsV1 ? 'critical' : undefined,
+      // Per instance: the pod that falls through runs on one node, and IMDSv1 is a property of that node.
+      key: `${e.nodeRoleArn}|${e.nodeInstanceId}|${e.action}`,
+      window,
+      cluster: clusters.length === 1 ? clusters[0]! : null,
+      clusterArn: null,
+      oidcIssuer: null,
+      namespace: null,
+      serviceAccount: null,
+      roleArn: null,
+      nodeRoleArn: e.nodeRoleArn,
+      nodeInstanceId: e.nodeInstanceId,
+      action: e.action,
+      summary:
+        `${e.action} called with the instance role of ${e.nodeInstanceId ?? 'a node'} in ${where} (${e.outcome}${e.errorCode ? ` ${e.errorCode}` : ''})` +
+        (imdsV1 ? '; the credentials came through IMDSv1' : ''),
+      likelyCause:
+        'a pod fell back to the node role through IMDS: its service account has no association (or IRSA annotation), the Pod Identity agent or webhook was not ready when it started, or it runs with hostNetwork' +
+        (imdsV1 ? '; IMDSv1 answers any process that can reach 169.254.169.254' : ''),
+      nextStep:
+        `find the pod on ${e.nodeInstanceId ?? 'the node'} (user agent: ${e.userAgent ?? 'unknown'}), give its service account a Pod Identity association and restart it; ` +
+        'block pods from IMDS: require IMDSv2 (HttpTokens=required) with a hop limit of 1',
+    },
+    e,
+  );
+}
+
+function irsaRegression(e: IdentityEvent, where: Where, state: DetectionState, policy: Policy, raise: Raise): void {
+  if (e.kind !== 'irsa' || !e.namespace) return;
+  const prior = state.namespaces.get(`${where.place}|${e.namespace}`);
+  if (!prior?.firstPodIdentity || prior.firstPodIdentity > e.eventTime) return;
+  const t = Date.parse(e.eventTime);
+  const last = prior.lastIrsa === null ? null : Date.parse(prior.lastIrsa);
+  if (last !== null && (last > t || t - last <= policy.soak.activeHours * HOUR)) return;
+  const was = last === null || t - last > policy.soak.soakDays * DAY ? 'READY' : 'SOAKING';
+  raise(
+    {
+      detection: 'irsa-regression',
+      severity: was === 'READY' ? 'high' : 'medium',
+      key: `${where.place}|${e.namespace}|${e.serviceAccount}`,
+      window: e.eventTime.slice(0, 10),
+      cluster: where.cluster,
+      clusterArn: where.clusterArn,
+      oidcIssuer: e.oidcIssuer,
+      namespace: e.namespace,
+      serviceAccount: e.serviceAccount,
+      roleArn: e.roleArn,
+      nodeRoleArn: null,
+      nodeInstanceId: null,
+      action: e.action,
+      summary:
+        `IRSA is back in ${e.namespace} (${where.cluster ?? e.oidcIssuer}), which was ${was}: ${e.serviceAccount} assumed ${e.roleArn ? roleName(e.roleArn) : 'a role'} ` +
+        `through the OIDC provider${prior.lastIrsa ? ` (previous IRSA ${prior.lastIrsa.slice(0, 10)})` : ''}; the soak clock restarts`,
+      likelyCause:
+        'a pod started from an old spec still carrying the eks.amazonaws.com/role-arn annotation: a CronJob, a restored backup, a rollback, or a second Deployment using the same service account',
+      nextStep:
+        `kubectl get sa ${e.serviceAccount} -n ${e.namespace} -o yaml and remove the role-arn annotation; find pods with AWS_WEB_IDENTITY_TOKEN_FILE set in ${e.namespace}; ` +
+        `keep the OIDC trust until ${new Date(t + policy.soak.soakDays * DAY).toISOString().slice(0, 10)} at the earliest`,
+    },
+    e,
+  );
+}
+
+function irsaAfterAssociation(e: IdentityEvent, where: Where, state: DetectionState, policy: Policy, raise: Raise): void {
+  if (e.kind !== 'irsa' || !e.namespace || !e.serviceAccount || !where.clusterArn) return;
+  const association = state.inventory.associations.find(
+    (a) =>
+      (a.clusterArn ?? state.inventory.clusters.find((c) => c.name === a.cluster)?.arn) === where.clusterArn &&
+      a.namespace === e.namespace &&
+      a.serviceAccount === e.serviceAccount,
+  );
+  if (!association?.createdAt) return;
+  const created = Date.parse(association.createdAt);
+  if (Number.isNaN(created) || Date.parse(e.eventTime) - created <= policy.soak.activeHours * HOUR) return;
+  raise(
+    {
+      detection: 'irsa-after-association',
+      key: `${where.clusterArn}|${e.namespace}|${e.serviceAccount}`,
+      // One finding per association (its pods were not restarted since it was created), dated by it.
+      window: `${new Date(created).toISOString().slice(0, 10)} association ${association.associationId ?? ''}`.trim(),
+      cluster: where.cluster,
+      clusterArn: where.clusterArn,
+      oidcIssuer: e.oidcIssuer,
+      namespace: e.namespace,
+      serviceAccount: e.serviceAccount,
+      roleArn: e.roleArn,
+      nodeRoleArn: null,
+      nodeInstanceId: null,
+      action: e.action,
+      summary: `${e.namespace}/${e.serviceAccount} still assumes ${e.roleArn ? roleName(e.roleArn) : 'its role'} through IRSA, though its Pod Identity association exists since ${association.createdAt.slice(0, 10)}`,
+      likelyCause:
+        'pods started before the association keep the IRSA environment: the credential source is decided when a pod starts, by the variables EKS injects then',
+      nextStep: `restart the workloads that use ${e.serviceAccount} (kubectl rollout restart deployment -n ${e.namespace} …), then remove the role-arn annotation`,
+    },
+    e,
+  );
+}
+
+/** What later events of the same batch must see. */
+function remember(e: IdentityEvent, place: string, state: DetectionState, _policy: Policy): void {
+  if (e.outcome === 'success' && e.roleArn && e.namespace) {
+    state.roleNamespaces.add(`${e.roleArn}|${e.namespace}`);
+    const since = state.roleFirstSeen.get(e.roleArn);
+    if (since === undefined || e.eventTime < since) state.roleFirstSeen.set(e.roleArn, e.eventTime);
+  }
+  if (!e.namespace) return;
+  if (e.kind === 'irsa' || (e.kind === 'pod-identity' && e.outcome === 'success')) {
+    const key = `${place}|${e.namespace}`;
+    const ns = state.namespaces.get(key) ?? { firstPodIdentity: null, lastIrsa: null };
+    if (e.kind === 'irsa' && (ns.lastIrsa === null || e.eventTime > ns.lastIrsa)) ns.lastIrsa = e.eventTime;
+    if (e.kind === 'pod-identity' && (ns.firstPodIdentity === null || e.eventTime < ns.firstPodIdentity)) ns.firstPodIdentity = e.eventTime;
+    state.namespaces.set(key, ns);
+  }
+}
+
+interface Matchers {
+  denyNamespace(ns: string): boolean;
+  systemNamespace(ns: string): boolean;
+  systemRole(role: string): boolean;
+}
+
+function compile(policy: Policy): Matchers {
+  const any = (globs: string[]) => {
+    const ms = globs.map((g) => picomatch(g, { nocase: true }));
+    return (value: string) => ms.some((m) => m(value));
+  };
+  const u = policy.unexpectedNamespace;
+  return { denyNamespace: any(u.denyNamespaces), systemNamespace: any(u.systemNamespaces), systemRole: any(u.systemRoles) };
+}
+
+function matchRole(glob: string, roleArn: string): boolean {
+  return picomatch.isMatch(roleName(roleArn), glob, { nocase: true }) || picomatch.isMatch(roleArn, glob, { nocase: true });
+}
+
+function cloneState(s: DetectionState): DetectionState {
+  return {
+    roleFirstSeen: new Map(s.roleFirstSeen),
+    roleNamespaces: new Set(s.roleNamespaces),
+    spikeCounts: new Map(s.spikeCounts),
+    namespaces: new Map([...s.namespaces].map(([k, v]) => [k, { ...v }])),
+    nodeRoleClusters: s.nodeRoleClusters,
+    inventory: s.inventory,
+  };
+}

@@ -1,0 +1,72 @@
+import { SNSClient } from '@aws-sdk/client-sns';
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { JsonlAlertLog } from '../../adapters/alert-delivery';
+import { SlackSink, SnsSink, type AlertSink } from '../../adapters/alert-sinks';
+import { jsonErrorMessage } from '../../core/envelopes';
+import { DEFAULT_POLICY_FILE, defaultPolicy, parsePolicy, PolicyError, type Policy } from '../../core/policy';
+import { UsageError, type Io } from './io';
+
+/** The Slack webhook is a credential: it comes from the environment, never from a flag or a file. */
+export const SLACK_WEBHOOK_ENV = 'CUTOVER_WATCH_SLACK_WEBHOOK_URL';
+
+export interface AlertFlags {
+  policy?: string;
+  alerts?: boolean;
+  snsTopic?: string;
+  region?: string;
+}
+
+export function withAlertOptions(command: Command): Command {
+  return command
+    .option('--policy <file>', `detection thresholds and windows (default: ./${DEFAULT_POLICY_FILE} when it exists)`)
+    .option('--no-alerts', 'run no detections')
+    .option('--sns-topic <arn>', 'also publish alerts to this SNS topic (region from the ARN)');
+}
+
+/** The policy file: the named one (which must exist), else ./cutover-watch.policy.json if present, else the defaults. */
+export async function loadPolicy(flags: AlertFlags, io: Io): Promise<{ policy: Policy; source: string }> {
+  const named = flags.policy !== undefined;
+  const file = path.resolve(io.cwd, flags.policy ?? DEFAULT_POLICY_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !named) return { policy: defaultPolicy(), source: 'defaults' };
+    throw new UsageError(`${flags.policy ?? DEFAULT_POLICY_FILE}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  const shown = path.relative(io.cwd, file);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${shown}: not JSON: ${jsonErrorMessage(e)}`);
+  }
+  try {
+    return { policy: parsePolicy(doc, shown), source: shown };
+  } catch (e) {
+    if (e instanceof PolicyError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** alerts.jsonl always; SNS with --sns-topic; Slack when the webhook variable is set. */
+export function alertSinks(flags: AlertFlags, localDir: string, env: NodeJS.ProcessEnv = process.env): AlertSink[] {
+  const sinks: AlertSink[] = [new JsonlAlertLog(path.join(localDir, 'alerts.jsonl'))];
+  if (flags.snsTopic) {
+    const region = flags.snsTopic.split(':')[3];
+    if (!flags.snsTopic.startsWith('arn:') || !region) {
+      throw new UsageError(`--sns-topic needs a topic ARN such as arn:aws:sns:us-east-1:111122223333:cutover-watch-alerts, got ${flags.snsTopic}`);
+    }
+    sinks.push(new SnsSink({ client: new SNSClient({ region }), topicArn: flags.snsTopic }));
+  }
+  const webhook = env[SLACK_WEBHOOK_ENV];
+  if (webhook) {
+    if (!/^https:\/\//.test(webhook) && !/^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(webhook)) {
+      throw new UsageError(`${SLACK_WEBHOOK_ENV} must be an https:// Slack incoming webhook URL`);
+    }
+    sinks.push(new SlackSink({ webhookUrl: webhook }));
+  }
+  return sinks;
+}
