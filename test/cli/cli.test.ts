@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -17,9 +19,9 @@ interface Run {
   stderr: string;
 }
 
-function cli(args: string[], options: { cwd: string; input?: string }): Promise<Run> {
+function cli(args: string[], options: { cwd: string; input?: string; env?: Record<string, string> }): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: { ...process.env, CI: 'true' } });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: { ...process.env, CI: 'true', ...options.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -57,6 +59,27 @@ describe('cutover-watch demo (npm start)', () => {
     expect(demo.stdout).toMatch(/22 namespaces: \d+ NOT_STARTED, \d+ IN_PROGRESS, 1 SOAKING, \d+ READY/);
     expect(demo.stdout).toMatch(/analyzed [\d,]+ files, [\d,]+ records in [\d.]+ s \([\d,]+ records\/s\)/);
     expect(demo.stdout).toContain('Pod Identity credential fetches failed (AccessDenied)');
+  });
+
+  it('prints an alert of each detection with its likely cause and next step', () => {
+    for (const detection of ['unexpected-namespace', 'access-denied-spike', 'node-role-fallthrough', 'irsa-regression', 'irsa-after-association']) {
+      expect(demo.stdout).toMatch(new RegExp(`\\n  (LOW|MEDIUM|HIGH|CRITICAL)  ${detection}  .*\\n    likely cause: .+\\n    next step:    .+`));
+    }
+  });
+
+  it('raises the alerts the sample fleet was built to trigger', async () => {
+    const fleet = generateSampleFleet({ seed: 42, end: new Date(END) });
+    const alerts = JSON.parse((await cli(['alerts', '--json', '--store', demoStore, '--since', '2026-01-01'], { cwd: work })).stdout) as Record<string, string | null>[];
+
+    for (const want of fleet.expectedDetections) {
+      const match = alerts.find(
+        (a) => a['detection'] === want.detection && a['cluster'] === want.cluster && (want.namespace === null || a['namespace'] === want.namespace) && (want.serviceAccount === null || a['serviceAccount'] === want.serviceAccount),
+      );
+      expect(match, `${want.detection} ${want.cluster}/${want.namespace}/${want.serviceAccount}: ${want.why}`).toBeDefined();
+    }
+    const planted = (a: Record<string, string | null>) =>
+      fleet.expectedDetections.some((w) => w.detection === a['detection'] && w.cluster === a['cluster'] && (w.namespace === null || w.namespace === a['namespace']));
+    expect(alerts.filter((a) => !planted(a))).toEqual([]);
   });
 
   it('gives every namespace the verdict the sample fleet was built to have', async () => {
@@ -114,6 +137,14 @@ describe('analyze', () => {
     const evidenceAfter = (await cli(['evidence', '--json', '--store', 'replay', '--cluster', 'payments-prod', '--namespace', 'orders'], { cwd: work })).stdout;
     expect(evidenceAfter).toBe(evidenceBefore);
     expect(JSON.parse(evidenceAfter).days.length).toBeGreaterThan(20);
+    // and raises no alert twice
+    const detections = new Set((s1.alerts as { detection: string }[]).map((a) => a.detection));
+    expect([...detections].sort()).toEqual(['access-denied-spike', 'irsa-after-association', 'irsa-regression', 'node-role-fallthrough', 'unexpected-namespace']);
+    expect(s2.alerts).toEqual([]);
+    const listed = JSON.parse((await cli(['alerts', '--json', '--store', 'replay', '--since', '2026-01-01'], { cwd: work })).stdout) as unknown[];
+    expect(listed).toHaveLength(s1.alerts.length);
+    const log = (await readFile(path.join(work, 'replay', 'alerts.jsonl'), 'utf8')).trim().split('\n');
+    expect(log).toHaveLength(s1.alerts.length);
   });
 
   it('reports each bad file and record by name and index, keeps the good records, and prints no stack trace', async () => {
@@ -160,6 +191,65 @@ describe('analyze', () => {
   });
 });
 
+describe('alert delivery', () => {
+  /** A Slack incoming webhook on loopback that records what it receives and answers as told. */
+  async function webhook(status: number, body: string) {
+    const received: { path: string; json: { text: string; blocks: unknown[] } }[] = [];
+    const server = createServer((req, res) => {
+      let data = '';
+      req.on('data', (d: Buffer) => (data += d.toString()));
+      req.on('end', () => {
+        received.push({ path: req.url ?? '', json: JSON.parse(data) });
+        res.writeHead(status, { 'content-type': 'text/plain' }).end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}/services/T0001/B0001/SECRETSECRET`, received, close: () => new Promise<void>((r) => server.close(() => r())) };
+  }
+
+  it('posts every new alert to the Slack webhook, as Block Kit', async () => {
+    const slack = await webhook(200, 'ok');
+    try {
+      const run = await cli(['analyze', '--json', '--store', 'slack-ok', path.join(demoStore, 'logs')], { cwd: work, env: { CUTOVER_WATCH_SLACK_WEBHOOK_URL: slack.url } });
+
+      expect(run.code).toBe(0);
+      const alerts = JSON.parse(run.stdout).alerts as { summary: string }[];
+      expect(alerts.length).toBeGreaterThan(5);
+      expect(slack.received).toHaveLength(alerts.length);
+      expect(slack.received[0]!.path).toBe('/services/T0001/B0001/SECRETSECRET');
+      expect(slack.received[0]!.json.blocks.length).toBeGreaterThan(3);
+      expect(JSON.stringify(slack.received.map((r) => r.json))).toContain('Likely cause');
+    } finally {
+      await slack.close();
+    }
+  });
+
+  it('keeps every alert in alerts.jsonl and exits 1 naming the sink when Slack says the webhook is gone', async () => {
+    const slack = await webhook(404, 'no_service');
+    try {
+      const run = await cli(['analyze', '--json', '--store', 'slack-gone', path.join(demoStore, 'logs')], { cwd: work, env: { CUTOVER_WATCH_SLACK_WEBHOOK_URL: slack.url } });
+
+      expect(run.code).toBe(1);
+      const alerts = JSON.parse(run.stdout).alerts as unknown[];
+      expect(run.stderr).toMatch(new RegExp(`${alerts.length} alerts could not be delivered to slack: Slack webhook is gone \\(HTTP 404 no_service\\)`));
+      expect(run.stderr).toMatch(/nothing is lost: every alert is in the store/);
+      expect(run.stderr).not.toContain('SECRETSECRET');
+      const log = (await readFile(path.join(work, 'slack-gone', 'alerts.jsonl'), 'utf8')).trim().split('\n');
+      expect(log).toHaveLength(alerts.length);
+    } finally {
+      await slack.close();
+    }
+  });
+
+  it('fails fast on a policy file with an unknown key, naming it', async () => {
+    await writeFile(path.join(work, 'bad-policy.json'), JSON.stringify({ accessDeniedSpike: { threshold: 5, windowMinute: 5 } }));
+    const run = await cli(['analyze', '--policy', 'bad-policy.json', '--store', 'policy-store', path.join(demoStore, 'logs')], { cwd: work });
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe('cutover-watch: bad-policy.json: unknown key accessDeniedSpike.windowMinute');
+  });
+});
+
 describe('classify', () => {
   it('prints one IdentityEvent per in-scope record with the documented fields, from stdin', async () => {
     const record = {
@@ -199,7 +289,7 @@ describe('classify', () => {
 });
 
 describe('arguments and help', () => {
-  it.each(['classify', 'analyze', 'readiness', 'evidence', 'inventory', 'inventory import', 'demo'])('%s --help teaches and exits 0', async (command) => {
+  it.each(['classify', 'analyze', 'readiness', 'alerts', 'evidence', 'inventory', 'inventory import', 'demo'])('%s --help teaches and exits 0', async (command) => {
     const run = await cli([...command.split(' '), '--help'], { cwd: work });
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^Usage: cutover-watch /);
