@@ -170,6 +170,21 @@ export function detect(events: readonly IdentityEvent[], initial: DetectionState
 type Raise = (draft: Draft, e: IdentityEvent) => Alert;
 type Where = ReturnType<typeof placeOf>;
 
+/** The fields of an alert about a workload's assume: where, who, which role, which call. */
+function workload(e: IdentityEvent, where: Where) {
+  return {
+    cluster: where.cluster,
+    clusterArn: where.clusterArn,
+    oidcIssuer: e.oidcIssuer,
+    namespace: e.namespace,
+    serviceAccount: e.serviceAccount,
+    roleArn: e.roleArn,
+    nodeRoleArn: null,
+    nodeInstanceId: null,
+    action: e.action,
+  };
+}
+
 function unexpectedNamespace(e: IdentityEvent, where: Where, state: DetectionState, policy: Policy, m: Matchers, raise: Raise): void {
   if ((e.kind !== 'pod-identity' && e.kind !== 'irsa') || e.outcome !== 'success' || !e.namespace || !e.roleArn) return;
   const role = roleName(e.roleArn);
@@ -181,15 +196,7 @@ function unexpectedNamespace(e: IdentityEvent, where: Where, state: DetectionSta
   const base = {
     detection: 'unexpected-namespace' as const,
     key: `${where.place}|${e.namespace}|${e.serviceAccount}|${e.roleArn}`,
-    cluster: where.cluster,
-    clusterArn: where.clusterArn,
-    oidcIssuer: e.oidcIssuer,
-    namespace: e.namespace,
-    serviceAccount: e.serviceAccount,
-    roleArn: e.roleArn,
-    nodeRoleArn: null,
-    nodeInstanceId: null,
-    action: e.action,
+    ...workload(e, where),
     window: e.eventTime.slice(0, 10),
   };
   const u = policy.unexpectedNamespace;
@@ -349,15 +356,7 @@ function irsaRegression(e: IdentityEvent, where: Where, state: DetectionState, p
       severity: was === 'READY' ? 'high' : 'medium',
       key: `${where.place}|${e.namespace}|${e.serviceAccount}`,
       window: e.eventTime.slice(0, 10),
-      cluster: where.cluster,
-      clusterArn: where.clusterArn,
-      oidcIssuer: e.oidcIssuer,
-      namespace: e.namespace,
-      serviceAccount: e.serviceAccount,
-      roleArn: e.roleArn,
-      nodeRoleArn: null,
-      nodeInstanceId: null,
-      action: e.action,
+      ...workload(e, where),
       summary:
         `IRSA is back in ${e.namespace} (${where.cluster ?? e.oidcIssuer}), which was ${was}: ${e.serviceAccount} assumed ${e.roleArn ? roleName(e.roleArn) : 'a role'} ` +
         `through the OIDC provider${prior.lastIrsa ? ` (previous IRSA ${prior.lastIrsa.slice(0, 10)})` : ''}; the soak clock restarts`,
@@ -388,15 +387,7 @@ function irsaAfterAssociation(e: IdentityEvent, where: Where, state: DetectionSt
       key: `${where.clusterArn}|${e.namespace}|${e.serviceAccount}`,
       // One finding per association (its pods were not restarted since it was created), dated by it.
       window: `${new Date(created).toISOString().slice(0, 10)} association ${association.associationId ?? ''}`.trim(),
-      cluster: where.cluster,
-      clusterArn: where.clusterArn,
-      oidcIssuer: e.oidcIssuer,
-      namespace: e.namespace,
-      serviceAccount: e.serviceAccount,
-      roleArn: e.roleArn,
-      nodeRoleArn: null,
-      nodeInstanceId: null,
-      action: e.action,
+      ...workload(e, where),
       summary: `${e.namespace}/${e.serviceAccount} still assumes ${e.roleArn ? roleName(e.roleArn) : 'its role'} through IRSA, though its Pod Identity association exists since ${association.createdAt.slice(0, 10)}`,
       likelyCause:
         'pods started before the association keep the IRSA environment: the credential source is decided when a pod starts, by the variables EKS injects then',
