@@ -342,6 +342,10 @@ export class DynamoEvidenceStore implements EvidencePort {
     return fresh.sort((a, b) => (a.firstEventTime < b.firstEventTime ? -1 : a.firstEventTime > b.firstEventTime ? 1 : 0));
   }
 
+  async releaseAlerts(alerts: readonly Alert[]): Promise<void> {
+    await this.batchWrite(alerts.map((a) => ({ DeleteRequest: { Key: key(alertsPk(a), a.id) } })));
+  }
+
   /** Alerts whose last event is at or after `since`, by last event, oldest first. */
   async listAlerts(since: Date, until: Date): Promise<Alert[]> {
     const months: string[] = [];

@@ -1,5 +1,5 @@
 import picomatch from 'picomatch';
-import { alertId, SAMPLE_EVENT_IDS, type Alert, type Detection, type Severity } from './alert';
+import { alertId, SAMPLE_EVENT_IDS, SEVERITIES, type Alert, type Detection, type Severity } from './alert';
 import type { IdentityEvent } from './identity-event';
 import type { Inventory } from './inventory';
 import type { Policy } from './policy';
@@ -62,8 +62,9 @@ export function placeOf(e: IdentityEvent, inventory: Inventory): { place: string
   return { place: '?', cluster: e.cluster, clusterArn: null };
 }
 
+/** Access failures only: a throttled or failing service (`error`) says nothing about a trust policy. */
 export function spikeKeyOf(e: IdentityEvent): string | null {
-  if (e.outcome === 'success') return null;
+  if (e.outcome !== 'denied' && e.outcome !== 'invalid-token') return null;
   switch (e.kind) {
     case 'pod-identity-fetch':
       return `fetch|${e.clusterArn}|${e.nodeInstanceId}`;
@@ -104,7 +105,7 @@ export function detectionNeeds(events: readonly IdentityEvent[], inventory: Inve
     }
     if (e.kind === 'irsa' && e.namespace) {
       const { place, clusterArn } = placeOf(e, inventory);
-      const scopes = [`issuer:${e.oidcIssuer}`, ...(clusterArn ? [`cluster:${clusterArn}`] : [])];
+      const scopes = [...(e.oidcIssuer ? [`issuer:${e.oidcIssuer}`] : []), ...(clusterArn ? [`cluster:${clusterArn}`] : [])];
       namespaces.set(`${place}|${e.namespace}`, { place, namespace: e.namespace, scopes });
     }
     if (e.kind === 'node-role' && e.nodeRoleArn) nodeRoles.add(e.nodeRoleArn);
@@ -133,6 +134,10 @@ export function detect(events: readonly IdentityEvent[], initial: DetectionState
     const id = alertId(draft.detection, draft.key, draft.window);
     const prior = alerts.get(id);
     if (prior) {
+      // A worse event in the same window (IMDSv1 after IMDSv2 credentials) escalates the alert and its wording.
+      if (draft.severity && SEVERITIES.indexOf(draft.severity) > SEVERITIES.indexOf(prior.severity) && !policy.severity[draft.detection]) {
+        Object.assign(prior, { severity: draft.severity, summary: draft.summary, likelyCause: draft.likelyCause, nextStep: draft.nextStep });
+      }
       prior.count += 1;
       prior.lastEventTime = e.eventTime > prior.lastEventTime ? e.eventTime : prior.lastEventTime;
       prior.firstEventTime = e.eventTime < prior.firstEventTime ? e.eventTime : prior.firstEventTime;
@@ -154,7 +159,8 @@ export function detect(events: readonly IdentityEvent[], initial: DetectionState
     return alert;
   };
 
-  const sorted = [...events].sort((a, b) => (a.eventTime < b.eventTime ? -1 : a.eventTime > b.eventTime ? 1 : 0));
+  // Ties (CloudTrail times are whole seconds) are broken by eventId, so the input order never matters.
+  const sorted = [...events].sort((a, b) => (a.eventTime < b.eventTime ? -1 : a.eventTime > b.eventTime ? 1 : a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
   for (const e of sorted) {
     const where = placeOf(e, state.inventory);
     unexpectedNamespace(e, where, state, policy, matchers, raise);
@@ -185,7 +191,7 @@ function workload(e: IdentityEvent, where: Where) {
   };
 }
 
-function unexpectedNamespace(e: IdentityEvent, where: Where, state: DetectionState, policy: Policy, m: Matchers, raise: Raise): void {
+function unexpectedNamespace(e: IdentityEvent, where: Where, state: Working, policy: Policy, m: Matchers, raise: Raise): void {
   if ((e.kind !== 'pod-identity' && e.kind !== 'irsa') || e.outcome !== 'success' || !e.namespace || !e.roleArn) return;
   const role = roleName(e.roleArn);
   const how = e.kind === 'pod-identity' ? 'Pod Identity' : 'IRSA';
@@ -204,7 +210,9 @@ function unexpectedNamespace(e: IdentityEvent, where: Where, state: DetectionSta
   if (m.denyNamespace(e.namespace)) why = `namespace ${e.namespace} is on the deny list (${u.denyNamespaces.join(', ')})`;
   else if (m.systemNamespace(e.namespace) && !m.systemRole(role)) why = `${e.namespace} is a system namespace and ${role} is not a system role`;
   else {
-    const rules = u.allow.filter((r) => picomatch.isMatch(where.cluster ?? '', r.cluster, { nocase: true }) && r.roles.some((g) => matchRole(g, e.roleArn!)));
+    // An unmapped issuer's cluster is unknown: only an any-cluster rule (`*`, the default) applies to it.
+    const clusterMatches = (glob: string) => (where.cluster === null ? glob === '*' : picomatch.isMatch(where.cluster, glob, { nocase: true }));
+    const rules = u.allow.filter((r) => clusterMatches(r.cluster) && r.roles.some((g) => matchRole(g, e.roleArn!)));
     if (rules.length > 0 && !rules.some((r) => r.namespaces.some((g) => picomatch.isMatch(e.namespace!, g, { nocase: true })))) {
       why = `${role} may only be used from ${rules.flatMap((r) => r.namespaces).join(', ')}`;
     }
@@ -228,7 +236,7 @@ function unexpectedNamespace(e: IdentityEvent, where: Where, state: DetectionSta
   const pair = `${e.roleArn}|${e.namespace}`;
   const roleSince = state.roleFirstSeen.get(e.roleArn);
   if (state.roleNamespaces.has(pair) || roleSince === undefined) return;
-  if (Date.parse(e.eventTime) - Date.parse(roleSince) < u.learningDays * DAY) return;
+  if (Date.parse(e.eventTime) - Date.parse(roleSince) <= u.learningDays * DAY) return;
   raise(
     {
       ...base,
@@ -242,13 +250,14 @@ function unexpectedNamespace(e: IdentityEvent, where: Where, state: DetectionSta
   );
 }
 
-function accessDeniedSpike(e: IdentityEvent, where: Where, state: DetectionState, policy: Policy, raise: Raise): void {
+function accessDeniedSpike(e: IdentityEvent, where: Where, state: Working, policy: Policy, raise: Raise): void {
   const key = spikeKeyOf(e);
   if (!key) return;
   const window = spikeWindowOf(e, policy);
   const counter = `${key}|${window}`;
   const count = (state.spikeCounts.get(counter) ?? 0) + 1;
   state.spikeCounts.set(counter, count);
+  state.spikeEvents.set(counter, [...(state.spikeEvents.get(counter) ?? []), e]);
   const { threshold, windowMinutes } = policy.accessDeniedSpike;
   if (count < threshold) return;
   const what = `${count} within ${windowMinutes} min`;
@@ -266,10 +275,16 @@ function accessDeniedSpike(e: IdentityEvent, where: Where, state: DetectionState
     nodeInstanceId: e.nodeInstanceId,
     action: e.action,
   };
-  // The alert counts the window, including denials of earlier batches, and its summary says so.
+  // The alert counts the window, including denials of earlier batches, and its summary says so; its
+  // first time and samples start at the window's first denial this batch saw, not at the crossing.
   const counted = (alert: Alert) => {
     alert.count = count;
     alert.summary = alert.summary.replace(/\(\d+ within /, `(${count} within `);
+    const seen = state.spikeEvents.get(counter) ?? [];
+    if (alert.sampleEventIds.length === 1 && seen.length > 1) {
+      alert.firstEventTime = seen[0]!.eventTime;
+      alert.sampleEventIds = seen.slice(0, SAMPLE_EVENT_IDS).map((x) => x.eventId);
+    }
   };
   if (e.kind === 'pod-identity-fetch') {
     counted(raise(
@@ -306,7 +321,7 @@ function accessDeniedSpike(e: IdentityEvent, where: Where, state: DetectionState
   }
 }
 
-function nodeRoleFallthrough(e: IdentityEvent, state: DetectionState, policy: Policy, raise: Raise): void {
+function nodeRoleFallthrough(e: IdentityEvent, state: Working, policy: Policy, raise: Raise): void {
   if (e.kind !== 'node-role' || !e.nodeRoleArn) return;
   const window = windowStart(e.eventTime, policy.nodeRoleFallthrough.windowHours * 60);
   const clusters = state.nodeRoleClusters.get(e.nodeRoleArn) ?? [];
@@ -342,14 +357,15 @@ function nodeRoleFallthrough(e: IdentityEvent, state: DetectionState, policy: Po
   );
 }
 
-function irsaRegression(e: IdentityEvent, where: Where, state: DetectionState, policy: Policy, raise: Raise): void {
+function irsaRegression(e: IdentityEvent, where: Where, state: Working, policy: Policy, raise: Raise): void {
   if (e.kind !== 'irsa' || !e.namespace) return;
   const prior = state.namespaces.get(`${where.place}|${e.namespace}`);
   if (!prior?.firstPodIdentity || prior.firstPodIdentity > e.eventTime) return;
   const t = Date.parse(e.eventTime);
   const last = prior.lastIrsa === null ? null : Date.parse(prior.lastIrsa);
   if (last !== null && (last > t || t - last <= policy.soak.activeHours * HOUR)) return;
-  const was = last === null || t - last > policy.soak.soakDays * DAY ? 'READY' : 'SOAKING';
+  // As readiness judges it: READY once the last IRSA is S or more before.
+  const was = last === null || t - last >= policy.soak.soakDays * DAY ? 'READY' : 'SOAKING';
   raise(
     {
       detection: 'irsa-regression',
@@ -370,7 +386,7 @@ function irsaRegression(e: IdentityEvent, where: Where, state: DetectionState, p
   );
 }
 
-function irsaAfterAssociation(e: IdentityEvent, where: Where, state: DetectionState, policy: Policy, raise: Raise): void {
+function irsaAfterAssociation(e: IdentityEvent, where: Where, state: Working, policy: Policy, raise: Raise): void {
   if (e.kind !== 'irsa' || !e.namespace || !e.serviceAccount || !where.clusterArn) return;
   const association = state.inventory.associations.find(
     (a) =>
@@ -398,7 +414,7 @@ function irsaAfterAssociation(e: IdentityEvent, where: Where, state: DetectionSt
 }
 
 /** What later events of the same batch must see. */
-function remember(e: IdentityEvent, place: string, state: DetectionState, _policy: Policy): void {
+function remember(e: IdentityEvent, place: string, state: Working, _policy: Policy): void {
   if (e.outcome === 'success' && e.roleArn && e.namespace) {
     state.roleNamespaces.add(`${e.roleArn}|${e.namespace}`);
     const since = state.roleFirstSeen.get(e.roleArn);
@@ -433,11 +449,15 @@ function matchRole(glob: string, roleArn: string): boolean {
   return picomatch.isMatch(roleName(roleArn), glob, { nocase: true }) || picomatch.isMatch(roleArn, glob, { nocase: true });
 }
 
-function cloneState(s: DetectionState): DetectionState {
+/** The fold's own copy of the state, plus what only this batch knows: its denied events per spike window. */
+type Working = DetectionState & { spikeEvents: Map<string, IdentityEvent[]> };
+
+function cloneState(s: DetectionState): Working {
   return {
     roleFirstSeen: new Map(s.roleFirstSeen),
     roleNamespaces: new Set(s.roleNamespaces),
     spikeCounts: new Map(s.spikeCounts),
+    spikeEvents: new Map(),
     namespaces: new Map([...s.namespaces].map(([k, v]) => [k, { ...v }])),
     nodeRoleClusters: s.nodeRoleClusters,
     inventory: s.inventory,

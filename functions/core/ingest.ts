@@ -38,6 +38,8 @@ export interface DetectionPort {
   detectionState(needs: DetectionNeeds, inventory: Inventory): Promise<DetectionState>;
   /** Records alerts by id; returns the ones not recorded before. */
   recordAlerts(alerts: readonly Alert[]): Promise<Alert[]>;
+  /** Forgets alerts this batch recorded but could not hand back, so its retry raises them. */
+  releaseAlerts(alerts: readonly Alert[]): Promise<void>;
 }
 
 export interface DetectionOptions {
@@ -79,7 +81,9 @@ export async function ingestBatch(
     const options = detection ? { detection: { spikeWindowMinutes: detection.policy.accessDeniedSpike.windowMinutes } } : {};
     result = await store.apply(aggregate(counted, options));
   } catch (error) {
-    // Nothing says which items were written: un-claim the batch so a redelivery is not taken for a replay.
+    // Nothing says which items were written: un-claim the batch so a redelivery is not taken for a
+    // replay, and un-record its alerts, which no caller will deliver now, so the redelivery raises them.
+    if (detection && alerts.length > 0) await detection.port.releaseAlerts(alerts);
     if (counted.length > 0) await store.releaseEvents(counted.map((e) => e.eventId));
     throw error;
   }
