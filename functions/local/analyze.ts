@@ -51,23 +51,46 @@ export interface AnalyzeOptions {
   onFiles?(total: number): void;
   onFileDone?(file: string, done: number, recordsSoFar: number): void;
   onRejection?(rejection: Rejection): void;
+  /** Store each unit's events before moving on (and before `onFileDone`). @default false: batches span files */
+  flushEachUnit?: boolean;
   /** Called with each batch's new alerts, as soon as they are recorded. */
   onAlerts?(alerts: Alert[]): Promise<void>;
 }
+
+/** A named piece of input (a log file, a LookupEvents page) and the records in it. */
+export interface RecordUnit {
+  name: string;
+  items: AsyncIterable<InputItem>;
+}
+
+export type IngestOptions = Omit<AnalyzeOptions, 'paths' | 'stdin' | 'onFiles'>;
 
 /**
  * Files → records → IdentityEvents → evidence, in batches. A bad file or record is reported and
  * the rest of the run goes on; nothing is dropped without being counted.
  */
 export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSummary> {
+  const listed = await listInputFiles(options.paths);
+  const files = chronological(listed.files);
+  options.onFiles?.(files.length);
+  const units = (async function* () {
+    for (const file of files) yield { name: file, items: readRecords(file, { stdin: options.stdin }) };
+  })();
+  return ingestUnits(units, options, listed.problems);
+}
+
+/**
+ * Any source of records (log files, CloudTrail LookupEvents pages) through the same normalizer,
+ * detections and store. `problems` are counted as rejections before the first unit.
+ */
+export async function ingestUnits(
+  units: AsyncIterable<RecordUnit>,
+  options: IngestOptions,
+  problems: readonly Extract<InputItem, { type: 'problem' }>[] = [],
+): Promise<AnalyzeSummary> {
   const started = process.hrtime.bigint();
   const summary = emptySummary();
-  const listed = await listInputFiles(options.paths);
-  const { problems } = listed;
-  const files = chronological(listed.files);
   for (const problem of problems) reject(problem);
-  summary.files = files.length;
-  options.onFiles?.(files.length);
 
   // Node roles: the patterns, the inventory's node groups, and every role seen fetching Pod Identity.
   const inventory = await options.store.loadInventory();
@@ -96,8 +119,9 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   };
 
   let done = 0;
-  for (const file of files) {
-    for await (const item of readRecords(file, { stdin: options.stdin })) {
+  for await (const unit of units) {
+    summary.files += 1;
+    for await (const item of unit.items) {
       if (item.type === 'problem') {
         reject(item);
         continue;
@@ -119,8 +143,10 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
         if (batch.length >= batchSize) await flush();
       }
     }
+    // A caller that checkpoints after each unit needs its events stored first (backfill pages).
+    if (options.flushEachUnit) await flush();
     done += 1;
-    options.onFileDone?.(file, done, summary.records);
+    options.onFileDone?.(unit.name, done, summary.records);
   }
   await flush();
   summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
