@@ -342,6 +342,28 @@ export class DynamoEvidenceStore implements EvidencePort {
     return fresh.sort((a, b) => (a.firstEventTime < b.firstEventTime ? -1 : a.firstEventTime > b.firstEventTime ? 1 : 0));
   }
 
+  /**
+   * Small bookkeeping items outside the evidence (backfill checkpoints, the last report's summary):
+   * plain get/put/delete on a key the caller owns. Keys must not start with `SCOPE#`, `SCOPES`,
+   * `INVENTORY`, `EVENT#`, `ROLE#`, `SPIKE#` or `ALERTS#`.
+   */
+  async getMeta(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key(pk, sk), ConsistentRead: true }));
+    return Item;
+  }
+
+  async putMeta(item: { pk: string; sk: string; [field: string]: unknown }): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: item }));
+  }
+
+  async deleteMeta(pk: string, sk: string): Promise<void> {
+    await this.batchWrite([{ DeleteRequest: { Key: key(pk, sk) } }]);
+  }
+
+  async queryMeta(pk: string, prefix?: string): Promise<Record<string, unknown>[]> {
+    return this.query(prefix === undefined ? { pk } : { pk, prefix });
+  }
+
   async releaseAlerts(alerts: readonly Alert[]): Promise<void> {
     await this.batchWrite(alerts.map((a) => ({ DeleteRequest: { Key: key(alertsPk(a), a.id) } })));
   }
