@@ -244,7 +244,12 @@ const SNS_SIZE_MARGIN_BYTES = 2_048;
 /** Longest prose field (summary, cause, next step) and identifier we put in a message. */
 const PROSE_MAX_CHARS = 20_000;
 const VALUE_MAX_CHARS = 1_000;
+/** Prose in the `alert` attribute: enough for a chat message, small next to the text's budget. */
+const ATTRIBUTE_PROSE_MAX_CHARS = 4_000;
 const TRUNCATED_NOTE = "\n[truncated to fit SNS's 256 KiB message limit]";
+
+/** The message attribute carrying the alert as JSON. */
+export const ALERT_ATTRIBUTE = 'alert';
 
 export interface SnsSinkOptions {
   client: SNSClient;
@@ -277,6 +282,9 @@ export function snsPublishInput(alert: Alert, topicArn: string): PublishCommandI
     severity: { DataType: 'String', StringValue: alert.severity },
   };
   if (alert.cluster) attributes['cluster'] = { DataType: 'String', StringValue: alert.cluster.slice(0, VALUE_MAX_CHARS) };
+  // The whole alert, for programs subscribed to the topic (the Slack notifier): the message itself
+  // is the text a person reads in an inbox.
+  attributes[ALERT_ATTRIBUTE] = { DataType: 'String', StringValue: JSON.stringify(boundedAlert(alert, ATTRIBUTE_PROSE_MAX_CHARS)) };
   const attributeBytes = Object.entries(attributes).reduce(
     (sum, [name, v]) => sum + utf8Bytes(name) + utf8Bytes(v.DataType ?? '') + utf8Bytes(v.StringValue ?? ''),
     0,
@@ -295,8 +303,8 @@ export function snsPublishInput(alert: Alert, topicArn: string): PublishCommandI
  * an oversized field is shortened where it is and the text keeps its sections (cause, next
  * step); `truncateUtf8` is only the last guard.
  */
-function boundedAlert(alert: Alert): Alert {
-  const prose = (s: string) => (s.length > PROSE_MAX_CHARS ? `${s.slice(0, PROSE_MAX_CHARS)}…` : s);
+function boundedAlert(alert: Alert, proseMax = PROSE_MAX_CHARS): Alert {
+  const prose = (s: string) => (s.length > proseMax ? `${s.slice(0, proseMax)}…` : s);
   const value = (s: string | null) => (s !== null && s.length > VALUE_MAX_CHARS ? `${s.slice(0, VALUE_MAX_CHARS)}…` : s);
   return {
     ...alert,

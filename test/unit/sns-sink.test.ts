@@ -63,7 +63,10 @@ describe('SnsSink publish request', () => {
       detection: { DataType: 'String', StringValue: 'irsa-regression' },
       severity: { DataType: 'String', StringValue: 'high' },
       cluster: { DataType: 'String', StringValue: 'payments-prod' },
+      alert: { DataType: 'String', StringValue: expect.any(String) },
     });
+    // the whole alert travels as an attribute, for programs subscribed to the topic
+    expect(JSON.parse(input.MessageAttributes!['alert']!.StringValue!)).toEqual(makeAlert());
     expect(input.Message).toContain('Likely cause: a pod started from an old spec still carrying the eks.amazonaws.com/role-arn annotation');
     expect(input.Message).toContain('Next step: kubectl get sa orders-api -n orders -o yaml and remove the role-arn annotation');
     expect(input.Message).toContain(
@@ -76,7 +79,7 @@ describe('SnsSink publish request', () => {
 
     await sink().send(makeAlert({ cluster: null }));
 
-    expect(Object.keys(publishedInput().MessageAttributes ?? {})).toEqual(['detection', 'severity']);
+    expect(Object.keys(publishedInput().MessageAttributes ?? {})).toEqual(['detection', 'severity', 'alert']);
     expect(publishedInput().Subject).toBe('[HIGH] irsa-regression | IRSA is back in orders (payments-prod), which was READY');
   });
 

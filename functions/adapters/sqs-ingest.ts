@@ -1,0 +1,129 @@
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Alert } from '../core/alert';
+import { extractRecords, jsonErrorMessage } from '../core/envelopes';
+import type { EventKind, IdentityEvent, Outcome } from '../core/identity-event';
+import { ingestBatch } from '../core/ingest';
+import type { Inventory } from '../core/inventory';
+import { nodeRoleMatcher } from '../core/node-roles';
+import { normalizeRecord } from '../core/normalize';
+import type { Policy } from '../core/policy';
+import type { DynamoEvidenceStore } from './dynamo-evidence-store';
+
+/** A message (or one record in it) that can never be ingested: parked, not retried. */
+export interface Parked {
+  messageId: string;
+  where: string | null;
+  reason: string;
+}
+
+export interface SqsIngestResult {
+  response: SQSBatchResponse;
+  events: IdentityEvent[];
+  replayed: number;
+  alerts: Alert[];
+  parked: Parked[];
+  skipped: number;
+  /** Messages handed back to SQS for a retry, and why. */
+  retried: { messageId: string; reason: string }[];
+}
+
+export interface SqsIngestDeps {
+  store: DynamoEvidenceStore;
+  policy: Policy;
+  inventory: Inventory;
+  /** Node roles known besides the policy's name patterns: configuration, inventory, roles seen fetching. */
+  nodeRoleArns: readonly string[];
+  now: Date;
+}
+
+/** Parked records are kept for this long, so an operator can look at them; never their content. */
+const PARKED_TTL_SECONDS = 14 * 86_400;
+
+/**
+ * One SQS batch of EventBridge events through the same core as `cutover-watch analyze`.
+ *
+ * The batch is aggregated per evidence item, so one failed item write fails exactly the messages
+ * whose events fed it (partial batch response); a message that cannot be parsed will never parse,
+ * so it is parked (counted, logged by the caller, recorded without its content) and acknowledged
+ * rather than left to use up the queue's receive count.
+ */
+export async function processSqsBatch(event: SQSEvent, deps: SqsIngestDeps): Promise<SqsIngestResult> {
+  const matcher = nodeRoleMatcher({
+    patterns: deps.policy.nodeRoleFallthrough.nodeRolePatterns,
+    expectedCalls: deps.policy.nodeRoleFallthrough.expectedCalls,
+    roleArns: [...deps.nodeRoleArns, ...deps.inventory.nodegroups.map((n) => n.nodeRoleArn)],
+  });
+  const parked: Parked[] = [];
+  const events: IdentityEvent[] = [];
+  const messagesOf = new Map<string, Set<string>>();
+  let skipped = 0;
+
+  for (const message of event.Records) {
+    let body: unknown;
+    try {
+      body = JSON.parse(message.body);
+    } catch (e) {
+      parked.push({ messageId: message.messageId, where: null, reason: `body is not JSON: ${jsonErrorMessage(e)}` });
+      continue;
+    }
+    for (const item of extractRecords(body, message.messageId)) {
+      if (item.type === 'problem') {
+        parked.push({ messageId: message.messageId, where: item.where, reason: item.reason });
+        continue;
+      }
+      const result = normalizeRecord(item.record, matcher);
+      if (result.status === 'skipped') skipped += 1;
+      else if (result.status === 'rejected') parked.push({ messageId: message.messageId, where: item.where, reason: result.detail });
+      else {
+        events.push(result.event);
+        const ids = messagesOf.get(result.event.eventId) ?? new Set<string>();
+        ids.add(message.messageId);
+        messagesOf.set(result.event.eventId, ids);
+      }
+    }
+  }
+
+  const retried: SqsIngestResult['retried'] = [];
+  let alerts: Alert[] = [];
+  let replayed = 0;
+  try {
+    const result = await ingestBatch(events, deps.store, deps.now, { policy: deps.policy, inventory: deps.inventory, port: deps.store });
+    alerts = result.alerts;
+    replayed = result.replayed;
+    const reason = result.errors.map((e) => (e instanceof Error ? e.message : String(e))).join('; ');
+    for (const eventId of result.failedEventIds) {
+      for (const messageId of messagesOf.get(eventId) ?? []) retried.push({ messageId, reason });
+    }
+  } catch (e) {
+    // Nothing was kept (the ingest released its claims): every message with an event goes back.
+    const reason = e instanceof Error ? e.message : String(e);
+    for (const ids of messagesOf.values()) for (const messageId of ids) retried.push({ messageId, reason });
+  }
+
+  await park(parked, deps);
+  const failedIds = [...new Set(retried.map((r) => r.messageId))];
+  return {
+    response: { batchItemFailures: failedIds.map((itemIdentifier) => ({ itemIdentifier })) },
+    events,
+    replayed,
+    alerts,
+    parked,
+    skipped,
+    retried,
+  };
+}
+
+async function park(parked: readonly Parked[], deps: SqsIngestDeps): Promise<void> {
+  const day = deps.now.toISOString().slice(0, 10);
+  const expiresAt = Math.floor(deps.now.getTime() / 1000) + PARKED_TTL_SECONDS;
+  for (const p of parked) {
+    await deps.store.putMeta({ pk: `PARKED#${day}`, sk: `${p.messageId}#${p.where ?? '-'}`, reason: p.reason, at: deps.now.toISOString(), expiresAt });
+  }
+}
+
+/** Counts for the metrics: events by kind and outcome. */
+export function countEvents(events: readonly IdentityEvent[]): Map<`${EventKind}|${Outcome}`, number> {
+  const counts = new Map<`${EventKind}|${Outcome}`, number>();
+  for (const e of events) counts.set(`${e.kind}|${e.outcome}`, (counts.get(`${e.kind}|${e.outcome}`) ?? 0) + 1);
+  return counts;
+}

@@ -1,0 +1,51 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
+import { countEvents, processSqsBatch } from '../adapters/sqs-ingest';
+import { cached, listEnv, logger, metrics, policyFromEnv, requiredEnv } from './runtime';
+
+// Built once per container: clients, the store, the policy.
+const store = new DynamoEvidenceStore({ client: new DynamoDBClient({}), tableName: requiredEnv('TABLE_NAME') });
+const policy = policyFromEnv();
+const configuredNodeRoles = listEnv('NODE_ROLE_ARNS');
+const context = cached(5 * 60_000, async () => {
+  const [inventory, scopes] = await Promise.all([store.loadInventory(), store.scopes()]);
+  const observed = scopes.filter((s) => s['kind'] === 'noderole').map((s) => String(s['name']));
+  return { inventory, nodeRoleArns: [...configuredNodeRoles, ...observed] };
+});
+
+/** SQS batch of CloudTrail events from the rules → evidence, alerts (published from the table's stream). */
+export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  const { inventory, nodeRoleArns } = await context();
+  const result = await processSqsBatch(event, { store, policy, inventory, nodeRoleArns, now: new Date() });
+
+  for (const [key, count] of countEvents(result.events)) {
+    const [kind, outcome] = key.split('|');
+    const single = metrics.singleMetric();
+    single.addDimensions({ kind: kind!, outcome: outcome! });
+    single.addMetric('Events', MetricUnit.Count, count);
+  }
+  for (const alert of result.alerts) {
+    const single = metrics.singleMetric();
+    single.addDimension('detection', alert.detection);
+    single.addMetric('AlertsRaised', MetricUnit.Count, 1);
+  }
+  metrics.addMetric('RejectedRecords', MetricUnit.Count, result.parked.length);
+  metrics.addMetric('Replayed', MetricUnit.Count, result.replayed);
+  metrics.publishStoredMetrics();
+
+  // Never the record: CloudTrail STS records carry credentials.
+  for (const p of result.parked) logger.warn('record parked', { messageId: p.messageId, where: p.where, reason: p.reason });
+  for (const r of result.retried) logger.error('message returned for retry', { messageId: r.messageId, reason: r.reason });
+  logger.info('batch ingested', {
+    messages: event.Records.length,
+    events: result.events.length,
+    replayed: result.replayed,
+    skipped: result.skipped,
+    parked: result.parked.length,
+    alerts: result.alerts.length,
+    retried: result.response.batchItemFailures.length,
+  });
+  return result.response;
+};
