@@ -7,7 +7,8 @@ import type { Policy } from '../core/policy';
 import { EVENT_KINDS, type EventKind, type IdentityEvent, type Outcome, type SkipReason } from '../core/identity-event';
 import { ingestBatch } from '../core/ingest';
 import { normalizeRecord } from '../core/normalize';
-import { nodeRoleMatcher } from '../core/node-roles';
+import { DEFAULT_NODE_ROLE_PATTERNS, nodeRoleMatcher } from '../core/node-roles';
+import { cloudTrailEnvelope, matchingRules, rulePatterns } from '../core/rule-patterns';
 
 /** One problem the user must hear about: a file that could not be read or a record that was rejected. */
 export interface Rejection {
@@ -102,6 +103,9 @@ export async function ingestUnits(
     roleArns: knownNodeRoles,
   });
   let matcher = nodeRoleMatcher(nodeRoleConfig());
+  // The deployed rules' patterns, built the same way: a record no rule would deliver is not read here either.
+  const rulesFor = () => rulePatterns({ nodeRoleArns: [...knownNodeRoles], nodeRolePatterns: nodeRoleConfig().patterns ?? DEFAULT_NODE_ROLE_PATTERNS });
+  let rules = rulesFor();
   const detection = options.policy && options.detect !== false ? { policy: options.policy, inventory, port: options.store } : undefined;
 
   const batchSize = options.batchSize ?? 1000;
@@ -127,6 +131,10 @@ export async function ingestUnits(
         continue;
       }
       summary.records += 1;
+      if (isRecord(item.record) && matchingRules(cloudTrailEnvelope(item.record), rules).length === 0 && hasSource(item.record)) {
+        summary.skipped['out-of-scope'] += 1;
+        continue;
+      }
       const result = normalizeRecord(item.record, matcher);
       if (result.status === 'skipped') summary.skipped[result.reason] += 1;
       else if (result.status === 'rejected') reject({ file: item.file, where: item.where, reason: result.detail });
@@ -138,6 +146,7 @@ export async function ingestUnits(
         if (event.kind === 'pod-identity-fetch' && event.nodeRoleArn && !knownNodeRoles.has(event.nodeRoleArn)) {
           knownNodeRoles.add(event.nodeRoleArn);
           matcher = nodeRoleMatcher(nodeRoleConfig());
+          rules = rulesFor();
         }
         batch.push(event);
         if (batch.length >= batchSize) await flush();
@@ -187,4 +196,13 @@ export function chronological(files: readonly string[]): string[] {
     .map((file, index) => ({ file, index, stamp: stamp(file) }))
     .sort((a, b) => (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : a.index - b.index))
     .map((f) => f.file);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A record without eventSource/eventName goes on to the normalizer, which rejects it naming the field. */
+function hasSource(record: Record<string, unknown>): boolean {
+  return typeof record['eventSource'] === 'string' && typeof record['eventName'] === 'string';
 }
