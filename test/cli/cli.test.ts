@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import { startEmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet } from '../../functions/local/sample-fleet';
 
 // The built CLI, spawned the way a person runs it, in a temporary working directory.
@@ -285,6 +287,45 @@ describe('classify', () => {
     const strict = await cli(['classify', '--strict', '-'], { cwd: work, input: '{"eventName": 7, "eventSource": "sts.amazonaws.com"}' });
     expect(strict.code).toBe(1);
     expect(strict.stderr).toMatch(/stdin: document: rejected \(wrong-type\): eventName should be a string, got number/);
+  });
+});
+
+describe('a DynamoDB table instead of the embedded store (--table)', () => {
+  it('analyzes into and answers readiness from a table, exactly as on the embedded store', async () => {
+    // a DynamoDB API on loopback stands in for the deployed table
+    const server = await startEmbeddedStore(path.join(work, 'remote'));
+    try {
+      const remote = new DynamoEvidenceStore({ client: server.client, tableName: 'cutover-watch-evidence-test' });
+      await remote.ensureTable();
+      const env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+      const table = ['--table', 'cutover-watch-evidence-test', '--region', 'us-east-1', '--endpoint', server.endpoint];
+      const inventory = path.join(work, demoStore, 'inventory');
+      const files = (await readdir(inventory)).map((f) => path.join(inventory, f));
+      expect((await cli(['inventory', 'import', ...table, ...files], { cwd: work, env })).code).toBe(0);
+
+      const analyzed = await cli(['analyze', '--json', ...table, path.join(demoStore, 'logs')], { cwd: work, env });
+
+      expect(analyzed.code).toBe(0);
+      expect(JSON.parse(analyzed.stdout).store).toBe('table cutover-watch-evidence-test in us-east-1');
+      const fromTable = JSON.parse((await cli(['readiness', '--json', '--as-of', END, ...table], { cwd: work, env })).stdout);
+      expect(fromTable).toEqual(await readiness(demoStore));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('says which table is missing and how to fix it', async () => {
+    const server = await startEmbeddedStore(path.join(work, 'remote-empty'));
+    try {
+      const run = await cli(['readiness', '--table', 'nope', '--region', 'eu-west-1', '--endpoint', server.endpoint], {
+        cwd: work,
+        env: { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
+      });
+      expect(run.code).toBe(2);
+      expect(run.stderr.trim()).toBe('cutover-watch: table nope does not exist in eu-west-1: deploy the stack (npx cdk deploy) or pass the right --table and --region');
+    } finally {
+      await server.close();
+    }
   });
 });
 
