@@ -63,6 +63,12 @@ describe('cutover-watch demo (npm start)', () => {
     expect(demo.stdout).toContain('Pod Identity credential fetches failed (AccessDenied)');
   });
 
+  it('writes the HTML straggler report and says where', async () => {
+    const where = /straggler report \(charts; open it in a browser\): (\S+)/.exec(demo.stdout)?.[1];
+    expect(where).toBe(path.join(demoStore, 'reports', 'cutover-watch-report-2026-11-20.html'));
+    expect((await readFile(path.join(work, where!), 'utf8')).startsWith('<!doctype html>')).toBe(true);
+  });
+
   it('prints an alert of each detection with its likely cause and next step', () => {
     for (const detection of ['unexpected-namespace', 'access-denied-spike', 'node-role-fallthrough', 'irsa-regression', 'irsa-after-association']) {
       expect(demo.stdout).toMatch(new RegExp(`\\n  (LOW|MEDIUM|HIGH|CRITICAL)  ${detection}  .*\\n    likely cause: .+\\n    next step:    .+`));

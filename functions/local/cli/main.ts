@@ -1,6 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { StoreError } from '../../adapters/dynamo-evidence-store';
 import { alertsCommand } from './commands/alerts';
+import { backfillCommand } from './commands/backfill';
+import { inventorySyncCommand } from './commands/inventory-sync';
+import { reportCommand } from './commands/report';
 import { analyzeCommand } from './commands/analyze';
 import { classifyCommand } from './commands/classify';
 import { demoCommand } from './commands/demo';
@@ -44,9 +47,12 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   classifyCommand(program, io, setExit);
   analyzeCommand(program, io, setExit);
   readinessCommand(program, io);
+  reportCommand(program, io);
   alertsCommand(program, io);
   evidenceCommand(program, io);
   inventoryCommand(program, io);
+  inventorySyncCommand(program.commands.find((c) => c.name() === 'inventory')!, io, setExit);
+  backfillCommand(program, io, setExit);
   demoCommand(program, io);
   // Subcommands do not inherit exitOverride or output routing from the program: set them on each.
   for (const command of allCommands(program)) {

@@ -7,12 +7,14 @@ import { alertLine } from '../../../core/alert-format';
 import { defaultPolicy } from '../../../core/policy';
 import { VERDICT_ORDER } from '../../../core/readiness';
 import { analyzePaths } from '../../analyze';
+import { writeReport } from '../../report';
 import { generateSampleFleet, writeSampleFleet } from '../../sample-fleet';
 import type { Io } from '../io';
 import { parseTime, positiveInteger } from '../options';
 import { printSummary } from './analyze';
 import { readInventoryFiles } from './inventory';
-import { printReadiness, readinessReport } from './readiness';
+import { readinessReport } from '../../../adapters/readiness-query';
+import { printReadiness } from './readiness';
 import { withStore } from '../store-options';
 
 export const DEMO_DIR = path.join('.cutover-watch', 'demo');
@@ -44,7 +46,7 @@ export function demoCommand(program: Command, io: Io): void {
       const rel = path.relative(io.cwd, dir) || '.';
       const today = io.now();
       const end = flags.end ?? new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate()));
-      for (const part of ['db', 'logs', 'inventory', 'rejects.jsonl']) await rm(path.join(dir, part), { recursive: true, force: true });
+      for (const part of ['db', 'logs', 'inventory', 'rejects.jsonl', 'alerts.jsonl', 'reports']) await rm(path.join(dir, part), { recursive: true, force: true });
 
       const fleet = generateSampleFleet({ seed: flags.seed, end });
       const written = await writeSampleFleet(dir, fleet);
@@ -78,6 +80,9 @@ export function demoCommand(program: Command, io: Io): void {
         io.out('');
         io.out(`${report.namespaces.length} namespaces: ${counts.join(', ')}`);
         printAlertExamples(raised, path.relative(io.cwd, log.file), io);
+        const reportFile = await writeReport(store, { asOf: end, format: 'html', outDir: path.join(dir, 'reports') });
+        io.out('');
+        io.out(`straggler report (charts; open it in a browser): ${path.relative(io.cwd, reportFile)}`);
         io.out('');
         io.out('explore it:');
         const store_ = `--store ${rel} --as-of ${end.toISOString().replace('.000Z', 'Z')}`;

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { assessReadiness, type ReadinessReport } from '../../../core/readiness';
+import type { ReadinessReport } from '../../../core/readiness';
+import { readinessReport } from '../../../adapters/readiness-query';
 import type { Io } from '../io';
 import { parseTime, positiveNumber } from '../options';
 import { age, shortTime, table } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
-import type { DynamoEvidenceStore } from '../../../adapters/dynamo-evidence-store';
 
 interface ReadinessFlags extends StoreOptions {
   cluster?: string;
@@ -59,23 +59,6 @@ export function readinessCommand(program: Command, io: Io): void {
         else printReadiness(report, io, { reasons: flags.reasons ?? false });
       });
     });
-}
-
-/** Reads what the verdicts need (daily counts only for an as-of in the past) and judges. */
-export async function readinessReport(
-  store: DynamoEvidenceStore,
-  options: { asOf: Date; soakDays: number; activeHours: number; cluster?: string; namespace?: string },
-): Promise<ReadinessReport> {
-  const fromDay = new Date(options.asOf.getTime() - options.soakDays * 86_400_000).toISOString().slice(0, 10);
-  let snapshot = await store.snapshot({ fromDay, namespaceDays: false });
-  const latest = snapshot.items.reduce((m, i) => {
-    const t = i['irsaLastAttempt'] ?? i['piLastOk'];
-    return typeof t === 'string' && t > m ? t : m;
-  }, '');
-  if (latest !== '' && Date.parse(latest) > options.asOf.getTime()) {
-    snapshot = await store.snapshot({ fromDay, namespaceDays: true });
-  }
-  return assessReadiness(snapshot, options);
 }
 
 export function printReadiness(report: ReadinessReport, io: Io, options: { reasons: boolean }): void {

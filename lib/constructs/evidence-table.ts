@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, Billing, StreamViewType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE_SCHEMA } from '../functions/core/table-schema';
+import { TABLE_SCHEMA } from '../../functions/core/table-schema';
 
 export interface EvidenceTableProps {
   /**
@@ -13,7 +13,9 @@ export interface EvidenceTableProps {
 
 /**
  * The evidence table, with the key schema the CLI's embedded store uses (core/table-schema.ts):
- * on-demand, point-in-time recovery, encrypted, TTL on replay guards.
+ * on-demand, point-in-time recovery, encrypted, TTL on replay guards. Its stream (new images) is
+ * the alerts outbox: the ingest records an alert once with a conditional put, the alert publisher
+ * publishes it from the stream.
  */
 export class EvidenceTable extends Construct {
   readonly table: TableV2;
@@ -27,6 +29,7 @@ export class EvidenceTable extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: TableEncryptionV2.awsManagedKey(),
       timeToLiveAttribute: TABLE_SCHEMA.timeToLiveAttribute,
+      dynamoStream: StreamViewType.NEW_IMAGE,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
   }

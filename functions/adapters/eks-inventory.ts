@@ -1,0 +1,347 @@
+import {
+  DescribeClusterCommand,
+  DescribeNodegroupCommand,
+  DescribePodIdentityAssociationCommand,
+  EKSClient,
+  paginateListClusters,
+  paginateListNodegroups,
+  paginateListPodIdentityAssociations,
+  type PodIdentityAssociationSummary,
+} from '@aws-sdk/client-eks';
+import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory } from '../core/inventory';
+
+/**
+ * The EKS side of the fleet, read from the EKS API: the same `Inventory` that `inventory import`
+ * builds from AWS CLI output (each response goes through `parseInventoryDocument`, so the two
+ * paths cannot drift apart). Free of CLI concerns: the CLI and the inventory Lambda both call it.
+ *
+ * Calls per region (EKS API reference): ListClusters; per cluster DescribeCluster (OIDC issuer),
+ * ListPodIdentityAssociations + DescribePodIdentityAssociation each (the list's
+ * PodIdentityAssociationSummary omits roleArn and createdAt), ListNodegroups + DescribeNodegroup
+ * each (node role). IAM actions are named after the operations: `eks:DescribeCluster`, …
+ */
+
+export interface InventoryProblem {
+  region: string;
+  /** null when the problem is about the region (ListClusters). */
+  cluster: string | null;
+  operation: string;
+  reason: string;
+}
+
+export interface SyncResult {
+  inventory: Inventory;
+  problems: InventoryProblem[];
+  /** Clusters read (described); clusters that became problems are not counted. */
+  clusters: number;
+}
+
+export interface SyncOptions {
+  regions: string[];
+  /** Only these cluster names (the CLI's --cluster); all clusters when absent or empty. */
+  clusters?: string[];
+  clientFor: (region: string) => EKSClient;
+  onCluster?(region: string, cluster: string): void;
+  /** Waits between our own retries of a throttled call (after the SDK's retries gave up). */
+  sleep?: (ms: number) => Promise<void>;
+  /** Our own retries of a throttled call. @default 5 */
+  throttleRetries?: number;
+}
+
+/**
+ * An error no retry or other cluster can get past: expired or missing credentials, an endpoint that
+ * does not resolve (a region that does not exist, or no network). The message is one line for the user.
+ */
+export class AwsFatalError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'AwsFatalError';
+  }
+}
+
+/** The SDK's attempts per call (its standard backoff; adaptive mode also rate-limits the client after throttling). */
+export const SDK_MAX_ATTEMPTS = 5;
+
+/** An EKS client for the CLI and the Lambda: default credential chain, adaptive retry. */
+export function eksClient(region: string): EKSClient {
+  return new EKSClient({ region, maxAttempts: SDK_MAX_ATTEMPTS, retryMode: 'adaptive' });
+}
+
+/** Concurrent describe calls per cluster; EKS throttles per account, so keep it small. */
+const DESCRIBE_CONCURRENCY = 4;
+
+export async function syncInventory(options: SyncOptions): Promise<SyncResult> {
+  const retry: Retry = { sleep: options.sleep ?? defaultSleep, retries: options.throttleRetries ?? 5 };
+  const wanted = options.clusters && options.clusters.length > 0 ? new Set(options.clusters) : null;
+  const found = new Set<string>();
+  const listedRegions: string[] = [];
+  const problems: InventoryProblem[] = [];
+  let inventory = emptyInventory();
+  let clusters = 0;
+
+  for (const region of options.regions) {
+    const client = options.clientFor(region);
+    const problem = (cluster: string | null, operation: string, error: unknown) => {
+      problems.push({ region, cluster, operation, reason: problemReason(error, operation) });
+    };
+    let names: string[];
+    try {
+      names = await listAll((startingToken) => paginateListClusters({ client, startingToken, pageSize: 100 }, {}), (p) => p.clusters, retry);
+    } catch (e) {
+      rethrowFatal(e, 'eks', region);
+      problem(null, 'ListClusters', e);
+      continue;
+    }
+    listedRegions.push(region);
+    for (const name of names.sort()) {
+      if (wanted && !wanted.has(name)) continue;
+      found.add(name);
+      options.onCluster?.(region, name);
+      const read = await syncCluster(client, region, name, retry, problem);
+      if (read) {
+        clusters += 1;
+        inventory = mergeInventory(inventory, read);
+      }
+    }
+  }
+  if (wanted) {
+    for (const name of [...wanted].filter((n) => !found.has(n)).sort()) {
+      if (listedRegions.length === 0) continue;
+      problems.push({ region: listedRegions.join(', '), cluster: name, operation: 'ListClusters', reason: `no cluster named ${name} in ${listedRegions.join(', ')}` });
+    }
+  }
+  return { inventory: sorted(inventory), problems, clusters };
+}
+
+type Problem = (cluster: string | null, operation: string, error: unknown) => void;
+
+/** One cluster; null when it cannot be described (denied, or deleted while the sync ran). */
+async function syncCluster(client: EKSClient, region: string, name: string, retry: Retry, problem: Problem): Promise<Inventory | null> {
+  let inventory: Inventory;
+  try {
+    const out = await withRetry(() => client.send(new DescribeClusterCommand({ name })), retry);
+    inventory = parsed({ cluster: plain(out.cluster) });
+  } catch (e) {
+    rethrowFatal(e, 'eks', region);
+    problem(name, 'DescribeCluster', e);
+    return null;
+  }
+
+  let summaries: PodIdentityAssociationSummary[] = [];
+  try {
+    summaries = await listAll(
+      (startingToken) => paginateListPodIdentityAssociations({ client, startingToken, pageSize: 100 }, { clusterName: name }),
+      (p) => p.associations,
+      retry,
+    );
+  } catch (e) {
+    rethrowFatal(e, 'eks', region);
+    problem(name, 'ListPodIdentityAssociations', e);
+  }
+  const associations = await mapLimit(summaries, DESCRIBE_CONCURRENCY, async (summary) => {
+    const id = summary.associationId;
+    if (id) {
+      try {
+        const out = await withRetry(() => client.send(new DescribePodIdentityAssociationCommand({ clusterName: name, associationId: id })), retry);
+        return parsed({ association: plain(out.association) });
+      } catch (e) {
+        rethrowFatal(e, 'eks', region);
+        problem(name, 'DescribePodIdentityAssociation', e);
+      }
+    }
+    // What the list tells (who has an association) is kept; the role stays unknown (null).
+    try {
+      return parsed({ associations: [plain(summary)] });
+    } catch (e) {
+      problem(name, 'ListPodIdentityAssociations', e);
+      return emptyInventory();
+    }
+  });
+
+  let nodegroupNames: string[] = [];
+  try {
+    nodegroupNames = await listAll(
+      (startingToken) => paginateListNodegroups({ client, startingToken, pageSize: 100 }, { clusterName: name }),
+      (p) => p.nodegroups,
+      retry,
+    );
+  } catch (e) {
+    rethrowFatal(e, 'eks', region);
+    problem(name, 'ListNodegroups', e);
+  }
+  const nodegroups = await mapLimit(nodegroupNames, DESCRIBE_CONCURRENCY, async (nodegroupName) => {
+    try {
+      const out = await withRetry(() => client.send(new DescribeNodegroupCommand({ clusterName: name, nodegroupName })), retry);
+      return parsed({ nodegroup: plain(out.nodegroup) });
+    } catch (e) {
+      rethrowFatal(e, 'eks', region);
+      problem(name, 'DescribeNodegroup', e);
+      return emptyInventory();
+    }
+  });
+
+  for (const part of [...associations, ...nodegroups]) inventory = mergeInventory(inventory, part);
+  return inventory;
+}
+
+/** An SDK response as the AWS CLI prints it: Dates become ISO strings, `undefined` fields vanish. */
+function plain(value: unknown): unknown {
+  return value === undefined ? null : JSON.parse(JSON.stringify(value));
+}
+
+function parsed(doc: unknown): Inventory {
+  const result = parseInventoryDocument(doc);
+  if (!result.ok) throw new UnexpectedResponse(result.reason);
+  return result.inventory;
+}
+
+class UnexpectedResponse extends Error {
+  override name = 'UnexpectedResponse';
+}
+
+function sorted(inv: Inventory): Inventory {
+  const by = <T>(key: (x: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+  return {
+    clusters: [...inv.clusters].sort(by((c) => `${c.region}|${c.name}|${c.arn}`)),
+    associations: [...inv.associations].sort(by((a) => `${a.clusterArn ?? a.cluster}|${a.namespace}|${a.serviceAccount}`)),
+    nodegroups: [...inv.nodegroups].sort(by((n) => `${n.cluster}|${n.nodegroup}`)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// AWS call helpers, shared with the CloudTrail backfill.
+
+export interface Retry {
+  sleep: (ms: number) => Promise<void>;
+  retries: number;
+}
+
+export const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Error names the SDK itself treats as throttling (smithy service-error-classification), plus HTTP 429. */
+const THROTTLING = new Set([
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'Throttling',
+  'ThrottledException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'LimitExceededException',
+  'SlowDown',
+]);
+
+export function isThrottling(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | null;
+  return !!e && (THROTTLING.has(e.name ?? '') || e.$metadata?.httpStatusCode === 429);
+}
+
+/** Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"), 1 s base, 30 s cap, never under 250 ms. */
+export function backoffMs(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(30_000, 1000 * 2 ** attempt);
+  return Math.max(250, Math.floor(random() * ceiling));
+}
+
+/** Retries a throttled call with our own backoff once the SDK's attempts are spent; bounded. */
+export async function withRetry<T>(call: () => Promise<T>, retry: Retry): Promise<T> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await call();
+    } catch (e) {
+      if (!isThrottling(e) || attempt >= retry.retries) throw e;
+      await retry.sleep(backoffMs(attempt));
+    }
+  }
+}
+
+/**
+ * Every item of a paginated list (SDK paginator). A throttled page is retried from the token of
+ * the page before it, so earlier pages are neither lost nor read twice.
+ */
+async function listAll<P extends { nextToken?: string | undefined }, T>(
+  open: (startingToken: string | undefined) => AsyncIterable<P>,
+  pick: (page: P) => T[] | undefined,
+  retry: Retry,
+): Promise<T[]> {
+  const items: T[] = [];
+  let token: string | undefined;
+  for (let attempt = 0; ; ) {
+    try {
+      for await (const page of open(token)) {
+        items.push(...(pick(page) ?? []));
+        token = page.nextToken;
+        attempt = 0;
+      }
+      return items;
+    } catch (e) {
+      if (!isThrottling(e) || attempt >= retry.retries) throw e;
+      await retry.sleep(backoffMs(attempt));
+      attempt += 1;
+    }
+  }
+}
+
+const CREDENTIAL_ERRORS = new Set(['ExpiredTokenException', 'ExpiredToken', 'RequestExpired', 'TokenRefreshRequired']);
+const INVALID_CREDENTIALS = new Set(['UnrecognizedClientException', 'InvalidClientTokenId', 'InvalidSignatureException', 'SignatureDoesNotMatch']);
+const UNREACHABLE = new Set(['ENOTFOUND', 'EAI_AGAIN']);
+
+/** The one line to stop on, or null when the error concerns only this call. */
+export function fatalReason(error: unknown, service: string, region: string): string | null {
+  const e = error as { name?: string; code?: string; message?: string; hostname?: string } | null;
+  if (!e) return null;
+  const name = e.name ?? '';
+  if (CREDENTIAL_ERRORS.has(name)) {
+    return `the AWS credentials have expired (${name}): refresh them (aws sso login, or new session credentials) and run again`;
+  }
+  if (name === 'CredentialsProviderError') {
+    return `no AWS credentials found (${oneLine(e.message)}): set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and run again`;
+  }
+  if (INVALID_CREDENTIALS.has(name)) {
+    return `the AWS credentials were refused in ${region} (${name}): they are wrong or expired, or ${region} is not enabled for the account`;
+  }
+  if (name === 'UnknownEndpoint' || UNREACHABLE.has(e.code ?? '') || /getaddrinfo (ENOTFOUND|EAI_AGAIN)/.test(e.message ?? '')) {
+    const host = e.hostname ?? /getaddrinfo \w+ (\S+)/.exec(e.message ?? '')?.[1] ?? `the ${service} endpoint`;
+    return `cannot reach ${host} for region ${region}: check the region name (aws ec2 describe-regions) and the network`;
+  }
+  if (/^Invalid region/i.test(e.message ?? '')) return `${region} is not a region ${service} can be called in: ${oneLine(e.message)}`;
+  return null;
+}
+
+export function rethrowFatal(error: unknown, service: string, region: string): void {
+  const reason = fatalReason(error, service, region);
+  if (reason) throw new AwsFatalError(reason, { cause: error });
+}
+
+/** A problem's reason: names the missing permission for a denial, says "deleted" for not-found. */
+export function problemReason(error: unknown, operation: string, service = 'eks'): string {
+  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } } | null;
+  const name = e?.name ?? 'Error';
+  const message = oneLine(e?.message);
+  if (/AccessDenied|UnauthorizedOperation|Forbidden/i.test(name) || e?.$metadata?.httpStatusCode === 403) {
+    return `missing permission ${service}:${operation} (${name}${message ? `: ${message}` : ''})`;
+  }
+  if (name === 'ResourceNotFoundException' || name === 'NotFoundException') {
+    return `not found: deleted while the sync ran (${name}${message ? `: ${message}` : ''})`;
+  }
+  if (name === 'UnexpectedResponse') return `unexpected ${operation} response: ${message}`;
+  if (isThrottling(error)) return `still throttled after retries (${name}); run the sync again later`;
+  return `${name}${message ? `: ${message}` : ''}`;
+}
+
+function oneLine(text: string | undefined): string {
+  return (text ?? '').replace(/\s+/g, ' ').trim();
+}
+
+/** Results in input order; at most `limit` calls in flight. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      out[index] = await fn(items[index] as T);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}

@@ -1,0 +1,43 @@
+import type { StragglerReport } from '../report';
+import { renderCsv } from './csv';
+import { renderHtml } from './html';
+import { renderMarkdown } from './markdown';
+import { renderText, type TextOptions } from './text';
+
+export { CSV_COLUMNS, csvField, renderCsv } from './csv';
+export { esc, jsonForScript, renderHtml, type HtmlOptions } from './html';
+export { md, renderMarkdown } from './markdown';
+export { renderText, TEXT_MAX_BYTES, type TextOptions } from './text';
+
+/** The model itself, as `--format json` prints it. */
+export function renderJson(report: StragglerReport): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}
+
+export const REPORT_FORMATS = ['text', 'md', 'json', 'csv', 'html'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+export const REPORT_EXTENSIONS: Record<ReportFormat, string> = { text: 'txt', md: 'md', json: 'json', csv: 'csv', html: 'html' };
+export const REPORT_MEDIA_TYPES: Record<ReportFormat, string> = {
+  text: 'text/plain; charset=utf-8',
+  md: 'text/markdown; charset=utf-8',
+  json: 'application/json',
+  csv: 'text/csv; charset=utf-8; header=present',
+  html: 'text/html; charset=utf-8',
+};
+
+/** Any format; `chartJs` (Chart.js's UMD source) is needed for html only. */
+export function renderReport(report: StragglerReport, format: ReportFormat, options: { chartJs?: string; text?: TextOptions } = {}): string {
+  switch (format) {
+    case 'text':
+      return renderText(report, options.text);
+    case 'md':
+      return renderMarkdown(report);
+    case 'json':
+      return renderJson(report);
+    case 'csv':
+      return renderCsv(report);
+    case 'html':
+      if (options.chartJs === undefined) throw new Error('renderReport: html needs the Chart.js source (options.chartJs)');
+      return renderHtml(report, { chartJs: options.chartJs });
+  }
+}

@@ -1,0 +1,109 @@
+import { VERDICT_ORDER } from '../readiness';
+import type { ReportChanges, StragglerReport } from '../report';
+import { byNextStep, hasChanges, headline, NEXT_STEP_HELP, roleLabel, settingsLine, shortTime, timeAndAge, verdictMove } from './common';
+
+/** GitHub-flavoured Markdown for a ticket or a wiki page: headings, tables, every value escaped. */
+export function renderMarkdown(report: StragglerReport): string {
+  const out: string[] = [];
+  const table = (head: string[], rows: string[][]) => {
+    out.push(`| ${head.map(md).join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`);
+    for (const row of rows) out.push(`| ${row.map(md).join(' | ')} |`);
+    out.push('');
+  };
+
+  out.push('# IRSA → EKS Pod Identity straggler report', '', md(settingsLine(report)), '');
+  for (const line of headline(report)) out.push(`- ${md(line)}`);
+  out.push('');
+  if (report.namespaces.length === 0) out.push('No IRSA or Pod Identity evidence yet: run `cutover-watch analyze PATH`.', '');
+
+  out.push('## Changes since the previous report', '');
+  changes(report.changes, out);
+
+  out.push('## Clusters', '');
+  table(
+    ['Cluster', 'OIDC provider', ...VERDICT_ORDER, 'Stragglers', 'Next step'],
+    report.clusters.map((c) => [c.cluster, c.verdict, ...VERDICT_ORDER.map((v) => String(c.namespaceCounts[v])), String(c.stragglers), c.oidcIssuer ? `${c.nextStep} (issuer ${c.oidcIssuer})` : c.nextStep]),
+  );
+  const warnings = [...report.clusters.flatMap((c) => c.warnings.map((w) => ({ where: c.cluster, w }))), ...report.warnings.map((w) => ({ where: 'no known cluster', w }))];
+  if (warnings.length > 0) {
+    out.push('**Warnings**', '');
+    for (const { where, w } of warnings) out.push(`- ${md(where)}: ${md(w.message)}${w.last ? ` (last ${md(shortTime(w.last))})` : ''}`);
+    out.push('');
+  }
+
+  out.push(`## Stragglers (${report.totals.stragglers})`, '');
+  if (report.stragglers.length === 0) out.push('None: no service account assumed a role through IRSA within the active window.', '');
+  for (const group of byNextStep(report.stragglers)) {
+    out.push(`### Next step: ${md(group.title)} (${group.rows.length})`, '', md(NEXT_STEP_HELP[group.step]), '');
+    table(
+      ['Cluster', 'Namespace', 'Service account', 'Role', 'Last IRSA', 'Last Pod Identity', 'Association'],
+      group.rows.map((s) => [s.cluster, s.namespace, s.serviceAccount, roleLabel(s.role), timeAndAge(s.lastIrsa, report.asOf), shortTime(s.lastPodIdentity), s.hasAssociation ? 'yes' : 'no']),
+    );
+  }
+
+  out.push(`## Ready to clean up (${report.totals.readyToCleanUp})`, '');
+  if (report.readyToCleanUp.length === 0) out.push('None yet.', '');
+  else {
+    out.push(md(NEXT_STEP_HELP['clean-up']), '');
+    table(
+      ['Cluster', 'Namespace', 'Service account', 'Role', 'Last IRSA'],
+      report.readyToCleanUp.map((s) => [s.cluster, s.namespace, s.serviceAccount, roleLabel(s.role), timeAndAge(s.lastIrsa, report.asOf)]),
+    );
+  }
+
+  out.push('## Namespaces', '');
+  table(
+    ['Cluster', 'Namespace', 'Verdict', 'Last IRSA', 'Last Pod Identity', 'Soak'],
+    report.namespaces.map((n) => [
+      n.cluster,
+      n.namespace,
+      n.verdict,
+      timeAndAge(n.lastIrsa, report.asOf),
+      shortTime(n.lastPodIdentity),
+      n.verdict === 'SOAKING' ? `ends ${shortTime(n.soakEndsAt)} (${n.soakDaysLeft}d left)` : n.verdict === 'READY' && n.soakEndsAt ? 'complete' : '-',
+    ]),
+  );
+  return `${out.join('\n').trimEnd()}\n`;
+}
+
+function changes(c: ReportChanges, out: string[]): void {
+  if (c.previousAsOf === null) {
+    out.push('This is the first report: there is no previous one to compare with.', '');
+    return;
+  }
+  out.push(`Compared with the report as of ${md(shortTime(c.previousAsOf))} UTC.`, '');
+  for (const note of c.notes) out.push(`> ${md(note)}`, '');
+  if (!hasChanges(c)) {
+    out.push('No verdict changed and no straggler came or went.', '');
+    return;
+  }
+  const ns = (title: string, rows: ReportChanges['newlyReady']) => {
+    if (rows.length > 0) out.push(`- **${title}** (${rows.length}): ${rows.map((r) => `${md(r.cluster)}/${md(r.namespace)} (${md(verdictMove(r.from, r.to))})`).join(', ')}`);
+  };
+  const st = (title: string, rows: ReportChanges['newStragglers']) => {
+    if (rows.length > 0) out.push(`- **${title}** (${rows.length}): ${rows.map((r) => `${md(r.cluster)}/${md(r.namespace)} ${md(r.serviceAccount)} (${md(roleLabel(r.role))})`).join(', ')}`);
+  };
+  ns('Newly READY', c.newlyReady);
+  ns('Regressions', c.regressions);
+  ns('Moved forward', c.progressed);
+  ns('New namespaces', c.newNamespaces);
+  ns('Namespaces no longer seen', c.goneNamespaces);
+  st('New stragglers', c.newStragglers);
+  st('Stragglers gone', c.resolvedStragglers);
+  out.push('');
+}
+
+/**
+ * One table cell or inline text: HTML is escaped (GitHub renders inline HTML), and so is the
+ * Markdown punctuation that could start emphasis, code, a link or a cell (`_` only at a word's
+ * edge: GFM never emphasises inside a word like NOT_STARTED). A line break cannot end the cell.
+ */
+export function md(value: string): string {
+  return value
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/([\\`*[\]|~])/g, '\\$1')
+    .replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\_');
+}

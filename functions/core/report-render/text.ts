@@ -1,0 +1,177 @@
+import { VERDICT_ORDER } from '../readiness';
+import type { ReportChanges, StragglerReport } from '../report';
+import {
+  byNextStep,
+  columns,
+  hasChanges,
+  headline,
+  NEXT_STEP_HELP,
+  roleLabel,
+  settingsLine,
+  shortTime,
+  timeAndAge,
+  verdictMove,
+} from './common';
+
+/**
+ * SNS takes messages up to 256 KB (262,144 bytes, subject and attributes aside); e-mail and
+ * terminals read far less. The default leaves room for the subject and message attributes.
+ */
+export const TEXT_MAX_BYTES = 240_000;
+
+export interface TextOptions {
+  /** The rendered text never exceeds this many UTF-8 bytes. @default TEXT_MAX_BYTES */
+  maxBytes?: number;
+}
+
+/**
+ * Plain text for e-mail (SNS) and terminals. When everything does not fit in `maxBytes`, every
+ * list is cut to the same number of rows (the largest that fits) and says how many rows it left out.
+ */
+export function renderText(report: StragglerReport, options: TextOptions = {}): string {
+  const maxBytes = options.maxBytes ?? TEXT_MAX_BYTES;
+  const fits = (limit: number) => Buffer.byteLength(textWithLimit(report, limit), 'utf8') <= maxBytes;
+  const longest = Math.max(
+    report.stragglers.length,
+    report.readyToCleanUp.length,
+    report.namespaces.length,
+    report.clusters.length,
+    report.changes.newStragglers.length,
+    report.changes.resolvedStragglers.length,
+    report.changes.newNamespaces.length,
+    report.changes.goneNamespaces.length,
+  );
+  if (fits(longest)) return textWithLimit(report, longest);
+  let lo = 0;
+  let hi = longest;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  const text = textWithLimit(report, lo);
+  return Buffer.byteLength(text, 'utf8') <= maxBytes ? text : truncateBytes(text, maxBytes);
+}
+
+function textWithLimit(report: StragglerReport, limit: number): string {
+  const out: string[] = [];
+  const more = (shown: number, total: number, indent = '  ') => {
+    if (total > shown) out.push(`${indent}… and ${(total - shown).toLocaleString('en-US')} more (every row: --format csv, json or html)`);
+  };
+  const list = <T>(rows: readonly T[], line: (row: T) => string, indent = '  ') => {
+    for (const row of rows.slice(0, limit)) out.push(`${indent}${line(row)}`);
+    more(Math.min(rows.length, limit), rows.length, indent);
+  };
+  const tableOf = (head: string[], rows: string[][], indent = '  ') => {
+    const shown = rows.slice(0, limit);
+    out.push(...columns(head, shown, indent));
+    more(shown.length, rows.length, indent);
+  };
+
+  out.push('cutover-watch: IRSA → EKS Pod Identity straggler report');
+  out.push(settingsLine(report));
+  out.push('');
+  out.push(...headline(report));
+  if (report.namespaces.length === 0) out.push('no IRSA or Pod Identity evidence yet: run `cutover-watch analyze PATH` (or `npm start` for the demo)');
+
+  out.push('', changesTitle(report.changes));
+  changesText(report.changes, out, list);
+
+  out.push('', 'CLUSTERS (OIDC provider verdict and namespaces by verdict)');
+  tableOf(
+    ['CLUSTER', 'OIDC PROVIDER', ...VERDICT_ORDER, 'STRAGGLERS'],
+    report.clusters.map((c) => [c.cluster, c.verdict, ...VERDICT_ORDER.map((v) => String(c.namespaceCounts[v])), String(c.stragglers)]),
+  );
+  for (const c of report.clusters.slice(0, limit)) {
+    out.push(`  ${c.cluster}: ${c.nextStep}`);
+    if (c.oidcIssuer) out.push(`    OIDC issuer: ${c.oidcIssuer}`);
+    for (const w of c.warnings) out.push(`    warning: ${w.message}${w.last ? ` (last ${shortTime(w.last)})` : ''}`);
+  }
+  if (report.warnings.length > 0) {
+    out.push('  not attributed to a cluster:');
+    list(report.warnings, (w) => `warning: ${w.message}${w.last ? ` (last ${shortTime(w.last)})` : ''}`, '    ');
+  }
+
+  out.push('', `STRAGGLERS (still assuming roles through IRSA: ${report.totals.stragglers})`);
+  if (report.stragglers.length === 0) out.push('  none: no service account assumed a role through IRSA within the active window');
+  for (const group of byNextStep(report.stragglers)) {
+    out.push('', `  ${group.title} (${group.rows.length})`, `  ${NEXT_STEP_HELP[group.step]}`);
+    tableOf(
+      ['CLUSTER', 'NAMESPACE', 'SERVICE ACCOUNT', 'ROLE', 'LAST IRSA', 'LAST POD IDENTITY', 'ASSOCIATION'],
+      group.rows.map((s) => [
+        s.cluster,
+        s.namespace,
+        s.serviceAccount,
+        roleLabel(s.role),
+        timeAndAge(s.lastIrsa, report.asOf),
+        shortTime(s.lastPodIdentity),
+        s.hasAssociation ? 'yes' : 'no',
+      ]),
+      '    ',
+    );
+  }
+
+  out.push('', `READY TO CLEAN UP (soak complete: ${report.totals.readyToCleanUp})`);
+  if (report.readyToCleanUp.length === 0) out.push('  none yet');
+  else {
+    out.push(`  ${NEXT_STEP_HELP['clean-up']}`);
+    tableOf(
+      ['CLUSTER', 'NAMESPACE', 'SERVICE ACCOUNT', 'ROLE', 'LAST IRSA'],
+      report.readyToCleanUp.map((s) => [s.cluster, s.namespace, s.serviceAccount, roleLabel(s.role), timeAndAge(s.lastIrsa, report.asOf)]),
+    );
+  }
+
+  out.push('', 'NAMESPACES');
+  tableOf(
+    ['CLUSTER', 'NAMESPACE', 'VERDICT', 'LAST IRSA', 'LAST POD IDENTITY', 'SOAK'],
+    report.namespaces.map((n) => [
+      n.cluster,
+      n.namespace,
+      n.verdict,
+      timeAndAge(n.lastIrsa, report.asOf),
+      shortTime(n.lastPodIdentity),
+      n.verdict === 'SOAKING' ? `ends ${shortTime(n.soakEndsAt)} (${n.soakDaysLeft}d left)` : n.verdict === 'READY' && n.soakEndsAt ? 'complete' : '-',
+    ]),
+  );
+  return `${out.join('\n')}\n`;
+}
+
+export function changesTitle(c: ReportChanges): string {
+  return c.previousAsOf === null ? 'CHANGES: this is the first report, there is no previous one to compare with' : `CHANGES SINCE THE REPORT AS OF ${shortTime(c.previousAsOf)} UTC`;
+}
+
+function changesText(c: ReportChanges, out: string[], list: <T>(rows: readonly T[], line: (row: T) => string, indent?: string) => void): void {
+  if (c.previousAsOf === null) return;
+  for (const note of c.notes) out.push(`  note: ${note}`);
+  if (!hasChanges(c)) {
+    out.push('  no verdict changed and no straggler came or went');
+    return;
+  }
+  const ns = (title: string, rows: ReportChanges['newlyReady']) => {
+    if (rows.length === 0) return;
+    out.push(`  ${title} (${rows.length}):`);
+    list(rows, (r) => `${r.cluster}/${r.namespace}  ${verdictMove(r.from, r.to)}`, '    ');
+  };
+  const st = (title: string, rows: ReportChanges['newStragglers']) => {
+    if (rows.length === 0) return;
+    out.push(`  ${title} (${rows.length}):`);
+    list(rows, (r) => `${r.cluster}/${r.namespace}  ${r.serviceAccount}  ${roleLabel(r.role)}`, '    ');
+  };
+  ns('newly READY', c.newlyReady);
+  ns('regressions', c.regressions);
+  ns('moved forward', c.progressed);
+  ns('new namespaces', c.newNamespaces);
+  ns('namespaces no longer seen', c.goneNamespaces);
+  st('new stragglers', c.newStragglers);
+  st('stragglers gone', c.resolvedStragglers);
+}
+
+/** Cuts at a UTF-8 boundary, on a line end, with a last line that says so. */
+function truncateBytes(text: string, maxBytes: number): string {
+  const note = '\n… cut to fit the message size limit (every row: --format csv, json or html)\n';
+  const room = maxBytes - Buffer.byteLength(note, 'utf8');
+  let cut = Buffer.from(text, 'utf8').subarray(0, Math.max(0, room)).toString('utf8');
+  if (cut.endsWith('\uFFFD')) cut = cut.slice(0, -1);
+  const lastLine = cut.lastIndexOf('\n');
+  return `${lastLine > 0 ? cut.slice(0, lastLine) : cut}${note}`;
+}

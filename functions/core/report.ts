@@ -1,0 +1,650 @@
+import type { EvidenceItem } from './evidence';
+import type { Inventory, InventoryAssociation } from './inventory';
+import {
+  roleName,
+  VERDICT_ORDER,
+  type ClusterReadiness,
+  type ClusterVerdict,
+  type ClusterWarning,
+  type NamespaceReadiness,
+  type ReadinessReport,
+  type ServiceAccountEvidence,
+  type Verdict,
+} from './readiness';
+
+/**
+ * The straggler report: who still assumes roles through IRSA, what each of them should do next,
+ * what can be cleaned up, and what changed since the previous report. Built from a
+ * ReadinessReport (so its verdicts and times are exactly those of `readiness`), the daily counts
+ * of the last 30 days (for the charts) and the previous report's summary. Pure: no I/O, no clock.
+ */
+
+/** Days of daily counts a report shows, ending with the day of the as-of. */
+export const REPORT_WINDOW_DAYS = 30;
+export const REPORT_SUMMARY_VERSION = 1;
+
+/** One namespace's counts on one UTC day, in one scope (`cluster:<arn>` or `issuer:<issuer>`), as the store keeps them. */
+export interface DayCount {
+  scope: string;
+  namespace: string;
+  /** `YYYY-MM-DD`, UTC. */
+  day: string;
+  irsaOk: number;
+  irsaFailed: number;
+  piOk: number;
+  piFailed: number;
+}
+
+/** The roles one service account assumed through an OIDC issuer (IRSA), as opposed to Pod Identity. */
+export interface IrsaRoleUse {
+  oidcIssuer: string;
+  namespace: string;
+  serviceAccount: string;
+  roles: string[];
+}
+
+/**
+ * What a straggler should do next:
+ * - `create-association`  no Pod Identity association for the service account;
+ * - `restart-pods`        the association exists, but running pods were started before it (or from a
+ *                         spec that still carries the IRSA annotation) and keep the IRSA environment;
+ * - `check-trust-policy`  the association exists, Pod Identity fetches were denied in the cluster
+ *                         within the soak window, and this service account has not assumed a role
+ *                         through Pod Identity since: fix the role's trust before restarting;
+ * - `clean-up`            the namespace is READY (soak complete): remove the IRSA annotation and the
+ *                         role's OIDC trust statement.
+ */
+export type NextStep = 'create-association' | 'restart-pods' | 'check-trust-policy' | 'clean-up';
+export const NEXT_STEPS: readonly NextStep[] = ['create-association', 'check-trust-policy', 'restart-pods', 'clean-up'];
+export const NEXT_STEP_TITLES: Record<NextStep, string> = {
+  'create-association': 'create the association',
+  'check-trust-policy': 'check the trust policy',
+  'restart-pods': 'restart the pods',
+  'clean-up': 'remove the annotation and the OIDC statement',
+};
+
+/** One (cluster, namespace, service account, role) that assumes (or assumed) the role through IRSA. */
+export interface Straggler {
+  /** `<clusterId>|<namespace>|<serviceAccount>|<role ARN or empty>`: stable across reports. */
+  id: string;
+  /** Cluster ARN, or `issuer:<issuer>` when the inventory maps the issuer to no cluster. */
+  clusterId: string;
+  /** The cluster's name (with account and region when two clusters share a name), or `(issuer <id>)`. */
+  cluster: string;
+  clusterArn: string | null;
+  oidcIssuer: string | null;
+  namespace: string;
+  serviceAccount: string;
+  /** The role assumed through IRSA; null when the evidence names none. */
+  role: string | null;
+  namespaceVerdict: Verdict;
+  lastIrsa: string;
+  lastPodIdentity: string | null;
+  hasAssociation: boolean;
+  /** The association's role and creation time, when the inventory tells them. */
+  associationRole: string | null;
+  associationCreatedAt: string | null;
+  /** Last IRSA assume within the active window (false only for quiet service accounts of NOT_STARTED namespaces, and for clean-ups). */
+  irsaInActiveWindow: boolean;
+  nextStep: NextStep;
+  /** The next step for this row, in one sentence. */
+  nextStepText: string;
+  /** Commands that carry it out (a person checks and runs them; nothing runs them for you). */
+  commands: string[];
+}
+
+export interface DailySeries {
+  irsa: number[];
+  irsaFailed: number[];
+  podIdentity: number[];
+  podIdentityFailed: number[];
+}
+
+export interface NamespaceSection {
+  /** `<clusterId>|<namespace>` */
+  id: string;
+  clusterId: string;
+  cluster: string;
+  clusterArn: string | null;
+  oidcIssuer: string | null;
+  namespace: string;
+  verdict: Verdict;
+  lastIrsa: string | null;
+  firstPodIdentity: string | null;
+  lastPodIdentity: string | null;
+  /** When the soak period ends (SOAKING) or ended (READY after IRSA); null when there is no soak clock. */
+  soakEndsAt: string | null;
+  soakDaysLeft: number | null;
+  serviceAccounts: string[];
+  reasons: string[];
+  /** Counts per day of `StragglerReport.days`. */
+  daily: DailySeries;
+}
+
+export interface ClusterSection {
+  clusterId: string;
+  cluster: string;
+  name: string | null;
+  clusterArn: string | null;
+  oidcIssuer: string | null;
+  /** The OIDC provider's verdict, as `readiness` gives it. */
+  verdict: ClusterVerdict;
+  namespaceCounts: Record<Verdict, number>;
+  namespaces: number;
+  blockers: { namespace: string; verdict: Verdict }[];
+  warnings: ClusterWarning[];
+  reasons: string[];
+  /** What to do with the OIDC provider. */
+  nextStep: string;
+  stragglers: number;
+  readyToCleanUp: number;
+}
+
+export interface NamespaceRef {
+  id: string;
+  cluster: string;
+  namespace: string;
+}
+
+export interface NamespaceChange extends NamespaceRef {
+  from: Verdict | null;
+  to: Verdict | null;
+}
+
+export interface StragglerRef {
+  id: string;
+  cluster: string;
+  namespace: string;
+  serviceAccount: string;
+  role: string | null;
+}
+
+export interface ReportChanges {
+  /** The as-of of the report compared with; null for the first report. */
+  previousAsOf: string | null;
+  /** Why the comparison is partial, if it is. */
+  notes: string[];
+  newlyReady: NamespaceChange[];
+  /** Verdicts that went back (READY → IN_PROGRESS, SOAKING → IN_PROGRESS, …). */
+  regressions: NamespaceChange[];
+  /** Verdicts that moved forward, short of READY. */
+  progressed: NamespaceChange[];
+  newNamespaces: NamespaceChange[];
+  goneNamespaces: NamespaceChange[];
+  newStragglers: StragglerRef[];
+  resolvedStragglers: StragglerRef[];
+}
+
+export interface StragglerReport {
+  kind: 'cutover-watch-report';
+  asOf: string;
+  soakDays: number;
+  activeHours: number;
+  /** The UTC days of the daily series, oldest first: 30 days ending with the day of the as-of. */
+  days: string[];
+  totals: {
+    clusters: number;
+    oidcProvidersReady: number;
+    namespaces: number;
+    verdicts: Record<Verdict, number>;
+    stragglers: number;
+    stragglerServiceAccounts: number;
+    readyToCleanUp: number;
+    nextSteps: Record<NextStep, number>;
+  };
+  clusters: ClusterSection[];
+  /** Every namespace of the readiness report, in its order. */
+  namespaces: NamespaceSection[];
+  /** Still on IRSA: IRSA within the active window, or a namespace that has not started. */
+  stragglers: Straggler[];
+  /** Soak complete: remove the annotation and the OIDC trust statement. */
+  readyToCleanUp: Straggler[];
+  /** Fleet totals per day of `days`. */
+  fleetDaily: DailySeries;
+  changes: ReportChanges;
+  /** Findings that belong to no known cluster. */
+  warnings: ClusterWarning[];
+}
+
+/** What a report keeps for the next one to compare with. */
+export interface ReportSummary {
+  version: typeof REPORT_SUMMARY_VERSION;
+  asOf: string;
+  soakDays: number;
+  activeHours: number;
+  namespaces: (NamespaceRef & { verdict: Verdict })[];
+  /** null when the list was too large to keep. */
+  stragglers: StragglerRef[] | null;
+}
+
+export interface ReportInput {
+  readiness: ReadinessReport;
+  /** Daily counts; days outside the report's window are ignored. */
+  days: readonly DayCount[];
+  /** Roles assumed through IRSA per service account (else the service account's roles are used). */
+  irsaRoles?: readonly IrsaRoleUse[];
+  inventory: Inventory;
+  previous: ReportSummary | null;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export function buildReport(input: ReportInput): StragglerReport {
+  const { readiness, inventory } = input;
+  const asOf = Date.parse(readiness.asOf);
+  const activeStart = asOf - readiness.activeHours * HOUR;
+  const days = windowDays(readiness.asOf);
+  const labels = clusterLabels(readiness);
+  const clusterIdOf = (c: { clusterArn: string | null; oidcIssuer: string | null }) => c.clusterArn ?? `issuer:${c.oidcIssuer}`;
+  const irsaRoles = new Map((input.irsaRoles ?? []).map((r) => [`${r.oidcIssuer}|${r.namespace}|${r.serviceAccount}`, r.roles]));
+  const dayIndex = indexDays(input.days, days);
+  const fetchDenied = new Map<string, ClusterWarning>();
+  for (const c of readiness.clusters) {
+    const denied = c.warnings.find((w) => w.type === 'pod-identity-fetch-denied');
+    if (denied) fetchDenied.set(clusterIdOf(c), denied);
+  }
+
+  const namespaces: NamespaceSection[] = [];
+  const stragglers: Straggler[] = [];
+  const readyToCleanUp: Straggler[] = [];
+  for (const n of readiness.namespaces) {
+    const clusterId = clusterIdOf(n);
+    const cluster = labels.get(clusterId) ?? clusterId;
+    namespaces.push({
+      id: `${clusterId}|${n.namespace}`,
+      clusterId,
+      cluster,
+      clusterArn: n.clusterArn,
+      oidcIssuer: n.oidcIssuer,
+      namespace: n.namespace,
+      verdict: n.verdict,
+      lastIrsa: n.lastIrsa,
+      firstPodIdentity: n.firstPodIdentity,
+      lastPodIdentity: n.lastPodIdentity,
+      soakEndsAt: n.soakEndsAt ?? (n.verdict === 'READY' && n.lastIrsa !== null ? iso(Date.parse(n.lastIrsa) + readiness.soakDays * DAY) : null),
+      soakDaysLeft: n.soakDaysLeft,
+      serviceAccounts: n.serviceAccounts,
+      reasons: n.reasons,
+      daily: seriesOf(dayIndex, scopesOf(n), n.namespace, days.length),
+    });
+    for (const sa of n.detail) {
+      if (sa.lastIrsa === null) continue;
+      const inWindow = Date.parse(sa.lastIrsa) >= activeStart;
+      const cleanUp = n.verdict === 'READY';
+      if (!cleanUp && !inWindow && n.verdict !== 'NOT_STARTED') continue; // soaking on its own
+      const association = findAssociation(inventory, n, sa.serviceAccount);
+      const roles = (n.oidcIssuer ? irsaRoles.get(`${n.oidcIssuer}|${n.namespace}|${sa.serviceAccount}`) : undefined) ?? sa.roles;
+      const denied = fetchDenied.get(clusterId);
+      const nextStep: NextStep = cleanUp
+        ? 'clean-up'
+        : !sa.hasAssociation
+          ? 'create-association'
+          : denied && (sa.lastPodIdentity === null || denied.last === null || sa.lastPodIdentity < denied.last)
+            ? 'check-trust-policy'
+            : 'restart-pods';
+      for (const role of roles.length > 0 ? [...roles].sort() : [null]) {
+        const row: Straggler = {
+          id: `${clusterId}|${n.namespace}|${sa.serviceAccount}|${role ?? ''}`,
+          clusterId,
+          cluster,
+          clusterArn: n.clusterArn,
+          oidcIssuer: n.oidcIssuer,
+          namespace: n.namespace,
+          serviceAccount: sa.serviceAccount,
+          role,
+          namespaceVerdict: n.verdict,
+          lastIrsa: sa.lastIrsa,
+          lastPodIdentity: sa.lastPodIdentity,
+          hasAssociation: sa.hasAssociation,
+          associationRole: association?.roleArn ?? null,
+          associationCreatedAt: association?.createdAt ?? null,
+          irsaInActiveWindow: inWindow,
+          nextStep,
+          nextStepText: '',
+          commands: [],
+        };
+        const step = nextStepOf(row, n, sa, denied ?? null);
+        row.nextStepText = step.text;
+        row.commands = step.commands;
+        (cleanUp ? readyToCleanUp : stragglers).push(row);
+      }
+    }
+  }
+  const byStep = (a: Straggler, b: Straggler) =>
+    NEXT_STEPS.indexOf(a.nextStep) - NEXT_STEPS.indexOf(b.nextStep) || cmp(a.cluster, b.cluster) || cmp(a.namespace, b.namespace) || cmp(a.serviceAccount, b.serviceAccount) || cmp(a.role ?? '', b.role ?? '');
+  stragglers.sort(byStep);
+  readyToCleanUp.sort(byStep);
+
+  const clusters = readiness.clusters.map((c) => clusterSection(c, clusterIdOf(c), labels, readiness, stragglers, readyToCleanUp));
+  const verdicts = countVerdicts(readiness.namespaces);
+  const nextSteps = Object.fromEntries(NEXT_STEPS.map((s) => [s, [...stragglers, ...readyToCleanUp].filter((r) => r.nextStep === s).length])) as Record<NextStep, number>;
+  const report: StragglerReport = {
+    kind: 'cutover-watch-report',
+    asOf: readiness.asOf,
+    soakDays: readiness.soakDays,
+    activeHours: readiness.activeHours,
+    days,
+    totals: {
+      clusters: clusters.length,
+      oidcProvidersReady: clusters.filter((c) => c.verdict === 'READY').length,
+      namespaces: namespaces.length,
+      verdicts,
+      stragglers: stragglers.length,
+      stragglerServiceAccounts: new Set(stragglers.map((s) => `${s.clusterId}|${s.namespace}|${s.serviceAccount}`)).size,
+      readyToCleanUp: readyToCleanUp.length,
+      nextSteps,
+    },
+    clusters,
+    namespaces,
+    stragglers,
+    readyToCleanUp,
+    fleetDaily: sumSeries(namespaces.map((n) => n.daily), days.length),
+    changes: emptyChanges(null),
+    warnings: readiness.warnings,
+  };
+  report.changes = compare(input.previous, summarize(report));
+  return report;
+}
+
+/** What the next report compares with: each namespace's verdict and the stragglers' keys. */
+export function summarize(report: StragglerReport): ReportSummary {
+  return {
+    version: REPORT_SUMMARY_VERSION,
+    asOf: report.asOf,
+    soakDays: report.soakDays,
+    activeHours: report.activeHours,
+    namespaces: report.namespaces.map((n) => ({ id: n.id, cluster: n.cluster, namespace: n.namespace, verdict: n.verdict })),
+    stragglers: report.stragglers.map(stragglerRef),
+  };
+}
+
+/** A stored summary, checked; null with a reason when it is not one this version can read. */
+export function parseSummary(value: unknown): { summary: ReportSummary } | { summary: null; problem: string } {
+  const bad = (why: string) => ({ summary: null, problem: `the previous report's summary is unreadable (${why}); comparing with nothing` });
+  if (typeof value !== 'object' || value === null) return bad('not an object');
+  const v = value as Record<string, unknown>;
+  if (v['version'] !== REPORT_SUMMARY_VERSION) return bad(`version ${JSON.stringify(v['version'])}, expected ${REPORT_SUMMARY_VERSION}`);
+  if (typeof v['asOf'] !== 'string' || Number.isNaN(Date.parse(v['asOf']))) return bad('no asOf');
+  if (!Array.isArray(v['namespaces'])) return bad('no namespaces');
+  const isRef = (r: unknown, fields: string[]) => typeof r === 'object' && r !== null && fields.every((f) => typeof (r as Record<string, unknown>)[f] === 'string');
+  if (!v['namespaces'].every((n) => isRef(n, ['id', 'cluster', 'namespace', 'verdict']) && VERDICT_ORDER.includes((n as { verdict: Verdict }).verdict))) {
+    return bad('a namespace entry is malformed');
+  }
+  if (v['stragglers'] !== null && !(Array.isArray(v['stragglers']) && v['stragglers'].every((s) => isRef(s, ['id', 'cluster', 'namespace', 'serviceAccount'])))) {
+    return bad('a straggler entry is malformed');
+  }
+  return { summary: value as ReportSummary };
+}
+
+/** Pulls the report's inputs out of a store snapshot's items (day items and IRSA service-account items). */
+export function reportEvidence(items: readonly EvidenceItem[]): { days: DayCount[]; irsaRoles: IrsaRoleUse[] } {
+  const days: DayCount[] = [];
+  const irsaRoles: IrsaRoleUse[] = [];
+  for (const item of items) {
+    if (item.type === 'day') {
+      days.push({
+        scope: String(item['scope']),
+        namespace: String(item['namespace']),
+        day: String(item['day']),
+        irsaOk: num(item['irsaOk']),
+        irsaFailed: num(item['irsaFailed']),
+        piOk: num(item['piOk']),
+        piFailed: num(item['piFailed']),
+      });
+    } else if (item.type === 'sa' && String(item['scope']).startsWith('issuer:')) {
+      irsaRoles.push({
+        oidcIssuer: String(item['scope']).slice('issuer:'.length),
+        namespace: String(item['namespace']),
+        serviceAccount: String(item['serviceAccount']),
+        roles: Array.isArray(item['roles']) ? item['roles'].map(String) : [],
+      });
+    }
+  }
+  return { days, irsaRoles };
+}
+
+/** The first day of the report's window, `YYYY-MM-DD`: what to read daily counts from. */
+export function windowStartDay(asOf: string): string {
+  return windowDays(asOf)[0]!;
+}
+
+/** 30 UTC days ending with the day of the as-of; an as-of at midnight ends with the day before. */
+function windowDays(asOf: string): string[] {
+  const last = Date.parse(`${new Date(Date.parse(asOf) - 1).toISOString().slice(0, 10)}T00:00:00Z`);
+  return Array.from({ length: REPORT_WINDOW_DAYS }, (_, i) => new Date(last - (REPORT_WINDOW_DAYS - 1 - i) * DAY).toISOString().slice(0, 10));
+}
+
+/** Cluster names, qualified with account and region when two clusters share one. */
+function clusterLabels(readiness: ReadinessReport): Map<string, string> {
+  const places = new Map<string, { cluster: string | null; clusterArn: string | null; oidcIssuer: string | null }>();
+  for (const p of [...readiness.clusters, ...readiness.namespaces]) places.set(p.clusterArn ?? `issuer:${p.oidcIssuer}`, p);
+  const names = new Map<string, number>();
+  for (const p of places.values()) if (p.cluster !== null) names.set(p.cluster, (names.get(p.cluster) ?? 0) + 1);
+  const labels = new Map<string, string>();
+  for (const [id, p] of places) {
+    if (p.cluster === null) labels.set(id, `(issuer ${p.oidcIssuer?.split('/').pop() ?? '?'})`);
+    else if ((names.get(p.cluster) ?? 0) > 1 && p.clusterArn) {
+      const [, , , region, account] = p.clusterArn.split(':');
+      labels.set(id, `${p.cluster} (${account} ${region})`);
+    } else labels.set(id, p.cluster);
+  }
+  return labels;
+}
+
+function scopesOf(n: NamespaceReadiness): string[] {
+  const scopes: string[] = [];
+  if (n.clusterArn) scopes.push(`cluster:${n.clusterArn}`);
+  if (n.oidcIssuer) scopes.push(`issuer:${n.oidcIssuer}`);
+  return scopes;
+}
+
+/** Daily counts per `<scope>|<namespace>`, each at its position in the report's days. */
+type DayIndex = Map<string, { at: number; count: DayCount }[]>;
+
+function indexDays(counts: readonly DayCount[], days: string[]): DayIndex {
+  const position = new Map(days.map((d, i) => [d, i]));
+  const index: DayIndex = new Map();
+  for (const count of counts) {
+    const at = position.get(count.day);
+    if (at === undefined) continue;
+    const key = `${count.scope}|${count.namespace}`;
+    const list = index.get(key) ?? [];
+    list.push({ at, count });
+    index.set(key, list);
+  }
+  return index;
+}
+
+function seriesOf(index: DayIndex, scopes: string[], namespace: string, length: number): DailySeries {
+  const s = emptySeries(length);
+  for (const scope of scopes) {
+    for (const { at, count } of index.get(`${scope}|${namespace}`) ?? []) {
+      s.irsa[at]! += count.irsaOk;
+      s.irsaFailed[at]! += count.irsaFailed;
+      s.podIdentity[at]! += count.piOk;
+      s.podIdentityFailed[at]! += count.piFailed;
+    }
+  }
+  return s;
+}
+
+function sumSeries(all: DailySeries[], length: number): DailySeries {
+  const s = emptySeries(length);
+  for (const d of all) {
+    for (let i = 0; i < length; i += 1) {
+      s.irsa[i]! += d.irsa[i] ?? 0;
+      s.irsaFailed[i]! += d.irsaFailed[i] ?? 0;
+      s.podIdentity[i]! += d.podIdentity[i] ?? 0;
+      s.podIdentityFailed[i]! += d.podIdentityFailed[i] ?? 0;
+    }
+  }
+  return s;
+}
+
+const emptySeries = (length: number): DailySeries => ({
+  irsa: zeros(length),
+  irsaFailed: zeros(length),
+  podIdentity: zeros(length),
+  podIdentityFailed: zeros(length),
+});
+const zeros = (length: number): number[] => Array.from({ length }, () => 0);
+
+function findAssociation(inventory: Inventory, n: NamespaceReadiness, serviceAccount: string): InventoryAssociation | null {
+  if (n.clusterArn === null) return null;
+  return (
+    inventory.associations.find(
+      (a) =>
+        a.namespace === n.namespace &&
+        a.serviceAccount === serviceAccount &&
+        (a.clusterArn === n.clusterArn || (a.clusterArn === null && a.cluster === n.cluster)),
+    ) ?? null
+  );
+}
+
+/** The row's next step in one sentence, and the commands that carry it out. */
+function nextStepOf(row: Straggler, n: NamespaceReadiness, sa: ServiceAccountEvidence, denied: ClusterWarning | null): { text: string; commands: string[] } {
+  const role = row.role ? roleName(row.role) : 'the role';
+  const cluster = n.cluster ?? '<cluster>';
+  const restart = `kubectl rollout restart deployment -n ${row.namespace}`;
+  const workloads = `(or the statefulset, daemonset or cronjob that runs as ${row.serviceAccount})`;
+  const getTrust = (arn: string | null) => `aws iam get-role --role-name ${arn ? roleName(arn) : '<role>'} --query Role.AssumeRolePolicyDocument`;
+  switch (row.nextStep) {
+    case 'create-association':
+      return {
+        text:
+          (n.cluster === null ? `the inventory maps issuer ${n.oidcIssuer} to no cluster: import its describe-cluster output; ` : '') +
+          `no Pod Identity association: let ${role} trust pods.eks.amazonaws.com (sts:AssumeRole, sts:TagSession; keep its OIDC statement), ` +
+          `create the association, then restart the workloads ${workloads}`,
+        commands: [
+          `aws eks create-pod-identity-association --cluster-name ${cluster} --namespace ${row.namespace} --service-account ${row.serviceAccount} --role-arn ${row.role ?? '<role ARN>'}`,
+          restart,
+        ],
+      };
+    case 'restart-pods':
+      return {
+        text:
+          `the association exists${row.associationCreatedAt ? ` since ${shortDay(row.associationCreatedAt)}` : ''}, but pods started before it ` +
+          `(or from a spec that still sets the eks.amazonaws.com/role-arn annotation) keep the IRSA environment: restart the workloads ${workloads}`,
+        commands: [restart],
+      };
+    case 'check-trust-policy': {
+      const trusted = row.associationRole ?? row.role;
+      return {
+        text:
+          `Pod Identity fetches were denied in ${cluster} (${denied?.count ?? '?'} within the soak window${denied?.last ? `, last ${shortDay(denied.last)}` : ''}) ` +
+          `and ${row.serviceAccount} has ${sa.lastPodIdentity === null ? 'never assumed its role' : 'not assumed its role'} through Pod Identity since: ` +
+          `check that ${trusted ? roleName(trusted) : "the association's role"} trusts pods.eks.amazonaws.com with sts:AssumeRole and sts:TagSession ` +
+          `(and that its aws:RequestTag conditions match), then restart the workloads ${workloads}`,
+        commands: [getTrust(trusted), restart],
+      };
+    }
+    case 'clean-up':
+      return {
+        text:
+          `soak complete (last IRSA ${shortDay(row.lastIrsa)}): remove the service account's eks.amazonaws.com/role-arn annotation, and from ${role}'s trust policy ` +
+          `the statement that lets system:serviceaccount:${row.namespace}:${row.serviceAccount} in through ${n.oidcIssuer ?? 'the OIDC provider'}`,
+        commands: [`kubectl annotate serviceaccount ${row.serviceAccount} -n ${row.namespace} eks.amazonaws.com/role-arn-`, getTrust(row.role)],
+      };
+  }
+}
+
+function clusterSection(
+  c: ClusterReadiness,
+  clusterId: string,
+  labels: Map<string, string>,
+  readiness: ReadinessReport,
+  stragglers: Straggler[],
+  readyToCleanUp: Straggler[],
+): ClusterSection {
+  const rows = readiness.namespaces.filter((n) => (n.clusterArn ?? `issuer:${n.oidcIssuer}`) === clusterId);
+  const usedIrsa = rows.some((n) => n.lastIrsa !== null);
+  let nextStep: string;
+  if (c.verdict === 'UNKNOWN') nextStep = `import \`aws eks describe-cluster --name ${c.cluster}\` output: its OIDC issuer is not in the inventory`;
+  else if (c.verdict === 'READY') {
+    nextStep = usedIrsa
+      ? `retire the OIDC provider: remove the OIDC trust statements (ready to clean up), then delete the cluster's IAM OIDC provider`
+      : 'nothing to retire: no IRSA assume seen through this issuer';
+  } else {
+    const names = c.blockers.map((b) => b.namespace);
+    nextStep = `keep the OIDC provider: ${names.length} namespace${names.length === 1 ? '' : 's'} still need${names.length === 1 ? 's' : ''} it (${names.slice(0, 8).join(', ')}${names.length > 8 ? ', …' : ''})`;
+  }
+  return {
+    clusterId,
+    cluster: labels.get(clusterId) ?? clusterId,
+    name: c.cluster,
+    clusterArn: c.clusterArn,
+    oidcIssuer: c.oidcIssuer,
+    verdict: c.verdict,
+    namespaceCounts: c.namespaceCounts,
+    namespaces: rows.length,
+    blockers: c.blockers.map((b) => ({ namespace: b.namespace, verdict: b.verdict })),
+    warnings: c.warnings,
+    reasons: c.reasons,
+    nextStep,
+    stragglers: stragglers.filter((s) => s.clusterId === clusterId).length,
+    readyToCleanUp: readyToCleanUp.filter((s) => s.clusterId === clusterId).length,
+  };
+}
+
+function countVerdicts(rows: readonly { verdict: Verdict }[]): Record<Verdict, number> {
+  const counts = Object.fromEntries(VERDICT_ORDER.map((v) => [v, 0])) as Record<Verdict, number>;
+  for (const r of rows) counts[r.verdict] += 1;
+  return counts;
+}
+
+const stragglerRef = (s: Straggler): StragglerRef => ({ id: s.id, cluster: s.cluster, namespace: s.namespace, serviceAccount: s.serviceAccount, role: s.role });
+
+function emptyChanges(previousAsOf: string | null): ReportChanges {
+  return {
+    previousAsOf,
+    notes: [],
+    newlyReady: [],
+    regressions: [],
+    progressed: [],
+    newNamespaces: [],
+    goneNamespaces: [],
+    newStragglers: [],
+    resolvedStragglers: [],
+  };
+}
+
+function compare(previous: ReportSummary | null, current: ReportSummary): ReportChanges {
+  const changes = emptyChanges(previous?.asOf ?? null);
+  if (previous === null) return changes;
+  if (previous.asOf > current.asOf) changes.notes.push(`the previous report is as of a later time (${previous.asOf}) than this one`);
+  if (previous.soakDays !== current.soakDays || previous.activeHours !== current.activeHours) {
+    changes.notes.push(
+      `the previous report used a ${previous.soakDays}-day soak and a ${previous.activeHours} h active window, this one ${current.soakDays} days and ${current.activeHours} h`,
+    );
+  }
+  const before = new Map(previous.namespaces.map((n) => [n.id, n]));
+  const rank = (v: Verdict) => VERDICT_ORDER.indexOf(v);
+  for (const n of current.namespaces) {
+    const was = before.get(n.id);
+    const change: NamespaceChange = { id: n.id, cluster: n.cluster, namespace: n.namespace, from: was?.verdict ?? null, to: n.verdict };
+    if (!was) changes.newNamespaces.push(change);
+    else if (was.verdict === n.verdict) continue;
+    else if (n.verdict === 'READY') changes.newlyReady.push(change);
+    else if (rank(n.verdict) < rank(was.verdict)) changes.regressions.push(change);
+    else changes.progressed.push(change);
+  }
+  const now = new Set(current.namespaces.map((n) => n.id));
+  for (const n of previous.namespaces) {
+    if (!now.has(n.id)) changes.goneNamespaces.push({ id: n.id, cluster: n.cluster, namespace: n.namespace, from: n.verdict, to: null });
+  }
+  if (previous.stragglers === null) {
+    changes.notes.push('the previous report kept no straggler list (too large to store): new and resolved stragglers are unknown');
+  } else {
+    const was = new Set(previous.stragglers.map((s) => s.id));
+    const is = new Set((current.stragglers ?? []).map((s) => s.id));
+    changes.newStragglers = (current.stragglers ?? []).filter((s) => !was.has(s.id));
+    changes.resolvedStragglers = previous.stragglers.filter((s) => !is.has(s.id));
+  }
+  return changes;
+}
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
+const iso = (t: number): string => new Date(t).toISOString().replace('.000Z', 'Z');
+const shortDay = (t: string): string => t.slice(0, 10);
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

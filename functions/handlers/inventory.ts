@@ -1,0 +1,34 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
+import { eksClient, syncInventory } from '../adapters/eks-inventory';
+import { listEnv, logger, metrics, requiredEnv } from './runtime';
+
+const store = new DynamoEvidenceStore({ client: new DynamoDBClient({}), tableName: requiredEnv('TABLE_NAME') });
+const regions = listEnv('EKS_REGIONS');
+
+/**
+ * Scheduled: the EKS side of the fleet (issuer → cluster, associations, node roles) into the table,
+ * with the same code as `cutover-watch inventory sync`. Clusters that could not be read are logged
+ * and counted; the job fails (and goes to its failure destination) only when nothing could be read.
+ */
+export const handler = async (): Promise<{ clusters: number; problems: number }> => {
+  if (regions.length === 0) throw new Error('EKS_REGIONS is empty: the stack must pass the regions to read');
+  const result = await syncInventory({ regions, clientFor: eksClient });
+  await store.saveInventory(result.inventory);
+  for (const problem of result.problems) logger.warn('cluster not read', { ...problem });
+  metrics.addMetric('InventoryClusters', MetricUnit.Count, result.clusters);
+  metrics.addMetric('InventoryProblems', MetricUnit.Count, result.problems.length);
+  metrics.publishStoredMetrics();
+  logger.info('inventory synced', {
+    regions,
+    clusters: result.clusters,
+    associations: result.inventory.associations.length,
+    nodegroups: result.inventory.nodegroups.length,
+    problems: result.problems.length,
+  });
+  if (result.clusters === 0 && result.problems.length > 0) {
+    throw new Error(`no cluster could be read: ${result.problems[0]!.reason}`);
+  }
+  return { clusters: result.clusters, problems: result.problems.length };
+};

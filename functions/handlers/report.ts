@@ -1,0 +1,55 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
+import { summarize } from '../core/report';
+import { renderReport, REPORT_MEDIA_TYPES, type ReportFormat } from '../core/report-render';
+import { toAscii } from '../core/alert-format';
+import { gatherReport, reportFileName, saveSummary } from '../local/report';
+import { logger, requiredEnv } from './runtime';
+
+const store = new DynamoEvidenceStore({ client: new DynamoDBClient({}), tableName: requiredEnv('TABLE_NAME') });
+const s3 = new S3Client({});
+const sns = new SNSClient({});
+const bucket = requiredEnv('REPORT_BUCKET');
+const topicArn = requiredEnv('TOPIC_ARN');
+const soakDays = Number(process.env['SOAK_DAYS'] ?? '14');
+
+/** SNS messages are at most 256 KiB (Publish API reference); the text stays well under it. */
+const EMAIL_MAX_BYTES = 200_000;
+
+/**
+ * Weekly: the straggler report, with the same builders as `cutover-watch report`. HTML, CSV and
+ * JSON go to the report bucket; the text goes to the alerts topic for e-mail, with the HTML's place.
+ * Chart.js is copied beside the bundle at build time (the construct's afterBundling hook).
+ */
+export const handler = async (): Promise<{ key: string }> => {
+  const asOf = new Date();
+  const { report, previous } = await gatherReport(store, { asOf, soakDays });
+  const chartJs = await readFile(path.join(process.env['LAMBDA_TASK_ROOT'] ?? '.', 'chart.umd.js'), 'utf8');
+  const prefix = `reports/${report.asOf.slice(0, 10)}`;
+  const put = async (format: ReportFormat) => {
+    const key = `${prefix}/${reportFileName(report.asOf, format)}`;
+    await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: renderReport(report, format, { chartJs }), ContentType: REPORT_MEDIA_TYPES[format] }),
+    );
+    return key;
+  };
+  const [html] = await Promise.all([put('html'), put('csv'), put('json')]);
+  const link = `https://s3.console.aws.amazon.com/s3/object/${bucket}?prefix=${encodeURIComponent(html)}`;
+  const text = renderReport(report, 'text', { text: { maxBytes: EMAIL_MAX_BYTES } });
+  await sns.send(
+    new PublishCommand({
+      TopicArn: topicArn,
+      Subject: toAscii(`cutover-watch weekly report ${report.asOf.slice(0, 10)}`).slice(0, 99),
+      Message: `${text}\n\nFull report (HTML with charts, CSV, JSON): ${link}\n`,
+      MessageAttributes: { detection: { DataType: 'String', StringValue: 'report' }, severity: { DataType: 'String', StringValue: 'low' } },
+    }),
+  );
+  // Only a report that went out becomes the next one's baseline.
+  await saveSummary(store, summarize(report), previous);
+  logger.info('report published', { key: html, asOf: report.asOf });
+  return { key: html };
+};

@@ -1,0 +1,301 @@
+import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { appendFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { deliverAlerts, type DeliveryFailure } from '../../../adapters/alert-delivery';
+import {
+  checkLookupAccess,
+  cloudTrailClient,
+  LOOKUP_DAYS,
+  LOOKUP_PER_SECOND,
+  RateLimiter,
+  runBackfill,
+  type BackfillResult,
+  type RegionProgress,
+} from '../../../adapters/cloudtrail-backfill';
+import { AwsFatalError } from '../../../adapters/eks-inventory';
+import type { Alert } from '../../../core/alert';
+import type { Rejection } from '../../analyze';
+import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
+import { UsageError, type Io } from '../io';
+import { collect } from '../options';
+import { plural, shortTime } from '../render';
+import { DEFAULT_STORE_DIR, withStore, withStoreOptions } from '../store-options';
+import { printAlerts, reportDeliveryFailures } from './analyze';
+import { resolveRegions, storeOptionsOf, withRegionList, type RegionStoreFlags } from './inventory-sync';
+
+const REJECTIONS_SHOWN = 20;
+export const INTERRUPTED_EXIT = 130;
+
+interface BackfillFlags extends RegionStoreFlags, Omit<AlertFlags, 'region'> {
+  days: string;
+  restart?: boolean;
+  json?: boolean;
+  nodeRole?: string[];
+}
+
+export interface BackfillDeps {
+  /** @default cloudTrailClient (default credential chain, adaptive retry) */
+  clientFor?: (region: string) => CloudTrailClient;
+  /** Calls `stop` on Ctrl-C; returns the unsubscribe. @default SIGINT on this process (twice: quit at once) */
+  onInterrupt?: (stop: () => void) => () => void;
+  /** @default 2 calls/s per region */
+  limiterFor?: (region: string) => RateLimiter;
+  sleep?: (ms: number) => Promise<void>;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * `backfill --days N`: the last N days of CloudTrail event history (LookupEvents) into the store,
+ * with the detections, resumable. Exit codes: 0 done; 1 evidence not stored or alerts not
+ * delivered; 2 bad arguments, credentials, region or permission; 130 stopped by Ctrl-C.
+ */
+export function backfillCommand(program: Command, io: Io, setExit: (code: number) => void, deps: BackfillDeps = {}): void {
+  withRegionList(
+    withAlertOptions(
+      withStoreOptions(
+        program
+          .command('backfill')
+          .summary('read the last 1-90 days of CloudTrail event history (LookupEvents) into the evidence store')
+          .description(
+            'Looks up AssumeRoleForPodIdentity, AssumeRole and AssumeRoleWithWebIdentity in\n' +
+              'CloudTrail event history (the last 90 days of management events of a region; no\n' +
+              'trail needed) and stores them as analyze does, detections included. Regions are\n' +
+              "read in parallel, each at 2 LookupEvents calls a second (the API's limit), oldest\n" +
+              'first, so the detections see events in time order. Progress is checkpointed in\n' +
+              'the store: run the same command again to resume; a finished window is skipped.\n' +
+              'Replays are safe: each CloudTrail eventID is counted once.',
+          )
+          .requiredOption('--days <n>', `days of history, 1 to ${LOOKUP_DAYS}`)
+          .option('--restart', 'forget the checkpoints of these regions and look the whole window up again')
+          .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collect)
+          .option('--json', 'print the summary as one JSON object'),
+      ),
+    ),
+    'region whose event history to read',
+  )
+    .addHelpText(
+      'after',
+      '\nIRSA calls to the global STS endpoint are recorded in us-east-1: include it.\n' +
+        'Permission: cloudtrail:LookupEvents. LookupEvents gives at most 100 events a second per\n' +
+        'region (2 calls x 50), and AssumeRole matches every AssumeRole in the account: for a busy\n' +
+        "account, analyze over the trail's S3 logs is faster.\n" +
+        '\nExamples:\n' +
+        '  cutover-watch backfill --days 30 --region us-east-1 --region us-west-2\n' +
+        '  cutover-watch backfill --days 90 --table cutover-watch-evidence --table-region us-east-1 --region eu-west-1\n' +
+        `\nAlerts are raised and delivered as by analyze (alerts.jsonl, --sns-topic, Slack when ${SLACK_WEBHOOK_ENV} is set).\n` +
+        '\nExit codes: 0 done; 1 evidence could not be stored or an alert could not be delivered; 2 bad arguments,\n' +
+        'expired credentials, an unknown region or a missing permission (nothing stored); 130 stopped by Ctrl-C.',
+    )
+    .action(async (flags: BackfillFlags) => {
+      const days = Number(flags.days);
+      if (!/^\d+$/.test(flags.days.trim()) || days < 1 || days > LOOKUP_DAYS) {
+        throw new UsageError(`CloudTrail LookupEvents keeps ${LOOKUP_DAYS} days: pass --days 1 to ${LOOKUP_DAYS}`);
+      }
+      const regions = resolveRegions(flags.region, deps.env);
+      const { policy } = await loadPolicy({ policy: flags.policy }, io);
+
+      const clients = new Map<string, CloudTrailClient>();
+      const limiters = new Map<string, RateLimiter>();
+      const clientFor = (region: string) => {
+        let client = clients.get(region);
+        if (!client) clients.set(region, (client = (deps.clientFor ?? cloudTrailClient)(region)));
+        return client;
+      };
+      const limiterFor = (region: string) => {
+        let limiter = limiters.get(region);
+        if (!limiter) limiters.set(region, (limiter = deps.limiterFor?.(region) ?? new RateLimiter({ perSecond: LOOKUP_PER_SECOND })));
+        return limiter;
+      };
+      try {
+        // Credentials, regions and the permission are checked before the store is touched.
+        try {
+          await Promise.all(regions.map((region) => checkLookupAccess(clientFor(region), region, limiterFor(region), io.now())));
+        } catch (e) {
+          if (e instanceof AwsFatalError) throw new UsageError(e.message, { cause: e });
+          throw e;
+        }
+        await withStore(storeOptionsOf(flags, regions), io, async ({ store, localDir, where }) => {
+          const sinks = alertSinks({ snsTopic: flags.snsTopic }, localDir, deps.env);
+          const rejections: Rejection[] = [];
+          const raised: Alert[] = [];
+          const failures: DeliveryFailure[] = [];
+          const stop = new AbortController();
+          const unsubscribe = (deps.onInterrupt ?? onSigint)(() => {
+            if (!stop.signal.aborted) io.err('stopping after the slice being stored is stored and checkpointed (Ctrl-C again to quit now)');
+            stop.abort();
+          });
+          const bars = io.interactive && !flags.json ? new Bars(io, regions) : null;
+          let result: BackfillResult;
+          try {
+            result = await runBackfill({
+              store,
+              clientFor,
+              limiterFor,
+              regions,
+              days,
+              now: io.now,
+              restart: flags.restart,
+              policy,
+              detect: flags.alerts !== false,
+              nodeRolePatterns: flags.nodeRole,
+              signal: stop.signal,
+              sleep: deps.sleep,
+              onRejection: (r) => rejections.push(r),
+              onProgress: (p) => bars?.update(p),
+              onAlerts: async (alerts) => {
+                raised.push(...alerts);
+                failures.push(...(await deliverAlerts(alerts, sinks)));
+              },
+            });
+          } catch (e) {
+            if (e instanceof AwsFatalError) {
+              throw new UsageError(`${e.message}; what was stored is checkpointed: run the same command again to resume`, { cause: e });
+            }
+            throw e;
+          } finally {
+            bars?.stop();
+            unsubscribe();
+          }
+
+          await reportRejections(rejections, localDir, io);
+          const pages = result.regions.reduce((n, r) => n + r.pages, 0);
+          if (flags.json) {
+            const { files: slices, ...summary } = result.summary;
+            io.out(JSON.stringify({ ...summary, pages, slices, days, regions: result.regions, stopped: result.stopped, store: where, alerts: raised, deliveryFailures: failures }));
+          } else {
+            printBackfillSummary(result, days, where, io);
+            printAlerts(raised, io);
+          }
+          reportDeliveryFailures(failures, path.relative(io.cwd, path.join(localDir, 'alerts.jsonl')), io);
+
+          if (result.stopped) {
+            io.err(`stopped: every stored slice is checkpointed. Resume with:\n  ${resumeCommand(flags, days, regions)}`);
+            setExit(INTERRUPTED_EXIT);
+          }
+          const failed = result.regions.filter((r) => r.status === 'failed');
+          for (const r of failed) io.err(`${r.region}: ${r.note ?? 'failed'}; run the same command again to retry from there`);
+          if (result.summary.notStored > 0 || failed.length > 0 || failures.length > 0) setExit(1);
+        });
+      } finally {
+        for (const client of clients.values()) client.destroy();
+      }
+    });
+}
+
+/** First Ctrl-C: stop after the slice in hand. Second: the default action (quit now). */
+function onSigint(stop: () => void): () => void {
+  let pressed = false;
+  const handler = () => {
+    if (pressed) {
+      process.removeListener('SIGINT', handler);
+      process.kill(process.pid, 'SIGINT');
+      return;
+    }
+    pressed = true;
+    stop();
+  };
+  process.on('SIGINT', handler);
+  return () => process.removeListener('SIGINT', handler);
+}
+
+/**
+ * One bar per region: pages done of a total estimated from the share of the window stored so far,
+ * and an ETA from the time that share took.
+ */
+class Bars {
+  private readonly multi: cliProgress.MultiBar;
+  private readonly bars = new Map<string, cliProgress.SingleBar>();
+  private readonly started = new Map<string, number>();
+
+  constructor(io: Io, regions: readonly string[]) {
+    this.multi = new cliProgress.MultiBar(
+      {
+        format: '{region} {bar} {percentage}% | {value}/{total} pages (est.) | {records} records | stored to {through} | {status} | ETA {remaining}',
+        stream: io.progressStream,
+        hideCursor: true,
+        clearOnComplete: false,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    const width = Math.max(...regions.map((r) => r.length));
+    for (const region of regions) {
+      this.bars.set(region, this.multi.create(1, 0, { region: region.padEnd(width), records: 0, through: '-', status: 'starting', remaining: '-' }));
+    }
+  }
+
+  update(p: RegionProgress): void {
+    const bar = this.bars.get(p.region);
+    if (!bar) return;
+    if (!this.started.has(p.region)) this.started.set(p.region, performance.now());
+    const finished = p.status === 'done' || p.status === 'skipped';
+    const elapsed = (performance.now() - this.started.get(p.region)!) / 1000;
+    const eta = finished ? '0s' : p.fraction > 0 && p.pages > 0 ? `${Math.round((elapsed * (1 - p.fraction)) / p.fraction)}s` : '-';
+    bar.setTotal(finished ? Math.max(p.pages, 1) : p.fraction > 0 ? Math.max(p.pages, Math.round(p.pages / p.fraction)) : p.pages + 1);
+    bar.update(p.status === 'skipped' ? 1 : p.pages, { records: p.records.toLocaleString('en-US'), through: shortTime(p.through), status: p.status, remaining: eta });
+  }
+
+  stop(): void {
+    this.multi.stop();
+  }
+}
+
+function printBackfillSummary(result: BackfillResult, days: number, where: string, io: Io): void {
+  const s = result.summary;
+  const pages = result.regions.reduce((n, r) => n + r.pages, 0);
+  io.out(
+    `backfilled ${plural(days, 'day')} of CloudTrail event history from ${plural(result.regions.length, 'region')}: ` +
+      `${plural(pages, 'LookupEvents page')}, ${plural(s.records, 'record')} in ${s.seconds.toFixed(1)} s into ${where}`,
+  );
+  for (const r of result.regions) {
+    io.out(
+      `  ${r.region}  ${r.status}${r.resumed ? ' (resumed)' : ''}  ${shortTime(r.start)} .. ${shortTime(r.end)}, stored to ${shortTime(r.through)}: ` +
+        `${plural(r.pages, 'page')}, ${plural(r.records, 'record')}${r.note ? ` (${r.note})` : ''}`,
+    );
+  }
+  io.out(
+    `  in scope ${s.inScope.toLocaleString('en-US')}: ` +
+      Object.entries(s.byKind)
+        .map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`)
+        .join(', '),
+  );
+  const outcomes = Object.entries(s.byOutcome).filter(([k, n]) => k !== 'success' && n > 0);
+  if (outcomes.length > 0) io.out(`  not successful: ${outcomes.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  io.out(
+    `  skipped ${Object.values(s.skipped).reduce((a, b) => a + b, 0).toLocaleString('en-US')}: ` +
+      Object.entries(s.skipped)
+        .map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`)
+        .join(', '),
+  );
+  const alerts = Object.values(s.alertsByDetection).reduce((a, b) => a + (b ?? 0), 0);
+  io.out(`  rejected ${s.rejected}; already counted (replays) ${s.replayed.toLocaleString('en-US')}; new alerts ${alerts}`);
+  if (s.notStored > 0) {
+    io.err(`${plural(s.notStored, 'event')} could not be stored: ${[...new Set(s.storeErrors)].slice(0, 3).join('; ')}; run the same command again to retry them`);
+  }
+}
+
+async function reportRejections(rejections: readonly Rejection[], localDir: string, io: Io): Promise<void> {
+  if (rejections.length === 0) return;
+  const file = path.join(localDir, 'rejects.jsonl');
+  await mkdir(localDir, { recursive: true });
+  await appendFile(file, rejections.map((r) => JSON.stringify({ at: io.now().toISOString(), ...r })).join('\n') + '\n');
+  for (const r of rejections.slice(0, REJECTIONS_SHOWN)) io.err(`${r.file}${r.where ? `: ${r.where}` : ''}: ${r.reason}`);
+  if (rejections.length > REJECTIONS_SHOWN) io.err(`… and ${rejections.length - REJECTIONS_SHOWN} more`);
+  io.err(`${plural(rejections.length, 'rejection')} appended to ${path.relative(io.cwd, file)}`);
+}
+
+/** The command line that resumes this run: same window, same store, same alert routing. */
+export function resumeCommand(flags: BackfillFlags, days: number, regions: readonly string[]): string {
+  const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  const parts = ['cutover-watch', 'backfill', '--days', String(days), ...regions.flatMap((r) => ['--region', r])];
+  if (flags.table) parts.push('--table', flags.table);
+  else if (flags.store && flags.store !== DEFAULT_STORE_DIR) parts.push('--store', flags.store);
+  if (flags.tableRegion) parts.push('--table-region', flags.tableRegion);
+  if (flags.endpoint) parts.push('--endpoint', flags.endpoint);
+  if (flags.policy) parts.push('--policy', flags.policy);
+  if (flags.alerts === false) parts.push('--no-alerts');
+  if (flags.snsTopic) parts.push('--sns-topic', flags.snsTopic);
+  for (const glob of flags.nodeRole ?? []) parts.push('--node-role', glob);
+  return parts.map(quote).join(' ');
+}

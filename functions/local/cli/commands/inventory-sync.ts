@@ -1,0 +1,178 @@
+import type { EKSClient } from '@aws-sdk/client-eks';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { AwsFatalError, eksClient, syncInventory, type InventoryProblem, type SyncResult } from '../../../adapters/eks-inventory';
+import type { Inventory } from '../../../core/inventory';
+import { UsageError, type Io } from '../io';
+import { collect } from '../options';
+import { plural, table } from '../render';
+import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
+
+/** AWS region names: `us-east-1`, `ap-southeast-2`, `us-gov-west-1`, `cn-north-1`. */
+export const REGION_PATTERN = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+
+/** Flags of a command that reads AWS regions and stores into the store (`--region` repeatable). */
+export interface RegionStoreFlags extends Omit<StoreOptions, 'region'> {
+  region?: string[];
+  tableRegion?: string;
+}
+
+/**
+ * The store options' `--region` names the region of --table; a command that reads several regions
+ * takes `--region` repeatable instead, and the table's region moves to `--table-region`.
+ */
+export function withRegionList(command: Command, what: string): Command {
+  const description = `${what} (repeatable; default: AWS_REGION)`;
+  const existing = command.options.find((o) => o.long === '--region');
+  if (existing) {
+    existing.description = description;
+    existing.argParser(collect);
+  } else {
+    command.option('--region <region>', description, collect);
+  }
+  return command.option('--table-region <region>', 'AWS region of --table (default: the first --region)');
+}
+
+/** The regions to read: the flags, else AWS_REGION / AWS_DEFAULT_REGION; each must look like a region name. */
+export function resolveRegions(flags: string[] | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
+  const fromEnv = env['AWS_REGION'] || env['AWS_DEFAULT_REGION'];
+  const regions = flags && flags.length > 0 ? flags : fromEnv ? [fromEnv] : [];
+  if (regions.length === 0) throw new UsageError('no region: pass --region (e.g. --region us-east-1) or set AWS_REGION');
+  for (const region of regions) {
+    if (!REGION_PATTERN.test(region)) {
+      throw new UsageError(`${JSON.stringify(region)} is not an AWS region name such as us-east-1, eu-west-2 or us-gov-west-1`);
+    }
+  }
+  return [...new Set(regions)];
+}
+
+/** The store options for `withStore`: the table lives in --table-region, else the first region read. */
+export function storeOptionsOf(flags: RegionStoreFlags, regions: readonly string[]): StoreOptions {
+  return { store: flags.store, table: flags.table, endpoint: flags.endpoint, region: flags.tableRegion ?? regions[0] };
+}
+
+interface SyncFlags extends RegionStoreFlags {
+  cluster?: string[];
+  json?: boolean;
+}
+
+export interface InventorySyncDeps {
+  /** @default eksClient (default credential chain, adaptive retry) */
+  clientFor?: (region: string) => EKSClient;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * `inventory sync`: reads the inventory from the EKS API and stores it like `inventory import`.
+ * Exit codes: 0 all read; 1 some clusters, associations or node groups could not be read (each is
+ * printed); 2 none could, or bad arguments, expired credentials, an unknown region.
+ */
+export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code: number) => void, deps: InventorySyncDeps = {}): void {
+  withRegionList(
+    withStoreOptions(
+      inventory
+        .command('sync')
+        .summary('read clusters, Pod Identity associations and node groups from the EKS API into the store')
+        .description(
+          'Reads every EKS cluster of the regions (or the --cluster ones) with the default AWS\n' +
+            'credentials: the OIDC issuer of each cluster, its Pod Identity associations with\n' +
+            'their roles, and the node role of each managed node group, and stores them as\n' +
+            '`inventory import` does. A cluster, association or node group that cannot be read\n' +
+            'is reported with the permission it needs; the rest is still synced.',
+        )
+        .option('--cluster <name>', 'only this cluster (repeatable)', collect)
+        .option('--json', 'print what was read and the problems as one JSON object'),
+    ),
+    'EKS region to read',
+  )
+    .addHelpText(
+      'after',
+      '\nPermissions: eks:ListClusters, eks:DescribeCluster, eks:ListPodIdentityAssociations,\n' +
+        'eks:DescribePodIdentityAssociation, eks:ListNodegroups, eks:DescribeNodegroup.\n' +
+        '\nExamples:\n' +
+        '  cutover-watch inventory sync --region us-east-1 --region us-west-2\n' +
+        '  cutover-watch inventory sync --cluster payments-prod --table cutover-watch-evidence --table-region us-east-1\n' +
+        '\nExit codes: 0 everything read; 1 some clusters, associations or node groups could not be read;\n' +
+        '2 nothing could be read, bad arguments, expired credentials or an unknown region.',
+    )
+    .action(async (flags: SyncFlags) => {
+      const regions = resolveRegions(flags.region, deps.env);
+      const clients: EKSClient[] = [];
+      const clientFor = (region: string) => {
+        const client = (deps.clientFor ?? eksClient)(region);
+        clients.push(client);
+        return client;
+      };
+      const bar =
+        io.interactive && !flags.json
+          ? new cliProgress.SingleBar({ format: 'inventory sync | {value} clusters | {where}', stream: io.progressStream, hideCursor: true, clearOnComplete: true })
+          : null;
+      bar?.start(0, 0, { where: regions.join(', ') });
+      let result: SyncResult;
+      try {
+        result = await syncInventory({
+          regions,
+          clusters: flags.cluster,
+          clientFor,
+          onCluster: (region, cluster) => bar?.increment(1, { where: `${region} ${cluster}` }),
+        });
+      } catch (e) {
+        if (e instanceof AwsFatalError) throw new UsageError(e.message, { cause: e });
+        throw e;
+      } finally {
+        bar?.stop();
+        for (const client of clients) client.destroy();
+      }
+
+      if (result.clusters === 0 && result.problems.length > 0) {
+        // Nothing was read: store nothing, say why.
+        if (flags.json) io.out(JSON.stringify({ stored: false, clusters: 0, inventory: result.inventory, problems: result.problems }));
+        printProblems(result.problems, io);
+        io.err(`no cluster could be read in ${regions.join(', ')}: nothing stored`);
+        setExit(2);
+        return;
+      }
+      await withStore(storeOptionsOf(flags, regions), io, async ({ store, where }) => {
+        await store.saveInventory(result.inventory);
+        if (flags.json) {
+          io.out(JSON.stringify({ stored: true, store: where, clusters: result.clusters, inventory: result.inventory, problems: result.problems }));
+        } else {
+          io.out(
+            `synced ${plural(result.clusters, 'cluster')}, ${plural(result.inventory.associations.length, 'association')}, ` +
+              `${plural(result.inventory.nodegroups.length, 'node group')} from ${regions.join(', ')} into ${where}`,
+          );
+          if (result.clusters > 0) {
+            io.out('');
+            io.out(clusterTable(result.inventory));
+          } else {
+            io.out(`no EKS clusters${flags.cluster?.length ? ` named ${flags.cluster.join(', ')}` : ''} in ${regions.join(', ')}`);
+          }
+        }
+      });
+      printProblems(result.problems, io);
+      if (result.problems.length > 0) setExit(1);
+    });
+}
+
+function clusterTable(inv: Inventory): string {
+  return table(
+    ['CLUSTER', 'REGION', 'OIDC ISSUER', 'ASSOCIATIONS', 'WITH ROLE', 'NODE GROUPS'],
+    inv.clusters.map((c) => {
+      const associations = inv.associations.filter((a) => (a.clusterArn ? a.clusterArn === c.arn : a.cluster === c.name));
+      return [
+        c.name,
+        c.region,
+        c.oidcIssuer,
+        associations.length,
+        associations.filter((a) => a.roleArn !== null).length,
+        inv.nodegroups.filter((n) => n.cluster === c.name).length,
+      ];
+    }),
+  );
+}
+
+function printProblems(problems: readonly InventoryProblem[], io: Io): void {
+  if (problems.length === 0) return;
+  io.err(`${plural(problems.length, 'problem')}:`);
+  for (const p of problems) io.err(`  ${p.region}${p.cluster ? ` ${p.cluster}` : ''}: ${p.operation}: ${p.reason}`);
+}

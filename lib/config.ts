@@ -1,0 +1,227 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Node } from 'constructs';
+import { z } from 'zod';
+import { DEFAULT_NODE_ROLE_PATTERNS } from '../functions/core/node-roles';
+import { parsePolicy, type Policy } from '../functions/core/policy';
+
+/**
+ * The deployment's configuration, from the CDK context: either an object under `cutoverWatch`
+ * (cdk.json, or `-c cutoverWatch='{"…"}'`) or a JSON file named by `cutoverWatchConfig`.
+ * Checked strictly at synth, so a typo stops the deploy with the key and the fix in the message.
+ */
+
+export const CONFIG_CONTEXT_KEY = 'cutoverWatch';
+export const CONFIG_FILE_CONTEXT_KEY = 'cutoverWatchConfig';
+
+/** Where global-endpoint STS calls (`sts.amazonaws.com`) are recorded (CLOUDTRAIL.md §4c). */
+export const GLOBAL_STS_REGION = 'us-east-1';
+
+const region = z
+  .string()
+  .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, { error: (i) => `expected an AWS region such as eu-west-1, got ${JSON.stringify(i.input)}` });
+const account = z
+  .string()
+  .regex(/^\d{12}$/, { error: (i) => `expected a 12-digit AWS account id in quotes, got ${JSON.stringify(i.input)}` });
+const roleArn = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, { error: (i) => `expected an IAM role ARN (arn:aws:iam::111122223333:role/NAME), got ${JSON.stringify(i.input)}` });
+// EventBridge's `wildcard` operator knows only `*`: no `?`, brackets or braces (CLOUDTRAIL.md §5).
+const roleNameGlob = z
+  .string()
+  .regex(/^[\w+=,.@/*-]+$/, { error: (i) => `expected a role name glob using only * as wildcard (EventBridge wildcard), got ${JSON.stringify(i.input)}` });
+// EventBridge Scheduler expressions: rate(…), cron(…) or at(…).
+const scheduleExpression = z
+  .string()
+  .regex(/^(rate|cron|at)\(.+\)$/, { error: (i) => `expected rate(…), cron(…) or at(…), e.g. "rate(6 hours)", got ${JSON.stringify(i.input)}` });
+
+export const ConfigSchema = z.strictObject({
+  /** Region of the home stack (table, alerts, central bus). @default CDK_DEFAULT_REGION, else us-east-1 */
+  homeRegion: region.optional(),
+  /** Account of the home stack; needed when collectors in other accounts must name its bus. @default CDK_DEFAULT_ACCOUNT */
+  homeAccount: account.optional(),
+  /** More regions with EKS clusters: each gets a collector stack forwarding to the central bus. @default [] */
+  collectorRegions: z.array(region).default([]),
+  /** Accounts allowed to put events on the central bus; each gets collector stacks in every region. @default [] */
+  collectorAccounts: z.array(account).default([]),
+  /** An AWS Organization whose accounts may put events on the central bus (aws:PrincipalOrgID). */
+  organizationId: z
+    .string()
+    .regex(/^o-[a-z0-9]{10,32}$/, { error: (i) => `expected an organization id such as o-a1b2c3d4e5, got ${JSON.stringify(i.input)}` })
+    .optional(),
+  /** Exact node role ARNs for the node-role fallthrough rule. @default [] */
+  nodeRoleArns: z.array(roleArn).default([]),
+  /** Node role name globs for the node-role fallthrough rule. @default DEFAULT_NODE_ROLE_PATTERNS */
+  nodeRolePatterns: z.array(roleNameGlob).default([...DEFAULT_NODE_ROLE_PATTERNS]),
+  /** The detections' policy file (core/policy.ts), checked at synth and passed to the ingest. @default built-in defaults */
+  policyFile: z.string().min(1).optional(),
+  /** Secrets Manager secret whose SecretString is a Slack incoming-webhook URL. @default no Slack notifier */
+  slackSecretName: z
+    .string()
+    .regex(/^[\w/+=.@-]{1,512}$/, { error: (i) => `expected a Secrets Manager secret name, got ${JSON.stringify(i.input)}` })
+    .optional(),
+  /** Email addresses subscribed to the alerts topic (each must confirm). @default [] */
+  alertEmails: z.array(z.email({ error: (i) => `expected an email address, got ${JSON.stringify(i.input)}` })).default([]),
+  /** When the straggler report runs. @default cron(0 8 ? * MON *) - Mondays 08:00 UTC */
+  reportSchedule: scheduleExpression.default('cron(0 8 ? * MON *)'),
+  /** When the EKS inventory is synced. @default rate(6 hours) */
+  inventorySchedule: scheduleExpression.default('rate(6 hours)'),
+  /** Soak period of the readiness verdicts in the report. @default the policy's soak.soakDays (14) */
+  soakDays: z.number().int().positive().max(365).optional(),
+  /** Create a CloudTrail trail logging management events. @default false - use the account's trail */
+  createTrail: z.boolean().default(false),
+  /** Keep the table, reports, trail bucket, keys and logs when the stack is deleted. @default true */
+  retainData: z.boolean().default(true),
+});
+
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/** One collector stack: a region (and account, when it is not the home account) forwarding to the central bus. */
+export interface CollectorTarget {
+  /** @default undefined - the home account (the deployer's credentials) */
+  readonly account?: string;
+  readonly region: string;
+}
+
+/** The configuration with every default applied and the policy file read. */
+export interface CutoverWatchConfig {
+  readonly homeRegion: string;
+  readonly homeAccount?: string;
+  readonly collectorRegions: readonly string[];
+  readonly collectorAccounts: readonly string[];
+  readonly organizationId?: string;
+  readonly nodeRoleArns: readonly string[];
+  readonly nodeRolePatterns: readonly string[];
+  /** The policy as the ingest will apply it (defaults filled in). */
+  readonly policy: Policy;
+  /** The policy file's document as written, passed to the ingest (the handler fills the defaults); undefined without a file. */
+  readonly policyDocument?: unknown;
+  readonly slackSecretName?: string;
+  readonly alertEmails: readonly string[];
+  readonly reportSchedule: string;
+  readonly inventorySchedule: string;
+  readonly soakDays: number;
+  readonly createTrail: boolean;
+  readonly retainData: boolean;
+  /** Every (account, region) that needs a collector stack: collector regions, us-east-1 for global STS, collector accounts. */
+  readonly collectors: readonly CollectorTarget[];
+  /** Regions whose EKS clusters the inventory lists: home first, then the collector regions. */
+  readonly eksRegions: readonly string[];
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** What the configuration is read from besides the context: the deployer's environment. */
+export interface ConfigEnvironment {
+  readonly CDK_DEFAULT_REGION?: string;
+  readonly CDK_DEFAULT_ACCOUNT?: string;
+}
+
+/** Reads and validates the configuration from a construct's context (normally the App's). */
+export function loadConfig(node: Node, env: ConfigEnvironment = process.env): CutoverWatchConfig {
+  const inline = node.tryGetContext(CONFIG_CONTEXT_KEY) as unknown;
+  const file = node.tryGetContext(CONFIG_FILE_CONTEXT_KEY) as unknown;
+  if (inline !== undefined && file !== undefined) {
+    throw new ConfigError(`both context ${CONFIG_CONTEXT_KEY} and ${CONFIG_FILE_CONTEXT_KEY} are set; keep one (the object, or the path of a JSON file)`);
+  }
+  if (file !== undefined) {
+    if (typeof file !== 'string' || file === '') throw new ConfigError(`context ${CONFIG_FILE_CONTEXT_KEY} must be the path of a JSON file, got ${JSON.stringify(file)}`);
+    return parseConfig(readJson(file, `config file ${file}`), `config file ${file}`, env);
+  }
+  // `-c cutoverWatch='{…}'` arrives as a string; cdk.json gives the object.
+  const doc = typeof inline === 'string' ? parseJsonText(inline, `context ${CONFIG_CONTEXT_KEY}`) : (inline ?? {});
+  return parseConfig(doc, `context ${CONFIG_CONTEXT_KEY}`, env);
+}
+
+/** Validates a configuration document; `source` names where it came from in every error. */
+export function parseConfig(doc: unknown, source: string, env: ConfigEnvironment = {}): CutoverWatchConfig {
+  const result = ConfigSchema.safeParse(doc);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const at = issue.path.join('.');
+      if (issue.code === 'unrecognized_keys') {
+        return `unknown key ${issue.keys.map((k) => (at ? `${at}.${k}` : k)).join(', ')} (known keys: ${Object.keys(ConfigSchema.shape).join(', ')})`;
+      }
+      return `${at || '(top level)'}: ${issue.message}`;
+    });
+    throw new ConfigError(`${source}: ${problems.join('; ')}`);
+  }
+  const c = result.data;
+
+  const homeRegion = c.homeRegion ?? env.CDK_DEFAULT_REGION ?? 'us-east-1';
+  const homeAccount = c.homeAccount ?? env.CDK_DEFAULT_ACCOUNT;
+  if (c.collectorAccounts.length > 0 && homeAccount === undefined) {
+    throw new ConfigError(
+      `${source}: homeAccount: required when collectorAccounts is set (their rules target the central bus in the home account); set homeAccount or run with credentials so CDK_DEFAULT_ACCOUNT is known`,
+    );
+  }
+
+  let policy: Policy | undefined;
+  let policyDocument: unknown;
+  if (c.policyFile !== undefined) {
+    policyDocument = readJson(c.policyFile, `${source}: policyFile ${c.policyFile}`);
+    try {
+      policy = parsePolicy(policyDocument, c.policyFile);
+    } catch (e) {
+      throw new ConfigError(`${source}: policyFile: ${(e as Error).message}`);
+    }
+  }
+  policy ??= parsePolicy({}, 'the default policy');
+
+  // Global STS endpoint calls are recorded in us-east-1 only: without a collector there, an IRSA
+  // workload on the global endpoint would look retired while it still assumes its role.
+  const collectorRegions = unique([...c.collectorRegions, ...(homeRegion === GLOBAL_STS_REGION ? [] : [GLOBAL_STS_REGION])]).filter((r) => r !== homeRegion);
+  const collectorAccounts = unique(c.collectorAccounts).filter((a) => a !== homeAccount);
+  const collectors: CollectorTarget[] = [
+    ...collectorRegions.map((r) => ({ region: r })),
+    ...collectorAccounts.flatMap((a) => [homeRegion, ...collectorRegions].map((r) => ({ account: a, region: r }))),
+  ];
+
+  return {
+    homeRegion,
+    homeAccount,
+    collectorRegions,
+    collectorAccounts,
+    organizationId: c.organizationId,
+    nodeRoleArns: c.nodeRoleArns,
+    nodeRolePatterns: c.nodeRolePatterns,
+    policy,
+    policyDocument,
+    slackSecretName: c.slackSecretName,
+    alertEmails: c.alertEmails,
+    reportSchedule: c.reportSchedule,
+    inventorySchedule: c.inventorySchedule,
+    soakDays: c.soakDays ?? policy.soak.soakDays,
+    createTrail: c.createTrail,
+    retainData: c.retainData,
+    collectors,
+    eksRegions: [homeRegion, ...collectorRegions],
+  };
+}
+
+function readJson(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(resolve(path), 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${what}: cannot read ${resolve(path)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give a path relative to the project root`);
+  }
+  return parseJsonText(text, what);
+}
+
+function parseJsonText(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new ConfigError(`${what}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+function unique<T>(values: readonly T[]): T[] {
+  return [...new Set(values)];
+}

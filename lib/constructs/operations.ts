@@ -1,0 +1,147 @@
+import { Aws, Duration } from 'aws-cdk-lib';
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  MathExpression,
+  Metric,
+  SingleValueWidget,
+  TextWidget,
+  TreatMissingData,
+  type AlarmProps,
+  type IMetric,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME } from './watch-function';
+
+/** A queue of messages the ingest buffer holds; older than this and the pipeline is falling behind. */
+export const MAX_MESSAGE_AGE = Duration.minutes(15);
+
+export interface OperationsProps {
+  /** Where alarms notify. */
+  readonly alarmTopic: ITopic;
+  readonly ingestFunction: IFunction;
+  /** The ingest's timeout: the duration alarm fires at 80 % of it. */
+  readonly ingestTimeout: Duration;
+  readonly ingestQueue: IQueue;
+  /** Every dead-letter queue, by a readable name: any message in one is an alarm. */
+  readonly deadLetterQueues: Readonly<Record<string, IQueue>>;
+  /** Every function, by a readable name, for the Lambda widgets. */
+  readonly functions: Readonly<Record<string, IFunction>>;
+}
+
+/**
+ * Alarms and the dashboard. Custom metrics are the ones the handlers emit through Powertools
+ * (namespace CutoverWatch, every metric also carrying the `service` dimension Powertools adds);
+ * the rest are SQS and Lambda built-ins.
+ */
+export class Operations extends Construct {
+  readonly dashboard: Dashboard;
+  readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: OperationsProps) {
+    super(scope, id);
+    const action = new SnsAction(props.alarmTopic);
+    const alarm = (alarmId: string, a: AlarmProps) => {
+      const created = new Alarm(this, alarmId, { treatMissingData: TreatMissingData.NOT_BREACHING, ...a });
+      created.addAlarmAction(action);
+      this.alarms.push(created);
+      return created;
+    };
+
+    for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
+      alarm(`${name}NotEmpty`, {
+        alarmDescription: `cutover-watch: messages in the ${name} dead-letter queue; inspect them, fix the cause, then redrive`,
+        metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+      });
+    }
+    alarm('IngestErrors', {
+      alarmDescription: 'cutover-watch: the ingest function threw (a whole batch returned to the queue)',
+      metric: props.ingestFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+    alarm('IngestDurationP99', {
+      alarmDescription: `cutover-watch: ingest p99 duration above 80 % of its ${props.ingestTimeout.toSeconds()} s timeout`,
+      metric: props.ingestFunction.metricDuration({ period: Duration.minutes(5), statistic: 'p99' }),
+      threshold: props.ingestTimeout.toMilliseconds() * 0.8,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+    });
+    alarm('IngestQueueBacklog', {
+      alarmDescription: `cutover-watch: the oldest ingest message is older than ${MAX_MESSAGE_AGE.toMinutes()} minutes; the ingest is falling behind or failing`,
+      metric: props.ingestQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      threshold: MAX_MESSAGE_AGE.toSeconds(),
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+
+    // SEARCH: one series per dimension value (kinds, outcomes, detections, clusters) as they appear.
+    const search = (dimensions: string, metric: string, period = Duration.minutes(5)) =>
+      new MathExpression({
+        expression: `SEARCH('{${METRICS_NAMESPACE},${dimensions}} MetricName="${metric}"', 'Sum', ${period.toSeconds()})`,
+        period,
+        usingMetrics: {},
+      });
+    const custom = (metricName: string) =>
+      new Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: POWERTOOLS_SERVICE_NAME }, statistic: 'Sum', period: Duration.minutes(5) });
+    const perFunction = (build: (fn: IFunction) => IMetric) => Object.entries(props.functions).map(([name, fn]) => withLabel(build(fn), name));
+
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: `cutover-watch-${Aws.REGION}`,
+      defaultInterval: Duration.days(1),
+    });
+    this.dashboard.addWidgets(
+      new TextWidget({
+        markdown: '## cutover-watch\nCloudTrail → EventBridge → SQS → ingest → DynamoDB evidence; alerts from the table stream to SNS. Any message in a dead-letter queue is an alarm.',
+        width: 24,
+        height: 2,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({ title: 'Events by kind and outcome', left: [search('kind,outcome,service', 'Events')], width: 12, stacked: true }),
+      new GraphWidget({ title: 'Alerts raised by detection', left: [search('detection,service', 'AlertsRaised')], width: 12, stacked: true }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({ title: 'IRSA assumes by cluster', left: [search('cluster,service', 'IrsaAssumes', Duration.hours(1))], width: 8 }),
+      new GraphWidget({ title: 'Pod Identity assumes by cluster', left: [search('cluster,service', 'PodIdentityAssumes', Duration.hours(1))], width: 8 }),
+      new GraphWidget({ title: 'Parked and replayed records', left: [withLabel(custom('RejectedRecords'), 'parked (unparseable)'), withLabel(custom('Replayed'), 'replayed (already counted)')], width: 8 }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Ingest queue',
+        left: [
+          withLabel(props.ingestQueue.metricNumberOfMessagesSent({ period: Duration.minutes(5) }), 'sent'),
+          withLabel(props.ingestQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }), 'visible'),
+        ],
+        right: [withLabel(props.ingestQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5) }), 'age of oldest (s)')],
+        width: 12,
+      }),
+      new SingleValueWidget({
+        title: 'Dead-letter queues (messages)',
+        metrics: Object.entries(props.deadLetterQueues).map(([name, q]) =>
+          withLabel(q.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }), name),
+        ),
+        width: 12,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({ title: 'Lambda invocations', left: perFunction((fn) => fn.metricInvocations({ period: Duration.minutes(5) })), width: 8 }),
+      new GraphWidget({ title: 'Lambda errors', left: perFunction((fn) => fn.metricErrors({ period: Duration.minutes(5) })), width: 8 }),
+      new GraphWidget({ title: 'Lambda duration p99 (ms)', left: perFunction((fn) => fn.metricDuration({ period: Duration.minutes(5), statistic: 'p99' })), width: 8 }),
+    );
+  }
+}
+
+function withLabel(metric: IMetric, label: string): IMetric {
+  return metric instanceof Metric ? metric.with({ label }) : metric;
+}

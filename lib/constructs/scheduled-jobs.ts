@@ -1,0 +1,155 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Aws, Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { acknowledgeWildcards, nagRef } from '../nag';
+import { DeadLetterQueue } from './dead-letter-queue';
+import { REPORTS_PREFIX } from './reports-bucket';
+import { WatchFunction } from './watch-function';
+
+export interface ScheduledJobsProps {
+  readonly table: ITableV2;
+  readonly topic: ITopic;
+  readonly reportsBucket: Bucket;
+  /** Regions whose EKS clusters the inventory lists (home first). */
+  readonly eksRegions: readonly string[];
+  /** Soak period of the report's readiness verdicts. */
+  readonly soakDays: number;
+  /** @default 'rate(6 hours)' */
+  readonly inventorySchedule?: string;
+  /** @default 'cron(0 8 ? * MON *)' - Mondays 08:00 UTC */
+  readonly reportSchedule?: string;
+  /** @default RemovalPolicy.RETAIN */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The EKS inventory sync and the straggler report, each on an EventBridge Scheduler schedule,
+ * both reading and writing the evidence table.
+ * Two failure paths end in one DLQ: the schedule's own (Lambda could not be invoked) and the
+ * function's on-failure destination (the asynchronous invocation failed every retry).
+ */
+export class ScheduledJobs extends Construct {
+  readonly inventory: WatchFunction<'inventory'>;
+  readonly report: WatchFunction<'report'>;
+  readonly deadLetterQueue: DeadLetterQueue;
+
+  constructor(scope: Construct, id: string, props: ScheduledJobsProps) {
+    super(scope, id);
+    this.deadLetterQueue = new DeadLetterQueue(this, 'DeadLetterQueue', {
+      holds: 'scheduled inventory and report runs that could not be invoked or failed every retry',
+    });
+    const onFailure = new SqsDestination(this.deadLetterQueue);
+
+    this.inventory = new WatchFunction(this, 'Inventory', {
+      handler: 'inventory',
+      description: 'cutover-watch: syncs EKS clusters, node groups and Pod Identity associations into the table',
+      timeout: Duration.minutes(5),
+      memorySize: 512,
+      logRemovalPolicy: props.logRemovalPolicy,
+      environment: { TABLE_NAME: props.table.tableName, EKS_REGIONS: props.eksRegions.join(',') },
+      // An inventory sync is idempotent: a retry rewrites the same items.
+      invocation: { kind: 'asynchronous', onFailure, retryAttempts: 2 },
+    });
+    // The sync merges with the stored inventory (a query of its partition) before writing it back.
+    props.table.grantReadWriteData(this.inventory.function);
+    const eksResources = inventoryEksResources(props.eksRegions);
+    this.inventory.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'ListClusters', actions: ['eks:ListClusters'], resources: ['*'] }));
+    this.inventory.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'ReadClusters',
+        actions: ['eks:DescribeCluster', 'eks:ListNodegroups', 'eks:ListPodIdentityAssociations'],
+        resources: eksResources.clusters,
+      }),
+    );
+    this.inventory.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: eksResources.nodegroups }));
+    this.inventory.role.addToPrincipalPolicy(
+      new PolicyStatement({ sid: 'ReadPodIdentityAssociations', actions: ['eks:DescribePodIdentityAssociation'], resources: eksResources.associations }),
+    );
+    acknowledgeWildcards(this.inventory.role, [
+      ['Resource::*', 'eks:ListClusters supports no resource-level permissions (Service Authorization Reference, Amazon EKS); it only lists names'],
+      ...eksResources.findings.map(
+        (finding): [string, string] => [finding, 'the inventory reads every cluster, node group and Pod Identity association of the configured regions in this account; the names are what it discovers'],
+      ),
+    ]);
+
+    this.report = new WatchFunction(this, 'Report', {
+      handler: 'report',
+      description: 'cutover-watch: weekly IRSA straggler report to S3 and SNS',
+      timeout: Duration.minutes(5),
+      memorySize: 1024,
+      logRemovalPolicy: props.logRemovalPolicy,
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        TOPIC_ARN: props.topic.topicArn,
+        REPORT_BUCKET: props.reportsBucket.bucketName,
+        SOAK_DAYS: String(props.soakDays),
+      },
+      // One retry: a report that failed after publishing is sent twice, one that is never sent is worse.
+      invocation: { kind: 'asynchronous', onFailure, retryAttempts: 1 },
+      // The HTML report inlines Chart.js's UMD build, read beside the handler (functions/handlers/report.ts).
+      copyIntoBundle: [CHART_JS_UMD],
+    });
+    // Reads the evidence; writes the report's summary, the next report's baseline.
+    props.table.grantReadWriteData(this.report.function);
+    props.topic.grantPublish(this.report.function);
+    props.reportsBucket.grantPut(this.report.function, `${REPORTS_PREFIX}*`);
+    acknowledgeWildcards(this.report.role, [
+      [`Resource::${nagRef(props.reportsBucket)}/${REPORTS_PREFIX}*`, 'the report writes one new object per run under reports/ (dated key); it can write nothing else in the bucket'],
+      ['Action::s3:Abort*', 'added by grantPut so a multipart upload of the report can be aborted; limited to reports/*'],
+      ['Action::kms:GenerateDataKey*', 'publishing to the KMS-encrypted alerts topic needs a data key (SNS developer guide, "Encryption at rest"); granted on that one key only'],
+    ]);
+
+    // One role for both schedules, so its grants sit beside the functions they invoke.
+    const schedulerRole = new Role(this, 'SchedulerRole', {
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } } }),
+      description: 'cutover-watch: EventBridge Scheduler invokes the inventory and report functions',
+    });
+    for (const [name, fn, expression] of [
+      ['InventorySchedule', this.inventory, props.inventorySchedule ?? 'rate(6 hours)'],
+      ['ReportSchedule', this.report, props.reportSchedule ?? 'cron(0 8 ? * MON *)'],
+    ] as const) {
+      new Schedule(this, name, {
+        description: `cutover-watch ${fn.node.id.toLowerCase()}`,
+        schedule: ScheduleExpression.expression(expression),
+        target: new LambdaInvoke(fn.function, {
+          role: schedulerRole,
+          deadLetterQueue: this.deadLetterQueue,
+          retryAttempts: 3,
+          maxEventAge: Duration.hours(1),
+        }),
+      });
+    }
+    acknowledgeWildcards(
+      schedulerRole,
+      [this.inventory, this.report].map((fn) => [
+        `Resource::${nagRef(fn.function)}:*`,
+        'added by grantInvoke for the function\'s versions and aliases; the schedules invoke $LATEST of these two functions only',
+      ]),
+    );
+  }
+}
+
+/** Chart.js's UMD build, as the CLI finds it (functions/local/report.ts). */
+const CHART_JS_UMD = join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.js');
+
+/** EKS ARNs of the inventory's describe actions, per configured region, in this account. */
+function inventoryEksResources(regions: readonly string[]) {
+  const arn = (region: string, resource: string) => `arn:${Aws.PARTITION}:eks:${region}:${Aws.ACCOUNT_ID}:${resource}`;
+  const finding = (region: string, resource: string) => `Resource::arn:<AWS::Partition>:eks:${region}:<AWS::AccountId>:${resource}`;
+  const kinds = { clusters: 'cluster/*', nodegroups: 'nodegroup/*', associations: 'podidentityassociation/*' } as const;
+  return {
+    clusters: regions.map((r) => arn(r, kinds.clusters)),
+    nodegroups: regions.map((r) => arn(r, kinds.nodegroups)),
+    associations: regions.map((r) => arn(r, kinds.associations)),
+    findings: regions.flatMap((r) => Object.values(kinds).map((k) => finding(r, k))),
+  };
+}
+

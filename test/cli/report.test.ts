@@ -1,0 +1,164 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CSV_COLUMNS } from '../../functions/core/report-render';
+
+// The built CLI, spawned the way a person runs it, in a temporary working directory.
+const BIN = fileURLToPath(new URL('../../bin/cutover-watch.mjs', import.meta.url));
+const END = '2026-11-20T00:00:00Z';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], options: { cwd: string }): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: { ...process.env, CI: 'true' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end('');
+  });
+}
+
+let work: string;
+const store = path.join('.cutover-watch', 'demo');
+const report = (...args: string[]) => cli(['report', '--store', store, '--as-of', END, ...args], { cwd: work });
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'cw-cli-report-'));
+  const demo = await cli(['demo', '--end', END], { cwd: work });
+  if (demo.code !== 0) throw new Error(`demo failed: ${demo.stderr}`);
+  // the demo writes a report (and so a baseline); a store with the same evidence and no report yet:
+  const inventory = path.join(work, store, 'inventory');
+  const files = (await readdir(inventory)).map((f) => path.join(inventory, f));
+  await cli(['inventory', 'import', '--store', 'fresh', ...files], { cwd: work });
+  const analyzed = await cli(['analyze', '--no-alerts', '--store', 'fresh', path.join(store, 'logs')], { cwd: work });
+  if (analyzed.code !== 0) throw new Error(`analyze failed: ${analyzed.stderr}`);
+}, 180_000);
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('cutover-watch report', () => {
+  it('--format json has the numbers of readiness --json for the same as-of', async () => {
+    // one at a time: the embedded store admits one process
+    const json = await report('--format', 'json', '--no-baseline');
+    const readiness = await cli(['readiness', '--json', '--store', store, '--as-of', END], { cwd: work });
+
+    expect(json.code).toBe(0);
+    expect(json.stderr).toBe('');
+    const r = JSON.parse(json.stdout);
+    const want = JSON.parse(readiness.stdout);
+    expect(r.asOf).toBe(want.asOf);
+    const pick = (n: Record<string, unknown>) => [n['cluster'], n['namespace'], n['verdict'], n['lastIrsa'], n['lastPodIdentity'], n['soakDaysLeft']];
+    expect(r.namespaces.map(pick)).toEqual(want.namespaces.map(pick));
+    const counts = (c: Record<string, unknown>) => [c['cluster'], c['verdict'], c['namespaceCounts']];
+    expect(r.clusters.map(counts)).toEqual(want.clusters.map(counts));
+    expect(r.totals.verdicts).toEqual({ NOT_STARTED: 8, IN_PROGRESS: 3, SOAKING: 1, READY: 10 });
+    const steps = new Set((r.stragglers as { nextStep: string }[]).map((s) => s.nextStep));
+    expect([...steps].sort()).toEqual(['check-trust-policy', 'create-association', 'restart-pods']);
+    expect(r.readyToCleanUp.length).toBeGreaterThan(5);
+  });
+
+  it('--format csv prints one RFC 4180 row per straggler and clean-up', async () => {
+    const csv = await report('--format', 'csv', '--no-baseline');
+    const json = await report('--format', 'json', '--no-baseline');
+
+    expect(csv.code).toBe(0);
+    expect(csv.stdout.endsWith('\r\n')).toBe(true);
+    expect(csv.stdout.split('\r\n')[0]).toBe(CSV_COLUMNS.join(','));
+    const model = JSON.parse(json.stdout);
+    // one line per record except the commands field, which holds one command per line in quotes
+    const rows = csv.stdout.match(/^[a-z][^,\r\n]*,arn:aws:eks:/gm) ?? [];
+    expect(rows).toHaveLength(model.stragglers.length + model.readyToCleanUp.length);
+    expect(csv.stdout).toContain('payments-prod,arn:aws:eks:us-east-1:111122223333:cluster/payments-prod,');
+    expect(csv.stdout).toMatch(/,inventory-sync,arn:aws:iam::111122223333:role\/payments-prod-inventory-inventory-sync,NOT_STARTED,/);
+  });
+
+  it('compares with the previous report: none the first time, then the last one kept', async () => {
+    const first = await cli(['report', '--store', 'fresh', '--as-of', END], { cwd: work });
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('CHANGES: this is the first report, there is no previous one to compare with');
+    expect(first.stdout).toMatch(/14 service accounts still on IRSA, 12 ready to clean up, 1 of 3 OIDC providers ready to retire/);
+
+    const second = await cli(['report', '--store', 'fresh', '--as-of', END, '--format', 'md'], { cwd: work });
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('Compared with the report as of 2026-11-20 00:00 UTC.');
+    expect(second.stdout).toContain('No verdict changed and no straggler came or went.');
+
+    // a week earlier, without moving the baseline: checkout was not soaking yet
+    const earlier = await cli(['report', '--store', 'fresh', '--as-of', '2026-11-13T00:00:00Z', '--format', 'json', '--no-baseline'], { cwd: work });
+    const changes = JSON.parse(earlier.stdout).changes;
+    expect(changes.previousAsOf).toBe(END);
+    expect(changes.notes[0]).toMatch(/later time/);
+  });
+
+  it('--out writes one file named after the as-of day and prints where', async () => {
+    const run = await report('--format', 'html', '--out', 'reports', '--no-baseline');
+
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe(`wrote ${path.join('reports', 'cutover-watch-report-2026-11-20.html')}`);
+    expect(await readdir(path.join(work, 'reports'))).toEqual(['cutover-watch-report-2026-11-20.html']);
+    const html = await readFile(path.join(work, 'reports', 'cutover-watch-report-2026-11-20.html'), 'utf8');
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html).toContain('payments-prod');
+
+    const csv = await report('--format', 'csv', '--out', 'reports', '--no-baseline');
+    expect(csv.code).toBe(0);
+    expect((await readdir(path.join(work, 'reports'))).sort()).toEqual(['cutover-watch-report-2026-11-20.csv', 'cutover-watch-report-2026-11-20.html']);
+  });
+
+  it('--help teaches with examples', async () => {
+    const run = await cli(['report', '--help'], { cwd: work });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Usage: cutover-watch report/);
+    expect(run.stdout).toContain('--format <format>');
+    expect(run.stdout).toContain('cutover-watch report --format html --out reports/');
+  });
+});
+
+describe('cutover-watch report with bad input', () => {
+  const oneLine = (run: Run) => run.stderr.trim().split('\n')[0]!;
+
+  it('rejects an unknown format with exit 2, naming the formats', async () => {
+    const run = await report('--format', 'pdf');
+    expect(run.code).toBe(2);
+    expect(oneLine(run)).toMatch(/option '--format <format>' argument 'pdf' is invalid\. Allowed choices are text, md, json, csv, html/);
+    expect(run.stdout).toBe('');
+  });
+
+  it('says html needs --out', async () => {
+    const run = await report('--format', 'html');
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe('cutover-watch: --format html writes a file: pass --out DIR (e.g. --out reports/)');
+    expect(run.stdout).toBe('');
+  });
+
+  it('rejects an --out it cannot write, in one line, writing nothing', async () => {
+    await writeFile(path.join(work, 'a-file'), 'not a directory');
+    const before = await readdir(work);
+
+    const run = await report('--format', 'csv', '--out', 'a-file/reports');
+
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toMatch(/^cutover-watch: cannot write reports to .*a-file\/reports: a path component is a file, not a directory$/);
+    expect(run.stdout).toBe('');
+    expect(await readdir(work)).toEqual(before);
+  });
+
+  it('rejects a bad --as-of with exit 2', async () => {
+    const run = await report('--as-of', 'last tuesday');
+    expect(run.code).toBe(2);
+    expect(oneLine(run)).toMatch(/option '--as-of <time>' argument 'last tuesday' is invalid\. expected an ISO 8601 time/);
+    expect(run.stdout).toBe('');
+  });
+});

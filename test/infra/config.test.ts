@@ -1,0 +1,110 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_NODE_ROLE_PATTERNS } from '../../functions/core/node-roles';
+import { loadConfig, parseConfig } from '../../lib/config';
+import { synth } from './app';
+
+const dir = mkdtempSync(join(tmpdir(), 'cutover-watch-config-'));
+function file(name: string, content: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+describe('configuration defaults', () => {
+  it('deploys the home stack alone in the deployer region, with the core node role globs and the policy soak', () => {
+    // GIVEN no configuration at all
+    const config = parseConfig({}, 'test', { CDK_DEFAULT_REGION: 'us-east-1' });
+
+    // THEN
+    expect(config.homeRegion).toBe('us-east-1');
+    expect(config.collectors).toEqual([]);
+    expect(config.nodeRolePatterns).toEqual(DEFAULT_NODE_ROLE_PATTERNS);
+    expect(config.soakDays).toBe(14);
+    expect(config.retainData).toBe(true);
+    expect(config.createTrail).toBe(false);
+    expect(config.policyDocument).toBeUndefined();
+  });
+
+  it('adds a us-east-1 collector when home is elsewhere, for IRSA calls on the global STS endpoint', () => {
+    const config = parseConfig({ homeRegion: 'eu-west-1' }, 'test');
+    expect(config.collectors).toEqual([{ region: 'us-east-1' }]);
+    expect(config.eksRegions).toEqual(['eu-west-1', 'us-east-1']);
+  });
+
+  it('plans one collector per other region of the home account and per region of each collector account', () => {
+    const config = parseConfig(
+      { homeRegion: 'us-east-1', homeAccount: '111122223333', collectorRegions: ['eu-west-1', 'us-east-1'], collectorAccounts: ['444455556666', '111122223333'] },
+      'test',
+    );
+    expect(config.collectors).toEqual([
+      { region: 'eu-west-1' },
+      { account: '444455556666', region: 'us-east-1' },
+      { account: '444455556666', region: 'eu-west-1' },
+    ]);
+  });
+
+  it('reads the object from cdk.json context, a JSON string from -c, or a file named by cutoverWatchConfig', () => {
+    const fromObject = loadConfig(new App({ context: { cutoverWatch: { soakDays: 21 } } }).node, {});
+    const fromString = loadConfig(new App({ context: { cutoverWatch: '{"soakDays": 22}' } }).node, {});
+    const fromFile = loadConfig(new App({ context: { cutoverWatchConfig: file('config.json', { soakDays: 23 }) } }).node, {});
+    expect([fromObject.soakDays, fromString.soakDays, fromFile.soakDays]).toEqual([21, 22, 23]);
+  });
+
+  it('passes the policy file to the ingest as written and takes the soak from it', () => {
+    const policyFile = file('policy.json', { soak: { soakDays: 30 } });
+    const config = parseConfig({ policyFile }, 'test');
+    expect(config.policyDocument).toEqual({ soak: { soakDays: 30 } });
+    expect(config.soakDays).toBe(30);
+  });
+});
+
+describe('configuration errors fail the synth, naming the key and the fix', () => {
+  const fails = (config: unknown) => () => synth(config as never);
+
+  it('fail on an unknown key', () => {
+    expect(fails({ homeRegoin: 'eu-west-1' })).toThrow(/context cutoverWatch: unknown key homeRegoin \(known keys: homeRegion,/);
+  });
+
+  it('fail on a bad region', () => {
+    expect(fails({ homeRegion: 'Europe' })).toThrow(/homeRegion: expected an AWS region such as eu-west-1, got "Europe"/);
+    expect(fails({ collectorRegions: ['eu-west-1', 'us-east'] })).toThrow(/collectorRegions\.1: expected an AWS region/);
+  });
+
+  it('fail on a bad account id, including one given as a number', () => {
+    expect(fails({ collectorAccounts: ['12345'] })).toThrow(/collectorAccounts\.0: expected a 12-digit AWS account id in quotes, got "12345"/);
+    expect(fails({ collectorAccounts: [111122223333] })).toThrow(/collectorAccounts\.0:/);
+  });
+
+  it('fail on a bad policy file, naming policyFile and the policy key', () => {
+    const policyFile = file('bad-policy.json', { accessDeniedSpike: { threshold: 0 } });
+    expect(fails({ policyFile })).toThrow(/policyFile: .*bad-policy\.json: accessDeniedSpike\.threshold/);
+    expect(fails({ policyFile: file('typo-policy.json', { soak: { soakDays: 7 }, sevrity: {} }) })).toThrow(/policyFile: .*unknown key sevrity/);
+  });
+
+  it('fail on a policy file that is missing or not JSON', () => {
+    expect(fails({ policyFile: join(dir, 'nope.json') })).toThrow(/policyFile .*nope\.json: cannot read .*ENOENT/);
+    expect(fails({ policyFile: file('broken.json', '{ soak: ') })).toThrow(/policyFile .*broken\.json: not valid JSON/);
+  });
+
+  it('fail on node role globs EventBridge cannot match', () => {
+    expect(fails({ nodeRolePatterns: ['eks-node-?'] })).toThrow(/nodeRolePatterns\.0: expected a role name glob using only \*/);
+  });
+
+  it('fail on collector accounts without a known home account', () => {
+    expect(fails({ collectorAccounts: ['444455556666'] })).toThrow(/homeAccount: required when collectorAccounts is set/);
+  });
+
+  it('fail when both the context object and a config file are given', () => {
+    const app = new App({ context: { cutoverWatch: {}, cutoverWatchConfig: file('c.json', {}) } });
+    expect(() => loadConfig(app.node, {})).toThrow(/keep one/);
+  });
+
+  it('fail on an organization id or schedule of the wrong shape', () => {
+    expect(fails({ organizationId: 'org-123' })).toThrow(/organizationId: expected an organization id such as o-/);
+    expect(fails({ reportSchedule: 'every monday' })).toThrow(/reportSchedule: expected rate\(…\), cron\(…\) or at\(…\)/);
+  });
+});

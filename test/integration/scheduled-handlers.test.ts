@@ -1,0 +1,113 @@
+import {
+  DescribeClusterCommand,
+  EKSClient,
+  ListClustersCommand,
+  ListNodegroupsCommand,
+  ListPodIdentityAssociationsCommand,
+} from '@aws-sdk/client-eks';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import { defaultPolicy } from '../../functions/core/policy';
+import { analyzePaths } from '../../functions/local/analyze';
+import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
+import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
+import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
+
+// The two scheduled handlers, on a real DynamoDB API (dynalite) with S3, SNS and EKS faked at the client.
+let dir: string;
+let embedded: EmbeddedStore;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'cw-scheduled-'));
+  embedded = await startEmbeddedStore(path.join(dir, 'store'));
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_DYNAMODB: embedded.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    POWERTOOLS_DEV: 'true',
+  });
+  for (const level of ['log', 'info', 'warn', 'error'] as const) vi.spyOn(console, level).mockImplementation(() => undefined);
+}, 60_000);
+afterAll(async () => {
+  await embedded.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('report handler (weekly)', () => {
+  it('writes HTML, CSV and JSON to the bucket and e-mails the text with where the HTML is', async () => {
+    // GIVEN the sample fleet in a table, and chart.js beside the bundle as the construct copies it
+    const store = new DynamoEvidenceStore({ client: embedded.client, tableName: 'reports' });
+    await store.ensureTable();
+    const written = await writeSampleFleet(path.join(dir, 'fleet'), generateSampleFleet({ seed: 42, end: new Date() }));
+    const files = (await readdir(written.inventoryDir)).map((f) => path.join(written.inventoryDir, f));
+    await store.saveInventory(await readInventoryFiles(files));
+    await analyzePaths({ paths: [written.logDir], store, policy: defaultPolicy(), now: () => new Date() });
+    const taskRoot = path.join(dir, 'task');
+    await mkdir(taskRoot);
+    const chartJs = path.join(path.dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.js');
+    await copyFile(chartJs, path.join(taskRoot, 'chart.umd.js'));
+    Object.assign(process.env, { TABLE_NAME: 'reports', REPORT_BUCKET: 'cw-reports', TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:cw', SOAK_DAYS: '14', LAMBDA_TASK_ROOT: taskRoot });
+    const s3 = mockClient(S3Client);
+    const sns = mockClient(SNSClient);
+    s3.on(PutObjectCommand).resolves({});
+    sns.on(PublishCommand).resolves({ MessageId: 'm' });
+    vi.resetModules();
+    const { handler } = await import('../../functions/handlers/report');
+
+    // WHEN
+    const { key } = await handler();
+
+    // THEN
+    const puts = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    expect(puts.map((p) => p.Key!.split('.').pop()).sort()).toEqual(['csv', 'html', 'json']);
+    expect(puts.every((p) => p.Bucket === 'cw-reports' && p.Key!.startsWith('reports/'))).toBe(true);
+    const html = String(puts.find((p) => p.Key === key)!.Body);
+    expect(html).toContain('<canvas');
+    expect(html).not.toMatch(/<script[^>]+src=/);
+    const message = sns.commandCalls(PublishCommand)[0]!.args[0].input;
+    expect(Buffer.byteLength(message.Message!)).toBeLessThan(256 * 1024);
+    expect(message.Message).toContain('legacy-batch');
+    expect(message.Message).toContain(encodeURIComponent(key));
+    expect(message.Subject).toMatch(/^cutover-watch weekly report \d{4}-\d{2}-\d{2}$/);
+    expect(await store.getMeta('REPORT', 'latest')).toBeDefined();
+    s3.restore();
+    sns.restore();
+  }, 60_000);
+});
+
+describe('inventory handler (scheduled)', () => {
+  it('syncs every configured region into the table', async () => {
+    const store = new DynamoEvidenceStore({ client: embedded.client, tableName: 'inventory' });
+    await store.ensureTable();
+    Object.assign(process.env, { TABLE_NAME: 'inventory', EKS_REGIONS: 'us-east-1,eu-west-1' });
+    const eks = mockClient(EKSClient);
+    eks.on(ListClustersCommand).callsFake(async (_input, getClient) => ({ clusters: (await getClient().config.region()) === 'us-east-1' ? ['payments-prod'] : [] }));
+    eks.on(DescribeClusterCommand).resolves({
+      cluster: {
+        name: 'payments-prod',
+        arn: 'arn:aws:eks:us-east-1:111122223333:cluster/payments-prod',
+        identity: { oidc: { issuer: 'https://oidc.eks.us-east-1.amazonaws.com/id/ABCDEF' } },
+      },
+    });
+    eks.on(ListPodIdentityAssociationsCommand).resolves({ associations: [] });
+    eks.on(ListNodegroupsCommand).resolves({ nodegroups: [] });
+    vi.resetModules();
+    const { handler } = await import('../../functions/handlers/inventory');
+
+    const result = await handler();
+
+    expect(result).toEqual({ clusters: 1, problems: 0 });
+    expect((await store.loadInventory()).clusters).toEqual([
+      { name: 'payments-prod', arn: 'arn:aws:eks:us-east-1:111122223333:cluster/payments-prod', region: 'us-east-1', account: '111122223333', oidcIssuer: 'oidc.eks.us-east-1.amazonaws.com/id/ABCDEF' },
+    ]);
+    eks.restore();
+  });
+});
