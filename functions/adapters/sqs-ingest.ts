@@ -1,5 +1,6 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { Alert } from '../core/alert';
+import { placeOf } from '../core/detections';
 import { extractRecords, jsonErrorMessage } from '../core/envelopes';
 import type { EventKind, IdentityEvent, Outcome } from '../core/identity-event';
 import { ingestBatch } from '../core/ingest';
@@ -125,5 +126,17 @@ async function park(parked: readonly Parked[], deps: SqsIngestDeps): Promise<voi
 export function countEvents(events: readonly IdentityEvent[]): Map<`${EventKind}|${Outcome}`, number> {
   const counts = new Map<`${EventKind}|${Outcome}`, number>();
   for (const e of events) counts.set(`${e.kind}|${e.outcome}`, (counts.get(`${e.kind}|${e.outcome}`) ?? 0) + 1);
+  return counts;
+}
+
+/** Successful assumes per mechanism and cluster (`IrsaAssumes|payments-prod`), for the dashboard. */
+export function assumesByCluster(events: readonly IdentityEvent[], inventory: Inventory): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const e of events) {
+    if (e.outcome !== 'success' || (e.kind !== 'irsa' && e.kind !== 'pod-identity')) continue;
+    const cluster = placeOf(e, inventory).cluster ?? (e.oidcIssuer ? `unmapped ${e.oidcIssuer.split('/').pop()}` : 'unknown');
+    const key = `${e.kind === 'irsa' ? 'IrsaAssumes' : 'PodIdentityAssumes'}|${cluster}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
   return counts;
 }

@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
-import { countEvents, processSqsBatch } from '../adapters/sqs-ingest';
+import { assumesByCluster, countEvents, processSqsBatch } from '../adapters/sqs-ingest';
 import { cached, listEnv, logger, metrics, policyFromEnv, requiredEnv } from './runtime';
 
 // Built once per container: clients, the store, the policy.
@@ -30,6 +30,12 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const single = metrics.singleMetric();
     single.addDimension('detection', alert.detection);
     single.addMetric('AlertsRaised', MetricUnit.Count, 1);
+  }
+  for (const [key, count] of assumesByCluster(result.events, inventory)) {
+    const [metric, cluster] = key.split('|');
+    const single = metrics.singleMetric();
+    single.addDimension('cluster', cluster!);
+    single.addMetric(metric!, MetricUnit.Count, count);
   }
   metrics.addMetric('RejectedRecords', MetricUnit.Count, result.parked.length);
   metrics.addMetric('Replayed', MetricUnit.Count, result.replayed);

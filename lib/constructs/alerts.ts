@@ -7,7 +7,9 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import { SubscriptionFilter } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription, LambdaSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { ALERT_ATTRIBUTE } from '../../functions/adapters/alert-sinks';
 import { Construct } from 'constructs';
 import { acknowledgeWildcards } from '../nag';
 import { DeadLetterQueue } from './dead-letter-queue';
@@ -134,7 +136,13 @@ export class Alerts extends Construct {
         invocation: { kind: 'asynchronous', onFailure: new SqsDestination(this.notifyDeadLetterQueue), retryAttempts: 2 },
       });
       secret.grantRead(this.slackNotifier.function);
-      this.topic.addSubscription(new LambdaSubscription(this.slackNotifier.function, { deadLetterQueue: this.notifyDeadLetterQueue }));
+      // Only alerts reach Slack: alarm notifications and the weekly report carry no `alert` attribute.
+      this.topic.addSubscription(
+        new LambdaSubscription(this.slackNotifier.function, {
+          deadLetterQueue: this.notifyDeadLetterQueue,
+          filterPolicy: { [ALERT_ATTRIBUTE]: SubscriptionFilter.existsFilter() },
+        }),
+      );
     }
   }
 }

@@ -64,6 +64,8 @@ describe('alerts', () => {
     const dlq = { 'Fn::GetAtt': [logicalId(home.alerts.notifyDeadLetterQueue), 'Arn'] };
     t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'secops@example.com', RedrivePolicy: { deadLetterTargetArn: dlq } });
     t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'lambda', RedrivePolicy: { deadLetterTargetArn: dlq } });
+    // only alerts (with their `alert` attribute) reach Slack, not alarm notifications or the weekly report
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'lambda', FilterPolicy: { alert: [{ exists: true }] } });
     t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: logicalId(home.alerts.slackNotifier!.function) },
       DestinationConfig: { OnFailure: { Destination: dlq } },

@@ -17,7 +17,15 @@ export interface Io {
   now(): Date;
 }
 
-export const processIo = (): Io => ({
+/** `cutover-watch readiness | head` closes the pipe early: that is the reader's choice, not an error. */
+function quietOnClosedPipe(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
+
+export const processIo = (): Io => (quietOnClosedPipe(), {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
   stdin: process.stdin,
