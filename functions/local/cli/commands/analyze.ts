@@ -129,11 +129,8 @@ export function reportDeliveryFailures(failures: readonly DeliveryFailure[], log
   io.err(`nothing is lost: every alert is in the store (cutover-watch alerts) and ${log}`);
 }
 
-export function printSummary(s: AnalyzeSummary, where: string, io: Io): void {
-  const rate = s.seconds > 0 ? Math.round(s.records / s.seconds) : s.records;
-  io.out(
-    `analyzed ${plural(s.files, 'file')}, ${plural(s.records, 'record')} in ${s.seconds.toFixed(1)} s (${rate.toLocaleString('en-US')} records/s) into ${where}`,
-  );
+/** What the records were: in scope by kind, the failures among them, what was skipped and why. */
+export function printCounts(s: AnalyzeSummary, io: Io): void {
   io.out(
     `  in scope ${s.inScope.toLocaleString('en-US')}: ` +
       Object.entries(s.byKind)
@@ -148,6 +145,14 @@ export function printSummary(s: AnalyzeSummary, where: string, io: Io): void {
         .map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`)
         .join(', '),
   );
+}
+
+export function printSummary(s: AnalyzeSummary, where: string, io: Io): void {
+  const rate = s.seconds > 0 ? Math.round(s.records / s.seconds) : s.records;
+  io.out(
+    `analyzed ${plural(s.files, 'file')}, ${plural(s.records, 'record')} in ${s.seconds.toFixed(1)} s (${rate.toLocaleString('en-US')} records/s) into ${where}`,
+  );
+  printCounts(s, io);
   io.out(`  rejected ${s.rejected}; already counted (replays) ${s.replayed.toLocaleString('en-US')}`);
   if (s.notStored > 0) {
     io.err(`${plural(s.notStored, 'event')} could not be stored: ${[...new Set(s.storeErrors)].slice(0, 3).join('; ')}; run analyze again to retry them`);

@@ -22,7 +22,7 @@ import { UsageError, type Io } from '../io';
 import { collect } from '../options';
 import { plural, shortTime } from '../render';
 import { DEFAULT_STORE_DIR, withStore, withStoreOptions } from '../store-options';
-import { printAlerts, reportDeliveryFailures } from './analyze';
+import { printAlerts, printCounts, reportDeliveryFailures } from './analyze';
 import { resolveRegions, storeOptionsOf, withRegionList, type RegionStoreFlags } from './inventory-sync';
 
 const REJECTIONS_SHOWN = 20;
@@ -254,20 +254,7 @@ function printBackfillSummary(result: BackfillResult, days: number, where: strin
         `${plural(r.pages, 'page')}, ${plural(r.records, 'record')}${r.note ? ` (${r.note})` : ''}`,
     );
   }
-  io.out(
-    `  in scope ${s.inScope.toLocaleString('en-US')}: ` +
-      Object.entries(s.byKind)
-        .map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`)
-        .join(', '),
-  );
-  const outcomes = Object.entries(s.byOutcome).filter(([k, n]) => k !== 'success' && n > 0);
-  if (outcomes.length > 0) io.out(`  not successful: ${outcomes.map(([k, n]) => `${k} ${n}`).join(', ')}`);
-  io.out(
-    `  skipped ${Object.values(s.skipped).reduce((a, b) => a + b, 0).toLocaleString('en-US')}: ` +
-      Object.entries(s.skipped)
-        .map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`)
-        .join(', '),
-  );
+  printCounts(s, io);
   const alerts = Object.values(s.alertsByDetection).reduce((a, b) => a + (b ?? 0), 0);
   io.out(`  rejected ${s.rejected}; already counted (replays) ${s.replayed.toLocaleString('en-US')}; new alerts ${alerts}`);
   if (s.notStored > 0) {
