@@ -10,13 +10,13 @@ import {
   type DetectionState,
   type NamespaceState,
 } from '../../functions/core/detections';
-import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../../functions/core/evidence';
 import type { IdentityEvent } from '../../functions/core/identity-event';
-import { ingestBatch, type ApplyResult, type DetectionPort, type EvidencePort } from '../../functions/core/ingest';
+import { ingestBatch } from '../../functions/core/ingest';
 import type { Inventory, InventoryAssociation } from '../../functions/core/inventory';
 import { defaultPolicy, parsePolicy, type Policy } from '../../functions/core/policy';
 import { scopePk } from '../../functions/core/table-schema';
 import { identityEvent } from '../support/events';
+import { MemoryStore } from '../support/memory-store';
 
 const ACCOUNT = '111122223333';
 const REGION = 'us-west-2';
@@ -942,97 +942,6 @@ describe('detect: ids, order and severity', () => {
   });
 });
 
-/**
- * The store as a Map with both ports: claims are exact, apply merges items (and can throw or fail
- * chosen items once), detection state is read from the items the way DynamoEvidenceStore reads it,
- * and alerts are recorded by id.
- */
-class MemoryStore implements EvidencePort, DetectionPort {
-  readonly items = new Map<string, EvidenceItem>();
-  readonly claimed = new Set<string>();
-  readonly recorded = new Map<string, Alert>();
-  readonly failing = new Set<string>();
-  applyThrows: Error | null = null;
-
-  async claimEvents(eventIds: readonly string[]): Promise<Set<string>> {
-    const fresh = new Set<string>();
-    for (const id of eventIds) {
-      if (!this.claimed.has(id)) {
-        this.claimed.add(id);
-        fresh.add(id);
-      }
-    }
-    return fresh;
-  }
-
-  async releaseEvents(eventIds: readonly string[]): Promise<void> {
-    for (const id of eventIds) this.claimed.delete(id);
-  }
-
-  async apply(deltas: readonly EvidenceDelta[]): Promise<ApplyResult> {
-    if (this.applyThrows) {
-      const error = this.applyThrows;
-      this.applyThrows = null;
-      throw error;
-    }
-    const result: ApplyResult = { written: 0, unchanged: 0, failed: [] };
-    for (const { item, eventIds } of deltas) {
-      const key = `${item.pk} ${item.sk}`;
-      if (this.failing.delete(key)) {
-        result.failed.push({ item, eventIds, error: new Error(`throttled: ${key}`) });
-        continue;
-      }
-      this.items.set(key, structuredClone(mergeItems(this.items.get(key), item)));
-      result.written += 1;
-    }
-    return result;
-  }
-
-  async detectionState(needs: DetectionNeeds, inventory: Inventory): Promise<DetectionState> {
-    const get = (pk: string, sk: string) => this.items.get(`${pk} ${sk}`);
-    const state: DetectionState = {
-      roleFirstSeen: new Map(),
-      roleNamespaces: new Set(),
-      spikeCounts: new Map(),
-      namespaces: new Map(),
-      nodeRoleClusters: new Map(),
-      inventory,
-    };
-    for (const r of needs.roles) {
-      const item = get(`ROLE#${r}`, 'ROLE');
-      if (item) state.roleFirstSeen.set(r, String(item['firstSeen']));
-    }
-    for (const p of needs.roleNamespaces) if (get(`ROLE#${p.roleArn}`, `NS#${p.namespace}`)) state.roleNamespaces.add(`${p.roleArn}|${p.namespace}`);
-    for (const w of needs.spikes) {
-      const item = get(`SPIKE#${w.key}`, `W#${w.window}`);
-      if (item) state.spikeCounts.set(`${w.key}|${w.window}`, Number(item['count']));
-    }
-    for (const { place, namespace, scopes } of needs.namespaces) {
-      const items = [...this.items.values()].filter((i) => scopes.some((s) => i.pk === scopePk(s)) && i.sk.startsWith(`SA#${namespace}#`));
-      const pick = (field: string, better: (a: string, b: string) => boolean) =>
-        items.reduce<string | null>((best, i) => {
-          const v = i[field];
-          return typeof v === 'string' && (best === null || better(v, best)) ? v : best;
-        }, null);
-      state.namespaces.set(`${place}|${namespace}`, { firstPodIdentity: pick('piFirstOk', (a, b) => a < b), lastIrsa: pick('irsaLastAttempt', (a, b) => a > b) });
-    }
-    for (const r of needs.nodeRoles) {
-      const names = inventory.nodegroups.filter((n) => n.nodeRoleArn === r).map((n) => n.cluster);
-      if (names.length > 0) state.nodeRoleClusters.set(r, [...new Set(names)].sort());
-    }
-    return state;
-  }
-
-  async recordAlerts(alerts: readonly Alert[]): Promise<Alert[]> {
-    const fresh = alerts.filter((a) => !this.recorded.has(a.id));
-    for (const a of fresh) this.recorded.set(a.id, a);
-    return fresh;
-  }
-
-  async releaseAlerts(alerts: readonly Alert[]): Promise<void> {
-    for (const a of alerts) this.recorded.delete(a.id);
-  }
-}
 
 describe('detections inside ingestBatch', () => {
   const inventory: Inventory = { ...INVENTORY, nodegroups: [{ cluster: CLUSTER, nodegroup: 'general', nodeRoleArn: NODE_ROLE }] };

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../../functions/core/evidence';
 import type { IdentityEvent } from '../../functions/core/identity-event';
-import { ingestBatch, type ApplyResult, type EvidencePort } from '../../functions/core/ingest';
+import { ingestBatch } from '../../functions/core/ingest';
 import { emptyInventory } from '../../functions/core/inventory';
 import { assessReadiness } from '../../functions/core/readiness';
 import { identityEvent } from '../support/events';
+import { MemoryStore as MemoryPort } from '../support/memory-store';
 
 const ACCOUNT = '111122223333';
 const REGION = 'us-west-2';
@@ -39,65 +39,6 @@ const podIdentity = (eventId: string, fields: Partial<IdentityEvent> = {}) =>
     ...fields,
   });
 
-/** The store as a Map, with the port's semantics: claims are exact, apply merges and may fail chosen items. */
-class MemoryPort implements EvidencePort {
-  readonly items = new Map<string, EvidenceItem>();
-  readonly claimed = new Set<string>();
-  readonly released: string[][] = [];
-  /** `pk sk` of items whose write fails (once each, unless `failAlways`). */
-  readonly failing = new Set<string>();
-  failAlways = false;
-  applyThrows: Error | null = null;
-
-  async claimEvents(eventIds: readonly string[]): Promise<Set<string>> {
-    const fresh = new Set<string>();
-    for (const id of eventIds) {
-      if (!this.claimed.has(id)) {
-        this.claimed.add(id);
-        fresh.add(id);
-      }
-    }
-    return fresh;
-  }
-
-  async releaseEvents(eventIds: readonly string[]): Promise<void> {
-    this.released.push([...eventIds]);
-    for (const id of eventIds) this.claimed.delete(id);
-  }
-
-  async apply(deltas: readonly EvidenceDelta[]): Promise<ApplyResult> {
-    if (this.applyThrows) {
-      const error = this.applyThrows;
-      this.applyThrows = null;
-      throw error;
-    }
-    const result: ApplyResult = { written: 0, unchanged: 0, failed: [] };
-    for (const { item, eventIds } of deltas) {
-      const key = `${item.pk} ${item.sk}`;
-      if (this.failing.has(key)) {
-        if (!this.failAlways) this.failing.delete(key);
-        result.failed.push({ item, eventIds, error: new Error(`throttled: ${key}`) });
-        continue;
-      }
-      const stored = this.items.get(key);
-      const merged = structuredClone(mergeItems(stored, item));
-      if (stored !== undefined && JSON.stringify(stored) === JSON.stringify(merged)) result.unchanged += 1;
-      else {
-        this.items.set(key, merged);
-        result.written += 1;
-      }
-    }
-    return result;
-  }
-
-  snapshot(): Map<string, EvidenceItem> {
-    return structuredClone(this.items);
-  }
-
-  get(pk: string, sk: string): EvidenceItem | undefined {
-    return this.items.get(`${pk} ${sk}`);
-  }
-}
 
 const SA_PK = `SCOPE#issuer:${ISSUER}`;
 
