@@ -1746,7 +1746,6 @@ function computeExpectedDetections(
   const cluster = plant.payments.plan.name;
   const times = (xs: Seen[]) => xs.map((x) => ctTime(x.t)).join(', ');
   const span = (xs: Seen[]) => `${ctTime(xs[0]?.t ?? 0)} … ${ctTime(xs[xs.length - 1]?.t ?? 0)}`;
-  const roleName = (arn: string) => arn.split('/').pop() ?? arn;
   const mine = (x: Seen, a: ServiceAccount) => x.cluster === cluster && x.namespace === a.namespace && x.serviceAccount === a.plan.name;
   const out: ExpectedDetection[] = [];
 
