@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -255,6 +255,35 @@ describe('alert delivery', () => {
     const run = await cli(['analyze', '--policy', 'bad-policy.json', '--store', 'policy-store', path.join(demoStore, 'logs')], { cwd: work });
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toBe('cutover-watch: bad-policy.json: unknown key accessDeniedSpike.windowMinute');
+  });
+});
+
+describe('unreadable input', () => {
+  it('names files and directories it may not read (permission denied), exit 2', async () => {
+    // Root reads everything whatever the mode bits: run the CLI as nobody (setpriv, util-linux) then.
+    const dir = path.join(work, 'perm');
+    await mkdir(path.join(dir, 'logs', 'locked'), { recursive: true });
+    await writeFile(path.join(dir, 'locked.json'), '{"Records":[]}');
+    await chmod(path.join(dir, 'locked.json'), 0o000);
+    await chmod(path.join(dir, 'logs', 'locked'), 0o000);
+    await chmod(work, 0o755);
+    await chmod(dir, 0o755);
+    const asNobody = process.getuid?.() === 0 ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'] : [];
+    const run = await new Promise<Run>((resolve, reject) => {
+      const [cmd, ...args] = [...asNobody, process.execPath, BIN, 'classify', 'locked.json', 'logs'];
+      const child = spawn(cmd!, args, { cwd: dir, env: { ...process.env, CI: 'true' } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('locked.json: permission denied');
+    expect(run.stderr).toContain(`${path.join('logs', 'locked')}: permission denied`);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 });
 
