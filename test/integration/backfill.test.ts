@@ -1,6 +1,6 @@
 import { CloudTrailClient, InvalidNextTokenException, LookupEventsCommand, type Event } from '@aws-sdk/client-cloudtrail';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,14 +15,15 @@ import {
   type BackfillOptions,
   type RegionProgress,
 } from '../../functions/adapters/cloudtrail-backfill';
-import { DynamoEvidenceStore, StoreError } from '../../functions/adapters/dynamo-evidence-store';
+import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import type { Alert } from '../../functions/core/alert';
 import type { EvidenceItem } from '../../functions/core/evidence';
 import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory } from '../../functions/core/inventory';
 import { defaultPolicy } from '../../functions/core/policy';
 import { analyzePaths, type AnalyzeSummary } from '../../functions/local/analyze';
+import { execute } from '../../functions/local/cli/main';
 import { backfillCommand } from '../../functions/local/cli/commands/backfill';
-import { UsageError, type Io } from '../../functions/local/cli/io';
+import type { Io } from '../../functions/local/cli/io';
 import { withStore } from '../../functions/local/cli/store-options';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet } from '../../functions/local/sample-fleet';
@@ -374,16 +375,7 @@ async function cli(argv: string[], deps: { interrupt?: (stop: () => void) => voi
       return () => undefined;
     },
   });
-  for (const c of [program, ...program.commands]) c.exitOverride().configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) code = e.exitCode === 0 ? 0 : 2;
-    else if (e instanceof UsageError || e instanceof StoreError) {
-      err.push(`cutover-watch: ${e.message}`);
-      code = 2;
-    } else throw e;
-  }
+  code = await execute(program, argv, io, () => code);
   return { code, out: out.join('\n'), err: err.join('\n'), io };
 }
 

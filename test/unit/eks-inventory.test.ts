@@ -11,17 +11,17 @@ import {
   ThrottlingException,
 } from '@aws-sdk/client-eks';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { StoreError } from '../../functions/adapters/dynamo-evidence-store';
 import { AwsFatalError, syncInventory, type SyncOptions } from '../../functions/adapters/eks-inventory';
 import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory } from '../../functions/core/inventory';
+import { execute } from '../../functions/local/cli/main';
 import { inventorySyncCommand } from '../../functions/local/cli/commands/inventory-sync';
-import { UsageError, type Io } from '../../functions/local/cli/io';
+import type { Io } from '../../functions/local/cli/io';
 import { withStore } from '../../functions/local/cli/store-options';
 import { generateSampleFleet } from '../../functions/local/sample-fleet';
 
@@ -399,19 +399,10 @@ async function cli(argv: string[], env: NodeJS.ProcessEnv = { AWS_REGION: 'us-we
     now: () => new Date('2026-11-20T00:00:00Z'),
   };
   let code = 0;
-  const program = new Command('cutover-watch').exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+  const program = new Command('cutover-watch');
   const inventory = program.command('inventory');
   inventorySyncCommand(inventory, io, (c) => (code = Math.max(code, c)), { clientFor: (region) => new EKSClient({ region }), env });
-  for (const c of [program, inventory, ...inventory.commands]) c.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) code = e.exitCode === 0 ? 0 : 2;
-    else if (e instanceof UsageError || e instanceof StoreError) {
-      err.push(`cutover-watch: ${e.message}`);
-      code = 2;
-    } else throw e;
-  }
+  code = await execute(program, argv, io, () => code);
   return { code, out: out.join('\n'), err: err.join('\n'), io };
 }
 

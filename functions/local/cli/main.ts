@@ -23,7 +23,6 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   const setExit = (code: number) => {
     exitCode = Math.max(exitCode, code);
   };
-  const debug = argv.includes('--debug');
   const program = new Command('cutover-watch')
     .description(
       'Audit the move of EKS workloads from IRSA to EKS Pod Identity, from CloudTrail:\n' +
@@ -31,8 +30,6 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     )
     .version(VERSION)
     .option('--debug', 'print stack traces on errors')
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -54,15 +51,23 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   inventorySyncCommand(program.commands.find((c) => c.name() === 'inventory')!, io, setExit);
   backfillCommand(program, io, setExit);
   demoCommand(program, io);
+  return execute(program, argv, io, () => exitCode);
+}
+
+/**
+ * Parses and runs a program's commands: output routed to `io`, usage and store errors as one line
+ * with exit 2, anything else exit 1 (stack trace with --debug). Tests run single commands through it.
+ */
+export async function execute(program: Command, argv: readonly string[], io: Io, exitCode: () => number): Promise<number> {
+  const debug = argv.includes('--debug');
   // Subcommands do not inherit exitOverride or output routing from the program: set them on each.
   for (const command of allCommands(program)) {
     command.exitOverride().configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
     if (command !== program) command.option('--debug', 'print stack traces on errors');
   }
-
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return exitCode;
+    return exitCode();
   } catch (e) {
     if (e instanceof CommanderError) {
       // help and version end in a "error" that is a success.
