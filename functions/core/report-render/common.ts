@@ -76,3 +76,22 @@ export function columns(head: string[], rows: string[][], indent = ''): string[]
   const line = (cells: string[]) => (indent + cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).trimEnd();
   return [line(head), ...rows.map(line)];
 }
+
+/** The rows of the "ready to clean up" table (text and Markdown share the columns). */
+export const CLEAN_UP_COLUMNS = ['Cluster', 'Namespace', 'Service account', 'Role', 'Last IRSA'];
+export function cleanUpRows(report: StragglerReport): string[][] {
+  return report.readyToCleanUp.map((s) => [s.cluster, s.namespace, s.serviceAccount, roleLabel(s.role), timeAndAge(s.lastIrsa, report.asOf)]);
+}
+
+/** The rows of the namespaces table, with the soak clock in words. */
+export const NAMESPACE_COLUMNS = ['Cluster', 'Namespace', 'Verdict', 'Last IRSA', 'Last Pod Identity', 'Soak'];
+export function namespaceRows(report: StragglerReport): string[][] {
+  return report.namespaces.map((n) => [
+    n.cluster,
+    n.namespace,
+    n.verdict,
+    timeAndAge(n.lastIrsa, report.asOf),
+    shortTime(n.lastPodIdentity),
+    n.verdict === 'SOAKING' ? `ends ${shortTime(n.soakEndsAt)} (${n.soakDaysLeft}d left)` : n.verdict === 'READY' && n.soakEndsAt ? 'complete' : '-',
+  ]);
+}

@@ -1,6 +1,6 @@
 import { VERDICT_ORDER } from '../readiness';
 import type { ReportChanges, StragglerReport } from '../report';
-import { byNextStep, hasChanges, headline, NEXT_STEP_HELP, roleLabel, settingsLine, shortTime, timeAndAge, verdictMove } from './common';
+import { byNextStep, CLEAN_UP_COLUMNS, cleanUpRows, NAMESPACE_COLUMNS, namespaceRows, hasChanges, headline, NEXT_STEP_HELP, roleLabel, settingsLine, shortTime, timeAndAge, verdictMove } from './common';
 
 /** GitHub-flavoured Markdown for a ticket or a wiki page: headings, tables, every value escaped. */
 export function renderMarkdown(report: StragglerReport): string {
@@ -45,24 +45,11 @@ export function renderMarkdown(report: StragglerReport): string {
   if (report.readyToCleanUp.length === 0) out.push('None yet.', '');
   else {
     out.push(md(NEXT_STEP_HELP['clean-up']), '');
-    table(
-      ['Cluster', 'Namespace', 'Service account', 'Role', 'Last IRSA'],
-      report.readyToCleanUp.map((s) => [s.cluster, s.namespace, s.serviceAccount, roleLabel(s.role), timeAndAge(s.lastIrsa, report.asOf)]),
-    );
+    table(CLEAN_UP_COLUMNS, cleanUpRows(report));
   }
 
   out.push('## Namespaces', '');
-  table(
-    ['Cluster', 'Namespace', 'Verdict', 'Last IRSA', 'Last Pod Identity', 'Soak'],
-    report.namespaces.map((n) => [
-      n.cluster,
-      n.namespace,
-      n.verdict,
-      timeAndAge(n.lastIrsa, report.asOf),
-      shortTime(n.lastPodIdentity),
-      n.verdict === 'SOAKING' ? `ends ${shortTime(n.soakEndsAt)} (${n.soakDaysLeft}d left)` : n.verdict === 'READY' && n.soakEndsAt ? 'complete' : '-',
-    ]),
-  );
+  table(NAMESPACE_COLUMNS, namespaceRows(report));
   return `${out.join('\n').trimEnd()}\n`;
 }
 

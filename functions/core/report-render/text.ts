@@ -2,6 +2,10 @@ import { VERDICT_ORDER } from '../readiness';
 import type { ReportChanges, StragglerReport } from '../report';
 import {
   byNextStep,
+  CLEAN_UP_COLUMNS,
+  cleanUpRows,
+  NAMESPACE_COLUMNS,
+  namespaceRows,
   columns,
   hasChanges,
   headline,
@@ -115,24 +119,11 @@ function textWithLimit(report: StragglerReport, limit: number): string {
   if (report.readyToCleanUp.length === 0) out.push('  none yet');
   else {
     out.push(`  ${NEXT_STEP_HELP['clean-up']}`);
-    tableOf(
-      ['CLUSTER', 'NAMESPACE', 'SERVICE ACCOUNT', 'ROLE', 'LAST IRSA'],
-      report.readyToCleanUp.map((s) => [s.cluster, s.namespace, s.serviceAccount, roleLabel(s.role), timeAndAge(s.lastIrsa, report.asOf)]),
-    );
+    tableOf(CLEAN_UP_COLUMNS.map(upper), cleanUpRows(report));
   }
 
   out.push('', 'NAMESPACES');
-  tableOf(
-    ['CLUSTER', 'NAMESPACE', 'VERDICT', 'LAST IRSA', 'LAST POD IDENTITY', 'SOAK'],
-    report.namespaces.map((n) => [
-      n.cluster,
-      n.namespace,
-      n.verdict,
-      timeAndAge(n.lastIrsa, report.asOf),
-      shortTime(n.lastPodIdentity),
-      n.verdict === 'SOAKING' ? `ends ${shortTime(n.soakEndsAt)} (${n.soakDaysLeft}d left)` : n.verdict === 'READY' && n.soakEndsAt ? 'complete' : '-',
-    ]),
-  );
+  tableOf(NAMESPACE_COLUMNS.map(upper), namespaceRows(report));
   return `${out.join('\n')}\n`;
 }
 
@@ -175,3 +166,5 @@ function truncateBytes(text: string, maxBytes: number): string {
   const lastLine = cut.lastIndexOf('\n');
   return `${lastLine > 0 ? cut.slice(0, lastLine) : cut}${note}`;
 }
+
+const upper = (header: string): string => header.toUpperCase();
