@@ -1,5 +1,6 @@
 import { CloudTrailClient, LookupEventsCommand, type LookupEventsCommandOutput } from '@aws-sdk/client-cloudtrail';
 import type { Alert } from '../core/alert';
+import { CoverageAccumulator, DELIVERY_LAG_MS, type Interval } from '../core/coverage';
 import { extractRecords, type InputItem } from '../core/envelopes';
 import type { Policy } from '../core/policy';
 import { ingestUnits, type AnalyzeSummary, type RecordUnit, type Rejection } from '../local/analyze';
@@ -306,6 +307,10 @@ interface RegionRun {
   totals: Map<string, { pages: number; records: number }>;
   sliceMs: number;
   progress: RegionProgress;
+  /** Accounts whose events this region's LookupEvents returned: the credential's account. */
+  accounts: Set<string>;
+  /** Slices stored before any event named the account: their coverage is recorded once one does. */
+  uncredited: Interval[];
 }
 
 export async function runBackfill(options: BackfillOptions): Promise<BackfillResult> {
@@ -424,6 +429,8 @@ async function planRegion(options: BackfillOptions, region: string): Promise<Reg
   const allDone = same && mine.every((c) => c.done);
   return {
     region,
+    accounts: new Set(),
+    uncredited: [],
     days: options.days,
     start,
     end,
@@ -504,6 +511,10 @@ async function* regionSlices(run: RegionRun, options: BackfillOptions, signal: A
     for (const [eventName, n] of pages) pageNumbers.set(eventName, (pageNumbers.get(eventName) ?? 1) + n);
     items.sort(byEventTime);
     const name = `LookupEvents ${run.region} ${iso(cursor)}..${iso(end)}`;
+    for (const item of items) {
+      const account = item.type === 'record' ? accountOf(item.record) : null;
+      if (account) run.accounts.add(account);
+    }
     yield {
       region: run.region,
       start: cursor,
@@ -544,6 +555,7 @@ async function checkpoint(options: BackfillOptions, run: RegionRun, slice: Slice
     };
     await options.store.putMeta({ ...item });
   }
+  await recordSliceCoverage(options, run, slice);
   run.progress.slices += 1;
   run.progress.records += [...slice.records.values()].reduce((a, b) => a + b, 0);
   run.progress.through = iso(slice.end);
@@ -615,3 +627,32 @@ function abortableSleep(signal: AbortSignal | undefined): (ms: number) => Promis
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 const roundSecond = (ms: number) => Math.floor(ms / 1000) * 1000;
+
+/**
+ * A stored slice is complete CloudTrail of the identity event names for its account and region,
+ * up to the delivery lag before now (events of the last minutes may not be searchable yet).
+ * LookupEvents returns the credential's account only; its id comes from the events themselves,
+ * else from the inventory when one account has clusters in the region.
+ */
+async function recordSliceCoverage(options: BackfillOptions, run: RegionRun, slice: Slice): Promise<void> {
+  const end = Math.min(slice.end, options.now().getTime() - DELIVERY_LAG_MS);
+  if (end > slice.start) run.uncredited.push([slice.start, end]);
+  let accounts = [...run.accounts];
+  if (accounts.length === 0) {
+    const inventory = await options.store.loadInventory();
+    accounts = [...new Set(inventory.clusters.filter((c) => c.region === run.region && c.account).map((c) => c.account!))];
+    if (accounts.length !== 1) return;
+  }
+  const coverage = new CoverageAccumulator();
+  for (const account of accounts) for (const [start, stop] of run.uncredited) coverage.addSlice(account, run.region, start, stop);
+  run.uncredited = [];
+  await options.store.recordCoverage(coverage.days());
+}
+
+function accountOf(record: unknown): string | null {
+  if (typeof record !== 'object' || record === null) return null;
+  const r = record as Record<string, unknown>;
+  const identity = r['userIdentity'] as Record<string, unknown> | undefined;
+  const account = r['recipientAccountId'] ?? identity?.['accountId'];
+  return typeof account === 'string' && account.length > 0 ? account : null;
+}

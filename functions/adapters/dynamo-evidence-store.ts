@@ -13,14 +13,18 @@ import {
   PutCommand,
   QueryCommand,
   type QueryCommandInput,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Alert } from '../core/alert';
+import type { CoverageDay } from '../core/coverage';
 import type { DetectionNeeds, DetectionState } from '../core/detections';
 import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
 import type { ApplyResult, EvidencePort } from '../core/ingest';
 import { emptyInventory, mergeInventory, type Inventory } from '../core/inventory';
 import type { EvidenceSnapshot } from '../core/readiness';
 import {
+  COVERAGE_PK,
+  coverageSk,
   EVENT_GUARD_TTL_DAYS,
   eventGuardPk,
   INVENTORY_PK,
@@ -232,7 +236,8 @@ export class DynamoEvidenceStore implements EvidencePort {
       }
     }
     for (const batch of await Promise.all(reads)) items.push(...batch);
-    return { items, inventory: await this.loadInventory() };
+    const [inventory, coverage] = await Promise.all([this.loadInventory(), this.coverageDays()]);
+    return { items, inventory, coverage };
   }
 
   /** Service-account and daily items of one namespace in the given scopes: the evidence timeline. */
@@ -362,6 +367,46 @@ export class DynamoEvidenceStore implements EvidencePort {
 
   async queryMeta(pk: string, prefix?: string): Promise<Record<string, unknown>[]> {
     return this.query(prefix === undefined ? { pk } : { pk, prefix });
+  }
+
+  /**
+   * Coverage: per (account, region, day) string sets grown with `ADD`, which is atomic, idempotent
+   * and commutative, so replays, overlapping sources and concurrent writers need no read and no lock.
+   */
+  async recordCoverage(days: readonly CoverageDay[]): Promise<void> {
+    await eachLimit(days, WRITE_CONCURRENCY, async (d) => {
+      const sets = { fileHours: d.fileHours, liveHours: d.liveHours, slices: d.slices };
+      const present = Object.entries(sets).filter(([, values]) => values.length > 0);
+      if (present.length === 0) return;
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key(COVERAGE_PK, coverageSk(d.account, d.region, d.day)),
+          UpdateExpression: `SET account = :account, #region = :region, #day = :day ADD ${present.map(([f]) => `${f} :${f}`).join(', ')}`,
+          ExpressionAttributeNames: { '#region': 'region', '#day': 'day' },
+          ExpressionAttributeValues: {
+            ':account': d.account,
+            ':region': d.region,
+            ':day': d.day,
+            ...Object.fromEntries(present.map(([f, values]) => [`:${f}`, new Set(values)])),
+          },
+        }),
+      );
+    });
+  }
+
+  /** Every stored coverage day (one partition: accounts × regions × days, small). */
+  async coverageDays(): Promise<CoverageDay[]> {
+    const items = await this.query({ pk: COVERAGE_PK });
+    const list = (v: unknown): string[] => (v instanceof Set ? [...(v as Set<string>)] : Array.isArray(v) ? (v as string[]) : []);
+    return items.map((i) => ({
+      account: String(i['account']),
+      region: String(i['region']),
+      day: String(i['day']),
+      fileHours: list(i['fileHours']),
+      liveHours: list(i['liveHours']),
+      slices: list(i['slices']),
+    }));
   }
 
   async releaseAlerts(alerts: readonly Alert[]): Promise<void> {

@@ -1,5 +1,6 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { Alert } from '../core/alert';
+import { CoverageAccumulator } from '../core/coverage';
 import { placeOf } from '../core/detections';
 import { extractRecords, jsonErrorMessage } from '../core/envelopes';
 import type { EventKind, IdentityEvent, Outcome } from '../core/identity-event';
@@ -95,6 +96,7 @@ export async function processSqsBatch(event: SQSEvent, deps: SqsIngestDeps): Pro
     for (const eventId of result.failedEventIds) {
       for (const messageId of messagesOf.get(eventId) ?? []) retried.push({ messageId, reason });
     }
+    await recordHeartbeat(events, new Set(result.failedEventIds), deps.store);
   } catch (e) {
     // Nothing was kept (the ingest released its claims): every message with an event goes back.
     const reason = e instanceof Error ? e.message : String(e);
@@ -112,6 +114,17 @@ export async function processSqsBatch(event: SQSEvent, deps: SqsIngestDeps): Pro
     skipped,
     retried,
   };
+}
+
+/**
+ * The live source of coverage: the hours in which identity events arrived and were stored, per
+ * account and region (readiness bridges gaps shorter than the no-events alarm's threshold). A
+ * heartbeat that fails to write is retried with the batch: it is what keeps verdicts well-founded.
+ */
+async function recordHeartbeat(events: readonly IdentityEvent[], failed: ReadonlySet<string>, store: DynamoEvidenceStore): Promise<void> {
+  const coverage = new CoverageAccumulator();
+  for (const e of events) if (!failed.has(e.eventId)) coverage.addLiveEvent(e.account, e.region, e.eventTime);
+  if (coverage.size > 0) await store.recordCoverage(coverage.days());
 }
 
 async function park(parked: readonly Parked[], deps: SqsIngestDeps): Promise<void> {

@@ -57,6 +57,9 @@ export const MERGE_RULES: Record<ItemType, Record<string, MergeRule>> = {
     ...attempts('irsa'),
     ...attempts('pi'),
     roles: 'set',
+    // Every account/region the service account's assumes were recorded in (IRSA through the global
+    // STS endpoint lands in us-east-1; a cross-account role in its own account): what coverage must hold.
+    places: 'set',
     lastPod: { latestBy: 'piLastOk' },
   },
   day: { ...keep('scope', 'namespace', 'day'), irsaOk: 'sum', irsaFailed: 'sum', piOk: 'sum', piFailed: 'sum' },
@@ -264,6 +267,7 @@ function saItem(scope: string, e: IdentityEvent, mechanism: 'irsa' | 'pi', extra
     namespace,
     serviceAccount,
     roles: e.roleArn ? [e.roleArn] : [],
+    places: e.account && e.region ? [`${e.account}/${e.region}`] : [],
     ...attempt(mechanism, e),
     ...extra,
   };

@@ -1,3 +1,15 @@
+import {
+  coveredThrough,
+  DELIVERY_LAG_MS,
+  describeGap,
+  gapsIn,
+  placeCoverage,
+  placeKey,
+  summarizeCoverage,
+  type CoverageDay,
+  type CoverageSummary,
+  type PlaceCoverage,
+} from './coverage';
 import type { EvidenceItem } from './evidence';
 import type { Inventory, InventoryCluster } from './inventory';
 
@@ -12,9 +24,12 @@ import type { Inventory, InventoryCluster } from './inventory';
  * "IRSA seen" counts every AssumeRoleWithWebIdentity attempt, denied ones too: a pod that still
  * tries IRSA still depends on the OIDC provider.
  */
-export type Verdict = 'NOT_STARTED' | 'IN_PROGRESS' | 'SOAKING' | 'READY';
-export type ClusterVerdict = Verdict | 'UNKNOWN';
-export const VERDICT_ORDER: readonly Verdict[] = ['NOT_STARTED', 'IN_PROGRESS', 'SOAKING', 'READY'];
+export type Verdict = 'UNKNOWN' | 'NOT_STARTED' | 'IN_PROGRESS' | 'SOAKING' | 'READY';
+export type ClusterVerdict = Verdict;
+/** Worst first: UNKNOWN is below everything (a gate asking for SOAKING refuses it). */
+export const VERDICT_ORDER: readonly Verdict[] = ['UNKNOWN', 'NOT_STARTED', 'IN_PROGRESS', 'SOAKING', 'READY'];
+/** What the evidence says as of a time when the coverage holds (every verdict but UNKNOWN). */
+type EvidenceVerdict = Exclude<Verdict, 'UNKNOWN'>;
 
 export interface ReadinessOptions {
   asOf: Date;
@@ -24,12 +39,16 @@ export interface ReadinessOptions {
   activeHours?: number;
   cluster?: string;
   namespace?: string;
+  /** Heartbeat gaps tolerated in live coverage. @default 6 */
+  liveGapHours?: number;
 }
 
 /** What the store holds, read for one readiness run (see DynamoEvidenceStore.snapshot). */
 export interface EvidenceSnapshot {
   items: EvidenceItem[];
   inventory: Inventory;
+  /** What CloudTrail was read completely (core/coverage.ts): without it nothing is SOAKING or READY. */
+  coverage: CoverageDay[];
 }
 
 export interface ServiceAccountEvidence {
@@ -58,6 +77,12 @@ export interface NamespaceReadiness {
   roles: string[];
   reasons: string[];
   detail: ServiceAccountEvidence[];
+  /** Complete CloudTrail of every account/region this namespace's evidence needs ends here (null: none read). */
+  evidenceThrough: string | null;
+  /** UNKNOWN only: why, each with the command that fixes it. */
+  unknownBecause: string[];
+  /** UNKNOWN only: the latest verdict the evidence did support, and up to when ("READY through …"). */
+  lastWellFounded: { verdict: EvidenceVerdict; through: string } | null;
 }
 
 export interface ClusterWarning {
@@ -76,6 +101,7 @@ export interface ClusterReadiness {
   blockers: { namespace: string; verdict: Verdict; lastIrsa: string | null; serviceAccounts: string[] }[];
   warnings: ClusterWarning[];
   reasons: string[];
+  evidenceThrough: string | null;
 }
 
 export interface ReadinessReport {
@@ -84,6 +110,8 @@ export interface ReadinessReport {
   activeHours: number;
   namespaces: NamespaceReadiness[];
   clusters: ClusterReadiness[];
+  /** Per account/region: complete CloudTrail from/through, holes in the soak window, sources. */
+  coverage: CoverageSummary[];
   /** Findings that belong to no known cluster (node roles never seen fetching, untagged assumes). */
   warnings: ClusterWarning[];
 }
@@ -101,6 +129,15 @@ export function assessReadiness(snapshot: EvidenceSnapshot, options: ReadinessOp
   const byType = groupByType(attributeUntagged(snapshot.items, snapshot.inventory));
   const fleet = new Fleet(snapshot.inventory, byType.get('node-clusters') ?? []);
   const days = new DayIndex(byType.get('day') ?? []);
+  const coverage: CoverageContext = {
+    places: placeCoverage(snapshot.coverage, { liveGapHours: options.liveGapHours ?? 6 }),
+    unmappedRegions: new Set(
+      (byType.get('scope') ?? [])
+        .filter((s) => s['kind'] === 'issuer' && !fleet.isMapped(String(s['name'])))
+        .map((s) => issuerRegion(String(s['name'])))
+        .filter((r): r is string => r !== null),
+    ),
+  };
 
   // 1. service-account evidence → (cluster or issuer, namespace) groups
   const groups = new Map<string, { place: Place; namespace: string; sas: EvidenceItem[] }>();
@@ -117,7 +154,7 @@ export function assessReadiness(snapshot: EvidenceSnapshot, options: ReadinessOp
   const judged: NamespaceReadiness[] = [];
   for (const { place, namespace, sas } of groups.values()) {
     if (options.cluster && place.cluster !== options.cluster && place.clusterArn !== options.cluster) continue;
-    const row = judgeNamespace(place, namespace, sas, { asOf, soakStart, activeStart, soakDays, days, fleet });
+    const row = judgeWithCoverage(place, namespace, sas, { asOf, soakStart, activeStart, soakDays, days, fleet }, coverage, activeHours);
     if (row) judged.push(row);
   }
   judged.sort((a, b) => cmp(a.cluster ?? `~${a.oidcIssuer}`, b.cluster ?? `~${b.oidcIssuer}`) || cmp(a.namespace, b.namespace));
@@ -140,11 +177,225 @@ export function assessReadiness(snapshot: EvidenceSnapshot, options: ReadinessOp
   for (const place of places.values()) {
     if (options.cluster && place.cluster !== options.cluster && place.clusterArn !== options.cluster) continue;
     const rows = judged.filter((n) => (n.clusterArn ?? `issuer:${n.oidcIssuer}`) === place.key);
-    clusters.push(judgeCluster(place, rows, warnings.forCluster(place)));
+    clusters.push(judgeCluster(place, rows, warnings.forCluster(place), { asOf, soakDays, activeHours }, coverage));
   }
   clusters.sort((a, b) => cmp(a.cluster ?? `~${a.oidcIssuer}`, b.cluster ?? `~${b.oidcIssuer}`));
 
-  return { asOf: asOfIso, soakDays, activeHours, namespaces, clusters, warnings: options.cluster ? [] : warnings.unattributed() };
+  return {
+    asOf: asOfIso,
+    soakDays,
+    activeHours,
+    namespaces,
+    clusters,
+    coverage: summarizeCoverage(coverage.places, { asOf, since: soakStart }),
+    warnings: options.cluster ? [] : warnings.unattributed(),
+  };
+}
+
+interface CoverageContext {
+  places: Map<string, PlaceCoverage>;
+  /** Regions with IRSA evidence under an issuer the inventory does not map to a cluster. */
+  unmappedRegions: Set<string>;
+}
+
+/**
+ * What a verdict that says "safe" needs, decided here once:
+ *
+ * - placed: IRSA evidence must belong to a known cluster. A namespace seen only under an issuer the
+ *   inventory does not map is UNKNOWN; so is a SOAKING/READY namespace of a cluster whose own issuer
+ *   is unknown while unmapped IRSA exists in its region (its IRSA may be filed there).
+ * - fresh: complete CloudTrail of every account/region the namespace's evidence was recorded in (the
+ *   cluster's, and wherever its IRSA landed: us-east-1 for the global STS endpoint, a role's own
+ *   account) reaches to within the active window of the as-of; a verdict then speaks as of where
+ *   the coverage ends ("evidence through"), never past it. Older than that is stale: UNKNOWN.
+ * - whole: no hole in that coverage over the window the verdict rests on, up to the delivery lag:
+ *   READY rests on the whole soak window (no IRSA in it); SOAKING on the time since the last IRSA
+ *   (an IRSA hidden in a hole before it would not change the last one, one after it would).
+ *
+ * NOT_STARTED and IN_PROGRESS claim nothing safe and stand on the evidence alone.
+ */
+function judgeWithCoverage(
+  place: Place,
+  namespace: string,
+  sas: EvidenceItem[],
+  ctx: JudgeContext,
+  coverage: CoverageContext,
+  activeHours: number,
+): NamespaceReadiness | null {
+  const base = judgeNamespace(place, namespace, sas, ctx);
+  if (!base) return null;
+  const needed = neededPlaces(place, sas);
+  const through = throughOf(needed, coverage, ctx.asOf);
+  const evidenceThrough = through === null ? null : iso(through);
+  const unknown = (because: string[], lastWellFounded: NamespaceReadiness['lastWellFounded'] = null): NamespaceReadiness => ({
+    ...base,
+    verdict: 'UNKNOWN',
+    soakDaysLeft: null,
+    soakEndsAt: null,
+    reasons: [...because, ...base.reasons.map((r) => `evidence alone: ${r}`)],
+    evidenceThrough,
+    unknownBecause: because,
+    lastWellFounded,
+  });
+
+  if (place.clusterArn === null) {
+    const region = issuerRegion(place.oidcIssuer ?? '');
+    return unknown([
+      `IRSA issuer ${place.oidcIssuer} maps to no cluster in the inventory, so this namespace cannot be placed: ` +
+        `run \`cutover-watch inventory sync${region ? ` --region ${region}` : ''}\` (or import \`aws eks describe-cluster\` output)`,
+    ]);
+  }
+  if (base.verdict !== 'SOAKING' && base.verdict !== 'READY') return { ...base, evidenceThrough, unknownBecause: [], lastWellFounded: null };
+
+  const clusterRegion = arnRegion(place.clusterArn);
+  if (place.oidcIssuer === null && clusterRegion !== null && coverage.unmappedRegions.has(clusterRegion)) {
+    return unknown([
+      `${place.cluster}'s OIDC issuer is not in the inventory and IRSA of an unmapped issuer in ${clusterRegion} is stored: ` +
+        `it may be this namespace's; run \`cutover-watch inventory sync --region ${clusterRegion}\``,
+    ]);
+  }
+
+  const held = checkCoverage(needed, coverage, ctx, base, activeHours);
+  if (held.ok) {
+    const row = held.judgedAt < ctx.asOf ? judgeNamespace(place, namespace, sas, ctxAt(ctx, held.judgedAt))! : base;
+    const notes = globalEndpointNotes(place, needed, coverage);
+    return { ...row, reasons: [...row.reasons, ...notes], evidenceThrough, unknownBecause: [], lastWellFounded: null };
+  }
+  return unknown(held.because, lastWellFounded(place, namespace, sas, ctx, coverage, needed, held.retryAt));
+}
+
+type CoverageCheck = { ok: true; judgedAt: number } | { ok: false; because: string[]; retryAt: number[] };
+
+/** The rules above, for one namespace's verdict as of `ctx.asOf`. */
+function checkCoverage(needed: PlaceRef[], coverage: CoverageContext, ctx: JudgeContext, base: NamespaceReadiness, activeHours: number): CoverageCheck {
+  if (needed.length === 0) return { ok: false, because: ['no account or region is known for this evidence, so its coverage cannot be checked'], retryAt: [] };
+  const missing = needed.filter((p) => coveredThrough(coverage.places.get(placeKey(p.account, p.region)), ctx.asOf) === null);
+  if (missing.length > 0) {
+    return {
+      ok: false,
+      because: missing.map((p) => `no complete CloudTrail of account ${p.account} in ${p.region} was read: analyze its trail's log files (or \`cutover-watch backfill --region ${p.region}\`)`),
+      retryAt: [],
+    };
+  }
+  const through = throughOf(needed, coverage, ctx.asOf)!;
+  if (ctx.asOf - through > activeHours * HOUR) {
+    const behind = needed.filter((p) => coveredThrough(coverage.places.get(placeKey(p.account, p.region)), ctx.asOf) === through);
+    return {
+      ok: false,
+      because: behind.map(
+        (p) =>
+          `stale: CloudTrail of account ${p.account} in ${p.region} was read only up to ${iso(through)}, ${Math.floor((ctx.asOf - through) / HOUR)} h before the as-of; ` +
+          'silence since then is not evidence: read the newer logs (`aws s3 sync …` then `cutover-watch analyze`) or check the trail and the pipeline (`cutover-watch coverage`)',
+      ),
+      retryAt: [through],
+    };
+  }
+  const judgedAt = through >= ctx.asOf - DELIVERY_LAG_MS ? ctx.asOf : through;
+  const end = Math.min(judgedAt, ctx.asOf - DELIVERY_LAG_MS);
+  const lastIrsa = base.lastIrsa === null ? null : Date.parse(base.lastIrsa);
+  const start = base.verdict === 'SOAKING' && lastIrsa !== null ? lastIrsa : judgedAt - ctx.soakDays * DAY;
+  const because: string[] = [];
+  const retryAt: number[] = [];
+  for (const p of needed) {
+    const gaps = gapsIn(coverage.places.get(placeKey(p.account, p.region))!.intervals, start, end);
+    if (gaps.length === 0) continue;
+    because.push(
+      `a hole in the CloudTrail read for account ${p.account} in ${p.region}: ${gaps.map(describeGap).join(', ')}, inside the window this verdict rests on; ` +
+        'an IRSA assume there would not be seen: read those days (their log files, or `cutover-watch backfill`) and run again',
+    );
+    retryAt.push(...gaps.map(([s]) => s));
+  }
+  return because.length === 0 ? { ok: true, judgedAt } : { ok: false, because, retryAt };
+}
+
+/**
+ * For an UNKNOWN: the newest earlier time at which the evidence did support a verdict (the end of
+ * the coverage, or just before a hole), so the owner sees "READY through 2026-11-20" beside it.
+ */
+function lastWellFounded(
+  place: Place,
+  namespace: string,
+  sas: EvidenceItem[],
+  ctx: JudgeContext,
+  coverage: CoverageContext,
+  needed: PlaceRef[],
+  candidates: number[],
+): NamespaceReadiness['lastWellFounded'] {
+  const tried = new Set<number>();
+  const queue = [...candidates];
+  while (queue.length > 0 && tried.size < 8) {
+    const at = Math.max(...queue);
+    queue.splice(queue.indexOf(at), 1);
+    if (tried.has(at) || at >= ctx.asOf) continue;
+    tried.add(at);
+    const earlier = ctxAt(ctx, at);
+    const row = judgeNamespace(place, namespace, sas, earlier);
+    if (!row) continue;
+    if (row.verdict !== 'SOAKING' && row.verdict !== 'READY') return { verdict: row.verdict as EvidenceVerdict, through: iso(at) };
+    const held = checkCoverage(needed, coverage, earlier, row, Number.POSITIVE_INFINITY);
+    if (held.ok) return { verdict: row.verdict as EvidenceVerdict, through: iso(held.judgedAt) };
+    queue.push(...held.retryAt);
+  }
+  return null;
+}
+
+function ctxAt(ctx: JudgeContext, at: number): JudgeContext {
+  const activeHours = (ctx.asOf - ctx.activeStart) / HOUR;
+  return { ...ctx, asOf: at, soakStart: at - ctx.soakDays * DAY, activeStart: at - activeHours * HOUR };
+}
+
+interface PlaceRef {
+  account: string;
+  region: string;
+}
+
+/** The cluster's account/region and every one the namespace's assumes were recorded in. */
+function neededPlaces(place: Place, sas: EvidenceItem[]): PlaceRef[] {
+  const keys = new Set<string>();
+  const cluster = place.clusterArn === null ? null : arnAccountRegion(place.clusterArn);
+  if (cluster) keys.add(placeKey(cluster.account, cluster.region));
+  for (const sa of sas) {
+    const places = (sa['places'] as string[] | undefined) ?? [];
+    for (const p of places) keys.add(p);
+    if (places.length === 0 && typeof sa['account'] === 'string' && typeof sa['region'] === 'string') keys.add(placeKey(sa['account'], sa['region']));
+  }
+  return [...keys].sort().map((k) => {
+    const slash = k.indexOf('/');
+    return { account: k.slice(0, slash), region: k.slice(slash + 1) };
+  });
+}
+
+function throughOf(needed: PlaceRef[], coverage: CoverageContext, asOf: number): number | null {
+  let through: number | null = null;
+  for (const p of needed) {
+    const t = coveredThrough(coverage.places.get(placeKey(p.account, p.region)), asOf);
+    if (t === null) return null;
+    through = through === null ? t : Math.min(through, t);
+  }
+  return through;
+}
+
+/** IRSA through the global STS endpoint (`sts.amazonaws.com`) is recorded in us-east-1, whatever the cluster's region. */
+function globalEndpointNotes(place: Place, needed: PlaceRef[], coverage: CoverageContext): string[] {
+  const cluster = place.clusterArn === null ? null : arnAccountRegion(place.clusterArn);
+  if (!cluster || cluster.region === 'us-east-1' || needed.some((p) => p.region === 'us-east-1')) return [];
+  if (coverage.places.has(placeKey(cluster.account, 'us-east-1'))) return [];
+  return [
+    `us-east-1 of account ${cluster.account} was never read: IRSA calls through the global STS endpoint are recorded there, not in ${cluster.region}; ` +
+      'analyze its logs too if any workload may use it (pods get regional endpoints by default since EKS injects AWS_STS_REGIONAL_ENDPOINTS=regional)',
+  ];
+}
+
+const arnRegion = (arn: string): string | null => arnAccountRegion(arn)?.region ?? null;
+
+function arnAccountRegion(arn: string): PlaceRef | null {
+  const parts = arn.split(':');
+  return parts.length >= 6 && parts[3] && parts[4] ? { region: parts[3], account: parts[4] } : null;
+}
+
+/** `oidc.eks.<region>.amazonaws.com/id/<ID>` names its region. */
+function issuerRegion(issuer: string): string | null {
+  return /^oidc\.eks\.([a-z0-9-]+)\.amazonaws\.com/.exec(issuer)?.[1] ?? null;
 }
 
 interface Place {
@@ -222,7 +473,7 @@ function judgeNamespace(place: Place, namespace: string, sas: EvidenceItem[], ct
     saList
       .filter((s) => s.lastIrsa !== null && Date.parse(s.lastIrsa) >= since)
       .map((s) => describeSa(s, [...(irsaRoles.get(s.serviceAccount) ?? [])].sort()));
-  let verdict: Verdict;
+  let verdict: EvidenceVerdict;
   let soakEndsAt: number | null = null;
   /** Service accounts that already have an association but still assume through IRSA: pods not restarted. */
   const restartHint = (since: number) => {
@@ -280,6 +531,9 @@ function judgeNamespace(place: Place, namespace: string, sas: EvidenceItem[], ct
     roles: [...new Set(saList.flatMap((s) => s.roles))].sort(),
     reasons,
     detail: saList,
+    evidenceThrough: null,
+    unknownBecause: [],
+    lastWellFounded: null,
   };
 }
 
@@ -310,21 +564,51 @@ function asOfLast(
   return { at: counter === 'irsa' ? ctx.asOf : first, approximate: true };
 }
 
-function judgeCluster(place: Place, rows: NamespaceReadiness[], warnings: ClusterWarning[]): ClusterReadiness {
+/**
+ * The OIDC provider is READY only when nothing can still use it: its issuer is known, the cluster's
+ * account/region is covered over the soak window (a hole could hide IRSA of any namespace, even one
+ * never seen), and every namespace is READY or never used IRSA — none UNKNOWN.
+ */
+function judgeCluster(
+  place: Place,
+  rows: NamespaceReadiness[],
+  warnings: ClusterWarning[],
+  window: { asOf: number; soakDays: number; activeHours: number },
+  coverage: CoverageContext,
+): ClusterReadiness {
   const namespaceCounts = Object.fromEntries(VERDICT_ORDER.map((v) => [v, 0])) as Record<Verdict, number>;
   for (const row of rows) namespaceCounts[row.verdict] += 1;
-  // Only namespaces that used the issuer hold the OIDC provider; Pod-Identity-only ones do not.
-  const throughIssuer = rows.filter((r) => r.lastIrsa !== null);
+  // Only namespaces that used the issuer hold the OIDC provider; Pod-Identity-only ones do not,
+  // unless their own verdict cannot be told.
+  const throughIssuer = rows.filter((r) => r.lastIrsa !== null || r.verdict === 'UNKNOWN');
   const blockers = throughIssuer
     .filter((r) => r.verdict !== 'READY')
     .map((r) => ({ namespace: r.namespace, verdict: r.verdict, lastIrsa: r.lastIrsa, serviceAccounts: r.serviceAccounts }));
   const reasons: string[] = [];
+  const self = place.clusterArn === null ? null : arnAccountRegion(place.clusterArn);
+  const cov = self ? coverage.places.get(placeKey(self.account, self.region)) : undefined;
+  const through = coveredThrough(cov, window.asOf);
+  const coverageProblem = ((): string | null => {
+    if (!self) return null;
+    if (through === null) return `no complete CloudTrail of account ${self.account} in ${self.region} was read: analyze its trail's log files`;
+    if (window.asOf - through > window.activeHours * HOUR) {
+      return `stale: CloudTrail of account ${self.account} in ${self.region} was read only up to ${iso(through)}: read the newer logs (\`cutover-watch coverage\` shows what is missing)`;
+    }
+    const judgedAt = through >= window.asOf - DELIVERY_LAG_MS ? window.asOf : through;
+    const gaps = gapsIn(cov!.intervals, judgedAt - window.soakDays * DAY, Math.min(judgedAt, window.asOf - DELIVERY_LAG_MS));
+    return gaps.length === 0 ? null : `a hole in the CloudTrail read for account ${self.account} in ${self.region}: ${gaps.map(describeGap).join(', ')}: read those days and run again`;
+  })();
   let verdict: ClusterVerdict;
   if (place.oidcIssuer === null) {
     verdict = 'UNKNOWN';
+    const region = self?.region;
     reasons.push(
-      `the cluster's OIDC issuer is not in the inventory, so IRSA use cannot be attributed to it: import \`aws eks describe-cluster --name ${place.cluster}\` output`,
+      `the cluster's OIDC issuer is not in the inventory, so IRSA use cannot be attributed to it: run \`cutover-watch inventory sync${region ? ` --region ${region}` : ''}\` ` +
+        `or import \`aws eks describe-cluster --name ${place.cluster}\` output`,
     );
+  } else if (blockers.length === 0 && coverageProblem !== null) {
+    verdict = 'UNKNOWN';
+    reasons.push(`every namespace that used IRSA is READY by the evidence, but ${coverageProblem}`);
   } else if (blockers.length === 0) {
     verdict = 'READY';
     reasons.push(
@@ -336,8 +620,21 @@ function judgeCluster(place: Place, rows: NamespaceReadiness[], warnings: Cluste
     verdict = VERDICT_ORDER.find((v) => blockers.some((b) => b.verdict === v))!;
     reasons.push(`${blockers.length} of ${throughIssuer.length} namespaces that used IRSA are not READY: ${blockers.map((b) => `${b.namespace} (${b.verdict})`).join(', ')}`);
   }
-  if (place.cluster === null) reasons.push(`issuer ${place.oidcIssuer} is not mapped to a cluster: import the cluster's describe-cluster output`);
-  return { cluster: place.cluster, clusterArn: place.clusterArn, oidcIssuer: place.oidcIssuer, verdict, namespaceCounts, blockers, warnings, reasons };
+  if (place.cluster === null) {
+    const region = issuerRegion(place.oidcIssuer ?? '');
+    reasons.push(`issuer ${place.oidcIssuer} is not mapped to a cluster: run \`cutover-watch inventory sync${region ? ` --region ${region}` : ''}\` or import the cluster's describe-cluster output`);
+  }
+  return {
+    cluster: place.cluster,
+    clusterArn: place.clusterArn,
+    oidcIssuer: place.oidcIssuer,
+    verdict,
+    namespaceCounts,
+    blockers,
+    warnings,
+    reasons,
+    evidenceThrough: through === null ? null : iso(through),
+  };
 }
 
 /** Where evidence belongs: the inventory maps issuers to clusters; never guessed otherwise. */
@@ -371,6 +668,10 @@ class Fleet {
     for (const item of nodeClusters) {
       for (const arn of (item['clusterArns'] as string[] | undefined) ?? []) link(String(item['nodeRoleArn']), arn);
     }
+  }
+
+  isMapped(issuer: string): boolean {
+    return this.byIssuer.has(issuer);
   }
 
   placeOf(scope: string): Place {

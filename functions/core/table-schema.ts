@@ -16,6 +16,7 @@
  * | `SCOPE#noderole:<arn>`     | `CLUSTERS`               | clusters the role fetched Pod Identity for      |
  * | `INVENTORY`                | `CLUSTER#<arn>` …        | imported or synced EKS inventory                |
  * | `EVENT#<eventID>`          | `EVENT`                  | replay guard: this event was counted            |
+ * | `COVERAGE`                 | `<acct>|<region>|<day>`  | hours and slices of complete CloudTrail read    |
  *
  * Every access is a Query on one partition, a GetItem/BatchGetItem, a conditional PutItem or a
  * BatchWriteItem: all of them exist in dynalite and DynamoDB alike (no transactions, no PartiQL).
@@ -34,6 +35,8 @@ export const EVENT_GUARD_TTL_DAYS = 120;
 
 export const SCOPES_PK = 'SCOPES';
 export const INVENTORY_PK = 'INVENTORY';
+export const COVERAGE_PK = 'COVERAGE';
+export const coverageSk = (account: string, region: string, day: string): string => `${account}|${region}|${day}`;
 
 export type ScopeKind = 'cluster' | 'issuer' | 'role' | 'noderole';
 

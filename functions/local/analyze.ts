@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { listInputFiles, readRecords } from '../adapters/cloudtrail-files';
 import type { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
+import { CoverageAccumulator } from '../core/coverage';
 import type { InputItem } from '../core/envelopes';
 import type { Policy } from '../core/policy';
 import { EVENT_KINDS, type EventKind, type IdentityEvent, type Outcome, type SkipReason } from '../core/identity-event';
@@ -110,7 +111,15 @@ export async function ingestUnits(
 
   const batchSize = options.batchSize ?? 1000;
   let batch: IdentityEvent[] = [];
+  /** Coverage of the units read completely, written once their events are stored. */
+  let coverage = new CoverageAccumulator();
   const flush = async () => {
+    const proven = coverage;
+    coverage = new CoverageAccumulator();
+    await flushEvents();
+    if (proven.size > 0) await options.store.recordCoverage(proven.days());
+  };
+  const flushEvents = async () => {
     if (batch.length === 0) return;
     const result = await ingestBatch(batch, options.store, options.now(), detection);
     for (const alert of result.alerts) summary.alertsByDetection[alert.detection] = (summary.alertsByDetection[alert.detection] ?? 0) + 1;
@@ -125,12 +134,14 @@ export async function ingestUnits(
   let done = 0;
   for await (const unit of units) {
     summary.files += 1;
+    const unitCoverage = new CoverageAccumulator();
     for await (const item of unit.items) {
       if (item.type === 'problem') {
         reject(item);
         continue;
       }
       summary.records += 1;
+      if (LOG_FILE_RECORD.test(item.where) && isRecord(item.record)) noteCoverage(unitCoverage, item.record);
       if (isRecord(item.record) && matchingRules(cloudTrailEnvelope(item.record), rules).length === 0 && hasSource(item.record)) {
         summary.skipped['out-of-scope'] += 1;
         continue;
@@ -152,6 +163,8 @@ export async function ingestUnits(
         if (batch.length >= batchSize) await flush();
       }
     }
+    // Coverage claims the unit's hours are complete: it is stored only after the unit's events are.
+    coverage.addAll(unitCoverage);
     // A caller that checkpoints after each unit needs its events stored first (backfill pages).
     if (options.flushEachUnit) await flush();
     done += 1;
@@ -196,6 +209,22 @@ export function chronological(files: readonly string[]): string[] {
     .map((file, index) => ({ file, index, stamp: stamp(file) }))
     .sort((a, b) => (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : a.index - b.index))
     .map((f) => f.file);
+}
+
+/**
+ * A record of a trail's log file (`{"Records": [...]}` at the top of a document): such files hold
+ * every record of their account, region and minutes, so their hours count as coverage. LookupEvents
+ * output, EventBridge and SQS envelopes hold only what was selected and prove nothing about the rest.
+ */
+const LOG_FILE_RECORD = /^record \d+$/;
+
+function noteCoverage(coverage: CoverageAccumulator, record: Record<string, unknown>): void {
+  const time = record['eventTime'];
+  if (typeof time !== 'string') return;
+  const identity = record['userIdentity'] as Record<string, unknown> | undefined;
+  const account = record['recipientAccountId'] ?? identity?.['accountId'];
+  const region = record['awsRegion'];
+  coverage.addFileRecord(typeof account === 'string' ? account : null, typeof region === 'string' ? region : null, time);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

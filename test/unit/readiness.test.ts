@@ -10,6 +10,8 @@ import {
   type InventoryCluster,
 } from '../../functions/core/inventory';
 import { assessReadiness, type NamespaceReadiness, type ReadinessOptions, type ReadinessReport } from '../../functions/core/readiness';
+import { CoverageAccumulator, type CoverageDay } from '../../functions/core/coverage';
+import { logCoverage } from '../support/coverage';
 import { identityEvent } from '../support/events';
 
 const ACCOUNT = '111122223333';
@@ -31,6 +33,8 @@ const SEARCH: InventoryCluster = { name: 'search', arn: SEARCH_ARN, region: REGI
 
 /** T: every verdict below is judged as of this time. */
 const T = Date.parse('2024-05-15T12:00:00Z');
+/** Log files read for every hour around T: verdicts stand on the evidence alone. */
+const COMPLETE = logCoverage([{ account: '111122223333', region: 'us-west-2' }, { account: '111122223333', region: 'us-east-1' }], T - 60 * 86_400_000, T + 86_400_000);
 const SECOND = 1000;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -120,14 +124,16 @@ function assoc(namespace: string, serviceAccount: string, roleArn: string | null
 
 interface JudgeOptions extends Partial<Omit<ReadinessOptions, 'asOf'>> {
   inventory?: Inventory;
+  /** What CloudTrail was read. @default every hour of the 60 days before T and the day after, in REGION and us-east-1 */
+  coverage?: CoverageDay[];
   /** Leave out the per-namespace daily items (the store reads them only for an as-of in the past). */
   withoutDays?: boolean;
 }
 
 function judge(events: readonly IdentityEvent[], options: JudgeOptions = {}): ReadinessReport {
-  const { inventory: inv = inventory(), withoutDays = false, ...rest } = options;
+  const { inventory: inv = inventory(), withoutDays = false, coverage = COMPLETE, ...rest } = options;
   const items = fold(events).filter((i) => !(withoutDays && i.type === 'day'));
-  return assessReadiness({ items, inventory: inv }, { asOf: new Date(T), ...rest });
+  return assessReadiness({ items, inventory: inv, coverage }, { asOf: new Date(T), ...rest });
 }
 
 function row(report: ReadinessReport, namespace: string, cluster: string | null = 'payments'): NamespaceReadiness {
@@ -154,6 +160,9 @@ describe('namespace verdicts', () => {
         lastPodIdentity: null,
         soakDaysLeft: null,
         soakEndsAt: null,
+        evidenceThrough: '2024-05-15T12:00:00Z',
+        unknownBecause: [],
+        lastWellFounded: null,
         serviceAccounts: ['api'],
         roles: [role('api-irsa')],
         reasons: ['no successful Pod Identity assume seen', 'IRSA last used 2024-05-15T10:00:00Z by api'],
@@ -376,10 +385,11 @@ describe('cluster verdicts', () => {
         clusterArn: PAYMENTS_ARN,
         oidcIssuer: PAYMENTS_ISSUER,
         verdict: 'READY',
-        namespaceCounts: { NOT_STARTED: 0, IN_PROGRESS: 0, SOAKING: 0, READY: 2 },
+        namespaceCounts: { UNKNOWN: 0, NOT_STARTED: 0, IN_PROGRESS: 0, SOAKING: 0, READY: 2 },
         blockers: [],
         warnings: [],
         reasons: ['all 1 namespaces that used IRSA are READY: the OIDC provider can be retired'],
+        evidenceThrough: '2024-05-15T12:00:00Z',
       },
     ]);
   });
@@ -430,18 +440,19 @@ describe('cluster verdicts', () => {
           clusterArn: PAYMENTS_ARN,
           oidcIssuer: null,
           verdict: 'UNKNOWN',
-          namespaceCounts: { NOT_STARTED: 0, IN_PROGRESS: 0, SOAKING: 0, READY: 1 },
+          namespaceCounts: { UNKNOWN: 0, NOT_STARTED: 0, IN_PROGRESS: 0, SOAKING: 0, READY: 1 },
           blockers: [],
           warnings: [],
           reasons: [
-            "the cluster's OIDC issuer is not in the inventory, so IRSA use cannot be attributed to it: import `aws eks describe-cluster --name payments` output",
+            "the cluster's OIDC issuer is not in the inventory, so IRSA use cannot be attributed to it: run `cutover-watch inventory sync --region us-west-2` or import `aws eks describe-cluster --name payments` output",
           ],
+          evidenceThrough: '2024-05-15T12:00:00Z',
         },
       ]);
     }
   });
 
-  it('keeps IRSA of an issuer the inventory does not map under cluster null, never guessing the cluster', () => {
+  it('keeps IRSA of an issuer the inventory does not map under cluster null as UNKNOWN, never guessing the cluster', () => {
     const report = judge([pi(HOUR), irsa(2 * HOUR, 'billing', 'api', { oidcIssuer: STRAY_ISSUER })]);
 
     expect(row(report, 'billing')).toMatchObject({ verdict: 'READY', lastIrsa: null, oidcIssuer: PAYMENTS_ISSUER });
@@ -449,22 +460,26 @@ describe('cluster verdicts', () => {
       cluster: null,
       clusterArn: null,
       oidcIssuer: STRAY_ISSUER,
-      verdict: 'NOT_STARTED',
+      verdict: 'UNKNOWN',
       lastIrsa: '2024-05-15T10:00:00Z',
+      unknownBecause: [
+        `IRSA issuer ${STRAY_ISSUER} maps to no cluster in the inventory, so this namespace cannot be placed: run \`cutover-watch inventory sync --region us-west-2\` (or import \`aws eks describe-cluster\` output)`,
+      ],
     });
     expect(report.namespaces.map((n) => n.cluster)).toEqual(['payments', null]);
     expect(report.clusters[1]).toEqual({
       cluster: null,
       clusterArn: null,
       oidcIssuer: STRAY_ISSUER,
-      verdict: 'NOT_STARTED',
-      namespaceCounts: { NOT_STARTED: 1, IN_PROGRESS: 0, SOAKING: 0, READY: 0 },
-      blockers: [{ namespace: 'billing', verdict: 'NOT_STARTED', lastIrsa: '2024-05-15T10:00:00Z', serviceAccounts: ['api'] }],
+      verdict: 'UNKNOWN',
+      namespaceCounts: { UNKNOWN: 1, NOT_STARTED: 0, IN_PROGRESS: 0, SOAKING: 0, READY: 0 },
+      blockers: [{ namespace: 'billing', verdict: 'UNKNOWN', lastIrsa: '2024-05-15T10:00:00Z', serviceAccounts: ['api'] }],
       warnings: [{ type: 'issuer-unmapped', message: `IRSA issuer ${STRAY_ISSUER} belongs to no cluster in the inventory`, count: 0, last: null }],
       reasons: [
-        '1 of 1 namespaces that used IRSA are not READY: billing (NOT_STARTED)',
-        `issuer ${STRAY_ISSUER} is not mapped to a cluster: import the cluster's describe-cluster output`,
+        '1 of 1 namespaces that used IRSA are not READY: billing (UNKNOWN)',
+        `issuer ${STRAY_ISSUER} is not mapped to a cluster: run \`cutover-watch inventory sync --region us-west-2\` or import the cluster's describe-cluster output`,
       ],
+      evidenceThrough: null,
     });
     expect(report.clusters[0]).toMatchObject({ cluster: 'payments', verdict: 'READY' });
   });
@@ -494,12 +509,12 @@ describe('--cluster and --namespace filters', () => {
       'payments/billing READY',
       'payments/ledger NOT_STARTED',
       'search/billing NOT_STARTED',
-      `${STRAY_ISSUER}/billing NOT_STARTED`,
+      `${STRAY_ISSUER}/billing UNKNOWN`,
     ]);
     expect(report.clusters.map((c) => `${c.cluster ?? c.oidcIssuer} ${c.verdict}`)).toEqual([
       'payments NOT_STARTED',
       'search NOT_STARTED',
-      `${STRAY_ISSUER} NOT_STARTED`,
+      `${STRAY_ISSUER} UNKNOWN`,
     ]);
     expect(report.warnings.map((w) => w.type)).toEqual(['node-role-calls']);
   });
@@ -952,3 +967,124 @@ describe('mergeInventory', () => {
 function describeClusterDoc() {
   return { cluster: { name: 'payments', arn: PAYMENTS_ARN, identity: { oidc: { issuer: `https://${PAYMENTS_ISSUER}` } } } };
 }
+
+describe('coverage: a verdict that says safe needs the CloudTrail it rests on', () => {
+  const HERE = { account: ACCOUNT, region: REGION };
+  const EAST = { account: ACCOUNT, region: 'us-east-1' };
+  /** Log files read for every hour from `fromAgo` to `toAgo` before T. */
+  const read = (fromAgo: number, toAgo: number, places = [HERE, EAST]) => logCoverage(places, T - fromAgo, T - toAgo);
+  const without = (coverage: CoverageDay[], fromAgo: number, toAgo: number) => {
+    const hole = new Set(read(fromAgo, toAgo, [HERE]).flatMap((d) => d.fileHours.map((h) => `${d.day}T${h}`)));
+    return coverage.map((d) => (d.region !== REGION ? d : { ...d, fileHours: d.fileHours.filter((h) => !hole.has(`${d.day}T${h}`)) }));
+  };
+  const ready = [pi(PI_SINCE), irsa(20 * DAY)]; // READY on the evidence alone
+
+  it('stands READY when every hour of the soak window was read', () => {
+    const report = judge(ready, { coverage: read(30 * DAY, 0) });
+
+    expect(row(report, 'billing')).toMatchObject({ verdict: 'READY', evidenceThrough: ago(0), unknownBecause: [] });
+    expect(report.clusters[0]).toMatchObject({ verdict: 'READY', evidenceThrough: ago(0) });
+    expect(report.coverage).toEqual([
+      { account: ACCOUNT, region: 'us-east-1', from: ago(30 * DAY - HOUR), through: ago(0), gaps: [], sources: ['files'] },
+      { account: ACCOUNT, region: REGION, from: ago(30 * DAY - HOUR), through: ago(0), gaps: [], sources: ['files'] },
+    ]);
+  });
+
+  it('is UNKNOWN when nothing of the account and region was read, and says what to read', () => {
+    const report = judge(ready, { coverage: [] });
+
+    expect(row(report, 'billing')).toMatchObject({
+      verdict: 'UNKNOWN',
+      evidenceThrough: null,
+      unknownBecause: [`no complete CloudTrail of account ${ACCOUNT} in ${REGION} was read: analyze its trail's log files (or \`cutover-watch backfill --region ${REGION}\`)`],
+    });
+    expect(report.clusters[0]!.verdict).toBe('UNKNOWN');
+  });
+
+  it('is UNKNOWN when the logs stop more than the active window before the as-of (stale), with the last well-founded verdict', () => {
+    // Logs read until 10 days ago; judged now, silence since then would otherwise count as soak.
+    const report = judge([pi(PI_SINCE + 20 * DAY), irsa(12 * DAY)], { coverage: read(40 * DAY, 10 * DAY) });
+    const billing = row(report, 'billing');
+
+    expect(billing.verdict).toBe('UNKNOWN');
+    expect(billing.unknownBecause[0]).toMatch(/^stale: CloudTrail of account 111122223333 in us-west-2 was read only up to 2024-05-05T12:00:00Z, 240 h before the as-of/);
+    // As of where the logs end, the last IRSA was 2 days before: SOAKING then, not READY now.
+    expect(billing.lastWellFounded).toEqual({ verdict: 'SOAKING', through: ago(10 * DAY) });
+    expect(billing.evidenceThrough).toBe(ago(10 * DAY));
+    expect(report.clusters[0]!.verdict).toBe('UNKNOWN');
+  });
+
+  it('speaks as of where the logs end when they end within the active window', () => {
+    const report = judge([pi(PI_SINCE), irsa(15 * DAY)], { coverage: read(30 * DAY, 6 * HOUR) });
+
+    // At T the last IRSA is 15 days old (READY); the logs end 6 h earlier, still 14.75 days after it.
+    expect(row(report, 'billing')).toMatchObject({ verdict: 'READY', evidenceThrough: ago(6 * HOUR) });
+  });
+
+  it('is UNKNOWN with a hole of several days in one region inside the soak window, naming the days and the region', () => {
+    const coverage = without(read(30 * DAY, 0), 9 * DAY, 6 * DAY);
+    const report = judge(ready, { coverage });
+    const billing = row(report, 'billing');
+
+    expect(billing.verdict).toBe('UNKNOWN');
+    expect(billing.unknownBecause).toHaveLength(1);
+    expect(billing.unknownBecause[0]).toContain(`a hole in the CloudTrail read for account ${ACCOUNT} in ${REGION}: 2024-05-06 11:00..2024-05-09 14:00 UTC`);
+    expect(billing.reasons).toContain('evidence alone: no IRSA assume in the 14-day soak window (last 2024-04-25T12:00:00Z)');
+    // Before the hole the namespace was already READY (the last IRSA was 20 days ago).
+    expect(billing.lastWellFounded).toEqual({ verdict: 'READY', through: '2024-05-06T11:00:00Z' });
+    expect(report.clusters[0]).toMatchObject({ verdict: 'UNKNOWN' });
+    expect(report.coverage.find((c) => c.region === REGION)!.gaps).toEqual([{ from: '2024-05-06T11:00:00Z', to: '2024-05-09T14:00:00Z' }]);
+  });
+
+  it('ignores a hole older than the soak window, and one before the last IRSA of a SOAKING namespace', () => {
+    const old = judge(ready, { coverage: without(read(40 * DAY, 0), 20 * DAY, 16 * DAY) });
+    const soaking = judge([pi(PI_SINCE + 10 * DAY), irsa(5 * DAY)], { coverage: without(read(40 * DAY, 0), 10 * DAY, 8 * DAY) });
+
+    expect(row(old, 'billing').verdict).toBe('READY');
+    expect(row(soaking, 'billing').verdict).toBe('SOAKING');
+  });
+
+  it('is UNKNOWN after a backfill of fewer days than the soak window', () => {
+    const coverage: CoverageDay[] = [];
+    // LookupEvents slices for the last 7 days only (exact ranges), in both regions.
+    const slices = new CoverageAccumulator();
+    for (const p of [HERE, EAST]) slices.addSlice(p.account, p.region, T - 7 * DAY, T);
+    coverage.push(...slices.days());
+    const report = judge(ready, { coverage });
+
+    expect(row(report, 'billing').verdict).toBe('UNKNOWN');
+    expect(row(report, 'billing').unknownBecause[0]).toContain('2024-05-01 12:00..2024-05-08 12:00 UTC');
+    expect(report.coverage[0]!.sources).toEqual(['backfill']);
+  });
+
+  it('requires us-east-1 where the namespace\'s IRSA was recorded there (global STS endpoint), and notes it was never read otherwise', () => {
+    const viaGlobal = [pi(PI_SINCE), irsa(20 * DAY, 'billing', 'api', { region: 'us-east-1' })];
+    const eastMissing = judge(viaGlobal, { coverage: read(30 * DAY, 0, [HERE]) });
+    const regionalOnly = judge(ready, { coverage: read(30 * DAY, 0, [HERE]) });
+
+    expect(row(eastMissing, 'billing').verdict).toBe('UNKNOWN');
+    expect(row(eastMissing, 'billing').unknownBecause[0]).toContain(`account ${ACCOUNT} in us-east-1`);
+    expect(row(regionalOnly, 'billing').verdict).toBe('READY');
+    expect(row(regionalOnly, 'billing').reasons.at(-1)).toMatch(/^us-east-1 of account 111122223333 was never read: IRSA calls through the global STS endpoint are recorded there/);
+  });
+
+  it('counts live heartbeats as coverage while they are at most liveGapHours apart', () => {
+    const live = new CoverageAccumulator();
+    for (let t = T - 30 * DAY; t <= T; t += 5 * HOUR) live.addLiveEvent(ACCOUNT, REGION, new Date(t).toISOString());
+    const steady = judge(ready, { coverage: live.days() });
+    const sparse = judge(ready, { coverage: live.days(), liveGapHours: 3 }); // 4 silent hours between heartbeats
+
+    expect(row(steady, 'billing').verdict).toBe('READY');
+    expect(row(sparse, 'billing').verdict).toBe('UNKNOWN');
+  });
+
+  it('makes READY a PI-only namespace UNKNOWN while its cluster\'s issuer is unknown and unmapped IRSA sits in its region', () => {
+    const noIssuer = inventory({ clusters: [{ ...PAYMENTS, oidcIssuer: null }] });
+    const report = judge([pi(PI_SINCE), irsa(HOUR, 'billing', 'api', { oidcIssuer: STRAY_ISSUER })], { inventory: noIssuer });
+    const mapped = judge([pi(PI_SINCE), irsa(HOUR)], { inventory: inventory() });
+
+    expect(row(report, 'billing')).toMatchObject({ verdict: 'UNKNOWN' });
+    expect(row(report, 'billing').unknownBecause[0]).toContain('run `cutover-watch inventory sync --region us-west-2`');
+    expect(row(mapped, 'billing').verdict).toBe('IN_PROGRESS');
+  });
+});

@@ -1,0 +1,268 @@
+/**
+ * Coverage: for which time ranges the store holds *complete* CloudTrail of an account and region.
+ *
+ * "No IRSA assume in 14 days" is only true if every record of those 14 days was read for the
+ * account and region where the assumes would be recorded. Absence of evidence is evidence only
+ * where coverage says so; everywhere else the honest verdict is UNKNOWN.
+ *
+ * Three sources, each telling what it can prove:
+ *
+ * | source     | what is recorded                              | what it proves                                  |
+ * |------------|-----------------------------------------------|--------------------------------------------------|
+ * | `files`    | the UTC hours that had records in a trail's   | the hours between the first and last of a run of |
+ * |            | log files (any record, in scope or not)       | such hours; the run's first and last hours may   |
+ * |            |                                               | be partial, so they prove nothing               |
+ * | `backfill` | each LookupEvents slice `[start, end)`        | exactly that range (LookupEvents is complete)    |
+ * | `live`     | the hours in which the deployed ingest        | continuous coverage while the gaps between them  |
+ * |            | received identity events (a heartbeat)        | stay within `liveGapHours` (the same threshold   |
+ * |            |                                               | the no-events alarm uses)                        |
+ *
+ * A trail that logs a region has records every hour (nodes call EC2, ECR and the EKS agent
+ * continuously), so an hour with none inside a run is a hole: logs not synced, a prefix not
+ * copied. Coverage is stored as set unions (DynamoDB `ADD` on string sets), so recording it is
+ * idempotent under replay and commutative across sources and writers.
+ */
+
+export type CoverageSource = 'files' | 'backfill' | 'live';
+export const COVERAGE_SOURCES: readonly CoverageSource[] = ['files', 'backfill', 'live'];
+
+/** One (account, region, UTC day) of coverage, as stored. Hours are `HH`; slices `start/end` ISO. */
+export interface CoverageDay {
+  account: string;
+  region: string;
+  /** `YYYY-MM-DD` */
+  day: string;
+  fileHours: string[];
+  liveHours: string[];
+  slices: string[];
+}
+
+export interface CoverageRules {
+  /** Live heartbeats further apart than this leave a gap between them. @default 6 */
+  liveGapHours: number;
+}
+
+export const DEFAULT_COVERAGE_RULES: CoverageRules = { liveGapHours: 6 };
+
+/**
+ * Delivery lag: CloudTrail delivers log files "within an average of about 5 minutes of an API
+ * call" and does not guarantee it (AWS CloudTrail User Guide, "How CloudTrail works"); EventBridge
+ * receives management events on a best-effort basis. A verdict's window ends this long before its
+ * as-of, so the last minutes, which may not have arrived yet, are not counted as silence.
+ */
+export const DELIVERY_LAG_MS = 3_600_000;
+
+export type Interval = readonly [start: number, end: number];
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export const placeKey = (account: string, region: string): string => `${account}/${region}`;
+
+/** Collects coverage while records are read; `days()` gives the items to store. */
+export class CoverageAccumulator {
+  private readonly byDay = new Map<string, { account: string; region: string; day: string; fileHours: Set<string>; liveHours: Set<string>; slices: Set<string> }>();
+
+  /** A record from a trail's log file (in scope or not): its hour had records. */
+  addFileRecord(account: string | null, region: string | null, eventTime: string): void {
+    this.addHour('fileHours', account, region, eventTime);
+  }
+
+  /** An identity event the deployed ingest received: the pipeline was alive in its hour. */
+  addLiveEvent(account: string | null, region: string | null, eventTime: string): void {
+    this.addHour('liveHours', account, region, eventTime);
+  }
+
+  /** A LookupEvents slice read completely; split at UTC days so each day's item holds its part. */
+  addSlice(account: string, region: string, start: number, end: number): void {
+    for (let from = start; from < end; ) {
+      const dayEnd = Math.floor(from / DAY) * DAY + DAY;
+      const to = Math.min(end, dayEnd);
+      this.entry(account, region, isoDay(from)).slices.add(`${iso(from)}/${iso(to)}`);
+      from = to;
+    }
+  }
+
+  /** Adds what another accumulator collected (a unit's coverage once its events are stored). */
+  addAll(other: CoverageAccumulator): void {
+    for (const d of other.days()) {
+      const e = this.entry(d.account, d.region, d.day);
+      for (const h of d.fileHours) e.fileHours.add(h);
+      for (const h of d.liveHours) e.liveHours.add(h);
+      for (const s of d.slices) e.slices.add(s);
+    }
+  }
+
+  get size(): number {
+    return this.byDay.size;
+  }
+
+  days(): CoverageDay[] {
+    return [...this.byDay.values()].map((e) => ({
+      account: e.account,
+      region: e.region,
+      day: e.day,
+      fileHours: [...e.fileHours].sort(),
+      liveHours: [...e.liveHours].sort(),
+      slices: [...e.slices].sort(),
+    }));
+  }
+
+  private addHour(field: 'fileHours' | 'liveHours', account: string | null, region: string | null, eventTime: string): void {
+    if (!account || !region || !/^\d{4}-\d{2}-\d{2}T\d{2}/.test(eventTime)) return;
+    this.entry(account, region, eventTime.slice(0, 10))[field].add(eventTime.slice(11, 13));
+  }
+
+  private entry(account: string, region: string, day: string) {
+    const key = `${account}|${region}|${day}`;
+    let e = this.byDay.get(key);
+    if (!e) {
+      e = { account, region, day, fileHours: new Set(), liveHours: new Set(), slices: new Set() };
+      this.byDay.set(key, e);
+    }
+    return e;
+  }
+}
+
+/** What is known of one account and region: the ranges proven complete, and by which sources. */
+export interface PlaceCoverage {
+  account: string;
+  region: string;
+  /** Merged, sorted, non-overlapping `[start, end)` ranges, epoch ms. */
+  intervals: Interval[];
+  sources: CoverageSource[];
+}
+
+/** Stored days → per (account, region) proven ranges, by the table at the top of this file. */
+export function placeCoverage(days: readonly CoverageDay[], rules: CoverageRules = DEFAULT_COVERAGE_RULES): Map<string, PlaceCoverage> {
+  const byPlace = new Map<string, { account: string; region: string; fileHours: number[]; liveHours: number[]; slices: Interval[]; sources: Set<CoverageSource> }>();
+  for (const d of days) {
+    const key = placeKey(d.account, d.region);
+    let p = byPlace.get(key);
+    if (!p) {
+      p = { account: d.account, region: d.region, fileHours: [], liveHours: [], slices: [], sources: new Set() };
+      byPlace.set(key, p);
+    }
+    const dayStart = Date.parse(`${d.day}T00:00:00Z`);
+    if (Number.isNaN(dayStart)) continue;
+    for (const h of d.fileHours) p.fileHours.push(dayStart + Number(h) * HOUR);
+    for (const h of d.liveHours) p.liveHours.push(dayStart + Number(h) * HOUR);
+    for (const s of d.slices) {
+      const [a, b] = s.split('/').map((t) => Date.parse(t ?? ''));
+      if (a !== undefined && b !== undefined && !Number.isNaN(a) && !Number.isNaN(b) && b > a) p.slices.push([a, b]);
+    }
+    if (d.fileHours.length > 0) p.sources.add('files');
+    if (d.liveHours.length > 0) p.sources.add('live');
+    if (d.slices.length > 0) p.sources.add('backfill');
+  }
+  const out = new Map<string, PlaceCoverage>();
+  for (const [key, p] of byPlace) {
+    const proven: Interval[] = [
+      ...runsOf(p.fileHours, HOUR, HOUR).map(([s, e]) => [s + HOUR, e - HOUR] as const),
+      ...runsOf(p.liveHours, rules.liveGapHours * HOUR + HOUR, HOUR),
+      ...p.slices,
+    ];
+    out.set(key, {
+      account: p.account,
+      region: p.region,
+      intervals: mergeIntervals(proven.filter(([s, e]) => e > s)),
+      sources: COVERAGE_SOURCES.filter((s) => p.sources.has(s)),
+    });
+  }
+  return out;
+}
+
+/**
+ * Runs of hour starts no further apart than `maxStep`, as `[first, last + width)`: the ranges a
+ * source's marks span without a hole.
+ */
+function runsOf(hours: number[], maxStep: number, width: number): Interval[] {
+  const sorted = [...new Set(hours)].sort((a, b) => a - b);
+  const runs: Interval[] = [];
+  let start: number | null = null;
+  let last = 0;
+  for (const h of sorted) {
+    if (start === null) start = h;
+    else if (h - last > maxStep) {
+      runs.push([start, last + width]);
+      start = h;
+    }
+    last = h;
+  }
+  if (start !== null) runs.push([start, last + width]);
+  return runs;
+}
+
+export function mergeIntervals(intervals: readonly Interval[]): Interval[] {
+  const sorted = [...intervals].sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [s, e] of sorted) {
+    const last = out[out.length - 1];
+    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
+    else out.push([s, e]);
+  }
+  return out;
+}
+
+/** The parts of `[from, to)` that no interval covers. */
+export function gapsIn(intervals: readonly Interval[], from: number, to: number): Interval[] {
+  const gaps: Interval[] = [];
+  let cursor = from;
+  for (const [s, e] of intervals) {
+    if (e <= cursor) continue;
+    if (s >= to) break;
+    if (s > cursor) gaps.push([cursor, Math.min(s, to)]);
+    cursor = Math.max(cursor, e);
+    if (cursor >= to) break;
+  }
+  if (cursor < to) gaps.push([cursor, to]);
+  return gaps;
+}
+
+/** The end of the newest proven range at or before `asOf`: evidence is complete up to here. */
+export function coveredThrough(place: PlaceCoverage | undefined, asOf: number): number | null {
+  if (!place) return null;
+  let through: number | null = null;
+  for (const [s, e] of place.intervals) if (s < asOf) through = Math.min(e, asOf);
+  return through;
+}
+
+/** Per account/region, for people: covered from/through, the holes in between, the sources. */
+export interface CoverageSummary {
+  account: string;
+  region: string;
+  from: string | null;
+  through: string | null;
+  gaps: { from: string; to: string }[];
+  sources: CoverageSource[];
+}
+
+/** Coverage as shown: holes within `[since, asOf]` only (older history does not decide verdicts). */
+export function summarizeCoverage(places: Map<string, PlaceCoverage>, options: { asOf: number; since?: number }): CoverageSummary[] {
+  const out: CoverageSummary[] = [];
+  for (const p of places.values()) {
+    const visible = p.intervals.filter(([s]) => s < options.asOf);
+    const first = visible[0];
+    const through = coveredThrough(p, options.asOf);
+    const from = first ? Math.max(first[0], options.since ?? first[0]) : null;
+    const gaps = from !== null && through !== null ? gapsIn(visible, from, through) : [];
+    out.push({
+      account: p.account,
+      region: p.region,
+      from: first ? iso(first[0]) : null,
+      through: through === null ? null : iso(through),
+      gaps: gaps.map(([s, e]) => ({ from: iso(s), to: iso(e) })),
+      sources: p.sources,
+    });
+  }
+  return out.sort((a, b) => (a.account + a.region < b.account + b.region ? -1 : 1));
+}
+
+/** `2026-11-03 04:00..2026-11-05 11:00`, for reasons. */
+export function describeGap([s, e]: Interval): string {
+  const fmt = (t: number) => iso(t).slice(0, 16).replace('T', ' ');
+  return `${fmt(s)}..${fmt(e)} UTC`;
+}
+
+const iso = (t: number): string => new Date(t).toISOString().replace('.000Z', 'Z');
+const isoDay = (t: number): string => new Date(t).toISOString().slice(0, 10);
