@@ -310,6 +310,7 @@ describe('itemsOf: what each kind of event contributes', () => {
       serviceAccount: 'api',
       oidcIssuer: ISSUER,
       roles: [IRSA_ROLE],
+      places: [`${ACCOUNT}/${REGION}`],
       irsaOk: 1,
       irsaFailed: 0,
       irsaFirstOk: T0,

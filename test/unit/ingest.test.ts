@@ -81,13 +81,13 @@ describe('ingestBatch', () => {
     const port = new MemoryPort();
     await ingestBatch(batch(), port, NOW);
     const before = port.snapshot();
-    const verdictsBefore = assessReadiness({ items: [...before.values()], inventory: emptyInventory() }, { asOf: NOW });
+    const verdictsBefore = assessReadiness({ items: [...before.values()], inventory: emptyInventory(), coverage: [] }, { asOf: NOW });
 
     const replay = await ingestBatch(batch(), port, new Date('2024-05-16T00:00:00Z'));
 
     expect(replay).toEqual({ events: 4, replayed: 4, itemsWritten: 0, itemsUnchanged: 0, failedEventIds: [], errors: [], alerts: [] });
     expect(port.items).toEqual(before);
-    expect(assessReadiness({ items: [...port.items.values()], inventory: emptyInventory() }, { asOf: NOW })).toEqual(verdictsBefore);
+    expect(assessReadiness({ items: [...port.items.values()], inventory: emptyInventory(), coverage: [] }, { asOf: NOW })).toEqual(verdictsBefore);
   });
 
   it('counts an event once when a replay overlaps new events, and moves only what the new events tell', async () => {

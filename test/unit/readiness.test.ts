@@ -1022,15 +1022,15 @@ describe('coverage: a verdict that says safe needs the CloudTrail it rests on', 
   });
 
   it('is UNKNOWN with a hole of several days in one region inside the soak window, naming the days and the region', () => {
-    const coverage = without(read(30 * DAY, 0), 9 * DAY, 6 * DAY);
-    const report = judge(ready, { coverage });
+    const coverage = without(read(40 * DAY, 0), 9 * DAY, 6 * DAY);
+    const report = judge([pi(30 * DAY), irsa(25 * DAY)], { coverage });
     const billing = row(report, 'billing');
 
     expect(billing.verdict).toBe('UNKNOWN');
     expect(billing.unknownBecause).toHaveLength(1);
     expect(billing.unknownBecause[0]).toContain(`a hole in the CloudTrail read for account ${ACCOUNT} in ${REGION}: 2024-05-06 11:00..2024-05-09 14:00 UTC`);
-    expect(billing.reasons).toContain('evidence alone: no IRSA assume in the 14-day soak window (last 2024-04-25T12:00:00Z)');
-    // Before the hole the namespace was already READY (the last IRSA was 20 days ago).
+    expect(billing.reasons).toContain('evidence alone: no IRSA assume in the 14-day soak window (last 2024-04-20T12:00:00Z)');
+    // Before the hole the namespace was already READY (its last IRSA was 16 days before the hole).
     expect(billing.lastWellFounded).toEqual({ verdict: 'READY', through: '2024-05-06T11:00:00Z' });
     expect(report.clusters[0]).toMatchObject({ verdict: 'UNKNOWN' });
     expect(report.coverage.find((c) => c.region === REGION)!.gaps).toEqual([{ from: '2024-05-06T11:00:00Z', to: '2024-05-09T14:00:00Z' }]);

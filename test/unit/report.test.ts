@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { aggregate, mergeItems, type EvidenceItem } from '../../functions/core/evidence';
 import type { IdentityEvent } from '../../functions/core/identity-event';
 import { emptyInventory, type Inventory, type InventoryAssociation, type InventoryCluster } from '../../functions/core/inventory';
+import { logCoverage } from '../support/coverage';
 import { assessReadiness, VERDICT_ORDER, type ReadinessReport } from '../../functions/core/readiness';
 import {
   buildReport,
@@ -88,7 +89,10 @@ function reportOf(
 ): { report: StragglerReport; readiness: ReadinessReport } {
   const inventory: Inventory = { ...emptyInventory(), clusters: [PAYMENTS], associations: options.associations ?? [] };
   const items = fold(events);
-  const readiness = assessReadiness({ items, inventory }, { asOf: new Date(options.asOf ?? T) });
+  const asOf = options.asOf ?? T;
+  // Every hour of the 60 days before the as-of was read: the report's verdicts stand on the evidence.
+  const coverage = logCoverage([{ account: ACCOUNT, region: REGION }, { account: ACCOUNT, region: 'us-east-1' }], asOf - 60 * 86_400_000, asOf);
+  const readiness = assessReadiness({ items, inventory, coverage }, { asOf: new Date(asOf) });
   const { days, irsaRoles } = reportEvidence(items);
   return { report: buildReport({ readiness, days, irsaRoles, inventory, previous: options.previous ?? null }), readiness };
 }
@@ -191,7 +195,7 @@ describe('clusters', () => {
 
     expect(report.clusters.map((c) => [c.cluster, c.clusterId, c.verdict])).toEqual([
       ['payments', PAYMENTS_ARN, 'READY'],
-      ['(issuer STRAY00000000000000000000000001)', `issuer:${stray}`, 'NOT_STARTED'],
+      ['(issuer STRAY00000000000000000000000001)', `issuer:${stray}`, 'UNKNOWN'],
     ]);
     const [row] = report.stragglers;
     expect(row).toMatchObject({ cluster: '(issuer STRAY00000000000000000000000001)', clusterArn: null, hasAssociation: false, nextStep: 'create-association' });
@@ -222,7 +226,7 @@ describe('numbers', () => {
       readiness.clusters.map((c) => [c.cluster, c.verdict, c.namespaceCounts, c.warnings]),
     );
     for (const v of VERDICT_ORDER) expect(report.totals.verdicts[v]).toBe(readiness.namespaces.filter((n) => n.verdict === v).length);
-    expect(report.totals.verdicts).toEqual({ NOT_STARTED: 3, IN_PROGRESS: 1, SOAKING: 1, READY: 1 });
+    expect(report.totals.verdicts).toEqual({ UNKNOWN: 0, NOT_STARTED: 3, IN_PROGRESS: 1, SOAKING: 1, READY: 1 });
   });
 
   it('counts each namespace per UTC day over the 30 days that end with the as-of day', () => {
