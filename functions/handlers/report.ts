@@ -27,7 +27,7 @@ const EMAIL_MAX_BYTES = 200_000;
  */
 export const handler = async (): Promise<{ key: string }> => {
   const asOf = new Date();
-  const { report, previous } = await gatherReport(store, { asOf, soakDays });
+  const { report } = await gatherReport(store, { asOf, soakDays });
   const chartJs = await readFile(path.join(process.env['LAMBDA_TASK_ROOT'] ?? '.', 'chart.umd.js'), 'utf8');
   const prefix = `reports/${report.asOf.slice(0, 10)}`;
   const put = async (format: ReportFormat) => {
@@ -49,7 +49,7 @@ export const handler = async (): Promise<{ key: string }> => {
     }),
   );
   // Only a report that went out becomes the next one's baseline.
-  await saveSummary(store, summarize(report), previous);
+  await saveSummary(store, summarize(report));
   logger.info('report published', { key: html, asOf: report.asOf });
   return { key: html };
 };

@@ -9,9 +9,11 @@ import { buildReport, parseSummary, reportEvidence, summarize, windowStartDay, t
 import { REPORT_EXTENSIONS, renderReport, type ReportFormat } from '../core/report-render';
 import { readinessReport } from '../adapters/readiness-query';
 
-/** Where the previous report's summary lives (a bookkeeping item beside the evidence). */
-export const REPORT_SUMMARY_KEY = { pk: 'REPORT', sk: 'latest' } as const;
-/** DynamoDB items are at most 400 KB; the compressed summary stays well below. */
+/** Saved report summaries (bookkeeping items beside the evidence), one per as-of. */
+export const REPORT_SUMMARY_PK = 'REPORT';
+const SUMMARY_SK_PREFIX = 'SUMMARY#';
+const LEGACY_SUMMARY_SK = 'latest';
+/** A summary item stays well under DynamoDB's 400 KB item limit; past this the straggler list is dropped. */
 const SUMMARY_MAX_BYTES = 300_000;
 
 export interface ReportSettings {
@@ -43,15 +45,25 @@ export async function gatherReport(
   const [readiness, snapshot, previous] = await Promise.all([
     readinessReport(store, options),
     store.snapshot({ fromDay: windowStartDay(settings.asOf.toISOString()), namespaceDays: true }),
-    loadPreviousSummary(store),
+    loadPreviousSummary(store, settings.asOf),
   ]);
   const { days, irsaRoles } = reportEvidence(snapshot.items);
   const report = buildReport({ readiness, days, irsaRoles, inventory: snapshot.inventory, previous: previous.summary });
   return { report, previous: previous.summary, problem: previous.problem };
 }
 
-export async function loadPreviousSummary(store: DynamoEvidenceStore): Promise<{ summary: ReportSummary | null; problem: string | null }> {
-  const item = await store.getMeta(REPORT_SUMMARY_KEY.pk, REPORT_SUMMARY_KEY.sk);
+/**
+ * The baseline a report compares with: the latest summary saved for an as-of before this one. A
+ * report of a past day compares with what was saved before that day, and reading never moves it.
+ */
+export async function loadPreviousSummary(store: DynamoEvidenceStore, asOf: Date): Promise<{ summary: ReportSummary | null; problem: string | null }> {
+  const before = asOf.toISOString();
+  const saved = [
+    ...(await store.queryMeta(REPORT_SUMMARY_PK, SUMMARY_SK_PREFIX)),
+    // Written by versions before saved summaries were kept per as-of.
+    ...(await store.queryMeta(REPORT_SUMMARY_PK, LEGACY_SUMMARY_SK)),
+  ].filter((i) => typeof i['asOf'] === 'string' && (i['asOf'] as string) < before);
+  const item = saved.sort((a, b) => ((a['asOf'] as string) < (b['asOf'] as string) ? 1 : -1))[0];
   if (item === undefined) return { summary: null, problem: null };
   let value: unknown;
   try {
@@ -65,16 +77,11 @@ export async function loadPreviousSummary(store: DynamoEvidenceStore): Promise<{
   return parsed.summary === null ? { summary: null, problem: parsed.problem } : { summary: parsed.summary, problem: null };
 }
 
-/**
- * Keeps this report's summary for the next one, unless a later report's is already there (a
- * report as of a past time must not become the baseline of the next regular one).
- */
-export async function saveSummary(store: DynamoEvidenceStore, summary: ReportSummary, previous: ReportSummary | null): Promise<boolean> {
-  if (previous !== null && previous.asOf > summary.asOf) return false;
+/** Keeps this report's summary as a baseline (`report --save`, the scheduled report job). */
+export async function saveSummary(store: DynamoEvidenceStore, summary: ReportSummary): Promise<void> {
   let data = gzipSync(JSON.stringify(summary));
   if (data.length > SUMMARY_MAX_BYTES) data = gzipSync(JSON.stringify({ ...summary, stragglers: null }));
-  await store.putMeta({ ...REPORT_SUMMARY_KEY, type: 'report-summary', asOf: summary.asOf, data });
-  return true;
+  await store.putMeta({ pk: REPORT_SUMMARY_PK, sk: `${SUMMARY_SK_PREFIX}${summary.asOf}`, type: 'report-summary', asOf: summary.asOf, data });
 }
 
 /** Chart.js's UMD build, read from the installed package (its `exports` hide `dist/`, its `require` entry sits beside it). */
@@ -121,18 +128,18 @@ export async function writeFileAtomic(dir: string, name: string, content: string
 }
 
 /**
- * Builds, renders and writes `cutover-watch-report-<as-of date>.<ext>` into `outDir`, then keeps
- * the summary as the next report's baseline (unless `remember` is false). Returns the file's path.
+ * Builds, renders and writes `cutover-watch-report-<as-of date>.<ext>` into `outDir`, and keeps
+ * the summary as a baseline only when `save` is set. Returns the file's path.
  * What the demo and scripts call.
  */
 export async function writeReport(
   store: DynamoEvidenceStore,
-  options: ReportSettings & { format: ReportFormat; outDir: string; remember?: boolean },
+  options: ReportSettings & { format: ReportFormat; outDir: string; save?: boolean },
 ): Promise<string> {
   await prepareOutDir(options.outDir);
-  const { report, previous } = await gatherReport(store, options);
+  const { report } = await gatherReport(store, options);
   const file = await writeFileAtomic(options.outDir, reportFileName(report.asOf, options.format), await render(report, options.format));
-  if (options.remember ?? true) await saveSummary(store, summarize(report), previous);
+  if (options.save) await saveSummary(store, summarize(report));
   return file;
 }
 

@@ -1055,7 +1055,7 @@ function noisePrincipals(): NoisePrincipals[] {
   ];
 }
 
-function emitNoise(b: FleetBuilder, p: NoisePrincipals, t: number): void {
+function emitNoise(b: FleetBuilder, p: NoisePrincipals, t: number, inRegion?: string): void {
   const r = b.r;
   const acct = p.account;
   const u = r.pick(p.users);
@@ -1090,8 +1090,9 @@ function emitNoise(b: FleetBuilder, p: NoisePrincipals, t: number): void {
   };
   const officeIp = `198.51.100.${r.int(10, 60)}`;
   const automationIp = `192.0.2.${r.int(10, 250)}`;
-  const roll = r.next();
-  let region = r.pick(p.regions);
+  // A record that must land in a region (the hourly background) is never a us-east-1-only sign-in.
+  const roll = inRegion ? 0.05 + r.next() * 0.95 : r.next();
+  let region = inRegion ?? r.pick(p.regions);
   let rec: Record<string, unknown>;
   const head = (userIdentity: unknown, source: string, name: string, ip: string, ua: string) => ({
     eventVersion: '1.08',
@@ -1388,7 +1389,19 @@ export function generateSampleFleet(options: SampleFleetOptions): SampleFleet {
   const relevant = b.out.length;
   const noiseCount = Math.round(relevant * 0.55);
   const principals = noisePrincipals();
-  for (let i = 0; i < noiseCount; i++) {
+  // A real trail has records in every hour of every region it logs (nodes, controllers, people):
+  // coverage counts on that, so the sample fleet has at least one unrelated record an hour per
+  // account and region, out of the noise budget.
+  let hourly = 0;
+  for (const p of principals) {
+    for (const region of new Set(p.regions)) {
+      for (let h = Math.floor(start / HOUR) * HOUR; h < end; h += HOUR) {
+        emitNoise(b, p, Math.max(start, h) + Math.floor(r.next() * (HOUR - 1)), region);
+        hourly += 1;
+      }
+    }
+  }
+  for (let i = hourly; i < noiseCount; i++) {
     const p = r.chance(0.65) ? principals[0] : principals[1];
     if (!p) continue;
     emitNoise(b, p, start + Math.floor(r.next() * (end - start)));
@@ -1872,14 +1885,30 @@ function computeExpectedDetections(
  * (4-space indent, like the AWS CLI) under `dir/inventory/<name>`. `files` is the number of log
  * files written (inventory files: `fleet.inventory.length`).
  */
+export interface WriteSampleFleetOptions {
+  /**
+   * Files of these UTC days in this region go to `late/` instead of `logs/`: a sync that missed
+   * them, read later (the demo's planted coverage hole). Days are `YYYY-MM-DD`.
+   */
+  late?: { region: string; days: readonly string[] };
+}
+
 export async function writeSampleFleet(
   dir: string,
   fleet: SampleFleet,
-): Promise<{ logDir: string; inventoryDir: string; files: number }> {
+  options: WriteSampleFleetOptions = {},
+): Promise<{ logDir: string; lateDir: string | null; inventoryDir: string; files: number }> {
   const logDir = join(dir, 'logs');
+  const lateDir = options.late ? join(dir, 'late') : null;
   const inventoryDir = join(dir, 'inventory');
   await mkdir(inventoryDir, { recursive: true });
-  const dirs = new Set(fleet.files.map((f) => dirname(join(logDir, f.key))));
+  // S3 keys are AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/…
+  const isLate = (key: string) => {
+    const parts = key.split('/');
+    return options.late !== undefined && parts[3] === options.late.region && options.late.days.includes(parts.slice(4, 7).join('-'));
+  };
+  const target = (key: string) => join(isLate(key) && lateDir ? lateDir : logDir, key);
+  const dirs = new Set(fleet.files.map((f) => dirname(target(f.key))));
   await Promise.all([...dirs].sort().map((d) => mkdir(d, { recursive: true })));
   // Compress on the main thread (small files: faster than the 4-thread zlib pool), write 64 at a time.
   const batch = 64;
@@ -1887,11 +1916,11 @@ export async function writeSampleFleet(
     await Promise.all(
       fleet.files
         .slice(i, i + batch)
-        .map((f) => writeFile(join(logDir, f.key), gzipSync(Buffer.from(JSON.stringify({ Records: f.records }), 'utf8')))),
+        .map((f) => writeFile(target(f.key), gzipSync(Buffer.from(JSON.stringify({ Records: f.records }), 'utf8')))),
     );
   }
   for (const inv of fleet.inventory) {
     await writeFile(join(inventoryDir, inv.name), JSON.stringify(inv.content, null, 4) + '\n', 'utf8');
   }
-  return { logDir, inventoryDir, files: fleet.files.length };
+  return { logDir, lateDir, inventoryDir, files: fleet.files.length };
 }

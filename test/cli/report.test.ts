@@ -51,7 +51,7 @@ afterAll(async () => {
 describe('cutover-watch report', () => {
   it('--format json has the numbers of readiness --json for the same as-of', async () => {
     // one at a time: the embedded store admits one process
-    const json = await report('--format', 'json', '--no-baseline');
+    const json = await report('--format', 'json');
     const readiness = await cli(['readiness', '--json', '--store', store, '--as-of', END], { cwd: work });
 
     expect(json.code).toBe(0);
@@ -70,8 +70,8 @@ describe('cutover-watch report', () => {
   });
 
   it('--format csv prints one RFC 4180 row per straggler and clean-up', async () => {
-    const csv = await report('--format', 'csv', '--no-baseline');
-    const json = await report('--format', 'json', '--no-baseline');
+    const csv = await report('--format', 'csv');
+    const json = await report('--format', 'json');
 
     expect(csv.code).toBe(0);
     expect(csv.stdout.endsWith('\r\n')).toBe(true);
@@ -84,26 +84,25 @@ describe('cutover-watch report', () => {
     expect(csv.stdout).toMatch(/,inventory-sync,arn:aws:iam::111122223333:role\/payments-prod-inventory-inventory-sync,NOT_STARTED,/);
   });
 
-  it('compares with the previous report: none the first time, then the last one kept', async () => {
-    const first = await cli(['report', '--store', 'fresh', '--as-of', END], { cwd: work });
+  it('compares with the latest report saved before its as-of; only --save keeps one, reading never moves it', async () => {
+    const WEEK_BEFORE = '2026-11-13T00:00:00Z';
+    const first = await cli(['report', '--store', 'fresh', '--as-of', WEEK_BEFORE, '--save'], { cwd: work });
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('CHANGES: this is the first report, there is no previous one to compare with');
-    expect(first.stdout).toMatch(/14 service accounts still on IRSA, 12 ready to clean up, 1 of 3 OIDC providers ready to retire/);
 
-    const second = await cli(['report', '--store', 'fresh', '--as-of', END, '--format', 'md'], { cwd: work });
-    expect(second.code).toBe(0);
-    expect(second.stdout).toContain('Compared with the report as of 2026-11-20 00:00 UTC.');
-    expect(second.stdout).toContain('No verdict changed and no straggler came or went.');
+    for (let i = 0; i < 2; i++) {
+      // read twice without --save: the baseline stays the saved one
+      const later = await cli(['report', '--store', 'fresh', '--as-of', END, '--format', 'md'], { cwd: work });
+      expect(later.code).toBe(0);
+      expect(later.stdout).toContain('Compared with the report as of 2026-11-13 00:00 UTC.');
+    }
 
-    // a week earlier, without moving the baseline: checkout was not soaking yet
-    const earlier = await cli(['report', '--store', 'fresh', '--as-of', '2026-11-13T00:00:00Z', '--format', 'json', '--no-baseline'], { cwd: work });
-    const changes = JSON.parse(earlier.stdout).changes;
-    expect(changes.previousAsOf).toBe(END);
-    expect(changes.notes[0]).toMatch(/later time/);
+    const before = await cli(['report', '--store', 'fresh', '--as-of', '2026-11-10T00:00:00Z', '--format', 'json'], { cwd: work });
+    expect(JSON.parse(before.stdout).changes.previousAsOf).toBeNull();
   });
 
   it('--out writes one file named after the as-of day and prints where', async () => {
-    const run = await report('--format', 'html', '--out', 'reports', '--no-baseline');
+    const run = await report('--format', 'html', '--out', 'reports');
 
     expect(run.code).toBe(0);
     expect(run.stdout.trim()).toBe(`wrote ${path.join('reports', 'cutover-watch-report-2026-11-20.html')}`);
@@ -112,7 +111,7 @@ describe('cutover-watch report', () => {
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html).toContain('payments-prod');
 
-    const csv = await report('--format', 'csv', '--out', 'reports', '--no-baseline');
+    const csv = await report('--format', 'csv', '--out', 'reports');
     expect(csv.code).toBe(0);
     expect((await readdir(path.join(work, 'reports'))).sort()).toEqual(['cutover-watch-report-2026-11-20.csv', 'cutover-watch-report-2026-11-20.html']);
   });

@@ -6,6 +6,7 @@ import { inventorySyncCommand } from './commands/inventory-sync';
 import { reportCommand } from './commands/report';
 import { analyzeCommand } from './commands/analyze';
 import { classifyCommand } from './commands/classify';
+import { coverageCommand } from './commands/coverage';
 import { demoCommand } from './commands/demo';
 import { evidenceCommand } from './commands/evidence';
 import { inventoryCommand } from './commands/inventory';
@@ -38,12 +39,14 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
         '  cutover-watch inventory import eks/*.json  map OIDC issuers to clusters\n' +
         '  cutover-watch analyze logs/                your CloudTrail logs into the local store\n' +
         '  cutover-watch readiness                    verdicts per namespace and cluster\n' +
+        '  cutover-watch coverage                     what CloudTrail was read: verdicts rest on it\n' +
         '  cutover-watch alerts                       what the detections raised, with causes and next steps\n' +
         '\nThe store is .cutover-watch/ in the current directory (--store DIR), or a deployed table (--table NAME --region R).',
     );
   classifyCommand(program, io, setExit);
   analyzeCommand(program, io, setExit);
-  readinessCommand(program, io);
+  readinessCommand(program, io, setExit);
+  coverageCommand(program, io);
   reportCommand(program, io);
   alertsCommand(program, io);
   evidenceCommand(program, io);

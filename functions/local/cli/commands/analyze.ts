@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { deliverAlerts, type DeliveryFailure } from '../../../adapters/alert-delivery';
+import type { DynamoEvidenceStore } from '../../../adapters/dynamo-evidence-store';
 import { SEVERITIES, type Alert } from '../../../core/alert';
 import { alertLine } from '../../../core/alert-format';
 import { analyzePaths, type AnalyzeSummary, type Rejection } from '../../analyze';
@@ -98,6 +99,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
           printAlerts(raised, io);
         }
         reportDeliveryFailures(failures, path.relative(io.cwd, path.join(localDir, 'alerts.jsonl')), io);
+        if (!flags.json) await printUnmappedIssuers(store, io);
 
         if (summary.files === 0 && summary.records === 0) setExit(2);
         else if (summary.notStored > 0 || failures.length > 0) setExit(1);
@@ -157,4 +159,23 @@ export function printSummary(s: AnalyzeSummary, where: string, io: Io): void {
   if (s.notStored > 0) {
     io.err(`${plural(s.notStored, 'event')} could not be stored: ${[...new Set(s.storeErrors)].slice(0, 3).join('; ')}; run analyze again to retry them`);
   }
+}
+
+/**
+ * IRSA records name an OIDC issuer, not a cluster: until the inventory maps it, its namespaces are
+ * UNKNOWN and the inventory's detections (irsa-regression, irsa-after-association) wait for it.
+ * Said last, where it is seen, with the command that fixes it.
+ */
+export async function printUnmappedIssuers(store: DynamoEvidenceStore, io: Io): Promise<void> {
+  const [scopes, inventory] = await Promise.all([store.scopes(), store.loadInventory()]);
+  const mapped = new Set(inventory.clusters.map((c) => c.oidcIssuer));
+  const unmapped = scopes.filter((s) => s['kind'] === 'issuer' && !mapped.has(String(s['name']))).map((s) => String(s['name']));
+  if (unmapped.length === 0) return;
+  const regions = [...new Set(unmapped.map((i) => /^oidc\.eks\.([a-z0-9-]+)\./.exec(i)?.[1]).filter((r): r is string => r !== undefined))].sort();
+  io.out('');
+  io.out(
+    `action needed: IRSA of ${plural(unmapped.length, 'OIDC issuer')} cannot be placed in a cluster (${unmapped.slice(0, 3).join(', ')}${unmapped.length > 3 ? ', …' : ''}): ` +
+      'their namespaces stay UNKNOWN and irsa-regression/irsa-after-association wait for the inventory. ' +
+      `Run \`cutover-watch inventory sync${regions.map((r) => ` --region ${r}`).join('')}\` (or \`cutover-watch inventory import\` of \`aws eks describe-cluster\` output).`,
+  );
 }

@@ -13,7 +13,7 @@ interface ReportFlags extends StoreOptions {
   asOf?: Date;
   soakDays: number;
   activeHours: number;
-  baseline: boolean;
+  save?: boolean;
 }
 
 export function reportCommand(program: Command, io: Io): void {
@@ -46,7 +46,7 @@ export function reportCommand(program: Command, io: Io): void {
       .option('--as-of <time>', 'report as of this ISO 8601 time (default: now)', parseTime)
       .option('--soak-days <days>', 'soak period S', positiveNumber, 14)
       .option('--active-hours <hours>', 'active window A', positiveNumber, 24)
-      .option('--no-baseline', 'do not keep this report as the one the next report compares with'),
+      .option('--save', 'keep this report\'s summary as a baseline: later reports compare with the latest one saved before their as-of (the scheduled report job saves; reading never does)'),
   )
     .addHelpText(
       'after',
@@ -56,7 +56,7 @@ export function reportCommand(program: Command, io: Io): void {
         '  cutover-watch report --format csv > stragglers.csv    one row per straggler, for a spreadsheet\n' +
         '  cutover-watch report --format md --out wiki/          for a ticket or a wiki page\n' +
         "  cutover-watch report --format json | jq '.stragglers[] | select(.nextStep==\"create-association\")'\n" +
-        '  cutover-watch report --as-of 2026-11-20 --no-baseline  a past day, without moving the baseline\n' +
+        '  cutover-watch report --format html --out reports/ --save  the weekly report: kept as the next one\'s baseline\n' +
         '  cutover-watch report --table cutover-watch-evidence --region us-east-1 --format html --out .',
     )
     .action(async (flags: ReportFlags) => {
@@ -67,7 +67,7 @@ export function reportCommand(program: Command, io: Io): void {
       try {
         if (outDir !== null) await prepareOutDir(outDir);
         await withStore(flags, io, async ({ store }) => {
-          const { report, previous, problem } = await gatherReport(store, {
+          const { report, problem } = await gatherReport(store, {
             asOf: flags.asOf ?? io.now(),
             soakDays: flags.soakDays,
             activeHours: flags.activeHours,
@@ -80,7 +80,7 @@ export function reportCommand(program: Command, io: Io): void {
             const file = await writeFileAtomic(outDir, reportFileName(report.asOf, flags.format), content);
             io.out(`wrote ${path.relative(io.cwd, file) || file}`);
           }
-          if (flags.baseline) await saveSummary(store, summarize(report), previous);
+          if (flags.save) await saveSummary(store, summarize(report));
         });
       } catch (e) {
         if (e instanceof ReportOutputError) throw new UsageError(e.message, { cause: e });
