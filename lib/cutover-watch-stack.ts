@@ -77,6 +77,7 @@ export class CutoverWatchStack extends Stack {
     });
     this.reports = new ReportsBucket(this, 'Reports', { removalPolicy });
     this.jobs = new ScheduledJobs(this, 'Jobs', {
+      policyDocument: config.policyDocument,
       table: this.evidence.table,
       topic: this.alerts.topic,
       reportsBucket: this.reports.bucket,

@@ -16,6 +16,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Alert } from '../core/alert';
+import type { IdentityEvent } from '../core/identity-event';
 import type { CoverageDay } from '../core/coverage';
 import type { DetectionNeeds, DetectionState } from '../core/detections';
 import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
@@ -409,6 +410,31 @@ export class DynamoEvidenceStore implements EvidencePort {
     }));
   }
 
+  /**
+   * IRSA events whose issuer the inventory does not map yet, one item each under their issuer
+   * (`UNPLACED#<issuer>`, sorted by event time): what the placement detections need once it does.
+   * Keyed by event id, so a replayed batch parks nothing twice.
+   */
+  async parkUnplaced(events: readonly IdentityEvent[]): Promise<void> {
+    await this.batchWrite(
+      events.map((e) => ({
+        PutRequest: {
+          Item: { pk: unplacedPk(e.oidcIssuer ?? '?'), sk: `${e.eventTime}#${e.eventId}`, type: 'unplaced', event: JSON.stringify(e), expiresAt: guardExpiry(e) },
+        },
+      })),
+    );
+  }
+
+  /** The parked events of one issuer, oldest first. */
+  async unplacedEvents(issuer: string): Promise<{ sk: string; event: IdentityEvent }[]> {
+    const items = await this.query({ pk: unplacedPk(issuer) });
+    return items.map((i) => ({ sk: i.sk, event: JSON.parse(String(i['event'])) as IdentityEvent }));
+  }
+
+  async dropUnplaced(issuer: string, sks: readonly string[]): Promise<void> {
+    await this.batchWrite(sks.map((sk) => ({ DeleteRequest: { Key: key(unplacedPk(issuer), sk) } })));
+  }
+
   async releaseAlerts(alerts: readonly Alert[]): Promise<void> {
     await this.batchWrite(alerts.map((a) => ({ DeleteRequest: { Key: key(alertsPk(a), a.id) } })));
   }
@@ -480,6 +506,9 @@ export class DynamoEvidenceStore implements EvidencePort {
 }
 
 const key = (pk: string, sk: string) => ({ pk, sk });
+const unplacedPk = (issuer: string) => `UNPLACED#${issuer}`;
+/** Parked events outlive LookupEvents' 90 days, like replay guards, then DynamoDB's TTL drops them. */
+const guardExpiry = (e: IdentityEvent) => Math.floor(Date.parse(e.eventTime) / 1000) + EVENT_GUARD_TTL_DAYS * 86_400;
 
 /**
  * Alerts live in a partition per month of their window (windows start with a date; `first-seen`

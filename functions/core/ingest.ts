@@ -1,5 +1,5 @@
 import type { Alert } from './alert';
-import { detect, detectionNeeds, type DetectionNeeds, type DetectionState } from './detections';
+import { detect, detectionNeeds, unplacedIrsa, type DetectionNeeds, type DetectionState } from './detections';
 import { aggregate, type EvidenceDelta, type EvidenceItem } from './evidence';
 import type { Inventory } from './inventory';
 import type { Policy } from './policy';
@@ -40,6 +40,8 @@ export interface DetectionPort {
   recordAlerts(alerts: readonly Alert[]): Promise<Alert[]>;
   /** Forgets alerts this batch recorded but could not hand back, so its retry raises them. */
   releaseAlerts(alerts: readonly Alert[]): Promise<void>;
+  /** Keeps IRSA events the inventory cannot place yet, keyed by event id (idempotent), for `placeParked`. */
+  parkUnplaced(events: readonly IdentityEvent[]): Promise<void>;
 }
 
 export interface DetectionOptions {
@@ -77,6 +79,8 @@ export async function ingestBatch(
       const { policy, inventory, port } = detection;
       const state = await port.detectionState(detectionNeeds(counted, inventory, policy), inventory);
       alerts = await port.recordAlerts(detect(counted, state, policy, now));
+      // Before the evidence moves: a crash after this replays the batch, and parking again is a no-op.
+      await port.parkUnplaced(unplacedIrsa(counted, inventory));
     }
     const options = detection ? { detection: { spikeWindowMinutes: detection.policy.accessDeniedSpike.windowMinutes } } : {};
     result = await store.apply(aggregate(counted, options));

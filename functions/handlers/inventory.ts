@@ -2,10 +2,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
 import { eksClient, syncInventory } from '../adapters/eks-inventory';
-import { listEnv, logger, metrics, requiredEnv } from './runtime';
+import { placeParked } from '../adapters/placement';
+import { listEnv, logger, metrics, policyFromEnv, requiredEnv } from './runtime';
 
 const store = new DynamoEvidenceStore({ client: new DynamoDBClient({}), tableName: requiredEnv('TABLE_NAME') });
 const regions = listEnv('EKS_REGIONS');
+const policy = policyFromEnv();
 
 /**
  * Scheduled: the EKS side of the fleet (issuer → cluster, associations, node roles) into the table,
@@ -16,6 +18,9 @@ export const handler = async (): Promise<{ clusters: number; problems: number }>
   if (regions.length === 0) throw new Error('EKS_REGIONS is empty: the stack must pass the regions to read');
   const result = await syncInventory({ regions, clientFor: eksClient });
   await store.saveInventory(result.inventory);
+  // Alerts that waited for IRSA to be placed: recorded in the table, published by the outbox on its stream.
+  const placement = await placeParked(store, policy, new Date());
+  if (placement.placed > 0) logger.info('parked IRSA placed', { events: placement.placed, alerts: placement.alerts.length });
   for (const problem of result.problems) logger.warn('cluster not read', { ...problem });
   metrics.addMetric('InventoryClusters', MetricUnit.Count, result.clusters);
   metrics.addMetric('InventoryProblems', MetricUnit.Count, result.problems.length);

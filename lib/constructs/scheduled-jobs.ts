@@ -22,6 +22,8 @@ export interface ScheduledJobsProps {
   readonly eksRegions: readonly string[];
   /** Soak period of the report's readiness verdicts. */
   readonly soakDays: number;
+  /** The detections' policy (as the ingest gets it): the inventory job runs the placement detections. */
+  readonly policyDocument?: unknown;
   /** @default 'rate(6 hours)' */
   readonly inventorySchedule?: string;
   /** @default 'cron(0 8 ? * MON *)' - Mondays 08:00 UTC */
@@ -54,8 +56,13 @@ export class ScheduledJobs extends Construct {
       timeout: Duration.minutes(5),
       memorySize: 512,
       logRemovalPolicy: props.logRemovalPolicy,
-      environment: { TABLE_NAME: props.table.tableName, EKS_REGIONS: props.eksRegions.join(',') },
-      // An inventory sync is idempotent: a retry rewrites the same items.
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        EKS_REGIONS: props.eksRegions.join(','),
+        POLICY: props.policyDocument === undefined ? undefined : JSON.stringify(props.policyDocument),
+      },
+      // An inventory sync is idempotent: a retry rewrites the same items; parked IRSA it places
+      // raises its alerts once (recorded by id) and is then dropped.
       invocation: { kind: 'asynchronous', onFailure, retryAttempts: 2 },
     });
     // The sync merges with the stored inventory (a query of its partition) before writing it back.

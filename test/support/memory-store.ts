@@ -2,6 +2,7 @@ import type { Alert } from '../../functions/core/alert';
 import type { DetectionNeeds, DetectionState } from '../../functions/core/detections';
 import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../../functions/core/evidence';
 import type { ApplyResult, DetectionPort, EvidencePort } from '../../functions/core/ingest';
+import type { IdentityEvent } from '../../functions/core/identity-event';
 import type { Inventory } from '../../functions/core/inventory';
 import { scopePk } from '../../functions/core/table-schema';
 
@@ -29,6 +30,12 @@ export class MemoryStore implements EvidencePort, DetectionPort {
       }
     }
     return fresh;
+  }
+
+  readonly parked = new Map<string, IdentityEvent>();
+
+  async parkUnplaced(events: readonly IdentityEvent[]): Promise<void> {
+    for (const e of events) this.parked.set(e.eventId, e);
   }
 
   async releaseEvents(eventIds: readonly string[]): Promise<void> {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { AwsFatalError, eksClient, syncInventory, type InventoryProblem, type SyncResult } from '../../../adapters/eks-inventory';
 import type { Inventory } from '../../../core/inventory';
 import { UsageError, type Io } from '../io';
+import { placeParkedAlerts, printPlacement } from './inventory';
 import { collect } from '../options';
 import { plural, table } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
@@ -132,8 +133,9 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         setExit(2);
         return;
       }
-      await withStore(storeOptionsOf(flags, regions), io, async ({ store, where }) => {
+      await withStore(storeOptionsOf(flags, regions), io, async ({ store, where, localDir }) => {
         await store.saveInventory(result.inventory);
+        const placement = await placeParkedAlerts(store, localDir, io);
         if (flags.json) {
           io.out(JSON.stringify({ stored: true, store: where, clusters: result.clusters, inventory: result.inventory, problems: result.problems }));
         } else {
@@ -147,6 +149,7 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
           } else {
             io.out(`no EKS clusters${flags.cluster?.length ? ` named ${flags.cluster.join(', ')}` : ''} in ${regions.join(', ')}`);
           }
+          printPlacement(placement, io);
         }
       });
       printProblems(result.problems, io);

@@ -6,6 +6,13 @@ import { roleName } from '../../../core/readiness';
 import { UsageError, type Io } from '../io';
 import { plural, table } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
+import path from 'node:path';
+import { deliverAlerts, JsonlAlertLog } from '../../../adapters/alert-delivery';
+import type { DynamoEvidenceStore } from '../../../adapters/dynamo-evidence-store';
+import { placeParked } from '../../../adapters/placement';
+import type { Alert } from '../../../core/alert';
+import { loadPolicy } from '../alert-options';
+import { printAlerts } from './analyze';
 
 export function inventoryCommand(program: Command, io: Io): void {
   const inventory = program
@@ -34,8 +41,9 @@ export function inventoryCommand(program: Command, io: Io): void {
     )
     .action(async (files: string[], flags: StoreOptions & { json?: boolean }) => {
       const parsed = await readInventoryFiles(files);
-      await withStore(flags, io, async ({ store, where }) => {
+      await withStore(flags, io, async ({ store, where, localDir }) => {
         const merged = await store.saveInventory(parsed);
+        const placement = await placeParkedAlerts(store, localDir, io);
         if (flags.json) io.out(JSON.stringify(merged, null, 2));
         else {
           io.out(
@@ -43,6 +51,7 @@ export function inventoryCommand(program: Command, io: Io): void {
               `${plural(parsed.nodegroups.length, 'node group')} into ${where}`,
           );
           printInventory(merged, io);
+          printPlacement(placement, io);
         }
       });
     });
@@ -96,4 +105,25 @@ function printInventory(inv: Inventory, io: Io): void {
     io.out('');
     io.out(table(['CLUSTER', 'NODE GROUP', 'NODE ROLE'], inv.nodegroups.map((n) => [n.cluster, n.nodegroup, roleName(n.nodeRoleArn)])));
   }
+}
+
+/**
+ * After the inventory changed: the alerts that waited for IRSA to be placed in a cluster, recorded
+ * once and appended to alerts.jsonl (the policy file of the working directory applies).
+ */
+export async function placeParkedAlerts(store: DynamoEvidenceStore, localDir: string, io: Io): Promise<{ placed: number; alerts: Alert[] }> {
+  const { policy } = await loadPolicy({}, io);
+  const placement = await placeParked(store, policy, io.now());
+  if (placement.alerts.length > 0) {
+    const failures = await deliverAlerts(placement.alerts, [new JsonlAlertLog(path.join(localDir, 'alerts.jsonl'))]);
+    for (const f of failures) io.err(`cutover-watch: alert not written to ${f.sink}: ${f.message}`);
+  }
+  return placement;
+}
+
+export function printPlacement(placement: { placed: number; alerts: Alert[] }, io: Io): void {
+  if (placement.placed === 0) return;
+  io.out('');
+  io.out(`placed ${plural(placement.placed, 'IRSA event')} read before their cluster was known; the detections that needed it ran over them`);
+  printAlerts(placement.alerts, io);
 }
