@@ -68,6 +68,12 @@ export const ConfigSchema = z.strictObject({
   inventorySchedule: scheduleExpression.default('rate(6 hours)'),
   /** Soak period of the readiness verdicts in the report. @default the policy's soak.soakDays (14) */
   soakDays: z.number().int().positive().max(365).optional(),
+  /**
+   * Hours without an identity event from a watched region before its alarm fires; the report job
+   * marks verdicts UNKNOWN on the same rule (live coverage bridges no longer gap). At most 24: a
+   * CloudWatch alarm period is at most one day. @default 6
+   */
+  noEventsAlarmHours: z.number().int().min(1).max(24).default(6),
   /** Create a CloudTrail trail logging management events. @default false - use the account's trail */
   createTrail: z.boolean().default(false),
   /** Keep the table, reports, trail bucket, keys and logs when the stack is deleted. @default true */
@@ -101,6 +107,7 @@ export interface CutoverWatchConfig {
   readonly reportSchedule: string;
   readonly inventorySchedule: string;
   readonly soakDays: number;
+  readonly noEventsAlarmHours: number;
   readonly createTrail: boolean;
   readonly retainData: boolean;
   /** Every (account, region) that needs a collector stack: collector regions, us-east-1 for global STS, collector accounts. */
@@ -197,6 +204,7 @@ export function parseConfig(doc: unknown, source: string, env: ConfigEnvironment
     reportSchedule: c.reportSchedule,
     inventorySchedule: c.inventorySchedule,
     soakDays: c.soakDays ?? policy.soak.soakDays,
+    noEventsAlarmHours: c.noEventsAlarmHours,
     createTrail: c.createTrail,
     retainData: c.retainData,
     collectors,

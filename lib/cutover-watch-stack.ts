@@ -78,6 +78,7 @@ export class CutoverWatchStack extends Stack {
     this.reports = new ReportsBucket(this, 'Reports', { removalPolicy });
     this.jobs = new ScheduledJobs(this, 'Jobs', {
       policyDocument: config.policyDocument,
+      liveGapHours: config.noEventsAlarmHours,
       table: this.evidence.table,
       topic: this.alerts.topic,
       reportsBucket: this.reports.bucket,
@@ -93,6 +94,9 @@ export class CutoverWatchStack extends Stack {
       ingestFunction: this.ingest.watchFunction.function,
       ingestTimeout: INGEST_TIMEOUT,
       ingestQueue: this.buffer.queue,
+      // The regions with clusters, not the us-east-1 collector that exists only for the global STS endpoint.
+      watchedRegions: [...new Set([config.homeRegion, ...config.collectorRegions])],
+      noEventsAlarmHours: config.noEventsAlarmHours,
       deadLetterQueues: {
         IngestDlq: this.buffer.deadLetterQueue,
         RuleDeliveryDlq: this.buffer.deliveryDeadLetterQueue,

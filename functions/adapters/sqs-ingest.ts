@@ -153,3 +153,10 @@ export function assumesByCluster(events: readonly IdentityEvent[], inventory: In
   }
   return counts;
 }
+
+/** Events per region they were recorded in: the heartbeat metric. */
+export function eventsByRegion(events: readonly IdentityEvent[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const e of events) if (e.region) counts.set(e.region, (counts.get(e.region) ?? 0) + 1);
+  return counts;
+}

@@ -54,6 +54,9 @@ export const DELIVERY_LAG_MS = 3_600_000;
 
 export type Interval = readonly [start: number, end: number];
 
+/** The ingest's metric of identity events per `region` dimension: the heartbeat the no-events alarms watch. */
+export const IDENTITY_EVENTS_BY_REGION = 'IdentityEventsByRegion';
+
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 

@@ -2,7 +2,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
-import { assumesByCluster, countEvents, processSqsBatch } from '../adapters/sqs-ingest';
+import { assumesByCluster, countEvents, eventsByRegion, processSqsBatch } from '../adapters/sqs-ingest';
+import { IDENTITY_EVENTS_BY_REGION } from '../core/coverage';
 import { cached, listEnv, logger, metrics, policyFromEnv, requiredEnv } from './runtime';
 
 // Built once per container: clients, the store, the policy.
@@ -36,6 +37,12 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const single = metrics.singleMetric();
     single.addDimension('cluster', cluster!);
     single.addMetric(metric!, MetricUnit.Count, count);
+  }
+  // The heartbeat the no-events alarms watch, per region the events were recorded in.
+  for (const [region, count] of eventsByRegion(result.events)) {
+    const single = metrics.singleMetric();
+    single.addDimension('region', region);
+    single.addMetric(IDENTITY_EVENTS_BY_REGION, MetricUnit.Count, count);
   }
   metrics.addMetric('RejectedRecords', MetricUnit.Count, result.parked.length);
   metrics.addMetric('Replayed', MetricUnit.Count, result.replayed);

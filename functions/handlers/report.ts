@@ -16,6 +16,8 @@ const sns = new SNSClient({});
 const bucket = requiredEnv('REPORT_BUCKET');
 const topicArn = requiredEnv('TOPIC_ARN');
 const soakDays = Number(process.env['SOAK_DAYS'] ?? '14');
+/** The no-events alarm's threshold: live coverage bridges no longer gap, so silence marks verdicts UNKNOWN on the same rule. */
+const liveGapHours = Number(process.env['LIVE_GAP_HOURS'] ?? '6');
 
 /** SNS messages are at most 256 KiB (Publish API reference); the text stays well under it. */
 const EMAIL_MAX_BYTES = 200_000;
@@ -27,7 +29,7 @@ const EMAIL_MAX_BYTES = 200_000;
  */
 export const handler = async (): Promise<{ key: string }> => {
   const asOf = new Date();
-  const { report } = await gatherReport(store, { asOf, soakDays });
+  const { report } = await gatherReport(store, { asOf, soakDays, liveGapHours });
   const chartJs = await readFile(path.join(process.env['LAMBDA_TASK_ROOT'] ?? '.', 'chart.umd.js'), 'utf8');
   const prefix = `reports/${report.asOf.slice(0, 10)}`;
   const put = async (format: ReportFormat) => {

@@ -22,6 +22,8 @@ export interface ReportSettings {
   soakDays?: number;
   /** @default 24 */
   activeHours?: number;
+  /** Live heartbeats further apart leave a hole in coverage. @default 6 */
+  liveGapHours?: number;
 }
 
 /** An output directory or file that cannot be written: the caller says so in one line. */
@@ -41,7 +43,7 @@ export async function gatherReport(
   store: DynamoEvidenceStore,
   settings: ReportSettings,
 ): Promise<{ report: StragglerReport; previous: ReportSummary | null; problem: string | null }> {
-  const options = { asOf: settings.asOf, soakDays: settings.soakDays ?? 14, activeHours: settings.activeHours ?? 24 };
+  const options = { asOf: settings.asOf, soakDays: settings.soakDays ?? 14, activeHours: settings.activeHours ?? 24, liveGapHours: settings.liveGapHours };
   const [readiness, snapshot, previous] = await Promise.all([
     readinessReport(store, options),
     store.snapshot({ fromDay: windowStartDay(settings.asOf.toISOString()), namespaceDays: true }),

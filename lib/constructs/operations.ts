@@ -17,6 +17,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { IDENTITY_EVENTS_BY_REGION } from '../../functions/core/coverage';
 import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME } from './watch-function';
 
 /** A queue of messages the ingest buffer holds; older than this and the pipeline is falling behind. */
@@ -33,6 +34,10 @@ export interface OperationsProps {
   readonly deadLetterQueues: Readonly<Record<string, IQueue>>;
   /** Every function, by a readable name, for the Lambda widgets. */
   readonly functions: Readonly<Record<string, IFunction>>;
+  /** Regions whose identity events must keep arriving (the regions with EKS clusters). */
+  readonly watchedRegions: readonly string[];
+  /** Hours without an identity event from a watched region before its alarm fires. */
+  readonly noEventsAlarmHours: number;
 }
 
 /**
@@ -86,6 +91,28 @@ export class Operations extends Construct {
     });
 
     // SEARCH: one series per dimension value (kinds, outcomes, detections, clusters) as they appear.
+    // Silence is not evidence: a disabled rule, a full DLQ or a broken collector stops events
+    // without an error anywhere. EKS nodes fetch Pod Identity credentials and pods refresh IRSA
+    // tokens around the clock, so a watched region without one identity event for N hours is broken.
+    for (const region of props.watchedRegions) {
+      alarm(`NoIdentityEvents-${region}`, {
+        alarmDescription:
+          `cutover-watch: no identity event from ${region} for ${props.noEventsAlarmHours} h: check the EventBridge rules and the collector there; ` +
+          'readiness treats the silence as a hole in coverage (UNKNOWN), not as no IRSA',
+        metric: new Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: IDENTITY_EVENTS_BY_REGION,
+          dimensionsMap: { service: POWERTOOLS_SERVICE_NAME, region },
+          statistic: 'Sum',
+          period: Duration.hours(props.noEventsAlarmHours),
+        }),
+        threshold: 1,
+        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.BREACHING,
+      });
+    }
+
     const search = (dimensions: string, metric: string, period = Duration.minutes(5)) =>
       new MathExpression({
         expression: `SEARCH('{${METRICS_NAMESPACE},${dimensions}} MetricName="${metric}"', 'Sum', ${period.toSeconds()})`,

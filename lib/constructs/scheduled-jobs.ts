@@ -24,6 +24,8 @@ export interface ScheduledJobsProps {
   readonly soakDays: number;
   /** The detections' policy (as the ingest gets it): the inventory job runs the placement detections. */
   readonly policyDocument?: unknown;
+  /** Live heartbeats further apart leave a hole in coverage: the no-events alarm's threshold. */
+  readonly liveGapHours: number;
   /** @default 'rate(6 hours)' */
   readonly inventorySchedule?: string;
   /** @default 'cron(0 8 ? * MON *)' - Mondays 08:00 UTC */
@@ -98,6 +100,7 @@ export class ScheduledJobs extends Construct {
         TOPIC_ARN: props.topic.topicArn,
         REPORT_BUCKET: props.reportsBucket.bucketName,
         SOAK_DAYS: String(props.soakDays),
+        LIVE_GAP_HOURS: String(props.liveGapHours),
       },
       // One retry: a report that failed after publishing is sent twice, one that is never sent is worse.
       invocation: { kind: 'asynchronous', onFailure, retryAttempts: 1 },

@@ -34,7 +34,7 @@ export interface HandlerEnvironments {
   'alert-publisher': { TOPIC_ARN: string };
   'slack-notifier': { SLACK_SECRET_ARN: string };
   inventory: { TABLE_NAME: string; EKS_REGIONS: string; POLICY?: string };
-  report: { TABLE_NAME: string; TOPIC_ARN: string; REPORT_BUCKET: string; SOAK_DAYS: string };
+  report: { TABLE_NAME: string; TOPIC_ARN: string; REPORT_BUCKET: string; SOAK_DAYS: string; LIVE_GAP_HOURS: string };
 }
 export type HandlerName = keyof HandlerEnvironments;
 

@@ -30,6 +30,19 @@ describe('operations', () => {
     expect(alarms).toContainEqual(expect.objectContaining({ Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 900 }));
   });
 
+  it('alarms per watched region when no identity event arrived for 6 hours, silence counting as breaching', () => {
+    const { home: multi } = synth({ homeRegion: 'eu-west-1', collectorRegions: ['eu-central-1'], noEventsAlarmHours: 4 });
+    const silent = resources(template(multi), 'AWS::CloudWatch::Alarm')
+      .map(([, a]) => a.Properties)
+      .filter((a) => a['MetricName'] === 'IdentityEventsByRegion');
+
+    expect(silent.map((a) => (a['Dimensions'] as { Name: string; Value: string }[]).find((d) => d.Name === 'region')!.Value).sort()).toEqual(['eu-central-1', 'eu-west-1']);
+    for (const a of silent) {
+      expect(a).toMatchObject({ Namespace: 'CutoverWatch', Statistic: 'Sum', Period: 4 * 3600, Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching' });
+    }
+    expect(alarms.filter((a) => a['MetricName'] === 'IdentityEventsByRegion').map((a) => a['Period'])).toEqual([6 * 3600]);
+  });
+
   it('sends every alarm to the alerts topic', () => {
     expect(alarms.length).toBeGreaterThanOrEqual(8);
     for (const alarm of alarms) expect(alarm['AlarmActions']).toEqual([topic]);
