@@ -108,6 +108,8 @@ export interface CutoverWatchConfig {
   readonly inventorySchedule: string;
   readonly soakDays: number;
   readonly noEventsAlarmHours: number;
+  /** Regions with clusters (home and the configured collector regions): each has a no-events alarm. */
+  readonly watchedRegions: readonly string[];
   readonly createTrail: boolean;
   readonly retainData: boolean;
   /** Every (account, region) that needs a collector stack: collector regions, us-east-1 for global STS, collector accounts. */
@@ -193,6 +195,7 @@ export function parseConfig(doc: unknown, source: string, env: ConfigEnvironment
     homeRegion,
     homeAccount,
     collectorRegions,
+    watchedRegions: unique([homeRegion, ...c.collectorRegions]),
     collectorAccounts,
     organizationId: c.organizationId,
     nodeRoleArns: c.nodeRoleArns,

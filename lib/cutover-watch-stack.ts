@@ -94,8 +94,8 @@ export class CutoverWatchStack extends Stack {
       ingestFunction: this.ingest.watchFunction.function,
       ingestTimeout: INGEST_TIMEOUT,
       ingestQueue: this.buffer.queue,
-      // The regions with clusters, not the us-east-1 collector that exists only for the global STS endpoint.
-      watchedRegions: [...new Set([config.homeRegion, ...config.collectorRegions])],
+      // The regions with clusters, not the us-east-1 collector added only for the global STS endpoint.
+      watchedRegions: config.watchedRegions,
       noEventsAlarmHours: config.noEventsAlarmHours,
       deadLetterQueues: {
         IngestDlq: this.buffer.deadLetterQueue,
