@@ -58,7 +58,7 @@ describe('cutover-watch demo (npm start)', () => {
     expect(demo.code).toBe(0);
     expect(demo.stderr).toBe('');
     for (const verdict of ['NOT_STARTED', 'IN_PROGRESS', 'SOAKING', 'READY']) expect(demo.stdout).toContain(verdict);
-    expect(demo.stdout).toMatch(/22 namespaces: \d+ NOT_STARTED, \d+ IN_PROGRESS, 1 SOAKING, \d+ READY/);
+    expect(demo.stdout).toMatch(/22 namespaces: 0 UNKNOWN, \d+ NOT_STARTED, \d+ IN_PROGRESS, 1 SOAKING, \d+ READY/);
     expect(demo.stdout).toMatch(/analyzed [\d,]+ files, [\d,]+ records in [\d.]+ s \([\d,]+ records\/s\)/);
     expect(demo.stdout).toContain('Pod Identity credential fetches failed (AccessDenied)');
   });
@@ -390,5 +390,55 @@ describe('arguments and help', () => {
     });
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toBe('cutover-watch: --table needs a region: pass --region (e.g. --region us-east-1) or set AWS_REGION');
+  });
+});
+
+describe('verdict safety: coverage, UNKNOWN and the gate', () => {
+  const asOf = (iso: string) => ['--store', demoStore, '--as-of', iso];
+
+  it('shows the planted coverage hole, then closes it by reading the late files', () => {
+    expect(demo.stdout).toMatch(/coverage: the logs of us-west-2 for 2026-11-12\.\.2026-11-14 were left out of logs\//);
+    expect(demo.stdout).toMatch(/7 namespaces could not be judged: search-prod\/autocomplete UNKNOWN \(READY through 2026-11-1\d\)/);
+    expect(demo.stdout).toContain('because a hole in the CloudTrail read for account 111122223333 in us-west-2: 2026-11-11 23:00..2026-11-15 01:00 UTC');
+    expect(demo.stdout).toMatch(/22 namespaces: 0 UNKNOWN, \d+ NOT_STARTED/);
+  });
+
+  it('is UNKNOWN (stale), not READY, when judged long after the logs end, with the last well-founded verdict', async () => {
+    const run = await cli(['readiness', '--json', ...asOf('2026-12-09T00:00:00Z')], { cwd: work });
+    const report = JSON.parse(run.stdout) as { namespaces: { cluster: string; namespace: string; verdict: string; unknownBecause: string[]; lastWellFounded: unknown }[] };
+    const orders = report.namespaces.find((n) => n.cluster === 'payments-prod' && n.namespace === 'orders')!;
+    const ledger = report.namespaces.find((n) => n.namespace === 'ledger')!;
+
+    // IN_PROGRESS where the logs end; a week of silence later it is not SOAKING
+    expect(orders).toMatchObject({ verdict: 'UNKNOWN', lastWellFounded: { verdict: 'IN_PROGRESS', through: '2026-11-19T23:00:00Z' } });
+    expect(ledger.verdict).toBe('UNKNOWN');
+    expect(ledger.unknownBecause[0]).toMatch(/^stale: CloudTrail of account 111122223333 in us-east-1 was read only up to 2026-11-19T23:00:00Z/);
+    expect(ledger.lastWellFounded).toEqual({ verdict: 'READY', through: '2026-11-19T23:00:00Z' });
+    expect(report.namespaces.filter((n) => n.verdict === 'READY' || n.verdict === 'SOAKING')).toEqual([]);
+  });
+
+  it('gates pipelines: exit 0 when the selection meets --require, 3 naming what is below, 2 for a bad verdict', async () => {
+    const pass = await cli(['readiness', ...asOf(END), '--cluster', 'search-prod', '--require', 'READY'], { cwd: work });
+    const fail = await cli(['readiness', ...asOf(END), '--cluster', 'payments-prod', '--require', 'SOAKING'], { cwd: work });
+    const stale = await cli(['readiness', ...asOf('2026-12-09T00:00:00Z'), '--cluster', 'search-prod', '--namespace', 'indexer', '--require', 'in_progress'], { cwd: work });
+    const bad = await cli(['readiness', ...asOf(END), '--require', 'DONE'], { cwd: work });
+
+    expect(pass.code).toBe(0);
+    expect(fail.code).toBe(3);
+    expect(fail.stderr).toMatch(/^gate: \d+ below SOAKING:\n  payments-prod\/inventory NOT_STARTED: /m);
+    expect(fail.stderr).toContain('payments-prod OIDC provider NOT_STARTED');
+    expect(stale.code).toBe(3);
+    expect(stale.stderr).toContain('search-prod/indexer UNKNOWN: stale:');
+    expect(bad.code).toBe(2);
+  });
+
+  it('coverage lists each account/region with where its logs end and no holes once the late files are read', async () => {
+    const run = await cli(['coverage', '--json', ...asOf(END)], { cwd: work });
+    const { coverage } = JSON.parse(run.stdout) as { coverage: { account: string; region: string; through: string; gaps: unknown[]; sources: string[] }[] };
+
+    expect(coverage.map((c) => `${c.account}/${c.region}`)).toEqual(['111122223333/us-east-1', '111122223333/us-west-2', '444455556666/eu-west-1', '444455556666/us-east-1']);
+    for (const c of coverage) expect(c).toMatchObject({ through: '2026-11-19T23:00:00Z', gaps: [], sources: ['files'] });
+    const table = await cli(['coverage', ...asOf(END)], { cwd: work });
+    expect(table.stdout).toMatch(/ACCOUNT\s+REGION\s+FROM\s+THROUGH\s+BEHIND\s+HOLES\s+SOURCES/);
   });
 });
