@@ -16,6 +16,8 @@ import {
   type RegionProgress,
 } from '../../functions/adapters/cloudtrail-backfill';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import { readinessReport } from '../../functions/adapters/readiness-query';
+import { placeCoverage } from '../../functions/core/coverage';
 import type { Alert } from '../../functions/core/alert';
 import type { EvidenceItem } from '../../functions/core/evidence';
 import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory } from '../../functions/core/inventory';
@@ -173,7 +175,7 @@ describe('backfill from LookupEvents', () => {
 
   it('stores the same evidence and raises the same alerts as analyze over the same records', async () => {
     const s = full.run.summary;
-    expect(RECORDS).toHaveLength(5215);
+    expect(RECORDS).toHaveLength(5219);
     expect(s.records).toBe(RECORDS.length);
     expect(s.records).toBe(reference.summary.records);
     expect(s.inScope).toBe(reference.summary.inScope);
@@ -192,8 +194,38 @@ describe('backfill from LookupEvents', () => {
     expect(full.run.regions.map((r) => [r.region, r.status, r.through, r.fraction, r.records])).toEqual([
       ['us-east-1', 'done', '2026-11-20T00:00:00Z', 1, 2377],
       ['us-west-2', 'done', '2026-11-20T00:00:00Z', 1, 1687],
-      ['eu-west-1', 'done', '2026-11-20T00:00:00Z', 1, 1151],
+      ['eu-west-1', 'done', '2026-11-20T00:00:00Z', 1, 1155],
     ]);
+  });
+
+  it('records each stored slice as coverage of its account and region, up to the delivery lag before now', async () => {
+    const places = placeCoverage(await full.store.coverageDays());
+    const lag = END.getTime() - 3_600_000;
+
+    // The fake serves both sample accounts' us-east-1 records to one credential; LookupEvents would not.
+    expect([...places.keys()].sort()).toEqual(['111122223333/us-east-1', '111122223333/us-west-2', '444455556666/eu-west-1', '444455556666/us-east-1']);
+    for (const place of places.values()) {
+      expect(place.sources).toEqual(['backfill']);
+      expect(place.intervals).toEqual([[END.getTime() - 30 * 86_400_000, lag]]);
+    }
+  });
+
+  it('leaves SOAKING and READY unproven (UNKNOWN) after a backfill of fewer days than the soak window', async () => {
+    const store = await freshStore();
+    serve(RECORDS);
+    await backfill(store, { days: 7 });
+    cloudtrail.reset();
+    const short = await readinessReport(store, { asOf: END, soakDays: 14, activeHours: 24 });
+    const complete = await readinessReport(full.store, { asOf: END, soakDays: 14, activeHours: 24 });
+
+    const safe = complete.namespaces.filter((n) => n.verdict === 'READY' || n.verdict === 'SOAKING');
+    expect(safe.length).toBeGreaterThan(0);
+    for (const n of safe) {
+      const now = short.namespaces.find((m) => m.cluster === n.cluster && m.namespace === n.namespace);
+      // a namespace whose only evidence is older than the backfill is not seen at all
+      if (now) expect(now.verdict, `${n.cluster}/${n.namespace}`).toBe('UNKNOWN');
+    }
+    expect(short.namespaces.filter((n) => n.verdict === 'UNKNOWN').every((n) => n.unknownBecause.some((b) => b.includes('a hole in the CloudTrail read')))).toBe(true);
   });
 
   it('checkpoints every region and event name as done for the window', async () => {

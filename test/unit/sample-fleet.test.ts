@@ -83,12 +83,9 @@ const INTENDED: Record<string, string> = {
 
 let fleet: SampleFleet;
 let records: Rec[];
-let generationMs = 0;
 
 beforeAll(() => {
-  const t0 = performance.now();
   fleet = generateSampleFleet({ end: END });
-  generationMs = performance.now() - t0;
   records = all(fleet);
 });
 
@@ -297,8 +294,8 @@ describe('determinism', () => {
   });
 });
 
-describe('size and speed', () => {
-  it('generates 12k–20k records, 8k–12k in scope, 30–40 % noise, quickly', () => {
+describe('size', () => {
+  it('generates 12k–20k records, 8k–12k in scope, 30–40 % noise', () => {
     const { records: total, byCategory } = fleet.stats;
     expect(total).toBe(records.length);
     expect(Object.values(byCategory).reduce((a, b) => a + b, 0)).toBe(total);
@@ -310,9 +307,7 @@ describe('size and speed', () => {
     const noiseShare = (byCategory.noise ?? 0) / total;
     expect(noiseShare).toBeGreaterThanOrEqual(0.3);
     expect(noiseShare).toBeLessThanOrEqual(0.4);
-    // Budget is 1.5 s; the assertion leaves head-room for a loaded CI machine.
-    console.info(`sample fleet: ${total} records in ${generationMs.toFixed(0)} ms`);
-    expect(generationMs).toBeLessThan(3_000);
+    // Speed is the benchmark's to measure (npm run bench), not a test's.
   });
 });
 
@@ -967,7 +962,7 @@ describe('writeSampleFleet', () => {
   it('writes gunzippable {"Records":[…]} files and AWS CLI inventory JSON', async () => {
     dir = await mkdtemp(join(tmpdir(), 'sample-fleet-'));
     const res = await writeSampleFleet(dir, fleet);
-    expect(res).toEqual({ logDir: join(dir, 'logs'), inventoryDir: join(dir, 'inventory'), files: fleet.files.length });
+    expect(res).toEqual({ logDir: join(dir, 'logs'), lateDir: null, inventoryDir: join(dir, 'inventory'), files: fleet.files.length });
     for (const f of [fleet.files[0], fleet.files[Math.floor(fleet.files.length / 2)], fleet.files[fleet.files.length - 1]]) {
       if (!f) throw new Error('missing file');
       const raw = await readFile(join(res.logDir, f.key));
