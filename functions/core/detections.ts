@@ -3,7 +3,9 @@ import { alertId, SAMPLE_EVENT_IDS, SEVERITIES, type Alert, type Detection, type
 import type { IdentityEvent } from './identity-event';
 import type { Inventory } from './inventory';
 import type { Policy } from './policy';
-import { roleName } from './readiness';
+import { roleName, spikeKeyOf, windowStart } from './keys';
+
+export { spikeKeyOf, windowStart };
 
 /**
  * The five detections, as one pure fold over a batch of new (deduplicated) events in time order.
@@ -60,27 +62,6 @@ export function placeOf(e: IdentityEvent, inventory: Inventory): { place: string
     return { place: `issuer:${e.oidcIssuer}`, cluster: null, clusterArn: null };
   }
   return { place: '?', cluster: e.cluster, clusterArn: null };
-}
-
-/** Access failures only: a throttled or failing service (`error`) says nothing about a trust policy. */
-export function spikeKeyOf(e: IdentityEvent): string | null {
-  if (e.outcome !== 'denied' && e.outcome !== 'invalid-token') return null;
-  switch (e.kind) {
-    case 'pod-identity-fetch':
-      return `fetch|${e.clusterArn}|${e.nodeInstanceId}`;
-    case 'irsa':
-      return `irsa|${e.oidcIssuer}|${e.namespace}|${e.serviceAccount}|${e.roleArn}`;
-    case 'node-role':
-      return `node|${e.nodeRoleArn}|${e.nodeInstanceId}`;
-    default:
-      return null;
-  }
-}
-
-/** The start of the fixed window (aligned on the epoch) an event falls in, as ISO 8601. */
-export function windowStart(eventTime: string, minutes: number): string {
-  const size = minutes * 60_000;
-  return new Date(Math.floor(Date.parse(eventTime) / size) * size).toISOString();
 }
 
 export function spikeWindowOf(e: IdentityEvent, policy: Policy): string {

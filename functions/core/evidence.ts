@@ -1,4 +1,4 @@
-import { spikeKeyOf, windowStart } from './detections';
+import { spikeKeyOf, windowStart } from './keys';
 import type { IdentityEvent } from './identity-event';
 import { scopeId, scopePk, SCOPES_PK, type ScopeKind } from './table-schema';
 

@@ -11,6 +11,9 @@ import {
   type PlaceCoverage,
 } from './coverage';
 import type { EvidenceItem } from './evidence';
+import { roleName } from './keys';
+
+export { roleName };
 import type { Inventory, InventoryCluster } from './inventory';
 
 /**
@@ -846,7 +849,6 @@ function groupByType(items: EvidenceItem[]): Map<string, EvidenceItem[]> {
   return out;
 }
 
-export const roleName = (arn: string): string => arn.slice(arn.lastIndexOf('/') + 1);
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 const time = (v: unknown): number | null => (typeof v === 'string' ? Date.parse(v) : null);
 const iso = (t: number): string => new Date(t).toISOString().replace('.000Z', 'Z');
