@@ -32,6 +32,7 @@ const CLOSE_BRACKET = 0x5d;
 const isSpace = (c: number) => c === 0x20 || c === NEWLINE || c === 0x0d || c === 0x09;
 
 export function mebibytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
   if (bytes < 1024 * 1024) return `${Math.ceil(bytes / 1024)} KiB`;
   const mib = bytes / (1024 * 1024);
   return `${Number.isInteger(mib) ? mib : mib.toFixed(1)} MiB`;
@@ -191,6 +192,11 @@ export class JsonStreamSplitter {
         // The hot path: most bytes are inside strings, so jump to the next quote or backslash
         // (memchr) rather than look at every byte. A raw newline is invalid inside a string,
         // so lines are not counted here.
+        if (this.escaped) {
+          this.escaped = false;
+          i++;
+          continue;
+        }
         if (this.nextBackslash < i) {
           const at = buf.indexOf(BACKSLASH, i);
           this.nextBackslash = at === -1 ? n : at;
