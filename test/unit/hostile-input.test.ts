@@ -12,6 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRecords, type ReadLimits } from '../../functions/adapters/cloudtrail-files';
+import type { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import { emptyInventory } from '../../functions/core/inventory';
+import { analyzePaths, type Rejection } from '../../functions/local/analyze';
+import { MemoryStore } from '../support/memory-store';
 import { normalizeRecord } from '../../functions/core/normalize';
 import { nodeRoleMatcher } from '../../functions/core/node-roles';
 
@@ -130,3 +134,32 @@ describe('large hostile inputs, generated at run time', () => {
   });
 });
 
+
+describe('the analyze pipeline on hostile fixtures', () => {
+  /** The in-memory store, with the two reads analyzePaths makes before it ingests. */
+  const store = () => Object.assign(new MemoryStore(), { loadInventory: async () => emptyInventory(), scopes: async () => [] }) as unknown as DynamoEvidenceStore;
+  const files = ['oversized-event-id.json', 'time-2099.json', 'hash-in-names.json'].map((f) => path.join(HOSTILE, f));
+
+  it('stores the neighbours and reports each rejection with its file, record and field', async () => {
+    const rejections: Rejection[] = [];
+    const summary = await analyzePaths({ paths: files, store: store(), detect: false, now: () => NOW, onRejection: (r) => rejections.push(r) });
+    expect(summary).toMatchObject({ inScope: 3, rejected: 4, notStored: 0 });
+    expect(rejections.map((r) => [path.basename(r.file), r.where, r.field])).toEqual([
+      ['hash-in-names.json', 'record 1', 'requestParameters.tags.kubernetes-namespace'],
+      ['hash-in-names.json', 'record 2', 'requestParameters.tags.kubernetes-service-account'],
+      ['oversized-event-id.json', 'record 2', 'eventID'],
+      ['time-2099.json', 'record 1', 'eventTime'],
+    ]);
+  });
+
+  it('takes the time window from its options and the upper bound from its clock', async () => {
+    const file = [path.join(HOSTILE, 'time-2099.json')];
+    // time-2099.json's good record is from 2023-11-08: before a window that starts in 2024, after a clock in 2020.
+    const late = await analyzePaths({ paths: file, store: store(), detect: false, now: () => NOW, eventTimeWindow: { notBefore: new Date('2024-01-01T00:00:00Z') } });
+    expect(late).toMatchObject({ inScope: 0, rejected: 2 });
+    const early = await analyzePaths({ paths: file, store: store(), detect: false, now: () => new Date('2020-01-01T00:00:00Z') });
+    expect(early).toMatchObject({ inScope: 0, rejected: 2 });
+    const wide = await analyzePaths({ paths: file, store: store(), detect: false, now: () => new Date('2098-12-31T00:00:00Z') });
+    expect(wide).toMatchObject({ inScope: 2, rejected: 0 });
+  });
+});
