@@ -4,17 +4,42 @@
  *
  * Bad input never throws: every file, directory or line that yields nothing says why as a
  * `problem` item, so one corrupt object in a year of S3 logs does not stop a replay.
+ *
+ * Memory is bounded whatever the input (a gzip bomb, /dev/zero): files are read and gunzipped
+ * as streams, under a cap on the bytes one file may inflate to and on its inflation ratio; a
+ * file larger than one record's cap is split into records as it streams (core/json-stream).
  */
 import type { Dirent, Stats } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
-import { extractRecords, jsonErrorMessage } from '../core/envelopes';
+import { createGunzip, gunzip } from 'node:zlib';
+import { iterateRecords, jsonErrorMessage } from '../core/envelopes';
 import type { InputItem, InputProblem } from '../core/envelopes';
+import { JsonStreamSplitter, mebibytes } from '../core/json-stream';
 
-const gunzipAsync = promisify(gunzip);
+/** What one file may cost. Real CloudTrail log files are a few MB and inflate about 10×. */
+export interface ReadLimits {
+  /** Bytes one file may hold once inflated; the rest of a larger one is not read. */
+  maxFileBytes: number;
+  /**
+   * Bytes of one record (an element of `Records`, a JSON line); also the size up to which a
+   * file is parsed whole rather than streamed. Parsing JSON costs several times its size.
+   */
+  maxRecordBytes: number;
+  /** Inflated bytes per compressed byte a gzip may reach, once past `ratioCheckAfterBytes`. */
+  maxInflationRatio: number;
+  ratioCheckAfterBytes: number;
+}
+
+export const DEFAULT_READ_LIMITS: ReadLimits = {
+  maxFileBytes: 256 * 1024 * 1024,
+  maxRecordBytes: 16 * 1024 * 1024,
+  maxInflationRatio: 100,
+  ratioCheckAfterBytes: 8 * 1024 * 1024,
+};
 
 /** The path that means "read standard input". */
 export const STDIN = '-';
@@ -170,59 +195,203 @@ async function walk(dir: string, visited: Set<string>, found: Candidate[], probl
   }
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) {
-    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+/** Why reading stopped: the item to yield, whatever was read before it. */
+class ReadStop extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
   }
-  return Buffer.concat(chunks);
 }
 
-/** The file's text, or why there is none. Gzip is detected by content: S3 downloads lose or gain `.gz` freely. */
-async function readText(file: string, stdin: Readable): Promise<{ ok: true; text: string } | { ok: false; reason: string }> {
-  let bytes: Buffer;
-  try {
-    bytes = file === STDIN ? await readAll(stdin) : await readFile(file);
-  } catch (err) {
-    return { ok: false, reason: describeFsError(err) };
-  }
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      bytes = await gunzipAsync(bytes);
-    } catch (err) {
-      return { ok: false, reason: `truncated or corrupt gzip (${err instanceof Error ? err.message : String(err)})` };
+function isZlibError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && code.startsWith('Z_');
+}
+
+/**
+ * The file's bytes, inflated when they are gzip (detected by content: S3 downloads lose or gain
+ * `.gz` freely), in chunks, under the limits. Throws ReadStop.
+ */
+async function* inflatedChunks(file: string, stdin: Readable, limits: ReadLimits): AsyncGenerator<Buffer> {
+  // Small reads keep the inflation ratio measured closely: a bomb is refused within megabytes.
+  const source: Readable = file === STDIN ? stdin : createReadStream(file, { highWaterMark: 64 * 1024 });
+  let compressed = 0;
+  let inflated = 0;
+  const raw = (async function* () {
+    for await (const chunk of source) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      compressed += bytes.length;
+      yield bytes;
     }
-  }
-  let text: string;
+  })();
+  const fsError = (err: unknown) => new ReadStop(describeFsError(err));
   try {
-    text = bytes.toString('utf8');
-  } catch {
-    // V8 caps strings at about 512 MiB (2^29 UTF-16 units); only a gzip bomb or an
-    // unsplit archive gets here.
-    return { ok: false, reason: `too large to read whole (${bytes.length} bytes)` };
+    // Two bytes decide gzip or not; a first chunk of one byte (a pipe) is joined with the next.
+    let first: Buffer = Buffer.alloc(0);
+    while (first.length < 2) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await raw.next();
+      } catch (err) {
+        throw fsError(err);
+      }
+      if (next.done) break;
+      first = first.length === 0 ? next.value : Buffer.concat([first, next.value]);
+    }
+    const counted = (bytes: Buffer): Buffer => {
+      inflated += bytes.length;
+      if (inflated > limits.maxFileBytes) {
+        throw new ReadStop(`larger than ${mebibytes(limits.maxFileBytes)}${compressed > 0 && inflated > compressed ? ' once inflated' : ''} (the cap on one file): the rest is not read`);
+      }
+      return bytes;
+    };
+    if (!(first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b)) {
+      if (first.length > 0) yield counted(first);
+      try {
+        for (;;) {
+          const next = await raw.next();
+          if (next.done) break;
+          yield counted(next.value);
+        }
+      } catch (err) {
+        if (err instanceof ReadStop) throw err;
+        throw fsError(err);
+      }
+      return;
+    }
+
+    const gunzip = createGunzip();
+    let sourceError: unknown = null;
+    const input = (async function* () {
+      yield first;
+      try {
+        yield* raw;
+      } catch (err) {
+        sourceError = err;
+        throw err;
+      }
+    })();
+    pipeline(input, gunzip, () => {
+      // Errors surface through the iteration below; this only keeps them from being unhandled.
+    });
+    try {
+      for await (const chunk of gunzip) {
+        const bytes = counted(chunk as Buffer);
+        if (inflated > limits.ratioCheckAfterBytes && inflated > compressed * limits.maxInflationRatio) {
+          throw new ReadStop(
+            `gzip inflates more than ${limits.maxInflationRatio}× (${mebibytes(inflated)} from ${mebibytes(compressed)} read): refused as a likely gzip bomb`,
+          );
+        }
+        yield bytes;
+      }
+    } catch (err) {
+      if (err instanceof ReadStop) throw err;
+      if (sourceError !== null) throw fsError(sourceError);
+      if (isZlibError(err)) throw new ReadStop(`truncated or corrupt gzip (${err instanceof Error ? err.message : String(err)})`);
+      throw fsError(err);
+    } finally {
+      gunzip.destroy();
+    }
+  } finally {
+    // Stops the read at once (a cap hit on /dev/zero or a FIFO must not leave it running).
+    await raw.return(undefined);
+    if (file !== STDIN) source.destroy();
   }
-  // Windows tools (PowerShell's Out-File, Notepad) prepend a BOM, which JSON.parse rejects.
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  return { ok: true, text };
 }
 
 /**
  * Every record (or problem) in one file; `-` reads stdin. Never throws for bad content.
  *
- * The whole text is tried as one JSON document first, then as JSON Lines. A JSON Lines
- * file with bad lines gives one problem per bad line and the other lines' records.
- * A file with no usable line gives a single `not JSON` problem, because a broken
- * pretty-printed document would otherwise produce one problem per line.
+ * A file up to `maxRecordBytes` is parsed whole: tried as one JSON document first, then as
+ * JSON Lines. A JSON Lines file with bad lines gives one problem per bad line and the other
+ * lines' records; a file with no usable line gives a single `not JSON` problem, because a
+ * broken pretty-printed document would otherwise produce one problem per line.
+ *
+ * A larger file is split as it streams (core/json-stream): the records before a break or a cap
+ * are kept, and the break or the cap is the last item.
  *
  * @param options.stdin read instead of `process.stdin` for `-` (tests)
  */
-export async function* readRecords(file: string, options: { stdin?: Readable } = {}): AsyncGenerator<InputItem> {
-  const read = await readText(file, options.stdin ?? process.stdin);
-  if (!read.ok) {
-    yield problem(file, read.reason);
+export async function* readRecords(file: string, options: { stdin?: Readable; limits?: Partial<ReadLimits> } = {}): AsyncGenerator<InputItem> {
+  const limits = { ...DEFAULT_READ_LIMITS, ...options.limits };
+  const small = file === STDIN ? null : await readSmallFile(file, limits);
+  if (small !== null) {
+    if (small.ok) yield* parseWhole(file, small.bytes);
+    else yield problem(file, small.reason);
     return;
   }
-  const { text } = read;
+  const head: Buffer[] = [];
+  let headBytes = 0;
+  let splitter: JsonStreamSplitter | null = null;
+  try {
+    for await (const chunk of inflatedChunks(file, options.stdin ?? process.stdin, limits)) {
+      if (splitter !== null) {
+        yield* splitter.push(chunk);
+        if (splitter.done) return;
+        continue;
+      }
+      head.push(chunk);
+      headBytes += chunk.length;
+      if (headBytes > limits.maxRecordBytes) {
+        const bytes = Buffer.concat(head);
+        head.length = 0;
+        // Windows tools (PowerShell's Out-File, Notepad) prepend a BOM.
+        const body = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+        splitter = new JsonStreamSplitter(file, limits, body.subarray(0, 4096).toString('utf8'));
+        yield* splitter.push(body);
+        if (splitter.done) return;
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof ReadStop)) throw err;
+    yield problem(file, err.reason);
+    return;
+  }
+  if (splitter !== null) {
+    yield* splitter.end();
+    return;
+  }
+  yield* parseWhole(file, Buffer.concat(head));
+}
+
+const gunzipAsync = promisify(gunzip);
+
+/** Files up to this size are read in one call: the usual CloudTrail log file, read as fast as before streaming. */
+const SMALL_FILE_BYTES = 1024 * 1024;
+
+/**
+ * A small regular file read whole, and gunzipped with an output bound, when it is within every
+ * limit; null when it needs the streaming path (large, a device or FIFO, or inflating past what
+ * the streaming path would parse whole), which then reads it and says why.
+ */
+async function readSmallFile(file: string, limits: ReadLimits): Promise<{ ok: true; bytes: Buffer } | { ok: false; reason: string } | null> {
+  let bytes: Buffer;
+  try {
+    const info = await stat(file);
+    if (!info.isFile() || info.size > Math.min(SMALL_FILE_BYTES, limits.maxRecordBytes)) return null;
+    bytes = await readFile(file);
+  } catch (err) {
+    // EISDIR and the like are for the streaming path to name, exactly as for larger files.
+    return (err as NodeJS.ErrnoException | null)?.code === 'ENOENT' || (err as NodeJS.ErrnoException | null)?.code === 'EACCES'
+      ? { ok: false, reason: describeFsError(err) }
+      : null;
+  }
+  if (!(bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b)) return bytes.length > limits.maxRecordBytes ? null : { ok: true, bytes };
+  const bound = Math.min(limits.maxRecordBytes, limits.maxFileBytes, Math.max(limits.ratioCheckAfterBytes, bytes.length * limits.maxInflationRatio));
+  try {
+    return { ok: true, bytes: await gunzipAsync(bytes, { maxOutputLength: bound }) };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException | null)?.code === 'ERR_BUFFER_TOO_LARGE') return null;
+    return { ok: false, reason: `truncated or corrupt gzip (${err instanceof Error ? err.message : String(err)})` };
+  }
+}
+
+/** Bad lines held while no line has shown the file is JSON Lines; past this it is not. */
+const HELD_PROBLEMS = 1000;
+
+function* parseWhole(file: string, bytes: Buffer): Generator<InputItem> {
+  let text = bytes.toString('utf8');
+  // Windows tools (PowerShell's Out-File, Notepad) prepend a BOM, which JSON.parse rejects.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === '') {
     yield problem(file, 'empty file');
     return;
@@ -235,33 +404,40 @@ export async function* readRecords(file: string, options: { stdin?: Readable } =
     whole = { ok: false, error: jsonErrorMessage(err) };
   }
   if (whole.ok) {
-    yield* extractRecords(whole.doc, file);
+    yield* iterateRecords(whole.doc, file);
     return;
   }
 
-  const items: InputItem[] = [];
+  const held: InputItem[] = [];
   let usableLines = 0;
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] ?? '';
+  let at = 0;
+  for (let lineNo = 1; at <= text.length; lineNo++) {
+    const nl = text.indexOf('\n', at);
+    const line = text.slice(at, nl === -1 ? text.length : nl);
+    at = nl === -1 ? text.length + 1 : nl + 1;
     if (line.trim() === '') continue;
-    const where = `line ${i + 1}`;
+    const where = `line ${lineNo}`;
     let doc: unknown;
     try {
       doc = JSON.parse(line);
     } catch (err) {
-      items.push(problem(file, `not JSON: ${jsonErrorMessage(err)}`, where));
+      const bad = problem(file, `not JSON: ${jsonErrorMessage(err)}`, where);
+      if (usableLines > 0) yield bad;
+      else if (held.length < HELD_PROBLEMS) held.push(bad);
+      else break;
       continue;
     }
     // Only an object or array line shows this is JSON Lines: a broken pretty-printed file
     // has lines such as `"arn:aws:iam::…:role/x"` that parse on their own.
-    if (typeof doc === 'object' && doc !== null) usableLines++;
-    for (const item of extractRecords(doc, file, where)) items.push(item);
+    if (typeof doc === 'object' && doc !== null && usableLines++ === 0) yield* held.splice(0);
+    if (usableLines === 0) {
+      for (const item of iterateRecords(doc, file, where)) {
+        if (held.length < HELD_PROBLEMS) held.push(item);
+      }
+    } else {
+      yield* iterateRecords(doc, file, where);
+    }
   }
 
-  if (usableLines === 0) {
-    yield problem(file, `not JSON: ${whole.error}`);
-    return;
-  }
-  yield* items;
+  if (usableLines === 0) yield problem(file, `not JSON: ${whole.error}`);
 }

@@ -73,7 +73,7 @@ export async function processSqsBatch(event: SQSEvent, deps: SqsIngestDeps): Pro
         parked.push({ messageId: message.messageId, where: item.where, reason: item.reason });
         continue;
       }
-      const result = normalizeRecord(item.record, matcher);
+      const result = normalizeRecord(item.record, matcher, { now: deps.now });
       if (result.status === 'skipped') skipped += 1;
       else if (result.status === 'rejected') parked.push({ messageId: message.messageId, where: item.where, reason: result.detail });
       else {

@@ -31,11 +31,38 @@ const MAX_DEPTH = 32;
 
 /** Turns one parsed JSON document into the CloudTrail records it holds. */
 export function extractRecords(doc: unknown, file: string, where?: string): InputItem[] {
+  // Pushed one by one rather than spread: a log file can hold hundreds of thousands of records,
+  // more than a spread call's argument limit.
   const out: InputItem[] = [];
-  // Items are pushed into one array rather than returned and spread: a log file can hold
-  // hundreds of thousands of records, more than a spread call's argument limit.
-  extractInto(out, doc, file, where ?? null, 0);
+  for (const item of iterateRecords(doc, file, where)) out.push(item);
   return out;
+}
+
+/**
+ * The same, one item at a time: a document of millions of tiny elements must not become an
+ * array of millions of items on top of the parsed document.
+ */
+export function iterateRecords(doc: unknown, file: string, where?: string): Generator<InputItem> {
+  return extractInto(doc, file, where ?? null, 0);
+}
+
+/**
+ * The arrays a streaming reader may hand over element by element instead of as one parsed
+ * document: a log file's (or Lambda SQS event's) `Records`, LookupEvents output's `Events`, or
+ * a top-level array. `extractElement` gives exactly what `iterateRecords` gives for that element
+ * of the whole document.
+ */
+export type StreamedContainer = 'Records' | 'Events' | 'array';
+
+/** `index` counts from 1; `where` is the document's own label (a JSON Lines line), if any. */
+export function extractElement(container: StreamedContainer, element: unknown, index: number, file: string, where?: string): Generator<InputItem> {
+  return elementOf(container, element, index, file, where ?? null, 1);
+}
+
+/** The `where` of an element that could not be parsed or was too large. */
+export function elementLabel(container: StreamedContainer, index: number, where?: string): string {
+  const segment = container === 'Records' ? `record ${index}` : container === 'Events' ? `event ${index}` : `item ${index}`;
+  return label(where ?? null, segment);
 }
 
 type JsonObject = Record<string, unknown>;
@@ -54,17 +81,14 @@ function label(where: string | null, segment: string): string {
   return where === null ? segment : `${where}, ${segment}`;
 }
 
-function problem(out: InputItem[], file: string, where: string | null, reason: string): void {
-  out.push({ type: 'problem', file, where, reason });
+function problem(file: string, where: string | null, reason: string): InputItem {
+  return { type: 'problem', file, where, reason };
 }
 
 /** A value that must itself be a record: an element of a log file's `Records`, a parsed `CloudTrailEvent`. */
-function pushRecord(out: InputItem[], value: unknown, file: string, where: string | null): void {
-  if (isObject(value)) {
-    out.push({ type: 'record', file, where: where ?? WHOLE_DOCUMENT, record: value });
-  } else {
-    problem(out, file, where, `not a CloudTrail record, envelope or log file (got ${describeType(value)})`);
-  }
+function recordOrProblem(value: unknown, file: string, where: string | null): InputItem {
+  if (isObject(value)) return { type: 'record', file, where: where ?? WHOLE_DOCUMENT, record: value };
+  return problem(file, where, `not a CloudTrail record, envelope or log file (got ${describeType(value)})`);
 }
 
 /**
@@ -96,21 +120,19 @@ function hasCloudTrailEvent(value: JsonObject): boolean {
   return typeof inner === 'string' || isObject(inner);
 }
 
-function extractInto(out: InputItem[], doc: unknown, file: string, where: string | null, depth: number): void {
+function* extractInto(doc: unknown, file: string, where: string | null, depth: number): Generator<InputItem> {
   if (depth > MAX_DEPTH) {
-    problem(out, file, where, `containers nested more than ${MAX_DEPTH} deep`);
+    yield problem(file, where, `containers nested more than ${MAX_DEPTH} deep`);
     return;
   }
 
   if (Array.isArray(doc)) {
-    for (let i = 0; i < doc.length; i++) {
-      extractInto(out, doc[i], file, label(where, `item ${i + 1}`), depth + 1);
-    }
+    for (let i = 0; i < doc.length; i++) yield* elementOf('array', doc[i], i + 1, file, where, depth);
     return;
   }
 
   if (!isObject(doc)) {
-    pushRecord(out, doc, file, where);
+    yield recordOrProblem(doc, file, where);
     return;
   }
 
@@ -119,79 +141,73 @@ function extractInto(out: InputItem[], doc: unknown, file: string, where: string
   if ('Records' in doc) {
     const records = doc['Records'];
     if (!Array.isArray(records)) {
-      problem(out, file, where, `"Records" is not an array (got ${describeType(records)})`);
+      yield problem(file, where, `"Records" is not an array (got ${describeType(records)})`);
       return;
     }
-    for (let i = 0; i < records.length; i++) {
-      const element: unknown = records[i];
-      // Decided per element, so a Lambda SQS event never has its messages taken for records.
-      if (isSqsEventRecord(element)) {
-        extractSqsBody(out, element.body, file, label(where, `message ${i + 1}`), depth + 1);
-      } else {
-        pushRecord(out, element, file, label(where, `record ${i + 1}`));
-      }
-    }
+    for (let i = 0; i < records.length; i++) yield* elementOf('Records', records[i], i + 1, file, where, depth);
     return;
   }
 
   if ('Events' in doc) {
     const events = doc['Events'];
     if (!Array.isArray(events)) {
-      problem(out, file, where, `"Events" is not an array (got ${describeType(events)})`);
+      yield problem(file, where, `"Events" is not an array (got ${describeType(events)})`);
       return;
     }
-    for (let i = 0; i < events.length; i++) {
-      const element: unknown = events[i];
-      const at = label(where, `event ${i + 1}`);
-      if (isObject(element) && hasCloudTrailEvent(element)) {
-        extractLookupEvent(out, element, file, at);
-      } else {
-        problem(out, file, at, 'LookupEvents event has no CloudTrailEvent string');
-      }
-    }
+    for (let i = 0; i < events.length; i++) yield* elementOf('Events', events[i], i + 1, file, where, depth);
     return;
   }
 
   if (hasCloudTrailEvent(doc)) {
-    extractLookupEvent(out, doc, file, where);
+    yield extractLookupEvent(doc, file, where);
     return;
   }
 
   if (typeof doc['body'] === 'string' && 'messageId' in doc) {
-    extractSqsBody(out, doc['body'], file, where, depth + 1);
+    yield* extractSqsBody(doc['body'], file, where, depth + 1);
     return;
   }
 
   // The detail-type string is not checked: the China-partition docs print a different one
   // (CLOUDTRAIL.md 4a), and a test or replay tool may write its own.
   if ('detail-type' in doc && 'source' in doc && isObject(doc['detail'])) {
-    pushRecord(out, doc['detail'], file, where);
+    yield recordOrProblem(doc['detail'], file, where);
     return;
   }
 
-  pushRecord(out, doc, file, where);
+  yield recordOrProblem(doc, file, where);
 }
 
-function extractLookupEvent(out: InputItem[], event: JsonObject, file: string, where: string | null): void {
+/** One element of a container at `depth` (the container's own depth). */
+function* elementOf(container: StreamedContainer, element: unknown, index: number, file: string, where: string | null, depth: number): Generator<InputItem> {
+  switch (container) {
+    case 'array':
+      yield* extractInto(element, file, label(where, `item ${index}`), depth + 1);
+      return;
+    case 'Records':
+      // Decided per element, so a Lambda SQS event never has its messages taken for records.
+      if (isSqsEventRecord(element)) yield* extractSqsBody(element.body, file, label(where, `message ${index}`), depth + 1);
+      else yield recordOrProblem(element, file, label(where, `record ${index}`));
+      return;
+    case 'Events': {
+      const at = label(where, `event ${index}`);
+      if (isObject(element) && hasCloudTrailEvent(element)) yield extractLookupEvent(element, file, at);
+      else yield problem(file, at, 'LookupEvents event has no CloudTrailEvent string');
+      return;
+    }
+  }
+}
+
+function extractLookupEvent(event: JsonObject, file: string, where: string | null): InputItem {
   const inner = event['CloudTrailEvent'];
-  if (typeof inner !== 'string') {
-    pushRecord(out, inner, file, where);
-    return;
-  }
+  if (typeof inner !== 'string') return recordOrProblem(inner, file, where);
   const parsed = parseJson(inner);
-  if (parsed.ok) {
-    pushRecord(out, parsed.value, file, where);
-  } else {
-    problem(out, file, where, `CloudTrailEvent is not JSON: ${parsed.error}`);
-  }
+  return parsed.ok ? recordOrProblem(parsed.value, file, where) : problem(file, where, `CloudTrailEvent is not JSON: ${parsed.error}`);
 }
 
-function extractSqsBody(out: InputItem[], body: string, file: string, where: string | null, depth: number): void {
+function* extractSqsBody(body: string, file: string, where: string | null, depth: number): Generator<InputItem> {
   const parsed = parseJson(body);
-  if (parsed.ok) {
-    // The body is normally an EventBridge event, but a producer may have sent the bare record.
-    extractInto(out, parsed.value, file, where, depth);
-  } else {
-    problem(out, file, where, `SQS message body is not JSON: ${parsed.error}`);
-  }
+  // The body is normally an EventBridge event, but a producer may have sent the bare record.
+  if (parsed.ok) yield* extractInto(parsed.value, file, where, depth);
+  else yield problem(file, where, `SQS message body is not JSON: ${parsed.error}`);
 }

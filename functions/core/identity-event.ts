@@ -62,12 +62,25 @@ export const UNTOLD = {
 } as const satisfies Partial<IdentityEvent>;
 
 /** Why a record was left out. Out-of-scope records are counted, not rejected. */
-export type SkipReason =
-  | 'out-of-scope'
-  | 'non-eks-web-identity'
-  | 'expected-node-traffic';
+export const SKIP_REASONS = ['out-of-scope', 'non-eks-web-identity', 'expected-node-traffic'] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
 
-export type RejectReason = 'not-an-object' | 'missing-field' | 'wrong-type' | 'bad-value';
+/**
+ * Why a record was rejected. `too-long` and `bad-name` keep a value that would not fit a DynamoDB
+ * key, or that Kubernetes/EKS/IAM would never have produced, from reaching the store;
+ * `implausible-time` is an eventTime outside the window CloudTrail could have written.
+ */
+export const REJECT_REASONS = [
+  'not-an-object',
+  'missing-field',
+  'wrong-type',
+  'bad-value',
+  'too-long',
+  'bad-name',
+  'implausible-time',
+  'conflicting-tags',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export type Normalized =
   | { status: 'event'; event: IdentityEvent }

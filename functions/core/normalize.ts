@@ -10,9 +10,9 @@ import type { NodeRoleMatcher } from './node-roles';
  * - `sts:AssumeRoleWithWebIdentity` through an EKS OIDC issuer → `irsa`;
  * - any other call with a node role's instance credentials, outside expected node traffic → `node-role`.
  */
-export function normalizeRecord(record: unknown, nodeRoles: NodeRoleMatcher): Normalized {
+export function normalizeRecord(record: unknown, nodeRoles: NodeRoleMatcher, options: NormalizeOptions): Normalized {
   if (!isObject(record)) return reject('not-an-object', null, `expected a JSON object, got ${typeOf(record)}`);
-  const r = new Fields(record);
+  const r = new Fields(record, options);
   try {
     const eventSource = r.requiredString('eventSource');
     const eventName = r.requiredString('eventName');
@@ -30,7 +30,7 @@ export function normalizeRecord(record: unknown, nodeRoles: NodeRoleMatcher): No
     if (nodeRoles.isExpectedNodeCall(eventSource, eventName)) return skip('expected-node-traffic');
     return event({
       ...common(r, 'node-role'),
-      nodeRoleArn: nodeRole.roleArn,
+      nodeRoleArn: checked('userIdentity.sessionContext.sessionIssuer.arn', nodeRole.roleArn, IAM_ROLE_ARN),
       nodeInstanceId: nodeRole.instanceId,
       imdsVersion: nodeRole.imdsVersion,
     });
@@ -39,6 +39,25 @@ export function normalizeRecord(record: unknown, nodeRoles: NodeRoleMatcher): No
     throw e;
   }
 }
+
+export interface NormalizeOptions {
+  /** The caller's clock (the core reads none): eventTimes after it, plus the window's slack, are rejected. */
+  now: Date;
+  eventTimeWindow?: Partial<EventTimeWindow>;
+}
+
+/** Which eventTimes are plausible: CloudTrail cannot have written a record outside this. */
+export interface EventTimeWindow {
+  /** Earliest accepted eventTime. @default 2014-01-01T00:00:00Z (older than any EKS or Pod Identity record) */
+  notBefore: Date;
+  /** How far after `now` a record may be dated (clock skew between hosts). @default 1 day */
+  futureSlackMs: number;
+}
+
+export const DEFAULT_EVENT_TIME_WINDOW: EventTimeWindow = {
+  notBefore: new Date(Date.UTC(2014, 0, 1)),
+  futureSlackMs: 24 * 60 * 60 * 1000,
+};
 
 /** Session tag keys EKS Pod Identity adds (EKS user guide, "List of session tags added by EKS Pod Identity"). */
 const TAG = {
@@ -51,26 +70,33 @@ const TAG = {
 } as const;
 
 function podIdentity(r: Fields): Normalized {
+  const base = common(r, 'pod-identity');
   const tags = sessionTags(r);
-  const clusterArn = tags.get(TAG.clusterArn) ?? null;
+  const tag = (key: string, rule: NameRule): string | null => {
+    const value = tags.get(key);
+    return value === undefined ? null : checked(`requestParameters.tags.${key}`, value, rule);
+  };
+  const clusterArn = tag(TAG.clusterArn, EKS_CLUSTER_ARN);
   return event({
-    ...common(r, 'pod-identity'),
-    roleArn: r.optionalString('requestParameters', 'roleArn'),
-    cluster: tags.get(TAG.clusterName) ?? clusterNameFromArn(clusterArn),
+    ...base,
+    roleArn: roleArnAt(r, 'requestParameters', 'roleArn'),
+    cluster: tag(TAG.clusterName, EKS_CLUSTER_NAME) ?? clusterNameFromArn(clusterArn),
     clusterArn,
-    namespace: tags.get(TAG.namespace) ?? null,
-    serviceAccount: tags.get(TAG.serviceAccount) ?? null,
-    podName: tags.get(TAG.podName) ?? null,
-    podUid: tags.get(TAG.podUid) ?? null,
+    namespace: tag(TAG.namespace, K8S_NAMESPACE),
+    serviceAccount: tag(TAG.serviceAccount, K8S_SERVICE_ACCOUNT),
+    podName: tag(TAG.podName, K8S_POD_NAME),
+    podUid: tag(TAG.podUid, K8S_UID),
     // Associations with disableSessionTags carry no tags at all, so nothing ties the assume to a pod.
     sessionTagsMissing: tags.size === 0,
   });
 }
 
 function podIdentityFetch(r: Fields): Normalized {
-  const cluster = r.optionalString('requestParameters', 'clusterName');
   const base = common(r, 'pod-identity-fetch');
+  const clusterName = r.optionalString('requestParameters', 'clusterName');
+  const cluster = clusterName === null ? null : checked('requestParameters.clusterName', clusterName, EKS_CLUSTER_NAME);
   const node = instanceRoleOf(r);
+  if (node !== null) checked('userIdentity.sessionContext.sessionIssuer.arn', node.roleArn, IAM_ROLE_ARN);
   return event({
     ...base,
     cluster,
@@ -82,9 +108,12 @@ function podIdentityFetch(r: Fields): Normalized {
   });
 }
 
-/** `oidc.eks.<region>.amazonaws.com/id/<ID>` (and `.amazonaws.com.cn` in China). */
-const EKS_ISSUER = /^oidc\.eks\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/id\/[A-Za-z0-9]+$/;
-const SERVICE_ACCOUNT_SUBJECT = /^system:serviceaccount:([^:]+):([^:]+)$/;
+/**
+ * `oidc.eks.<region>.amazonaws.com/id/<ID>` (and `.amazonaws.com.cn` in China). EKS issues 32-hex IDs;
+ * the bounds only keep a forged one short enough for a key.
+ */
+const EKS_ISSUER = /^oidc\.eks\.[a-z0-9-]{1,32}\.amazonaws\.com(\.cn)?\/id\/[A-Za-z0-9]{1,64}$/;
+const SERVICE_ACCOUNT_SUBJECT = /^system:serviceaccount:([^:]*):([^:]*)$/;
 
 function irsa(r: Fields): Normalized {
   const provider =
@@ -94,15 +123,23 @@ function irsa(r: Fields): Normalized {
   const issuer = provider === null ? null : issuerOf(provider);
   // GitHub Actions, Cognito, Google and self-managed Kubernetes issuers are not EKS: out of scope, not misfiled.
   if (issuer === null || !EKS_ISSUER.test(issuer)) return skip('non-eks-web-identity');
-  const subject =
-    r.optionalString('userIdentity', 'userName') ?? r.optionalString('responseElements', 'subjectFromWebIdentityToken');
-  const sa = subject === null ? null : SERVICE_ACCOUNT_SUBJECT.exec(subject);
+  const base = common(r, 'irsa');
+  // An EKS issuer only signs tokens for service accounts: anything else is forged or corrupt, and
+  // evidence without a namespace would be filed under a made-up one.
+  const fromUser = r.optionalString('userIdentity', 'userName');
+  const subjectField = fromUser !== null ? 'userIdentity.userName' : 'responseElements.subjectFromWebIdentityToken';
+  const subject = fromUser ?? r.optionalString('responseElements', 'subjectFromWebIdentityToken');
+  if (subject === null) throw new FieldError('missing-field', 'userIdentity.userName', 'userIdentity.userName (the IRSA subject system:serviceaccount:NS:SA) is missing');
+  const sa = SERVICE_ACCOUNT_SUBJECT.exec(subject);
+  if (sa === null) {
+    throw new FieldError('bad-value', subjectField, `${subjectField} is not system:serviceaccount:NAMESPACE:NAME: ${quote(subject)}`);
+  }
   return event({
-    ...common(r, 'irsa'),
+    ...base,
     oidcIssuer: issuer,
-    roleArn: r.optionalString('requestParameters', 'roleArn'),
-    namespace: sa?.[1] ?? null,
-    serviceAccount: sa?.[2] ?? null,
+    roleArn: roleArnAt(r, 'requestParameters', 'roleArn'),
+    namespace: checked(`${subjectField} (namespace)`, sa[1] ?? '', K8S_NAMESPACE),
+    serviceAccount: checked(`${subjectField} (service account)`, sa[2] ?? '', K8S_SERVICE_ACCOUNT),
   });
 }
 
@@ -144,34 +181,148 @@ function sessionTags(r: Fields): Map<string, string> {
     if (!isObject(tag)) continue;
     const key = tag['key'] ?? tag['Key'];
     const value = tag['value'] ?? tag['Value'];
-    if (typeof key === 'string' && typeof value === 'string') tags.set(key, value);
+    if (typeof key !== 'string' || typeof value !== 'string') continue;
+    const before = tags.get(key);
+    // STS refuses duplicate keys, so two values can only be forged; taking either would be a guess.
+    if (before !== undefined && before !== value) {
+      throw new FieldError('conflicting-tags', `requestParameters.tags.${clip(key)}`, `session tag ${quote(key)} is given twice with different values: ${quote(before)} and ${quote(value)}`);
+    }
+    tags.set(key, value);
   }
   return tags;
 }
 
-const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
-
 function common(r: Fields, kind: IdentityEvent['kind']): IdentityEvent {
-  const eventSource = r.requiredString('eventSource');
-  const eventId = r.requiredString('eventID');
-  const eventTime = r.requiredString('eventTime');
-  // CloudTrail writes UTC with a Z; a time without a zone would be read in the machine's zone.
-  const millis = ISO_WITH_ZONE.test(eventTime) ? Date.parse(eventTime) : Number.NaN;
-  if (Number.isNaN(millis)) throw new FieldError('bad-value', 'eventTime', `eventTime is not a timestamp: ${JSON.stringify(eventTime)}`);
+  const eventSource = checked('eventSource', r.requiredString('eventSource'), EVENT_SOURCE);
+  const eventName = checked('eventName', r.requiredString('eventName'), EVENT_NAME);
+  const eventId = checked('eventID', r.requiredString('eventID'), EVENT_ID);
+  const eventTime = plausibleTime(r.requiredString('eventTime'), r.options);
   const errorCode = r.optionalString('errorCode');
+  if (errorCode !== null) checked('errorCode', errorCode, ERROR_CODE);
+  const recipient = r.optionalString('recipientAccountId');
+  const account = recipient ?? r.optionalString('userIdentity', 'accountId');
+  const region = r.optionalString('awsRegion');
   return {
     kind,
     outcome: outcomeOf(errorCode),
     eventId,
-    eventTime: new Date(millis).toISOString().replace('.000Z', 'Z'),
-    account: r.optionalString('recipientAccountId') ?? r.optionalString('userIdentity', 'accountId'),
-    region: r.optionalString('awsRegion'),
+    eventTime,
+    account: account === null ? null : checked(recipient !== null ? 'recipientAccountId' : 'userIdentity.accountId', account, ACCOUNT),
+    region: region === null ? null : checked('awsRegion', region, REGION),
     ...UNTOLD,
-    action: `${eventSource.replace(/\.amazonaws\.com$/, '')}:${r.requiredString('eventName')}`,
+    action: `${eventSource.replace(/\.amazonaws\.com$/, '')}:${eventName}`,
     errorCode,
-    sourceIp: r.descriptiveString('sourceIPAddress'),
-    userAgent: r.descriptiveString('userAgent'),
+    sourceIp: describing(r.descriptiveString('sourceIPAddress')),
+    userAgent: describing(r.descriptiveString('userAgent')),
   };
+}
+
+/**
+ * CloudTrail writes `2024-04-16T09:20:04Z`; offsets are converted. The date is checked field by
+ * field, because `Date.parse` rolls Feb 30 over into March and reads year 0000; and the instant
+ * must fall in the window, or a record dated 2099 would stay "latest IRSA use" forever.
+ */
+const ISO_WITH_ZONE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|([+-])(\d{2}):?(\d{2}))$/;
+
+function plausibleTime(text: string, options: NormalizeOptions): string {
+  const m = ISO_WITH_ZONE.exec(text);
+  const bad = (why: string) => new FieldError('bad-value', 'eventTime', `eventTime is not ${why}: ${quote(text)}`);
+  if (m === null) throw bad('a timestamp with a time zone (YYYY-MM-DDTHH:MM:SSZ)');
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0)) as [number, number, number, number, number, number];
+  const offsetMinutes = m[9] === undefined ? 0 : (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) throw bad('a real calendar date');
+  if (hour > 23 || minute > 59 || second > 59 || Math.abs(offsetMinutes) > 14 * 60 || Number(m[11] ?? 0) > 59) throw bad('a real time of day');
+  const millisPart = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
+  // Date.UTC maps years 0-99 to 1900-1999; the window below rejects those years anyway.
+  const millis = Date.UTC(year, month - 1, day, hour, minute, second, millisPart) - offsetMinutes * 60_000;
+  const window = { ...DEFAULT_EVENT_TIME_WINDOW, ...options.eventTimeWindow };
+  const latest = options.now.getTime() + window.futureSlackMs;
+  if (millis < window.notBefore.getTime() || millis > latest) {
+    throw new FieldError(
+      'implausible-time',
+      'eventTime',
+      `eventTime ${quote(text)} is outside ${iso(window.notBefore.getTime())} … ${iso(latest)} (not before the window's start, not after now + ${window.futureSlackMs / 3_600_000} h)`,
+    );
+  }
+  return iso(millis);
+}
+
+const iso = (millis: number): string => new Date(millis).toISOString().replace('.000Z', 'Z');
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/**
+ * What names and ids may look like. The upper bounds are what Kubernetes, EKS and IAM allow;
+ * they also keep every key built from them within DynamoDB's limits (partition key ≤ 2048 bytes,
+ * sort key ≤ 1024 bytes: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html#limits-partition-sort-keys),
+ * e.g. `FETCH#<node role ARN>` or `SA#<namespace>#<service account>`. A name cannot contain the
+ * `#` that separates key parts, so two identities can never share a key.
+ */
+interface NameRule {
+  what: string;
+  max: number;
+  pattern: RegExp;
+}
+
+const DNS_LABEL = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
+/** Kubernetes: namespace names are RFC 1123 labels. */
+const K8S_NAMESPACE: NameRule = { what: 'a Kubernetes namespace name (RFC 1123 label)', max: 63, pattern: new RegExp(`^${DNS_LABEL}$`) };
+/** Kubernetes: service account and pod names are RFC 1123 subdomains. */
+const K8S_SERVICE_ACCOUNT: NameRule = { what: 'a Kubernetes service account name (RFC 1123 subdomain)', max: 253, pattern: new RegExp(`^${DNS_LABEL}(\\.${DNS_LABEL})*$`) };
+const K8S_POD_NAME: NameRule = { ...K8S_SERVICE_ACCOUNT, what: 'a Kubernetes pod name (RFC 1123 subdomain)' };
+const K8S_UID: NameRule = { what: 'a Kubernetes UID', max: 64, pattern: /^[A-Za-z0-9-]+$/ };
+/** EKS CreateCluster: `^[0-9A-Za-z][A-Za-z0-9\-_]*`, 1 to 100 characters. */
+const EKS_CLUSTER_NAME: NameRule = { what: 'an EKS cluster name', max: 100, pattern: /^[0-9A-Za-z][A-Za-z0-9_-]*$/ };
+const PARTITION = '[a-z][a-z0-9-]{0,31}';
+/** Placeholders such as `ACCOUNT_ID` appear in public samples and are kept, like real 12-digit ids. */
+const ACCOUNT_ID = '[A-Za-z0-9_-]{1,32}';
+const EKS_CLUSTER_ARN: NameRule = {
+  what: 'an EKS cluster ARN',
+  max: 2048,
+  pattern: new RegExp(`^arn:${PARTITION}:eks:[a-z0-9-]{1,32}:${ACCOUNT_ID}:cluster/[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`),
+};
+/** IAM: role path up to 512 characters, name up to 64, both printable ASCII. */
+const IAM_ROLE_ARN: NameRule = {
+  what: 'an IAM role ARN',
+  max: 2048,
+  pattern: new RegExp(`^arn:${PARTITION}:iam::${ACCOUNT_ID}:role/[\\x21-\\x7e]{1,576}$`),
+};
+const ACCOUNT: NameRule = { what: 'an AWS account id', max: 32, pattern: new RegExp(`^${ACCOUNT_ID}$`) };
+const REGION: NameRule = { what: 'an AWS region', max: 32, pattern: /^[a-z0-9-]+$/ };
+const EVENT_SOURCE: NameRule = { what: 'a CloudTrail event source', max: 128, pattern: /^[a-z0-9][a-z0-9.-]*$/ };
+const EVENT_NAME: NameRule = { what: 'a CloudTrail event name', max: 128, pattern: /^[\x21-\x7e]+$/ };
+/** CloudTrail writes UUIDs; anything printable up to 128 characters is accepted. */
+const EVENT_ID: NameRule = { what: 'a CloudTrail event id (printable, no control characters)', max: 128, pattern: /^[^\u0000-\u001f\u007f-\u009f]+$/ };
+const ERROR_CODE: NameRule = { what: 'an error code', max: 128, pattern: /^[\x20-\x7e]+$/ };
+
+function checked(field: string, value: string, rule: NameRule): string {
+  if (value.length > rule.max) {
+    throw new FieldError('too-long', field, `${field} is ${value.length} characters, longer than ${rule.max} for ${rule.what}: ${quote(value)}`);
+  }
+  if (!rule.pattern.test(value)) throw new FieldError('bad-name', field, `${field} is not ${rule.what}: ${quote(value)}`);
+  return value;
+}
+
+function roleArnAt(r: Fields, ...path: string[]): string | null {
+  const value = r.optionalString(...path);
+  return value === null ? null : checked(path.join('.'), value, IAM_ROLE_ARN);
+}
+
+/** Descriptive fields (user agent, source IP) are kept, but no longer than an item can afford. */
+const DESCRIPTIVE_MAX = 1024;
+const describing = (value: string | null): string | null =>
+  value === null || value.length <= DESCRIPTIVE_MAX ? value : `${value.slice(0, DESCRIPTIVE_MAX - 1)}…`;
+
+/** A value quoted for a one-line message: JSON escapes control characters; a long one is cut. */
+function quote(value: string): string {
+  return JSON.stringify(clip(value)).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function clip(value: string): string {
+  return value.length <= 80 ? value : `${value.slice(0, 60)}…(${value.length} characters)`;
 }
 
 /**
@@ -222,7 +373,10 @@ class FieldError extends Error {
 
 /** Typed, tolerant access: absent or null is `null`; present with the wrong type is a rejection. */
 class Fields {
-  constructor(private readonly record: Record<string, unknown>) {}
+  constructor(
+    private readonly record: Record<string, unknown>,
+    readonly options: NormalizeOptions,
+  ) {}
 
   at(...path: string[]): unknown {
     let value: unknown = this.record;

@@ -7,7 +7,7 @@ import type { InputItem } from '../core/envelopes';
 import type { Policy } from '../core/policy';
 import { EVENT_KINDS, type EventKind, type IdentityEvent, type Outcome, type SkipReason } from '../core/identity-event';
 import { ingestBatch } from '../core/ingest';
-import { normalizeRecord } from '../core/normalize';
+import { normalizeRecord, type EventTimeWindow } from '../core/normalize';
 import { DEFAULT_NODE_ROLE_PATTERNS, nodeRoleMatcher } from '../core/node-roles';
 import { cloudTrailEnvelope, matchingRules, rulePatterns } from '../core/rule-patterns';
 
@@ -15,6 +15,8 @@ import { cloudTrailEnvelope, matchingRules, rulePatterns } from '../core/rule-pa
 export interface Rejection {
   file: string;
   where: string | null;
+  /** The record's field at fault, when a record (not a whole file) was rejected. */
+  field?: string | null;
   reason: string;
 }
 
@@ -48,6 +50,8 @@ export interface AnalyzeOptions {
   /** Events per store batch; the Lambda's SQS batch plays the same role. @default 1000 */
   batchSize?: number;
   now: () => Date;
+  /** Which eventTimes are plausible; the upper bound follows `now`. @default DEFAULT_EVENT_TIME_WINDOW */
+  eventTimeWindow?: Partial<EventTimeWindow>;
   /** What '-' reads. @default process.stdin */
   stdin?: Readable;
   onFiles?(total: number): void;
@@ -135,8 +139,12 @@ export async function ingestUnits(
   for await (const unit of units) {
     summary.files += 1;
     const unitCoverage = new CoverageAccumulator();
+    /** A file that could not be read whole (truncated, over a cap, not JSON past a point) proves no hour complete. */
+    let unitBroken = false;
+    const normalizeOptions = { now: options.now(), eventTimeWindow: options.eventTimeWindow };
     for await (const item of unit.items) {
       if (item.type === 'problem') {
+        unitBroken = true;
         reject(item);
         continue;
       }
@@ -146,9 +154,9 @@ export async function ingestUnits(
         summary.skipped['out-of-scope'] += 1;
         continue;
       }
-      const result = normalizeRecord(item.record, matcher);
+      const result = normalizeRecord(item.record, matcher, normalizeOptions);
       if (result.status === 'skipped') summary.skipped[result.reason] += 1;
-      else if (result.status === 'rejected') reject({ file: item.file, where: item.where, reason: result.detail });
+      else if (result.status === 'rejected') reject({ file: item.file, where: item.where, field: result.field, reason: result.detail });
       else {
         const event = result.event;
         summary.inScope += 1;
@@ -164,7 +172,7 @@ export async function ingestUnits(
       }
     }
     // Coverage claims the unit's hours are complete: it is stored only after the unit's events are.
-    coverage.addAll(unitCoverage);
+    if (!unitBroken) coverage.addAll(unitCoverage);
     // A caller that checkpoints after each unit needs its events stored first (backfill pages).
     if (options.flushEachUnit) await flush();
     done += 1;
@@ -176,7 +184,7 @@ export async function ingestUnits(
 
   function reject(problem: Extract<InputItem, { type: 'problem' }> | Rejection) {
     summary.rejected += 1;
-    options.onRejection?.({ file: problem.file, where: problem.where ?? null, reason: problem.reason });
+    options.onRejection?.({ file: problem.file, where: problem.where ?? null, field: 'field' in problem ? (problem.field ?? null) : null, reason: problem.reason });
   }
 }
 

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { EVENT_KINDS, OUTCOMES } from '../../functions/core/identity-event';
+import { EVENT_KINDS, OUTCOMES, REJECT_REASONS } from '../../functions/core/identity-event';
 import type { IdentityEvent, Normalized, Outcome } from '../../functions/core/identity-event';
 import { issuerOf, normalizeRecord, outcomeOf } from '../../functions/core/normalize';
 import { nodeRoleMatcher } from '../../functions/core/node-roles';
@@ -47,7 +47,10 @@ function variant(file: string, ...changes: Array<[path: string, value: Json | un
 }
 
 const matcher = nodeRoleMatcher();
-const normalize = (record: unknown): Normalized => normalizeRecord(record, matcher);
+/** A fixed clock: the newest fixture is from 2025, so every fixture is inside the default window. */
+const NOW = new Date('2026-11-20T00:00:00Z');
+const OPTIONS = { now: NOW };
+const normalize = (record: unknown): Normalized => normalizeRecord(record, matcher, OPTIONS);
 
 function eventOf(result: Normalized): IdentityEvent {
   if (result.status !== 'event') throw new Error(`expected an event, got ${JSON.stringify(result)}`);
@@ -537,6 +540,170 @@ describe('rejections: typed, with the field named, never thrown', () => {
   });
 });
 
+describe('plausible times: a real calendar instant inside the window (default 2014-01-01 … now + 1 day)', () => {
+  const FILE = 'irsa-success.json';
+  const at = (time: string, options: Parameters<typeof normalizeRecord>[2] = OPTIONS) =>
+    normalizeRecord(variant(FILE, ['eventTime', time]), matcher, options);
+
+  it.each(['2024-02-30T10:00:00Z', '2023-02-29T10:00:00Z', '2024-04-31T00:00:00Z', '2024-00-10T00:00:00Z', '2024-04-16T24:00:00Z', '2024-04-16T10:60:00Z', '2024-04-16T10:00:60Z', '2024-04-16T10:00:00+15:00'])(
+    'rejects %s as not a real instant, instead of rolling it over',
+    (time) => {
+      expect(at(time)).toMatchObject({ status: 'rejected', reason: 'bad-value', field: 'eventTime', detail: expect.stringContaining(time) });
+    },
+  );
+
+  it('accepts Feb 29 of a leap year', () => {
+    expect(eventOf(at('2024-02-29T10:00:00Z')).eventTime).toBe('2024-02-29T10:00:00Z');
+  });
+
+  it.each(['0000-01-01T00:00:00Z', '1999-12-31T23:59:59Z', '2013-12-31T23:59:59Z'])('rejects %s as before the window', (time) => {
+    expect(at(time)).toMatchObject({ status: 'rejected', reason: 'implausible-time', field: 'eventTime', detail: expect.stringContaining('2014-01-01') });
+  });
+
+  it.each(['2099-01-01T00:00:00Z', '9999-12-31T23:59:59Z', '2026-11-21T00:00:01Z'])('rejects %s as after now + 1 day', (time) => {
+    expect(at(time)).toMatchObject({ status: 'rejected', reason: 'implausible-time', field: 'eventTime' });
+  });
+
+  it('accepts the window edges: 2014-01-01T00:00:00Z and now + 1 day exactly', () => {
+    expect(eventOf(at('2014-01-01T00:00:00Z')).eventTime).toBe('2014-01-01T00:00:00Z');
+    expect(eventOf(at('2026-11-21T00:00:00Z')).eventTime).toBe('2026-11-21T00:00:00Z');
+  });
+
+  it('takes the upper bound from the caller\'s clock and the window from its options', () => {
+    const early = { now: new Date('2023-11-08T00:00:00Z') };
+    expect(at('2023-11-09T12:00:00Z', early)).toMatchObject({ status: 'rejected', reason: 'implausible-time' });
+    const wide = { now: new Date('2023-11-08T00:00:00Z'), eventTimeWindow: { futureSlackMs: 7 * 86_400_000 } };
+    expect(eventOf(at('2023-11-09T12:00:00Z', wide)).eventTime).toBe('2023-11-09T12:00:00Z');
+    const narrow = { now: NOW, eventTimeWindow: { notBefore: new Date('2024-01-01T00:00:00Z') } };
+    expect(at('2023-11-08T15:32:51Z', narrow)).toMatchObject({ status: 'rejected', reason: 'implausible-time' });
+  });
+
+  it('checks the calendar on the written fields, then converts the offset (2024-03-01T01:00+02:00 is Feb 29, 23:00 UTC)', () => {
+    expect(eventOf(at('2024-03-01T01:00:00+02:00')).eventTime).toBe('2024-02-29T23:00:00Z');
+  });
+});
+
+describe('names and ids: what Kubernetes, EKS and IAM allow, bounded for DynamoDB keys', () => {
+  const TAGS_FILE = 'pod-identity-assume-role-tags.json';
+  /** The Pod Identity fixture with one session tag's value replaced. */
+  function withTag(key: string, value: string): JsonObject {
+    const record = fixture(TAGS_FILE);
+    const params = record['requestParameters'];
+    if (!isJsonObject(params) || !Array.isArray(params['tags'])) throw new Error('fixture has no tags');
+    params['tags'] = params['tags'].map((t) => (isJsonObject(t) && t['key'] === key ? { key, value } : t));
+    return record;
+  }
+
+  it.each([
+    ['kubernetes-namespace', 'Payments', 'bad-name'],
+    ['kubernetes-namespace', 'ns#a', 'bad-name'],
+    ['kubernetes-namespace', '-ns', 'bad-name'],
+    ['kubernetes-namespace', 'n'.repeat(64), 'too-long'],
+    ['kubernetes-namespace', 'n'.repeat(1025), 'too-long'],
+    ['kubernetes-service-account', 'sa#1', 'bad-name'],
+    ['kubernetes-service-account', `${'s'.repeat(60)}.`.repeat(5), 'too-long'],
+    ['kubernetes-pod-name', 'Pod_1', 'bad-name'],
+    ['kubernetes-pod-uid', 'uid\u0000', 'bad-name'],
+    ['eks-cluster-name', 'c'.repeat(101), 'too-long'],
+    ['eks-cluster-name', '-cluster', 'bad-name'],
+    ['eks-cluster-name', 'payments#prod', 'bad-name'],
+    ['eks-cluster-arn', 'arn:aws:eks:us-west-2:823571991546:cluster/x#y', 'bad-name'],
+    ['eks-cluster-arn', 'not-an-arn', 'bad-name'],
+  ])('rejects session tag %s = %j (%s), naming the tag', (key, value, reason) => {
+    expect(normalize(withTag(key, value))).toMatchObject({ status: 'rejected', reason, field: `requestParameters.tags.${key}` });
+  });
+
+  it('accepts the longest valid names: a 63-character namespace, a 253-character service account, a 100-character cluster', () => {
+    const sa = `${'s'.repeat(63)}.${'s'.repeat(63)}.${'s'.repeat(63)}.${'s'.repeat(61)}`;
+    expect(sa).toHaveLength(253);
+    let record = withTag('kubernetes-namespace', `a${'-'.repeat(61)}z`);
+    expect(eventOf(normalize(record)).namespace).toHaveLength(63);
+    record = withTag('kubernetes-service-account', sa);
+    expect(eventOf(normalize(record)).serviceAccount).toBe(sa);
+    record = withTag('eks-cluster-name', `C${'_-'.repeat(49)}9`);
+    expect(eventOf(normalize(record)).cluster).toHaveLength(100);
+  });
+
+  it('rejects a session tag given twice with different values, naming the tag', () => {
+    const record = fixture(TAGS_FILE);
+    const params = record['requestParameters'];
+    if (!isJsonObject(params) || !Array.isArray(params['tags'])) throw new Error('fixture has no tags');
+    params['tags'] = [...params['tags'], { key: 'kubernetes-namespace', value: 'other-ns' }];
+    const result = normalize(record);
+    expect(result).toMatchObject({ status: 'rejected', reason: 'conflicting-tags', field: 'requestParameters.tags.kubernetes-namespace' });
+    expect(result).toMatchObject({ detail: expect.stringContaining('"other-ns"') });
+  });
+
+  it('accepts a session tag repeated with the same value', () => {
+    const record = fixture(TAGS_FILE);
+    const params = record['requestParameters'];
+    if (!isJsonObject(params) || !Array.isArray(params['tags'])) throw new Error('fixture has no tags');
+    params['tags'] = [...params['tags'], { Key: 'kubernetes-namespace', Value: 'ns-a' }];
+    expect(normalize(record)).toStrictEqual(normalize(fixture(TAGS_FILE)));
+  });
+
+  it.each([
+    ['a 129-character eventID', 'eventID', 'e'.repeat(129), 'too-long'],
+    ['a 2 KB eventID', 'eventID', 'e'.repeat(2049), 'too-long'],
+    ['an eventID with a control character', 'eventID', 'abc\u001b[2J', 'bad-name'],
+    ['an eventID with a newline', 'eventID', 'abc\ndef', 'bad-name'],
+    ['a role ARN that is not an IAM role ARN', 'requestParameters.roleArn', 'arn:aws:s3:::bucket', 'bad-name'],
+    ['a 3 KB role ARN', 'requestParameters.roleArn', `arn:aws:iam::100000000002:role/${'r'.repeat(3000)}`, 'too-long'],
+    ['a role ARN with a space', 'requestParameters.roleArn', 'arn:aws:iam::100000000002:role/a b', 'bad-name'],
+    ['an account id with a #', 'recipientAccountId', '1000#0002', 'bad-name'],
+    ['a region with a #', 'awsRegion', 'us#west-2', 'bad-name'],
+    ['an event name with a space', 'eventName', 'AssumeRoleWithWebIdentity ', 'out-of-scope'],
+  ])('IRSA record with %s', (_label, field, value, reason) => {
+    const result = normalize(variant('irsa-success.json', [field, value]));
+    if (reason === 'out-of-scope') expect(result).toStrictEqual({ status: 'skipped', reason: 'out-of-scope' });
+    else expect(result).toMatchObject({ status: 'rejected', reason, field });
+  });
+
+  it.each([
+    ['system:serviceaccount:Argo:runner', 'userIdentity.userName (namespace)', 'bad-name'],
+    ['system:serviceaccount:argo#x:runner', 'userIdentity.userName (namespace)', 'bad-name'],
+    ['system:serviceaccount:argo:run ner', 'userIdentity.userName (service account)', 'bad-name'],
+    [`system:serviceaccount:${'n'.repeat(1100)}:runner`, 'userIdentity.userName (namespace)', 'too-long'],
+    ['system:serviceaccount::runner', 'userIdentity.userName (namespace)', 'bad-name'],
+    ['system:serviceaccount:argo:runner:extra', 'userIdentity.userName', 'bad-value'],
+    ['repo:octo/app:ref:refs/heads/main', 'userIdentity.userName', 'bad-value'],
+  ])('rejects the IRSA subject %j (%s %s)', (subject, field, reason) => {
+    expect(normalize(variant('irsa-success.json', ['userIdentity.userName', subject]))).toMatchObject({ status: 'rejected', reason, field });
+  });
+
+  it('rejects an IRSA record with no subject at all rather than filing it under a "?" namespace', () => {
+    const record = variant('irsa-success.json', ['userIdentity.userName', undefined], ['responseElements', null]);
+    expect(normalize(record)).toMatchObject({ status: 'rejected', reason: 'missing-field', field: 'userIdentity.userName' });
+  });
+
+  it('rejects an over-long cluster name in a Pod Identity fetch and a malformed node role', () => {
+    expect(normalize(variant('pod-identity-fetch-success.json', ['requestParameters.clusterName', 'c'.repeat(1100)]))).toMatchObject({
+      status: 'rejected',
+      reason: 'too-long',
+      field: 'requestParameters.clusterName',
+    });
+    const arn = 'arn:aws:iam::111122223333:role/platform-eks-node-group#x\u0007';
+    expect(normalize(variant('pod-identity-fetch-success.json', ['userIdentity.sessionContext.sessionIssuer.arn', arn]))).toMatchObject({
+      status: 'rejected',
+      reason: 'bad-name',
+      field: 'userIdentity.sessionContext.sessionIssuer.arn',
+    });
+  });
+
+  it('cuts an over-long user agent instead of rejecting the record (a descriptive field)', () => {
+    const agent = eventOf(normalize(variant('irsa-success.json', ['userAgent', 'u'.repeat(100_000)]))).userAgent;
+    expect(agent).toHaveLength(1024);
+    expect(agent?.endsWith('…')).toBe(true);
+  });
+
+  it('quotes a hostile value in the detail on one line, escaped and cut short', () => {
+    const result = normalize(variant('irsa-success.json', ['eventID', `\u001b[2J${'x'.repeat(5000)}\n`]));
+    if (result.status !== 'rejected') throw new Error('expected a rejection');
+    expect(result.detail).not.toMatch(/[\u0000-\u001f]/);
+    expect(result.detail.length).toBeLessThan(250);
+  });
+});
+
 // ---- never throws: seeded random mutation of every fixture -----------------------------------
 
 /** mulberry32: small, fast, seeded — the same 1,000 records on every run. */
@@ -701,7 +868,7 @@ describe('never throws (1,000 seeded random mutations of the fixtures)', () => {
           expect(['out-of-scope', 'non-eks-web-identity', 'expected-node-traffic']).toContain(result.reason);
           break;
         case 'rejected':
-          expect(['not-an-object', 'missing-field', 'wrong-type', 'bad-value']).toContain(result.reason);
+          expect(REJECT_REASONS).toContain(result.reason);
           expect(result.detail).toMatch(/.+/);
           break;
       }
@@ -803,7 +970,7 @@ describe('routing details', () => {
 
   it('an instance session of a role no pattern matches is out of scope', () => {
     const custom = nodeRoleMatcher({ patterns: ['acme-workers-*'] });
-    expect(normalizeRecord(fixture('node-role-s3-list-buckets-denied.json'), custom)).toStrictEqual({ status: 'skipped', reason: 'out-of-scope' });
+    expect(normalizeRecord(fixture('node-role-s3-list-buckets-denied.json'), custom, OPTIONS)).toStrictEqual({ status: 'skipped', reason: 'out-of-scope' });
   });
 
   it('roleArns makes a custom-named instance role a node role', () => {
@@ -814,12 +981,12 @@ describe('routing details', () => {
     );
     expect(normalize(record)).toStrictEqual({ status: 'skipped', reason: 'out-of-scope' });
     const custom = nodeRoleMatcher({ roleArns: ['arn:aws:iam::113534181560:role/acme-workers'] });
-    expect(eventOf(normalizeRecord(record, custom))).toMatchObject({ kind: 'node-role', nodeRoleArn: 'arn:aws:iam::113534181560:role/acme-workers' });
+    expect(eventOf(normalizeRecord(record, custom, OPTIONS))).toMatchObject({ kind: 'node-role', nodeRoleArn: 'arn:aws:iam::113534181560:role/acme-workers' });
   });
 
   it('a non-instance session is out of scope even when its role is listed as a node role', () => {
     const listed = nodeRoleMatcher({ roleArns: ['arn:aws:iam::111122223333:role/payments-prod-orders-api'] });
-    expect(normalizeRecord(fixture('assumed-role-non-node-session.json'), listed)).toStrictEqual({ status: 'skipped', reason: 'out-of-scope' });
+    expect(normalizeRecord(fixture('assumed-role-non-node-session.json'), listed, OPTIONS)).toStrictEqual({ status: 'skipped', reason: 'out-of-scope' });
   });
 
   it('an i-… session without ec2RoleDelivery (older records) is still a node-role call, IMDS version unknown', () => {
@@ -855,9 +1022,9 @@ describe('routing details', () => {
     expect(eventOf(normalize(record))).toMatchObject({ kind: 'node-role', userAgent: null, sourceIp: null });
   });
 
-  it('an EKS issuer with a subject that is not system:serviceaccount:NS:SA leaves namespace and SA null', () => {
+  it('rejects an EKS issuer with a subject that is not system:serviceaccount:NS:SA, naming the field (no "?" namespace)', () => {
     const record = variant('irsa-success.json', ['userIdentity.userName', 'system:serviceaccount:only-namespace']);
-    expect(eventOf(normalize(record))).toMatchObject({ kind: 'irsa', namespace: null, serviceAccount: null });
+    expect(normalize(record)).toMatchObject({ status: 'rejected', reason: 'bad-value', field: 'userIdentity.userName' });
   });
 
   it('builds a China-partition cluster ARN for a fetch recorded in cn-north-1', () => {

@@ -1,12 +1,12 @@
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { deliverAlerts, type DeliveryFailure } from '../../../adapters/alert-delivery';
 import type { DynamoEvidenceStore } from '../../../adapters/dynamo-evidence-store';
 import { SEVERITIES, type Alert } from '../../../core/alert';
 import { alertLine } from '../../../core/alert-format';
 import { analyzePaths, type AnalyzeSummary, type Rejection } from '../../analyze';
+import { RejectsFile } from '../../rejects-file';
 import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
 import type { Io } from '../io';
 import { collect, positiveInteger } from '../options';
@@ -56,8 +56,10 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
       const { policy } = await loadPolicy(flags, io);
       await withStore(flags, io, async ({ store, localDir, where }) => {
         const sinks = alertSinks(flags, localDir);
-        const rejectsFile = path.join(localDir, 'rejects.jsonl');
-        const rejections: Rejection[] = [];
+        // Written as the run goes and bounded: a file of a million bad records must cost neither
+        // memory nor disk in proportion.
+        const rejects = new RejectsFile(path.join(localDir, 'rejects.jsonl'), io.now);
+        const shown: Rejection[] = [];
         const raised: Alert[] = [];
         const failures: DeliveryFailure[] = [];
         const bar = io.interactive && !flags.json ? new cliProgress.SingleBar({
@@ -77,7 +79,10 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
           stdin: io.stdin,
           onFiles: (total) => bar?.start(total, 0, { records: 0, alerts: 0 }),
           onFileDone: (_file, done, records) => bar?.update(done, { records, alerts: raised.length }),
-          onRejection: (r) => rejections.push(r),
+          onRejection: (r) => {
+            if (shown.length < REJECTIONS_SHOWN) shown.push(r);
+            rejects.add(r);
+          },
           // Delivered as they are raised: a long backfill does not hold alerts back until the end.
           onAlerts: async (alerts) => {
             raised.push(...alerts);
@@ -86,12 +91,12 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         });
         bar?.stop();
 
-        if (rejections.length > 0) {
-          await mkdir(localDir, { recursive: true });
-          await appendFile(rejectsFile, rejections.map((r) => JSON.stringify({ at: io.now().toISOString(), ...r })).join('\n') + '\n');
-          for (const r of rejections.slice(0, REJECTIONS_SHOWN)) io.err(`${r.file}${r.where ? `: ${r.where}` : ''}: ${r.reason}`);
-          if (rejections.length > REJECTIONS_SHOWN) io.err(`… and ${rejections.length - REJECTIONS_SHOWN} more`);
-          io.err(`${plural(rejections.length, 'rejection')} appended to ${path.relative(io.cwd, rejectsFile)}`);
+        rejects.flush();
+        if (rejects.count > 0) {
+          for (const r of shown) io.err(`${r.file}${r.where ? `: ${r.where}` : ''}: ${r.reason}`);
+          if (rejects.count > shown.length) io.err(`… and ${(rejects.count - shown.length).toLocaleString('en-US')} more`);
+          const older = rejects.rotated ? ` (older ones moved to ${path.relative(io.cwd, rejects.rotatedFile)})` : '';
+          io.err(`${plural(rejects.count, 'rejection')} appended to ${path.relative(io.cwd, rejects.file)}${older}`);
         }
         if (flags.json) io.out(JSON.stringify({ ...summary, store: where, alerts: raised, deliveryFailures: failures }));
         else {

@@ -42,7 +42,7 @@ export function classifyCommand(program: Command, io: Io, setExit: (code: number
             io.err(`${label(file)}${item.where ? `: ${item.where}` : ''}: ${item.reason}`);
             continue;
           }
-          const result = normalizeRecord(item.record, matcher);
+          const result = normalizeRecord(item.record, matcher, { now: io.now() });
           if (result.status === 'event') io.out(JSON.stringify(result.event));
           else if (result.status === 'rejected') {
             rejected += 1;
