@@ -14,7 +14,7 @@ import { parsePolicy, type Policy } from '../functions/core/policy';
 export const CONFIG_CONTEXT_KEY = 'cutoverWatch';
 export const CONFIG_FILE_CONTEXT_KEY = 'cutoverWatchConfig';
 
-/** Where global-endpoint STS calls (`sts.amazonaws.com`) are recorded (CLOUDTRAIL.md §4c). */
+/** Where global-endpoint STS calls (`sts.amazonaws.com`) are recorded (docs/cloudtrail.md §4c). */
 export const GLOBAL_STS_REGION = 'us-east-1';
 
 const region = z
@@ -26,7 +26,7 @@ const account = z
 const roleArn = z
   .string()
   .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, { error: (i) => `expected an IAM role ARN (arn:aws:iam::111122223333:role/NAME), got ${JSON.stringify(i.input)}` });
-// EventBridge's `wildcard` operator knows only `*`: no `?`, brackets or braces (CLOUDTRAIL.md §5).
+// EventBridge's `wildcard` operator knows only `*`: no `?`, brackets or braces (docs/cloudtrail.md §5; EventBridge user guide, "Comparison operators for use in event patterns").
 const roleNameGlob = z
   .string()
   .regex(/^[\w+=,.@/*-]+$/, { error: (i) => `expected a role name glob using only * as wildcard (EventBridge wildcard), got ${JSON.stringify(i.input)}` });

@@ -1,7 +1,7 @@
 /**
  * Unwraps the containers CloudTrail records arrive in (log file, EventBridge event, SQS message,
  * LookupEvents result) into bare records. Pure: the caller has already read and parsed the JSON.
- * Container shapes: ../shared/design/CLOUDTRAIL.md section 4a.
+ * Container shapes: docs/cloudtrail.md §4a.
  *
  * Nothing here decides whether a record is in scope; anything object-shaped that is not a known
  * container is passed on as a record, and the normalizer accepts, skips or rejects it.
@@ -169,7 +169,7 @@ function* extractInto(doc: unknown, file: string, where: string | null, depth: n
   }
 
   // The detail-type string is not checked: the China-partition docs print a different one
-  // (CLOUDTRAIL.md 4a), and a test or replay tool may write its own.
+  // (docs/cloudtrail.md §4a), and a test or replay tool may write its own.
   if ('detail-type' in doc && 'source' in doc && isObject(doc['detail'])) {
     yield recordOrProblem(doc['detail'], file, where);
     return;

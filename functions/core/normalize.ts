@@ -4,7 +4,7 @@ import type { NodeRoleMatcher } from './node-roles';
 /**
  * One CloudTrail record → one IdentityEvent, a skip (out of scope) or a typed rejection. Never throws.
  *
- * Which record is which (CLOUDTRAIL.md §0):
+ * Which record is which (docs/cloudtrail.md §0):
  * - `sts:AssumeRole` invoked by `pods.eks.amazonaws.com` → `pod-identity` (session tags name the pod);
  * - `eks-auth:AssumeRoleForPodIdentity` → `pod-identity-fetch` (made by the node role; `responseElements: null`);
  * - `sts:AssumeRoleWithWebIdentity` through an EKS OIDC issuer → `irsa`;
@@ -143,7 +143,7 @@ function irsa(r: Fields): Normalized {
   });
 }
 
-/** `principalId` is `<provider ARN>:<audience>:<subject>` (CLOUDTRAIL.md §2a, SEEN [ARGO]). */
+/** `principalId` is `<provider ARN>:<audience>:<subject>` (docs/cloudtrail.md §2a, SEEN [ARGO]). */
 function providerFromPrincipal(principalId: string | null): string | null {
   if (principalId === null) return null;
   const match = /^(arn:[^:]+:iam::[^:]*:oidc-provider\/[^:]+):/.exec(principalId);
@@ -327,7 +327,7 @@ function clip(value: string): string {
 
 /**
  * CloudTrail writes `AccessDenied` for eks-auth although the API error is `AccessDeniedException`
- * (CLOUDTRAIL.md §1a), and other services use `UnauthorizedOperation`; all are denials.
+ * (docs/cloudtrail.md §1a), and other services use `UnauthorizedOperation`; all are denials.
  */
 export function outcomeOf(errorCode: string | null): Outcome {
   if (errorCode === null || errorCode === '') return 'success';

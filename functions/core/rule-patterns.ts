@@ -1,7 +1,7 @@
 /**
  * The EventBridge rule patterns, defined once: the CDK rules deploy these objects and the local
  * router (`matchesPattern`) evaluates the same objects, so the CLI reads exactly what the deployed
- * pipeline would receive. Shapes: CLOUDTRAIL.md §5; operators: EventBridge user guide,
+ * pipeline would receive. Shapes: docs/cloudtrail.md §5; operators: EventBridge user guide,
  * "Comparison operators for use in event patterns".
  */
 
@@ -24,7 +24,7 @@ type PatternValue = Matcher[] | EventPattern | EventPattern[];
 
 export type RuleName = 'pod-identity-fetch' | 'pod-identity-assume' | 'irsa' | 'node-role';
 
-/** Where an EKS OIDC provider lives in an IRSA record (CLOUDTRAIL.md §2a). */
+/** Where an EKS OIDC provider lives in an IRSA record (docs/cloudtrail.md §2a). */
 export const EKS_OIDC_PROVIDER_WILDCARD = 'arn:aws*:iam::*:oidc-provider/oidc.eks.*.amazonaws.com*/id/*';
 
 /** Event sources a node role only ever calls for the node itself: dropped at the rule, before SQS. */
@@ -99,7 +99,7 @@ export function rulePatterns(config: NodeRoleRuleConfig): Partial<Record<RuleNam
   };
 }
 
-/** What EventBridge would deliver for a CloudTrail record: the record becomes `detail` (CLOUDTRAIL.md §4a). */
+/** What EventBridge would deliver for a CloudTrail record: the record becomes `detail` (docs/cloudtrail.md §4a). */
 export function cloudTrailEnvelope(record: Record<string, unknown>): Record<string, unknown> {
   const eventSource = typeof record['eventSource'] === 'string' ? record['eventSource'] : '';
   return {

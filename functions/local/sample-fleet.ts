@@ -3,7 +3,7 @@
  * IRSA → EKS Pod Identity migration, plus the EKS inventory JSON an operator would export with
  * the AWS CLI. Used by the `demo` command and by tests.
  *
- * Record shapes follow ../../../shared/design/CLOUDTRAIL.md (§1a fetch, §1b companion AssumeRole,
+ * Record shapes follow docs/cloudtrail.md (§1a fetch, §1b companion AssumeRole,
  * §2a/§2b IRSA, §3 node-role calls). Everything secret-looking is fake: access key ids are random,
  * every session token contains the marker `FAKE-SESSION-TOKEN`.
  *
@@ -525,7 +525,7 @@ function buildTopology(): Cluster[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// User agents (realistic strings; the eks-auth agent UA is the one SEEN in CLOUDTRAIL.md §1a)
+// User agents (realistic strings; the eks-auth agent UA is the one SEEN in docs/cloudtrail.md §1a)
 
 const UA = {
   podIdentityAgent:

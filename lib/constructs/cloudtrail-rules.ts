@@ -7,7 +7,7 @@ import { toCdkEventPattern } from '../event-pattern';
  * Every rule reads CloudTrail management events that are `readOnly: true` (AssumeRole*,
  * AssumeRoleForPodIdentity, and the List/Get/Describe calls of a node-role fallthrough). A rule in
  * the plain `ENABLED` state "matches events … except for read-only AWS management events delivered
- * through CloudTrail"; only this state matches them (CLOUDTRAIL.md §4b; EventBridge user guide,
+ * through CloudTrail"; only this state matches them (docs/cloudtrail.md §4b; EventBridge user guide,
  * "Receiving read-only management events from AWS services"; API reference `Rule.State`: "only
  * valid for rules on the default event bus or custom event buses"). The L2 `Rule` only knows
  * enabled/disabled, hence the property override.

@@ -9,7 +9,7 @@ import { WatchFunction } from './watch-function';
 export const INGEST_TIMEOUT = Duration.seconds(60);
 /** How long the poller gathers messages before invoking (up to INGEST_BATCH_SIZE). */
 export const INGEST_BATCHING_WINDOW = Duration.seconds(20);
-/** One batch aggregates its events per key before writing (ARCHITECTURE.md "Scale"): bigger batches, fewer writes. */
+/** One batch aggregates its events per key before writing (docs/architecture.md §4): bigger batches, fewer writes. */
 export const INGEST_BATCH_SIZE = 100;
 
 export interface IngestFunctionProps {

@@ -167,11 +167,11 @@ export class WatchFunction<H extends HandlerName> extends Construct {
 
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-L1',
-      reason: 'Node.js 22 is the runtime the project targets and tests (ARCHITECTURE.md, esbuild target node22); move with the project, not per function',
+      reason: 'Node.js 22 is the runtime the project targets and tests (runtime and esbuild target node22 above); move with the project, not per function',
     });
     Validations.of(this.function).acknowledge({
       id: 'Serverless-LambdaLatestVersion',
-      reason: 'Node.js 22 is the runtime the project targets and tests (ARCHITECTURE.md, esbuild target node22); move with the project, not per function',
+      reason: 'Node.js 22 is the runtime the project targets and tests (runtime and esbuild target node22 above); move with the project, not per function',
     });
     Validations.of(this.function).acknowledge({
       id: 'Serverless-LambdaDLQ',

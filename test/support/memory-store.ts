@@ -1,4 +1,5 @@
 import type { Alert } from '../../functions/core/alert';
+import type { CoverageDay } from '../../functions/core/coverage';
 import type { DetectionNeeds, DetectionState } from '../../functions/core/detections';
 import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../../functions/core/evidence';
 import type { ApplyResult, DetectionPort, EvidencePort } from '../../functions/core/ingest';
@@ -33,6 +34,11 @@ export class MemoryStore implements EvidencePort, DetectionPort {
   }
 
   readonly parked = new Map<string, IdentityEvent>();
+  readonly coverage: CoverageDay[] = [];
+
+  async recordCoverage(days: readonly CoverageDay[]): Promise<void> {
+    this.coverage.push(...days);
+  }
 
   async parkUnplaced(events: readonly IdentityEvent[]): Promise<void> {
     for (const e of events) this.parked.set(e.eventId, e);

@@ -1,6 +1,6 @@
 /**
  * Node-role matching: which roles are EC2 node roles, and which of their calls are the node's own.
- * Sources: CLOUDTRAIL.md §3 ("Expected, legitimate node-role traffic", DOC [EKS-UG] create-node-role)
+ * Sources: docs/cloudtrail.md §3 ("Expected, legitimate node-role traffic", DOC [EKS-UG] create-node-role)
  * and §5 (node-role fallthrough pattern). Role names follow the installers' published conventions.
  */
 import { describe, expect, it } from 'vitest';
@@ -13,15 +13,15 @@ describe('default node role patterns', () => {
 
   it.each([
     ['eksctl', 'eksctl-prod-nodegroup-ng-1-NodeInstanceRole-ABC'],
-    // CLOUDTRAIL.md §3 SEEN: eksctl truncates the nodegroup name, leaving a double dash.
+    // docs/cloudtrail.md §3 SEEN [EKS-OIDC-DEMO]: eksctl truncates the nodegroup name, leaving a double dash.
     ['eksctl (seen, truncated nodegroup)', 'eksctl-eks-oidc-demo-nodegroup-ng--NodeInstanceRole-rL7RY47katu4'],
     ['Karpenter getting-started', 'KarpenterNodeRole-prod'],
     ['terraform-aws-eks managed node group', 'default-eks-node-group-20240101'],
-    // CLOUDTRAIL.md §1a SEEN [WS-DD]: the workshop's terraform-aws-eks node role.
+    // docs/cloudtrail.md §1a SEEN [WS-DD]: the workshop's terraform-aws-eks node role.
     ['terraform-aws-eks (seen)', 'platform-eks-node-group-20231128085853957000000011'],
     ['EKS Auto Mode', 'AmazonEKSAutoNodeRole'],
     ['EKS console walkthrough', 'AmazonEKSNodeRole'],
-    // CLOUDTRAIL.md §1a AccessDenied SEEN [WS-UC]: a CloudFormation/CDK node group role.
+    // docs/cloudtrail.md §1a AccessDenied SEEN [WS-UC]: a CloudFormation/CDK node group role.
     ['CloudFormation/CDK node group (seen)', 'eks-bootstrap-template-ws-EKSNodegroupRole-E1potkq4Auqa'],
   ])('matches %s role %s by name', (_installer, name) => {
     expect(matcher.isNodeRole(name)).toBe(true);
@@ -107,7 +107,7 @@ describe('custom patterns and exact role ARNs', () => {
   });
 });
 
-describe('expected node calls (CLOUDTRAIL.md §3, DOC [EKS-UG] node IAM role policies)', () => {
+describe('expected node calls (docs/cloudtrail.md §3, DOC [EKS-UG] node IAM role policies)', () => {
   const matcher = nodeRoleMatcher();
 
   it.each([

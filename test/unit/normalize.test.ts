@@ -1,7 +1,7 @@
 /**
  * Contract tests for the normalizer on checked-in CloudTrail records.
  * Fixtures: test/fixtures/cloudtrail/*.json; where each shape comes from: SOURCES.md beside them.
- * Section numbers (§) refer to /work/shared/design/CLOUDTRAIL.md.
+ * Section numbers (§) refer to docs/cloudtrail.md; source keys ([WS-DD], [ARGO]…) to its source table.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -87,7 +87,7 @@ const ARGO_ROLE = 'arn:aws:iam::100000000002:role/sm-pipelines-k8s-awf-aws-execu
 
 interface Case {
   file: string;
-  /** The behaviour, then the source (CLOUDTRAIL.md section, source key, SEEN/DOC/INFERRED). */
+  /** The behaviour, then the source (docs/cloudtrail.md section, source key, SEEN/DOC/INFERRED). */
   title: string;
   expected: Normalized;
 }
@@ -884,7 +884,7 @@ describe('never throws (1,000 seeded random mutations of the fixtures)', () => {
 
 const IN_SCOPE_FILES = CASES.filter((c) => c.expected.status === 'event').map((c) => c.file);
 
-describe('tolerance (CLOUDTRAIL.md §6 items 2, 3, 11)', () => {
+describe('tolerance (docs/cloudtrail.md §6 items 2, 3, 11)', () => {
   it.each(IN_SCOPE_FILES)('%s: unknown extra fields at every level change nothing', (file) => {
     const record = fixture(file);
     record['futureTopLevelField'] = { nested: [1, 'two', null] };
@@ -1038,7 +1038,7 @@ describe('routing details', () => {
   });
 });
 
-describe('credentials are never copied (ARCHITECTURE.md "Never persist responseElements.credentials"; §6 item 9)', () => {
+describe('credentials are never copied (docs/architecture.md §2 "Never persist responseElements.credentials"; docs/cloudtrail.md §6 item 9)', () => {
   const withCredentials = FIXTURE_FILES.flatMap((file) => {
     const response = fixture(file)['responseElements'];
     const credentials = isJsonObject(response) ? response['credentials'] : undefined;

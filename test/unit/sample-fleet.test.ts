@@ -425,7 +425,7 @@ describe('scenario', () => {
   });
 });
 
-describe('record shapes (CLOUDTRAIL.md)', () => {
+describe('record shapes (docs/cloudtrail.md)', () => {
   it('§1a fetch: node role session, ec2RoleDelivery 2.0, HIDDEN token, responseElements null, no resources', () => {
     const fetches = records.filter(isFetch);
     expect(fetches.length).toBeGreaterThan(1000);
