@@ -23,9 +23,9 @@ export const PolicySchema = z.strictObject({
   soak: z
     .strictObject({
       /** @default 14 */
-      soakDays: z.number().positive().default(14),
+      soakDays: z.number().positive().max(3650).default(14),
       /** @default 24 */
-      activeHours: z.number().positive().default(24),
+      activeHours: z.number().positive().max(8760).default(24),
     })
     .prefault({}),
   accessDeniedSpike: z
