@@ -45,7 +45,7 @@ export function alertsCommand(program: Command, io: Io): void {
         if (flags.json) io.out(JSON.stringify(alerts, null, 2));
         else if (flags.details) printDetails(alerts, io);
         else printTable(alerts, since, io);
-      });
+      }, { write: false });
     });
 }
 

@@ -88,7 +88,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
 
         if (rejections.length > 0) {
           await mkdir(localDir, { recursive: true });
-          await appendFile(rejectsFile, rejections.map((r) => JSON.stringify({ at: io.now().toISOString(), ...r })).join('\n') + '\n');
+          await appendFile(rejectsFile, rejections.map((r) => JSON.stringify({ at: io.now().toISOString(), ...r })).join('\n') + '\n', { mode: 0o600 });
           for (const r of rejections.slice(0, REJECTIONS_SHOWN)) io.err(`${r.file}${r.where ? `: ${r.where}` : ''}: ${r.reason}`);
           if (rejections.length > REJECTIONS_SHOWN) io.err(`… and ${rejections.length - REJECTIONS_SHOWN} more`);
           io.err(`${plural(rejections.length, 'rejection')} appended to ${path.relative(io.cwd, rejectsFile)}`);

@@ -77,7 +77,7 @@ export function readinessCommand(program: Command, io: Io, setExit: (code: numbe
         if (flags.json) io.out(JSON.stringify(report, null, 2));
         else printReadiness(report, io, { reasons: flags.reasons ?? false });
         if (flags.require && !gatePasses(report, flags.require, { clusters: flags.namespace === undefined }, io)) setExit(GATE_EXIT_CODE);
-      });
+      }, { write: false });
     });
 }
 
