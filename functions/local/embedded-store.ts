@@ -40,13 +40,29 @@ const LEVELDB_FILE = /^(CURRENT|LOCK|LOG|LOG\.old|MANIFEST-\d+|\d+\.(ldb|log|sst
  * the main thread parses records and builds requests (analyze ran about 1.7x faster than with
  * dynalite on the main thread, see bench/).
  */
+/*
+ * dynalite opens LevelDB on the first request, and a database that will not open (damaged, not
+ * readable, locked by a process that ignores store.lock) then kills the thread mid-request. The
+ * worker opens it once first, so that failure is reported at start, with LevelDB's reason.
+ */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+const { Level } = require(workerData.levelPath);
 const dynalite = require(workerData.dynalitePath);
-const server = dynalite({ path: workerData.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-server.once('error', (e) => parentPort.postMessage({ error: e.message }));
-server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
-parentPort.on('message', (m) => { if (m === 'close') server.close(() => parentPort.postMessage({ closed: true })); });
+(async () => {
+  const probe = new Level(workerData.path);
+  try {
+    await probe.open();
+    await probe.close();
+  } catch (e) {
+    parentPort.postMessage({ error: (e.cause && e.cause.message) || e.message });
+    return;
+  }
+  const server = dynalite({ path: workerData.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  server.once('error', (e) => parentPort.postMessage({ error: e.message }));
+  server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
+  parentPort.on('message', (m) => { if (m === 'close') server.close(() => parentPort.postMessage({ closed: true })); });
+})();
 `;
 
 export type StoreDirState = 'missing' | 'empty' | 'store' | 'legacy' | 'foreign';
@@ -109,7 +125,7 @@ export async function openEmbeddedStore(dir: string, options: OpenEmbeddedOption
   if (!options.write) {
     if (state === 'missing' || state === 'empty' || !entries.includes('db')) throw new StoreError(noStoreMessage(label, entries));
     if (!(await writable(dir)) || !(await writable(path.join(dir, 'db')))) return startPrivateCopy(dir, label);
-    return startEmbeddedStore(dir, { lock: options.lock ?? (await takeLock(dir, label)) });
+    return startEmbeddedStore(dir, { lock: options.lock ?? (await takeLock(dir, label)), label });
   }
   if (state === 'missing') {
     try {
@@ -120,7 +136,7 @@ export async function openEmbeddedStore(dir: string, options: OpenEmbeddedOption
   }
   if (!(await writable(dir))) throw new StoreError(`the store in ${label} is read-only (${await whyNotWritable(dir)}): only readiness, evidence, alerts and inventory show can use it`);
   if (state !== 'store') await writeStoreMarker(dir);
-  return startEmbeddedStore(dir, { lock: options.lock ?? (await takeLock(dir, label)) });
+  return startEmbeddedStore(dir, { lock: options.lock ?? (await takeLock(dir, label)), label });
 }
 
 function noStoreMessage(label: string, entries: readonly string[]): string {
@@ -132,18 +148,22 @@ function noStoreMessage(label: string, entries: readonly string[]): string {
  * Starts dynalite on `<dir>/db`, taking the folder's lock unless one is given. It does not check
  * what the folder holds: what takes a folder from the user goes through `openEmbeddedStore`.
  */
-export async function startEmbeddedStore(dir: string, options: { lock?: StoreLock; dbDir?: string } = {}): Promise<EmbeddedStore> {
-  const dbDir = options.dbDir ?? path.join(dir, 'db');
+export async function startEmbeddedStore(dir: string, options: { lock?: StoreLock; label?: string } = {}): Promise<EmbeddedStore> {
+  const dbDir = path.join(dir, 'db');
+  const label = options.label ?? dir;
   try {
     await mkdir(dbDir, { recursive: true, mode: 0o700 });
   } catch (e) {
     throw new StoreError(`cannot create ${dbDir}: ${fsProblem(e)}`, { cause: e });
   }
   const lock = options.lock ?? (await takeLock(dir));
+  const dynalitePath = createRequire(import.meta.url).resolve('dynalite');
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { dynalitePath: createRequire(import.meta.url).resolve('dynalite'), path: dbDir },
+    workerData: { dynalitePath, levelPath: createRequire(dynalitePath).resolve('level'), path: dbDir },
   });
+  let exited = false;
+  worker.once('exit', () => (exited = true));
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) => {
@@ -153,7 +173,7 @@ export async function startEmbeddedStore(dir: string, options: { lock?: StoreLoc
   } catch (e) {
     await worker.terminate();
     await lock.release();
-    throw new StoreError(`could not start the embedded store in ${dir}: ${(e as Error).message}`, { cause: e });
+    throw new StoreError(`cannot open the store in ${label}: ${(e as Error).message}; move it aside (or pass another --store) and analyze again`, { cause: e });
   }
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({
@@ -172,8 +192,8 @@ export async function startEmbeddedStore(dir: string, options: { lock?: StoreLoc
       if (closed) return;
       closed = true;
       client.destroy();
-      // dynalite flushes LevelDB on close; only then may the thread go.
-      await new Promise<void>((resolve) => {
+      // dynalite flushes LevelDB on close; only then may the thread go (unless it has died).
+      if (!exited) await new Promise<void>((resolve) => {
         worker.once('message', () => resolve());
         worker.once('exit', () => resolve());
         worker.postMessage('close');
@@ -205,7 +225,7 @@ async function startPrivateCopy(dir: string, label: string): Promise<EmbeddedSto
     await remove();
     throw new StoreError(`cannot read the store in ${label}: ${fsProblem(e)}`, { cause: e });
   }
-  const started = await startEmbeddedStore(copy, { lock: { file: copy, release: remove } });
+  const started = await startEmbeddedStore(copy, { lock: { file: copy, release: remove }, label });
   return { ...started, dir };
 }
 
