@@ -134,7 +134,7 @@ export async function openEmbeddedStore(dir: string, options: OpenEmbeddedOption
       throw new StoreError(`cannot create the store folder ${label}: ${fsProblem(e)}`, { cause: e });
     }
   }
-  if (!(await writable(dir))) throw new StoreError(`the store in ${label} is read-only (${await whyNotWritable(dir)}): only readiness, evidence, alerts and inventory show can use it`);
+  if (!(await writable(dir))) throw new StoreError(`the store in ${label} is read-only (${await whyNotWritable(dir)}): commands that only read it (readiness, coverage, evidence, alerts, report) can use it`);
   if (state !== 'store') await writeStoreMarker(dir);
   return startEmbeddedStore(dir, { lock: options.lock ?? (await takeLock(dir, label)), label });
 }

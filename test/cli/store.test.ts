@@ -152,7 +152,7 @@ describe('a store folder', () => {
 
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
-      expect(JSON.parse(run.stdout).namespaces).toMatchObject([{ namespace: 'shop', verdict: 'NOT_STARTED', serviceAccounts: ['cart'] }]);
+      expect(JSON.parse(run.stdout).namespaces).toMatchObject([{ namespace: 'shop', serviceAccounts: ['cart'] }]);
       expect(await snapshot(readOnly)).toEqual(before);
     });
 
@@ -160,7 +160,7 @@ describe('a store folder', () => {
       const run = await cli(['analyze', '--store', 'read-only', 'trail.json'], { cwd: work, asNobody: true });
 
       expect(run.code).toBe(2);
-      expect(run.stderr.trim()).toBe('cutover-watch: the store in read-only is read-only (permission denied): only readiness, evidence, alerts and inventory show can use it');
+      expect(run.stderr.trim()).toBe('cutover-watch: the store in read-only is read-only (permission denied): commands that only read it (readiness, coverage, evidence, alerts, report) can use it');
       expect(await snapshot(readOnly)).toEqual(before);
     });
   });
