@@ -9,8 +9,9 @@ export class JsonlAlertLog implements AlertSink {
   constructor(readonly file: string) {}
 
   async send(alert: Alert): Promise<void> {
-    await mkdir(path.dirname(this.file), { recursive: true });
-    await appendFile(this.file, `${JSON.stringify(alert)}\n`);
+    // Alerts name roles, namespaces and nodes: for the user only (modes apply when created).
+    await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    await appendFile(this.file, `${JSON.stringify(alert)}\n`, { mode: 0o600 });
   }
 }
 

@@ -1,8 +1,7 @@
-import picomatch from 'picomatch';
 import { alertId, SAMPLE_EVENT_IDS, SEVERITIES, type Alert, type Detection, type Severity } from './alert';
 import type { IdentityEvent } from './identity-event';
 import type { Inventory } from './inventory';
-import type { Policy } from './policy';
+import { policyMatchers, type Policy, type PolicyMatchers } from './policy';
 import { roleName, spikeKeyOf, windowStart } from './keys';
 
 export { spikeKeyOf, windowStart };
@@ -128,7 +127,7 @@ export function detect(
 ): Alert[] {
   const state = cloneState(initial);
   const alerts = new Map<string, Alert>();
-  const matchers = compile(policy);
+  const matchers = policyMatchers(policy);
 
   const raise = (draft: Draft, e: IdentityEvent): Alert => {
     const id = alertId(draft.detection, draft.key, draft.window);
@@ -192,7 +191,7 @@ function workload(e: IdentityEvent, where: Where) {
   };
 }
 
-function unexpectedNamespace(e: IdentityEvent, where: Where, state: Working, policy: Policy, m: Matchers, raise: Raise): void {
+function unexpectedNamespace(e: IdentityEvent, where: Where, state: Working, policy: Policy, m: PolicyMatchers, raise: Raise): void {
   if ((e.kind !== 'pod-identity' && e.kind !== 'irsa') || e.outcome !== 'success' || !e.namespace || !e.roleArn) return;
   const role = roleName(e.roleArn);
   const how = e.kind === 'pod-identity' ? 'Pod Identity' : 'IRSA';
@@ -212,10 +211,11 @@ function unexpectedNamespace(e: IdentityEvent, where: Where, state: Working, pol
   else if (m.systemNamespace(e.namespace) && !m.systemRole(role)) why = `${e.namespace} is a system namespace and ${role} is not a system role`;
   else {
     // An unmapped issuer's cluster is unknown: only an any-cluster rule (`*`, the default) applies to it.
-    const clusterMatches = (glob: string) => (where.cluster === null ? glob === '*' : picomatch.isMatch(where.cluster, glob, { nocase: true }));
-    const rules = u.allow.filter((r) => clusterMatches(r.cluster) && r.roles.some((g) => matchRole(g, e.roleArn!)));
-    if (rules.length > 0 && !rules.some((r) => r.namespaces.some((g) => picomatch.isMatch(e.namespace!, g, { nocase: true })))) {
-      why = `${role} may only be used from ${rules.flatMap((r) => r.namespaces).join(', ')}`;
+    const rules = u.allow
+      .map((r, i) => ({ rule: r, match: m.allow[i]! }))
+      .filter(({ rule, match }) => (where.cluster === null ? rule.cluster === '*' : match.cluster(where.cluster)) && (match.roles(role) || match.roles(e.roleArn!)));
+    if (rules.length > 0 && !rules.some(({ match }) => match.namespaces(e.namespace!))) {
+      why = `${role} may only be used from ${rules.flatMap(({ rule }) => rule.namespaces).join(', ')}`;
     }
   }
   if (why) {
@@ -429,25 +429,6 @@ function remember(e: IdentityEvent, place: string, state: Working, _policy: Poli
     if (e.kind === 'pod-identity' && (ns.firstPodIdentity === null || e.eventTime < ns.firstPodIdentity)) ns.firstPodIdentity = e.eventTime;
     state.namespaces.set(key, ns);
   }
-}
-
-interface Matchers {
-  denyNamespace(ns: string): boolean;
-  systemNamespace(ns: string): boolean;
-  systemRole(role: string): boolean;
-}
-
-function compile(policy: Policy): Matchers {
-  const any = (globs: string[]) => {
-    const ms = globs.map((g) => picomatch(g, { nocase: true }));
-    return (value: string) => ms.some((m) => m(value));
-  };
-  const u = policy.unexpectedNamespace;
-  return { denyNamespace: any(u.denyNamespaces), systemNamespace: any(u.systemNamespaces), systemRole: any(u.systemRoles) };
-}
-
-function matchRole(glob: string, roleArn: string): boolean {
-  return picomatch.isMatch(roleName(roleArn), glob, { nocase: true }) || picomatch.isMatch(roleArn, glob, { nocase: true });
 }
 
 /** The fold's own copy of the state, plus what only this batch knows: its denied events per spike window. */

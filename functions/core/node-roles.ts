@@ -1,4 +1,4 @@
-import picomatch from 'picomatch';
+import { compileGlob } from './glob';
 
 /**
  * Role-name globs that common EKS installers give node roles. A call made with one of these
@@ -77,13 +77,17 @@ export interface NodeRoleConfig {
   expectedCalls?: readonly string[];
 }
 
-/** Throws on a glob picomatch cannot compile, naming it: a typo here would silently match nothing. */
+/** Throws on an empty or unusable glob, naming it: a typo here would silently match nothing. */
 export function nodeRoleMatcher(config: NodeRoleConfig = {}): NodeRoleMatcher {
   const compile = (globs: readonly string[], what: string) =>
     globs.map((glob) => {
       if (glob.trim() === '') throw new Error(`empty ${what} pattern; give a glob such as '*NodeInstanceRole*'`);
-      // No `bash` mode: a single `*` must not cross `/`, or a role path could pass for a node role name.
-      return picomatch(glob, { nocase: true, dot: true });
+      // `*` does not cross `/` (./glob.ts): a role path cannot pass for a node role name.
+      try {
+        return compileGlob(glob);
+      } catch (e) {
+        throw new Error(`${what} pattern: ${(e as Error).message}`);
+      }
     });
   const rolePatterns = compile(config.patterns ?? DEFAULT_NODE_ROLE_PATTERNS, 'node role');
   const callPatterns = compile(config.expectedCalls ?? EXPECTED_NODE_CALLS, 'expected node call');

@@ -1,6 +1,6 @@
-import picomatch from 'picomatch';
 import { z } from 'zod';
 import { DETECTIONS, SEVERITIES } from './alert';
+import { compileGlob, compileGlobs, globProblem, type GlobMatcher } from './glob';
 import { DEFAULT_NODE_ROLE_PATTERNS, EXPECTED_NODE_CALLS } from './node-roles';
 
 /**
@@ -9,35 +9,12 @@ import { DEFAULT_NODE_ROLE_PATTERNS, EXPECTED_NODE_CALLS } from './node-roles';
  * instead of silently keeping a default.
  */
 
-/** A glob that picomatch compiles; an empty or unbalanced one is a mistake worth stopping for. */
+/** A glob of the syntax `./glob.ts` matches; an empty or unbalanced one is a mistake worth stopping for. */
 const glob = z.string().superRefine((value, ctx) => {
-  if (value.trim() === '') {
-    ctx.addIssue({ code: 'custom', message: 'empty glob' });
-    return;
-  }
   const problem = globProblem(value);
-  if (problem) ctx.addIssue({ code: 'custom', message: `bad glob ${JSON.stringify(value)}: ${problem}` });
+  if (problem === 'empty glob') ctx.addIssue({ code: 'custom', message: problem });
+  else if (problem) ctx.addIssue({ code: 'custom', message: `bad glob ${JSON.stringify(value)}: ${problem}` });
 });
-
-function globProblem(value: string): string | null {
-  // picomatch compiles almost anything; unbalanced brackets and braces are the typos that bite.
-  let depth = 0;
-  for (const [open, close] of [['[', ']'], ['{', '}'], ['(', ')']] as const) {
-    depth = 0;
-    for (const ch of value) {
-      if (ch === open) depth += 1;
-      else if (ch === close) depth -= 1;
-      if (depth < 0) return `unbalanced ${close}`;
-    }
-    if (depth !== 0) return `unbalanced ${open}`;
-  }
-  try {
-    picomatch.makeRe(value, { nocase: true });
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return null;
-}
 
 const positiveInt = z.number().int().positive();
 
@@ -46,9 +23,9 @@ export const PolicySchema = z.strictObject({
   soak: z
     .strictObject({
       /** @default 14 */
-      soakDays: z.number().positive().default(14),
+      soakDays: z.number().positive().max(3650).default(14),
       /** @default 24 */
-      activeHours: z.number().positive().default(24),
+      activeHours: z.number().positive().max(8760).default(24),
     })
     .prefault({}),
   accessDeniedSpike: z
@@ -130,4 +107,33 @@ export function parsePolicy(doc: unknown, source: string): Policy {
 
 function fail(message: string): never {
   throw new PolicyError(message);
+}
+
+/** The unexpected-namespace globs of a policy, compiled. */
+export interface PolicyMatchers {
+  denyNamespace: GlobMatcher;
+  systemNamespace: GlobMatcher;
+  systemRole: GlobMatcher;
+  allow: { cluster: GlobMatcher; roles: GlobMatcher; namespaces: GlobMatcher }[];
+}
+
+const compiled = new WeakMap<Policy, PolicyMatchers>();
+
+/**
+ * Compiles a policy's globs once per policy object (a loaded policy lives for the whole run, and
+ * the detections ask for every batch). A memo, not state: the result depends only on `policy`.
+ */
+export function policyMatchers(policy: Policy): PolicyMatchers {
+  let m = compiled.get(policy);
+  if (m === undefined) {
+    const u = policy.unexpectedNamespace;
+    m = {
+      denyNamespace: compileGlobs(u.denyNamespaces),
+      systemNamespace: compileGlobs(u.systemNamespaces),
+      systemRole: compileGlobs(u.systemRoles),
+      allow: u.allow.map((r) => ({ cluster: compileGlob(r.cluster), roles: compileGlobs(r.roles), namespaces: compileGlobs(r.namespaces) })),
+    };
+    compiled.set(policy, m);
+  }
+  return m;
 }

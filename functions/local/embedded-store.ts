@@ -1,6 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { constants, readFileSync, rmSync } from 'node:fs';
+import { access, chmod, cp, link, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { StoreError } from '../adapters/dynamo-evidence-store';
@@ -16,28 +19,151 @@ export interface EmbeddedStore {
   close(): Promise<void>;
 }
 
+/** The file that says a folder is a cutover-watch store, written when one is created or adopted. */
+export const STORE_MARKER = 'cutover-watch-store.json';
+export const STORE_FORMAT = 1;
+export const LOCK_FILE = 'store.lock';
+
+/**
+ * What this and earlier versions put in a store folder. `demo` is there because the demo's default
+ * folder (`.cutover-watch/demo`) sits inside the default store.
+ */
+const STORE_ENTRIES = new Set(['db', LOCK_FILE, 'rejects.jsonl', 'alerts.jsonl', 'demo', STORE_MARKER]);
+/** Temporary files of ours a killed run may leave behind (see takeLock and writeStoreMarker). */
+const OUR_TEMP = /^(store\.lock|cutover-watch-store\.json)\.(\d+\.[0-9a-f]+\.tmp|stale-\d+-[0-9a-f]+)$/;
+const isOurs = (entry: string) => STORE_ENTRIES.has(entry) || OUR_TEMP.test(entry);
+/** File names LevelDB writes: a `db/` holding anything else is not ours. */
+const LEVELDB_FILE = /^(CURRENT|LOCK|LOG|LOG\.old|MANIFEST-\d+|\d+\.(ldb|log|sst)|\d+\.dbtmp)$/;
+
 /**
  * dynalite runs on a worker thread: request handling and LevelDB then use the second core while
  * the main thread parses records and builds requests (analyze ran about 1.7x faster than with
  * dynalite on the main thread, see bench/).
  */
+/*
+ * dynalite opens LevelDB on the first request, and a database that will not open (damaged, not
+ * readable, locked by a process that ignores store.lock) then kills the thread mid-request. The
+ * worker opens it once first, so that failure is reported at start, with LevelDB's reason.
+ */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+const { Level } = require(workerData.levelPath);
 const dynalite = require(workerData.dynalitePath);
-const server = dynalite({ path: workerData.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-server.once('error', (e) => parentPort.postMessage({ error: e.message }));
-server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
-parentPort.on('message', (m) => { if (m === 'close') server.close(() => parentPort.postMessage({ closed: true })); });
+(async () => {
+  const probe = new Level(workerData.path);
+  try {
+    await probe.open();
+    await probe.close();
+  } catch (e) {
+    parentPort.postMessage({ error: (e.cause && e.cause.message) || e.message });
+    return;
+  }
+  const server = dynalite({ path: workerData.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  server.once('error', (e) => parentPort.postMessage({ error: e.message }));
+  server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
+  parentPort.on('message', (m) => { if (m === 'close') server.close(() => parentPort.postMessage({ closed: true })); });
+})();
 `;
 
-export async function startEmbeddedStore(dir: string): Promise<EmbeddedStore> {
+export type StoreDirState = 'missing' | 'empty' | 'store' | 'legacy' | 'foreign';
+
+/** What a folder is, read without changing anything in it. */
+export async function inspectStoreDir(dir: string, label: string = dir): Promise<{ state: StoreDirState; entries: string[] }> {
+  const entries = await listDir(dir, label);
+  if (entries === null) return { state: 'missing', entries: [] };
+  if (entries.length === 0) return { state: 'empty', entries };
+  if (entries.includes(STORE_MARKER)) {
+    await checkMarker(dir);
+    return { state: 'store', entries };
+  }
+  // Stores written before the marker existed hold only names of ours, and a `db/` of LevelDB files.
+  if (entries.every(isOurs)) {
+    const db = entries.includes('db') ? await listDir(path.join(dir, 'db'), label).catch(() => null) : [];
+    if (db !== null && db.every((f) => LEVELDB_FILE.test(f))) return { state: 'legacy', entries };
+  }
+  return { state: 'foreign', entries };
+}
+
+/** Marks `dir` as a store (0600, replaced atomically so a reader never sees half of it). */
+export async function writeStoreMarker(dir: string): Promise<void> {
+  const file = path.join(dir, STORE_MARKER);
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(temp, `${JSON.stringify({ tool: 'cutover-watch', kind: 'store', format: STORE_FORMAT })}\n`, { mode: 0o600 });
+    await rename(temp, file);
+  } catch (e) {
+    await rm(temp, { force: true });
+    throw new StoreError(`cannot write ${file}: ${fsProblem(e)}`, { cause: e });
+  }
+}
+
+export interface OpenEmbeddedOptions {
+  /** Commands that only read pass false: nothing is created, and a read-only store can be read. */
+  write: boolean;
+  /** A lock the caller already holds on `dir` (the demo takes it before clearing its folder). */
+  lock?: StoreLock;
+  /** How to name the folder in messages (relative to the working directory). */
+  label?: string;
+}
+
+/**
+ * Opens the store in a folder the user named, touching nothing that is not ours:
+ * - a missing folder is created 0700 with the marker (only to write: a read needs a store);
+ * - an empty folder is adopted (marker written);
+ * - a folder with the marker is opened;
+ * - a folder of an earlier version (no marker, only our names) gets the marker when written to;
+ * - anything else is refused before anything in it is read by LevelDB or written.
+ */
+export async function openEmbeddedStore(dir: string, options: OpenEmbeddedOptions): Promise<EmbeddedStore> {
+  const label = options.label ?? dir;
+  const { state, entries } = await inspectStoreDir(dir, label);
+  if (state === 'foreign') {
+    const others = entries.filter((e) => !isOurs(e));
+    const holds = others.length === 0 ? 'a db folder of files LevelDB does not write' : `${others.slice(0, 3).join(', ')}${others.length > 3 ? ', …' : ''}`;
+    throw new StoreError(`${label} is not a cutover-watch store (it holds ${holds}) and was left untouched: pass --store with a new or empty folder`);
+  }
+  if (!options.write) {
+    if (state === 'missing' || state === 'empty' || !entries.includes('db')) throw new StoreError(noStoreMessage(label, entries));
+    if (!(await writable(dir)) || !(await writable(path.join(dir, 'db')))) return startPrivateCopy(dir, label);
+    return startEmbeddedStore(dir, { lock: options.lock ?? (await takeLock(dir, label)), label });
+  }
+  if (state === 'missing') {
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new StoreError(`cannot create the store folder ${label}: ${fsProblem(e)}`, { cause: e });
+    }
+  }
+  if (!(await writable(dir))) throw new StoreError(`the store in ${label} is read-only (${await whyNotWritable(dir)}): commands that only read it (readiness, coverage, evidence, alerts, report) can use it`);
+  if (state !== 'store') await writeStoreMarker(dir);
+  return startEmbeddedStore(dir, { lock: options.lock ?? (await takeLock(dir, label)), label });
+}
+
+function noStoreMessage(label: string, entries: readonly string[]): string {
+  const demo = entries.includes('demo') ? ` (the demo's store is --store ${path.join(label, 'demo')})` : '';
+  return `no store in ${label}: run \`cutover-watch analyze PATH\` first (or pass --store)${demo}`;
+}
+
+/**
+ * Starts dynalite on `<dir>/db`, taking the folder's lock unless one is given. It does not check
+ * what the folder holds: what takes a folder from the user goes through `openEmbeddedStore`.
+ */
+export async function startEmbeddedStore(dir: string, options: { lock?: StoreLock; label?: string } = {}): Promise<EmbeddedStore> {
   const dbDir = path.join(dir, 'db');
-  await mkdir(dbDir, { recursive: true });
-  const lock = await takeLock(dir);
+  const label = options.label ?? dir;
+  try {
+    await mkdir(dbDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new StoreError(`cannot create ${dbDir}: ${fsProblem(e)}`, { cause: e });
+  }
+  const lock = options.lock ?? (await takeLock(dir));
+  const dynalitePath = createRequire(import.meta.url).resolve('dynalite');
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { dynalitePath: createRequire(import.meta.url).resolve('dynalite'), path: dbDir },
+    workerData: { dynalitePath, levelPath: createRequire(dynalitePath).resolve('level'), path: dbDir },
   });
+  let exited = false;
+  worker.once('exit', () => (exited = true));
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) => {
@@ -47,7 +173,7 @@ export async function startEmbeddedStore(dir: string): Promise<EmbeddedStore> {
   } catch (e) {
     await worker.terminate();
     await lock.release();
-    throw new StoreError(`could not start the embedded store in ${dir}: ${(e as Error).message}`, { cause: e });
+    throw new StoreError(`cannot open the store in ${label}: ${(e as Error).message}; move it aside (or pass another --store) and analyze again`, { cause: e });
   }
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({
@@ -66,8 +192,8 @@ export async function startEmbeddedStore(dir: string): Promise<EmbeddedStore> {
       if (closed) return;
       closed = true;
       client.destroy();
-      // dynalite flushes LevelDB on close; only then may the thread go.
-      await new Promise<void>((resolve) => {
+      // dynalite flushes LevelDB on close; only then may the thread go (unless it has died).
+      if (!exited) await new Promise<void>((resolve) => {
         worker.once('message', () => resolve());
         worker.once('exit', () => resolve());
         worker.postMessage('close');
@@ -79,17 +205,133 @@ export async function startEmbeddedStore(dir: string): Promise<EmbeddedStore> {
 }
 
 /**
- * LevelDB allows one process per database; say so plainly instead of letting a request fail
- * deep inside dynalite. A lock left by a process that has died is taken over.
+ * A store the user may read but not write (`chmod -R a-w`, a read-only mount, someone else's
+ * folder): LevelDB cannot open a database without writing its LOCK and LOG files and a new log,
+ * so it reads a private copy of `db/` in a 0700 temporary folder, removed on close. Nobody can be
+ * writing the original meanwhile (it is read-only), so no lock is needed on it.
  */
-async function takeLock(dir: string): Promise<{ release(): Promise<void> }> {
-  const file = path.join(dir, 'store.lock');
-  const holder = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
-  if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
-    throw new StoreError(`the store in ${dir} is in use by another cutover-watch process (pid ${holder}); wait for it or pass another --store`);
+async function startPrivateCopy(dir: string, label: string): Promise<EmbeddedStore> {
+  const copy = await mkdtemp(path.join(os.tmpdir(), 'cutover-watch-readonly-'));
+  copies.add(copy);
+  onExit();
+  const remove = async () => {
+    copies.delete(copy);
+    await rm(copy, { recursive: true, force: true });
+  };
+  try {
+    await cp(path.join(dir, 'db'), path.join(copy, 'db'), { recursive: true, filter: (src) => path.basename(src) !== 'LOCK' });
+    await makeOwnerWritable(copy);
+  } catch (e) {
+    await remove();
+    throw new StoreError(`cannot read the store in ${label}: ${fsProblem(e)}`, { cause: e });
   }
-  await writeFile(file, String(process.pid));
-  return { release: () => rm(file, { force: true }) };
+  const started = await startEmbeddedStore(copy, { lock: { file: copy, release: remove }, label });
+  return { ...started, dir };
+}
+
+/** The copy keeps the source's modes (read-only): give it back to its owner. */
+async function makeOwnerWritable(dir: string): Promise<void> {
+  await chmod(dir, 0o700);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) await makeOwnerWritable(p);
+    else await chmod(p, 0o600);
+  }
+}
+
+export interface StoreLock {
+  file: string;
+  release(): Promise<void>;
+}
+
+/** Lock files this process holds, to tell its own live lock from one a crashed run with our pid left. */
+const held = new Set<string>();
+/** Private copies of read-only stores this process made. */
+const copies = new Set<string>();
+
+/**
+ * `readiness | head` ends the process from its EPIPE handler without unwinding: the lock would be
+ * left (harmless: taken over as stale) and a copy of the evidence in the temp folder (not harmless).
+ */
+let exitHook = false;
+function onExit(): void {
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const copy of copies) rmSync(copy, { recursive: true, force: true });
+    for (const file of held) {
+      try {
+        if (readFileSync(file, 'utf8') === String(process.pid)) rmSync(file, { force: true });
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+/**
+ * LevelDB allows one process per database; say so plainly instead of letting a request fail
+ * deep inside dynalite. The lock file appears atomically with the pid in it (a hard link of a
+ * finished temporary file), so two CLIs started together cannot both take it, and a reader never
+ * sees it empty. A lock left by a process that has died is moved aside and taken over; if what was
+ * moved is not what was judged stale (another process took it over first), it is put back.
+ */
+export async function takeLock(dir: string, label: string = dir): Promise<StoreLock> {
+  const file = path.join(dir, LOCK_FILE);
+  const inUse = (holder: number) =>
+    new StoreError(`the store in ${label} is in use by another cutover-watch process (pid ${holder}); wait for it or pass another --store`);
+  // A held lock is refused before anything is written: the folder stays exactly as it was.
+  const current = await readFile(file, 'utf8').catch(() => null);
+  if (current !== null && isHeld(file, current)) throw inUse(Number.parseInt(current, 10));
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    try {
+      await createWithPid(file);
+      held.add(file);
+      onExit();
+      return { file, release: () => releaseLock(file) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new StoreError(`cannot lock the store in ${label}: ${fsProblem(e)}`, { cause: e });
+    }
+    const content = await readFile(file, 'utf8').catch(() => null);
+    if (content === null) continue; // released meanwhile
+    if (isHeld(file, content)) throw inUse(Number.parseInt(content, 10));
+    const aside = `${file}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      await rename(file, aside);
+    } catch {
+      continue;
+    }
+    const moved = await readFile(aside, 'utf8').catch(() => null);
+    if (moved !== content) await link(aside, file).catch(() => undefined);
+    await rm(aside, { force: true });
+  }
+  throw new StoreError(`cannot lock the store in ${label}: other processes keep taking it; try again`);
+}
+
+function isHeld(file: string, content: string): boolean {
+  const holder = Number.parseInt(content, 10);
+  return Number.isInteger(holder) && holder > 0 && (holder === process.pid ? held.has(file) : isAlive(holder));
+}
+
+async function createWithPid(file: string): Promise<void> {
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(temp, String(process.pid), { mode: 0o600, flag: 'wx' });
+  try {
+    await link(temp, file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // A file system without hard links: an exclusive create is atomic too, only briefly empty.
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS') await writeFile(file, String(process.pid), { mode: 0o600, flag: 'wx' });
+    else throw e;
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+async function releaseLock(file: string): Promise<void> {
+  if (!held.delete(file)) return;
+  // Only our own: a lock another process took over (after ours was judged stale) stays.
+  if ((await readFile(file, 'utf8').catch(() => null)) === String(process.pid)) await rm(file, { force: true });
 }
 
 function isAlive(pid: number): boolean {
@@ -98,5 +340,62 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The entries of a folder, null when it does not exist; anything else unusable is a StoreError. */
+async function listDir(dir: string, label: string): Promise<string[] | null> {
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new StoreError(`${label} is not a folder: pass --store with a folder`);
+    return await readdir(dir);
+  } catch (e) {
+    if (e instanceof StoreError) throw e;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new StoreError(`cannot read the store folder ${label}: ${fsProblem(e)}`, { cause: e });
+  }
+}
+
+async function checkMarker(dir: string): Promise<void> {
+  const file = path.join(dir, STORE_MARKER);
+  let format: unknown;
+  try {
+    format = (JSON.parse(await readFile(file, 'utf8')) as { format?: unknown }).format;
+  } catch (e) {
+    throw new StoreError(`${file} is unreadable (${fsProblem(e)}): restore it or pass another --store`, { cause: e });
+  }
+  if (typeof format !== 'number' || format > STORE_FORMAT) {
+    throw new StoreError(`${file}: store format ${String(format)} is not one this cutover-watch reads (${STORE_FORMAT}); upgrade cutover-watch or pass another --store`);
+  }
+}
+
+async function writable(dir: string): Promise<boolean> {
+  return access(dir, constants.W_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function whyNotWritable(dir: string): Promise<string> {
+  return access(dir, constants.W_OK).then(
+    () => 'writable',
+    (e: unknown) => fsProblem(e),
+  );
+}
+
+export function fsProblem(e: unknown): string {
+  switch ((e as NodeJS.ErrnoException).code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'read-only file system';
+    case 'ENOSPC':
+      return 'no space left on device';
+    case 'ENOTDIR':
+      return 'a path component is a file, not a folder';
+    case 'EEXIST':
+      return 'exists and is not a folder';
+    default:
+      return (e as Error).message;
   }
 }

@@ -77,7 +77,7 @@ export class RejectsFile {
   private write(): void {
     if (this.pending.length === 0) return;
     if (this.size === null) {
-      mkdirSync(path.dirname(this.file), { recursive: true });
+      mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
       try {
         this.size = statSync(this.file).size;
       } catch {
@@ -89,7 +89,7 @@ export class RejectsFile {
     for (const line of this.pending) {
       const bytes = Buffer.byteLength(line) + 1;
       if (this.size + chunkBytes > 0 && this.size + chunkBytes + bytes > this.maxBytes) {
-        if (chunk !== '') appendFileSync(this.file, chunk);
+        if (chunk !== '') appendFileSync(this.file, chunk, { mode: 0o600 });
         renameSync(this.file, this.rotatedFile);
         this.size = 0;
         chunk = '';
@@ -99,7 +99,7 @@ export class RejectsFile {
       chunk += `${line}\n`;
       chunkBytes += bytes;
     }
-    if (chunk !== '') appendFileSync(this.file, chunk);
+    if (chunk !== '') appendFileSync(this.file, chunk, { mode: 0o600 });
     this.size += chunkBytes;
     this.pending = [];
     this.pendingBytes = 0;

@@ -98,10 +98,14 @@ export async function render(report: StragglerReport, format: ReportFormat): Pro
 
 export const reportFileName = (asOf: string, format: ReportFormat): string => `cutover-watch-report-${asOf.slice(0, 10)}.${REPORT_EXTENSIONS[format]}`;
 
-/** Creates the directory if needed and proves it writable, before any work is done. */
+/**
+ * Creates the directory if needed (0700) and proves it writable, before any work is done. An
+ * existing directory keeps its mode; report files are 0600 in any case (they name every role and
+ * namespace still on IRSA): share one with chmod.
+ */
 export async function prepareOutDir(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     await access(dir, constants.W_OK);
   } catch (e) {
@@ -114,7 +118,7 @@ export async function writeFileAtomic(dir: string, name: string, content: string
   const target = path.join(dir, name);
   const temp = path.join(dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    const handle = await open(temp, 'wx');
+    const handle = await open(temp, 'wx', 0o600);
     try {
       await handle.writeFile(content, 'utf8');
       await handle.sync();

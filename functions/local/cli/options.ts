@@ -2,6 +2,16 @@ import { InvalidArgumentError } from 'commander';
 
 /** Commander parsers: a bad value stops the command before anything runs, naming the option. */
 
+/**
+ * Times the CLI accepts: CloudTrail started in 2013 and a date far outside this range is a typo
+ * (`99999-01-01` would overflow the date arithmetic downstream into "Invalid time value").
+ */
+export const EARLIEST_TIME = Date.UTC(2000, 0, 1);
+export const LATEST_TIME = Date.UTC(2100, 0, 1);
+/** Ten years of soak, a year of active window: beyond that a verdict means nothing. */
+export const MAX_SOAK_DAYS = 3650;
+export const MAX_ACTIVE_HOURS = 8760;
+
 export function parseTime(value: string): Date {
   // A bare date means the start of that day in UTC, as CloudTrail times are UTC.
   const text = /^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value;
@@ -9,19 +19,41 @@ export function parseTime(value: string): Date {
   if (Number.isNaN(t) || !/^\d{4}-\d{2}-\d{2}/.test(value)) {
     throw new InvalidArgumentError(`expected an ISO 8601 time such as 2026-11-20 or 2026-11-20T12:00:00Z, got ${JSON.stringify(value)}`);
   }
+  if (t < EARLIEST_TIME || t > LATEST_TIME) throw new InvalidArgumentError(`expected a time between 2000-01-01 and 2100-01-01, got ${JSON.stringify(value)}`);
   return new Date(t);
 }
 
 export function positiveNumber(value: string): number {
-  const n = Number(value);
+  // Number('') and Number(' ') are 0, Number('0x10') is 16: only plain decimals are numbers here.
+  const n = /^\s*(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got ${JSON.stringify(value)}`);
   return n;
 }
 
 export function positiveInteger(value: string): number {
   const n = positiveNumber(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected a whole number, got ${JSON.stringify(value)}`);
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected a whole number, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** A positive number of at most `max`: the parser for options whose larger values overflow dates. */
+export function positiveUpTo(max: number, unit: string): (value: string) => number {
+  return (value) => {
+    const n = positiveNumber(value);
+    if (n > max) throw new InvalidArgumentError(`expected at most ${max} ${unit}, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+export const soakDays = positiveUpTo(MAX_SOAK_DAYS, 'days');
+export const activeHours = positiveUpTo(MAX_ACTIVE_HOURS, 'hours');
+
+/** One of a fixed list; anything else is a usage error naming the choices. */
+export function oneOf<T extends string>(choices: readonly T[]): (value: string) => T {
+  return (value) => {
+    if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
+    return value as T;
+  };
 }
 
 export function collect(value: string, previous: string[] = []): string[] {

@@ -1,9 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Command } from 'commander';
 import path from 'node:path';
-import { DynamoEvidenceStore } from '../../adapters/dynamo-evidence-store';
+import { DynamoEvidenceStore, StoreError } from '../../adapters/dynamo-evidence-store';
 import { DEFAULT_TABLE_NAME } from '../../core/table-schema';
-import { startEmbeddedStore } from '../embedded-store';
+import { openEmbeddedStore, type StoreLock } from '../embedded-store';
 import { UsageError, type Io } from './io';
 
 export const DEFAULT_STORE_DIR = '.cutover-watch';
@@ -18,7 +18,7 @@ export interface StoreOptions {
 /** The options every store-using command takes, with the same help text everywhere. */
 export function withStoreOptions(command: Command): Command {
   return command
-    .option('--store <dir>', `embedded store directory (dynalite, on disk)`, DEFAULT_STORE_DIR)
+    .option('--store <dir>', `embedded store folder (dynalite, on disk; created 0700 if missing; an existing one must be empty or a store)`, DEFAULT_STORE_DIR)
     .option('--table <name>', 'use a DynamoDB table instead of the embedded store (the deployed stack\'s evidence table)')
     .option('--region <region>', 'AWS region of --table (default: AWS_REGION)')
     .option('--endpoint <url>', 'DynamoDB endpoint for --table (e.g. a DynamoDB-compatible server on localhost)');
@@ -33,7 +33,18 @@ export interface OpenStore {
   close(): Promise<void>;
 }
 
-export async function openStore(options: StoreOptions, io: Io): Promise<OpenStore> {
+export interface OpenMode {
+  /**
+   * false for commands that only read: a missing store is an error instead of being created, and
+   * a store the user may not write is read from a private copy. @default true
+   */
+  write?: boolean;
+  /** A lock on the store folder the caller already holds (the demo's). */
+  lock?: StoreLock;
+}
+
+export async function openStore(options: StoreOptions, io: Io, mode: OpenMode = {}): Promise<OpenStore> {
+  const write = mode.write ?? true;
   if (options.table !== undefined) {
     const region = options.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'];
     if (!region) throw new UsageError('--table needs a region: pass --region (e.g. --region us-east-1) or set AWS_REGION');
@@ -53,20 +64,26 @@ export async function openStore(options: StoreOptions, io: Io): Promise<OpenStor
     };
   }
   const dir = path.resolve(io.cwd, options.store ?? DEFAULT_STORE_DIR);
-  const embedded = await startEmbeddedStore(dir);
+  const relative = path.relative(io.cwd, dir);
+  const where = relative.startsWith('..') ? dir : relative || '.';
+  const embedded = await openEmbeddedStore(dir, { write, lock: mode.lock, label: where });
   const store = new DynamoEvidenceStore({ client: embedded.client, tableName: DEFAULT_TABLE_NAME, singleWriter: true });
   try {
-    await store.ensureTable();
+    if (write) await store.ensureTable();
+    else await store.assertTable(undefined);
   } catch (e) {
     await embedded.close();
-    throw e;
+    // A folder with a store but no table: a store that was never written to, as far as a read goes.
+    if (e instanceof StoreError) throw new StoreError(`no store in ${where}: run \`cutover-watch analyze PATH\` first (or pass --store)`, { cause: e });
+    // LevelDB opens on the first request: a damaged or unreadable db/ shows up here.
+    throw new StoreError(`cannot open the store in ${where}: ${(e as Error).message}; move it aside (or pass another --store) and analyze again`, { cause: e });
   }
-  return { store, where: path.relative(io.cwd, dir) || '.', localDir: dir, close: () => embedded.close() };
+  return { store, where, localDir: dir, close: () => embedded.close() };
 }
 
 /** Runs `fn` with an open store and always closes it (the embedded server holds a lock). */
-export async function withStore<T>(options: StoreOptions, io: Io, fn: (open: OpenStore) => Promise<T>): Promise<T> {
-  const open = await openStore(options, io);
+export async function withStore<T>(options: StoreOptions, io: Io, fn: (open: OpenStore) => Promise<T>, mode: OpenMode = {}): Promise<T> {
+  const open = await openStore(options, io, mode);
   try {
     return await fn(open);
   } finally {

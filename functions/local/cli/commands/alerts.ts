@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { DETECTIONS, SEVERITIES, type Alert, type Detection } from '../../../core/alert';
 import { alertText } from '../../../core/alert-format';
 import type { Io } from '../io';
-import { parseTime } from '../options';
+import { oneOf, parseTime } from '../options';
 import { shortTime, table } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
@@ -26,10 +26,7 @@ export function alertsCommand(program: Command, io: Io): void {
           'and window, however often the same logs are analyzed.',
       )
       .option('--since <time>', `alerts whose last event is at or after this time (default: ${DEFAULT_LOOKBACK_DAYS} days ago)`, parseTime)
-      .option('--detection <name>', `only this detection (${DETECTIONS.join(', ')})`, (value: string) => {
-        if (!(DETECTIONS as readonly string[]).includes(value)) throw new Error(`unknown detection ${value}: one of ${DETECTIONS.join(', ')}`);
-        return value as Detection;
-      })
+      .option('--detection <name>', `only this detection (${DETECTIONS.join(', ')})`, oneOf<Detection>(DETECTIONS))
       .option('--details', 'print each alert in full: fields, likely cause, next step, sample event ids')
       .option('--json', 'print a JSON array of alert objects'),
   )
@@ -48,7 +45,7 @@ export function alertsCommand(program: Command, io: Io): void {
         if (flags.json) io.out(JSON.stringify(alerts, null, 2));
         else if (flags.details) printDetails(alerts, io);
         else printTable(alerts, since, io);
-      });
+      }, { write: false });
     });
 }
 

@@ -266,7 +266,7 @@ async function reportRejections(rejections: readonly Rejection[], localDir: stri
   if (rejections.length === 0) return;
   const file = path.join(localDir, 'rejects.jsonl');
   await mkdir(localDir, { recursive: true });
-  await appendFile(file, rejections.map((r) => JSON.stringify({ at: io.now().toISOString(), ...r })).join('\n') + '\n');
+  await appendFile(file, rejections.map((r) => JSON.stringify({ at: io.now().toISOString(), ...r })).join('\n') + '\n', { mode: 0o600 });
   for (const r of rejections.slice(0, REJECTIONS_SHOWN)) io.err(`${r.file}${r.where ? `: ${r.where}` : ''}: ${r.reason}`);
   if (rejections.length > REJECTIONS_SHOWN) io.err(`… and ${rejections.length - REJECTIONS_SHOWN} more`);
   io.err(`${plural(rejections.length, 'rejection')} appended to ${path.relative(io.cwd, file)}`);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { placeCoverage, summarizeCoverage, type CoverageSummary } from '../../../core/coverage';
 import type { Io } from '../io';
-import { parseTime, positiveNumber } from '../options';
+import { activeHours, parseTime, soakDays } from '../options';
 import { shortTime, table } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
@@ -31,8 +31,8 @@ export function coverageCommand(program: Command, io: Io): void {
           'Holes are shown within the soak window before --as-of: older ones decide no verdict.',
       )
       .option('--as-of <time>', 'show coverage up to this ISO 8601 time (default: now)', parseTime)
-      .option('--soak-days <days>', 'list holes within this many days before --as-of', positiveNumber, 14)
-      .option('--live-gap-hours <hours>', 'live heartbeats further apart than this leave a hole', positiveNumber, 6)
+      .option('--soak-days <days>', 'list holes within this many days before --as-of', soakDays, 14)
+      .option('--live-gap-hours <hours>', 'live heartbeats further apart than this leave a hole', activeHours, 6)
       .option('--json', 'print {asOf, coverage: [{account, region, from, through, gaps, sources}]}'),
   )
     .addHelpText(
@@ -49,7 +49,7 @@ export function coverageCommand(program: Command, io: Io): void {
         const coverage = summarizeCoverage(places, { asOf: asOf.getTime(), since: asOf.getTime() - flags.soakDays * DAY });
         if (flags.json) io.out(JSON.stringify({ asOf: asOf.toISOString(), coverage }, null, 2));
         else printCoverage(coverage, asOf, io);
-      });
+      }, { write: false });
     });
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { deliverAlerts, JsonlAlertLog } from '../../../adapters/alert-delivery';
 import { DETECTIONS, type Alert } from '../../../core/alert';
@@ -9,15 +9,20 @@ import { VERDICT_ORDER, type ReadinessReport } from '../../../core/readiness';
 import { analyzePaths } from '../../analyze';
 import { writeReport } from '../../report';
 import { generateSampleFleet, writeSampleFleet } from '../../sample-fleet';
-import type { Io } from '../io';
+import { UsageError, type Io } from '../io';
 import { parseTime, positiveInteger } from '../options';
 import { printSummary } from './analyze';
 import { readInventoryFiles } from './inventory';
 import { readinessReport } from '../../../adapters/readiness-query';
 import { printEvidenceThrough, printReadiness, verdictCell } from './readiness';
 import { withStore } from '../store-options';
+import { takeLock, writeStoreMarker, type StoreLock } from '../../embedded-store';
 
 export const DEMO_DIR = path.join('.cutover-watch', 'demo');
+/** The file that says a folder is the demo's own, so a later demo may clear it. */
+export const DEMO_MARKER = 'cutover-watch-demo.json';
+/** What a demo run writes, and so what the next one clears; nothing else is ever deleted. */
+const DEMO_OUTPUTS = ['db', 'logs', 'late', 'inventory', 'rejects.jsonl', 'alerts.jsonl', 'reports'];
 
 interface DemoFlags {
   dir: string;
@@ -37,7 +42,7 @@ export function demoCommand(program: Command, io: Io): void {
         'store with the detections on, and prints the readiness table and the alerts raised, one example of each\n' +
         'detection with its likely cause. Deterministic for a given --seed and --end.',
     )
-    .option('--dir <dir>', 'where the logs, inventory and store go (wiped first)', DEMO_DIR)
+    .option('--dir <dir>', 'where the logs, inventory and store go: a new or empty folder, or an earlier demo\'s (whose output is replaced)', DEMO_DIR)
     .option('--seed <n>', 'sample fleet seed', positiveInteger, 42)
     .option('--end <time>', 'end of the sample traffic (default: today 00:00 UTC)', parseTime)
     .option('--json', 'print the analyze summary and readiness report as one JSON object')
@@ -46,12 +51,22 @@ export function demoCommand(program: Command, io: Io): void {
       const rel = path.relative(io.cwd, dir) || '.';
       const today = io.now();
       const end = flags.end ?? new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate()));
-      for (const part of ['db', 'logs', 'inventory', 'rejects.jsonl', 'alerts.jsonl', 'reports']) await rm(path.join(dir, part), { recursive: true, force: true });
+      const lock = await claimDemoDir(dir, rel);
+      try {
+        for (const part of DEMO_OUTPUTS) await rm(path.join(dir, part), { recursive: true, force: true });
+        await writeStoreMarker(dir);
+      } catch (e) {
+        await lock.release();
+        throw e;
+      }
 
       const fleet = generateSampleFleet({ seed: flags.seed, end });
       // The planted coverage problem: three days of search-prod's region missed by the sync.
       const late = { region: 'us-west-2', days: [8, 7, 6].map((d) => new Date(end.getTime() - d * 86_400_000).toISOString().slice(0, 10)) };
-      const written = await writeSampleFleet(dir, fleet, { late });
+      const written = await writeSampleFleet(dir, fleet, { late }).catch(async (e: unknown) => {
+        await lock.release();
+        throw e;
+      });
       if (!flags.json) io.out(`wrote ${written.files} CloudTrail log files (${fleet.stats.records.toLocaleString('en-US')} records, 30 days) to ${path.relative(io.cwd, written.logDir)}`);
 
       await withStore({ store: dir }, io, async ({ store }) => {
@@ -93,7 +108,7 @@ export function demoCommand(program: Command, io: Io): void {
         io.out(`  npx cutover-watch evidence --store ${rel} --cluster payments-prod --namespace checkout`);
         io.out(`  npx cutover-watch alerts --store ${rel} --since ${new Date(end.getTime() - 30 * 86_400_000).toISOString().slice(0, 10)}`);
         io.out(`  npx cutover-watch classify ${path.relative(io.cwd, written.logDir)} | head`);
-      });
+      }, { lock });
     });
 }
 
@@ -121,4 +136,51 @@ function printPlantedHole(report: ReadinessReport, late: { region: string; days:
   io.out(`  ${unknown.length} namespaces could not be judged: ${unknown.slice(0, 3).map((n) => `${n.cluster}/${n.namespace} ${verdictCell(n)}`).join(', ')}${unknown.length > 3 ? ', …' : ''}`);
   if (unknown[0]) io.out(`  because ${unknown[0].unknownBecause[0]}`);
   io.out(`  reading them (cutover-watch analyze ${lateDir}) closes the hole:`);
+}
+
+/**
+ * The demo deletes its previous output, so it writes only where that cannot hit anything of the
+ * user's: a missing or empty folder (then marked as the demo's), or one carrying the demo's
+ * marker. The store lock is taken before anything is cleared, so a demo never pulls the store
+ * from under a running analyze. Refusals are usage errors (exit 2) that touch nothing.
+ */
+async function claimDemoDir(dir: string, label: string): Promise<StoreLock> {
+  let entries: string[] | null;
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new UsageError(`--dir ${label} is not a folder: pass a new or empty folder`);
+    entries = await readdir(dir);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new UsageError(`cannot read --dir ${label}: ${(e as Error).message}`, { cause: e });
+    entries = null;
+  }
+  const ours = entries !== null && entries.includes(DEMO_MARKER) && (await isDemoMarker(path.join(dir, DEMO_MARKER)));
+  if (entries !== null && entries.length > 0 && !ours) {
+    const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? ', …' : '');
+    // Demos before the marker left no proof of whose folder it is: the user decides, not the demo.
+    const old =
+      ['db', 'logs', 'inventory'].every((e) => entries!.includes(e)) && entries.every((e) => DEMO_OUTPUTS.includes(e) || e === 'store.lock')
+        ? `; if it is an earlier version's demo output, remove it yourself first`
+        : '';
+    throw new UsageError(`--dir ${label} is not empty and not a cutover-watch demo folder (it holds ${shown}); nothing was touched: pass a new or empty folder${old}`);
+  }
+  if (entries === null) await mkdir(dir, { recursive: true, mode: 0o700 });
+  const lock = await takeLock(dir, label);
+  if (!ours) {
+    try {
+      await writeFile(path.join(dir, DEMO_MARKER), `${JSON.stringify({ tool: 'cutover-watch', kind: 'demo', format: 1 })}\n`, { mode: 0o600 });
+    } catch (e) {
+      await lock.release();
+      throw new UsageError(`cannot write into --dir ${label}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  return lock;
+}
+
+async function isDemoMarker(file: string): Promise<boolean> {
+  try {
+    return (JSON.parse(await readFile(file, 'utf8')) as { kind?: unknown }).kind === 'demo';
+  } catch {
+    return false;
+  }
 }

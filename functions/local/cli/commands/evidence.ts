@@ -50,7 +50,7 @@ export function evidenceCommand(program: Command, io: Io): void {
         const evidence = await namespaceEvidence(store, flags.cluster, flags.namespace);
         if (flags.json) io.out(JSON.stringify(evidence, null, 2));
         else printEvidence(evidence, io);
-      });
+      }, { write: false });
     });
 }
 

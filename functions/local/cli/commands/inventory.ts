@@ -62,7 +62,7 @@ export function inventoryCommand(program: Command, io: Io): void {
         const stored = await store.loadInventory();
         if (flags.json) io.out(JSON.stringify(stored, null, 2));
         else printInventory(stored, io);
-      });
+      }, { write: false });
     },
   );
 }

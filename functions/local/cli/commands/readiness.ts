@@ -3,7 +3,7 @@ import { VERDICT_ORDER, type ReadinessReport, type Verdict } from '../../../core
 import { readinessReport } from '../../../adapters/readiness-query';
 import type { Io } from '../io';
 import { InvalidArgumentError } from 'commander';
-import { parseTime, positiveNumber } from '../options';
+import { activeHours, parseTime, soakDays } from '../options';
 import { age, plural, shortTime, table } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
@@ -48,8 +48,8 @@ export function readinessCommand(program: Command, io: Io, setExit: (code: numbe
       .option('--cluster <name>', 'only this cluster (name or ARN)')
       .option('--namespace <name>', 'only this namespace')
       .option('--as-of <time>', 'judge as of this ISO 8601 time (default: now)', parseTime)
-      .option('--soak-days <days>', 'soak period S', positiveNumber, 14)
-      .option('--active-hours <hours>', 'active window A', positiveNumber, 24)
+      .option('--soak-days <days>', 'soak period S (at most 3650)', soakDays, 14)
+      .option('--active-hours <hours>', 'active window A (at most 8760)', activeHours, 24)
       .option('--reasons', 'print every verdict\'s reasons under the table')
       .option('--require <verdict>', 'a gate for pipelines: exit 3 when a selected namespace, or a selected cluster\'s OIDC provider, is below this verdict (UNKNOWN is below all)', verdictArg)
       .option('--json', 'print one JSON object {asOf, soakDays, namespaces, clusters, warnings}'),
@@ -77,7 +77,7 @@ export function readinessCommand(program: Command, io: Io, setExit: (code: numbe
         if (flags.json) io.out(JSON.stringify(report, null, 2));
         else printReadiness(report, io, { reasons: flags.reasons ?? false });
         if (flags.require && !gatePasses(report, flags.require, { clusters: flags.namespace === undefined }, io)) setExit(GATE_EXIT_CODE);
-      });
+      }, { write: false });
     });
 }
 

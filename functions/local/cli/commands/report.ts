@@ -4,7 +4,7 @@ import { summarize } from '../../../core/report';
 import { REPORT_FORMATS, type ReportFormat } from '../../../core/report-render';
 import { gatherReport, prepareOutDir, render, ReportOutputError, reportFileName, saveSummary, writeFileAtomic } from '../../report';
 import { UsageError, type Io } from '../io';
-import { parseTime, positiveNumber } from '../options';
+import { activeHours, parseTime, soakDays } from '../options';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
 interface ReportFlags extends StoreOptions {
@@ -42,10 +42,10 @@ export function reportCommand(program: Command, io: Io): void {
           'file (charts, data and Chart.js inline, no network when opened).',
       )
       .addOption(new Option('--format <format>', 'output format').choices(REPORT_FORMATS).default('text'))
-      .option('--out <dir>', 'write cutover-watch-report-<as-of date>.<ext> into this directory (created if missing)')
+      .option('--out <dir>', 'write cutover-watch-report-<as-of date>.<ext> into this directory (created 0700 if missing; the file is 0600 either way)')
       .option('--as-of <time>', 'report as of this ISO 8601 time (default: now)', parseTime)
-      .option('--soak-days <days>', 'soak period S', positiveNumber, 14)
-      .option('--active-hours <hours>', 'active window A', positiveNumber, 24)
+      .option('--soak-days <days>', 'soak period S (at most 3650)', soakDays, 14)
+      .option('--active-hours <hours>', 'active window A (at most 8760)', activeHours, 24)
       .option('--save', 'keep this report\'s summary as a baseline: later reports compare with the latest one saved before their as-of (the scheduled report job saves; reading never does)'),
   )
     .addHelpText(
@@ -81,7 +81,7 @@ export function reportCommand(program: Command, io: Io): void {
             io.out(`wrote ${path.relative(io.cwd, file) || file}`);
           }
           if (flags.save) await saveSummary(store, summarize(report));
-        });
+        }, { write: flags.save === true });
       } catch (e) {
         if (e instanceof ReportOutputError) throw new UsageError(e.message, { cause: e });
         throw e;
