@@ -63,7 +63,7 @@ describe('cutover-watch report', () => {
     expect(r.namespaces.map(pick)).toEqual(want.namespaces.map(pick));
     const counts = (c: Record<string, unknown>) => [c['cluster'], c['verdict'], c['namespaceCounts']];
     expect(r.clusters.map(counts)).toEqual(want.clusters.map(counts));
-    expect(r.totals.verdicts).toEqual({ NOT_STARTED: 8, IN_PROGRESS: 3, SOAKING: 1, READY: 10 });
+    expect(r.totals.verdicts).toEqual({ UNKNOWN: 0, NOT_STARTED: 8, IN_PROGRESS: 3, SOAKING: 1, READY: 10 });
     const steps = new Set((r.stragglers as { nextStep: string }[]).map((s) => s.nextStep));
     expect([...steps].sort()).toEqual(['check-trust-policy', 'create-association', 'restart-pods']);
     expect(r.readyToCleanUp.length).toBeGreaterThan(5);

@@ -8,6 +8,7 @@ import type { IdentityEvent } from '../../functions/core/identity-event';
 import { ingestBatch } from '../../functions/core/ingest';
 import { assessReadiness } from '../../functions/core/readiness';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
+import { logCoverage } from '../support/coverage';
 import { identityEvent } from '../support/events';
 
 // The real DynamoDB API (dynalite on disk), as the CLI runs it.
@@ -65,7 +66,12 @@ describe('DynamoEvidenceStore on dynalite', () => {
     const result = await ingestBatch(events, store, new Date('2026-11-21T00:00:00Z'));
 
     expect(result.failedEventIds).toEqual([]);
+    // The trail's log files of those weeks were read: coverage goes through the store's ADD sets and back.
+    const coverage = logCoverage([{ account: '111122223333', region: 'us-east-1' }], Date.parse('2026-10-25T00:00:00Z'), Date.parse('2026-11-19T00:00:00Z'));
+    await store.recordCoverage(coverage);
+    await store.recordCoverage(coverage.slice(0, 3));
     const snap = await store.snapshot({ fromDay: '2026-11-01', namespaceDays: false });
+    expect(snap.coverage.map((d) => [d.day, d.fileHours.length]).sort()).toEqual(coverage.map((d) => [d.day, d.fileHours.length]).sort());
     const report = assessReadiness(snap, { asOf: new Date('2026-11-18T12:00:00Z') });
     expect(report.namespaces).toHaveLength(1);
     expect(report.namespaces[0]).toMatchObject({
