@@ -100,7 +100,7 @@ function gatePasses(report: ReadinessReport, required: Verdict, select: { cluste
   }
   if (below.length === 0) return true;
   io.err(`gate: ${below.length} below ${required}:`);
-  for (const b of below) io.err(`  ${b.what} ${b.verdict}: ${b.why}`);
+  for (const b of below) io.err(displaySafe(`  ${b.what} ${b.verdict}: ${b.why}`));
   return false;
 }
 
@@ -117,7 +117,7 @@ export function printEvidenceThrough(report: ReadinessReport, io: Io): void {
     return;
   }
   const parts = report.coverage.map((c) => `${c.account}/${c.region} ${shortTime(c.through)}${c.gaps.length > 0 ? ` (${plural(c.gaps.length, 'hole')})` : ''}`);
-  io.out(`evidence through: ${parts.join(' · ')}`);
+  io.out(displaySafe(`evidence through: ${parts.join(' · ')}`));
 }
 
 export function printReadiness(report: ReadinessReport, io: Io, options: { reasons: boolean }): void {
@@ -188,5 +188,5 @@ export function printUnknownCauses(report: ReadinessReport, io: Io): void {
   if (byCause.size === 0) return;
   io.out('');
   io.out('UNKNOWN: the evidence cannot tell, and why:');
-  for (const [cause, where] of byCause) io.out(`  ${where.length > 3 ? `${where.slice(0, 3).join(', ')} and ${where.length - 3} more` : where.join(', ')}: ${cause}`);
+  for (const [cause, where] of byCause) io.out(displaySafe(`  ${where.length > 3 ? `${where.slice(0, 3).join(', ')} and ${where.length - 3} more` : where.join(', ')}: ${cause}`));
 }
