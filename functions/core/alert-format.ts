@@ -4,11 +4,13 @@
  *
  * Everything an alert carries besides its detection and severity came from a CloudTrail record
  * or the inventory (the prose fields quote namespaces, roles and user agents), so every renderer
- * treats it as hostile: control and bidi characters are shown as escapes (a user agent must not
- * drive the terminal or reorder a line), and the Slack renderer escapes it (see `escapeSlack`).
+ * treats it as hostile: control and bidi characters are shown as escapes by `displaySafe` (a user
+ * agent must not drive the terminal or reorder a line), and the Slack renderer escapes it (see
+ * `escapeSlack`).
  */
 import type { ContextBlock, HeaderBlock, KnownBlock, MrkdwnElement, SectionBlock } from '@slack/types';
 import { SAMPLE_EVENT_IDS, type Alert } from './alert';
+import { displaySafe, shellCommand } from './display';
 
 /**
  * SNS Publish, `Subject` (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html): "must be
@@ -37,23 +39,7 @@ export const SLACK_LIMITS = {
 } as const;
 
 // ---------------------------------------------------------------------------------------------
-// Shared: making hostile values visible
-
-/**
- * C0/C1 controls, zero-width and joiner characters, bidi embeddings/overrides/isolates, BOM.
- * Shown as `\u001b` rather than dropped, so a reader sees that the value carried them.
- */
-const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
-
-/** The value with every control or invisible character written out as an escape: one line, no terminal sequences. */
-function visible(value: string): string {
-  return value.replace(INVISIBLE, (ch) => {
-    if (ch === '\n') return '\\n';
-    if (ch === '\r') return '\\r';
-    if (ch === '\t') return '\\t';
-    return `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
-  });
-}
+// Shared: fitting rendered values into limits
 
 /** Cut at most `max` UTF-16 units, never between the halves of a surrogate pair. */
 function cutAt(text: string, max: number): string {
@@ -83,19 +69,14 @@ function fitRendered(raw: string, max: number, render: (value: string) => string
 /** `2026-11-20T22:03:11Z` → `2026-11-20 22:03` (UTC); anything unparseable is shown as it came. */
 function minuteOf(time: string): string {
   const ms = Date.parse(time);
-  return Number.isNaN(ms) ? visible(time) : new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+  return Number.isNaN(ms) ? displaySafe(time) : new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 }
 
 const severityLabel = (alert: Alert): string => alert.severity.toUpperCase();
 
-/** POSIX shell word: bare when it is only safe characters, else single-quoted. */
-function shellWord(value: string): string {
-  return /^[A-Za-z0-9._:@%+=,/-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
-}
-
 /** The CLI line that finds one CloudTrail event by id (LookupEvents: management events of the last 90 days, one region). */
 export function lookupEventCommand(eventId: string): string {
-  return `aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventId,AttributeValue=${shellWord(eventId)}`;
+  return shellCommand(['aws', 'cloudtrail', 'lookup-events', '--lookup-attributes', `AttributeKey=EventId,AttributeValue=${eventId}`]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,7 +147,7 @@ function keyFields(alert: Alert): [label: string, value: string][] {
     ['First event', alert.firstEventTime],
     ['Last event', alert.lastEventTime],
   ];
-  return rows.filter((row): row is [string, string] => row[1] !== null).map(([label, value]) => [label, visible(value)]);
+  return rows.filter((row): row is [string, string] => row[1] !== null).map(([label, value]) => [label, displaySafe(value)]);
 }
 
 /**
@@ -176,15 +157,15 @@ function keyFields(alert: Alert): [label: string, value: string][] {
 export function alertText(alert: Alert): string {
   const fields = keyFields(alert);
   const width = Math.max(...fields.map(([label]) => label.length)) + 1;
-  const ids = alert.sampleEventIds.map(visible);
+  const ids = alert.sampleEventIds.map(displaySafe);
   const lines = [
-    visible(alert.summary),
+    displaySafe(alert.summary),
     '',
     ...fields.map(([label, value]) => `  ${`${label}:`.padEnd(width)} ${value}`),
     '',
-    `Likely cause: ${visible(alert.likelyCause)}`,
+    `Likely cause: ${displaySafe(alert.likelyCause)}`,
     '',
-    `Next step: ${visible(alert.nextStep)}`,
+    `Next step: ${displaySafe(alert.nextStep)}`,
     '',
   ];
   const first = alert.sampleEventIds[0];
@@ -193,9 +174,9 @@ export function alertText(alert: Alert): string {
   } else {
     lines.push(`Sample events: ${ids.join(', ')}`);
     lines.push('Look up the first (LookupEvents covers 90 days, in the region of the event):');
-    lines.push(`  ${visible(lookupEventCommand(first))}`);
+    lines.push(`  ${displaySafe(lookupEventCommand(first))}`);
   }
-  lines.push('', `Alert ${visible(alert.id)}, raised ${visible(alert.raisedAt)}`);
+  lines.push('', `Alert ${displaySafe(alert.id)}, raised ${displaySafe(alert.raisedAt)}`);
   return lines.join('\n');
 }
 
@@ -207,7 +188,7 @@ export function alertLine(alert: Alert): string {
   const where = `${alert.cluster ?? '–'}/${alert.namespace ?? '–'}`;
   const who = alert.serviceAccount ?? alert.nodeInstanceId;
   const subject = who === null ? where : `${where} ${who}`;
-  return `${severityLabel(alert)}  ${alert.detection}  ${visible(subject)}: ${visible(alert.summary)} (last ${minuteOf(alert.lastEventTime)})`;
+  return `${severityLabel(alert)}  ${alert.detection}  ${displaySafe(subject)}: ${displaySafe(alert.summary)} (last ${minuteOf(alert.lastEventTime)})`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -241,7 +222,7 @@ const MARKER_LOOKALIKE: Record<string, string> = {
  * Escape one value from a CloudTrail record or the inventory for a Slack mrkdwn text object.
  *
  * The value becomes an inline code span, after:
- * - control and invisible characters are written out (`\u001b`), so it stays one line;
+ * - control and invisible characters are written out (`\x1b`, `\u{202e}`), so it stays one line;
  * - backticks become U+02CB, so the value cannot close the span;
  * - `&`, `<`, `>` become entities, Slack's only escapes: no `<!channel>`, `<@U…>` or `<url|text>`;
  * - `@channel`/`@here`/`@everyone` get U+2060 after the `@`.
@@ -255,7 +236,7 @@ const MARKER_LOOKALIKE: Record<string, string> = {
  */
 export function escapeSlack(value: string): string {
   if (value === '') return '';
-  const inner = neutraliseBroadcasts(escapeControlCharacters(visible(value).replaceAll('`', BACKTICK_LOOKALIKE)));
+  const inner = neutraliseBroadcasts(escapeControlCharacters(displaySafe(value).replaceAll('`', BACKTICK_LOOKALIKE)));
   return `\`${inner}\``;
 }
 
@@ -269,7 +250,7 @@ export function escapeSlack(value: string): string {
 export function escapeSlackProse(text: string): string {
   // A word joiner inside `://` keeps a quoted URL from being linked where `verbatim` does not
   // apply: the message's top-level `text`, which notifications show.
-  const escaped = neutraliseBroadcasts(escapeControlCharacters(visible(text))).replaceAll('://', ':\u2060//');
+  const escaped = neutraliseBroadcasts(escapeControlCharacters(displaySafe(text))).replaceAll('://', ':\u2060//');
   return escaped.replace(/[*_~`]/g, (marker, offset: number, whole: string) => {
     const before = whole[offset - 1] ?? '';
     const after = whole[offset + 1] ?? '';

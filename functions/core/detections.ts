@@ -1,4 +1,5 @@
 import { alertId, SAMPLE_EVENT_IDS, SEVERITIES, type Alert, type Detection, type Severity } from './alert';
+import { shellCommand } from './display';
 import type { IdentityEvent } from './identity-event';
 import type { Inventory } from './inventory';
 import { policyMatchers, type Policy, type PolicyMatchers } from './policy';
@@ -197,7 +198,7 @@ function unexpectedNamespace(e: IdentityEvent, where: Where, state: Working, pol
   const how = e.kind === 'pod-identity' ? 'Pod Identity' : 'IRSA';
   const fix =
     e.kind === 'pod-identity'
-      ? `list the associations for ${e.namespace} (aws eks list-pod-identity-associations --cluster-name ${where.cluster ?? 'CLUSTER'} --namespace ${e.namespace}) and delete the one that should not exist; constrain the role's trust policy with a condition on aws:RequestTag/kubernetes-namespace`
+      ? `list the associations for ${e.namespace} (${shellCommand(['aws', 'eks', 'list-pod-identity-associations', '--cluster-name', where.cluster ?? 'CLUSTER', '--namespace', e.namespace])}) and delete the one that should not exist; constrain the role's trust policy with a condition on aws:RequestTag/kubernetes-namespace`
       : `narrow the role's trust policy: its ${e.oidcIssuer}:sub condition must name only the intended system:serviceaccount:NAMESPACE:SA`;
   const base = {
     detection: 'unexpected-namespace' as const,
@@ -294,7 +295,7 @@ function accessDeniedSpike(e: IdentityEvent, where: Where, state: Working, polic
         summary: `Pod Identity credential fetches denied on ${e.nodeInstanceId ?? 'a node'} in ${e.cluster} (${what}, ${e.errorCode}): pods there get no credentials`,
         likelyCause:
           "the associated role's trust policy refuses pods.eks.amazonaws.com: it lacks sts:TagSession next to sts:AssumeRole, or a condition on aws:RequestTag/eks-cluster-name (or kubernetes-namespace) excludes this cluster",
-        nextStep: `find the association of the failing pods (aws eks list-pod-identity-associations --cluster-name ${e.cluster}) and check its role's trust policy: Principal {"Service": "pods.eks.amazonaws.com"}, Action ["sts:AssumeRole", "sts:TagSession"], and any aws:RequestTag conditions against cluster ${e.cluster}`,
+        nextStep: `find the association of the failing pods (${shellCommand(['aws', 'eks', 'list-pod-identity-associations', '--cluster-name', e.cluster ?? 'CLUSTER'])}) and check its role's trust policy: Principal {"Service": "pods.eks.amazonaws.com"}, Action ["sts:AssumeRole", "sts:TagSession"], and any aws:RequestTag conditions against cluster ${e.cluster}`,
       },
       e,
     ));
@@ -305,7 +306,7 @@ function accessDeniedSpike(e: IdentityEvent, where: Where, state: Working, polic
         ...common,
         summary: `IRSA assumes of ${e.roleArn ? roleName(e.roleArn) : 'a role'} denied for ${subject} (${what}, ${e.errorCode})`,
         likelyCause: `the role's trust policy does not match the token: its ${e.oidcIssuer}:sub condition must equal ${subject} exactly and :aud sts.amazonaws.com, on the OIDC provider of this issuer (or the service account is annotated with the wrong role)`,
-        nextStep: `aws iam get-role --role-name ${e.roleArn ? roleName(e.roleArn) : 'ROLE'} --query Role.AssumeRolePolicyDocument, and compare the Federated principal and the sub/aud conditions with ${subject}; check the annotation with kubectl get sa ${e.serviceAccount} -n ${e.namespace} -o yaml`,
+        nextStep: `${shellCommand(['aws', 'iam', 'get-role', '--role-name', e.roleArn ? roleName(e.roleArn) : 'ROLE', '--query', 'Role.AssumeRolePolicyDocument'])}, and compare the Federated principal and the sub/aud conditions with ${subject}; check the annotation with ${shellCommand(['kubectl', 'get', 'sa', e.serviceAccount ?? 'SA', '-n', e.namespace ?? 'NAMESPACE', '-o', 'yaml'])}`,
       },
       e,
     ));
@@ -380,7 +381,7 @@ function irsaRegression(e: IdentityEvent, where: Where, state: Working, policy: 
       likelyCause:
         'a pod started from an old spec still carrying the eks.amazonaws.com/role-arn annotation: a CronJob, a restored backup, a rollback, or a second Deployment using the same service account',
       nextStep:
-        `kubectl get sa ${e.serviceAccount} -n ${e.namespace} -o yaml and remove the role-arn annotation; find pods with AWS_WEB_IDENTITY_TOKEN_FILE set in ${e.namespace}; ` +
+        `${shellCommand(['kubectl', 'get', 'sa', e.serviceAccount ?? 'SA', '-n', e.namespace ?? 'NAMESPACE', '-o', 'yaml'])} and remove the role-arn annotation; find pods with AWS_WEB_IDENTITY_TOKEN_FILE set in ${e.namespace}; ` +
         `keep the OIDC trust until ${new Date(t + policy.soak.soakDays * DAY).toISOString().slice(0, 10)} at the earliest`,
     },
     e,
@@ -408,7 +409,7 @@ function irsaAfterAssociation(e: IdentityEvent, where: Where, state: Working, po
       summary: `${e.namespace}/${e.serviceAccount} still assumes ${e.roleArn ? roleName(e.roleArn) : 'its role'} through IRSA, though its Pod Identity association exists since ${association.createdAt.slice(0, 10)}`,
       likelyCause:
         'pods started before the association keep the IRSA environment: the credential source is decided when a pod starts, by the variables EKS injects then',
-      nextStep: `restart the workloads that use ${e.serviceAccount} (kubectl rollout restart deployment -n ${e.namespace} …), then remove the role-arn annotation`,
+      nextStep: `restart the workloads that use ${e.serviceAccount} (${shellCommand(['kubectl', 'rollout', 'restart', 'deployment', '-n', e.namespace])} …), then remove the role-arn annotation`,
     },
     e,
   );

@@ -1,3 +1,4 @@
+import { shellCommand } from './display';
 import type { EvidenceItem } from './evidence';
 import type { Inventory, InventoryAssociation } from './inventory';
 import {
@@ -506,9 +507,11 @@ function findAssociation(inventory: Inventory, n: NamespaceReadiness, serviceAcc
 function nextStepOf(row: Straggler, n: NamespaceReadiness, sa: ServiceAccountEvidence, denied: ClusterWarning | null): { text: string; commands: string[] } {
   const role = row.role ? roleName(row.role) : 'the role';
   const cluster = n.cluster ?? '<cluster>';
-  const restart = `kubectl rollout restart deployment -n ${row.namespace}`;
+  // Every command from its argv: a namespace `prod;touch /tmp/x` is one quoted argument.
+  const restart = shellCommand(['kubectl', 'rollout', 'restart', 'deployment', '-n', row.namespace]);
   const workloads = `(or the statefulset, daemonset or cronjob that runs as ${row.serviceAccount})`;
-  const getTrust = (arn: string | null) => `aws iam get-role --role-name ${arn ? roleName(arn) : '<role>'} --query Role.AssumeRolePolicyDocument`;
+  const getTrust = (arn: string | null) =>
+    shellCommand(['aws', 'iam', 'get-role', '--role-name', arn ? roleName(arn) : '<role>', '--query', 'Role.AssumeRolePolicyDocument']);
   switch (row.nextStep) {
     case 'create-association':
       return {
@@ -517,7 +520,13 @@ function nextStepOf(row: Straggler, n: NamespaceReadiness, sa: ServiceAccountEvi
           `no Pod Identity association: let ${role} trust pods.eks.amazonaws.com (sts:AssumeRole, sts:TagSession; keep its OIDC statement), ` +
           `create the association, then restart the workloads ${workloads}`,
         commands: [
-          `aws eks create-pod-identity-association --cluster-name ${cluster} --namespace ${row.namespace} --service-account ${row.serviceAccount} --role-arn ${row.role ?? '<role ARN>'}`,
+          shellCommand([
+            'aws', 'eks', 'create-pod-identity-association',
+            '--cluster-name', cluster,
+            '--namespace', row.namespace,
+            '--service-account', row.serviceAccount,
+            '--role-arn', row.role ?? '<role ARN>',
+          ]),
           restart,
         ],
       };
@@ -544,7 +553,7 @@ function nextStepOf(row: Straggler, n: NamespaceReadiness, sa: ServiceAccountEvi
         text:
           `soak complete (last IRSA ${shortDay(row.lastIrsa)}): remove the service account's eks.amazonaws.com/role-arn annotation, and from ${role}'s trust policy ` +
           `the statement that lets system:serviceaccount:${row.namespace}:${row.serviceAccount} in through ${n.oidcIssuer ?? 'the OIDC provider'}`,
-        commands: [`kubectl annotate serviceaccount ${row.serviceAccount} -n ${row.namespace} eks.amazonaws.com/role-arn-`, getTrust(row.role)],
+        commands: [shellCommand(['kubectl', 'annotate', 'serviceaccount', row.serviceAccount, '-n', row.namespace, 'eks.amazonaws.com/role-arn-']), getTrust(row.role)],
       };
   }
 }
@@ -560,7 +569,7 @@ function clusterSection(
   const rows = readiness.namespaces.filter((n) => (n.clusterArn ?? `issuer:${n.oidcIssuer}`) === clusterId);
   const usedIrsa = rows.some((n) => n.lastIrsa !== null);
   let nextStep: string;
-  if (c.verdict === 'UNKNOWN') nextStep = `import \`aws eks describe-cluster --name ${c.cluster}\` output: its OIDC issuer is not in the inventory`;
+  if (c.verdict === 'UNKNOWN') nextStep = `import \`${shellCommand(['aws', 'eks', 'describe-cluster', '--name', c.cluster ?? '<cluster>'])}\` output: its OIDC issuer is not in the inventory`;
   else if (c.verdict === 'READY') {
     nextStep = usedIrsa
       ? `retire the OIDC provider: remove the OIDC trust statements (ready to clean up), then delete the cluster's IAM OIDC provider`

@@ -317,6 +317,30 @@ describe('classify', () => {
     expect(run.stdout).not.toMatch(/"ASIA[A-Z0-9]{12,}"/);
   });
 
+  it('shows hostile file names and record values as escapes, on stderr and stdout alike', async () => {
+    // A file name from a synced bucket can hold anything: here an OSC title sequence and a line break.
+    const dir = path.join(work, 'hostile');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'bad\u001b]0;owned\u0007\nforged.json'), 'not json');
+    const record = (await readFile(fileURLToPath(new URL('../fixtures/cloudtrail/irsa-success.json', import.meta.url)), 'utf8')).replaceAll(
+      'system:serviceaccount:argo:',
+      'system:serviceaccount:argo\\u202e\\u001b[2J:',
+    );
+    await writeFile(path.join(dir, 'record.json'), record);
+
+    const run = await cli(['classify', dir], { cwd: work });
+
+    const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/;
+    expect(run.stderr).not.toMatch(raw);
+    expect(run.stdout).not.toMatch(raw);
+    expect(run.stderr).toContain('bad\\x1b]0;owned\\x07\\nforged.json: ');
+    // the record is rejected (not a Kubernetes name), and its rejection quotes the value visibly
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trim().split('\n')).toHaveLength(2);
+    expect(run.stderr).toContain('record.json: ');
+    expect(run.stderr).toContain('argo\\u{202e}');
+  });
+
   it('exits 2 for an unreadable file and 1 with --strict for a rejected record', async () => {
     expect((await cli(['classify', 'no-such-file.json'], { cwd: work })).code).toBe(2);
     const strict = await cli(['classify', '--strict', '-'], { cwd: work, input: '{"eventName": 7, "eventSource": "sts.amazonaws.com"}' });

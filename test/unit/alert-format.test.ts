@@ -139,8 +139,8 @@ describe('alertText', () => {
     const text = alertText(makeAlert({ namespace: 'ns\u001b[31m', sampleEventIds: ["x'; rm -rf /"] }));
 
     expect(text).not.toContain('\u001b');
-    expect(text).toMatch(/^ {2}Namespace: +ns\\u001b\[31m$/m);
-    expect(text).toContain(`AttributeValue='x'\\''; rm -rf /'`);
+    expect(text).toMatch(/^ {2}Namespace: +ns\\x1b\[31m$/m);
+    expect(text).toContain(`'AttributeKey=EventId,AttributeValue=x'\\''; rm -rf /'`);
   });
 
   it('says so when there are no sample events', () => {

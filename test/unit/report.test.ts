@@ -200,7 +200,7 @@ describe('clusters', () => {
     const [row] = report.stragglers;
     expect(row).toMatchObject({ cluster: '(issuer STRAY00000000000000000000000001)', clusterArn: null, hasAssociation: false, nextStep: 'create-association' });
     expect(row!.nextStepText).toMatch(/^the inventory maps issuer .*STRAY.* to no cluster: import its describe-cluster output/);
-    expect(row!.commands[0]).toContain('--cluster-name <cluster>');
+    expect(row!.commands[0]).toContain("--cluster-name '<cluster>'"); // quoted: bare, a pasted <cluster> would be a redirection
   });
 
   it('tells two clusters of one name apart by account and region', () => {

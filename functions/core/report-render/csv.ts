@@ -1,3 +1,4 @@
+import { displaySafe } from '../display';
 import type { Straggler, StragglerReport } from '../report';
 
 export const CSV_COLUMNS = [
@@ -28,7 +29,7 @@ export function renderCsv(report: StragglerReport): string {
   return `${[CSV_COLUMNS.join(','), ...rows].join('\r\n')}\r\n`;
 }
 
-function row(s: Straggler): (string | boolean | null)[] {
+function row(s: Straggler): CsvValue[] {
   return [
     s.cluster,
     s.clusterArn,
@@ -44,17 +45,26 @@ function row(s: Straggler): (string | boolean | null)[] {
     s.irsaInActiveWindow,
     s.nextStep,
     s.nextStepText,
-    s.commands.join('\n'),
+    s.commands,
   ];
 }
 
+/** A cell: null is empty, a list is one item per line (the commands). */
+export type CsvValue = string | number | boolean | null | readonly string[];
+
 /**
- * RFC 4180 quoting. A value a spreadsheet would run as a formula (leading `=`, `+`, `-`, `@`, tab
- * or CR; none of the identifiers here can start so) gets a leading `'` (OWASP CSV injection).
+ * One cell, RFC 4180 quoted. Text is first made `displaySafe` (a name's ESC or bidi override
+ * must not reach a terminal that `cat`s the file, and its line breaks must not look like our
+ * own); a list keeps its items on lines of their own. A text a spreadsheet would run as a formula
+ * (leading `=`, `+`, `-`, `@`, tab or CR) gets a leading `'` (OWASP "CSV Injection"); a number
+ * stays a number, `-1` included.
  */
-export function csvField(value: string | boolean | null): string {
+export function csvField(value: CsvValue): string {
   if (value === null) return '';
-  let text = String(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return quoteCsv(String(value));
+  let text = typeof value === 'string' ? displaySafe(value) : value.map(displaySafe).join('\n');
   if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  return quoteCsv(text);
 }
+
+const quoteCsv = (text: string): string => (/[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);

@@ -1,3 +1,4 @@
+import { displaySafe, jsonSafe } from '../display';
 import { roleName, VERDICT_ORDER, type Verdict } from '../readiness';
 import type { NamespaceSection, ReportChanges, Straggler, StragglerReport } from '../report';
 import { byNextStep, hasChanges, headline, NEXT_STEP_HELP, settingsLine, shortTime, timeAndAge, verdictMove } from './common';
@@ -26,7 +27,7 @@ const COLORS = {
  * One self-contained HTML page: CSS, data and Chart.js inline, a Content-Security-Policy that
  * allows no network at all. Tables carry every number and read without JavaScript; the charts
  * need it. Every value from the evidence goes through `esc` (text and attributes) or
- * `jsonForScript` (the chart data).
+ * `jsonForScript` (the chart data); the commands in it are shell-quoted where they are built.
  */
 export function renderHtml(report: StragglerReport, options: HtmlOptions): string {
   const charted = chartedNamespaces(report, options.maxNamespaceCharts ?? 150);
@@ -34,7 +35,8 @@ export function renderHtml(report: StragglerReport, options: HtmlOptions): strin
     colors: COLORS,
     verdicts: VERDICT_ORDER,
     clusters: {
-      labels: report.clusters.map((c) => c.cluster),
+      // Drawn on a canvas as they are: bidi controls there would reorder the label.
+      labels: report.clusters.map((c) => displaySafe(c.cluster)),
       counts: Object.fromEntries(VERDICT_ORDER.map((v) => [v, report.clusters.map((c) => c.namespaceCounts[v])])),
     },
     fleet: {
@@ -85,19 +87,24 @@ Numbers are those of <code>cutover-watch readiness --as-of ${esc(report.asOf)}</
 `;
 }
 
-/** HTML text and attribute values. */
+/**
+ * HTML text and attribute values: `displaySafe` first (a bidi override would reorder the page's
+ * text and a copied command; zero-width characters would make two names look alike), then the
+ * five HTML specials.
+ */
 export function esc(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return displaySafe(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-/** JSON inside `<script type="application/json">`: nothing in it can close the element or open a comment. */
+/**
+ * JSON inside `<script type="application/json">`: nothing in it can close the element or open a
+ * comment, and no invisible or line-separator character is in the page's source (`jsonSafe`).
+ */
 export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value)
+  return jsonSafe(value)
     .replace(/</g, '\\u003c')
     .replace(/>/g, '\\u003e')
-    .replace(/&/g, '\\u0026')
-    .replace(/\u2028/g, '\\u2028')
-    .replace(/\u2029/g, '\\u2029');
+    .replace(/&/g, '\\u0026');
 }
 
 /** Library source inside `<script>`: no `</script` or `<!--` may end or confuse the element; the source map is not shipped. */

@@ -1,17 +1,18 @@
+import { jsonSafe } from '../display';
 import type { StragglerReport } from '../report';
 import { renderCsv } from './csv';
 import { renderHtml } from './html';
 import { renderMarkdown } from './markdown';
 import { renderText, type TextOptions } from './text';
 
-export { CSV_COLUMNS, csvField, renderCsv } from './csv';
+export { CSV_COLUMNS, csvField, renderCsv, type CsvValue } from './csv';
 export { esc, jsonForScript, renderHtml, type HtmlOptions } from './html';
 export { md, renderMarkdown } from './markdown';
 export { renderText, TEXT_MAX_BYTES, type TextOptions } from './text';
 
-/** The model itself, as `--format json` prints it. */
+/** The model itself, as `--format json` prints it: parses back to exactly the model. */
 export function renderJson(report: StragglerReport): string {
-  return `${JSON.stringify(report, null, 2)}\n`;
+  return `${jsonSafe(report, 2)}\n`;
 }
 
 export const REPORT_FORMATS = ['text', 'md', 'json', 'csv', 'html'] as const;

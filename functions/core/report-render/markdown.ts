@@ -1,3 +1,4 @@
+import { displaySafe } from '../display';
 import { VERDICT_ORDER } from '../readiness';
 import type { ReportChanges, StragglerReport } from '../report';
 import { byNextStep, CLEAN_UP_COLUMNS, cleanUpRows, NAMESPACE_COLUMNS, namespaceRows, hasChanges, headline, NEXT_STEP_HELP, roleLabel, settingsLine, shortTime, timeAndAge, verdictMove } from './common';
@@ -50,7 +51,8 @@ export function renderMarkdown(report: StragglerReport): string {
 
   out.push('## Namespaces', '');
   table(NAMESPACE_COLUMNS, namespaceRows(report));
-  return `${out.join('\n').trimEnd()}\n`;
+  // `md` already escaped every value; this keeps any line that did not go through it one line too.
+  return `${out.map(displaySafe).join('\n').trimEnd()}\n`;
 }
 
 function changes(c: ReportChanges, out: string[]): void {
@@ -81,13 +83,14 @@ function changes(c: ReportChanges, out: string[]): void {
 }
 
 /**
- * One table cell or inline text: HTML is escaped (GitHub renders inline HTML), and so is the
- * Markdown punctuation that could start emphasis, code, a link or a cell (`_` only at a word's
- * edge: GFM never emphasises inside a word like NOT_STARTED). A line break cannot end the cell.
+ * One table cell or inline text: control, bidi and invisible characters are written out
+ * (`displaySafe`: a line break cannot end the cell), HTML is escaped (GitHub renders inline
+ * HTML), and so is the Markdown punctuation that could start emphasis, code, a link or a cell
+ * (`_` only at a word's edge: GFM never emphasises inside a word like NOT_STARTED). The
+ * backslashes of `\x1b` are escaped too, so the page shows them.
  */
 export function md(value: string): string {
-  return value
-    .replace(/[\r\n]+/g, ' ')
+  return displaySafe(value)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')

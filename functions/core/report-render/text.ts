@@ -1,3 +1,4 @@
+import { displaySafe } from '../display';
 import { VERDICT_ORDER } from '../readiness';
 import type { ReportChanges, StragglerReport } from '../report';
 import {
@@ -67,7 +68,8 @@ function textWithLimit(report: StragglerReport, limit: number): string {
     more(Math.min(rows.length, limit), rows.length, indent);
   };
   const tableOf = (head: string[], rows: string[][], indent = '  ') => {
-    const shown = rows.slice(0, limit);
+    // Escaped before the widths are measured, so the columns line up with what is printed.
+    const shown = rows.slice(0, limit).map((row) => row.map(displaySafe));
     out.push(...columns(head, shown, indent));
     more(shown.length, rows.length, indent);
   };
@@ -124,7 +126,8 @@ function textWithLimit(report: StragglerReport, limit: number): string {
 
   out.push('', 'NAMESPACES');
   tableOf(NAMESPACE_COLUMNS.map(upper), namespaceRows(report));
-  return `${out.join('\n')}\n`;
+  // Every line is one line: whatever a name carries (ESC, a line break, bidi) is shown, not obeyed.
+  return `${out.map(displaySafe).join('\n')}\n`;
 }
 
 export function changesTitle(c: ReportChanges): string {

@@ -1,6 +1,13 @@
 import Table from 'cli-table3';
+import { displaySafe } from '../../core/display';
 
-/** A borderless, colourless table: readable in a terminal, a CI log and a pasted ticket alike. */
+export { displaySafe };
+
+/**
+ * A borderless, colourless table: readable in a terminal, a CI log and a pasted ticket alike.
+ * Every cell is `displaySafe`: cli-table3 would split a cell at a line break into a row of its
+ * own (a forged row) and pass ESC sequences straight to the terminal.
+ */
 export function table(head: string[], rows: (string | number | null)[][]): string {
   const t = new Table({
     head,
@@ -12,7 +19,7 @@ export function table(head: string[], rows: (string | number | null)[][]): strin
       right: '', 'right-mid': '', middle: '',
     },
   });
-  for (const row of rows) t.push(row.map((cell) => (cell === null ? '-' : String(cell))));
+  for (const row of rows) t.push(row.map((cell) => (cell === null ? '-' : displaySafe(String(cell)))));
   return t
     .toString()
     .split('\n')

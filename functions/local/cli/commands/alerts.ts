@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DETECTIONS, SEVERITIES, type Alert, type Detection } from '../../../core/alert';
 import { alertText } from '../../../core/alert-format';
+import { jsonSafe } from '../../../core/display';
 import type { Io } from '../io';
 import { oneOf, parseTime } from '../options';
 import { shortTime, table } from '../render';
@@ -42,7 +43,7 @@ export function alertsCommand(program: Command, io: Io): void {
       const since = flags.since ?? new Date(now.getTime() - DEFAULT_LOOKBACK_DAYS * 86_400_000);
       await withStore(flags, io, async ({ store }) => {
         const alerts = (await store.listAlerts(since, now)).filter((a) => !flags.detection || a.detection === flags.detection);
-        if (flags.json) io.out(JSON.stringify(alerts, null, 2));
+        if (flags.json) io.out(jsonSafe(alerts, 2));
         else if (flags.details) printDetails(alerts, io);
         else printTable(alerts, since, io);
       }, { write: false });

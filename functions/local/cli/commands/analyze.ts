@@ -10,7 +10,7 @@ import { RejectsFile } from '../../rejects-file';
 import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
 import type { Io } from '../io';
 import { collect, positiveInteger } from '../options';
-import { plural } from '../render';
+import { displaySafe, plural } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
 /** Rejections printed on stderr before the rest go only to the rejects file. */
@@ -93,10 +93,10 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
 
         rejects.flush();
         if (rejects.count > 0) {
-          for (const r of shown) io.err(`${r.file}${r.where ? `: ${r.where}` : ''}: ${r.reason}`);
+          for (const r of shown) io.err(displaySafe(`${r.file}${r.where ? `: ${r.where}` : ''}: ${r.reason}`));
           if (rejects.count > shown.length) io.err(`… and ${(rejects.count - shown.length).toLocaleString('en-US')} more`);
-          const older = rejects.rotated ? ` (older ones moved to ${path.relative(io.cwd, rejects.rotatedFile)})` : '';
-          io.err(`${plural(rejects.count, 'rejection')} appended to ${path.relative(io.cwd, rejects.file)}${older}`);
+          const older = rejects.rotated ? ` (older ones moved to ${displaySafe(path.relative(io.cwd, rejects.rotatedFile))})` : '';
+          io.err(`${plural(rejects.count, 'rejection')} appended to ${displaySafe(path.relative(io.cwd, rejects.file))}${older}`);
         }
         if (flags.json) io.out(JSON.stringify({ ...summary, store: where, alerts: raised, deliveryFailures: failures }));
         else {

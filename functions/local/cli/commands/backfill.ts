@@ -20,7 +20,7 @@ import type { Rejection } from '../../analyze';
 import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
 import { UsageError, type Io } from '../io';
 import { collect } from '../options';
-import { plural, shortTime } from '../render';
+import { displaySafe, plural, shortTime } from '../render';
 import { DEFAULT_STORE_DIR, withStore, withStoreOptions } from '../store-options';
 import { printAlerts, printCounts, reportDeliveryFailures } from './analyze';
 import { resolveRegions, storeOptionsOf, withRegionList, type RegionStoreFlags } from './inventory-sync';
@@ -267,7 +267,7 @@ async function reportRejections(rejections: readonly Rejection[], localDir: stri
   const file = path.join(localDir, 'rejects.jsonl');
   await mkdir(localDir, { recursive: true });
   await appendFile(file, rejections.map((r) => JSON.stringify({ at: io.now().toISOString(), ...r })).join('\n') + '\n', { mode: 0o600 });
-  for (const r of rejections.slice(0, REJECTIONS_SHOWN)) io.err(`${r.file}${r.where ? `: ${r.where}` : ''}: ${r.reason}`);
+  for (const r of rejections.slice(0, REJECTIONS_SHOWN)) io.err(displaySafe(`${r.file}${r.where ? `: ${r.where}` : ''}: ${r.reason}`));
   if (rejections.length > REJECTIONS_SHOWN) io.err(`… and ${rejections.length - REJECTIONS_SHOWN} more`);
   io.err(`${plural(rejections.length, 'rejection')} appended to ${path.relative(io.cwd, file)}`);
 }

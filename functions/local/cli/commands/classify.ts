@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { listInputFiles, readRecords, STDIN } from '../../../adapters/cloudtrail-files';
+import { jsonSafe } from '../../../core/display';
 import { normalizeRecord } from '../../../core/normalize';
 import { nodeRoleMatcher } from '../../../core/node-roles';
 import { UsageError, type Io } from '../io';
 import { collect } from '../options';
+import { displaySafe } from '../render';
 
 export function classifyCommand(program: Command, io: Io, setExit: (code: number) => void): void {
   program
@@ -32,21 +34,22 @@ export function classifyCommand(program: Command, io: Io, setExit: (code: number
       // A file that cannot be read at all is exit 2; single bad records only matter with --strict.
       let unreadable = problems.length;
       let rejected = 0;
-      for (const p of problems) io.err(`${p.file}: ${p.reason}`);
-      if (inputs.length === 0) throw new UsageError(`nothing to read in ${files.join(', ')}`);
+      // File names come from directory listings (an S3 key may hold any character), reasons quote records.
+      for (const p of problems) io.err(displaySafe(`${p.file}: ${p.reason}`));
+      if (inputs.length === 0) throw new UsageError(displaySafe(`nothing to read in ${files.join(', ')}`));
       for (const file of inputs) {
         for await (const item of readRecords(file, { stdin: io.stdin })) {
           if (item.type === 'problem') {
             if (item.where === null) unreadable += 1;
             else rejected += 1;
-            io.err(`${label(file)}${item.where ? `: ${item.where}` : ''}: ${item.reason}`);
+            io.err(displaySafe(`${label(file)}${item.where ? `: ${item.where}` : ''}: ${item.reason}`));
             continue;
           }
           const result = normalizeRecord(item.record, matcher, { now: io.now() });
-          if (result.status === 'event') io.out(JSON.stringify(result.event));
+          if (result.status === 'event') io.out(jsonSafe(result.event));
           else if (result.status === 'rejected') {
             rejected += 1;
-            io.err(`${label(file)}: ${item.where}: rejected (${result.reason}): ${result.detail}`);
+            io.err(displaySafe(`${label(file)}: ${item.where}: rejected (${result.reason}): ${result.detail}`));
           }
         }
       }

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import type { DynamoEvidenceStore } from '../../../adapters/dynamo-evidence-store';
+import { jsonSafe } from '../../../core/display';
 import type { EvidenceItem } from '../../../core/evidence';
 import { roleName } from '../../../core/readiness';
 import { scopeId } from '../../../core/table-schema';
 import { UsageError, type Io } from '../io';
-import { shortTime, table } from '../render';
+import { displaySafe, shortTime, table } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
 export interface NamespaceEvidence {
@@ -48,7 +49,7 @@ export function evidenceCommand(program: Command, io: Io): void {
     .action(async (flags: StoreOptions & { cluster: string; namespace: string; json?: boolean }) => {
       await withStore(flags, io, async ({ store }) => {
         const evidence = await namespaceEvidence(store, flags.cluster, flags.namespace);
-        if (flags.json) io.out(JSON.stringify(evidence, null, 2));
+        if (flags.json) io.out(jsonSafe(evidence, 2));
         else printEvidence(evidence, io);
       }, { write: false });
     });
@@ -69,7 +70,7 @@ export async function namespaceEvidence(store: DynamoEvidenceStore, cluster: str
   }
   if (clusterArns.size === 0) {
     const known = [...new Set(scopes.filter((s) => s['kind'] === 'cluster').map((s) => String(s['cluster'])))].sort();
-    throw new UsageError(`no evidence for cluster ${cluster}${known.length ? `; known clusters: ${known.join(', ')}` : ''}`);
+    throw new UsageError(displaySafe(`no evidence for cluster ${cluster}${known.length ? `; known clusters: ${known.join(', ')}` : ''}`));
   }
   const items = await store.namespaceEvidence(
     [...[...clusterArns].map((a) => scopeId('cluster', a)), ...[...issuers].map((i) => scopeId('issuer', i))],
@@ -121,8 +122,8 @@ function shapeEvidence(cluster: string, clusterArns: string[], oidcIssuers: stri
   };
 }
 
-function printEvidence(e: NamespaceEvidence, io: Io): void {
-  io.out(`${e.cluster} / ${e.namespace}`);
+export function printEvidence(e: NamespaceEvidence, io: Io): void {
+  io.out(displaySafe(`${e.cluster} / ${e.namespace}`));
   if (e.oidcIssuers.length === 0) io.out('  (OIDC issuer not in the inventory: IRSA evidence cannot be shown; run `cutover-watch inventory import`)');
   if (e.serviceAccounts.length === 0) {
     io.out('no evidence for this namespace');

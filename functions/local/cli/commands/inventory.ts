@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { jsonSafe } from '../../../core/display';
 import { jsonErrorMessage } from '../../../core/envelopes';
 import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory } from '../../../core/inventory';
 import { roleName } from '../../../core/readiness';
 import { UsageError, type Io } from '../io';
-import { plural, table } from '../render';
+import { displaySafe, plural, table } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 import path from 'node:path';
 import { deliverAlerts, JsonlAlertLog } from '../../../adapters/alert-delivery';
@@ -44,7 +45,7 @@ export function inventoryCommand(program: Command, io: Io): void {
       await withStore(flags, io, async ({ store, where, localDir }) => {
         const merged = await store.saveInventory(parsed);
         const placement = await placeParkedAlerts(store, localDir, io);
-        if (flags.json) io.out(JSON.stringify(merged, null, 2));
+        if (flags.json) io.out(jsonSafe(merged, 2));
         else {
           io.out(
             `imported ${plural(parsed.clusters.length, 'cluster')}, ${plural(parsed.associations.length, 'association')}, ` +
@@ -60,7 +61,7 @@ export function inventoryCommand(program: Command, io: Io): void {
     async (flags: StoreOptions & { json?: boolean }) => {
       await withStore(flags, io, async ({ store }) => {
         const stored = await store.loadInventory();
-        if (flags.json) io.out(JSON.stringify(stored, null, 2));
+        if (flags.json) io.out(jsonSafe(stored, 2));
         else printInventory(stored, io);
       }, { write: false });
     },
@@ -76,10 +77,10 @@ export async function readInventoryFiles(files: readonly string[]): Promise<Inve
       doc = JSON.parse(await readFile(file, 'utf8'));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new UsageError(`${file}: ${code === 'ENOENT' ? 'no such file' : code ? (e as Error).message : `not JSON: ${jsonErrorMessage(e)}`}`);
+      throw new UsageError(displaySafe(`${file}: ${code === 'ENOENT' ? 'no such file' : code ? (e as Error).message : `not JSON: ${jsonErrorMessage(e)}`}`));
     }
     const result = parseInventoryDocument(doc);
-    if (!result.ok) throw new UsageError(`${file}: ${result.reason}`);
+    if (!result.ok) throw new UsageError(displaySafe(`${file}: ${result.reason}`));
     parsed = mergeInventory(parsed, result.inventory);
   }
   return parsed;

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
+import { jsonSafe } from '../../../core/display';
 import { VERDICT_ORDER, type ReadinessReport, type Verdict } from '../../../core/readiness';
 import { readinessReport } from '../../../adapters/readiness-query';
 import type { Io } from '../io';
 import { InvalidArgumentError } from 'commander';
 import { activeHours, parseTime, soakDays } from '../options';
-import { age, plural, shortTime, table } from '../render';
+import { age, displaySafe, plural, shortTime, table } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
 interface ReadinessFlags extends StoreOptions {
@@ -74,7 +75,7 @@ export function readinessCommand(program: Command, io: Io, setExit: (code: numbe
           cluster: flags.cluster,
           namespace: flags.namespace,
         });
-        if (flags.json) io.out(JSON.stringify(report, null, 2));
+        if (flags.json) io.out(jsonSafe(report, 2));
         else printReadiness(report, io, { reasons: flags.reasons ?? false });
         if (flags.require && !gatePasses(report, flags.require, { clusters: flags.namespace === undefined }, io)) setExit(GATE_EXIT_CODE);
       }, { write: false });
@@ -99,7 +100,7 @@ function gatePasses(report: ReadinessReport, required: Verdict, select: { cluste
   }
   if (below.length === 0) return true;
   io.err(`gate: ${below.length} below ${required}:`);
-  for (const b of below) io.err(`  ${b.what} ${b.verdict}: ${b.why}`);
+  for (const b of below) io.err(displaySafe(`  ${b.what} ${b.verdict}: ${b.why}`));
   return false;
 }
 
@@ -116,7 +117,7 @@ export function printEvidenceThrough(report: ReadinessReport, io: Io): void {
     return;
   }
   const parts = report.coverage.map((c) => `${c.account}/${c.region} ${shortTime(c.through)}${c.gaps.length > 0 ? ` (${plural(c.gaps.length, 'hole')})` : ''}`);
-  io.out(`evidence through: ${parts.join(' · ')}`);
+  io.out(displaySafe(`evidence through: ${parts.join(' · ')}`));
 }
 
 export function printReadiness(report: ReadinessReport, io: Io, options: { reasons: boolean }): void {
@@ -162,18 +163,18 @@ export function printReadiness(report: ReadinessReport, io: Io, options: { reaso
   if (warnings.length > 0) {
     io.out('');
     io.out('warnings:');
-    for (const { where, w } of warnings) io.out(`  ${where ? `${where}: ` : ''}${w.message}${w.last ? ` (last ${shortTime(w.last)})` : ''}`);
+    for (const { where, w } of warnings) io.out(displaySafe(`  ${where ? `${where}: ` : ''}${w.message}${w.last ? ` (last ${shortTime(w.last)})` : ''}`));
   }
   printUnknownCauses(report, io);
   if (options.reasons) {
     io.out('');
     for (const n of report.namespaces) {
-      io.out(`${n.cluster ?? n.oidcIssuer}/${n.namespace} ${n.verdict}`);
-      for (const r of n.reasons) io.out(`  - ${r}`);
+      io.out(displaySafe(`${n.cluster ?? n.oidcIssuer}/${n.namespace} ${n.verdict}`));
+      for (const r of n.reasons) io.out(`  - ${displaySafe(r)}`);
     }
     for (const c of report.clusters) {
-      io.out(`${c.cluster ?? c.oidcIssuer} OIDC provider ${c.verdict}`);
-      for (const r of c.reasons) io.out(`  - ${r}`);
+      io.out(displaySafe(`${c.cluster ?? c.oidcIssuer} OIDC provider ${c.verdict}`));
+      for (const r of c.reasons) io.out(`  - ${displaySafe(r)}`);
     }
   }
 }
@@ -187,5 +188,5 @@ export function printUnknownCauses(report: ReadinessReport, io: Io): void {
   if (byCause.size === 0) return;
   io.out('');
   io.out('UNKNOWN: the evidence cannot tell, and why:');
-  for (const [cause, where] of byCause) io.out(`  ${where.length > 3 ? `${where.slice(0, 3).join(', ')} and ${where.length - 3} more` : where.join(', ')}: ${cause}`);
+  for (const [cause, where] of byCause) io.out(displaySafe(`  ${where.length > 3 ? `${where.slice(0, 3).join(', ')} and ${where.length - 3} more` : where.join(', ')}: ${cause}`));
 }

@@ -4,6 +4,7 @@ import { summarize } from '../../../core/report';
 import { REPORT_FORMATS, type ReportFormat } from '../../../core/report-render';
 import { gatherReport, prepareOutDir, render, ReportOutputError, reportFileName, saveSummary, writeFileAtomic } from '../../report';
 import { UsageError, type Io } from '../io';
+import { displaySafe } from '../render';
 import { activeHours, parseTime, soakDays } from '../options';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
@@ -72,13 +73,13 @@ export function reportCommand(program: Command, io: Io): void {
             soakDays: flags.soakDays,
             activeHours: flags.activeHours,
           });
-          if (problem) io.err(`cutover-watch: warning: ${problem}`);
+          if (problem) io.err(`cutover-watch: warning: ${displaySafe(problem)}`);
           const content = await render(report, flags.format);
           // io.out ends the line itself: the CSV's last CRLF stays whole
           if (outDir === null) io.out(content.replace(/\n$/, ''));
           else {
             const file = await writeFileAtomic(outDir, reportFileName(report.asOf, flags.format), content);
-            io.out(`wrote ${path.relative(io.cwd, file) || file}`);
+            io.out(`wrote ${displaySafe(path.relative(io.cwd, file) || file)}`);
           }
           if (flags.save) await saveSummary(store, summarize(report));
         }, { write: flags.save === true });

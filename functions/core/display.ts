@@ -1,0 +1,95 @@
+/**
+ * Values from records and from the store, made safe for the places we print them. Pure.
+ *
+ * Every name we show (cluster, namespace, service account, role, user agent, file name) came from
+ * a CloudTrail record, an inventory file or a directory listing, so it is hostile until shown
+ * otherwise: an ESC can clear the screen or set the terminal title, a line break can forge a
+ * table row, bidi and zero-width characters can make two different namespaces look the same.
+ * Kubernetes never allows any of them in a name, so showing them visibly costs nothing real.
+ */
+
+/**
+ * Characters that are never shown as themselves:
+ * - C0 and C1 controls and DEL (ESC, CSI U+009B, BEL, CR, LF, TAB, …): terminal sequences, line breaks;
+ * - format characters (\p{Cf}): bidi embeddings, overrides, isolates and marks (U+202A–202E,
+ *   U+2066–2069, U+200E/F, U+061C), zero-width space, joiners and word joiner (U+200B–200D,
+ *   U+2060), BOM (U+FEFF), soft hyphen, invisible Unicode tags (U+E0000–E007F, "ASCII smuggling");
+ * - line and paragraph separators (U+2028/2029): line breaks to some readers;
+ * - spaces other than U+0020 (NBSP, U+3000, …): a name with a trailing NBSP looks like the one without;
+ * - lone surrogates (\p{Cs}): not text, and printed as U+FFFD they hide what was there.
+ */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]|(?! )\p{Zs}/gu;
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * `text` with every control, bidi, zero-width or otherwise invisible character written out:
+ * `\n`, `\r`, `\t` for those three, `\x1b` for the other C0/C1 controls, `\u{202e}` for the rest.
+ * Ordinary letters of any script, emoji and punctuation are untouched. The result is one line
+ * and idempotent: escaping it again changes nothing.
+ *
+ * A backslash is left as it is: a name that spells `\x1b` looks like one that carried ESC, which
+ * misleads no one into anything, while doubling every backslash would garble Windows paths and
+ * regular expressions in user agents.
+ */
+export function displaySafe(text: string): string {
+  // Most of what we print is printable ASCII: skip the Unicode-property scan (reports call this per line).
+  if (PRINTABLE_ASCII.test(text)) return text;
+  return text.replace(UNSAFE, (ch) => {
+    if (ch === '\n') return '\\n';
+    if (ch === '\r') return '\\r';
+    if (ch === '\t') return '\\t';
+    const code = ch.codePointAt(0)!;
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
+}
+
+/**
+ * Characters that JSON may carry raw inside a string but that a terminal, editor or browser
+ * acts on: C1 controls, format characters, line separators, odd spaces. `JSON.stringify` already
+ * escapes C0 controls and lone surrogates.
+ */
+const JSON_UNSAFE = /[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]|(?! )\p{Zs}/gu;
+
+/**
+ * `JSON.stringify`, with every character `displaySafe` would rewrite written as a `\uXXXX`
+ * escape. Those characters can only occur inside strings, where the escape means the same
+ * character: `JSON.parse` gives back exactly the value, while `cat` and `jq .` show nothing a
+ * terminal would act on.
+ */
+export function jsonSafe(value: unknown, indent?: number): string {
+  // An astral character (a Unicode tag) is written as its two UTF-16 halves, as JSON spells it.
+  return JSON.stringify(value, null, indent).replace(JSON_UNSAFE, (ch) =>
+    ch
+      .split('')
+      .map((unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`)
+      .join(''),
+  );
+}
+
+/**
+ * Characters a POSIX shell (and bash, zsh, fish) takes literally in an unquoted word. `,` is
+ * among them so AWS CLI shorthand (`AttributeKey=EventId,AttributeValue=…`) reads as usual;
+ * only `{a,b}` brace expansion gives a comma meaning, and `{` is not in the set.
+ */
+const SHELL_BARE = /^[A-Za-z0-9_./:=@%+,-]+$/;
+
+/**
+ * One argument for a POSIX shell: bare when it is only safe characters, otherwise in single
+ * quotes, where nothing is special, with each `'` written as `'\''`: `it's` → `'it'\''s'`.
+ * A word starting with `=` is quoted too: zsh expands a bare `=cmd` to the path of `cmd`.
+ * The empty string is `''`.
+ */
+export function shellQuote(arg: string): string {
+  if (SHELL_BARE.test(arg) && !arg.startsWith('=')) return arg;
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * A command line from its argument vector, every argument quoted by `shellQuote`. Commands we
+ * print for a person to run are built only this way, so no name can be left unquoted: pasted
+ * into a shell, the line runs exactly `argv`.
+ */
+export function shellCommand(argv: readonly string[]): string {
+  return argv.map(shellQuote).join(' ');
+}
