@@ -11,6 +11,7 @@ import {
   type PlaceCoverage,
 } from './coverage';
 import type { EvidenceItem } from './evidence';
+import { shellCommand } from './display';
 import { roleName } from './keys';
 
 export { roleName };
@@ -245,7 +246,7 @@ function judgeWithCoverage(
     const region = issuerRegion(place.oidcIssuer ?? '');
     return unknown([
       `IRSA issuer ${place.oidcIssuer} maps to no cluster in the inventory, so this namespace cannot be placed: ` +
-        `run \`cutover-watch inventory sync${region ? ` --region ${region}` : ''}\` (or import \`aws eks describe-cluster\` output)`,
+        `run ${cmd('cutover-watch', 'inventory', 'sync', ...(region ? ['--region', region] : []))} (or import \`aws eks describe-cluster\` output)`,
     ]);
   }
   if (base.verdict !== 'SOAKING' && base.verdict !== 'READY') return { ...base, evidenceThrough, unknownBecause: [], lastWellFounded: null };
@@ -254,7 +255,7 @@ function judgeWithCoverage(
   if (place.oidcIssuer === null && clusterRegion !== null && coverage.unmappedRegions.has(clusterRegion)) {
     return unknown([
       `${place.cluster}'s OIDC issuer is not in the inventory and IRSA of an unmapped issuer in ${clusterRegion} is stored: ` +
-        `it may be this namespace's; run \`cutover-watch inventory sync --region ${clusterRegion}\``,
+        `it may be this namespace's; run ${cmd('cutover-watch', 'inventory', 'sync', '--region', clusterRegion)}`,
     ]);
   }
 
@@ -276,7 +277,7 @@ function checkCoverage(needed: PlaceRef[], coverage: CoverageContext, ctx: Judge
   if (missing.length > 0) {
     return {
       ok: false,
-      because: missing.map((p) => `no complete CloudTrail of account ${p.account} in ${p.region} was read: analyze its trail's log files (or \`cutover-watch backfill --region ${p.region}\`)`),
+      because: missing.map((p) => `no complete CloudTrail of account ${p.account} in ${p.region} was read: analyze its trail's log files (or ${cmd('cutover-watch', 'backfill', '--region', p.region)})`),
       retryAt: [],
     };
   }
@@ -606,8 +607,8 @@ function judgeCluster(
     verdict = 'UNKNOWN';
     const region = self?.region;
     reasons.push(
-      `the cluster's OIDC issuer is not in the inventory, so IRSA use cannot be attributed to it: run \`cutover-watch inventory sync${region ? ` --region ${region}` : ''}\` ` +
-        `or import \`aws eks describe-cluster --name ${place.cluster}\` output`,
+      `the cluster's OIDC issuer is not in the inventory, so IRSA use cannot be attributed to it: run ${cmd('cutover-watch', 'inventory', 'sync', ...(region ? ['--region', region] : []))} ` +
+        `or import ${cmd('aws', 'eks', 'describe-cluster', '--name', place.cluster ?? '<cluster>')} output`,
     );
   } else if (blockers.length === 0 && coverageProblem !== null) {
     verdict = 'UNKNOWN';
@@ -625,7 +626,7 @@ function judgeCluster(
   }
   if (place.cluster === null) {
     const region = issuerRegion(place.oidcIssuer ?? '');
-    reasons.push(`issuer ${place.oidcIssuer} is not mapped to a cluster: run \`cutover-watch inventory sync${region ? ` --region ${region}` : ''}\` or import the cluster's describe-cluster output`);
+    reasons.push(`issuer ${place.oidcIssuer} is not mapped to a cluster: run ${cmd('cutover-watch', 'inventory', 'sync', ...(region ? ['--region', region] : []))} or import the cluster's describe-cluster output`);
   }
   return {
     cluster: place.cluster,
@@ -856,3 +857,6 @@ const isoOrNull = (t: number | null): string | null => (t === null ? null : iso(
 const min = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 const max = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** A command inside a reason, quoted for the shell and set off in backticks. */
+const cmd = (...argv: string[]): string => `\`${shellCommand(argv)}\``;
