@@ -1023,7 +1023,9 @@ function planGuards(hour: string, shards: readonly GuardShard[], change: GuardCh
 function merged(stored: EvidenceItem | undefined, delta: EvidenceDelta): EvidenceItem | undefined {
   const tags = (stored?.[TAGS] as string[] | undefined) ?? [];
   if (delta.batch !== undefined && tags.includes(delta.batch)) return undefined;
-  const out = mergeItems(stored, delta.item);
+  // Null and absent mean the same (sameContent, the readers); stored without nulls, an item has
+  // one form whichever batches built it, so the same events give the same items.
+  const out = Object.fromEntries(Object.entries(mergeItems(stored, delta.item)).filter(([, v]) => v !== null)) as EvidenceItem;
   if (stored !== undefined && sameContent(stored, out)) return undefined;
   const version = typeof stored?.['version'] === 'number' ? stored['version'] : 0;
   const batch = delta.batch;
