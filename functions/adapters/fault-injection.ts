@@ -1,7 +1,12 @@
 /**
- * Deterministic crash points for the crash-consistency tests. `CUTOVER_WATCH_FAULT=<step>:<n>`
- * makes the process kill itself with SIGKILL the n-th time it reaches `<step>`, exactly as
- * `kill -9` would at that moment. Read here and nowhere else; unset, a fault point costs a compare.
+ * Deterministic crash points for the crash-consistency tests, from one environment variable read
+ * here and nowhere else:
+ *
+ *   CUTOVER_WATCH_FAULT=<step>:<n>
+ *
+ * makes the process kill itself with SIGKILL the n-th time it reaches `<step>` (one of
+ * FAULT_STEPS), exactly as `kill -9` would at that moment (with `analyze --batch-size`, the n-th
+ * batch). Unset, a fault point costs a compare.
  */
 export const FAULT_STEPS = [
   /** guards read (and, with several writers, ids claimed); nothing committed */
@@ -29,9 +34,8 @@ export function faultPoint(step: FaultStep): void {
 function parse(value: string | undefined): { step: FaultStep; n: number } | null {
   if (value === undefined || value === '') return null;
   const match = /^([a-z-]+):(\d+)$/.exec(value);
-  const step = match?.[1] as FaultStep | undefined;
-  if (!match || !step || !(FAULT_STEPS as readonly string[]).includes(step) || Number(match[2]) < 1) {
+  if (!match || !(FAULT_STEPS as readonly string[]).includes(match[1]!) || Number(match[2]) < 1) {
     throw new Error(`CUTOVER_WATCH_FAULT: expected <step>:<n> with step one of ${FAULT_STEPS.join(', ')} and n ≥ 1, got ${value}`);
   }
-  return { step, n: Number(match[2]) };
+  return { step: match[1] as FaultStep, n: Number(match[2]) };
 }
