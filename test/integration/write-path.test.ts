@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { processSqsBatch } from '../../functions/adapters/sqs-ingest';
-import type { EvidenceItem } from '../../functions/core/evidence';
+import { aggregate, type EvidenceItem } from '../../functions/core/evidence';
 import type { IdentityEvent } from '../../functions/core/identity-event';
 import { ingestBatch } from '../../functions/core/ingest';
 import type { Inventory } from '../../functions/core/inventory';
@@ -16,6 +16,7 @@ import { analyzePaths } from '../../functions/local/analyze';
 import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
+import { JOURNAL_LEASE_SECONDS } from '../../functions/core/table-schema';
 import { INGEST_BATCH_SIZE } from '../../lib/constructs/ingest-function';
 import { countWrites } from '../support/count-writes';
 import { identityEvent } from '../support/events';
@@ -137,5 +138,31 @@ describe('several writers', () => {
     const sa = (await evidence(a)).find((i) => i.type === 'sa');
     expect(sa).toMatchObject({ irsaOk: 120 });
     expect((await evidence(a)).find((i) => i.type === 'day')).toMatchObject({ irsaOk: 120 });
+  }, 30_000);
+
+  it('finish a writer killed after its commit, and give up one killed before, once the lease is over', async () => {
+    const store = await table(false);
+    const other = new DynamoEvidenceStore({ client: embedded.client, tableName: store.tableName });
+    const t0 = new Date('2026-11-10T11:00:00Z');
+    const later = (s: number) => new Date(t0.getTime() + s * 1000);
+    const committed = Array.from({ length: 10 }, (_, i) => irsa(1000 + i));
+    const uncommitted = Array.from({ length: 10 }, (_, i) => irsa(2000 + i));
+    // GIVEN a writer that committed a batch and died, and one that claimed a batch and died
+    const claim = await store.claimEvents(committed, t0);
+    await store.commit({ batch: claim.batch, at: t0.toISOString(), deltas: aggregate(committed).map((d) => d.item), alerts: [], guards: { '2026-11-10T10': committed.map((e) => e.eventId) } });
+    await store.claimEvents(uncommitted, t0);
+
+    // WHEN another writer meets the same events within the lease, then after it
+    const early = await ingestBatch([...committed, ...uncommitted], other, later(60));
+    const afterLease = await ingestBatch([...committed, ...uncommitted], other, later(JOURNAL_LEASE_SECONDS + 1));
+
+    // THEN within the lease nothing is counted: committed ones are replays, the others in doubt
+    expect(early).toMatchObject({ replayed: 10, itemsWritten: 0 });
+    expect(early.failedEventIds.sort()).toEqual(uncommitted.map((e) => e.eventId).sort());
+    // after it, the committed batch is finished from its journal and the other's events counted
+    expect(afterLease).toMatchObject({ replayed: 10, failedEventIds: [] });
+    expect((await evidence(store)).find((i) => i.type === 'sa')).toMatchObject({ irsaOk: 20 });
+    expect(await ingestBatch([...committed, ...uncommitted], other, later(600))).toMatchObject({ replayed: 20, itemsWritten: 0 });
+    expect((await evidence(store)).find((i) => i.type === 'sa')).toMatchObject({ irsaOk: 20 });
   }, 30_000);
 });
