@@ -15,20 +15,28 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { randomBytes } from 'node:crypto';
 import type { Alert } from '../core/alert';
 import type { IdentityEvent } from '../core/identity-event';
 import type { CoverageDay } from '../core/coverage';
 import type { DetectionNeeds, DetectionState } from '../core/detections';
 import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
-import type { ApplyResult, EvidencePort } from '../core/ingest';
+import type { ApplyResult, BatchJournal, Claim, EvidencePort, GuardedEvent } from '../core/ingest';
 import { emptyInventory, mergeInventory, type Inventory } from '../core/inventory';
 import type { EvidenceSnapshot } from '../core/readiness';
+import { faultPoint } from './fault-injection';
 import {
   COVERAGE_PK,
   coverageSk,
   EVENT_GUARD_TTL_DAYS,
-  eventGuardPk,
+  GUARD_SHARD_IDS,
+  guardHour,
+  guardPk,
+  guardShardSk,
   INVENTORY_PK,
+  JOURNAL_LEASE_SECONDS,
+  JOURNAL_PK,
+  legacyEventGuardPk,
   scopePk,
   SCOPES_PK,
   TABLE_SCHEMA,
@@ -55,6 +63,8 @@ export class StoreError extends Error {
  */
 export class DynamoEvidenceStore implements EvidencePort {
   private readonly doc: DynamoDBDocumentClient;
+  /** Chunks of the journals this store committed and has not deleted yet. */
+  private readonly chunkCounts = new Map<string, number>();
 
   constructor(
     private readonly deps: {
@@ -62,8 +72,8 @@ export class DynamoEvidenceStore implements EvidencePort {
       tableName: string;
       /**
        * Nobody else writes this table (the embedded store holds a process lock), so a guard read
-       * as absent stays absent and guards can go in batches of 25 instead of one conditional
-       * write each. @default false
+       * as absent stays absent, a journal found at the start of a batch belongs to a dead run, and
+       * items and guards can go in batches of 25 instead of one conditional write each. @default false
        */
       singleWriter?: boolean;
     },
@@ -123,42 +133,383 @@ export class DynamoEvidenceStore implements EvidencePort {
     }
   }
 
-  async claimEvents(eventIds: readonly string[], now: Date): Promise<Set<string>> {
-    const unseen = new Set(eventIds);
-    // A cheap read first: on replay nearly every id is known and nothing is written.
-    const known = await this.batchGet(eventIds.map((id) => key(eventGuardPk(id), 'EVENT')));
-    for (const item of known) unseen.delete(item.pk.slice('EVENT#'.length));
-    const expiresAt = Math.floor(now.getTime() / 1000) + EVENT_GUARD_TTL_DAYS * 86_400;
-    if (this.deps.singleWriter) {
-      await this.batchWrite([...unseen].map((id) => ({ PutRequest: { Item: { pk: eventGuardPk(id), sk: 'EVENT', expiresAt } } })));
-      return unseen;
+  /*
+   * The write path. A batch is claim → commit → apply → complete, and `recover` finishes what a
+   * killed writer left. No transactions: the journal head (`JOURNAL`, `B#<batch>`) is the one item
+   * whose state decides a batch, and every other write is either inert until it is committed
+   * (claims, journal chunks) or idempotent once it is (items tagged with the batch, guard unions,
+   * conditional alert puts, deletes).
+   *
+   * Single writer (the embedded store holds a process lock): nothing runs concurrently, so a
+   * claim is a read, the journal head is written plainly after its chunks, items and guards go by
+   * BatchWriteItem, and `recover` at the start of every batch finishes any journal it finds.
+   *
+   * Several writers (Lambda invocations, a CLI on --table): SQS delivers at least once and
+   * backfill overlaps live ingestion, so two batches may hold the same eventID at once.
+   *
+   *   writer A                                   writer B (same eventID e)
+   *   read guards: e unknown                     read guards: e unknown
+   *   head B#A state=open (intent, hours)
+   *   shard S#0001: pending[A] += e  (version v → v+1, conditional)
+   *                                              head B#B state=open
+   *                                              shard S#0001: pending[B] += e  (version v: FAILS)
+   *                                              re-read: e pending by A, A open and young
+   *                                                → e in doubt: not counted, message retried
+   *   head B#A: open → committed (conditional)   ← commit point
+   *   items: merge + tag A (conditional each)
+   *   shard: pending[A] → ids                    (retry, later) re-read: e counted → replay
+   *   delete head, chunks
+   *
+   * Why it is exact:
+   * - Claims: every claim is a conditional write of the hour's first non-full shard, and a shard
+   *   is only written to once every shard before it is marked `full` (a flag never cleared). So a
+   *   successful claim write happened on a state in which no other shard of the hour could take
+   *   new claims, and the claimer had read them all: no eventID is pending or counted twice.
+   * - Commit vs give-up: a batch counts iff its head moves open → committed; a writer that finds
+   *   another's claim with a head older than the lease (JOURNAL_LEASE_SECONDS, above the Lambda
+   *   timeout) moves it open → aborted instead. Both are conditional on `state = open`: exactly
+   *   one wins. A committed batch is rolled forward by anyone; an aborted one's claims are dead.
+   *   A pending claim whose head is gone is dead too: heads go only after their claims resolved,
+   *   and a claim written later (a writer slower than the lease) belongs to a batch that can no
+   *   longer commit.
+   * - A claim held by a young open batch is neither counted nor a replay: `inDoubt`. The SQS
+   *   message is returned and redelivered after the visibility timeout (> the lease), when the
+   *   batch is committed (replay) or dead (claimed again, counted once).
+   * - Roll-forward by two writers at once (a slow batch past its lease, or two recoveries) is
+   *   harmless: an item tagged with the batch is skipped (tags kept TAG_HORIZON_MS), guards are
+   *   unions, alerts are conditional puts, deletes are idempotent.
+   */
+
+  async recover(now: Date): Promise<Alert[]> {
+    const keys = await this.query({ pk: JOURNAL_PK, projection: true });
+    const heads = new Map<string, EvidenceItem>();
+    for (const k of keys) if (k.sk.startsWith('B#')) heads.set(k.sk.slice(2), k);
+    const alerts: Alert[] = [];
+    const stale = (batch: string) => this.deps.singleWriter || now.getTime() - batchTime(batch) >= JOURNAL_LEASE_SECONDS * 1000;
+    for (const batch of [...heads.keys()].sort()) {
+      if (!stale(batch)) continue;
+      const head = await this.getHead(batch);
+      if (head === undefined) continue;
+      if (head.state === 'committed') alerts.push(...(await this.rollForward(head)));
+      else await this.giveUp(head);
     }
-    const claimed = new Set<string>();
-    await eachLimit([...unseen], WRITE_CONCURRENCY, async (id) => {
-      try {
-        await this.doc.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: { pk: eventGuardPk(id), sk: 'EVENT', expiresAt },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        );
-        claimed.add(id);
-      } catch (e) {
-        // Another writer counted it between our read and our write: a replay after all.
-        if (!(e instanceof ConditionalCheckFailedException)) throw e;
-      }
-    });
-    return claimed;
+    // Chunks whose head is gone: a commit that failed before its head, or a delete cut short.
+    const orphans = keys.filter((k) => k.sk.startsWith('C#') && !heads.has(chunkBatch(k.sk)) && stale(chunkBatch(k.sk)));
+    await this.batchWrite(orphans.map((k) => ({ DeleteRequest: { Key: key(k.pk, k.sk) } })));
+    return alerts;
   }
 
-  async releaseEvents(eventIds: readonly string[]): Promise<void> {
-    await this.batchWrite(eventIds.map((id) => ({ DeleteRequest: { Key: key(eventGuardPk(id), 'EVENT') } })));
+  async claimEvents(events: readonly GuardedEvent[], now: Date): Promise<Claim> {
+    const claim: Claim = { batch: newBatchId(now), fresh: new Set(), inDoubt: new Set() };
+    const byHour = new Map<string, string[]>();
+    for (const e of events) {
+      const hour = guardHour(e.eventTime);
+      const ids = byHour.get(hour) ?? [];
+      ids.push(e.eventId);
+      byHour.set(hour, ids);
+    }
+    const shards = await this.readGuards([...byHour.keys()]);
+    // A cheap read first: on replay nearly every id is known and nothing is written.
+    const candidates = new Map<string, string[]>();
+    for (const [hour, ids] of byHour) {
+      const { counted } = indexShards(shards.get(hour) ?? []);
+      // Pending ids stay candidates: whether their holder still counts is decided per hour below.
+      const open = ids.filter((id) => !counted.has(id));
+      if (open.length > 0) candidates.set(hour, open);
+    }
+    // Stores written before the journal kept one guard item per event: those still count.
+    const legacy = new Set(
+      (await this.batchGet([...candidates.values()].flat().map((id) => key(legacyEventGuardPk(id), 'EVENT')))).map((i) => i.pk.slice('EVENT#'.length)),
+    );
+    for (const [hour, ids] of candidates) {
+      const open = ids.filter((id) => !legacy.has(id));
+      if (open.length > 0) candidates.set(hour, open);
+      else candidates.delete(hour);
+    }
+    if (this.deps.singleWriter) {
+      // Nobody else writes: whatever is not counted is ours, and a claim left by a dead batch is dead.
+      for (const ids of candidates.values()) for (const id of ids) claim.fresh.add(id);
+      faultPoint('after-claim');
+      return claim;
+    }
+    if (candidates.size === 0) return claim;
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: JOURNAL_PK, sk: `B#${claim.batch}`, batch: claim.batch, state: 'open', at: now.toISOString(), hours: [...candidates.keys()] },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    const statuses = new Map<string, Promise<BatchState>>();
+    await eachLimit([...candidates], WRITE_CONCURRENCY, async ([hour, ids]) => {
+      await this.claimHour(claim, hour, ids, shards.get(hour) ?? [], now, statuses);
+    });
+    faultPoint('after-claim');
+    return claim;
+  }
+
+  /** Claims `ids` of one hour for the batch, conditional on the shard it writes (see above). */
+  private async claimHour(
+    claim: Claim,
+    hour: string,
+    ids: readonly string[],
+    initial: GuardShard[],
+    now: Date,
+    statuses: Map<string, Promise<BatchState>>,
+  ): Promise<void> {
+    let shards = initial;
+    for (let attempt = 0; ; attempt += 1) {
+      const { counted, pending } = indexShards(shards);
+      const others = new Set([...pending.values()].filter((b) => b !== claim.batch));
+      const state = new Map<string, BatchState>();
+      for (const b of others) {
+        if (!statuses.has(b)) statuses.set(b, this.batchState(b, now));
+        state.set(b, await (statuses.get(b) as Promise<BatchState>));
+      }
+      const take: string[] = [];
+      const mine: string[] = [];
+      const doubt: string[] = [];
+      for (const id of ids) {
+        if (counted.has(id)) continue;
+        const holder = pending.get(id);
+        if (holder === claim.batch) mine.push(id);
+        else if (holder === undefined || state.get(holder) === 'dead') take.push(id);
+        else if (state.get(holder) === 'open') doubt.push(id);
+        // committed: counted as soon as its holder (or a recovery) completes it
+      }
+      const dead = [...others].filter((b) => state.get(b) === 'dead');
+      try {
+        await this.writeGuards(hour, shards, { drop: dead, pending: { batch: claim.batch, ids: take } }, now);
+        for (const id of [...mine, ...take]) claim.fresh.add(id);
+        for (const id of doubt) claim.inDoubt.add(id);
+        return;
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+        if (attempt + 1 >= MAX_CONFLICT_RETRIES) throw new StoreError(`guards of hour ${hour} kept changing under ${MAX_CONFLICT_RETRIES} attempts to claim events`);
+        await backoff(attempt + 1);
+        shards = await this.queryShards(hour);
+      }
+    }
+  }
+
+  /** Whether another batch's claims count: by its journal head, giving it up past the lease. */
+  private async batchState(batch: string, now: Date): Promise<BatchState> {
+    const head = await this.getHead(batch);
+    if (head === undefined || head.state === 'aborted') return 'dead';
+    if (head.state === 'committed') return 'committed';
+    if (now.getTime() - batchTime(batch) < JOURNAL_LEASE_SECONDS * 1000) return 'open';
+    return (await this.abort(batch)) ? 'dead' : 'committed';
+  }
+
+  /** open → aborted, conditional: false when the batch committed first. */
+  private async abort(batch: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key(JOURNAL_PK, `B#${batch}`),
+          UpdateExpression: 'SET #s = :aborted',
+          ConditionExpression: '#s = :open',
+          ExpressionAttributeNames: { '#s': 'state' },
+          ExpressionAttributeValues: { ':aborted': 'aborted', ':open': 'open' },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      return (await this.getHead(batch))?.state !== 'committed';
+    }
+  }
+
+  async commit(journal: BatchJournal): Promise<void> {
+    const data = JSON.stringify({ deltas: journal.deltas, alerts: journal.alerts, guards: journal.guards });
+    const chunks: string[] = [];
+    for (let i = 0; i < data.length; i += JOURNAL_CHUNK_CHARS) chunks.push(data.slice(i, i + JOURNAL_CHUNK_CHARS));
+    const puts = chunks.map((d, n) => ({ PutRequest: { Item: { pk: JOURNAL_PK, sk: chunkSk(journal.batch, n), data: d } } }));
+    const head = { pk: JOURNAL_PK, sk: `B#${journal.batch}`, batch: journal.batch, state: 'committed', at: journal.at, chunks: chunks.length, hours: Object.keys(journal.guards) };
+    if (this.deps.singleWriter && puts.length < BATCH_WRITE_LIMIT) {
+      // One request. Cut short, it leaves a head without all its chunks, which recovery drops as
+      // never committed: true, since nothing else of the batch is written before this returns.
+      await this.batchWrite([...puts, { PutRequest: { Item: head } }]);
+      this.chunkCounts.set(journal.batch, chunks.length);
+      faultPoint('after-journal');
+      return;
+    }
+    // Chunks first: they are inert until the head says committed.
+    await this.batchWrite(puts);
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: head,
+          ...(this.deps.singleWriter ? {} : { ConditionExpression: '#s = :open', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':open': 'open' } }),
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      throw new StoreError(`batch ${journal.batch} was given up by another writer (its claims were older than ${JOURNAL_LEASE_SECONDS} s) before it could commit: retry it`, { cause: e });
+    }
+    this.chunkCounts.set(journal.batch, chunks.length);
+    faultPoint('after-journal');
+  }
+
+  async complete(journal: BatchJournal): Promise<void> {
+    await this.markCounted(journal.batch, journal.guards, new Date(journal.at));
+    faultPoint('after-guards');
+    await this.deleteJournal(journal.batch, this.chunkCounts.get(journal.batch));
+    this.chunkCounts.delete(journal.batch);
+  }
+
+  async abandon(claim: Claim): Promise<void> {
+    const head = await this.getHead(claim.batch);
+    // A commit whose answer was lost may have landed: then the batch is finished, not dropped.
+    if (head?.state === 'committed') {
+      await this.rollForward(head);
+      return;
+    }
+    if (head !== undefined) await this.giveUp(head);
+    else await this.deleteJournal(claim.batch, undefined);
+  }
+
+  /** Records the journal's alerts, writes its items and guards, deletes it: all idempotent. */
+  private async rollForward(head: EvidenceItem): Promise<Alert[]> {
+    const batch = String(head['batch']);
+    const chunks = (await this.query({ pk: JOURNAL_PK, prefix: `C#${batch}#` })).sort((a, b) => (a.sk < b.sk ? -1 : 1));
+    if (chunks.length !== Number(head['chunks'])) {
+      // Another writer completed it and is deleting it.
+      if ((await this.getHead(batch)) === undefined) return [];
+      // One writer writes a head with its chunks in one request and deletes them in one: a head
+      // left without them is a commit cut short (nothing else written) or a delete cut short
+      // (everything else written). Either way there is nothing to finish.
+      if (this.deps.singleWriter) {
+        await this.deleteJournal(batch, undefined);
+        return [];
+      }
+      throw new StoreError(`journal of batch ${batch} has ${chunks.length} of its ${String(head['chunks'])} chunks`);
+    }
+    const body = JSON.parse(chunks.map((c) => String(c['data'])).join('')) as Pick<BatchJournal, 'deltas' | 'alerts' | 'guards'>;
+    const journal: BatchJournal = { batch, at: String(head['at']), ...body };
+    const alerts = journal.alerts.length > 0 ? await this.recordAlerts(journal.alerts) : [];
+    const result = await this.apply(journal.deltas.map((item) => ({ item, eventIds: [], batch })));
+    if (result.failed.length > 0) {
+      throw new StoreError(`could not finish batch ${batch} from its journal: ${String(result.failed[0]!.error)}`, { cause: result.failed[0]!.error });
+    }
+    this.chunkCounts.set(batch, chunks.length);
+    await this.complete(journal);
+    return alerts;
+  }
+
+  /** An uncommitted batch: abort it (conditionally), drop its claims, delete its journal. */
+  private async giveUp(head: EvidenceItem): Promise<void> {
+    const batch = String(head['batch']);
+    if (head['state'] === 'open' && !this.deps.singleWriter && !(await this.abort(batch))) {
+      const committed = await this.getHead(batch);
+      if (committed) await this.rollForward(committed);
+      return;
+    }
+    const hours = (head['hours'] as string[] | undefined) ?? [];
+    const shards = await this.readGuards(hours);
+    for (const hour of hours) await this.updateGuards(hour, shards.get(hour) ?? [], { drop: [batch] });
+    await this.deleteJournal(batch, undefined);
+  }
+
+  private async deleteJournal(batch: string, chunks: number | undefined): Promise<void> {
+    const keys =
+      chunks === undefined
+        ? (await this.query({ pk: JOURNAL_PK, prefix: `C#${batch}#`, projection: true })).map((k) => k.sk)
+        : Array.from({ length: chunks }, (_, n) => chunkSk(batch, n));
+    const deletes = keys.map((sk) => ({ DeleteRequest: { Key: key(JOURNAL_PK, sk) } }));
+    const head = { DeleteRequest: { Key: key(JOURNAL_PK, `B#${batch}`) } };
+    if (this.deps.singleWriter && deletes.length < BATCH_WRITE_LIMIT) {
+      await this.batchWrite([head, ...deletes]);
+      return;
+    }
+    // Head first: another writer could not roll forward a head without its chunks; chunks without a head are swept.
+    await this.batchWrite([head]);
+    await this.batchWrite(deletes);
+  }
+
+  private async getHead(batch: string): Promise<EvidenceItem | undefined> {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key(JOURNAL_PK, `B#${batch}`), ConsistentRead: true }));
+    return Item as EvidenceItem | undefined;
+  }
+
+  /** The batch's ids become counted in their hours' shards (its pending claims, or added). */
+  private async markCounted(batch: string, guards: Record<string, string[]>, now: Date): Promise<void> {
+    const hours = Object.keys(guards);
+    const shards = await this.readGuards(hours);
+    if (this.deps.singleWriter) {
+      // Claims found here belong to dead batches (this process is the only writer): dropped.
+      const puts = hours.flatMap((hour) => {
+        const found = shards.get(hour) ?? [];
+        const drop = [...new Set(found.flatMap((s) => Object.keys(s.pending ?? {})))];
+        return planGuards(hour, found, { drop, counted: guards[hour] ?? [] }, now);
+      });
+      await this.batchWrite(puts.map((item) => ({ PutRequest: { Item: item } })));
+      return;
+    }
+    await eachLimit(hours, WRITE_CONCURRENCY, (hour) => this.updateGuards(hour, shards.get(hour) ?? [], { settle: batch, counted: guards[hour] ?? [] }, now));
+  }
+
+  /** Applies a guard change to one hour, re-reading and re-planning on a conflicting write. */
+  private async updateGuards(hour: string, initial: GuardShard[], change: GuardChange, now = new Date()): Promise<void> {
+    let shards = initial;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await this.writeGuards(hour, shards, change, now);
+        return;
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+        if (attempt + 1 >= MAX_CONFLICT_RETRIES) throw new StoreError(`guards of hour ${hour} kept changing under ${MAX_CONFLICT_RETRIES} attempts to update them`);
+        await backoff(attempt + 1);
+        shards = await this.queryShards(hour);
+      }
+    }
+  }
+
+  /** Writes the shards a change touches, in shard order (a shard is marked full before the next is written). */
+  private async writeGuards(hour: string, shards: GuardShard[], change: GuardChange, now: Date): Promise<void> {
+    for (const item of planGuards(hour, shards, change, now)) {
+      const version = (shards.find((s) => s.sk === item.sk)?.version as number | undefined) ?? 0;
+      const isNew = !shards.some((s) => s.sk === item.sk);
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ...(this.deps.singleWriter
+            ? {}
+            : isNew
+              ? { ConditionExpression: 'attribute_not_exists(pk)' }
+              : { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': version } }),
+        }),
+      );
+    }
+  }
+
+  /** Each hour's shards: the first by BatchGet, the rest by a query when the first is full. */
+  private async readGuards(hours: readonly string[]): Promise<Map<string, GuardShard[]>> {
+    const out = new Map<string, GuardShard[]>(hours.map((h) => [h, []]));
+    const full: string[] = [];
+    for (const item of (await this.batchGet(hours.map((h) => key(guardPk(h), guardShardSk(1))))) as unknown as GuardShard[]) {
+      const hour = item.pk.slice('EVENTS#'.length);
+      if (item.full) full.push(hour);
+      else out.set(hour, [item]);
+    }
+    await eachLimit(full, WRITE_CONCURRENCY, async (hour) => {
+      out.set(hour, await this.queryShards(hour));
+    });
+    return out;
+  }
+
+  private async queryShards(hour: string): Promise<GuardShard[]> {
+    return ((await this.query({ pk: guardPk(hour), prefix: 'S#' })) as unknown as GuardShard[]).sort((a, b) => (a.sk < b.sk ? -1 : 1));
   }
 
   /**
-   * Read, merge, write back with an optimistic lock on `version`: min/max of timestamps cannot be
-   * expressed in an UpdateExpression, and no transaction is needed for one item.
+   * Read, merge, write back. Each item carries the tags of the batches merged into it recently,
+   * so a batch rolled forward twice (its writer and a recovery) is merged once. One writer: the
+   * merged items go by BatchWriteItem. Several: a put per item under an optimistic lock on
+   * `version` (min/max of timestamps cannot be expressed in an UpdateExpression).
    */
   async apply(deltas: readonly EvidenceDelta[]): Promise<ApplyResult> {
     const current = new Map<string, EvidenceItem>();
@@ -166,29 +517,55 @@ export class DynamoEvidenceStore implements EvidencePort {
       current.set(itemKey(item), item);
     }
     const result: ApplyResult = { written: 0, unchanged: 0, failed: [] };
+    if (this.deps.singleWriter) {
+      const puts: { delta: EvidenceDelta; item: EvidenceItem }[] = [];
+      for (const delta of deltas) {
+        const stored = current.get(itemKey(delta.item));
+        const next = merged(stored, delta);
+        if (next === undefined) result.unchanged += 1;
+        else puts.push({ delta, item: next });
+      }
+      const groups = Math.ceil(puts.length / BATCH_WRITE_LIMIT);
+      for (let g = 0; g < groups; g += 1) {
+        const group = puts.slice(g * BATCH_WRITE_LIMIT, (g + 1) * BATCH_WRITE_LIMIT);
+        try {
+          await this.batchWrite(group.map((p) => ({ PutRequest: { Item: p.item } })));
+          result.written += group.length;
+        } catch (error) {
+          for (const p of group) result.failed.push({ item: p.delta.item, eventIds: p.delta.eventIds, error });
+        }
+        if (g === Math.floor(groups / 2)) faultPoint('mid-apply');
+      }
+      faultPoint('after-apply');
+      return result;
+    }
+    let done = 0;
     await eachLimit(deltas, WRITE_CONCURRENCY, async (delta) => {
       try {
-        const wrote = await this.mergeOne(delta.item, current.get(itemKey(delta.item)));
+        const wrote = await this.mergeOne(delta, current.get(itemKey(delta.item)));
         if (wrote) result.written += 1;
         else result.unchanged += 1;
       } catch (error) {
         result.failed.push({ item: delta.item, eventIds: delta.eventIds, error });
       }
+      done += 1;
+      if (done === Math.ceil(deltas.length / 2)) faultPoint('mid-apply');
     });
+    faultPoint('after-apply');
     return result;
   }
 
-  private async mergeOne(delta: EvidenceItem, existing: EvidenceItem | undefined): Promise<boolean> {
+  private async mergeOne(delta: EvidenceDelta, existing: EvidenceItem | undefined): Promise<boolean> {
     let stored = existing;
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt += 1) {
-      const merged = mergeItems(stored, delta);
+      const next = merged(stored, delta);
+      if (next === undefined) return false;
       const version = typeof stored?.['version'] === 'number' ? stored['version'] : 0;
-      if (stored !== undefined && sameContent(stored, merged)) return false;
       try {
         await this.doc.send(
           new PutCommand({
             TableName: this.tableName,
-            Item: { ...merged, version: version + 1 },
+            Item: next,
             ...(stored === undefined
               ? { ConditionExpression: 'attribute_not_exists(pk)' }
               : { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': version } }),
@@ -200,12 +577,12 @@ export class DynamoEvidenceStore implements EvidencePort {
         // Another writer merged first: back off (jittered, so racing writers spread out) and re-read.
         await backoff(attempt + 1);
         const fresh = await this.doc.send(
-          new GetCommand({ TableName: this.tableName, Key: key(delta.pk, delta.sk), ConsistentRead: true }),
+          new GetCommand({ TableName: this.tableName, Key: key(delta.item.pk, delta.item.sk), ConsistentRead: true }),
         );
         stored = fresh.Item as EvidenceItem | undefined;
       }
     }
-    throw new StoreError(`item ${delta.pk} ${delta.sk} kept changing under ${MAX_CONFLICT_RETRIES} attempts to merge into it`);
+    throw new StoreError(`item ${delta.item.pk} ${delta.item.sk} kept changing under ${MAX_CONFLICT_RETRIES} attempts to merge into it`);
   }
 
   /**
@@ -238,7 +615,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     }
     for (const batch of await Promise.all(reads)) items.push(...batch);
     const [inventory, coverage] = await Promise.all([this.loadInventory(), this.coverageDays()]);
-    return { items, inventory, coverage };
+    return { items: items.map(untagged), inventory, coverage };
   }
 
   /** Service-account and daily items of one namespace in the given scopes: the evidence timeline. */
@@ -247,11 +624,11 @@ export class DynamoEvidenceStore implements EvidencePort {
       this.query({ pk: scopePk(scope), prefix: `SA#${namespace}#` }),
       this.query({ pk: scopePk(scope), prefix: `DAY#${namespace}#` }),
     ]);
-    return (await Promise.all(reads)).flat();
+    return (await Promise.all(reads)).flat().map(untagged);
   }
 
   async scopes(): Promise<EvidenceItem[]> {
-    return this.query({ pk: SCOPES_PK });
+    return (await this.query({ pk: SCOPES_PK })).map(untagged);
   }
 
   async loadInventory(): Promise<Inventory> {
@@ -331,6 +708,13 @@ export class DynamoEvidenceStore implements EvidencePort {
    */
   async recordAlerts(alerts: readonly Alert[]): Promise<Alert[]> {
     const fresh: Alert[] = [];
+    if (this.deps.singleWriter) {
+      // Nobody else records alerts: what is not there now is new, and can go 25 to a request.
+      const known = new Set((await this.batchGet(alerts.map((a) => key(alertsPk(a), a.id)))).map((i) => i.sk));
+      fresh.push(...new Map(alerts.filter((a) => !known.has(a.id)).map((a) => [a.id, a])).values());
+      await this.batchWrite(fresh.map((alert) => ({ PutRequest: { Item: { pk: alertsPk(alert), sk: alert.id, type: 'alert', ...alert } } })));
+      return fresh.sort((a, b) => (a.firstEventTime < b.firstEventTime ? -1 : a.firstEventTime > b.firstEventTime ? 1 : 0));
+    }
     await eachLimit(alerts, WRITE_CONCURRENCY, async (alert) => {
       try {
         await this.doc.send(
@@ -351,7 +735,7 @@ export class DynamoEvidenceStore implements EvidencePort {
   /**
    * Small bookkeeping items outside the evidence (backfill checkpoints, the last report's summary):
    * plain get/put/delete on a key the caller owns. Keys must not start with `SCOPE#`, `SCOPES`,
-   * `INVENTORY`, `EVENT#`, `ROLE#`, `SPIKE#` or `ALERTS#`.
+   * `INVENTORY`, `EVENT#`, `EVENTS#`, `JOURNAL`, `ROLE#`, `SPIKE#` or `ALERTS#`.
    */
   async getMeta(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
     const { Item } = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key(pk, sk), ConsistentRead: true }));
@@ -375,7 +759,34 @@ export class DynamoEvidenceStore implements EvidencePort {
    * and commutative, so replays, overlapping sources and concurrent writers need no read and no lock.
    */
   async recordCoverage(days: readonly CoverageDay[]): Promise<void> {
-    await eachLimit(days, WRITE_CONCURRENCY, async (d) => {
+    // Read first: a replay adds nothing and then writes nothing; one writer writes the unions 25
+    // days to a request instead of an UpdateItem each.
+    const stored = new Map(
+      (await this.batchGet(days.map((d) => key(COVERAGE_PK, coverageSk(d.account, d.region, d.day))))).map((i) => [i.sk, i as Record<string, unknown>]),
+    );
+    const asList = (v: unknown): string[] => (v instanceof Set ? [...(v as Set<string>)] : Array.isArray(v) ? (v as string[]) : []);
+    const news = days.filter((d) => {
+      const item = stored.get(coverageSk(d.account, d.region, d.day));
+      const has = (field: string, values: readonly string[]) => {
+        const known = new Set(asList(item?.[field]));
+        return values.every((v) => known.has(v));
+      };
+      return !(has('fileHours', d.fileHours) && has('liveHours', d.liveHours) && has('slices', d.slices));
+    });
+    if (this.deps.singleWriter) {
+      await this.batchWrite(
+        news.map((d) => {
+          const sk = coverageSk(d.account, d.region, d.day);
+          const item = stored.get(sk);
+          const sets = Object.entries({ fileHours: d.fileHours, liveHours: d.liveHours, slices: d.slices })
+            .map(([field, values]) => [field, new Set([...asList(item?.[field]), ...values])] as const)
+            .filter(([, values]) => values.size > 0);
+          return { PutRequest: { Item: { ...item, pk: COVERAGE_PK, sk, account: d.account, region: d.region, day: d.day, ...Object.fromEntries(sets) } } };
+        }),
+      );
+      return;
+    }
+    await eachLimit(news, WRITE_CONCURRENCY, async (d) => {
       const sets = { fileHours: d.fileHours, liveHours: d.liveHours, slices: d.slices };
       const present = Object.entries(sets).filter(([, values]) => values.length > 0);
       if (present.length === 0) return;
@@ -435,10 +846,6 @@ export class DynamoEvidenceStore implements EvidencePort {
     await this.batchWrite(sks.map((sk) => ({ DeleteRequest: { Key: key(unplacedPk(issuer), sk) } })));
   }
 
-  async releaseAlerts(alerts: readonly Alert[]): Promise<void> {
-    await this.batchWrite(alerts.map((a) => ({ DeleteRequest: { Key: key(alertsPk(a), a.id) } })));
-  }
-
   /** Alerts whose last event is at or after `since`, by last event, oldest first. */
   async listAlerts(since: Date, until: Date): Promise<Alert[]> {
     const months: string[] = [];
@@ -452,9 +859,10 @@ export class DynamoEvidenceStore implements EvidencePort {
       .sort((a, b) => (a.lastEventTime < b.lastEventTime ? -1 : a.lastEventTime > b.lastEventTime ? 1 : a.id < b.id ? -1 : 1));
   }
 
-  private async query(q: { pk: string; prefix?: string; from?: string; to?: string }): Promise<EvidenceItem[]> {
+  private async query(q: { pk: string; prefix?: string; from?: string; to?: string; projection?: boolean }): Promise<EvidenceItem[]> {
     const input: QueryCommandInput = {
       TableName: this.tableName,
+      ...(q.projection ? { ProjectionExpression: 'pk, sk' } : {}),
       KeyConditionExpression:
         q.prefix !== undefined ? 'pk = :pk AND begins_with(sk, :p)' : q.from !== undefined ? 'pk = :pk AND sk BETWEEN :from AND :to' : 'pk = :pk',
       ExpressionAttributeValues: {
@@ -510,6 +918,137 @@ const unplacedPk = (issuer: string) => `UNPLACED#${issuer}`;
 /** Parked events outlive LookupEvents' 90 days, like replay guards, then DynamoDB's TTL drops them. */
 const guardExpiry = (e: IdentityEvent) => Math.floor(Date.parse(e.eventTime) / 1000) + EVENT_GUARD_TTL_DAYS * 86_400;
 
+/** The attribute holding the batches recently merged into an item. */
+const TAGS = 'batches';
+/**
+ * Tags are kept this long after the batch that writes them: a journal is rolled forward by the
+ * first batch that starts more than the lease after it, so well within this; at most TAG_LIMIT.
+ */
+const TAG_HORIZON_MS = 3_600_000;
+const TAG_LIMIT = 64;
+/** Characters per journal chunk: ≤ 360 KB even if every character took 4 bytes (items ≤ 400 KB). */
+const JOURNAL_CHUNK_CHARS = 90_000;
+
+type BatchState = 'open' | 'committed' | 'dead';
+
+interface GuardShard {
+  pk: string;
+  sk: string;
+  expiresAt?: number;
+  ids?: string[];
+  /** eventIDs claimed by batches not completed yet, by batch */
+  pending?: Record<string, string[]>;
+  /** Sticky: set when the shard reaches GUARD_SHARD_IDS; new ids go to a later shard. */
+  full?: boolean;
+  version?: number;
+}
+
+interface GuardChange {
+  /** Batches whose pending claims are dead. */
+  drop?: string[];
+  /** New pending claims of a batch. */
+  pending?: { batch: string; ids: string[] };
+  /** The batch whose pending claims become counted. */
+  settle?: string;
+  /** Ids counted by now, whether claimed before or not (single writer, roll-forward). */
+  counted?: string[];
+}
+
+function indexShards(shards: readonly GuardShard[]): { counted: Set<string>; pending: Map<string, string> } {
+  const counted = new Set<string>();
+  const pending = new Map<string, string>();
+  for (const s of shards) {
+    for (const id of s.ids ?? []) counted.add(id);
+    for (const [batch, ids] of Object.entries(s.pending ?? {})) for (const id of ids) pending.set(id, batch);
+  }
+  return { counted, pending };
+}
+
+/** The shards a change rewrites, in shard order; new ids go to the first shards not full. */
+function planGuards(hour: string, shards: readonly GuardShard[], change: GuardChange, now: Date): GuardShard[] {
+  const next = [...shards]
+    .sort((a, b) => (a.sk < b.sk ? -1 : 1))
+    .map((s) => ({ ...s, ids: [...(s.ids ?? [])], pending: { ...(s.pending ?? {}) } }));
+  const changed = new Set<number>();
+  next.forEach((s, i) => {
+    for (const b of change.drop ?? []) {
+      if (s.pending[b]) {
+        delete s.pending[b];
+        changed.add(i);
+      }
+    }
+    const settled = change.settle === undefined ? undefined : s.pending[change.settle];
+    if (change.settle !== undefined && settled) {
+      s.ids.push(...settled);
+      delete s.pending[change.settle];
+      changed.add(i);
+    }
+  });
+  const size = (s: (typeof next)[number]) => s.ids.length + Object.values(s.pending).reduce((n, ids) => n + ids.length, 0);
+  const place = (ids: readonly string[], put: (s: (typeof next)[number], ids: string[]) => void) => {
+    let rest = [...ids];
+    for (let i = 0; rest.length > 0; i += 1) {
+      if (i === next.length) next.push({ pk: guardPk(hour), sk: guardShardSk(i + 1), ids: [], pending: {} });
+      const s = next[i]!;
+      if (s.full) continue;
+      const take = rest.slice(0, Math.max(0, GUARD_SHARD_IDS - size(s)));
+      rest = rest.slice(take.length);
+      if (take.length > 0) {
+        put(s, take);
+        changed.add(i);
+      }
+      if (size(s) >= GUARD_SHARD_IDS) {
+        s.full = true;
+        changed.add(i);
+      }
+    }
+  };
+  const counted = new Set(next.flatMap((s) => s.ids));
+  place([...new Set(change.counted ?? [])].filter((id) => !counted.has(id)), (s, ids) => s.ids.push(...ids));
+  const claim = change.pending;
+  if (claim) place(claim.ids, (s, ids) => (s.pending[claim.batch] = [...(s.pending[claim.batch] ?? []), ...ids]));
+  const expiresAt = Math.floor(now.getTime() / 1000) + EVENT_GUARD_TTL_DAYS * 86_400;
+  return [...changed]
+    .sort((a, b) => a - b)
+    .map((i) => {
+      const s = next[i]!;
+      const item: GuardShard = { pk: s.pk, sk: s.sk, ids: s.ids, expiresAt, version: (s.version ?? 0) + 1 };
+      if (s.full) item.full = true;
+      if (Object.keys(s.pending).length > 0) item.pending = s.pending;
+      return item;
+    });
+}
+
+/** The item after merging the delta, or undefined when nothing would change (or it is merged already). */
+function merged(stored: EvidenceItem | undefined, delta: EvidenceDelta): EvidenceItem | undefined {
+  const tags = (stored?.[TAGS] as string[] | undefined) ?? [];
+  if (delta.batch !== undefined && tags.includes(delta.batch)) return undefined;
+  // Null and absent mean the same (sameContent, the readers); stored without nulls, an item has
+  // one form whichever batches built it, so the same events give the same items.
+  const out = Object.fromEntries(Object.entries(mergeItems(stored, delta.item)).filter(([, v]) => v !== null)) as EvidenceItem;
+  if (stored !== undefined && sameContent(stored, out)) return undefined;
+  const version = typeof stored?.['version'] === 'number' ? stored['version'] : 0;
+  const batch = delta.batch;
+  if (batch === undefined) return { ...out, version: version + 1 };
+  const since = batchTime(batch) - TAG_HORIZON_MS;
+  const kept = [...tags.filter((t) => t !== batch && batchTime(t) > since), batch].slice(-TAG_LIMIT);
+  return { ...out, version: version + 1, [TAGS]: kept };
+}
+
+function untagged(item: EvidenceItem): EvidenceItem {
+  if (!(TAGS in item)) return item;
+  const { [TAGS]: _t, ...rest } = item;
+  return rest as EvidenceItem;
+}
+
+/** Sortable by time (base-36 milliseconds), unique by 40 random bits. */
+function newBatchId(now: Date): string {
+  return `${now.getTime().toString(36).padStart(9, '0')}-${randomBytes(5).toString('hex')}`;
+}
+const batchTime = (batch: string): number => Number.parseInt(batch.slice(0, batch.indexOf('-')), 36);
+const chunkSk = (batch: string, n: number) => `C#${batch}#${String(n).padStart(4, '0')}`;
+const chunkBatch = (sk: string) => sk.slice(2, sk.lastIndexOf('#'));
+
 /**
  * Alerts live in a partition per month of their window (windows start with a date; `first-seen`
  * takes its first event's, which every replay of that event shares): the month is part of the
@@ -519,7 +1058,7 @@ const alertsPk = (alert: Alert) => `ALERTS#${(/^\d{4}-\d{2}/.test(alert.window) 
 const itemKey = (item: { pk: string; sk: string }) => `${item.pk}\u0000${item.sk}`;
 
 function sameContent(a: EvidenceItem, b: EvidenceItem): boolean {
-  const strip = ({ version: _v, ...rest }: EvidenceItem) => rest;
+  const strip = ({ version: _v, [TAGS]: _t, ...rest }: EvidenceItem) => rest;
   return stableJson(strip(a)) === stableJson(strip(b));
 }
 

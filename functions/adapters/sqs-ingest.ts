@@ -44,8 +44,11 @@ const PARKED_TTL_SECONDS = 14 * 86_400;
 /**
  * One SQS batch of EventBridge events through the same core as `cutover-watch analyze`.
  *
- * The batch is aggregated per evidence item, so one failed item write fails exactly the messages
- * whose events fed it (partial batch response); a message that cannot be parsed will never parse,
+ * The batch is aggregated per evidence item and committed as one journal (core/ingest.ts), so the
+ * invocation writes per item it touches, not per event. A failed item write returns exactly the
+ * messages whose events fed it (partial batch response): the journal finishes the item at a
+ * later invocation, and the redelivery finds those events counted. So do events another running
+ * invocation holds uncommitted (a duplicate delivery). A message that cannot be parsed will never parse,
  * so it is parked (counted, logged by the caller, recorded without its content) and acknowledged
  * rather than left to use up the queue's receive count.
  */
@@ -98,7 +101,8 @@ export async function processSqsBatch(event: SQSEvent, deps: SqsIngestDeps): Pro
     }
     await recordHeartbeat(events, new Set(result.failedEventIds), deps.store);
   } catch (e) {
-    // Nothing was kept (the ingest released its claims): every message with an event goes back.
+    // The batch did not commit (its claims are dropped, here or by the next recovery): every
+    // message with an event goes back, and its redelivery counts them.
     const reason = e instanceof Error ? e.message : String(e);
     for (const ids of messagesOf.values()) for (const messageId of ids) retried.push({ messageId, reason });
   }

@@ -139,6 +139,8 @@ function mergeField(rule: MergeRule, a: EvidenceItem, b: EvidenceItem, field: st
 export interface EvidenceDelta {
   item: EvidenceItem;
   eventIds: string[];
+  /** The batch whose journal holds this delta: the item is tagged with it, so it is merged once. */
+  batch?: string;
 }
 
 export function aggregate(events: readonly IdentityEvent[], options: AggregateOptions = {}): EvidenceDelta[] {

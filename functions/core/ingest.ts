@@ -4,14 +4,54 @@ import { aggregate, type EvidenceDelta, type EvidenceItem } from './evidence';
 import type { Inventory } from './inventory';
 import type { Policy } from './policy';
 import type { IdentityEvent } from './identity-event';
+import { guardHour } from './table-schema';
 
-/** The store as the ingest needs it; DynamoEvidenceStore implements it over DynamoDB or dynalite. */
+/**
+ * The store as the ingest needs it; DynamoEvidenceStore implements it over DynamoDB or dynalite.
+ * A batch goes claim → commit (the journal: the commit point) → apply → complete; anything that
+ * stops it after the commit is finished by the next `recover`, anything before leaves no trace
+ * that counts (see DynamoEvidenceStore for the argument with several writers).
+ */
 export interface EvidencePort {
-  /** Marks events as counted; returns the ids that were not counted before (the others are replays). */
-  claimEvents(eventIds: readonly string[], now: Date): Promise<Set<string>>;
-  /** Undoes claims whose evidence could not be written, so a retry counts them again. */
-  releaseEvents(eventIds: readonly string[]): Promise<void>;
+  /**
+   * Finishes what killed or timed-out writers left: rolls committed journals forward (items,
+   * alerts, guards), drops the claims of uncommitted ones. Returns the alerts it recorded.
+   */
+  recover(now: Date): Promise<Alert[]>;
+  /**
+   * Reads the replay guards and claims the ids not counted before for a new batch. `inDoubt` are
+   * ids another live batch has claimed but not committed yet: neither counted nor replays.
+   */
+  claimEvents(events: readonly GuardedEvent[], now: Date): Promise<Claim>;
+  /** Makes the batch durable in one step: after this, it is counted whatever happens. */
+  commit(journal: BatchJournal): Promise<void>;
+  /** Merges each delta into its item, tagged with the delta's batch so a roll-forward skips it. */
   apply(deltas: readonly EvidenceDelta[]): Promise<ApplyResult>;
+  /** Marks the journal's ids counted and drops the journal (its items and alerts are written). */
+  complete(journal: BatchJournal): Promise<void>;
+  /** Gives up an uncommitted batch: its claims go, so a retry counts its events. */
+  abandon(claim: Claim): Promise<void>;
+}
+
+export interface GuardedEvent {
+  eventId: string;
+  eventTime: string;
+}
+
+export interface Claim {
+  batch: string;
+  fresh: Set<string>;
+  inDoubt: Set<string>;
+}
+
+/** What a batch will have written once complete; enough to finish it from scratch. */
+export interface BatchJournal {
+  batch: string;
+  at: string;
+  deltas: EvidenceItem[];
+  alerts: Alert[];
+  /** Counted eventIDs by guard hour (table-schema `guardHour`). */
+  guards: Record<string, string[]>;
 }
 
 export interface ApplyResult {
@@ -26,10 +66,14 @@ export interface IngestResult {
   replayed: number;
   itemsWritten: number;
   itemsUnchanged: number;
-  /** Events whose evidence could not be written: the caller retries them (SQS) or reports them (CLI). */
+  /**
+   * Events whose evidence is not written yet: items that failed after the commit (the journal
+   * keeps them and the next recovery writes them) and events another writer holds uncommitted.
+   * The caller retries them (SQS: the retry finds them counted) or reports them (CLI).
+   */
   failedEventIds: string[];
   errors: unknown[];
-  /** Alerts this batch raised for the first time (replays and retries raise none). */
+  /** Alerts this batch (or the recovery before it) recorded for the first time; replays and retries raise none. */
   alerts: Alert[];
 }
 
@@ -38,8 +82,6 @@ export interface DetectionPort {
   detectionState(needs: DetectionNeeds, inventory: Inventory): Promise<DetectionState>;
   /** Records alerts by id; returns the ones not recorded before. */
   recordAlerts(alerts: readonly Alert[]): Promise<Alert[]>;
-  /** Forgets alerts this batch recorded but could not hand back, so its retry raises them. */
-  releaseAlerts(alerts: readonly Alert[]): Promise<void>;
   /** Keeps IRSA events the inventory cannot place yet, keyed by event id (idempotent), for `placeParked`. */
   parkUnplaced(events: readonly IdentityEvent[]): Promise<void>;
 }
@@ -51,14 +93,17 @@ export interface DetectionOptions {
 }
 
 /**
- * One batch: drop replays, run the detections on the rest, fold it per item, write each item once.
+ * One batch: drop replays, run the detections on the rest, fold it per item, commit it as one
+ * journal, then write each item once.
  *
- * Counts are exact under replay because each eventID is claimed once. When an item write fails,
- * the claims of the events that fed it are released so a retry re-applies them; an event that also
- * fed an item that did succeed is then counted twice there (timestamps are unaffected).
+ * Counts are exact whatever stops the batch: before the commit nothing counts (claims are
+ * dropped, here or by the next recovery, and a retry counts the events); after it the journal
+ * is rolled forward by the next `recover` (the next batch's, or the next process's), and items
+ * already written carry the batch's tag so they are not merged twice.
  *
- * Alerts are recorded before the evidence they are judged against moves, so a retried batch
- * reaches the same alerts and finds them recorded: each is raised once.
+ * Alerts are judged before the evidence moves and recorded after the commit (they are in the
+ * journal): a batch killed before its commit raises them on its retry, one killed after has them
+ * recorded by the roll-forward, so the store holds each alert once either way.
  */
 export async function ingestBatch(
   events: readonly IdentityEvent[],
@@ -66,40 +111,63 @@ export async function ingestBatch(
   now: Date,
   detection?: DetectionOptions,
 ): Promise<IngestResult> {
+  const recovered = await store.recover(now);
   const unique = [...new Map(events.map((e) => [e.eventId, e])).values()];
-  const fresh = await store.claimEvents(
-    unique.map((e) => e.eventId),
+  const claim = await store.claimEvents(
+    unique.map((e) => ({ eventId: e.eventId, eventTime: e.eventTime })),
     now,
   );
-  const counted = unique.filter((e) => fresh.has(e.eventId));
-  let result: ApplyResult;
-  let alerts: Alert[] = [];
+  const counted = unique.filter((e) => claim.fresh.has(e.eventId));
+  const inDoubt = [...claim.inDoubt];
+  const doubtErrors = inDoubt.length > 0 ? [new Error(`${inDoubt.length} events are claimed by another writer's batch that has not committed yet: retry them later`)] : [];
+  const replayed = events.length - counted.length - inDoubt.length;
+  if (counted.length === 0) {
+    return { events: events.length, replayed, itemsWritten: 0, itemsUnchanged: 0, failedEventIds: inDoubt, errors: doubtErrors, alerts: recovered };
+  }
+  let journal: BatchJournal;
+  let deltas: EvidenceDelta[];
   try {
-    if (detection && counted.length > 0) {
+    let alerts: Alert[] = [];
+    if (detection) {
       const { policy, inventory, port } = detection;
       const state = await port.detectionState(detectionNeeds(counted, inventory, policy), inventory);
-      alerts = await port.recordAlerts(detect(counted, state, policy, now));
-      // Before the evidence moves: a crash after this replays the batch, and parking again is a no-op.
+      alerts = detect(counted, state, policy, now);
+      // Before the commit: a crash after this retries the batch, and parking again is a no-op.
       await port.parkUnplaced(unplacedIrsa(counted, inventory));
     }
     const options = detection ? { detection: { spikeWindowMinutes: detection.policy.accessDeniedSpike.windowMinutes } } : {};
-    result = await store.apply(aggregate(counted, options));
+    deltas = aggregate(counted, options).map((d) => ({ ...d, batch: claim.batch }));
+    const guards: Record<string, string[]> = {};
+    for (const e of counted) (guards[guardHour(e.eventTime)] ??= []).push(e.eventId);
+    journal = { batch: claim.batch, at: now.toISOString(), deltas: deltas.map((d) => d.item), alerts, guards };
+    await store.commit(journal);
   } catch (error) {
-    // Nothing says which items were written: un-claim the batch so a redelivery is not taken for a
-    // replay, and un-record its alerts, which no caller will deliver now, so the redelivery raises them.
-    if (detection && alerts.length > 0) await detection.port.releaseAlerts(alerts);
-    if (counted.length > 0) await store.releaseEvents(counted.map((e) => e.eventId));
+    // Nothing counts yet: drop the claims so a retry is not taken for a replay. If that fails too,
+    // the next recovery drops them (they belong to a batch without a committed journal).
+    await store.abandon(claim).catch(() => undefined);
     throw error;
   }
-  const failedEventIds = [...new Set(result.failed.flatMap((f) => f.eventIds))];
-  if (failedEventIds.length > 0) await store.releaseEvents(failedEventIds);
+  // Committed: from here on the batch is durable, and a failure only delays it to the next
+  // recovery. It is reported, not thrown, so the caller still delivers the alerts recorded.
+  let fresh: Alert[] = [];
+  let result: ApplyResult = { written: 0, unchanged: 0, failed: [] };
+  const thrown: unknown[] = [];
+  try {
+    fresh = detection && journal.alerts.length > 0 ? await detection.port.recordAlerts(journal.alerts) : [];
+    result = await store.apply(deltas);
+    if (result.failed.length === 0) await store.complete(journal);
+  } catch (error) {
+    thrown.push(error);
+  }
+  const notWritten = thrown.length > 0 ? counted.map((e) => e.eventId) : result.failed.flatMap((f) => f.eventIds);
+  const failedEventIds = [...new Set([...notWritten, ...inDoubt])];
   return {
     events: events.length,
-    replayed: events.length - counted.length,
+    replayed,
     itemsWritten: result.written,
     itemsUnchanged: result.unchanged,
     failedEventIds,
-    errors: result.failed.map((f) => f.error),
-    alerts,
+    errors: [...result.failed.map((f) => f.error), ...thrown, ...doubtErrors],
+    alerts: [...recovered, ...fresh],
   };
 }

@@ -15,7 +15,9 @@
  * | `SCOPE#noderole:<arn>`     | `NDAY#<yyyy-mm-dd>`      | daily node-role call counts                     |
  * | `SCOPE#noderole:<arn>`     | `CLUSTERS`               | clusters the role fetched Pod Identity for      |
  * | `INVENTORY`                | `CLUSTER#<arn>` …        | imported or synced EKS inventory                |
- * | `EVENT#<eventID>`          | `EVENT`                  | replay guard: this event was counted            |
+ * | `EVENTS#<yyyy-mm-ddThh>`   | `S#<nnnn>`               | replay guards: eventIDs of that hour counted (and claimed) |
+ * | `JOURNAL`                  | `B#<batch>` / `C#<batch>#<n>` | a batch's journal head (state) and chunks: the commit point |
+ * | `EVENT#<eventID>`          | `EVENT`                  | legacy replay guard, one per event (read, never written) |
  * | `COVERAGE`                 | `<acct>|<region>|<day>`  | hours and slices of complete CloudTrail read    |
  *
  * Every access is a Query on one partition, a GetItem/BatchGetItem, a conditional PutItem or a
@@ -33,6 +35,21 @@ export const DEFAULT_TABLE_NAME = 'cutover-watch-evidence';
 /** Replay guards outlive CloudTrail's 90-day LookupEvents window, so backfills stay deduplicated. */
 export const EVENT_GUARD_TTL_DAYS = 120;
 
+/**
+ * A guard shard holds about this many eventIDs (~80 KB with UUIDs), far below the 400 KB item
+ * limit; an hour with more events spills into the next shard.
+ */
+export const GUARD_SHARD_IDS = 2000;
+
+/**
+ * With several writers, a batch whose journal is younger than this may still be running: it is
+ * left alone. Above the ingest Lambda's timeout (60 s, lib/constructs/ingest-function.ts), so a
+ * journal this old belongs to a writer that was killed.
+ */
+export const JOURNAL_LEASE_SECONDS = 120;
+
+export const JOURNAL_PK = 'JOURNAL';
+
 export const SCOPES_PK = 'SCOPES';
 export const INVENTORY_PK = 'INVENTORY';
 export const COVERAGE_PK = 'COVERAGE';
@@ -42,4 +59,9 @@ export type ScopeKind = 'cluster' | 'issuer' | 'role' | 'noderole';
 
 export const scopeId = (kind: ScopeKind, name: string): string => `${kind}:${name}`;
 export const scopePk = (scope: string): string => `SCOPE#${scope}`;
-export const eventGuardPk = (eventId: string): string => `EVENT#${eventId}`;
+/** Pre-journal stores kept one guard item per event; they are still read so old evidence is not counted again. */
+export const legacyEventGuardPk = (eventId: string): string => `EVENT#${eventId}`;
+/** The guard bucket of an event: its hour (`2026-11-10T10`), so one batch touches few buckets. */
+export const guardHour = (eventTime: string): string => eventTime.slice(0, 13);
+export const guardPk = (hour: string): string => `EVENTS#${hour}`;
+export const guardShardSk = (n: number): string => `S#${String(n).padStart(4, '0')}`;

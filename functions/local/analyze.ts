@@ -47,7 +47,7 @@ export interface AnalyzeOptions {
   detect?: boolean;
   /** Replaces the policy's node role patterns (the CLI's --node-role). */
   nodeRolePatterns?: string[];
-  /** Events per store batch; the Lambda's SQS batch plays the same role. @default 1000 */
+  /** Events per store batch (one journal each, so a run writes per batch, not per event); the Lambda's SQS batch plays the same role. @default 20000 */
   batchSize?: number;
   now: () => Date;
   /** Which eventTimes are plausible; the upper bound follows `now`. @default DEFAULT_EVENT_TIME_WINDOW */
@@ -113,7 +113,7 @@ export async function ingestUnits(
   let rules = rulesFor();
   const detection = options.policy && options.detect !== false ? { policy: options.policy, inventory, port: options.store } : undefined;
 
-  const batchSize = options.batchSize ?? 1000;
+  const batchSize = options.batchSize ?? 20_000;
   let batch: IdentityEvent[] = [];
   /** Coverage of the units read completely, written once their events are stored. */
   let coverage = new CoverageAccumulator();

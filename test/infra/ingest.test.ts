@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { asList, logicalId, resources, roleStatements, synth, template } from './app';
+import { INGEST_TIMEOUT } from '../../lib/constructs/ingest-function';
+import { JOURNAL_LEASE_SECONDS } from '../../functions/core/table-schema';
 
 describe('ingest buffer and function', () => {
   // GIVEN the default deployment
@@ -55,14 +57,16 @@ describe('ingest buffer and function', () => {
     expect(sources).toEqual(expect.arrayContaining(ruleIds.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }))));
   });
 
-  it('reads the queue in batches of up to 100 over 20 s, reporting item failures', () => {
+  it('reads the queue in batches of up to 1,000 over 20 s, reporting item failures', () => {
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: fnId },
       EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
-      BatchSize: 100,
+      BatchSize: 1000,
       MaximumBatchingWindowInSeconds: 20,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
+    // A journal younger than the lease may belong to a running invocation: the lease must outlast one.
+    expect(JOURNAL_LEASE_SECONDS).toBeGreaterThan(INGEST_TIMEOUT.toSeconds());
   });
 
   it('runs on Node 22 / ARM64 with the house environment and an explicit log group', () => {

@@ -2,35 +2,45 @@ import type { Alert } from '../../functions/core/alert';
 import type { CoverageDay } from '../../functions/core/coverage';
 import type { DetectionNeeds, DetectionState } from '../../functions/core/detections';
 import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../../functions/core/evidence';
-import type { ApplyResult, DetectionPort, EvidencePort } from '../../functions/core/ingest';
+import type { ApplyResult, BatchJournal, Claim, DetectionPort, EvidencePort, GuardedEvent } from '../../functions/core/ingest';
 import type { IdentityEvent } from '../../functions/core/identity-event';
 import type { Inventory } from '../../functions/core/inventory';
 import { scopePk } from '../../functions/core/table-schema';
 
 /**
- * The store as a Map with both ports, for tests of the ingest without DynamoDB: claims are exact,
- * apply merges items (and can throw, or fail chosen items once or always), detection state is read
- * from the items the way DynamoEvidenceStore reads it, and alerts are recorded by id.
+ * The store as a Map with both ports, for tests of the ingest without DynamoDB, with the write
+ * path's contract: claims are exact and held per batch until committed, a committed journal is
+ * finished by the next `recover`, items remember the batches merged into them. `apply` can throw
+ * or fail chosen items once or always, `commit` can throw, detection state is read from the items
+ * the way DynamoEvidenceStore reads it, and alerts are recorded by id.
  */
 export class MemoryStore implements EvidencePort, DetectionPort {
   readonly items = new Map<string, EvidenceItem>();
+  /** Counted eventIDs. */
   readonly claimed = new Set<string>();
-  readonly released: string[][] = [];
+  /** Claimed by a batch not completed yet: id → batch. */
+  readonly pending = new Map<string, string>();
+  readonly journals = new Map<string, BatchJournal>();
+  private readonly tags = new Map<string, Set<string>>();
   /** `pk sk` of items whose write fails (once each, unless `failAlways`). */
   readonly failing = new Set<string>();
   failAlways = false;
   applyThrows: Error | null = null;
+  commitThrows: Error | null = null;
   readonly recorded = new Map<string, Alert>();
+  private batches = 0;
 
-  async claimEvents(eventIds: readonly string[]): Promise<Set<string>> {
-    const fresh = new Set<string>();
-    for (const id of eventIds) {
-      if (!this.claimed.has(id)) {
-        this.claimed.add(id);
-        fresh.add(id);
-      }
+  async recover(): Promise<Alert[]> {
+    // One writer: a pending claim without a journal belongs to a batch that died before its commit.
+    for (const [id, batch] of this.pending) if (!this.journals.has(batch)) this.pending.delete(id);
+    const alerts: Alert[] = [];
+    for (const journal of [...this.journals.values()]) {
+      alerts.push(...(await this.recordAlerts(journal.alerts)));
+      const result = await this.apply(journal.deltas.map((item) => ({ item, eventIds: [], batch: journal.batch })));
+      if (result.failed.length > 0) throw result.failed[0]!.error;
+      await this.complete(journal);
     }
-    return fresh;
+    return alerts;
   }
 
   readonly parked = new Map<string, IdentityEvent>();
@@ -44,9 +54,41 @@ export class MemoryStore implements EvidencePort, DetectionPort {
     for (const e of events) this.parked.set(e.eventId, e);
   }
 
-  async releaseEvents(eventIds: readonly string[]): Promise<void> {
-    this.released.push([...eventIds]);
-    for (const id of eventIds) this.claimed.delete(id);
+  async claimEvents(events: readonly GuardedEvent[]): Promise<Claim> {
+    this.batches += 1;
+    const claim: Claim = { batch: `b${this.batches}`, fresh: new Set(), inDoubt: new Set() };
+    for (const { eventId } of events) {
+      if (this.claimed.has(eventId)) continue;
+      const holder = this.pending.get(eventId);
+      if (holder === undefined) {
+        this.pending.set(eventId, claim.batch);
+        claim.fresh.add(eventId);
+      } else if (holder !== claim.batch && !this.journals.has(holder)) claim.inDoubt.add(eventId);
+    }
+    return claim;
+  }
+
+  async commit(journal: BatchJournal): Promise<void> {
+    if (this.commitThrows) {
+      const error = this.commitThrows;
+      this.commitThrows = null;
+      throw error;
+    }
+    this.journals.set(journal.batch, structuredClone(journal));
+  }
+
+  async complete(journal: BatchJournal): Promise<void> {
+    for (const ids of Object.values(journal.guards)) {
+      for (const id of ids) {
+        this.claimed.add(id);
+        this.pending.delete(id);
+      }
+    }
+    this.journals.delete(journal.batch);
+  }
+
+  async abandon(claim: Claim): Promise<void> {
+    for (const [id, batch] of this.pending) if (batch === claim.batch) this.pending.delete(id);
   }
 
   async apply(deltas: readonly EvidenceDelta[]): Promise<ApplyResult> {
@@ -56,11 +98,16 @@ export class MemoryStore implements EvidencePort, DetectionPort {
       throw error;
     }
     const result: ApplyResult = { written: 0, unchanged: 0, failed: [] };
-    for (const { item, eventIds } of deltas) {
+    for (const { item, eventIds, batch } of deltas) {
       const key = `${item.pk} ${item.sk}`;
       if (this.failing.has(key)) {
         if (!this.failAlways) this.failing.delete(key);
         result.failed.push({ item, eventIds, error: new Error(`throttled: ${key}`) });
+        continue;
+      }
+      const tags = this.tags.get(key) ?? new Set<string>();
+      if (batch !== undefined && tags.has(batch)) {
+        result.unchanged += 1;
         continue;
       }
       const stored = this.items.get(key);
@@ -68,6 +115,7 @@ export class MemoryStore implements EvidencePort, DetectionPort {
       if (stored !== undefined && JSON.stringify(stored) === JSON.stringify(merged)) result.unchanged += 1;
       else {
         this.items.set(key, merged);
+        if (batch !== undefined) this.tags.set(key, tags.add(batch));
         result.written += 1;
       }
     }
@@ -121,9 +169,5 @@ export class MemoryStore implements EvidencePort, DetectionPort {
     const fresh = alerts.filter((a) => !this.recorded.has(a.id));
     for (const a of fresh) this.recorded.set(a.id, a);
     return fresh;
-  }
-
-  async releaseAlerts(alerts: readonly Alert[]): Promise<void> {
-    for (const a of alerts) this.recorded.delete(a.id);
   }
 }

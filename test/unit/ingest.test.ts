@@ -113,7 +113,7 @@ describe('ingestBatch', () => {
     expect(port.get(SA_PK, 'DAY#billing#2024-05-15')).toMatchObject({ irsaOk: 2 });
   });
 
-  it('releases the claims of the events behind a failed item and returns them as failedEventIds', async () => {
+  it('keeps the journal of a batch whose item write failed and returns those events as failedEventIds', async () => {
     const port = new MemoryPort();
     port.failing.add(`${SA_PK} DAY#billing#2024-05-15`);
 
@@ -122,81 +122,87 @@ describe('ingestBatch', () => {
     expect(result.failedEventIds).toEqual(['e-2', 'e-3']);
     expect(result.errors).toEqual([new Error(`throttled: ${SA_PK} DAY#billing#2024-05-15`)]);
     expect(result).toMatchObject({ events: 4, replayed: 0, itemsWritten: 7 });
-    expect(port.released).toEqual([['e-2', 'e-3']]);
-    expect([...port.claimed].sort()).toEqual(['e-1', 'e-4']);
     expect(port.get(SA_PK, 'DAY#billing#2024-05-15')).toBeUndefined();
+    // committed, not completed: nobody may count these events again, and the journal still has them
+    expect(port.journals.size).toBe(1);
+    expect([...port.pending.keys()].sort()).toEqual(['e-1', 'e-2', 'e-3', 'e-4']);
   });
 
-  it('counts the failed item\'s events on retry, exactly once there', async () => {
+  it('finishes a failed batch from its journal at the next batch, counting nothing twice', async () => {
     const port = new MemoryPort();
     port.failing.add(`${SA_PK} DAY#billing#2024-05-15`);
     await ingestBatch(batch(), port, NOW);
+    const apiBefore = port.get(SA_PK, 'SA#billing#api');
 
     const retry = await ingestBatch(batch(), port, NOW);
 
-    expect(retry).toMatchObject({ events: 4, replayed: 2, failedEventIds: [], errors: [] });
+    expect(retry).toMatchObject({ events: 4, replayed: 4, itemsWritten: 0, failedEventIds: [], errors: [] });
     expect(port.get(SA_PK, 'DAY#billing#2024-05-15')).toMatchObject({ irsaOk: 1, irsaFailed: 1 });
     expect(port.get(SA_PK, 'DAY#billing#2024-05-14')).toMatchObject({ irsaOk: 1, irsaFailed: 0 });
+    // e-2 fed SA#billing#api (written the first time) and the failed day item: counted once in each
+    expect(port.get(SA_PK, 'SA#billing#api')).toEqual(apiBefore);
+    expect(port.get(SA_PK, 'SA#billing#api')).toMatchObject({ irsaOk: 1, irsaFailed: 1 });
     expect([...port.claimed].sort()).toEqual(['e-1', 'e-2', 'e-3', 'e-4']);
+    expect(port.journals.size).toBe(0);
     // A third delivery changes nothing.
     const before = port.snapshot();
     expect(await ingestBatch(batch(), port, NOW)).toMatchObject({ replayed: 4, itemsWritten: 0 });
     expect(port.items).toEqual(before);
   });
 
-  it('counts a retried event twice in items it had already written (documented approximation); timestamps stay put', async () => {
-    const port = new MemoryPort();
-    port.failing.add(`${SA_PK} DAY#billing#2024-05-15`);
-    await ingestBatch(batch(), port, NOW);
-    const apiBefore = port.get(SA_PK, 'SA#billing#api')!;
-
-    await ingestBatch(batch(), port, NOW);
-
-    // e-2 fed SA#billing#api (written) and the failed day item: its retry counts it again in the former.
-    expect(apiBefore).toMatchObject({ irsaOk: 1, irsaFailed: 1 });
-    expect(port.get(SA_PK, 'SA#billing#api')).toMatchObject({
-      irsaOk: 1,
-      irsaFailed: 2,
-      irsaFirstAttempt: apiBefore['irsaFirstAttempt'],
-      irsaLastAttempt: apiBefore['irsaLastAttempt'],
-      irsaLastFailed: apiBefore['irsaLastFailed'],
-    });
-  });
-
-  it('keeps returning the events of an item that keeps failing, so nothing is claimed without evidence', async () => {
+  it('refuses new batches while a committed journal cannot be finished, and counts exactly once after', async () => {
     const port = new MemoryPort();
     port.failAlways = true;
     port.failing.add(`SCOPE#cluster:${CLUSTER_ARN} SA#billing#api`);
 
     const first = await ingestBatch(batch(), port, NOW);
-    const second = await ingestBatch(batch(), port, NOW);
+    await expect(ingestBatch(batch(), port, NOW)).rejects.toThrow('throttled');
 
     expect(first.failedEventIds).toEqual(['e-4']);
-    expect(second).toMatchObject({ replayed: 3, failedEventIds: ['e-4'] });
     expect(port.claimed.has('e-4')).toBe(false);
-  });
-
-  it('releases every claim of the batch when apply itself throws, so a retry writes the evidence', async () => {
-    const port = new MemoryPort();
-    port.applyThrows = new Error('ProvisionedThroughputExceededException');
-
-    await expect(ingestBatch(batch(), port, NOW)).rejects.toThrow('ProvisionedThroughputExceededException');
-    expect(port.claimed.size).toBe(0);
-
-    const retry = await ingestBatch(batch(), port, NOW);
-    expect(retry).toMatchObject({ events: 4, replayed: 0, itemsWritten: 8, failedEventIds: [] });
+    port.failing.clear();
+    expect(await ingestBatch(batch(), port, NOW)).toMatchObject({ replayed: 4, failedEventIds: [] });
+    expect(port.get(`SCOPE#cluster:${CLUSTER_ARN}`, 'SA#billing#api')).toMatchObject({ piOk: 1 });
     expect(port.get(SA_PK, 'SA#billing#api')).toMatchObject({ irsaOk: 1, irsaFailed: 1 });
   });
 
-  it('releases only the claims this batch made when apply throws, never those of earlier batches', async () => {
+  it('reports every event of a batch whose apply threw after its commit, and finishes it at the next batch: the retry is a replay', async () => {
+    const port = new MemoryPort();
+    port.applyThrows = new Error('ProvisionedThroughputExceededException');
+
+    const first = await ingestBatch(batch(), port, NOW);
+    expect(first.failedEventIds).toEqual(['e-1', 'e-2', 'e-3', 'e-4']);
+    expect(first.errors).toEqual([new Error('ProvisionedThroughputExceededException')]);
+    expect(port.journals.size).toBe(1);
+
+    const retry = await ingestBatch(batch(), port, NOW);
+    expect(retry).toMatchObject({ events: 4, replayed: 4, itemsWritten: 0, failedEventIds: [] });
+    expect(port.get(SA_PK, 'SA#billing#api')).toMatchObject({ irsaOk: 1, irsaFailed: 1 });
+    expect(port.get(SA_PK, 'DAY#billing#2024-05-15')).toMatchObject({ irsaOk: 1, irsaFailed: 1 });
+  });
+
+  it('drops only this batch\'s claims when it fails before its commit, so a retry counts its events', async () => {
     const port = new MemoryPort();
     await ingestBatch([irsa('e-1')], port, NOW);
-    port.applyThrows = new Error('boom');
+    port.commitThrows = new Error('boom');
 
     await expect(ingestBatch([irsa('e-1'), irsa('e-9')], port, NOW)).rejects.toThrow('boom');
 
     expect([...port.claimed]).toEqual(['e-1']);
-    expect(port.released).toEqual([['e-9']]);
+    expect(port.pending.size).toBe(0);
+    expect(await ingestBatch([irsa('e-1'), irsa('e-9')], port, NOW)).toMatchObject({ replayed: 1, failedEventIds: [] });
+    expect(port.get(SA_PK, 'SA#billing#api')).toMatchObject({ irsaOk: 2 });
+  });
+
+  it('counts the events of a batch that died before its commit on the retry, once', async () => {
+    const port = new MemoryPort();
+    // a claim left by a run killed before its journal was written
+    await port.claimEvents([{ eventId: 'e-1', eventTime: '2024-05-15T09:00:00Z' }]);
+
+    const retry = await ingestBatch([irsa('e-1')], port, NOW);
+
+    expect(retry).toMatchObject({ replayed: 0, failedEventIds: [] });
+    expect(port.get(SA_PK, 'SA#billing#api')).toMatchObject({ irsaOk: 1 });
   });
 
   it('does nothing for an empty batch', async () => {

@@ -36,7 +36,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
       )
       .argument('<path...>', "log files or directories; '-' reads stdin")
       .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collect)
-      .option('--batch-size <n>', 'events per store batch', positiveInteger, 1000)
+      .option('--batch-size <n>', 'events per store batch', positiveInteger, 20_000)
       .option('--json', 'print the summary as one JSON object')
       .option('--strict', 'exit 1 when any record or file was rejected'),
   ))

@@ -1,0 +1,110 @@
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../functions/local/cli/main';
+import { generateSampleFleet } from '../../functions/local/sample-fleet';
+
+// kill -9 during analyze, then analyze again: the store must be exactly the store of one clean
+// run. The built CLI kills itself at a named step of a chosen batch (CUTOVER_WATCH_FAULT,
+// functions/adapters/fault-injection.ts), so each crash lands where it is meant to. Every run uses
+// the same batch size: a rerun's batches then hold the same events as the clean run's (replays
+// included), so the detections judge the same batches.
+const BIN = fileURLToPath(new URL('../../bin/cutover-watch.mjs', import.meta.url));
+const END = '2026-11-20T00:00:00Z';
+/** A week of the sample fleet's first account (two clusters, about 900 events) in 200-event batches. */
+const FROM = '2026-11-13';
+const ACCOUNT = '111122223333';
+const BATCH = 200;
+
+let work: string;
+let clean: Awaited<ReturnType<typeof outputs>>;
+
+function spawnAnalyze(store: string, fault: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'analyze', '--json', '--batch-size', String(BATCH), '--store', store, 'logs'], {
+      cwd: work,
+      env: { ...process.env, CI: 'true', CUTOVER_WATCH_FAULT: fault },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stderr }));
+  });
+}
+
+/** A CLI command in this process (the store's lock is free between commands). */
+async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { out: (l: string) => void out.push(l), err: (l: string) => void err.push(l), stdin: new PassThrough(), progressStream: new PassThrough(), interactive: false, cwd: work, now: () => new Date(END) };
+  const code = await run(argv, io);
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/** What a person reads from the store, without what depends on when the run happened. */
+async function outputs(store: string) {
+  const json = async (argv: string[]) => {
+    const r = await cli([...argv, '--store', store, '--json']);
+    expect(r.code, r.err).toBe(0);
+    return JSON.parse(r.out) as unknown;
+  };
+  const evidence = [];
+  for (const [cluster, namespace] of [['payments-prod', 'orders'], ['payments-prod', 'notifications']]) {
+    evidence.push(await json(['evidence', '--cluster', cluster!, '--namespace', namespace!]));
+  }
+  const alerts = ((await json(['alerts', '--since', '2000-01-01'])) as Record<string, unknown>[]).map(({ raisedAt: _r, ...alert }) => alert);
+  return { readiness: await json(['readiness', '--as-of', END]), evidence, alerts };
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'cw-crash-'));
+  const fleet = generateSampleFleet({ seed: 7, end: new Date(END) });
+  // S3 keys are AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/…
+  const week = fleet.files.filter((f) => f.key.split('/')[1] === ACCOUNT && f.key.split('/').slice(4, 7).join('-') >= FROM);
+  for (const f of week) {
+    await mkdir(path.dirname(path.join(work, 'logs', f.key)), { recursive: true });
+    await writeFile(path.join(work, 'logs', f.key), gzipSync(JSON.stringify({ Records: f.records })));
+  }
+  await mkdir(path.join(work, 'eks'));
+  for (const inv of fleet.inventory) await writeFile(path.join(work, 'eks', inv.name), JSON.stringify(inv.content));
+  const inventory = (await readdir(path.join(work, 'eks'))).map((f) => path.join(work, 'eks', f));
+  for (const store of ['clean', ...POINTS.map((_, i) => `crash-${i}`)]) {
+    const imported = await cli(['inventory', 'import', '--store', store, ...inventory]);
+    expect(imported.code, imported.err).toBe(0);
+  }
+  const analyzed = await cli(['analyze', '--json', '--batch-size', String(BATCH), '--store', 'clean', path.join(work, 'logs')]);
+  expect(analyzed.code, analyzed.err + analyzed.out.slice(0, 300)).toBe(0);
+  expect((JSON.parse(analyzed.out) as { inScope: number }).inScope).toBeGreaterThan(3 * BATCH + 50);
+  clean = await outputs('clean');
+}, 120_000);
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+/** Where the crashed run dies: every step, in different batches (the run has four or more). */
+const POINTS = ['after-claim:2', 'after-journal:3', 'mid-apply:2', 'after-apply:4', 'after-guards:1'];
+
+describe('kill -9 during analyze, then analyze again', () => {
+  it('the clean run raised alerts and has evidence to compare', () => {
+    expect(clean.alerts.length).toBeGreaterThan(2);
+    expect(JSON.stringify(clean.evidence)).toContain('irsa');
+  });
+
+  it('ends with the store of one clean run, whichever step the crash hit', async () => {
+    // the crashed runs at once: each has its own store
+    const crashed = await Promise.all(POINTS.map((point, i) => spawnAnalyze(`crash-${i}`, point)));
+    for (const c of crashed) expect(c.signal, c.stderr).toBe('SIGKILL');
+
+    for (const [i, point] of POINTS.entries()) {
+      const rerun = await cli(['analyze', '--json', '--batch-size', String(BATCH), '--store', `crash-${i}`, path.join(work, 'logs')]);
+      expect(rerun.code, `${point}: ${rerun.err}`).toBe(0);
+      expect(JSON.parse(rerun.out), point).toMatchObject({ notStored: 0 });
+      expect(await outputs(`crash-${i}`), point).toEqual(clean);
+    }
+  }, 120_000);
+});

@@ -1,0 +1,27 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
+const WRITES = new Set(['PutItemCommand', 'BatchWriteItemCommand', 'UpdateItemCommand', 'DeleteItemCommand']);
+
+/**
+ * Counts the write requests a DynamoDB client sends (PutItem, BatchWriteItem, UpdateItem,
+ * DeleteItem), by SDK middleware: what DynamoDB bills as requests and throttles, whatever the
+ * code above it does. The document client shares its client's middleware stack.
+ */
+export function countWrites(client: DynamoDBClient): { readonly byCommand: Map<string, number>; total(): number; reset(): void; remove(): void } {
+  const byCommand = new Map<string, number>();
+  const name = `count-writes-${Math.random().toString(36).slice(2)}`;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const command = String(context.commandName);
+      if (WRITES.has(command)) byCommand.set(command, (byCommand.get(command) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'finalizeRequest', name },
+  );
+  return {
+    byCommand,
+    total: () => [...byCommand.values()].reduce((a, b) => a + b, 0),
+    reset: () => byCommand.clear(),
+    remove: () => void client.middlewareStack.remove(name),
+  };
+}
