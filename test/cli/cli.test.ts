@@ -362,7 +362,8 @@ describe('a DynamoDB table instead of the embedded store (--table)', () => {
       const files = (await readdir(inventory)).map((f) => path.join(inventory, f));
       expect((await cli(['inventory', 'import', ...table, ...files], { cwd: work, env })).code).toBe(0);
 
-      const analyzed = await cli(['analyze', '--json', ...table, path.join(demoStore, 'logs')], { cwd: work, env });
+      // the demo's logs and the late files that close its planted hole
+      const analyzed = await cli(['analyze', '--json', ...table, path.join(demoStore, 'logs'), path.join(demoStore, 'late')], { cwd: work, env });
 
       expect(analyzed.code).toBe(0);
       expect(JSON.parse(analyzed.stdout).store).toBe('table cutover-watch-evidence-test in us-east-1');
