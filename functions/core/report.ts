@@ -1,3 +1,4 @@
+import type { CoverageSummary } from './coverage';
 import { shellCommand } from './display';
 import type { EvidenceItem } from './evidence';
 import type { Inventory, InventoryAssociation } from './inventory';
@@ -118,6 +119,12 @@ export interface NamespaceSection {
   soakDaysLeft: number | null;
   serviceAccounts: string[];
   reasons: string[];
+  /** Complete CloudTrail of every account/region this namespace needs ends here (null: none read). */
+  evidenceThrough: string | null;
+  /** UNKNOWN only: why, each with the command that fixes it. */
+  unknownBecause: string[];
+  /** UNKNOWN only: the latest verdict the evidence did support, and until when. */
+  lastWellFounded: { verdict: Verdict; through: string } | null;
   /** Counts per day of `StragglerReport.days`. */
   daily: DailySeries;
 }
@@ -205,6 +212,8 @@ export interface StragglerReport {
   changes: ReportChanges;
   /** Findings that belong to no known cluster. */
   warnings: ClusterWarning[];
+  /** Per account/region: where complete CloudTrail ends, and its holes in the soak window. */
+  coverage: CoverageSummary[];
 }
 
 /** What a report keeps for the next one to compare with. */
@@ -267,6 +276,9 @@ export function buildReport(input: ReportInput): StragglerReport {
       soakDaysLeft: n.soakDaysLeft,
       serviceAccounts: n.serviceAccounts,
       reasons: n.reasons,
+      evidenceThrough: n.evidenceThrough,
+      unknownBecause: n.unknownBecause,
+      lastWellFounded: n.lastWellFounded,
       daily: seriesOf(dayIndex, scopesOf(n), n.namespace, days.length),
     });
     for (const sa of n.detail) {
@@ -343,6 +355,7 @@ export function buildReport(input: ReportInput): StragglerReport {
     fleetDaily: sumSeries(namespaces.map((n) => n.daily), days.length),
     changes: emptyChanges(null),
     warnings: readiness.warnings,
+    coverage: readiness.coverage,
   };
   report.changes = compare(input.previous, summarize(report));
   return report;

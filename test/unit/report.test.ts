@@ -85,13 +85,13 @@ function fold(events: readonly IdentityEvent[]): EvidenceItem[] {
 
 function reportOf(
   events: readonly IdentityEvent[],
-  options: { associations?: InventoryAssociation[]; previous?: ReportSummary | null; asOf?: number } = {},
+  options: { associations?: InventoryAssociation[]; previous?: ReportSummary | null; asOf?: number; readUntil?: number } = {},
 ): { report: StragglerReport; readiness: ReadinessReport } {
   const inventory: Inventory = { ...emptyInventory(), clusters: [PAYMENTS], associations: options.associations ?? [] };
   const items = fold(events);
   const asOf = options.asOf ?? T;
   // Every hour of the 60 days before the as-of was read: the report's verdicts stand on the evidence.
-  const coverage = logCoverage([{ account: ACCOUNT, region: REGION }, { account: ACCOUNT, region: 'us-east-1' }], asOf - 60 * 86_400_000, asOf);
+  const coverage = logCoverage([{ account: ACCOUNT, region: REGION }, { account: ACCOUNT, region: 'us-east-1' }], asOf - 60 * 86_400_000, options.readUntil ?? asOf);
   const readiness = assessReadiness({ items, inventory, coverage }, { asOf: new Date(asOf) });
   const { days, irsaRoles } = reportEvidence(items);
   return { report: buildReport({ readiness, days, irsaRoles, inventory, previous: options.previous ?? null }), readiness };
@@ -442,3 +442,32 @@ function parseCsv(text: string): string[][] {
   if (field !== '' || row.length > 0) throw new Error('last record without CRLF');
   return rows;
 }
+
+describe('evidence through, and what cannot be told', () => {
+  it('says where the evidence ends in every format, and lists UNKNOWN namespaces with their cause first', () => {
+    // Logs read until 10 days before the as-of: the soaked namespace is UNKNOWN (stale), not READY.
+    const { report } = reportOf([pi(30 * DAY, 'billing', 'api'), irsa(26 * DAY, 'billing', 'api')], { readUntil: T - 10 * DAY });
+    const through = '2024-05-05 12:00';
+
+    expect(report.namespaces[0]).toMatchObject({ verdict: 'UNKNOWN', lastWellFounded: { verdict: 'READY', through: '2024-05-05T12:00:00Z' } });
+    expect(report.coverage.map((c) => `${c.account}/${c.region}`)).toEqual([`${ACCOUNT}/us-east-1`, `${ACCOUNT}/${REGION}`]);
+    const text = renderText(report);
+    expect(text).toContain(`evidence through: ${ACCOUNT}/us-east-1 ${through} · ${ACCOUNT}/${REGION} ${through}`);
+    expect(text).toMatch(/CANNOT TELL \(UNKNOWN: 1\)[^\n]*\n  payments\/billing \(READY through 2024-05-05\): stale: /);
+    const markdown = renderMarkdown(report);
+    expect(markdown).toContain('## Cannot tell (UNKNOWN: 1)');
+    expect(markdown).toContain(`evidence through: ${ACCOUNT}/us-east-1 ${through}`);
+    const html = renderHtml(report, { chartJs: '' });
+    expect(html).toContain('<section id="unknown">');
+    expect(html).toContain(`evidence through: ${ACCOUNT}/us-east-1 ${through}`);
+    expect(JSON.parse(renderJson(report)).coverage[0].through).toBe('2024-05-05T12:00:00Z');
+  });
+
+  it('gives every CSV row the evidence-through time of its namespace', () => {
+    const { report } = reportOf([irsa(HOUR, 'billing', 'api')]);
+    const [header, first] = renderCsv(report).split('\r\n');
+
+    expect(header!.split(',').at(-1)).toBe('evidence_through');
+    expect(first!.endsWith(',2024-05-15T12:00:00Z')).toBe(true);
+  });
+});

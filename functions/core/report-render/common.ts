@@ -95,3 +95,22 @@ export function namespaceRows(report: StragglerReport): string[][] {
     n.verdict === 'SOAKING' ? `ends ${shortTime(n.soakEndsAt)} (${n.soakDaysLeft}d left)` : n.verdict === 'READY' && n.soakEndsAt ? 'complete' : '-',
   ]);
 }
+
+/** Where complete CloudTrail ends, per account/region: what every verdict of the report rests on. */
+export function evidenceLine(report: StragglerReport): string {
+  if (report.coverage.length === 0) return 'evidence through: no complete CloudTrail read yet: no verdict can be SOAKING or READY';
+  const parts = report.coverage.map((c) => `${c.account}/${c.region} ${shortTime(c.through)}${c.gaps.length > 0 ? ` (${plural(c.gaps.length, 'hole')})` : ''}`);
+  return `evidence through: ${parts.join(' · ')}`;
+}
+
+/** One line per UNKNOWN namespace: its last well-founded verdict and the first cause, with its fix. */
+export function unknownLines(report: StragglerReport): string[] {
+  return report.namespaces
+    .filter((n) => n.verdict === 'UNKNOWN')
+    .map(
+      (n) =>
+        `${n.cluster}/${n.namespace}` +
+        (n.lastWellFounded ? ` (${n.lastWellFounded.verdict} through ${n.lastWellFounded.through.slice(0, 10)})` : '') +
+        `: ${n.unknownBecause[0] ?? 'the evidence cannot tell'}`,
+    );
+}

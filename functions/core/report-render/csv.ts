@@ -17,6 +17,7 @@ export const CSV_COLUMNS = [
   'next_step',
   'next_step_detail',
   'commands',
+  'evidence_through',
 ] as const;
 
 /**
@@ -25,7 +26,9 @@ export const CSV_COLUMNS = [
  * quotes, quotes doubled. Empty means unknown.
  */
 export function renderCsv(report: StragglerReport): string {
-  const rows = [...report.stragglers, ...report.readyToCleanUp].map((s) => row(s).map(csvField).join(','));
+  // Each row says where the evidence of its namespace ends: a row read alone still says what it rests on.
+  const through = new Map(report.namespaces.map((n) => [`${n.clusterId}|${n.namespace}`, n.evidenceThrough]));
+  const rows = [...report.stragglers, ...report.readyToCleanUp].map((s) => [...row(s), through.get(`${s.clusterId}|${s.namespace}`) ?? null].map(csvField).join(','));
   return `${[CSV_COLUMNS.join(','), ...rows].join('\r\n')}\r\n`;
 }
 

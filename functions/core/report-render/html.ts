@@ -1,7 +1,7 @@
 import { displaySafe, jsonSafe } from '../display';
 import { roleName, VERDICT_ORDER, type Verdict } from '../readiness';
 import type { NamespaceSection, ReportChanges, Straggler, StragglerReport } from '../report';
-import { byNextStep, hasChanges, headline, NEXT_STEP_HELP, settingsLine, shortTime, timeAndAge, verdictMove } from './common';
+import { byNextStep, evidenceLine, hasChanges, headline, NEXT_STEP_HELP, settingsLine, shortTime, timeAndAge, unknownLines, verdictMove } from './common';
 
 export interface HtmlOptions {
   /** The source of Chart.js's UMD build (`chart.js/dist/chart.umd.js`), inlined so the page needs no network. */
@@ -63,10 +63,12 @@ export function renderHtml(report: StragglerReport, options: HtmlOptions): strin
 <header>
 <h1>IRSA → EKS Pod Identity cutover</h1>
 <p class="meta">${esc(settingsLine(report))}</p>
+<p class="meta evidence">${esc(evidenceLine(report))}</p>
 <p class="note no-js">The charts need JavaScript; every number is in the tables.</p>
 </header>
 ${summaryCards(report)}
 <p class="lede">${headline(report).map(esc).join('<br>')}</p>
+${unknownSection(report)}
 ${changesSection(report.changes)}
 ${clustersSection(report)}
 ${stragglersSection(report)}
@@ -568,3 +570,12 @@ const CLIENT_JS = `
   document.documentElement.setAttribute('data-charts', String(Object.keys(C.instances).length));
 })();
 `;
+
+/** UNKNOWN namespaces first, each with why and the fix: nobody retires a provider past them. */
+function unknownSection(report: StragglerReport): string {
+  const lines = unknownLines(report);
+  if (lines.length === 0) return '';
+  return `<section id="unknown"><h2>Cannot tell (UNKNOWN: ${lines.length})</h2>
+<p>The evidence does not reach far enough, has a hole, or cannot be placed in a cluster: these verdicts are not SOAKING or READY until it does.</p>
+<ul>${lines.map((l) => `<li>${esc(l)}</li>`).join('')}</ul></section>`;
+}

@@ -13,6 +13,8 @@ import {
   NEXT_STEP_HELP,
   roleLabel,
   settingsLine,
+  evidenceLine,
+  unknownLines,
   shortTime,
   timeAndAge,
   verdictMove,
@@ -76,8 +78,14 @@ function textWithLimit(report: StragglerReport, limit: number): string {
 
   out.push('cutover-watch: IRSA → EKS Pod Identity straggler report');
   out.push(settingsLine(report));
+  out.push(evidenceLine(report));
   out.push('');
   out.push(...headline(report));
+  const unknown = unknownLines(report);
+  if (unknown.length > 0) {
+    out.push('', `CANNOT TELL (UNKNOWN: ${unknown.length}): the evidence does not reach far enough, has a hole, or cannot be placed`);
+    list(unknown, (line) => line);
+  }
   if (report.namespaces.length === 0) out.push('no IRSA or Pod Identity evidence yet: run `cutover-watch analyze PATH` (or `npm start` for the demo)');
 
   out.push('', changesTitle(report.changes));
