@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { DynamoEvidenceStore } from '../../../adapters/dynamo-evidence-store';
 import { jsonSafe } from '../../../core/display';
 import type { EvidenceItem } from '../../../core/evidence';
+import { placeCoverage, summarizeCoverage, type CoverageSummary } from '../../../core/coverage';
 import { roleName } from '../../../core/readiness';
 import { scopeId } from '../../../core/table-schema';
 import { UsageError, type Io } from '../io';
@@ -21,6 +22,8 @@ export interface NamespaceEvidence {
     lastPod: string | null;
   }[];
   days: { day: string; irsa: number; irsaFailed: number; podIdentity: number; podIdentityFailed: number }[];
+  /** Where complete CloudTrail ends for the cluster's account and regions (and us-east-1 of the account): what the timeline can show. */
+  coverage: CoverageSummary[];
 }
 
 interface MechanismEvidence {
@@ -76,10 +79,15 @@ export async function namespaceEvidence(store: DynamoEvidenceStore, cluster: str
     [...[...clusterArns].map((a) => scopeId('cluster', a)), ...[...issuers].map((i) => scopeId('issuer', i))],
     namespace,
   );
-  return shapeEvidence(cluster, [...clusterArns], [...issuers], namespace, items);
+  const accounts = new Set([...clusterArns].map((arn) => arn.split(':')[4]));
+  const places = placeCoverage(await store.coverageDays());
+  const coverage = summarizeCoverage(places, { asOf: Number.MAX_SAFE_INTEGER }).filter(
+    (c) => accounts.has(c.account) && ([...clusterArns].some((arn) => arn.split(':')[3] === c.region) || c.region === 'us-east-1'),
+  );
+  return { ...shapeEvidence(cluster, [...clusterArns], [...issuers], namespace, items), coverage };
 }
 
-function shapeEvidence(cluster: string, clusterArns: string[], oidcIssuers: string[], namespace: string, items: EvidenceItem[]): NamespaceEvidence {
+function shapeEvidence(cluster: string, clusterArns: string[], oidcIssuers: string[], namespace: string, items: EvidenceItem[]): Omit<NamespaceEvidence, 'coverage'> {
   const sas = new Map<string, NamespaceEvidence['serviceAccounts'][number]>();
   const days = new Map<string, NamespaceEvidence['days'][number]>();
   for (const item of items) {
@@ -124,6 +132,13 @@ function shapeEvidence(cluster: string, clusterArns: string[], oidcIssuers: stri
 
 export function printEvidence(e: NamespaceEvidence, io: Io): void {
   io.out(displaySafe(`${e.cluster} / ${e.namespace}`));
+  io.out(
+    displaySafe(
+      e.coverage.length === 0
+        ? '  evidence through: no complete CloudTrail of this cluster\'s account and region read yet (`cutover-watch coverage`)'
+        : `  evidence through: ${e.coverage.map((c) => `${c.account}/${c.region} ${c.through?.slice(0, 16).replace('T', ' ') ?? '-'}${c.gaps.length > 0 ? ` (${c.gaps.length} holes)` : ''}`).join(' · ')}`,
+    ),
+  );
   if (e.oidcIssuers.length === 0) io.out('  (OIDC issuer not in the inventory: IRSA evidence cannot be shown; run `cutover-watch inventory import`)');
   if (e.serviceAccounts.length === 0) {
     io.out('no evidence for this namespace');
