@@ -3,7 +3,7 @@ import type { Alert } from '../core/alert';
 import { CoverageAccumulator, DELIVERY_LAG_MS, type Interval } from '../core/coverage';
 import { extractRecords, type InputItem } from '../core/envelopes';
 import type { Policy } from '../core/policy';
-import { ingestUnits, type AnalyzeSummary, type RecordUnit, type Rejection } from '../local/analyze';
+import { ingestUnits, type AnalyzeSummary, type RecordUnit, type Rejection } from './ingest-pipeline';
 import type { DynamoEvidenceStore } from './dynamo-evidence-store';
 import { AwsFatalError, backoffMs, isThrottling, problemReason, rethrowFatal, SDK_MAX_ATTEMPTS } from './eks-inventory';
 

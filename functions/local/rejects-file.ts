@@ -7,7 +7,7 @@
  */
 import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Rejection } from './analyze';
+import type { Rejection } from '../adapters/ingest-pipeline';
 
 export const DEFAULT_REJECTS_MAX_BYTES = 10 * 1024 * 1024;
 /** Lines are written in batches of about this many bytes. */

@@ -22,7 +22,7 @@ import type { Alert } from '../../functions/core/alert';
 import type { EvidenceItem } from '../../functions/core/evidence';
 import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory } from '../../functions/core/inventory';
 import { defaultPolicy } from '../../functions/core/policy';
-import { analyzePaths, type AnalyzeSummary } from '../../functions/local/analyze';
+import { analyzePaths, type AnalyzeSummary } from '../../functions/adapters/ingest-pipeline';
 import { execute } from '../../functions/local/cli/main';
 import { backfillCommand } from '../../functions/local/cli/commands/backfill';
 import type { Io } from '../../functions/local/cli/io';

@@ -9,7 +9,7 @@ import type { EvidenceItem } from '../../functions/core/evidence';
 import { DEFAULT_NODE_ROLE_PATTERNS } from '../../functions/core/node-roles';
 import { defaultPolicy } from '../../functions/core/policy';
 import { cloudTrailEnvelope, matchingRules, rulePatterns } from '../../functions/core/rule-patterns';
-import { analyzePaths } from '../../functions/local/analyze';
+import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
 import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';

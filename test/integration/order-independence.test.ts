@@ -10,7 +10,7 @@ import type { Inventory } from '../../functions/core/inventory';
 import { defaultPolicy } from '../../functions/core/policy';
 import type { ReadinessReport } from '../../functions/core/readiness';
 import { DEFAULT_TABLE_NAME } from '../../functions/core/table-schema';
-import { analyzePaths } from '../../functions/local/analyze';
+import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
 import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';

@@ -7,7 +7,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { DEFAULT_TABLE_NAME } from '../../functions/core/table-schema';
-import { analyzePaths } from '../../functions/local/analyze';
+import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
 import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { writeReport } from '../../functions/local/report';

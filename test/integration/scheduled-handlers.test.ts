@@ -15,7 +15,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { defaultPolicy } from '../../functions/core/policy';
-import { analyzePaths } from '../../functions/local/analyze';
+import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
 import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRecords, type ReadLimits } from '../../functions/adapters/cloudtrail-files';
 import type { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { emptyInventory } from '../../functions/core/inventory';
-import { analyzePaths, type Rejection } from '../../functions/local/analyze';
+import { analyzePaths, type Rejection } from '../../functions/adapters/ingest-pipeline';
 import { MemoryStore } from '../support/memory-store';
 import { normalizeRecord } from '../../functions/core/normalize';
 import { nodeRoleMatcher } from '../../functions/core/node-roles';

@@ -5,7 +5,7 @@ import { deliverAlerts, type DeliveryFailure } from '../../../adapters/alert-del
 import type { DynamoEvidenceStore } from '../../../adapters/dynamo-evidence-store';
 import { SEVERITIES, type Alert } from '../../../core/alert';
 import { alertLine } from '../../../core/alert-format';
-import { analyzePaths, type AnalyzeSummary, type Rejection } from '../../analyze';
+import { analyzePaths, type AnalyzeSummary, type Rejection } from '../../../adapters/ingest-pipeline';
 import { RejectsFile } from '../../rejects-file';
 import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
 import type { Io } from '../io';

@@ -16,7 +16,7 @@ import {
 } from '../../../adapters/cloudtrail-backfill';
 import { AwsFatalError } from '../../../adapters/eks-inventory';
 import type { Alert } from '../../../core/alert';
-import type { Rejection } from '../../analyze';
+import type { Rejection } from '../../../adapters/ingest-pipeline';
 import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
 import { UsageError, type Io } from '../io';
 import { collect } from '../options';

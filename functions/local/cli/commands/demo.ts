@@ -6,7 +6,7 @@ import { DETECTIONS, type Alert } from '../../../core/alert';
 import { alertLine } from '../../../core/alert-format';
 import { defaultPolicy } from '../../../core/policy';
 import { VERDICT_ORDER, type ReadinessReport } from '../../../core/readiness';
-import { analyzePaths } from '../../analyze';
+import { analyzePaths } from '../../../adapters/ingest-pipeline';
 import { writeReport } from '../../report';
 import { generateSampleFleet, writeSampleFleet } from '../../sample-fleet';
 import { UsageError, type Io } from '../io';

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import { listInputFiles, readRecords } from '../adapters/cloudtrail-files';
-import type { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
+import { listInputFiles, readRecords } from './cloudtrail-files';
+import type { DynamoEvidenceStore } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
 import { CoverageAccumulator } from '../core/coverage';
 import type { InputItem } from '../core/envelopes';
