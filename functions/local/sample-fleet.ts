@@ -32,6 +32,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { UPPER_ALNUM, ALNUM, LOWER_ALNUM, BASE32, HEX, K8S_SAFE, Random, STRUCTURE_SEED } from './sample-fleet/random';
+import { SECOND, MINUTE, HOUR, DAY, ctTime, cliTime, stsExpiration, SPIKE_WINDOW_MINUTES, spikeWindow } from './sample-fleet/time';
 
 // ---------------------------------------------------------------------------------------------
 // Public API
@@ -91,38 +92,6 @@ export interface SampleFleet {
 /** Soak period and active window the `expected` verdicts are computed with. */
 export const SAMPLE_SOAK_DAYS = 14;
 export const SAMPLE_ACTIVE_HOURS = 24;
-/** Detection defaults the planted cases are built for. */
-const SPIKE_WINDOW_MINUTES = 5;
-
-// ---------------------------------------------------------------------------------------------
-// Time helpers
-
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
-
-/** CloudTrail `eventTime`: ISO 8601 UTC with second precision. */
-function ctTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/** AWS CLI v2 timestamp (`cli_timestamp_format = iso8601`): `2026-11-01T10:22:31.123000+00:00`. */
-function cliTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/Z$/, '000+00:00');
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
-
-/** STS `credentials.expiration` as CloudTrail writes it: `Apr 16, 2024, 3:20:04 PM`. */
-function stsExpiration(ms: number): string {
-  const d = new Date(ms);
-  const h = d.getUTCHours();
-  const h12 = h % 12 === 0 ? 12 : h % 12;
-  const mm = String(d.getUTCMinutes()).padStart(2, '0');
-  const ss = String(d.getUTCSeconds()).padStart(2, '0');
-  return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()}, ${d.getUTCFullYear()}, ${h12}:${mm}:${ss} ${h < 12 ? 'AM' : 'PM'}`;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Scenario plan (the only hand-written part; verdicts in `expected` are computed from records)
@@ -1126,12 +1095,6 @@ function slotTimesInDay(b: FleetBuilder, day: number, n: number): number[] {
   const out: number[] = [];
   for (let i = 0; i < n; i++) out.push(dayStart + Math.floor(i * slot + b.r.next() * slot));
   return out;
-}
-
-/** Start of the fixed access-denied-spike window (aligned on the epoch) that contains `t`. */
-function spikeWindow(t: number): number {
-  const size = SPIKE_WINDOW_MINUTES * MINUTE;
-  return Math.floor(t / size) * size;
 }
 
 function serviceAccountOf(cluster: Cluster, namespace: string, name: string): ServiceAccount {
