@@ -32,13 +32,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ALNUM, BASE32, Random, STRUCTURE_SEED } from './sample-fleet/random';
-import { SECOND, MINUTE, HOUR, DAY, ctTime, cliTime, SPIKE_WINDOW_MINUTES, spikeWindow } from './sample-fleet/time';
+import { SECOND, MINUTE, HOUR, DAY, ctTime, SPIKE_WINDOW_MINUTES, spikeWindow } from './sample-fleet/time';
 import { SAMPLE_SOAK_DAYS, SAMPLE_ACTIVE_HOURS } from './sample-fleet/types';
-import type { SampleFleetOptions, SampleLogFile, SampleInventoryFile, ExpectedNamespace, ExpectedDetection, SampleFleet } from './sample-fleet/types';
+import type { SampleFleetOptions, SampleLogFile, ExpectedNamespace, ExpectedDetection, SampleFleet } from './sample-fleet/types';
 import { ACCOUNT_A, FALLTHROUGH_CLUSTER, FALLTHROUGH_NODEGROUP, BURST_NODEGROUP, buildTopology } from './sample-fleet/topology';
 import type { NodeRole, Node, Role, ServiceAccount, Cluster } from './sample-fleet/topology';
 import { UA, FleetBuilder } from './sample-fleet/records';
 import { noisePrincipals, emitNoise } from './sample-fleet/noise';
+import { buildInventory } from './sample-fleet/inventory';
 
 export { SAMPLE_SOAK_DAYS, SAMPLE_ACTIVE_HOURS } from './sample-fleet/types';
 export type { SampleFleetOptions, SampleLogFile, SampleInventoryFile, ExpectedNamespace, ExpectedDetection, SampleFleet } from './sample-fleet/types';
@@ -313,118 +314,6 @@ function s3Key(account: string, region: string, hour: number, unique: string): s
   const dd = iso.slice(8, 10);
   const hh = iso.slice(11, 13);
   return `AWSLogs/${account}/CloudTrail/${region}/${yyyy}/${mm}/${dd}/${account}_CloudTrail_${region}_${yyyy}${mm}${dd}T${hh}05Z_${unique}.json.gz`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Inventory (AWS CLI output)
-
-function buildInventory(
-  clusters: Cluster[],
-  associationTimes: Map<ServiceAccount, number>,
-  associationModified: Map<ServiceAccount, number>,
-  end: number,
-): SampleInventoryFile[] {
-  const files: SampleInventoryFile[] = [];
-  clusters.forEach((c, ci) => {
-    const { name, region, account, version } = c.plan;
-    const created = end - (400 + 150 * ci) * DAY + 37 * MINUTE;
-    files.push({
-      name: `describe-cluster-${name}.json`,
-      content: {
-        cluster: {
-          name,
-          arn: c.arn,
-          createdAt: cliTime(created),
-          version,
-          endpoint: `https://${c.oidcId}.gr7.${region}.eks.amazonaws.com`,
-          roleArn: c.serviceRoleArn,
-          resourcesVpcConfig: {
-            subnetIds: c.subnets,
-            securityGroupIds: [],
-            clusterSecurityGroupId: c.securityGroup,
-            vpcId: c.vpcId,
-            endpointPublicAccess: true,
-            endpointPrivateAccess: true,
-            publicAccessCidrs: ['0.0.0.0/0'],
-          },
-          kubernetesNetworkConfig: { serviceIpv4Cidr: '172.20.0.0/16', ipFamily: 'ipv4' },
-          logging: { clusterLogging: [{ types: ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'], enabled: false }] },
-          identity: { oidc: { issuer: `https://${c.issuerHost}` } },
-          status: 'ACTIVE',
-          certificateAuthority: { data: 'RkFLRS1DRVJUSUZJQ0FURS1EQVRB' },
-          platformVersion: 'eks.12',
-          tags: {},
-          accessConfig: { bootstrapClusterCreatorAdminPermissions: true, authenticationMode: 'API_AND_CONFIG_MAP' },
-        },
-      },
-    });
-
-    const assocs = c.serviceAccounts.filter((a) => a.association);
-    files.push({
-      name: `list-pod-identity-associations-${name}.json`,
-      content: {
-        associations: assocs.map((a) => ({
-          clusterName: name,
-          namespace: a.namespace,
-          serviceAccount: a.plan.name,
-          associationArn: a.association?.associationArn,
-          associationId: a.association?.associationId,
-        })),
-      },
-    });
-    for (const a of assocs) {
-      const createdAt = associationTimes.get(a) ?? end - 30 * DAY;
-      files.push({
-        name: `describe-pod-identity-association-${name}-${a.namespace}-${a.plan.name}.json`,
-        content: {
-          association: {
-            clusterName: name,
-            namespace: a.namespace,
-            serviceAccount: a.plan.name,
-            roleArn: a.role.arn,
-            associationArn: a.association?.associationArn,
-            associationId: a.association?.associationId,
-            tags: {},
-            createdAt: cliTime(createdAt),
-            modifiedAt: cliTime(associationModified.get(a) ?? createdAt),
-            disableSessionTags: a.plan.disableSessionTags === true,
-          },
-        },
-      });
-    }
-
-    for (const g of c.nodeGroups) {
-      if (g.plan.kind !== 'eksctl') continue;
-      const ngCreated = created + 2 * HOUR;
-      files.push({
-        name: `describe-nodegroup-${name}-${g.plan.name}.json`,
-        content: {
-          nodegroup: {
-            nodegroupName: g.plan.name,
-            nodegroupArn: `arn:aws:eks:${region}:${account}:nodegroup/${name}/${g.plan.name}/${g.nodegroupUuid}`,
-            clusterName: name,
-            version,
-            releaseVersion: `${version}.0-20241115`,
-            createdAt: cliTime(ngCreated),
-            modifiedAt: cliTime(end - 20 * DAY),
-            status: 'ACTIVE',
-            capacityType: 'ON_DEMAND',
-            scalingConfig: { minSize: g.plan.nodes, maxSize: g.plan.nodes + 3, desiredSize: g.plan.nodes },
-            instanceTypes: g.plan.instanceTypes,
-            subnets: c.subnets,
-            amiType: 'AL2023_x86_64_STANDARD',
-            nodeRole: g.role.arn,
-            labels: { 'alpha.eksctl.io/cluster-name': name, 'alpha.eksctl.io/nodegroup-name': g.plan.name },
-            resources: { autoScalingGroups: [{ name: g.asgName }] },
-            health: { issues: [] },
-            updateConfig: { maxUnavailable: 1 },
-            tags: { 'alpha.eksctl.io/nodegroup-name': g.plan.name, 'alpha.eksctl.io/nodegroup-type': 'managed' },
-          },
-        },
-      });
-    }
-  });
-  return files;
 }
 
 // ---------------------------------------------------------------------------------------------
