@@ -18,11 +18,6 @@ export function s3Key(account: string, region: string, hour: number, unique: str
   return `AWSLogs/${account}/CloudTrail/${region}/${yyyy}/${mm}/${dd}/${account}_CloudTrail_${region}_${yyyy}${mm}${dd}T${hh}05Z_${unique}.json.gz`;
 }
 
-/**
- * Writes every log file gzipped under `dir/logs/<key>` and every inventory file as pretty JSON
- * (4-space indent, like the AWS CLI) under `dir/inventory/<name>`. `files` is the number of log
- * files written (inventory files: `fleet.inventory.length`).
- */
 export interface WriteSampleFleetOptions {
   /**
    * Files of these UTC days in this region go to `late/` instead of `logs/`: a sync that missed
@@ -31,6 +26,11 @@ export interface WriteSampleFleetOptions {
   late?: { region: string; days: readonly string[] };
 }
 
+/**
+ * Writes every log file gzipped under `dir/logs/<key>` and every inventory file as pretty JSON
+ * (4-space indent, like the AWS CLI) under `dir/inventory/<name>`. `files` is the number of log
+ * files written (inventory files: `fleet.inventory.length`).
+ */
 export async function writeSampleFleet(
   dir: string,
   fleet: SampleFleet,
