@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { StoreError } from '../../adapters/dynamo-evidence-store';
+import { displaySafe } from '../../core/display';
 import { alertsCommand } from './commands/alerts';
 import { backfillCommand } from './commands/backfill';
 import { inventorySyncCommand } from './commands/inventory-sync';
@@ -65,7 +66,8 @@ export async function execute(program: Command, argv: readonly string[], io: Io,
   const debug = argv.includes('--debug');
   // Subcommands do not inherit exitOverride or output routing from the program: set them on each.
   for (const command of allCommands(program)) {
-    command.exitOverride().configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+    // Commander's errors quote the arguments, which may be file names or globs pasted from anywhere.
+    command.exitOverride().configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(safeLines(s.trimEnd())) });
     if (command !== program) command.option('--debug', 'print stack traces on errors');
   }
   try {
@@ -76,16 +78,22 @@ export async function execute(program: Command, argv: readonly string[], io: Io,
       // help and version end in a "error" that is a success.
       return e.exitCode === 0 ? 0 : 2;
     }
+    // Messages carry names from records, files and the store: one line each, nothing a terminal acts on.
     if (e instanceof UsageError || e instanceof StoreError) {
-      io.err(`cutover-watch: ${e.message}`);
-      if (debug && e.stack) io.err(e.stack);
+      io.err(`cutover-watch: ${displaySafe(e.message)}`);
+      if (debug && e.stack) io.err(safeLines(e.stack));
       return 2;
     }
-    io.err(`cutover-watch: ${e instanceof Error ? e.message : String(e)}`);
-    if (debug && e instanceof Error && e.stack) io.err(e.stack);
+    io.err(`cutover-watch: ${displaySafe(e instanceof Error ? e.message : String(e))}`);
+    if (debug && e instanceof Error && e.stack) io.err(safeLines(e.stack));
     else io.err('(run again with --debug for the stack trace)');
     return 1;
   }
+}
+
+/** Text of several lines (help after an error, a stack trace) with each line made display-safe. */
+function safeLines(text: string): string {
+  return text.split('\n').map(displaySafe).join('\n');
 }
 
 function allCommands(command: Command): Command[] {

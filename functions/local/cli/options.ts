@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { globProblem } from '../../core/glob';
 
 /** Commander parsers: a bad value stops the command before anything runs, naming the option. */
 
@@ -57,5 +58,16 @@ export function oneOf<T extends string>(choices: readonly T[]): (value: string) 
 }
 
 export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/**
+ * `--node-role GLOB`, repeatable: each glob is checked as it is parsed, so a typo (`[`, `{a,b}`)
+ * stops the command with a usage error naming the option before anything is read or stored,
+ * instead of silently matching nothing.
+ */
+export function collectNodeRole(value: string, previous: string[] = []): string[] {
+  const problem = globProblem(value);
+  if (problem) throw new InvalidArgumentError(`expected a node role name or ARN glob such as '*NodeInstanceRole*' (only * and ? are wildcards): ${problem}`);
   return [...previous, value];
 }

@@ -9,7 +9,7 @@ import { analyzePaths, type AnalyzeSummary, type Rejection } from '../../../adap
 import { RejectsFile } from '../../rejects-file';
 import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
 import type { Io } from '../io';
-import { collect, positiveInteger } from '../options';
+import { collectNodeRole, positiveInteger } from '../options';
 import { displaySafe, plural } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
@@ -35,7 +35,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
           'Rejected records are listed on stderr and appended to <store>/rejects.jsonl.',
       )
       .argument('<path...>', "log files or directories; '-' reads stdin")
-      .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collect)
+      .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collectNodeRole)
       .option('--batch-size <n>', 'events per store batch', positiveInteger, 20_000)
       .option('--json', 'print the summary as one JSON object')
       .option('--strict', 'exit 1 when any record or file was rejected'),
@@ -179,8 +179,10 @@ export async function printUnmappedIssuers(store: DynamoEvidenceStore, io: Io): 
   const regions = [...new Set(unmapped.map((i) => /^oidc\.eks\.([a-z0-9-]+)\./.exec(i)?.[1]).filter((r): r is string => r !== undefined))].sort();
   io.out('');
   io.out(
-    `action needed: IRSA of ${plural(unmapped.length, 'OIDC issuer')} cannot be placed in a cluster (${unmapped.slice(0, 3).join(', ')}${unmapped.length > 3 ? ', …' : ''}): ` +
-      'their namespaces stay UNKNOWN and irsa-regression/irsa-after-association wait for the inventory. ' +
-      `Run \`cutover-watch inventory sync${regions.map((r) => ` --region ${r}`).join('')}\` (or \`cutover-watch inventory import\` of \`aws eks describe-cluster\` output).`,
+    displaySafe(
+      `action needed: IRSA of ${plural(unmapped.length, 'OIDC issuer')} cannot be placed in a cluster (${unmapped.slice(0, 3).join(', ')}${unmapped.length > 3 ? ', …' : ''}): ` +
+        'their namespaces stay UNKNOWN and irsa-regression/irsa-after-association wait for the inventory. ' +
+        `Run \`cutover-watch inventory sync${regions.map((r) => ` --region ${r}`).join('')}\` (or \`cutover-watch inventory import\` of \`aws eks describe-cluster\` output).`,
+    ),
   );
 }

@@ -19,7 +19,7 @@ import type { Alert } from '../../../core/alert';
 import type { Rejection } from '../../../adapters/ingest-pipeline';
 import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
 import { UsageError, type Io } from '../io';
-import { collect } from '../options';
+import { collectNodeRole } from '../options';
 import { displaySafe, plural, shortTime } from '../render';
 import { DEFAULT_STORE_DIR, withStore, withStoreOptions } from '../store-options';
 import { printAlerts, printCounts, reportDeliveryFailures } from './analyze';
@@ -69,7 +69,7 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
           )
           .requiredOption('--days <n>', `days of history, 1 to ${LOOKUP_DAYS}`)
           .option('--restart', 'forget the checkpoints of these regions and look the whole window up again')
-          .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collect)
+          .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collectNodeRole)
           .option('--json', 'print the summary as one JSON object'),
       ),
     ),

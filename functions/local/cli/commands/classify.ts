@@ -4,7 +4,7 @@ import { jsonSafe } from '../../../core/display';
 import { normalizeRecord } from '../../../core/normalize';
 import { nodeRoleMatcher } from '../../../core/node-roles';
 import { UsageError, type Io } from '../io';
-import { collect } from '../options';
+import { collectNodeRole } from '../options';
 import { displaySafe } from '../render';
 
 export function classifyCommand(program: Command, io: Io, setExit: (code: number) => void): void {
@@ -18,7 +18,7 @@ export function classifyCommand(program: Command, io: Io, setExit: (code: number
         'record index. Nothing is stored.',
     )
     .argument('<file...>', "files or directories to read; '-' reads stdin")
-    .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collect)
+    .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collectNodeRole)
     .option('--strict', 'exit 1 when any record was rejected')
     .addHelpText(
       'after',

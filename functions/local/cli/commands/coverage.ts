@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { placeCoverage, summarizeCoverage, type CoverageSummary } from '../../../core/coverage';
+import { jsonSafe } from '../../../core/display';
 import type { Io } from '../io';
 import { activeHours, parseTime, soakDays } from '../options';
-import { shortTime, table } from '../render';
+import { displaySafe, shortTime, table } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
 interface CoverageFlags extends StoreOptions {
@@ -47,7 +48,7 @@ export function coverageCommand(program: Command, io: Io): void {
         const asOf = flags.asOf ?? io.now();
         const places = placeCoverage(await store.coverageDays(), { liveGapHours: flags.liveGapHours });
         const coverage = summarizeCoverage(places, { asOf: asOf.getTime(), since: asOf.getTime() - flags.soakDays * DAY });
-        if (flags.json) io.out(JSON.stringify({ asOf: asOf.toISOString(), coverage }, null, 2));
+        if (flags.json) io.out(jsonSafe({ asOf: asOf.toISOString(), coverage }, 2));
         else printCoverage(coverage, asOf, io);
       }, { write: false });
     });
@@ -80,7 +81,8 @@ export function printCoverage(coverage: readonly CoverageSummary[], asOf: Date, 
   io.out('holes (no records read: verdicts that rest on these hours are UNKNOWN until they are read):');
   for (const c of holed) {
     const shown = c.gaps.slice(0, GAPS_SHOWN).map((g) => `${shortTime(g.from)}..${shortTime(g.to)}`);
-    io.out(`  ${c.account}/${c.region}: ${shown.join(', ')}${c.gaps.length > GAPS_SHOWN ? ` and ${c.gaps.length - GAPS_SHOWN} more` : ''}`);
+    // Account and region are what the log files said (coverage counts every record, in scope or not).
+    io.out(`  ${displaySafe(`${c.account}/${c.region}`)}: ${shown.join(', ')}${c.gaps.length > GAPS_SHOWN ? ` and ${c.gaps.length - GAPS_SHOWN} more` : ''}`);
   }
 }
 
