@@ -62,6 +62,16 @@ const DAY = 24 * HOUR;
 
 export const placeKey = (account: string, region: string): string => `${account}/${region}`;
 
+/**
+ * What an account id and a region may look like to count as coverage: the rules the normalizer
+ * applies to an event's (core/normalize.ts). Coverage reads every record of a log file, in scope or
+ * not, before any of them is validated; a record naming an account of 3,000 characters would make
+ * a sort key past DynamoDB's 1,024 bytes and fail the run's coverage write. Such a record proves
+ * nothing and is left out; the rest of its file still counts.
+ */
+const COVERAGE_ACCOUNT = /^[A-Za-z0-9_-]{1,32}$/;
+const COVERAGE_REGION = /^[a-z0-9-]{1,32}$/;
+
 /** Collects coverage while records are read; `days()` gives the items to store. */
 export class CoverageAccumulator {
   private readonly byDay = new Map<string, { account: string; region: string; day: string; fileHours: Set<string>; liveHours: Set<string>; slices: Set<string> }>();
@@ -112,7 +122,7 @@ export class CoverageAccumulator {
   }
 
   private addHour(field: 'fileHours' | 'liveHours', account: string | null, region: string | null, eventTime: string): void {
-    if (!account || !region || !/^\d{4}-\d{2}-\d{2}T\d{2}/.test(eventTime)) return;
+    if (!account || !region || !COVERAGE_ACCOUNT.test(account) || !COVERAGE_REGION.test(region) || !/^\d{4}-\d{2}-\d{2}T\d{2}/.test(eventTime)) return;
     this.entry(account, region, eventTime.slice(0, 10))[field].add(eventTime.slice(11, 13));
   }
 

@@ -1,9 +1,11 @@
 /**
- * `cutover-watch coverage` prints accounts and regions as the log files named them (coverage
- * counts every record of a trail's files, in scope or not): --json must give them back exactly
- * while carrying nothing a terminal acts on, and the holes lines must write their controls out.
+ * Coverage counts every record of a trail's log files, in scope or not, before any is validated.
+ * `analyze` keeps out of it a record whose account or region could be no real one (and whose key
+ * would be too long for DynamoDB), and `coverage` prints what a store holds — written by another
+ * version or writer, it may hold anything — with --json giving it back exactly while carrying
+ * nothing a terminal acts on, and the holes lines writing controls out.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -58,5 +60,31 @@ describe('cutover-watch coverage', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out).not.toMatch(RAW);
     expect(r.out).toContain('  1111\\x1b[2J\\x1b]0;owned\\x07\\u{202e}2222/us-east-1\\u{2066}: 2026-11-19 ');
+  });
+});
+
+describe('analyze', () => {
+  it('leaves a record with an impossible account or region out of coverage, and the run goes on', async () => {
+    const record = (id: string, hour: string, account: string, region = 'eu-west-1') => ({
+      eventVersion: '1.08', eventSource: 'ec2.amazonaws.com', eventName: 'DescribeInstances', eventID: id, eventTime: `2026-11-19T${hour}:10:00Z`,
+      awsRegion: region, recipientAccountId: account, userIdentity: { type: 'IAMUser', accountId: account },
+    });
+    await writeFile(path.join(dir, 'trail.json'), JSON.stringify({
+      Records: [
+        record('r1', '00', '444455556666'),
+        record('r2', '01', '9'.repeat(3000)),
+        record('r3', '02', '1111|x\u001b[2J'),
+        record('r4', '03', '444455556666', 'eu-west-1\u202e'),
+        record('r5', '04', '444455556666'),
+      ],
+    }));
+
+    const analyzed = await cli(['analyze', '--json', '--store', 'analyzed', path.join(dir, 'trail.json')]);
+    expect(analyzed.code, analyzed.err).toBe(0);
+    expect(JSON.parse(analyzed.out)).toMatchObject({ records: 5, rejected: 0, notStored: 0 });
+    const r = await cli(['coverage', '--json', '--store', 'analyzed', '--as-of', AS_OF]);
+    expect(r.code, r.err).toBe(0);
+    const { coverage } = JSON.parse(r.out) as { coverage: { account: string; region: string; sources: string[] }[] };
+    expect(coverage).toEqual([expect.objectContaining({ account: '444455556666', region: 'eu-west-1', sources: ['files'] })]);
   });
 });
