@@ -71,6 +71,12 @@ export const placeKey = (account: string, region: string): string => `${account}
  */
 const COVERAGE_ACCOUNT = /^[A-Za-z0-9_-]{1,32}$/;
 const COVERAGE_REGION = /^[a-z0-9-]{1,32}$/;
+/**
+ * A UTC hour that exists: `2026-11-19T47` would be read as hour 47 of the 19th, two days later,
+ * and records so dated could prove hours whose logs were never read. Not checked: Feb 30 (read as
+ * March 2) and far-future hours, which lie after any as-of and so prove nothing a verdict uses.
+ */
+const COVERAGE_HOUR = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])/;
 
 /** Collects coverage while records are read; `days()` gives the items to store. */
 export class CoverageAccumulator {
@@ -122,7 +128,7 @@ export class CoverageAccumulator {
   }
 
   private addHour(field: 'fileHours' | 'liveHours', account: string | null, region: string | null, eventTime: string): void {
-    if (!account || !region || !COVERAGE_ACCOUNT.test(account) || !COVERAGE_REGION.test(region) || !/^\d{4}-\d{2}-\d{2}T\d{2}/.test(eventTime)) return;
+    if (!account || !region || !COVERAGE_ACCOUNT.test(account) || !COVERAGE_REGION.test(region) || !COVERAGE_HOUR.test(eventTime)) return;
     this.entry(account, region, eventTime.slice(0, 10))[field].add(eventTime.slice(11, 13));
   }
 
