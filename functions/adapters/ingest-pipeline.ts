@@ -117,14 +117,19 @@ export async function ingestUnits(
   let batch: IdentityEvent[] = [];
   /** Coverage of the units read completely, written once their events are stored. */
   let coverage = new CoverageAccumulator();
+  /**
+   * Coverage says no record of its hours is missing from the store, so a unit's is recorded only
+   * once every event it read is stored or committed: not when some could not be (another writer
+   * holds them uncommitted, or a write failed), which the run reports and a rerun records.
+   */
   const flush = async () => {
     const proven = coverage;
     coverage = new CoverageAccumulator();
-    await flushEvents();
-    if (proven.size > 0) await options.store.recordCoverage(proven.days());
+    const notStored = await flushEvents();
+    if (proven.size > 0 && notStored === 0) await options.store.recordCoverage(proven.days());
   };
-  const flushEvents = async () => {
-    if (batch.length === 0) return;
+  const flushEvents = async (): Promise<number> => {
+    if (batch.length === 0) return 0;
     const result = await ingestBatch(batch, options.store, options.now(), detection);
     for (const alert of result.alerts) summary.alertsByDetection[alert.detection] = (summary.alertsByDetection[alert.detection] ?? 0) + 1;
     if (result.alerts.length > 0) await options.onAlerts?.(result.alerts);
@@ -133,6 +138,7 @@ export async function ingestUnits(
     summary.notStored += result.failedEventIds.length;
     for (const error of result.errors) summary.storeErrors.push(error instanceof Error ? error.message : String(error));
     batch = [];
+    return result.failedEventIds.length;
   };
 
   let done = 0;
@@ -141,6 +147,8 @@ export async function ingestUnits(
     const unitCoverage = new CoverageAccumulator();
     /** A file that could not be read whole (truncated, over a cap, not JSON past a point) proves no hour complete. */
     let unitBroken = false;
+    /** Events of this unit stored by a batch flushed mid-unit may have failed too. */
+    const notStoredBefore = summary.notStored;
     const normalizeOptions = { now: options.now(), eventTimeWindow: options.eventTimeWindow };
     for await (const item of unit.items) {
       if (item.type === 'problem') {
@@ -172,7 +180,7 @@ export async function ingestUnits(
       }
     }
     // Coverage claims the unit's hours are complete: it is stored only after the unit's events are.
-    if (!unitBroken) coverage.addAll(unitCoverage);
+    if (!unitBroken && summary.notStored === notStoredBefore) coverage.addAll(unitCoverage);
     // A caller that checkpoints after each unit needs its events stored first (backfill pages).
     if (options.flushEachUnit) await flush();
     done += 1;
