@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -86,6 +86,12 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
+/** The ids of the alerts appended to a store's alerts.jsonl, in order. */
+async function delivered(store: string): Promise<string[]> {
+  const text = await readFile(path.join(work, store, 'alerts.jsonl'), 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { id: string }).id);
+}
+
 /** Where the crashed run dies: every step, in different batches (the run has four or more). */
 const POINTS = ['after-claim:2', 'after-journal:3', 'mid-apply:2', 'after-apply:4', 'after-guards:1'];
 
@@ -105,6 +111,15 @@ describe('kill -9 during analyze, then analyze again', () => {
       expect(rerun.code, `${point}: ${rerun.err}`).toBe(0);
       expect(JSON.parse(rerun.out), point).toMatchObject({ notStored: 0 });
       expect(await outputs(`crash-${i}`), point).toEqual(clean);
+      // alerts.jsonl: nothing twice, nothing the store lacks. A crash before the batch's alerts
+      // were recorded loses none (the rerun's roll-forward records and delivers them); one after
+      // loses that batch's from the file, and `cutover-watch alerts` (the store) still lists them.
+      const ids = await delivered(`crash-${i}`);
+      const stored = clean.alerts.map((a) => String((a as { id: string }).id)).sort();
+      expect(new Set(ids).size, point).toBe(ids.length);
+      expect(stored, point).toEqual(expect.arrayContaining(ids));
+      if (point.startsWith('after-claim') || point.startsWith('after-journal')) expect([...ids].sort(), point).toEqual(stored);
     }
+    expect([...(await delivered('clean'))].sort()).toEqual(clean.alerts.map((a) => String((a as { id: string }).id)).sort());
   }, 120_000);
 });
