@@ -1,14 +1,59 @@
+import { relative } from 'node:path';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * Isolated files first, longest first (vitest's cache of the last run, else the largest file), so
+ * the spawned-CLI and dynalite files that take longest start at once on the two cores and the
+ * many short files fill in behind them. Files that share a worker (`isolate: false`) go last,
+ * one project after the other: a worker is reused only when the next file is of its project.
+ */
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const root = this.ctx.config.root;
+    const cache = this.ctx.cache;
+    const weight = (spec: TestSpecification) => {
+      const key = `${spec.project.name}:${relative(root, spec.moduleId)}`;
+      return cache.getFileTestResults(key)?.duration ?? cache.getFileStats(key)?.size ?? 0;
+    };
+    const shared = (spec: TestSpecification) => spec.project.config.isolate === false;
+    return [...files].sort((a, b) => {
+      if (shared(a) !== shared(b)) return shared(a) ? 1 : -1;
+      if (shared(a) && a.project.name !== b.project.name) return a.project.name < b.project.name ? -1 : 1;
+      return weight(b) - weight(a);
+    });
+  }
+}
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     // The SDK's Node 22 notice is about Lambda's runtime, not this machine's Node 20.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    // dynalite and spawned-CLI tests start real servers; keep them off the two cores' toes.
+    // Forks, not threads: a test changes directory (process.chdir), which threads may not.
     pool: 'forks',
+    // vitest's default on 2 cores is 1 worker: every file would wait for the one before it.
+    maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    sequence: { sequencer: LongestFirst },
+    projects: [
+      {
+        extends: true,
+        // Spawned CLI processes, dynalite servers, Lambda handlers with module state and SDK mocks,
+        // esbuild and Chromium: each file in a fresh process.
+        test: { name: 'processes', include: ['test/cli/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/infra/bundling.test.ts'] },
+      },
+      {
+        extends: true,
+        // CDK synth in memory: loading aws-cdk-lib and the stacks once per worker, not per file.
+        test: { name: 'infra', include: ['test/infra/**/*.test.ts'], exclude: ['test/infra/bundling.test.ts'], isolate: false },
+      },
+      {
+        extends: true,
+        // Pure code and in-memory fakes: one module graph per worker.
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false },
+      },
+    ],
   },
 });

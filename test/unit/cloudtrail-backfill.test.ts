@@ -1,12 +1,14 @@
 import { CloudTrailClient, LookupEventsCommand, ThrottlingException, type Event } from '@aws-sdk/client-cloudtrail';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readFile } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BACKFILL_EVENT_NAMES, lookupPages, RateLimiter, type BackfillPage, type LookupPagesOptions } from '../../functions/adapters/cloudtrail-backfill';
 import { AwsFatalError } from '../../functions/adapters/eks-inventory';
 
 const cloudtrail = mockClient(CloudTrailClient);
 afterEach(() => cloudtrail.reset());
+// Unit files share a worker: put the client's real send back for the files after this one.
+afterAll(() => cloudtrail.restore());
 
 /** A fake clock: sleeping moves it. */
 function fakeClock() {

@@ -1,13 +1,15 @@
 import { ConditionalCheckFailedException, DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import type { EvidenceItem } from '../../functions/core/evidence';
 
 // Failure paths dynalite cannot produce on demand: throttling, lost races, unprocessed batches.
 const ddb = mockClient(DynamoDBDocumentClient);
 afterEach(() => ddb.reset());
+// Unit files share a worker: put the client's real send back for the files after this one.
+afterAll(() => ddb.restore());
 
 const store = () => new DynamoEvidenceStore({ client: new DynamoDBClient({ region: 'us-east-1' }), tableName: 't' });
 const single = () => new DynamoEvidenceStore({ client: new DynamoDBClient({ region: 'us-east-1' }), tableName: 't', singleWriter: true });

@@ -27,6 +27,8 @@ import { generateSampleFleet } from '../../functions/local/sample-fleet';
 
 const eks = mockClient(EKSClient);
 afterEach(() => eks.reset());
+// Unit files share a worker: put the client's real send back for the files after this one.
+afterAll(() => eks.restore());
 
 // ---------------------------------------------------------------------------------------------
 // A fake EKS API over the sample fleet's inventory (what the AWS CLI printed, turned back into SDK

@@ -9,12 +9,14 @@ import {
   ThrottledException,
 } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DeliveryError, SNS_MAX_MESSAGE_BYTES, SnsSink, truncateUtf8 } from '../../functions/adapters/alert-sinks';
 import type { Alert } from '../../functions/core/alert';
 
 const sns = mockClient(SNSClient);
 afterEach(() => sns.reset());
+// Unit files share a worker: put the client's real send back for the files after this one.
+afterAll(() => sns.restore());
 
 const TOPIC = 'arn:aws:sns:eu-west-1:111122223333:cutover-watch-alerts';
 const sink = () => new SnsSink({ client: new SNSClient({ region: 'eu-west-1' }), topicArn: TOPIC });
