@@ -27,7 +27,6 @@ class LongestFirst extends BaseSequencer {
 
 export default defineConfig({
   test: {
-    globalSetup: ['test/global-setup.ts'],
     // The SDK's Node 22 notice is about Lambda's runtime, not this machine's Node 20.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     // Forks, not threads: a test changes directory (process.chdir), which threads may not.
@@ -42,7 +41,11 @@ export default defineConfig({
         extends: true,
         // Spawned CLI processes, dynalite servers, Lambda handlers with module state and SDK mocks,
         // esbuild and Chromium: each file in a fresh process.
-        test: { name: 'processes', include: ['test/cli/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/infra/bundling.test.ts'] },
+        test: {
+          name: 'processes',
+          include: ['test/cli/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/infra/bundling.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+        },
       },
       {
         extends: true,

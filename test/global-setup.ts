@@ -1,6 +1,25 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
 import { buildCli } from '../scripts/build.mjs';
 
-/** Tests that spawn the CLI run the bundle; build it once, before any of them start. */
-export default async function setup(): Promise<void> {
+declare module 'vitest' {
+  interface ProvidedContext {
+    /** A folder for fixtures built once per run and shared by test files (see test/support/demo.ts). */
+    sharedFixtures: string;
+  }
+}
+
+/**
+ * Tests that spawn the CLI run the bundle; build it once, before any of them start. Fixtures that
+ * several files need (the demo's output) are built on first use into one folder, removed at the end.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   await buildCli();
+  const shared = await mkdtemp(path.join(os.tmpdir(), 'cw-shared-'));
+  project.provide('sharedFixtures', shared);
+  return async () => {
+    await rm(shared, { recursive: true, force: true });
+  };
 }

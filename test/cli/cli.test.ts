@@ -1,19 +1,24 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import { run as runCli } from '../../functions/local/cli/main';
 import { startEmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet } from '../../functions/local/sample-fleet';
+import { BIN, DEMO_DIR, DEMO_END, demoInto, type DemoRun } from '../support/demo';
 
-// The built CLI, spawned the way a person runs it, in a temporary working directory.
-const BIN = fileURLToPath(new URL('../../bin/cutover-watch.mjs', import.meta.url));
-const END = '2026-11-20T00:00:00Z';
+// The built CLI, spawned the way a person runs it, in a temporary working directory: for what
+// is about the process (exit codes, stdout and stderr, files, the environment). What is about the
+// answers runs the same commands in this process (`run(argv, io)`, what bin/ runs), which spares
+// a node start and a bundle load per command.
+const END = DEMO_END;
 
 interface Run {
   code: number | null;
@@ -34,20 +39,32 @@ function cli(args: string[], options: { cwd: string; input?: string; env?: Recor
   });
 }
 
+/** A command in this process, with what it would have printed on stdout and stderr. */
+async function inProcess(args: string[]): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { out: (l: string) => void out.push(l), err: (l: string) => void err.push(l), stdin: new PassThrough(), progressStream: new PassThrough(), interactive: false, cwd: work, now: () => new Date() };
+  const code = await runCli(args, io);
+  return { code, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.map((l) => `${l}\n`).join('') };
+}
+
 let work: string;
-let demo: Run;
-const demoStore = path.join('.cutover-watch', 'demo');
-const readiness = async (store: string) =>
-  JSON.parse((await cli(['readiness', '--json', '--store', store, '--as-of', END], { cwd: work })).stdout) as {
-    asOf: string;
-    soakDays: number;
-    namespaces: Record<string, unknown>[];
-    clusters: Record<string, unknown>[];
-  };
+let demo: DemoRun;
+const demoStore = DEMO_DIR;
+interface Readiness {
+  asOf: string;
+  soakDays: number;
+  namespaces: Record<string, unknown>[];
+  clusters: Record<string, unknown>[];
+}
+const readinessOf = async (store: string) => JSON.parse((await inProcess(['readiness', '--json', '--store', store, '--as-of', END])).stdout) as Readiness;
+/** The demo store's readiness as of its end: no test writes to that store, so it is read once. */
+let demoReadiness: Promise<Readiness> | undefined;
+const readiness = (store: string) => (store === demoStore ? (demoReadiness ??= readinessOf(store)) : readinessOf(store));
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-cli-'));
-  demo = await cli(['demo', '--end', END], { cwd: work });
+  demo = await demoInto(work);
 }, 120_000);
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
@@ -77,7 +94,7 @@ describe('cutover-watch demo (npm start)', () => {
 
   it('raises the alerts the sample fleet was built to trigger', async () => {
     const fleet = generateSampleFleet({ seed: 42, end: new Date(END) });
-    const alerts = JSON.parse((await cli(['alerts', '--json', '--store', demoStore, '--since', '2026-01-01'], { cwd: work })).stdout) as Record<string, string | null>[];
+    const alerts = JSON.parse((await inProcess(['alerts', '--json', '--store', demoStore, '--since', '2026-01-01'])).stdout) as Record<string, string | null>[];
 
     for (const want of fleet.expectedDetections) {
       const match = alerts.find(
@@ -126,33 +143,34 @@ describe('readiness --json', () => {
 
 describe('analyze', () => {
   it('is idempotent: analyzing the same logs twice changes no verdict, time or count', async () => {
-    const logs = path.join(demoStore, 'logs');
-    const inventory = path.join(work, demoStore, 'inventory');
-    const files = (await readdir(inventory)).map((f) => path.join(inventory, f));
-    expect((await cli(['inventory', 'import', '--store', 'replay', ...files], { cwd: work })).stdout).toMatch(/imported 3 clusters/);
-    const first = await cli(['analyze', '--json', '--store', 'replay', logs], { cwd: work });
+    // The demo analyzed its logs once (then the late files): a copy of its store reads them again.
+    await cp(path.join(work, demoStore), path.join(work, 'replay'), { recursive: true });
+    // (input paths given in this process resolve against its working directory, not the CLI's cwd)
+    const logs = path.join(work, demoStore, 'logs');
+    const firstInScope = Number(/\n  in scope ([\d,]+): /.exec(demo.stdout)![1]!.replace(/,/g, ''));
     const before = await readiness('replay');
-    const evidenceBefore = (await cli(['evidence', '--json', '--store', 'replay', '--cluster', 'payments-prod', '--namespace', 'orders'], { cwd: work })).stdout;
+    const evidenceBefore = (await inProcess(['evidence', '--json', '--store', 'replay', '--cluster', 'payments-prod', '--namespace', 'orders'])).stdout;
+    const alertsBefore = JSON.parse((await inProcess(['alerts', '--json', '--store', 'replay', '--since', '2026-01-01'])).stdout) as { detection: string }[];
 
     const second = await cli(['analyze', '--json', '--store', 'replay', logs], { cwd: work });
 
-    const s1 = JSON.parse(first.stdout);
+    expect(second.code, second.stderr).toBe(0);
     const s2 = JSON.parse(second.stdout);
-    expect(s1.inScope).toBeGreaterThan(1000);
-    expect(s2.replayed).toBe(s1.inScope);
+    expect(firstInScope).toBeGreaterThan(1000);
+    expect(s2.inScope).toBe(firstInScope);
+    expect(s2.replayed).toBe(firstInScope);
     expect(s2.itemsWritten).toBe(0);
     expect(await readiness('replay')).toEqual(before);
-    const evidenceAfter = (await cli(['evidence', '--json', '--store', 'replay', '--cluster', 'payments-prod', '--namespace', 'orders'], { cwd: work })).stdout;
+    const evidenceAfter = (await inProcess(['evidence', '--json', '--store', 'replay', '--cluster', 'payments-prod', '--namespace', 'orders'])).stdout;
     expect(evidenceAfter).toBe(evidenceBefore);
     expect(JSON.parse(evidenceAfter).days.length).toBeGreaterThan(20);
     // and raises no alert twice
-    const detections = new Set((s1.alerts as { detection: string }[]).map((a) => a.detection));
-    expect([...detections].sort()).toEqual(['access-denied-spike', 'irsa-after-association', 'irsa-regression', 'node-role-fallthrough', 'unexpected-namespace']);
+    expect([...new Set(alertsBefore.map((a) => a.detection))].sort()).toEqual(['access-denied-spike', 'irsa-after-association', 'irsa-regression', 'node-role-fallthrough', 'unexpected-namespace']);
     expect(s2.alerts).toEqual([]);
-    const listed = JSON.parse((await cli(['alerts', '--json', '--store', 'replay', '--since', '2026-01-01'], { cwd: work })).stdout) as unknown[];
-    expect(listed).toHaveLength(s1.alerts.length);
+    const listed = JSON.parse((await inProcess(['alerts', '--json', '--store', 'replay', '--since', '2026-01-01'])).stdout) as unknown[];
+    expect(listed).toHaveLength(alertsBefore.length);
     const log = (await readFile(path.join(work, 'replay', 'alerts.jsonl'), 'utf8')).trim().split('\n');
-    expect(log).toHaveLength(s1.alerts.length);
+    expect(log).toHaveLength(alertsBefore.length);
   });
 
   it('reports each bad file and record by name and index, keeps the good records, and prints no stack trace', async () => {
@@ -200,6 +218,9 @@ describe('analyze', () => {
 });
 
 describe('alert delivery', () => {
+  /** The demo's last two days of payments-prod (its account, us-east-1): several alerts, little to read. */
+  const lastDays = () => ['18', '19'].map((day) => path.join(demoStore, 'logs', 'AWSLogs', '111122223333', 'CloudTrail', 'us-east-1', '2026', '11', day));
+
   /** A Slack incoming webhook on loopback that records what it receives and answers as told. */
   async function webhook(status: number, body: string) {
     const received: { path: string; json: { text: string; blocks: unknown[] } }[] = [];
@@ -219,7 +240,7 @@ describe('alert delivery', () => {
   it('posts every new alert to the Slack webhook, as Block Kit', async () => {
     const slack = await webhook(200, 'ok');
     try {
-      const run = await cli(['analyze', '--json', '--store', 'slack-ok', path.join(demoStore, 'logs')], { cwd: work, env: { CUTOVER_WATCH_SLACK_WEBHOOK_URL: slack.url } });
+      const run = await cli(['analyze', '--json', '--store', 'slack-ok', ...lastDays()], { cwd: work, env: { CUTOVER_WATCH_SLACK_WEBHOOK_URL: slack.url } });
 
       expect(run.code).toBe(0);
       const alerts = JSON.parse(run.stdout).alerts as { summary: string }[];
@@ -236,7 +257,7 @@ describe('alert delivery', () => {
   it('keeps every alert in alerts.jsonl and exits 1 naming the sink when Slack says the webhook is gone', async () => {
     const slack = await webhook(404, 'no_service');
     try {
-      const run = await cli(['analyze', '--json', '--store', 'slack-gone', path.join(demoStore, 'logs')], { cwd: work, env: { CUTOVER_WATCH_SLACK_WEBHOOK_URL: slack.url } });
+      const run = await cli(['analyze', '--json', '--store', 'slack-gone', ...lastDays()], { cwd: work, env: { CUTOVER_WATCH_SLACK_WEBHOOK_URL: slack.url } });
 
       expect(run.code).toBe(1);
       const alerts = JSON.parse(run.stdout).alerts as unknown[];
@@ -391,7 +412,7 @@ describe('a DynamoDB table instead of the embedded store (--table)', () => {
 
 describe('arguments and help', () => {
   it.each(['classify', 'analyze', 'readiness', 'alerts', 'evidence', 'inventory', 'inventory import', 'demo'])('%s --help teaches and exits 0', async (command) => {
-    const run = await cli([...command.split(' '), '--help'], { cwd: work });
+    const run = await inProcess([...command.split(' '), '--help']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^Usage: cutover-watch /);
     expect(run.stdout.length).toBeGreaterThan(300);
@@ -429,7 +450,7 @@ describe('verdict safety: coverage, UNKNOWN and the gate', () => {
   });
 
   it('is UNKNOWN (stale), not READY, when judged long after the logs end, with the last well-founded verdict', async () => {
-    const run = await cli(['readiness', '--json', ...asOf('2026-12-09T00:00:00Z')], { cwd: work });
+    const run = await inProcess(['readiness', '--json', ...asOf('2026-12-09T00:00:00Z')]);
     const report = JSON.parse(run.stdout) as { namespaces: { cluster: string; namespace: string; verdict: string; unknownBecause: string[]; lastWellFounded: unknown }[] };
     const orders = report.namespaces.find((n) => n.cluster === 'payments-prod' && n.namespace === 'orders')!;
     const ledger = report.namespaces.find((n) => n.namespace === 'ledger')!;
@@ -443,10 +464,11 @@ describe('verdict safety: coverage, UNKNOWN and the gate', () => {
   });
 
   it('gates pipelines: exit 0 when the selection meets --require, 3 naming what is below, 2 for a bad verdict', async () => {
-    const pass = await cli(['readiness', ...asOf(END), '--cluster', 'search-prod', '--require', 'READY'], { cwd: work });
+    // the failing gate as a pipeline sees it, from the process; the others in this process
+    const pass = await inProcess(['readiness', ...asOf(END), '--cluster', 'search-prod', '--require', 'READY']);
     const fail = await cli(['readiness', ...asOf(END), '--cluster', 'payments-prod', '--require', 'SOAKING'], { cwd: work });
-    const stale = await cli(['readiness', ...asOf('2026-12-09T00:00:00Z'), '--cluster', 'search-prod', '--namespace', 'indexer', '--require', 'in_progress'], { cwd: work });
-    const bad = await cli(['readiness', ...asOf(END), '--require', 'DONE'], { cwd: work });
+    const stale = await inProcess(['readiness', ...asOf('2026-12-09T00:00:00Z'), '--cluster', 'search-prod', '--namespace', 'indexer', '--require', 'in_progress']);
+    const bad = await inProcess(['readiness', ...asOf(END), '--require', 'DONE']);
 
     expect(pass.code).toBe(0);
     expect(fail.code).toBe(3);
@@ -458,12 +480,12 @@ describe('verdict safety: coverage, UNKNOWN and the gate', () => {
   });
 
   it('coverage lists each account/region with where its logs end and no holes once the late files are read', async () => {
-    const run = await cli(['coverage', '--json', ...asOf(END)], { cwd: work });
+    const run = await inProcess(['coverage', '--json', ...asOf(END)]);
     const { coverage } = JSON.parse(run.stdout) as { coverage: { account: string; region: string; through: string; gaps: unknown[]; sources: string[] }[] };
 
     expect(coverage.map((c) => `${c.account}/${c.region}`)).toEqual(['111122223333/us-east-1', '111122223333/us-west-2', '444455556666/eu-west-1', '444455556666/us-east-1']);
     for (const c of coverage) expect(c).toMatchObject({ through: '2026-11-19T23:00:00Z', gaps: [], sources: ['files'] });
-    const table = await cli(['coverage', ...asOf(END)], { cwd: work });
+    const table = await inProcess(['coverage', ...asOf(END)]);
     expect(table.stdout).toMatch(/ACCOUNT\s+REGION\s+FROM\s+THROUGH\s+BEHIND\s+HOLES\s+SOURCES/);
   });
 });

@@ -1,14 +1,17 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_COLUMNS } from '../../functions/core/report-render';
+import { run as runCli } from '../../functions/local/cli/main';
+import { BIN, DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
 
-// The built CLI, spawned the way a person runs it, in a temporary working directory.
-const BIN = fileURLToPath(new URL('../../bin/cutover-watch.mjs', import.meta.url));
-const END = '2026-11-20T00:00:00Z';
+// The built CLI, spawned the way a person runs it, in a temporary working directory, for exit
+// codes, messages and files; what is about the report's content runs the same commands in this
+// process (`run(argv, io)`, what bin/ runs).
+const END = DEMO_END;
 
 interface Run {
   code: number | null;
@@ -29,20 +32,27 @@ function cli(args: string[], options: { cwd: string }): Promise<Run> {
   });
 }
 
+/** A command in this process, with what it would have printed on stdout and stderr. */
+async function inProcess(args: string[]): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { out: (l: string) => void out.push(l), err: (l: string) => void err.push(l), stdin: new PassThrough(), progressStream: new PassThrough(), interactive: false, cwd: work, now: () => new Date() };
+  const code = await runCli(args, io);
+  return { code, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.map((l) => `${l}\n`).join('') };
+}
+
 let work: string;
-const store = path.join('.cutover-watch', 'demo');
+const store = DEMO_DIR;
 const report = (...args: string[]) => cli(['report', '--store', store, '--as-of', END, ...args], { cwd: work });
+const reportInProcess = (...args: string[]) => inProcess(['report', '--store', store, '--as-of', END, ...args]);
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-cli-report-'));
-  const demo = await cli(['demo', '--end', END], { cwd: work });
+  const demo = await demoInto(work);
   if (demo.code !== 0) throw new Error(`demo failed: ${demo.stderr}`);
-  // the demo writes a report (and so a baseline); a store with the same evidence and no report yet:
-  const inventory = path.join(work, store, 'inventory');
-  const files = (await readdir(inventory)).map((f) => path.join(inventory, f));
-  await cli(['inventory', 'import', '--store', 'fresh', ...files], { cwd: work });
-  const analyzed = await cli(['analyze', '--no-alerts', '--store', 'fresh', path.join(store, 'logs')], { cwd: work });
-  if (analyzed.code !== 0) throw new Error(`analyze failed: ${analyzed.stderr}`);
+  // the demo writes a report but saves no baseline (only --save does): a copy of its store is a
+  // store with the same evidence and no report yet
+  await cp(path.join(work, store), path.join(work, 'fresh'), { recursive: true });
 }, 180_000);
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
@@ -51,8 +61,8 @@ afterAll(async () => {
 describe('cutover-watch report', () => {
   it('--format json has the numbers of readiness --json for the same as-of', async () => {
     // one at a time: the embedded store admits one process
-    const json = await report('--format', 'json');
-    const readiness = await cli(['readiness', '--json', '--store', store, '--as-of', END], { cwd: work });
+    const json = await reportInProcess('--format', 'json');
+    const readiness = await inProcess(['readiness', '--json', '--store', store, '--as-of', END]);
 
     expect(json.code).toBe(0);
     expect(json.stderr).toBe('');
@@ -70,8 +80,8 @@ describe('cutover-watch report', () => {
   });
 
   it('--format csv prints one RFC 4180 row per straggler and clean-up', async () => {
-    const csv = await report('--format', 'csv');
-    const json = await report('--format', 'json');
+    const csv = await reportInProcess('--format', 'csv');
+    const json = await reportInProcess('--format', 'json');
 
     expect(csv.code).toBe(0);
     expect(csv.stdout.endsWith('\r\n')).toBe(true);
@@ -86,18 +96,18 @@ describe('cutover-watch report', () => {
 
   it('compares with the latest report saved before its as-of; only --save keeps one, reading never moves it', async () => {
     const WEEK_BEFORE = '2026-11-13T00:00:00Z';
-    const first = await cli(['report', '--store', 'fresh', '--as-of', WEEK_BEFORE, '--save'], { cwd: work });
+    const first = await inProcess(['report', '--store', 'fresh', '--as-of', WEEK_BEFORE, '--save']);
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('CHANGES: this is the first report, there is no previous one to compare with');
 
     for (let i = 0; i < 2; i++) {
       // read twice without --save: the baseline stays the saved one
-      const later = await cli(['report', '--store', 'fresh', '--as-of', END, '--format', 'md'], { cwd: work });
+      const later = await inProcess(['report', '--store', 'fresh', '--as-of', END, '--format', 'md']);
       expect(later.code).toBe(0);
       expect(later.stdout).toContain('Compared with the report as of 2026-11-13 00:00 UTC.');
     }
 
-    const before = await cli(['report', '--store', 'fresh', '--as-of', '2026-11-10T00:00:00Z', '--format', 'json'], { cwd: work });
+    const before = await inProcess(['report', '--store', 'fresh', '--as-of', '2026-11-10T00:00:00Z', '--format', 'json']);
     expect(JSON.parse(before.stdout).changes.previousAsOf).toBeNull();
   });
 

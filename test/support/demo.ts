@@ -1,0 +1,68 @@
+import { spawn } from 'node:child_process';
+import { cp, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
+
+/**
+ * `cutover-watch demo` (what `npm start` runs), spawned once per test run and shared: the first
+ * file that asks runs it into the run's shared folder (test/global-setup.ts), the others wait for
+ * it, and each gets its own copy of the output, store included, to run commands against. The
+ * demo's exit code, stdout and stderr are kept for the tests about the demo itself.
+ */
+export const BIN = fileURLToPath(new URL('../../bin/cutover-watch.mjs', import.meta.url));
+export const DEMO_END = '2026-11-20T00:00:00Z';
+/** Where the demo puts its output, relative to its working directory (the default --dir). */
+export const DEMO_DIR = path.join('.cutover-watch', 'demo');
+
+export interface DemoRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The demo's run, with its output copied to `work/.cutover-watch/demo`. */
+export async function demoInto(work: string): Promise<DemoRun> {
+  const shared = path.join(inject('sharedFixtures'), 'demo');
+  const done = path.join(shared, 'run.json');
+  let claimed = true;
+  try {
+    await mkdir(shared);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    claimed = false;
+  }
+  if (claimed) {
+    const run = await spawnDemo(shared);
+    // written last, by rename: a waiting file never reads half of it
+    await writeFile(`${done}.tmp`, JSON.stringify(run));
+    await rename(`${done}.tmp`, done);
+  }
+  const run = await waitFor(done);
+  await cp(path.join(shared, DEMO_DIR), path.join(work, DEMO_DIR), { recursive: true });
+  return run;
+}
+
+function spawnDemo(cwd: string): Promise<DemoRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'demo', '--end', DEMO_END], { cwd, env: { ...process.env, CI: 'true' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end('');
+  });
+}
+
+async function waitFor(file: string): Promise<DemoRun> {
+  for (;;) {
+    try {
+      return JSON.parse(await readFile(file, 'utf8')) as DemoRun;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
