@@ -13,6 +13,7 @@ import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
 import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
+import { INGEST_BATCH_SIZE } from '../../lib/constructs/ingest-function';
 
 // The deployed path (EventBridge envelopes in SQS messages → the ingest Lambda handler) and the
 // local path (`analyze` over log files) on the same records must store the same evidence and alerts.
@@ -76,9 +77,10 @@ describe('the ingest Lambda handler', () => {
       .map(cloudTrailEnvelope)
       .filter((envelope) => matchingRules(envelope, patterns).length > 0);
     let failures = 0;
-    for (let i = 0; i < routed.length; i += 100) {
+    // in batches as large as the deployed event source's (about ten here: still many batch boundaries)
+    for (let i = 0; i < routed.length; i += INGEST_BATCH_SIZE) {
       const batch: SQSEvent = {
-        Records: routed.slice(i, i + 100).map((body, n) => ({ messageId: `m-${i + n}`, body: JSON.stringify(body) }) as SQSEvent['Records'][number]),
+        Records: routed.slice(i, i + INGEST_BATCH_SIZE).map((body, n) => ({ messageId: `m-${i + n}`, body: JSON.stringify(body) }) as SQSEvent['Records'][number]),
       };
       failures += (await handler(batch)).batchItemFailures.length;
     }
