@@ -77,6 +77,14 @@ function lookupEvent(r: Rec): Event {
  */
 function serve(records: Rec[], before?: (n: number) => void): Fake {
   const fake: Fake = { calls: [] };
+  // Newest first per region and event name, with parsed times and the API's events, built once
+  // per fake rather than filtered, sorted and converted again for every page.
+  const index = new Map<string, { t: number; event: Event }[]>();
+  for (const r of [...records].sort((a, b) => byTime(b, a))) {
+    const key = `${String(r['awsRegion'])}|${String(r['eventName'])}`;
+    if (!index.has(key)) index.set(key, []);
+    index.get(key)!.push({ t: Date.parse(String(r['eventTime'])), event: lookupEvent(r) });
+  }
   cloudtrail.on(LookupEventsCommand).callsFake(async (input: { LookupAttributes: { AttributeKey: string; AttributeValue: string }[]; StartTime: Date; EndTime: Date; MaxResults: number; NextToken?: string }, getClient) => {
     const region = await (getClient() as CloudTrailClient).config.region();
     expect(input.LookupAttributes).toHaveLength(1);
@@ -93,13 +101,10 @@ function serve(records: Rec[], before?: (n: number) => void): Fake {
     }
     const from = input.StartTime.getTime();
     const to = input.EndTime.getTime();
-    const matching = records
-      .filter((r) => r['awsRegion'] === region && r['eventName'] === eventName)
-      .filter((r) => Date.parse(String(r['eventTime'])) >= from && Date.parse(String(r['eventTime'])) <= to)
-      .sort((a, b) => byTime(b, a));
+    const matching = (index.get(`${region}|${eventName}`) ?? []).filter((e) => e.t >= from && e.t <= to);
     const events = matching.slice(offset, offset + input.MaxResults);
     const next = offset + input.MaxResults < matching.length ? `${params}#${offset + input.MaxResults}` : undefined;
-    return { Events: events.map(lookupEvent), NextToken: next };
+    return { Events: events.map((e) => e.event), NextToken: next };
   });
   return fake;
 }
