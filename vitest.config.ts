@@ -50,7 +50,7 @@ export default defineConfig({
       {
         extends: true,
         // CDK synth in memory: loading aws-cdk-lib and the stacks once per worker, not per file.
-        test: { name: 'infra', include: ['test/infra/**/*.test.ts'], exclude: ['test/infra/bundling.test.ts'], isolate: false },
+        test: { name: 'infra', include: ['test/infra/**/*.test.ts'], exclude: ['test/infra/bundling.test.ts'], isolate: false, setupFiles: ['test/infra/cdk-out.ts'] },
       },
       {
         extends: true,

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { addCutoverWatch } from '../../lib/cutover-watch-app';
 
 /**
@@ -11,10 +11,13 @@ import { addCutoverWatch } from '../../lib/cutover-watch-app';
  * bundling error (an import esbuild cannot resolve, CommonJS inside the ESM bundle) fails here.
  */
 describe('Lambda bundles', () => {
+  const out = mkdtempSync(join(tmpdir(), 'cutover-watch-cdk-'));
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
   it('build every handler into an ESM bundle that loads in Node, with Chart.js beside the report', { timeout: 180_000 }, () => {
     // GIVEN every function (Slack included), bundled by the local esbuild
     const app = new App({
-      outdir: mkdtempSync(join(tmpdir(), 'cutover-watch-cdk-')),
+      outdir: out,
       context: { cutoverWatch: { slackSecretName: 'cutover-watch/slack' }, 'aws:cdk:enable-asset-metadata': true },
     });
     const { home } = addCutoverWatch(app, {});

@@ -1,13 +1,14 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_NODE_ROLE_PATTERNS } from '../../functions/core/node-roles';
 import { loadConfig, parseConfig } from '../../lib/config';
-import { synth } from './app';
+import { outdir, synth } from './app';
 
 const dir = mkdtempSync(join(tmpdir(), 'cutover-watch-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function file(name: string, content: unknown): string {
   const path = join(dir, name);
   writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
@@ -48,9 +49,9 @@ describe('configuration defaults', () => {
   });
 
   it('reads the object from cdk.json context, a JSON string from -c, or a file named by cutoverWatchConfig', () => {
-    const fromObject = loadConfig(new App({ context: { cutoverWatch: { soakDays: 21 } } }).node, {});
-    const fromString = loadConfig(new App({ context: { cutoverWatch: '{"soakDays": 22}' } }).node, {});
-    const fromFile = loadConfig(new App({ context: { cutoverWatchConfig: file('config.json', { soakDays: 23 }) } }).node, {});
+    const fromObject = loadConfig(new App({ outdir: outdir(), context: { cutoverWatch: { soakDays: 21 } } }).node, {});
+    const fromString = loadConfig(new App({ outdir: outdir(), context: { cutoverWatch: '{"soakDays": 22}' } }).node, {});
+    const fromFile = loadConfig(new App({ outdir: outdir(), context: { cutoverWatchConfig: file('config.json', { soakDays: 23 }) } }).node, {});
     expect([fromObject.soakDays, fromString.soakDays, fromFile.soakDays]).toEqual([21, 22, 23]);
   });
 
@@ -99,7 +100,7 @@ describe('configuration errors fail the synth, naming the key and the fix', () =
   });
 
   it('fail when both the context object and a config file are given', () => {
-    const app = new App({ context: { cutoverWatch: {}, cutoverWatchConfig: file('c.json', {}) } });
+    const app = new App({ outdir: outdir(), context: { cutoverWatch: {}, cutoverWatchConfig: file('c.json', {}) } });
     expect(() => loadConfig(app.node, {})).toThrow(/keep one/);
   });
 

@@ -1,4 +1,4 @@
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
@@ -108,11 +108,17 @@ describe('ingest buffer and function', () => {
   });
 
   it('passes the node role ARNs and the policy file as written', () => {
-    const policyFile = join(mkdtempSync(join(tmpdir(), 'cw-policy-')), 'policy.json');
-    writeFileSync(policyFile, JSON.stringify({ accessDeniedSpike: { threshold: 10 } }));
-    const { home: configured } = synth({ policyFile, nodeRoleArns: ['arn:aws:iam::111122223333:role/a', 'arn:aws:iam::111122223333:role/b'] });
-    const vars = template(configured).findResources('AWS::Lambda::Function')[logicalId(configured.ingest.watchFunction.function)]!['Properties']['Environment']['Variables'];
-    expect(vars['NODE_ROLE_ARNS']).toBe('arn:aws:iam::111122223333:role/a,arn:aws:iam::111122223333:role/b');
-    expect(JSON.parse(vars['POLICY'])).toEqual({ accessDeniedSpike: { threshold: 10 } });
+    const policyDir = mkdtempSync(join(tmpdir(), 'cw-policy-'));
+    try {
+      const policyFile = join(policyDir, 'policy.json');
+      writeFileSync(policyFile, JSON.stringify({ accessDeniedSpike: { threshold: 10 } }));
+      const { home: configured } = synth({ policyFile, nodeRoleArns: ['arn:aws:iam::111122223333:role/a', 'arn:aws:iam::111122223333:role/b'] });
+      const vars = template(configured).findResources('AWS::Lambda::Function')[logicalId(configured.ingest.watchFunction.function)]!['Properties']['Environment']['Variables'];
+      expect(vars['NODE_ROLE_ARNS']).toBe('arn:aws:iam::111122223333:role/a,arn:aws:iam::111122223333:role/b');
+      expect(JSON.parse(vars['POLICY'])).toEqual({ accessDeniedSpike: { threshold: 10 } });
+    } finally {
+      rmSync(policyDir, { recursive: true, force: true });
+    }
   });
+
 });

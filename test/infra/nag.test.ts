@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { ConfigInput } from '../../lib/config';
 import { addCutoverWatch } from '../../lib/cutover-watch-app';
-import { synth } from './app';
+import { outdir, synth } from './app';
 
 const everything: ConfigInput = {
   homeRegion: 'eu-west-1',
@@ -43,7 +43,7 @@ describe('cdk-nag AwsSolutions and Serverless packs', () => {
   it('pass the synth of the app as bin/app.ts builds it, and fail it on a finding nobody acknowledged', () => {
     // GIVEN the app with the packs registered as validation plugins (how bin/app.ts runs them)
     const build = () => {
-      const app = new App({ context: { 'aws:cdk:bundling-stacks': [], cutoverWatch: {} } });
+      const app = new App({ outdir: outdir(), context: { 'aws:cdk:bundling-stacks': [], cutoverWatch: {} } });
       const stacks = addCutoverWatch(app, {});
       Validations.of(app).addPlugins(...packs());
       return { app, stacks };
