@@ -7,11 +7,9 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { DEFAULT_TABLE_NAME } from '../../functions/core/table-schema';
-import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
-import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { writeReport } from '../../functions/local/report';
-import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
+import { DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
 
 /**
  * The HTML report of the sample fleet, opened in real headless Chromium with the network cut off:
@@ -21,7 +19,7 @@ import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sam
  */
 const CHROMIUM = '/usr/bin/chromium';
 const OPTED_OUT = process.env['CUTOVER_WATCH_NO_BROWSER'] === '1';
-const END = new Date('2026-11-20T00:00:00Z');
+const END = new Date(DEMO_END);
 const SAMPLE_NAMESPACES = 22;
 
 if (OPTED_OUT) console.warn('report-html: skipped because CUTOVER_WATCH_NO_BROWSER=1: the HTML report was not opened in a browser');
@@ -37,13 +35,12 @@ beforeAll(async () => {
     throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to test the HTML report, or set CUTOVER_WATCH_NO_BROWSER=1 to skip this test`);
   }
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-report-html-'));
-  const written = await writeSampleFleet(work, generateSampleFleet({ seed: 42, end: END }));
-  embedded = await startEmbeddedStore(work);
+  // the sample fleet (seed 42, ending at END) as the demo analyzed it: a copy of its store
+  const demo = await demoInto(work);
+  if (demo.code !== 0) throw new Error(`demo failed: ${demo.stderr}`);
+  embedded = await startEmbeddedStore(path.join(work, DEMO_DIR));
   store = new DynamoEvidenceStore({ client: embedded.client, tableName: DEFAULT_TABLE_NAME, singleWriter: true });
-  await store.ensureTable();
-  const inventory = (await readdir(written.inventoryDir)).sort().map((f) => path.join(written.inventoryDir, f));
-  await store.saveInventory(await readInventoryFiles(inventory));
-  await analyzePaths({ paths: [written.logDir], store, detect: false, now: () => END });
+  await store.assertTable(undefined);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
