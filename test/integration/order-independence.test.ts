@@ -13,13 +13,13 @@ import { DEFAULT_TABLE_NAME } from '../../functions/core/table-schema';
 import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
 import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
-import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
+import { DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
 
 /**
  * A newcomer analyzes first and imports the inventory second; the docs say the other way round.
  * Both orders must give the same verdicts and raise the same alerts, each once.
  */
-const END = new Date('2026-11-20T00:00:00Z');
+const END = new Date(DEMO_END);
 const now = () => END;
 
 let work: string;
@@ -49,9 +49,11 @@ let analyzeFirst: { before: ReadinessReport; readiness: ReadinessReport; alerts:
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-order-'));
-  const written = await writeSampleFleet(path.join(work, 'fleet'), generateSampleFleet({ seed: 42, end: END }));
-  logDir = written.logDir;
-  inventory = await readInventoryFiles((await readdir(written.inventoryDir)).sort().map((f) => path.join(written.inventoryDir, f)));
+  // the sample fleet's logs and inventory files (seed 42, ending at END), as the shared demo wrote them
+  await demoInto(work);
+  logDir = path.join(work, DEMO_DIR, 'logs');
+  const inventoryDir = path.join(work, DEMO_DIR, 'inventory');
+  inventory = await readInventoryFiles((await readdir(inventoryDir)).sort().map((f) => path.join(inventoryDir, f)));
 
   const a = await freshStore('import-first');
   await a.saveInventory(inventory);
