@@ -43,10 +43,11 @@ afterAll(async () => {
 
 describe('report handler (weekly)', () => {
   it('writes HTML, CSV and JSON to the bucket and e-mails the text with where the HTML is', async () => {
-    // GIVEN the sample fleet in a table, and chart.js beside the bundle as the construct copies it
+    // GIVEN the sample fleet's last week in a table (the handler's wiring needs no more), and
+    // chart.js beside the bundle as the construct copies it
     const store = new DynamoEvidenceStore({ client: embedded.client, tableName: 'reports' });
     await store.ensureTable();
-    const written = await writeSampleFleet(path.join(dir, 'fleet'), generateSampleFleet({ seed: 42, end: new Date() }));
+    const written = await writeSampleFleet(path.join(dir, 'fleet'), generateSampleFleet({ seed: 42, end: new Date(), days: 7 }));
     const files = (await readdir(written.inventoryDir)).map((f) => path.join(written.inventoryDir, f));
     await store.saveInventory(await readInventoryFiles(files));
     await analyzePaths({ paths: [written.logDir], store, policy: defaultPolicy(), now: () => new Date() });
