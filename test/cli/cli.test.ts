@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-st
 import { run as runCli } from '../../functions/local/cli/main';
 import { startEmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet } from '../../functions/local/sample-fleet';
-import { BIN, DEMO_DIR, DEMO_END, demoInto, type DemoRun } from '../support/demo';
+import { BIN, copyDemoStore, DEMO_DIR, DEMO_END, demoInto, type DemoRun } from '../support/demo';
 
 // The built CLI, spawned the way a person runs it, in a temporary working directory: for what
 // is about the process (exit codes, stdout and stderr, files, the environment). What is about the
@@ -144,7 +144,7 @@ describe('readiness --json', () => {
 describe('analyze', () => {
   it('is idempotent: analyzing the same logs twice changes no verdict, time or count', async () => {
     // The demo analyzed its logs once (then the late files): a copy of its store reads them again.
-    await cp(path.join(work, demoStore), path.join(work, 'replay'), { recursive: true });
+    await copyDemoStore(path.join(work, demoStore), path.join(work, 'replay'));
     // (input paths given in this process resolve against its working directory, not the CLI's cwd)
     const logs = path.join(work, demoStore, 'logs');
     const firstInScope = Number(/\n  in scope ([\d,]+): /.exec(demo.stdout)![1]!.replace(/,/g, ''));

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_COLUMNS } from '../../functions/core/report-render';
 import { run as runCli } from '../../functions/local/cli/main';
-import { BIN, DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
+import { BIN, copyDemoStore, DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
 
 // The built CLI, spawned the way a person runs it, in a temporary working directory, for exit
 // codes, messages and files; what is about the report's content runs the same commands in this
@@ -48,11 +48,11 @@ const reportInProcess = (...args: string[]) => inProcess(['report', '--store', s
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-cli-report-'));
-  const demo = await demoInto(work);
+  const demo = await demoInto(work, { without: ['logs', 'late'] });
   if (demo.code !== 0) throw new Error(`demo failed: ${demo.stderr}`);
   // the demo writes a report but saves no baseline (only --save does): a copy of its store is a
   // store with the same evidence and no report yet
-  await cp(path.join(work, store), path.join(work, 'fresh'), { recursive: true });
+  await copyDemoStore(path.join(work, store), path.join(work, 'fresh'));
 }, 180_000);
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });

@@ -50,7 +50,7 @@ let analyzeFirst: { before: ReadinessReport; readiness: ReadinessReport; alerts:
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-order-'));
   // the sample fleet's logs and inventory files (seed 42, ending at END), as the shared demo wrote them
-  await demoInto(work);
+  await demoInto(work, { without: ['late', 'reports'] });
   logDir = path.join(work, DEMO_DIR, 'logs');
   const inventoryDir = path.join(work, DEMO_DIR, 'inventory');
   inventory = await readInventoryFiles((await readdir(inventoryDir)).sort().map((f) => path.join(inventoryDir, f)));

@@ -36,7 +36,7 @@ beforeAll(async () => {
   }
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-report-html-'));
   // the sample fleet (seed 42, ending at END) as the demo analyzed it: a copy of its store
-  const demo = await demoInto(work);
+  const demo = await demoInto(work, { without: ['logs', 'late', 'reports'] });
   if (demo.code !== 0) throw new Error(`demo failed: ${demo.stderr}`);
   embedded = await startEmbeddedStore(path.join(work, DEMO_DIR));
   store = new DynamoEvidenceStore({ client: embedded.client, tableName: DEFAULT_TABLE_NAME, singleWriter: true });
