@@ -19,12 +19,14 @@ import { INGEST_BATCH_SIZE } from '../../lib/constructs/ingest-function';
 // local path (`analyze` over log files) on the same records must store the same evidence and alerts.
 let dir: string;
 let embedded: EmbeddedStore;
+let written: Awaited<ReturnType<typeof writeSampleFleet>>;
 const END = new Date('2026-11-20T00:00:00Z');
 const fleet = generateSampleFleet({ seed: 7, end: END });
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'cw-handler-'));
   embedded = await startEmbeddedStore(path.join(dir, 'store'));
+  written = await writeSampleFleet(path.join(dir, 'fleet'), fleet);
 }, 60_000);
 afterAll(async () => {
   await embedded.close();
@@ -34,7 +36,6 @@ afterAll(async () => {
 async function table(name: string): Promise<DynamoEvidenceStore> {
   const store = new DynamoEvidenceStore({ client: embedded.client, tableName: name });
   await store.ensureTable();
-  const written = await writeSampleFleet(path.join(dir, name), fleet);
   const files = (await readdir(written.inventoryDir)).map((f) => path.join(written.inventoryDir, f));
   await store.saveInventory(await readInventoryFiles(files));
   return store;
@@ -55,7 +56,7 @@ describe('the ingest Lambda handler', () => {
     // GIVEN two tables with the same inventory
     const local = await table('local');
     const deployed = await table('deployed');
-    await analyzePaths({ paths: [path.join(dir, 'local', 'logs')], store: local, policy: defaultPolicy(), now: () => END });
+    await analyzePaths({ paths: [written.logDir], store: local, policy: defaultPolicy(), now: () => END });
 
     // WHEN the records the rules would route arrive as SQS batches of EventBridge events
     process.env['TABLE_NAME'] = 'deployed';
