@@ -99,10 +99,9 @@ describe('large hostile inputs, generated at run time', () => {
   });
 
   it('ends /dev/zero with one problem after reading one record\'s cap', async () => {
-    const started = Date.now();
+    // it ends (an endless read would be this test's timeout), with one problem
     const { outcomes: got } = await outcomes('/dev/zero');
     expect(got).toEqual([{ where: null, problem: expect.stringMatching(/^not JSON: line 1 is longer than 16 MiB \(the cap on one record\)/) }]);
-    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('stops a file at the per-file cap, naming it, and keeps the records before', async () => {

@@ -55,12 +55,13 @@ function invalidity(e: IdentityEvent): string | null {
   return null;
 }
 
-/** Normalizes, asserting it neither throws nor takes long, and that the result is well-formed. */
+/**
+ * Normalizes, asserting it does not throw and that the result is well-formed. No stopwatch (a
+ * loaded machine would fail it; speed belongs in benchmarks): a record that made the normalizer
+ * backtrack for long would show up as this test's timeout.
+ */
 function check(record: unknown): Normalized {
-  const started = performance.now();
   const result = normalizeRecord(record, matcher, { now: NOW });
-  const took = performance.now() - started;
-  if (took > 50) throw new Error(`took ${took.toFixed(0)} ms`);
   switch (result.status) {
     case 'event': {
       const why = invalidity(result.event);
