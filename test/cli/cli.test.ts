@@ -142,7 +142,8 @@ describe('readiness --json', () => {
 });
 
 describe('analyze', () => {
-  it('is idempotent: analyzing the same logs twice changes no verdict, time or count', async () => {
+  // reads the fleet's 30 days again (about 5 s alone, three times that on a loaded machine)
+  it('is idempotent: analyzing the same logs twice changes no verdict, time or count', { timeout: 60_000 }, async () => {
     // The demo analyzed its logs once (then the late files): a copy of its store reads them again.
     await copyDemoStore(path.join(work, demoStore), path.join(work, 'replay'));
     // (input paths given in this process resolve against its working directory, not the CLI's cwd)

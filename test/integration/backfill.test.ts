@@ -446,7 +446,8 @@ describe('cutover-watch backfill', () => {
     await expect(access(path.join(dir, 'no-credentials'))).rejects.toThrow(/ENOENT/);
   });
 
-  it('prints a summary, writes alerts.jsonl, and on Ctrl-C stops after a checkpoint with exit 130 and the command to resume', async () => {
+  // two backfills and the analyze they are compared with (about 7 s alone)
+  it('prints a summary, writes alerts.jsonl, and on Ctrl-C stops after a checkpoint with exit 130 and the command to resume', { timeout: 60_000 }, async () => {
     const store = 'cli-store';
     let stop: (() => void) | undefined;
     serve(RECORDS, (n) => {
