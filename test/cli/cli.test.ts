@@ -372,7 +372,9 @@ describe('classify', () => {
 });
 
 describe('a DynamoDB table instead of the embedded store (--table)', () => {
-  it('analyzes into and answers readiness from a table, exactly as on the embedded store', async () => {
+  // three spawned commands through the table's several-writer path and the same analysis in process
+  // (about 8 s alone, twice that on a loaded machine)
+  it('analyzes into and answers readiness from a table, exactly as on the embedded store', { timeout: 60_000 }, async () => {
     // a DynamoDB API on loopback stands in for the deployed table
     const server = await startEmbeddedStore(path.join(work, 'remote'));
     try {
