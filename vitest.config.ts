@@ -28,7 +28,12 @@ class LongestFirst extends BaseSequencer {
 export default defineConfig({
   test: {
     // The SDK's Node 22 notice is about Lambda's runtime, not this machine's Node 20.
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: {
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // aws-cdk-lib validates every synthesized template in WebAssembly (@aws/cloudformation-validate):
+      // ~15 s of CPU per App. `cdk synth` in CI (.ci/run) keeps it; the tests assert their own properties.
+      CDK_VALIDATION: 'false',
+    },
     // Forks, not threads: a test changes directory (process.chdir), which threads may not.
     pool: 'forks',
     // vitest's default on 2 cores is 1 worker: every file would wait for the one before it.

@@ -35,6 +35,8 @@ const hash = (f: SampleFleet): string =>
     .update(JSON.stringify(f.files))
     .update(JSON.stringify(f.inventory))
     .update(JSON.stringify(f.expected))
+    .update(JSON.stringify(f.expectedDetections))
+    .update(JSON.stringify(f.stats))
     .digest('hex');
 
 const isFetch = (r: Rec) => r.eventSource === 'eks-auth.amazonaws.com' && r.eventName === 'AssumeRoleForPodIdentity';
@@ -246,12 +248,10 @@ describe('determinism', () => {
       throw new Error('Math.random used');
     });
     try {
-      const a = generateSampleFleet({ end: END, seed: 42, days: 30 });
-      vi.setSystemTime(new Date('2019-06-01T12:34:56Z'));
-      const b = generateSampleFleet({ end: new Date(END_MS), seed: 42, days: 30 });
-      expect(b).toEqual(a);
-      expect(hash(b)).toBe(hash(a));
-      expect(hash(a)).toBe(hash(fleet)); // defaults are seed 42, 30 days
+      // `fleet` was made with the real clock and the defaults (seed 42, 30 days): the same bytes
+      // (the hash covers every file, the inventory, the expectations and the stats) under another clock.
+      const again = generateSampleFleet({ end: new Date(END_MS), seed: 42, days: 30 });
+      expect(hash(again)).toBe(hash(fleet));
       expect(randomSpy).not.toHaveBeenCalled();
     } finally {
       randomSpy.mockRestore();
@@ -260,7 +260,7 @@ describe('determinism', () => {
   });
 
   it('a different seed changes ids and times but not the scenario (verdicts, detection cases)', () => {
-    for (const seed of [1, 7, 2024]) {
+    for (const seed of [7, 2024]) {
       const other = generateSampleFleet({ end: END, seed });
       expect(hash(other)).not.toBe(hash(fleet));
       expect(other.expected.map((e) => [e.cluster, e.namespace, e.verdict])).toEqual(
