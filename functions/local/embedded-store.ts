@@ -320,9 +320,10 @@ async function writeServerFile(file: string, info: ServerInfo): Promise<void> {
 }
 
 async function removeOwnServerFile(file: string): Promise<void> {
-  published.delete(file);
   const info = await readFile(file, 'utf8').then((t) => JSON.parse(t) as Partial<ServerInfo>, () => null);
   if (info?.pid === process.pid) await rm(file, { force: true });
+  // Only now: a process ended meanwhile (`analyze | head`) still removes it at exit.
+  published.delete(file);
 }
 
 /**
