@@ -153,9 +153,7 @@ export function parseConfig(doc: unknown, source: string, env: ConfigEnvironment
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const at = issue.path.join('.');
-      if (issue.code === 'unrecognized_keys') {
-        return `unknown key ${issue.keys.map((k) => (at ? `${at}.${k}` : k)).join(', ')} (known keys: ${Object.keys(ConfigSchema.shape).join(', ')})`;
-      }
+      if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => unknownSetting(at ? `${at}.${k}` : k, k)).join('; ');
       return `${at || '(top level)'}: ${issue.message}`;
     });
     throw new ConfigError(`${source}: ${problems.join('; ')}`);
@@ -213,6 +211,40 @@ export function parseConfig(doc: unknown, source: string, env: ConfigEnvironment
     collectors,
     eksRegions: [homeRegion, ...collectorRegions],
   };
+}
+
+const KNOWN_SETTINGS = Object.keys(ConfigSchema.shape);
+
+/** `alertEmail` → "did you mean alertEmails?"; without a close setting, the list of known ones. */
+function unknownSetting(shown: string, key: string): string {
+  const close = closestSetting(key, KNOWN_SETTINGS);
+  return close === undefined ? `unknown setting ${shown} (known settings: ${KNOWN_SETTINGS.join(', ')})` : `unknown setting ${shown}: did you mean ${close}?`;
+}
+
+/**
+ * The known name a typo most likely meant: case-insensitive edit distance (a swap of two
+ * neighbours counts as one edit), at most one edit per four characters and at least one; none
+ * when two names are equally close.
+ */
+export function closestSetting(key: string, known: readonly string[]): string | undefined {
+  const limit = Math.max(1, Math.floor(key.length / 4));
+  const scored = known.map((name) => ({ name, distance: editDistance(key.toLowerCase(), name.toLowerCase()) })).filter((s) => s.distance <= limit);
+  const best = Math.min(...scored.map((s) => s.distance));
+  const closest = scored.filter((s) => s.distance === best);
+  return closest.length === 1 ? closest[0]!.name : undefined;
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i += 1) {
+    for (let j = 1; j <= b.length; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
 }
 
 function readJson(path: string, what: string): unknown {

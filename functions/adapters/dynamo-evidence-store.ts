@@ -590,6 +590,10 @@ export class DynamoEvidenceStore implements EvidencePort {
    * from `fromDay`, and the per-namespace daily counts only when an as-of in the past needs them.
    */
   async snapshot(options: { fromDay: string; namespaceDays: boolean }): Promise<EvidenceSnapshot> {
+    // Coverage first: a writer records it only once the events it covers are stored, so evidence
+    // read after it holds at least those events, and silence it proves is real silence even while
+    // a writer runs (reading evidence first could pair it with coverage of events not seen).
+    const [inventory, coverage] = await Promise.all([this.loadInventory(), this.coverageDays()]);
     const scopes = (await this.query({ pk: SCOPES_PK })) as EvidenceItem[];
     const items: EvidenceItem[] = [...scopes];
     const reads: Promise<EvidenceItem[]>[] = [];
@@ -614,7 +618,6 @@ export class DynamoEvidenceStore implements EvidencePort {
       }
     }
     for (const batch of await Promise.all(reads)) items.push(...batch);
-    const [inventory, coverage] = await Promise.all([this.loadInventory(), this.coverageDays()]);
     return { items: items.map(untagged), inventory, coverage };
   }
 

@@ -41,7 +41,7 @@ export interface Alert {
   sampleEventIds: string[];
   /** One sentence: what happened. */
   summary: string;
-  /** Why it most likely happened, from the failure catalogues (docs/cloudtrail.md §1a, §2b, §2c, §3; the seed articles). */
+  /** Why it most likely happened, from the failure catalogues (docs/cloudtrail.md §1a, §2b, §2c, §3, and the public sources listed there). */
   likelyCause: string;
   /** What to check or do first. */
   nextStep: string;

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { constants, readFileSync, rmSync } from 'node:fs';
-import { access, chmod, cp, link, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, cp, link, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,8 @@ export interface EmbeddedStore {
   endpoint: string;
   client: DynamoDBClient;
   dir: string;
+  /** Whether this store was opened to read beside the process that holds it (through its server). */
+  attached?: { pid: number };
   close(): Promise<void>;
 }
 
@@ -23,14 +25,22 @@ export interface EmbeddedStore {
 export const STORE_MARKER = 'cutover-watch-store.json';
 export const STORE_FORMAT = 1;
 export const LOCK_FILE = 'store.lock';
+/**
+ * Where the process holding the lock says how to reach its dynalite server: loopback port and the
+ * read token (0600, so only the store's owner can read it). Readers connect there instead of
+ * opening LevelDB, which allows one process. The write token never leaves the holding process.
+ */
+export const SERVER_FILE = 'store.server.json';
+/** The header carrying a token; dynalite's server refuses requests without a valid one. */
+const TOKEN_HEADER = 'x-cutover-watch-token';
 
 /**
  * What this and earlier versions put in a store folder. `demo` is there because the demo's default
  * folder (`.cutover-watch/demo`) sits inside the default store.
  */
-const STORE_ENTRIES = new Set(['db', LOCK_FILE, 'rejects.jsonl', 'alerts.jsonl', 'demo', STORE_MARKER]);
+const STORE_ENTRIES = new Set(['db', LOCK_FILE, SERVER_FILE, 'rejects.jsonl', 'alerts.jsonl', 'demo', STORE_MARKER]);
 /** Temporary files of ours a killed run may leave behind (see takeLock and writeStoreMarker). */
-const OUR_TEMP = /^(store\.lock|cutover-watch-store\.json)\.(\d+\.[0-9a-f]+\.tmp|stale-\d+-[0-9a-f]+)$/;
+const OUR_TEMP = /^(store\.lock|store\.server\.json|cutover-watch-store\.json)\.(\d+\.[0-9a-f]+\.tmp|stale-\d+-[0-9a-f]+)$/;
 const isOurs = (entry: string) => STORE_ENTRIES.has(entry) || OUR_TEMP.test(entry);
 /** File names LevelDB writes: a `db/` holding anything else is not ours. */
 const LEVELDB_FILE = /^(CURRENT|LOCK|LOG|LOG\.old|MANIFEST-\d+|\d+\.(ldb|log|sst)|\d+\.dbtmp)$/;
@@ -45,7 +55,7 @@ const LEVELDB_FILE = /^(CURRENT|LOCK|LOG|LOG\.old|MANIFEST-\d+|\d+\.(ldb|log|sst
  * readable, locked by a process that ignores store.lock) then kills the thread mid-request. The
  * worker opens it once first, so that failure is reported at start, with LevelDB's reason.
  */
-const WORKER_SOURCE = `
+const WORKER_SOURCE = /* js */ `
 const { parentPort, workerData } = require('node:worker_threads');
 const { Level } = require(workerData.levelPath);
 const dynalite = require(workerData.dynalitePath);
@@ -59,6 +69,26 @@ const dynalite = require(workerData.dynalitePath);
     return;
   }
   const server = dynalite({ path: workerData.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  // Anyone on the machine can connect to a loopback port: only the write token may write, the read
+  // token may only read, and a request with neither never reaches dynalite.
+  const handle = server.listeners('request')[0];
+  server.removeAllListeners('request');
+  const { timingSafeEqual } = require('node:crypto');
+  const writeToken = Buffer.from(workerData.writeToken);
+  const readToken = Buffer.from(workerData.readToken);
+  const READS = new Set(['BatchGetItem', 'DescribeTable', 'DescribeTimeToLive', 'GetItem', 'ListTables', 'ListTagsOfResource', 'Query', 'Scan']);
+  const is = (given, token) => given.length === token.length && timingSafeEqual(given, token);
+  server.on('request', (req, res) => {
+    const given = Buffer.from(String(req.headers['${TOKEN_HEADER}'] || ''));
+    const operation = String(req.headers['x-amz-target'] || '').split('.')[1] || '';
+    if (is(given, writeToken) || (is(given, readToken) && READS.has(operation))) return handle(req, res);
+    const body = JSON.stringify(is(given, readToken)
+      ? { __type: 'com.amazonaws.dynamodb.v20120810#AccessDeniedException', message: 'this connection may only read the store (' + operation + ' refused)' }
+      : { __type: 'com.amazon.coral.service#UnrecognizedClientException', message: 'no valid cutover-watch store token' });
+    req.resume();
+    res.writeHead(400, { 'Content-Type': 'application/x-amz-json-1.0', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  });
   server.once('error', (e) => parentPort.postMessage({ error: e.message }));
   server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
   parentPort.on('message', (m) => { if (m === 'close') server.close(() => parentPort.postMessage({ closed: true })); });
@@ -125,7 +155,7 @@ export async function openEmbeddedStore(dir: string, options: OpenEmbeddedOption
   if (!options.write) {
     if (state === 'missing' || state === 'empty' || !entries.includes('db')) throw new StoreError(noStoreMessage(label, entries));
     if (!(await writable(dir)) || !(await writable(path.join(dir, 'db')))) return startPrivateCopy(dir, label);
-    return startEmbeddedStore(dir, { lock: options.lock ?? (await takeLock(dir, label)), label });
+    return openReader(dir, label, options.lock);
   }
   if (state === 'missing') {
     try {
@@ -145,25 +175,57 @@ function noStoreMessage(label: string, entries: readonly string[]): string {
 }
 
 /**
- * Starts dynalite on `<dir>/db`, taking the folder's lock unless one is given. It does not check
- * what the folder holds: what takes a folder from the user goes through `openEmbeddedStore`.
+ * Starts dynalite on `<dir>/db`, taking the folder's lock unless one is given, and publishes its
+ * port and read token in SERVER_FILE for readers. It does not check what the folder holds: what
+ * takes a folder from the user goes through `openEmbeddedStore`.
  */
-export async function startEmbeddedStore(dir: string, options: { lock?: StoreLock; label?: string } = {}): Promise<EmbeddedStore> {
-  const dbDir = path.join(dir, 'db');
+export async function startEmbeddedStore(
+  dir: string,
+  options: { lock?: StoreLock; label?: string; access?: 'write' | 'read'; publish?: boolean } = {},
+): Promise<EmbeddedStore> {
   const label = options.label ?? dir;
+  const server = await startServer(dir, label, options.lock ?? (await takeLock(dir)), options.publish ?? true);
+  const route: Route = { port: server.port, token: options.access === 'read' ? server.readToken : server.writeToken };
+  const client = embeddedClient(route);
+  let closed = false;
+  return {
+    endpoint: `http://127.0.0.1:${server.port}`,
+    client,
+    dir,
+    async close() {
+      if (closed) return;
+      closed = true;
+      client.destroy();
+      await server.close();
+    },
+  };
+}
+
+interface Server {
+  port: number;
+  writeToken: string;
+  readToken: string;
+  close(): Promise<void>;
+}
+
+async function startServer(dir: string, label: string, lock: StoreLock, publish: boolean): Promise<Server> {
+  const dbDir = path.join(dir, 'db');
   try {
     await mkdir(dbDir, { recursive: true, mode: 0o700 });
   } catch (e) {
+    await lock.release();
     throw new StoreError(`cannot create ${dbDir}: ${fsProblem(e)}`, { cause: e });
   }
-  const lock = options.lock ?? (await takeLock(dir));
+  const writeToken = randomBytes(32).toString('hex');
+  const readToken = randomBytes(32).toString('hex');
   const dynalitePath = createRequire(import.meta.url).resolve('dynalite');
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { dynalitePath, levelPath: createRequire(dynalitePath).resolve('level'), path: dbDir },
+    workerData: { dynalitePath, levelPath: createRequire(dynalitePath).resolve('level'), path: dbDir, writeToken, readToken },
   });
   let exited = false;
   worker.once('exit', () => (exited = true));
+  const serverFile = path.join(dir, SERVER_FILE);
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) => {
@@ -175,23 +237,17 @@ export async function startEmbeddedStore(dir: string, options: { lock?: StoreLoc
     await lock.release();
     throw new StoreError(`cannot open the store in ${label}: ${(e as Error).message}; move it aside (or pass another --store) and analyze again`, { cause: e });
   }
-  const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({
-    endpoint,
-    region: 'local',
-    // dynalite checks that requests are signed, not by whom.
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 3,
-  });
-  let closed = false;
+  if (publish) {
+    // Whatever is there was left by a holder that died: this process holds the lock now.
+    await writeServerFile(serverFile, { pid: process.pid, port, readToken }).catch(() => undefined);
+  }
   return {
-    endpoint,
-    client,
-    dir,
+    port,
+    writeToken,
+    readToken,
     async close() {
-      if (closed) return;
-      closed = true;
-      client.destroy();
+      // Readers stop finding this server first; those connected finish their request, then move on.
+      if (publish) await removeOwnServerFile(serverFile);
       // dynalite flushes LevelDB on close; only then may the thread go (unless it has died).
       if (!exited) await new Promise<void>((resolve) => {
         worker.once('message', () => resolve());
@@ -200,6 +256,149 @@ export async function startEmbeddedStore(dir: string, options: { lock?: StoreLoc
       });
       await worker.terminate();
       await lock.release();
+    },
+  };
+}
+
+/** Where an embedded client sends its requests, and how it finds a new server when that one goes. */
+interface Route {
+  port: number;
+  token: string;
+  /** A reader's: find the store's server again (the holder finished, or this process takes over). */
+  reroute?: () => Promise<void>;
+}
+
+/** A connection that never reached the server, or a server that went away: safe to resend a read. */
+const CONNECTION_LOST = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
+
+function embeddedClient(route: Route): DynamoDBClient {
+  const client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${route.port}`,
+    region: 'local',
+    // dynalite checks that requests are signed, not by whom: the token header says who.
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 3,
+    // A holder stopped with Ctrl-Z would otherwise keep a reader waiting forever.
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
+  });
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { port?: number; headers: Record<string, string> };
+      for (let attempt = 1; ; attempt += 1) {
+        request.port = route.port;
+        request.headers[TOKEN_HEADER] = route.token;
+        try {
+          return await next(args);
+        } catch (e) {
+          if (route.reroute === undefined || attempt >= 5 || !CONNECTION_LOST.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+          await route.reroute();
+        }
+      }
+    },
+    // After the retry middleware: each attempt goes to the current server.
+    { step: 'finalizeRequest', name: 'cutoverWatchStoreRoute', priority: 'low' },
+  );
+  return client;
+}
+
+interface ServerInfo {
+  pid: number;
+  port: number;
+  readToken: string;
+}
+
+async function writeServerFile(file: string, info: ServerInfo): Promise<void> {
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(temp, `${JSON.stringify(info)}\n`, { mode: 0o600, flag: 'wx' });
+    await rename(temp, file);
+    published.add(file);
+    onExit();
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+async function removeOwnServerFile(file: string): Promise<void> {
+  const info = await readFile(file, 'utf8').then((t) => JSON.parse(t) as Partial<ServerInfo>, () => null);
+  if (info?.pid === process.pid) await rm(file, { force: true });
+  // Only now: a process ended meanwhile (`analyze | head`) still removes it at exit.
+  published.delete(file);
+}
+
+/**
+ * The server of the process holding the lock, when it says so in a file only this user could
+ * have written and only this user can read (a file another user planted could point a reader at
+ * their own server). Anything else is no server.
+ */
+async function readServerFile(dir: string, holder: number): Promise<ServerInfo | null> {
+  const file = path.join(dir, SERVER_FILE);
+  try {
+    const s = await lstat(file);
+    if (!s.isFile() || (s.mode & 0o077) !== 0 || (process.getuid !== undefined && s.uid !== process.getuid())) return null;
+    const info = JSON.parse(await readFile(file, 'utf8')) as Partial<ServerInfo>;
+    const valid = info.pid === holder && Number.isInteger(info.port) && info.port! > 0 && info.port! < 65536 && typeof info.readToken === 'string' && /^[0-9a-f]{64}$/.test(info.readToken);
+    return valid ? (info as ServerInfo) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** How long a reader waits for a live holder to publish its server (it starts, or it is closing). */
+const HOLDER_WAIT_MS = 10_000;
+
+/**
+ * A read beside whatever holds the store: through the holder's server when another process holds
+ * it (a running analyze), else on a server of its own, which it publishes for other readers. When
+ * the server it reads through goes away (the writer finished), the next request finds the store's
+ * server again, or takes the lock and starts one: the reader only ever sees the store grow.
+ */
+async function openReader(dir: string, label: string, lock: StoreLock | undefined): Promise<EmbeddedStore> {
+  let own: Server | null = null;
+  let attached: { pid: number } | undefined;
+  const route: Route = { port: 0, token: '' };
+  const connect = async (given?: StoreLock) => {
+    const deadline = Date.now() + HOLDER_WAIT_MS;
+    for (;;) {
+      let taken: StoreLock;
+      try {
+        taken = given ?? (await takeLock(dir, label));
+      } catch (e) {
+        if (!(e instanceof StoreInUseError)) throw e;
+        const info = await readServerFile(dir, e.holder);
+        if (info !== null) {
+          Object.assign(route, { port: info.port, token: info.readToken });
+          attached = { pid: info.pid };
+          return;
+        }
+        if (Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      own = await startServer(dir, label, taken, true);
+      Object.assign(route, { port: own.port, token: own.readToken });
+      attached = undefined;
+      return;
+    }
+  };
+  await connect(lock);
+  route.reroute = async () => {
+    if (own === null) await connect();
+  };
+  const client = embeddedClient(route);
+  let closed = false;
+  return {
+    endpoint: `http://127.0.0.1:${route.port}`,
+    client,
+    dir,
+    get attached() {
+      return attached;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      client.destroy();
+      await (own as Server | null)?.close();
     },
   };
 }
@@ -225,7 +424,7 @@ async function startPrivateCopy(dir: string, label: string): Promise<EmbeddedSto
     await remove();
     throw new StoreError(`cannot read the store in ${label}: ${fsProblem(e)}`, { cause: e });
   }
-  const started = await startEmbeddedStore(copy, { lock: { file: copy, release: remove }, label });
+  const started = await startEmbeddedStore(copy, { lock: { file: copy, release: remove }, label, access: 'read', publish: false });
   return { ...started, dir };
 }
 
@@ -239,6 +438,16 @@ async function makeOwnerWritable(dir: string): Promise<void> {
   }
 }
 
+/** The lock is held by a live process (`holder`): a writer must wait; a reader can read through it. */
+export class StoreInUseError extends StoreError {
+  constructor(
+    label: string,
+    readonly holder: number,
+  ) {
+    super(`the store in ${label} is in use by another cutover-watch process (pid ${holder}); wait for it or pass another --store`);
+  }
+}
+
 export interface StoreLock {
   file: string;
   release(): Promise<void>;
@@ -248,6 +457,8 @@ export interface StoreLock {
 const held = new Set<string>();
 /** Private copies of read-only stores this process made. */
 const copies = new Set<string>();
+/** Server files this process wrote, removed at exit so no reader is sent to a port nobody serves. */
+const published = new Set<string>();
 
 /**
  * `readiness | head` ends the process from its EPIPE handler without unwinding: the lock would be
@@ -259,6 +470,13 @@ function onExit(): void {
   exitHook = true;
   process.once('exit', () => {
     for (const copy of copies) rmSync(copy, { recursive: true, force: true });
+    for (const file of published) {
+      try {
+        if ((JSON.parse(readFileSync(file, 'utf8')) as { pid?: unknown }).pid === process.pid) rmSync(file, { force: true });
+      } catch {
+        // already gone
+      }
+    }
     for (const file of held) {
       try {
         if (readFileSync(file, 'utf8') === String(process.pid)) rmSync(file, { force: true });
@@ -278,8 +496,7 @@ function onExit(): void {
  */
 export async function takeLock(dir: string, label: string = dir): Promise<StoreLock> {
   const file = path.join(dir, LOCK_FILE);
-  const inUse = (holder: number) =>
-    new StoreError(`the store in ${label} is in use by another cutover-watch process (pid ${holder}); wait for it or pass another --store`);
+  const inUse = (holder: number) => new StoreInUseError(label, holder);
   // A held lock is refused before anything is written: the folder stays exactly as it was.
   const current = await readFile(file, 'utf8').catch(() => null);
   if (current !== null && isHeld(file, current)) throw inUse(Number.parseInt(current, 10));

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { RemovalPolicy, Validations, type Duration } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, Runtime, Tracing, type IDestination } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
@@ -153,6 +153,8 @@ export class WatchFunction<H extends HandlerName> extends Construct {
         keepNames: true,
         sourceMap: true,
         sourcesContent: false,
+        // esbuild prints each bundle's size on success; errors (and only errors) still show.
+        logLevel: LogLevel.ERROR,
         ...(props.copyIntoBundle?.length
           ? {
               commandHooks: {

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,16 +16,28 @@ interface Run {
   stderr: string;
 }
 
+interface CliOptions {
+  cwd: string;
+  asNobody?: boolean;
+  env?: Record<string, string>;
+  /** Called with stderr as it grows (to see a paused writer say so). */
+  onStderr?: (stderr: string) => void;
+}
+
 /** Runs the CLI; `asNobody` drops root, for whom permission bits do not stop writes (setpriv, util-linux). */
-function cli(args: string[], options: { cwd: string; asNobody?: boolean }): Promise<Run> {
+function cli(args: string[], options: CliOptions): Promise<Run> {
   const drop = options.asNobody && process.getuid?.() === 0 ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'] : [];
   const [cmd, ...rest] = [...drop, process.execPath, BIN, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd!, rest, { cwd: options.cwd, env: { ...process.env, CI: 'true' } });
+    const { CUTOVER_WATCH_STORE: _fromTheRunner, ...inherited } = process.env;
+    const child = spawn(cmd!, rest, { cwd: options.cwd, env: { ...inherited, CI: 'true', ...options.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      options.onStderr?.(stderr);
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end('');
@@ -174,6 +187,65 @@ describe('a store folder', () => {
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toMatch(/^cutover-watch: cannot open the store in damaged: .*MANIFEST-999999.*; move it aside \(or pass another --store\) and analyze again$/);
   });
+});
+
+describe('readers beside a writer', () => {
+  it('readiness reads the store while analyze holds it mid-batch (from CUTOVER_WATCH_STORE), and the writer then finishes', async () => {
+    await cp(path.join(work, 'mine'), path.join(work, 'held'), { recursive: true });
+    await writeFile(path.join(work, 'trail-2.json'), JSON.stringify({ Records: [{ ...RECORD, eventID: 'store-test-2', userIdentity: { ...RECORD.userIdentity, userName: 'system:serviceaccount:orders:api' } }] }));
+    const resume = path.join(work, 'resume-writer');
+    let paused!: () => void;
+    const pausedNow = new Promise<void>((resolve) => (paused = resolve));
+
+    // the writer stops with its batch's journal written and none of its items: the commit point
+    const writer = cli(['analyze', '--store', 'held', 'trail-2.json'], {
+      cwd: work,
+      env: { CUTOVER_WATCH_FAULT: `after-journal:1:pause:${resume}` },
+      onStderr: (err) => err.includes('paused at after-journal') && paused(),
+    });
+    await Promise.race([pausedNow, writer.then((r) => Promise.reject(new Error(`the writer ended before pausing: ${JSON.stringify(r)}`)))]);
+    const server = JSON.parse(await readFile(path.join(work, 'held', 'store.server.json'), 'utf8')) as { pid: number };
+    const reader = await cli(['readiness', '--json', '--as-of', AS_OF], { cwd: work, env: { CUTOVER_WATCH_STORE: 'held' } });
+    await writeFile(resume, '');
+    const written = await writer;
+
+    expect(reader.stderr).toBe('');
+    expect(reader.code).toBe(0);
+    // the batch in progress is not seen: its items are not written yet
+    expect(JSON.parse(reader.stdout).namespaces.map((n: { namespace: string }) => n.namespace)).toEqual(['shop']);
+    expect(written.code).toBe(0);
+    // the writer's server was the one read through (the reader held no lock of its own), and it is gone
+    expect(server.pid).toBeGreaterThan(0);
+    expect(await readdir(path.join(work, 'held'))).not.toContain('store.server.json');
+    expect(await readdir(path.join(work, 'held'))).not.toContain('store.lock');
+    const after = await cli(['readiness', '--json', '--as-of', AS_OF], { cwd: work, env: { CUTOVER_WATCH_STORE: 'held' } });
+    expect(JSON.parse(after.stdout).namespaces.map((n: { namespace: string }) => n.namespace)).toEqual(['orders', 'shop']);
+  }, 90_000);
+
+  it("readiness reads a store whose writer died: it takes the stale lock over, and never calls the dead writer's port", async () => {
+    const stale = path.join(work, 'stale');
+    await cp(path.join(work, 'mine'), stale, { recursive: true });
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    // something else now listens where the dead writer's server was: it must get no request
+    let calls = 0;
+    const impostor = createServer((_req, res) => {
+      calls += 1;
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+    const port = (impostor.address() as { port: number }).port;
+    await writeFile(path.join(stale, 'store.lock'), String(dead));
+    await writeFile(path.join(stale, 'store.server.json'), JSON.stringify({ pid: dead, port, readToken: 'a'.repeat(64) }), { mode: 0o600 });
+
+    const run = await cli(['readiness', '--json', '--store', 'stale', '--as-of', AS_OF], { cwd: work }).finally(() => impostor.close());
+
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).namespaces.map((n: { namespace: string }) => n.namespace)).toEqual(['shop']);
+    expect(calls).toBe(0);
+    expect(await readdir(stale)).not.toContain('store.lock');
+    expect(await readdir(stale)).not.toContain('store.server.json');
+  }, 60_000);
 });
 
 describe('demo --dir', () => {

@@ -1,10 +1,13 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, FeatureFlags } from 'aws-cdk-lib';
+import { FLAGS } from 'aws-cdk-lib/cx-api';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_NODE_ROLE_PATTERNS } from '../../functions/core/node-roles';
-import { loadConfig, parseConfig } from '../../lib/config';
+import { closestSetting, ConfigError, loadConfig, parseConfig } from '../../lib/config';
+import { unconfiguredFeatureFlags } from '../../lib/feature-flags';
 import { outdir, synth } from './app';
 
 const dir = mkdtempSync(join(tmpdir(), 'cutover-watch-config-'));
@@ -66,8 +69,11 @@ describe('configuration defaults', () => {
 describe('configuration errors fail the synth, naming the key and the fix', () => {
   const fails = (config: unknown) => () => synth(config as never);
 
-  it('fail on an unknown key', () => {
-    expect(fails({ homeRegoin: 'eu-west-1' })).toThrow(/context cutoverWatch: unknown key homeRegoin \(known keys: homeRegion,/);
+  it('fail on an unknown setting, suggesting the one it most likely meant', () => {
+    expect(fails({ alertEmail: ['a@example.com'] })).toThrow(new ConfigError('context cutoverWatch: unknown setting alertEmail: did you mean alertEmails?'));
+    expect(fails({ homeRegoin: 'eu-west-1' })).toThrow(new ConfigError('context cutoverWatch: unknown setting homeRegoin: did you mean homeRegion?'));
+    expect(fails({ SoakDays: 7 })).toThrow(/unknown setting SoakDays: did you mean soakDays\?$/);
+    expect(fails({ colour: 'blue' })).toThrow(/^context cutoverWatch: unknown setting colour \(known settings: homeRegion, homeAccount, .*retainData\)$/);
   });
 
   it('fail on a bad region', () => {
@@ -107,5 +113,41 @@ describe('configuration errors fail the synth, naming the key and the fix', () =
   it('fail on an organization id or schedule of the wrong shape', () => {
     expect(fails({ organizationId: 'org-123' })).toThrow(/organizationId: expected an organization id such as o-/);
     expect(fails({ reportSchedule: 'every monday' })).toThrow(/reportSchedule: expected rate\(…\), cron\(…\) or at\(…\)/);
+  });
+});
+
+describe('a setting name', () => {
+  it('suggests only a close and unambiguous known name', () => {
+    const known = ['alertEmails', 'soakDays', 'homeRegion', 'homeAccount'];
+    expect(closestSetting('alertEmail', known)).toBe('alertEmails');
+    expect(closestSetting('soakdays', known)).toBe('soakDays');
+    expect(closestSetting('homeRegoin', known)).toBe('homeRegion');
+    expect(closestSetting('home', known)).toBeUndefined();
+    expect(closestSetting('email', known)).toBeUndefined();
+  });
+});
+
+describe('the CDK app (bin/app.ts)', () => {
+  it('stops on a configuration mistake with one line and exit 1, no stack trace', () => {
+    const out = outdir();
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+      encoding: 'utf8',
+      env: { ...process.env, CDK_OUTDIR: out, CDK_CONTEXT_JSON: JSON.stringify({ cutoverWatch: { alertEmail: ['a@example.com'] } }) },
+    });
+
+    expect(run.stderr).toBe('cutover-watch: context cutoverWatch: unknown setting alertEmail: did you mean alertEmails?\n');
+    expect(run.status).toBe(1);
+  }, 60_000);
+
+  it('pins the feature flags to the behaviour they have unset, so templates do not change', () => {
+    // (Synthesizing the whole app both ways gave identical templates for the home and a collector
+    // stack; at 30-50 s on a shared machine that comparison is not part of the suite.)
+    const unpinned = new App({ outdir: outdir() });
+    const pinned = new App({ outdir: outdir(), context: unconfiguredFeatureFlags() });
+    const flags = Object.entries(FLAGS).filter(([, f]) => f.introducedIn.v2 !== undefined && typeof f.recommendedValue === 'boolean');
+
+    expect(flags.length).toBeGreaterThan(80);
+    for (const [name] of flags) expect(FeatureFlags.of(pinned).isEnabled(name), name).toBe(FeatureFlags.of(unpinned).isEnabled(name));
+    expect(pinned.node.tryGetContext('@aws-cdk/core:defaultCrossStackReferences')).toBe(FLAGS['@aws-cdk/core:defaultCrossStackReferences']!.unconfiguredBehavesLike!.v2);
   });
 });

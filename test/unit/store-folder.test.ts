@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreError } from '../../functions/adapters/dynamo-evidence-store';
+import { Command } from 'commander';
 import { inspectStoreDir, openEmbeddedStore, STORE_MARKER, takeLock } from '../../functions/local/embedded-store';
+import { storeDir, withStoreOptions } from '../../functions/local/cli/store-options';
 
 let tmp: string;
 let n = 0;
@@ -97,5 +99,24 @@ describe('the store lock', () => {
     const lock = await takeLock(dir);
     await lock.release();
     expect(await readdir(dir)).toEqual([]);
+  });
+});
+
+describe('which folder is the store', () => {
+  const cwd = '/home/me/project';
+
+  it('is --store, else $CUTOVER_WATCH_STORE, else .cutover-watch, relative to the working directory', () => {
+    const env = { CUTOVER_WATCH_STORE: '/srv/cutover-watch' };
+    expect(storeDir({ store: 'mine' }, cwd, env)).toEqual({ dir: '/home/me/project/mine', where: 'mine' });
+    expect(storeDir({}, cwd, env)).toEqual({ dir: '/srv/cutover-watch', where: '/srv/cutover-watch (CUTOVER_WATCH_STORE)' });
+    expect(storeDir({}, cwd, { CUTOVER_WATCH_STORE: 'evidence' })).toEqual({ dir: '/home/me/project/evidence', where: 'evidence (CUTOVER_WATCH_STORE)' });
+    expect(storeDir({}, cwd, { CUTOVER_WATCH_STORE: '' })).toEqual({ dir: '/home/me/project/.cutover-watch', where: '.cutover-watch' });
+    expect(storeDir({}, cwd, {})).toEqual({ dir: '/home/me/project/.cutover-watch', where: '.cutover-watch' });
+  });
+
+  it('is said in --help, with the value of the variable when it is set', () => {
+    const help = (env: NodeJS.ProcessEnv) => withStoreOptions(new Command('readiness'), env).helpInformation().replace(/\s+/g, ' ');
+    expect(help({})).toContain('default: $CUTOVER_WATCH_STORE, else .cutover-watch');
+    expect(help({ CUTOVER_WATCH_STORE: '/srv/cw' })).toContain('(now CUTOVER_WATCH_STORE=/srv/cw)');
   });
 });

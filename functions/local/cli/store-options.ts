@@ -7,6 +7,8 @@ import { openEmbeddedStore, type StoreLock } from '../embedded-store';
 import { UsageError, type Io } from './io';
 
 export const DEFAULT_STORE_DIR = '.cutover-watch';
+/** The embedded store's folder when `--store` is not given: one store for every working directory. */
+export const STORE_ENV = 'CUTOVER_WATCH_STORE';
 
 export interface StoreOptions {
   store?: string;
@@ -16,9 +18,13 @@ export interface StoreOptions {
 }
 
 /** The options every store-using command takes, with the same help text everywhere. */
-export function withStoreOptions(command: Command): Command {
+export function withStoreOptions(command: Command, env: NodeJS.ProcessEnv = process.env): Command {
+  const fromEnv = env[STORE_ENV] ? ` (now ${STORE_ENV}=${env[STORE_ENV]})` : '';
   return command
-    .option('--store <dir>', `embedded store folder (dynalite, on disk; created 0700 if missing; an existing one must be empty or a store)`, DEFAULT_STORE_DIR)
+    .option(
+      '--store <dir>',
+      `embedded store folder (dynalite, on disk; created 0700 if missing; an existing one must be empty or a store); default: $${STORE_ENV}, else ${DEFAULT_STORE_DIR}${fromEnv}`,
+    )
     .option('--table <name>', 'use a DynamoDB table instead of the embedded store (the deployed stack\'s evidence table)')
     .option('--region <region>', 'AWS region of --table (default: AWS_REGION)')
     .option('--endpoint <url>', 'DynamoDB endpoint for --table (e.g. a DynamoDB-compatible server on localhost)');
@@ -43,6 +49,18 @@ export interface OpenMode {
   lock?: StoreLock;
 }
 
+/**
+ * The embedded store's folder: `--store`, else $CUTOVER_WATCH_STORE, else `.cutover-watch`, relative
+ * to the working directory; `where` names it in messages, with the variable when it chose.
+ */
+export function storeDir(options: Pick<StoreOptions, 'store'>, cwd: string, env: NodeJS.ProcessEnv = process.env): { dir: string; where: string } {
+  const fromEnv = options.store === undefined && env[STORE_ENV] ? env[STORE_ENV] : undefined;
+  const dir = path.resolve(cwd, options.store ?? fromEnv ?? DEFAULT_STORE_DIR);
+  const relative = path.relative(cwd, dir);
+  const shown = relative.startsWith('..') || path.isAbsolute(relative) ? dir : relative || '.';
+  return { dir, where: fromEnv === undefined ? shown : `${shown} (${STORE_ENV})` };
+}
+
 export async function openStore(options: StoreOptions, io: Io, mode: OpenMode = {}): Promise<OpenStore> {
   const write = mode.write ?? true;
   if (options.table !== undefined) {
@@ -59,13 +77,11 @@ export async function openStore(options: StoreOptions, io: Io, mode: OpenMode = 
     return {
       store,
       where: `table ${options.table} in ${region}`,
-      localDir: path.resolve(io.cwd, DEFAULT_STORE_DIR),
+      localDir: storeDir({}, io.cwd).dir,
       close: async () => client.destroy(),
     };
   }
-  const dir = path.resolve(io.cwd, options.store ?? DEFAULT_STORE_DIR);
-  const relative = path.relative(io.cwd, dir);
-  const where = relative.startsWith('..') ? dir : relative || '.';
+  const { dir, where } = storeDir(options, io.cwd);
   const embedded = await openEmbeddedStore(dir, { write, lock: mode.lock, label: where });
   const store = new DynamoEvidenceStore({ client: embedded.client, tableName: DEFAULT_TABLE_NAME, singleWriter: true });
   try {

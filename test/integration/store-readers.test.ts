@@ -1,0 +1,86 @@
+import { DescribeTableCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import { DEFAULT_TABLE_NAME } from '../../functions/core/table-schema';
+import { openEmbeddedStore, SERVER_FILE, type EmbeddedStore } from '../../functions/local/embedded-store';
+
+// A reader beside the process that holds the store (here the same process: the lock is per folder).
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'cw-store-readers-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const item = (sk: string) => ({ pk: { S: 'TEST' }, sk: { S: sk } });
+const query = (client: EmbeddedStore['client']) =>
+  client.send(new QueryCommand({ TableName: DEFAULT_TABLE_NAME, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'TEST' } } }));
+
+describe('a store held by a writer', () => {
+  let dir: string;
+  let writer: EmbeddedStore;
+  let reader: EmbeddedStore;
+  beforeAll(async () => {
+    dir = path.join(tmp, 'store');
+    writer = await openEmbeddedStore(dir, { write: true });
+    await new DynamoEvidenceStore({ client: writer.client, tableName: DEFAULT_TABLE_NAME, singleWriter: true }).ensureTable();
+    await writer.client.send(new PutItemCommand({ TableName: DEFAULT_TABLE_NAME, Item: item('before') }));
+    reader = await openEmbeddedStore(dir, { write: false });
+  });
+  afterAll(async () => {
+    await reader?.close();
+    await writer?.close();
+  });
+
+  it("publishes its server's port and read token only to its owner (0600), never the write token", async () => {
+    const file = path.join(dir, SERVER_FILE);
+    const info = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+
+    expect(((await stat(file)).mode & 0o777).toString(8)).toBe('600');
+    expect(Object.keys(info).sort()).toEqual(['pid', 'port', 'readToken']);
+    expect(info['pid']).toBe(process.pid);
+  });
+
+  it('is read through the holder’s server, seeing what the writer wrote since', async () => {
+    await writer.client.send(new PutItemCommand({ TableName: DEFAULT_TABLE_NAME, Item: item('during') }));
+
+    expect(reader.attached).toEqual({ pid: process.pid });
+    expect((await query(reader.client)).Items?.map((i) => i['sk']?.S)).toEqual(['before', 'during']);
+  });
+
+  it('refuses every write from a reader, and any request without a token', async () => {
+    await expect(reader.client.send(new PutItemCommand({ TableName: DEFAULT_TABLE_NAME, Item: item('sneaky') }))).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+      message: 'this connection may only read the store (PutItem refused)',
+    });
+    const port = (JSON.parse(await readFile(path.join(dir, SERVER_FILE), 'utf8')) as { port: number }).port;
+    const anonymous = await fetch(`http://127.0.0.1:${port}/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.DescribeTable', 'x-cutover-watch-token': 'guess' },
+      body: JSON.stringify({ TableName: DEFAULT_TABLE_NAME }),
+    });
+
+    expect(anonymous.status).toBe(400);
+    expect(await anonymous.text()).toContain('UnrecognizedClientException');
+    expect((await query(reader.client)).Items?.map((i) => i['sk']?.S)).toEqual(['before', 'during']);
+  });
+
+  it('keeps being read when the writer finishes: the reader takes the store over, then leaves it free', async () => {
+    await writer.close();
+    expect(await readdir(dir)).not.toContain(SERVER_FILE);
+
+    expect((await query(reader.client)).Items?.map((i) => i['sk']?.S)).toEqual(['before', 'during']);
+    expect(reader.attached).toBeUndefined();
+    // what it published for other readers is again a read-only server
+    expect(JSON.parse(await readFile(path.join(dir, SERVER_FILE), 'utf8'))).toMatchObject({ pid: process.pid });
+    await expect(reader.client.send(new PutItemCommand({ TableName: DEFAULT_TABLE_NAME, Item: item('sneaky') }))).rejects.toThrow(/may only read/);
+    await reader.client.send(new DescribeTableCommand({ TableName: DEFAULT_TABLE_NAME }));
+
+    await reader.close();
+    expect((await readdir(dir)).sort()).toEqual(['cutover-watch-store.json', 'db']);
+  });
+});
