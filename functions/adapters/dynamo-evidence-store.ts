@@ -9,6 +9,7 @@ import {
   BatchGetCommand,
   BatchWriteCommand,
   DynamoDBDocumentClient,
+  DeleteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -40,6 +41,10 @@ import {
   scopePk,
   SCOPES_PK,
   TABLE_SCHEMA,
+  WRITER_LEASE_PK,
+  WRITER_LEASE_SECONDS,
+  WRITER_LEASE_SK,
+  WRITER_LEASE_WRITE_SECONDS,
 } from '../core/table-schema';
 
 /** DynamoDB limits: BatchGetItem takes 100 keys, BatchWriteItem 25 requests (DynamoDB API reference). */
@@ -76,6 +81,15 @@ export class DynamoEvidenceStore implements EvidencePort {
        * items and guards can go in batches of 25 instead of one conditional write each. @default false
        */
       singleWriter?: boolean;
+      /**
+       * Several writers share the table (the ingest Lambda, a CLI on --table): each batch is written
+       * under the table's writer lease (`withWriterLease`), and while a writer holds it, it writes
+       * like the single writer. Without it, writers claim events and merge items one conditional
+       * write at a time. @default false
+       */
+      writerLease?: boolean;
+      /** How long `withWriterLease` waits for another writer's lease. @default 20 s (a third of the Lambda's timeout) */
+      leaseWaitMs?: number;
     },
   ) {
     this.doc = DynamoDBDocumentClient.from(deps.client, {
@@ -85,6 +99,138 @@ export class DynamoEvidenceStore implements EvidencePort {
 
   get tableName(): string {
     return this.deps.tableName;
+  }
+
+  /** Nobody else writes now: the embedded store's process lock, or the writer lease held. */
+  private get serialized(): boolean {
+    return this.deps.singleWriter === true || this.lease !== undefined;
+  }
+
+  /** The writer lease this store holds, by its own clock. */
+  private lease: { holder: string; renewedAt: number } | undefined;
+
+  /**
+   * Runs `write` holding the table's writer lease (a no-op for the single writer and for stores
+   * without `writerLease`), and releases it after, whatever `write` did. The lease is per batch,
+   * not per run: a long CLI run lets the live ingest in between its batches.
+   *
+   * Why a writer that holds it can write without conditions: a lease is taken by a conditional put
+   * (free, or expired by the taker's clock), lasts WRITER_LEASE_SECONDS, and its holder sends each
+   * write request only within WRITER_LEASE_WRITE_SECONDS of taking or renewing it (checked just
+   * before the request, by wall clock, so a process suspended or frozen in between stops). The ingest
+   * Lambda cannot outlive a lease it took (its timeout is shorter); a CLI process stopped between
+   * that check and its request reaching DynamoDB for longer than the margin is the one case this
+   * does not cover (docs/RELIABILITY.md).
+   */
+  async withWriterLease<T>(write: () => Promise<T>): Promise<T> {
+    if (this.serialized || !this.deps.writerLease || this.lease !== undefined) return write();
+    await this.acquireLease();
+    try {
+      return await write();
+    } finally {
+      await this.releaseLease();
+    }
+  }
+
+  private async acquireLease(): Promise<void> {
+    const holder = newBatchId(new Date());
+    const waitUntil = Date.now() + (this.deps.leaseWaitMs ?? 20_000);
+    for (let attempt = 0; ; attempt += 1) {
+      const at = Date.now();
+      try {
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { pk: WRITER_LEASE_PK, sk: WRITER_LEASE_SK, holder, takenAt: new Date(at).toISOString(), expiresAtMs: at + WRITER_LEASE_SECONDS * 1000 },
+            ConditionExpression: 'attribute_not_exists(pk) OR expiresAtMs < :now',
+            ExpressionAttributeValues: { ':now': at },
+          }),
+        );
+        this.lease = { holder, renewedAt: at };
+        return;
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      }
+      // Held: wait with reads (a failed conditional put is a billed write), until it is free or expired.
+      for (;;) {
+        if (Date.now() >= waitUntil) {
+          throw new StoreError(`table ${this.tableName} is being written by another writer (its writer lease was not free within ${Math.round((this.deps.leaseWaitMs ?? 20_000) / 1000)} s): retry later`);
+        }
+        await backoff(Math.min(attempt + 1, 5));
+        attempt += 1;
+        const { Item } = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key(WRITER_LEASE_PK, WRITER_LEASE_SK), ConsistentRead: true }));
+        if (Item === undefined || Number(Item['expiresAtMs']) < Date.now()) break;
+      }
+    }
+  }
+
+  /** Deletes the lease if it is still ours; one that ran out was maybe taken over, and is left alone. */
+  private async releaseLease(): Promise<void> {
+    const lease = this.lease;
+    this.lease = undefined;
+    if (lease === undefined) return;
+    try {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: key(WRITER_LEASE_PK, WRITER_LEASE_SK),
+          ConditionExpression: 'holder = :me',
+          ExpressionAttributeValues: { ':me': lease.holder },
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    }
+  }
+
+  /**
+   * Before each write request under a lease: renews it past half of its write window, and refuses
+   * to write once the window is over (the lease may be someone else's by then).
+   */
+  private async checkLease(): Promise<void> {
+    const lease = this.lease;
+    if (lease === undefined) return;
+    const elapsed = Date.now() - lease.renewedAt;
+    if (elapsed < 0 || elapsed >= WRITER_LEASE_WRITE_SECONDS * 1000) {
+      this.lease = undefined;
+      throw new StoreError(`the writer lease on ${this.tableName} ran out before the batch was written (${Math.round(elapsed / 1000)} s): the next batch finishes it`);
+    }
+    if (elapsed < (WRITER_LEASE_WRITE_SECONDS * 1000) / 2) return;
+    const at = Date.now();
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: WRITER_LEASE_PK, sk: WRITER_LEASE_SK, holder: lease.holder, takenAt: new Date(at).toISOString(), expiresAtMs: at + WRITER_LEASE_SECONDS * 1000 },
+          ConditionExpression: 'holder = :me',
+          ExpressionAttributeValues: { ':me': lease.holder },
+        }),
+      );
+      lease.renewedAt = at;
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      this.lease = undefined;
+      throw new StoreError(`the writer lease on ${this.tableName} was taken over before the batch was written: the next batch finishes it`, { cause: e });
+    }
+  }
+
+  /** With a writer lease, a batch written without it would race the holders' unconditional writes. */
+  private assertBatchWriter(): void {
+    if (this.deps.writerLease && !this.serialized) throw new StoreError('a batch on a table with a writer lease must run inside withWriterLease');
+  }
+
+  /** A write request of the batch path: checked against the lease first when one is held. */
+  private async write<T = unknown>(command: PutCommand | UpdateCommand | BatchWriteCommand): Promise<T> {
+    await this.checkLease();
+    return (await this.doc.send(command as PutCommand)) as T;
+  }
+
+  /**
+   * Merge writes outside a batch (alerts of a placement, backfill's coverage): under a lease of
+   * their own when the store has one, so they never race a lease holder's unconditional writes.
+   */
+  private leased<T>(write: () => Promise<T>): Promise<T> {
+    return this.deps.writerLease && !this.serialized ? this.withWriterLease(write) : write();
   }
 
   /** Creates the table if it is missing (embedded store); a deployed table is CDK's to create. */
@@ -181,11 +327,12 @@ export class DynamoEvidenceStore implements EvidencePort {
    */
 
   async recover(now: Date): Promise<Alert[]> {
+    this.assertBatchWriter();
     const keys = await this.query({ pk: JOURNAL_PK, projection: true });
     const heads = new Map<string, EvidenceItem>();
     for (const k of keys) if (k.sk.startsWith('B#')) heads.set(k.sk.slice(2), k);
     const alerts: Alert[] = [];
-    const stale = (batch: string) => this.deps.singleWriter || now.getTime() - batchTime(batch) >= JOURNAL_LEASE_SECONDS * 1000;
+    const stale = (batch: string) => this.serialized || now.getTime() - batchTime(batch) >= JOURNAL_LEASE_SECONDS * 1000;
     for (const batch of [...heads.keys()].sort()) {
       if (!stale(batch)) continue;
       const head = await this.getHead(batch);
@@ -200,6 +347,7 @@ export class DynamoEvidenceStore implements EvidencePort {
   }
 
   async claimEvents(events: readonly GuardedEvent[], now: Date): Promise<Claim> {
+    this.assertBatchWriter();
     const claim: Claim = { batch: newBatchId(now), fresh: new Set(), inDoubt: new Set() };
     const byHour = new Map<string, string[]>();
     for (const e of events) {
@@ -226,14 +374,14 @@ export class DynamoEvidenceStore implements EvidencePort {
       if (open.length > 0) candidates.set(hour, open);
       else candidates.delete(hour);
     }
-    if (this.deps.singleWriter) {
+    if (this.serialized) {
       // Nobody else writes: whatever is not counted is ours, and a claim left by a dead batch is dead.
       for (const ids of candidates.values()) for (const id of ids) claim.fresh.add(id);
       faultPoint('after-claim');
       return claim;
     }
     if (candidates.size === 0) return claim;
-    await this.doc.send(
+    await this.write(
       new PutCommand({
         TableName: this.tableName,
         Item: { pk: JOURNAL_PK, sk: `B#${claim.batch}`, batch: claim.batch, state: 'open', at: now.toISOString(), hours: [...candidates.keys()] },
@@ -304,7 +452,7 @@ export class DynamoEvidenceStore implements EvidencePort {
   /** open → aborted, conditional: false when the batch committed first. */
   private async abort(batch: string): Promise<boolean> {
     try {
-      await this.doc.send(
+      await this.write(
         new UpdateCommand({
           TableName: this.tableName,
           Key: key(JOURNAL_PK, `B#${batch}`),
@@ -327,7 +475,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     for (let i = 0; i < data.length; i += JOURNAL_CHUNK_CHARS) chunks.push(data.slice(i, i + JOURNAL_CHUNK_CHARS));
     const puts = chunks.map((d, n) => ({ PutRequest: { Item: { pk: JOURNAL_PK, sk: chunkSk(journal.batch, n), data: d } } }));
     const head = { pk: JOURNAL_PK, sk: `B#${journal.batch}`, batch: journal.batch, state: 'committed', at: journal.at, chunks: chunks.length, hours: Object.keys(journal.guards) };
-    if (this.deps.singleWriter && puts.length < BATCH_WRITE_LIMIT) {
+    if (this.serialized && puts.length < BATCH_WRITE_LIMIT) {
       // One request. Cut short, it leaves a head without all its chunks, which recovery drops as
       // never committed: true, since nothing else of the batch is written before this returns.
       await this.batchWrite([...puts, { PutRequest: { Item: head } }]);
@@ -338,11 +486,11 @@ export class DynamoEvidenceStore implements EvidencePort {
     // Chunks first: they are inert until the head says committed.
     await this.batchWrite(puts);
     try {
-      await this.doc.send(
+      await this.write(
         new PutCommand({
           TableName: this.tableName,
           Item: head,
-          ...(this.deps.singleWriter ? {} : { ConditionExpression: '#s = :open', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':open': 'open' } }),
+          ...(this.serialized ? {} : { ConditionExpression: '#s = :open', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':open': 'open' } }),
         }),
       );
     } catch (e) {
@@ -381,7 +529,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       // One writer writes a head with its chunks in one request and deletes them in one: a head
       // left without them is a commit cut short (nothing else written) or a delete cut short
       // (everything else written). Either way there is nothing to finish.
-      if (this.deps.singleWriter) {
+      if (this.serialized) {
         await this.deleteJournal(batch, undefined);
         return [];
       }
@@ -402,7 +550,7 @@ export class DynamoEvidenceStore implements EvidencePort {
   /** An uncommitted batch: abort it (conditionally), drop its claims, delete its journal. */
   private async giveUp(head: EvidenceItem): Promise<void> {
     const batch = String(head['batch']);
-    if (head['state'] === 'open' && !this.deps.singleWriter && !(await this.abort(batch))) {
+    if (head['state'] === 'open' && !this.serialized && !(await this.abort(batch))) {
       const committed = await this.getHead(batch);
       if (committed) await this.rollForward(committed);
       return;
@@ -420,7 +568,7 @@ export class DynamoEvidenceStore implements EvidencePort {
         : Array.from({ length: chunks }, (_, n) => chunkSk(batch, n));
     const deletes = keys.map((sk) => ({ DeleteRequest: { Key: key(JOURNAL_PK, sk) } }));
     const head = { DeleteRequest: { Key: key(JOURNAL_PK, `B#${batch}`) } };
-    if (this.deps.singleWriter && deletes.length < BATCH_WRITE_LIMIT) {
+    if (this.serialized && deletes.length < BATCH_WRITE_LIMIT) {
       await this.batchWrite([head, ...deletes]);
       return;
     }
@@ -438,7 +586,7 @@ export class DynamoEvidenceStore implements EvidencePort {
   private async markCounted(batch: string, guards: Record<string, string[]>, now: Date): Promise<void> {
     const hours = Object.keys(guards);
     const shards = await this.readGuards(hours);
-    if (this.deps.singleWriter) {
+    if (this.serialized) {
       // Claims found here belong to dead batches (this process is the only writer): dropped.
       const puts = hours.flatMap((hour) => {
         const found = shards.get(hour) ?? [];
@@ -472,11 +620,11 @@ export class DynamoEvidenceStore implements EvidencePort {
     for (const item of planGuards(hour, shards, change, now)) {
       const version = (shards.find((s) => s.sk === item.sk)?.version as number | undefined) ?? 0;
       const isNew = !shards.some((s) => s.sk === item.sk);
-      await this.doc.send(
+      await this.write(
         new PutCommand({
           TableName: this.tableName,
           Item: item,
-          ...(this.deps.singleWriter
+          ...(this.serialized
             ? {}
             : isNew
               ? { ConditionExpression: 'attribute_not_exists(pk)' }
@@ -517,7 +665,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       current.set(itemKey(item), item);
     }
     const result: ApplyResult = { written: 0, unchanged: 0, failed: [] };
-    if (this.deps.singleWriter) {
+    if (this.serialized) {
       const puts: { delta: EvidenceDelta; item: EvidenceItem }[] = [];
       for (const delta of deltas) {
         const stored = current.get(itemKey(delta.item));
@@ -562,7 +710,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       if (next === undefined) return false;
       const version = typeof stored?.['version'] === 'number' ? stored['version'] : 0;
       try {
-        await this.doc.send(
+        await this.write(
           new PutCommand({
             TableName: this.tableName,
             Item: next,
@@ -710,8 +858,12 @@ export class DynamoEvidenceStore implements EvidencePort {
    * `attribute_not_exists`, so a replay or a retried batch finds it there and raises nothing new.
    */
   async recordAlerts(alerts: readonly Alert[]): Promise<Alert[]> {
+    return this.leased(() => this.recordAlertsNow(alerts));
+  }
+
+  private async recordAlertsNow(alerts: readonly Alert[]): Promise<Alert[]> {
     const fresh: Alert[] = [];
-    if (this.deps.singleWriter) {
+    if (this.serialized) {
       // Nobody else records alerts: what is not there now is new, and can go 25 to a request.
       const known = new Set((await this.batchGet(alerts.map((a) => key(alertsPk(a), a.id)))).map((i) => i.sk));
       fresh.push(...new Map(alerts.filter((a) => !known.has(a.id)).map((a) => [a.id, a])).values());
@@ -720,7 +872,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     }
     await eachLimit(alerts, WRITE_CONCURRENCY, async (alert) => {
       try {
-        await this.doc.send(
+        await this.write(
           new PutCommand({
             TableName: this.tableName,
             Item: { pk: alertsPk(alert), sk: alert.id, type: 'alert', ...alert },
@@ -746,7 +898,7 @@ export class DynamoEvidenceStore implements EvidencePort {
   }
 
   async putMeta(item: { pk: string; sk: string; [field: string]: unknown }): Promise<void> {
-    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: item }));
+    await this.write(new PutCommand({ TableName: this.tableName, Item: item }));
   }
 
   async deleteMeta(pk: string, sk: string): Promise<void> {
@@ -762,6 +914,10 @@ export class DynamoEvidenceStore implements EvidencePort {
    * and commutative, so replays, overlapping sources and concurrent writers need no read and no lock.
    */
   async recordCoverage(days: readonly CoverageDay[]): Promise<void> {
+    await this.leased(() => this.recordCoverageNow(days));
+  }
+
+  private async recordCoverageNow(days: readonly CoverageDay[]): Promise<void> {
     // Read first: a replay adds nothing and then writes nothing; one writer writes the unions 25
     // days to a request instead of an UpdateItem each.
     const stored = new Map(
@@ -776,7 +932,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       };
       return !(has('fileHours', d.fileHours) && has('liveHours', d.liveHours) && has('slices', d.slices));
     });
-    if (this.deps.singleWriter) {
+    if (this.serialized) {
       await this.batchWrite(
         news.map((d) => {
           const sk = coverageSk(d.account, d.region, d.day);
@@ -793,7 +949,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       const sets = { fileHours: d.fileHours, liveHours: d.liveHours, slices: d.slices };
       const present = Object.entries(sets).filter(([, values]) => values.length > 0);
       if (present.length === 0) return;
-      await this.doc.send(
+      await this.write(
         new UpdateCommand({
           TableName: this.tableName,
           Key: key(COVERAGE_PK, coverageSk(d.account, d.region, d.day)),
@@ -909,7 +1065,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       for (let attempt = 0; pending && pending.length > 0; attempt += 1) {
         if (attempt > 0) await backoff(attempt);
         if (attempt > 10) throw new StoreError(`BatchWriteItem left ${pending.length} requests unprocessed after ${attempt} attempts`);
-        const page = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
+        const page = await this.write<{ UnprocessedItems?: Record<string, Record<string, unknown>[]> }>(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
         pending = page.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
       }
     }

@@ -125,8 +125,11 @@ export async function ingestUnits(
   const flush = async () => {
     const proven = coverage;
     coverage = new CoverageAccumulator();
-    const notStored = await flushEvents();
-    if (proven.size > 0 && notStored === 0) await options.store.recordCoverage(proven.days());
+    // One writer lease per batch (a table shared with the live ingest), not per run.
+    await options.store.withWriterLease(async () => {
+      const notStored = await flushEvents();
+      if (proven.size > 0 && notStored === 0) await options.store.recordCoverage(proven.days());
+    });
   };
   const flushEvents = async (): Promise<number> => {
     if (batch.length === 0) return 0;

@@ -92,22 +92,36 @@ export async function processSqsBatch(event: SQSEvent, deps: SqsIngestDeps): Pro
   let alerts: Alert[] = [];
   let replayed = 0;
   try {
-    const result = await ingestBatch(events, deps.store, deps.now, { policy: deps.policy, inventory: deps.inventory, port: deps.store });
-    alerts = result.alerts;
-    replayed = result.replayed;
-    const reason = result.errors.map((e) => (e instanceof Error ? e.message : String(e))).join('; ');
-    for (const eventId of result.failedEventIds) {
-      for (const messageId of messagesOf.get(eventId) ?? []) retried.push({ messageId, reason });
-    }
-    await recordHeartbeat(events, new Set(result.failedEventIds), deps.store);
+    // One lease for the batch, its heartbeat and its parked records: every write of the invocation
+    // goes in BatchWriteItem requests, and the lease is free again when the invocation returns.
+    await deps.store.withWriterLease(async () => {
+      try {
+        const result = await ingestBatch(events, deps.store, deps.now, { policy: deps.policy, inventory: deps.inventory, port: deps.store });
+        alerts = result.alerts;
+        replayed = result.replayed;
+        const reason = result.errors.map((e) => (e instanceof Error ? e.message : String(e))).join('; ');
+        for (const eventId of result.failedEventIds) {
+          for (const messageId of messagesOf.get(eventId) ?? []) retried.push({ messageId, reason });
+        }
+        await recordHeartbeat(events, new Set(result.failedEventIds), deps.store);
+      } catch (e) {
+        // The batch did not commit (its claims are dropped, here or by the next recovery): every
+        // message with an event goes back, and its redelivery counts them.
+        retryAll(e);
+      }
+      await park(parked, deps);
+    });
   } catch (e) {
-    // The batch did not commit (its claims are dropped, here or by the next recovery): every
-    // message with an event goes back, and its redelivery counts them.
+    // No lease (another writer kept it past the wait) or parking failed: the batch is retried whole.
+    // Its events may be counted already (a heartbeat that failed after the commit): the retry finds them counted.
+    retryAll(e);
+    for (const p of parked) retried.push({ messageId: p.messageId, reason: e instanceof Error ? e.message : String(e) });
+  }
+  function retryAll(e: unknown): void {
     const reason = e instanceof Error ? e.message : String(e);
     for (const ids of messagesOf.values()) for (const messageId of ids) retried.push({ messageId, reason });
   }
 
-  await park(parked, deps);
   const failedIds = [...new Set(retried.map((r) => r.messageId))];
   return {
     response: { batchItemFailures: failedIds.map((itemIdentifier) => ({ itemIdentifier })) },
@@ -134,6 +148,7 @@ async function recordHeartbeat(events: readonly IdentityEvent[], failed: Readonl
 async function park(parked: readonly Parked[], deps: SqsIngestDeps): Promise<void> {
   const day = deps.now.toISOString().slice(0, 10);
   const expiresAt = Math.floor(deps.now.getTime() / 1000) + PARKED_TTL_SECONDS;
+  // One put each: parked records are rare (a record that can never parse), and the count is what matters.
   for (const p of parked) {
     await deps.store.putMeta({ pk: `PARKED#${day}`, sk: `${p.messageId}#${p.where ?? '-'}`, reason: p.reason, at: deps.now.toISOString(), expiresAt });
   }

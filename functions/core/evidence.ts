@@ -81,9 +81,10 @@ export const MERGE_RULES: Record<ItemType, Record<string, MergeRule>> = {
   },
   'node-day': { ...keep('scope', 'day'), callOk: 'sum', callFailed: 'sum' },
   'node-clusters': { ...keep('scope', 'nodeRoleArn'), clusterArns: 'set' },
-  // detection state: where a role has been used, and denied events per spike window
-  role: { ...keep('roleArn'), firstSeen: 'min', lastSeen: 'max' },
-  'role-ns': { ...keep('roleArn', 'namespace'), firstSeen: 'min', lastSeen: 'max' },
+  // detection state: where a role has been used, and denied events per spike window. Only when it
+  // was first seen is read (the learning period): no last-seen, so a role in use writes nothing new.
+  role: { ...keep('roleArn'), firstSeen: 'min' },
+  'role-ns': { ...keep('roleArn', 'namespace'), firstSeen: 'min' },
   spike: { ...keep('key', 'window', 'expiresAt'), count: 'sum' },
 };
 
@@ -168,8 +169,8 @@ export function detectionItemsOf(e: IdentityEvent, options: { spikeWindowMinutes
   if (e.outcome === 'success' && e.roleArn && e.namespace) {
     const pk = `ROLE#${e.roleArn}`;
     items.push(
-      { pk, sk: 'ROLE', type: 'role', roleArn: e.roleArn, firstSeen: e.eventTime, lastSeen: e.eventTime },
-      { pk, sk: `NS#${e.namespace}`, type: 'role-ns', roleArn: e.roleArn, namespace: e.namespace, firstSeen: e.eventTime, lastSeen: e.eventTime },
+      { pk, sk: 'ROLE', type: 'role', roleArn: e.roleArn, firstSeen: e.eventTime },
+      { pk, sk: `NS#${e.namespace}`, type: 'role-ns', roleArn: e.roleArn, namespace: e.namespace, firstSeen: e.eventTime },
     );
   }
   const key = spikeKeyOf(e);

@@ -19,6 +19,7 @@
  * | `JOURNAL`                  | `B#<batch>` / `C#<batch>#<n>` | a batch's journal head (state) and chunks: the commit point |
  * | `EVENT#<eventID>`          | `EVENT`                  | legacy replay guard, one per event (read, never written) |
  * | `COVERAGE`                 | `<acct>|<region>|<day>`  | hours and slices of complete CloudTrail read    |
+ * | `LEASE`                    | `WRITER`                 | the writer lease: who may write batches now (several writers) |
  *
  * Every access is a Query on one partition, a GetItem/BatchGetItem, a conditional PutItem or a
  * BatchWriteItem: all of them exist in dynalite and DynamoDB alike (no transactions, no PartiQL).
@@ -49,6 +50,21 @@ export const GUARD_SHARD_IDS = 2000;
 export const JOURNAL_LEASE_SECONDS = 120;
 
 export const JOURNAL_PK = 'JOURNAL';
+
+/**
+ * The table's writer lease (docs/RELIABILITY.md, "Several writers"): a writer holds it for one
+ * batch, and while it does it writes like the only writer (BatchWriteItem, no claims). It lasts
+ * longer than the ingest Lambda's timeout (60 s), so an invocation cannot outlive a lease it took.
+ */
+export const WRITER_LEASE_PK = 'LEASE';
+export const WRITER_LEASE_SK = 'WRITER';
+export const WRITER_LEASE_SECONDS = 120;
+/**
+ * A holder sends a write only within this many seconds of taking or renewing the lease (it renews
+ * past half of it): the other half of WRITER_LEASE_SECONDS is the margin a request in flight, its
+ * SDK retries and clock differences between writers must fit in.
+ */
+export const WRITER_LEASE_WRITE_SECONDS = 60;
 
 export const SCOPES_PK = 'SCOPES';
 export const INVENTORY_PK = 'INVENTORY';

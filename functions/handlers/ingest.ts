@@ -7,7 +7,8 @@ import { IDENTITY_EVENTS_BY_REGION } from '../core/coverage';
 import { cached, listEnv, logger, metrics, policyFromEnv, requiredEnv } from './runtime';
 
 // Built once per container: clients, the store, the policy.
-const store = new DynamoEvidenceStore({ client: new DynamoDBClient({}), tableName: requiredEnv('TABLE_NAME') });
+// Several writers (concurrent invocations, a CLI on --table): each batch under the table's writer lease.
+const store = new DynamoEvidenceStore({ client: new DynamoDBClient({}), tableName: requiredEnv('TABLE_NAME'), writerLease: true });
 const policy = policyFromEnv();
 const configuredNodeRoles = listEnv('NODE_ROLE_ARNS');
 const context = cached(5 * 60_000, async () => {

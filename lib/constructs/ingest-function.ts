@@ -7,14 +7,29 @@ import { WatchFunction } from './watch-function';
 
 /** The ingest's timeout; the queue's visibility timeout is derived from it (IngestBuffer). */
 export const INGEST_TIMEOUT = Duration.seconds(60);
-/** How long the poller gathers messages before invoking (up to INGEST_BATCH_SIZE). */
-export const INGEST_BATCHING_WINDOW = Duration.seconds(20);
 /**
- * One batch aggregates its events per key and commits one journal before writing (docs/architecture.md
- * §4): bigger batches, fewer writes. 1,000 EventBridge events of CloudTrail records (2-4 KB
- * each) stay under the 6 MB invocation payload; at 20 s the window, not the size, ends most batches.
+ * How long the poller gathers messages before invoking (at most 300 s,
+ * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html). A batch's writes grow
+ * with the keys it touches, not its events (docs/architecture.md §4), and each batch has a fixed
+ * part (the writer lease, the journal, the heartbeat): the longer window is what makes the write
+ * cost per event fall (docs/deploy.md §7); alerts wait for it, at most five minutes more.
  */
-export const INGEST_BATCH_SIZE = 1000;
+export const INGEST_BATCHING_WINDOW = Duration.seconds(300);
+/**
+ * The most messages per invocation a standard queue allows (10,000, same page). The poller also
+ * stops at the 6 MB synchronous invocation payload ("up to the payload limit for synchronous
+ * invocation (6 MB)", https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html):
+ * with CloudTrail events of 2-3 KB in their SQS envelope, a busy batch ends there, around 2,000 messages.
+ */
+export const INGEST_BATCH_SIZE = 10_000;
+/** The SQS event source's own batch payload cap (see INGEST_BATCH_SIZE). */
+export const INGEST_BATCH_PAYLOAD_BYTES = 6 * 1024 * 1024;
+/**
+ * Batches are written one at a time under the table's writer lease, so more concurrent invocations
+ * would only wait for it; 2 is the least the setting takes
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html#events-sqs-max-concurrency).
+ */
+export const INGEST_MAX_CONCURRENCY = 2;
 
 export interface IngestFunctionProps {
   readonly queue: IQueue;
@@ -56,6 +71,7 @@ export class IngestFunction extends Construct {
       new SqsEventSource(props.queue, {
         batchSize: INGEST_BATCH_SIZE,
         maxBatchingWindow: INGEST_BATCHING_WINDOW,
+        maxConcurrency: INGEST_MAX_CONCURRENCY,
         reportBatchItemFailures: true,
       }),
     );

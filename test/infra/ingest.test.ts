@@ -5,7 +5,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { asList, logicalId, resources, roleStatements, synth, template } from './app';
 import { INGEST_TIMEOUT } from '../../lib/constructs/ingest-function';
-import { JOURNAL_LEASE_SECONDS } from '../../functions/core/table-schema';
+import { JOURNAL_LEASE_SECONDS, WRITER_LEASE_SECONDS, WRITER_LEASE_WRITE_SECONDS } from '../../functions/core/table-schema';
 
 describe('ingest buffer and function', () => {
   // GIVEN the default deployment
@@ -57,16 +57,20 @@ describe('ingest buffer and function', () => {
     expect(sources).toEqual(expect.arrayContaining(ruleIds.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }))));
   });
 
-  it('reads the queue in batches of up to 1,000 over 20 s, reporting item failures', () => {
+  it('reads the queue in batches of up to 10,000 over 300 s, two invocations at most, reporting item failures', () => {
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: fnId },
       EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
-      BatchSize: 1000,
-      MaximumBatchingWindowInSeconds: 20,
+      BatchSize: 10_000,
+      MaximumBatchingWindowInSeconds: 300,
+      ScalingConfig: { MaximumConcurrency: 2 },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
     // A journal younger than the lease may belong to a running invocation: the lease must outlast one.
     expect(JOURNAL_LEASE_SECONDS).toBeGreaterThan(INGEST_TIMEOUT.toSeconds());
+    // An invocation cannot outlive a writer lease it took, and its writes stop well before the lease ends.
+    expect(WRITER_LEASE_SECONDS).toBeGreaterThan(INGEST_TIMEOUT.toSeconds());
+    expect(WRITER_LEASE_WRITE_SECONDS).toBeLessThanOrEqual(WRITER_LEASE_SECONDS / 2);
   });
 
   it('runs on Node 22 / ARM64 with the house environment and an explicit log group', () => {

@@ -30,6 +30,11 @@ export class MemoryStore implements EvidencePort, DetectionPort {
   readonly recorded = new Map<string, Alert>();
   private batches = 0;
 
+  /** One process, one writer: the lease is always ours. */
+  async withWriterLease<T>(write: () => Promise<T>): Promise<T> {
+    return write();
+  }
+
   async recover(): Promise<Alert[]> {
     // One writer: a pending claim without a journal belongs to a batch that died before its commit.
     for (const [id, batch] of this.pending) if (!this.journals.has(batch)) this.pending.delete(id);

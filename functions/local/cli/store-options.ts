@@ -67,7 +67,9 @@ export async function openStore(options: StoreOptions, io: Io, mode: OpenMode = 
     const region = options.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'];
     if (!region) throw new UsageError('--table needs a region: pass --region (e.g. --region us-east-1) or set AWS_REGION');
     const client = new DynamoDBClient({ region, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
-    const store = new DynamoEvidenceStore({ client, tableName: options.table });
+    // A deployed table has other writers (the ingest Lambda): batches go under its writer lease, and
+    // the CLI waits out a dead holder's (WRITER_LEASE_SECONDS) rather than give up.
+    const store = new DynamoEvidenceStore({ client, tableName: options.table, writerLease: true, leaseWaitMs: 180_000 });
     try {
       await store.assertTable(region);
     } catch (e) {
