@@ -1,6 +1,7 @@
 import { relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
+import { testTempRoot } from './test/support/temp-folders';
 
 /**
  * Isolated files first, longest first (vitest's cache of the last run, else the largest file), so
@@ -33,7 +34,10 @@ export default defineConfig({
       // aws-cdk-lib validates every synthesized template in WebAssembly (@aws/cloudformation-validate):
       // ~15 s of CPU per App. `cdk synth` in CI (.ci/run) keeps it; the tests assert their own properties.
       CDK_VALIDATION: 'false',
+      // Temp folders of tests and of what they spawn go in one folder of the run, checked empty at the end.
+      TMPDIR: testTempRoot(),
     },
+    reporters: ['default', './test/support/temp-folders.ts'],
     // Forks, not threads: a test changes directory (process.chdir), which threads may not.
     pool: 'forks',
     // vitest's default on 2 cores is 1 worker: every file would wait for the one before it.
