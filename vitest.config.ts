@@ -1,7 +1,8 @@
-import { relative } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
-import { testTempRoot } from './test/support/temp-folders';
 
 /**
  * Isolated files first, longest first (vitest's cache of the last run, else the largest file), so
@@ -24,6 +25,16 @@ class LongestFirst extends BaseSequencer {
       return weight(b) - weight(a);
     });
   }
+}
+
+/**
+ * One temp folder for the run: `TMPDIR` points there for the test workers and every process they
+ * spawn (the CLI, Chromium), and test/support/temp-folders.ts fails the run naming whatever a test
+ * left in it. Made once: workers load this config again and inherit the variable.
+ */
+function testTempRoot(): string {
+  process.env['CUTOVER_WATCH_TEST_TMP'] ??= mkdtempSync(join(tmpdir(), 'cutover-watch-tests-'));
+  return process.env['CUTOVER_WATCH_TEST_TMP'];
 }
 
 export default defineConfig({

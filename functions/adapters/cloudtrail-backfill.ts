@@ -44,6 +44,13 @@ export const LOOKUP_MAX_RESULTS = 50;
 export const LOOKUP_PER_SECOND = 2;
 
 export const BACKFILL_PK = 'BACKFILL';
+
+/**
+ * Events per store batch: a batch writes its journal, items, guards and checkpoints once, so
+ * LookupEvents' 50-event pages cost writes per key, not per page. At 2 calls/s per region this is
+ * about a minute of fetching, which `storeEveryMs` bounds anyway.
+ */
+export const DEFAULT_BACKFILL_BATCH = 5_000;
 export const checkpointSk = (region: string, eventName: string): string => `${region}#${eventName}`;
 
 const DAY = 86_400_000;
@@ -267,8 +274,12 @@ export interface BackfillOptions {
   onRejection?(rejection: Rejection): void;
   /** After each stored slice, and when a region's status changes. */
   onProgress?(progress: RegionProgress): void;
-  /** Stop after the slice being stored is stored and checkpointed. */
+  /** Stop after the slices read so far are stored and checkpointed. */
   signal?: AbortSignal;
+  /** Events stored together (the slices they came from are checkpointed once stored). @default DEFAULT_BACKFILL_BATCH */
+  batchSize?: number;
+  /** Store what is read at least this often, so a stop or a crash loses little fetching. @default 30 s */
+  storeEveryMs?: number;
   /** @default a RateLimiter of 2/s per region */
   limiterFor?: (region: string) => RateLimiter;
   sleep?: (ms: number) => Promise<void>;
@@ -326,15 +337,6 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
   const report = (run: RegionRun) => options.onProgress?.({ ...run.progress });
   for (const run of runs) report(run);
 
-  // Store failures inside a slice: its checkpoint must not move past events that were not stored.
-  let sliceFailed = false;
-  const store = Object.create(options.store) as DynamoEvidenceStore;
-  store.apply = async (deltas) => {
-    const result = await options.store.apply(deltas);
-    if (result.failed.length > 0) sliceFailed = true;
-    return result;
-  };
-
   const inFlight = new Map<string, Slice>();
   let checkpoints: Promise<void> = Promise.resolve();
   const generators = runs
@@ -354,29 +356,41 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
   let summary: AnalyzeSummary;
   try {
     summary = await ingestUnits(units, {
-      store,
+      store: options.store,
       policy: options.policy,
       detect: options.detect,
       nodeRolePatterns: options.nodeRolePatterns,
       now: options.now,
-      flushEachUnit: true,
+      // Slices are stored together, a batch at a time or every half minute, and checkpointed once
+      // stored: a slice's worth of writes (journal, items, guards, checkpoints) per batch, not per slice.
+      batchSize: options.batchSize ?? DEFAULT_BACKFILL_BATCH,
+      flushAfterMs: options.storeEveryMs ?? 30_000,
       onAlerts: options.onAlerts,
       onRejection: options.onRejection,
-      onFileDone: (name) => {
-        const slice = inFlight.get(name);
-        inFlight.delete(name);
-        if (!slice) return;
-        const run = runs.find((r) => r.region === slice.region)!;
-        if (sliceFailed) {
-          sliceFailed = false;
-          run.progress.status = 'failed';
-          run.progress.note = `events of ${iso(slice.start)}..${iso(slice.end)} could not be stored; the checkpoint stays at ${run.progress.through}`;
-          report(run);
-          return;
+      onStored: async (stored) => {
+        const advanced = new Set<RegionRun>();
+        for (const { name, stored: ok } of stored) {
+          const slice = inFlight.get(name);
+          inFlight.delete(name);
+          if (!slice) continue;
+          const run = runs.find((r) => r.region === slice.region)!;
+          // Its checkpoint must not move past events that were not stored, nor past a slice that failed.
+          if (run.progress.status === 'failed') continue;
+          if (!ok) {
+            run.progress.status = 'failed';
+            run.progress.note = `events of ${iso(slice.start)}..${iso(slice.end)} could not be stored; the checkpoint stays at ${run.progress.through}`;
+            report(run);
+            continue;
+          }
+          advance(run, slice, options.now().getTime());
+          advanced.add(run);
         }
-        checkpoints = checkpoints.then(() => checkpoint(options, run, slice)).then(() => report(run));
-        // Awaited before the next slice and at the end; if the ingest fails first, nobody awaits it.
-        checkpoints.catch(() => undefined);
+        for (const run of advanced) {
+          checkpoints = checkpoints.then(() => checkpoint(options, run)).then(() => report(run));
+          // Awaited before the next slice and at the end; if the ingest fails first, nobody awaits it.
+          checkpoints.catch(() => undefined);
+        }
+        await checkpoints;
       },
     });
     await checkpoints;
@@ -530,14 +544,31 @@ async function* regionSlices(run: RegionRun, options: BackfillOptions, signal: A
   }
 }
 
-async function checkpoint(options: BackfillOptions, run: RegionRun, slice: Slice): Promise<void> {
-  const updatedAt = options.now().toISOString();
-  const done = slice.end >= run.end;
+/** A stored slice moves its region's totals and `through` (in memory; `checkpoint` saves them). */
+function advance(run: RegionRun, slice: Slice, nowMs: number): void {
   for (const eventName of BACKFILL_EVENT_NAMES) {
     const totals = run.totals.get(eventName)!;
     totals.pages += slice.pages.get(eventName) ?? 0;
     totals.records += slice.records.get(eventName) ?? 0;
     run.through.set(eventName, Math.max(run.through.get(eventName) ?? run.start, slice.end));
+  }
+  // Up to the delivery lag before now: events of the last minutes may not be searchable yet.
+  const end = Math.min(slice.end, nowMs - DELIVERY_LAG_MS);
+  if (end > slice.start) run.uncredited.push([slice.start, end]);
+  run.sliceMs = slice.spanMs;
+  run.progress.slices += 1;
+  run.progress.records += [...slice.records.values()].reduce((a, b) => a + b, 0);
+  run.progress.through = iso(slice.end);
+  run.progress.fraction = (slice.end - run.start) / Math.max(1, run.end - run.start);
+  if (slice.end >= run.end) run.progress.status = 'done';
+}
+
+/** Saves a region's checkpoints and the coverage of the slices stored since the last one. */
+async function checkpoint(options: BackfillOptions, run: RegionRun): Promise<void> {
+  const updatedAt = options.now().toISOString();
+  const done = run.progress.status === 'done';
+  for (const eventName of BACKFILL_EVENT_NAMES) {
+    const totals = run.totals.get(eventName)!;
     const item: BackfillCheckpoint = {
       pk: BACKFILL_PK,
       sk: checkpointSk(run.region, eventName),
@@ -550,17 +581,12 @@ async function checkpoint(options: BackfillOptions, run: RegionRun, slice: Slice
       pages: totals.pages,
       records: totals.records,
       done,
-      sliceMs: slice.spanMs,
+      sliceMs: run.sliceMs,
       updatedAt,
     };
     await options.store.putMeta({ ...item });
   }
-  await recordSliceCoverage(options, run, slice);
-  run.progress.slices += 1;
-  run.progress.records += [...slice.records.values()].reduce((a, b) => a + b, 0);
-  run.progress.through = iso(slice.end);
-  run.progress.fraction = (slice.end - run.start) / Math.max(1, run.end - run.start);
-  if (done) run.progress.status = 'done';
+  await recordSliceCoverage(options, run);
 }
 
 /**
@@ -634,9 +660,8 @@ const roundSecond = (ms: number) => Math.floor(ms / 1000) * 1000;
  * LookupEvents returns the credential's account only; its id comes from the events themselves,
  * else from the inventory when one account has clusters in the region.
  */
-async function recordSliceCoverage(options: BackfillOptions, run: RegionRun, slice: Slice): Promise<void> {
-  const end = Math.min(slice.end, options.now().getTime() - DELIVERY_LAG_MS);
-  if (end > slice.start) run.uncredited.push([slice.start, end]);
+async function recordSliceCoverage(options: BackfillOptions, run: RegionRun): Promise<void> {
+  if (run.uncredited.length === 0) return;
   let accounts = [...run.accounts];
   if (accounts.length === 0) {
     const inventory = await options.store.loadInventory();

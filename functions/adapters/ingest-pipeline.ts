@@ -57,8 +57,17 @@ export interface AnalyzeOptions {
   onFiles?(total: number): void;
   onFileDone?(file: string, done: number, recordsSoFar: number): void;
   onRejection?(rejection: Rejection): void;
-  /** Store each unit's events before moving on (and before `onFileDone`). @default false: batches span files */
-  flushEachUnit?: boolean;
+  /**
+   * At the end of a unit, store what is pending once this long has passed since the last store
+   * (0: after every unit). A caller that checkpoints units (backfill slices) bounds what a stop
+   * leaves unstored without paying a batch's writes per unit. @default Infinity: batches span files
+   */
+  flushAfterMs?: number;
+  /**
+   * Called after each store with the units read completely since the one before, in order, and
+   * whether every one of their events is stored (a checkpoint may move past them only then).
+   */
+  onStored?(units: { name: string; stored: boolean }[]): Promise<void>;
   /** Called with each batch's new alerts, as soon as they are recorded. */
   onAlerts?(alerts: Alert[]): Promise<void>;
 }
@@ -122,14 +131,22 @@ export async function ingestUnits(
    * once every event it read is stored or committed: not when some could not be (another writer
    * holds them uncommitted, or a write failed), which the run reports and a rerun records.
    */
+  /** Units read completely whose events are in `batch` (or were stored by an earlier mid-unit flush). */
+  let unitsRead: { name: string; stored: boolean }[] = [];
+  let lastFlush = Date.now();
   const flush = async () => {
     const proven = coverage;
     coverage = new CoverageAccumulator();
+    const units = unitsRead;
+    unitsRead = [];
+    let notStored = 0;
     // One writer lease per batch (a table shared with the live ingest), not per run.
     await options.store.withWriterLease(async () => {
-      const notStored = await flushEvents();
+      notStored = await flushEvents();
       if (proven.size > 0 && notStored === 0) await options.store.recordCoverage(proven.days());
     });
+    lastFlush = Date.now();
+    if (units.length > 0) await options.onStored?.(units.map((u) => ({ name: u.name, stored: u.stored && notStored === 0 })));
   };
   const flushEvents = async (): Promise<number> => {
     if (batch.length === 0) return 0;
@@ -184,8 +201,8 @@ export async function ingestUnits(
     }
     // Coverage claims the unit's hours are complete: it is stored only after the unit's events are.
     if (!unitBroken && summary.notStored === notStoredBefore) coverage.addAll(unitCoverage);
-    // A caller that checkpoints after each unit needs its events stored first (backfill pages).
-    if (options.flushEachUnit) await flush();
+    unitsRead.push({ name: unit.name, stored: summary.notStored === notStoredBefore });
+    if (Date.now() - lastFlush >= (options.flushAfterMs ?? Infinity)) await flush();
     done += 1;
     options.onFileDone?.(unit.name, done, summary.records);
   }

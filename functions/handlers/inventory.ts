@@ -5,7 +5,7 @@ import { eksClient, syncInventory } from '../adapters/eks-inventory';
 import { placeParked } from '../adapters/placement';
 import { listEnv, logger, metrics, policyFromEnv, requiredEnv } from './runtime';
 
-const store = new DynamoEvidenceStore({ client: new DynamoDBClient({}), tableName: requiredEnv('TABLE_NAME') });
+const store = new DynamoEvidenceStore({ client: new DynamoDBClient({}), tableName: requiredEnv('TABLE_NAME'), writerLease: true });
 const regions = listEnv('EKS_REGIONS');
 const policy = policyFromEnv();
 

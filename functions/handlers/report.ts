@@ -10,7 +10,7 @@ import { toAscii } from '../core/alert-format';
 import { gatherReport, reportFileName, saveSummary } from '../local/report';
 import { logger, requiredEnv } from './runtime';
 
-const store = new DynamoEvidenceStore({ client: new DynamoDBClient({}), tableName: requiredEnv('TABLE_NAME') });
+const store = new DynamoEvidenceStore({ client: new DynamoDBClient({}), tableName: requiredEnv('TABLE_NAME'), writerLease: true });
 const s3 = new S3Client({});
 const sns = new SNSClient({});
 const bucket = requiredEnv('REPORT_BUCKET');

@@ -184,6 +184,14 @@ export async function startEmbeddedStore(
   options: { lock?: StoreLock; label?: string; access?: 'write' | 'read'; publish?: boolean } = {},
 ): Promise<EmbeddedStore> {
   const label = options.label ?? dir;
+  if (options.lock === undefined) {
+    // The lock file goes in the folder: it must exist first (the db folder is made by startServer).
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new StoreError(`cannot create ${label}: ${fsProblem(e)}`, { cause: e });
+    }
+  }
   const server = await startServer(dir, label, options.lock ?? (await takeLock(dir)), options.publish ?? true);
   const route: Route = { port: server.port, token: options.access === 'read' ? server.readToken : server.writeToken };
   const client = embeddedClient(route);

@@ -29,6 +29,7 @@ import type { Io } from '../../functions/local/cli/io';
 import { withStore } from '../../functions/local/cli/store-options';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet } from '../../functions/local/sample-fleet';
+import { countWrites } from '../support/count-writes';
 
 // The real DynamoDB API (dynalite on disk) and a fake CloudTrail LookupEvents over the sample fleet.
 
@@ -168,15 +169,27 @@ async function analyzed(): Promise<{ store: DynamoEvidenceStore; summary: Analyz
 
 let reference: Awaited<ReturnType<typeof analyzed>>;
 let full: { store: DynamoEvidenceStore; run: Awaited<ReturnType<typeof backfill>> };
+let fullWrites = 0;
 
 describe('backfill from LookupEvents', () => {
   beforeAll(async () => {
     reference = await analyzed();
     const store = await freshStore();
     serve(RECORDS);
-    full = { store, run: await backfill(store) };
+    const writes = countWrites(embedded.client);
+    try {
+      full = { store, run: await backfill(store) };
+      fullWrites = writes.total();
+    } finally {
+      writes.remove();
+    }
     cloudtrail.reset();
   }, 120_000);
+
+  it('writes at most 20 requests per 1,000 in-scope events: slices are stored together, not a batch each', () => {
+    expect(full.run.summary.inScope).toBeGreaterThan(4000);
+    expect((fullWrites * 1000) / full.run.summary.inScope).toBeLessThanOrEqual(20);
+  });
 
   it('stores the same evidence and raises the same alerts as analyze over the same records', async () => {
     const s = full.run.summary;
@@ -302,6 +315,8 @@ describe('backfill from LookupEvents', () => {
     let stored = 0;
 
     const first = await backfill(store, {
+      // every slice stored as it comes (and checkpointed), as in a run slower than `storeEveryMs`
+      storeEveryMs: 0,
       signal: stop.signal,
       onProgress: (p) => {
         if (p.slices > 0 && ++stored === 4) stop.abort();
@@ -333,7 +348,7 @@ describe('backfill from LookupEvents', () => {
       if (n === 25) throw Object.assign(new Error('We encountered an internal error. Please try again.'), { name: 'InternalFailure', $metadata: { httpStatusCode: 500 } });
     });
 
-    await expect(backfill(store)).rejects.toThrow('We encountered an internal error');
+    await expect(backfill(store, { storeEveryMs: 0 })).rejects.toThrow('We encountered an internal error');
     const partial = (await store.queryMeta(BACKFILL_PK)) as unknown as BackfillCheckpoint[];
     expect(partial.length).toBeGreaterThan(0);
     expect(partial.some((c) => !c.done)).toBe(true);
@@ -370,7 +385,7 @@ describe('backfill from LookupEvents', () => {
     const store = await freshStore();
     const stop = new AbortController();
     serve(RECORDS);
-    await backfill(store, { regions: ['eu-west-1'], signal: stop.signal, onProgress: (p) => p.slices === 1 && stop.abort() });
+    await backfill(store, { regions: ['eu-west-1'], storeEveryMs: 0, signal: stop.signal, onProgress: (p) => p.slices === 1 && stop.abort() });
     serve(RECORDS);
 
     const run = await backfill(store, { regions: ['eu-west-1'], days: 7 });
@@ -459,7 +474,7 @@ describe('cutover-watch backfill', () => {
     });
 
     expect(interrupted.code).toBe(130);
-    expect(interrupted.err).toContain('stopping after the slice being stored is stored and checkpointed (Ctrl-C again to quit now)');
+    expect(interrupted.err).toContain('stopping once the slices read so far are stored and checkpointed (Ctrl-C again to quit now)');
     expect(interrupted.err).toContain('stopped: every stored slice is checkpointed. Resume with:\n  cutover-watch backfill --days 30 --region us-east-1 --region us-west-2 --store cli-store');
     const part = JSON.parse(interrupted.out) as Omit<AnalyzeSummary, 'files'> & { stopped: boolean; regions: RegionProgress[]; pages: number; slices: number; alerts: Alert[] };
     expect(part.slices).toBeGreaterThan(0);

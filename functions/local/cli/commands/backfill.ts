@@ -123,7 +123,7 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
           const failures: DeliveryFailure[] = [];
           const stop = new AbortController();
           const unsubscribe = (deps.onInterrupt ?? onSigint)(() => {
-            if (!stop.signal.aborted) io.err('stopping after the slice being stored is stored and checkpointed (Ctrl-C again to quit now)');
+            if (!stop.signal.aborted) io.err('stopping once the slices read so far are stored and checkpointed (Ctrl-C again to quit now)');
             stop.abort();
           });
           const bars = io.interactive && !flags.json ? new Bars(io, regions) : null;
