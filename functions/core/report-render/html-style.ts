@@ -43,7 +43,7 @@ th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertic
 th{background:var(--bg);font-weight:600;font-size:12px;white-space:nowrap}
 .num{text-align:right;font-variant-numeric:tabular-nums}
 .nowrap{white-space:nowrap}
-td.detail{font-size:12px;color:#343a40;min-width:260px}
+td.detail{font-size:12px;color:#343a40;min-width:220px}
 tbody.item{break-inside:avoid;page-break-inside:avoid}
 tbody.item tr:first-child td{border-bottom:none;padding-bottom:2px}
 tr.todo td{font-size:12px;color:#343a40;padding-top:0;padding-left:22px}

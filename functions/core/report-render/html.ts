@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { displaySafe, jsonSafe } from '../display';
 import { roleName, VERDICT_ORDER, type Verdict } from '../readiness';
 import { NEXT_STEPS, type ReportChanges, type StragglerReport } from '../report';
@@ -12,6 +13,8 @@ export interface HtmlOptions {
   chartJs: string;
   /** Namespaces whose daily series go in the page, for a chart on demand (the rest have their totals). @default 1000 */
   maxNamespaceCharts?: number;
+  /** Page data larger than this (characters of JSON) goes in gzipped, then base64. @default 1_000_000 */
+  compressAbove?: number;
 }
 
 /** Entries a changes or UNKNOWN list shows before saying how many more there are (the cluster sections have every row). */
@@ -79,11 +82,23 @@ ${clustersSection(report, groups)}
 </footer>
 </main>
 <script>${chartJs}</script>
-<script type="application/json" id="cw-data">${jsonForScript(data)}</script>
+${dataElement(jsonForScript(data), options.compressAbove ?? 1_000_000)}
 <script>${client}</script>
 </body>
 </html>
 `;
+}
+
+/**
+ * The page data's element. Past `compressAbove` characters it is gzipped and base64-encoded (the
+ * page inflates it with DecompressionStream): the rows of 20,000 namespaces, some 14 MB of JSON
+ * that repeats its keys, commands and times, take a tenth of that. Either way nothing in the
+ * element can end it: JSON as `jsonForScript` writes it, or base64's 65 characters.
+ */
+function dataElement(json: string, compressAbove: number): string {
+  if (json.length <= compressAbove) return `<script type="application/json" id="cw-data">${json}</script>`;
+  const packed = gzipSync(Buffer.from(json, 'utf8'), { level: 9 }).toString('base64');
+  return `<script type="application/octet-stream" id="cw-data" data-encoding="gzip-base64">${packed}</script>`;
 }
 
 /** What the HTML parser makes of an element's text: CR LF and a lone CR become LF. A CSP hash is of that text. */
