@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '../../functions/core/alert';
 import { alertLine, alertText, lookupEventCommand } from '../../functions/core/alert-format';
@@ -302,6 +303,16 @@ describe('report renderers', () => {
     const element = html.slice(start, html.indexOf('</script>', start));
     expect(element).not.toMatch(/<(?!script type)/);
     expect(pageDataOf(html).groups.flatMap((g) => g.ns.map((r) => r[0]))).toContain(displaySafe(value.name));
+  });
+
+  it('html: a large page\'s data goes in gzipped, then base64, and reads back to the same rows', () => {
+    const plain = renderHtml(report, { chartJs: '' });
+    const packed = renderHtml(report, { chartJs: '', compressAbove: 0 });
+    const element = /<script type="application\/octet-stream" id="cw-data" data-encoding="gzip-base64">([^<]*)<\/script>/.exec(packed);
+    expect(element).not.toBeNull();
+    expect(element![1]).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    expect(JSON.parse(gunzipSync(Buffer.from(element![1]!, 'base64')).toString('utf8'))).toEqual(pageDataOf(plain));
+    expect(packed.length).toBeLessThan(plain.length);
   });
 
   it('html: only the page\'s own scripts and stylesheet run, each allowed by its hash', () => {

@@ -273,17 +273,17 @@ export const CLIENT_JS = String.raw`
       for (var i = from; i < to; i += 1) {
         var r = rows[i];
         var name = add(td(), el('b', 'nowrap', r[0]), r[7] ? el('div', 'small', r[7]) : null);
-        var why = td(null, 'detail');
-        r[8].forEach(function (line, j) { if (j > 0) why.appendChild(el('br')); why.appendChild(document.createTextNode(line)); });
-        var chart = td();
         if (r[9] >= 0) {
           var b = el('button', 'chart', 'Chart');
           b.type = 'button';
           b.setAttribute('data-chart', String(r[9]));
           b.setAttribute('aria-expanded', 'false');
-          chart.appendChild(b);
+          b.setAttribute('aria-label', 'daily chart of ' + r[0]);
+          name.appendChild(b);
         }
-        add(tbody, add(el('tr'), name, add(td(), badge(r[1])), td(r[2], 'nowrap'), td(r[3], 'nowrap'), td(r[4]), td(fmt(r[5]), 'num'), td(fmt(r[6]), 'num'), why, chart));
+        var why = td(null, 'detail');
+        r[8].forEach(function (line, j) { if (j > 0) why.appendChild(el('br')); why.appendChild(document.createTextNode(line)); });
+        add(tbody, add(el('tr'), name, add(td(), badge(r[1])), td(r[2]), td(r[3]), td(r[4]), td(fmt(r[5]), 'num'), td(fmt(r[6]), 'num'), why));
       }
     }
     /** One table of a group: its heading, the first page of rows, and a button for the next page. */
@@ -298,7 +298,7 @@ export const CLIENT_JS = String.raw`
       var t;
       var body;
       if (kind === 'ns') {
-        t = table(['Namespace, service accounts', 'Verdict', 'Last IRSA', 'Last Pod Identity', 'Soak', 'IRSA, ' + days + ' d', 'Pod Identity, ' + days + ' d', 'Why', ''], [5, 6]);
+        t = table(['Namespace, service accounts', 'Verdict', 'Last IRSA', 'Last Pod Identity', 'Soak', 'IRSA, ' + days + ' d', 'Pod Identity, ' + days + ' d', 'Why'], [5, 6]);
         body = el('tbody');
         t.appendChild(body);
       } else if (kind === 'st') {
@@ -356,12 +356,12 @@ export const CLIENT_JS = String.raw`
       filter.q = input.value.trim().toLowerCase();
       filter.verdict = select.value === '' ? -1 : Number(select.value);
       var active = filtering();
-      var ns = 0, st = 0, clusters = 0;
+      var ns = 0, st = 0, cu = 0, clusters = 0;
       groups.forEach(function (g) {
         if (!g.details) return;
         var v = viewOf(g);
         var n = v.ns.length + v.st.length + v.cu.length;
-        ns += v.ns.length; st += v.st.length;
+        ns += v.ns.length; st += v.st.length; cu += v.cu.length;
         if (n > 0) clusters += 1;
         g.match.textContent = active ? plural(n, 'matching row') : '';
         g.details.classList.toggle('hidden', active && n === 0);
@@ -371,7 +371,7 @@ export const CLIENT_JS = String.raw`
         if (g.details.open && (!near || g.near)) render(g);
       });
       status.textContent = active
-        ? plural(ns, 'namespace') + ' and ' + plural(st, 'row') + ' still on IRSA match, in ' + fmt(clusters) + ' of ' + plural(groups.length, 'cluster')
+        ? plural(ns, 'namespace') + ', ' + plural(st, 'row') + ' still on IRSA and ' + plural(cu, 'row') + ' to clean up match, in ' + fmt(clusters) + ' of ' + plural(groups.length, 'cluster')
         : plural(groups.length, 'cluster') + '; open one to see its rows';
     }
     var timer = null;
@@ -408,7 +408,7 @@ export const CLIENT_JS = String.raw`
       else fallback();
     }
     function toggleChart(button) {
-      var row = button.parentNode.parentNode;
+      var row = button.closest('tr');
       var next = row.nextSibling;
       if (next && next.className === 'chart-row') {
         next.parentNode.removeChild(next);

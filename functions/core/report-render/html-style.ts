@@ -43,11 +43,12 @@ th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertic
 th{background:var(--bg);font-weight:600;font-size:12px;white-space:nowrap}
 .num{text-align:right;font-variant-numeric:tabular-nums}
 .nowrap{white-space:nowrap}
-td.detail{font-size:12px;color:#343a40;min-width:220px}
+td.detail{font-size:12px;color:#343a40;min-width:200px}
+button.chart{display:block;margin-top:3px;padding:0 7px;font-size:11px}
 tbody.item{break-inside:avoid;page-break-inside:avoid}
 tbody.item tr:first-child td{border-bottom:none;padding-bottom:2px}
 tr.todo td{font-size:12px;color:#343a40;padding-top:0;padding-left:22px}
-.cmd{display:flex;align-items:flex-start;gap:6px;margin-top:3px;max-width:900px}
+.cmd{display:flex;align-items:flex-start;gap:6px;margin-top:3px;max-width:min(900px,calc(100vw - 64px));position:sticky;left:8px}
 .cmd code{flex:1;display:block;padding:3px 8px;background:var(--bg);border:1px solid var(--line);border-radius:3px;overflow-wrap:anywhere;color:#212529}
 button{font:inherit;font-size:12px;padding:2px 9px;border:1px solid #adb5bd;border-radius:4px;background:#fff;color:var(--ink);cursor:pointer}
 button:hover{background:var(--bg)}
@@ -59,7 +60,7 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 .sep{color:var(--muted);padding:0 1px}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:11px;font-weight:700;color:#fff;background:var(--unk);white-space:nowrap;letter-spacing:.02em}
 .badge.v-NOT_STARTED{background:var(--ns)}.badge.v-IN_PROGRESS{background:var(--ip)}.badge.v-SOAKING{background:var(--soak)}.badge.v-READY{background:var(--ready)}
-.step{display:inline-block;padding:1px 8px;border-radius:4px;color:#fff;background:#495057;font-size:12px;white-space:nowrap}
+.step{display:inline-block;text-decoration:none;padding:1px 8px;border-radius:4px;color:#fff;background:#495057;font-size:12px;white-space:nowrap}
 .step-create-association{background:var(--ns)}.step-check-trust-policy{background:#862e9c}.step-restart-pods{background:var(--ip)}.step-clean-up{background:var(--ready)}
 ul.changes{margin:4px 0 8px;padding-left:20px}
 .js-only{display:none}.js .js-only{display:block}.js .no-js{display:none}

@@ -45,7 +45,6 @@ export function renderHtml(report: StragglerReport, options: HtmlOptions): strin
     "default-src 'none'",
     `script-src ${[classSetter, chartJs, client].map(cspHash).join(' ')}`,
     `style-src ${cspHash(style)}`,
-    'img-src data:',
     "base-uri 'none'",
     "form-action 'none'",
   ].join('; ');
