@@ -269,7 +269,7 @@ describe.skipIf(OPTED_OUT)('the HTML report of the sample fleet', () => {
     const pdf = await page.pdf({ format: 'A4', printBackground: true });
     expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
     expect(pdf.length).toBeGreaterThan(100_000);
-  }, 60_000);
+  }, 120_000);
 
   it('at 400 px: the page is no wider than the phone, and the tables scroll inside their wrappers', async () => {
     const { page, problems } = await offlinePage({ width: 400 });
@@ -302,7 +302,7 @@ describe.skipIf(OPTED_OUT)('the HTML report of the sample fleet', () => {
     await page.evaluate(`document.querySelector('.scroll:has(.step)').scrollLeft = 0`);
     await screenshot(page, 'sample-400px.png', true);
     expect(problems).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   it('reads without JavaScript: the summary and every cluster with its counts, and says the rows need it', async () => {
     const { page, problems } = await offlinePage({ width: 1400, javaScriptEnabled: false });
@@ -344,13 +344,19 @@ describe.skipIf(OPTED_OUT)('the HTML report of 40 clusters and 20,000 namespaces
 
   it('is a few MB, loads, renders a page of rows per open section near the screen, and filters all 20,000', async () => {
     expect(big.namespaces).toHaveLength(20_000);
-    expect(bytes).toBeLessThan(8_000_000);
+    expect(bytes).toBeLessThan(4_000_000);
+    expect(await readFile(file, 'utf8')).toContain('data-encoding="gzip-base64"');
 
     const { page, problems, blocked } = await offlinePage({ width: 1400 });
     const started = performance.now();
     await page.goto(pathToFileURL(file).href);
     await page.waitForSelector('html[data-ready]', { timeout: 60_000 });
     const readyMs = performance.now() - started;
+    // as the page saw it: file read, parsed (Chart.js and the data included), and its script done
+    const inPage = (await page.evaluate(`(() => {
+      const nav = performance.getEntriesByType('navigation')[0];
+      return { parsed: Math.round(nav.domInteractive), ready: Math.round(performance.getEntriesByName('cw-ready')[0].startTime) };
+    })()`)) as { parsed: number; ready: number };
 
     // nothing rendered yet far below the screen; the first sections once they come near it
     expect(((await page.evaluate(SECTIONS)) as Section[]).every((s) => s.open && s.namespaces.length === 0)).toBe(true);
@@ -389,7 +395,10 @@ describe.skipIf(OPTED_OUT)('the HTML report of 40 clusters and 20,000 namespaces
     expect(shown[0]!.namespaces).toEqual([one.namespace]);
     expect(new Set(shown[0]!.stragglerNamespaces)).toEqual(new Set([...big.stragglers, ...big.readyToCleanUp].filter((s) => s.namespace === one.namespace && s.clusterId === one.clusterId).map((s) => s.namespace)));
     await screenshot(page, 'fleet-20000-1400px-filtered.png', false);
-    console.log(`report-html: 20,000 namespaces: ready ${Math.round(readyMs)} ms after navigation, one namespace found in ${Math.round(filterMs)} ms (notes, not asserted)`);
+    console.log(
+      `report-html: 20,000 namespaces: parsed ${inPage.parsed} ms and ready ${inPage.ready} ms after navigation in the page (${Math.round(readyMs)} ms for the test), ` +
+        `one namespace found in ${Math.round(filterMs)} ms (notes, not asserted: they grow with the machine's load)`,
+    );
 
     expect(problems).toEqual([]);
     expect(blocked).toEqual([]);

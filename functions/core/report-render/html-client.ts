@@ -437,6 +437,7 @@ export const CLIENT_JS = String.raw`
     window.addEventListener('beforeprint', resizeAll);
     window.addEventListener('afterprint', resizeAll);
     root.setAttribute('data-charts', String(C ? Object.keys(C.instances).length : 0));
+    if (window.performance && performance.mark) performance.mark('cw-ready');
     root.setAttribute('data-ready', '1');
   }
 })();
