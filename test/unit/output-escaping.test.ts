@@ -12,6 +12,7 @@ import { defaultPolicy } from '../../functions/core/policy';
 import { assessReadiness, type ReadinessReport } from '../../functions/core/readiness';
 import { buildReport, reportEvidence, type ReportSummary, type Straggler, type StragglerReport } from '../../functions/core/report';
 import { CSV_COLUMNS, esc, jsonForScript, renderCsv, renderHtml, renderJson, renderMarkdown, renderText } from '../../functions/core/report-render';
+import { CLIENT_JS } from '../../functions/core/report-render/html-client';
 import type { PageData } from '../../functions/core/report-render/html-data';
 import { printEvidence, type NamespaceEvidence } from '../../functions/local/cli/commands/evidence';
 import { printReadiness } from '../../functions/local/cli/commands/readiness';
@@ -313,6 +314,11 @@ describe('report renderers', () => {
     expect(element![1]).toMatch(/^[A-Za-z0-9+/]+=*$/);
     expect(JSON.parse(gunzipSync(Buffer.from(element![1]!, 'base64')).toString('utf8'))).toEqual(pageDataOf(plain));
     expect(packed.length).toBeLessThan(plain.length);
+  });
+
+  it('html: the page\'s script puts every value in as text or an attribute, never as markup', () => {
+    expect(CLIENT_JS).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\('(style|on)/);
+    expect(CLIENT_JS).toContain('textContent');
   });
 
   it('html: only the page\'s own scripts and stylesheet run, each allowed by its hash', () => {

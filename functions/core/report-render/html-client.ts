@@ -372,7 +372,7 @@ export const CLIENT_JS = String.raw`
       });
       status.textContent = active
         ? plural(ns, 'namespace') + ', ' + plural(st, 'row') + ' still on IRSA and ' + plural(cu, 'row') + ' to clean up match, in ' + fmt(clusters) + ' of ' + plural(groups.length, 'cluster')
-        : plural(groups.length, 'cluster') + '; open one to see its rows';
+        : plural(groups.length, 'cluster') + '; type a name or pick a verdict to narrow the rows';
     }
     var timer = null;
     input.addEventListener('input', function () { clearTimeout(timer); timer = setTimeout(applyFilter, 150); });
@@ -380,7 +380,7 @@ export const CLIENT_JS = String.raw`
     select.addEventListener('change', applyFilter);
     document.getElementById('cw-expand').addEventListener('click', function () { groups.forEach(function (g) { if (g.details && !g.details.classList.contains('hidden')) g.details.open = true; }); });
     document.getElementById('cw-collapse').addEventListener('click', function () { groups.forEach(function (g) { if (g.details) g.details.open = false; }); });
-    status.textContent = plural(groups.length, 'cluster') + '; open one to see its rows';
+    status.textContent = plural(groups.length, 'cluster') + '; type a name or pick a verdict to narrow the rows';
 
     // ---- copy buttons and chart buttons (one listener for the page) ----
     function selectText(node) {
