@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '../../functions/core/alert';
 import { alertLine, alertText, lookupEventCommand } from '../../functions/core/alert-format';
@@ -9,7 +11,9 @@ import type { Inventory, InventoryCluster } from '../../functions/core/inventory
 import { defaultPolicy } from '../../functions/core/policy';
 import { assessReadiness, type ReadinessReport } from '../../functions/core/readiness';
 import { buildReport, reportEvidence, type ReportSummary, type Straggler, type StragglerReport } from '../../functions/core/report';
-import { CSV_COLUMNS, renderCsv, renderHtml, renderJson, renderMarkdown, renderText } from '../../functions/core/report-render';
+import { CSV_COLUMNS, esc, jsonForScript, renderCsv, renderHtml, renderJson, renderMarkdown, renderText } from '../../functions/core/report-render';
+import { CLIENT_JS } from '../../functions/core/report-render/html-client';
+import type { PageData } from '../../functions/core/report-render/html-data';
 import { printEvidence, type NamespaceEvidence } from '../../functions/local/cli/commands/evidence';
 import { printReadiness } from '../../functions/local/cli/commands/readiness';
 import type { Io } from '../../functions/local/cli/io';
@@ -269,16 +273,78 @@ describe('report renderers', () => {
     const html = renderHtml(report, { chartJs: 'window.Chart = function () {};' });
     expectNothingRaw(html);
     expect(html).not.toContain('<img');
-    const codes = [...html.matchAll(/<code>([^<]*)<\/code>/g)].map((m) => unescapeHtml(m[1]!));
+    // the rows are data the page renders with textContent: their commands, as shown and copied
+    const data = pageDataOf(html);
+    const codes = data.groups.flatMap((g) => [...g.st, ...g.cu].flatMap((r) => r[7]));
     const expected = rows.flatMap((s) => s.commands.map(displaySafe));
-    for (const command of expected) expect(codes).toContain(command);
+    expect(codes.sort()).toEqual(expected.sort());
     // the commands of names without invisible characters are exactly the quoted ones, and parse back
     const plain = rows.filter((s) => displaySafe(s.namespace) === s.namespace && displaySafe(s.serviceAccount) === s.serviceAccount);
     expect(plain.length).toBeGreaterThan(0);
     const pasted = plain.flatMap((s) => s.commands.map((c) => codes.find((x) => x === c)!));
     expect(shellWordsOf(pasted)).toEqual(shellWordsOf(plain.flatMap((s) => s.commands)));
+    // every name of the data is shown as displaySafe shows it: visible, never raw
+    const names = data.groups.flatMap((g) => [g.name, ...g.ns.map((r) => r[0]), ...g.st.flatMap((r) => [r[0], r[1], r[2]])]);
+    for (const h of HOSTILE_NAMES) expect(names.some((n) => n.includes(displaySafe(h)))).toBe(true);
+    for (const n of names) expect(n).toBe(displaySafe(n));
+    // and in the markup (cluster names, the changes), escaped
+    for (const h of HOSTILE_NAMES) expect(html).toContain(esc(h));
+  });
+
+  it('html: the data cannot close its script element, and U+2028 or a comment opener stays inside the string', () => {
+    const value = { name: '</script><script>alert(1)</script><!-- \u2028\u2029 & >' };
+    const json = jsonForScript(value);
+    expect(json).not.toMatch(/[<>&\u2028\u2029]/);
+    expect(JSON.parse(json)).toEqual(value);
+    const html = renderHtml(
+      { ...report, namespaces: report.namespaces.map((n, i) => (i === 0 ? { ...n, namespace: value.name, serviceAccounts: [value.name], reasons: [value.name] } : n)) },
+      { chartJs: '' },
+    );
+    const start = html.indexOf('<script type="application/json" id="cw-data">');
+    const element = html.slice(start, html.indexOf('</script>', start));
+    expect(element).not.toMatch(/<(?!script type)/);
+    expect(pageDataOf(html).groups.flatMap((g) => g.ns.map((r) => r[0]))).toContain(displaySafe(value.name));
+  });
+
+  it('html: a large page\'s data goes in gzipped, then base64, and reads back to the same rows', () => {
+    const plain = renderHtml(report, { chartJs: '' });
+    const packed = renderHtml(report, { chartJs: '', compressAbove: 0 });
+    const element = /<script type="application\/octet-stream" id="cw-data" data-encoding="gzip-base64">([^<]*)<\/script>/.exec(packed);
+    expect(element).not.toBeNull();
+    expect(element![1]).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    expect(JSON.parse(gunzipSync(Buffer.from(element![1]!, 'base64')).toString('utf8'))).toEqual(pageDataOf(plain));
+    expect(packed.length).toBeLessThan(plain.length);
+  });
+
+  it('html: the page\'s script puts every value in as text or an attribute, never as markup', () => {
+    expect(CLIENT_JS).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\('(style|on)/);
+    expect(CLIENT_JS).toContain('textContent');
+  });
+
+  it('html: only the page\'s own scripts and stylesheet run, each allowed by its hash', () => {
+    const html = renderHtml(report, { chartJs: 'window.Chart = function () {};\r\n' });
+    const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html)![1]!;
+    expect(csp).not.toContain('unsafe');
+    const directive = (name: string) => csp.split('; ').find((d) => d.startsWith(`${name} `))!.split(' ').slice(1);
+    const hash = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+    const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
+    expect(scripts).toHaveLength(3);
+    expect(directive('script-src').sort()).toEqual(scripts.map(hash).sort());
+    const styles = [...html.matchAll(/<style>([\s\S]*?)<\/style>/g)].map((m) => m[1]!);
+    expect(directive('style-src')).toEqual(styles.map(hash));
+    expect(directive('default-src')).toEqual(["'none'"]);
+    // nothing the policy would refuse: no style attribute, no event handler, no script from elsewhere
+    expect(html).not.toMatch(/<[^>]+\s(style|on[a-z]+)=/i);
+    expect(html).not.toMatch(/<script[^>]+src=/i);
   });
 });
+
+/** The rows the HTML page embeds for its script. */
+function pageDataOf(html: string): PageData {
+  const start = html.indexOf('<script type="application/json" id="cw-data">');
+  const text = html.slice(html.indexOf('>', start) + 1, html.indexOf('</script>', start));
+  return JSON.parse(text) as PageData;
+}
 
 describe('CLI printers', () => {
   const recording = (): { io: Io; out: string[]; err: string[] } => {
@@ -362,7 +428,6 @@ function hostileAlert(h: string): Alert {
   };
 }
 
-const unescapeHtml = (s: string) => s.replace(/&(amp|lt|gt|quot|#39);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e]!);
 
 /** A strict RFC 4180 reader: CRLF records, quoted fields with doubled quotes. */
 function parseCsv(text: string): string[][] {

@@ -1,62 +1,64 @@
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { displaySafe, jsonSafe } from '../display';
 import { roleName, VERDICT_ORDER, type Verdict } from '../readiness';
-import type { NamespaceSection, ReportChanges, Straggler, StragglerReport } from '../report';
-import { byNextStep, evidenceLine, hasChanges, headline, NEXT_STEP_HELP, settingsLine, shortTime, timeAndAge, unknownLines, verdictMove } from './common';
+import { NEXT_STEPS, type ReportChanges, type StragglerReport } from '../report';
+import { evidenceLine, hasChanges, headline, NEXT_STEP_HELP, plural, settingsLine, shortTime, unknownLines, verdictMove } from './common';
+import { CLIENT_JS } from './html-client';
+import { pageData, rowGroups, stepList, type RowGroup } from './html-data';
+import { COLORS, CSS } from './html-style';
 
 export interface HtmlOptions {
   /** The source of Chart.js's UMD build (`chart.js/dist/chart.umd.js`), inlined so the page needs no network. */
   chartJs: string;
-  /** Namespaces that get a chart (the rest are in the tables). @default 150 */
+  /** Namespaces whose daily series go in the page, for a chart on demand (the rest have their totals). @default 1000 */
   maxNamespaceCharts?: number;
+  /** Page data larger than this (characters of JSON) goes in gzipped, then base64. @default 1_000_000 */
+  compressAbove?: number;
 }
 
-const DAY = 86_400_000;
+/** Entries a changes or UNKNOWN list shows before saying how many more there are (the cluster sections have every row). */
+export const HTML_LIST_LIMIT = 100;
 
-const COLORS = {
-  verdict: { NOT_STARTED: '#c92a2a', IN_PROGRESS: '#e67700', SOAKING: '#1971c2', READY: '#2b8a3e' } as Record<Verdict, string>,
-  irsa: '#f76707',
-  irsaFailed: '#862e0c',
-  podIdentity: '#1c7ed6',
-  podIdentityFailed: '#0b3d75',
-  lastIrsa: '#d9480f',
-  soakEnd: '#2b8a3e',
-  asOf: '#495057',
-};
+/** Sets the `js` class before the body is laid out, so the parts that need JavaScript never flash. */
+const CLASS_SETTER = "document.documentElement.classList.add('js');";
 
 /**
- * One self-contained HTML page: CSS, data and Chart.js inline, a Content-Security-Policy that
- * allows no network at all. Tables carry every number and read without JavaScript; the charts
- * need it. Every value from the evidence goes through `esc` (text and attributes) or
- * `jsonForScript` (the chart data); the commands in it are shell-quoted where they are built.
+ * One self-contained HTML page: CSS, data and Chart.js inline, and a Content-Security-Policy that
+ * allows no network and no script or style but the page's own, each by its SHA-256 hash: a
+ * `<script>` or `style=""` that got into the page some other way would not run.
+ *
+ * Without JavaScript the page reads as a summary: the totals, what cannot be told, the changes,
+ * what each verdict and next step means, and per cluster (a `<details>`) its counts, its OIDC
+ * provider's next step and its warnings. The rows (stragglers with their commands, clean-ups,
+ * namespaces) are JSON that the page's script renders, a page at a time, for the clusters a
+ * reader opens: 20,000 namespaces stay a few MB and the page is quick to use.
+ * Every value from the evidence goes through `esc` (markup) or `displaySafe` then
+ * `jsonForScript` (the data); the commands in it are shell-quoted where they are built.
  */
 export function renderHtml(report: StragglerReport, options: HtmlOptions): string {
-  const charted = chartedNamespaces(report, options.maxNamespaceCharts ?? 150);
-  const data = {
-    colors: COLORS,
-    verdicts: VERDICT_ORDER,
-    clusters: {
-      // Drawn on a canvas as they are: bidi controls there would reorder the label.
-      labels: report.clusters.map((c) => displaySafe(c.cluster)),
-      counts: Object.fromEntries(VERDICT_ORDER.map((v) => [v, report.clusters.map((c) => c.namespaceCounts[v])])),
-    },
-    fleet: {
-      labels: report.days.map(dayLabel),
-      irsa: report.fleetDaily.irsa.map((v, i) => v + (report.fleetDaily.irsaFailed[i] ?? 0)),
-      podIdentity: report.fleetDaily.podIdentity.map((v, i) => v + (report.fleetDaily.podIdentityFailed[i] ?? 0)),
-    },
-    namespaces: charted.map((n, i) => namespaceChart(report, n, `ns-chart-${i}`)),
-  };
+  const groups = rowGroups(report);
+  const data = pageData(report, groups, { colors: COLORS, maxNamespaceCharts: options.maxNamespaceCharts ?? 1000 });
+  const [classSetter, chartJs, client] = [CLASS_SETTER, inlineScript(options.chartJs), CLIENT_JS].map(asParsed) as [string, string, string];
+  const style = asParsed(CSS);
+  const csp = [
+    "default-src 'none'",
+    `script-src ${[classSetter, chartJs, client].map(cspHash).join(' ')}`,
+    `style-src ${cspHash(style)}`,
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join('; ');
   const title = `IRSA → Pod Identity cutover report, ${shortTime(report.asOf)} UTC`;
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="generator" content="cutover-watch">
 <title>${esc(title)}</title>
-<style>${CSS}</style>
-<script>document.documentElement.classList.add('js');</script>
+<style>${style}</style>
+<script>${classSetter}</script>
 </head>
 <body>
 <main>
@@ -64,30 +66,45 @@ export function renderHtml(report: StragglerReport, options: HtmlOptions): strin
 <h1>IRSA → EKS Pod Identity cutover</h1>
 <p class="meta">${esc(settingsLine(report))}</p>
 <p class="meta evidence">${esc(evidenceLine(report))}</p>
-<p class="note no-js">The charts need JavaScript; every number is in the tables.</p>
+<p class="note no-js">JavaScript is off: this page shows the summary and each cluster's counts. The rows (stragglers with their commands, clean-ups, namespaces) and the charts need it; <code>cutover-watch report --format csv</code> has every straggler too.</p>
 </header>
 ${summaryCards(report)}
 <p class="lede">${headline(report).map(esc).join('<br>')}</p>
 ${unknownSection(report)}
 ${changesSection(report.changes)}
-${clustersSection(report)}
-${stragglersSection(report)}
-${cleanUpSection(report)}
-${namespacesSection(report, charted, data.namespaces)}
+${fleetSection(report)}
+${legendSection(report)}
+${clustersSection(report, groups)}
 <footer class="small">
-<p>Verdicts: <b>NOT_STARTED</b> no Pod Identity assume yet · <b>IN_PROGRESS</b> Pod Identity seen, IRSA within the last ${esc(String(report.activeHours))} h ·
-<b>SOAKING</b> no IRSA for ${esc(String(report.activeHours))} h, soak clock of ${esc(String(report.soakDays))} days running · <b>READY</b> no IRSA for ${esc(String(report.soakDays))} days: remove the annotation and the OIDC trust statement.
-Numbers are those of <code>cutover-watch readiness --as-of ${esc(report.asOf)}</code>; daily counts are UTC days.</p>
+<p>Numbers are those of <code>cutover-watch readiness --as-of ${esc(report.asOf)}</code>; daily counts are UTC days.</p>
 <p>Generated by cutover-watch from CloudTrail evidence. This file is self-contained: it loads nothing from the network.</p>
 </footer>
 </main>
-<script>${inlineScript(options.chartJs)}</script>
-<script type="application/json" id="cw-data">${jsonForScript(data)}</script>
-<script>${CLIENT_JS}</script>
+<script>${chartJs}</script>
+${dataElement(jsonForScript(data), options.compressAbove ?? 1_000_000)}
+<script>${client}</script>
 </body>
 </html>
 `;
 }
+
+/**
+ * The page data's element. Past `compressAbove` characters it is gzipped and base64-encoded (the
+ * page inflates it with DecompressionStream): the rows of 20,000 namespaces, some 14 MB of JSON
+ * that repeats its keys, commands and times, take a tenth of that. Either way nothing in the
+ * element can end it: JSON as `jsonForScript` writes it, or base64's 65 characters.
+ */
+function dataElement(json: string, compressAbove: number): string {
+  if (json.length <= compressAbove) return `<script type="application/json" id="cw-data">${json}</script>`;
+  const packed = gzipSync(Buffer.from(json, 'utf8'), { level: 9 }).toString('base64');
+  return `<script type="application/octet-stream" id="cw-data" data-encoding="gzip-base64">${packed}</script>`;
+}
+
+/** What the HTML parser makes of an element's text: CR LF and a lone CR become LF. A CSP hash is of that text. */
+const asParsed = (text: string): string => text.replace(/\r\n?/g, '\n');
+
+/** An inline element's text as a CSP hash source (https://www.w3.org/TR/CSP3/#grammardef-hash-source). */
+const cspHash = (text: string): string => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 
 /**
  * HTML text and attribute values: `displaySafe` first (a bidi override would reorder the page's
@@ -100,7 +117,8 @@ export function esc(value: string): string {
 
 /**
  * JSON inside `<script type="application/json">`: nothing in it can close the element or open a
- * comment, and no invisible or line-separator character is in the page's source (`jsonSafe`).
+ * comment, and no invisible or line-separator character (U+2028 among them) is in the page's
+ * source (`jsonSafe`).
  */
 export function jsonForScript(value: unknown): string {
   return jsonSafe(value)
@@ -120,10 +138,15 @@ function inlineScript(source: string): string {
 const badge = (v: string) => `<span class="badge v-${esc(v)}">${esc(v)}</span>`;
 const roleCell = (role: string | null) => (role === null ? '-' : `<span title="${esc(role)}">${esc(roleName(role))}</span>`);
 const nsName = (cluster: string, namespace: string) => `${esc(cluster)}<span class="sep">/</span><b>${esc(namespace)}</b>`;
+/** The first `HTML_LIST_LIMIT` items, and a line saying how many are left out. */
+function capped<T>(items: readonly T[], item: (x: T) => string, more: (left: number) => string): string {
+  const shown = items.slice(0, HTML_LIST_LIMIT).map(item).join('');
+  return items.length > HTML_LIST_LIMIT ? `${shown}<li class="small">${esc(more(items.length - HTML_LIST_LIMIT))}</li>` : shown;
+}
 
 function summaryCards(report: StragglerReport): string {
   const t = report.totals;
-  const card = (cls: string, n: number | string, label: string) => `<div class="card ${cls}"><div class="n">${esc(String(n))}</div><div class="l">${esc(label)}</div></div>`;
+  const card = (cls: string, n: number | string, label: string) => `<div class="card ${cls}"><div class="n">${esc(typeof n === 'number' ? n.toLocaleString('en-US') : n)}</div><div class="l">${esc(label)}</div></div>`;
   return `<section class="cards" aria-label="totals">
 ${VERDICT_ORDER.map((v) => card(`v-${v}`, t.verdicts[v], `${v.replace('_', ' ').toLowerCase()} namespaces`)).join('\n')}
 ${card('straggle', t.stragglerServiceAccounts, 'service accounts still on IRSA')}
@@ -139,20 +162,25 @@ function changesSection(c: ReportChanges): string {
   const parts: string[] = [`<p>Compared with the report as of ${esc(shortTime(c.previousAsOf))} UTC.</p>`];
   for (const note of c.notes) parts.push(`<p class="warn">${esc(note)}</p>`);
   if (!hasChanges(c)) parts.push('<p>No verdict changed and no straggler came or went.</p>');
+  const more = (left: number) => `… and ${left.toLocaleString('en-US')} more (the cluster sections below have every row)`;
   const ns = (title: string, cls: string, rows: ReportChanges['newlyReady']) => {
     if (rows.length === 0) return;
     parts.push(
-      `<h3 class="${cls}">${esc(title)} (${rows.length})</h3><ul class="changes">${rows
-        .map((r) => `<li>${nsName(r.cluster, r.namespace)} <span class="small">${esc(verdictMove(r.from, r.to))}</span></li>`)
-        .join('')}</ul>`,
+      `<h3 class="${cls}">${esc(title)} (${rows.length.toLocaleString('en-US')})</h3><ul class="changes">${capped(
+        rows,
+        (r) => `<li>${nsName(r.cluster, r.namespace)} <span class="small">${esc(verdictMove(r.from, r.to))}</span></li>`,
+        more,
+      )}</ul>`,
     );
   };
   const st = (title: string, cls: string, rows: ReportChanges['newStragglers']) => {
     if (rows.length === 0) return;
     parts.push(
-      `<h3 class="${cls}">${esc(title)} (${rows.length})</h3><ul class="changes">${rows
-        .map((r) => `<li>${nsName(r.cluster, r.namespace)} ${esc(r.serviceAccount)} <span class="small">${roleCell(r.role)}</span></li>`)
-        .join('')}</ul>`,
+      `<h3 class="${cls}">${esc(title)} (${rows.length.toLocaleString('en-US')})</h3><ul class="changes">${capped(
+        rows,
+        (r) => `<li>${nsName(r.cluster, r.namespace)} ${esc(r.serviceAccount)} <span class="small">${roleCell(r.role)}</span></li>`,
+        more,
+      )}</ul>`,
     );
   };
   ns('Newly READY', 'good', c.newlyReady);
@@ -165,417 +193,94 @@ function changesSection(c: ReportChanges): string {
   return `<section id="changes"><h2>Changes since the previous report</h2>${parts.join('\n')}</section>`;
 }
 
-function clustersSection(report: StragglerReport): string {
-  const height = 70 + 38 * Math.max(1, report.clusters.length);
-  const rows = report.clusters
-    .map(
-      (c) => `<tr><td class="nowrap"><b>${esc(c.cluster)}</b></td><td>${c.verdict === 'UNKNOWN' ? '<span class="badge">UNKNOWN</span>' : badge(c.verdict)}</td>${VERDICT_ORDER.map(
-        (v) => `<td class="num">${c.namespaceCounts[v]}</td>`,
-      ).join('')}<td class="num">${c.stragglers}</td><td class="detail">${esc(c.nextStep)}${c.oidcIssuer ? `<div class="small mono">issuer ${esc(c.oidcIssuer)}</div>` : ''}</td></tr>`,
-    )
-    .join('\n');
-  const warnings = [
-    ...report.clusters.flatMap((c) => c.warnings.map((w) => ({ where: c.cluster, w }))),
-    ...report.warnings.map((w) => ({ where: 'no known cluster', w })),
-  ];
-  return `<section id="clusters">
-<h2>Clusters and their OIDC providers</h2>
-<div class="chart-box js-only" style="height:${height}px"><canvas id="chart-clusters" role="img" aria-label="namespaces by verdict, per cluster"></canvas></div>
-<table>
-<thead><tr><th>Cluster</th><th>OIDC provider</th>${VERDICT_ORDER.map((v) => `<th class="num">${esc(v)}</th>`).join('')}<th class="num">Stragglers</th><th>Next step</th></tr></thead>
-<tbody>
-${rows || '<tr><td colspan="8">no cluster seen yet</td></tr>'}
-</tbody>
-</table>
-${warnings.map(({ where, w }) => `<p class="warn"><b>${esc(where)}</b>: ${esc(w.message)}${w.last ? ` <span class="small">(last ${esc(shortTime(w.last))})</span>` : ''}</p>`).join('\n')}
-</section>`;
-}
-
-/** One straggler: its facts on one row, what to do and the commands on the next (one tbody, kept together in print). */
-function stragglerRows(report: StragglerReport, rows: readonly Straggler[], withPodIdentity: boolean): string {
-  const span = withPodIdentity ? 6 : 4;
-  return rows
-    .map(
-      (s) => `<tbody class="item">
-<tr><td class="nowrap">${nsName(s.cluster, s.namespace)}</td><td>${esc(s.serviceAccount)}</td><td>${roleCell(s.role)}</td><td class="nowrap">${esc(timeAndAge(s.lastIrsa, report.asOf))}</td>${
-        withPodIdentity ? `<td class="nowrap">${esc(shortTime(s.lastPodIdentity))}</td><td>${s.hasAssociation ? 'yes' : '<b>no</b>'}</td>` : ''
-      }</tr>
-<tr class="todo"><td colspan="${span}"><div>${esc(s.nextStepText)}</div>${s.commands.map((c) => `<code>${esc(c)}</code>`).join('')}</td></tr>
-</tbody>`,
-    )
-    .join('\n');
-}
-
-function stragglersSection(report: StragglerReport): string {
-  const groups = byNextStep(report.stragglers);
-  const body =
-    groups.length === 0
-      ? '<p>None: no service account assumed a role through IRSA within the active window.</p>'
-      : groups
-          .map(
-            (g) => `<h3><span class="step step-${esc(g.step)}">${esc(g.title)}</span> ${g.rows.length}</h3>
-<p class="small">${esc(NEXT_STEP_HELP[g.step])}</p>
-<table>
-<thead><tr><th>Cluster / namespace</th><th>Service account</th><th>Role</th><th>Last IRSA</th><th>Last Pod Identity</th><th>Association</th></tr></thead>
-${stragglerRows(report, g.rows, true)}
-</table>`,
-          )
-          .join('\n');
-  return `<section id="stragglers"><h2>Stragglers: still assuming roles through IRSA (${report.totals.stragglerServiceAccounts} service accounts)</h2>
-<p class="small">Every service account that assumed a role through IRSA within the active window (${esc(String(report.activeHours))} h), and those of namespaces that have not started; grouped by what to do next.</p>
-${body}</section>`;
-}
-
-function cleanUpSection(report: StragglerReport): string {
-  const body =
-    report.readyToCleanUp.length === 0
-      ? '<p>None yet.</p>'
-      : `<p class="small">${esc(NEXT_STEP_HELP['clean-up'])}</p>
-<table>
-<thead><tr><th>Cluster / namespace</th><th>Service account</th><th>Role</th><th>Last IRSA</th></tr></thead>
-${stragglerRows(report, report.readyToCleanUp, false)}
-</table>`;
-  return `<section id="clean-up"><h2>Ready to clean up: soak complete (${report.totals.readyToCleanUp})</h2>
-${body}</section>`;
-}
-
-interface NamespaceChart {
-  canvas: string;
-  labels: string[];
-  irsa: (number | null)[];
-  irsaFailed: (number | null)[] | null;
-  podIdentity: (number | null)[];
-  podIdentityFailed: (number | null)[] | null;
-  markers: { pos: number; label: string; color: string; dash: boolean; row: number }[];
-  band: [number, number] | null;
-  futureFrom: number | null;
-}
-
-/** Non-READY namespaces first (by verdict), then READY ones; at most `max`. */
-function chartedNamespaces(report: StragglerReport, max: number): NamespaceSection[] {
-  const rank = (n: NamespaceSection) => VERDICT_ORDER.indexOf(n.verdict);
-  return [...report.namespaces].sort((a, b) => rank(a) - rank(b) || (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : a.namespace < b.namespace ? -1 : 1)).slice(0, max);
-}
-
-/**
- * The chart of one namespace: daily assumes over the report's days (extended to the soak end while
- * soaking), a dashed marker at the last IRSA assume, a marker at the soak end, the soak window
- * shaded, and the days after the as-of greyed. A position is a fractional day index: day i's bar is
- * centred on i, so a time t sits at (t - first day) / 1 day - 0.5.
- */
-function namespaceChart(report: StragglerReport, n: NamespaceSection, canvas: string): NamespaceChart {
-  const first = Date.parse(`${report.days[0]}T00:00:00Z`);
-  const lastDay = Date.parse(`${report.days[report.days.length - 1]}T00:00:00Z`);
-  const soakEnd = n.soakEndsAt === null ? null : Date.parse(n.soakEndsAt);
-  const extraDays = soakEnd !== null && soakEnd > lastDay + DAY ? Math.ceil((soakEnd - (lastDay + DAY)) / DAY) : 0;
-  const total = report.days.length + extraDays;
-  const labels = Array.from({ length: total }, (_, i) => dayLabel(new Date(first + i * DAY).toISOString().slice(0, 10)));
-  const pad = <T>(values: T[]): (T | null)[] => [...values, ...Array.from({ length: extraDays }, () => null)];
-  const pos = (t: number) => (t - first) / DAY - 0.5;
-  const min = -0.5;
-  const max = total - 0.5;
-  const markers: NamespaceChart['markers'] = [];
-  if (n.lastIrsa !== null) {
-    const p = pos(Date.parse(n.lastIrsa));
-    markers.push(
-      p < min
-        ? { pos: min, label: `◀ last IRSA ${n.lastIrsa.slice(5, 10)}`, color: COLORS.lastIrsa, dash: true, row: 0 }
-        : { pos: p, label: 'last IRSA', color: COLORS.lastIrsa, dash: true, row: 0 },
-    );
-  }
-  if (soakEnd !== null && pos(soakEnd) >= min && pos(soakEnd) <= max) {
-    markers.push({ pos: pos(soakEnd), label: soakEnd > Date.parse(report.asOf) ? `soak ends ${n.soakEndsAt!.slice(5, 10)}` : 'soak complete', color: COLORS.soakEnd, dash: false, row: 1 });
-  }
-  const asOf = pos(Date.parse(report.asOf));
-  if (extraDays > 0) markers.push({ pos: asOf, label: 'as of', color: COLORS.asOf, dash: false, row: 2 });
-  const any = (values: number[]) => values.some((v) => v > 0);
-  return {
-    canvas,
-    labels,
-    irsa: pad(n.daily.irsa),
-    irsaFailed: any(n.daily.irsaFailed) ? pad(n.daily.irsaFailed) : null,
-    podIdentity: pad(n.daily.podIdentity),
-    podIdentityFailed: any(n.daily.podIdentityFailed) ? pad(n.daily.podIdentityFailed) : null,
-    markers,
-    band: n.lastIrsa !== null && soakEnd !== null ? [Math.max(min, pos(Date.parse(n.lastIrsa))), Math.min(max, pos(soakEnd))] : null,
-    futureFrom: extraDays > 0 ? asOf : null,
-  };
-}
-
-function namespacesSection(report: StragglerReport, charted: NamespaceSection[], charts: NamespaceChart[]): string {
-  const cards = charted
-    .map((n, i) => {
-      const facts = [
-        `last IRSA ${n.lastIrsa === null ? 'never' : timeAndAge(n.lastIrsa, report.asOf)}`,
-        `last Pod Identity ${n.lastPodIdentity === null ? 'never' : shortTime(n.lastPodIdentity)}`,
-        n.verdict === 'SOAKING' ? `soak ends ${shortTime(n.soakEndsAt)} (${n.soakDaysLeft} d left)` : n.verdict === 'READY' && n.soakEndsAt ? `soak complete ${shortTime(n.soakEndsAt)}` : null,
-      ].filter((f): f is string => f !== null);
-      return `<article class="ns-card">
-<h3><span>${nsName(n.cluster, n.namespace)}</span>${badge(n.verdict)}</h3>
-<p class="facts">${facts.map(esc).join(' · ')}</p>
-<div class="chart-box js-only"><canvas id="${esc(charts[i]!.canvas)}" role="img" aria-label="${esc(`daily IRSA and Pod Identity assumes of ${n.cluster}/${n.namespace}`)}"></canvas></div>
-</article>`;
-    })
-    .join('\n');
-  const rows = report.namespaces
-    .map(
-      (n) => `<tr><td class="nowrap">${nsName(n.cluster, n.namespace)}<div class="small">${esc(n.serviceAccounts.join(', '))}</div></td><td>${badge(n.verdict)}</td><td class="nowrap">${esc(
-        timeAndAge(n.lastIrsa, report.asOf),
-      )}</td><td class="nowrap">${esc(shortTime(n.lastPodIdentity))}</td><td>${esc(
-        n.verdict === 'SOAKING' ? `ends ${shortTime(n.soakEndsAt)} (${n.soakDaysLeft} d left)` : n.verdict === 'READY' && n.soakEndsAt ? 'complete' : '-',
-      )}</td><td class="num">${sum(n.daily.irsa) + sum(n.daily.irsaFailed)}</td><td class="num">${sum(n.daily.podIdentity)}</td><td class="detail">${n.reasons.map(esc).join('<br>')}</td></tr>`,
-    )
-    .join('\n');
-  const left = report.namespaces.length - charted.length;
-  return `<section id="namespaces">
-<h2>IRSA vs Pod Identity, day by day (last ${report.days.length} days)</h2>
-<div class="chart-box js-only fleet"><canvas id="chart-fleet" role="img" aria-label="daily IRSA and Pod Identity assumes, whole fleet"></canvas></div>
-<p class="legend js-only"><span class="key" style="background:${COLORS.irsa}"></span>IRSA assumes <span class="key" style="background:${COLORS.irsaFailed}"></span>IRSA denied
-<span class="key" style="background:${COLORS.podIdentity}"></span>Pod Identity assumes <span class="key" style="background:${COLORS.podIdentityFailed}"></span>Pod Identity denied
-<span class="line dash" style="border-color:${COLORS.lastIrsa}"></span>last IRSA assume <span class="line" style="border-color:${COLORS.soakEnd}"></span>soak end (${esc(String(report.soakDays))} days after)
-<span class="key band"></span>soak window <span class="key future"></span>after the as-of</p>
-<div class="ns-grid">
-${cards}
-</div>
-${left > 0 ? `<p class="small">${left} more namespaces (READY ones last) are in the table below without a chart.</p>` : ''}
-<h3>Every namespace</h3>
-<table>
-<thead><tr><th>Cluster / namespace, service accounts</th><th>Verdict</th><th>Last IRSA</th><th>Last Pod Identity</th><th>Soak</th><th class="num">IRSA, ${report.days.length} d</th><th class="num">Pod Identity, ${report.days.length} d</th><th class="why">Why</th></tr></thead>
-<tbody>
-${rows || '<tr><td colspan="8">no IRSA or Pod Identity evidence yet</td></tr>'}
-</tbody>
-</table>
-</section>`;
-}
-
-const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-/** `2026-11-19` → `Nov 19` */
-function dayLabel(day: string): string {
-  const month = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][Number(day.slice(5, 7)) - 1] ?? day.slice(5, 7);
-  return `${month} ${Number(day.slice(8, 10))}`;
-}
-
-const CSS = `
-:root{--ink:#1f2430;--muted:#5c6370;--line:#dee2e6;--bg:#f8f9fa;--ns:${COLORS.verdict.NOT_STARTED};--ip:${COLORS.verdict.IN_PROGRESS};--soak:${COLORS.verdict.SOAKING};--ready:${COLORS.verdict.READY}}
-*{box-sizing:border-box}
-html{-webkit-text-size-adjust:100%}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--ink);background:#fff}
-main{max-width:1200px;margin:0 auto;padding:24px 28px 40px}
-h1{font-size:24px;margin:0 0 2px}
-h2{font-size:18px;margin:34px 0 10px;padding-bottom:6px;border-bottom:2px solid var(--line)}
-h3{font-size:15px;margin:18px 0 6px}
-h3.good{color:var(--ready)}h3.bad{color:var(--ns)}
-.meta,.small{color:var(--muted)}.small{font-size:12px}
-.lede{margin:4px 0 0}
-.note{background:var(--bg);border:1px solid var(--line);padding:6px 10px;border-radius:4px}
-.warn{background:#fff4e6;border-left:4px solid var(--ip);padding:6px 10px;margin:6px 0;font-size:13px}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(130px,1fr));gap:10px;margin:18px 0 12px}
-.card{border:1px solid var(--line);border-top:5px solid var(--muted);border-radius:6px;padding:8px 12px}
-.card .n{font-size:26px;font-weight:700;line-height:1.15;font-variant-numeric:tabular-nums}
-.card .l{color:var(--muted);font-size:11px;text-transform:uppercase;letter-spacing:.03em}
-.card.v-NOT_STARTED{border-top-color:var(--ns)}.card.v-IN_PROGRESS{border-top-color:var(--ip)}.card.v-SOAKING{border-top-color:var(--soak)}.card.v-READY{border-top-color:var(--ready)}
-.card.straggle{border-top-color:${COLORS.irsa}}.card.clean{border-top-color:var(--ready)}.card.oidc{border-top-color:#495057}
-table{border-collapse:collapse;width:100%;font-size:13px;margin:6px 0 14px}
-th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
-th{background:var(--bg);font-weight:600;font-size:12px}
-.num{text-align:right;font-variant-numeric:tabular-nums}
-.nowrap{white-space:nowrap}
-td.detail{font-size:12px;color:#343a40;overflow-wrap:anywhere}
-th.why{width:34%}
-tbody.item{break-inside:avoid;page-break-inside:avoid}
-tbody.item tr:first-child td{border-bottom:none;padding-bottom:2px}
-tr.todo td{font-size:12px;color:#343a40;padding-top:0;padding-left:22px}
-tr.todo code{display:block;margin-top:3px;padding:3px 8px;background:var(--bg);border:1px solid var(--line);border-radius:3px;overflow-wrap:anywhere;color:#212529}
-.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:11px;word-break:break-all}
-code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
-.sep{color:var(--muted);padding:0 1px}
-.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:11px;font-weight:700;color:#fff;background:#868e96;white-space:nowrap;letter-spacing:.02em}
-.badge.v-NOT_STARTED{background:var(--ns)}.badge.v-IN_PROGRESS{background:var(--ip)}.badge.v-SOAKING{background:var(--soak)}.badge.v-READY{background:var(--ready)}
-.step{display:inline-block;padding:2px 10px;border-radius:4px;color:#fff;background:#495057;font-size:13px}
-.step-create-association{background:var(--ns)}.step-check-trust-policy{background:#862e9c}.step-restart-pods{background:var(--ip)}.step-clean-up{background:var(--ready)}
-ul.changes{margin:4px 0 8px;padding-left:20px}
-.js-only{display:none}.js .js-only{display:block}.js .no-js{display:none}
-.chart-box{position:relative;height:180px;margin:8px 0}
-.chart-box.fleet{height:230px}
-.legend{font-size:12px;color:var(--muted);margin:4px 0 12px}
-.legend .key{display:inline-block;width:11px;height:11px;border-radius:2px;vertical-align:-1px;margin:0 4px 0 10px}
-.legend .key.band{background:rgba(43,138,62,.18)}.legend .key.future{background:rgba(73,80,87,.14)}
-.legend .line{display:inline-block;width:16px;height:0;border-top:2px solid;vertical-align:3px;margin:0 4px 0 10px}
-.legend .line.dash{border-top-style:dashed}
-.ns-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(350px,1fr));gap:14px}
-.ns-card{border:1px solid var(--line);border-radius:6px;padding:10px 12px 6px;break-inside:avoid;page-break-inside:avoid}
-.ns-card h3{margin:0 0 2px;display:flex;justify-content:space-between;align-items:baseline;gap:8px;font-weight:500}
-.ns-card .facts{color:var(--muted);font-size:12px;margin:0}
-.ns-card .chart-box{height:165px;margin:4px 0 0}
-footer{margin-top:36px;border-top:1px solid var(--line);padding-top:8px}
-@media print{
-  @page{margin:12mm}
-  body{font-size:11px}
-  .small,td.detail,tr.todo td{font-size:9.5px}
-  main{max-width:none;padding:0}
-  *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
-  h2{break-after:avoid;page-break-after:avoid}
-  tr,.card,.warn{break-inside:avoid;page-break-inside:avoid}
-  tr.todo code{font-size:9px}
-  thead{display:table-header-group}
-  table{font-size:10px}
-  td.detail{font-size:9.5px}
-  .ns-grid{grid-template-columns:1fr 1fr}
-}
-`;
-
-/** Builds the charts from #cw-data; plain ES2017, no dependencies but Chart.js. */
-const CLIENT_JS = `
-(function () {
-  'use strict';
-  var data = JSON.parse(document.getElementById('cw-data').textContent);
-  var C = window.Chart;
-  if (!C) { console.error('cutover-watch: the chart library did not load'); return; }
-  var font = getComputedStyle(document.body).fontFamily;
-  C.defaults.animation = false;
-  C.defaults.maintainAspectRatio = false;
-  C.defaults.font.family = font;
-  C.defaults.font.size = 11;
-  C.defaults.color = '#495057';
-  C.defaults.plugins.legend.labels.boxWidth = 11;
-  C.defaults.plugins.legend.labels.boxHeight = 11;
-  var colors = data.colors;
-
-  function clamp(px, area) { return Math.max(area.left, Math.min(area.right, px)); }
-
-  var soakClock = {
-    id: 'cwSoakClock',
-    beforeDatasetsDraw: function (chart, args, opts) {
-      var x = chart.scales.x, a = chart.chartArea, ctx = chart.ctx;
-      ctx.save();
-      if (opts.band) {
-        var b0 = clamp(x.getPixelForValue(opts.band[0]), a), b1 = clamp(x.getPixelForValue(opts.band[1]), a);
-        if (b1 > b0) { ctx.fillStyle = 'rgba(43,138,62,0.10)'; ctx.fillRect(b0, a.top, b1 - b0, a.bottom - a.top); }
-      }
-      if (opts.futureFrom !== null && opts.futureFrom !== undefined) {
-        var f = clamp(x.getPixelForValue(opts.futureFrom), a);
-        ctx.fillStyle = 'rgba(73,80,87,0.09)';
-        ctx.fillRect(f, a.top, a.right - f, a.bottom - a.top);
-      }
-      ctx.restore();
-    },
-    afterDatasetsDraw: function (chart, args, opts) {
-      var x = chart.scales.x, a = chart.chartArea, ctx = chart.ctx;
-      (opts.markers || []).forEach(function (m) {
-        var px = clamp(x.getPixelForValue(m.pos), a);
-        ctx.save();
-        ctx.strokeStyle = m.color;
-        ctx.lineWidth = 1.5;
-        ctx.setLineDash(m.dash ? [5, 3] : []);
-        ctx.beginPath(); ctx.moveTo(px, a.top); ctx.lineTo(px, a.bottom); ctx.stroke();
-        ctx.setLineDash([]);
-        ctx.font = '600 10px ' + font;
-        var w = ctx.measureText(m.label).width;
-        var tx = px + 4 + w > a.right ? px - 4 - w : px + 4;
-        var ty = a.top + 11 + 12 * m.row;
-        ctx.fillStyle = 'rgba(255,255,255,0.85)';
-        ctx.fillRect(tx - 2, ty - 9, w + 4, 12);
-        ctx.fillStyle = m.color;
-        ctx.fillText(m.label, tx, ty);
-        ctx.restore();
-      });
-    }
-  };
-
-  var barValues = {
-    id: 'cwBarValues',
-    afterDatasetsDraw: function (chart) {
-      var ctx = chart.ctx;
-      ctx.save();
-      ctx.font = '700 11px ' + font;
-      ctx.fillStyle = '#fff';
-      ctx.textAlign = 'center';
-      ctx.textBaseline = 'middle';
-      chart.data.datasets.forEach(function (ds, di) {
-        var meta = chart.getDatasetMeta(di);
-        if (meta.hidden) return;
-        meta.data.forEach(function (el, i) {
-          var v = ds.data[i];
-          if (!v || Math.abs(el.x - el.base) < 16) return;
-          ctx.fillText(String(v), (el.x + el.base) / 2, el.y);
-        });
-      });
-      ctx.restore();
-    }
-  };
-
-  function draw(id, config) {
-    var canvas = document.getElementById(id);
-    if (!canvas) return;
-    try { new C(canvas, config); } catch (e) { console.error('cutover-watch: chart ' + id + ' could not be drawn: ' + e); }
-  }
-
-  draw('chart-clusters', {
-    type: 'bar',
-    data: {
-      labels: data.clusters.labels,
-      datasets: data.verdicts.map(function (v) { return { label: v, data: data.clusters.counts[v], backgroundColor: colors.verdict[v], borderWidth: 0, barPercentage: 0.7 }; })
-    },
-    options: {
-      indexAxis: 'y',
-      scales: {
-        x: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: 'namespaces' } },
-        y: { stacked: true, grid: { display: false }, ticks: { font: { size: 12, weight: '600' } } }
-      },
-      plugins: { legend: { position: 'top', align: 'start' } }
-    },
-    plugins: [barValues]
-  });
-
-  draw('chart-fleet', {
-    type: 'line',
-    data: {
-      labels: data.fleet.labels,
-      datasets: [
-        { label: 'IRSA assumes (whole fleet)', data: data.fleet.irsa, borderColor: colors.irsa, backgroundColor: 'rgba(247,103,7,0.15)', fill: true, tension: 0.25, pointRadius: 2 },
-        { label: 'Pod Identity assumes (whole fleet)', data: data.fleet.podIdentity, borderColor: colors.podIdentity, backgroundColor: 'rgba(28,126,214,0.12)', fill: true, tension: 0.25, pointRadius: 2 }
-      ]
-    },
-    options: {
-      interaction: { mode: 'index', intersect: false },
-      scales: { x: { grid: { display: false }, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 12 } }, y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: 'assumes per day' } } },
-      plugins: { legend: { position: 'top', align: 'start' } }
-    }
-  });
-
-  data.namespaces.forEach(function (n) {
-    var datasets = [{ label: 'IRSA', data: n.irsa, backgroundColor: colors.irsa, stack: 'irsa' }];
-    if (n.irsaFailed) datasets.push({ label: 'IRSA denied', data: n.irsaFailed, backgroundColor: colors.irsaFailed, stack: 'irsa' });
-    datasets.push({ label: 'Pod Identity', data: n.podIdentity, backgroundColor: colors.podIdentity, stack: 'pi' });
-    if (n.podIdentityFailed) datasets.push({ label: 'Pod Identity denied', data: n.podIdentityFailed, backgroundColor: colors.podIdentityFailed, stack: 'pi' });
-    draw(n.canvas, {
-      type: 'bar',
-      data: { labels: n.labels, datasets: datasets },
-      options: {
-        interaction: { mode: 'index', intersect: false },
-        datasets: { bar: { categoryPercentage: 0.9, barPercentage: 0.95 } },
-        scales: {
-          x: { stacked: true, grid: { display: false }, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 7 } },
-          y: { stacked: true, beginAtZero: true, ticks: { precision: 0, maxTicksLimit: 4 } }
-        },
-        plugins: { legend: { display: false }, cwSoakClock: { markers: n.markers, band: n.band, futureFrom: n.futureFrom } }
-      },
-      plugins: [soakClock]
-    });
-  });
-
-  function resizeAll() { Object.keys(C.instances).forEach(function (k) { C.instances[k].resize(); }); }
-  window.addEventListener('beforeprint', resizeAll);
-  window.addEventListener('afterprint', resizeAll);
-  document.documentElement.setAttribute('data-charts', String(Object.keys(C.instances).length));
-})();
-`;
-
 /** UNKNOWN namespaces first, each with why and the fix: nobody retires a provider past them. */
 function unknownSection(report: StragglerReport): string {
   const lines = unknownLines(report);
   if (lines.length === 0) return '';
-  return `<section id="unknown"><h2>Cannot tell (UNKNOWN: ${lines.length})</h2>
+  return `<section id="unknown"><h2>Cannot tell (UNKNOWN: ${lines.length.toLocaleString('en-US')})</h2>
 <p>The evidence does not reach far enough, has a hole, or cannot be placed in a cluster: these verdicts are not SOAKING or READY until it does.</p>
-<ul>${lines.map((l) => `<li>${esc(l)}</li>`).join('')}</ul></section>`;
+<ul>${capped(lines, (l) => `<li>${esc(l)}</li>`, (left) => `… and ${left.toLocaleString('en-US')} more: filter the cluster sections below by UNKNOWN`)}</ul></section>`;
+}
+
+/** The two charts of the whole fleet (the canvases are sized and drawn by the page's script). */
+function fleetSection(report: StragglerReport): string {
+  return `<section id="fleet" class="js-only">
+<h2>The fleet at a glance</h2>
+<div class="chart-box" id="chart-clusters-box"><canvas id="chart-clusters" role="img" aria-label="namespaces by verdict, per cluster"></canvas></div>
+<div class="chart-box fleet"><canvas id="chart-fleet" role="img" aria-label="daily IRSA and Pod Identity assumes over the last ${report.days.length} days, whole fleet"></canvas></div>
+</section>`;
+}
+
+/** What each verdict and next step means, said once here instead of on every row. */
+function legendSection(report: StragglerReport): string {
+  const hours = esc(String(report.activeHours));
+  const soak = esc(String(report.soakDays));
+  const verdicts: Record<Verdict, string> = {
+    UNKNOWN: 'the CloudTrail read does not cover the soak window (a hole, logs that end too early) or the namespace cannot be placed in a cluster: no verdict until it does',
+    NOT_STARTED: 'no Pod Identity assume seen yet: every workload still uses IRSA',
+    IN_PROGRESS: `Pod Identity seen, and IRSA too within the last ${hours} h (the active window)`,
+    SOAKING: `no IRSA for ${hours} h; the soak clock of ${soak} days is running`,
+    READY: `no IRSA for ${soak} days: remove the annotation and the OIDC trust statement`,
+  };
+  const steps = stepList();
+  return `<section id="legend">
+<h2>How to read this report</h2>
+<h3>Verdicts, per namespace</h3>
+<dl class="explain">${VERDICT_ORDER.map((v) => `<dt>${badge(v)}</dt><dd>${verdicts[v]}</dd>`).join('')}</dl>
+<h3>Next steps, per service account still on IRSA</h3>
+<dl class="explain">${NEXT_STEPS.map((s, i) => `<dt id="step-${s}"><span class="step step-${s}">${esc(steps[i]!.title)}</span></dt><dd>${esc(NEXT_STEP_HELP[s])}</dd>`).join('')}</dl>
+<p class="small">Each row carries its own commands, built from its names and shell-quoted: check them before you run them. Times are UTC.</p>
+<p class="legend js-only">Charts: <span class="key irsa"></span>IRSA assumes <span class="key irsa-failed"></span>IRSA denied
+<span class="key pi"></span>Pod Identity assumes <span class="key pi-failed"></span>Pod Identity denied
+<span class="line last-irsa"></span>last IRSA assume <span class="line soak-end"></span>soak end (${soak} days after)
+<span class="key band"></span>soak window <span class="key future"></span>after the as-of</p>
+</section>`;
+}
+
+/** Worth opening at once: something there cannot be told, has not started or is under way. */
+const NEEDS_LOOK: readonly Verdict[] = ['UNKNOWN', 'NOT_STARTED', 'IN_PROGRESS'];
+
+function clustersSection(report: StragglerReport, groups: readonly RowGroup[]): string {
+  const sections = report.clusters.length === 0 && groups.length === 0 ? '<p>No cluster seen yet.</p>' : groups.map((g, i) => clusterDetails(report, g, i)).join('\n');
+  const options = VERDICT_ORDER.map((v, i) => `<option value="${i}">${esc(v)}</option>`).join('');
+  const elsewhere = report.warnings.map((w) => `<p class="warn"><b>no known cluster</b>: ${esc(w.message)}${w.last ? ` <span class="small">(last ${esc(shortTime(w.last))})</span>` : ''}</p>`).join('\n');
+  return `<section id="clusters">
+<h2>Clusters (${report.clusters.length.toLocaleString('en-US')})</h2>
+<p class="small">Sections with namespaces that are UNKNOWN, NOT_STARTED or IN_PROGRESS are open. Each lists its service accounts still on IRSA with the commands of their next step, those ready to clean up, and every namespace.</p>
+<div class="toolbar" role="search">
+<input type="search" id="cw-filter" placeholder="Filter: namespace, service account, role, cluster" aria-label="filter the rows by namespace, service account, role or cluster" autocomplete="off">
+<select id="cw-verdict" aria-label="only this verdict"><option value="">every verdict</option>${options}</select>
+<button type="button" id="cw-expand">Open all</button><button type="button" id="cw-collapse">Close all</button>
+<div class="status" id="cw-status" aria-live="polite"></div>
+</div>
+${sections}
+${elsewhere}
+</section>`;
+}
+
+function clusterDetails(report: StragglerReport, g: RowGroup, i: number): string {
+  const section = report.clusters.find((c) => c.clusterId === g.clusterId);
+  const counts = Object.fromEntries(VERDICT_ORDER.map((v) => [v, 0])) as Record<Verdict, number>;
+  for (const n of g.namespaces) counts[n.verdict] += 1;
+  const open = NEEDS_LOOK.some((v) => counts[v] > 0);
+  const chips = [
+    `<span><b>${g.namespaces.length.toLocaleString('en-US')}</b> ${g.namespaces.length === 1 ? 'namespace' : 'namespaces'}</span>`,
+    ...VERDICT_ORDER.filter((v) => counts[v] > 0).map((v) => `<span class="v-${v}">${esc(v)} <b>${counts[v].toLocaleString('en-US')}</b></span>`),
+    g.stragglers.length > 0 ? `<span>on IRSA <b>${g.stragglers.length.toLocaleString('en-US')}</b></span>` : '',
+    g.readyToCleanUp.length > 0 ? `<span>to clean up <b>${g.readyToCleanUp.length.toLocaleString('en-US')}</b></span>` : '',
+  ].join('');
+  const provider = section ? `<span title="the OIDC provider's verdict">${badge(section.verdict)}</span>` : '';
+  const facts = section
+    ? `<p><b>OIDC provider:</b> ${esc(section.nextStep)}</p>${section.oidcIssuer ? `<p class="small mono">issuer ${esc(section.oidcIssuer)}</p>` : ''}${section.warnings
+        .map((w) => `<p class="warn">${esc(w.message)}${w.last ? ` <span class="small">(last ${esc(shortTime(w.last))})</span>` : ''}</p>`)
+        .join('')}`
+    : '';
+  const rows = g.namespaces.length + g.stragglers.length + g.readyToCleanUp.length;
+  return `<details class="cluster" id="cl-${i}" data-i="${i}"${open ? ' open' : ''}>
+<summary><span class="name">${esc(g.name)}</span>${provider}<span class="chips">${chips}</span><span class="match"></span></summary>
+<div class="cl-body">
+${facts}
+<div class="cl-rows"><p class="small no-js">${esc(`${plural(rows, 'row')} here need JavaScript.`)}</p></div>
+</div>
+</details>`;
 }
