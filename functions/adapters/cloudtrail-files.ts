@@ -441,3 +441,16 @@ function* parseWhole(file: string, bytes: Buffer): Generator<InputItem> {
 
   if (usableLines === 0) yield problem(file, `not JSON: ${whole.error}`);
 }
+
+/**
+ * Every record (or problem) of one object read from a stream (an S3 GetObject body), under the
+ * same gzip detection, caps and parser as a file, with `name` as the `file` of its items. The
+ * stream is destroyed once reading stops, so a cap hit does not leave a download running.
+ */
+export async function* readRecordsFromStream(name: string, stream: Readable, options: { limits?: Partial<ReadLimits> } = {}): AsyncGenerator<InputItem> {
+  try {
+    for await (const item of readRecords(STDIN, { stdin: stream, limits: options.limits })) yield item.file === STDIN ? { ...item, file: name } : item;
+  } finally {
+    stream.destroy();
+  }
+}
