@@ -215,11 +215,14 @@ async function* fetchInOrder(client: S3Client, objects: readonly S3LogObject[], 
   try {
     for (;;) {
       fill();
-      const head = window.shift();
+      const head = window[0];
       if (head === undefined) return;
+      const result = await head.result;
+      // Its call is done: the slot goes to the next object while this one is parsed.
+      window.shift();
       fill();
       try {
-        yield await head.result;
+        yield result;
       } finally {
         held -= head.held;
       }
