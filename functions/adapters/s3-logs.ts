@@ -183,7 +183,8 @@ export interface S3ReadOptions {
   region?: string;
 }
 
-type Fetched = { ok: true; etag: string; body: Readable } | { ok: false; reason: string; fatal: boolean };
+/** A body read ahead is a Buffer; a large one is the stream. */
+type Fetched = { ok: true; etag: string; body: Readable | Buffer } | { ok: false; reason: string; fatal: boolean };
 
 const MIB = 1024 * 1024;
 
@@ -246,7 +247,7 @@ async function getObject(client: S3Client, object: S3LogObject, bufferUpTo: numb
       if ((out.ContentLength ?? object.size) > bufferUpTo) return { ok: true, etag, body };
       const chunks: Buffer[] = [];
       for await (const chunk of body) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-      return { ok: true, etag, body: Readable.from([Buffer.concat(chunks)]) };
+      return { ok: true, etag, body: Buffer.concat(chunks) };
     } catch (error) {
       if (signal.aborted) return { ok: false, reason: 'not read: the run stopped', fatal: false };
       const fatal = fatalReason(error, 's3', options.region ?? 'the configured region');
