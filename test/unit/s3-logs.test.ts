@@ -52,6 +52,8 @@ class FakeBucket {
   readonly objects = new Map<string, StoredObject>();
   /** Errors GetObject throws for a key before it succeeds; `always` never succeeds. */
   readonly failures = new Map<string, { errors: Error[]; always?: boolean }>();
+  /** Keys whose next N bodies break off half way (a dropped connection). */
+  readonly brokenBodies = new Map<string, number>();
   readonly gets: string[] = [];
   inFlight = 0;
   maxInFlight = 0;
@@ -92,12 +94,25 @@ class FakeBucket {
         }
         const object = this.objects.get(input.Key);
         if (!object) throw Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
-        return { Body: Readable.from([object.body]) as never, ETag: object.etag, ContentLength: object.body.length };
+        const broken = this.brokenBodies.get(input.Key) ?? 0;
+        if (broken > 0) this.brokenBodies.set(input.Key, broken - 1);
+        const body = broken > 0 ? brokenStream(object.body.subarray(0, object.body.length >> 1)) : Readable.from([object.body]);
+        return { Body: body as never, ETag: object.etag, ContentLength: object.body.length };
       } finally {
         this.inFlight -= 1;
       }
     });
   }
+}
+
+/** Half a body, then the connection drops. */
+function brokenStream(part: Buffer): Readable {
+  return Readable.from(
+    (async function* () {
+      yield part;
+      throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    })(),
+  );
 }
 
 const awsError = (name: string, status: number, message = name) => Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status } });
@@ -366,6 +381,39 @@ describe('analyzeSources', () => {
     const second = await run(store, [await list('s3://trail/')]);
     expect(second.order).toEqual([`s3://trail/${key}`]);
     expect(second.summary.s3).toMatchObject({ skipped: 4, failed: 1 });
+  });
+
+  it('reads again a body that broke off while read ahead', async () => {
+    const bucket = twoRegions();
+    const key = logKey('us-west-2', '19', '0005', 'w1');
+    bucket.brokenBodies.set(key, 1);
+
+    const { summary, rejections } = await run(await freshStore(), [await list('s3://trail/')]);
+
+    expect(rejections).toEqual([]);
+    expect(bucket.gets.filter((k) => k === key)).toHaveLength(2);
+    expect(summary).toMatchObject({ records: 10, inScope: 10 });
+    expect(summary.s3).toMatchObject({ read: 5, failed: 0 });
+  });
+
+  it('streams objects over the read-ahead size in order; one whose body breaks off is a rejection, read again next run', async () => {
+    const bucket = twoRegions();
+    const key = logKey('us-east-1', '19', '0020', 'e2');
+    bucket.brokenBodies.set(key, 1);
+    const store = await freshStore();
+
+    const first = await run(store, [await list('s3://trail/')], { prefetchObjectBytes: 0 });
+
+    expect(first.order.map((u) => /Z_([a-z0-9]+)\.json\.gz$/.exec(u)?.[1])).toEqual(['w1', 'e1', 'w2', 'e2', 'e3']);
+    expect(bucket.maxInFlight).toBe(1);
+    expect(first.rejections).toEqual([{ file: `s3://trail/${key}`, where: null, field: null, reason: 'read ECONNRESET' }]);
+    expect(first.summary).toMatchObject({ records: 8, rejected: 1 });
+    expect(first.summary.s3).toMatchObject({ read: 4, failed: 1 });
+
+    const second = await run(store, [await list('s3://trail/')], { prefetchObjectBytes: 0 });
+    expect(second.order).toEqual([`s3://trail/${key}`]);
+    expect(second.summary).toMatchObject({ records: 2, rejected: 0 });
+    expect(second.summary.s3).toMatchObject({ skipped: 4, read: 1, failed: 0 });
   });
 
   it('stops reading when the credentials expire, keeps what it read and leaves the rest to the next run', async () => {
