@@ -170,7 +170,7 @@ function listFailure(error: unknown, location: S3Location): string {
 // Reading in order, with read-ahead
 
 export interface S3ReadOptions {
-  /** GetObject calls in flight, objects read ahead included. @default 6 */
+  /** GetObject calls in flight, objects read ahead included. @default 8 */
   concurrency?: number;
   /** Compressed bytes held read ahead at most (besides the object being parsed). @default 64 MiB */
   prefetchBytes?: number;
@@ -193,7 +193,7 @@ const MIB = 1024 * 1024;
  * flight ahead of the consumer. The consumer reads each body before asking for the next.
  */
 async function* fetchInOrder(client: S3Client, objects: readonly S3LogObject[], options: S3ReadOptions): AsyncGenerator<Fetched, void, undefined> {
-  const concurrency = Math.max(1, options.concurrency ?? 6);
+  const concurrency = Math.max(1, options.concurrency ?? 8);
   const budget = options.prefetchBytes ?? 64 * MIB;
   const largest = options.prefetchObjectBytes ?? 16 * MIB;
   const abort = new AbortController();
