@@ -153,6 +153,7 @@ let tables = 0;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-s3-'));
+  await mkdir(path.join(work, 'store'));
   embedded = await startEmbeddedStore(path.join(work, 'store'));
 }, 30_000);
 afterAll(async () => {
