@@ -13,7 +13,7 @@ import type { Dirent, Stats } from 'node:fs';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createGunzip, gunzip } from 'node:zlib';
 import { iterateRecords, jsonErrorMessage } from '../core/envelopes';
@@ -440,4 +440,40 @@ function* parseWhole(file: string, bytes: Buffer): Generator<InputItem> {
   }
 
   if (usableLines === 0) yield problem(file, `not JSON: ${whole.error}`);
+}
+
+/**
+ * Every record (or problem) of one object read from elsewhere (an S3 GetObject body), under the
+ * same gzip detection, caps and parser as a file, with `name` as the `file` of its items. A body
+ * already in memory is inflated in one call, as a small file is; a stream is destroyed once
+ * reading stops, so a cap hit does not leave a download running.
+ */
+export async function* readRecordsFromStream(name: string, source: Readable | Buffer, options: { limits?: Partial<ReadLimits> } = {}): AsyncGenerator<InputItem> {
+  if (Buffer.isBuffer(source)) {
+    const limits = { ...DEFAULT_READ_LIMITS, ...options.limits };
+    const whole = source.length <= limits.maxRecordBytes ? await inflateWhole(source, limits) : null;
+    if (whole !== null) {
+      if (whole.ok) yield* parseWhole(name, whole.bytes);
+      else yield problem(name, whole.reason);
+      return;
+    }
+  }
+  const stream = Buffer.isBuffer(source) ? Readable.from([source]) : source;
+  try {
+    for await (const item of readRecords(STDIN, { stdin: stream, limits: options.limits })) yield item.file === STDIN ? { ...item, file: name } : item;
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** `readSmallFile`'s inflation, for bytes in memory: null when they need the streaming path. */
+async function inflateWhole(bytes: Buffer, limits: ReadLimits): Promise<{ ok: true; bytes: Buffer } | { ok: false; reason: string } | null> {
+  if (!(bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b)) return { ok: true, bytes };
+  const bound = Math.min(limits.maxRecordBytes, limits.maxFileBytes, Math.max(limits.ratioCheckAfterBytes, bytes.length * limits.maxInflationRatio));
+  try {
+    return { ok: true, bytes: await gunzipAsync(bytes, { maxOutputLength: bound }) };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException | null)?.code === 'ERR_BUFFER_TOO_LARGE') return null;
+    return { ok: false, reason: `truncated or corrupt gzip (${err instanceof Error ? err.message : String(err)})` };
+  }
 }

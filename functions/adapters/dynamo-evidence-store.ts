@@ -40,6 +40,7 @@ import {
   legacyEventGuardPk,
   scopePk,
   SCOPES_PK,
+  sourcesPk,
   TABLE_SCHEMA,
   WRITER_LEASE_PK,
   WRITER_LEASE_SECONDS,
@@ -1069,6 +1070,19 @@ export class DynamoEvidenceStore implements EvidencePort {
         pending = page.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
       }
     }
+  }
+
+  /** S3 log objects of one bucket read before, under a key prefix: key → the ETag read (`analyze s3://`). */
+  async sourcesRead(bucket: string, prefix: string): Promise<Map<string, string>> {
+    const items = await this.query(prefix === '' ? { pk: sourcesPk(bucket) } : { pk: sourcesPk(bucket), prefix });
+    return new Map(items.map((i) => [i.sk, String(i['etag'])]));
+  }
+
+  /** Records S3 log objects as read, once their events are stored: a rerun skips them while their ETag is unchanged. */
+  async recordSourcesRead(bucket: string, objects: readonly { key: string; etag: string; size: number }[], at: Date): Promise<void> {
+    await this.batchWrite(
+      objects.map((o) => ({ PutRequest: { Item: { pk: sourcesPk(bucket), sk: o.key, type: 'source', etag: o.etag, size: o.size, readAt: at.toISOString() } } })),
+    );
   }
 }
 

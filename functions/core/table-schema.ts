@@ -20,6 +20,7 @@
  * | `EVENT#<eventID>`          | `EVENT`                  | legacy replay guard, one per event (read, never written) |
  * | `COVERAGE`                 | `<acct>|<region>|<day>`  | hours and slices of complete CloudTrail read    |
  * | `LEASE`                    | `WRITER`                 | the writer lease: who may write batches now (several writers) |
+ * | `SOURCES#s3://<bucket>`    | object key               | an S3 log object read whole, its events stored: its ETag |
  *
  * Every access is a Query on one partition, a GetItem/BatchGetItem, a conditional PutItem or a
  * BatchWriteItem: all of them exist in dynalite and DynamoDB alike (no transactions, no PartiQL).
@@ -70,6 +71,8 @@ export const SCOPES_PK = 'SCOPES';
 export const INVENTORY_PK = 'INVENTORY';
 export const COVERAGE_PK = 'COVERAGE';
 export const coverageSk = (account: string, region: string, day: string): string => `${account}|${region}|${day}`;
+/** The S3 log objects of one bucket that `analyze s3://…` read (sk: the object key, at most 1,024 bytes like a sort key). */
+export const sourcesPk = (bucket: string): string => `SOURCES#s3://${bucket}`;
 
 export type ScopeKind = 'cluster' | 'issuer' | 'role' | 'noderole';
 

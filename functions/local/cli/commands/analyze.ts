@@ -1,3 +1,4 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import path from 'node:path';
@@ -6,9 +7,11 @@ import type { DynamoEvidenceStore } from '../../../adapters/dynamo-evidence-stor
 import { SEVERITIES, type Alert } from '../../../core/alert';
 import { alertLine } from '../../../core/alert-format';
 import { analyzePaths, type AnalyzeSummary, type Rejection } from '../../../adapters/ingest-pipeline';
+import { AwsFatalError } from '../../../adapters/eks-inventory';
+import { analyzeSources, isS3Url, listS3Logs, parseS3Url, s3Client, S3UrlError, type S3Listing, type S3Summary } from '../../../adapters/s3-logs';
 import { RejectsFile } from '../../rejects-file';
 import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
-import type { Io } from '../io';
+import { UsageError, type Io } from '../io';
 import { collectNodeRole, positiveInteger } from '../options';
 import { displaySafe, plural } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
@@ -21,9 +24,17 @@ interface AnalyzeFlags extends StoreOptions, AlertFlags {
   batchSize?: number;
   json?: boolean;
   strict?: boolean;
+  reread?: boolean;
 }
 
-export function analyzeCommand(program: Command, io: Io, setExit: (code: number) => void): void {
+export interface AnalyzeDeps {
+  /** @default s3Client(env): the default credential chain, AWS_REGION */
+  s3Client?: () => Promise<{ client: S3Client; region: string }>;
+  /** Waits between our own retries of S3 calls. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export function analyzeCommand(program: Command, io: Io, setExit: (code: number) => void, deps: AnalyzeDeps = {}): void {
   withAlertOptions(withStoreOptions(
     program
       .command('analyze')
@@ -32,28 +43,43 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         "Reads CloudTrail log files and directories (recursively, including CloudTrail's S3 layout\n" +
           'AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz) into the evidence store, then prints a\n' +
           'summary. Replaying the same logs is safe: each CloudTrail eventID is counted once.\n' +
-          'Rejected records are listed on stderr and appended to <store>/rejects.jsonl.',
+          'Rejected records are listed on stderr and appended to <store>/rejects.jsonl.\n' +
+          '\n' +
+          'An s3://BUCKET/PREFIX/ path reads the .json.gz and .json objects under that key prefix in\n' +
+          'place (no aws s3 sync first; CloudTrail-Digest and Insights objects are left out), with the\n' +
+          'default AWS credential chain (AWS_PROFILE, AWS_ACCESS_KEY_ID…) and AWS_REGION (any region\n' +
+          "works: S3 redirects to the bucket's; --region is --table's). Objects read whole are recorded\n" +
+          'in the store with their ETag: a rerun skips them and says how many, and reads changed ones\n' +
+          '(a new ETag) again. S3 and local paths mix in one run, read in delivery order.',
       )
-      .argument('<path...>', "log files or directories; '-' reads stdin")
+      .argument('<path...>', "log files or directories; '-' reads stdin; s3://BUCKET/PREFIX/ reads a trail's S3 objects")
       .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collectNodeRole)
       .option('--batch-size <n>', 'events per store batch', positiveInteger, 20_000)
       .option('--json', 'print the summary as one JSON object')
-      .option('--strict', 'exit 1 when any record or file was rejected'),
+      .option('--strict', 'exit 1 when any record or file was rejected')
+      .option('--reread', 'read S3 objects an earlier run read (same ETag) again'),
   ))
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  aws s3 sync s3://my-trail-bucket/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/ logs/\n' +
         '  cutover-watch analyze logs/\n' +
+        '  cutover-watch analyze s3://my-trail-bucket/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/\n' +
         '  cutover-watch analyze --table cutover-watch-evidence --region us-east-1 logs/   # into a deployed table\n' +
         '\nAlerts: the detections run as the logs are read (thresholds from --policy); new alerts are printed,\n' +
         'appended to <store>/alerts.jsonl, published to --sns-topic, and posted to Slack when\n' +
         `${SLACK_WEBHOOK_ENV} is set. Replaying logs raises no alert twice.\n` +
-        '\nExit codes: 0 done; 1 evidence could not be stored, an alert could not be delivered, or --strict and\n' +
-        'something was rejected; 2 unusable arguments, a bad policy file, no readable input, or no store.',
+        '\nS3 permissions: s3:ListBucket on the bucket (for the prefix), s3:GetObject on the objects, and\n' +
+        "kms:Decrypt on the trail's key when it encrypts with SSE-KMS.\n" +
+        '\nExit codes: 0 done; 1 evidence could not be stored, an alert could not be delivered, reading S3 stopped\n' +
+        '(credentials expired), or --strict and something was rejected; 2 unusable arguments, a bad policy file,\n' +
+        'no readable input, no AWS credentials or S3 listing, or no store.',
     )
     .action(async (paths: string[], flags: AnalyzeFlags) => {
       const { policy } = await loadPolicy(flags, io);
+      // S3 is listed before the store is opened: no credentials, no bucket or no permission stops here.
+      const s3 = paths.some(isS3Url) ? await listS3Paths(paths.filter(isS3Url), deps) : null;
+      const localPaths = paths.filter((p) => !isS3Url(p));
       await withStore(flags, io, async ({ store, localDir, where }) => {
         const sinks = alertSinks(flags, localDir);
         // Written as the run goes and bounded: a file of a million bad records must cost neither
@@ -63,12 +89,16 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         const raised: Alert[] = [];
         const failures: DeliveryFailure[] = [];
         const bar = io.interactive && !flags.json ? new cliProgress.SingleBar({
-          format: 'analyze {bar} {value}/{total} files | {records} records | {alerts} alerts | ETA {eta_formatted}',
+          format: `analyze {bar} {value}/{total} ${s3 && localPaths.length === 0 ? 'objects' : 'files'} | {records} records | {alerts} alerts | ETA {eta_formatted}`,
           stream: io.progressStream,
           hideCursor: true,
           clearOnComplete: true,
         }, cliProgress.Presets.shades_classic) : null;
-        const summary = await analyzePaths({
+        const analyze = (options: Parameters<typeof analyzePaths>[0]) =>
+          s3
+            ? analyzeSources({ ...options, paths: localPaths, listings: s3.listings, client: s3.client, region: s3.region, reread: flags.reread, sleep: deps.sleep })
+            : analyzePaths(options);
+        const summary: AnalyzeSummary & { s3?: S3Summary } = await analyze({
           paths,
           store,
           policy,
@@ -101,16 +131,52 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         if (flags.json) io.out(JSON.stringify({ ...summary, store: where, alerts: raised, deliveryFailures: failures }));
         else {
           printSummary(summary, where, io);
+          if (summary.s3) printS3Summary(summary.s3, io);
           printAlerts(raised, io);
+        }
+        if (summary.s3?.stopped) {
+          io.err(displaySafe(`reading S3 stopped: ${summary.s3.stopped}; ${plural(summary.s3.notRead, 'object')} not read: run the same command again (what was read is skipped)`));
         }
         reportDeliveryFailures(failures, path.relative(io.cwd, path.join(localDir, 'alerts.jsonl')), io);
         if (!flags.json) await printUnmappedIssuers(store, io);
 
-        if (summary.files === 0 && summary.records === 0) setExit(2);
-        else if (summary.notStored > 0 || failures.length > 0) setExit(1);
+        // A rerun that finds every S3 object read before has nothing to do, and that is no error.
+        if (summary.files === 0 && summary.records === 0 && !(summary.s3 && summary.s3.skipped > 0)) setExit(2);
+        else if (summary.notStored > 0 || failures.length > 0 || summary.s3?.stopped) setExit(1);
         else if (flags.strict && summary.rejected > 0) setExit(1);
-      });
+      }).finally(() => s3?.client.destroy());
     });
+}
+
+/** Every S3 location's listing, or a UsageError (exit 2) with one line: credentials, bucket, permission. */
+async function listS3Paths(urls: string[], deps: AnalyzeDeps): Promise<{ client: S3Client; region: string; listings: S3Listing[] }> {
+  let locations;
+  try {
+    locations = urls.map(parseS3Url);
+  } catch (e) {
+    if (e instanceof S3UrlError) throw new UsageError(e.message, { cause: e });
+    throw e;
+  }
+  const { client, region } = await (deps.s3Client ?? s3Client)();
+  try {
+    const listings: S3Listing[] = [];
+    for (const location of locations) listings.push(await listS3Logs(client, location, { region, sleep: deps.sleep }));
+    return { client, region, listings };
+  } catch (e) {
+    client.destroy();
+    if (e instanceof AwsFatalError) throw new UsageError(e.message, { cause: e });
+    throw e;
+  }
+}
+
+/** What became of the S3 objects: listed, read, skipped as read before, failed (read again next run). */
+export function printS3Summary(s: S3Summary, io: Io): void {
+  const n = (v: number) => v.toLocaleString('en-US');
+  const parts = [`${n(s.read)} read`, `${n(s.skipped)} skipped (read before; --reread reads them again)`, `${n(s.failed)} failed`];
+  if (s.unrecorded > 0) parts.push(`${n(s.unrecorded)} read but not recorded (events not stored)`);
+  if (s.notRead > 0) parts.push(`${n(s.notRead)} not read`);
+  io.out(displaySafe(`  s3: ${plural(s.listed, 'log object')} under ${s.locations.join(', ')}: ${parts.join(', ')}`));
+  if (s.failed + s.unrecorded > 0) io.out(`  the ${plural(s.failed + s.unrecorded, 'object')} not read whole or not stored are read again by the next run`);
 }
 
 /** Alerts printed at the end of a run: one line each, most severe first. */

@@ -1,0 +1,150 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSampleFleet } from '../../functions/local/sample-fleet';
+import { BIN, DEMO_END } from '../support/demo';
+
+// `analyze s3://` end to end: the built CLI, the real S3 client (default credential chain,
+// AWS_ENDPOINT_URL_S3, path-style requests to an IP endpoint, its own retries, XML parsing), against
+// a loopback server that answers ListObjectsV2 and GetObject the way S3 does (two keys a page here).
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: work, env: { ...process.env, CI: 'true', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end();
+  });
+}
+
+const PAGE = 2;
+const objects = new Map<string, Buffer>();
+const etag = (body: Buffer) => `"${createHash('md5').update(body).digest('hex')}"`;
+const requests: string[] = [];
+/** Keys whose next GetObject answers 503 SlowDown once (the SDK retries it). */
+const slowDownOnce = new Set<string>();
+let server: Server;
+let work: string;
+let endpoint: string;
+let recordCount = 0;
+
+const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'cw-s3-cli-'));
+  // The sample fleet's last 6 hours: about 25 log files of two accounts and three regions.
+  const end = new Date(DEMO_END);
+  const fleet = generateSampleFleet({ seed: 11, end });
+  for (const f of fleet.files) {
+    const stamp = /_(\d{8}T\d{2})\d{2}Z_/.exec(f.key)![1]!;
+    const hour = Date.parse(`${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}T${stamp.slice(9, 11)}:00:00Z`);
+    if (hour < end.getTime() - 6 * 3_600_000) continue;
+    const body = gzipSync(Buffer.from(JSON.stringify({ Records: f.records })));
+    objects.set(f.key, body);
+    recordCount += f.records.length;
+  }
+  const digest = 'AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/19/111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20261119T2300Z.json.gz';
+  objects.set(digest, gzipSync('{"digestStartTime":"x"}'));
+  slowDownOnce.add([...objects.keys()].sort()[3]!);
+
+  server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    requests.push(`${req.method} ${url.pathname}${url.searchParams.has('list-type') ? ' list' : ''}`);
+    const [, bucket, ...rest] = url.pathname.split('/');
+    if (bucket !== 'trail') {
+      res.writeHead(404, { 'content-type': 'application/xml' }).end('<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>');
+      return;
+    }
+    if (url.searchParams.get('list-type') === '2') {
+      const prefix = url.searchParams.get('prefix') ?? '';
+      const keys = [...objects.keys()].filter((k) => k.startsWith(prefix)).sort();
+      const token = url.searchParams.get('continuation-token');
+      const from = token ? keys.indexOf(Buffer.from(token, 'base64').toString()) + 1 : 0;
+      const page = keys.slice(from, from + PAGE);
+      const truncated = from + PAGE < keys.length;
+      res.writeHead(200, { 'content-type': 'application/xml' }).end(
+        '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+          `<Name>trail</Name><Prefix>${xml(prefix)}</Prefix><KeyCount>${page.length}</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>${truncated}</IsTruncated>` +
+          page.map((k) => `<Contents><Key>${xml(k)}</Key><ETag>${xml(etag(objects.get(k)!))}</ETag><Size>${objects.get(k)!.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`).join('') +
+          (truncated ? `<NextContinuationToken>${Buffer.from(page.at(-1)!).toString('base64')}</NextContinuationToken>` : '') +
+          '</ListBucketResult>',
+      );
+      return;
+    }
+    const key = decodeURIComponent(rest.join('/'));
+    const body = objects.get(key);
+    if (slowDownOnce.delete(key)) {
+      res.writeHead(503, { 'content-type': 'application/xml' }).end('<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+      return;
+    }
+    if (!body) {
+      res.writeHead(404, { 'content-type': 'application/xml' }).end('<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>');
+      return;
+    }
+    res.writeHead(200, { etag: etag(body), 'content-length': String(body.length), 'content-type': 'application/octet-stream' }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}, 60_000);
+
+afterAll(async () => {
+  await new Promise((resolve) => server?.close(resolve));
+  await rm(work, { recursive: true, force: true });
+});
+
+/** Credentials from the environment only: no ~/.aws files, no instance metadata. */
+const noAwsFiles = { AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials', AWS_CONFIG_FILE: '/nonexistent/config', AWS_EC2_METADATA_DISABLED: 'true', AWS_PROFILE: '' };
+const credentials = () => ({ ...noAwsFiles, AWS_ENDPOINT_URL_S3: endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' });
+
+describe('cutover-watch analyze s3:// (spawned, real S3 client, loopback S3)', () => {
+  it('reads every log object, then skips them all on a rerun', { timeout: 90_000 }, async () => {
+    const logCount = objects.size - 1;
+    const fromS3 = await cli(['analyze', 's3://trail/AWSLogs/', '--store', 's3-store', '--json', '--no-alerts'], credentials());
+    expect(fromS3.stderr).toBe('');
+    expect(fromS3.code).toBe(0);
+    const s3 = JSON.parse(fromS3.stdout) as Record<string, unknown> & { s3: Record<string, unknown> };
+    expect(s3.s3).toEqual({ locations: ['s3://trail/AWSLogs/'], listed: logCount, ignored: 1, skipped: 0, read: logCount, unrecorded: 0, failed: 0, notRead: 0, stopped: null });
+    // every page listed, the digest never fetched, the throttled object fetched twice
+    expect(requests.filter((r) => r.endsWith(' list'))).toHaveLength(Math.ceil(objects.size / PAGE));
+    expect(requests.filter((r) => r.includes('CloudTrail-Digest/') && !r.endsWith(' list'))).toEqual([]);
+    expect(slowDownOnce.size).toBe(0);
+
+    // What analyze of the same files from disk reads is compared in test/unit/s3-logs.test.ts; here, every record.
+    expect(s3).toMatchObject({ files: logCount, records: recordCount, rejected: 0, notStored: 0 });
+
+    requests.length = 0;
+    const rerun = await cli(['analyze', 's3://trail/AWSLogs/', '--store', 's3-store'], credentials());
+    expect(rerun.code).toBe(0);
+    expect(rerun.stdout).toContain(`  s3: ${logCount} log objects under s3://trail/AWSLogs/: 0 read, ${logCount} skipped (read before; --reread reads them again), 0 failed`);
+    expect(requests.every((r) => r.endsWith(' list'))).toBe(true);
+  });
+
+  it('without credentials says what to set in one line and exits 2', { timeout: 30_000 }, async () => {
+    const run = await cli(['analyze', 's3://trail/AWSLogs/', '--store', 'no-credentials'], { ...noAwsFiles, AWS_ENDPOINT_URL_S3: endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SESSION_TOKEN: '' });
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/^cutover-watch: no AWS credentials found \(.*\): set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and run again\n$/);
+  });
+
+  it('names a bucket that does not exist, exit 2', { timeout: 30_000 }, async () => {
+    const run = await cli(['analyze', 's3://no-such-trail/', '--store', 'no-bucket'], credentials());
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe('cutover-watch: no bucket named no-such-trail (NoSuchBucket: The specified bucket does not exist)\n');
+  });
+});
