@@ -128,6 +128,10 @@ const TEAMS = [
   'geo', 'ads', 'reports', 'etl',
 ] as const;
 const SA_SUFFIXES = ['api', 'worker', 'cron'] as const;
+/** Namespace j plans INTENTS[j % 20]: 25 % NOT_STARTED, 25 % IN_PROGRESS, 20 % SOAKING, 30 % READY, mixed. */
+const INTENTS: readonly Intent[] = (['N', 'I', 'S', 'R', 'R', 'I', 'N', 'R', 'S', 'I', 'R', 'N', 'I', 'R', 'S', 'N', 'R', 'I', 'S', 'N'] as const).map(
+  (x) => ({ N: 'NOT_STARTED', I: 'IN_PROGRESS', S: 'SOAKING', R: 'READY' } as const)[x],
+);
 
 /** FNV-1a over the parts, then murmur3's finalizer: a PRNG seed per (seed, place, hour, …). */
 export function seedOf(...parts: (string | number)[]): number {
@@ -219,12 +223,11 @@ function buildCluster(index: number, account: string, region: string, options: S
   for (let j = 0; j < options.namespacesPerCluster; j++) {
     const team = TEAMS[j % TEAMS.length] ?? 'app';
     const ns = `${team}-${String(j).padStart(4, '0')}`;
-    const roll = r.next();
-    const intent: Intent = roll < 0.25 ? 'NOT_STARTED' : roll < 0.5 ? 'IN_PROGRESS' : roll < 0.7 ? 'SOAKING' : 'READY';
+    const intent = INTENTS[j % INTENTS.length] ?? 'NOT_STARTED';
     namespaces.push({ name: ns, intent });
     const countRoll = r.next();
     const saCount = countRoll < 0.9 ? 1 : countRoll < 0.98 ? 2 : 3;
-    const globalSts = r.chance(0.1);
+    const globalSts = j % 10 === 1;
     // IN_PROGRESS: Pod Identity started 2–10 days before end; one service account still on IRSA.
     const piStartInProgress = end - uniform(2, Math.min(10, days - 0.25)) * DAY;
     for (let k = 0; k < saCount; k++) {
