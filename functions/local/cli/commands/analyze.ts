@@ -1,3 +1,4 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import path from 'node:path';
@@ -54,7 +55,8 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
     )
     .action(async (paths: string[], flags: AnalyzeFlags) => {
       const { policy } = await loadPolicy(flags, io);
-      await withStore(flags, io, async ({ store, localDir, where }) => {
+      await withStore(flags, io, async ({ store, localDir, where, client }) => {
+        const requests = countStoreRequests(client);
         const sinks = alertSinks(flags, localDir);
         // Written as the run goes and bounded: a file of a million bad records must cost neither
         // memory nor disk in proportion.
@@ -98,7 +100,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
           const older = rejects.rotated ? ` (older ones moved to ${displaySafe(path.relative(io.cwd, rejects.rotatedFile))})` : '';
           io.err(`${plural(rejects.count, 'rejection')} appended to ${displaySafe(path.relative(io.cwd, rejects.file))}${older}`);
         }
-        if (flags.json) io.out(JSON.stringify({ ...summary, store: where, alerts: raised, deliveryFailures: failures }));
+        if (flags.json) io.out(JSON.stringify({ ...summary, storeRequests: requests.counts(), store: where, alerts: raised, deliveryFailures: failures }));
         else {
           printSummary(summary, where, io);
           printAlerts(raised, io);
@@ -111,6 +113,27 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         else if (flags.strict && summary.rejected > 0) setExit(1);
       });
     });
+}
+
+const WRITE_COMMANDS = new Set(['PutItemCommand', 'BatchWriteItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'TransactWriteItemsCommand']);
+
+/**
+ * The requests the run sent to the store, counted per attempt by SDK middleware (after the
+ * SDK's retries, so a retried request counts again): what DynamoDB bills and throttles.
+ * Writes are PutItem, BatchWriteItem, UpdateItem and DeleteItem; every other request is a read.
+ */
+function countStoreRequests(client: DynamoDBClient): { counts(): { reads: number; writes: number } } {
+  let reads = 0;
+  let writes = 0;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (WRITE_COMMANDS.has(String(context.commandName))) writes += 1;
+      else reads += 1;
+      return next(args);
+    },
+    { step: 'finalizeRequest', name: 'cutover-watch-count-requests' },
+  );
+  return { counts: () => ({ reads, writes }) };
 }
 
 /** Alerts printed at the end of a run: one line each, most severe first. */
