@@ -16,7 +16,7 @@
  * Peak RSS of each child: GNU time's %M (`/usr/bin/time -f`), when it is installed.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -140,6 +140,13 @@ async function main(): Promise<void> {
   );
 
   const work = await mkdtemp(path.join(os.tmpdir(), 'cw-bench-run-'));
+  // Ctrl-C (or a kill) stops the children with us (same process group); the stores go too.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      rmSync(work, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
   try {
     // Build what the children run before anything is timed: the CLI bundle (bin/ rebuilds it when a
     // source is newer) and the store reader, bundled like the CLI so neither pays a TS loader.
