@@ -161,6 +161,9 @@ describe('analyze', () => {
     expect(s2.inScope).toBe(firstInScope);
     expect(s2.replayed).toBe(firstInScope);
     expect(s2.itemsWritten).toBe(0);
+    // counted by SDK middleware on the store's client: a replay reads, and writes nothing
+    expect(s2.storeRequests).toEqual({ reads: expect.any(Number), writes: 0 });
+    expect(s2.storeRequests.reads).toBeGreaterThan(0);
     expect(await readiness('replay')).toEqual(before);
     const evidenceAfter = (await inProcess(['evidence', '--json', '--store', 'replay', '--cluster', 'payments-prod', '--namespace', 'orders'])).stdout;
     expect(evidenceAfter).toBe(evidenceBefore);

@@ -36,6 +36,8 @@ export interface OpenStore {
   where: string;
   /** Directory for local side files (rejects); the embedded store's own directory. */
   localDir: string;
+  /** The store's DynamoDB client (analyze counts its requests). */
+  client: DynamoDBClient;
   close(): Promise<void>;
 }
 
@@ -80,6 +82,7 @@ export async function openStore(options: StoreOptions, io: Io, mode: OpenMode = 
       store,
       where: `table ${options.table} in ${region}`,
       localDir: storeDir({}, io.cwd).dir,
+      client,
       close: async () => client.destroy(),
     };
   }
@@ -96,7 +99,7 @@ export async function openStore(options: StoreOptions, io: Io, mode: OpenMode = 
     // LevelDB opens on the first request: a damaged or unreadable db/ shows up here.
     throw new StoreError(`cannot open the store in ${where}: ${(e as Error).message}; move it aside (or pass another --store) and analyze again`, { cause: e });
   }
-  return { store, where, localDir: dir, close: () => embedded.close() };
+  return { store, where, localDir: dir, client: embedded.client, close: () => embedded.close() };
 }
 
 /** Runs `fn` with an open store and always closes it (the embedded server holds a lock). */

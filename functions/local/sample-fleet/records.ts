@@ -70,6 +70,12 @@ export class FleetBuilder {
     readonly r: Random,
     readonly start: number,
     readonly end: number,
+    /**
+     * Where the pods of one service account generation are drawn from. The default, the traffic
+     * PRNG, makes them depend on every draw before; the scaled fleet builds one FleetBuilder per
+     * file and passes a PRNG seeded by the key, so a pod keeps its name across files.
+     */
+    private readonly podRandom?: (key: string) => Random,
   ) {}
 
   emit(t: number, category: string, account: string, region: string, record: Record<string, unknown>): void {
@@ -137,13 +143,14 @@ export class FleetBuilder {
     const key = `${cluster.plan.name}/${acct.namespace}/${acct.plan.name}/${gen}`;
     let pods = this.pods.get(key);
     if (!pods) {
-      const hash = this.r.chars(K8S_SAFE, this.r.int(9, 10));
+      const r = this.podRandom?.(key) ?? this.r;
+      const hash = r.chars(K8S_SAFE, r.int(9, 10));
       pods = [];
       for (let i = 0; i < acct.replicas; i++) {
         pods.push({
-          name: `${acct.plan.name}-${hash}-${this.r.chars(K8S_SAFE, 5)}`,
-          uid: this.r.uuid(),
-          node: this.r.pick(cluster.nodes),
+          name: `${acct.plan.name}-${hash}-${r.chars(K8S_SAFE, 5)}`,
+          uid: r.uuid(),
+          node: r.pick(cluster.nodes),
         });
       }
       this.pods.set(key, pods);
@@ -250,6 +257,11 @@ export class FleetBuilder {
       userAgent: string;
       denied: boolean;
       durationSeconds?: number;
+      /**
+       * `global`: the SDK called sts.amazonaws.com, so the record is in us-east-1 (`region`) and says
+       * where it was served (docs/cloudtrail.md §4c; fixture irsa-global-endpoint-us-east-1.json).
+       */
+      globalEndpoint?: { servedIn: string };
     },
   ): void {
     const rec: Record<string, unknown> = {
@@ -290,26 +302,32 @@ export class FleetBuilder {
           provider: o.providerArn,
           audience: 'sts.amazonaws.com',
         };
-    rec.additionalEventData = { identityProviderConnectionVerificationMethod: 'IAMTrustStore' };
+    rec.additionalEventData = o.globalEndpoint
+      ? {
+          identityProviderConnectionVerificationMethod: 'IAMTrustStore',
+          RequestDetails: { awsServingRegion: o.globalEndpoint.servedIn, endpointType: 'global' },
+        }
+      : { identityProviderConnectionVerificationMethod: 'IAMTrustStore' };
     Object.assign(
       rec,
       this.tail(o.account, {
         readOnly: true,
         resources: [{ accountId: o.account, type: 'AWS::IAM::Role', ARN: o.roleArn }],
-        tlsHost: `sts.${o.region}.amazonaws.com`,
+        tlsHost: o.globalEndpoint ? 'sts.amazonaws.com' : `sts.${o.region}.amazonaws.com`,
       }),
     );
     this.emit(t, category, o.account, o.region, rec);
   }
 
-  irsa(cluster: Cluster, acct: ServiceAccount, t: number, denied: boolean): void {
+  /** `global`: through sts.amazonaws.com, recorded in us-east-1 whatever the cluster's region. */
+  irsa(cluster: Cluster, acct: ServiceAccount, t: number, denied: boolean, global = false): void {
     const session =
       acct.plan.sdk === 'botocore'
         ? `botocore-session-${Math.floor(t / SECOND)}`
         : `${t}${String(this.r.int(0, 999999)).padStart(6, '0')}`;
     this.webIdentity(t, denied ? 'irsa-denied' : 'irsa', {
       account: cluster.plan.account,
-      region: cluster.plan.region,
+      region: global ? 'us-east-1' : cluster.plan.region,
       providerArn: cluster.providerArn,
       subject: `system:serviceaccount:${acct.namespace}:${acct.plan.name}`,
       roleArn: acct.role.arn,
@@ -319,6 +337,7 @@ export class FleetBuilder {
       sourceIp: this.r.pick(cluster.egressIps),
       userAgent: acct.plan.sdk === 'botocore' ? UA.botocore : UA.goV1,
       denied,
+      ...(global ? { globalEndpoint: { servedIn: cluster.plan.region } } : {}),
     });
   }
 

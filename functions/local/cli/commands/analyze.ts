@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import path from 'node:path';
@@ -80,7 +81,8 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
       // S3 is listed before the store is opened: no credentials, no bucket or no permission stops here.
       const s3 = paths.some(isS3Url) ? await listS3Paths(paths.filter(isS3Url), deps) : null;
       const localPaths = paths.filter((p) => !isS3Url(p));
-      await withStore(flags, io, async ({ store, localDir, where }) => {
+      await withStore(flags, io, async ({ store, localDir, where, client }) => {
+        const requests = countStoreRequests(client);
         const sinks = alertSinks(flags, localDir);
         // Written as the run goes and bounded: a file of a million bad records must cost neither
         // memory nor disk in proportion.
@@ -128,7 +130,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
           const older = rejects.rotated ? ` (older ones moved to ${displaySafe(path.relative(io.cwd, rejects.rotatedFile))})` : '';
           io.err(`${plural(rejects.count, 'rejection')} appended to ${displaySafe(path.relative(io.cwd, rejects.file))}${older}`);
         }
-        if (flags.json) io.out(JSON.stringify({ ...summary, store: where, alerts: raised, deliveryFailures: failures }));
+        if (flags.json) io.out(JSON.stringify({ ...summary, storeRequests: requests.counts(), store: where, alerts: raised, deliveryFailures: failures }));
         else {
           printSummary(summary, where, io);
           if (summary.s3) printS3Summary(summary.s3, io);
@@ -177,6 +179,27 @@ export function printS3Summary(s: S3Summary, io: Io): void {
   if (s.notRead > 0) parts.push(`${n(s.notRead)} not read`);
   io.out(displaySafe(`  s3: ${plural(s.listed, 'log object')} under ${s.locations.join(', ')}: ${parts.join(', ')}`));
   if (s.failed + s.unrecorded > 0) io.out(`  the ${plural(s.failed + s.unrecorded, 'object')} not read whole or not stored are read again by the next run`);
+}
+
+const WRITE_COMMANDS = new Set(['PutItemCommand', 'BatchWriteItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'TransactWriteItemsCommand']);
+
+/**
+ * The requests the run sent to the store, counted per attempt by SDK middleware (after the
+ * SDK's retries, so a retried request counts again): what DynamoDB bills and throttles.
+ * Writes are PutItem, BatchWriteItem, UpdateItem and DeleteItem; every other request is a read.
+ */
+function countStoreRequests(client: DynamoDBClient): { counts(): { reads: number; writes: number } } {
+  let reads = 0;
+  let writes = 0;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (WRITE_COMMANDS.has(String(context.commandName))) writes += 1;
+      else reads += 1;
+      return next(args);
+    },
+    { step: 'finalizeRequest', name: 'cutover-watch-count-requests' },
+  );
+  return { counts: () => ({ reads, writes }) };
 }
 
 /** Alerts printed at the end of a run: one line each, most severe first. */
