@@ -81,7 +81,7 @@ const dynalite = require(workerData.dynalitePath);
   server.on('request', (req, res) => {
     const given = Buffer.from(String(req.headers['${TOKEN_HEADER}'] || ''));
     const operation = String(req.headers['x-amz-target'] || '').split('.')[1] || '';
-    if (is(given, writeToken) || (is(given, readToken) && READS.has(operation))) return handle(req, res);
+    if (workerData.open || is(given, writeToken) || (is(given, readToken) && READS.has(operation))) return handle(req, res);
     const body = JSON.stringify(is(given, readToken)
       ? { __type: 'com.amazonaws.dynamodb.v20120810#AccessDeniedException', message: 'this connection may only read the store (' + operation + ' refused)' }
       : { __type: 'com.amazon.coral.service#UnrecognizedClientException', message: 'no valid cutover-watch store token' });
@@ -181,7 +181,17 @@ function noStoreMessage(label: string, entries: readonly string[]): string {
  */
 export async function startEmbeddedStore(
   dir: string,
-  options: { lock?: StoreLock; label?: string; access?: 'write' | 'read'; publish?: boolean } = {},
+  options: {
+    lock?: StoreLock;
+    label?: string;
+    access?: 'write' | 'read';
+    publish?: boolean;
+    /**
+     * Answer any client, without a token, as a DynamoDB-compatible server does: for tests that point
+     * code building its own SDK client (a Lambda handler, `--endpoint`) at it. Never a user's store.
+     */
+    openToAnyClient?: boolean;
+  } = {},
 ): Promise<EmbeddedStore> {
   const label = options.label ?? dir;
   if (options.lock === undefined) {
@@ -192,7 +202,7 @@ export async function startEmbeddedStore(
       throw new StoreError(`cannot create ${label}: ${fsProblem(e)}`, { cause: e });
     }
   }
-  const server = await startServer(dir, label, options.lock ?? (await takeLock(dir)), options.publish ?? true);
+  const server = await startServer(dir, label, options.lock ?? (await takeLock(dir)), options.publish ?? true, options.openToAnyClient === true);
   const route: Route = { port: server.port, token: options.access === 'read' ? server.readToken : server.writeToken };
   const client = embeddedClient(route);
   let closed = false;
@@ -216,7 +226,7 @@ interface Server {
   close(): Promise<void>;
 }
 
-async function startServer(dir: string, label: string, lock: StoreLock, publish: boolean): Promise<Server> {
+async function startServer(dir: string, label: string, lock: StoreLock, publish: boolean, open = false): Promise<Server> {
   const dbDir = path.join(dir, 'db');
   try {
     await mkdir(dbDir, { recursive: true, mode: 0o700 });
@@ -229,7 +239,7 @@ async function startServer(dir: string, label: string, lock: StoreLock, publish:
   const dynalitePath = createRequire(import.meta.url).resolve('dynalite');
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { dynalitePath, levelPath: createRequire(dynalitePath).resolve('level'), path: dbDir, writeToken, readToken },
+    workerData: { dynalitePath, levelPath: createRequire(dynalitePath).resolve('level'), path: dbDir, writeToken, readToken, open },
   });
   let exited = false;
   worker.once('exit', () => (exited = true));

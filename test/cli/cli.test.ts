@@ -379,7 +379,7 @@ describe('a DynamoDB table instead of the embedded store (--table)', () => {
   // (about 8 s alone, twice that on a loaded machine)
   it('analyzes into and answers readiness from a table, exactly as on the embedded store', { timeout: 60_000 }, async () => {
     // a DynamoDB API on loopback stands in for the deployed table
-    const server = await startEmbeddedStore(path.join(work, 'remote'));
+    const server = await startEmbeddedStore(path.join(work, 'remote'), { openToAnyClient: true });
     try {
       const remote = new DynamoEvidenceStore({ client: server.client, tableName: 'cutover-watch-evidence-test' });
       await remote.ensureTable();
@@ -409,7 +409,7 @@ describe('a DynamoDB table instead of the embedded store (--table)', () => {
   });
 
   it('says which table is missing and how to fix it', async () => {
-    const server = await startEmbeddedStore(path.join(work, 'remote-empty'));
+    const server = await startEmbeddedStore(path.join(work, 'remote-empty'), { openToAnyClient: true });
     try {
       const run = await cli(['readiness', '--table', 'nope', '--region', 'eu-west-1', '--endpoint', server.endpoint], {
         cwd: work,

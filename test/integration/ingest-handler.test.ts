@@ -25,7 +25,7 @@ const fleet = generateSampleFleet({ seed: 7, end: END });
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'cw-handler-'));
-  embedded = await startEmbeddedStore(path.join(dir, 'store'));
+  embedded = await startEmbeddedStore(path.join(dir, 'store'), { openToAnyClient: true });
   written = await writeSampleFleet(path.join(dir, 'fleet'), fleet);
 }, 60_000);
 afterAll(async () => {

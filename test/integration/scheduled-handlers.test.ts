@@ -26,7 +26,7 @@ let embedded: EmbeddedStore;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'cw-scheduled-'));
-  embedded = await startEmbeddedStore(path.join(dir, 'store'));
+  embedded = await startEmbeddedStore(path.join(dir, 'store'), { openToAnyClient: true });
   Object.assign(process.env, {
     AWS_ENDPOINT_URL_DYNAMODB: embedded.endpoint,
     AWS_REGION: 'us-east-1',
