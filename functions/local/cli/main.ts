@@ -32,7 +32,6 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     )
     .version(VERSION)
     .option('--debug', 'print stack traces on errors')
-    .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
       '\nStart here:\n' +
@@ -67,7 +66,15 @@ export async function execute(program: Command, argv: readonly string[], io: Io,
   // Subcommands do not inherit exitOverride or output routing from the program: set them on each.
   for (const command of allCommands(program)) {
     // Commander's errors quote the arguments, which may be file names or globs pasted from anywhere.
-    command.exitOverride().configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(safeLines(s.trimEnd())) });
+    command.exitOverride().configureOutput({
+      writeOut: (s) => io.out(s.trimEnd()),
+      writeErr: (s) => io.err(safeLines(s.trimEnd())),
+      // Help wraps to the terminal's width (80 when stdout is not a terminal).
+      getOutHelpWidth: () => io.terminal?.columns ?? 80,
+      getErrHelpWidth: () => io.terminal?.columns ?? 80,
+      // A usage error is one line that says where the help is: `cutover-watch alerts: option … (see cutover-watch alerts --help)`.
+      outputError: (message, write) => write(`${invocationOf(command, io)}: ${message.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (see ${invocationOf(command, io)} --help)\n`),
+    });
     if (command !== program) command.option('--debug', 'print stack traces on errors');
   }
   try {
@@ -80,11 +87,11 @@ export async function execute(program: Command, argv: readonly string[], io: Io,
     }
     // Messages carry names from records, files and the store: one line each, nothing a terminal acts on.
     if (e instanceof UsageError || e instanceof StoreError) {
-      io.err(`cutover-watch: ${displaySafe(e.message)}`);
+      io.err(`${io.invocation ?? 'cutover-watch'}: ${displaySafe(e.message)}`);
       if (debug && e.stack) io.err(safeLines(e.stack));
       return 2;
     }
-    io.err(`cutover-watch: ${displaySafe(e instanceof Error ? e.message : String(e))}`);
+    io.err(`${io.invocation ?? 'cutover-watch'}: ${displaySafe(e instanceof Error ? e.message : String(e))}`);
     if (debug && e instanceof Error && e.stack) io.err(safeLines(e.stack));
     else io.err('(run again with --debug for the stack trace)');
     return 1;
@@ -94,6 +101,13 @@ export async function execute(program: Command, argv: readonly string[], io: Io,
 /** Text of several lines (help after an error, a stack trace) with each line made display-safe. */
 function safeLines(text: string): string {
   return text.split('\n').map(displaySafe).join('\n');
+}
+
+/** `cutover-watch inventory sync`, as the user would type it. */
+function invocationOf(command: Command, io: Io): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c !== null && c.parent !== null; c = c.parent) names.unshift(c.name());
+  return [io.invocation ?? 'cutover-watch', ...names].join(' ');
 }
 
 function allCommands(command: Command): Command[] {
