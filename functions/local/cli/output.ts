@@ -31,19 +31,13 @@ export const DEFAULT_PAGER = 'less -FRX';
  * every command. `formats` are the ones the command can print (the first is the default).
  */
 export function withOutputOptions(command: Command, formats: readonly string[] = OUTPUT_FORMATS, what = ''): Command {
-  const described: Record<string, string> = {
-    table: 'for people (default)',
-    wide: 'every row and column, long cells wrapped',
-    json: `one document with schemaVersion ${SCHEMA_VERSION}${what ? ` (${what})` : ''}`,
-    yaml: 'the JSON document as YAML',
-    csv: 'one row per item, RFC 4180',
-    md: 'a Markdown table',
-    text: 'plain text',
-    html: 'one self-contained file (needs --out)',
-    jsonl: 'one JSON object per line (default)',
-  };
   return command
-    .addOption(new Option('-o, --output <format>', `output format: ${formats.map((f) => `${f} ${described[f] ?? ''}`.trim()).join('; ')}`).choices(formats))
+    .addOption(
+      new Option(
+        '-o, --output <format>',
+        `output format, default ${formats[0]}${formats.includes('wide') ? '; wide: every row, long cells wrapped' : ''}; json and yaml: one document with schemaVersion ${SCHEMA_VERSION}${what ? `, ${what}` : ''}`,
+      ).choices(formats),
+    )
     .option('--json', 'same as -o json')
     .option('--no-color', 'no colour (colour is only used on a terminal, and never when NO_COLOR is set)')
     .option('--no-pager', `do not page long output on a terminal (the pager is $PAGER, default ${DEFAULT_PAGER})`);

@@ -8,7 +8,8 @@ import { alertLine } from '../../../core/alert-format';
 import { analyzePaths, type AnalyzeSummary, type Rejection } from '../../../adapters/ingest-pipeline';
 import { RejectsFile } from '../../rejects-file';
 import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
-import type { Io } from '../io';
+import { command, type Io } from '../io';
+import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
 import { collectNodeRole, positiveInteger } from '../options';
 import { displaySafe, plural } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
@@ -16,43 +17,38 @@ import { withStore, withStoreOptions, type StoreOptions } from '../store-options
 /** Rejections printed on stderr before the rest go only to the rejects file. */
 const REJECTIONS_SHOWN = 20;
 
-interface AnalyzeFlags extends StoreOptions, AlertFlags {
+interface AnalyzeFlags extends StoreOptions, AlertFlags, OutputFlags {
   nodeRole?: string[];
   batchSize?: number;
-  json?: boolean;
   strict?: boolean;
 }
 
 export function analyzeCommand(program: Command, io: Io, setExit: (code: number) => void): void {
-  withAlertOptions(withStoreOptions(
+  withOutputOptions(withAlertOptions(withStoreOptions(
     program
       .command('analyze')
       .summary('read CloudTrail logs into the evidence store')
       .description(
-        "Reads CloudTrail log files and directories (recursively, including CloudTrail's S3 layout\n" +
-          'AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz) into the evidence store, then prints a\n' +
-          'summary. Replaying the same logs is safe: each CloudTrail eventID is counted once.\n' +
-          'Rejected records are listed on stderr and appended to <store>/rejects.jsonl.',
+        "Reads CloudTrail log files and directories (recursively, including CloudTrail's S3 layout AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz) into the evidence store, then prints a summary. " +
+          'Replaying the same logs is safe: each CloudTrail eventID is counted once. Rejected records are listed on stderr and appended to <store>/rejects.jsonl.',
       )
       .argument('<path...>', "log files or directories; '-' reads stdin")
       .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collectNodeRole)
       .option('--batch-size <n>', 'events per store batch', positiveInteger, 20_000)
-      .option('--json', 'print the summary as one JSON object')
       .option('--strict', 'exit 1 when any record or file was rejected'),
-  ))
+  )), ['table', 'json', 'yaml'], '{schemaVersion, files, records, inScope, …, store, alerts, deliveryFailures}')
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  aws s3 sync s3://my-trail-bucket/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/ logs/\n' +
         '  cutover-watch analyze logs/\n' +
         '  cutover-watch analyze --table cutover-watch-evidence --region us-east-1 logs/   # into a deployed table\n' +
-        '\nAlerts: the detections run as the logs are read (thresholds from --policy); new alerts are printed,\n' +
-        'appended to <store>/alerts.jsonl, published to --sns-topic, and posted to Slack when\n' +
-        `${SLACK_WEBHOOK_ENV} is set. Replaying logs raises no alert twice.\n` +
-        '\nExit codes: 0 done; 1 evidence could not be stored, an alert could not be delivered, or --strict and\n' +
-        'something was rejected; 2 unusable arguments, a bad policy file, no readable input, or no store.',
+        '\nAlerts: the detections run as the logs are read (thresholds from --policy); new alerts are printed, appended to <store>/alerts.jsonl, published to --sns-topic, ' +
+        `and posted to Slack when ${SLACK_WEBHOOK_ENV} is set. Replaying logs raises no alert twice.\n` +
+        '\nExit codes: 0 done; 1 evidence could not be stored, an alert could not be delivered, or --strict and something was rejected; 2 unusable arguments, a bad policy file, no readable input, or no store.',
     )
     .action(async (paths: string[], flags: AnalyzeFlags) => {
+      const format = outputFormat<'table' | 'json' | 'yaml'>(flags, 'table');
       const { policy } = await loadPolicy(flags, io);
       await withStore(flags, io, async ({ store, localDir, where }) => {
         const sinks = alertSinks(flags, localDir);
@@ -62,7 +58,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         const shown: Rejection[] = [];
         const raised: Alert[] = [];
         const failures: DeliveryFailure[] = [];
-        const bar = io.interactive && !flags.json ? new cliProgress.SingleBar({
+        const bar = io.interactive && format === 'table' ? new cliProgress.SingleBar({
           format: 'analyze {bar} {value}/{total} files | {records} records | {alerts} alerts | ETA {eta_formatted}',
           stream: io.progressStream,
           hideCursor: true,
@@ -98,13 +94,13 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
           const older = rejects.rotated ? ` (older ones moved to ${displaySafe(path.relative(io.cwd, rejects.rotatedFile))})` : '';
           io.err(`${plural(rejects.count, 'rejection')} appended to ${displaySafe(path.relative(io.cwd, rejects.file))}${older}`);
         }
-        if (flags.json) io.out(JSON.stringify({ ...summary, store: where, alerts: raised, deliveryFailures: failures }));
+        if (format !== 'table') printDocument(io, format, { ...summary, store: where, alerts: raised, deliveryFailures: failures });
         else {
           printSummary(summary, where, io);
           printAlerts(raised, io);
         }
         reportDeliveryFailures(failures, path.relative(io.cwd, path.join(localDir, 'alerts.jsonl')), io);
-        if (!flags.json) await printUnmappedIssuers(store, io);
+        if (format === 'table') await printUnmappedIssuers(store, io);
 
         if (summary.files === 0 && summary.records === 0) setExit(2);
         else if (summary.notStored > 0 || failures.length > 0) setExit(1);
@@ -123,7 +119,7 @@ export function printAlerts(alerts: readonly Alert[], io: Io): void {
   io.out('');
   io.out(`${plural(alerts.length, 'new alert')}:`);
   for (const alert of sorted.slice(0, ALERTS_SHOWN)) io.out(`  ${alertLine(alert)}`);
-  if (alerts.length > ALERTS_SHOWN) io.out(`  … and ${alerts.length - ALERTS_SHOWN} more: cutover-watch alerts`);
+  if (alerts.length > ALERTS_SHOWN) io.out(`  … and ${alerts.length - ALERTS_SHOWN} more: ${command(io, 'alerts')}`);
 }
 
 export function reportDeliveryFailures(failures: readonly DeliveryFailure[], log: string, io: Io): void {
@@ -133,7 +129,7 @@ export function reportDeliveryFailures(failures: readonly DeliveryFailure[], log
   for (const [sink, list] of bySink) {
     io.err(`${plural(list.length, 'alert')} could not be delivered to ${sink}: ${[...new Set(list.map((f) => f.message))].slice(0, 2).join('; ')}`);
   }
-  io.err(`nothing is lost: every alert is in the store (cutover-watch alerts) and ${log}`);
+  io.err(`nothing is lost: every alert is in the store (${command(io, 'alerts')}) and ${log}`);
 }
 
 /** What the records were: in scope by kind, the failures among them, what was skipped and why. */
@@ -182,7 +178,7 @@ export async function printUnmappedIssuers(store: DynamoEvidenceStore, io: Io): 
     displaySafe(
       `action needed: IRSA of ${plural(unmapped.length, 'OIDC issuer')} cannot be placed in a cluster (${unmapped.slice(0, 3).join(', ')}${unmapped.length > 3 ? ', …' : ''}): ` +
         'their namespaces stay UNKNOWN and irsa-regression/irsa-after-association wait for the inventory. ' +
-        `Run \`cutover-watch inventory sync${regions.map((r) => ` --region ${r}`).join('')}\` (or \`cutover-watch inventory import\` of \`aws eks describe-cluster\` output).`,
+        `Run \`${command(io, `inventory sync${regions.map((r) => ` --region ${r}`).join('')}`)}\` (or \`${command(io, 'inventory import')}\` of \`aws eks describe-cluster\` output).`,
     ),
   );
 }
