@@ -76,7 +76,9 @@ export async function execute(program: Command, argv: readonly string[], io: Io,
       getOutHelpWidth: () => io.terminal?.columns ?? 80,
       getErrHelpWidth: () => io.terminal?.columns ?? 80,
       // A usage error is one line that says where the help is: `cutover-watch alerts: option … (see cutover-watch alerts --help)`.
-      outputError: (message, write) => write(`${nameOf(command)}: ${message.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (see ${invocationOf(command, io)} --help)\n`),
+      // Commander's only own line break is before "(Did you mean …?)"; any other is the user's argument's.
+      outputError: (message, write) =>
+        write(`${nameOf(command)}: ${displaySafe(message.replace(/^error: /, '').trim().replace(/\n(?=\(Did you mean)/, ' '))} (see ${invocationOf(command, io)} --help)\n`),
     });
     if (command !== program) command.option('--debug', 'print stack traces on errors');
   }
