@@ -44,7 +44,7 @@ export function demoCommand(program: Command, io: Io): void {
     .option('--seed <n>', 'sample fleet seed', positiveInteger, 42)
     .option('--end <time>', 'end of the sample traffic: ISO 8601 or a span before now such as 2d (default: today 00:00 UTC)', timeArg(io.now)),
     ['table', 'json', 'yaml'], '{schemaVersion, summary, lateSummary, readinessWithHole, readiness, alerts}')
-    .addHelpText('after', '\nExamples:\n  cutover-watch demo\n  cutover-watch demo --dir demo-run --end 2026-11-20 --seed 7')
+    .addHelpText('after', '\nExample:\n  cutover-watch demo   (what npm start runs)')
     .action(async (flags: DemoFlags) => {
       const format = outputFormat<'table' | 'json' | 'yaml'>(flags, 'table');
       const dir = path.resolve(io.cwd, flags.dir);
