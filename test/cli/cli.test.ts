@@ -94,7 +94,7 @@ describe('cutover-watch demo (npm start)', () => {
 
   it('raises the alerts the sample fleet was built to trigger', async () => {
     const fleet = generateSampleFleet({ seed: 42, end: new Date(END) });
-    const alerts = JSON.parse((await inProcess(['alerts', '--json', '--store', demoStore, '--since', '2026-01-01'])).stdout) as Record<string, string | null>[];
+    const alerts = JSON.parse((await inProcess(['alerts', '--json', '--store', demoStore, '--since', '2026-01-01'])).stdout).alerts as Record<string, string | null>[];
 
     for (const want of fleet.expectedDetections) {
       const match = alerts.find(
@@ -151,7 +151,7 @@ describe('analyze', () => {
     const firstInScope = Number(/\n  in scope ([\d,]+): /.exec(demo.stdout)![1]!.replace(/,/g, ''));
     const before = await readiness('replay');
     const evidenceBefore = (await inProcess(['evidence', '--json', '--store', 'replay', '--cluster', 'payments-prod', '--namespace', 'orders'])).stdout;
-    const alertsBefore = JSON.parse((await inProcess(['alerts', '--json', '--store', 'replay', '--since', '2026-01-01'])).stdout) as { detection: string }[];
+    const alertsBefore = JSON.parse((await inProcess(['alerts', '--json', '--store', 'replay', '--since', '2026-01-01'])).stdout).alerts as { detection: string }[];
 
     const second = await cli(['analyze', '--json', '--store', 'replay', logs], { cwd: work });
 
@@ -171,7 +171,7 @@ describe('analyze', () => {
     // and raises no alert twice
     expect([...new Set(alertsBefore.map((a) => a.detection))].sort()).toEqual(['access-denied-spike', 'irsa-after-association', 'irsa-regression', 'node-role-fallthrough', 'unexpected-namespace']);
     expect(s2.alerts).toEqual([]);
-    const listed = JSON.parse((await inProcess(['alerts', '--json', '--store', 'replay', '--since', '2026-01-01'])).stdout) as unknown[];
+    const listed = JSON.parse((await inProcess(['alerts', '--json', '--store', 'replay', '--since', '2026-01-01'])).stdout).alerts as unknown[];
     expect(listed).toHaveLength(alertsBefore.length);
     const log = (await readFile(path.join(work, 'replay', 'alerts.jsonl'), 'utf8')).trim().split('\n');
     expect(log).toHaveLength(alertsBefore.length);

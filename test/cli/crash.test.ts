@@ -61,7 +61,7 @@ async function outputs(store: string) {
   for (const [cluster, namespace] of [['payments-prod', 'orders'], ['payments-prod', 'notifications']]) {
     evidence.push(await json(['evidence', '--cluster', cluster!, '--namespace', namespace!]));
   }
-  const alerts = ((await json(['alerts', '--since', '2000-01-01'])) as Record<string, unknown>[]).map(({ raisedAt: _r, ...alert }) => alert);
+  const alerts = ((await json(['alerts', '--since', '2000-01-01'])) as { alerts: Record<string, unknown>[] }).alerts.map(({ raisedAt: _r, ...alert }) => alert);
   return { readiness: await json(['readiness', '--as-of', END]), evidence, alerts };
 }
 

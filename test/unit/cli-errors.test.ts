@@ -79,7 +79,7 @@ describe('top-level errors', () => {
   it("commander's own errors, which quote the argument, are display-safe", async () => {
     const io = recordingIo();
     expect(await run(['readiness', `--${HOSTILE}`], io)).toBe(2);
-    expect(io.errLines[0]).toMatch(/^error: unknown option '--x\\x1b\[2J/);
+    expect(io.errLines[0]).toMatch(/^cutover-watch readiness: unknown option '--x\\x1b\[2J.*\\nforged line' \(see cutover-watch readiness --help\)$/);
     for (const line of printed(io.errLines)) expect(line).not.toMatch(RAW);
   });
 });
@@ -92,7 +92,7 @@ describe('--node-role with an unusable glob', () => {
   ])('%s: exit 2, one line naming the option, before any store or input is touched', async (_command, argv) => {
     const io = recordingIo();
     expect(await run(argv, io)).toBe(2);
-    expect(io.errLines[0]).toMatch(/^error: option '--node-role <glob>' argument '.*' is invalid\. expected a node role name or ARN glob .*: (unbalanced \[|\{ is not supported.*|empty glob)$/);
+    expect(io.errLines[0]).toMatch(/^cutover-watch \w+: option '--node-role <glob>' argument '.*' is invalid\. expected a node role name or ARN glob .*: (unbalanced \[|\{ is not supported.*|empty glob) \(see cutover-watch \w+ --help\)$/);
     expect(io.errLines[0]).not.toContain('\n');
     expect(existsSync(path.join(cwd, '.cutover-watch'))).toBe(false);
   });

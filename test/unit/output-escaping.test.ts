@@ -356,10 +356,11 @@ describe('CLI printers', () => {
 
   it('readiness --reasons: nothing raw, the tables keep their rows', () => {
     const { io, out } = recording();
-    printReadiness(readiness, io, { reasons: true });
+    printReadiness(readiness, io, { reasons: true, all: true });
     const text = out.join('\n');
     expectNothingRaw(text);
-    const namespaceTable = text.split('\n\n')[1]!.split('\n');
+    // the clusters first, then every namespace
+    const namespaceTable = text.split('\n\n')[2]!.split('\n');
     expect(namespaceTable).toHaveLength(readiness.namespaces.length + 1);
     expect(text).toContain(`\n  - `);
     expect(text).toContain(displaySafe(HOSTILE_NAMES[6]));

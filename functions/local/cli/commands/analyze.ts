@@ -12,7 +12,8 @@ import { AwsFatalError } from '../../../adapters/eks-inventory';
 import { analyzeSources, isS3Url, listS3Logs, parseS3Url, s3Client, S3UrlError, type S3Listing, type S3Summary } from '../../../adapters/s3-logs';
 import { RejectsFile } from '../../rejects-file';
 import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
-import { UsageError, type Io } from '../io';
+import { command, UsageError, type Io } from '../io';
+import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
 import { collectNodeRole, positiveInteger } from '../options';
 import { displaySafe, plural } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
@@ -20,10 +21,9 @@ import { withStore, withStoreOptions, type StoreOptions } from '../store-options
 /** Rejections printed on stderr before the rest go only to the rejects file. */
 const REJECTIONS_SHOWN = 20;
 
-interface AnalyzeFlags extends StoreOptions, AlertFlags {
+interface AnalyzeFlags extends StoreOptions, AlertFlags, OutputFlags {
   nodeRole?: string[];
   batchSize?: number;
-  json?: boolean;
   strict?: boolean;
   reread?: boolean;
 }
@@ -36,30 +36,23 @@ export interface AnalyzeDeps {
 }
 
 export function analyzeCommand(program: Command, io: Io, setExit: (code: number) => void, deps: AnalyzeDeps = {}): void {
-  withAlertOptions(withStoreOptions(
+  withOutputOptions(withAlertOptions(withStoreOptions(
     program
       .command('analyze')
       .summary('read CloudTrail logs into the evidence store')
       .description(
-        "Reads CloudTrail log files and directories (recursively, including CloudTrail's S3 layout\n" +
-          'AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz) into the evidence store, then prints a\n' +
-          'summary. Replaying the same logs is safe: each CloudTrail eventID is counted once.\n' +
-          'Rejected records are listed on stderr and appended to <store>/rejects.jsonl.\n' +
-          '\n' +
-          'An s3://BUCKET/PREFIX/ path reads the .json.gz and .json objects under that key prefix in\n' +
-          'place (no aws s3 sync first; CloudTrail-Digest and Insights objects are left out), with the\n' +
-          'default AWS credential chain (AWS_PROFILE, AWS_ACCESS_KEY_ID…) and AWS_REGION (any region\n' +
-          "works: S3 redirects to the bucket's; --region is --table's). Objects read whole are recorded\n" +
-          'in the store with their ETag: a rerun skips them and says how many, and reads changed ones\n' +
-          '(a new ETag) again. S3 and local paths mix in one run, read in delivery order.',
+        "Reads CloudTrail log files and directories (recursively, including CloudTrail's S3 layout AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz) into the evidence store, then prints a summary. " +
+          'Replaying the same logs is safe: each CloudTrail eventID is counted once. Rejected records are listed on stderr and appended to <store>/rejects.jsonl.\n\n' +
+          'An s3://BUCKET/PREFIX/ path reads the .json.gz and .json objects under that key prefix in place (no aws s3 sync first; CloudTrail-Digest and Insights objects are left out), ' +
+          "with the default AWS credential chain (AWS_PROFILE, AWS_ACCESS_KEY_ID…) and AWS_REGION (any region works: S3 redirects to the bucket's; --region is --table's). " +
+          'Objects read whole are recorded in the store with their ETag: a rerun skips them and says how many, and reads changed ones (a new ETag) again. S3 and local paths mix in one run, read in delivery order.',
       )
       .argument('<path...>', "log files or directories; '-' reads stdin; s3://BUCKET/PREFIX/ reads a trail's S3 objects")
       .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collectNodeRole)
       .option('--batch-size <n>', 'events per store batch', positiveInteger, 20_000)
-      .option('--json', 'print the summary as one JSON object')
       .option('--strict', 'exit 1 when any record or file was rejected')
       .option('--reread', 'read S3 objects an earlier run read (same ETag) again'),
-  ))
+  )), ['table', 'json', 'yaml'], '{schemaVersion, files, records, inScope, …, storeRequests, s3, store, alerts, deliveryFailures}')
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -67,16 +60,14 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         '  cutover-watch analyze logs/\n' +
         '  cutover-watch analyze s3://my-trail-bucket/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/\n' +
         '  cutover-watch analyze --table cutover-watch-evidence --region us-east-1 logs/   # into a deployed table\n' +
-        '\nAlerts: the detections run as the logs are read (thresholds from --policy); new alerts are printed,\n' +
-        'appended to <store>/alerts.jsonl, published to --sns-topic, and posted to Slack when\n' +
-        `${SLACK_WEBHOOK_ENV} is set. Replaying logs raises no alert twice.\n` +
-        '\nS3 permissions: s3:ListBucket on the bucket (for the prefix), s3:GetObject on the objects, and\n' +
-        "kms:Decrypt on the trail's key when it encrypts with SSE-KMS.\n" +
-        '\nExit codes: 0 done; 1 evidence could not be stored, an alert could not be delivered, reading S3 stopped\n' +
-        '(credentials expired), or --strict and something was rejected; 2 unusable arguments, a bad policy file,\n' +
-        'no readable input, no AWS credentials or S3 listing, or no store.',
+        '\nAlerts: the detections run as the logs are read (thresholds from --policy); new alerts are printed, appended to <store>/alerts.jsonl, published to --sns-topic, ' +
+        `and posted to Slack when ${SLACK_WEBHOOK_ENV} is set. Replaying logs raises no alert twice.\n` +
+        "\nS3 permissions: s3:ListBucket on the bucket (for the prefix), s3:GetObject on the objects, and kms:Decrypt on the trail's key when it encrypts with SSE-KMS.\n" +
+        '\nExit codes: 0 done; 1 evidence could not be stored, an alert could not be delivered, reading S3 stopped (credentials expired), or --strict and something was rejected; ' +
+        '2 unusable arguments, a bad policy file, no readable input, no AWS credentials or S3 listing, or no store.',
     )
     .action(async (paths: string[], flags: AnalyzeFlags) => {
+      const format = outputFormat<'table' | 'json' | 'yaml'>(flags, 'table');
       const { policy } = await loadPolicy(flags, io);
       // S3 is listed before the store is opened: no credentials, no bucket or no permission stops here.
       const s3 = paths.some(isS3Url) ? await listS3Paths(paths.filter(isS3Url), deps) : null;
@@ -90,7 +81,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         const shown: Rejection[] = [];
         const raised: Alert[] = [];
         const failures: DeliveryFailure[] = [];
-        const bar = io.interactive && !flags.json ? new cliProgress.SingleBar({
+        const bar = io.interactive && format === 'table' ? new cliProgress.SingleBar({
           format: `analyze {bar} {value}/{total} ${s3 && localPaths.length === 0 ? 'objects' : 'files'} | {records} records | {alerts} alerts | ETA {eta_formatted}`,
           stream: io.progressStream,
           hideCursor: true,
@@ -130,7 +121,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
           const older = rejects.rotated ? ` (older ones moved to ${displaySafe(path.relative(io.cwd, rejects.rotatedFile))})` : '';
           io.err(`${plural(rejects.count, 'rejection')} appended to ${displaySafe(path.relative(io.cwd, rejects.file))}${older}`);
         }
-        if (flags.json) io.out(JSON.stringify({ ...summary, storeRequests: requests.counts(), store: where, alerts: raised, deliveryFailures: failures }));
+        if (format !== 'table') printDocument(io, format, { ...summary, storeRequests: requests.counts(), store: where, alerts: raised, deliveryFailures: failures });
         else {
           printSummary(summary, where, io);
           if (summary.s3) printS3Summary(summary.s3, io);
@@ -140,7 +131,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
           io.err(displaySafe(`reading S3 stopped: ${summary.s3.stopped}; ${plural(summary.s3.notRead, 'object')} not read: run the same command again (what was read is skipped)`));
         }
         reportDeliveryFailures(failures, path.relative(io.cwd, path.join(localDir, 'alerts.jsonl')), io);
-        if (!flags.json) await printUnmappedIssuers(store, io);
+        if (format === 'table') await printUnmappedIssuers(store, io);
 
         // A rerun that finds every S3 object read before has nothing to do, and that is no error.
         if (summary.files === 0 && summary.records === 0 && !(summary.s3 && summary.s3.skipped > 0)) setExit(2);
@@ -212,7 +203,7 @@ export function printAlerts(alerts: readonly Alert[], io: Io): void {
   io.out('');
   io.out(`${plural(alerts.length, 'new alert')}:`);
   for (const alert of sorted.slice(0, ALERTS_SHOWN)) io.out(`  ${alertLine(alert)}`);
-  if (alerts.length > ALERTS_SHOWN) io.out(`  … and ${alerts.length - ALERTS_SHOWN} more: cutover-watch alerts`);
+  if (alerts.length > ALERTS_SHOWN) io.out(`  … and ${alerts.length - ALERTS_SHOWN} more: ${command(io, 'alerts')}`);
 }
 
 export function reportDeliveryFailures(failures: readonly DeliveryFailure[], log: string, io: Io): void {
@@ -222,7 +213,7 @@ export function reportDeliveryFailures(failures: readonly DeliveryFailure[], log
   for (const [sink, list] of bySink) {
     io.err(`${plural(list.length, 'alert')} could not be delivered to ${sink}: ${[...new Set(list.map((f) => f.message))].slice(0, 2).join('; ')}`);
   }
-  io.err(`nothing is lost: every alert is in the store (cutover-watch alerts) and ${log}`);
+  io.err(`nothing is lost: every alert is in the store (${command(io, 'alerts')}) and ${log}`);
 }
 
 /** What the records were: in scope by kind, the failures among them, what was skipped and why. */
@@ -271,7 +262,7 @@ export async function printUnmappedIssuers(store: DynamoEvidenceStore, io: Io): 
     displaySafe(
       `action needed: IRSA of ${plural(unmapped.length, 'OIDC issuer')} cannot be placed in a cluster (${unmapped.slice(0, 3).join(', ')}${unmapped.length > 3 ? ', …' : ''}): ` +
         'their namespaces stay UNKNOWN and irsa-regression/irsa-after-association wait for the inventory. ' +
-        `Run \`cutover-watch inventory sync${regions.map((r) => ` --region ${r}`).join('')}\` (or \`cutover-watch inventory import\` of \`aws eks describe-cluster\` output).`,
+        `Run \`${command(io, `inventory sync${regions.map((r) => ` --region ${r}`).join('')}`)}\` (or \`${command(io, 'inventory import')}\` of \`aws eks describe-cluster\` output).`,
     ),
   );
 }

@@ -19,6 +19,7 @@ import type { Alert } from '../../../core/alert';
 import type { Rejection } from '../../../adapters/ingest-pipeline';
 import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
 import { UsageError, type Io } from '../io';
+import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
 import { collectNodeRole } from '../options';
 import { displaySafe, plural, shortTime } from '../render';
 import { DEFAULT_STORE_DIR, withStore, withStoreOptions } from '../store-options';
@@ -28,10 +29,9 @@ import { resolveRegions, storeOptionsOf, withRegionList, type RegionStoreFlags }
 const REJECTIONS_SHOWN = 20;
 export const INTERRUPTED_EXIT = 130;
 
-interface BackfillFlags extends RegionStoreFlags, Omit<AlertFlags, 'region'> {
+interface BackfillFlags extends RegionStoreFlags, Omit<AlertFlags, 'region'>, OutputFlags {
   days: string;
   restart?: boolean;
-  json?: boolean;
   nodeRole?: string[];
 }
 
@@ -53,42 +53,35 @@ export interface BackfillDeps {
  */
 export function backfillCommand(program: Command, io: Io, setExit: (code: number) => void, deps: BackfillDeps = {}): void {
   withRegionList(
-    withAlertOptions(
+    withOutputOptions(withAlertOptions(
       withStoreOptions(
         program
           .command('backfill')
           .summary('read the last 1-90 days of CloudTrail event history (LookupEvents) into the evidence store')
           .description(
-            'Looks up AssumeRoleForPodIdentity, AssumeRole and AssumeRoleWithWebIdentity in\n' +
-              'CloudTrail event history (the last 90 days of management events of a region; no\n' +
-              'trail needed) and stores them as analyze does, detections included. Regions are\n' +
-              "read in parallel, each at 2 LookupEvents calls a second (the API's limit), oldest\n" +
-              'first, so the detections see events in time order. Progress is checkpointed in\n' +
-              'the store: run the same command again to resume; a finished window is skipped.\n' +
-              'Replays are safe: each CloudTrail eventID is counted once.',
+            'Looks up AssumeRoleForPodIdentity, AssumeRole and AssumeRoleWithWebIdentity in CloudTrail event history (the last 90 days of management events of a region; no trail needed) and stores them as analyze does, detections included. ' +
+              "Regions are read in parallel, each at 2 LookupEvents calls a second (the API's limit), oldest first, so the detections see events in time order. " +
+              'Progress is checkpointed in the store: run the same command again to resume; a finished window is skipped. Replays are safe: each CloudTrail eventID is counted once.',
           )
           .requiredOption('--days <n>', `days of history, 1 to ${LOOKUP_DAYS}`)
           .option('--restart', 'forget the checkpoints of these regions and look the whole window up again')
-          .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collectNodeRole)
-          .option('--json', 'print the summary as one JSON object'),
+          .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collectNodeRole),
       ),
-    ),
+    ), ['table', 'json', 'yaml'], '{schemaVersion, records, pages, slices, days, regions, stopped, store, alerts, …}'),
     'region whose event history to read',
   )
     .addHelpText(
       'after',
-      '\nIRSA calls to the global STS endpoint are recorded in us-east-1: include it.\n' +
-        'Permission: cloudtrail:LookupEvents. LookupEvents gives at most 100 events a second per\n' +
-        'region (2 calls x 50), and AssumeRole matches every AssumeRole in the account: for a busy\n' +
-        "account, analyze over the trail's S3 logs is faster.\n" +
+      '\nIRSA calls to the global STS endpoint are recorded in us-east-1: include it. ' +
+        "Permission: cloudtrail:LookupEvents. LookupEvents gives at most 100 events a second per region (2 calls x 50), and AssumeRole matches every AssumeRole in the account: for a busy account, analyze over the trail's S3 logs is faster.\n" +
         '\nExamples:\n' +
         '  cutover-watch backfill --days 30 --region us-east-1 --region us-west-2\n' +
         '  cutover-watch backfill --days 90 --table cutover-watch-evidence --table-region us-east-1 --region eu-west-1\n' +
         `\nAlerts are raised and delivered as by analyze (alerts.jsonl, --sns-topic, Slack when ${SLACK_WEBHOOK_ENV} is set).\n` +
-        '\nExit codes: 0 done; 1 evidence could not be stored or an alert could not be delivered; 2 bad arguments,\n' +
-        'expired credentials, an unknown region or a missing permission (nothing stored); 130 stopped by Ctrl-C.',
+        '\nExit codes: 0 done; 1 evidence could not be stored or an alert could not be delivered; 2 bad arguments, expired credentials, an unknown region or a missing permission (nothing stored); 130 stopped by Ctrl-C.',
     )
     .action(async (flags: BackfillFlags) => {
+      const format = outputFormat<'table' | 'json' | 'yaml'>(flags, 'table');
       const days = Number(flags.days);
       if (!/^\d+$/.test(flags.days.trim()) || days < 1 || days > LOOKUP_DAYS) {
         throw new UsageError(`CloudTrail LookupEvents keeps ${LOOKUP_DAYS} days: pass --days 1 to ${LOOKUP_DAYS}`);
@@ -126,7 +119,7 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
             if (!stop.signal.aborted) io.err('stopping once the slices read so far are stored and checkpointed (Ctrl-C again to quit now)');
             stop.abort();
           });
-          const bars = io.interactive && !flags.json ? new Bars(io, regions) : null;
+          const bars = io.interactive && format === 'table' ? new Bars(io, regions) : null;
           let result: BackfillResult;
           try {
             result = await runBackfill({
@@ -161,9 +154,9 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
 
           await reportRejections(rejections, localDir, io);
           const pages = result.regions.reduce((n, r) => n + r.pages, 0);
-          if (flags.json) {
+          if (format !== 'table') {
             const { files: slices, ...summary } = result.summary;
-            io.out(JSON.stringify({ ...summary, pages, slices, days, regions: result.regions, stopped: result.stopped, store: where, alerts: raised, deliveryFailures: failures }));
+            printDocument(io, format, { ...summary, pages, slices, days, regions: result.regions, stopped: result.stopped, store: where, alerts: raised, deliveryFailures: failures });
           } else {
             printBackfillSummary(result, days, where, io);
             printAlerts(raised, io);

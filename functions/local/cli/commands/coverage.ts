@@ -1,16 +1,16 @@
 import type { Command } from 'commander';
 import { placeCoverage, summarizeCoverage, type CoverageSummary } from '../../../core/coverage';
-import { jsonSafe } from '../../../core/display';
-import type { Io } from '../io';
-import { activeHours, parseTime, soakDays } from '../options';
-import { displaySafe, shortTime, table } from '../render';
+import { command, type Io } from '../io';
+import { matcherOf, requireMatches, withFilterOptions, type FilterFlags } from '../filters';
+import { activeHours, soakDays, timeArg } from '../options';
+import { openView, outputFormat, printDocument, printRows, viewTable, withOutputOptions, type OutputFlags, type OutputFormat, type View } from '../output';
+import { displaySafe, shortTime } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
-interface CoverageFlags extends StoreOptions {
+interface CoverageFlags extends StoreOptions, OutputFlags, Pick<FilterFlags, 'account'> {
   asOf?: Date;
   soakDays: number;
   liveGapHours: number;
-  json?: boolean;
 }
 
 const DAY = 86_400_000;
@@ -18,51 +18,70 @@ const DAY = 86_400_000;
 const GAPS_SHOWN = 5;
 
 export function coverageCommand(program: Command, io: Io): void {
-  withStoreOptions(
-    program
-      .command('coverage')
-      .summary('what CloudTrail was read, per account and region: covered from/through, holes, sources')
-      .description(
-        'Verdicts that say "safe" (SOAKING, READY) rest on silence: no IRSA assume in a window. Silence is\n' +
-          'evidence only where the store holds complete CloudTrail, so coverage is kept per account and region:\n' +
-          '  files     the hours that had records in a trail\'s log files (a run\'s first and last hour may be partial)\n' +
-          '  backfill  the exact time slices LookupEvents returned\n' +
-          '  live      the hours the deployed pipeline received events, bridged while heartbeats are at most\n' +
-          '            --live-gap-hours apart\n' +
-          'Holes are shown within the soak window before --as-of: older ones decide no verdict.',
-      )
-      .option('--as-of <time>', 'show coverage up to this ISO 8601 time (default: now)', parseTime)
+  withOutputOptions(
+    withFilterOptions(
+      withStoreOptions(
+        program
+          .command('coverage')
+          .summary('what CloudTrail was read, per account and region: covered from/through, holes, sources')
+          .description(
+            'Verdicts that say "safe" (SOAKING, READY) rest on silence: no IRSA assume in a window. ' +
+              'Silence is evidence only where the store holds complete CloudTrail, so coverage is kept per account and region, from three sources:\n' +
+              "files: the hours that had records in a trail's log files (a run's first and last hour may be partial).\n" +
+              'backfill: the exact time slices LookupEvents returned.\n' +
+              'live: the hours the deployed pipeline received events, bridged while heartbeats are at most --live-gap-hours apart.\n' +
+              'Holes are shown within the soak window before --as-of: older ones decide no verdict.',
+          ),
+      ),
+      ['account'],
+    )
+      .option('--as-of <time>', 'show coverage up to this time: ISO 8601, or a span before now such as -1d (default: now)', timeArg(io.now))
       .option('--soak-days <days>', 'list holes within this many days before --as-of', soakDays, 14)
-      .option('--live-gap-hours <hours>', 'live heartbeats further apart than this leave a hole', activeHours, 6)
-      .option('--json', 'print {asOf, coverage: [{account, region, from, through, gaps, sources}]}'),
+      .option('--live-gap-hours <hours>', 'live heartbeats further apart than this leave a hole', activeHours, 6),
+    undefined,
+    '{schemaVersion, asOf, coverage: [{account, region, from, through, gaps, sources}]}',
   )
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  cutover-watch coverage\n' +
-        "  cutover-watch coverage --json | jq '.coverage[] | select(.gaps | length > 0)'\n" +
-        '\nA hole means log files of those hours were not read: sync and analyze them, or backfill the region.',
+        '  cutover-watch coverage --account 111122223333 --as-of -1d\n' +
+        "  cutover-watch coverage -o json | jq '.coverage[] | select(.gaps | length > 0)'\n" +
+        '\nA hole means log files of those hours were not read: sync and analyze them, or backfill the region.\n' +
+        '\nExit codes: 0 done; 2 unusable arguments, an --account that matches nothing, or no store.',
     )
     .action(async (flags: CoverageFlags) => {
+      const format = outputFormat<OutputFormat>(flags, 'table');
       await withStore(flags, io, async ({ store }) => {
         const asOf = flags.asOf ?? io.now();
         const places = placeCoverage(await store.coverageDays(), { liveGapHours: flags.liveGapHours });
-        const coverage = summarizeCoverage(places, { asOf: asOf.getTime(), since: asOf.getTime() - flags.soakDays * DAY });
-        if (flags.json) io.out(jsonSafe({ asOf: asOf.toISOString(), coverage }, 2));
-        else printCoverage(coverage, asOf, io);
+        const all = summarizeCoverage(places, { asOf: asOf.getTime(), since: asOf.getTime() - flags.soakDays * DAY });
+        requireMatches('account', flags.account, all.map((c) => c.account), { hint: `run \`${command(io, 'analyze PATH')}\` first` });
+        const account = matcherOf(flags.account);
+        const coverage = all.filter((c) => !account || account(c.account));
+        const view = openView(io, flags);
+        try {
+          if (format === 'json' || format === 'yaml') printDocument(view.io, format, { asOf: asOf.toISOString(), coverage });
+          else if (format === 'csv' || format === 'md') {
+            printRows(view.io, format, ['account', 'region', 'from', 'through', 'holes', 'sources'], coverage.map((c) => [c.account, c.region, c.from, c.through, c.gaps.map((g) => `${g.from}/${g.to}`).join(' '), c.sources.join(' ')]));
+          } else printCoverage(coverage, asOf, view.io, view);
+        } finally {
+          await view.end();
+        }
       }, { write: false });
     });
 }
 
-export function printCoverage(coverage: readonly CoverageSummary[], asOf: Date, io: Io): void {
+export function printCoverage(coverage: readonly CoverageSummary[], asOf: Date, io: Io, view: Pick<View, 'width' | 'colour'> = { colour: false }): void {
   if (coverage.length === 0) {
-    io.out('no CloudTrail read yet: run `cutover-watch analyze PATH` on a trail\'s log files, or `cutover-watch backfill`');
+    io.out(`no CloudTrail read yet: run \`${command(io, 'analyze PATH')}\` on a trail's log files, or \`${command(io, 'backfill')}\``);
     return;
   }
   io.out(`as of ${shortTime(asOf.toISOString())} UTC`);
   io.out('');
   io.out(
-    table(
+    viewTable(
+      view,
       ['ACCOUNT', 'REGION', 'FROM', 'THROUGH', 'BEHIND', 'HOLES', 'SOURCES'],
       coverage.map((c) => [
         c.account,

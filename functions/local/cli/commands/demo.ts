@@ -9,8 +9,9 @@ import { VERDICT_ORDER, type ReadinessReport } from '../../../core/readiness';
 import { analyzePaths } from '../../../adapters/ingest-pipeline';
 import { writeReport } from '../../report';
 import { generateSampleFleet, writeSampleFleet } from '../../sample-fleet';
-import { UsageError, type Io } from '../io';
-import { parseTime, positiveInteger } from '../options';
+import { command, UsageError, type Io } from '../io';
+import { positiveInteger, timeArg } from '../options';
+import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
 import { printSummary } from './analyze';
 import { readInventoryFiles } from './inventory';
 import { readinessReport } from '../../../adapters/readiness-query';
@@ -24,29 +25,28 @@ export const DEMO_MARKER = 'cutover-watch-demo.json';
 /** What a demo run writes, and so what the next one clears; nothing else is ever deleted. */
 const DEMO_OUTPUTS = ['db', 'logs', 'late', 'inventory', 'rejects.jsonl', 'alerts.jsonl', 'reports'];
 
-interface DemoFlags {
+interface DemoFlags extends OutputFlags {
   dir: string;
   seed: number;
   end?: Date;
-  json?: boolean;
 }
 
 export function demoCommand(program: Command, io: Io): void {
-  program
+  withOutputOptions(program
     .command('demo')
     .summary('generate a sample fleet\'s CloudTrail, analyze it into a fresh store, print the verdicts (npm start)')
     .description(
-      'Writes 30 days of CloudTrail for a sample fleet (3 clusters, 22 namespaces, 2 accounts: one cluster\n' +
-        'mid-migration, one migrated and soaked, one still on IRSA) in CloudTrail\'s S3 layout, with the EKS\n' +
-        'inventory the AWS CLI would print; imports the inventory, analyzes the logs into a fresh embedded\n' +
-        'store with the detections on, and prints the readiness table and the alerts raised, one example of each\n' +
-        'detection with its likely cause. Deterministic for a given --seed and --end.',
+      "Writes 30 days of CloudTrail for a sample fleet (3 clusters, 22 namespaces, 2 accounts: one cluster mid-migration, one migrated and soaked, one still on IRSA) in CloudTrail's S3 layout, with the EKS inventory the AWS CLI would print; " +
+        'imports the inventory, analyzes the logs into a fresh embedded store with the detections on, and prints the readiness table and the alerts raised, one example of each detection with its likely cause. ' +
+        'Deterministic for a given --seed and --end.',
     )
     .option('--dir <dir>', 'where the logs, inventory and store go: a new or empty folder, or an earlier demo\'s (whose output is replaced)', DEMO_DIR)
     .option('--seed <n>', 'sample fleet seed', positiveInteger, 42)
-    .option('--end <time>', 'end of the sample traffic (default: today 00:00 UTC)', parseTime)
-    .option('--json', 'print the analyze summary and readiness report as one JSON object')
+    .option('--end <time>', 'end of the sample traffic: ISO 8601 or a span before now such as 2d (default: today 00:00 UTC)', timeArg(io.now)),
+    ['table', 'json', 'yaml'], '{schemaVersion, summary, lateSummary, readinessWithHole, readiness, alerts}')
+    .addHelpText('after', '\nExample:\n  cutover-watch demo   (what npm start runs)')
     .action(async (flags: DemoFlags) => {
+      const format = outputFormat<'table' | 'json' | 'yaml'>(flags, 'table');
       const dir = path.resolve(io.cwd, flags.dir);
       const rel = path.relative(io.cwd, dir) || '.';
       const today = io.now();
@@ -67,7 +67,7 @@ export function demoCommand(program: Command, io: Io): void {
         await lock.release();
         throw e;
       });
-      if (!flags.json) io.out(`wrote ${written.files} CloudTrail log files (${fleet.stats.records.toLocaleString('en-US')} records, 30 days) to ${path.relative(io.cwd, written.logDir)}`);
+      if (format === 'table') io.out(`wrote ${written.files} CloudTrail log files (${fleet.stats.records.toLocaleString('en-US')} records, 30 days) to ${path.relative(io.cwd, written.logDir)}`);
 
       await withStore({ store: dir }, io, async ({ store }) => {
         const inventoryFiles = (await readdir(written.inventoryDir)).sort().map((f) => path.join(written.inventoryDir, f));
@@ -84,14 +84,14 @@ export function demoCommand(program: Command, io: Io): void {
         // The missed days arrive (a second sync): read them, and the verdicts they held back stand.
         const lateSummary = await analyzePaths({ paths: [written.lateDir!], store, policy: defaultPolicy(), now: io.now, onAlerts });
         const report = await readinessReport(store, { asOf: end, soakDays: 14, activeHours: 24 });
-        if (flags.json) {
-          io.out(JSON.stringify({ summary, lateSummary, readinessWithHole: withHole, readiness: report, alerts: raised }, null, 2));
+        if (format !== 'table') {
+          printDocument(io, format, { summary, lateSummary, readinessWithHole: withHole, readiness: report, alerts: raised });
           return;
         }
         printSummary(summary, rel, io);
         printPlantedHole(withHole, late, path.relative(io.cwd, written.lateDir!), io);
         io.out('');
-        printReadiness(report, io, { reasons: false });
+        printReadiness(report, io, { reasons: false, all: true });
         const counts = VERDICT_ORDER.map((v) => `${report.namespaces.filter((n) => n.verdict === v).length} ${v}`);
         io.out('');
         io.out(`${report.namespaces.length} namespaces: ${counts.join(', ')}`);
@@ -102,12 +102,13 @@ export function demoCommand(program: Command, io: Io): void {
         io.out('');
         io.out('explore it:');
         const store_ = `--store ${rel} --as-of ${end.toISOString().replace('.000Z', 'Z')}`;
-        io.out(`  npx cutover-watch readiness ${store_} --reasons`);
-        io.out(`  npx cutover-watch coverage ${store_}`);
-        io.out(`  npx cutover-watch readiness ${store_} --cluster search-prod --require READY   # a gate: exit 3 when below`);
-        io.out(`  npx cutover-watch evidence --store ${rel} --cluster payments-prod --namespace checkout`);
-        io.out(`  npx cutover-watch alerts --store ${rel} --since ${new Date(end.getTime() - 30 * 86_400_000).toISOString().slice(0, 10)}`);
-        io.out(`  npx cutover-watch classify ${path.relative(io.cwd, written.logDir)} | head`);
+        io.out(`  ${command(io, `readiness ${store_} --reasons`)}`);
+        io.out(`  ${command(io, `readiness ${store_} --verdict NOT_STARTED,IN_PROGRESS -o wide`)}`);
+        io.out(`  ${command(io, `coverage ${store_}`)}`);
+        io.out(`  ${command(io, `readiness ${store_} -c search-prod --require READY`)}   # a gate: exit 3 when below`);
+        io.out(`  ${command(io, `evidence --store ${rel} -c payments-prod -n checkout`)}`);
+        io.out(`  ${command(io, `alerts --store ${rel} --since ${new Date(end.getTime() - 30 * 86_400_000).toISOString().slice(0, 10)}`)}`);
+        io.out(`  ${command(io, `classify ${path.relative(io.cwd, written.logDir)}`)} | head`);
       }, { lock });
     });
 }

@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import type { DynamoEvidenceStore } from '../../../adapters/dynamo-evidence-store';
-import { jsonSafe } from '../../../core/display';
 import type { EvidenceItem } from '../../../core/evidence';
 import { placeCoverage, summarizeCoverage, type CoverageSummary } from '../../../core/coverage';
 import { roleName } from '../../../core/readiness';
 import { scopeId } from '../../../core/table-schema';
-import { UsageError, type Io } from '../io';
-import { displaySafe, shortTime, table } from '../render';
+import { readinessReport } from '../../../adapters/readiness-query';
+import { command, UsageError, type Io } from '../io';
+import { requireMatches } from '../filters';
+import { openView, outputFormat, printDocument, printRows, viewTable, withOutputOptions, type OutputFlags, type OutputFormat, type View } from '../output';
+import { displaySafe, shortTime } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
 export interface NamespaceEvidence {
@@ -36,29 +38,45 @@ interface MechanismEvidence {
 }
 
 export function evidenceCommand(program: Command, io: Io): void {
-  withStoreOptions(
-    program
-      .command('evidence')
-      .summary('the timeline behind a verdict: daily counts, first/last seen, service accounts, roles')
-      .description(
-        'Shows the evidence for one namespace of one cluster: per service account the first and last\n' +
-          'IRSA and Pod Identity assume, counts and roles, and the daily counts per mechanism.',
-      )
-      .requiredOption('--cluster <name>', 'cluster name or ARN')
-      .requiredOption('--namespace <name>', 'Kubernetes namespace')
-      .option('--json', 'print one JSON object'),
+  withOutputOptions(
+    withStoreOptions(
+      program
+        .command('evidence')
+        .summary('the timeline behind a verdict: daily counts, first/last seen, service accounts, roles')
+        .description(
+          'Shows the evidence for one namespace of one cluster: per service account the first and last IRSA and Pod Identity assume, counts and roles, and the daily counts per mechanism.',
+        )
+        .requiredOption('-c, --cluster <name>', 'cluster name or ARN')
+        .requiredOption('-n, --namespace <name>', 'Kubernetes namespace'),
+    ),
+    undefined,
+    '{schemaVersion, cluster, clusterArns, oidcIssuers, namespace, serviceAccounts, days, coverage}',
   )
-    .addHelpText('after', '\nExample:\n  cutover-watch evidence --cluster payments-prod --namespace checkout')
-    .action(async (flags: StoreOptions & { cluster: string; namespace: string; json?: boolean }) => {
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  cutover-watch evidence -c payments-prod -n checkout\n' +
+        '  cutover-watch evidence -c payments-prod -n orders -o csv\n' +
+        '\nExit codes: 0 done; 2 unusable arguments, a cluster or namespace the store has no evidence for (the known ones are listed), or no store.',
+    )
+    .action(async (flags: StoreOptions & OutputFlags & { cluster: string; namespace: string }) => {
+      const format = outputFormat<OutputFormat>(flags, 'table');
       await withStore(flags, io, async ({ store }) => {
-        const evidence = await namespaceEvidence(store, flags.cluster, flags.namespace);
-        if (flags.json) io.out(jsonSafe(evidence, 2));
-        else printEvidence(evidence, io);
+        const evidence = await namespaceEvidence(store, flags.cluster, flags.namespace, io);
+        const view = openView(io, flags);
+        try {
+          if (format === 'json' || format === 'yaml') printDocument(view.io, format, { ...evidence });
+          else if (format === 'csv' || format === 'md') {
+            printRows(view.io, format, ['day', 'irsa', 'irsa_failed', 'pod_identity', 'pod_identity_failed'], evidence.days.map((d) => [d.day, d.irsa, d.irsaFailed, d.podIdentity, d.podIdentityFailed]));
+          } else printEvidence(evidence, view.io, { ...view, wide: format === 'wide' });
+        } finally {
+          await view.end();
+        }
       }, { write: false });
     });
 }
 
-export async function namespaceEvidence(store: DynamoEvidenceStore, cluster: string, namespace: string): Promise<NamespaceEvidence> {
+export async function namespaceEvidence(store: DynamoEvidenceStore, cluster: string, namespace: string, io: Pick<Io, 'invocation' | 'now'> = { now: () => new Date() }): Promise<NamespaceEvidence> {
   const [scopes, inventory] = await Promise.all([store.scopes(), store.loadInventory()]);
   const clusterArns = new Set<string>();
   for (const s of scopes) {
@@ -72,8 +90,9 @@ export async function namespaceEvidence(store: DynamoEvidenceStore, cluster: str
     }
   }
   if (clusterArns.size === 0) {
-    const known = [...new Set(scopes.filter((s) => s['kind'] === 'cluster').map((s) => String(s['cluster'])))].sort();
-    throw new UsageError(displaySafe(`no evidence for cluster ${cluster}${known.length ? `; known clusters: ${known.join(', ')}` : ''}`));
+    // clusters of the inventory (IRSA-only ones included) and of Pod Identity evidence
+    const known = [...inventory.clusters.map((c) => c.name), ...scopes.filter((s) => s['kind'] === 'cluster').map((s) => String(s['cluster']))];
+    requireMatches('cluster', [cluster], known, { hint: `run \`${command(io, 'analyze PATH')}\` first` });
   }
   const items = await store.namespaceEvidence(
     [...[...clusterArns].map((a) => scopeId('cluster', a)), ...[...issuers].map((i) => scopeId('issuer', i))],
@@ -84,6 +103,12 @@ export async function namespaceEvidence(store: DynamoEvidenceStore, cluster: str
   const coverage = summarizeCoverage(places, { asOf: Number.MAX_SAFE_INTEGER }).filter(
     (c) => accounts.has(c.account) && ([...clusterArns].some((arn) => arn.split(':')[3] === c.region) || c.region === 'us-east-1'),
   );
+  if (items.length === 0) {
+    // A namespace name with a typo must not read as "no IRSA here": say so, with the ones that exist.
+    const report = await readinessReport(store, { asOf: io.now(), soakDays: 14, activeHours: 24 });
+    const known = report.namespaces.filter((n) => (n.clusterArn !== null && clusterArns.has(n.clusterArn)) || (n.oidcIssuer !== null && issuers.has(n.oidcIssuer))).map((n) => n.namespace);
+    throw new UsageError(`no evidence for namespace '${namespace}' in ${cluster} (${known.length > 0 ? `known: ${[...new Set(known)].sort().slice(0, 12).join(', ')}${known.length > 12 ? ', …' : ''}` : 'none recorded for this cluster yet'})`);
+  }
   return { ...shapeEvidence(cluster, [...clusterArns], [...issuers], namespace, items), coverage };
 }
 
@@ -130,23 +155,24 @@ function shapeEvidence(cluster: string, clusterArns: string[], oidcIssuers: stri
   };
 }
 
-export function printEvidence(e: NamespaceEvidence, io: Io): void {
+export function printEvidence(e: NamespaceEvidence, io: Io, view: Pick<View, 'width' | 'colour'> & { wide?: boolean } = { colour: false }): void {
   io.out(displaySafe(`${e.cluster} / ${e.namespace}`));
   io.out(
     displaySafe(
       e.coverage.length === 0
-        ? '  evidence through: no complete CloudTrail of this cluster\'s account and region read yet (`cutover-watch coverage`)'
+        ? `  evidence through: no complete CloudTrail of this cluster's account and region read yet (\`${command(io, 'coverage')}\`)`
         : `  evidence through: ${e.coverage.map((c) => `${c.account}/${c.region} ${c.through?.slice(0, 16).replace('T', ' ') ?? '-'}${c.gaps.length > 0 ? ` (${c.gaps.length} holes)` : ''}`).join(' · ')}`,
     ),
   );
-  if (e.oidcIssuers.length === 0) io.out('  (OIDC issuer not in the inventory: IRSA evidence cannot be shown; run `cutover-watch inventory import`)');
+  if (e.oidcIssuers.length === 0) io.out(`  (OIDC issuer not in the inventory: IRSA evidence cannot be shown; run \`${command(io, 'inventory import')}\`)`);
   if (e.serviceAccounts.length === 0) {
     io.out('no evidence for this namespace');
     return;
   }
   io.out('');
   io.out(
-    table(
+    viewTable(
+      view,
       ['SERVICE ACCOUNT', 'MECHANISM', 'FIRST SEEN', 'LAST SEEN', 'ASSUMES', 'FAILED', 'LAST ERROR', 'ROLES'],
       e.serviceAccounts.flatMap((s) =>
         (
@@ -158,11 +184,13 @@ export function printEvidence(e: NamespaceEvidence, io: Io): void {
           .filter(([, m]) => m.assumes + m.failed > 0)
           .map(([label, m]) => [s.serviceAccount, label, shortTime(m.firstSeen), shortTime(m.lastSeen), m.assumes, m.failed, m.lastError, s.roles.map(roleName).join(', ')]),
       ),
+      { wide: view.wide, flex: [6, 7] },
     ),
   );
   io.out('');
   io.out(
-    table(
+    viewTable(
+      view,
       ['DAY', 'IRSA', 'IRSA FAILED', 'POD IDENTITY', 'PI FAILED'],
       e.days.map((d) => [d.day, d.irsa, d.irsaFailed, d.podIdentity, d.podIdentityFailed]),
     ),

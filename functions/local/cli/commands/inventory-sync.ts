@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { AwsFatalError, eksClient, syncInventory, type InventoryProblem, type SyncResult } from '../../../adapters/eks-inventory';
 import type { Inventory } from '../../../core/inventory';
 import { UsageError, type Io } from '../io';
+import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
 import { placeParkedAlerts, printPlacement } from './inventory';
 import { collect } from '../options';
 import { plural, table } from '../render';
@@ -52,9 +53,8 @@ export function storeOptionsOf(flags: RegionStoreFlags, regions: readonly string
   return { store: flags.store, table: flags.table, endpoint: flags.endpoint, region: flags.tableRegion ?? regions[0] };
 }
 
-interface SyncFlags extends RegionStoreFlags {
+interface SyncFlags extends RegionStoreFlags, OutputFlags {
   cluster?: string[];
-  json?: boolean;
 }
 
 export interface InventorySyncDeps {
@@ -70,26 +70,22 @@ export interface InventorySyncDeps {
  */
 export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code: number) => void, deps: InventorySyncDeps = {}): void {
   withRegionList(
-    withStoreOptions(
+    withOutputOptions(withStoreOptions(
       inventory
         .command('sync')
         .summary('read clusters, Pod Identity associations and node groups from the EKS API into the store')
         .description(
-          'Reads every EKS cluster of the regions (or the --cluster ones) with the default AWS\n' +
-            'credentials: the OIDC issuer of each cluster, its Pod Identity associations with\n' +
-            'their roles, and the node role of each managed node group, and stores them as\n' +
-            '`inventory import` does. A cluster, association or node group that cannot be read\n' +
-            'is reported with the permission it needs; the rest is still synced.',
+          'Reads every EKS cluster of the regions (or the --cluster ones) with the default AWS credentials: ' +
+            'the OIDC issuer of each cluster, its Pod Identity associations with their roles, and the node role of each managed node group, ' +
+            'and stores them as `inventory import` does. A cluster, association or node group that cannot be read is reported with the permission it needs; the rest is still synced.',
         )
-        .option('--cluster <name>', 'only this cluster (repeatable)', collect)
-        .option('--json', 'print what was read and the problems as one JSON object'),
-    ),
+        .option('-c, --cluster <name>', 'only this cluster (repeatable)', collect),
+    ), ['table', 'json', 'yaml'], '{schemaVersion, stored, store, clusters, inventory, problems}'),
     'EKS region to read',
   )
     .addHelpText(
       'after',
-      '\nPermissions: eks:ListClusters, eks:DescribeCluster, eks:ListPodIdentityAssociations,\n' +
-        'eks:DescribePodIdentityAssociation, eks:ListNodegroups, eks:DescribeNodegroup.\n' +
+      '\nPermissions: eks:ListClusters, eks:DescribeCluster, eks:ListPodIdentityAssociations, eks:DescribePodIdentityAssociation, eks:ListNodegroups, eks:DescribeNodegroup.\n' +
         '\nExamples:\n' +
         '  cutover-watch inventory sync --region us-east-1 --region us-west-2\n' +
         '  cutover-watch inventory sync --cluster payments-prod --table cutover-watch-evidence --table-region us-east-1\n' +
@@ -97,6 +93,7 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         '2 nothing could be read, bad arguments, expired credentials or an unknown region.',
     )
     .action(async (flags: SyncFlags) => {
+      const format = outputFormat<'table' | 'json' | 'yaml'>(flags, 'table');
       const regions = resolveRegions(flags.region, deps.env);
       const clients: EKSClient[] = [];
       const clientFor = (region: string) => {
@@ -105,7 +102,7 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         return client;
       };
       const bar =
-        io.interactive && !flags.json
+        io.interactive && format === 'table'
           ? new cliProgress.SingleBar({ format: 'inventory sync | {value} clusters | {where}', stream: io.progressStream, hideCursor: true, clearOnComplete: true })
           : null;
       bar?.start(0, 0, { where: regions.join(', ') });
@@ -127,7 +124,7 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
 
       if (result.clusters === 0 && result.problems.length > 0) {
         // Nothing was read: store nothing, say why.
-        if (flags.json) io.out(JSON.stringify({ stored: false, clusters: 0, inventory: result.inventory, problems: result.problems }));
+        if (format !== 'table') printDocument(io, format, { stored: false, clusters: 0, inventory: result.inventory, problems: result.problems });
         printProblems(result.problems, io);
         io.err(`no cluster could be read in ${regions.join(', ')}: nothing stored`);
         setExit(2);
@@ -136,8 +133,8 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
       await withStore(storeOptionsOf(flags, regions), io, async ({ store, where, localDir }) => {
         await store.saveInventory(result.inventory);
         const placement = await placeParkedAlerts(store, localDir, io);
-        if (flags.json) {
-          io.out(JSON.stringify({ stored: true, store: where, clusters: result.clusters, inventory: result.inventory, problems: result.problems }));
+        if (format !== 'table') {
+          printDocument(io, format, { stored: true, store: where, clusters: result.clusters, inventory: result.inventory, problems: result.problems });
         } else {
           io.out(
             `synced ${plural(result.clusters, 'cluster')}, ${plural(result.inventory.associations.length, 'association')}, ` +

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { jsonSafe } from '../../../core/display';
 import { jsonErrorMessage } from '../../../core/envelopes';
 import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory } from '../../../core/inventory';
 import { roleName } from '../../../core/readiness';
-import { UsageError, type Io } from '../io';
+import { command, UsageError, type Io } from '../io';
+import { matcherOf, requireMatches, withFilterOptions, type FilterFlags } from '../filters';
+import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
 import { displaySafe, plural, table } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 import path from 'node:path';
@@ -20,16 +21,18 @@ export function inventoryCommand(program: Command, io: Io): void {
     .command('inventory')
     .summary('the EKS side: which OIDC issuer is which cluster, Pod Identity associations, node roles')
     .description(
-      'IRSA records name an OIDC issuer, not a cluster: import the clusters so IRSA evidence lands on the\n' +
-        'right cluster. Unmapped issuers are shown as such, never guessed.',
+      'IRSA records name an OIDC issuer, not a cluster: import the clusters so IRSA evidence lands on the right cluster. Unmapped issuers are shown as such, never guessed.',
     );
 
-  withStoreOptions(
-    inventory
-      .command('import')
-      .summary('store the JSON printed by aws eks describe-cluster / list-pod-identity-associations / …')
-      .argument('<file...>', 'JSON files printed by the AWS CLI')
-      .option('--json', 'print what was stored as JSON'),
+  withOutputOptions(
+    withStoreOptions(
+      inventory
+        .command('import')
+        .summary('store the JSON printed by aws eks describe-cluster / list-pod-identity-associations / …')
+        .argument('<file...>', 'JSON files printed by the AWS CLI'),
+    ),
+    ['table', 'json', 'yaml'],
+    '{schemaVersion, clusters, associations, nodegroups}: the whole stored inventory',
   )
     .addHelpText(
       'after',
@@ -40,12 +43,13 @@ export function inventoryCommand(program: Command, io: Io): void {
         '  aws eks describe-nodegroup --cluster-name C --nodegroup-name N                   (node role → cluster)\n' +
         '\nExample:\n  cutover-watch inventory import inventory/*.json',
     )
-    .action(async (files: string[], flags: StoreOptions & { json?: boolean }) => {
+    .action(async (files: string[], flags: StoreOptions & OutputFlags) => {
+      const format = outputFormat<'table' | 'json' | 'yaml'>(flags, 'table');
       const parsed = await readInventoryFiles(files);
       await withStore(flags, io, async ({ store, where, localDir }) => {
         const merged = await store.saveInventory(parsed);
         const placement = await placeParkedAlerts(store, localDir, io);
-        if (flags.json) io.out(jsonSafe(merged, 2));
+        if (format !== 'table') printDocument(io, format, { ...merged });
         else {
           io.out(
             `imported ${plural(parsed.clusters.length, 'cluster')}, ${plural(parsed.associations.length, 'association')}, ` +
@@ -57,15 +61,26 @@ export function inventoryCommand(program: Command, io: Io): void {
       });
     });
 
-  withStoreOptions(inventory.command('show').summary('print the stored inventory').option('--json', 'print as JSON')).action(
-    async (flags: StoreOptions & { json?: boolean }) => {
+  withOutputOptions(withFilterOptions(withStoreOptions(inventory.command('show').summary('print the stored inventory')), ['cluster']), ['table', 'json', 'yaml'], '{schemaVersion, clusters, associations, nodegroups}')
+    .addHelpText('after', '\nExamples:\n  cutover-watch inventory show\n  cutover-watch inventory show -c payments-prod -o yaml')
+    .action(async (flags: StoreOptions & OutputFlags & Pick<FilterFlags, 'cluster'>) => {
+      const format = outputFormat<'table' | 'json' | 'yaml'>(flags, 'table');
       await withStore(flags, io, async ({ store }) => {
-        const stored = await store.loadInventory();
-        if (flags.json) io.out(jsonSafe(stored, 2));
+        const all = await store.loadInventory();
+        requireMatches('cluster', flags.cluster, all.clusters.map((c) => c.name), { alsoMatch: all.clusters.map((c) => c.arn), hint: `run \`${command(io, 'inventory import FILE…')}\` first` });
+        const cluster = matcherOf(flags.cluster);
+        const stored = cluster
+          ? {
+              ...all,
+              clusters: all.clusters.filter((c) => cluster(c.name) || cluster(c.arn)),
+              associations: all.associations.filter((a) => cluster(a.cluster) || (a.clusterArn !== null && a.clusterArn !== undefined && cluster(a.clusterArn))),
+              nodegroups: all.nodegroups.filter((n) => cluster(n.cluster)),
+            }
+          : all;
+        if (format !== 'table') printDocument(io, format, { ...stored });
         else printInventory(stored, io);
       }, { write: false });
-    },
-  );
+    });
 }
 
 /** Parses every file first: one bad file stores nothing, and the message names it. */
@@ -88,7 +103,7 @@ export async function readInventoryFiles(files: readonly string[]): Promise<Inve
 
 function printInventory(inv: Inventory, io: Io): void {
   if (inv.clusters.length + inv.associations.length + inv.nodegroups.length === 0) {
-    io.out('the inventory is empty: run `cutover-watch inventory import FILE…`');
+    io.out(`the inventory is empty: run \`${command(io, 'inventory import FILE…')}\``);
     return;
   }
   io.out('');

@@ -5,11 +5,16 @@ import { REPORT_FORMATS, type ReportFormat } from '../../../core/report-render';
 import { gatherReport, prepareOutDir, render, ReportOutputError, reportFileName, saveSummary, writeFileAtomic } from '../../report';
 import { UsageError, type Io } from '../io';
 import { displaySafe } from '../render';
-import { activeHours, parseTime, soakDays } from '../options';
+import { activeHours, soakDays, timeArg } from '../options';
+import { jsonDocument, outputFormat, yamlDocument, type OutputFlags } from '../output';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
-interface ReportFlags extends StoreOptions {
-  format: ReportFormat;
+/** -o: the report's formats, `yaml`, and `table`/`wide` for text (the same words as every command). */
+const OUTPUTS = ['text', 'table', 'wide', 'md', 'json', 'yaml', 'csv', 'html'] as const;
+type ReportOutput = (typeof OUTPUTS)[number];
+
+interface ReportFlags extends StoreOptions, OutputFlags {
+  format?: ReportFormat;
   out?: string;
   asOf?: Date;
   soakDays: number;
@@ -24,27 +29,18 @@ export function reportCommand(program: Command, io: Io): void {
       .summary('the straggler report: who still uses IRSA, what to do next, what changed (text, md, json, csv, html)')
       .description(
         'Who still uses IRSA and what each of them should do next:\n' +
-          '- per cluster: namespaces by verdict, the OIDC provider\'s verdict, warnings;\n' +
-          '- stragglers: every (cluster, namespace, service account, role) still\n' +
-          '  assuming through IRSA in the active window (and every one of a namespace\n' +
-          '  that has not started), with its last IRSA and Pod Identity times, whether\n' +
-          '  an association exists, and the next step:\n' +
-          '    create the association  none exists\n' +
-          '    check the trust policy  Pod Identity fetches were denied in the cluster\n' +
-          '                            in the soak window and the service account has\n' +
-          '                            not assumed through Pod Identity since\n' +
-          '    restart the pods        the association exists, pods still use IRSA\n' +
-          '- ready to clean up: soak complete, remove the annotation and the OIDC\n' +
-          '  trust statement;\n' +
-          '- changes since the previous report (newly READY, regressions, new\n' +
-          '  stragglers), from the summary each report keeps in the store.\n' +
-          'Verdicts are those of `readiness` for the same --as-of. text, md, json and\n' +
-          'csv print to stdout unless --out is given; html writes one self-contained\n' +
-          'file (charts, data and Chart.js inline, no network when opened).',
+          "- per cluster: namespaces by verdict, the OIDC provider's verdict, warnings;\n" +
+          '- stragglers: every (cluster, namespace, service account, role) still assuming through IRSA in the active window (and every one of a namespace that has not started), with its last IRSA and Pod Identity times, whether an association exists, and the next step: ' +
+          'create the association (none exists), check the trust policy (Pod Identity fetches were denied in the cluster in the soak window and the service account has not assumed through Pod Identity since), or restart the pods (the association exists, pods still use IRSA);\n' +
+          '- ready to clean up: soak complete, remove the annotation and the OIDC trust statement;\n' +
+          '- changes since the previous report (newly READY, regressions, new stragglers), from the summary each report keeps in the store.\n' +
+          'Verdicts are those of `readiness` for the same --as-of. text, md, json, yaml and csv print to stdout unless --out is given; html writes one self-contained file (charts, data and Chart.js inline, no network when opened).',
       )
-      .addOption(new Option('--format <format>', 'output format').choices(REPORT_FORMATS).default('text'))
+      .addOption(new Option('-o, --output <format>', 'output format: text (default; also table, wide), md, json (with schemaVersion), yaml, csv, html').choices(OUTPUTS))
+      .addOption(new Option('--format <format>', 'same as -o (the report\'s own formats)').choices(REPORT_FORMATS))
+      .option('--json', 'same as -o json')
       .option('--out <dir>', 'write cutover-watch-report-<as-of date>.<ext> into this directory (created 0700 if missing; the file is 0600 either way)')
-      .option('--as-of <time>', 'report as of this ISO 8601 time (default: now)', parseTime)
+      .option('--as-of <time>', 'report as of this time: ISO 8601, or a span before now such as -1d (default: now)', timeArg(io.now))
       .option('--soak-days <days>', 'soak period S (at most 3650)', soakDays, 14)
       .option('--active-hours <hours>', 'active window A (at most 8760)', activeHours, 24)
       .option('--save', 'keep this report\'s summary as a baseline: later reports compare with the latest one saved before their as-of (the scheduled report job saves; reading never does)'),
@@ -54,16 +50,22 @@ export function reportCommand(program: Command, io: Io): void {
       '\nExamples:\n' +
         '  cutover-watch report                                  plain text, for a terminal or an e-mail\n' +
         '  cutover-watch report --format html --out reports/     a page with charts, one file, opens offline\n' +
-        '  cutover-watch report --format csv > stragglers.csv    one row per straggler, for a spreadsheet\n' +
-        '  cutover-watch report --format md --out wiki/          for a ticket or a wiki page\n' +
-        "  cutover-watch report --format json | jq '.stragglers[] | select(.nextStep==\"create-association\")'\n" +
-        '  cutover-watch report --format html --out reports/ --save  the weekly report: kept as the next one\'s baseline\n' +
-        '  cutover-watch report --table cutover-watch-evidence --region us-east-1 --format html --out .',
+        '  cutover-watch report -o csv > stragglers.csv          one row per straggler, for a spreadsheet\n' +
+        '  cutover-watch report -o md --out wiki/                for a ticket or a wiki page\n' +
+        "  cutover-watch report -o json | jq '.stragglers[] | select(.nextStep==\"create-association\")'\n" +
+        "  cutover-watch report -o html --out reports/ --save    the weekly report: kept as the next one's baseline\n" +
+        '  cutover-watch report --table cutover-watch-evidence --region us-east-1 -o html --out .\n' +
+        '\nExit codes: 0 done; 2 unusable arguments (a bad format, --out or --as-of), or no store.',
     )
     .action(async (flags: ReportFlags) => {
+      if (flags.format !== undefined && flags.output !== undefined && flags.format !== flags.output) {
+        throw new UsageError(`--format ${flags.format} and -o ${flags.output} ask for different formats: pass one of them`);
+      }
+      const output = outputFormat<ReportOutput>({ ...flags, output: flags.output ?? flags.format }, 'text');
+      const format: ReportFormat | 'yaml' = output === 'table' || output === 'wide' ? 'text' : output;
       const outDir = flags.out === undefined ? null : path.resolve(io.cwd, flags.out);
-      if (flags.format === 'html' && outDir === null) {
-        throw new UsageError('--format html writes a file: pass --out DIR (e.g. --out reports/)');
+      if (format === 'html' && outDir === null) {
+        throw new UsageError(`${flags.format === 'html' ? '--format' : '-o'} html writes a file: pass --out DIR (e.g. --out reports/)`);
       }
       try {
         if (outDir !== null) await prepareOutDir(outDir);
@@ -74,11 +76,12 @@ export function reportCommand(program: Command, io: Io): void {
             activeHours: flags.activeHours,
           });
           if (problem) io.err(`cutover-watch: warning: ${displaySafe(problem)}`);
-          const content = await render(report, flags.format);
+          // json and yaml carry schemaVersion, like every document the CLI prints
+          const content = format === 'json' ? `${jsonDocument({ ...report })}\n` : format === 'yaml' ? `${yamlDocument({ ...report })}\n` : await render(report, format);
           // io.out ends the line itself: the CSV's last CRLF stays whole
           if (outDir === null) io.out(content.replace(/\n$/, ''));
           else {
-            const file = await writeFileAtomic(outDir, reportFileName(report.asOf, flags.format), content);
+            const file = await writeFileAtomic(outDir, format === 'yaml' ? reportFileName(report.asOf, 'json').replace(/json$/, 'yaml') : reportFileName(report.asOf, format), content);
             io.out(`wrote ${displaySafe(path.relative(io.cwd, file) || file)}`);
           }
           if (flags.save) await saveSummary(store, summarize(report));
