@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
@@ -33,7 +33,14 @@ class LongestFirst extends BaseSequencer {
  * left in it. Made once: workers load this config again and inherit the variable.
  */
 function testTempRoot(): string {
-  process.env['CUTOVER_WATCH_TEST_TMP'] ??= mkdtempSync(join(tmpdir(), 'cutover-watch-tests-'));
+  if (process.env['CUTOVER_WATCH_TEST_TMP'] === undefined) {
+    const root = mkdtempSync(join(tmpdir(), 'cutover-watch-tests-'));
+    // Like the system's temp folder (1777): tests run the CLI as another user (`nobody`), which
+    // reaches folders made for it and makes its own temp folders here. Each test's own folder keeps
+    // mkdtemp's 0700.
+    chmodSync(root, 0o1777);
+    process.env['CUTOVER_WATCH_TEST_TMP'] = root;
+  }
   return process.env['CUTOVER_WATCH_TEST_TMP'];
 }
 

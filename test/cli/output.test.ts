@@ -180,7 +180,7 @@ describe('the examples in --help', () => {
         const argv = words(command).slice(1).flatMap((w) => (w.endsWith('*.json') ? inventoryFiles : [w]));
         // the demo itself is the shared demo run this file starts from
         if (argv[0] === 'demo') continue;
-        const needsAws = argv.includes('--table') || argv[0] === 'backfill' || (argv[0] === 'inventory' && argv[1] === 'sync');
+        const needsAws = argv.includes('--table') || argv.some((a) => a.startsWith('s3://')) || argv[0] === 'backfill' || (argv[0] === 'inventory' && argv[1] === 'sync');
         const r = needsAws ? await withoutAws(() => inProcess(argv)) : await inProcess(argv, { stdin: argv.includes('-') ? lookupEvents : '' });
         const usage = /\(see (npx )?cutover-watch[^)]* --help\)$/m.test(r.stderr);
         const ok = needsAws ? !usage : r.code === 0 || (r.code === 3 && argv.includes('--require'));
