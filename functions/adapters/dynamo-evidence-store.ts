@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import type { Alert } from '../core/alert';
 import type { IdentityEvent } from '../core/identity-event';
 import type { CoverageDay } from '../core/coverage';
-import type { DetectionNeeds, DetectionState } from '../core/detections';
+import type { DetectionNeeds, DetectionState, NamespaceState } from '../core/detections';
 import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
 import type { ApplyResult, BatchJournal, Claim, EvidencePort, GuardedEvent } from '../core/ingest';
 import { emptyInventory, mergeInventory, type Inventory } from '../core/inventory';
@@ -47,6 +47,12 @@ const BATCH_GET_LIMIT = 100;
 const BATCH_WRITE_LIMIT = 25;
 /** Parallel single-item writes per batch: enough to hide latency, few enough not to throttle a new table. */
 const WRITE_CONCURRENCY = 16;
+/** Parallel reads of the detection state: enough to keep the store busy, few enough to keep memory flat. */
+const READ_CONCURRENCY = 16;
+/** What a namespace's detection state is made of (DetectionState.namespaces). */
+const NAMESPACE_STATE_FIELDS = ['piFirstOk', 'irsaLastAttempt'];
+/** From this many namespaces of one scope in a batch, the scope's service accounts are read in one query, not one per namespace. */
+const SCOPE_READ_NAMESPACES = 32;
 /** Hot items (one namespace's day) can see a few writers at once; each retry backs off further. */
 const MAX_CONFLICT_RETRIES = 20;
 
@@ -85,6 +91,11 @@ export class DynamoEvidenceStore implements EvidencePort {
 
   get tableName(): string {
     return this.deps.tableName;
+  }
+
+  /** Nobody else writes the table while this store is open: what a run read stays true unless it writes it. */
+  get singleWriter(): boolean {
+    return this.deps.singleWriter === true;
   }
 
   /** Creates the table if it is missing (embedded store); a deployed table is CDK's to create. */
@@ -685,20 +696,54 @@ export class DynamoEvidenceStore implements EvidencePort {
       ];
       if (names.length > 0) state.nodeRoleClusters.set(role, [...new Set(names)].sort());
     }
-    await Promise.all(
-      needs.namespaces.map(async ({ place, namespace, scopes }) => {
-        const items = (await Promise.all(scopes.map((scope) => this.query({ pk: scopePk(scope), prefix: `SA#${namespace}#` })))).flat();
-        const pick = (field: string, better: (a: string, b: string) => boolean) =>
-          items.reduce<string | null>((best, i) => {
-            const v = i[field];
-            return typeof v === 'string' && (best === null || better(v, best)) ? v : best;
-          }, null);
-        state.namespaces.set(`${place}|${namespace}`, {
-          firstPodIdentity: pick('piFirstOk', (a, b) => a < b),
-          lastIrsa: pick('irsaLastAttempt', (a, b) => a > b),
-        });
-      }),
-    );
+    // A namespace's state is its service accounts' first Pod Identity and last IRSA, in each scope
+    // it may be recorded in. A batch at fleet scale needs thousands of namespaces: a scope many of
+    // them need is read whole (one paged query) rather than a query each; either way only the two
+    // fields judged are read, and a bounded number of requests is in flight.
+    const wanted = new Map<string, Set<string>>();
+    for (const { namespace, scopes } of needs.namespaces) {
+      for (const scope of scopes) {
+        const set = wanted.get(scope) ?? new Set<string>();
+        set.add(namespace);
+        wanted.set(scope, set);
+      }
+    }
+    const found = new Map<string, NamespaceState>();
+    const fold = (scope: string, items: readonly EvidenceItem[], only: ReadonlySet<string>) => {
+      for (const item of items) {
+        const namespace = item.sk.slice(3, item.sk.indexOf('#', 3));
+        if (!only.has(namespace)) continue;
+        const key = `${scope}\u0000${namespace}`;
+        const ns = found.get(key) ?? { firstPodIdentity: null, lastIrsa: null };
+        const first = item['piFirstOk'];
+        const last = item['irsaLastAttempt'];
+        if (typeof first === 'string' && (ns.firstPodIdentity === null || first < ns.firstPodIdentity)) ns.firstPodIdentity = first;
+        if (typeof last === 'string' && (ns.lastIrsa === null || last > ns.lastIrsa)) ns.lastIrsa = last;
+        found.set(key, ns);
+      }
+    };
+    const reads: (() => Promise<void>)[] = [];
+    for (const [scope, namespaces] of wanted) {
+      const pk = scopePk(scope);
+      if (namespaces.size >= SCOPE_READ_NAMESPACES) {
+        reads.push(() => this.queryPages({ pk, prefix: 'SA#', fields: NAMESPACE_STATE_FIELDS }, (page) => fold(scope, page, namespaces)));
+      } else {
+        for (const namespace of namespaces) {
+          reads.push(async () => fold(scope, await this.query({ pk, prefix: `SA#${namespace}#`, fields: NAMESPACE_STATE_FIELDS }), namespaces));
+        }
+      }
+    }
+    await eachLimit(reads, READ_CONCURRENCY, (read) => read());
+    for (const { place, namespace, scopes } of needs.namespaces) {
+      const ns: NamespaceState = { firstPodIdentity: null, lastIrsa: null };
+      for (const scope of scopes) {
+        const part = found.get(`${scope}\u0000${namespace}`);
+        if (part === undefined) continue;
+        if (part.firstPodIdentity !== null && (ns.firstPodIdentity === null || part.firstPodIdentity < ns.firstPodIdentity)) ns.firstPodIdentity = part.firstPodIdentity;
+        if (part.lastIrsa !== null && (ns.lastIrsa === null || part.lastIrsa > ns.lastIrsa)) ns.lastIrsa = part.lastIrsa;
+      }
+      state.namespaces.set(`${place}|${namespace}`, ns);
+    }
     return state;
   }
 
@@ -859,10 +904,23 @@ export class DynamoEvidenceStore implements EvidencePort {
       .sort((a, b) => (a.lastEventTime < b.lastEventTime ? -1 : a.lastEventTime > b.lastEventTime ? 1 : a.id < b.id ? -1 : 1));
   }
 
-  private async query(q: { pk: string; prefix?: string; from?: string; to?: string; projection?: boolean }): Promise<EvidenceItem[]> {
+  /** `projection`: keys only; `fields`: keys and these attributes (names that are not DynamoDB reserved words). */
+  private async query(q: { pk: string; prefix?: string; from?: string; to?: string; projection?: boolean; fields?: readonly string[] }): Promise<EvidenceItem[]> {
+    const items: EvidenceItem[] = [];
+    await this.queryPages(q, (page) => {
+      for (const item of page) items.push(item);
+    });
+    return items;
+  }
+
+  /** A query's pages, each handed over as it arrives: what is kept of them is the caller's to bound. */
+  private async queryPages(
+    q: { pk: string; prefix?: string; from?: string; to?: string; projection?: boolean; fields?: readonly string[] },
+    onPage: (items: EvidenceItem[]) => void,
+  ): Promise<void> {
     const input: QueryCommandInput = {
       TableName: this.tableName,
-      ...(q.projection ? { ProjectionExpression: 'pk, sk' } : {}),
+      ...(q.projection ? { ProjectionExpression: 'pk, sk' } : q.fields ? { ProjectionExpression: ['pk', 'sk', ...q.fields].join(', ') } : {}),
       KeyConditionExpression:
         q.prefix !== undefined ? 'pk = :pk AND begins_with(sk, :p)' : q.from !== undefined ? 'pk = :pk AND sk BETWEEN :from AND :to' : 'pk = :pk',
       ExpressionAttributeValues: {
@@ -871,14 +929,12 @@ export class DynamoEvidenceStore implements EvidencePort {
         ...(q.from !== undefined ? { ':from': q.from, ':to': q.to } : {}),
       },
     };
-    const items: EvidenceItem[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
-      items.push(...((page.Items ?? []) as EvidenceItem[]));
+      onPage((page.Items ?? []) as EvidenceItem[]);
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
-    return items;
   }
 
   private async batchGet(keys: { pk: string; sk: string }[]): Promise<EvidenceItem[]> {

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { listInputFiles, readRecords } from './cloudtrail-files';
+import { DetectionStateCache } from './detection-state-cache';
 import type { DynamoEvidenceStore } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
 import { CoverageAccumulator } from '../core/coverage';
@@ -111,7 +112,9 @@ export async function ingestUnits(
   // The deployed rules' patterns, built the same way: a record no rule would deliver is not read here either.
   const rulesFor = () => rulePatterns({ nodeRoleArns: [...knownNodeRoles], nodeRolePatterns: nodeRoleConfig().patterns ?? DEFAULT_NODE_ROLE_PATTERNS });
   let rules = rulesFor();
-  const detection = options.policy && options.detect !== false ? { policy: options.policy, inventory, port: options.store } : undefined;
+  // The only writer can keep what the detections remember from one batch to the next instead of reading it again.
+  const cache = options.policy && options.detect !== false && options.store.singleWriter ? new DetectionStateCache(options.store) : null;
+  const detection = options.policy && options.detect !== false ? { policy: options.policy, inventory, port: cache ?? options.store } : undefined;
 
   const batchSize = options.batchSize ?? 20_000;
   let batch: IdentityEvent[] = [];
@@ -131,6 +134,7 @@ export async function ingestUnits(
   const flushEvents = async (): Promise<number> => {
     if (batch.length === 0) return 0;
     const result = await ingestBatch(batch, options.store, options.now(), detection);
+    cache?.observe(batch, inventory);
     for (const alert of result.alerts) summary.alertsByDetection[alert.detection] = (summary.alertsByDetection[alert.detection] ?? 0) + 1;
     if (result.alerts.length > 0) await options.onAlerts?.(result.alerts);
     summary.replayed += result.replayed;
