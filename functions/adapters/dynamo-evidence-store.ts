@@ -601,32 +601,51 @@ export class DynamoEvidenceStore implements EvidencePort {
    * from `fromDay`, and the per-namespace daily counts only when an as-of in the past needs them.
    */
   async snapshot(options: { fromDay: string; namespaceDays: boolean }): Promise<EvidenceSnapshot> {
+    const reads = await this.snapshotReads(options.fromDay);
+    if (options.namespaceDays) await this.readNamespaceDays(reads);
+    return snapshotOf(reads, options);
+  }
+
+  /**
+   * A snapshot's reads without the per-namespace daily counts (the bulk of a large store), which
+   * `readNamespaceDays` adds only if a caller needs them: one read of the store serves a readiness
+   * run that finds out it needs them, and the report beside it (`snapshotOf` cuts each view).
+   */
+  async snapshotReads(fromDay: string): Promise<SnapshotReads> {
     const scopes = (await this.query({ pk: SCOPES_PK })) as EvidenceItem[];
-    const items: EvidenceItem[] = [...scopes];
-    const reads: Promise<EvidenceItem[]>[] = [];
-    for (const scope of scopes) {
-      const pk = scopePk(scope.sk);
-      switch (scope['kind']) {
-        case 'cluster':
-          reads.push(this.query({ pk, prefix: 'SA#' }), this.query({ pk, prefix: 'FETCH#' }), this.query({ pk, from: `CDAY#${options.fromDay}`, to: 'CDAY#~' }));
-          break;
-        case 'issuer':
-          reads.push(this.query({ pk, prefix: 'SA#' }));
-          break;
-        case 'role':
-          reads.push(this.query({ pk, prefix: 'UNTAGGED' }));
-          break;
-        case 'noderole':
-          reads.push(this.query({ pk, prefix: 'CALL#' }), this.query({ pk, prefix: 'CLUSTERS' }), this.query({ pk, from: `NDAY#${options.fromDay}`, to: 'NDAY#~' }));
-          break;
-      }
-      if (options.namespaceDays && (scope['kind'] === 'cluster' || scope['kind'] === 'issuer')) {
-        reads.push(this.query({ pk, prefix: 'DAY#' }));
-      }
-    }
-    for (const batch of await Promise.all(reads)) items.push(...batch);
+    const perScope = await Promise.all(
+      scopes.map(async (scope): Promise<ScopeReads> => {
+        const pk = scopePk(scope.sk);
+        const reads: Promise<EvidenceItem[]>[] = [];
+        switch (scope['kind']) {
+          case 'cluster':
+            reads.push(this.query({ pk, prefix: 'SA#' }), this.query({ pk, prefix: 'FETCH#' }), this.query({ pk, from: `CDAY#${fromDay}`, to: 'CDAY#~' }));
+            break;
+          case 'issuer':
+            reads.push(this.query({ pk, prefix: 'SA#' }));
+            break;
+          case 'role':
+            reads.push(this.query({ pk, prefix: 'UNTAGGED' }));
+            break;
+          case 'noderole':
+            reads.push(this.query({ pk, prefix: 'CALL#' }), this.query({ pk, prefix: 'CLUSTERS' }), this.query({ pk, from: `NDAY#${fromDay}`, to: 'NDAY#~' }));
+            break;
+        }
+        return { scope, items: (await Promise.all(reads)).flat(), days: null };
+      }),
+    );
     const [inventory, coverage] = await Promise.all([this.loadInventory(), this.coverageDays()]);
-    return { items: items.map(untagged), inventory, coverage };
+    return { fromDay, scopes: perScope, inventory, coverage };
+  }
+
+  /** Adds the per-namespace daily counts of the clusters and issuers to `reads` (once). */
+  async readNamespaceDays(reads: SnapshotReads): Promise<void> {
+    await Promise.all(
+      reads.scopes.map(async (s) => {
+        if (s.days !== null || (s.scope['kind'] !== 'cluster' && s.scope['kind'] !== 'issuer')) return;
+        s.days = await this.query({ pk: scopePk(s.scope.sk), prefix: 'DAY#' });
+      }),
+    );
   }
 
   /** Service-account and daily items of one namespace in the given scopes: the evidence timeline. */
@@ -967,6 +986,41 @@ export class DynamoEvidenceStore implements EvidencePort {
       }
     }
   }
+}
+
+/** One scope's items as `snapshotReads` read them; `days`: its per-namespace daily counts, once read. */
+export interface ScopeReads {
+  scope: EvidenceItem;
+  items: EvidenceItem[];
+  days: EvidenceItem[] | null;
+}
+
+export interface SnapshotReads {
+  /** The earliest day of daily fetch and node-role counts read. */
+  fromDay: string;
+  scopes: ScopeReads[];
+  inventory: Inventory;
+  coverage: CoverageDay[];
+}
+
+/**
+ * The snapshot `snapshot(options)` would have read, cut from reads made from an earlier or the
+ * same day: the same items in the same order (readiness output follows it).
+ */
+export function snapshotOf(reads: SnapshotReads, options: { fromDay: string; namespaceDays: boolean }): EvidenceSnapshot {
+  if (options.fromDay < reads.fromDay) throw new StoreError(`the snapshot was read from ${reads.fromDay}, not from ${options.fromDay}`);
+  if (options.namespaceDays && reads.scopes.some((s) => s.days === null && (s.scope['kind'] === 'cluster' || s.scope['kind'] === 'issuer'))) {
+    throw new StoreError('the per-namespace daily counts were not read');
+  }
+  const dayFrom = { cday: `CDAY#${options.fromDay}`, nday: `NDAY#${options.fromDay}` };
+  const inRange = (item: EvidenceItem) =>
+    item.sk.startsWith('CDAY#') ? item.sk >= dayFrom.cday : item.sk.startsWith('NDAY#') ? item.sk >= dayFrom.nday : true;
+  const items: EvidenceItem[] = reads.scopes.map((s) => s.scope);
+  for (const s of reads.scopes) {
+    for (const item of s.items) if (options.fromDay === reads.fromDay || inRange(item)) items.push(item);
+    if (options.namespaceDays && s.days !== null) for (const item of s.days) items.push(item);
+  }
+  return { items: items.map(untagged), inventory: reads.inventory, coverage: reads.coverage };
 }
 
 const key = (pk: string, sk: string) => ({ pk, sk });
