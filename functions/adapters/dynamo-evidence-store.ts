@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import type { Alert } from '../core/alert';
 import type { IdentityEvent } from '../core/identity-event';
 import type { CoverageDay } from '../core/coverage';
-import type { DetectionNeeds, DetectionState } from '../core/detections';
+import type { DetectionNeeds, DetectionState, NamespaceState } from '../core/detections';
 import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
 import type { ApplyResult, BatchJournal, Claim, EvidencePort, GuardedEvent } from '../core/ingest';
 import { emptyInventory, mergeInventory, type Inventory } from '../core/inventory';
@@ -53,6 +53,12 @@ const BATCH_GET_LIMIT = 100;
 const BATCH_WRITE_LIMIT = 25;
 /** Parallel single-item writes per batch: enough to hide latency, few enough not to throttle a new table. */
 const WRITE_CONCURRENCY = 16;
+/** Parallel reads of the detection state: enough to keep the store busy, few enough to keep memory flat. */
+const READ_CONCURRENCY = 16;
+/** What a namespace's detection state is made of (DetectionState.namespaces). */
+const NAMESPACE_STATE_FIELDS = ['piFirstOk', 'irsaLastAttempt'];
+/** From this many namespaces of one scope in a batch, the scope's service accounts are read in one query, not one per namespace. */
+const SCOPE_READ_NAMESPACES = 32;
 /** Hot items (one namespace's day) can see a few writers at once; each retry backs off further. */
 const MAX_CONFLICT_RETRIES = 20;
 
@@ -232,6 +238,11 @@ export class DynamoEvidenceStore implements EvidencePort {
    */
   private leased<T>(write: () => Promise<T>): Promise<T> {
     return this.deps.writerLease && !this.serialized ? this.withWriterLease(write) : write();
+  }
+
+  /** Nobody else writes the table while this store is open: what a run read stays true unless it writes it. */
+  get singleWriter(): boolean {
+    return this.deps.singleWriter === true;
   }
 
   /** Creates the table if it is missing (embedded store); a deployed table is CDK's to create. */
@@ -739,35 +750,54 @@ export class DynamoEvidenceStore implements EvidencePort {
    * from `fromDay`, and the per-namespace daily counts only when an as-of in the past needs them.
    */
   async snapshot(options: { fromDay: string; namespaceDays: boolean }): Promise<EvidenceSnapshot> {
+    const reads = await this.snapshotReads(options.fromDay);
+    if (options.namespaceDays) await this.readNamespaceDays(reads);
+    return snapshotOf(reads, options);
+  }
+
+  /**
+   * A snapshot's reads without the per-namespace daily counts (the bulk of a large store), which
+   * `readNamespaceDays` adds only if a caller needs them: one read of the store serves a readiness
+   * run that finds out it needs them, and the report beside it (`snapshotOf` cuts each view).
+   */
+  async snapshotReads(fromDay: string): Promise<SnapshotReads> {
     // Coverage first: a writer records it only once the events it covers are stored, so evidence
     // read after it holds at least those events, and silence it proves is real silence even while
     // a writer runs (reading evidence first could pair it with coverage of events not seen).
     const [inventory, coverage] = await Promise.all([this.loadInventory(), this.coverageDays()]);
     const scopes = (await this.query({ pk: SCOPES_PK })) as EvidenceItem[];
-    const items: EvidenceItem[] = [...scopes];
-    const reads: Promise<EvidenceItem[]>[] = [];
-    for (const scope of scopes) {
-      const pk = scopePk(scope.sk);
-      switch (scope['kind']) {
-        case 'cluster':
-          reads.push(this.query({ pk, prefix: 'SA#' }), this.query({ pk, prefix: 'FETCH#' }), this.query({ pk, from: `CDAY#${options.fromDay}`, to: 'CDAY#~' }));
-          break;
-        case 'issuer':
-          reads.push(this.query({ pk, prefix: 'SA#' }));
-          break;
-        case 'role':
-          reads.push(this.query({ pk, prefix: 'UNTAGGED' }));
-          break;
-        case 'noderole':
-          reads.push(this.query({ pk, prefix: 'CALL#' }), this.query({ pk, prefix: 'CLUSTERS' }), this.query({ pk, from: `NDAY#${options.fromDay}`, to: 'NDAY#~' }));
-          break;
-      }
-      if (options.namespaceDays && (scope['kind'] === 'cluster' || scope['kind'] === 'issuer')) {
-        reads.push(this.query({ pk, prefix: 'DAY#' }));
-      }
-    }
-    for (const batch of await Promise.all(reads)) items.push(...batch);
-    return { items: items.map(untagged), inventory, coverage };
+    const perScope = await Promise.all(
+      scopes.map(async (scope): Promise<ScopeReads> => {
+        const pk = scopePk(scope.sk);
+        const reads: Promise<EvidenceItem[]>[] = [];
+        switch (scope['kind']) {
+          case 'cluster':
+            reads.push(this.query({ pk, prefix: 'SA#' }), this.query({ pk, prefix: 'FETCH#' }), this.query({ pk, from: `CDAY#${fromDay}`, to: 'CDAY#~' }));
+            break;
+          case 'issuer':
+            reads.push(this.query({ pk, prefix: 'SA#' }));
+            break;
+          case 'role':
+            reads.push(this.query({ pk, prefix: 'UNTAGGED' }));
+            break;
+          case 'noderole':
+            reads.push(this.query({ pk, prefix: 'CALL#' }), this.query({ pk, prefix: 'CLUSTERS' }), this.query({ pk, from: `NDAY#${fromDay}`, to: 'NDAY#~' }));
+            break;
+        }
+        return { scope, items: (await Promise.all(reads)).flat(), days: null };
+      }),
+    );
+    return { fromDay, scopes: perScope, inventory, coverage };
+  }
+
+  /** Adds the per-namespace daily counts of the clusters and issuers to `reads` (once). */
+  async readNamespaceDays(reads: SnapshotReads): Promise<void> {
+    await Promise.all(
+      reads.scopes.map(async (s) => {
+        if (s.days !== null || (s.scope['kind'] !== 'cluster' && s.scope['kind'] !== 'issuer')) return;
+        s.days = await this.query({ pk: scopePk(s.scope.sk), prefix: 'DAY#' });
+      }),
+    );
   }
 
   /** Service-account and daily items of one namespace in the given scopes: the evidence timeline. */
@@ -837,20 +867,54 @@ export class DynamoEvidenceStore implements EvidencePort {
       ];
       if (names.length > 0) state.nodeRoleClusters.set(role, [...new Set(names)].sort());
     }
-    await Promise.all(
-      needs.namespaces.map(async ({ place, namespace, scopes }) => {
-        const items = (await Promise.all(scopes.map((scope) => this.query({ pk: scopePk(scope), prefix: `SA#${namespace}#` })))).flat();
-        const pick = (field: string, better: (a: string, b: string) => boolean) =>
-          items.reduce<string | null>((best, i) => {
-            const v = i[field];
-            return typeof v === 'string' && (best === null || better(v, best)) ? v : best;
-          }, null);
-        state.namespaces.set(`${place}|${namespace}`, {
-          firstPodIdentity: pick('piFirstOk', (a, b) => a < b),
-          lastIrsa: pick('irsaLastAttempt', (a, b) => a > b),
-        });
-      }),
-    );
+    // A namespace's state is its service accounts' first Pod Identity and last IRSA, in each scope
+    // it may be recorded in. A batch at fleet scale needs thousands of namespaces: a scope many of
+    // them need is read whole (one paged query) rather than a query each; either way only the two
+    // fields judged are read, and a bounded number of requests is in flight.
+    const wanted = new Map<string, Set<string>>();
+    for (const { namespace, scopes } of needs.namespaces) {
+      for (const scope of scopes) {
+        const set = wanted.get(scope) ?? new Set<string>();
+        set.add(namespace);
+        wanted.set(scope, set);
+      }
+    }
+    const found = new Map<string, NamespaceState>();
+    const fold = (scope: string, items: readonly EvidenceItem[], only: ReadonlySet<string>) => {
+      for (const item of items) {
+        const namespace = item.sk.slice(3, item.sk.indexOf('#', 3));
+        if (!only.has(namespace)) continue;
+        const key = `${scope}\u0000${namespace}`;
+        const ns = found.get(key) ?? { firstPodIdentity: null, lastIrsa: null };
+        const first = item['piFirstOk'];
+        const last = item['irsaLastAttempt'];
+        if (typeof first === 'string' && (ns.firstPodIdentity === null || first < ns.firstPodIdentity)) ns.firstPodIdentity = first;
+        if (typeof last === 'string' && (ns.lastIrsa === null || last > ns.lastIrsa)) ns.lastIrsa = last;
+        found.set(key, ns);
+      }
+    };
+    const reads: (() => Promise<void>)[] = [];
+    for (const [scope, namespaces] of wanted) {
+      const pk = scopePk(scope);
+      if (namespaces.size >= SCOPE_READ_NAMESPACES) {
+        reads.push(() => this.queryPages({ pk, prefix: 'SA#', fields: NAMESPACE_STATE_FIELDS }, (page) => fold(scope, page, namespaces)));
+      } else {
+        for (const namespace of namespaces) {
+          reads.push(async () => fold(scope, await this.query({ pk, prefix: `SA#${namespace}#`, fields: NAMESPACE_STATE_FIELDS }), namespaces));
+        }
+      }
+    }
+    await eachLimit(reads, READ_CONCURRENCY, (read) => read());
+    for (const { place, namespace, scopes } of needs.namespaces) {
+      const ns: NamespaceState = { firstPodIdentity: null, lastIrsa: null };
+      for (const scope of scopes) {
+        const part = found.get(`${scope}\u0000${namespace}`);
+        if (part === undefined) continue;
+        if (part.firstPodIdentity !== null && (ns.firstPodIdentity === null || part.firstPodIdentity < ns.firstPodIdentity)) ns.firstPodIdentity = part.firstPodIdentity;
+        if (part.lastIrsa !== null && (ns.lastIrsa === null || part.lastIrsa > ns.lastIrsa)) ns.lastIrsa = part.lastIrsa;
+      }
+      state.namespaces.set(`${place}|${namespace}`, ns);
+    }
     return state;
   }
 
@@ -1019,10 +1083,23 @@ export class DynamoEvidenceStore implements EvidencePort {
       .sort((a, b) => (a.lastEventTime < b.lastEventTime ? -1 : a.lastEventTime > b.lastEventTime ? 1 : a.id < b.id ? -1 : 1));
   }
 
-  private async query(q: { pk: string; prefix?: string; from?: string; to?: string; projection?: boolean }): Promise<EvidenceItem[]> {
+  /** `projection`: keys only; `fields`: keys and these attributes (names that are not DynamoDB reserved words). */
+  private async query(q: { pk: string; prefix?: string; from?: string; to?: string; projection?: boolean; fields?: readonly string[] }): Promise<EvidenceItem[]> {
+    const items: EvidenceItem[] = [];
+    await this.queryPages(q, (page) => {
+      for (const item of page) items.push(item);
+    });
+    return items;
+  }
+
+  /** A query's pages, each handed over as it arrives: what is kept of them is the caller's to bound. */
+  private async queryPages(
+    q: { pk: string; prefix?: string; from?: string; to?: string; projection?: boolean; fields?: readonly string[] },
+    onPage: (items: EvidenceItem[]) => void,
+  ): Promise<void> {
     const input: QueryCommandInput = {
       TableName: this.tableName,
-      ...(q.projection ? { ProjectionExpression: 'pk, sk' } : {}),
+      ...(q.projection ? { ProjectionExpression: 'pk, sk' } : q.fields ? { ProjectionExpression: ['pk', 'sk', ...q.fields].join(', ') } : {}),
       KeyConditionExpression:
         q.prefix !== undefined ? 'pk = :pk AND begins_with(sk, :p)' : q.from !== undefined ? 'pk = :pk AND sk BETWEEN :from AND :to' : 'pk = :pk',
       ExpressionAttributeValues: {
@@ -1031,14 +1108,12 @@ export class DynamoEvidenceStore implements EvidencePort {
         ...(q.from !== undefined ? { ':from': q.from, ':to': q.to } : {}),
       },
     };
-    const items: EvidenceItem[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
-      items.push(...((page.Items ?? []) as EvidenceItem[]));
+      onPage((page.Items ?? []) as EvidenceItem[]);
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
-    return items;
   }
 
   private async batchGet(keys: { pk: string; sk: string }[]): Promise<EvidenceItem[]> {
@@ -1084,6 +1159,41 @@ export class DynamoEvidenceStore implements EvidencePort {
       objects.map((o) => ({ PutRequest: { Item: { pk: sourcesPk(bucket), sk: o.key, type: 'source', etag: o.etag, size: o.size, readAt: at.toISOString() } } })),
     );
   }
+}
+
+/** One scope's items as `snapshotReads` read them; `days`: its per-namespace daily counts, once read. */
+export interface ScopeReads {
+  scope: EvidenceItem;
+  items: EvidenceItem[];
+  days: EvidenceItem[] | null;
+}
+
+export interface SnapshotReads {
+  /** The earliest day of daily fetch and node-role counts read. */
+  fromDay: string;
+  scopes: ScopeReads[];
+  inventory: Inventory;
+  coverage: CoverageDay[];
+}
+
+/**
+ * The snapshot `snapshot(options)` would have read, cut from reads made from an earlier or the
+ * same day: the same items in the same order (readiness output follows it).
+ */
+export function snapshotOf(reads: SnapshotReads, options: { fromDay: string; namespaceDays: boolean }): EvidenceSnapshot {
+  if (options.fromDay < reads.fromDay) throw new StoreError(`the snapshot was read from ${reads.fromDay}, not from ${options.fromDay}`);
+  if (options.namespaceDays && reads.scopes.some((s) => s.days === null && (s.scope['kind'] === 'cluster' || s.scope['kind'] === 'issuer'))) {
+    throw new StoreError('the per-namespace daily counts were not read');
+  }
+  const dayFrom = { cday: `CDAY#${options.fromDay}`, nday: `NDAY#${options.fromDay}` };
+  const inRange = (item: EvidenceItem) =>
+    item.sk.startsWith('CDAY#') ? item.sk >= dayFrom.cday : item.sk.startsWith('NDAY#') ? item.sk >= dayFrom.nday : true;
+  const items: EvidenceItem[] = reads.scopes.map((s) => s.scope);
+  for (const s of reads.scopes) {
+    for (const item of s.items) if (options.fromDay === reads.fromDay || inRange(item)) items.push(item);
+    if (options.namespaceDays && s.days !== null) for (const item of s.days) items.push(item);
+  }
+  return { items: items.map(untagged), inventory: reads.inventory, coverage: reads.coverage };
 }
 
 const key = (pk: string, sk: string) => ({ pk, sk });

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import { listInputFiles, readRecords } from './cloudtrail-files';
+import { listInputFiles, readRecordChunks } from './cloudtrail-files';
+import { DetectionStateCache } from './detection-state-cache';
 import type { DynamoEvidenceStore } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
 import { CoverageAccumulator } from '../core/coverage';
@@ -72,10 +73,10 @@ export interface AnalyzeOptions {
   onAlerts?(alerts: Alert[]): Promise<void>;
 }
 
-/** A named piece of input (a log file, a LookupEvents page) and the records in it. */
+/** A named piece of input (a log file, a LookupEvents page) and the records in it, one by one or in chunks. */
 export interface RecordUnit {
   name: string;
-  items: AsyncIterable<InputItem>;
+  items: AsyncIterable<InputItem | readonly InputItem[]>;
 }
 
 export type IngestOptions = Omit<AnalyzeOptions, 'paths' | 'stdin' | 'onFiles'>;
@@ -89,7 +90,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   const files = chronological(listed.files);
   options.onFiles?.(files.length);
   const units = (async function* () {
-    for (const file of files) yield { name: file, items: readRecords(file, { stdin: options.stdin }) };
+    for (const file of files) yield { name: file, items: readRecordChunks(file, { stdin: options.stdin }) };
   })();
   return ingestUnits(units, options, listed.problems);
 }
@@ -120,7 +121,9 @@ export async function ingestUnits(
   // The deployed rules' patterns, built the same way: a record no rule would deliver is not read here either.
   const rulesFor = () => rulePatterns({ nodeRoleArns: [...knownNodeRoles], nodeRolePatterns: nodeRoleConfig().patterns ?? DEFAULT_NODE_ROLE_PATTERNS });
   let rules = rulesFor();
-  const detection = options.policy && options.detect !== false ? { policy: options.policy, inventory, port: options.store } : undefined;
+  // The only writer can keep what the detections remember from one batch to the next instead of reading it again.
+  const cache = options.policy && options.detect !== false && options.store.singleWriter ? new DetectionStateCache(options.store) : null;
+  const detection = options.policy && options.detect !== false ? { policy: options.policy, inventory, port: cache ?? options.store } : undefined;
 
   const batchSize = options.batchSize ?? 20_000;
   let batch: IdentityEvent[] = [];
@@ -151,6 +154,7 @@ export async function ingestUnits(
   const flushEvents = async (): Promise<number> => {
     if (batch.length === 0) return 0;
     const result = await ingestBatch(batch, options.store, options.now(), detection);
+    cache?.observe(batch, inventory);
     for (const alert of result.alerts) summary.alertsByDetection[alert.detection] = (summary.alertsByDetection[alert.detection] ?? 0) + 1;
     if (result.alerts.length > 0) await options.onAlerts?.(result.alerts);
     summary.replayed += result.replayed;
@@ -170,33 +174,35 @@ export async function ingestUnits(
     /** Events of this unit stored by a batch flushed mid-unit may have failed too. */
     const notStoredBefore = summary.notStored;
     const normalizeOptions = { now: options.now(), eventTimeWindow: options.eventTimeWindow };
-    for await (const item of unit.items) {
-      if (item.type === 'problem') {
-        unitBroken = true;
-        reject(item);
-        continue;
-      }
-      summary.records += 1;
-      if (LOG_FILE_RECORD.test(item.where) && isRecord(item.record)) noteCoverage(unitCoverage, item.record);
-      if (isRecord(item.record) && matchingRules(cloudTrailEnvelope(item.record), rules).length === 0 && hasSource(item.record)) {
-        summary.skipped['out-of-scope'] += 1;
-        continue;
-      }
-      const result = normalizeRecord(item.record, matcher, normalizeOptions);
-      if (result.status === 'skipped') summary.skipped[result.reason] += 1;
-      else if (result.status === 'rejected') reject({ file: item.file, where: item.where, field: result.field, reason: result.detail });
-      else {
-        const event = result.event;
-        summary.inScope += 1;
-        summary.byKind[event.kind] += 1;
-        summary.byOutcome[event.outcome] += 1;
-        if (event.kind === 'pod-identity-fetch' && event.nodeRoleArn && !knownNodeRoles.has(event.nodeRoleArn)) {
-          knownNodeRoles.add(event.nodeRoleArn);
-          matcher = nodeRoleMatcher(nodeRoleConfig());
-          rules = rulesFor();
+    for await (const got of unit.items) {
+      for (const item of isChunk(got) ? got : [got]) {
+        if (item.type === 'problem') {
+          unitBroken = true;
+          reject(item);
+          continue;
         }
-        batch.push(event);
-        if (batch.length >= batchSize) await flush();
+        summary.records += 1;
+        if (LOG_FILE_RECORD.test(item.where) && isRecord(item.record)) noteCoverage(unitCoverage, item.record);
+        if (isRecord(item.record) && matchingRules(cloudTrailEnvelope(item.record), rules).length === 0 && hasSource(item.record)) {
+          summary.skipped['out-of-scope'] += 1;
+          continue;
+        }
+        const result = normalizeRecord(item.record, matcher, normalizeOptions);
+        if (result.status === 'skipped') summary.skipped[result.reason] += 1;
+        else if (result.status === 'rejected') reject({ file: item.file, where: item.where, field: result.field, reason: result.detail });
+        else {
+          const event = result.event;
+          summary.inScope += 1;
+          summary.byKind[event.kind] += 1;
+          summary.byOutcome[event.outcome] += 1;
+          if (event.kind === 'pod-identity-fetch' && event.nodeRoleArn && !knownNodeRoles.has(event.nodeRoleArn)) {
+            knownNodeRoles.add(event.nodeRoleArn);
+            matcher = nodeRoleMatcher(nodeRoleConfig());
+            rules = rulesFor();
+          }
+          batch.push(event);
+          if (batch.length >= batchSize) await flush();
+        }
       }
     }
     // Coverage claims the unit's hours are complete: it is stored only after the unit's events are.
@@ -262,6 +268,8 @@ function noteCoverage(coverage: CoverageAccumulator, record: Record<string, unkn
   const region = record['awsRegion'];
   coverage.addFileRecord(typeof account === 'string' ? account : null, typeof region === 'string' ? region : null, time);
 }
+
+const isChunk = (got: InputItem | readonly InputItem[]): got is readonly InputItem[] => Array.isArray(got);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

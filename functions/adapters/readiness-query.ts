@@ -1,14 +1,43 @@
 import { coveredThrough, placeCoverage } from '../core/coverage';
-import { assessReadiness, type ReadinessReport } from '../core/readiness';
-import type { DynamoEvidenceStore } from './dynamo-evidence-store';
+import { assessReadiness, type EvidenceSnapshot, type ReadinessReport } from '../core/readiness';
+import { snapshotOf, type DynamoEvidenceStore } from './dynamo-evidence-store';
+
+export interface ReadinessQuery {
+  asOf: Date;
+  soakDays: number;
+  activeHours: number;
+  cluster?: string;
+  namespace?: string;
+  liveGapHours?: number;
+}
 
 /** Reads what the verdicts need (daily counts only for an as-of in the past) and judges. */
-export async function readinessReport(
+export async function readinessReport(store: DynamoEvidenceStore, options: ReadinessQuery): Promise<ReadinessReport> {
+  return (await judge(store, options, null)).readiness;
+}
+
+/**
+ * The verdicts, and with `evidenceFromDay` the snapshot a report draws beside them (every
+ * namespace's daily counts from that day), from one read of the store: at thousands of namespaces
+ * reading it is most of the time, and it was read up to three times.
+ */
+export async function readinessWithEvidence(
   store: DynamoEvidenceStore,
-  options: { asOf: Date; soakDays: number; activeHours: number; cluster?: string; namespace?: string; liveGapHours?: number },
-): Promise<ReadinessReport> {
+  options: ReadinessQuery,
+  evidenceFromDay: string,
+): Promise<{ readiness: ReadinessReport; evidence: EvidenceSnapshot }> {
+  const { readiness, evidence } = await judge(store, options, evidenceFromDay);
+  return { readiness, evidence: evidence as EvidenceSnapshot };
+}
+
+async function judge(
+  store: DynamoEvidenceStore,
+  options: ReadinessQuery,
+  evidenceFromDay: string | null,
+): Promise<{ readiness: ReadinessReport; evidence: EvidenceSnapshot | null }> {
   const fromDay = new Date(options.asOf.getTime() - options.soakDays * 86_400_000).toISOString().slice(0, 10);
-  let snapshot = await store.snapshot({ fromDay, namespaceDays: false });
+  const reads = await store.snapshotReads(evidenceFromDay !== null && evidenceFromDay < fromDay ? evidenceFromDay : fromDay);
+  let snapshot = snapshotOf(reads, { fromDay, namespaceDays: false });
   const latest = snapshot.items.reduce((m, i) => {
     const t = i['irsaLastAttempt'] ?? i['piLastOk'];
     return typeof t === 'string' && t > m ? t : m;
@@ -17,8 +46,11 @@ export async function readinessReport(
   // time needs the daily counts too, to be placed before or after it.
   const covered = [...placeCoverage(snapshot.coverage).values()].map((p) => coveredThrough(p, options.asOf.getTime()) ?? 0);
   const judgedFrom = Math.min(options.asOf.getTime(), ...covered);
-  if (latest !== '' && Date.parse(latest) > judgedFrom) {
-    snapshot = await store.snapshot({ fromDay, namespaceDays: true });
-  }
-  return assessReadiness(snapshot, options);
+  const needsDays = latest !== '' && Date.parse(latest) > judgedFrom;
+  if (needsDays || evidenceFromDay !== null) await store.readNamespaceDays(reads);
+  if (needsDays) snapshot = snapshotOf(reads, { fromDay, namespaceDays: true });
+  return {
+    readiness: assessReadiness(snapshot, options),
+    evidence: evidenceFromDay === null ? null : snapshotOf(reads, { fromDay: evidenceFromDay, namespaceDays: true }),
+  };
 }

@@ -7,7 +7,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import type { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
 import { buildReport, parseSummary, reportEvidence, summarize, windowStartDay, type ReportSummary, type StragglerReport } from '../core/report';
 import { REPORT_EXTENSIONS, renderReport, type ReportFormat } from '../core/report-render';
-import { readinessReport } from '../adapters/readiness-query';
+import { readinessWithEvidence } from '../adapters/readiness-query';
 
 /** Saved report summaries (bookkeeping items beside the evidence), one per as-of. */
 export const REPORT_SUMMARY_PK = 'REPORT';
@@ -35,7 +35,7 @@ export class ReportOutputError extends Error {
 }
 
 /**
- * Reads what a report needs and builds it: the verdicts through `readinessReport` (so the numbers
+ * Reads what a report needs and builds it: the verdicts through `readinessWithEvidence` (so the numbers
  * are those of `readiness --json` for the same as-of), the daily counts of the last 30 days, and
  * the previous report's summary.
  */
@@ -44,9 +44,9 @@ export async function gatherReport(
   settings: ReportSettings,
 ): Promise<{ report: StragglerReport; previous: ReportSummary | null; problem: string | null }> {
   const options = { asOf: settings.asOf, soakDays: settings.soakDays ?? 14, activeHours: settings.activeHours ?? 24, liveGapHours: settings.liveGapHours };
-  const [readiness, snapshot, previous] = await Promise.all([
-    readinessReport(store, options),
-    store.snapshot({ fromDay: windowStartDay(settings.asOf.toISOString()), namespaceDays: true }),
+  // One read of the store for the verdicts and the daily counts: at thousands of namespaces it is most of the time.
+  const [{ readiness, evidence: snapshot }, previous] = await Promise.all([
+    readinessWithEvidence(store, options, windowStartDay(settings.asOf.toISOString())),
     loadPreviousSummary(store, settings.asOf),
   ]);
   const { days, irsaRoles } = reportEvidence(snapshot.items);
