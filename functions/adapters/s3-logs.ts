@@ -97,7 +97,8 @@ export function isS3LogKey(key: string): boolean {
  * (`followRegionRedirects`), so any bucket can be read; naming its region saves a redirect a call.
  */
 export async function s3Client(env: NodeJS.ProcessEnv = process.env): Promise<{ client: S3Client; region: string }> {
-  const options = { followRegionRedirects: true, maxAttempts: SDK_MAX_ATTEMPTS, retryMode: 'adaptive' } as const;
+  // AWS_MAX_ATTEMPTS, as the SDK's own setting, wins over ours.
+  const options = { followRegionRedirects: true, maxAttempts: Number(env['AWS_MAX_ATTEMPTS']) || SDK_MAX_ATTEMPTS, retryMode: 'adaptive' } as const;
   const named = env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
   if (named) return { client: new S3Client({ ...options, region: named }), region: named };
   const client = new S3Client(options);
