@@ -222,7 +222,8 @@ export async function ingestUnits(
   }
 }
 
-function emptySummary(): AnalyzeSummary {
+/** A summary with nothing counted yet; callers that add runs together start from it too. */
+export function emptySummary(): AnalyzeSummary {
   return {
     files: 0,
     records: 0,

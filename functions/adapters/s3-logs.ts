@@ -24,9 +24,8 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client, type ListObjectsV2Com
 import { Readable } from 'node:stream';
 import { listInputFiles, readRecords, readRecordsFromStream, type ReadLimits } from './cloudtrail-files';
 import { AwsFatalError, backoffMs, defaultSleep, fatalReason, isThrottling, SDK_MAX_ATTEMPTS } from './eks-inventory';
-import { chronological, ingestUnits, type AnalyzeOptions, type AnalyzeSummary, type RecordUnit } from './ingest-pipeline';
+import { chronological, emptySummary, ingestUnits, type AnalyzeOptions, type AnalyzeSummary, type RecordUnit } from './ingest-pipeline';
 import type { InputItem, InputProblem } from '../core/envelopes';
-import { EVENT_KINDS, type EventKind } from '../core/identity-event';
 
 export interface S3Location {
   bucket: string;
@@ -366,7 +365,7 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
   const bodies = objectsInOrder.length > 0 ? fetchInOrder(options.client!, objectsInOrder, options) : null;
   options.onFiles?.(order.length);
 
-  const total = emptyTotals();
+  const total = emptySummary();
   const everyObjects = Math.max(1, options.checkpointObjects ?? 1000);
   const everyRecords = Math.max(1, options.checkpointRecords ?? 200_000);
   let position = 0;
@@ -451,23 +450,6 @@ async function* only(item: InputItem): AsyncGenerator<InputItem> {
   yield item;
 }
 
-function emptyTotals(): AnalyzeSummary {
-  return {
-    files: 0,
-    records: 0,
-    inScope: 0,
-    skipped: { 'out-of-scope': 0, 'non-eks-web-identity': 0, 'expected-node-traffic': 0 },
-    rejected: 0,
-    byKind: Object.fromEntries(EVENT_KINDS.map((k) => [k, 0])) as Record<EventKind, number>,
-    byOutcome: { success: 0, denied: 0, 'invalid-token': 0, error: 0 },
-    replayed: 0,
-    itemsWritten: 0,
-    alertsByDetection: {},
-    notStored: 0,
-    storeErrors: [],
-    seconds: 0,
-  };
-}
 
 function addTotals(total: AnalyzeSummary, part: AnalyzeSummary): void {
   for (const field of ['files', 'records', 'inScope', 'rejected', 'replayed', 'itemsWritten', 'notStored'] as const) total[field] += part[field];

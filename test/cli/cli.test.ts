@@ -1,3 +1,4 @@
+import { spawnCli, type Run } from '../support/spawn-cli';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,24 +21,7 @@ import { BIN, copyDemoStore, DEMO_DIR, DEMO_END, demoInto, type DemoRun } from '
 // a node start and a bundle load per command.
 const END = DEMO_END;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], options: { cwd: string; input?: string; env?: Record<string, string> }): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: { ...process.env, CI: 'true', ...options.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
-}
+const cli = spawnCli;
 
 /** A command in this process, with what it would have printed on stdout and stderr. */
 async function inProcess(args: string[]): Promise<Run> {

@@ -3,18 +3,17 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/pr
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../functions/local/cli/main';
 import { generateSampleFleet } from '../../functions/local/sample-fleet';
+import { BIN } from '../support/spawn-cli';
 
 // kill -9 during analyze, then analyze again: the store must be exactly the store of one clean
 // run. The built CLI kills itself at a named step of a chosen batch (CUTOVER_WATCH_FAULT,
 // functions/adapters/fault-injection.ts), so each crash lands where it is meant to. Every run uses
 // the same batch size: a rerun's batches then hold the same events as the clean run's (replays
 // included), so the detections judge the same batches.
-const BIN = fileURLToPath(new URL('../../bin/cutover-watch.mjs', import.meta.url));
 const END = '2026-11-20T00:00:00Z';
 /**
  * Two days of one cluster (payments-prod: the first account's us-east-1, about 170 events, with

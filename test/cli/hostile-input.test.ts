@@ -1,9 +1,9 @@
+import { spawnCli, type Run } from '../support/spawn-cli';
 /**
  * Hostile input through the built CLI: /dev/zero, a gzip bomb and an oversized record beside good
  * records. The run ends promptly, names each bad file or record on stderr and in rejects.jsonl,
  * stores the neighbours, and exits as documented (0, or 1 with --strict).
  */
-import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,27 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const BIN = fileURLToPath(new URL('../../bin/cutover-watch.mjs', import.meta.url));
 const HOSTILE = fileURLToPath(new URL('../fixtures/hostile/', import.meta.url));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], cwd: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: 'true' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
-  });
-}
+const cli = (args: string[], cwd: string): Promise<Run> => spawnCli(args, { cwd });
 
 let work: string;
 let first: Run;

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnCli, type Run } from '../support/spawn-cli';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,31 +6,14 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_COLUMNS } from '../../functions/core/report-render';
 import { run as runCli } from '../../functions/local/cli/main';
-import { BIN, copyDemoStore, DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
+import { copyDemoStore, DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
 
 // The built CLI, spawned the way a person runs it, in a temporary working directory, for exit
 // codes, messages and files; what is about the report's content runs the same commands in this
 // process (`run(argv, io)`, what bin/ runs).
 const END = DEMO_END;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], options: { cwd: string }): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: { ...process.env, CI: 'true' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end('');
-  });
-}
+const cli = spawnCli;
 
 /** A command in this process, with what it would have printed on stdout and stderr. */
 async function inProcess(args: string[]): Promise<Run> {

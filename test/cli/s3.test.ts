@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnCli, type Run } from '../support/spawn-cli';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,30 +8,13 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSampleFleet } from '../../functions/local/sample-fleet';
-import { BIN, DEMO_END } from '../support/demo';
+import { DEMO_END } from '../support/demo';
 
 // `analyze s3://` end to end: the built CLI, the real S3 client (default credential chain,
 // AWS_ENDPOINT_URL_S3, path-style requests to an IP endpoint, its own retries, XML parsing), against
 // a loopback server that answers ListObjectsV2 and GetObject the way S3 does (two keys a page here).
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: work, env: { ...process.env, CI: 'true', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
-  });
-}
+const cli = (args: string[], env: Record<string, string>): Promise<Run> => spawnCli(args, { cwd: work, env });
 
 const PAGE = 2;
 const objects = new Map<string, Buffer>();

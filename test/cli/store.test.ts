@@ -3,11 +3,10 @@ import { createServer } from 'node:http';
 import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN } from '../support/spawn-cli';
 
 // The built CLI, spawned the way a person runs it, against folders that are not all its own.
-const BIN = fileURLToPath(new URL('../../bin/cutover-watch.mjs', import.meta.url));
 const AS_OF = '2026-11-20T00:00:00Z';
 
 interface Run {

@@ -1,7 +1,7 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawnCli } from './spawn-cli';
+import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
 
@@ -11,7 +11,7 @@ import { inject } from 'vitest';
  * it, and each gets its own copy of the output, store included, to run commands against. The
  * demo's exit code, stdout and stderr are kept for the tests about the demo itself.
  */
-export const BIN = fileURLToPath(new URL('../../bin/cutover-watch.mjs', import.meta.url));
+export { BIN } from './spawn-cli';
 export const DEMO_END = '2026-11-20T00:00:00Z';
 /** Where the demo puts its output, relative to its working directory (the default --dir). */
 export const DEMO_DIR = path.join('.cutover-watch', 'demo');
@@ -58,16 +58,7 @@ async function copyDemo(from: string, to: string, without: readonly DemoPart[]):
 }
 
 function spawnDemo(cwd: string): Promise<DemoRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'demo', '--end', DEMO_END], { cwd, env: { ...process.env, CI: 'true' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end('');
-  });
+  return spawnCli(['demo', '--end', DEMO_END], { cwd });
 }
 
 async function waitFor(file: string): Promise<DemoRun> {
