@@ -1,5 +1,6 @@
 import type { CoverageSummary } from './coverage';
 import { shellCommand } from './display';
+import { compileGlobs, type GlobMatcher } from './glob';
 import type { EvidenceItem } from './evidence';
 import type { Inventory, InventoryAssociation } from './inventory';
 import {
@@ -214,6 +215,17 @@ export interface StragglerReport {
   warnings: ClusterWarning[];
   /** Per account/region: where complete CloudTrail ends, and its holes in the soak window. */
   coverage: CoverageSummary[];
+  /** Only on a report cut to a selection (`filterReport`): everything above, totals included, is that selection's. */
+  filters?: ReportFilters;
+}
+
+/** A selection of the report (`report -c/-n/--account`): globs (core/glob.ts), as given. */
+export interface ReportFilters {
+  /** Cluster name or ARN. */
+  cluster?: string[];
+  namespace?: string[];
+  /** The 12-digit account of the cluster's ARN. */
+  account?: string[];
 }
 
 /** What a report keeps for the next one to compare with. */
@@ -330,24 +342,13 @@ export function buildReport(input: ReportInput): StragglerReport {
   readyToCleanUp.sort(byStep);
 
   const clusters = readiness.clusters.map((c) => clusterSection(c, clusterIdOf(c), labels, readiness, stragglers, readyToCleanUp));
-  const verdicts = countVerdicts(readiness.namespaces);
-  const nextSteps = Object.fromEntries(NEXT_STEPS.map((s) => [s, [...stragglers, ...readyToCleanUp].filter((r) => r.nextStep === s).length])) as Record<NextStep, number>;
   const report: StragglerReport = {
     kind: 'cutover-watch-report',
     asOf: readiness.asOf,
     soakDays: readiness.soakDays,
     activeHours: readiness.activeHours,
     days,
-    totals: {
-      clusters: clusters.length,
-      oidcProvidersReady: clusters.filter((c) => c.verdict === 'READY').length,
-      namespaces: namespaces.length,
-      verdicts,
-      stragglers: stragglers.length,
-      stragglerServiceAccounts: new Set(stragglers.map((s) => `${s.clusterId}|${s.namespace}|${s.serviceAccount}`)).size,
-      readyToCleanUp: readyToCleanUp.length,
-      nextSteps,
-    },
+    totals: totalsOf(clusters, namespaces, stragglers, readyToCleanUp),
     clusters,
     namespaces,
     stragglers,
@@ -359,6 +360,112 @@ export function buildReport(input: ReportInput): StragglerReport {
   };
   report.changes = compare(input.previous, summarize(report));
   return report;
+}
+
+function totalsOf(clusters: ClusterSection[], namespaces: NamespaceSection[], stragglers: Straggler[], readyToCleanUp: Straggler[]): StragglerReport['totals'] {
+  return {
+    clusters: clusters.length,
+    oidcProvidersReady: clusters.filter((c) => c.verdict === 'READY').length,
+    namespaces: namespaces.length,
+    verdicts: countVerdicts(namespaces),
+    stragglers: stragglers.length,
+    stragglerServiceAccounts: new Set(stragglers.map((s) => `${s.clusterId}|${s.namespace}|${s.serviceAccount}`)).size,
+    readyToCleanUp: readyToCleanUp.length,
+    nextSteps: Object.fromEntries(NEXT_STEPS.map((s) => [s, [...stragglers, ...readyToCleanUp].filter((r) => r.nextStep === s).length])) as Record<NextStep, number>,
+  };
+}
+
+/**
+ * The report cut to a selection, the way `readiness -c/-n/--account` selects: a cluster by its name
+ * or ARN, an account by the cluster's ARN (a cluster known only by its OIDC issuer has neither),
+ * a namespace by its name. Clusters, namespaces, stragglers, clean-ups, changes and the daily
+ * totals keep the selected rows, and the totals are counted again from them, so every number is
+ * one of what is shown. What was judged whole stays whole: verdicts, and each OIDC provider's
+ * verdict, blockers and next step (a filter chooses rows, never what a verdict sees). Findings of
+ * no known cluster go with a cluster or account filter; the evidence line keeps only the selected
+ * accounts. The result records `filters`; with no glob given it is the report itself.
+ */
+export function filterReport(report: StragglerReport, filters: ReportFilters): StragglerReport {
+  const matcher = (globs: string[] | undefined): GlobMatcher | null => (globs && globs.length > 0 ? compileGlobs(globs) : null);
+  const cluster = matcher(filters.cluster);
+  const namespace = matcher(filters.namespace);
+  const account = matcher(filters.account);
+  if (cluster === null && namespace === null && account === null) return report;
+
+  const names = new Map(report.clusters.map((c) => [c.clusterId, c.name]));
+  const placed = new Map<string, boolean>();
+  const inPlace = (clusterId: string): boolean => {
+    let yes = placed.get(clusterId);
+    if (yes === undefined) {
+      const arn = clusterId.startsWith('issuer:') ? null : clusterId;
+      const name = names.get(clusterId) ?? clusterNameOfArn(arn);
+      const arnAccount = accountOfArn(arn);
+      yes =
+        (cluster === null || (name !== null && cluster(name)) || (arn !== null && cluster(arn))) &&
+        (account === null || (arnAccount !== null && account(arnAccount)));
+      placed.set(clusterId, yes);
+    }
+    return yes;
+  };
+  const shows = (row: { clusterId: string; namespace: string }) => inPlace(row.clusterId) && (namespace === null || namespace(row.namespace));
+  // A change names its place only by id: `<clusterId>|<namespace>[|…]`, and no cluster id holds a `|`.
+  const showsRef = (ref: { id: string; namespace: string }) => shows({ clusterId: ref.id.split('|')[0]!, namespace: ref.namespace });
+
+  const namespaces = report.namespaces.filter(shows);
+  const stragglers = report.stragglers.filter(shows);
+  const readyToCleanUp = report.readyToCleanUp.filter(shows);
+  const withRows = new Set(namespaces.map((n) => n.clusterId));
+  const clusters = report.clusters
+    .filter((c) => inPlace(c.clusterId) && (namespace === null || withRows.has(c.clusterId)))
+    .map((c): ClusterSection => {
+      const rows = namespaces.filter((n) => n.clusterId === c.clusterId);
+      return {
+        ...c,
+        namespaceCounts: countVerdicts(rows),
+        namespaces: rows.length,
+        stragglers: stragglers.filter((s) => s.clusterId === c.clusterId).length,
+        readyToCleanUp: readyToCleanUp.filter((s) => s.clusterId === c.clusterId).length,
+      };
+    });
+  const c = report.changes;
+  const recorded: ReportFilters = {};
+  if (cluster !== null) recorded.cluster = [...filters.cluster!];
+  if (namespace !== null) recorded.namespace = [...filters.namespace!];
+  if (account !== null) recorded.account = [...filters.account!];
+  return {
+    ...report,
+    totals: totalsOf(clusters, namespaces, stragglers, readyToCleanUp),
+    clusters,
+    namespaces,
+    stragglers,
+    readyToCleanUp,
+    fleetDaily: sumSeries(namespaces.map((n) => n.daily), report.days.length),
+    changes: {
+      ...c,
+      newlyReady: c.newlyReady.filter(showsRef),
+      regressions: c.regressions.filter(showsRef),
+      progressed: c.progressed.filter(showsRef),
+      newNamespaces: c.newNamespaces.filter(showsRef),
+      goneNamespaces: c.goneNamespaces.filter(showsRef),
+      newStragglers: c.newStragglers.filter(showsRef),
+      resolvedStragglers: c.resolvedStragglers.filter(showsRef),
+    },
+    warnings: cluster !== null || account !== null ? [] : report.warnings,
+    coverage: account === null ? report.coverage : report.coverage.filter((v) => account(v.account)),
+    filters: recorded,
+  };
+}
+
+/** `arn:aws:eks:us-east-1:111122223333:cluster/payments-prod` → `payments-prod` (the cluster ARN format: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelastickubernetesservice.html#amazonelastickubernetesservice-resources-for-iam-policies). */
+function clusterNameOfArn(arn: string | null): string | null {
+  const resource = arn?.split(':')[5];
+  return resource?.startsWith('cluster/') ? resource.slice('cluster/'.length) : null;
+}
+
+/** The account of an ARN (`arn:aws:eks:us-east-1:111122223333:cluster/x` → `111122223333`), or null. */
+export function accountOfArn(arn: string | null | undefined): string | null {
+  const account = arn?.split(':')[4];
+  return account && /^\d{12}$/.test(account) ? account : null;
 }
 
 /** What the next report compares with: each namespace's verdict and the stragglers' keys. */

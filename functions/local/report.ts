@@ -8,6 +8,7 @@ import type { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
 import { buildReport, parseSummary, reportEvidence, summarize, windowStartDay, type ReportSummary, type StragglerReport } from '../core/report';
 import { REPORT_EXTENSIONS, renderReport, type ReportFormat } from '../core/report-render';
 import { readinessWithEvidence } from '../adapters/readiness-query';
+import type { ReadinessReport } from '../core/readiness';
 
 /** Saved report summaries (bookkeeping items beside the evidence), one per as-of. */
 export const REPORT_SUMMARY_PK = 'REPORT';
@@ -37,12 +38,13 @@ export class ReportOutputError extends Error {
 /**
  * Reads what a report needs and builds it: the verdicts through `readinessWithEvidence` (so the numbers
  * are those of `readiness --json` for the same as-of), the daily counts of the last 30 days, and
- * the previous report's summary.
+ * the previous report's summary. The readiness report comes back too: what `report -c/-n/--account`
+ * checks its globs against, as `readiness` does.
  */
 export async function gatherReport(
   store: DynamoEvidenceStore,
   settings: ReportSettings,
-): Promise<{ report: StragglerReport; previous: ReportSummary | null; problem: string | null }> {
+): Promise<{ report: StragglerReport; readiness: ReadinessReport; previous: ReportSummary | null; problem: string | null }> {
   const options = { asOf: settings.asOf, soakDays: settings.soakDays ?? 14, activeHours: settings.activeHours ?? 24, liveGapHours: settings.liveGapHours };
   // One read of the store for the verdicts and the daily counts: at thousands of namespaces it is most of the time.
   const [{ readiness, evidence: snapshot }, previous] = await Promise.all([
@@ -51,7 +53,7 @@ export async function gatherReport(
   ]);
   const { days, irsaRoles } = reportEvidence(snapshot.items);
   const report = buildReport({ readiness, days, irsaRoles, inventory: snapshot.inventory, previous: previous.summary });
-  return { report, previous: previous.summary, problem: previous.problem };
+  return { report, readiness, previous: previous.summary, problem: previous.problem };
 }
 
 /**

@@ -12,6 +12,7 @@ import { defaultPolicy } from '../../functions/core/policy';
 import { assessReadiness, type ReadinessReport } from '../../functions/core/readiness';
 import { buildReport, reportEvidence, type ReportSummary, type Straggler, type StragglerReport } from '../../functions/core/report';
 import { CSV_COLUMNS, esc, jsonForScript, renderCsv, renderHtml, renderJson, renderMarkdown, renderText } from '../../functions/core/report-render';
+import { SCHEMA_VERSION } from '../../functions/core/schema-version';
 import { CLIENT_JS } from '../../functions/core/report-render/html-client';
 import type { PageData } from '../../functions/core/report-render/html-data';
 import { printEvidence, type NamespaceEvidence } from '../../functions/local/cli/commands/evidence';
@@ -263,9 +264,9 @@ describe('report renderers', () => {
     expect(byName('namespace', 'prod;touch /tmp/x').length).toBeGreaterThan(0);
   });
 
-  it('json: the model exactly, with nothing raw in the text', () => {
+  it('json: the model exactly (and schemaVersion), with nothing raw in the text', () => {
     const json = renderJson(report);
-    expect(JSON.parse(json)).toEqual(report);
+    expect(JSON.parse(json)).toEqual({ schemaVersion: SCHEMA_VERSION, ...report });
     expectNothingRaw(json);
   });
 

@@ -14,6 +14,7 @@ import {
   type StragglerReport,
 } from '../../functions/core/report';
 import { CSV_COLUMNS, md, renderCsv, renderHtml, renderJson, renderMarkdown, renderText } from '../../functions/core/report-render';
+import { SCHEMA_VERSION } from '../../functions/core/schema-version';
 import { identityEvent } from '../support/events';
 
 const ACCOUNT = '111122223333';
@@ -387,7 +388,7 @@ describe('renderers', () => {
 
   it('prints the model as JSON', () => {
     const report = hostileReport();
-    expect(JSON.parse(renderJson(report))).toEqual(report);
+    expect(JSON.parse(renderJson(report))).toEqual({ schemaVersion: SCHEMA_VERSION, ...report });
   });
 });
 

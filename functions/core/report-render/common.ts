@@ -38,6 +38,22 @@ export function headline(report: StragglerReport): string[] {
   ];
 }
 
+/** The selection a filtered report was made with (`-c … -n … --account …`), or null for the whole fleet. */
+export function filtersLine(report: StragglerReport): string | null {
+  const f = report.filters;
+  if (f === undefined) return null;
+  const parts = (
+    [
+      ['-c', f.cluster],
+      ['-n', f.namespace],
+      ['--account', f.account],
+    ] as const
+  )
+    .filter(([, globs]) => globs !== undefined && globs.length > 0)
+    .map(([flag, globs]) => `${flag} ${globs!.join(',')}`);
+  return `filtered: ${parts.join(' ')}: every row, change and total is of this selection only`;
+}
+
 export function settingsLine(report: StragglerReport): string {
   return `as of ${shortTime(report.asOf)} UTC · soak ${report.soakDays} days · active window ${report.activeHours} h`;
 }

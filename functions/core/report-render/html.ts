@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { displaySafe, jsonSafe } from '../display';
 import { roleName, VERDICT_ORDER, type Verdict } from '../readiness';
 import { NEXT_STEPS, type ReportChanges, type StragglerReport } from '../report';
-import { evidenceLine, hasChanges, headline, NEXT_STEP_HELP, plural, settingsLine, shortTime, unknownLines, verdictMove } from './common';
+import { evidenceLine, filtersLine, hasChanges, headline, NEXT_STEP_HELP, plural, settingsLine, shortTime, unknownLines, verdictMove } from './common';
 import { CLIENT_JS } from './html-client';
 import { pageData, rowGroups, stepList, type RowGroup } from './html-data';
 import { COLORS, CSS } from './html-style';
@@ -49,6 +49,7 @@ export function renderHtml(report: StragglerReport, options: HtmlOptions): strin
     "form-action 'none'",
   ].join('; ');
   const title = `IRSA → Pod Identity cutover report, ${shortTime(report.asOf)} UTC`;
+  const filtered = filtersLine(report);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -65,7 +66,7 @@ export function renderHtml(report: StragglerReport, options: HtmlOptions): strin
 <header>
 <h1>IRSA → EKS Pod Identity cutover</h1>
 <p class="meta">${esc(settingsLine(report))}</p>
-<p class="meta evidence">${esc(evidenceLine(report))}</p>
+${filtered === null ? '' : `<p class="meta warn">${esc(filtered)}</p>\n`}<p class="meta evidence">${esc(evidenceLine(report))}</p>
 <p class="note no-js">JavaScript is off: this page shows the summary and each cluster's counts. The rows (stragglers with their commands, clean-ups, namespaces) and the charts need it; <code>cutover-watch report --format csv</code> has every straggler too.</p>
 </header>
 ${summaryCards(report)}

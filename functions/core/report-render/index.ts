@@ -1,5 +1,6 @@
 import { jsonSafe } from '../display';
 import type { StragglerReport } from '../report';
+import { SCHEMA_VERSION } from '../schema-version';
 import { renderCsv } from './csv';
 import { renderHtml } from './html';
 import { renderMarkdown } from './markdown';
@@ -10,9 +11,12 @@ export { esc, jsonForScript, renderHtml, type HtmlOptions } from './html';
 export { md, renderMarkdown } from './markdown';
 export { renderText, TEXT_MAX_BYTES, type TextOptions } from './text';
 
-/** The model itself, as `--format json` prints it: parses back to exactly the model. */
+/**
+ * The model itself with `schemaVersion` first, as `--format json` prints it and the scheduled job
+ * writes it: parses back to exactly the model plus `schemaVersion`.
+ */
 export function renderJson(report: StragglerReport): string {
-  return `${jsonSafe(report, 2)}\n`;
+  return `${jsonSafe({ schemaVersion: SCHEMA_VERSION, ...report }, 2)}\n`;
 }
 
 export const REPORT_FORMATS = ['text', 'md', 'json', 'csv', 'html'] as const;

@@ -1,7 +1,7 @@
 import { displaySafe } from '../display';
 import { VERDICT_ORDER } from '../readiness';
 import type { ReportChanges, StragglerReport } from '../report';
-import { byNextStep, CLEAN_UP_COLUMNS, cleanUpRows, NAMESPACE_COLUMNS, namespaceRows, hasChanges, headline, NEXT_STEP_HELP, roleLabel, settingsLine, shortTime, timeAndAge, verdictMove, evidenceLine, unknownLines } from './common';
+import { byNextStep, CLEAN_UP_COLUMNS, cleanUpRows, NAMESPACE_COLUMNS, namespaceRows, hasChanges, headline, NEXT_STEP_HELP, roleLabel, settingsLine, shortTime, timeAndAge, verdictMove, evidenceLine, filtersLine, unknownLines } from './common';
 
 /** GitHub-flavoured Markdown for a ticket or a wiki page: headings, tables, every value escaped. */
 export function renderMarkdown(report: StragglerReport): string {
@@ -12,7 +12,10 @@ export function renderMarkdown(report: StragglerReport): string {
     out.push('');
   };
 
-  out.push('# IRSA → EKS Pod Identity straggler report', '', md(settingsLine(report)), '', md(evidenceLine(report)), '');
+  out.push('# IRSA → EKS Pod Identity straggler report', '', md(settingsLine(report)), '');
+  const filtered = filtersLine(report);
+  if (filtered !== null) out.push(`**${md(filtered)}**`, '');
+  out.push(md(evidenceLine(report)), '');
   for (const line of headline(report)) out.push(`- ${md(line)}`);
   out.push('');
   const unknown = unknownLines(report);

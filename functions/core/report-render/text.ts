@@ -14,6 +14,7 @@ import {
   roleLabel,
   settingsLine,
   evidenceLine,
+  filtersLine,
   unknownLines,
   shortTime,
   timeAndAge,
@@ -78,6 +79,8 @@ function textWithLimit(report: StragglerReport, limit: number): string {
 
   out.push('cutover-watch: IRSA → EKS Pod Identity straggler report');
   out.push(settingsLine(report));
+  const filtered = filtersLine(report);
+  if (filtered !== null) out.push(filtered);
   out.push(evidenceLine(report));
   out.push('');
   out.push(...headline(report));

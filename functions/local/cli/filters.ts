@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { DETECTIONS, SEVERITIES, type Detection, type Severity } from '../../core/alert';
+import { accountOfArn } from '../../core/report';
 import { compileGlobs, globProblem, type GlobMatcher } from '../../core/glob';
 import { VERDICT_ORDER, type Verdict } from '../../core/readiness';
 import { UsageError } from './io';
@@ -106,8 +107,5 @@ export function describeFilters(flags: FilterFlags & { since?: Date }): string {
   return parts.join(' ');
 }
 
-/** The account of an ARN (`arn:aws:eks:us-east-1:111122223333:cluster/x` → `111122223333`), or null. */
-export function accountOf(arn: string | null | undefined): string | null {
-  const account = arn?.split(':')[4];
-  return account && /^\d{12}$/.test(account) ? account : null;
-}
+/** The account of an ARN (`arn:aws:eks:us-east-1:111122223333:cluster/x` → `111122223333`), or null: the report's filter reads it the same way. */
+export const accountOf = accountOfArn;

@@ -2,15 +2,12 @@ import { Option, type Command } from 'commander';
 import { Scalar, stringify } from 'yaml';
 import { csvField, md } from '../../core/report-render';
 import { jsonSafe } from '../../core/display';
+import { SCHEMA_VERSION } from '../../core/schema-version';
 import { UsageError, type Io } from './io';
 import { displaySafe, table, type Cell } from './render';
 
-/**
- * The version of every JSON (and YAML) document the CLI prints, as its `schemaVersion` field. It
- * changes only when a field is removed or changes meaning; added fields keep it. Scripts can
- * check it (`jq -e '.schemaVersion == 1'`). README "Output" lists the documents.
- */
-export const SCHEMA_VERSION = 1;
+// One constant for the CLI's documents and the report the scheduled job writes (core: the Lambda imports it).
+export { SCHEMA_VERSION };
 
 export const OUTPUT_FORMATS = ['table', 'wide', 'json', 'yaml', 'csv', 'md'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];

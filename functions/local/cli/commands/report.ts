@@ -1,11 +1,13 @@
 import { Option, type Command } from 'commander';
 import path from 'node:path';
-import { summarize } from '../../../core/report';
+import { filterReport, summarize } from '../../../core/report';
 import { REPORT_FORMATS, type ReportFormat } from '../../../core/report-render';
 import { gatherReport, prepareOutDir, render, ReportOutputError, reportFileName, saveSummary, writeFileAtomic } from '../../report';
 import { UsageError, type Io } from '../io';
 import { displaySafe } from '../render';
+import { describeFilters, withFilterOptions, type FilterFlags } from '../filters';
 import { activeHours, soakDays, timeArg } from '../options';
+import { selectReadiness } from './readiness';
 import { jsonDocument, outputFormat, yamlDocument, type OutputFlags } from '../output';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
@@ -13,7 +15,7 @@ import { withStore, withStoreOptions, type StoreOptions } from '../store-options
 const OUTPUTS = ['text', 'table', 'wide', 'md', 'json', 'yaml', 'csv', 'html'] as const;
 type ReportOutput = (typeof OUTPUTS)[number];
 
-interface ReportFlags extends StoreOptions, OutputFlags {
+interface ReportFlags extends StoreOptions, OutputFlags, Pick<FilterFlags, 'cluster' | 'namespace' | 'account'> {
   format?: ReportFormat;
   out?: string;
   asOf?: Date;
@@ -23,27 +25,31 @@ interface ReportFlags extends StoreOptions, OutputFlags {
 }
 
 export function reportCommand(program: Command, io: Io): void {
-  withStoreOptions(
-    program
-      .command('report')
-      .summary('the straggler report: who still uses IRSA, what to do next, what changed (text, md, json, csv, html)')
-      .description(
-        'Who still uses IRSA and what each of them should do next:\n' +
-          "- per cluster: namespaces by verdict, the OIDC provider's verdict, warnings;\n" +
-          '- stragglers: every (cluster, namespace, service account, role) still assuming through IRSA in the active window (and every one of a namespace that has not started), with its last IRSA and Pod Identity times, whether an association exists, and the next step: ' +
-          'create the association (none exists), check the trust policy (Pod Identity fetches were denied in the cluster in the soak window and the service account has not assumed through Pod Identity since), or restart the pods (the association exists, pods still use IRSA);\n' +
-          '- ready to clean up: soak complete, remove the annotation and the OIDC trust statement;\n' +
-          '- changes since the previous report (newly READY, regressions, new stragglers), from the summary each report keeps in the store.\n' +
-          'Verdicts are those of `readiness` for the same --as-of. text, md, json, yaml and csv print to stdout unless --out is given; html writes one self-contained file (charts, data and Chart.js inline, no network when opened).',
-      )
-      .addOption(new Option('-o, --output <format>', 'output format: text (default; also table, wide), md, json (with schemaVersion), yaml, csv, html').choices(OUTPUTS))
-      .addOption(new Option('--format <format>', 'same as -o (the report\'s own formats)').choices(REPORT_FORMATS))
-      .option('--json', 'same as -o json')
-      .option('--out <dir>', 'write cutover-watch-report-<as-of date>.<ext> into this directory (created 0700 if missing; the file is 0600 either way)')
-      .option('--as-of <time>', 'report as of this time: ISO 8601, or a span before now such as -1d (default: now)', timeArg(io.now))
-      .option('--soak-days <days>', 'soak period S (at most 3650)', soakDays, 14)
-      .option('--active-hours <hours>', 'active window A (at most 8760)', activeHours, 24)
-      .option('--save', 'keep this report\'s summary as a baseline: later reports compare with the latest one saved before their as-of (the scheduled report job saves; reading never does)'),
+  withFilterOptions(
+    withStoreOptions(
+      program
+        .command('report')
+        .summary('the straggler report: who still uses IRSA, what to do next, what changed (text, md, json, csv, html)')
+        .description(
+          'Who still uses IRSA and what each of them should do next:\n' +
+            "- per cluster: namespaces by verdict, the OIDC provider's verdict, warnings;\n" +
+            '- stragglers: every (cluster, namespace, service account, role) still assuming through IRSA in the active window (and every one of a namespace that has not started), with its last IRSA and Pod Identity times, whether an association exists, and the next step: ' +
+            'create the association (none exists), check the trust policy (Pod Identity fetches were denied in the cluster in the soak window and the service account has not assumed through Pod Identity since), or restart the pods (the association exists, pods still use IRSA);\n' +
+            '- ready to clean up: soak complete, remove the annotation and the OIDC trust statement;\n' +
+            '- changes since the previous report (newly READY, regressions, new stragglers), from the summary each report keeps in the store.\n' +
+            'Verdicts are those of `readiness` for the same --as-of. text, md, json, yaml and csv print to stdout unless --out is given; html writes one self-contained file (charts, data and Chart.js inline, no network when opened).\n' +
+            '-c, -n and --account cut the report to a selection, as they do for `readiness`: clusters, stragglers, namespaces, changes and every total are those of the selection, verdicts stay those judged on the whole fleet, and the report says which filter it was made with (`filters` in json and yaml).',
+        )
+        .addOption(new Option('-o, --output <format>', 'output format: text (default; also table, wide), md, json (with schemaVersion), yaml, csv, html').choices(OUTPUTS))
+        .addOption(new Option('--format <format>', 'same as -o (the report\'s own formats)').choices(REPORT_FORMATS))
+        .option('--json', 'same as -o json')
+        .option('--out <dir>', 'write cutover-watch-report-<as-of date>.<ext> into this directory (created 0700 if missing; the file is 0600 either way)')
+        .option('--as-of <time>', 'report as of this time: ISO 8601, or a span before now such as -1d (default: now)', timeArg(io.now))
+        .option('--soak-days <days>', 'soak period S (at most 3650)', soakDays, 14)
+        .option('--active-hours <hours>', 'active window A (at most 8760)', activeHours, 24)
+        .option('--save', 'keep this report\'s summary as a baseline: later reports compare with the latest one saved before their as-of (the scheduled report job saves; reading never does; not with -c, -n or --account)'),
+    ),
+    ['cluster', 'namespace', 'account'],
   )
     .addHelpText(
       'after',
@@ -54,8 +60,9 @@ export function reportCommand(program: Command, io: Io): void {
         '  cutover-watch report -o md --out wiki/                for a ticket or a wiki page\n' +
         "  cutover-watch report -o json | jq '.stragglers[] | select(.nextStep==\"create-association\")'\n" +
         "  cutover-watch report -o html --out reports/ --save    the weekly report: kept as the next one's baseline\n" +
+        "  cutover-watch report -c 'payments-*' -n checkout -o md   one team's part of it, its totals and changes only\n" +
         '  cutover-watch report --table cutover-watch-evidence --region us-east-1 -o html --out .\n' +
-        '\nExit codes: 0 done; 2 unusable arguments (a bad format, --out or --as-of), or no store.',
+        '\nExit codes: 0 done; 2 unusable arguments (a bad format, --out or --as-of; --save with a filter), a -c/-n/--account that matches nothing, or no store.',
     )
     .action(async (flags: ReportFlags) => {
       if (flags.format !== undefined && flags.output !== undefined && flags.format !== flags.output) {
@@ -63,6 +70,9 @@ export function reportCommand(program: Command, io: Io): void {
       }
       const output = outputFormat<ReportOutput>({ ...flags, output: flags.output ?? flags.format }, 'text');
       const format: ReportFormat | 'yaml' = output === 'table' || output === 'wide' ? 'text' : output;
+      const selection = describeFilters({ cluster: flags.cluster, namespace: flags.namespace, account: flags.account });
+      // A baseline of part of the fleet would read as every other namespace gone in the next report.
+      if (flags.save && selection !== '') throw new UsageError(`--save keeps a baseline for the whole fleet: a report filtered with ${selection} is never saved (drop --save, or the filter)`);
       const outDir = flags.out === undefined ? null : path.resolve(io.cwd, flags.out);
       if (format === 'html' && outDir === null) {
         throw new UsageError(`${flags.format === 'html' ? '--format' : '-o'} html writes a file: pass --out DIR (e.g. --out reports/)`);
@@ -70,11 +80,14 @@ export function reportCommand(program: Command, io: Io): void {
       try {
         if (outDir !== null) await prepareOutDir(outDir);
         await withStore(flags, io, async ({ store }) => {
-          const { report, problem } = await gatherReport(store, {
+          const { report: full, readiness, problem } = await gatherReport(store, {
             asOf: flags.asOf ?? io.now(),
             soakDays: flags.soakDays,
             activeHours: flags.activeHours,
           });
+          // The globs are checked as `readiness` checks them (a typo is exit 2 listing what is known), then the report is cut.
+          selectReadiness(readiness, flags, io);
+          const report = filterReport(full, { cluster: flags.cluster, namespace: flags.namespace, account: flags.account });
           if (problem) io.err(`cutover-watch: warning: ${displaySafe(problem)}`);
           // json and yaml carry schemaVersion, like every document the CLI prints
           const content = format === 'json' ? `${jsonDocument({ ...report })}\n` : format === 'yaml' ? `${yamlDocument({ ...report })}\n` : await render(report, format);
