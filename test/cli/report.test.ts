@@ -17,6 +17,9 @@ const inProcess = (args: string[]): Promise<Run> => runInProcess(args, { cwd: wo
 let work: string;
 const store = DEMO_DIR;
 const report = (...args: string[]) => inProcess(['report', '--store', store, '--as-of', END, ...args]);
+/** `report --format json` of the demo store: no test writes to that store, so it is made once. */
+let jsonOfDemo: Promise<Run> | undefined;
+const reportJson = () => (jsonOfDemo ??= report('--format', 'json'));
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-cli-report-'));
@@ -33,7 +36,7 @@ afterAll(async () => {
 describe('cutover-watch report', () => {
   it('--format json has the numbers of readiness --json for the same as-of', async () => {
     // one at a time: the embedded store admits one process
-    const json = await report('--format', 'json');
+    const json = await reportJson();
     const readiness = await inProcess(['readiness', '--json', '--store', store, '--as-of', END]);
 
     expect(json.code).toBe(0);
@@ -53,7 +56,7 @@ describe('cutover-watch report', () => {
 
   it('--format csv prints one RFC 4180 row per straggler and clean-up', async () => {
     const csv = await report('--format', 'csv');
-    const json = await report('--format', 'json');
+    const json = await reportJson();
 
     expect(csv.code).toBe(0);
     expect(csv.stdout.endsWith('\r\n')).toBe(true);
