@@ -1,8 +1,7 @@
-import { spawnCli, type Run } from '../support/spawn-cli';
+import { runInProcess, spawnCli, type Run } from '../support/spawn-cli';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -10,31 +9,25 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
-import { run as runCli } from '../../functions/local/cli/main';
 import { startEmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet } from '../../functions/local/sample-fleet';
-import { BIN, copyDemoStore, DEMO_DIR, DEMO_END, demoInto, type DemoRun } from '../support/demo';
+import { BIN, copyDemoStore, DEMO_DIR, DEMO_END, demoInto, sharedDemoOutput, type DemoRun } from '../support/demo';
 
-// The built CLI, spawned the way a person runs it, in a temporary working directory: for what
-// is about the process (exit codes, stdout and stderr, files, the environment). What is about the
-// answers runs the same commands in this process (`run(argv, io)`, what bin/ runs), which spares
-// a node start and a bundle load per command.
+// The CLI in a temporary working directory, in this process (`run(argv, io)`, what bin/ runs):
+// a spawned node start, bundle load and SDK load cost about a second of CPU per command. Spawned,
+// the way a person runs it, only where the process is what is checked: the demo (shared, see
+// test/support/demo.ts), the gate's exit code with stdout and stderr apart, and another user.
 const END = DEMO_END;
 
-const cli = spawnCli;
-
-/** A command in this process, with what it would have printed on stdout and stderr. */
-async function inProcess(args: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { out: (l: string) => void out.push(l), err: (l: string) => void err.push(l), stdin: new PassThrough(), progressStream: new PassThrough(), interactive: false, cwd: work, now: () => new Date() };
-  const code = await runCli(args, io);
-  return { code, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.map((l) => `${l}\n`).join('') };
-}
+/** A command in this process, in `work`, with what it would have printed on stdout and stderr. */
+const inProcess = (args: string[], options: { input?: string; env?: Record<string, string | undefined> } = {}): Promise<Run> =>
+  runInProcess(args, { cwd: work, ...options });
 
 let work: string;
 let demo: DemoRun;
 const demoStore = DEMO_DIR;
+/** The demo's logs and late files, only read here: the shared run's own, not a copy of their 2,800 files. */
+const demoInput = (part: 'logs' | 'late') => path.join(sharedDemoOutput(), part);
 interface Readiness {
   asOf: string;
   soakDays: number;
@@ -48,7 +41,7 @@ const readiness = (store: string) => (store === demoStore ? (demoReadiness ??= r
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-cli-'));
-  demo = await demoInto(work);
+  demo = await demoInto(work, { without: ['logs', 'late'] });
 }, 120_000);
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
@@ -130,14 +123,13 @@ describe('analyze', () => {
   it('is idempotent: analyzing the same logs twice changes no verdict, time or count', { timeout: 60_000 }, async () => {
     // The demo analyzed its logs once (then the late files): a copy of its store reads them again.
     await copyDemoStore(path.join(work, demoStore), path.join(work, 'replay'));
-    // (input paths given in this process resolve against its working directory, not the CLI's cwd)
-    const logs = path.join(work, demoStore, 'logs');
+    const logs = demoInput('logs');
     const firstInScope = Number(/\n  in scope ([\d,]+): /.exec(demo.stdout)![1]!.replace(/,/g, ''));
     const before = await readiness('replay');
     const evidenceBefore = (await inProcess(['evidence', '--json', '--store', 'replay', '--cluster', 'payments-prod', '--namespace', 'orders'])).stdout;
     const alertsBefore = JSON.parse((await inProcess(['alerts', '--json', '--store', 'replay', '--since', '2026-01-01'])).stdout).alerts as { detection: string }[];
 
-    const second = await cli(['analyze', '--json', '--store', 'replay', logs], { cwd: work });
+    const second = await inProcess(['analyze', '--json', '--store', 'replay', logs]);
 
     expect(second.code, second.stderr).toBe(0);
     const s2 = JSON.parse(second.stdout);
@@ -175,7 +167,7 @@ describe('analyze', () => {
     await writeFile(path.join(bad, 'broken.json'), '{"Records": [ {"eventName": ');
     await writeFile(path.join(bad, 'cut.json.gz'), gzipSync(JSON.stringify({ Records: [good] })).subarray(0, 20));
 
-    const run = await cli(['analyze', '--store', 'bad-store', 'bad'], { cwd: work });
+    const run = await inProcess(['analyze', '--store', 'bad-store', 'bad']);
 
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/bad\/mixed\.json: record 2: eventName is missing/);
@@ -192,14 +184,14 @@ describe('analyze', () => {
 
   it('with --strict exits 1 when something was rejected', async () => {
     await writeFile(path.join(work, 'one-bad.json'), JSON.stringify({ Records: [{ eventSource: 'sts.amazonaws.com' }] }));
-    const run = await cli(['analyze', '--strict', '--store', 'strict-store', 'one-bad.json'], { cwd: work });
+    const run = await inProcess(['analyze', '--strict', '--store', 'strict-store', 'one-bad.json']);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/one-bad\.json: record 1: eventName is missing/);
   });
 
   it('exits 2 with one line for an empty directory', async () => {
     await mkdir(path.join(work, 'empty'), { recursive: true });
-    const run = await cli(['analyze', '--store', 'empty-store', 'empty'], { cwd: work });
+    const run = await inProcess(['analyze', '--store', 'empty-store', 'empty']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/no CloudTrail log files .* under empty/);
   });
@@ -207,7 +199,7 @@ describe('analyze', () => {
 
 describe('alert delivery', () => {
   /** The demo's last two days of payments-prod (its account, us-east-1): several alerts, little to read. */
-  const lastDays = () => ['18', '19'].map((day) => path.join(demoStore, 'logs', 'AWSLogs', '111122223333', 'CloudTrail', 'us-east-1', '2026', '11', day));
+  const lastDays = () => ['18', '19'].map((day) => path.join(demoInput('logs'), 'AWSLogs', '111122223333', 'CloudTrail', 'us-east-1', '2026', '11', day));
 
   /** A Slack incoming webhook on loopback that records what it receives and answers as told. */
   async function webhook(status: number, body: string) {
@@ -228,7 +220,7 @@ describe('alert delivery', () => {
   it('posts every new alert to the Slack webhook, as Block Kit', async () => {
     const slack = await webhook(200, 'ok');
     try {
-      const run = await cli(['analyze', '--json', '--store', 'slack-ok', ...lastDays()], { cwd: work, env: { CUTOVER_WATCH_SLACK_WEBHOOK_URL: slack.url } });
+      const run = await inProcess(['analyze', '--json', '--store', 'slack-ok', ...lastDays()], { env: { CUTOVER_WATCH_SLACK_WEBHOOK_URL: slack.url } });
 
       expect(run.code).toBe(0);
       const alerts = JSON.parse(run.stdout).alerts as { summary: string }[];
@@ -245,7 +237,7 @@ describe('alert delivery', () => {
   it('keeps every alert in alerts.jsonl and exits 1 naming the sink when Slack says the webhook is gone', async () => {
     const slack = await webhook(404, 'no_service');
     try {
-      const run = await cli(['analyze', '--json', '--store', 'slack-gone', ...lastDays()], { cwd: work, env: { CUTOVER_WATCH_SLACK_WEBHOOK_URL: slack.url } });
+      const run = await inProcess(['analyze', '--json', '--store', 'slack-gone', ...lastDays()], { env: { CUTOVER_WATCH_SLACK_WEBHOOK_URL: slack.url } });
 
       expect(run.code).toBe(1);
       const alerts = JSON.parse(run.stdout).alerts as unknown[];
@@ -261,7 +253,7 @@ describe('alert delivery', () => {
 
   it('fails fast on a policy file with an unknown key, naming it', async () => {
     await writeFile(path.join(work, 'bad-policy.json'), JSON.stringify({ accessDeniedSpike: { threshold: 5, windowMinute: 5 } }));
-    const run = await cli(['analyze', '--policy', 'bad-policy.json', '--store', 'policy-store', path.join(demoStore, 'logs')], { cwd: work });
+    const run = await inProcess(['analyze', '--policy', 'bad-policy.json', '--store', 'policy-store', demoInput('logs')]);
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toBe('cutover-watch: bad-policy.json: unknown key accessDeniedSpike.windowMinute');
   });
@@ -307,7 +299,7 @@ describe('classify', () => {
       },
       requestParameters: { clusterName: 'search-prod', token: 'HIDDEN_DUE_TO_SECURITY_REASONS' }, responseElements: null,
     };
-    const run = await cli(['classify', '-'], { cwd: work, input: JSON.stringify({ 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.eks-auth', detail: record }) });
+    const run = await inProcess(['classify', '-'], { input: JSON.stringify({ 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.eks-auth', detail: record }) });
 
     expect(run.code).toBe(0);
     const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -319,7 +311,7 @@ describe('classify', () => {
   });
 
   it('never prints credentials from the sample fleet', async () => {
-    const run = await cli(['classify', path.join(demoStore, 'logs')], { cwd: work });
+    const run = await inProcess(['classify', demoInput('logs')]);
     expect(run.code).toBe(0);
     expect(run.stdout.split('\n').length).toBeGreaterThan(1000);
     expect(run.stdout).not.toContain('FAKE-SESSION-TOKEN');
@@ -337,7 +329,7 @@ describe('classify', () => {
     );
     await writeFile(path.join(dir, 'record.json'), record);
 
-    const run = await cli(['classify', dir], { cwd: work });
+    const run = await inProcess(['classify', dir]);
 
     const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/;
     expect(run.stderr).not.toMatch(raw);
@@ -351,15 +343,15 @@ describe('classify', () => {
   });
 
   it('exits 2 for an unreadable file and 1 with --strict for a rejected record', async () => {
-    expect((await cli(['classify', 'no-such-file.json'], { cwd: work })).code).toBe(2);
-    const strict = await cli(['classify', '--strict', '-'], { cwd: work, input: '{"eventName": 7, "eventSource": "sts.amazonaws.com"}' });
+    expect((await inProcess(['classify', 'no-such-file.json'])).code).toBe(2);
+    const strict = await inProcess(['classify', '--strict', '-'], { input: '{"eventName": 7, "eventSource": "sts.amazonaws.com"}' });
     expect(strict.code).toBe(1);
     expect(strict.stderr).toMatch(/stdin: document: rejected \(wrong-type\): eventName should be a string, got number/);
   });
 });
 
 describe('a DynamoDB table instead of the embedded store (--table)', () => {
-  // three spawned commands through the table's several-writer path and the same analysis in process
+  // three commands through the table's several-writer path and the same analysis into the embedded store
   // (about 8 s alone, twice that on a loaded machine)
   it('analyzes into and answers readiness from a table, exactly as on the embedded store', { timeout: 60_000 }, async () => {
     // a DynamoDB API on loopback stands in for the deployed table
@@ -371,20 +363,20 @@ describe('a DynamoDB table instead of the embedded store (--table)', () => {
       const table = ['--table', 'cutover-watch-evidence-test', '--region', 'us-east-1', '--endpoint', server.endpoint];
       const inventory = path.join(work, demoStore, 'inventory');
       const files = (await readdir(inventory)).map((f) => path.join(inventory, f));
-      expect((await cli(['inventory', 'import', ...table, ...files], { cwd: work, env })).code).toBe(0);
+      expect((await inProcess(['inventory', 'import', ...table, ...files], { env })).code).toBe(0);
 
       // search-prod's region of the demo (its account's us-west-2) and the late files that close the
       // hole planted there: the table's several-writer path (a conditional write per item) over the
       // whole fleet would take most of this test's time
-      const paths = [path.join(demoStore, 'logs', 'AWSLogs', '111122223333', 'CloudTrail', 'us-west-2'), path.join(demoStore, 'late')];
-      const analyzed = await cli(['analyze', '--json', ...table, ...paths], { cwd: work, env });
+      const paths = [path.join(demoInput('logs'), 'AWSLogs', '111122223333', 'CloudTrail', 'us-west-2'), demoInput('late')];
+      const analyzed = await inProcess(['analyze', '--json', ...table, ...paths], { env });
 
       expect(analyzed.code).toBe(0);
       expect(JSON.parse(analyzed.stdout).store).toBe('table cutover-watch-evidence-test in us-east-1');
-      const fromTable = JSON.parse((await cli(['readiness', '--json', '--as-of', END, ...table], { cwd: work, env })).stdout) as Readiness;
-      // the same files into an embedded store (input paths in this process are taken from its cwd)
+      const fromTable = JSON.parse((await inProcess(['readiness', '--json', '--as-of', END, ...table], { env })).stdout) as Readiness;
+      // the same files into an embedded store
       expect((await inProcess(['inventory', 'import', '--store', 'embedded-same', ...files])).code).toBe(0);
-      expect((await inProcess(['analyze', '--store', 'embedded-same', ...paths.map((p) => path.join(work, p))])).code).toBe(0);
+      expect((await inProcess(['analyze', '--store', 'embedded-same', ...paths])).code).toBe(0);
       expect(fromTable).toEqual(await readiness('embedded-same'));
       expect(fromTable.namespaces.filter((n) => n['cluster'] === 'search-prod' && n['verdict'] === 'READY')).toHaveLength(7);
     } finally {
@@ -395,8 +387,7 @@ describe('a DynamoDB table instead of the embedded store (--table)', () => {
   it('says which table is missing and how to fix it', async () => {
     const server = await startEmbeddedStore(path.join(work, 'remote-empty'), { openToAnyClient: true });
     try {
-      const run = await cli(['readiness', '--table', 'nope', '--region', 'eu-west-1', '--endpoint', server.endpoint], {
-        cwd: work,
+      const run = await inProcess(['readiness', '--table', 'nope', '--region', 'eu-west-1', '--endpoint', server.endpoint], {
         env: { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
       });
       expect(run.code).toBe(2);
@@ -416,21 +407,13 @@ describe('arguments and help', () => {
   });
 
   it('rejects a bad --as-of with exit 2 and a message naming the option', async () => {
-    const run = await cli(['readiness', '--as-of', 'last tuesday', '--store', demoStore], { cwd: work });
+    const run = await inProcess(['readiness', '--as-of', 'last tuesday', '--store', demoStore]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/option '--as-of <time>' argument 'last tuesday' is invalid\. expected an ISO 8601 time/);
   });
 
   it('names the missing region when --table is used without one', async () => {
-    const env = { ...process.env };
-    delete env['AWS_REGION'];
-    delete env['AWS_DEFAULT_REGION'];
-    const run = await new Promise<Run>((resolve) => {
-      const child = spawn(process.execPath, [BIN, 'readiness', '--table', 'cutover-watch-evidence'], { cwd: work, env });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code, stdout: '', stderr }));
-    });
+    const run = await inProcess(['readiness', '--table', 'cutover-watch-evidence'], { env: { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined } });
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toBe('cutover-watch: --table needs a region: pass --region (e.g. --region us-east-1) or set AWS_REGION');
   });
@@ -461,9 +444,10 @@ describe('verdict safety: coverage, UNKNOWN and the gate', () => {
   });
 
   it('gates pipelines: exit 0 when the selection meets --require, 3 naming what is below, 2 for a bad verdict', async () => {
-    // the failing gate as a pipeline sees it, from the process; the others in this process
+    // the failing gate as a pipeline sees it, from the bin's process: its exit code, the verdicts on
+    // stdout and what is below on stderr; the others in this process
     const pass = await inProcess(['readiness', ...asOf(END), '--cluster', 'search-prod', '--require', 'READY']);
-    const fail = await cli(['readiness', ...asOf(END), '--cluster', 'payments-prod', '--require', 'SOAKING'], { cwd: work });
+    const fail = await spawnCli(['readiness', ...asOf(END), '--cluster', 'payments-prod', '--require', 'SOAKING'], { cwd: work });
     const stale = await inProcess(['readiness', ...asOf('2026-12-09T00:00:00Z'), '--cluster', 'search-prod', '--namespace', 'indexer', '--require', 'in_progress']);
     const bad = await inProcess(['readiness', ...asOf(END), '--require', 'DONE']);
 
@@ -471,6 +455,8 @@ describe('verdict safety: coverage, UNKNOWN and the gate', () => {
     expect(fail.code).toBe(3);
     expect(fail.stderr).toMatch(/^gate: \d+ below SOAKING:\n  payments-prod\/inventory NOT_STARTED: /m);
     expect(fail.stderr).toContain('payments-prod OIDC provider NOT_STARTED');
+    expect(fail.stdout).toMatch(/^CLUSTER\s+NAMESPACE\s+VERDICT/m);
+    expect(fail.stdout).not.toContain('gate:');
     expect(stale.code).toBe(3);
     expect(stale.stderr).toContain('search-prod/indexer UNKNOWN: stale:');
     expect(bad.code).toBe(2);

@@ -1,8 +1,9 @@
-import { spawnCli, type Run } from '../support/spawn-cli';
+import { runInProcess, type Run } from '../support/spawn-cli';
 /**
- * Hostile input through the built CLI: /dev/zero, a gzip bomb and an oversized record beside good
- * records. The run ends promptly, names each bad file or record on stderr and in rejects.jsonl,
- * stores the neighbours, and exits as documented (0, or 1 with --strict).
+ * Hostile input through the CLI (in this process: what is checked is the reading, not the process):
+ * /dev/zero, a gzip bomb and an oversized record beside good records. The run ends promptly, names
+ * each bad file or record on stderr and in rejects.jsonl, stores the neighbours, and exits as
+ * documented (0, or 1 with --strict).
  */
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const HOSTILE = fileURLToPath(new URL('../fixtures/hostile/', import.meta.url));
 
-const cli = (args: string[], cwd: string): Promise<Run> => spawnCli(args, { cwd });
+const cli = (args: string[], cwd: string): Promise<Run> => runInProcess(args, { cwd });
 
 let work: string;
 let first: Run;

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { run } from '../../functions/local/cli/main';
 import { SCHEMA_VERSION } from '../../functions/local/cli/output';
-import { BIN, copyDemoStore, DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
+import { BIN, copyDemoStore, DEMO_DIR, DEMO_END, demoInto, sharedDemoOutput } from '../support/demo';
 
 interface Run {
   code: number | null;
@@ -22,7 +22,7 @@ interface Run {
 }
 
 let work: string;
-/** The demo's output (logs, inventory, store), as the shared demo run left it. */
+/** The demo's store and inventory, as the shared demo run left them. */
 let demo: string;
 
 async function inProcess(args: string[], options: { stdin?: string } = {}): Promise<Run> {
@@ -39,11 +39,12 @@ const S = ['--store', DEMO_DIR, '--as-of', DEMO_END];
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-output-'));
-  await demoInto(work, { without: ['reports'] });
+  // the demo's logs are read from the shared run's folder: three files of them are all this file needs
+  await demoInto(work, { without: ['logs', 'late', 'reports'] });
   demo = path.join(work, DEMO_DIR);
   // what the help examples name: the default store, logs/, trail.json.gz, inventory/*.json, eks/*.json
   await copyDemoStore(demo, path.join(work, '.cutover-watch'));
-  const day = path.join(demo, 'logs', 'AWSLogs', '111122223333', 'CloudTrail', 'us-east-1', '2026', '11', '19');
+  const day = path.join(sharedDemoOutput(), 'logs', 'AWSLogs', '111122223333', 'CloudTrail', 'us-east-1', '2026', '11', '19');
   await mkdir(path.join(work, 'logs'), { recursive: true });
   const files = (await readdir(day)).sort();
   for (const f of files.slice(0, 3)) await copyFile(path.join(day, f), path.join(work, 'logs', f));
@@ -170,6 +171,9 @@ describe('the examples in --help', () => {
     const examples = await helpExamples();
     expect(examples.length).toBeGreaterThan(30);
     const failures: string[] = [];
+    // an example shown twice (in the program's help and its command's) is run once: each run costs
+    // a store opened and read
+    const seen = new Set<string>();
     // input files are taken from the process's working directory, as a person's shell would
     const cwd = process.cwd();
     process.chdir(work);
@@ -181,6 +185,9 @@ describe('the examples in --help', () => {
         // the demo itself is the shared demo run this file starts from; s3:// runs are test/cli/s3.test.ts's,
         // against a loopback S3 (here, a closed port is retried by design for half a minute)
         if (argv[0] === 'demo' || argv.some((a) => a.startsWith('s3://'))) continue;
+        const key = JSON.stringify([argv, after?.startsWith('jq') ?? false]);
+        if (seen.has(key)) continue;
+        seen.add(key);
         const needsAws = argv.includes('--table') || argv[0] === 'backfill' || (argv[0] === 'inventory' && argv[1] === 'sync');
         const r = needsAws ? await withoutAws(() => inProcess(argv)) : await inProcess(argv, { stdin: argv.includes('-') ? lookupEvents : '' });
         const usage = /\(see (npx )?cutover-watch[^)]* --help\)$/m.test(r.stderr);

@@ -1,33 +1,25 @@
-import { spawnCli, type Run } from '../support/spawn-cli';
+import { runInProcess, type Run } from '../support/spawn-cli';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_COLUMNS } from '../../functions/core/report-render';
-import { run as runCli } from '../../functions/local/cli/main';
 import { copyDemoStore, DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
 
-// The built CLI, spawned the way a person runs it, in a temporary working directory, for exit
-// codes, messages and files; what is about the report's content runs the same commands in this
-// process (`run(argv, io)`, what bin/ runs).
+// `cutover-watch report` in this process (`run(argv, io)`, what bin/ runs), in a temporary working
+// directory: exit codes, messages, files and the report's content. What only the process shows
+// (the bin's exit code, stdout and stderr apart) is test/cli/cli.test.ts's.
 const END = DEMO_END;
 
-const cli = spawnCli;
-
 /** A command in this process, with what it would have printed on stdout and stderr. */
-async function inProcess(args: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { out: (l: string) => void out.push(l), err: (l: string) => void err.push(l), stdin: new PassThrough(), progressStream: new PassThrough(), interactive: false, cwd: work, now: () => new Date() };
-  const code = await runCli(args, io);
-  return { code, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.map((l) => `${l}\n`).join('') };
-}
+const inProcess = (args: string[]): Promise<Run> => runInProcess(args, { cwd: work });
 
 let work: string;
 const store = DEMO_DIR;
-const report = (...args: string[]) => cli(['report', '--store', store, '--as-of', END, ...args], { cwd: work });
-const reportInProcess = (...args: string[]) => inProcess(['report', '--store', store, '--as-of', END, ...args]);
+const report = (...args: string[]) => inProcess(['report', '--store', store, '--as-of', END, ...args]);
+/** `report --format json` of the demo store: no test writes to that store, so it is made once. */
+let jsonOfDemo: Promise<Run> | undefined;
+const reportJson = () => (jsonOfDemo ??= report('--format', 'json'));
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-cli-report-'));
@@ -44,7 +36,7 @@ afterAll(async () => {
 describe('cutover-watch report', () => {
   it('--format json has the numbers of readiness --json for the same as-of', async () => {
     // one at a time: the embedded store admits one process
-    const json = await reportInProcess('--format', 'json');
+    const json = await reportJson();
     const readiness = await inProcess(['readiness', '--json', '--store', store, '--as-of', END]);
 
     expect(json.code).toBe(0);
@@ -63,8 +55,8 @@ describe('cutover-watch report', () => {
   });
 
   it('--format csv prints one RFC 4180 row per straggler and clean-up', async () => {
-    const csv = await reportInProcess('--format', 'csv');
-    const json = await reportInProcess('--format', 'json');
+    const csv = await report('--format', 'csv');
+    const json = await reportJson();
 
     expect(csv.code).toBe(0);
     expect(csv.stdout.endsWith('\r\n')).toBe(true);
@@ -110,7 +102,7 @@ describe('cutover-watch report', () => {
   });
 
   it('--help teaches with examples', async () => {
-    const run = await cli(['report', '--help'], { cwd: work });
+    const run = await inProcess(['report', '--help']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^Usage: cutover-watch report/);
     expect(run.stdout).toContain('--format <format>');

@@ -47,6 +47,12 @@ export async function demoInto(work: string, options: { without?: readonly DemoP
   return run;
 }
 
+/**
+ * The shared demo run's own output folder (after `demoInto`), for tests that only read what lies
+ * beside its store (logs, late, inventory): it spares copying the logs' 2,800 files. Never write there.
+ */
+export const sharedDemoOutput = (): string => path.join(inject('sharedFixtures'), 'demo', DEMO_DIR);
+
 /** The store in a demo folder (db, markers, alerts.jsonl), without the logs and files beside it. */
 export const copyDemoStore = (from: string, to: string) => copyDemo(from, to, ['logs', 'late', 'inventory', 'reports']);
 

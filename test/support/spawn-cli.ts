@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import type { Io } from '../../functions/local/cli/io';
 
 /** The `cutover-watch` command as a user runs it (it rebuilds the bundle when sources are newer). */
 export const BIN = fileURLToPath(new URL('../../bin/cutover-watch.mjs', import.meta.url));
@@ -25,4 +27,40 @@ export function spawnCli(args: readonly string[], options: { cwd: string; input?
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(options.input ?? '');
   });
+}
+
+/**
+ * The same CLI in this process (`run(argv, io)`, what the bin runs), for what is about the answers:
+ * it spares a node start, a bundle load and an SDK load per command. Input paths resolve against
+ * the process's working directory, as a person's shell would: it is `cwd` for the run, and the
+ * environment is `process.env` with `env` over it (unset where `undefined`), both restored after.
+ */
+export async function runInProcess(
+  args: readonly string[],
+  options: { cwd: string; input?: string; env?: Record<string, string | undefined> },
+): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdin = new PassThrough();
+  stdin.end(options.input ?? '');
+  const io: Io = { out: (l) => void out.push(l), err: (l) => void err.push(l), stdin, progressStream: new PassThrough(), interactive: false, cwd: options.cwd, now: () => new Date() };
+  // loaded on first use: files that only spawn do not pay for the CLI's modules
+  const { run } = await import('../../functions/local/cli/main');
+  const savedCwd = process.cwd();
+  const savedEnv = Object.fromEntries(Object.keys(options.env ?? {}).map((k) => [k, process.env[k]]));
+  const setEnv = (vars: Record<string, string | undefined>) => {
+    for (const [k, v] of Object.entries(vars)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+  process.chdir(options.cwd);
+  setEnv(options.env ?? {});
+  try {
+    const code = await run(args, io);
+    return { code, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.map((l) => `${l}\n`).join('') };
+  } finally {
+    setEnv(savedEnv);
+    process.chdir(savedCwd);
+  }
 }
