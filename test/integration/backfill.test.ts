@@ -295,7 +295,8 @@ describe('backfill from LookupEvents', () => {
   });
 
   it('is idempotent with live ingestion: records analyze already stored are replays', async () => {
-    const { store, summary } = await analyzed();
+    // the reference analyze's store: what it holds is compared with above, and must not change
+    const { store, summary } = reference;
     const before = await evidence(store);
     serve(RECORDS);
 
@@ -370,9 +371,11 @@ describe('backfill from LookupEvents', () => {
     const store = await freshStore();
     const fake = serve(RECORDS);
 
-    const run = await backfill(store, { regions: ['us-east-1'], maxSlicePages: 4, initialSliceMs: 7 * 86_400_000 });
+    // a week of one region: one first slice, too dense, halved until each holds 4 pages or fewer
+    const run = await backfill(store, { regions: ['us-east-1'], days: 7, maxSlicePages: 4, initialSliceMs: 7 * 86_400_000 });
 
-    expect(run.summary.records).toBe(RECORDS.filter((r) => r['awsRegion'] === 'us-east-1').length);
+    const weekStart = END.getTime() - 7 * 86_400_000;
+    expect(run.summary.records).toBe(RECORDS.filter((r) => r['awsRegion'] === 'us-east-1' && Date.parse(String(r['eventTime'])) >= weekStart).length);
     expect(run.summary.replayed).toBe(0);
     const spans = new Set(fake.calls.map((c) => Date.parse(c.end) - Date.parse(c.start)));
     expect(Math.min(...spans)).toBeLessThan(7 * 86_400_000);
@@ -461,7 +464,8 @@ describe('cutover-watch backfill', () => {
     await expect(access(path.join(dir, 'no-credentials'))).rejects.toThrow(/ENOENT/);
   });
 
-  // two backfills and the analyze they are compared with (about 7 s alone)
+  // two backfills of a week and the analyze they are compared with: the command's own behaviour
+  // (summary, alerts.jsonl, Ctrl-C, resume) needs no more; 30 days are the tests above
   it('prints a summary, writes alerts.jsonl, and on Ctrl-C stops after a checkpoint with exit 130 and the command to resume', { timeout: 60_000 }, async () => {
     const store = 'cli-store';
     let stop: (() => void) | undefined;
@@ -469,30 +473,31 @@ describe('cutover-watch backfill', () => {
       if (n === 12) stop?.();
     });
 
-    const interrupted = await cli(['backfill', '--days', '30', '--region', 'us-east-1', '--region', 'us-west-2', '--store', store, '--json'], {
+    const interrupted = await cli(['backfill', '--days', '7', '--region', 'us-east-1', '--region', 'us-west-2', '--store', store, '--json'], {
       interrupt: (s) => (stop = s),
     });
 
     expect(interrupted.code).toBe(130);
     expect(interrupted.err).toContain('stopping once the slices read so far are stored and checkpointed (Ctrl-C again to quit now)');
-    expect(interrupted.err).toContain('stopped: every stored slice is checkpointed. Resume with:\n  cutover-watch backfill --days 30 --region us-east-1 --region us-west-2 --store cli-store');
+    expect(interrupted.err).toContain('stopped: every stored slice is checkpointed. Resume with:\n  cutover-watch backfill --days 7 --region us-east-1 --region us-west-2 --store cli-store');
     const part = JSON.parse(interrupted.out) as Omit<AnalyzeSummary, 'files'> & { stopped: boolean; regions: RegionProgress[]; pages: number; slices: number; alerts: Alert[] };
     expect(part.slices).toBeGreaterThan(0);
     // The 12th call (2 of them the access checks) asked to stop: what it stored is a part of the window.
     expect(part.pages).toBeGreaterThan(0);
     expect(part.records).toBeGreaterThan(0);
-    expect(part.records).toBeLessThan(RECORDS.filter((r) => r['awsRegion'] !== 'eu-west-1').length);
+    const weekStart = END.getTime() - 7 * 86_400_000;
+    const wanted = RECORDS.filter((r) => r['awsRegion'] !== 'eu-west-1' && Date.parse(String(r['eventTime'])) >= weekStart);
+    expect(part.records).toBeLessThan(wanted.length);
     expect(part.regions.map((r) => r.status)).toContain('stopped');
     expect(part.stopped).toBe(true);
 
     serve(RECORDS);
-    const resumed = await cli(['backfill', '--days', '30', '--region', 'us-east-1', '--region', 'us-west-2', '--store', store]);
+    const resumed = await cli(['backfill', '--days', '7', '--region', 'us-east-1', '--region', 'us-west-2', '--store', store]);
 
     expect(resumed.code).toBe(0);
     expect(resumed.err).toBe('');
-    const wanted = RECORDS.filter((r) => r['awsRegion'] !== 'eu-west-1');
-    expect(resumed.out).toMatch(/^backfilled 30 days of CloudTrail event history from 2 regions: [\d,]+ LookupEvents pages, [\d,]+ records in [\d.]+ s into cli-store/);
-    expect(resumed.out).toMatch(/\n  us-east-1  done \(resumed\)  2026-10-21 00:00 \.\. 2026-11-20 00:00, stored to 2026-11-20 00:00: /);
+    expect(resumed.out).toMatch(/^backfilled 7 days of CloudTrail event history from 2 regions: [\d,]+ LookupEvents pages, [\d,]+ records in [\d.]+ s into cli-store/);
+    expect(resumed.out).toMatch(/\n  us-east-1  done \(resumed\)  2026-11-13 00:00 \.\. 2026-11-20 00:00, stored to 2026-11-20 00:00: /);
     expect(resumed.out).toMatch(/\n  in scope [\d,]+: pod-identity [\d,]+, pod-identity-fetch [\d,]+, irsa [\d,]+, node-role 0\n/);
     expect(resumed.out).toMatch(/already counted \(replays\) 0; new alerts \d+/);
     const records = Number(/, ([\d,]+) records in/.exec(resumed.out)![1]!.replace(/,/g, ''));
@@ -506,7 +511,7 @@ describe('cutover-watch backfill', () => {
     if (shown > 0) expect(resumed.out).toMatch(/\n\d+ new alerts?:\n {2}(LOW|MEDIUM|HIGH|CRITICAL)/);
 
     // A third run finds the window done.
-    const third = await cli(['backfill', '--days', '30', '--region', 'us-east-1', '--region', 'us-west-2', '--store', store, '--json']);
+    const third = await cli(['backfill', '--days', '7', '--region', 'us-east-1', '--region', 'us-west-2', '--store', store, '--json']);
     expect(third.code).toBe(0);
     expect(JSON.parse(third.out)).toMatchObject({ pages: 0, slices: 0, records: 0, inScope: 0, alerts: [], stopped: false });
 

@@ -1,4 +1,5 @@
-import type { SQSEvent } from 'aws-lambda';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,38 +7,33 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import type { Alert } from '../../functions/core/alert';
 import type { EvidenceItem } from '../../functions/core/evidence';
-import { DEFAULT_NODE_ROLE_PATTERNS } from '../../functions/core/node-roles';
 import { defaultPolicy } from '../../functions/core/policy';
-import { cloudTrailEnvelope, matchingRules, rulePatterns } from '../../functions/core/rule-patterns';
-import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
+import { analyzePaths, type AnalyzeSummary } from '../../functions/adapters/ingest-pipeline';
 import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
 import { INGEST_BATCH_SIZE } from '../../lib/constructs/ingest-function';
+import { countWrites } from '../support/count-writes';
+import { fullBatches, routedFleet, sqsBatch } from '../support/sqs-batches';
 
 // The deployed path (EventBridge envelopes in SQS messages → the ingest Lambda handler) and the
-// local path (`analyze` over log files) on the same records must store the same evidence and alerts.
+// local path (`analyze` over log files) on the same records must store the same evidence and alerts,
+// each within its bound on write requests (what DynamoDB bills and throttles), counted by SDK
+// middleware on each path's client. One pass of the whole sample fleet through each path serves
+// every check here (test/integration/write-path.test.ts covers single batches and several writers).
 let dir: string;
 let embedded: EmbeddedStore;
-let written: Awaited<ReturnType<typeof writeSampleFleet>>;
 const END = new Date('2026-11-20T00:00:00Z');
 const fleet = generateSampleFleet({ seed: 7, end: END });
 
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'cw-handler-'));
-  embedded = await startEmbeddedStore(path.join(dir, 'store'), { openToAnyClient: true });
-  written = await writeSampleFleet(path.join(dir, 'fleet'), fleet);
-}, 60_000);
-afterAll(async () => {
-  await embedded.close();
-  await rm(dir, { recursive: true, force: true });
-});
+let local: DynamoEvidenceStore;
+let deployed: DynamoEvidenceStore;
+let analyzed: { summary: AnalyzeSummary; writes: number; replay: AnalyzeSummary; replayWrites: number };
+let handled: { batches: number; largest: number; failures: number; writes: number };
 
-async function table(name: string): Promise<DynamoEvidenceStore> {
-  const store = new DynamoEvidenceStore({ client: embedded.client, tableName: name });
+async function table(name: string, singleWriter: boolean): Promise<DynamoEvidenceStore> {
+  const store = new DynamoEvidenceStore({ client: embedded.client, tableName: name, singleWriter });
   await store.ensureTable();
-  const files = (await readdir(written.inventoryDir)).map((f) => path.join(written.inventoryDir, f));
-  await store.saveInventory(await readInventoryFiles(files));
   return store;
 }
 
@@ -51,51 +47,107 @@ async function contents(store: DynamoEvidenceStore) {
   return { items, alerts };
 }
 
-describe('the ingest Lambda handler', () => {
-  it('stores the same evidence and raises the same alerts as analyze on the same records', async () => {
-    // GIVEN two tables with the same inventory
-    const local = await table('local');
-    const deployed = await table('deployed');
-    await analyzePaths({ paths: [written.logDir], store: local, policy: defaultPolicy(), now: () => END });
-
-    // WHEN the records the rules would route arrive as SQS batches of EventBridge events
-    process.env['TABLE_NAME'] = 'deployed';
-    process.env['AWS_ENDPOINT_URL_DYNAMODB'] = embedded.endpoint;
-    process.env['AWS_REGION'] = 'local';
-    process.env['AWS_ACCESS_KEY_ID'] = 'local';
-    process.env['AWS_SECRET_ACCESS_KEY'] = 'local';
-    process.env['POWERTOOLS_METRICS_NAMESPACE'] = 'CutoverWatch';
-    process.env['POWERTOOLS_DEV'] = 'true';
-    vi.resetModules();
-    const silence = vi.spyOn(console, 'log').mockImplementation(() => undefined);
-    vi.spyOn(console, 'info').mockImplementation(() => undefined);
-    vi.spyOn(console, 'warn').mockImplementation(() => undefined);
-    const { handler } = await import('../../functions/handlers/ingest');
-    const patterns = rulePatterns({ nodeRolePatterns: DEFAULT_NODE_ROLE_PATTERNS });
-    const routed = fleet.files
-      .flatMap((f) => f.records)
-      .sort((a, b) => String(a['eventTime']).localeCompare(String(b['eventTime'])))
-      .map(cloudTrailEnvelope)
-      .filter((envelope) => matchingRules(envelope, patterns).length > 0);
-    let failures = 0;
-    // in batches as large as the deployed event source's: INGEST_BATCH_SIZE, but its 6 MB payload
-    // ends them near 2,000 of these messages first (about five here: still several batch boundaries)
-    const size = Math.min(INGEST_BATCH_SIZE, 2000);
-    for (let i = 0; i < routed.length; i += size) {
-      const batch: SQSEvent = {
-        Records: routed.slice(i, i + size).map((body, n) => ({ messageId: `m-${i + n}`, body: JSON.stringify(body) }) as SQSEvent['Records'][number]),
-      };
-      failures += (await handler(batch)).batchItemFailures.length;
+/** The handler as the Lambda runtime loads it, on the embedded store, with the write requests of its own client counted. */
+async function loadHandler(): Promise<{ handler: (event: SQSEvent) => Promise<SQSBatchResponse>; writes: ReturnType<typeof countWrites> }> {
+  process.env['TABLE_NAME'] = 'deployed';
+  process.env['AWS_ENDPOINT_URL_DYNAMODB'] = embedded.endpoint;
+  process.env['AWS_REGION'] = 'local';
+  process.env['AWS_ACCESS_KEY_ID'] = 'local';
+  process.env['AWS_SECRET_ACCESS_KEY'] = 'local';
+  process.env['POWERTOOLS_METRICS_NAMESPACE'] = 'CutoverWatch';
+  process.env['POWERTOOLS_DEV'] = 'true';
+  vi.resetModules();
+  // the handler builds its client when loaded: keep a hand on it to count what it sends
+  const clients: DynamoDBClient[] = [];
+  vi.doMock('@aws-sdk/client-dynamodb', async (importOriginal) => {
+    const sdk = await importOriginal<typeof import('@aws-sdk/client-dynamodb')>();
+    class Counted extends sdk.DynamoDBClient {
+      constructor(...args: ConstructorParameters<typeof sdk.DynamoDBClient>) {
+        super(...args);
+        clients.push(this);
+      }
     }
-    silence.mockRestore();
+    return { ...sdk, DynamoDBClient: Counted };
+  });
+  try {
+    const { handler } = await import('../../functions/handlers/ingest');
+    if (clients.length !== 1) throw new Error(`the handler made ${clients.length} DynamoDB clients, not one`);
+    return { handler, writes: countWrites(clients[0]!) };
+  } finally {
+    vi.doUnmock('@aws-sdk/client-dynamodb');
+  }
+}
 
-    // THEN
-    expect(failures).toBe(0);
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'cw-handler-'));
+  embedded = await startEmbeddedStore(path.join(dir, 'store'), { openToAnyClient: true });
+  const written = await writeSampleFleet(path.join(dir, 'fleet'), fleet);
+  const inventory = await readInventoryFiles((await readdir(written.inventoryDir)).map((f) => path.join(written.inventoryDir, f)));
+
+  // GIVEN two tables with the same inventory: analyze's (the CLI's single writer) and the Lambda's
+  local = await table('local', true);
+  deployed = await table('deployed', false);
+  await local.saveInventory(inventory);
+  await deployed.saveInventory(inventory);
+
+  // analyze over the log files, and again (a replay)
+  const writes = countWrites(embedded.client);
+  try {
+    const summary = await analyzePaths({ paths: [written.logDir], store: local, policy: defaultPolicy(), now: () => END });
+    const firstWrites = writes.total();
+    writes.reset();
+    const replay = await analyzePaths({ paths: [written.logDir], store: local, policy: defaultPolicy(), now: () => END });
+    analyzed = { summary, writes: firstWrites, replay, replayWrites: writes.total() };
+  } finally {
+    writes.remove();
+  }
+
+  // the records the rules would route, as SQS batches of EventBridge events as large as the deployed
+  // event source's: INGEST_BATCH_SIZE messages, but its 6 MB payload ends them first
+  const silence = [vi.spyOn(console, 'log'), vi.spyOn(console, 'info'), vi.spyOn(console, 'warn')].map((spy) => spy.mockImplementation(() => undefined));
+  try {
+    const { handler, writes: handlerWrites } = await loadHandler();
+    const batches = fullBatches(routedFleet(fleet));
+    let failures = 0;
+    for (const [n, bodies] of batches.entries()) failures += (await handler(sqsBatch(bodies, n * INGEST_BATCH_SIZE))).batchItemFailures.length;
+    handled = { batches: batches.length, largest: Math.max(...batches.map((b) => b.length)), failures, writes: handlerWrites.total() };
+    handlerWrites.remove();
+  } finally {
+    for (const spy of silence) spy.mockRestore();
+  }
+}, 120_000);
+afterAll(async () => {
+  await embedded?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('analyze of the sample fleet', () => {
+  it('writes at most 20 requests per 1,000 in-scope events, and its replay writes none', () => {
+    expect(analyzed.summary.inScope).toBeGreaterThan(4000);
+    expect(analyzed.summary.notStored).toBe(0);
+    expect((analyzed.writes * 1000) / analyzed.summary.inScope).toBeLessThanOrEqual(20);
+    expect(analyzed.replay.replayed).toBe(analyzed.summary.inScope);
+    expect(analyzed.replayWrites).toBe(0);
+  });
+});
+
+describe('the ingest Lambda handler on the sample fleet in full batches (writer lease)', () => {
+  it('stores the same evidence and raises the same alerts as analyze on the same records', async () => {
+    expect(handled.failures).toBe(0);
     const a = await contents(local);
     const b = await contents(deployed);
     expect(b.items.length).toBeGreaterThan(500);
     expect(b.items).toEqual(a.items);
     expect(b.alerts.length).toBeGreaterThan(10);
     expect(b.alerts).toEqual(a.alerts);
-  }, 120_000);
+  });
+
+  it('writes at most 25 requests per 1,000 in-scope events over the whole fleet', () => {
+    // several batch boundaries, each batch ended by the payload limit
+    expect(handled.batches).toBeGreaterThan(3);
+    expect(handled.largest).toBeLessThan(INGEST_BATCH_SIZE);
+    expect(handled.writes).toBeGreaterThan(0); // counted on the handler's own client
+    // the same events as analyze's (the evidence above is equal): its in-scope count
+    expect((handled.writes * 1000) / analyzed.summary.inScope).toBeLessThanOrEqual(25);
+  });
 });

@@ -1,5 +1,4 @@
-import type { SQSEvent } from 'aws-lambda';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,35 +7,37 @@ import { processSqsBatch } from '../../functions/adapters/sqs-ingest';
 import { aggregate, type EvidenceItem } from '../../functions/core/evidence';
 import type { IdentityEvent } from '../../functions/core/identity-event';
 import { ingestBatch } from '../../functions/core/ingest';
-import type { Inventory } from '../../functions/core/inventory';
-import { DEFAULT_NODE_ROLE_PATTERNS } from '../../functions/core/node-roles';
+import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory } from '../../functions/core/inventory';
 import { defaultPolicy } from '../../functions/core/policy';
-import { cloudTrailEnvelope, matchingRules, rulePatterns } from '../../functions/core/rule-patterns';
-import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
-import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
-import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
+import { generateSampleFleet } from '../../functions/local/sample-fleet';
 import { JOURNAL_LEASE_SECONDS } from '../../functions/core/table-schema';
-import { INGEST_BATCH_PAYLOAD_BYTES, INGEST_BATCH_SIZE } from '../../lib/constructs/ingest-function';
 import { countWrites } from '../support/count-writes';
 import { identityEvent } from '../support/events';
+import { fullBatches, routedFleet, sqsBatch } from '../support/sqs-batches';
 
-// Write requests, counted by SDK middleware on the client (what DynamoDB bills and throttles),
-// for the demo's sample fleet through analyze (one writer) and the ingest Lambda's SQS path.
+// Write requests, counted by SDK middleware on the client (what DynamoDB bills and throttles), and
+// exact counts, for the demo's sample fleet through the ingest Lambda's SQS path: single full
+// batches, retries and several writers. The whole fleet through analyze and through the handler,
+// with their per-1,000 bounds, is test/integration/ingest-handler.test.ts (one pass serves both).
 const END = new Date('2026-11-20T00:00:00Z');
 const fleet = generateSampleFleet({ seed: 7, end: END });
+const inventory: Inventory = fleet.inventory.reduce((inv, f) => {
+  const parsed = parseInventoryDocument(f.content);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return mergeInventory(inv, parsed.inventory);
+}, emptyInventory());
+/** The first full SQS batch of the fleet's routed traffic. */
+const firstBatch = fullBatches(routedFleet(fleet))[0]!;
 let dir: string;
 let embedded: EmbeddedStore;
 let writes: ReturnType<typeof countWrites>;
-let inventory: Inventory;
 let tables = 0;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'cw-writes-'));
   embedded = await startEmbeddedStore(path.join(dir, 'store'));
   writes = countWrites(embedded.client);
-  const written = await writeSampleFleet(path.join(dir, 'fleet'), fleet);
-  inventory = await readInventoryFiles((await readdir(written.inventoryDir)).map((f) => path.join(written.inventoryDir, f)));
 }, 60_000);
 afterAll(async () => {
   await embedded.close();
@@ -60,69 +61,11 @@ async function evidence(store: DynamoEvidenceStore): Promise<EvidenceItem[]> {
   return snapshot.items.map(({ version: _v, ...rest }) => rest as EvidenceItem).sort((a, b) => `${a.pk} ${a.sk}`.localeCompare(`${b.pk} ${b.sk}`));
 }
 
-/** An SQS record as the event source delivers it: the body and its envelope (ids, receipt handle, attributes). */
-const sqsRecord = (body: unknown, n: number): SQSEvent['Records'][number] => ({
-  messageId: `0b0c1d2e-3f40-4152-8364-${String(n).padStart(12, '0')}`,
-  receiptHandle: `AQEB${'x'.repeat(168)}${n}`,
-  body: JSON.stringify(body),
-  attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1763596800000', SenderId: 'AIDAEXAMPLEEXAMPLE', ApproximateFirstReceiveTimestamp: '1763596800001' },
-  messageAttributes: {},
-  md5OfBody: '0123456789abcdef0123456789abcdef',
-  eventSource: 'aws:sqs',
-  eventSourceARN: 'arn:aws:sqs:us-east-1:111122223333:cutover-watch-ingest',
-  awsRegion: 'us-east-1',
-});
-const sqsBatch = (bodies: readonly unknown[], offset = 0): SQSEvent => ({ Records: bodies.map((body, n) => sqsRecord(body, offset + n)) });
-
-/** The fleet's routed events, oldest first, as the event source would batch them: INGEST_BATCH_SIZE messages or 6 MB, whichever ends first. */
-function fullBatches(routed: readonly unknown[]): unknown[][] {
-  const batches: unknown[][] = [];
-  let batch: unknown[] = [];
-  let bytes = 0;
-  for (const body of routed) {
-    const size = JSON.stringify(sqsRecord(body, batches.length * INGEST_BATCH_SIZE + batch.length)).length + 1;
-    if (batch.length === INGEST_BATCH_SIZE || bytes + size > INGEST_BATCH_PAYLOAD_BYTES) {
-      batches.push(batch);
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(body);
-    bytes += size;
-  }
-  if (batch.length > 0) batches.push(batch);
-  return batches;
-}
-
-const patterns = rulePatterns({ nodeRolePatterns: DEFAULT_NODE_ROLE_PATTERNS });
-const routedFleet = () =>
-  fleet.files
-    .flatMap((f) => f.records)
-    .sort((a, b) => String(a['eventTime']).localeCompare(String(b['eventTime'])))
-    .map(cloudTrailEnvelope)
-    .filter((envelope) => matchingRules(envelope, patterns).length > 0);
-
 describe('write requests', () => {
-  it('analyze of the sample fleet writes at most 20 requests per 1,000 in-scope events, and its replay writes none', async () => {
-    const store = await table(true);
-    const logs = path.join(dir, 'fleet', 'logs');
-
-    const first = await analyzePaths({ paths: [logs], store, policy: defaultPolicy(), now: () => END });
-    const firstWrites = writes.total();
-    writes.reset();
-    const replay = await analyzePaths({ paths: [logs], store, policy: defaultPolicy(), now: () => END });
-
-    expect(first.inScope).toBeGreaterThan(4000);
-    expect(first.notStored).toBe(0);
-    expect((firstWrites * 1000) / first.inScope).toBeLessThanOrEqual(20);
-    expect(replay.replayed).toBe(first.inScope);
-    expect(writes.total()).toBe(0);
-  }, 60_000);
-
   it('the ingest Lambda writes per item and guard hour a batch touches, not per event', async () => {
     // GIVEN a full SQS batch of the fleet's traffic, and the same records twice over with other
     // eventIDs: twice the events on the same keys
-    const first = fullBatches(routedFleet())[0]!;
-    const routed = first.slice(0, Math.floor(first.length / 2)) as Record<string, unknown>[];
+    const routed = firstBatch.slice(0, Math.floor(firstBatch.length / 2));
     const twin = routed.map((e) => ({ ...e, detail: { ...(e['detail'] as object), eventID: `${String((e['detail'] as Record<string, unknown>)['eventID'])}-twin` } }));
     const deps = { policy: defaultPolicy(), inventory, nodeRoleArns: [], now: END };
 
@@ -153,31 +96,8 @@ describe('the ingest Lambda on full batches (writer lease)', () => {
   const deps = () => ({ policy: defaultPolicy(), inventory, nodeRoleArns: [], now: END });
   const counts = (items: EvidenceItem[]) => items.filter((i) => i.type === 'sa' || i.type === 'day' || i.type === 'fetch-day' || i.type === 'node-day');
 
-  it('writes at most 25 requests per 1,000 in-scope events over the whole fleet, and counts exactly what one batch would', async () => {
-    const batches = fullBatches(routedFleet());
-    const store = await table('lease');
-    let events = 0;
-    const all: IdentityEvent[] = [];
-    for (const [n, bodies] of batches.entries()) {
-      const result = await processSqsBatch(sqsBatch(bodies, n * INGEST_BATCH_SIZE), { ...deps(), store });
-      expect(result.retried.slice(0, 1)).toEqual([]);
-      events += result.events.length;
-      all.push(...result.events);
-    }
-    const perThousand = (writes.total() * 1000) / events;
-    // the reference: the same events in one batch by the single writer
-    const reference = await table(true);
-    await ingestBatch(all, reference, END);
-
-    expect(batches.length).toBeGreaterThan(3);
-    expect(Math.max(...batches.map((b) => b.length))).toBeLessThan(INGEST_BATCH_SIZE); // the 6 MB payload ends them
-    expect(events).toBeGreaterThan(4000);
-    expect(perThousand).toBeLessThanOrEqual(25);
-    expect(counts(await evidence(store))).toEqual(counts(await evidence(reference)));
-  }, 120_000);
-
   it('a full batch retried after a partial failure counts each event once', async () => {
-    const bodies = fullBatches(routedFleet())[0]!;
+    const bodies = firstBatch;
     const clean = await table('lease');
     await processSqsBatch(sqsBatch(bodies), { ...deps(), store: clean });
     const store = await table('lease');
@@ -219,7 +139,7 @@ describe('the ingest Lambda on full batches (writer lease)', () => {
   }, 120_000);
 
   it('invocations racing for the lease with overlapping messages count each event once', async () => {
-    const bodies = fullBatches(routedFleet())[0]!.slice(0, 800);
+    const bodies = firstBatch.slice(0, 800);
     const clean = await table('lease');
     const reference = await processSqsBatch(sqsBatch(bodies), { ...deps(), store: clean });
     const a = await table('lease');
