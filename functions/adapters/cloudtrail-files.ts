@@ -403,13 +403,7 @@ async function readSmallFile(file: string, limits: ReadLimits): Promise<{ ok: tr
       : null;
   }
   if (!(bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b)) return bytes.length > limits.maxRecordBytes ? null : { ok: true, bytes };
-  const bound = Math.min(limits.maxRecordBytes, limits.maxFileBytes, Math.max(limits.ratioCheckAfterBytes, bytes.length * limits.maxInflationRatio));
-  try {
-    return { ok: true, bytes: await gunzipAsync(bytes, { maxOutputLength: bound }) };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException | null)?.code === 'ERR_BUFFER_TOO_LARGE') return null;
-    return { ok: false, reason: `truncated or corrupt gzip (${err instanceof Error ? err.message : String(err)})` };
-  }
+  return inflateWhole(bytes, limits);
 }
 
 /** Bad lines held while no line has shown the file is JSON Lines; past this it is not. */
@@ -493,7 +487,7 @@ export async function* readRecordsFromStream(name: string, source: Readable | Bu
   }
 }
 
-/** `readSmallFile`'s inflation, for bytes in memory: null when they need the streaming path. */
+/** Inflates a gzip body in memory within the caps: null when it needs the streaming path (too large). */
 async function inflateWhole(bytes: Buffer, limits: ReadLimits): Promise<{ ok: true; bytes: Buffer } | { ok: false; reason: string } | null> {
   if (!(bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b)) return { ok: true, bytes };
   const bound = Math.min(limits.maxRecordBytes, limits.maxFileBytes, Math.max(limits.ratioCheckAfterBytes, bytes.length * limits.maxInflationRatio));
