@@ -41,6 +41,7 @@ import {
   scopePk,
   SCOPES_PK,
   sourcesPk,
+  FILES_READ_PK,
   TABLE_SCHEMA,
   WRITER_LEASE_PK,
   WRITER_LEASE_SECONDS,
@@ -1157,6 +1158,22 @@ export class DynamoEvidenceStore implements EvidencePort {
   async recordSourcesRead(bucket: string, objects: readonly { key: string; etag: string; size: number }[], at: Date): Promise<void> {
     await this.batchWrite(
       objects.map((o) => ({ PutRequest: { Item: { pk: sourcesPk(bucket), sk: o.key, type: 'source', etag: o.etag, size: o.size, readAt: at.toISOString() } } })),
+    );
+  }
+
+  /** Which of these local files' content hashes (sha256, hex) were read before (`analyze` of files). */
+  async filesRead(hashes: readonly string[]): Promise<Set<string>> {
+    if (hashes.length === 0) return new Set();
+    const items = await this.batchGet(hashes.map((hash) => ({ pk: FILES_READ_PK, sk: hash })));
+    return new Set(items.map((i) => i.sk));
+  }
+
+  /** Records local files as read, by content hash, once their events are stored: a rerun skips them. */
+  async recordFilesRead(files: readonly { hash: string; size: number; name: string }[], at: Date): Promise<void> {
+    // One item per hash: the same content twice in one run is one request, not a duplicate key in a batch.
+    const unique = [...new Map(files.map((f) => [f.hash, f])).values()];
+    await this.batchWrite(
+      unique.map((f) => ({ PutRequest: { Item: { pk: FILES_READ_PK, sk: f.hash, type: 'source', size: f.size, name: f.name, readAt: at.toISOString() } } })),
     );
   }
 }

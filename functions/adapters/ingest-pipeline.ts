@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { listInputFiles, readRecordChunks } from './cloudtrail-files';
+import { listInputFiles, readRecordChunks, STDIN } from './cloudtrail-files';
 import { DetectionStateCache } from './detection-state-cache';
 import type { DynamoEvidenceStore } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
@@ -30,6 +32,8 @@ export interface AnalyzeSummary {
   byKind: Record<EventKind, number>;
   byOutcome: Record<Outcome, number>;
   replayed: number;
+  /** Files not read because an earlier run read them whole and stored their events (same content). */
+  skippedFiles: number;
   itemsWritten: number;
   /** Alerts raised for the first time by this run, by detection. */
   alertsByDetection: Partial<Record<Detection, number>>;
@@ -53,6 +57,11 @@ export interface AnalyzeOptions {
   now: () => Date;
   /** Which eventTimes are plausible; the upper bound follows `now`. @default DEFAULT_EVENT_TIME_WINDOW */
   eventTimeWindow?: Partial<EventTimeWindow>;
+  /**
+   * Skip files whose content (sha256 of their bytes) an earlier run read whole and stored, and
+   * record the ones this run does (the CLI's analyze; stdin is always read). @default false
+   */
+  skipFilesRead?: boolean;
   /** What '-' reads. @default process.stdin */
   stdin?: Readable;
   onFiles?(total: number): void;
@@ -65,10 +74,11 @@ export interface AnalyzeOptions {
    */
   flushAfterMs?: number;
   /**
-   * Called after each store with the units read completely since the one before, in order, and
-   * whether every one of their events is stored (a checkpoint may move past them only then).
+   * Called after each store with the units read completely since the one before, in order,
+   * whether every one of their events is stored (a checkpoint may move past them only then), and
+   * whether, besides, the unit had no problem of any kind (read whole: a rerun need not read it).
    */
-  onStored?(units: { name: string; stored: boolean }[]): Promise<void>;
+  onStored?(units: { name: string; stored: boolean; whole: boolean }[]): Promise<void>;
   /** Called with each batch's new alerts, as soon as they are recorded. */
   onAlerts?(alerts: Alert[]): Promise<void>;
 }
@@ -79,7 +89,7 @@ export interface RecordUnit {
   items: AsyncIterable<InputItem | readonly InputItem[]>;
 }
 
-export type IngestOptions = Omit<AnalyzeOptions, 'paths' | 'stdin' | 'onFiles'>;
+export type IngestOptions = Omit<AnalyzeOptions, 'paths' | 'stdin' | 'onFiles' | 'skipFilesRead'>;
 
 /**
  * Files → records → IdentityEvents → evidence, in batches. A bad file or record is reported and
@@ -87,12 +97,61 @@ export type IngestOptions = Omit<AnalyzeOptions, 'paths' | 'stdin' | 'onFiles'>;
  */
 export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSummary> {
   const listed = await listInputFiles(options.paths);
-  const files = chronological(listed.files);
+  let files = chronological(listed.files);
+  if (!options.skipFilesRead) {
+    options.onFiles?.(files.length);
+    const units = (async function* () {
+      for (const file of files) yield { name: file, items: readRecordChunks(file, { stdin: options.stdin }) };
+    })();
+    return ingestUnits(units, options, listed.problems);
+  }
+
+  // Hashed before reading: a file changed after its hash is read again by the next run (its events are replays).
+  const hashes = new Map<string, { hash: string; size: number }>();
+  for (const file of files) {
+    if (file === STDIN) continue;
+    try {
+      hashes.set(file, await hashFile(file));
+    } catch {
+      // Left to the reader, which reports why the file cannot be read (and it is not recorded).
+    }
+  }
+  const before = await options.store.filesRead([...new Set([...hashes.values()].map((h) => h.hash))]);
+  const skippedFiles = files.filter((file) => before.has(hashes.get(file)?.hash ?? '')).length;
+  files = files.filter((file) => !before.has(hashes.get(file)?.hash ?? ''));
   options.onFiles?.(files.length);
   const units = (async function* () {
     for (const file of files) yield { name: file, items: readRecordChunks(file, { stdin: options.stdin }) };
   })();
-  return ingestUnits(units, options, listed.problems);
+  const summary = await ingestUnits(
+    units,
+    {
+      ...options,
+      // After the store, never before: a stop between the two only reads the file again.
+      onStored: async (stored) => {
+        const readWhole = stored.flatMap((u) => {
+          const hashed = u.whole ? hashes.get(u.name) : undefined;
+          return hashed ? [{ ...hashed, name: u.name }] : [];
+        });
+        if (readWhole.length > 0) await options.store.recordFilesRead(readWhole, options.now());
+        await options.onStored?.(stored);
+      },
+    },
+    listed.problems,
+  );
+  summary.skippedFiles = skippedFiles;
+  return summary;
+}
+
+/** The sha256 of a file's bytes as stored (compressed or not), read in a stream: memory stays bounded. */
+async function hashFile(file: string): Promise<{ hash: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { hash: hash.digest('hex'), size };
 }
 
 /**
@@ -135,7 +194,7 @@ export async function ingestUnits(
    * holds them uncommitted, or a write failed), which the run reports and a rerun records.
    */
   /** Units read completely whose events are in `batch` (or were stored by an earlier mid-unit flush). */
-  let unitsRead: { name: string; stored: boolean }[] = [];
+  let unitsRead: { name: string; stored: boolean; broken: boolean }[] = [];
   let lastFlush = Date.now();
   const flush = async () => {
     const proven = coverage;
@@ -149,7 +208,7 @@ export async function ingestUnits(
       if (proven.size > 0 && notStored === 0) await options.store.recordCoverage(proven.days());
     });
     lastFlush = Date.now();
-    if (units.length > 0) await options.onStored?.(units.map((u) => ({ name: u.name, stored: u.stored && notStored === 0 })));
+    if (units.length > 0) await options.onStored?.(units.map((u) => ({ name: u.name, stored: u.stored && notStored === 0, whole: !u.broken && u.stored && notStored === 0 })));
   };
   const flushEvents = async (): Promise<number> => {
     if (batch.length === 0) return 0;
@@ -171,6 +230,8 @@ export async function ingestUnits(
     const unitCoverage = new CoverageAccumulator();
     /** A file that could not be read whole (truncated, over a cap, not JSON past a point) proves no hour complete. */
     let unitBroken = false;
+    /** A rejected record is no reason to doubt the hours, but its file is read (and the record reported) again. */
+    let unitRejected = false;
     /** Events of this unit stored by a batch flushed mid-unit may have failed too. */
     const notStoredBefore = summary.notStored;
     const normalizeOptions = { now: options.now(), eventTimeWindow: options.eventTimeWindow };
@@ -189,8 +250,10 @@ export async function ingestUnits(
         }
         const result = normalizeRecord(item.record, matcher, normalizeOptions);
         if (result.status === 'skipped') summary.skipped[result.reason] += 1;
-        else if (result.status === 'rejected') reject({ file: item.file, where: item.where, field: result.field, reason: result.detail });
-        else {
+        else if (result.status === 'rejected') {
+          unitRejected = true;
+          reject({ file: item.file, where: item.where, field: result.field, reason: result.detail });
+        } else {
           const event = result.event;
           summary.inScope += 1;
           summary.byKind[event.kind] += 1;
@@ -207,7 +270,7 @@ export async function ingestUnits(
     }
     // Coverage claims the unit's hours are complete: it is stored only after the unit's events are.
     if (!unitBroken && summary.notStored === notStoredBefore) coverage.addAll(unitCoverage);
-    unitsRead.push({ name: unit.name, stored: summary.notStored === notStoredBefore });
+    unitsRead.push({ name: unit.name, stored: summary.notStored === notStoredBefore, broken: unitBroken || unitRejected });
     if (Date.now() - lastFlush >= (options.flushAfterMs ?? Infinity)) await flush();
     done += 1;
     options.onFileDone?.(unit.name, done, summary.records);
@@ -233,6 +296,7 @@ export function emptySummary(): AnalyzeSummary {
     byKind: Object.fromEntries(EVENT_KINDS.map((k) => [k, 0])) as Record<EventKind, number>,
     byOutcome: { success: 0, denied: 0, 'invalid-token': 0, error: 0 },
     replayed: 0,
+    skippedFiles: 0,
     itemsWritten: 0,
     alertsByDetection: {},
     notStored: 0,

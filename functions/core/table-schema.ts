@@ -21,6 +21,7 @@
  * | `COVERAGE`                 | `<acct>|<region>|<day>`  | hours and slices of complete CloudTrail read    |
  * | `LEASE`                    | `WRITER`                 | the writer lease: who may write batches now (several writers) |
  * | `SOURCES#s3://<bucket>`    | object key               | an S3 log object read whole, its events stored: its ETag |
+ * | `SOURCES#files`            | sha256 of the file's bytes | a local log file read whole, its events stored  |
  *
  * Every access is a Query on one partition, a GetItem/BatchGetItem, a conditional PutItem or a
  * BatchWriteItem: all of them exist in dynalite and DynamoDB alike (no transactions, no PartiQL).
@@ -73,6 +74,11 @@ export const COVERAGE_PK = 'COVERAGE';
 export const coverageSk = (account: string, region: string, day: string): string => `${account}|${region}|${day}`;
 /** The S3 log objects of one bucket that `analyze s3://…` read (sk: the object key, at most 1,024 bytes like a sort key). */
 export const sourcesPk = (bucket: string): string => `SOURCES#s3://${bucket}`;
+/**
+ * The local log files `analyze` read, by content (sk: the sha256 of the bytes on disk, hex): moving
+ * or renaming a folder keeps them skipped, changing a file reads it again.
+ */
+export const FILES_READ_PK = 'SOURCES#files';
 
 export type ScopeKind = 'cluster' | 'issuer' | 'role' | 'noderole';
 
