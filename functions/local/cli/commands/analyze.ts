@@ -42,7 +42,8 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
       .summary('read CloudTrail logs into the evidence store')
       .description(
         "Reads CloudTrail log files and directories (recursively, including CloudTrail's S3 layout AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz) into the evidence store, then prints a summary. " +
-          'Replaying the same logs is safe: each CloudTrail eventID is counted once. Rejected records are listed on stderr and appended to <store>/rejects.jsonl.\n\n' +
+          'Replaying the same logs is safe: each CloudTrail eventID is counted once. A file read whole whose events are stored is recorded by its content (sha256): a rerun skips it, ' +
+          'also after the folder is moved or renamed, and reads it again once changed. Rejected records are listed on stderr and appended to <store>/rejects.jsonl.\n\n' +
           'An s3://BUCKET/PREFIX/ path reads the .json.gz and .json objects under that key prefix in place (no aws s3 sync first; CloudTrail-Digest and Insights objects are left out), ' +
           "with the default AWS credential chain (AWS_PROFILE, AWS_ACCESS_KEY_ID…) and AWS_REGION (any region works: S3 redirects to the bucket's; --region is --table's). " +
           'Objects read whole are recorded in the store with their ETag: a rerun skips them and says how many, and reads changed ones (a new ETag) again. S3 and local paths mix in one run, read in delivery order.',
@@ -51,7 +52,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
       .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collectNodeRole)
       .option('--batch-size <n>', 'events per store batch', positiveInteger, 20_000)
       .option('--strict', 'exit 1 when any record or file was rejected')
-      .option('--reread', 'read S3 objects an earlier run read (same ETag) again'),
+      .option('--reread', 'read files (same content) and S3 objects (same ETag) an earlier run read again'),
   )), ['table', 'json', 'yaml'], '{schemaVersion, files, records, inScope, …, storeRequests, s3, store, alerts, deliveryFailures}')
     .addHelpText(
       'after',
@@ -90,7 +91,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         const analyze = (options: Parameters<typeof analyzePaths>[0]) =>
           s3
             ? analyzeSources({ ...options, paths: localPaths, listings: s3.listings, client: s3.client, region: s3.region, reread: flags.reread, sleep: deps.sleep })
-            : analyzePaths(options);
+            : analyzePaths({ ...options, skipFilesRead: !flags.reread });
         const summary: AnalyzeSummary & { s3?: S3Summary } = await analyze({
           paths,
           store,
@@ -133,8 +134,8 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         reportDeliveryFailures(failures, path.relative(io.cwd, path.join(localDir, 'alerts.jsonl')), io);
         if (format === 'table') await printUnmappedIssuers(store, io);
 
-        // A rerun that finds every S3 object read before has nothing to do, and that is no error.
-        if (summary.files === 0 && summary.records === 0 && !(summary.s3 && summary.s3.skipped > 0)) setExit(2);
+        // A rerun that finds every file or S3 object read before has nothing to do, and that is no error.
+        if (summary.files === 0 && summary.records === 0 && summary.skippedFiles === 0 && !(summary.s3 && summary.s3.skipped > 0)) setExit(2);
         else if (summary.notStored > 0 || failures.length > 0 || summary.s3?.stopped) setExit(1);
         else if (flags.strict && summary.rejected > 0) setExit(1);
       }).finally(() => s3?.client.destroy());
@@ -241,6 +242,7 @@ export function printSummary(s: AnalyzeSummary, where: string, io: Io): void {
   );
   printCounts(s, io);
   io.out(`  rejected ${s.rejected}; already counted (replays) ${s.replayed.toLocaleString('en-US')}`);
+  if (s.skippedFiles > 0) io.out(`  ${plural(s.skippedFiles, 'file')} skipped: read and stored before; --reread reads them again`);
   if (s.notStored > 0) {
     io.err(`${plural(s.notStored, 'event')} could not be stored: ${[...new Set(s.storeErrors)].slice(0, 3).join('; ')}; run analyze again to retry them`);
   }

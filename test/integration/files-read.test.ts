@@ -1,0 +1,171 @@
+import { cp, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import { analyzePaths, type AnalyzeOptions } from '../../functions/adapters/ingest-pipeline';
+import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
+import { runInProcess } from '../support/spawn-cli';
+
+const END = new Date('2026-11-20T00:00:00Z');
+
+let work: string;
+let embedded: EmbeddedStore;
+let tables = 0;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'cw-files-read-'));
+  await mkdir(path.join(work, 'store'));
+  embedded = await startEmbeddedStore(path.join(work, 'store'));
+}, 30_000);
+afterAll(async () => {
+  await embedded?.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+async function freshStore(): Promise<DynamoEvidenceStore> {
+  tables += 1;
+  const store = new DynamoEvidenceStore({ client: embedded.client, tableName: `files-read-${tables}`, singleWriter: true });
+  await store.ensureTable();
+  return store;
+}
+
+/** IRSA assumes of one service account in the hour `hour`, one a minute, as a trail's log file has them. */
+function records(hour: string, n: number, tag: string): Record<string, unknown>[] {
+  return Array.from({ length: n }, (_, i) => ({
+    eventVersion: '1.08',
+    userIdentity: { type: 'WebIdentityUser', userName: 'system:serviceaccount:shop:cart', identityProvider: 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABCDEF' },
+    eventTime: `${hour}:${String(10 + i).padStart(2, '0')}:00Z`,
+    eventSource: 'sts.amazonaws.com',
+    eventName: 'AssumeRoleWithWebIdentity',
+    awsRegion: 'us-east-1',
+    requestParameters: { roleArn: 'arn:aws:iam::111122223333:role/cart', roleSessionName: 'cart-1' },
+    eventID: `evt-${tag}-${i}`,
+    eventType: 'AwsApiCall',
+    recipientAccountId: '111122223333',
+  }));
+}
+
+const logName = (hour: string, tag: string) => `111122223333_CloudTrail_us-east-1_${hour.replace(/[-:]/g, '').slice(0, 11)}00Z_${tag}.json.gz`;
+
+/** A folder of three log files, two records each; returns the folder and the files' paths. */
+async function logFolder(name: string): Promise<{ dir: string; files: string[] }> {
+  const dir = path.join(work, name);
+  await mkdir(dir, { recursive: true });
+  const files: string[] = [];
+  for (const [hour, tag] of [['2026-11-18T10', 'a'], ['2026-11-18T11', 'b'], ['2026-11-18T12', 'c']] as const) {
+    const file = path.join(dir, logName(hour, tag));
+    await writeFile(file, gzipSync(JSON.stringify({ Records: records(hour, 2, tag) })));
+    files.push(file);
+  }
+  return { dir, files };
+}
+
+const analyze = (store: DynamoEvidenceStore, paths: string[], extra: Partial<AnalyzeOptions> = {}) =>
+  analyzePaths({ paths, store, now: () => END, skipFilesRead: true, ...extra });
+
+describe('analyze skips local log files it read whole and stored before', () => {
+  it('a rerun reads no record and skips every file, also after the folder is moved or copied; without the option everything is read', async () => {
+    const store = await freshStore();
+    const { dir } = await logFolder('rerun');
+
+    const first = await analyze(store, [dir]);
+    expect(first).toMatchObject({ files: 3, records: 6, inScope: 6, replayed: 0, skippedFiles: 0, notStored: 0 });
+
+    const second = await analyze(store, [dir]);
+    expect(second).toMatchObject({ files: 0, records: 0, inScope: 0, skippedFiles: 3 });
+
+    const moved = path.join(work, 'rerun-moved');
+    await rename(dir, moved);
+    const copied = path.join(work, 'rerun-copied');
+    await cp(moved, copied, { recursive: true });
+    expect(await analyze(store, [copied])).toMatchObject({ files: 0, records: 0, skippedFiles: 3 });
+    expect(await analyze(store, [moved])).toMatchObject({ files: 0, records: 0, skippedFiles: 3 });
+
+    // Tests and backfill call analyzePaths without the option: it reads (and replays) everything.
+    expect(await analyze(store, [moved], { skipFilesRead: undefined })).toMatchObject({ files: 3, records: 6, replayed: 6, skippedFiles: 0 });
+    await rm(moved, { recursive: true });
+    await rm(copied, { recursive: true });
+  });
+
+  it('reads a changed file again and counts none of its events twice', async () => {
+    const store = await freshStore();
+    const { dir, files } = await logFolder('changed');
+    await analyze(store, [dir]);
+
+    await writeFile(files[1]!, gzipSync(JSON.stringify({ Records: [...records('2026-11-18T11', 2, 'b'), ...records('2026-11-18T11', 3, 'b2')] })));
+    const second = await analyze(store, [dir]);
+
+    expect(second).toMatchObject({ files: 1, records: 5, inScope: 5, replayed: 2, skippedFiles: 2, notStored: 0 });
+    expect(await analyze(store, [dir])).toMatchObject({ files: 0, skippedFiles: 3 });
+    await rm(dir, { recursive: true });
+  });
+
+  it('reads a file with a broken or rejected record again, and the whole ones not', async () => {
+    const store = await freshStore();
+    const { dir, files } = await logFolder('broken');
+    const whole = gzipSync(JSON.stringify({ Records: records('2026-11-18T10', 2, 'a') }));
+    await writeFile(files[0]!, whole.subarray(0, whole.length - 10));
+    const rejected = records('2026-11-18T11', 2, 'b');
+    delete rejected[1]!['eventTime'];
+    await writeFile(files[1]!, gzipSync(JSON.stringify({ Records: rejected })));
+
+    const first = await analyze(store, [dir]);
+    expect(first.rejected).toBe(2);
+
+    const second = await analyze(store, [dir]);
+    expect(second).toMatchObject({ files: 2, skippedFiles: 1, rejected: 2 });
+    await rm(dir, { recursive: true });
+  });
+
+  it('reads a file again when its events could not be stored, and records it once they are', async () => {
+    const store = await freshStore();
+    const { dir } = await logFolder('store-failure');
+    const apply = vi.spyOn(store, 'apply').mockRejectedValueOnce(new Error('throttled'));
+
+    const first = await analyze(store, [dir]);
+    expect(first.notStored).toBe(6);
+    apply.mockRestore();
+
+    // The committed batch is rolled forward by the next run: its events are replays now.
+    const second = await analyze(store, [dir]);
+    expect(second).toMatchObject({ files: 3, records: 6, inScope: 6, replayed: 6, notStored: 0, skippedFiles: 0 });
+    expect(await analyze(store, [dir])).toMatchObject({ files: 0, skippedFiles: 3 });
+    await rm(dir, { recursive: true });
+  });
+
+  it('never skips stdin', async () => {
+    const store = await freshStore();
+    const body = JSON.stringify({ Records: records('2026-11-18T10', 2, 'stdin') });
+    const stdin = () => Readable.from([body]);
+
+    expect(await analyze(store, ['-'], { stdin: stdin() })).toMatchObject({ files: 1, records: 2, inScope: 2 });
+    expect(await analyze(store, ['-'], { stdin: stdin() })).toMatchObject({ files: 1, records: 2, replayed: 2, skippedFiles: 0 });
+  });
+
+  it('the CLI says how many files it skipped, puts skippedFiles in --json, and --reread reads them again', { timeout: 30_000 }, async () => {
+    const { dir } = await logFolder('cli');
+    const storeDir = path.join(work, 'cli-store');
+    const run = (...args: string[]) => runInProcess(['analyze', '--store', storeDir, '--no-alerts', ...args], { cwd: work });
+
+    const first = await run('--json', dir);
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ files: 3, records: 6, skippedFiles: 0 });
+
+    const second = await run(dir);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toContain('analyzed 0 files, 0 records');
+    expect(second.stdout).toContain('3 files skipped: read and stored before; --reread reads them again');
+
+    const json = await run('--json', dir);
+    expect(JSON.parse(json.stdout)).toMatchObject({ files: 0, records: 0, skippedFiles: 3, storeRequests: { writes: 0 } });
+
+    const reread = await run('--json', '--reread', dir);
+    expect(reread.code, reread.stderr).toBe(0);
+    expect(JSON.parse(reread.stdout)).toMatchObject({ files: 3, records: 6, replayed: 6, itemsWritten: 0, skippedFiles: 0 });
+    await rm(dir, { recursive: true });
+    await rm(storeDir, { recursive: true });
+  });
+});
