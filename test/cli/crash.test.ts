@@ -12,8 +12,10 @@ import { BIN } from '../support/spawn-cli';
 // kill -9 during analyze, then analyze again: the store must be exactly the store of one clean
 // run. The built CLI kills itself at a named step of a chosen batch (CUTOVER_WATCH_FAULT,
 // functions/adapters/fault-injection.ts), so each crash lands where it is meant to. Every run uses
-// the same batch size: a rerun's batches then hold the same events as the clean run's (replays
-// included), so the detections judge the same batches.
+// the same batch size. The rerun skips the files the crashed run recorded as read and stored, so
+// its batches start later than the clean run's: readiness and evidence must be the clean run's
+// exactly, and the alerts the same ones; an alert's count and sample events depend on which events
+// shared its batch, and may differ.
 const END = '2026-11-20T00:00:00Z';
 /**
  * Two days of one cluster (payments-prod: the first account's us-east-1, about 170 events, with
@@ -89,6 +91,13 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
+/** What names an alert and what it says, without what depends on the batch it was raised in. */
+function alertIdentities(alerts: Record<string, unknown>[]): unknown[] {
+  return alerts
+    .map(({ count: _c, lastEventTime: _l, sampleEventIds: _s, ...alert }) => alert)
+    .sort((a, b) => (String(a['id']) < String(b['id']) ? -1 : 1));
+}
+
 /** The ids of the alerts appended to a store's alerts.jsonl, in order. */
 async function delivered(store: string): Promise<string[]> {
   const text = await readFile(path.join(work, store, 'alerts.jsonl'), 'utf8').catch(() => '');
@@ -121,7 +130,11 @@ describe('kill -9 during analyze, then analyze again', () => {
       const rerun = await cli(['analyze', '--json', '--batch-size', String(BATCH), '--store', `crash-${i}`, path.join(work, 'logs')]);
       expect(rerun.code, `${point}: ${rerun.err}`).toBe(0);
       expect(JSON.parse(rerun.out), point).toMatchObject({ notStored: 0 });
-      expect(await outputs(`crash-${i}`), point).toEqual(clean);
+      // A crash after the first batch's store leaves its files recorded: the rerun does not read them.
+      if (Number(point.split(':')[1]) > 1) expect((JSON.parse(rerun.out) as { skippedFiles: number }).skippedFiles, point).toBeGreaterThan(0);
+      const after = await outputs(`crash-${i}`);
+      expect({ readiness: after.readiness, evidence: after.evidence }, point).toEqual({ readiness: clean.readiness, evidence: clean.evidence });
+      expect(alertIdentities(after.alerts), point).toEqual(alertIdentities(clean.alerts));
       // alerts.jsonl: nothing twice, nothing the store lacks. A crash before the batch's alerts
       // were recorded loses none (the rerun's roll-forward records and delivers them); one after
       // loses that batch's from the file, and `cutover-watch alerts` (the store) still lists them.
