@@ -58,10 +58,12 @@ export interface AnalyzeOptions {
   /** Which eventTimes are plausible; the upper bound follows `now`. @default DEFAULT_EVENT_TIME_WINDOW */
   eventTimeWindow?: Partial<EventTimeWindow>;
   /**
-   * Skip files whose content (sha256 of their bytes) an earlier run read whole and stored, and
-   * record the ones this run does (the CLI's analyze; stdin is always read). @default false
+   * Record the files this run reads whole and stores, by content (sha256 of their bytes), and skip
+   * those an earlier run recorded (the CLI's analyze; stdin is always read). @default false
    */
   skipFilesRead?: boolean;
+  /** With `skipFilesRead`: read the files recorded before too (and record them again). */
+  reread?: boolean;
   /** What '-' reads. @default process.stdin */
   stdin?: Readable;
   onFiles?(total: number): void;
@@ -89,7 +91,7 @@ export interface RecordUnit {
   items: AsyncIterable<InputItem | readonly InputItem[]>;
 }
 
-export type IngestOptions = Omit<AnalyzeOptions, 'paths' | 'stdin' | 'onFiles' | 'skipFilesRead'>;
+export type IngestOptions = Omit<AnalyzeOptions, 'paths' | 'stdin' | 'onFiles' | 'skipFilesRead' | 'reread'>;
 
 /**
  * Files → records → IdentityEvents → evidence, in batches. A bad file or record is reported and
@@ -116,7 +118,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
       // Left to the reader, which reports why the file cannot be read (and it is not recorded).
     }
   }
-  const before = await options.store.filesRead([...new Set([...hashes.values()].map((h) => h.hash))]);
+  const before = options.reread ? new Set<string>() : await options.store.filesRead([...new Set([...hashes.values()].map((h) => h.hash))]);
   const skippedFiles = files.filter((file) => before.has(hashes.get(file)?.hash ?? '')).length;
   files = files.filter((file) => !before.has(hashes.get(file)?.hash ?? ''));
   options.onFiles?.(files.length);

@@ -165,6 +165,8 @@ describe('analyze skips local log files it read whole and stored before', () => 
     const reread = await run('--json', '--reread', dir);
     expect(reread.code, reread.stderr).toBe(0);
     expect(JSON.parse(reread.stdout)).toMatchObject({ files: 3, records: 6, replayed: 6, itemsWritten: 0, skippedFiles: 0 });
+    // --reread records them again: the next run skips them still.
+    expect(JSON.parse((await run('--json', dir)).stdout)).toMatchObject({ files: 0, skippedFiles: 3 });
     await rm(dir, { recursive: true });
     await rm(storeDir, { recursive: true });
   });

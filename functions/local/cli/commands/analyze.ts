@@ -91,7 +91,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         const analyze = (options: Parameters<typeof analyzePaths>[0]) =>
           s3
             ? analyzeSources({ ...options, paths: localPaths, listings: s3.listings, client: s3.client, region: s3.region, reread: flags.reread, sleep: deps.sleep })
-            : analyzePaths({ ...options, skipFilesRead: !flags.reread });
+            : analyzePaths({ ...options, skipFilesRead: true, reread: flags.reread });
         const summary: AnalyzeSummary & { s3?: S3Summary } = await analyze({
           paths,
           store,
