@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { listInputFiles, readRecordChunks, STDIN } from './cloudtrail-files';
+import { DEFAULT_READ_LIMITS, listInputFiles, readRecordChunks, STDIN } from './cloudtrail-files';
 import { DetectionStateCache } from './detection-state-cache';
 import type { DynamoEvidenceStore } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
@@ -113,6 +114,10 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   for (const file of files) {
     if (file === STDIN) continue;
     try {
+      // Only a regular file under the reader's cap can be read whole: a device (/dev/zero) or a pipe
+      // is neither hashed (it may never end, or be consumed) nor skipped nor recorded.
+      const info = await stat(file);
+      if (!info.isFile() || info.size > DEFAULT_READ_LIMITS.maxFileBytes) continue;
       hashes.set(file, await hashFile(file));
     } catch {
       // Left to the reader, which reports why the file cannot be read (and it is not recorded).

@@ -136,6 +136,13 @@ describe('analyze skips local log files it read whole and stored before', () => 
     await rm(dir, { recursive: true });
   });
 
+  it('neither hashes nor records what is not a regular file: /dev/zero ends as a rejection of the reader', async () => {
+    const store = await freshStore();
+    const run = await analyze(store, ['/dev/zero']);
+    expect(run).toMatchObject({ files: 1, rejected: 1, skippedFiles: 0 });
+    expect(await analyze(store, ['/dev/zero'])).toMatchObject({ files: 1, rejected: 1, skippedFiles: 0 });
+  });
+
   it('never skips stdin', async () => {
     const store = await freshStore();
     const body = JSON.stringify({ Records: records('2026-11-18T10', 2, 'stdin') });
