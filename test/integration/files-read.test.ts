@@ -1,36 +1,17 @@
-import { cp, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import { describe, expect, it, vi } from 'vitest';
+import type { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { analyzePaths, type AnalyzeOptions } from '../../functions/adapters/ingest-pipeline';
-import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
+import { embeddedTables } from '../support/embedded-tables';
 import { runInProcess } from '../support/spawn-cli';
 
 const END = new Date('2026-11-20T00:00:00Z');
 
-let work: string;
-let embedded: EmbeddedStore;
-let tables = 0;
-
-beforeAll(async () => {
-  work = await mkdtemp(path.join(os.tmpdir(), 'cw-files-read-'));
-  await mkdir(path.join(work, 'store'));
-  embedded = await startEmbeddedStore(path.join(work, 'store'));
-}, 30_000);
-afterAll(async () => {
-  await embedded?.close();
-  await rm(work, { recursive: true, force: true });
-});
-
-async function freshStore(): Promise<DynamoEvidenceStore> {
-  tables += 1;
-  const store = new DynamoEvidenceStore({ client: embedded.client, tableName: `files-read-${tables}`, singleWriter: true });
-  await store.ensureTable();
-  return store;
-}
+const fixture = embeddedTables('files-read');
+const freshStore = () => fixture.fresh();
 
 /** IRSA assumes of one service account in the hour `hour`, one a minute, as a trail's log file has them. */
 function records(hour: string, n: number, tag: string): Record<string, unknown>[] {
@@ -52,7 +33,7 @@ const logName = (hour: string, tag: string) => `111122223333_CloudTrail_us-east-
 
 /** A folder of three log files, two records each; returns the folder and the files' paths. */
 async function logFolder(name: string): Promise<{ dir: string; files: string[] }> {
-  const dir = path.join(work, name);
+  const dir = path.join(fixture.work, name);
   await mkdir(dir, { recursive: true });
   const files: string[] = [];
   for (const [hour, tag] of [['2026-11-18T10', 'a'], ['2026-11-18T11', 'b'], ['2026-11-18T12', 'c']] as const) {
@@ -77,9 +58,9 @@ describe('analyze skips local log files it read whole and stored before', () => 
     const second = await analyze(store, [dir]);
     expect(second).toMatchObject({ files: 0, records: 0, inScope: 0, skippedFiles: 3 });
 
-    const moved = path.join(work, 'rerun-moved');
+    const moved = path.join(fixture.work, 'rerun-moved');
     await rename(dir, moved);
-    const copied = path.join(work, 'rerun-copied');
+    const copied = path.join(fixture.work, 'rerun-copied');
     await cp(moved, copied, { recursive: true });
     expect(await analyze(store, [copied])).toMatchObject({ files: 0, records: 0, skippedFiles: 3 });
     expect(await analyze(store, [moved])).toMatchObject({ files: 0, records: 0, skippedFiles: 3 });
@@ -154,8 +135,8 @@ describe('analyze skips local log files it read whole and stored before', () => 
 
   it('the CLI says how many files it skipped, puts skippedFiles in --json, and --reread reads them again', { timeout: 30_000 }, async () => {
     const { dir } = await logFolder('cli');
-    const storeDir = path.join(work, 'cli-store');
-    const run = (...args: string[]) => runInProcess(['analyze', '--store', storeDir, '--no-alerts', ...args], { cwd: work });
+    const storeDir = path.join(fixture.work, 'cli-store');
+    const run = (...args: string[]) => runInProcess(['analyze', '--store', storeDir, '--no-alerts', ...args], { cwd: fixture.work });
 
     const first = await run('--json', dir);
     expect(first.code, first.stderr).toBe(0);

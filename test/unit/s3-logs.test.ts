@@ -2,13 +2,12 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client, type ListObjectsV2Com
 import { mockClient } from 'aws-sdk-client-mock';
 import { Command } from 'commander';
 import { createHash } from 'node:crypto';
-import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { AwsFatalError } from '../../functions/adapters/eks-inventory';
 import { analyzePaths, type AnalyzeSummary, type Rejection } from '../../functions/adapters/ingest-pipeline';
 import { readinessReport } from '../../functions/adapters/readiness-query';
@@ -27,7 +26,7 @@ import { defaultPolicy } from '../../functions/core/policy';
 import { analyzeCommand } from '../../functions/local/cli/commands/analyze';
 import type { Io } from '../../functions/local/cli/io';
 import { execute } from '../../functions/local/cli/main';
-import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
+import { embeddedTables } from '../support/embedded-tables';
 import { generateSampleFleet } from '../../functions/local/sample-fleet';
 
 const s3 = mockClient(S3Client);
@@ -147,26 +146,8 @@ const logKey = (region: string, day: string, stamp: string, tag: string) => `AWS
 // ---------------------------------------------------------------------------------------------
 // Store
 
-let work: string;
-let embedded: EmbeddedStore;
-let tables = 0;
-
-beforeAll(async () => {
-  work = await mkdtemp(path.join(os.tmpdir(), 'cw-s3-'));
-  await mkdir(path.join(work, 'store'));
-  embedded = await startEmbeddedStore(path.join(work, 'store'));
-}, 30_000);
-afterAll(async () => {
-  await embedded?.close();
-  await rm(work, { recursive: true, force: true });
-});
-
-async function freshStore(): Promise<DynamoEvidenceStore> {
-  tables += 1;
-  const store = new DynamoEvidenceStore({ client: embedded.client, tableName: `s3-logs-${tables}`, singleWriter: true });
-  await store.ensureTable();
-  return store;
-}
+const fixture = embeddedTables('s3-logs');
+const freshStore = () => fixture.fresh();
 
 const client = () => new S3Client({ region: 'us-east-1' });
 
@@ -444,7 +425,7 @@ describe('analyze of S3 and of the same files on disk', () => {
 
   it('counts, stores, alerts and covers the same, read in several checkpointed groups', { timeout: 60_000 }, async () => {
     const bucket = new FakeBucket('fleet-trail', 100);
-    const logs = path.join(work, 'fleet-logs');
+    const logs = path.join(fixture.work, 'fleet-logs');
     for (const f of files) {
       const body = gzipSync(Buffer.from(JSON.stringify({ Records: f.records })));
       bucket.put(f.key, body);
@@ -485,7 +466,7 @@ async function cli(argv: string[], s3Client: () => Promise<{ client: S3Client; r
     stdin: new PassThrough(),
     progressStream: new PassThrough(),
     interactive: false,
-    cwd: work,
+    cwd: fixture.work,
     now,
   };
   let code = 0;
@@ -518,11 +499,11 @@ describe('cutover-watch analyze s3://', () => {
     const bucket = new FakeBucket('trail');
     bucket.put(logKey('us-east-1', '19', '0010', 'm1'), logFile('2026-11-19T00', 1, 'm1'));
     bucket.serve();
-    const local = path.join(work, 'mixed', logKey('us-west-2', '19', '0005', 'm0'));
+    const local = path.join(fixture.work, 'mixed', logKey('us-west-2', '19', '0005', 'm0'));
     await mkdir(path.dirname(local), { recursive: true });
     await writeFile(local, logFile('2026-11-19T00', 1, 'm0'));
 
-    const run = await cli(['analyze', path.join(work, 'mixed'), 's3://trail/', '--store', 'cli-mixed', '--json', '--no-alerts']);
+    const run = await cli(['analyze', path.join(fixture.work, 'mixed'), 's3://trail/', '--store', 'cli-mixed', '--json', '--no-alerts']);
 
     expect(run.code).toBe(0);
     expect(JSON.parse(run.out)).toMatchObject({ files: 2, records: 2, inScope: 2, s3: { listed: 1, read: 1 } });
@@ -535,7 +516,7 @@ describe('cutover-watch analyze s3://', () => {
 
     expect(run.code).toBe(2);
     expect(run.err).toBe('cutover-watch: no AWS credentials found (Could not load credentials from any providers): set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and run again');
-    await expect(access(path.join(work, 'never-made'))).rejects.toThrow(/ENOENT/);
+    await expect(access(path.join(fixture.work, 'never-made'))).rejects.toThrow(/ENOENT/);
   });
 
   it('refuses a bad bucket name before any call, and says an empty prefix has no logs (exit 2)', async () => {
