@@ -1,5 +1,4 @@
 import { runInProcess, spawnCli, type Run } from '../support/spawn-cli';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
@@ -11,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { startEmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet } from '../../functions/local/sample-fleet';
-import { BIN, copyDemoStore, DEMO_DIR, DEMO_END, demoInto, sharedDemoOutput, type DemoRun } from '../support/demo';
+import { copyDemoStore, DEMO_DIR, DEMO_END, demoInto, sharedDemoOutput, type DemoRun } from '../support/demo';
 
 // The CLI in a temporary working directory, in this process (`run(argv, io)`, what bin/ runs):
 // a spawned node start, bundle load and SDK load cost about a second of CPU per command. Spawned,
@@ -275,16 +274,7 @@ describe('unreadable input', () => {
     await chmod(work, 0o755);
     await chmod(dir, 0o755);
     const asNobody = process.getuid?.() === 0 ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'] : [];
-    const run = await new Promise<Run>((resolve, reject) => {
-      const [cmd, ...args] = [...asNobody, process.execPath, BIN, 'classify', 'locked.json', 'logs'];
-      const child = spawn(cmd!, args, { cwd: dir, env: { ...process.env, CI: 'true' } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const run = await spawnCli(['classify', 'locked.json', 'logs'], { cwd: dir, via: asNobody });
 
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('locked.json: permission denied');

@@ -16,9 +16,13 @@ export interface Run {
  * The built CLI in a child process, for what only a process shows: exit codes of the binary,
  * signals, locks between processes. `CI=true` as in a pipeline: no progress bar, no pager, no colour.
  */
-export function spawnCli(args: readonly string[], options: { cwd: string; input?: string; env?: Record<string, string> }): Promise<Run> {
+export function spawnCli(
+  args: readonly string[],
+  options: { cwd: string; input?: string; env?: Record<string, string>; /** Runs the CLI through this command (e.g. setpriv as another user). */ via?: readonly string[] },
+): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: { ...process.env, CI: 'true', ...options.env } });
+    const [command, ...rest] = [...(options.via ?? []), process.execPath, BIN, ...args];
+    const child = spawn(command!, rest, { cwd: options.cwd, env: { ...process.env, CI: 'true', ...options.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
