@@ -59,3 +59,12 @@ export interface PreflightInput {
   readiness: ReadinessReport;
   inventory: Inventory;
 }
+
+/**
+ * Every finding for the fleet in `input`, blockers first. Placeholder until the checks land
+ * (issue 11, items 1–3): it finds nothing, so `plan` shows only the switch steps.
+ */
+export function preflight(input: PreflightInput): PreflightFinding[] {
+  void input;
+  return [];
+}
