@@ -635,7 +635,8 @@ async function* fromArray<T>(items: readonly T[]): AsyncGenerator<T> {
   yield* items;
 }
 
-function abortableSleep(signal: AbortSignal | undefined): (ms: number) => Promise<void> {
+/** A sleep the signal ends early (rejecting with its reason); shared with the Athena and Lake backfills. */
+export function abortableSleep(signal: AbortSignal | undefined): (ms: number) => Promise<void> {
   return (ms) =>
     new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
