@@ -311,6 +311,8 @@ export interface TrailBackfillOptions {
   now: () => Date;
   /** Forget this source's checkpoints first. */
   restart?: boolean;
+  /** The caller ran `source.setup` already (the CLI does, before opening the store). */
+  setupDone?: boolean;
   policy?: Policy;
   /** @default true */
   detect?: boolean;
@@ -370,7 +372,7 @@ export async function runTrailBackfill(options: TrailBackfillOptions): Promise<T
   const stopRequested = () => options.signal?.aborted === true;
   const report = (p: SliceProgress) => options.onProgress?.({ ...p });
 
-  for (const sql of source.setup) await source.engine.run(sql, options.signal);
+  if (!options.setupDone) for (const sql of source.setup) await source.engine.run(sql, options.signal);
 
   const prefix = checkpointPrefix(source);
   const stored = (await store.queryMeta(BACKFILL_PK, prefix)) as unknown as TrailCheckpoint[];

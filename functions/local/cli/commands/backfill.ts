@@ -20,10 +20,11 @@ import type { Rejection } from '../../../adapters/ingest-pipeline';
 import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
 import { UsageError, type Io } from '../io';
 import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
-import { collectNodeRole } from '../options';
+import { collect as collectValue, collectNodeRole } from '../options';
 import { displaySafe, plural, shortTime } from '../render';
 import { DEFAULT_STORE_DIR, withStore, withStoreOptions } from '../store-options';
 import { printAlerts, printCounts, reportDeliveryFailures } from './analyze';
+import { runTrailCommand, wantsTrailBackfill, type TrailDeps, type TrailFlags } from './backfill-trail';
 import { resolveRegions, storeOptionsOf, withRegionList, type RegionStoreFlags } from './inventory-sync';
 
 const REJECTIONS_SHOWN = 20;
@@ -35,7 +36,7 @@ interface BackfillFlags extends RegionStoreFlags, Omit<AlertFlags, 'region'>, Ou
   nodeRole?: string[];
 }
 
-export interface BackfillDeps {
+export interface BackfillDeps extends TrailDeps {
   /** @default cloudTrailClient (default credential chain, adaptive retry) */
   clientFor?: (region: string) => CloudTrailClient;
   /** Calls `stop` on Ctrl-C; returns the unsubscribe. @default SIGINT on this process (twice: quit at once) */
@@ -65,7 +66,16 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
           )
           .requiredOption('--days <n>', `days of history, 1 to ${LOOKUP_DAYS}`)
           .option('--restart', 'forget the checkpoints of these regions and look the whole window up again')
-          .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collectNodeRole),
+          .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collectNodeRole)
+          .option('--athena', 'read the trail\'s S3 logs through Athena instead of LookupEvents (with --trail-bucket; docs/athena.md)')
+          .option('--trail-bucket <s3url>', 'with --athena: s3://BUCKET/[PREFIX/]AWSLogs[/o-ORGID], where the trail writes its account folders')
+          .option('--workgroup <name>', 'with --athena: the Athena workgroup (default: primary)')
+          .option('--database <name>', 'with --athena: the Glue database of the table it creates (default: default)')
+          .option('--output-location <s3url>', 'with --athena: s3://… for query results, unless the workgroup sets one')
+          .option('--trail-account <id>', 'with --athena: an account whose logs to read (repeatable; default: the accounts of the inventory\'s clusters)', collectValue)
+          .option('--lake <eventDataStore>', 'read a CloudTrail Lake event data store (ARN or id) instead of LookupEvents')
+          .option('--query-region <region>', 'with --athena or --lake: where the queries run (default: the --lake ARN\'s region, else AWS_REGION)')
+          .option('--print-sql', 'with --athena or --lake: print the statements a run would send, and send nothing'),
       ),
     ), ['table', 'json', 'yaml'], '{schemaVersion, records, pages, slices, days, regions, stopped, store, alerts, …}'),
     'region whose event history to read',
@@ -77,10 +87,17 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
         '\nExamples:\n' +
         '  cutover-watch backfill --days 30 --region us-east-1 --region us-west-2\n' +
         '  cutover-watch backfill --days 90 --table cutover-watch-evidence --table-region us-east-1 --region eu-west-1\n' +
+        '  cutover-watch backfill --athena --trail-bucket s3://org-trail/AWSLogs/o-a1b2c3d4e5 --days 30 --region us-east-1 --region eu-west-1 --print-sql\n' +
+        '  cutover-watch backfill --athena --trail-bucket s3://org-trail/AWSLogs/o-a1b2c3d4e5 --days 30 --region us-east-1 --output-location s3://athena-results/cutover-watch/\n' +
+        '  cutover-watch backfill --lake arn:aws:cloudtrail:us-east-1:111122223333:eventdatastore/EXAMPLE6d-0c7f-4b81 --days 30\n' +
         `\nAlerts are raised and delivered as by analyze (alerts.jsonl, --sns-topic, Slack when ${SLACK_WEBHOOK_ENV} is set).\n` +
         '\nExit codes: 0 done; 1 evidence could not be stored or an alert could not be delivered; 2 bad arguments, expired credentials, an unknown region or a missing permission (nothing stored); 130 stopped by Ctrl-C.',
     )
-    .action(async (flags: BackfillFlags) => {
+    .action(async (flags: BackfillFlags & TrailFlags) => {
+      if (wantsTrailBackfill(flags)) {
+        await runTrailCommand(flags, io, setExit, deps, { onSigint, reportRejections, interruptedExit: INTERRUPTED_EXIT });
+        return;
+      }
       const format = outputFormat<'table' | 'json' | 'yaml'>(flags, 'table');
       const days = Number(flags.days);
       if (!/^\d+$/.test(flags.days.trim()) || days < 1 || days > LOOKUP_DAYS) {
