@@ -58,7 +58,7 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
       withStoreOptions(
         program
           .command('backfill')
-          .summary('read the last 1-90 days of CloudTrail event history (LookupEvents) into the evidence store')
+          .summary('read CloudTrail history (LookupEvents, or Athena over the trail bucket, or CloudTrail Lake) into the evidence store')
           .description(
             'Looks up AssumeRoleForPodIdentity, AssumeRole and AssumeRoleWithWebIdentity in CloudTrail event history (the last 90 days of management events of a region; no trail needed) and stores them as analyze does, detections included. ' +
               "Regions are read in parallel, each at 2 LookupEvents calls a second (the API's limit), oldest first, so the detections see events in time order. " +
@@ -84,6 +84,7 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
       'after',
       '\nIRSA calls to the global STS endpoint are recorded in us-east-1: include it. ' +
         "Permission: cloudtrail:LookupEvents. LookupEvents gives at most 100 events a second per region (2 calls x 50), and AssumeRole matches every AssumeRole in the account: for a busy account, analyze over the trail's S3 logs is faster.\n" +
+        "\nAn organization's history: --athena --trail-bucket s3://BUCKET/[PREFIX/]AWSLogs[/o-ORGID] reads the trail's logs through Athena (it creates the table, with partition projection, if it does not exist), --lake ARN a CloudTrail Lake event data store; one query per day (--days up to 3650), its WHERE clause generated from the rule patterns, checkpointed per day, with the bytes scanned and their cost ($5 per TB) printed. --print-sql shows the statements and sends nothing. Permissions, coverage and cost: docs/athena.md.\n" +
         '\nExamples:\n' +
         '  cutover-watch backfill --days 30 --region us-east-1 --region us-west-2\n' +
         '  cutover-watch backfill --days 90 --table cutover-watch-evidence --table-region us-east-1 --region eu-west-1\n' +
