@@ -475,20 +475,43 @@ export function athenaSliceQuery(spec: AthenaSliceSpec): string {
   for (const r of spec.regions) if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(r)) throw new TrailSqlError(`region ${JSON.stringify(r)} is not an AWS region name`);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(spec.day)) throw new TrailSqlError(`day ${JSON.stringify(spec.day)} is not YYYY-MM-DD`);
   if (spec.accounts.length === 0 || spec.regions.length === 0) throw new TrailSqlError('a slice needs at least one account and one region (the injected partitions)');
-  const kept = SELECTED_FIELDS.map((f) => `IF(kept, ${selectedSql('athena', f)}) AS ${f.column}`).join(',\n    ');
-  const columns = SELECTED_FIELDS.map((f) => f.column);
-  const groupBy = ['record_account', 'record_region', 'record_hour', ...columns].map((_, i) => i + 1).join(', ');
-  return `WITH folder AS (
-  SELECT *, ${trailPredicate('athena', spec.predicate).replace(/\n/g, '\n  ')} AS kept
-  FROM \`${spec.database}\`.\`${spec.table}\`
+  return sliceQuery(
+    'athena',
+    spec.predicate,
+    `\`${spec.database}\`.\`${spec.table}\`
   WHERE account IN (${spec.accounts.map(literal).join(', ')})
     AND region IN (${spec.regions.map(literal).join(', ')})
-    AND "timestamp" = ${literal(spec.day.replaceAll('-', '/'))}
+    AND "timestamp" = ${literal(spec.day.replaceAll('-', '/'))}`,
+  );
+}
+
+/**
+ * The same query over log files on disk (`glob`: one day folder's `.json.gz` files), for DuckDB:
+ * the tests run it over the sample fleet to check the shape of the Athena query, not only its predicate.
+ */
+export function duckdbSliceQuery(glob: string, predicate: TrailPredicateConfig): string {
+  return sliceQuery(
+    'duckdb',
+    predicate,
+    `(
+    SELECT unnest(Records) AS r
+    FROM read_json(${literal(glob)}, columns = {Records: 'JSON[]'}, compression = 'gzip', maximum_object_size = 268435456)
+  )`,
+  );
+}
+
+function sliceQuery(dialect: 'athena' | 'duckdb', predicate: TrailPredicateConfig, from: string): string {
+  const kept = SELECTED_FIELDS.map((f) => `CASE WHEN kept THEN ${selectedSql(dialect, f)} END AS ${f.column}`).join(',\n    ');
+  const groupBy = [...HOUR_ROW_COLUMNS.slice(0, 3), ...SELECTED_FIELDS].map((_, i) => i + 1).join(', ');
+  const field = (...path: string[]) => fieldSql(dialect, path);
+  return `WITH folder AS (
+  SELECT *, ${trailPredicate(dialect, predicate).replace(/\n/g, '\n  ')} AS kept
+  FROM ${from}
 )
 SELECT
-    coalesce(recipientaccountid, useridentity.accountid) AS record_account,
-    awsregion AS record_region,
-    substr(eventtime, 1, 13) AS record_hour,
+    coalesce(${field('recipientAccountId')}, ${field('userIdentity', 'accountId')}) AS record_account,
+    ${field('awsRegion')} AS record_region,
+    substr(${field('eventTime')}, 1, 13) AS record_hour,
     ${kept},
     count(*) AS records
 FROM folder

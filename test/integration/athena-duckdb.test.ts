@@ -4,7 +4,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
 import { nodeRoleMatcher } from '../../functions/core/node-roles';
 import { normalizeRecord } from '../../functions/core/normalize';
-import { duckdbQuery, rebuildRecord, selectList, SELECTED_FIELDS } from '../../functions/core/trail-sql';
+import { athenaSource, type ResultRow, type TrailQueryEngine } from '../../functions/adapters/athena-backfill';
+import { CoverageAccumulator, placeCoverage } from '../../functions/core/coverage';
+import { duckdbQuery, duckdbSliceQuery, rebuildRecord, selectList, SELECTED_FIELDS } from '../../functions/core/trail-sql';
 import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
 import { embeddedTables } from '../support/embedded-tables';
 
@@ -12,7 +14,8 @@ import { embeddedTables } from '../support/embedded-tables';
  * The SQL is tested, not trusted: the predicate generated from the rule patterns, rendered for
  * DuckDB and run over the sample fleet's CloudTrail files, selects exactly the records `analyze`
  * keeps (the eventIDs it claims in the store), and the columns Athena would return rebuild records
- * the normalizer reads as it reads the originals.
+ * the normalizer reads as it reads the originals. The Athena day query's shape, rendered for
+ * DuckDB and run per date folder, gives the same eventIDs and the same coverage as analyze.
  */
 const END = new Date('2026-11-20T00:00:00Z');
 const tables = embeddedTables('athena-duckdb');
@@ -55,9 +58,30 @@ describe('the trail predicate over the sample fleet (DuckDB)', () => {
         const original = JSON.parse(String(row['original'])) as Record<string, unknown>;
         expect(normalizeRecord(rebuilt.record, matcher, { now }), String(row['eventid'])).toEqual(normalizeRecord(original, matcher, { now }));
       }
+
+      // The Athena day query's shape (kept rows and per-hour counts from one scan), run per date
+      // folder and read by the Athena source's row reader: the same eventIDs, the same coverage as analyze.
+      const reader = athenaSource({ engine: {} as TrailQueryEngine, database: 'default', location: 's3://b/AWSLogs', table: 't', accounts: ['111122223333'], regions: ['us-east-1'] });
+      const coverage = new CoverageAccumulator();
+      const fromSlices: string[] = [];
+      const folders = [...new Set(fleet.files.map((f) => f.key.split('/').slice(4, 7).join('/')))].sort();
+      for (const folder of folders) {
+        const sql = duckdbSliceQuery(path.join(logDir, 'AWSLogs', '*', 'CloudTrail', '*', folder, '*.json.gz'), {});
+        const rows: ResultRow[] = (await connection.runAndReadAll(sql)).getRowObjects().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? null : String(v)])));
+        const items = reader.readRows(rows, folder, 1, coverage);
+        for (const item of items) {
+          if (item.type !== 'record') throw new Error(item.reason);
+          fromSlices.push(String((item.record as Record<string, unknown>)['eventID']));
+        }
+        // In time order, as the detections need it.
+        const times = items.map((i) => String((i.type === 'record' && (i.record as Record<string, unknown>)['eventTime']) || ''));
+        expect(times, folder).toEqual([...times].sort());
+      }
+      expect(fromSlices.sort()).toEqual([...claimed].sort());
+      expect(placeCoverage(coverage.days())).toEqual(placeCoverage(await store.coverageDays()));
     } finally {
       connection.closeSync();
       db.closeSync();
     }
-  }, 60_000);
+  }, 90_000);
 });
