@@ -64,7 +64,7 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
               "Regions are read in parallel, each at 2 LookupEvents calls a second (the API's limit), oldest first, so the detections see events in time order. " +
               'Progress is checkpointed in the store: run the same command again to resume; a finished window is skipped. Replays are safe: each CloudTrail eventID is counted once.',
           )
-          .requiredOption('--days <n>', `days of history, 1 to ${LOOKUP_DAYS}`)
+          .requiredOption('--days <n>', `days of history, 1 to ${LOOKUP_DAYS} (to 3650 with --athena or --lake)`)
           .option('--restart', 'forget the checkpoints of these regions and look the whole window up again')
           .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collectNodeRole)
           .option('--athena', 'read the trail\'s S3 logs through Athena instead of LookupEvents (with --trail-bucket; docs/athena.md)')
@@ -92,7 +92,7 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
         '  cutover-watch backfill --athena --trail-bucket s3://org-trail/AWSLogs/o-a1b2c3d4e5 --days 30 --region us-east-1 --output-location s3://athena-results/cutover-watch/\n' +
         '  cutover-watch backfill --lake arn:aws:cloudtrail:us-east-1:111122223333:eventdatastore/EXAMPLE6d-0c7f-4b81 --days 30\n' +
         `\nAlerts are raised and delivered as by analyze (alerts.jsonl, --sns-topic, Slack when ${SLACK_WEBHOOK_ENV} is set).\n` +
-        '\nExit codes: 0 done; 1 evidence could not be stored or an alert could not be delivered; 2 bad arguments, expired credentials, an unknown region or a missing permission (nothing stored); 130 stopped by Ctrl-C.',
+        '\nExit codes: 0 done; 1 evidence could not be stored, an alert could not be delivered, or the Athena or Lake query of a day failed; 2 bad arguments, expired credentials, an unknown region or a missing permission (nothing stored); 130 stopped by Ctrl-C.',
     )
     .action(async (flags: BackfillFlags & TrailFlags) => {
       if (wantsTrailBackfill(flags)) {
