@@ -157,21 +157,28 @@ export function athenaEngine(options: AthenaEngineOptions): TrailQueryEngine {
       const id = started.QueryExecutionId;
       if (!id) throw new Error('Athena StartQueryExecution returned no QueryExecutionId');
       const sleep = options.sleep ?? abortableSleep(signal);
-      for (let wait = options.pollMs ?? 500; ; wait = Math.min(wait * 2, options.maxPollMs ?? 5000)) {
-        const out = await call('GetQueryExecution', () => client.send(new GetQueryExecutionCommand({ QueryExecutionId: id })), signal);
-        const status = out.QueryExecution?.Status;
-        const state = status?.State;
-        const scanned = out.QueryExecution?.Statistics?.DataScannedInBytes ?? 0;
-        if (state === 'SUCCEEDED') {
-          const ddl = out.QueryExecution?.StatementType === 'DDL';
-          return { id, scannedBytes: scanned, billedBytes: ddl ? 0 : athenaBilledBytes(scanned) };
+      // Stopped while it runs: cancel it, or it runs (and bills) on.
+      const onAbort = () => void client.send(new StopQueryExecutionCommand({ QueryExecutionId: id })).catch(() => undefined);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        for (let wait = options.pollMs ?? 500; ; wait = Math.min(wait * 2, options.maxPollMs ?? 5000)) {
+          const out = await call('GetQueryExecution', () => client.send(new GetQueryExecutionCommand({ QueryExecutionId: id })), signal);
+          const status = out.QueryExecution?.Status;
+          const state = status?.State;
+          const scanned = out.QueryExecution?.Statistics?.DataScannedInBytes ?? 0;
+          if (state === 'SUCCEEDED') {
+            const ddl = out.QueryExecution?.StatementType === 'DDL';
+            return { id, scannedBytes: scanned, billedBytes: ddl ? 0 : athenaBilledBytes(scanned) };
+          }
+          if (state === 'FAILED' || state === 'CANCELLED') {
+            const reason = status?.AthenaError?.ErrorMessage ?? status?.StateChangeReason ?? 'no reason given';
+            throw new QueryFailedError(`Athena query ${id} ${state}: ${oneLine(reason)}`, state, id);
+          }
+          if (state !== 'QUEUED' && state !== 'RUNNING') throw new Error(`Athena query ${id}: unexpected state ${String(state)}`);
+          await sleep(wait);
         }
-        if (state === 'FAILED' || state === 'CANCELLED') {
-          const reason = status?.AthenaError?.ErrorMessage ?? status?.StateChangeReason ?? 'no reason given';
-          throw new QueryFailedError(`Athena query ${id} ${state}: ${oneLine(reason)}`, state, id);
-        }
-        if (state !== 'QUEUED' && state !== 'RUNNING') throw new Error(`Athena query ${id}: unexpected state ${String(state)}`);
-        await sleep(wait);
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
       }
     },
     async *pages(id, signal) {
@@ -409,106 +416,106 @@ export async function runTrailBackfill(options: TrailBackfillOptions): Promise<T
       const p = progress.get(slice.day)!;
       let run: QueryRun;
       try {
-        run = await runs.get(slice.day)!;
-      } catch (e) {
-        if (stopRequested()) return;
-        if (!(e instanceof QueryFailedError)) throw e;
-        p.status = 'failed';
-        p.queryId = e.queryId;
-        p.note = e.message;
-        report(p);
-        continue;
-      }
-      p.queryId = run.id;
-      p.scannedBytes = run.scannedBytes;
-      p.billedBytes = run.billedBytes;
-      const name = `${source.engine.label} ${source.id} ${slice.day}`;
-      const coverage = source.provesCoverage ? new CoverageAccumulator() : null;
-      if (coverage) coverageOf.set(name, coverage);
-      unitDay.set(name, slice.day);
-      // Streamed a page at a time (a day of a large fleet does not fit in memory), in the query's
-      // time order (ORDER BY), which the detections need (cloudtrail-backfill.ts, "Order").
-      const engine = source.engine;
-      const items = (async function* () {
-        let rows = 0;
-        for await (const page of engine.pages(run.id, options.signal)) {
-          const chunk = source.readRows(page, name, rows + 1, coverage);
-          rows += page.length;
-          p.records += chunk.filter((i) => i.type === 'record').length;
-          yield chunk;
-        }
-      })();
-      yield { name, items };
-    }
-  })();
-
-  let summary: AnalyzeSummary;
-  try {
-    summary = await ingestUnits(units, {
-      store,
-      policy: options.policy,
-      detect: options.detect,
-      nodeRolePatterns: options.nodeRolePatterns,
-      now: options.now,
-      batchSize: options.batchSize ?? 5_000,
-      flushAfterMs: options.storeEveryMs ?? 30_000,
-      onAlerts: options.onAlerts,
-      onRejection: options.onRejection,
-      onStored: async (units) => {
-        for (const { name, stored: ok } of units) {
-          const day = unitDay.get(name);
-          if (!day) continue;
-          const p = progress.get(day)!;
-          if (!ok) {
-            p.status = 'failed';
-            p.note = `events of ${day} could not be stored; it is read again by the next run`;
-            report(p);
-            continue;
-          }
-          const coverage = coverageOf.get(name);
-          if (coverage && coverage.size > 0) await store.recordCoverage(coverage.days());
-          coverageOf.delete(name);
-          const slice = slices.find((s) => s.day === day)!;
-          const checkpoint: TrailCheckpoint = {
-            pk: BACKFILL_PK,
-            sk: `${prefix}${day}`,
-            kind: source.kind,
-            source: source.id,
-            day,
-            complete: options.now().getTime() >= slice.end + DELIVERY_LAG_MS,
-            records: p.records,
-            scannedBytes: p.scannedBytes,
-            queryId: p.queryId ?? '',
-            updatedAt: options.now().toISOString(),
-          };
-          await store.putMeta({ ...checkpoint });
-          p.status = 'stored';
-          if (!checkpoint.complete) p.note = 'today: read again by the next run';
+          run = await runs.get(slice.day)!;
+        } catch (e) {
+          if (stopRequested()) return;
+          if (!(e instanceof QueryFailedError)) throw e;
+          p.status = 'failed';
+          p.queryId = e.queryId;
+          p.note = e.message;
           report(p);
+          continue;
         }
-      },
-    });
-  } finally {
-    // Queries started ahead and never read: stop paying for them.
-    for (const [day, run] of runs) {
-      if (progress.get(day)?.status !== 'pending') continue;
-      void run.then((r) => source.engine.cancel(r.id), () => undefined);
+        p.queryId = run.id;
+        p.scannedBytes = run.scannedBytes;
+        p.billedBytes = run.billedBytes;
+        const name = `${source.engine.label} ${source.id} ${slice.day}`;
+        const coverage = source.provesCoverage ? new CoverageAccumulator() : null;
+        if (coverage) coverageOf.set(name, coverage);
+        unitDay.set(name, slice.day);
+        // Streamed a page at a time (a day of a large fleet does not fit in memory), in the query's
+        // time order (ORDER BY), which the detections need (cloudtrail-backfill.ts, "Order").
+        const engine = source.engine;
+        const items = (async function* () {
+          let rows = 0;
+          for await (const page of engine.pages(run.id, options.signal)) {
+            const chunk = source.readRows(page, name, rows + 1, coverage);
+            rows += page.length;
+            p.records += chunk.filter((i) => i.type === 'record').length;
+            yield chunk;
+          }
+        })();
+        yield { name, items };
+      }
+    })();
+
+    let summary: AnalyzeSummary;
+    try {
+      summary = await ingestUnits(units, {
+        store,
+        policy: options.policy,
+        detect: options.detect,
+        nodeRolePatterns: options.nodeRolePatterns,
+        now: options.now,
+        batchSize: options.batchSize ?? 5_000,
+        flushAfterMs: options.storeEveryMs ?? 30_000,
+        onAlerts: options.onAlerts,
+        onRejection: options.onRejection,
+        onStored: async (units) => {
+          for (const { name, stored: ok } of units) {
+            const day = unitDay.get(name);
+            if (!day) continue;
+            const p = progress.get(day)!;
+            if (!ok) {
+              p.status = 'failed';
+              p.note = `events of ${day} could not be stored; it is read again by the next run`;
+              report(p);
+              continue;
+            }
+            const coverage = coverageOf.get(name);
+            if (coverage && coverage.size > 0) await store.recordCoverage(coverage.days());
+            coverageOf.delete(name);
+            const slice = slices.find((s) => s.day === day)!;
+            const checkpoint: TrailCheckpoint = {
+              pk: BACKFILL_PK,
+              sk: `${prefix}${day}`,
+              kind: source.kind,
+              source: source.id,
+              day,
+              complete: options.now().getTime() >= slice.end + DELIVERY_LAG_MS,
+              records: p.records,
+              scannedBytes: p.scannedBytes,
+              queryId: p.queryId ?? '',
+              updatedAt: options.now().toISOString(),
+            };
+            await store.putMeta({ ...checkpoint });
+            p.status = 'stored';
+            if (!checkpoint.complete) p.note = 'today: read again by the next run';
+            report(p);
+          }
+        },
+      });
+    } finally {
+      // Queries started ahead and never read: stop paying for them.
+      for (const [day, run] of runs) {
+        if (progress.get(day)?.status !== 'pending') continue;
+        void run.then((r) => source.engine.cancel(r.id), () => undefined);
+      }
     }
+
+    const stopped = stopRequested() && [...progress.values()].some((p) => p.status === 'pending');
+    for (const p of progress.values()) {
+      if (p.status === 'pending' && stopped) {
+        p.status = 'stopped';
+        report(p);
+      }
+    }
+    const list = slices.map((s) => ({ ...progress.get(s.day)! }));
+    const scannedBytes = list.reduce((n, p) => n + p.scannedBytes, 0);
+    const billedBytes = list.reduce((n, p) => n + p.billedBytes, 0);
+    return { summary, slices: list, scannedBytes, billedBytes, costUsd: costUsd(billedBytes), stopped };
   }
 
-  const stopped = stopRequested() && [...progress.values()].some((p) => p.status === 'pending');
-  for (const p of progress.values()) {
-    if (p.status === 'pending' && stopped) {
-      p.status = 'stopped';
-      report(p);
-    }
+  function oneLine(text: string): string {
+    return text.replace(/\s+/g, ' ').trim().slice(0, 500);
   }
-  const list = slices.map((s) => ({ ...progress.get(s.day)! }));
-  const scannedBytes = list.reduce((n, p) => n + p.scannedBytes, 0);
-  const billedBytes = list.reduce((n, p) => n + p.billedBytes, 0);
-  return { summary, slices: list, scannedBytes, billedBytes, costUsd: costUsd(billedBytes), stopped };
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim().slice(0, 500);
-}

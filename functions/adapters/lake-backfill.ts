@@ -38,18 +38,25 @@ export function lakeEngine(options: LakeEngineOptions): TrailQueryEngine {
       const id = started.QueryId;
       if (!id) throw new Error('CloudTrail StartQuery returned no QueryId');
       const sleep = options.sleep ?? abortableSleep(signal);
-      for (let wait = options.pollMs ?? 500; ; wait = Math.min(wait * 2, options.maxPollMs ?? 5000)) {
-        const out = await call('DescribeQuery', () => client.send(new DescribeQueryCommand({ QueryId: id })), signal);
-        const state = out.QueryStatus;
-        if (state === 'FINISHED') {
-          const scanned = out.QueryStatistics?.BytesScanned ?? 0;
-          return { id, scannedBytes: scanned, billedBytes: scanned };
+      // Stopped while it runs: cancel it, or it runs (and bills) on.
+      const onAbort = () => void client.send(new CancelQueryCommand({ QueryId: id })).catch(() => undefined);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        for (let wait = options.pollMs ?? 500; ; wait = Math.min(wait * 2, options.maxPollMs ?? 5000)) {
+          const out = await call('DescribeQuery', () => client.send(new DescribeQueryCommand({ QueryId: id })), signal);
+          const state = out.QueryStatus;
+          if (state === 'FINISHED') {
+            const scanned = out.QueryStatistics?.BytesScanned ?? 0;
+            return { id, scannedBytes: scanned, billedBytes: scanned };
+          }
+          if (state === 'FAILED' || state === 'CANCELLED' || state === 'TIMED_OUT') {
+            throw new QueryFailedError(`CloudTrail Lake query ${id} ${state}: ${out.ErrorMessage ?? 'no reason given'}`, state, id);
+          }
+          if (state !== 'QUEUED' && state !== 'RUNNING') throw new Error(`CloudTrail Lake query ${id}: unexpected status ${String(state)}`);
+          await sleep(wait);
         }
-        if (state === 'FAILED' || state === 'CANCELLED' || state === 'TIMED_OUT') {
-          throw new QueryFailedError(`CloudTrail Lake query ${id} ${state}: ${out.ErrorMessage ?? 'no reason given'}`, state, id);
-        }
-        if (state !== 'QUEUED' && state !== 'RUNNING') throw new Error(`CloudTrail Lake query ${id}: unexpected status ${String(state)}`);
-        await sleep(wait);
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
       }
     },
     async *pages(id, signal) {

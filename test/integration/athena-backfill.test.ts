@@ -97,6 +97,18 @@ describe('the Athena engine', () => {
     expect(athena.commandCalls(StartQueryExecutionCommand)).toHaveLength(3);
   });
 
+  it('stopped while a query runs, cancels it (StopQueryExecution) instead of leaving it to run and bill', async () => {
+    const stop = new AbortController();
+    athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q9' });
+    athena.on(GetQueryExecutionCommand).callsFake(() => {
+      stop.abort(new Error('stopped'));
+      return { QueryExecution: { Status: { State: 'RUNNING' } } };
+    });
+    athena.on(StopQueryExecutionCommand).resolves({});
+    await expect(engine().run('SELECT 1', stop.signal)).rejects.toThrow('stopped');
+    expect(athena.commandCalls(StopQueryExecutionCommand).map((c) => c.args[0].input)).toEqual([{ QueryExecutionId: 'q9' }]);
+  });
+
   it('reads every page, the header row of the first one only skipped, a throttled page retried with the same token', async () => {
     athena
       .on(GetQueryResultsCommand, { QueryExecutionId: 'q3' })
