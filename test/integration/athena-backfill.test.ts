@@ -246,7 +246,7 @@ describe('backfill --athena over the sample fleet (fake Athena)', () => {
     const replay = await analyzePaths({ paths: [logDir], store, now: () => END, policy });
     expect(replay.replayed).toBe(files.inScope);
     expect(replay.alertsByDetection).toEqual({});
-  }, 60_000);
+  }, 120_000);
 
   it('a failed day is reported and left for the next run; the other days are stored', async () => {
     fakeAthena({ failDay: '2026-11-18' });
@@ -256,7 +256,7 @@ describe('backfill --athena over the sample fleet (fake Athena)', () => {
     expect(result.slices[1]!.note).toMatch(/FAILED: planted/);
     const days = (await store.queryMeta(BACKFILL_PK, 'athena#')).map((c) => c['day']);
     expect(days).toEqual(['2026-11-17', '2026-11-19', '2026-11-20']);
-  }, 60_000);
+  }, 120_000);
 
   it('stops between days when asked; the next run resumes after the last stored day', async () => {
     fakeAthena();
@@ -278,5 +278,5 @@ describe('backfill --athena over the sample fleet (fake Athena)', () => {
     expect(first.slices.map((s) => s.status)).toEqual(['stored', 'stopped', 'stopped', 'stopped']);
     const rest = await runTrailBackfill({ store, source: source(), days: 3, now: () => END, detect: false });
     expect(rest.slices.map((s) => s.status)).toEqual(['skipped', 'stored', 'stored', 'stored']);
-  }, 60_000);
+  }, 120_000);
 });
