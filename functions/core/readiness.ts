@@ -64,6 +64,8 @@ export interface ServiceAccountEvidence {
   irsaFailed: number;
   podIdentityAssumes: number;
   hasAssociation: boolean;
+  /** SDKs seen in this service account's IRSA user agents (`go-v1/1.44.122`, `?/curl/8.5.0`; core/sdk-versions.ts). */
+  sdks: string[];
 }
 
 export interface NamespaceReadiness {
@@ -441,8 +443,10 @@ function judgeNamespace(place: Place, namespace: string, sas: EvidenceItem[], ct
       irsaFailed: 0,
       podIdentityAssumes: 0,
       hasAssociation: ctx.fleet.hasAssociation(place, namespace, name),
+      sdks: [],
     };
     e.roles = [...new Set([...e.roles, ...((sa['roles'] as string[] | undefined) ?? [])])].sort();
+    e.sdks = [...new Set([...e.sdks, ...((sa['irsaSdks'] as string[] | undefined) ?? [])])].sort();
     if (scope.startsWith('issuer:')) {
       irsaRoles.set(name, new Set([...(irsaRoles.get(name) ?? []), ...((sa['roles'] as string[] | undefined) ?? [])]));
     }

@@ -176,6 +176,7 @@ describe('namespace verdicts', () => {
             irsaFailed: 0,
             podIdentityAssumes: 0,
             hasAssociation: false,
+            sdks: [],
           },
         ],
       },
