@@ -194,7 +194,7 @@ export function itemsOf(e: IdentityEvent): EvidenceItem[] {
       const scope = scopeId('issuer', e.oidcIssuer);
       return [
         scopeItem('issuer', e.oidcIssuer, e, { oidcIssuer: e.oidcIssuer }),
-        saItem(scope, e, 'irsa', { oidcIssuer: e.oidcIssuer, irsaSdks: irsaSdksOf(e) }),
+        saItem(scope, e, 'irsa', { oidcIssuer: e.oidcIssuer, ...irsaSdksOf(e) }),
         dayItem(scope, e, day, 'irsa'),
       ];
     }
@@ -280,9 +280,10 @@ function saItem(scope: string, e: IdentityEvent, mechanism: 'irsa' | 'pi', extra
   };
 }
 
-function irsaSdksOf(e: IdentityEvent): string[] {
+/** Only when the record has a user agent: items without one stay as they were. */
+function irsaSdksOf(e: IdentityEvent): Record<string, AttrValue> {
   const tag = sdkTag(e.userAgent);
-  return tag === null ? [] : [tag];
+  return tag === null ? {} : { irsaSdks: [tag] };
 }
 
 function dayItem(scope: string, e: IdentityEvent, day: string, mechanism: 'irsa' | 'pi'): EvidenceItem {

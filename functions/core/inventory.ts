@@ -86,7 +86,13 @@ export interface Inventory {
   policies?: InventoryPolicy[];
 }
 
-export const emptyInventory = (): Inventory => ({ clusters: [], associations: [], nodegroups: [], addons: [], roles: [], policies: [] });
+export const emptyInventory = (): Inventory => ({ clusters: [], associations: [], nodegroups: [] });
+
+/** The inventory with the optional lists present only when they hold something (so older shapes compare equal). */
+function compact(inv: Required<Inventory>): Inventory {
+  const { addons, roles, policies, ...base } = inv;
+  return { ...base, ...(addons.length > 0 ? { addons } : {}), ...(roles.length > 0 ? { roles } : {}), ...(policies.length > 0 ? { policies } : {}) };
+}
 
 export type InventoryParse = { ok: true; inventory: Inventory; what: string } | { ok: false; reason: string };
 
@@ -116,10 +122,8 @@ export function subjectOfFileName(fileName: string | undefined): string | null {
  * IAM API reference (Role, GetRolePolicy, AttachedPolicy, PolicyVersion, RoleDetail, ManagedPolicyDetail).
  */
 export function parseInventoryDocument(doc: unknown, options: ParseOptions = {}): InventoryParse {
-  const inventory = emptyInventory();
-  const addons = inventory.addons!;
-  const roles = inventory.roles!;
-  const policies = inventory.policies!;
+  const inventory: Required<Inventory> = { ...emptyInventory(), addons: [], roles: [], policies: [] };
+  const { addons, roles, policies } = inventory;
   const seen: string[] = [];
   const visit = (value: unknown): string | null => {
     if (Array.isArray(value)) {
@@ -254,7 +258,7 @@ export function parseInventoryDocument(doc: unknown, options: ParseOptions = {})
   // Files that name a role or cluster only by name: kept as partial facts, joined by name when merged.
   for (const p of inlineOnly) roles.push({ arn: `name:${p.roleName}`, name: p.roleName, trustPolicy: null, inlinePolicies: [{ name: p.name, document: p.document }], attachedPolicies: null });
   for (const a of attachedOnly) roles.push({ arn: `name:${a.roleName}`, name: a.roleName, trustPolicy: null, inlinePolicies: null, attachedPolicies: a.attached });
-  return { ok: true, inventory, what: [...new Set(seen)].join(', ') };
+  return { ok: true, inventory: compact(inventory), what: [...new Set(seen)].join(', ') };
 }
 
 function role(r: unknown, command: string): InventoryRole | string {
@@ -384,14 +388,14 @@ export function mergeInventory(base: Inventory, next: Inventory): Inventory {
   const policyKey = (p: InventoryPolicy) => p.arn ?? `name:${p.name}`;
   const policies = new Map((base.policies ?? []).map((p) => [policyKey(p), p]));
   for (const p of next.policies ?? []) policies.set(policyKey(p), p);
-  return {
+  return compact({
     clusters: [...clusters.values()],
     associations: [...associations.values()],
     nodegroups: [...nodegroups.values()],
     addons: [...addons.values()],
     roles: [...roles.values()],
     policies: [...policies.values()],
-  };
+  });
 }
 
 /** What one read of a role did not tell (null) is kept from the other. */

@@ -299,7 +299,7 @@ function sdkFindings(fleet: FleetView): PreflightFinding[] {
   for (const n of fleet.readiness.namespaces) {
     const place = fleet.clusterOf(n);
     for (const sa of n.detail) {
-      if (!isStraggler(n, sa) || sa.sdks.length === 0) continue;
+      if (!isStraggler(n, sa) || !sa.sdks?.length) continue;
       const judged = sa.sdks.map(judgeSdkTag);
       const tooOld = judged.filter((j) => j.status === 'too-old');
       const unknown = judged.filter((j) => j.status === 'unknown');
