@@ -1,9 +1,11 @@
 import {
   AccessDeniedException,
+  DescribeAddonCommand,
   DescribeClusterCommand,
   DescribeNodegroupCommand,
   DescribePodIdentityAssociationCommand,
   EKSClient,
+  ListAddonsCommand,
   ListClustersCommand,
   ListNodegroupsCommand,
   ListPodIdentityAssociationsCommand,
@@ -54,6 +56,7 @@ interface FakeCluster {
   cluster: Doc;
   associations: Doc[];
   nodegroups: Doc[];
+  addons: Doc[];
 }
 
 function fakeFleet(): FakeCluster[] {
@@ -63,6 +66,7 @@ function fakeFleet(): FakeCluster[] {
     cluster,
     associations: docs.filter((d) => (d['association'] as Doc | undefined)?.['clusterName'] === cluster['name']).map((d) => sdkShape(d['association'] as Doc)),
     nodegroups: docs.filter((d) => (d['nodegroup'] as Doc | undefined)?.['clusterName'] === cluster['name']).map((d) => sdkShape(d['nodegroup'] as Doc)),
+    addons: docs.filter((d) => (d['addon'] as Doc | undefined)?.['clusterName'] === cluster['name']).map((d) => sdkShape(d['addon'] as Doc)),
   }));
   // A second cluster in us-east-1, without associations or node groups: ListClusters paginates too.
   out.push({
@@ -75,6 +79,7 @@ function fakeFleet(): FakeCluster[] {
     },
     associations: [],
     nodegroups: [],
+    addons: [],
   });
   return out;
 }
@@ -162,6 +167,17 @@ function serve(clusters: FakeCluster[], sizes = { clusters: 1, associations: 5, 
     const p = page((find(region, input.clusterName)?.nodegroups ?? []).map((n) => String(n['nodegroupName'])), input.nextToken, sizes.nodegroups);
     return { nodegroups: p.items, nextToken: p.nextToken };
   });
+  // The add-ons (the preflight's eks-pod-identity-agent): not logged, the tests above count the inventory's own calls.
+  eks.on(ListAddonsCommand).callsFake(async (input: { clusterName: string }, getClient) => {
+    const region = await regionOf(getClient);
+    return { addons: (find(region, input.clusterName)?.addons ?? []).map((a) => String(a['addonName'])) };
+  });
+  eks.on(DescribeAddonCommand).callsFake(async (input: { clusterName: string; addonName: string }, getClient) => {
+    const region = await regionOf(getClient);
+    const a = find(region, input.clusterName)?.addons.find((x) => x['addonName'] === input.addonName);
+    if (!a) throw new ResourceNotFoundException({ message: 'No addon', $metadata: {} });
+    return { addon: a };
+  });
   eks.on(DescribeNodegroupCommand).callsFake(async (input: { clusterName: string; nodegroupName: string }, getClient) => {
     const region = await regionOf(getClient);
     calls.log.push(`${region} DescribeNodegroup ${input.clusterName} ${input.nodegroupName}`);
@@ -195,7 +211,11 @@ describe('syncInventory', () => {
       account: '111122223333',
       oidcIssuer: 'oidc.eks.us-east-1.amazonaws.com/id/EMPTYDEV0000000000000000000000AA',
     });
+    // A sync also lists each cluster's add-ons (import has no such file): the list is kept on the cluster.
+    const fake = fakeFleet();
+    expected.clusters = expected.clusters.map((c) => ({ ...c, addonsListed: fake.find((f) => f.cluster['arn'] === c.arn)!.addons.map((a) => String(a['addonName'])).sort() }));
     expect(canonical(result.inventory)).toEqual(canonical(expected));
+    expect(result.inventory.addons ?? []).toEqual(expected.addons ?? []);
     expect(result.inventory.associations).toHaveLength(21);
     expect(result.inventory.associations.every((a) => a.roleArn !== null && a.createdAt !== null)).toBe(true);
     expect(result.inventory.nodegroups.map((n) => `${n.cluster}/${n.nodegroup}`).sort()).toEqual(['legacy-batch/ng-1', 'payments-prod/ng-1', 'payments-prod/ng-2']);
