@@ -94,7 +94,7 @@ export async function readInventoryFiles(files: readonly string[]): Promise<Inve
       const code = (e as NodeJS.ErrnoException).code;
       throw new UsageError(displaySafe(`${file}: ${code === 'ENOENT' ? 'no such file' : code ? (e as Error).message : `not JSON: ${jsonErrorMessage(e)}`}`));
     }
-    const result = parseInventoryDocument(doc);
+    const result = parseInventoryDocument(doc, { fileName: file });
     if (!result.ok) throw new UsageError(displaySafe(`${file}: ${result.reason}`));
     parsed = mergeInventory(parsed, result.inventory);
   }
