@@ -8,6 +8,7 @@ import {
   paginateListRolePolicies,
 } from '@aws-sdk/client-iam';
 import { emptyInventory, mergeInventory, parseInventoryDocument, policyDocument, type Inventory, type InventoryPolicy } from '../core/inventory';
+import type { DynamoEvidenceStore } from './dynamo-evidence-store';
 import { defaultSleep, problemReason, rethrowFatal, SDK_MAX_ATTEMPTS, withRetry, type InventoryProblem, type Retry } from './eks-inventory';
 
 /**
@@ -52,6 +53,21 @@ export function parseRoleArn(arn: string): { partition: string; account: string;
 }
 
 const AWS_MANAGED = /^arn:aws[\w-]*:iam::aws:policy\//;
+
+/**
+ * The roles the preflight lints: every association's role, and every role a service account
+ * assumed through IRSA (the store's evidence under its OIDC issuers): a straggler's role is the one
+ * its switch will associate, a READY namespace's the one whose IRSA statement is left to remove.
+ */
+export async function rolesToRead(inventory: Inventory, store: Pick<DynamoEvidenceStore, 'snapshotReads'>): Promise<string[]> {
+  // A day no evidence has: only the service-account items are read, no daily counts.
+  const reads = await store.snapshotReads('9999-12-31');
+  const irsa = reads.scopes
+    .filter((s) => s.scope['kind'] === 'issuer')
+    .flatMap((s) => s.items.filter((i) => i.type === 'sa').flatMap((i) => (i['roles'] as string[] | undefined) ?? []));
+  const associated = inventory.associations.map((a) => a.roleArn).filter((r): r is string => r !== null);
+  return [...new Set([...associated, ...irsa])].sort();
+}
 
 export async function syncRoles(options: RoleSyncOptions): Promise<RoleSyncResult> {
   const retry: Retry = { sleep: options.sleep ?? defaultSleep, retries: options.throttleRetries ?? 5 };
