@@ -142,11 +142,27 @@ class FleetView {
   readonly inventory: Inventory;
   readonly readiness: ReadinessReport;
   private readonly rolesByArn: Map<string, InventoryRole>;
+  private readonly clustersByArn: Map<string, InventoryCluster>;
+  private readonly rows: Map<string, NamespaceReadiness>;
+  /** Per role: the service accounts seen assuming it through IRSA, with their namespace's place (one pass over the report). */
+  private readonly irsaUsers = new Map<string, { issuer: string | null; clusterArn: string | null; user: IrsaUser }[]>();
 
   constructor(input: PreflightInput) {
     this.inventory = input.inventory;
     this.readiness = input.readiness;
     this.rolesByArn = new Map((input.inventory.roles ?? []).map((r) => [r.arn, r]));
+    this.clustersByArn = new Map(input.inventory.clusters.map((c) => [c.arn, c]));
+    this.rows = new Map(input.readiness.namespaces.map((n) => [`${n.clusterArn}|${n.namespace}`, n]));
+    for (const n of input.readiness.namespaces) {
+      for (const sa of n.detail) {
+        if (sa.lastIrsa === null) continue;
+        for (const role of sa.roles) {
+          const list = this.irsaUsers.get(role) ?? [];
+          list.push({ issuer: n.oidcIssuer, clusterArn: n.clusterArn, user: { namespace: n.namespace, serviceAccount: sa.serviceAccount } });
+          this.irsaUsers.set(role, list);
+        }
+      }
+    }
   }
 
   role(arn: string | null): InventoryRole | null {
@@ -158,11 +174,11 @@ class FleetView {
   }
 
   clusterOf(arnOrName: { clusterArn: string | null; cluster: string | null }): Place {
-    const byName = arnOrName.cluster ? this.inventory.clusters.filter((x) => x.name === arnOrName.cluster) : [];
+    const byName = arnOrName.clusterArn === null && arnOrName.cluster ? this.inventory.clusters.filter((x) => x.name === arnOrName.cluster) : [];
     const c =
-      (arnOrName.clusterArn ? this.inventory.clusters.find((x) => x.arn === arnOrName.clusterArn) : undefined) ??
+      (arnOrName.clusterArn ? this.clustersByArn.get(arnOrName.clusterArn) : undefined) ??
       // A name alone is trusted only when one cluster has it (two accounts may share names).
-      (arnOrName.clusterArn === null && byName.length === 1 ? byName[0] : undefined) ??
+      (byName.length === 1 ? byName[0] : undefined) ??
       null;
     return { cluster: c, clusterArn: c?.arn ?? arnOrName.clusterArn, name: c?.name ?? arnOrName.cluster };
   }
@@ -176,22 +192,26 @@ class FleetView {
   }
 
   row(clusterArn: string | null, namespace: string): NamespaceReadiness | null {
-    return this.readiness.namespaces.find((n) => n.clusterArn === clusterArn && n.namespace === namespace) ?? null;
+    return this.rows.get(`${clusterArn}|${namespace}`) ?? null;
   }
 
   associationsOf(roleArn: string): InventoryAssociation[] {
-    return this.inventory.associations.filter((a) => a.roleArn === roleArn);
+    if (this.byRole === null) {
+      this.byRole = new Map();
+      for (const a of this.inventory.associations) if (a.roleArn) this.byRole.set(a.roleArn, [...(this.byRole.get(a.roleArn) ?? []), a]);
+    }
+    return this.byRole.get(roleArn) ?? [];
   }
+
+  private byRole: Map<string, InventoryAssociation[]> | null = null;
 
   /** Service accounts seen assuming `roleArn` through IRSA in the cluster of `issuer`, and those associated with it there. */
   usersOf(roleArn: string, issuer: string): IrsaUser[] {
     const cluster = this.clusterOfIssuer(issuer);
     const users = new Map<string, IrsaUser>();
-    for (const n of this.readiness.namespaces) {
-      if (n.oidcIssuer !== issuer && (cluster === null || n.clusterArn !== cluster.arn)) continue;
-      for (const sa of n.detail) {
-        if (sa.lastIrsa !== null && sa.roles.includes(roleArn)) users.set(`${n.namespace}/${sa.serviceAccount}`, { namespace: n.namespace, serviceAccount: sa.serviceAccount });
-      }
+    for (const u of this.irsaUsers.get(roleArn) ?? []) {
+      if (u.issuer !== issuer && (cluster === null || u.clusterArn !== cluster.arn)) continue;
+      users.set(`${u.user.namespace}/${u.user.serviceAccount}`, u.user);
     }
     if (cluster) {
       for (const a of this.associationsOf(roleArn)) {
