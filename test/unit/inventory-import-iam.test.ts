@@ -40,7 +40,7 @@ async function cli(argv: string[]) {
 
 describe('cutover-watch inventory import (IAM and add-ons)', () => {
   it('stores the roles with their policies and the add-ons, and shows them', async () => {
-    const files = (await readdir(FIXTURES)).sort().map((f) => path.join(FIXTURES, f));
+    const files = (await readdir(FIXTURES)).filter((f) => f.endsWith('.json')).sort().map((f) => path.join(FIXTURES, f));
     const run = await cli(['inventory', 'import', '--store', 'iam-store', ...files]);
     expect(run.err).toBe('');
     expect(run.code).toBe(0);

@@ -32,7 +32,7 @@ function association(clusterArn: string, namespace: string, serviceAccount: stri
 
 function fixtureInventory(): Inventory {
   let inventory = emptyInventory();
-  for (const file of readdirSync(FIXTURES).sort()) {
+  for (const file of readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort()) {
     const parsed = parseInventoryDocument(JSON.parse(readFileSync(path.join(FIXTURES, file), 'utf8')), { fileName: file });
     if (!parsed.ok) throw new Error(`${file}: ${parsed.reason}`);
     inventory = mergeInventory(inventory, parsed.inventory);
