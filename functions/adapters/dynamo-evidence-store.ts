@@ -834,6 +834,10 @@ export class DynamoEvidenceStore implements EvidencePort {
         part: { ...emptyInventory(), associations: [a] },
       })),
       ...merged.nodegroups.map((n) => ({ sk: `NODEGROUP#${n.cluster}#${n.nodegroup}`, part: { ...emptyInventory(), nodegroups: [n] } })),
+      // The preflight's facts (add-ons, IAM roles and managed policies): one item each, documents included.
+      ...(merged.addons ?? []).map((a) => ({ sk: `ADDON#${a.clusterArn ?? a.cluster}#${a.addonName}`, part: { ...emptyInventory(), addons: [a] } })),
+      ...(merged.roles ?? []).map((r) => ({ sk: `ROLE#${r.arn}`, part: { ...emptyInventory(), roles: [r] } })),
+      ...(merged.policies ?? []).map((p) => ({ sk: `POLICY#${p.arn ?? `name:${p.name}`}`, part: { ...emptyInventory(), policies: [p] } })),
     ];
     await this.batchWrite(puts.map(({ sk, part }) => ({ PutRequest: { Item: { pk: INVENTORY_PK, sk, data: JSON.stringify(part) } } })));
     return merged;

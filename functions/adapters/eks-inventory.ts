@@ -1,14 +1,17 @@
 import {
+  DescribeAddonCommand,
   DescribeClusterCommand,
   DescribeNodegroupCommand,
   DescribePodIdentityAssociationCommand,
   EKSClient,
+  paginateListAddons,
   paginateListClusters,
   paginateListNodegroups,
   paginateListPodIdentityAssociations,
   type PodIdentityAssociationSummary,
 } from '@aws-sdk/client-eks';
-import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory } from '../core/inventory';
+import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory, type InventoryCluster } from '../core/inventory';
+import { AGENT_ADDON } from '../core/preflight';
 
 /**
  * The EKS side of the fleet, read from the EKS API: the same `Inventory` that `inventory import`
@@ -18,7 +21,8 @@ import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory 
  * Calls per region (EKS API reference): ListClusters; per cluster DescribeCluster (OIDC issuer),
  * ListPodIdentityAssociations + DescribePodIdentityAssociation each (the list's
  * PodIdentityAssociationSummary omits roleArn and createdAt), ListNodegroups + DescribeNodegroup
- * each (node role). IAM actions are named after the operations: `eks:DescribeCluster`, …
+ * each (node role), ListAddons + DescribeAddon of the eks-pod-identity-agent (the preflight).
+ * IAM actions are named after the operations: `eks:DescribeCluster`, …
  */
 
 export interface InventoryProblem {
@@ -181,7 +185,32 @@ async function syncCluster(client: EKSClient, region: string, name: string, retr
   });
 
   for (const part of [...associations, ...nodegroups]) inventory = mergeInventory(inventory, part);
-  return inventory;
+  return mergeInventory(inventory, await syncAgentAddon(client, name, retry, problem, inventory.clusters[0]!));
+}
+
+/**
+ * The add-ons of a cluster, and the Pod Identity Agent's status when it is one of them. The list is
+ * kept on the cluster (`addonsListed`), so the preflight can tell a missing agent from an unread list.
+ */
+async function syncAgentAddon(client: EKSClient, name: string, retry: Retry, problem: Problem, cluster: InventoryCluster): Promise<Inventory> {
+  let addons: string[];
+  try {
+    addons = await listAll((startingToken) => paginateListAddons({ client, startingToken, pageSize: 100 }, { clusterName: name }), (p) => p.addons, retry);
+  } catch (e) {
+    rethrowFatal(e, 'eks', cluster.region ?? '');
+    problem(name, 'ListAddons', e);
+    return emptyInventory();
+  }
+  const listed: Inventory = { ...emptyInventory(), clusters: [{ ...cluster, addonsListed: [...addons].sort() }] };
+  if (!addons.includes(AGENT_ADDON)) return listed;
+  try {
+    const out = await withRetry(() => client.send(new DescribeAddonCommand({ clusterName: name, addonName: AGENT_ADDON })), retry);
+    return mergeInventory(listed, parsed({ addon: plain(out.addon) }));
+  } catch (e) {
+    rethrowFatal(e, 'eks', cluster.region ?? '');
+    problem(name, 'DescribeAddon', e);
+    return listed;
+  }
 }
 
 /** An SDK response as the AWS CLI prints it: Dates become ISO strings, `undefined` fields vanish. */
@@ -202,9 +231,11 @@ class UnexpectedResponse extends Error {
 function sorted(inv: Inventory): Inventory {
   const by = <T>(key: (x: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
   return {
+    ...inv,
     clusters: [...inv.clusters].sort(by((c) => `${c.region}|${c.name}|${c.arn}`)),
     associations: [...inv.associations].sort(by((a) => `${a.clusterArn ?? a.cluster}|${a.namespace}|${a.serviceAccount}`)),
     nodegroups: [...inv.nodegroups].sort(by((n) => `${n.cluster}|${n.nodegroup}`)),
+    ...(inv.addons ? { addons: [...inv.addons].sort(by((a) => `${a.clusterArn ?? a.cluster}|${a.addonName}`)) } : {}),
   };
 }
 

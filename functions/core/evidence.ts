@@ -1,5 +1,6 @@
 import { spikeKeyOf, windowStart } from './keys';
 import type { IdentityEvent } from './identity-event';
+import { sdkTag } from './sdk-versions';
 import { scopeId, scopePk, SCOPES_PK, type ScopeKind } from './table-schema';
 
 /**
@@ -60,6 +61,9 @@ export const MERGE_RULES: Record<ItemType, Record<string, MergeRule>> = {
     // Every account/region the service account's assumes were recorded in (IRSA through the global
     // STS endpoint lands in us-east-1; a cross-account role in its own account): what coverage must hold.
     places: 'set',
+    // The SDKs (`go-v1/1.44.122`, core/sdk-versions.ts) seen in the service account's IRSA user
+    // agents: an SDK too old for Pod Identity falls through to the node role after the switch.
+    irsaSdks: 'set',
     lastPod: { latestBy: 'piLastOk' },
   },
   day: { ...keep('scope', 'namespace', 'day'), irsaOk: 'sum', irsaFailed: 'sum', piOk: 'sum', piFailed: 'sum' },
@@ -190,7 +194,7 @@ export function itemsOf(e: IdentityEvent): EvidenceItem[] {
       const scope = scopeId('issuer', e.oidcIssuer);
       return [
         scopeItem('issuer', e.oidcIssuer, e, { oidcIssuer: e.oidcIssuer }),
-        saItem(scope, e, 'irsa', { oidcIssuer: e.oidcIssuer }),
+        saItem(scope, e, 'irsa', { oidcIssuer: e.oidcIssuer, ...irsaSdksOf(e) }),
         dayItem(scope, e, day, 'irsa'),
       ];
     }
@@ -274,6 +278,12 @@ function saItem(scope: string, e: IdentityEvent, mechanism: 'irsa' | 'pi', extra
     ...attempt(mechanism, e),
     ...extra,
   };
+}
+
+/** Only when the record has a user agent: items without one stay as they were. */
+function irsaSdksOf(e: IdentityEvent): Record<string, AttrValue> {
+  const tag = sdkTag(e.userAgent);
+  return tag === null ? {} : { irsaSdks: [tag] };
 }
 
 function dayItem(scope: string, e: IdentityEvent, day: string, mechanism: 'irsa' | 'pi'): EvidenceItem {

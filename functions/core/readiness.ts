@@ -64,6 +64,8 @@ export interface ServiceAccountEvidence {
   irsaFailed: number;
   podIdentityAssumes: number;
   hasAssociation: boolean;
+  /** SDKs seen in this service account's IRSA user agents (`go-v1/1.44.122`, `?/curl/8.5.0`; core/sdk-versions.ts); absent when none was. */
+  sdks?: string[];
 }
 
 export interface NamespaceReadiness {
@@ -443,6 +445,8 @@ function judgeNamespace(place: Place, namespace: string, sas: EvidenceItem[], ct
       hasAssociation: ctx.fleet.hasAssociation(place, namespace, name),
     };
     e.roles = [...new Set([...e.roles, ...((sa['roles'] as string[] | undefined) ?? [])])].sort();
+    const sdks = [...new Set([...(e.sdks ?? []), ...((sa['irsaSdks'] as string[] | undefined) ?? [])])].sort();
+    if (sdks.length > 0) e.sdks = sdks;
     if (scope.startsWith('issuer:')) {
       irsaRoles.set(name, new Set([...(irsaRoles.get(name) ?? []), ...((sa['roles'] as string[] | undefined) ?? [])]));
     }

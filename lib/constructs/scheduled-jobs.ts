@@ -54,7 +54,7 @@ export class ScheduledJobs extends Construct {
 
     this.inventory = new WatchFunction(this, 'Inventory', {
       handler: 'inventory',
-      description: 'cutover-watch: syncs EKS clusters, node groups and Pod Identity associations into the table',
+      description: 'cutover-watch: syncs EKS clusters, node groups, Pod Identity associations, the agent add-on and their IAM roles into the table',
       timeout: Duration.minutes(5),
       memorySize: 512,
       logRemovalPolicy: props.logRemovalPolicy,
@@ -74,10 +74,21 @@ export class ScheduledJobs extends Construct {
     this.inventory.role.addToPrincipalPolicy(
       new PolicyStatement({
         sid: 'ReadClusters',
-        actions: ['eks:DescribeCluster', 'eks:ListNodegroups', 'eks:ListPodIdentityAssociations'],
+        actions: ['eks:DescribeCluster', 'eks:ListNodegroups', 'eks:ListPodIdentityAssociations', 'eks:ListAddons'],
         resources: eksResources.clusters,
       }),
     );
+    // The preflight: the Pod Identity Agent add-on's status, and the roles' trust and permission policies.
+    this.inventory.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'ReadAgentAddon', actions: ['eks:DescribeAddon'], resources: eksResources.agentAddons }));
+    const iamArn = (resource: string) => `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:${resource}`;
+    this.inventory.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'ReadRoles',
+        actions: ['iam:GetRole', 'iam:ListRolePolicies', 'iam:GetRolePolicy', 'iam:ListAttachedRolePolicies'],
+        resources: [iamArn('role/*')],
+      }),
+    );
+    this.inventory.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'ReadManagedPolicies', actions: ['iam:GetPolicy', 'iam:GetPolicyVersion'], resources: [iamArn('policy/*')] }));
     this.inventory.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: eksResources.nodegroups }));
     this.inventory.role.addToPrincipalPolicy(
       new PolicyStatement({ sid: 'ReadPodIdentityAssociations', actions: ['eks:DescribePodIdentityAssociation'], resources: eksResources.associations }),
@@ -87,6 +98,14 @@ export class ScheduledJobs extends Construct {
       ...eksResources.findings.map(
         (finding): [string, string] => [finding, 'the inventory reads every cluster, node group and Pod Identity association of the configured regions in this account; the names are what it discovers'],
       ),
+      [
+        'Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*',
+        'the preflight reads (never writes) the trust and inline policies of the roles the associations and IRSA evidence name; which roles is known only at run time',
+      ],
+      [
+        'Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:policy/*',
+        'the preflight reads (never writes) the default version of the customer managed policies those roles attach',
+      ],
     ]);
 
     this.report = new WatchFunction(this, 'Report', {
@@ -154,11 +173,13 @@ const CHART_JS_UMD = join(dirname(createRequire(import.meta.url).resolve('chart.
 function inventoryEksResources(regions: readonly string[]) {
   const arn = (region: string, resource: string) => `arn:${Aws.PARTITION}:eks:${region}:${Aws.ACCOUNT_ID}:${resource}`;
   const finding = (region: string, resource: string) => `Resource::arn:<AWS::Partition>:eks:${region}:<AWS::AccountId>:${resource}`;
-  const kinds = { clusters: 'cluster/*', nodegroups: 'nodegroup/*', associations: 'podidentityassociation/*' } as const;
+  // addon/<cluster>/<name>/<uuid> (Service Authorization Reference, Amazon EKS): only the Pod Identity Agent's.
+  const kinds = { clusters: 'cluster/*', nodegroups: 'nodegroup/*', associations: 'podidentityassociation/*', agentAddons: 'addon/*/eks-pod-identity-agent/*' } as const;
   return {
     clusters: regions.map((r) => arn(r, kinds.clusters)),
     nodegroups: regions.map((r) => arn(r, kinds.nodegroups)),
     associations: regions.map((r) => arn(r, kinds.associations)),
+    agentAddons: regions.map((r) => arn(r, kinds.agentAddons)),
     findings: regions.flatMap((r) => Object.values(kinds).map((k) => finding(r, k))),
   };
 }

@@ -51,7 +51,26 @@ describe('scheduled jobs and reports', () => {
       expect(s['Resource']).toEqual({ 'Fn::GetAtt': [logicalId(home.evidence.table), 'Arn'] });
     }
     const services = new Set(statements.flatMap((s) => asList(s['Action']) as string[]).map((a) => a.split(':')[0]));
-    expect([...services].sort()).toEqual(['dynamodb', 'eks', 'logs', 'sqs']);
+    expect([...services].sort()).toEqual(['dynamodb', 'eks', 'iam', 'logs', 'sqs']);
+  });
+
+  it('lets the inventory read, never write, IAM roles and managed policies of this account, and only the agent add-on', () => {
+    const statements = roleStatements(t, logicalId(home.jobs.inventory.role));
+    const iam = statements.filter((s) => asList(s['Action']).some((a: string) => a.startsWith('iam:')));
+    expect(iam.flatMap((s) => asList(s['Action'])).sort()).toEqual([
+      'iam:GetPolicy',
+      'iam:GetPolicyVersion',
+      'iam:GetRole',
+      'iam:GetRolePolicy',
+      'iam:ListAttachedRolePolicies',
+      'iam:ListRolePolicies',
+    ]);
+    const resources = JSON.stringify(iam.map((s) => s['Resource']));
+    expect(resources).toContain(':role/*');
+    expect(resources).toContain(':policy/*');
+    expect(resources).not.toContain('"*"');
+    const addon = statements.find((s) => asList(s['Action']).includes('eks:DescribeAddon'))!;
+    expect(JSON.stringify(addon['Resource'])).toContain('addon/*/eks-pod-identity-agent/*');
   });
 
   it('lets the report put objects under reports/ only', () => {

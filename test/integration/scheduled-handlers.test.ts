@@ -1,10 +1,13 @@
 import {
   DescribeClusterCommand,
+  DescribePodIdentityAssociationCommand,
   EKSClient,
+  ListAddonsCommand,
   ListClustersCommand,
   ListNodegroupsCommand,
   ListPodIdentityAssociationsCommand,
 } from '@aws-sdk/client-eks';
+import { GetRoleCommand, IAMClient, ListAttachedRolePoliciesCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -99,17 +102,43 @@ describe('inventory handler (scheduled)', () => {
         identity: { oidc: { issuer: 'https://oidc.eks.us-east-1.amazonaws.com/id/ABCDEF' } },
       },
     });
-    eks.on(ListPodIdentityAssociationsCommand).resolves({ associations: [] });
+    const association = {
+      clusterName: 'payments-prod',
+      namespace: 'orders',
+      serviceAccount: 'orders-api',
+      associationId: 'a-orders0000000000',
+      associationArn: 'arn:aws:eks:us-east-1:111122223333:podidentityassociation/payments-prod/a-orders0000000000',
+      roleArn: 'arn:aws:iam::111122223333:role/orders-api',
+    };
+    eks.on(ListPodIdentityAssociationsCommand).resolves({ associations: [association] });
+    eks.on(DescribePodIdentityAssociationCommand).resolves({ association });
     eks.on(ListNodegroupsCommand).resolves({ nodegroups: [] });
+    eks.on(ListAddonsCommand).resolves({ addons: ['vpc-cni'] });
+    // The preflight's IAM reads: the association's role (its trust policy as the API returns it, URL-encoded).
+    const iam = mockClient(IAMClient);
+    const trust = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'pods.eks.amazonaws.com' }, Action: ['sts:AssumeRole', 'sts:TagSession'] }] };
+    iam.on(GetRoleCommand).resolves({ Role: { RoleName: 'orders-api', Arn: association.roleArn, Path: '/', RoleId: 'AROAEXAMPLE0000000000', CreateDate: new Date('2025-01-01T00:00:00Z'), AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(trust)) } });
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
     vi.resetModules();
     const { handler } = await import('../../functions/handlers/inventory');
 
     const result = await handler();
 
     expect(result).toEqual({ clusters: 1, problems: 0 });
-    expect((await store.loadInventory()).clusters).toEqual([
-      { name: 'payments-prod', arn: 'arn:aws:eks:us-east-1:111122223333:cluster/payments-prod', region: 'us-east-1', account: '111122223333', oidcIssuer: 'oidc.eks.us-east-1.amazonaws.com/id/ABCDEF' },
+    const stored = await store.loadInventory();
+    expect(stored.clusters).toEqual([
+      {
+        name: 'payments-prod',
+        arn: 'arn:aws:eks:us-east-1:111122223333:cluster/payments-prod',
+        region: 'us-east-1',
+        account: '111122223333',
+        oidcIssuer: 'oidc.eks.us-east-1.amazonaws.com/id/ABCDEF',
+        addonsListed: ['vpc-cni'],
+      },
     ]);
+    expect(stored.roles).toEqual([{ arn: association.roleArn, name: 'orders-api', trustPolicy: trust, inlinePolicies: [], attachedPolicies: [] }]);
+    iam.restore();
     eks.restore();
   });
 });

@@ -1,15 +1,18 @@
 import {
   AccessDeniedException,
+  DescribeAddonCommand,
   DescribeClusterCommand,
   DescribeNodegroupCommand,
   DescribePodIdentityAssociationCommand,
   EKSClient,
+  ListAddonsCommand,
   ListClustersCommand,
   ListNodegroupsCommand,
   ListPodIdentityAssociationsCommand,
   ResourceNotFoundException,
   ThrottlingException,
 } from '@aws-sdk/client-eks';
+import { GetRoleCommand, IAMClient, ListAttachedRolePoliciesCommand, ListRolePoliciesCommand, NoSuchEntityException } from '@aws-sdk/client-iam';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Command } from 'commander';
 import { access, mkdtemp, rm } from 'node:fs/promises';
@@ -26,9 +29,17 @@ import { withStore } from '../../functions/local/cli/store-options';
 import { generateSampleFleet } from '../../functions/local/sample-fleet';
 
 const eks = mockClient(EKSClient);
-afterEach(() => eks.reset());
+// The CLI's sync also reads the associations' roles (the preflight): IAM answers from the fleet's get-role output.
+const iam = mockClient(IAMClient);
+afterEach(() => {
+  eks.reset();
+  iam.reset();
+});
 // Unit files share a worker: put the client's real send back for the files after this one.
-afterAll(() => eks.restore());
+afterAll(() => {
+  eks.restore();
+  iam.restore();
+});
 
 // ---------------------------------------------------------------------------------------------
 // A fake EKS API over the sample fleet's inventory (what the AWS CLI printed, turned back into SDK
@@ -54,6 +65,7 @@ interface FakeCluster {
   cluster: Doc;
   associations: Doc[];
   nodegroups: Doc[];
+  addons: Doc[];
 }
 
 function fakeFleet(): FakeCluster[] {
@@ -63,6 +75,7 @@ function fakeFleet(): FakeCluster[] {
     cluster,
     associations: docs.filter((d) => (d['association'] as Doc | undefined)?.['clusterName'] === cluster['name']).map((d) => sdkShape(d['association'] as Doc)),
     nodegroups: docs.filter((d) => (d['nodegroup'] as Doc | undefined)?.['clusterName'] === cluster['name']).map((d) => sdkShape(d['nodegroup'] as Doc)),
+    addons: docs.filter((d) => (d['addon'] as Doc | undefined)?.['clusterName'] === cluster['name']).map((d) => sdkShape(d['addon'] as Doc)),
   }));
   // A second cluster in us-east-1, without associations or node groups: ListClusters paginates too.
   out.push({
@@ -75,6 +88,7 @@ function fakeFleet(): FakeCluster[] {
     },
     associations: [],
     nodegroups: [],
+    addons: [],
   });
   return out;
 }
@@ -162,12 +176,35 @@ function serve(clusters: FakeCluster[], sizes = { clusters: 1, associations: 5, 
     const p = page((find(region, input.clusterName)?.nodegroups ?? []).map((n) => String(n['nodegroupName'])), input.nextToken, sizes.nodegroups);
     return { nodegroups: p.items, nextToken: p.nextToken };
   });
+  // The add-ons (the preflight's eks-pod-identity-agent): not logged, the tests above count the inventory's own calls.
+  eks.on(ListAddonsCommand).callsFake(async (input: { clusterName: string }, getClient) => {
+    const region = await regionOf(getClient);
+    return { addons: (find(region, input.clusterName)?.addons ?? []).map((a) => String(a['addonName'])) };
+  });
+  eks.on(DescribeAddonCommand).callsFake(async (input: { clusterName: string; addonName: string }, getClient) => {
+    const region = await regionOf(getClient);
+    const a = find(region, input.clusterName)?.addons.find((x) => x['addonName'] === input.addonName);
+    if (!a) throw new ResourceNotFoundException({ message: 'No addon', $metadata: {} });
+    return { addon: a };
+  });
   eks.on(DescribeNodegroupCommand).callsFake(async (input: { clusterName: string; nodegroupName: string }, getClient) => {
     const region = await regionOf(getClient);
     calls.log.push(`${region} DescribeNodegroup ${input.clusterName} ${input.nodegroupName}`);
     return { nodegroup: find(region, input.clusterName)?.nodegroups.find((n) => n['nodegroupName'] === input.nodegroupName) };
   });
   return calls;
+}
+
+/** IAM over the fleet's `aws iam get-role` output; no inline or attached policies. */
+function serveIam(): void {
+  const roles = docs.filter((d) => d['Role']).map((d) => d['Role'] as Doc);
+  iam.on(GetRoleCommand).callsFake(async ({ RoleName }: { RoleName: string }) => {
+    const role = roles.find((r) => r['RoleName'] === RoleName);
+    if (!role) throw new NoSuchEntityException({ message: `The role with name ${RoleName} cannot be found.`, $metadata: {} });
+    return { Role: { ...role, CreateDate: new Date(String(role['CreateDate'])), AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(role['AssumeRolePolicyDocument'])) } };
+  });
+  iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
+  iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
 }
 
 const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1'];
@@ -195,7 +232,11 @@ describe('syncInventory', () => {
       account: '111122223333',
       oidcIssuer: 'oidc.eks.us-east-1.amazonaws.com/id/EMPTYDEV0000000000000000000000AA',
     });
+    // A sync also lists each cluster's add-ons (import has no such file): the list is kept on the cluster.
+    const fake = fakeFleet();
+    expected.clusters = expected.clusters.map((c) => ({ ...c, addonsListed: fake.find((f) => f.cluster['arn'] === c.arn)!.addons.map((a) => String(a['addonName'])).sort() }));
     expect(canonical(result.inventory)).toEqual(canonical(expected));
+    expect(result.inventory.addons ?? []).toEqual(expected.addons ?? []);
     expect(result.inventory.associations).toHaveLength(21);
     expect(result.inventory.associations.every((a) => a.roleArn !== null && a.createdAt !== null)).toBe(true);
     expect(result.inventory.nodegroups.map((n) => `${n.cluster}/${n.nodegroup}`).sort()).toEqual(['legacy-batch/ng-1', 'payments-prod/ng-1', 'payments-prod/ng-2']);
@@ -417,16 +458,22 @@ describe('cutover-watch inventory sync', () => {
       return { cluster: clusters.find((c) => c.cluster['name'] === input.name)!.cluster };
     });
 
+    serveIam();
+
     const run = await cli(['inventory', 'sync', '--region', 'us-east-1', '--region', 'us-west-2', '--store', 'sync-store']);
 
     expect(run.code).toBe(1);
-    expect(run.out).toMatch(/^synced 2 clusters, 21 associations, 2 node groups from us-east-1, us-west-2 into sync-store/);
+    // Each associated role once (orders-sandbox's association reuses orders-api's role).
+    const roles = new Set(clusters.flatMap((c) => c.associations.map((a) => String(a['roleArn']))));
+    expect(run.out).toMatch(new RegExp(`^synced 2 clusters, 21 associations, 2 node groups, ${roles.size} IAM roles from us-east-1, us-west-2 into sync-store`));
     expect(run.out).toMatch(/\npayments-prod\s+us-east-1\s+oidc\.eks\.us-east-1\.amazonaws\.com\/id\/\w+\s+12\s+12\s+2\n/);
     expect(run.out).toMatch(/\nsearch-prod\s+us-west-2\s+oidc\.eks\.us-west-2\.amazonaws\.com\/id\/\w+\s+9\s+9\s+0/);
     expect(run.err).toBe('1 problem:\n  us-east-1 empty-dev: DescribeCluster: missing permission eks:DescribeCluster (AccessDeniedException: denied)');
     const stored = await withStore({ store: 'sync-store' }, run.io, ({ store }) => store.loadInventory());
     expect(stored.clusters.map((c) => c.name).sort()).toEqual(['payments-prod', 'search-prod']);
     expect(stored.associations.filter((a) => a.roleArn !== null)).toHaveLength(21);
+    expect(stored.roles!.map((r) => r.arn).sort()).toEqual([...roles].sort());
+    expect(stored.roles!.every((r) => r.trustPolicy !== null && r.inlinePolicies !== null)).toBe(true);
   });
 
   it('exits 2 and stores nothing when no cluster could be read', async () => {

@@ -867,12 +867,12 @@ describe('parseInventoryDocument', () => {
     [
       'another command\'s output',
       { Roles: [], IsTruncated: false },
-      'not the output of aws eks describe-cluster, list-pod-identity-associations, describe-pod-identity-association or describe-nodegroup (keys: Roles, IsTruncated)',
+      'not the output of an aws eks or aws iam command this accepts (describe-cluster, list-pod-identity-associations, describe-pod-identity-association, describe-nodegroup, describe-addon, get-role, get-role-policy, list-attached-role-policies, get-policy-version, get-account-authorization-details; keys: Roles, IsTruncated)',
     ],
     [
       'an empty object',
       {},
-      'not the output of aws eks describe-cluster, list-pod-identity-associations, describe-pod-identity-association or describe-nodegroup (keys: none)',
+      'not the output of an aws eks or aws iam command this accepts (describe-cluster, list-pod-identity-associations, describe-pod-identity-association, describe-nodegroup, describe-addon, get-role, get-role-policy, list-attached-role-policies, get-policy-version, get-account-authorization-details; keys: none)',
     ],
     ['a cluster without ARN', { cluster: { name: 'payments' } }, 'cluster.name and cluster.arn are required in describe-cluster output'],
     ['an association without namespace', { association: { clusterName: 'payments', serviceAccount: 'api' } }, 'association needs clusterName, namespace and serviceAccount'],

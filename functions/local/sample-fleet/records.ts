@@ -20,6 +20,8 @@ export const UA = {
   botocore:
     'Boto3/1.34.69 md/Botocore#1.34.69 ua/2.0 os/linux#5.10.214-202.855.amzn2.x86_64 md/arch#x86_64 lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.69',
   goV1: 'aws-sdk-go/1.50.38 (go1.21.8; linux; amd64)',
+  /** Older than Go v1's Pod Identity minimum (v1.47.11): the planted sdk-too-old case. */
+  goV1Old: 'aws-sdk-go/1.44.122 (go1.19.3; linux; amd64)',
   ecrCredentialProvider: 'aws-sdk-go/1.44.330 (go1.21.5; linux; amd64) ecr-credential-provider',
   containerd: 'containerd/v1.7.11-eks-1-29-5',
   vpcCni: 'aws-sdk-go/1.54.20 (go1.22.5; linux; amd64) amazon-vpc-cni-k8s/agent/v1.18.3',
@@ -335,7 +337,7 @@ export class FleetBuilder {
       roleId: acct.role.roleId,
       session,
       sourceIp: this.r.pick(cluster.egressIps),
-      userAgent: acct.plan.sdk === 'botocore' ? UA.botocore : UA.goV1,
+      userAgent: acct.plan.oldSdk ? UA.goV1Old : acct.plan.sdk === 'botocore' ? UA.botocore : UA.goV1,
       denied,
       ...(global ? { globalEndpoint: { servedIn: cluster.plan.region } } : {}),
     });

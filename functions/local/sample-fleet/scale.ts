@@ -279,7 +279,7 @@ function buildCluster(index: number, account: string, region: string, options: S
     }
   }
   const cluster: Cluster = {
-    plan: { name, account, region, version: '1.31', vpc, nodeGroups: nodeGroups.map((g) => g.plan), namespaces: [] },
+    plan: { name, account, region, version: '1.31', vpc, nodeGroups: nodeGroups.map((g) => g.plan), namespaces: [], podIdentityAgent: true },
     arn: `arn:aws:eks:${region}:${account}:cluster/${name}`,
     oidcId,
     issuerHost,

@@ -32,6 +32,10 @@ export interface ServiceAccountPlan {
   /** A short retry storm of denied IRSA assumes (wrong trust policy sub). */
   deniedStorm?: boolean;
   sdk: 'botocore' | 'go';
+  /** Planted preflight case: its IRSA user agent is an SDK too old for Pod Identity (Go v1 1.44.122). */
+  oldSdk?: boolean;
+  /** Planted preflight case: its role's trust policy lets pods.eks.amazonaws.com sts:AssumeRole without sts:TagSession. */
+  trustWithoutTagSession?: boolean;
 }
 
 interface NamespacePlan {
@@ -57,6 +61,8 @@ export interface ClusterPlan {
   vpc: string;
   nodeGroups: NodeGroupPlan[];
   namespaces: NamespacePlan[];
+  /** The eks-pod-identity-agent add-on is installed (describe-addon ACTIVE in the inventory); false plants a cluster without it. */
+  podIdentityAgent: boolean;
 }
 
 export const ACCOUNT_A = '111122223333';
@@ -79,6 +85,7 @@ export const PLAN: readonly ClusterPlan[] = [
     region: 'us-east-1',
     version: '1.31',
     vpc: '10.20',
+    podIdentityAgent: true,
     nodeGroups: [
       { name: 'ng-1', kind: 'eksctl', nodes: 4, instanceTypes: ['m6i.xlarge'] },
       { name: 'ng-2', kind: 'eksctl', nodes: 3, instanceTypes: ['m6i.2xlarge'] },
@@ -119,7 +126,8 @@ export const PLAN: readonly ClusterPlan[] = [
         name: 'reporting',
         intent: 'NOT_STARTED',
         serviceAccounts: [
-          sa('report-builder', null, null, 'botocore', { associationOnlyFrom: 5 }),
+          // Planted preflight case: the association exists, but its role's trust lacks sts:TagSession.
+          sa('report-builder', null, null, 'botocore', { associationOnlyFrom: 5, trustWithoutTagSession: true }),
           sa('report-mailer', null, null, 'go'),
         ],
       },
@@ -137,6 +145,7 @@ export const PLAN: readonly ClusterPlan[] = [
     region: 'us-west-2',
     version: '1.32',
     vpc: '10.40',
+    podIdentityAgent: true,
     nodeGroups: [{ name: 'default', kind: 'karpenter', nodes: 5, instanceTypes: ['c7g.2xlarge'] }],
     namespaces: [
       {
@@ -162,6 +171,8 @@ export const PLAN: readonly ClusterPlan[] = [
     region: 'eu-west-1',
     version: '1.29',
     vpc: '10.60',
+    // Planted preflight case: still all on IRSA, and no Pod Identity Agent installed.
+    podIdentityAgent: false,
     nodeGroups: [{ name: 'ng-1', kind: 'eksctl', nodes: 4, instanceTypes: ['r5.xlarge'] }],
     namespaces: [
       {
@@ -169,7 +180,8 @@ export const PLAN: readonly ClusterPlan[] = [
         intent: 'NOT_STARTED',
         serviceAccounts: [sa('etl-runner', null, null, 'botocore'), sa('etl-loader', null, null, 'botocore')],
       },
-      { name: 'billing-export', intent: 'NOT_STARTED', serviceAccounts: [sa('billing-exporter', null, null, 'go')] },
+      // Planted preflight case: an SDK too old for Pod Identity.
+      { name: 'billing-export', intent: 'NOT_STARTED', serviceAccounts: [sa('billing-exporter', null, null, 'go', { oldSdk: true })] },
       { name: 'reconciliation', intent: 'NOT_STARTED', serviceAccounts: [sa('reconciler', null, null, 'botocore')] },
       {
         name: 'archive',

@@ -1,8 +1,10 @@
 import type { EKSClient } from '@aws-sdk/client-eks';
+import type { IAMClient } from '@aws-sdk/client-iam';
+import { rolesToRead, syncRoles } from '../../../adapters/iam-roles';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { AwsFatalError, eksClient, syncInventory, type InventoryProblem, type SyncResult } from '../../../adapters/eks-inventory';
-import type { Inventory } from '../../../core/inventory';
+import { mergeInventory, type Inventory } from '../../../core/inventory';
 import { UsageError, type Io } from '../io';
 import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
 import { placeParkedAlerts, printPlacement } from './inventory';
@@ -60,6 +62,8 @@ interface SyncFlags extends RegionStoreFlags, OutputFlags {
 export interface InventorySyncDeps {
   /** @default eksClient (default credential chain, adaptive retry) */
   clientFor?: (region: string) => EKSClient;
+  /** @default iamClient (per partition) */
+  iamClientFor?: (partition: string) => IAMClient;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -76,7 +80,8 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         .summary('read clusters, Pod Identity associations and node groups from the EKS API into the store')
         .description(
           'Reads every EKS cluster of the regions (or the --cluster ones) with the default AWS credentials: ' +
-            'the OIDC issuer of each cluster, its Pod Identity associations with their roles, and the node role of each managed node group, ' +
+            'the OIDC issuer of each cluster, its Pod Identity associations with their roles, the node role of each managed node group and its eks-pod-identity-agent add-on, ' +
+            'then the IAM roles of the associations and of the IRSA evidence (trust, inline and customer managed policies, for the preflight), ' +
             'and stores them as `inventory import` does. A cluster, association or node group that cannot be read is reported with the permission it needs; the rest is still synced.',
         )
         .option('-c, --cluster <name>', 'only this cluster (repeatable)', collect),
@@ -85,7 +90,8 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
   )
     .addHelpText(
       'after',
-      '\nPermissions: eks:ListClusters, eks:DescribeCluster, eks:ListPodIdentityAssociations, eks:DescribePodIdentityAssociation, eks:ListNodegroups, eks:DescribeNodegroup.\n' +
+      '\nPermissions: eks:ListClusters, eks:DescribeCluster, eks:ListPodIdentityAssociations, eks:DescribePodIdentityAssociation, eks:ListNodegroups, eks:DescribeNodegroup,\n' +
+        'eks:ListAddons, eks:DescribeAddon; for the preflight, iam:GetRole, iam:ListRolePolicies, iam:GetRolePolicy, iam:ListAttachedRolePolicies, iam:GetPolicy, iam:GetPolicyVersion.\n' +
         '\nExamples:\n' +
         '  cutover-watch inventory sync --region us-east-1 --region us-west-2\n' +
         '  cutover-watch inventory sync --cluster payments-prod --table cutover-watch-evidence --table-region us-east-1\n' +
@@ -131,6 +137,15 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         return;
       }
       await withStore(storeOptionsOf(flags, regions), io, async ({ store, where, localDir }) => {
+        // The preflight's IAM side: the associations' roles and every role IRSA evidence names.
+        try {
+          const roles = await syncRoles({ roleArns: await rolesToRead(result.inventory, store), clientFor: deps.iamClientFor });
+          result.inventory = mergeInventory(result.inventory, roles.inventory);
+          result.problems.push(...roles.problems);
+        } catch (e) {
+          if (e instanceof AwsFatalError) throw new UsageError(e.message, { cause: e });
+          throw e;
+        }
         await store.saveInventory(result.inventory);
         const placement = await placeParkedAlerts(store, localDir, io);
         if (format !== 'table') {
@@ -138,7 +153,7 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         } else {
           io.out(
             `synced ${plural(result.clusters, 'cluster')}, ${plural(result.inventory.associations.length, 'association')}, ` +
-              `${plural(result.inventory.nodegroups.length, 'node group')} from ${regions.join(', ')} into ${where}`,
+              `${plural(result.inventory.nodegroups.length, 'node group')}${result.inventory.roles?.length ? `, ${plural(result.inventory.roles.length, 'IAM role')}` : ''} from ${regions.join(', ')} into ${where}`,
           );
           if (result.clusters > 0) {
             io.out('');

@@ -28,7 +28,7 @@ export function inventoryCommand(program: Command, io: Io): void {
     withStoreOptions(
       inventory
         .command('import')
-        .summary('store the JSON printed by aws eks describe-cluster / list-pod-identity-associations / …')
+        .summary('store the JSON printed by aws eks describe-cluster / list-pod-identity-associations / aws iam get-role / …')
         .argument('<file...>', 'JSON files printed by the AWS CLI'),
     ),
     ['table', 'json', 'yaml'],
@@ -41,6 +41,12 @@ export function inventoryCommand(program: Command, io: Io): void {
         '  aws eks list-pod-identity-associations --cluster-name C > associations-C.json    (who has an association)\n' +
         '  aws eks describe-pod-identity-association --cluster-name C --association-id A    (adds the role)\n' +
         '  aws eks describe-nodegroup --cluster-name C --nodegroup-name N                   (node role → cluster)\n' +
+        '  aws eks describe-addon --cluster-name C --addon-name eks-pod-identity-agent      (the Pod Identity Agent: preflight)\n' +
+        '  aws iam get-role --role-name R                  > get-role-R.json               (trust policy: preflight)\n' +
+        '  aws iam get-role-policy --role-name R --policy-name P                             (an inline policy)\n' +
+        '  aws iam list-attached-role-policies --role-name R > list-attached-role-policies--R.json   (the file name names the role)\n' +
+        '  aws iam get-policy-version --policy-arn A --version-id V > get-policy-version--NAME.json    (the file name names the policy)\n' +
+        '  aws iam get-account-authorization-details --filter Role LocalManagedPolicy      (all roles and policies at once)\n' +
         '\nExample:\n  cutover-watch inventory import inventory/*.json',
     )
     .action(async (files: string[], flags: StoreOptions & OutputFlags) => {
@@ -53,7 +59,8 @@ export function inventoryCommand(program: Command, io: Io): void {
         else {
           io.out(
             `imported ${plural(parsed.clusters.length, 'cluster')}, ${plural(parsed.associations.length, 'association')}, ` +
-              `${plural(parsed.nodegroups.length, 'node group')} into ${where}`,
+              `${plural(parsed.nodegroups.length, 'node group')}` +
+              `${parsed.addons?.length ? `, ${plural(parsed.addons.length, 'add-on')}` : ''}${parsed.roles?.length ? `, ${plural(parsed.roles.length, 'IAM role')}` : ''} into ${where}`,
           );
           printInventory(merged, io);
           printPlacement(placement, io);
@@ -75,6 +82,7 @@ export function inventoryCommand(program: Command, io: Io): void {
               clusters: all.clusters.filter((c) => cluster(c.name) || cluster(c.arn)),
               associations: all.associations.filter((a) => cluster(a.cluster) || (a.clusterArn !== null && a.clusterArn !== undefined && cluster(a.clusterArn))),
               nodegroups: all.nodegroups.filter((n) => cluster(n.cluster)),
+              ...(all.addons ? { addons: all.addons.filter((a) => cluster(a.cluster) || (a.clusterArn !== null && cluster(a.clusterArn))) } : {}),
             }
           : all;
         if (format !== 'table') printDocument(io, format, { ...stored });
@@ -94,7 +102,7 @@ export async function readInventoryFiles(files: readonly string[]): Promise<Inve
       const code = (e as NodeJS.ErrnoException).code;
       throw new UsageError(displaySafe(`${file}: ${code === 'ENOENT' ? 'no such file' : code ? (e as Error).message : `not JSON: ${jsonErrorMessage(e)}`}`));
     }
-    const result = parseInventoryDocument(doc);
+    const result = parseInventoryDocument(doc, { fileName: file });
     if (!result.ok) throw new UsageError(displaySafe(`${file}: ${result.reason}`));
     parsed = mergeInventory(parsed, result.inventory);
   }
@@ -102,7 +110,7 @@ export async function readInventoryFiles(files: readonly string[]): Promise<Inve
 }
 
 function printInventory(inv: Inventory, io: Io): void {
-  if (inv.clusters.length + inv.associations.length + inv.nodegroups.length === 0) {
+  if (inv.clusters.length + inv.associations.length + inv.nodegroups.length + (inv.roles?.length ?? 0) + (inv.addons?.length ?? 0) === 0) {
     io.out(`the inventory is empty: run \`${command(io, 'inventory import FILE…')}\``);
     return;
   }
@@ -121,6 +129,29 @@ function printInventory(inv: Inventory, io: Io): void {
     io.out('');
     io.out(table(['CLUSTER', 'NODE GROUP', 'NODE ROLE'], inv.nodegroups.map((n) => [n.cluster, n.nodegroup, roleName(n.nodeRoleArn)])));
   }
+  if ((inv.addons ?? []).length > 0) {
+    io.out('');
+    io.out(table(['CLUSTER', 'ADD-ON', 'STATUS', 'VERSION'], inv.addons!.map((a) => [a.cluster, a.addonName, a.status, a.addonVersion])));
+  }
+  if ((inv.roles ?? []).length > 0) {
+    io.out('');
+    io.out(
+      table(
+        ['ROLE', 'TRUST STATEMENTS', 'INLINE POLICIES', 'ATTACHED POLICIES'],
+        inv.roles!.map((r) => [
+          r.arn.startsWith('name:') ? `${r.name} (get-role not imported)` : r.arn,
+          r.trustPolicy === null ? '-' : statementCount(r.trustPolicy),
+          r.inlinePolicies === null ? '-' : r.inlinePolicies.length,
+          r.attachedPolicies === null ? '-' : r.attachedPolicies.length,
+        ]),
+      ),
+    );
+  }
+}
+
+function statementCount(doc: Record<string, unknown>): number {
+  const s = doc['Statement'];
+  return Array.isArray(s) ? s.length : s ? 1 : 0;
 }
 
 /**
