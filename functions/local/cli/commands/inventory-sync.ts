@@ -2,37 +2,30 @@ import type { EKSClient } from '@aws-sdk/client-eks';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { AwsFatalError, eksClient, syncInventory, type InventoryProblem, type SyncResult } from '../../../adapters/eks-inventory';
-import type { Inventory } from '../../../core/inventory';
+import { emptyInventory, mergeInventory, type Inventory } from '../../../core/inventory';
+import { eksClientWith, REGION_PATTERN, type AccountCredentials, type AccountProblem } from '../../../adapters/aws-accounts';
+import { ACCOUNTS_HELP, printAccountProblems, readsManyAccounts, resolveAccountSets, withAccountOptions, type AccountDeps, type AccountFlags } from '../account-options';
 import { UsageError, type Io } from '../io';
 import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
 import { placeParkedAlerts, printPlacement } from './inventory';
 import { collect } from '../options';
 import { plural, table } from '../render';
-import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
+import { withReadRegion, withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
 /** AWS region names: `us-east-1`, `ap-southeast-2`, `us-gov-west-1`, `cn-north-1`. */
-export const REGION_PATTERN = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+export { REGION_PATTERN };
 
-/** Flags of a command that reads AWS regions and stores into the store (`--region` repeatable). */
-export interface RegionStoreFlags extends Omit<StoreOptions, 'region'> {
+/** Flags of a command that reads AWS regions and accounts and stores into the store (`--region` repeatable). */
+export interface RegionStoreFlags extends Omit<StoreOptions, 'region'>, AccountFlags {
   region?: string[];
-  tableRegion?: string;
 }
 
 /**
- * The store options' `--region` names the region of --table; a command that reads several regions
- * takes `--region` repeatable instead, and the table's region moves to `--table-region`.
+ * `--region` is the region to read everywhere; a command that reads several regions takes it
+ * repeatable, and the accounts to read them in (account-options.ts).
  */
 export function withRegionList(command: Command, what: string): Command {
-  const description = `${what} (repeatable; default: AWS_REGION)`;
-  const existing = command.options.find((o) => o.long === '--region');
-  if (existing) {
-    existing.description = description;
-    existing.argParser(collect);
-  } else {
-    command.option('--region <region>', description, collect);
-  }
-  return command.option('--table-region <region>', 'AWS region of --table (default: the first --region)');
+  return withAccountOptions(withReadRegion(command, `${what} (repeatable; default: each --profile's region, else AWS_REGION)`, collect));
 }
 
 /** The regions to read: the flags, else AWS_REGION / AWS_DEFAULT_REGION; each must look like a region name. */
@@ -48,9 +41,9 @@ export function resolveRegions(flags: string[] | undefined, env: NodeJS.ProcessE
   return [...new Set(regions)];
 }
 
-/** The store options for `withStore`: the table lives in --table-region, else the first region read. */
-export function storeOptionsOf(flags: RegionStoreFlags, regions: readonly string[]): StoreOptions {
-  return { store: flags.store, table: flags.table, endpoint: flags.endpoint, region: flags.tableRegion ?? regions[0] };
+/** The store options for `withStore`: the table lives in --table-region (never a region read). */
+export function storeOptionsOf(flags: RegionStoreFlags): StoreOptions {
+  return { store: flags.store, table: flags.table, endpoint: flags.endpoint, tableRegion: flags.tableRegion };
 }
 
 interface SyncFlags extends RegionStoreFlags, OutputFlags {
@@ -58,9 +51,11 @@ interface SyncFlags extends RegionStoreFlags, OutputFlags {
 }
 
 export interface InventorySyncDeps {
-  /** @default eksClient (default credential chain, adaptive retry) */
-  clientFor?: (region: string) => EKSClient;
+  /** @default eksClient (default credential chain, adaptive retry), or the account's credentials */
+  clientFor?: (region: string, account?: AccountCredentials) => EKSClient;
   env?: NodeJS.ProcessEnv;
+  /** STS and Organizations clients, the config file: how --profile and --role-arn are resolved. */
+  accounts?: AccountDeps;
 }
 
 /**
@@ -75,12 +70,12 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         .command('sync')
         .summary('read clusters, Pod Identity associations and node groups from the EKS API into the store')
         .description(
-          'Reads every EKS cluster of the regions (or the --cluster ones) with the default AWS credentials: ' +
+          'Reads every EKS cluster of the regions (or the --cluster ones) of each account (the default AWS credentials, --profile, or --role-arn): ' +
             'the OIDC issuer of each cluster, its Pod Identity associations with their roles, and the node role of each managed node group, ' +
             'and stores them as `inventory import` does. A cluster, association or node group that cannot be read is reported with the permission it needs; the rest is still synced.',
         )
         .option('-c, --cluster <name>', 'only this cluster (repeatable)', collect),
-    ), ['table', 'json', 'yaml'], '{schemaVersion, stored, store, clusters, inventory, problems}'),
+    ), ['table', 'json', 'yaml'], '{schemaVersion, stored, store, clusters, inventory, problems, accounts}'),
     'EKS region to read',
   )
     .addHelpText(
@@ -89,15 +84,23 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         '\nExamples:\n' +
         '  cutover-watch inventory sync --region us-east-1 --region us-west-2\n' +
         '  cutover-watch inventory sync --cluster payments-prod --table cutover-watch-evidence --table-region us-east-1\n' +
-        '\nExit codes: 0 everything read; 1 some clusters, associations or node groups could not be read;\n' +
+        '  cutover-watch inventory sync --profile prod --profile staging\n' +
+        "  cutover-watch inventory sync --role-arn 'arn:aws:iam::{account}:role/cutover-watch-read' --accounts 111122223333,444455556666 --region us-east-1\n" +
+        "  cutover-watch inventory sync --role-arn 'arn:aws:iam::{account}:role/cutover-watch-read' --organization --region us-east-1 --region eu-west-1\n" +
+        ACCOUNTS_HELP +
+        '\n\nExit codes: 0 everything read; 1 some accounts, clusters, associations or node groups could not be read (each is one line; the rest is stored);\n' +
         '2 nothing could be read, bad arguments, expired credentials or an unknown region.',
     )
     .action(async (flags: SyncFlags) => {
       const format = outputFormat<'table' | 'json' | 'yaml'>(flags, 'table');
-      const regions = resolveRegions(flags.region, deps.env);
+      // Regions given are checked first, with the messages they always had.
+      if (flags.region?.length) resolveRegions(flags.region, deps.env);
+      const accounts = await resolveAccountSets(flags, { env: deps.env, ...deps.accounts });
+      const many = readsManyAccounts(flags);
+      const regions = [...new Set(accounts.sets.flatMap((set) => set.regions))];
       const clients: EKSClient[] = [];
-      const clientFor = (region: string) => {
-        const client = (deps.clientFor ?? eksClient)(region);
+      const clientFor = (region: string, account: AccountCredentials) => {
+        const client = deps.clientFor ? deps.clientFor(region, account) : account.credentials ? eksClientWith(region, account.credentials) : eksClient(region);
         clients.push(client);
         return client;
       };
@@ -106,39 +109,58 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
           ? new cliProgress.SingleBar({ format: 'inventory sync | {value} clusters | {where}', stream: io.progressStream, hideCursor: true, clearOnComplete: true })
           : null;
       bar?.start(0, 0, { where: regions.join(', ') });
-      let result: SyncResult;
+      const synced: { account: AccountCredentials; result: SyncResult }[] = [];
+      const notRead: AccountProblem[] = [...accounts.problems];
       try {
-        result = await syncInventory({
-          regions,
-          clusters: flags.cluster,
-          clientFor,
-          onCluster: (region, cluster) => bar?.increment(1, { where: `${region} ${cluster}` }),
-        });
-      } catch (e) {
-        if (e instanceof AwsFatalError) throw new UsageError(e.message, { cause: e });
-        throw e;
+        for (const account of accounts.sets) {
+          try {
+            const result = await syncInventory({
+              regions: account.regions,
+              clusters: flags.cluster,
+              clientFor: (region) => clientFor(region, account),
+              onCluster: (region, cluster) => bar?.increment(1, { where: `${many ? `${account.label} ` : ''}${region} ${cluster}` }),
+            });
+            synced.push({ account, result });
+          } catch (e) {
+            if (!(e instanceof AwsFatalError)) throw e;
+            // One account's refused credentials (a region it has not enabled) leave the others to read.
+            if (!many) throw new UsageError(e.message, { cause: e });
+            notRead.push({ label: account.label, operation: 'eks', reason: e.message });
+          }
+        }
       } finally {
         bar?.stop();
         for (const client of clients) client.destroy();
+        accounts.close();
       }
+      const result = combineSyncs(synced, flags.cluster, many);
+      const accountsDoc = many ? { accounts: { read: synced.map((s) => s.account.label), notRead } } : {};
 
+      if (synced.length === 0) {
+        if (format !== 'table') printDocument(io, format, { stored: false, clusters: 0, inventory: result.inventory, problems: result.problems, ...accountsDoc });
+        printAccountProblems(notRead, [], io);
+        io.err('no account could be read: nothing stored');
+        setExit(2);
+        return;
+      }
       if (result.clusters === 0 && result.problems.length > 0) {
         // Nothing was read: store nothing, say why.
-        if (format !== 'table') printDocument(io, format, { stored: false, clusters: 0, inventory: result.inventory, problems: result.problems });
+        if (format !== 'table') printDocument(io, format, { stored: false, clusters: 0, inventory: result.inventory, problems: result.problems, ...accountsDoc });
         printProblems(result.problems, io);
+        printAccountProblems(notRead, synced.map((s) => s.account), io);
         io.err(`no cluster could be read in ${regions.join(', ')}: nothing stored`);
         setExit(2);
         return;
       }
-      await withStore(storeOptionsOf(flags, regions), io, async ({ store, where, localDir }) => {
+      await withStore(storeOptionsOf(flags), io, async ({ store, where, localDir }) => {
         await store.saveInventory(result.inventory);
         const placement = await placeParkedAlerts(store, localDir, io);
         if (format !== 'table') {
-          printDocument(io, format, { stored: true, store: where, clusters: result.clusters, inventory: result.inventory, problems: result.problems });
+          printDocument(io, format, { stored: true, store: where, clusters: result.clusters, inventory: result.inventory, problems: result.problems, ...accountsDoc });
         } else {
           io.out(
             `synced ${plural(result.clusters, 'cluster')}, ${plural(result.inventory.associations.length, 'association')}, ` +
-              `${plural(result.inventory.nodegroups.length, 'node group')} from ${regions.join(', ')} into ${where}`,
+              `${plural(result.inventory.nodegroups.length, 'node group')} from ${many ? `${plural(synced.length, 'account')}, ` : ''}${regions.join(', ')} into ${where}`,
           );
           if (result.clusters > 0) {
             io.out('');
@@ -150,8 +172,29 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         }
       });
       printProblems(result.problems, io);
-      if (result.problems.length > 0) setExit(1);
+      printAccountProblems(notRead, synced.map((s) => s.account), io);
+      if (result.problems.length > 0 || notRead.length > 0) setExit(1);
     });
+}
+
+type AccountInventoryProblem = InventoryProblem & { account?: string };
+
+/**
+ * The syncs of every account as one: inventories merged, problems tagged with their account. A
+ * --cluster found in one account is no problem in the others.
+ */
+function combineSyncs(synced: readonly { account: AccountCredentials; result: SyncResult }[], wanted: string[] | undefined, many: boolean): SyncResult & { problems: AccountInventoryProblem[] } {
+  let inventory = emptyInventory();
+  let clusters = 0;
+  const problems: AccountInventoryProblem[] = [];
+  for (const { account, result } of synced) {
+    inventory = mergeInventory(inventory, result.inventory);
+    clusters += result.clusters;
+    problems.push(...result.problems.map((p) => (many ? { account: account.label, ...p } : p)));
+  }
+  const found = new Set(inventory.clusters.map((c) => c.name));
+  const missing = (p: InventoryProblem) => wanted?.length && p.operation === 'ListClusters' && p.cluster !== null && found.has(p.cluster) && p.reason.startsWith('no cluster named');
+  return { inventory, clusters, problems: synced.length > 1 ? problems.filter((p) => !missing(p)) : problems };
 }
 
 function clusterTable(inv: Inventory): string {
@@ -174,5 +217,5 @@ function clusterTable(inv: Inventory): string {
 function printProblems(problems: readonly InventoryProblem[], io: Io): void {
   if (problems.length === 0) return;
   io.err(`${plural(problems.length, 'problem')}:`);
-  for (const p of problems) io.err(`  ${p.region}${p.cluster ? ` ${p.cluster}` : ''}: ${p.operation}: ${p.reason}`);
+  for (const p of problems as readonly AccountInventoryProblem[]) io.err(`  ${p.account ? `${p.account} ` : ''}${p.region}${p.cluster ? ` ${p.cluster}` : ''}: ${p.operation}: ${p.reason}`);
 }
