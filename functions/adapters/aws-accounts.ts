@@ -130,6 +130,8 @@ export async function resolveAccounts(options: ResolveAccountsOptions): Promise<
         );
         const credentials = fromIni({ profile });
         try {
+          // Loaded first, so a profile that is missing or whose SSO session expired says so by name.
+          await credentials();
           // GetCallerIdentity needs no permission: it proves the profile's credentials and names the account.
           const identity = await sts(regions[0]!, credentials).send(new GetCallerIdentityCommand({}));
           const account = identity.Account ?? null;
