@@ -6,7 +6,8 @@ import { fromIni } from '@aws-sdk/credential-providers';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { AwsFatalError, fatalReason, problemReason, SDK_MAX_ATTEMPTS } from './eks-inventory';
+import { emptyInventory, mergeInventory } from '../core/inventory';
+import { AwsFatalError, fatalReason, problemReason, SDK_MAX_ATTEMPTS, syncInventory, type InventoryProblem, type SyncOptions, type SyncResult } from './eks-inventory';
 
 /**
  * The credential sets of a run that reads many accounts: one per named profile (`--profile`), or
@@ -258,6 +259,64 @@ function regionsFor(explicit: readonly string[], found: string | undefined, miss
 /** Arguments that cannot be resolved (no region); the CLI turns it into a usage error. */
 export class AccountsError extends Error {
   override name = 'AccountsError';
+}
+
+// ---------------------------------------------------------------------------------------------
+// The inventory of several accounts
+
+export type AccountInventoryProblem = InventoryProblem & { account?: string };
+
+export interface AccountsSyncResult extends SyncResult {
+  problems: AccountInventoryProblem[];
+  /** The accounts whose clusters were listed (some clusters may still be problems). */
+  read: AccountCredentials[];
+  /** Accounts that could not be read at all: their credentials were refused (a region not enabled…). */
+  notRead: AccountProblem[];
+}
+
+/**
+ * `syncInventory` in each account, one after another (EKS throttles per account, not across
+ * them), merged into one inventory. Problems name their account when there is more than one. A
+ * fatal error of one account (credentials refused) is that account's problem; with a single set it
+ * is thrown, as `syncInventory` does. A --cluster found in one account is no problem in the others.
+ */
+export async function syncAccounts(
+  sets: readonly AccountCredentials[],
+  options: Omit<SyncOptions, 'regions' | 'clientFor' | 'onCluster'> & {
+    clientFor: (region: string, account: AccountCredentials) => EKSClient;
+    onCluster?(account: AccountCredentials, region: string, cluster: string): void;
+    /** Name the account in each problem. @default more than one set */
+    labelProblems?: boolean;
+  },
+): Promise<AccountsSyncResult> {
+  const label = options.labelProblems ?? sets.length > 1;
+  let inventory = emptyInventory();
+  let clusters = 0;
+  const problems: AccountInventoryProblem[] = [];
+  const read: AccountCredentials[] = [];
+  const notRead: AccountProblem[] = [];
+  for (const account of sets) {
+    let result: SyncResult;
+    try {
+      result = await syncInventory({
+        ...options,
+        regions: account.regions,
+        clientFor: (region) => options.clientFor(region, account),
+        onCluster: (region, cluster) => options.onCluster?.(account, region, cluster),
+      });
+    } catch (e) {
+      if (!(e instanceof AwsFatalError) || sets.length === 1) throw e;
+      notRead.push({ label: account.label, operation: 'eks', reason: e.message });
+      continue;
+    }
+    read.push(account);
+    inventory = mergeInventory(inventory, result.inventory);
+    clusters += result.clusters;
+    problems.push(...result.problems.map((p) => (label ? { account: account.label, ...p } : p)));
+  }
+  const found = new Set(inventory.clusters.map((c) => c.name));
+  const foundElsewhere = (p: InventoryProblem) => p.operation === 'ListClusters' && p.cluster !== null && found.has(p.cluster) && p.reason.startsWith('no cluster named');
+  return { inventory, clusters, problems: read.length > 1 ? problems.filter((p) => !foundElsewhere(p)) : problems, read, notRead };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 import type { EKSClient } from '@aws-sdk/client-eks';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { AwsFatalError, eksClient, syncInventory, type InventoryProblem, type SyncResult } from '../../../adapters/eks-inventory';
-import { emptyInventory, mergeInventory, type Inventory } from '../../../core/inventory';
-import { eksClientWith, REGION_PATTERN, type AccountCredentials, type AccountProblem } from '../../../adapters/aws-accounts';
+import { AwsFatalError, eksClient } from '../../../adapters/eks-inventory';
+import type { Inventory } from '../../../core/inventory';
+import { eksClientWith, REGION_PATTERN, syncAccounts, type AccountCredentials, type AccountInventoryProblem, type AccountsSyncResult } from '../../../adapters/aws-accounts';
 import { ACCOUNTS_HELP, printAccountProblems, readsManyAccounts, resolveAccountSets, withAccountOptions, type AccountDeps, type AccountFlags } from '../account-options';
 import { UsageError, type Io } from '../io';
 import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
@@ -72,7 +72,7 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         .description(
           'Reads every EKS cluster of the regions (or the --cluster ones) of each account (the default AWS credentials, --profile, or --role-arn): ' +
             'the OIDC issuer of each cluster, its Pod Identity associations with their roles, and the node role of each managed node group, ' +
-            'and stores them as `inventory import` does. A cluster, association or node group that cannot be read is reported with the permission it needs; the rest is still synced.',
+            'and stores them as `inventory import` does. A cluster, association or node group that cannot be read is reported with the permission it needs; the rest is still result.',
         )
         .option('-c, --cluster <name>', 'only this cluster (repeatable)', collect),
     ), ['table', 'json', 'yaml'], '{schemaVersion, stored, store, clusters, inventory, problems, accounts}'),
@@ -109,34 +109,26 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
           ? new cliProgress.SingleBar({ format: 'inventory sync | {value} clusters | {where}', stream: io.progressStream, hideCursor: true, clearOnComplete: true })
           : null;
       bar?.start(0, 0, { where: regions.join(', ') });
-      const synced: { account: AccountCredentials; result: SyncResult }[] = [];
-      const notRead: AccountProblem[] = [...accounts.problems];
+      let result: AccountsSyncResult;
       try {
-        for (const account of accounts.sets) {
-          try {
-            const result = await syncInventory({
-              regions: account.regions,
-              clusters: flags.cluster,
-              clientFor: (region) => clientFor(region, account),
-              onCluster: (region, cluster) => bar?.increment(1, { where: `${many ? `${account.label} ` : ''}${region} ${cluster}` }),
-            });
-            synced.push({ account, result });
-          } catch (e) {
-            if (!(e instanceof AwsFatalError)) throw e;
-            // One account's refused credentials (a region it has not enabled) leave the others to read.
-            if (!many) throw new UsageError(e.message, { cause: e });
-            notRead.push({ label: account.label, operation: 'eks', reason: e.message });
-          }
-        }
+        result = await syncAccounts(accounts.sets, {
+          clusters: flags.cluster,
+          clientFor,
+          labelProblems: many,
+          onCluster: (account, region, cluster) => bar?.increment(1, { where: `${many ? `${account.label} ` : ''}${region} ${cluster}` }),
+        });
+      } catch (e) {
+        if (e instanceof AwsFatalError) throw new UsageError(e.message, { cause: e });
+        throw e;
       } finally {
         bar?.stop();
         for (const client of clients) client.destroy();
         accounts.close();
       }
-      const result = combineSyncs(synced, flags.cluster, many);
-      const accountsDoc = many ? { accounts: { read: synced.map((s) => s.account.label), notRead } } : {};
+      const notRead = [...accounts.problems, ...result.notRead];
+      const accountsDoc = many ? { accounts: { read: result.read.map((s) => s.label), notRead } } : {};
 
-      if (synced.length === 0) {
+      if (result.read.length === 0) {
         if (format !== 'table') printDocument(io, format, { stored: false, clusters: 0, inventory: result.inventory, problems: result.problems, ...accountsDoc });
         printAccountProblems(notRead, [], io);
         io.err('no account could be read: nothing stored');
@@ -147,7 +139,7 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         // Nothing was read: store nothing, say why.
         if (format !== 'table') printDocument(io, format, { stored: false, clusters: 0, inventory: result.inventory, problems: result.problems, ...accountsDoc });
         printProblems(result.problems, io);
-        printAccountProblems(notRead, synced.map((s) => s.account), io);
+        printAccountProblems(notRead, result.read, io);
         io.err(`no cluster could be read in ${regions.join(', ')}: nothing stored`);
         setExit(2);
         return;
@@ -160,7 +152,7 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         } else {
           io.out(
             `synced ${plural(result.clusters, 'cluster')}, ${plural(result.inventory.associations.length, 'association')}, ` +
-              `${plural(result.inventory.nodegroups.length, 'node group')} from ${many ? `${plural(synced.length, 'account')}, ` : ''}${regions.join(', ')} into ${where}`,
+              `${plural(result.inventory.nodegroups.length, 'node group')} from ${many ? `${plural(result.read.length, 'account')}, ` : ''}${regions.join(', ')} into ${where}`,
           );
           if (result.clusters > 0) {
             io.out('');
@@ -172,29 +164,9 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         }
       });
       printProblems(result.problems, io);
-      printAccountProblems(notRead, synced.map((s) => s.account), io);
+      printAccountProblems(notRead, result.read, io);
       if (result.problems.length > 0 || notRead.length > 0) setExit(1);
     });
-}
-
-type AccountInventoryProblem = InventoryProblem & { account?: string };
-
-/**
- * The syncs of every account as one: inventories merged, problems tagged with their account. A
- * --cluster found in one account is no problem in the others.
- */
-function combineSyncs(synced: readonly { account: AccountCredentials; result: SyncResult }[], wanted: string[] | undefined, many: boolean): SyncResult & { problems: AccountInventoryProblem[] } {
-  let inventory = emptyInventory();
-  let clusters = 0;
-  const problems: AccountInventoryProblem[] = [];
-  for (const { account, result } of synced) {
-    inventory = mergeInventory(inventory, result.inventory);
-    clusters += result.clusters;
-    problems.push(...result.problems.map((p) => (many ? { account: account.label, ...p } : p)));
-  }
-  const found = new Set(inventory.clusters.map((c) => c.name));
-  const missing = (p: InventoryProblem) => wanted?.length && p.operation === 'ListClusters' && p.cluster !== null && found.has(p.cluster) && p.reason.startsWith('no cluster named');
-  return { inventory, clusters, problems: synced.length > 1 ? problems.filter((p) => !missing(p)) : problems };
 }
 
 function clusterTable(inv: Inventory): string {
@@ -214,8 +186,8 @@ function clusterTable(inv: Inventory): string {
   );
 }
 
-function printProblems(problems: readonly InventoryProblem[], io: Io): void {
+function printProblems(problems: readonly AccountInventoryProblem[], io: Io): void {
   if (problems.length === 0) return;
   io.err(`${plural(problems.length, 'problem')}:`);
-  for (const p of problems as readonly AccountInventoryProblem[]) io.err(`  ${p.account ? `${p.account} ` : ''}${p.region}${p.cluster ? ` ${p.cluster}` : ''}: ${p.operation}: ${p.reason}`);
+  for (const p of problems) io.err(`  ${p.account ? `${p.account} ` : ''}${p.region}${p.cluster ? ` ${p.cluster}` : ''}: ${p.operation}: ${p.reason}`);
 }
