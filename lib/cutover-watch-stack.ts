@@ -83,6 +83,9 @@ export class CutoverWatchStack extends Stack {
       topic: this.alerts.topic,
       reportsBucket: this.reports.bucket,
       eksRegions: config.eksRegions,
+      members: config.inventoryRoleName
+        ? { accounts: config.memberAccounts, readRoleName: config.memberReadRoleName, inventoryRoleName: config.inventoryRoleName }
+        : undefined,
       soakDays: config.soakDays,
       inventorySchedule: config.inventorySchedule,
       reportSchedule: config.reportSchedule,
