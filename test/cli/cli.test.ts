@@ -395,16 +395,20 @@ describe('a DynamoDB table instead of the embedded store (--table)', () => {
   it("takes the table's region from the AWS_PROFILE profile when neither --table-region nor AWS_REGION is set", async () => {
     const server = await startEmbeddedStore(path.join(work, 'remote-profile'), { openToAnyClient: true });
     const config = path.join(work, 'aws-config-profile');
+    const credentials = path.join(work, 'aws-credentials-profile');
     await writeFile(config, '[default]\nregion = us-east-1\n\n[profile audit]\nregion = ap-southeast-2\n');
+    // with AWS_PROFILE set, the SDK takes the profile's keys, not AWS_ACCESS_KEY_ID
+    await writeFile(credentials, '[audit]\naws_access_key_id = test\naws_secret_access_key = test\n');
     try {
       const run = await inProcess(['readiness', '--table', 'nope', '--endpoint', server.endpoint], {
-        env: { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_CONFIG_FILE: config, AWS_PROFILE: 'audit' },
+        env: { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: credentials, AWS_PROFILE: 'audit' },
       });
       expect(run.code).toBe(2);
       expect(run.stderr.trim()).toBe('cutover-watch: table nope does not exist in ap-southeast-2: deploy the stack (npx cdk deploy) or pass the right --table and --table-region');
     } finally {
       await server.close();
       await rm(config, { force: true });
+      await rm(credentials, { force: true });
     }
   });
 });
