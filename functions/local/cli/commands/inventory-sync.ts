@@ -12,9 +12,6 @@ import { collect } from '../options';
 import { plural, table } from '../render';
 import { withReadRegion, withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
-/** AWS region names: `us-east-1`, `ap-southeast-2`, `us-gov-west-1`, `cn-north-1`. */
-export { REGION_PATTERN };
-
 /** Flags of a command that reads AWS regions and accounts and stores into the store (`--region` repeatable). */
 export interface RegionStoreFlags extends Omit<StoreOptions, 'region'>, AccountFlags {
   region?: string[];
@@ -72,7 +69,7 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         .description(
           'Reads every EKS cluster of the regions (or the --cluster ones) of each account (the default AWS credentials, --profile, or --role-arn): ' +
             'the OIDC issuer of each cluster, its Pod Identity associations with their roles, and the node role of each managed node group, ' +
-            'and stores them as `inventory import` does. A cluster, association or node group that cannot be read is reported with the permission it needs; the rest is still result.',
+            'and stores them as `inventory import` does. A cluster, association or node group that cannot be read is reported with the permission it needs; the rest is still synced.',
         )
         .option('-c, --cluster <name>', 'only this cluster (repeatable)', collect),
     ), ['table', 'json', 'yaml'], '{schemaVersion, stored, store, clusters, inventory, problems, accounts}'),
