@@ -14,7 +14,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AccountCredentials } from '../../functions/adapters/aws-accounts';
 import { BACKFILL_PK, RateLimiter, type BackfillCheckpoint } from '../../functions/adapters/cloudtrail-backfill';
-import { backfillCommand } from '../../functions/local/cli/commands/backfill';
+import { backfillCommand, resumeCommand } from '../../functions/local/cli/commands/backfill';
 import { inventorySyncCommand } from '../../functions/local/cli/commands/inventory-sync';
 import type { Io } from '../../functions/local/cli/io';
 import { execute } from '../../functions/local/cli/main';
@@ -266,5 +266,15 @@ describe('backfill over several accounts', () => {
     expect(run.code).toBe(2);
     expect(run.err.split('\n').slice(-2)).toEqual([`read 0 of 2 accounts; not read: account ${A}, account ${B}`, 'cutover-watch: no account could be read: nothing stored']);
     await expect(access(path.join(dir, 'backfill-none'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('the command that resumes a stopped run carries the account options, quoted for a shell', () => {
+    expect(resumeCommand({ days: '30', roleArn: ROLE, organization: true, store: 'org-store' }, 30, ['us-east-1'])).toBe(
+      "cutover-watch backfill --days 30 --region us-east-1 --role-arn 'arn:aws:iam::{account}:role/cutover-watch-read' --organization --store org-store",
+    );
+    expect(resumeCommand({ days: '7', profile: ['prod', 'staging'] }, 7, [])).toBe('cutover-watch backfill --days 7 --profile prod --profile staging');
+    expect(resumeCommand({ days: '7', roleArn: ROLE, accounts: [A, B] }, 7, ['eu-west-1'])).toBe(
+      `cutover-watch backfill --days 7 --region eu-west-1 --role-arn 'arn:aws:iam::{account}:role/cutover-watch-read' --accounts ${A},${B}`,
+    );
   });
 });
