@@ -74,6 +74,16 @@ export const ConfigSchema = z.strictObject({
    * CloudWatch alarm period is at most one day. @default 6
    */
   noEventsAlarmHours: z.number().int().min(1).max(24).default(6),
+  /**
+   * Member accounts the scheduled inventory reads through a read role (MemberReadRoleStack, one
+   * stack per account or one StackSet). @default [] - the home account only
+   */
+  memberAccounts: z.array(account).default([]),
+  /** The read role's name in every member account. @default cutover-watch-read */
+  memberReadRoleName: z
+    .string()
+    .regex(/^[\w+=,.@-]{1,64}$/, { error: (i) => `expected an IAM role name (letters, digits and +=,.@_-, at most 64), got ${JSON.stringify(i.input)}` })
+    .default('cutover-watch-read'),
   /** Create a CloudTrail trail logging management events. @default false - use the account's trail */
   createTrail: z.boolean().default(false),
   /** Keep the table, reports, trail bucket, keys and logs when the stack is deleted. @default true */
@@ -116,6 +126,11 @@ export interface CutoverWatchConfig {
   readonly collectors: readonly CollectorTarget[];
   /** Regions whose EKS clusters the inventory lists: home first, then the collector regions. */
   readonly eksRegions: readonly string[];
+  /** Member accounts read through the read role (never the home account). */
+  readonly memberAccounts: readonly string[];
+  readonly memberReadRoleName: string;
+  /** The inventory job role's fixed name, which the member read roles trust; set when there are members. */
+  readonly inventoryRoleName?: string;
 }
 
 export class ConfigError extends Error {
@@ -168,6 +183,13 @@ export function parseConfig(doc: unknown, source: string, env: ConfigEnvironment
     );
   }
 
+  if (c.memberAccounts.length > 0 && homeAccount === undefined) {
+    throw new ConfigError(
+      `${source}: homeAccount: required when memberAccounts is set (their read roles trust the inventory job role of the home account); set homeAccount or run with credentials so CDK_DEFAULT_ACCOUNT is known`,
+    );
+  }
+  const memberAccounts = unique(c.memberAccounts).filter((a) => a !== homeAccount);
+
   let policy: Policy | undefined;
   let policyDocument: unknown;
   if (c.policyFile !== undefined) {
@@ -210,6 +232,10 @@ export function parseConfig(doc: unknown, source: string, env: ConfigEnvironment
     retainData: c.retainData,
     collectors,
     eksRegions: [homeRegion, ...collectorRegions],
+    memberAccounts,
+    memberReadRoleName: c.memberReadRoleName,
+    // Role names are global to an account: the home region keeps two homes of one account apart.
+    inventoryRoleName: memberAccounts.length > 0 ? `cutover-watch-inventory-${homeRegion}` : undefined,
   };
 }
 

@@ -2,13 +2,17 @@ import type { App } from 'aws-cdk-lib';
 import { CollectorStack } from './collector-stack';
 import { loadConfig, type ConfigEnvironment, type CutoverWatchConfig } from './config';
 import { CutoverWatchStack } from './cutover-watch-stack';
+import { MemberReadRoleStack } from './member-read-role-stack';
 
 export const HOME_STACK_ID = 'CutoverWatch';
+export const MEMBER_READ_ROLE_STACK_ID = 'CutoverWatchMemberRead';
 
 export interface CutoverWatchStacks {
   readonly config: CutoverWatchConfig;
   readonly home: CutoverWatchStack;
   readonly collectors: readonly CollectorStack[];
+  /** One read role stack per member account (config memberAccounts); the same template in each. */
+  readonly memberReadRoles: readonly MemberReadRoleStack[];
 }
 
 /**
@@ -32,5 +36,15 @@ export function addCutoverWatch(app: App, env: ConfigEnvironment = process.env):
   );
   // Deploy the bus before anything forwards to it.
   for (const collector of collectors) collector.addStackDependency(home, 'collectors forward to the central bus');
-  return { config, home, collectors };
+  const memberReadRoles = config.memberAccounts.map(
+    (account) =>
+      new MemberReadRoleStack(app, `${MEMBER_READ_ROLE_STACK_ID}-${account}`, {
+        env: { account, region: config.homeRegion },
+        homeAccount: config.homeAccount!,
+        inventoryRoleName: config.inventoryRoleName!,
+        roleName: config.memberReadRoleName,
+        eksRegions: config.eksRegions,
+      }),
+  );
+  return { config, home, collectors, memberReadRoles };
 }

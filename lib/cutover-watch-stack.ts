@@ -83,6 +83,9 @@ export class CutoverWatchStack extends Stack {
       topic: this.alerts.topic,
       reportsBucket: this.reports.bucket,
       eksRegions: config.eksRegions,
+      members: config.inventoryRoleName
+        ? { accounts: config.memberAccounts, readRoleName: config.memberReadRoleName, inventoryRoleName: config.inventoryRoleName }
+        : undefined,
       soakDays: config.soakDays,
       inventorySchedule: config.inventorySchedule,
       reportSchedule: config.reportSchedule,
@@ -117,7 +120,7 @@ export class CutoverWatchStack extends Stack {
 
     new CfnOutput(this, 'EvidenceTableName', {
       value: this.evidence.table.tableName,
-      description: 'pass to the CLI: cutover-watch readiness --table <this> --region <region>',
+      description: 'pass to the CLI: cutover-watch readiness --table <this> --table-region <region>',
     });
     new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn, description: 'subscribe more endpoints here' });
     new CfnOutput(this, 'CentralBusArn', { value: this.centralBus.bus.eventBusArn, description: 'collectors forward CloudTrail events here' });

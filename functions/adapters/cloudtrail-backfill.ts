@@ -266,6 +266,11 @@ export interface BackfillOptions {
   now: () => Date;
   /** Forget the checkpoints of these regions first. */
   restart?: boolean;
+  /**
+   * Whose checkpoints these are when one store backfills several accounts (the account id): each
+   * account's window of a region is its own. @default the credentials' one account (unscoped keys)
+   */
+  checkpointScope?: string;
   policy?: Policy;
   /** @default true */
   detect?: boolean;
@@ -413,7 +418,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
 /** Reads the region's checkpoints: resume the same window, skip a finished one, or start anew. */
 async function planRegion(options: BackfillOptions, region: string): Promise<RegionRun> {
   const now = options.now().getTime();
-  const stored = (await options.store.queryMeta(BACKFILL_PK, `${region}#`)) as unknown as BackfillCheckpoint[];
+  const stored = (await options.store.queryMeta(BACKFILL_PK, `${scopedRegion(options, region)}#`)) as unknown as BackfillCheckpoint[];
   const mine = stored.filter((c) => (BACKFILL_EVENT_NAMES as readonly string[]).includes(c.eventName));
   if (options.restart) {
     for (const c of stored) await options.store.deleteMeta(BACKFILL_PK, c.sk);
@@ -563,6 +568,11 @@ function advance(run: RegionRun, slice: Slice, nowMs: number): void {
   if (slice.end >= run.end) run.progress.status = 'done';
 }
 
+/** `111122223333/us-east-1` with a scope: no key of one account is a prefix of another's, nor of an unscoped one. */
+function scopedRegion(options: BackfillOptions, region: string): string {
+  return options.checkpointScope === undefined ? region : `${options.checkpointScope}/${region}`;
+}
+
 /** Saves a region's checkpoints and the coverage of the slices stored since the last one. */
 async function checkpoint(options: BackfillOptions, run: RegionRun): Promise<void> {
   const updatedAt = options.now().toISOString();
@@ -571,7 +581,7 @@ async function checkpoint(options: BackfillOptions, run: RegionRun): Promise<voi
     const totals = run.totals.get(eventName)!;
     const item: BackfillCheckpoint = {
       pk: BACKFILL_PK,
-      sk: checkpointSk(run.region, eventName),
+      sk: checkpointSk(scopedRegion(options, run.region), eventName),
       region: run.region,
       eventName,
       days: run.days,

@@ -284,7 +284,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     } catch (e) {
       if (e instanceof ResourceNotFoundException) {
         throw new StoreError(
-          `table ${this.tableName} does not exist${region ? ` in ${region}` : ''}: deploy the stack (npx cdk deploy) or pass the right --table and --region`,
+          `table ${this.tableName} does not exist${region ? ` in ${region}` : ''}: deploy the stack (npx cdk deploy) or pass the right --table and --table-region`,
           { cause: e },
         );
       }

@@ -4,6 +4,7 @@ import {
   GetRoleCommand,
   GetRolePolicyCommand,
   IAMClient,
+  type IAMClientConfig,
   paginateListAttachedRolePolicies,
   paginateListRolePolicies,
 } from '@aws-sdk/client-iam';
@@ -42,8 +43,9 @@ export interface RoleSyncResult {
 /** IAM's endpoint region per partition (IAM is global; its signing region is this one). */
 const PARTITION_REGION: Record<string, string> = { aws: 'us-east-1', 'aws-cn': 'cn-north-1', 'aws-us-gov': 'us-gov-west-1' };
 
-export function iamClient(partition: string): IAMClient {
-  return new IAMClient({ region: PARTITION_REGION[partition] ?? 'us-east-1', maxAttempts: SDK_MAX_ATTEMPTS, retryMode: 'adaptive' });
+/** An IAM client of the partition, with the default credential chain or the given credentials. */
+export function iamClient(partition: string, credentials?: IAMClientConfig['credentials']): IAMClient {
+  return new IAMClient({ region: PARTITION_REGION[partition] ?? 'us-east-1', maxAttempts: SDK_MAX_ATTEMPTS, retryMode: 'adaptive', ...(credentials ? { credentials } : {}) });
 }
 
 /** `arn:aws:iam::111122223333:role/path/name` → its partition and name; null for anything else. */

@@ -28,10 +28,20 @@ export interface ScheduledJobsProps {
   readonly liveGapHours: number;
   /** @default 'rate(6 hours)' */
   readonly inventorySchedule?: string;
+  /** Member accounts the inventory reads through their read role (MemberReadRoleStack). @default none */
+  readonly members?: MemberAccess;
   /** @default 'cron(0 8 ? * MON *)' - Mondays 08:00 UTC */
   readonly reportSchedule?: string;
   /** @default RemovalPolicy.RETAIN */
   readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+export interface MemberAccess {
+  readonly accounts: readonly string[];
+  /** The read role's name in every member account. */
+  readonly readRoleName: string;
+  /** The inventory role's fixed name, which the read roles trust. */
+  readonly inventoryRoleName: string;
 }
 
 /**
@@ -52,16 +62,22 @@ export class ScheduledJobs extends Construct {
     });
     const onFailure = new SqsDestination(this.deadLetterQueue);
 
+    const members = props.members && props.members.accounts.length > 0 ? props.members : undefined;
+    const memberRoleArn = (account: string) => `arn:${Aws.PARTITION}:iam::${account}:role/${members!.readRoleName}`;
     this.inventory = new WatchFunction(this, 'Inventory', {
       handler: 'inventory',
       description: 'cutover-watch: syncs EKS clusters, node groups, Pod Identity associations, the agent add-on and their IAM roles into the table',
-      timeout: Duration.minutes(5),
+      roleName: members?.inventoryRoleName,
+      // Accounts are read one after another: more of them need Lambda's longest run.
+      timeout: Duration.minutes(members ? 15 : 5),
       memorySize: 512,
       logRemovalPolicy: props.logRemovalPolicy,
       environment: {
         TABLE_NAME: props.table.tableName,
         EKS_REGIONS: props.eksRegions.join(','),
         POLICY: props.policyDocument === undefined ? undefined : JSON.stringify(props.policyDocument),
+        MEMBER_ACCOUNTS: members?.accounts.join(','),
+        MEMBER_READ_ROLE_ARN: members ? memberRoleArn('{account}') : undefined,
       },
       // An inventory sync is idempotent: a retry rewrites the same items; parked IRSA it places
       // raises its alerts once (recorded by id) and is then dropped.
@@ -93,6 +109,10 @@ export class ScheduledJobs extends Construct {
     this.inventory.role.addToPrincipalPolicy(
       new PolicyStatement({ sid: 'ReadPodIdentityAssociations', actions: ['eks:DescribePodIdentityAssociation'], resources: eksResources.associations }),
     );
+    if (members) {
+      // Named roles in named accounts: no wildcard to acknowledge.
+      this.inventory.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'AssumeMemberReadRoles', actions: ['sts:AssumeRole'], resources: members.accounts.map(memberRoleArn) }));
+    }
     acknowledgeWildcards(this.inventory.role, [
       ['Resource::*', 'eks:ListClusters supports no resource-level permissions (Service Authorization Reference, Amazon EKS); it only lists names'],
       ...eksResources.findings.map(

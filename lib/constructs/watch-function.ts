@@ -33,7 +33,15 @@ export interface HandlerEnvironments {
   };
   'alert-publisher': { TOPIC_ARN: string };
   'slack-notifier': { SLACK_SECRET_ARN: string };
-  inventory: { TABLE_NAME: string; EKS_REGIONS: string; POLICY?: string };
+  inventory: {
+    TABLE_NAME: string;
+    EKS_REGIONS: string;
+    POLICY?: string;
+    /** Comma list of member accounts read through their read role; absent → this account only. */
+    MEMBER_ACCOUNTS?: string;
+    /** The member read role's ARN with `{account}` for the member's id. */
+    MEMBER_READ_ROLE_ARN?: string;
+  };
   report: { TABLE_NAME: string; TOPIC_ARN: string; REPORT_BUCKET: string; SOAK_DAYS: string; LIVE_GAP_HOURS: string };
 }
 export type HandlerName = keyof HandlerEnvironments;
@@ -56,6 +64,8 @@ export type Invocation =
 export interface WatchFunctionProps<H extends HandlerName> {
   /** The entry point, `functions/handlers/<handler>.ts`. */
   readonly handler: H;
+  /** A fixed name for the function's role, when another account's trust policy must name it. @default generated */
+  readonly roleName?: string;
   readonly description: string;
   readonly environment: HandlerEnvironments[H];
   /** Sized to the work, not left at Lambda's 3 s default. */
@@ -121,6 +131,7 @@ export class WatchFunction<H extends HandlerName> extends Construct {
     this.role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: `cutover-watch ${props.handler} function`,
+      roleName: props.roleName,
     });
     this.logGroup.grantWrite(this.role);
 

@@ -355,7 +355,7 @@ describe('a DynamoDB table instead of the embedded store (--table)', () => {
       const remote = new DynamoEvidenceStore({ client: server.client, tableName: 'cutover-watch-evidence-test' });
       await remote.ensureTable();
       const env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
-      const table = ['--table', 'cutover-watch-evidence-test', '--region', 'us-east-1', '--endpoint', server.endpoint];
+      const table = ['--table', 'cutover-watch-evidence-test', '--table-region', 'us-east-1', '--endpoint', server.endpoint];
       const inventory = path.join(work, demoStore, 'inventory');
       const files = (await readdir(inventory)).map((f) => path.join(inventory, f));
       expect((await inProcess(['inventory', 'import', ...table, ...files], { env })).code).toBe(0);
@@ -382,13 +382,33 @@ describe('a DynamoDB table instead of the embedded store (--table)', () => {
   it('says which table is missing and how to fix it', async () => {
     const server = await startEmbeddedStore(path.join(work, 'remote-empty'), { openToAnyClient: true });
     try {
-      const run = await inProcess(['readiness', '--table', 'nope', '--region', 'eu-west-1', '--endpoint', server.endpoint], {
+      const run = await inProcess(['readiness', '--table', 'nope', '--table-region', 'eu-west-1', '--endpoint', server.endpoint], {
         env: { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
       });
       expect(run.code).toBe(2);
-      expect(run.stderr.trim()).toBe('cutover-watch: table nope does not exist in eu-west-1: deploy the stack (npx cdk deploy) or pass the right --table and --region');
+      expect(run.stderr.trim()).toBe('cutover-watch: table nope does not exist in eu-west-1: deploy the stack (npx cdk deploy) or pass the right --table and --table-region');
     } finally {
       await server.close();
+    }
+  });
+
+  it("takes the table's region from the AWS_PROFILE profile when neither --table-region nor AWS_REGION is set", async () => {
+    const server = await startEmbeddedStore(path.join(work, 'remote-profile'), { openToAnyClient: true });
+    const config = path.join(work, 'aws-config-profile');
+    const credentials = path.join(work, 'aws-credentials-profile');
+    await writeFile(config, '[default]\nregion = us-east-1\n\n[profile audit]\nregion = ap-southeast-2\n');
+    // with AWS_PROFILE set, the SDK takes the profile's keys, not AWS_ACCESS_KEY_ID
+    await writeFile(credentials, '[audit]\naws_access_key_id = test\naws_secret_access_key = test\n');
+    try {
+      const run = await inProcess(['readiness', '--table', 'nope', '--endpoint', server.endpoint], {
+        env: { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: credentials, AWS_PROFILE: 'audit' },
+      });
+      expect(run.code).toBe(2);
+      expect(run.stderr.trim()).toBe('cutover-watch: table nope does not exist in ap-southeast-2: deploy the stack (npx cdk deploy) or pass the right --table and --table-region');
+    } finally {
+      await server.close();
+      await rm(config, { force: true });
+      await rm(credentials, { force: true });
     }
   });
 });
@@ -408,9 +428,30 @@ describe('arguments and help', () => {
   });
 
   it('names the missing region when --table is used without one', async () => {
-    const run = await inProcess(['readiness', '--table', 'cutover-watch-evidence'], { env: { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined } });
+    const run = await inProcess(['readiness', '--table', 'cutover-watch-evidence'], {
+      env: { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_PROFILE: undefined, AWS_CONFIG_FILE: path.join(work, 'no-such-aws-config') },
+    });
     expect(run.code).toBe(2);
-    expect(run.stderr.trim()).toBe('cutover-watch: --table needs a region: pass --region (e.g. --region us-east-1) or set AWS_REGION');
+    expect(run.stderr.trim()).toBe('cutover-watch: --table needs a region: pass --table-region (e.g. --table-region us-east-1) or set AWS_REGION');
+  });
+
+  it.each([
+    ['readiness', '--region', 'us-east-1'],
+    ['coverage', '--table', 'cutover-watch-evidence', '--region', 'us-east-1'],
+    ['alerts', '--region', 'eu-west-1'],
+    ['inventory', 'show', '--region', 'us-east-1'],
+    ['report', '--region', 'us-east-1'],
+    ['evidence', '-c', 'payments-prod', '-n', 'checkout', '--region', 'us-east-1'],
+  ])('%s %s given --region (the region to read) says the table\'s region is --table-region, exit 2', async (...argv) => {
+    const run = await inProcess([...argv, '--store', demoStore]);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe("cutover-watch: --region is the region to read; the table's region is --table-region");
+  });
+
+  it('analyze of local files given --region says so too: it reads S3 in --region', async () => {
+    const run = await inProcess(['analyze', '--store', 'region-local', '--region', 'us-east-1', path.join(work, 'nothing-here')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe("cutover-watch: --region is the region to read; the table's region is --table-region (analyze reads s3:// paths in --region; these are local)");
   });
 });
 

@@ -20,6 +20,7 @@ const PAGE = 2;
 const objects = new Map<string, Buffer>();
 const etag = (body: Buffer) => `"${createHash('md5').update(body).digest('hex')}"`;
 const requests: string[] = [];
+const signedRegions: string[] = [];
 /** Keys whose next GetObject answers 503 SlowDown once (the SDK retries it). */
 const slowDownOnce = new Set<string>();
 let server: Server;
@@ -49,6 +50,8 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     requests.push(`${req.method} ${url.pathname}${url.searchParams.has('list-type') ? ' list' : ''}`);
+    // SigV4's credential scope names the region the client signed for
+    signedRegions.push(/Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '');
     const [, bucket, ...rest] = url.pathname.split('/');
     if (bucket !== 'trail') {
       res.writeHead(404, { 'content-type': 'application/xml' }).end('<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>');
@@ -123,6 +126,14 @@ describe('cutover-watch analyze s3:// (spawned, real S3 client, loopback S3)', (
     expect(run.code).toBe(2);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toMatch(/^cutover-watch: no AWS credentials found \(.*\): set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and run again\n$/);
+  });
+
+  it('--region is the region S3 is read in (the table keeps --table-region)', { timeout: 30_000 }, async () => {
+    signedRegions.length = 0;
+    const run = await cli(['analyze', 's3://no-such-trail/', '--region', 'eu-west-2', '--store', 'no-bucket-region'], credentials());
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe('cutover-watch: no bucket named no-such-trail (NoSuchBucket: The specified bucket does not exist)\n');
+    expect(new Set(signedRegions)).toEqual(new Set(['eu-west-2']));
   });
 
   it('names a bucket that does not exist, exit 2', { timeout: 30_000 }, async () => {

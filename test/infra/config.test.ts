@@ -105,6 +105,18 @@ describe('configuration errors fail the synth, naming the key and the fix', () =
     expect(fails({ collectorAccounts: ['444455556666'] })).toThrow(/homeAccount: required when collectorAccounts is set/);
   });
 
+  it('fail on member accounts without a known home account, or a read role name IAM would refuse', () => {
+    expect(fails({ memberAccounts: ['444455556666'] })).toThrow(
+      new ConfigError(
+        'context cutoverWatch: homeAccount: required when memberAccounts is set (their read roles trust the inventory job role of the home account); set homeAccount or run with credentials so CDK_DEFAULT_ACCOUNT is known',
+      ),
+    );
+    expect(fails({ homeAccount: '111122223333', memberAccounts: ['4444'] })).toThrow(/memberAccounts\.0: expected a 12-digit AWS account id in quotes, got "4444"/);
+    expect(fails({ homeAccount: '111122223333', memberAccounts: ['444455556666'], memberReadRoleName: 'read role' })).toThrow(
+      /memberReadRoleName: expected an IAM role name \(letters, digits and \+=,\.@_-, at most 64\), got "read role"/,
+    );
+  });
+
   it('fail when both the context object and a config file are given', () => {
     const app = new App({ outdir: outdir(), context: { cutoverWatch: {}, cutoverWatchConfig: file('c.json', {}) } });
     expect(() => loadConfig(app.node, {})).toThrow(/keep one/);

@@ -16,6 +16,7 @@ const everything: ConfigInput = {
   slackSecretName: 'cutover-watch/slack',
   alertEmails: ['secops@example.com'],
   createTrail: true,
+  memberAccounts: ['777788889999'],
 };
 
 const packs = () => [new AwsSolutionsChecks(), new ServerlessChecks()];
@@ -35,8 +36,8 @@ describe('cdk-nag AwsSolutions and Serverless packs', () => {
     ['every option turned on', everything],
   ] as const) {
     it(`report no unacknowledged finding for ${name}`, () => {
-      const { home, collectors } = synth(config);
-      expect(findings([home, ...collectors])).toEqual([]);
+      const { home, collectors, memberReadRoles } = synth(config);
+      expect(findings([home, ...collectors, ...memberReadRoles])).toEqual([]);
     });
   }
 
@@ -60,10 +61,10 @@ describe('cdk-nag AwsSolutions and Serverless packs', () => {
   });
 
   it('acknowledge only findings that exist: every acknowledgement answers a real finding below it', () => {
-    const { app, home, collectors } = synth(everything);
+    const { app, home, collectors, memberReadRoles } = synth(everything);
     // Raw findings, as if nothing were acknowledged.
     vi.spyOn(NagPack.prototype as unknown as { isAcknowledged: () => boolean }, 'isAcknowledged').mockReturnValue(false);
-    const raw = findings([home, ...collectors]).map((f) => {
+    const raw = findings([home, ...collectors, ...memberReadRoles]).map((f) => {
       const [rule, path] = f.split(' @ ');
       return { rule: rule!, path: path! };
     });

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-eks';
 import { GetRoleCommand, IAMClient, ListAttachedRolePoliciesCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -125,7 +126,7 @@ describe('inventory handler (scheduled)', () => {
 
     const result = await handler();
 
-    expect(result).toEqual({ clusters: 1, problems: 0 });
+    expect(result).toEqual({ clusters: 1, problems: 0, accounts: 1, accountsNotRead: 0 });
     const stored = await store.loadInventory();
     expect(stored.clusters).toEqual([
       {
@@ -140,5 +141,55 @@ describe('inventory handler (scheduled)', () => {
     expect(stored.roles).toEqual([{ arn: association.roleArn, name: 'orders-api', trustPolicy: trust, inlinePolicies: [], attachedPolicies: [] }]);
     iam.restore();
     eks.restore();
+  });
+
+  it('reads every member account through its read role, and logs the one whose role it may not assume', async () => {
+    const store = new DynamoEvidenceStore({ client: embedded.client, tableName: 'inventory-members' });
+    await store.ensureTable();
+    Object.assign(process.env, {
+      TABLE_NAME: 'inventory-members',
+      EKS_REGIONS: 'us-east-1',
+      MEMBER_ACCOUNTS: '444455556666,777788889999',
+      MEMBER_READ_ROLE_ARN: 'arn:aws:iam::{account}:role/cutover-watch-read',
+    });
+    const sts = mockClient(STSClient);
+    sts.on(AssumeRoleCommand).callsFake(async (input: { RoleArn: string }) => {
+      const account = input.RoleArn.split(':')[4]!;
+      if (account === '777788889999') throw Object.assign(new Error('not authorized to perform: sts:AssumeRole'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+      return { Credentials: { AccessKeyId: `ASIA${account}`, SecretAccessKey: 's', SessionToken: 't', Expiration: new Date(Date.now() + 3_600_000) } };
+    });
+    // each account's EKS answers with its own cluster: the account is told by the caller's keys
+    const eks = mockClient(EKSClient);
+    const accountOf = async (client: unknown) => {
+      const key = (await (client as EKSClient).config.credentials()).accessKeyId;
+      return key.startsWith('ASIA') ? key.slice(4) : '111122223333';
+    };
+    eks.on(ListClustersCommand).callsFake(async (_input, getClient) => ({ clusters: [`cluster-${(await accountOf(getClient())).slice(0, 4)}`] }));
+    eks.on(DescribeClusterCommand).callsFake(async (input: { name: string }, getClient) => {
+      const account = await accountOf(getClient());
+      return { cluster: { name: input.name, arn: `arn:aws:eks:us-east-1:${account}:cluster/${input.name}`, identity: { oidc: { issuer: `https://oidc.eks.us-east-1.amazonaws.com/id/${account}` } } } };
+    });
+    eks.on(ListPodIdentityAssociationsCommand).resolves({ associations: [] });
+    eks.on(ListNodegroupsCommand).resolves({ nodegroups: [] });
+    const warnings = vi.mocked(console.warn);
+    warnings.mockClear();
+    vi.resetModules();
+    const { handler } = await import('../../functions/handlers/inventory');
+
+    try {
+      const result = await handler();
+
+      expect(result).toEqual({ clusters: 2, problems: 0, accounts: 2, accountsNotRead: 1 });
+      expect((await store.loadInventory()).clusters.map((c) => c.account).sort()).toEqual(['111122223333', '444455556666']);
+      expect(sts.commandCalls(AssumeRoleCommand).map((c) => c.args[0].input.RoleSessionName)).toEqual(['cutover-watch', 'cutover-watch']);
+      const logged = warnings.mock.calls.map((c) => String(c[0])).join('\n');
+      expect(logged).toContain('account not read');
+      expect(logged).toContain('missing permission sts:AssumeRole on arn:aws:iam::777788889999:role/cutover-watch-read');
+    } finally {
+      eks.restore();
+      sts.restore();
+      delete process.env['MEMBER_ACCOUNTS'];
+      delete process.env['MEMBER_READ_ROLE_ARN'];
+    }
   });
 });

@@ -41,7 +41,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
         '  cutover-watch readiness                    verdicts per namespace and cluster\n' +
         '  cutover-watch coverage                     what CloudTrail was read: verdicts rest on it\n' +
         '  cutover-watch alerts                       what the detections raised, with causes and next steps\n' +
-        '\nThe store is .cutover-watch/ in the current directory (--store DIR), or a deployed table (--table NAME --region R).\n' +
+        '\nThe store is .cutover-watch/ in the current directory (--store DIR), or a deployed table (--table NAME --table-region R).\n' +
         'Output: -o table|wide|json|yaml|csv|md on every command that lists (--json is -o json); JSON and YAML carry schemaVersion ' + String(SCHEMA_VERSION) + '.\n' +
         'Exit codes: 0 done; 1 something could not be stored or delivered; 2 unusable arguments, a filter that matches nothing, or no store; 3 readiness --require not met.',
     );

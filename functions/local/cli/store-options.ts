@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { DynamoEvidenceStore, StoreError } from '../../adapters/dynamo-evidence-store';
 import { DEFAULT_TABLE_NAME } from '../../core/table-schema';
@@ -13,9 +13,18 @@ export const STORE_ENV = 'CUTOVER_WATCH_STORE';
 export interface StoreOptions {
   store?: string;
   table?: string;
+  /** The region of --table. */
+  tableRegion?: string;
+  /**
+   * `--region` on a command that reads nothing but the store: refused, since --region is the
+   * region to read everywhere (it named --table's region before).
+   */
   region?: string;
   endpoint?: string;
 }
+
+/** The one line for `--region` given to a command that reads only the store. */
+export const REGION_MEANING = "--region is the region to read; the table's region is --table-region";
 
 /** The options every store-using command takes, with the same help text everywhere. */
 export function withStoreOptions(command: Command, env: NodeJS.ProcessEnv = process.env): Command {
@@ -26,8 +35,23 @@ export function withStoreOptions(command: Command, env: NodeJS.ProcessEnv = proc
       `embedded store folder (dynalite, on disk; created 0700 if missing; an existing one must be empty or a store); default: $${STORE_ENV}, else ${DEFAULT_STORE_DIR}${fromEnv}`,
     )
     .option('--table <name>', 'use a DynamoDB table instead of the embedded store (the deployed stack\'s evidence table)')
-    .option('--region <region>', 'AWS region of --table (default: AWS_REGION)')
-    .option('--endpoint <url>', 'DynamoDB endpoint for --table (e.g. a DynamoDB-compatible server on localhost)');
+    .option('--table-region <region>', "AWS region of --table (default: AWS_REGION, else the region of the AWS_PROFILE profile)")
+    .option('--endpoint <url>', 'DynamoDB endpoint for --table (e.g. a DynamoDB-compatible server on localhost)')
+    // Hidden: a command that reads regions (inventory sync, backfill, analyze) shows it with its own meaning.
+    .addOption(new Option('--region <region>', 'the region to read').hideHelp());
+}
+
+/**
+ * Gives the hidden `--region` of a command that reads regions its meaning there (and shows it);
+ * `parse` makes it repeatable.
+ */
+export function withReadRegion(command: Command, description: string, parse?: (value: string, previous: string[] | undefined) => string[]): Command {
+  const option = command.options.find((o) => o.long === '--region');
+  if (!option) return parse ? command.option('--region <region>', description, parse) : command.option('--region <region>', description);
+  option.description = description;
+  option.hidden = false;
+  if (parse) option.argParser(parse);
+  return command;
 }
 
 export interface OpenStore {
@@ -65,10 +89,9 @@ export function storeDir(options: Pick<StoreOptions, 'store'>, cwd: string, env:
 
 export async function openStore(options: StoreOptions, io: Io, mode: OpenMode = {}): Promise<OpenStore> {
   const write = mode.write ?? true;
+  if (options.region !== undefined) throw new UsageError(REGION_MEANING);
   if (options.table !== undefined) {
-    const region = options.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'];
-    if (!region) throw new UsageError('--table needs a region: pass --region (e.g. --region us-east-1) or set AWS_REGION');
-    const client = new DynamoDBClient({ region, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
+    const { client, region } = await tableClient(options);
     // A deployed table has other writers (the ingest Lambda): batches go under its writer lease, and
     // the CLI waits out a dead holder's (WRITER_LEASE_SECONDS) rather than give up.
     const store = new DynamoEvidenceStore({ client, tableName: options.table, writerLease: true, leaseWaitMs: 180_000 });
@@ -100,6 +123,22 @@ export async function openStore(options: StoreOptions, io: Io, mode: OpenMode = 
     throw new StoreError(`cannot open the store in ${where}: ${(e as Error).message}; move it aside (or pass another --store) and analyze again`, { cause: e });
   }
   return { store, where, localDir: dir, client: embedded.client, close: () => embedded.close() };
+}
+
+/**
+ * The client of --table: in --table-region, else the region the SDK finds (AWS_REGION, then the
+ * AWS_PROFILE profile's `region` in the shared config file).
+ */
+async function tableClient(options: StoreOptions): Promise<{ client: DynamoDBClient; region: string }> {
+  const endpoint = options.endpoint ? { endpoint: options.endpoint } : {};
+  if (options.tableRegion !== undefined) return { client: new DynamoDBClient({ region: options.tableRegion, ...endpoint }), region: options.tableRegion };
+  const client = new DynamoDBClient(endpoint);
+  try {
+    return { client, region: await client.config.region() };
+  } catch {
+    client.destroy();
+    throw new UsageError('--table needs a region: pass --table-region (e.g. --table-region us-east-1) or set AWS_REGION');
+  }
 }
 
 /** Runs `fn` with an open store and always closes it (the embedded server holds a lock). */

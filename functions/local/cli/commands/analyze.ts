@@ -16,7 +16,7 @@ import { command, UsageError, type Io } from '../io';
 import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
 import { collectNodeRole, positiveInteger } from '../options';
 import { displaySafe, plural } from '../render';
-import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
+import { REGION_MEANING, withReadRegion, withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
 /** Rejections printed on stderr before the rest go only to the rejects file. */
 const REJECTIONS_SHOWN = 20;
@@ -36,7 +36,7 @@ export interface AnalyzeDeps {
 }
 
 export function analyzeCommand(program: Command, io: Io, setExit: (code: number) => void, deps: AnalyzeDeps = {}): void {
-  withOutputOptions(withAlertOptions(withStoreOptions(
+  withReadRegion(withOutputOptions(withAlertOptions(withStoreOptions(
     program
       .command('analyze')
       .summary('read CloudTrail logs into the evidence store')
@@ -45,7 +45,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
           'Replaying the same logs is safe: each CloudTrail eventID is counted once. A file read whole whose events are stored is recorded by its content (sha256): a rerun skips it, ' +
           'also after the folder is moved or renamed, and reads it again once changed. Rejected records are listed on stderr and appended to <store>/rejects.jsonl.\n\n' +
           'An s3://BUCKET/PREFIX/ path reads the .json.gz and .json objects under that key prefix in place (no aws s3 sync first; CloudTrail-Digest and Insights objects are left out), ' +
-          "with the default AWS credential chain (AWS_PROFILE, AWS_ACCESS_KEY_ID…) and AWS_REGION (any region works: S3 redirects to the bucket's; --region is --table's). " +
+          "with the default AWS credential chain (AWS_PROFILE, AWS_ACCESS_KEY_ID…) in --region, else AWS_REGION (any region works: S3 redirects to the bucket's; the table's region is --table-region). " +
           'Objects read whole are recorded in the store with their ETag: a rerun skips them and says how many, and reads changed ones (a new ETag) again. S3 and local paths mix in one run, read in delivery order.',
       )
       .argument('<path...>', "log files or directories; '-' reads stdin; s3://BUCKET/PREFIX/ reads a trail's S3 objects")
@@ -53,14 +53,14 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
       .option('--batch-size <n>', 'events per store batch', positiveInteger, 20_000)
       .option('--strict', 'exit 1 when any record or file was rejected')
       .option('--reread', 'read files (same content) and S3 objects (same ETag) an earlier run read again'),
-  )), ['table', 'json', 'yaml'], '{schemaVersion, files, records, inScope, …, storeRequests, s3, store, alerts, deliveryFailures}')
+  )), ['table', 'json', 'yaml'], '{schemaVersion, files, records, inScope, …, storeRequests, s3, store, alerts, deliveryFailures}'), "region of the S3 client for s3:// paths (default: AWS_REGION, else the profile's; S3 redirects to the bucket's region)")
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  aws s3 sync s3://my-trail-bucket/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/ logs/\n' +
         '  cutover-watch analyze logs/\n' +
         '  cutover-watch analyze s3://my-trail-bucket/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/\n' +
-        '  cutover-watch analyze --table cutover-watch-evidence --region us-east-1 logs/   # into a deployed table\n' +
+        '  cutover-watch analyze --table cutover-watch-evidence --table-region us-east-1 logs/   # into a deployed table\n' +
         '\nAlerts: the detections run as the logs are read (thresholds from --policy); new alerts are printed, appended to <store>/alerts.jsonl, published to --sns-topic, ' +
         `and posted to Slack when ${SLACK_WEBHOOK_ENV} is set. Replaying logs raises no alert twice.\n` +
         "\nS3 permissions: s3:ListBucket on the bucket (for the prefix), s3:GetObject on the objects, and kms:Decrypt on the trail's key when it encrypts with SSE-KMS.\n" +
@@ -69,11 +69,14 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
     )
     .action(async (paths: string[], flags: AnalyzeFlags) => {
       const format = outputFormat<'table' | 'json' | 'yaml'>(flags, 'table');
+      // --region is the region to read: S3's here; the table's is --table-region.
+      const { region: s3Region, ...storeFlags } = flags;
+      if (s3Region !== undefined && !paths.some(isS3Url)) throw new UsageError(`${REGION_MEANING} (analyze reads s3:// paths in --region; these are local)`);
       const { policy } = await loadPolicy(flags, io);
       // S3 is listed before the store is opened: no credentials, no bucket or no permission stops here.
-      const s3 = paths.some(isS3Url) ? await listS3Paths(paths.filter(isS3Url), deps) : null;
+      const s3 = paths.some(isS3Url) ? await listS3Paths(paths.filter(isS3Url), deps, s3Region) : null;
       const localPaths = paths.filter((p) => !isS3Url(p));
-      await withStore(flags, io, async ({ store, localDir, where, client }) => {
+      await withStore(storeFlags, io, async ({ store, localDir, where, client }) => {
         const requests = countStoreRequests(client);
         const sinks = alertSinks(flags, localDir);
         // Written as the run goes and bounded: a file of a million bad records must cost neither
@@ -143,7 +146,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
 }
 
 /** Every S3 location's listing, or a UsageError (exit 2) with one line: credentials, bucket, permission. */
-async function listS3Paths(urls: string[], deps: AnalyzeDeps): Promise<{ client: S3Client; region: string; listings: S3Listing[] }> {
+async function listS3Paths(urls: string[], deps: AnalyzeDeps, region?: string): Promise<{ client: S3Client; region: string; listings: S3Listing[] }> {
   let locations;
   try {
     locations = urls.map(parseS3Url);
@@ -151,11 +154,11 @@ async function listS3Paths(urls: string[], deps: AnalyzeDeps): Promise<{ client:
     if (e instanceof S3UrlError) throw new UsageError(e.message, { cause: e });
     throw e;
   }
-  const { client, region } = await (deps.s3Client ?? s3Client)();
+  const { client, region: clientRegion } = await (deps.s3Client ?? (() => s3Client(region === undefined ? process.env : { ...process.env, AWS_REGION: region })))();
   try {
     const listings: S3Listing[] = [];
-    for (const location of locations) listings.push(await listS3Logs(client, location, { region, sleep: deps.sleep }));
-    return { client, region, listings };
+    for (const location of locations) listings.push(await listS3Logs(client, location, { region: clientRegion, sleep: deps.sleep }));
+    return { client, region: clientRegion, listings };
   } catch (e) {
     client.destroy();
     if (e instanceof AwsFatalError) throw new UsageError(e.message, { cause: e });

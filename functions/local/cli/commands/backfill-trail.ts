@@ -28,7 +28,8 @@ import { outputFormat, printDocument, type OutputFlags } from '../output';
 import { plural } from '../render';
 import { openStore, withStore } from '../store-options';
 import { printAlerts, printCounts, reportDeliveryFailures } from './analyze';
-import { REGION_PATTERN, resolveRegions, storeOptionsOf, type RegionStoreFlags } from './inventory-sync';
+import { REGION_PATTERN } from '../../../adapters/aws-accounts';
+import { resolveRegions, storeOptionsOf, type RegionStoreFlags } from './inventory-sync';
 
 /**
  * `backfill --athena` and `backfill --lake`: history read where the organization keeps it
@@ -150,7 +151,7 @@ export async function runTrailCommand(flags: TrailFlags, io: Io, setExit: (code:
       if (e instanceof AwsFatalError) throw new UsageError(e.message, { cause: e });
       throw e;
     }
-    await withStore(storeOptionsOf(flags, regions.length > 0 ? regions : [queryRegion]), io, async ({ store, localDir, where }) => {
+    await withStore(storeOptionsOf(flags), io, async ({ store, localDir, where }) => {
       const accounts = await accountsIn(async () => inventoryAccounts(await store.loadInventory()));
       const source = sourceFor(accounts);
       const sinks = alertSinks({ snsTopic: flags.snsTopic }, localDir, deps.env);
@@ -263,7 +264,7 @@ async function printSql(
   let predicate: TrailPredicateConfig = { nodeRolePatterns: flags.nodeRole ?? policy?.nodeRoleFallthrough.nodeRolePatterns, expectedNodeCalls: policy?.nodeRoleFallthrough.expectedCalls };
   let fromInventory: string[] = [];
   let note = 'no store: node roles from the patterns only';
-  const open = await openStore(storeOptionsOf(flags, flags.region ?? []), io, { write: false }).catch(() => null);
+  const open = await openStore(storeOptionsOf(flags), io, { write: false }).catch(() => null);
   if (open) {
     try {
       predicate = await predicateConfig(open.store, { policy, nodeRolePatterns: flags.nodeRole });

@@ -26,6 +26,8 @@ import { DEFAULT_STORE_DIR, withStore, withStoreOptions } from '../store-options
 import { printAlerts, printCounts, reportDeliveryFailures } from './analyze';
 import { runTrailCommand, wantsTrailBackfill, type TrailDeps, type TrailFlags } from './backfill-trail';
 import { resolveRegions, storeOptionsOf, withRegionList, type RegionStoreFlags } from './inventory-sync';
+import { cloudTrailClientWith, type AccountCredentials, type AccountProblem } from '../../../adapters/aws-accounts';
+import { ACCOUNTS_HELP, accountArgs, printAccountProblems, readsManyAccounts, resolveAccountSets, type AccountDeps } from '../account-options';
 
 const REJECTIONS_SHOWN = 20;
 export const INTERRUPTED_EXIT = 130;
@@ -37,12 +39,14 @@ interface BackfillFlags extends RegionStoreFlags, Omit<AlertFlags, 'region'>, Ou
 }
 
 export interface BackfillDeps extends TrailDeps {
-  /** @default cloudTrailClient (default credential chain, adaptive retry) */
-  clientFor?: (region: string) => CloudTrailClient;
+  /** @default cloudTrailClient (default credential chain, adaptive retry), or the account's credentials */
+  clientFor?: (region: string, account?: AccountCredentials) => CloudTrailClient;
+  /** STS and Organizations clients, the config file: how --profile and --role-arn are resolved. */
+  accounts?: AccountDeps;
   /** Calls `stop` on Ctrl-C; returns the unsubscribe. @default SIGINT on this process (twice: quit at once) */
   onInterrupt?: (stop: () => void) => () => void;
-  /** @default 2 calls/s per region */
-  limiterFor?: (region: string) => RateLimiter;
+  /** @default 2 calls/s per account and region */
+  limiterFor?: (region: string, account?: AccountCredentials) => RateLimiter;
   sleep?: (ms: number) => Promise<void>;
   env?: NodeJS.ProcessEnv;
 }
@@ -88,14 +92,23 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
         '\nExamples:\n' +
         '  cutover-watch backfill --days 30 --region us-east-1 --region us-west-2\n' +
         '  cutover-watch backfill --days 90 --table cutover-watch-evidence --table-region us-east-1 --region eu-west-1\n' +
+        '  cutover-watch backfill --days 30 --profile prod --profile staging\n' +
+        "  cutover-watch backfill --days 30 --role-arn 'arn:aws:iam::{account}:role/cutover-watch-read' --organization --region us-east-1\n" +
         '  cutover-watch backfill --athena --trail-bucket s3://org-trail/AWSLogs/o-a1b2c3d4e5 --days 30 --region us-east-1 --region eu-west-1 --print-sql\n' +
         '  cutover-watch backfill --athena --trail-bucket s3://org-trail/AWSLogs/o-a1b2c3d4e5 --days 30 --region us-east-1 --output-location s3://athena-results/cutover-watch/\n' +
         '  cutover-watch backfill --lake arn:aws:cloudtrail:us-east-1:111122223333:eventdatastore/EXAMPLE6d-0c7f-4b81 --days 30\n' +
+        ACCOUNTS_HELP +
+        ' Accounts are read one after another (each region of an account in parallel), each with its own checkpoints.\n' +
         `\nAlerts are raised and delivered as by analyze (alerts.jsonl, --sns-topic, Slack when ${SLACK_WEBHOOK_ENV} is set).\n` +
-        '\nExit codes: 0 done; 1 evidence could not be stored, an alert could not be delivered, or the Athena or Lake query of a day failed; 2 bad arguments, expired credentials, an unknown region or a missing permission (nothing stored); 130 stopped by Ctrl-C.',
+        '\nExit codes: 0 done; 1 evidence could not be stored, an alert could not be delivered, some accounts could not be read, or the Athena or Lake query of a day failed (each is one line; the others are stored); ' +
+          '2 bad arguments, expired credentials, an unknown region or a missing permission in every account (nothing stored); 130 stopped by Ctrl-C.',
     )
     .action(async (flags: BackfillFlags & TrailFlags) => {
       if (wantsTrailBackfill(flags)) {
+        // One organization trail, read in the account that owns it: Athena and Lake see every member account already.
+        if (readsManyAccounts(flags) || flags.accounts !== undefined || flags.organization) {
+          throw new UsageError('--athena and --lake read the organization trail with the default credentials (AWS_PROFILE): --profile, --role-arn, --accounts and --organization are for LookupEvents and inventory sync');
+        }
         await runTrailCommand(flags, io, setExit, deps, { onSigint, reportRejections, interruptedExit: INTERRUPTED_EXIT });
         return;
       }
@@ -104,30 +117,50 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
       if (!/^\d+$/.test(flags.days.trim()) || days < 1 || days > LOOKUP_DAYS) {
         throw new UsageError(`CloudTrail LookupEvents keeps ${LOOKUP_DAYS} days: pass --days 1 to ${LOOKUP_DAYS}`);
       }
-      const regions = resolveRegions(flags.region, deps.env);
+      // Regions given are checked first, with the messages they always had.
+      if (flags.region?.length) resolveRegions(flags.region, deps.env);
       const { policy } = await loadPolicy({ policy: flags.policy }, io);
+      const accounts = await resolveAccountSets(flags, { env: deps.env, ...deps.accounts });
+      const many = readsManyAccounts(flags);
 
+      // LookupEvents is limited per account and region: a client and a limiter each.
       const clients = new Map<string, CloudTrailClient>();
       const limiters = new Map<string, RateLimiter>();
-      const clientFor = (region: string) => {
-        let client = clients.get(region);
-        if (!client) clients.set(region, (client = (deps.clientFor ?? cloudTrailClient)(region)));
+      const clientFor = (account: AccountCredentials, region: string) => {
+        const key = `${account.label}|${region}`;
+        let client = clients.get(key);
+        if (!client) {
+          client = deps.clientFor ? deps.clientFor(region, account) : account.credentials ? cloudTrailClientWith(region, account.credentials) : cloudTrailClient(region);
+          clients.set(key, client);
+        }
         return client;
       };
-      const limiterFor = (region: string) => {
-        let limiter = limiters.get(region);
-        if (!limiter) limiters.set(region, (limiter = deps.limiterFor?.(region) ?? new RateLimiter({ perSecond: LOOKUP_PER_SECOND })));
+      const limiterFor = (account: AccountCredentials, region: string) => {
+        const key = `${account.label}|${region}`;
+        let limiter = limiters.get(key);
+        if (!limiter) limiters.set(key, (limiter = deps.limiterFor?.(region, account) ?? new RateLimiter({ perSecond: LOOKUP_PER_SECOND })));
         return limiter;
       };
       try {
         // Credentials, regions and the permission are checked before the store is touched.
-        try {
-          await Promise.all(regions.map((region) => checkLookupAccess(clientFor(region), region, limiterFor(region), io.now())));
-        } catch (e) {
-          if (e instanceof AwsFatalError) throw new UsageError(e.message, { cause: e });
-          throw e;
+        const ready: AccountCredentials[] = [];
+        const notRead: AccountProblem[] = [...accounts.problems];
+        for (const account of accounts.sets) {
+          try {
+            await Promise.all(account.regions.map((region) => checkLookupAccess(clientFor(account, region), region, limiterFor(account, region), io.now())));
+            ready.push(account);
+          } catch (e) {
+            if (!(e instanceof AwsFatalError)) throw e;
+            if (!many) throw new UsageError(e.message, { cause: e });
+            notRead.push({ label: account.label, operation: 'cloudtrail:LookupEvents', reason: e.message });
+          }
         }
-        await withStore(storeOptionsOf(flags, regions), io, async ({ store, localDir, where }) => {
+        if (ready.length === 0) {
+          printAccountProblems(notRead, [], io);
+          throw new UsageError('no account could be read: nothing stored');
+        }
+        const regions = [...new Set(ready.flatMap((a) => a.regions))];
+        await withStore(storeOptionsOf(flags), io, async ({ store, localDir, where }) => {
           const sinks = alertSinks({ snsTopic: flags.snsTopic }, localDir, deps.env);
           const rejections: Rejection[] = [];
           const raised: Alert[] = [];
@@ -137,60 +170,86 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
             if (!stop.signal.aborted) io.err('stopping once the slices read so far are stored and checkpointed (Ctrl-C again to quit now)');
             stop.abort();
           });
-          const bars = io.interactive && format === 'table' ? new Bars(io, regions) : null;
-          let result: BackfillResult;
+          const results: { account: AccountCredentials; result: BackfillResult }[] = [];
           try {
-            result = await runBackfill({
-              store,
-              clientFor,
-              limiterFor,
-              regions,
-              days,
-              now: io.now,
-              restart: flags.restart,
-              policy,
-              detect: flags.alerts !== false,
-              nodeRolePatterns: flags.nodeRole,
-              signal: stop.signal,
-              sleep: deps.sleep,
-              onRejection: (r) => rejections.push(r),
-              onProgress: (p) => bars?.update(p),
-              onAlerts: async (alerts) => {
-                raised.push(...alerts);
-                failures.push(...(await deliverAlerts(alerts, sinks)));
-              },
-            });
-          } catch (e) {
-            if (e instanceof AwsFatalError) {
-              throw new UsageError(`${e.message}; what was stored is checkpointed: run the same command again to resume`, { cause: e });
+            for (const account of ready) {
+              if (stop.signal.aborted) break;
+              const bars = io.interactive && format === 'table' ? new Bars(io, account.regions) : null;
+              try {
+                const result = await runBackfill({
+                  store,
+                  clientFor: (region) => clientFor(account, region),
+                  limiterFor: (region) => limiterFor(account, region),
+                  regions: account.regions,
+                  // Several accounts share the region names: each keeps its own checkpoints.
+                  checkpointScope: many ? (account.account ?? account.label) : undefined,
+                  days,
+                  now: io.now,
+                  restart: flags.restart,
+                  policy,
+                  detect: flags.alerts !== false,
+                  nodeRolePatterns: flags.nodeRole,
+                  signal: stop.signal,
+                  sleep: deps.sleep,
+                  onRejection: (r) => rejections.push(r),
+                  onProgress: (p) => bars?.update(p),
+                  onAlerts: async (alerts) => {
+                    raised.push(...alerts);
+                    failures.push(...(await deliverAlerts(alerts, sinks)));
+                  },
+                });
+                results.push({ account, result });
+              } catch (e) {
+                if (!(e instanceof AwsFatalError)) throw e;
+                const message = `${e.message}; what was stored is checkpointed: run the same command again to resume`;
+                if (!many) throw new UsageError(message, { cause: e });
+                notRead.push({ label: account.label, operation: 'cloudtrail:LookupEvents', reason: message });
+              } finally {
+                bars?.stop();
+              }
             }
-            throw e;
           } finally {
-            bars?.stop();
             unsubscribe();
           }
 
           await reportRejections(rejections, localDir, io);
-          const pages = result.regions.reduce((n, r) => n + r.pages, 0);
           if (format !== 'table') {
-            const { files: slices, ...summary } = result.summary;
-            printDocument(io, format, { ...summary, pages, slices, days, regions: result.regions, stopped: result.stopped, store: where, alerts: raised, deliveryFailures: failures });
+            const documents = results.map(({ account, result }) => {
+              const { files: slices, ...summary } = result.summary;
+              const pages = result.regions.reduce((n, r) => n + r.pages, 0);
+              return { ...(many ? { account: account.label } : {}), ...summary, pages, slices, days, regions: result.regions, stopped: result.stopped };
+            });
+            const stopped = results.some((r) => r.result.stopped);
+            printDocument(
+              io,
+              format,
+              many || documents.length !== 1
+                ? { days, stopped, store: where, accounts: documents, notRead, alerts: raised, deliveryFailures: failures }
+                : { ...documents[0], store: where, alerts: raised, deliveryFailures: failures },
+            );
           } else {
-            printBackfillSummary(result, days, where, io);
+            for (const { account, result } of results) printBackfillSummary(result, days, where, io, many ? account.label : undefined);
             printAlerts(raised, io);
           }
           reportDeliveryFailures(failures, path.relative(io.cwd, path.join(localDir, 'alerts.jsonl')), io);
 
-          if (result.stopped) {
-            io.err(`stopped: every stored slice is checkpointed. Resume with:\n  ${resumeCommand(flags, days, regions)}`);
+          if (stop.signal.aborted && (results.some((r) => r.result.stopped) || results.length < ready.length)) {
+            io.err(`stopped: every stored slice is checkpointed. Resume with:\n  ${resumeCommand(flags, days, flags.profile?.length && !flags.roleArn && !flags.region?.length ? [] : regions)}`);
             setExit(INTERRUPTED_EXIT);
           }
-          const failed = result.regions.filter((r) => r.status === 'failed');
-          for (const r of failed) io.err(`${r.region}: ${r.note ?? 'failed'}; run the same command again to retry from there`);
-          if (result.summary.notStored > 0 || failed.length > 0 || failures.length > 0) setExit(1);
+          let failed = false;
+          for (const { account, result } of results) {
+            for (const r of result.regions.filter((r) => r.status === 'failed')) {
+              io.err(`${many ? `${account.label} ` : ''}${r.region}: ${r.note ?? 'failed'}; run the same command again to retry from there`);
+              failed = true;
+            }
+          }
+          printAccountProblems(notRead, results.map((r) => r.account), io);
+          if (results.some((r) => r.result.summary.notStored > 0) || failed || failures.length > 0 || notRead.length > 0) setExit(1);
         });
       } finally {
         for (const client of clients.values()) client.destroy();
+        accounts.close();
       }
     });
 }
@@ -252,11 +311,11 @@ class Bars {
   }
 }
 
-function printBackfillSummary(result: BackfillResult, days: number, where: string, io: Io): void {
+function printBackfillSummary(result: BackfillResult, days: number, where: string, io: Io, account?: string): void {
   const s = result.summary;
   const pages = result.regions.reduce((n, r) => n + r.pages, 0);
   io.out(
-    `backfilled ${plural(days, 'day')} of CloudTrail event history from ${plural(result.regions.length, 'region')}: ` +
+    `backfilled ${plural(days, 'day')} of CloudTrail event history from ${account ? `${account}, ` : ''}${plural(result.regions.length, 'region')}: ` +
       `${plural(pages, 'LookupEvents page')}, ${plural(s.records, 'record')} in ${s.seconds.toFixed(1)} s into ${where}`,
   );
   for (const r of result.regions) {
@@ -286,7 +345,7 @@ async function reportRejections(rejections: readonly Rejection[], localDir: stri
 /** The command line that resumes this run: same window, same store, same alert routing. */
 export function resumeCommand(flags: BackfillFlags, days: number, regions: readonly string[]): string {
   const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-  const parts = ['cutover-watch', 'backfill', '--days', String(days), ...regions.flatMap((r) => ['--region', r])];
+  const parts = ['cutover-watch', 'backfill', '--days', String(days), ...regions.flatMap((r) => ['--region', r]), ...accountArgs(flags)];
   if (flags.table) parts.push('--table', flags.table);
   else if (flags.store && flags.store !== DEFAULT_STORE_DIR) parts.push('--store', flags.store);
   if (flags.tableRegion) parts.push('--table-region', flags.tableRegion);

@@ -1,40 +1,30 @@
 import type { EKSClient } from '@aws-sdk/client-eks';
 import type { IAMClient } from '@aws-sdk/client-iam';
-import { rolesToRead, syncRoles } from '../../../adapters/iam-roles';
+import { rolesToRead } from '../../../adapters/iam-roles';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { AwsFatalError, eksClient, syncInventory, type InventoryProblem, type SyncResult } from '../../../adapters/eks-inventory';
+import { AwsFatalError, eksClient } from '../../../adapters/eks-inventory';
 import { mergeInventory, type Inventory } from '../../../core/inventory';
+import { eksClientWith, REGION_PATTERN, syncAccounts, syncRolesOfAccounts, type AccountCredentials, type AccountInventoryProblem, type AccountsSyncResult } from '../../../adapters/aws-accounts';
+import { ACCOUNTS_HELP, printAccountProblems, readsManyAccounts, resolveAccountSets, withAccountOptions, type AccountDeps, type AccountFlags } from '../account-options';
 import { UsageError, type Io } from '../io';
 import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
 import { placeParkedAlerts, printPlacement } from './inventory';
 import { collect } from '../options';
 import { plural, table } from '../render';
-import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
+import { withReadRegion, withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
-/** AWS region names: `us-east-1`, `ap-southeast-2`, `us-gov-west-1`, `cn-north-1`. */
-export const REGION_PATTERN = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
-
-/** Flags of a command that reads AWS regions and stores into the store (`--region` repeatable). */
-export interface RegionStoreFlags extends Omit<StoreOptions, 'region'> {
+/** Flags of a command that reads AWS regions and accounts and stores into the store (`--region` repeatable). */
+export interface RegionStoreFlags extends Omit<StoreOptions, 'region'>, AccountFlags {
   region?: string[];
-  tableRegion?: string;
 }
 
 /**
- * The store options' `--region` names the region of --table; a command that reads several regions
- * takes `--region` repeatable instead, and the table's region moves to `--table-region`.
+ * `--region` is the region to read everywhere; a command that reads several regions takes it
+ * repeatable, and the accounts to read them in (account-options.ts).
  */
 export function withRegionList(command: Command, what: string): Command {
-  const description = `${what} (repeatable; default: AWS_REGION)`;
-  const existing = command.options.find((o) => o.long === '--region');
-  if (existing) {
-    existing.description = description;
-    existing.argParser(collect);
-  } else {
-    command.option('--region <region>', description, collect);
-  }
-  return command.option('--table-region <region>', 'AWS region of --table (default: the first --region)');
+  return withAccountOptions(withReadRegion(command, `${what} (repeatable; default: each --profile's region, else AWS_REGION)`, collect));
 }
 
 /** The regions to read: the flags, else AWS_REGION / AWS_DEFAULT_REGION; each must look like a region name. */
@@ -50,9 +40,9 @@ export function resolveRegions(flags: string[] | undefined, env: NodeJS.ProcessE
   return [...new Set(regions)];
 }
 
-/** The store options for `withStore`: the table lives in --table-region, else the first region read. */
-export function storeOptionsOf(flags: RegionStoreFlags, regions: readonly string[]): StoreOptions {
-  return { store: flags.store, table: flags.table, endpoint: flags.endpoint, region: flags.tableRegion ?? regions[0] };
+/** The store options for `withStore`: the table lives in --table-region (never a region read). */
+export function storeOptionsOf(flags: RegionStoreFlags): StoreOptions {
+  return { store: flags.store, table: flags.table, endpoint: flags.endpoint, tableRegion: flags.tableRegion };
 }
 
 interface SyncFlags extends RegionStoreFlags, OutputFlags {
@@ -60,11 +50,13 @@ interface SyncFlags extends RegionStoreFlags, OutputFlags {
 }
 
 export interface InventorySyncDeps {
-  /** @default eksClient (default credential chain, adaptive retry) */
-  clientFor?: (region: string) => EKSClient;
-  /** @default iamClient (per partition) */
+  /** @default eksClient (default credential chain, adaptive retry), or the account's credentials */
+  clientFor?: (region: string, account?: AccountCredentials) => EKSClient;
+  /** @default iamClient (per partition), with the account's credentials */
   iamClientFor?: (partition: string) => IAMClient;
   env?: NodeJS.ProcessEnv;
+  /** STS and Organizations clients, the config file: how --profile and --role-arn are resolved. */
+  accounts?: AccountDeps;
 }
 
 /**
@@ -79,13 +71,13 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         .command('sync')
         .summary('read clusters, Pod Identity associations and node groups from the EKS API into the store')
         .description(
-          'Reads every EKS cluster of the regions (or the --cluster ones) with the default AWS credentials: ' +
+          'Reads every EKS cluster of the regions (or the --cluster ones) of each account (the default AWS credentials, --profile, or --role-arn): ' +
             'the OIDC issuer of each cluster, its Pod Identity associations with their roles, the node role of each managed node group and its eks-pod-identity-agent add-on, ' +
-            'then the IAM roles of the associations and of the IRSA evidence (trust, inline and customer managed policies, for the preflight), ' +
+            'then the IAM roles of the associations and of the IRSA evidence, each in its own account (trust, inline and customer managed policies, for the preflight), ' +
             'and stores them as `inventory import` does. A cluster, association or node group that cannot be read is reported with the permission it needs; the rest is still synced.',
         )
         .option('-c, --cluster <name>', 'only this cluster (repeatable)', collect),
-    ), ['table', 'json', 'yaml'], '{schemaVersion, stored, store, clusters, inventory, problems}'),
+    ), ['table', 'json', 'yaml'], '{schemaVersion, stored, store, clusters, inventory, problems, accounts}'),
     'EKS region to read',
   )
     .addHelpText(
@@ -95,15 +87,23 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         '\nExamples:\n' +
         '  cutover-watch inventory sync --region us-east-1 --region us-west-2\n' +
         '  cutover-watch inventory sync --cluster payments-prod --table cutover-watch-evidence --table-region us-east-1\n' +
-        '\nExit codes: 0 everything read; 1 some clusters, associations or node groups could not be read;\n' +
+        '  cutover-watch inventory sync --profile prod --profile staging\n' +
+        "  cutover-watch inventory sync --role-arn 'arn:aws:iam::{account}:role/cutover-watch-read' --accounts 111122223333,444455556666 --region us-east-1\n" +
+        "  cutover-watch inventory sync --role-arn 'arn:aws:iam::{account}:role/cutover-watch-read' --organization --region us-east-1 --region eu-west-1\n" +
+        ACCOUNTS_HELP +
+        '\n\nExit codes: 0 everything read; 1 some accounts, clusters, associations or node groups could not be read (each is one line; the rest is stored);\n' +
         '2 nothing could be read, bad arguments, expired credentials or an unknown region.',
     )
     .action(async (flags: SyncFlags) => {
       const format = outputFormat<'table' | 'json' | 'yaml'>(flags, 'table');
-      const regions = resolveRegions(flags.region, deps.env);
+      // Regions given are checked first, with the messages they always had.
+      if (flags.region?.length) resolveRegions(flags.region, deps.env);
+      const accounts = await resolveAccountSets(flags, { env: deps.env, ...deps.accounts });
+      const many = readsManyAccounts(flags);
+      const regions = [...new Set(accounts.sets.flatMap((set) => set.regions))];
       const clients: EKSClient[] = [];
-      const clientFor = (region: string) => {
-        const client = (deps.clientFor ?? eksClient)(region);
+      const clientFor = (region: string, account: AccountCredentials) => {
+        const client = deps.clientFor ? deps.clientFor(region, account) : account.credentials ? eksClientWith(region, account.credentials) : eksClient(region);
         clients.push(client);
         return client;
       };
@@ -112,13 +112,13 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
           ? new cliProgress.SingleBar({ format: 'inventory sync | {value} clusters | {where}', stream: io.progressStream, hideCursor: true, clearOnComplete: true })
           : null;
       bar?.start(0, 0, { where: regions.join(', ') });
-      let result: SyncResult;
+      let result: AccountsSyncResult;
       try {
-        result = await syncInventory({
-          regions,
+        result = await syncAccounts(accounts.sets, {
           clusters: flags.cluster,
           clientFor,
-          onCluster: (region, cluster) => bar?.increment(1, { where: `${region} ${cluster}` }),
+          labelProblems: many,
+          onCluster: (account, region, cluster) => bar?.increment(1, { where: `${many ? `${account.label} ` : ''}${region} ${cluster}` }),
         });
       } catch (e) {
         if (e instanceof AwsFatalError) throw new UsageError(e.message, { cause: e });
@@ -126,20 +126,31 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
       } finally {
         bar?.stop();
         for (const client of clients) client.destroy();
+        accounts.close();
       }
+      const notRead = [...accounts.problems, ...result.notRead];
+      const accountsDoc = many ? { accounts: { read: result.read.map((s) => s.label), notRead } } : {};
 
+      if (result.read.length === 0) {
+        if (format !== 'table') printDocument(io, format, { stored: false, clusters: 0, inventory: result.inventory, problems: result.problems, ...accountsDoc });
+        printAccountProblems(notRead, [], io);
+        io.err('no account could be read: nothing stored');
+        setExit(2);
+        return;
+      }
       if (result.clusters === 0 && result.problems.length > 0) {
         // Nothing was read: store nothing, say why.
-        if (format !== 'table') printDocument(io, format, { stored: false, clusters: 0, inventory: result.inventory, problems: result.problems });
+        if (format !== 'table') printDocument(io, format, { stored: false, clusters: 0, inventory: result.inventory, problems: result.problems, ...accountsDoc });
         printProblems(result.problems, io);
+        printAccountProblems(notRead, result.read, io);
         io.err(`no cluster could be read in ${regions.join(', ')}: nothing stored`);
         setExit(2);
         return;
       }
-      await withStore(storeOptionsOf(flags, regions), io, async ({ store, where, localDir }) => {
-        // The preflight's IAM side: the associations' roles and every role IRSA evidence names.
+      await withStore(storeOptionsOf(flags), io, async ({ store, where, localDir }) => {
+        // The preflight's IAM side: the associations' roles and every role IRSA evidence names, each read in its own account.
         try {
-          const roles = await syncRoles({ roleArns: await rolesToRead(result.inventory, store), clientFor: deps.iamClientFor });
+          const roles = await syncRolesOfAccounts(result.read, await rolesToRead(result.inventory, store), deps.iamClientFor ? { clientFor: deps.iamClientFor } : {});
           result.inventory = mergeInventory(result.inventory, roles.inventory);
           result.problems.push(...roles.problems);
         } catch (e) {
@@ -149,11 +160,11 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         await store.saveInventory(result.inventory);
         const placement = await placeParkedAlerts(store, localDir, io);
         if (format !== 'table') {
-          printDocument(io, format, { stored: true, store: where, clusters: result.clusters, inventory: result.inventory, problems: result.problems });
+          printDocument(io, format, { stored: true, store: where, clusters: result.clusters, inventory: result.inventory, problems: result.problems, ...accountsDoc });
         } else {
           io.out(
             `synced ${plural(result.clusters, 'cluster')}, ${plural(result.inventory.associations.length, 'association')}, ` +
-              `${plural(result.inventory.nodegroups.length, 'node group')}${result.inventory.roles?.length ? `, ${plural(result.inventory.roles.length, 'IAM role')}` : ''} from ${regions.join(', ')} into ${where}`,
+              `${plural(result.inventory.nodegroups.length, 'node group')}${result.inventory.roles?.length ? `, ${plural(result.inventory.roles.length, 'IAM role')}` : ''} from ${many ? `${plural(result.read.length, 'account')}, ` : ''}${regions.join(', ')} into ${where}`,
           );
           if (result.clusters > 0) {
             io.out('');
@@ -165,7 +176,8 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         }
       });
       printProblems(result.problems, io);
-      if (result.problems.length > 0) setExit(1);
+      printAccountProblems(notRead, result.read, io);
+      if (result.problems.length > 0 || notRead.length > 0) setExit(1);
     });
 }
 
@@ -186,8 +198,8 @@ function clusterTable(inv: Inventory): string {
   );
 }
 
-function printProblems(problems: readonly InventoryProblem[], io: Io): void {
+function printProblems(problems: readonly AccountInventoryProblem[], io: Io): void {
   if (problems.length === 0) return;
   io.err(`${plural(problems.length, 'problem')}:`);
-  for (const p of problems) io.err(`  ${p.region}${p.cluster ? ` ${p.cluster}` : ''}: ${p.operation}: ${p.reason}`);
+  for (const p of problems) io.err(`  ${p.account ? `${p.account} ` : ''}${p.region}${p.cluster ? ` ${p.cluster}` : ''}: ${p.operation}: ${p.reason}`);
 }

@@ -69,7 +69,7 @@ export function readinessCommand(program: Command, io: Io, setExit: (code: numbe
         '  cutover-watch readiness --verdict NOT_STARTED,IN_PROGRESS -o csv > stragglers.csv\n' +
         "  cutover-watch readiness -o json | jq -r '.namespaces[] | select(.verdict==\"READY\") | .namespace'\n" +
         '  cutover-watch readiness -c search-prod --require READY && aws iam delete-open-id-connect-provider …\n' +
-        '  cutover-watch readiness --table cutover-watch-evidence --region us-east-1\n' +
+        '  cutover-watch readiness --table cutover-watch-evidence --table-region us-east-1\n' +
         '\nExit codes: 0 done (and the gate passed); 2 unusable arguments, a -c/-n/--account that matches nothing, or no store; 3 --require not met (what is below it is printed on stderr with the reason).',
     )
     .action(async (flags: ReadinessFlags) => {

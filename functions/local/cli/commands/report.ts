@@ -61,7 +61,7 @@ export function reportCommand(program: Command, io: Io): void {
         "  cutover-watch report -o json | jq '.stragglers[] | select(.nextStep==\"create-association\")'\n" +
         "  cutover-watch report -o html --out reports/ --save    the weekly report: kept as the next one's baseline\n" +
         "  cutover-watch report -c 'payments-*' -n checkout -o md   one team's part of it, its totals and changes only\n" +
-        '  cutover-watch report --table cutover-watch-evidence --region us-east-1 -o html --out .\n' +
+        '  cutover-watch report --table cutover-watch-evidence --table-region us-east-1 -o html --out .\n' +
         '\nExit codes: 0 done; 2 unusable arguments (a bad format, --out or --as-of; --save with a filter), a -c/-n/--account that matches nothing, or no store.',
     )
     .action(async (flags: ReportFlags) => {
