@@ -3,7 +3,7 @@
  * (aws-sdk-client-mock), one fake EKS or CloudTrail client per account, the embedded store on disk.
  */
 import { CloudTrailClient, LookupEventsCommand, type Event } from '@aws-sdk/client-cloudtrail';
-import { AccessDeniedException, DescribeClusterCommand, EKSClient, ListClustersCommand, ListNodegroupsCommand, ListPodIdentityAssociationsCommand } from '@aws-sdk/client-eks';
+import { AccessDeniedException, DescribeClusterCommand, EKSClient, ListAddonsCommand, ListClustersCommand, ListNodegroupsCommand, ListPodIdentityAssociationsCommand } from '@aws-sdk/client-eks';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Command } from 'commander';
@@ -92,6 +92,7 @@ function eksFor(deniedListClusters: readonly string[]) {
     });
     fake.on(ListPodIdentityAssociationsCommand).resolves({ associations: [] });
     fake.on(ListNodegroupsCommand).resolves({ nodegroups: [] });
+    fake.on(ListAddonsCommand).resolves({ addons: [] });
     return client;
   };
   return { clientFor, asked };

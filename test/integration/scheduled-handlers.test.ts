@@ -171,6 +171,7 @@ describe('inventory handler (scheduled)', () => {
     });
     eks.on(ListPodIdentityAssociationsCommand).resolves({ associations: [] });
     eks.on(ListNodegroupsCommand).resolves({ nodegroups: [] });
+    eks.on(ListAddonsCommand).resolves({ addons: [] });
     const warnings = vi.mocked(console.warn);
     warnings.mockClear();
     vi.resetModules();
