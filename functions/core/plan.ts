@@ -34,6 +34,8 @@ export interface PlanCommand {
   /** One complete shell line, every name quoted. */
   run: string;
   effect: CommandEffect;
+  /** A check that exits non-zero when the commands after it must not run (`readiness --require READY`). */
+  gate?: boolean;
 }
 
 export type PlanStepKind =
@@ -80,6 +82,8 @@ export interface PlanOptions {
   contextTemplate?: string | null;
   /** How to invoke cutover-watch in a gate command. @default cutover-watch */
   invocation?: string;
+  /** The store the gate reads (`--store DIR`, `--table NAME --region R`), as the plan was made from. */
+  storeArgs?: readonly string[];
 }
 
 export const DEFAULT_CONTEXT_TEMPLATE = '{arn}';
@@ -407,7 +411,7 @@ export function clusterSteps(
         account: p.account,
         region: p.region,
         commands: [
-          { run: `${invocation} ${shellCommand(['readiness', '-c', name ?? c.clusterArn ?? '<cluster>', '--require', 'READY'])}`, effect: 'read' },
+          { run: `${invocation} ${shellCommand(['readiness', ...(options.storeArgs ?? []), '-c', name ?? c.clusterArn ?? '<cluster>', '--require', 'READY'])}`, effect: 'read', gate: true },
           ...accounts.map((account) => ({
             run: shellCommand(aws(options, account, 'iam', 'delete-open-id-connect-provider', '--open-id-connect-provider-arn', oidcProviderArn(p.partition, account, c.oidcIssuer!))),
             effect: 'destructive' as const,
