@@ -49,17 +49,27 @@ const clusterTitle = (c: PlanCluster) =>
 // ---------------------------------------------------------------------------------------------
 // text
 
+/**
+ * Numbered steps as plain lines (title, why, each command indented to paste, the statement, the
+ * notes): what `plan`, `readiness --reasons` and the text report print, so they read alike.
+ */
+export function stepLines(list: readonly PlanStep[], indent: string, options: { why?: boolean } = {}): string[] {
+  const out: string[] = [];
+  list.forEach((s, i) => {
+    out.push(`${indent}${i + 1}. ${s.title} [${EFFECT_WORDS[s.effect]}${placeOf(s) ? `; ${placeOf(s)}` : ''}]`);
+    if (options.why !== false) out.push(`${indent}   why: ${s.why}`);
+    for (const c of s.commands) out.push(`${indent}     ${c.run}`);
+    if (s.document !== undefined) out.push(`${indent}   statement: ${JSON.stringify(s.document)}`);
+    for (const n of s.notes) out.push(`${indent}   note: ${n}`);
+  });
+  return out.map(displaySafe);
+}
+
 export function renderPlanText(plan: MigrationPlan, options: { byOwner?: boolean } = {}): string {
   const out: string[] = [...header(plan)];
   if (plan.clusters.length === 0) out.push('', 'nothing to do: no service account still uses IRSA or is ready to clean up, and no preflight finding');
   const steps = (list: readonly PlanStep[], indent: string) => {
-    list.forEach((s, i) => {
-      out.push(`${indent}${i + 1}. ${s.title} [${EFFECT_WORDS[s.effect]}${placeOf(s) ? `; ${placeOf(s)}` : ''}]`);
-      out.push(`${indent}   why: ${s.why}`);
-      for (const c of s.commands) out.push(`${indent}     ${c.run}`);
-      if (s.document !== undefined) out.push(`${indent}   statement: ${JSON.stringify(s.document)}`);
-      for (const n of s.notes) out.push(`${indent}   note: ${n}`);
-    });
+    out.push(...stepLines(list, indent));
   };
   const namespaceBlock = (n: PlanNamespace, indent: string, withOwner: boolean) => {
     out.push(`${indent}${n.namespace}  ${n.verdict}${withOwner ? `  owner: ${ownerLabel(n.owner)}` : ''}`);

@@ -1,6 +1,7 @@
 import { displaySafe } from '../display';
 import { VERDICT_ORDER } from '../readiness';
-import type { ReportChanges, StragglerReport } from '../report';
+import type { PlanStep } from '../plan';
+import type { ReportChanges, Straggler, StragglerReport } from '../report';
 import { byNextStep, CLEAN_UP_COLUMNS, cleanUpRows, NAMESPACE_COLUMNS, namespaceRows, hasChanges, headline, NEXT_STEP_HELP, roleLabel, settingsLine, shortTime, timeAndAge, verdictMove, evidenceLine, filtersLine, unknownLines } from './common';
 
 /** GitHub-flavoured Markdown for a ticket or a wiki page: headings, tables, every value escaped. */
@@ -34,6 +35,12 @@ export function renderMarkdown(report: StragglerReport): string {
     ['Cluster', 'OIDC provider', ...VERDICT_ORDER, 'Stragglers', 'Next step'],
     report.clusters.map((c) => [c.cluster, c.verdict, ...VERDICT_ORDER.map((v) => String(c.namespaceCounts[v])), String(c.stragglers), c.oidcIssuer ? `${c.nextStep} (issuer ${c.oidcIssuer})` : c.nextStep]),
   );
+  for (const c of report.clusters) {
+    if (c.steps.before.length + c.steps.after.length === 0) continue;
+    out.push(`**${md(c.cluster)}**`, '');
+    if (c.steps.before.length > 0) out.push('Before any namespace (cluster-wide):', '', ...stepsMarkdown(c.steps.before));
+    if (c.steps.after.length > 0) out.push('After every namespace:', '', ...stepsMarkdown(c.steps.after));
+  }
   const warnings = [...report.clusters.flatMap((c) => c.warnings.map((w) => ({ where: c.cluster, w }))), ...report.warnings.map((w) => ({ where: 'no known cluster', w }))];
   if (warnings.length > 0) {
     out.push('**Warnings**', '');
@@ -49,6 +56,7 @@ export function renderMarkdown(report: StragglerReport): string {
       ['Cluster', 'Namespace', 'Service account', 'Role', 'Last IRSA', 'Last Pod Identity', 'Association'],
       group.rows.map((s) => [s.cluster, s.namespace, s.serviceAccount, roleLabel(s.role), timeAndAge(s.lastIrsa, report.asOf), shortTime(s.lastPodIdentity), s.hasAssociation ? 'yes' : 'no']),
     );
+    rowSteps(group.rows, out);
   }
 
   out.push(`## Ready to clean up (${report.totals.readyToCleanUp})`, '');
@@ -56,12 +64,35 @@ export function renderMarkdown(report: StragglerReport): string {
   else {
     out.push(md(NEXT_STEP_HELP['clean-up']), '');
     table(CLEAN_UP_COLUMNS, cleanUpRows(report));
+    rowSteps(report.readyToCleanUp, out);
   }
 
   out.push('## Namespaces', '');
   table(NAMESPACE_COLUMNS, namespaceRows(report));
   // `md` already escaped every value; this keeps any line that did not go through it one line too.
   return `${out.map(displaySafe).join('\n').trimEnd()}\n`;
+}
+
+/** Each row's steps under a collapsed `<details>`: the same steps `cutover-watch plan -o md` prints. */
+function rowSteps(rows: readonly Straggler[], out: string[]): void {
+  for (const s of rows) {
+    out.push(`<details><summary>${md(`${s.cluster}/${s.namespace} ${s.serviceAccount} (${roleLabel(s.role)})`)}: ${s.steps.length} steps</summary>`, '', ...stepsMarkdown(s.steps), '</details>', '');
+  }
+}
+
+/** Numbered steps, the commands of each in a fenced block longer than any backtick run inside it. */
+function stepsMarkdown(steps: readonly PlanStep[]): string[] {
+  const out: string[] = [];
+  steps.forEach((s, i) => {
+    out.push(`${i + 1}. ${md(s.title)}`, '');
+    const body = [...s.commands.map((c) => displaySafe(c.run)), ...(s.document !== undefined ? [`# statement: ${displaySafe(JSON.stringify(s.document))}`] : [])];
+    if (body.length > 0) {
+      const fence = '`'.repeat(Math.max(3, ...body.map((l) => (l.match(/`+/g) ?? []).reduce((m, r) => Math.max(m, r.length + 1), 0))));
+      out.push(`   ${fence}sh`, ...body.map((l) => `   ${l}`), `   ${fence}`, '');
+    }
+    for (const n of s.notes) out.push(`   > ${md(n)}`, '');
+  });
+  return out;
 }
 
 function changes(c: ReportChanges, out: string[]): void {

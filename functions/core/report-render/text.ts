@@ -1,6 +1,7 @@
 import { displaySafe } from '../display';
+import { stepLines } from '../plan-render';
 import { VERDICT_ORDER } from '../readiness';
-import type { ReportChanges, StragglerReport } from '../report';
+import type { ReportChanges, Straggler, StragglerReport } from '../report';
 import {
   byNextStep,
   CLEAN_UP_COLUMNS,
@@ -70,6 +71,11 @@ function textWithLimit(report: StragglerReport, limit: number): string {
     for (const row of rows.slice(0, limit)) out.push(`${indent}${line(row)}`);
     more(Math.min(rows.length, limit), rows.length, indent);
   };
+  // Each row's steps, in as many lines as they take; cut to `limit` rows like every list.
+  const stepsOf = (rows: readonly Straggler[], indent: string) => {
+    for (const s of rows.slice(0, limit)) out.push(`${indent}${s.cluster}/${s.namespace} ${s.serviceAccount} (${roleLabel(s.role)}):`, ...stepLines(s.steps, `${indent}  `, { why: false }));
+    more(Math.min(rows.length, limit), rows.length, indent);
+  };
   const tableOf = (head: string[], rows: string[][], indent = '  ') => {
     // Escaped before the widths are measured, so the columns line up with what is printed.
     const shown = rows.slice(0, limit).map((row) => row.map(displaySafe));
@@ -103,6 +109,9 @@ function textWithLimit(report: StragglerReport, limit: number): string {
     out.push(`  ${c.cluster}: ${c.nextStep}`);
     if (c.oidcIssuer) out.push(`    OIDC issuer: ${c.oidcIssuer}`);
     for (const w of c.warnings) out.push(`    warning: ${w.message}${w.last ? ` (last ${shortTime(w.last)})` : ''}`);
+    // The same steps `cutover-watch plan` prints (core/plan.ts).
+    if (c.steps.before.length > 0) out.push('    before any namespace (cluster-wide):', ...stepLines(c.steps.before, '      ', { why: false }));
+    if (c.steps.after.length > 0) out.push('    after every namespace:', ...stepLines(c.steps.after, '      ', { why: false }));
   }
   if (report.warnings.length > 0) {
     out.push('  not attributed to a cluster:');
@@ -126,6 +135,8 @@ function textWithLimit(report: StragglerReport, limit: number): string {
       ]),
       '    ',
     );
+    out.push('    steps (what `cutover-watch plan` prints; check each command before you run it):');
+    stepsOf(group.rows, '      ');
   }
 
   out.push('', `READY TO CLEAN UP (soak complete: ${report.totals.readyToCleanUp})`);
@@ -133,6 +144,8 @@ function textWithLimit(report: StragglerReport, limit: number): string {
   else {
     out.push(`  ${NEXT_STEP_HELP['clean-up']}`);
     tableOf(CLEAN_UP_COLUMNS.map(upper), cleanUpRows(report));
+    out.push('  steps (what `cutover-watch plan` prints; check each command before you run it):');
+    stepsOf(report.readyToCleanUp, '    ');
   }
 
   out.push('', 'NAMESPACES');
