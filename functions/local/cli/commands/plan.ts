@@ -66,7 +66,7 @@ export function planCommand(program: Command, io: Io): void {
       'after',
       '\nExamples:\n' +
         '  cutover-watch plan                                   every step, per cluster and namespace\n' +
-        '  cutover-watch plan -c payments-prod -n checkout      one team\'s part\n' +
+        '  cutover-watch plan -c payments-prod -n orders        one team\'s part\n' +
         "  cutover-watch plan -o sh > plan.sh && bash -n plan.sh   a script to review, then run\n" +
         "  cutover-watch plan --profile 'admin-{account}' --context-template '{cluster}' -o md\n" +
         '  cutover-watch plan --by owner                        grouped by the owners in the policy file\n' +
