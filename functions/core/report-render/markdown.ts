@@ -48,6 +48,19 @@ export function renderMarkdown(report: StragglerReport): string {
     out.push('');
   }
 
+  if (report.byOwner) {
+    out.push('## By owner', '');
+    const rows = new Map([...report.stragglers, ...report.readyToCleanUp].map((s) => [s.id, s]));
+    for (const g of report.byOwner) {
+      out.push(`### ${md(g.label)}`, '', `${g.namespaces} namespaces, ${g.stragglers.length} stragglers, ${g.readyToCleanUp.length} to clean up`, '');
+      for (const id of [...g.stragglers, ...g.readyToCleanUp]) {
+        const s = rows.get(id);
+        if (s) out.push(`- ${md(`${s.cluster}/${s.namespace} ${s.serviceAccount} (${roleLabel(s.role)}): ${s.nextStep}`)}`);
+      }
+      out.push('');
+    }
+  }
+
   out.push(`## Stragglers (${report.totals.stragglers})`, '');
   if (report.stragglers.length === 0) out.push('None: no service account assumed a role through IRSA within the active window.', '');
   for (const group of byNextStep(report.stragglers)) {

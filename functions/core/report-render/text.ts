@@ -12,6 +12,7 @@ import {
   hasChanges,
   headline,
   NEXT_STEP_HELP,
+  plural,
   roleLabel,
   settingsLine,
   evidenceLine,
@@ -116,6 +117,15 @@ function textWithLimit(report: StragglerReport, limit: number): string {
   if (report.warnings.length > 0) {
     out.push('  not attributed to a cluster:');
     list(report.warnings, (w) => `warning: ${w.message}${w.last ? ` (last ${shortTime(w.last)})` : ''}`, '    ');
+  }
+
+  if (report.byOwner) {
+    out.push('', 'BY OWNER (the policy file\'s owners: what each has to do)');
+    const rows = new Map([...report.stragglers, ...report.readyToCleanUp].map((s) => [s.id, s]));
+    for (const g of report.byOwner) {
+      out.push(`  ${g.label}: ${plural(g.namespaces, 'namespace')}, ${plural(g.stragglers.length, 'straggler')}, ${g.readyToCleanUp.length.toLocaleString('en-US')} to clean up`);
+      list([...g.stragglers, ...g.readyToCleanUp].map((id) => rows.get(id)).filter((s): s is Straggler => s !== undefined), (s) => `${s.cluster}/${s.namespace} ${s.serviceAccount} (${roleLabel(s.role)}): ${s.nextStep}`, '    ');
+    }
   }
 
   out.push('', `STRAGGLERS (still assuming roles through IRSA: ${report.totals.stragglers})`);
