@@ -1,7 +1,7 @@
 import { displaySafe, shellQuote } from './display';
 import type { MigrationPlan, PlanCluster, PlanNamespace, PlanStep } from './plan';
 import { ownerLabel } from './policy';
-import { md } from './report-render/markdown';
+import { md, stepsMarkdown } from './report-render/markdown';
 
 /**
  * How `cutover-watch plan` prints a plan: text for a terminal, Markdown for a ticket, and a bash
@@ -119,18 +119,9 @@ export function renderPlanMarkdown(plan: MigrationPlan, options: { byOwner?: boo
   const [title, note] = header(plan);
   const out: string[] = ['# IRSA → EKS Pod Identity: migration plan', '', md(title!), '', md(note!), ''];
   if (plan.clusters.length === 0) out.push('Nothing to do: no service account still uses IRSA or is ready to clean up, and no preflight finding.', '');
+  // The report's Markdown renders steps the same way: one source for how a step reads.
   const steps = (list: readonly PlanStep[]) => {
-    list.forEach((s, i) => {
-      out.push(`${i + 1}. **${md(s.title)}** (${md(EFFECT_WORDS[s.effect])}${placeOf(s) ? `; ${md(placeOf(s))}` : ''})`, '');
-      out.push(`   ${md(s.why)}`, '');
-      // A fence longer than any backtick run inside keeps the block closed.
-      const body = [...s.commands.map((c) => displaySafe(c.run)), ...(s.document !== undefined ? [`# statement: ${displaySafe(JSON.stringify(s.document))}`] : [])];
-      if (body.length > 0) {
-        const fence = '`'.repeat(Math.max(3, ...body.map((l) => (l.match(/`+/g) ?? []).reduce((m, r) => Math.max(m, r.length + 1), 0))));
-        out.push(`   ${fence}sh`, ...body.map((l) => `   ${l}`), `   ${fence}`, '');
-      }
-      for (const n of s.notes) out.push(`   > ${md(n)}`, '');
-    });
+    out.push(...stepsMarkdown(list));
   };
   const namespaceBlock = (n: PlanNamespace, level: string, withOwner: boolean) => {
     out.push(`${level} ${md(n.namespace)} (${n.verdict})`, '');

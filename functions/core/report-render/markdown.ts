@@ -93,19 +93,26 @@ function rowSteps(rows: readonly Straggler[], out: string[]): void {
   }
 }
 
-/** Numbered steps, the commands of each in a fenced block longer than any backtick run inside it. */
-function stepsMarkdown(steps: readonly PlanStep[]): string[] {
+/**
+ * Numbered steps, the commands of each in an HTML `<pre>` block: its content is never read as
+ * Markdown, and every character HTML or Markdown could act on is an entity, so a name's backtick
+ * or `</pre>` is shown as written and the command is copied exactly.
+ */
+export function stepsMarkdown(steps: readonly PlanStep[]): string[] {
   const out: string[] = [];
   steps.forEach((s, i) => {
     out.push(`${i + 1}. ${md(s.title)}`, '');
-    const body = [...s.commands.map((c) => displaySafe(c.run)), ...(s.document !== undefined ? [`# statement: ${displaySafe(JSON.stringify(s.document))}`] : [])];
-    if (body.length > 0) {
-      const fence = '`'.repeat(Math.max(3, ...body.map((l) => (l.match(/`+/g) ?? []).reduce((m, r) => Math.max(m, r.length + 1), 0))));
-      out.push(`   ${fence}sh`, ...body.map((l) => `   ${l}`), `   ${fence}`, '');
-    }
+    const body = [...s.commands.map((c) => c.run), ...(s.document !== undefined ? [`# statement: ${JSON.stringify(s.document)}`] : [])];
+    // One line each (every line is made display-safe again at the end); the list item's indent is not part of the block.
+    if (body.length > 0) out.push(...body.map((line, j) => `   ${j === 0 ? '<pre><code>' : ''}${preText(line)}${j === body.length - 1 ? '</code></pre>' : ''}`), '');
     for (const n of s.notes) out.push(`   > ${md(n)}`, '');
   });
   return out;
+}
+
+/** Text for inside `<pre>`: display-safe, then `& < > " ' \`` as entities. */
+export function preText(value: string): string {
+  return displaySafe(value).replace(/[&<>"'`]/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
 function changes(c: ReportChanges, out: string[]): void {
