@@ -88,10 +88,14 @@ export function renderMarkdown(report: StragglerReport): string {
 
 /** Each row's steps under a collapsed `<details>`: the same steps `cutover-watch plan -o md` prints. */
 function rowSteps(rows: readonly Straggler[], out: string[]): void {
-  for (const s of rows) {
+  for (const s of rows.slice(0, MD_STEPS_ROWS)) {
     out.push(`<details><summary>${md(`${s.cluster}/${s.namespace} ${s.serviceAccount} (${roleLabel(s.role)})`)}: ${s.steps.length} steps</summary>`, '', ...stepsMarkdown(s.steps), '</details>', '');
   }
+  if (rows.length > MD_STEPS_ROWS) out.push(`The steps of the other ${(rows.length - MD_STEPS_ROWS).toLocaleString('en-US')} rows: \`cutover-watch plan -o md\` (or this report as csv, json or html).`, '');
 }
+
+/** Rows whose steps a Markdown report spells out per group: a wiki page of 20,000 would be tens of MB. */
+export const MD_STEPS_ROWS = 200;
 
 /**
  * Numbered steps, the commands of each in an HTML `<pre>` block: its content is never read as

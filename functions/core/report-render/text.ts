@@ -51,9 +51,16 @@ export function renderText(report: StragglerReport, options: TextOptions = {}): 
     report.changes.newNamespaces.length,
     report.changes.goneNamespaces.length,
   );
-  if (fits(longest)) return textWithLimit(report, longest);
+  // Doubling from a small limit first: a fleet of 20,000 stragglers (each with its steps) is never
+  // rendered whole only to learn it does not fit; the largest limit that fits lies in [lo, hi].
   let lo = 0;
-  let hi = longest;
+  let probe = 32;
+  while (probe < longest && fits(probe)) {
+    lo = probe;
+    probe *= 2;
+  }
+  if (probe >= longest && fits(longest)) return textWithLimit(report, longest);
+  let hi = Math.min(probe, longest) - 1;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
     if (fits(mid)) lo = mid;
@@ -61,6 +68,16 @@ export function renderText(report: StragglerReport, options: TextOptions = {}): 
   }
   const text = textWithLimit(report, lo);
   return Buffer.byteLength(text, 'utf8') <= maxBytes ? text : truncateBytes(text, maxBytes);
+}
+
+/** A row's step lines, made once per row and indent: the search for the limit renders the text many times. */
+const stepLinesMade = new WeakMap<Straggler, Map<string, string[]>>();
+function rowStepLines(s: Straggler, indent: string): string[] {
+  let byIndent = stepLinesMade.get(s);
+  if (byIndent === undefined) stepLinesMade.set(s, (byIndent = new Map()));
+  let lines = byIndent.get(indent);
+  if (lines === undefined) byIndent.set(indent, (lines = stepLines(s.steps, indent, { why: false })));
+  return lines;
 }
 
 function textWithLimit(report: StragglerReport, limit: number): string {
@@ -74,7 +91,7 @@ function textWithLimit(report: StragglerReport, limit: number): string {
   };
   // Each row's steps, in as many lines as they take; cut to `limit` rows like every list.
   const stepsOf = (rows: readonly Straggler[], indent: string) => {
-    for (const s of rows.slice(0, limit)) out.push(`${indent}${s.cluster}/${s.namespace} ${s.serviceAccount} (${roleLabel(s.role)}):`, ...stepLines(s.steps, `${indent}  `, { why: false }));
+    for (const s of rows.slice(0, limit)) out.push(`${indent}${s.cluster}/${s.namespace} ${s.serviceAccount} (${roleLabel(s.role)}):`, ...rowStepLines(s, `${indent}  `));
     more(Math.min(rows.length, limit), rows.length, indent);
   };
   const tableOf = (head: string[], rows: string[][], indent = '  ') => {
