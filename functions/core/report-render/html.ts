@@ -266,10 +266,11 @@ function clusterSteps(title: string, steps: readonly PlanStep[]): string {
   const items = steps
     .map(
       (s) =>
-        `<li>${esc(s.title)}${s.commands.map((c) => `<div class="cmd"><code>${esc(c.run)}</code><button type="button" class="copy" aria-label="copy the command">Copy</button></div>`).join('')}${s.notes.map((n) => `<p class="small">${esc(n)}</p>`).join('')}</li>`,
+        `<li>${esc(s.title)}${s.commands.map((c) => `<div class="step-cmd"><code>${esc(c.run)}</code><button type="button" class="copy" aria-label="copy the command">Copy</button></div>`).join('')}${s.notes.map((n) => `<p class="small">${esc(n)}</p>`).join('')}</li>`,
     )
     .join('');
-  return `<p><b>${esc(title)}:</b></p><ol class="steps">${items}</ol>`;
+  // Closed until asked for: one line in the section, so its rows stay where a reader expects them.
+  return `<details class="steps"><summary>${esc(title)}: ${steps.length} step${steps.length === 1 ? '' : 's'}</summary><ol>${items}</ol></details>`;
 }
 
 function clusterDetails(report: StragglerReport, g: RowGroup, i: number): string {
