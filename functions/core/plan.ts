@@ -218,7 +218,7 @@ export function createAssociationStep(subject: StepSubject, options: PlanOptions
   return step({
     kind: 'create-association',
     title: `create the Pod Identity association for ${subject.namespace}/${subject.serviceAccount}`,
-    why: 'pods started after it get Pod Identity credentials (the EKS Pod Identity webhook injects them; the SDK prefers them over the IRSA web identity token)',
+    why: 'pods started after it get the EKS Pod Identity environment (the Pod Identity Agent serves their credentials); the role must trust pods.eks.amazonaws.com first',
     account: p.account,
     region: p.region,
     commands: [{ run: shellCommand(argv), effect: 'change' }],
@@ -361,7 +361,8 @@ export function findingApplies(f: PreflightFinding, s: Pick<Straggler, 'clusterA
   // Clean-up findings belong to clean-up rows, switch findings to the switch.
   if ((f.severity === 'cleanup') !== (s.nextStep === 'clean-up')) return false;
   if (f.namespace !== null) return f.namespace === s.namespace && (f.serviceAccount === null || f.serviceAccount === s.serviceAccount);
-  if (f.roleArn !== null) return f.clusterArn !== null || s.clusterArn !== null ? f.roleArn === s.role || f.roleArn === s.associationRole : false;
+  // A role finding (a trust policy) is about every row that assumes that role, through IRSA or its association.
+  if (f.roleArn !== null) return f.roleArn === s.role || f.roleArn === s.associationRole;
   return false;
 }
 
