@@ -339,8 +339,11 @@ function effectOfArgv(argv: readonly string[]): CommandEffect {
 
 export function preflightStep(finding: PreflightFinding, options: PlanOptions): PlanStep {
   const commands = finding.fix.commands.map((argv): PlanCommand => {
-    const withProfile = argv[0] === 'aws' && options.profile && !argv.includes('--profile') ? aws(options, finding.account, ...argv.slice(1)) : [...argv];
-    return { run: shellCommand(withProfile), effect: effectOfArgv(argv) };
+    let full = [...argv];
+    if (argv[0] === 'aws' && options.profile && !argv.includes('--profile')) full = aws(options, finding.account, ...argv.slice(1));
+    // Every kubectl command names its cluster, as the plan's own do.
+    if (argv[0] === 'kubectl' && !argv.includes('--context') && finding.clusterArn !== null) full = ['kubectl', '--context', contextOf(finding.clusterArn, finding.cluster, options), ...argv.slice(1)];
+    return { run: shellCommand(full), effect: effectOfArgv(argv) };
   });
   const fields: Omit<PlanStep, 'effect' | 'notes'> & { notes?: string[] } = {
     kind: 'preflight',

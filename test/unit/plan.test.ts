@@ -147,7 +147,7 @@ describe('the steps of one service account', () => {
 describe('preflight findings come first', () => {
   const findings = [
     finding({ kind: 'agent-missing', fix: { text: 'install the eks-pod-identity-agent add-on', commands: [['aws', 'eks', 'create-addon', '--cluster-name', 'payments', '--addon-name', 'eks-pod-identity-agent', '--region', 'us-east-1']] } }),
-    finding({ kind: 'sdk-too-old', namespace: 'orders', serviceAccount: 'orders-api', fix: { text: 'upgrade the SDK first (botocore 1.34.41 or later)', commands: [] } }),
+    finding({ kind: 'sdk-too-old', namespace: 'orders', serviceAccount: 'orders-api', fix: { text: 'upgrade the SDK first (botocore 1.34.41 or later)', commands: [['kubectl', 'get', 'pods', '-n', 'orders']] } }),
     finding({ kind: 'trust-no-tag-session', roleArn: role('orders-api-irsa'), fix: { text: 'add sts:TagSession', commands: [['aws', 'iam', 'get-role', '--role-name', 'orders-api-irsa']], document: { Action: ['sts:AssumeRole', 'sts:TagSession'] } } }),
     finding({ kind: 'sdk-too-old', namespace: 'billing', serviceAccount: 'api', fix: { text: 'not ours', commands: [] } }),
     finding({ kind: 'oidc-statement-left', severity: 'cleanup', roleArn: role('orders-api-irsa'), fix: { text: 'clean-up only', commands: [] } }),
@@ -162,6 +162,8 @@ describe('preflight findings come first', () => {
     const steps = cluster!.namespaces[0]!.serviceAccounts[0]!.steps;
     expect(steps.map((s) => s.finding ?? s.kind)).toEqual(['sdk-too-old', 'trust-no-tag-session', 'trust-pod-identity', 'create-association', 'restart-workloads']);
     expect(steps[0]!.title).toBe('upgrade the SDK first (botocore 1.34.41 or later)');
+    // a finding's kubectl command gets the cluster's context, as the plan's own
+    expect(steps[0]!.commands).toEqual([{ run: `kubectl --context ${ARN} get pods -n orders`, effect: 'read' }]);
     expect(steps[1]).toMatchObject({ effect: 'read', document: { Action: ['sts:AssumeRole', 'sts:TagSession'] } });
     expect(plan.totals).toMatchObject({ preflight: 3, serviceAccounts: 1 });
   });
