@@ -59,7 +59,7 @@ describe('cutover-watch plan on the demo', () => {
     ]);
     const runs = runsOf(allSteps(planJson));
     for (const create of runs.filter((r) => r.includes('create-pod-identity-association'))) expect(create).toMatch(/ --region (us-east-1|us-west-2|eu-west-1)$/);
-    for (const kubectl of runs.filter((r) => r.startsWith('kubectl'))) expect(kubectl).toMatch(/^kubectl --context arn:aws:eks:[a-z0-9-]+:\d{12}:cluster\/[a-z-]+ -n /);
+    for (const kubectl of runs.filter((r) => r.startsWith('kubectl'))) expect(kubectl).toMatch(/^kubectl --context arn:aws:eks:[a-z0-9-]+:\d{12}:cluster\/[a-z-]+ /);
     const search = planJson.clusters.find((c) => c.cluster === 'search-prod')!;
     expect(search.after.map((s) => s.kind)).toEqual(['delete-oidc-provider']);
     expect(runsOf(search.after)[0]).toBe(`cutover-watch readiness --store ${path.join(work, store)} -c search-prod --require READY`);
