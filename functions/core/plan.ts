@@ -320,9 +320,11 @@ export function removeOidcStatementStep(subject: StepSubject, options: PlanOptio
 /** The steps of one straggler (or clean-up), preflight fixes first. */
 export function serviceAccountSteps(subject: StepSubject, findings: readonly PreflightFinding[], options: PlanOptions): PlanStep[] {
   const steps = findings.map((f) => preflightStep(f, options));
+  // A trust finding's fix already writes the role's whole trust policy: a second edit would only repeat it.
+  const trust = findings.some((f) => f.kind === 'trust-no-pods-principal' || f.kind === 'trust-no-tag-session') ? [] : [trustPodIdentityStep(subject, options)];
   const byStep: Record<NextStep, () => PlanStep[]> = {
-    'create-association': () => [trustPodIdentityStep(subject, options), createAssociationStep(subject, options), restartWorkloadsStep(subject, options)],
-    'check-trust-policy': () => [trustPodIdentityStep(subject, options), restartWorkloadsStep(subject, options)],
+    'create-association': () => [...trust, createAssociationStep(subject, options), restartWorkloadsStep(subject, options)],
+    'check-trust-policy': () => [...trust, restartWorkloadsStep(subject, options)],
     'restart-pods': () => [restartWorkloadsStep(subject, options)],
     'clean-up': () => [removeAnnotationStep(subject, options), removeOidcStatementStep(subject, options)],
   };

@@ -160,7 +160,8 @@ describe('preflight findings come first', () => {
     expect(cluster!.before.map((s) => [s.kind, s.finding, s.effect])).toEqual([['preflight', 'agent-missing', 'change']]);
     expect(cluster!.before[0]!.commands[0]!.run).toBe('aws eks create-addon --cluster-name payments --addon-name eks-pod-identity-agent --region us-east-1');
     const steps = cluster!.namespaces[0]!.serviceAccounts[0]!.steps;
-    expect(steps.map((s) => s.finding ?? s.kind)).toEqual(['sdk-too-old', 'trust-no-tag-session', 'trust-pod-identity', 'create-association', 'restart-workloads']);
+    // the trust finding's fix replaces the plan's own trust edit: one write of the trust policy, not two
+    expect(steps.map((s) => s.finding ?? s.kind)).toEqual(['sdk-too-old', 'trust-no-tag-session', 'create-association', 'restart-workloads']);
     expect(steps[0]!.title).toBe('upgrade the SDK first (botocore 1.34.41 or later)');
     // a finding's kubectl command gets the cluster's context, as the plan's own
     expect(steps[0]!.commands).toEqual([{ run: `kubectl --context ${ARN} get pods -n orders`, effect: 'read' }]);
