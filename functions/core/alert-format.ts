@@ -11,6 +11,7 @@
 import type { ContextBlock, HeaderBlock, KnownBlock, MrkdwnElement, SectionBlock } from '@slack/types';
 import { SAMPLE_EVENT_IDS, type Alert } from './alert';
 import { displaySafe, shellCommand } from './display';
+import { ownerLabel } from './policy';
 
 /**
  * SNS Publish, `Subject` (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html): "must be
@@ -137,6 +138,7 @@ function keyFields(alert: Alert): [label: string, value: string][] {
     ['Cluster ARN', alert.clusterArn],
     ['OIDC issuer', alert.oidcIssuer],
     ['Namespace', alert.namespace],
+    ['Owner', alert.owner ? ownerLabel(alert.owner) : null],
     ['Service account', alert.serviceAccount],
     ['Role', alert.roleArn],
     ['Node role', alert.nodeRoleArn],
@@ -292,6 +294,7 @@ export function slackMessage(alert: Alert): { text: string; blocks: KnownBlock[]
   const fieldValues: [string, string | null][] = [
     ['Cluster', alert.cluster],
     ['Namespace', alert.namespace],
+    ['Owner', alert.owner ? ownerLabel(alert.owner) : null],
     ['Service account', alert.serviceAccount],
     ['Role', alert.roleArn],
     ['Node role', alert.nodeRoleArn],

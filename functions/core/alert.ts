@@ -1,3 +1,5 @@
+import type { Owner } from './policy';
+
 /**
  * The one alert model every detection produces and every sink (terminal, alerts.jsonl, SNS,
  * Slack) renders. An alert is identified by (detection, key, window): the same finding raised
@@ -47,6 +49,8 @@ export interface Alert {
   nextStep: string;
   /** When this run raised it (the clock of the caller, not of the events). */
   raisedAt: string;
+  /** Who owns its namespace (the policy's `owners`); absent when no rule matches or none is set. */
+  owner?: Owner;
 }
 
 export const SAMPLE_EVENT_IDS = 5;

@@ -2,7 +2,7 @@ import { alertId, SAMPLE_EVENT_IDS, SEVERITIES, type Alert, type Detection, type
 import { shellCommand } from './display';
 import type { IdentityEvent } from './identity-event';
 import type { Inventory } from './inventory';
-import { policyMatchers, type Policy, type PolicyMatchers } from './policy';
+import { ownerOf, policyMatchers, type Policy, type PolicyMatchers } from './policy';
 import { roleName, spikeKeyOf, windowStart } from './keys';
 
 export { spikeKeyOf, windowStart };
@@ -155,6 +155,9 @@ export function detect(
       sampleEventIds: [e.eventId],
       raisedAt: now.toISOString(),
     };
+    // The owner only when the policy names one: alerts of a policy without owners stay as they were.
+    const owner = ownerOf(policy, draft);
+    if (owner !== null) alert.owner = owner;
     alerts.set(id, alert);
     return alert;
   };

@@ -75,6 +75,25 @@ export const PolicySchema = z.strictObject({
     .prefault({}),
   /** Override a detection's default severity. */
   severity: z.partialRecord(z.enum(DETECTIONS), z.enum(SEVERITIES)).default({}),
+  /**
+   * Who owns which namespaces: the first rule whose cluster and namespace globs match names the
+   * team (and where to reach it) that `plan` and `report --by owner` group by and alerts carry.
+   */
+  owners: z
+    .array(
+      z.strictObject({
+        /** Cluster name or ARN glob. */
+        cluster: glob.default('*'),
+        namespaces: z.array(glob).min(1).default(['*']),
+        team: z.string().trim().min(1).max(128),
+        email: z.email().optional(),
+        /** A Slack channel: `#payments-oncall`. */
+        slack: z.string().regex(/^#[a-z0-9][a-z0-9._-]{0,79}$/, 'a Slack channel: # then lower-case letters, digits, . _ or -').optional(),
+        /** The project tickets go to (`PAY`, `payments-platform`). */
+        ticketProject: z.string().trim().min(1).max(128).optional(),
+      }),
+    )
+    .default([]),
 });
 
 export type Policy = z.output<typeof PolicySchema>;
@@ -107,6 +126,42 @@ export function parsePolicy(doc: unknown, source: string): Policy {
 
 function fail(message: string): never {
   throw new PolicyError(message);
+}
+
+/** Who owns a namespace, as the policy's `owners` rule that matched says. */
+export interface Owner {
+  team: string;
+  email?: string;
+  slack?: string;
+  ticketProject?: string;
+}
+
+/** `payments (payments@example.com, #payments-oncall, PAY)`: the team and how to reach it. */
+export function ownerLabel(owner: Owner | null | undefined): string {
+  if (!owner) return '(no owner)';
+  const contact = [owner.email, owner.slack, owner.ticketProject].filter((c): c is string => c !== undefined);
+  return contact.length === 0 ? owner.team : `${owner.team} (${contact.join(', ')})`;
+}
+
+const compiledOwners = new WeakMap<Policy, { cluster: GlobMatcher; namespaces: GlobMatcher; owner: Owner }[]>();
+
+/**
+ * The owner of (cluster, namespace): the first `owners` rule whose cluster glob matches the
+ * cluster's name or ARN and whose namespace globs match the namespace; null when none does (or
+ * the cluster is unknown and the rule names one).
+ */
+export function ownerOf(policy: Policy, place: { cluster: string | null; clusterArn: string | null; namespace: string | null }): Owner | null {
+  let rules = compiledOwners.get(policy);
+  if (rules === undefined) {
+    rules = (policy.owners ?? []).map(({ cluster, namespaces, ...owner }) => ({ cluster: compileGlob(cluster), namespaces: compileGlobs(namespaces), owner: { ...owner } }));
+    compiledOwners.set(policy, rules);
+  }
+  if (place.namespace === null) return null;
+  for (const rule of rules) {
+    const clusterMatches = (place.cluster !== null && rule.cluster(place.cluster)) || (place.clusterArn !== null && rule.cluster(place.clusterArn));
+    if (clusterMatches && rule.namespaces(place.namespace)) return rule.owner;
+  }
+  return null;
 }
 
 /** The unexpected-namespace globs of a policy, compiled. */

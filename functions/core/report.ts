@@ -3,6 +3,9 @@ import { shellCommand } from './display';
 import { compileGlobs, type GlobMatcher } from './glob';
 import type { EvidenceItem } from './evidence';
 import type { Inventory, InventoryAssociation } from './inventory';
+import { clusterSteps, stepsOfRow, type PlanStep } from './plan';
+import { ownerLabel, ownerOf, type Owner, type Policy } from './policy';
+import { preflight, type PreflightFinding } from './preflight';
 import {
   roleName,
   VERDICT_ORDER,
@@ -92,8 +95,12 @@ export interface Straggler {
   nextStep: NextStep;
   /** The next step for this row, in one sentence. */
   nextStepText: string;
-  /** Commands that carry it out (a person checks and runs them; nothing runs them for you). */
+  /** Commands that carry it out, in order: every command of `steps` (a person checks and runs them; nothing runs them for you). */
   commands: string[];
+  /** The ordered steps (core/plan.ts, default options): preflight fixes first; what `cutover-watch plan` prints for this row. */
+  steps: PlanStep[];
+  /** Who owns the namespace (the policy's `owners`), when the report was given a policy with owners. */
+  owner?: Owner | null;
 }
 
 export interface DailySeries {
@@ -128,6 +135,8 @@ export interface NamespaceSection {
   lastWellFounded: { verdict: Verdict; through: string } | null;
   /** Counts per day of `StragglerReport.days`. */
   daily: DailySeries;
+  /** Who owns it (the policy's `owners`), when the report was given a policy with owners. */
+  owner?: Owner | null;
 }
 
 export interface ClusterSection {
@@ -145,6 +154,8 @@ export interface ClusterSection {
   reasons: string[];
   /** What to do with the OIDC provider. */
   nextStep: string;
+  /** Cluster-wide steps (core/plan.ts): preflight fixes before any namespace's, eksctl and the OIDC provider's deletion after. */
+  steps: { before: PlanStep[]; after: PlanStep[] };
   stragglers: number;
   readyToCleanUp: number;
 }
@@ -215,8 +226,22 @@ export interface StragglerReport {
   warnings: ClusterWarning[];
   /** Per account/region: where complete CloudTrail ends, and its holes in the soak window. */
   coverage: CoverageSummary[];
+  /** What must be fixed before (or cleaned up after) the switch (core/preflight.ts); each straggler's steps start with its own. */
+  preflight: PreflightFinding[];
+  /** Only with `report --by owner` (`groupByOwner`): the stragglers and clean-ups per owner. */
+  byOwner?: OwnerGroup[];
   /** Only on a report cut to a selection (`filterReport`): everything above, totals included, is that selection's. */
   filters?: ReportFilters;
+}
+
+export interface OwnerGroup {
+  /** null: namespaces no `owners` rule matches. */
+  owner: Owner | null;
+  label: string;
+  namespaces: number;
+  /** Straggler ids (`Straggler.id`), in the report's order. */
+  stragglers: string[];
+  readyToCleanUp: string[];
 }
 
 /** A selection of the report (`report -c/-n/--account`): globs (core/glob.ts), as given. */
@@ -261,6 +286,7 @@ export function buildReport(input: ReportInput): StragglerReport {
   const clusterIdOf = (c: { clusterArn: string | null; oidcIssuer: string | null }) => c.clusterArn ?? `issuer:${c.oidcIssuer}`;
   const irsaRoles = new Map((input.irsaRoles ?? []).map((r) => [`${r.oidcIssuer}|${r.namespace}|${r.serviceAccount}`, r.roles]));
   const dayIndex = indexDays(input.days, days);
+  const findings = preflight({ readiness, inventory });
   const fetchDenied = new Map<string, ClusterWarning>();
   for (const c of readiness.clusters) {
     const denied = c.warnings.find((w) => w.type === 'pod-identity-fetch-denied');
@@ -328,10 +354,11 @@ export function buildReport(input: ReportInput): StragglerReport {
           nextStep,
           nextStepText: '',
           commands: [],
+          steps: [],
         };
-        const step = nextStepOf(row, n, sa, denied ?? null);
-        row.nextStepText = step.text;
-        row.commands = step.commands;
+        row.nextStepText = nextStepText(row, n, sa, denied ?? null);
+        row.steps = stepsOfRow(row, findings, {});
+        row.commands = row.steps.flatMap((s) => s.commands.map((c) => c.run));
         (cleanUp ? readyToCleanUp : stragglers).push(row);
       }
     }
@@ -341,7 +368,7 @@ export function buildReport(input: ReportInput): StragglerReport {
   stragglers.sort(byStep);
   readyToCleanUp.sort(byStep);
 
-  const clusters = readiness.clusters.map((c) => clusterSection(c, clusterIdOf(c), labels, readiness, stragglers, readyToCleanUp));
+  const clusters = readiness.clusters.map((c) => clusterSection(c, clusterIdOf(c), labels, readiness, stragglers, readyToCleanUp, findings));
   const report: StragglerReport = {
     kind: 'cutover-watch-report',
     asOf: readiness.asOf,
@@ -357,6 +384,7 @@ export function buildReport(input: ReportInput): StragglerReport {
     changes: emptyChanges(null),
     warnings: readiness.warnings,
     coverage: readiness.coverage,
+    preflight: findings,
   };
   report.changes = compare(input.previous, summarize(report));
   return report;
@@ -452,8 +480,49 @@ export function filterReport(report: StragglerReport, filters: ReportFilters): S
     },
     warnings: cluster !== null || account !== null ? [] : report.warnings,
     coverage: account === null ? report.coverage : report.coverage.filter((v) => account(v.account)),
+    // A finding of no known cluster goes only with a selection of no cluster or account, as warnings do;
+    // a cluster-wide one (the agent) with its cluster when any of its namespaces is selected.
+    preflight: (report.preflight ?? []).filter((f) => {
+      const nsSelected = namespace === null || (f.namespace === null ? f.clusterArn !== null && withRows.has(f.clusterArn) : namespace(f.namespace));
+      return (f.clusterArn === null ? cluster === null && account === null : inPlace(f.clusterArn)) && nsSelected;
+    }),
+    ...(report.byOwner ? { byOwner: ownerGroups(namespaces, stragglers, readyToCleanUp) } : {}),
     filters: recorded,
   };
+}
+
+/**
+ * The report with each namespace, straggler and clean-up given its owner (the policy's `owners`:
+ * the first rule whose cluster and namespace globs match), and with `group`, the `byOwner`
+ * section: per owner, its namespaces, stragglers and clean-ups. Pure.
+ */
+export function withOwners(report: StragglerReport, policy: Policy, options: { group?: boolean } = {}): StragglerReport {
+  const of = (row: { clusterArn: string | null; clusterId: string; namespace: string }) =>
+    ownerOf(policy, { cluster: clusterNameOfArn(row.clusterArn) ?? report.clusters.find((c) => c.clusterId === row.clusterId)?.name ?? null, clusterArn: row.clusterArn, namespace: row.namespace });
+  const namespaces = report.namespaces.map((n) => ({ ...n, owner: of(n) }));
+  const stragglers = report.stragglers.map((s) => ({ ...s, owner: of(s) }));
+  const readyToCleanUp = report.readyToCleanUp.map((s) => ({ ...s, owner: of(s) }));
+  const owned: StragglerReport = { ...report, namespaces, stragglers, readyToCleanUp };
+  if (options.group) owned.byOwner = ownerGroups(namespaces, stragglers, readyToCleanUp);
+  return owned;
+}
+
+/** Per owner (teams by name, then the unowned), what it has to do. */
+function ownerGroups(namespaces: readonly NamespaceSection[], stragglers: readonly Straggler[], readyToCleanUp: readonly Straggler[]): OwnerGroup[] {
+  const groups = new Map<string, OwnerGroup>();
+  const groupOf = (owner: Owner | null | undefined): OwnerGroup => {
+    const key = owner ? JSON.stringify([owner.team, owner.email ?? '', owner.slack ?? '', owner.ticketProject ?? '']) : '';
+    let g = groups.get(key);
+    if (g === undefined) {
+      g = { owner: owner ?? null, label: ownerLabel(owner), namespaces: 0, stragglers: [], readyToCleanUp: [] };
+      groups.set(key, g);
+    }
+    return g;
+  };
+  for (const n of namespaces) groupOf(n.owner).namespaces += 1;
+  for (const s of stragglers) groupOf(s.owner).stragglers.push(s.id);
+  for (const s of readyToCleanUp) groupOf(s.owner).readyToCleanUp.push(s.id);
+  return [...groups.values()].sort((a, b) => (a.owner === null ? 1 : 0) - (b.owner === null ? 1 : 0) || cmp(a.label, b.label));
 }
 
 /** `arn:aws:eks:us-east-1:111122223333:cluster/payments-prod` → `payments-prod` (the cluster ARN format: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelastickubernetesservice.html#amazonelastickubernetesservice-resources-for-iam-policies). */
@@ -623,58 +692,37 @@ function findAssociation(inventory: Inventory, n: NamespaceReadiness, serviceAcc
   );
 }
 
-/** The row's next step in one sentence, and the commands that carry it out. */
-function nextStepOf(row: Straggler, n: NamespaceReadiness, sa: ServiceAccountEvidence, denied: ClusterWarning | null): { text: string; commands: string[] } {
+/** The row's next step in one sentence; its commands are its steps' (core/plan.ts). */
+function nextStepText(row: Straggler, n: NamespaceReadiness, sa: ServiceAccountEvidence, denied: ClusterWarning | null): string {
   const role = row.role ? roleName(row.role) : 'the role';
   const cluster = n.cluster ?? '<cluster>';
-  // Every command from its argv: a namespace `prod;touch /tmp/x` is one quoted argument.
-  const restart = shellCommand(['kubectl', 'rollout', 'restart', 'deployment', '-n', row.namespace]);
-  const workloads = `(or the statefulset, daemonset or cronjob that runs as ${row.serviceAccount})`;
-  const getTrust = (arn: string | null) =>
-    shellCommand(['aws', 'iam', 'get-role', '--role-name', arn ? roleName(arn) : '<role>', '--query', 'Role.AssumeRolePolicyDocument']);
+  const workloads = `(the deployments, statefulsets and daemonsets that run as ${row.serviceAccount}; cronjobs pick it up on their next run)`;
   switch (row.nextStep) {
     case 'create-association':
-      return {
-        text:
-          (n.cluster === null ? `the inventory maps issuer ${n.oidcIssuer} to no cluster: import its describe-cluster output; ` : '') +
-          `no Pod Identity association: let ${role} trust pods.eks.amazonaws.com (sts:AssumeRole, sts:TagSession; keep its OIDC statement), ` +
-          `create the association, then restart the workloads ${workloads}`,
-        commands: [
-          shellCommand([
-            'aws', 'eks', 'create-pod-identity-association',
-            '--cluster-name', cluster,
-            '--namespace', row.namespace,
-            '--service-account', row.serviceAccount,
-            '--role-arn', row.role ?? '<role ARN>',
-          ]),
-          restart,
-        ],
-      };
+      return (
+        (n.cluster === null ? `the inventory maps issuer ${n.oidcIssuer} to no cluster: import its describe-cluster output; ` : '') +
+        `no Pod Identity association: let ${role} trust pods.eks.amazonaws.com (sts:AssumeRole, sts:TagSession; keep its OIDC statement), ` +
+        `create the association, then restart the workloads ${workloads}`
+      );
     case 'restart-pods':
-      return {
-        text:
-          `the association exists${row.associationCreatedAt ? ` since ${shortDay(row.associationCreatedAt)}` : ''}, but pods started before it ` +
-          `(or from a spec that still sets the eks.amazonaws.com/role-arn annotation) keep the IRSA environment: restart the workloads ${workloads}`,
-        commands: [restart],
-      };
+      return (
+        `the association exists${row.associationCreatedAt ? ` since ${shortDay(row.associationCreatedAt)}` : ''}, but pods started before it ` +
+        `(or from a spec that still sets the eks.amazonaws.com/role-arn annotation) keep the IRSA environment: restart the workloads ${workloads}`
+      );
     case 'check-trust-policy': {
       const trusted = row.associationRole ?? row.role;
-      return {
-        text:
-          `Pod Identity fetches were denied in ${cluster} (${denied?.count ?? '?'} within the soak window${denied?.last ? `, last ${shortDay(denied.last)}` : ''}) ` +
-          `and ${row.serviceAccount} has ${sa.lastPodIdentity === null ? 'never assumed its role' : 'not assumed its role'} through Pod Identity since: ` +
-          `check that ${trusted ? roleName(trusted) : "the association's role"} trusts pods.eks.amazonaws.com with sts:AssumeRole and sts:TagSession ` +
-          `(and that its aws:RequestTag conditions match), then restart the workloads ${workloads}`,
-        commands: [getTrust(trusted), restart],
-      };
+      return (
+        `Pod Identity fetches were denied in ${cluster} (${denied?.count ?? '?'} within the soak window${denied?.last ? `, last ${shortDay(denied.last)}` : ''}) ` +
+        `and ${row.serviceAccount} has ${sa.lastPodIdentity === null ? 'never assumed its role' : 'not assumed its role'} through Pod Identity since: ` +
+        `check that ${trusted ? roleName(trusted) : "the association's role"} trusts pods.eks.amazonaws.com with sts:AssumeRole and sts:TagSession ` +
+        `(and that its aws:RequestTag conditions match), then restart the workloads ${workloads}`
+      );
     }
     case 'clean-up':
-      return {
-        text:
-          `soak complete (last IRSA ${shortDay(row.lastIrsa)}): remove the service account's eks.amazonaws.com/role-arn annotation, and from ${role}'s trust policy ` +
-          `the statement that lets system:serviceaccount:${row.namespace}:${row.serviceAccount} in through ${n.oidcIssuer ?? 'the OIDC provider'}`,
-        commands: [shellCommand(['kubectl', 'annotate', 'serviceaccount', row.serviceAccount, '-n', row.namespace, 'eks.amazonaws.com/role-arn-']), getTrust(row.role)],
-      };
+      return (
+        `soak complete (last IRSA ${shortDay(row.lastIrsa)}): remove the service account's eks.amazonaws.com/role-arn annotation, and from ${role}'s trust policy ` +
+        `the statement that lets system:serviceaccount:${row.namespace}:${row.serviceAccount} in through ${n.oidcIssuer ?? 'the OIDC provider'}`
+      );
   }
 }
 
@@ -685,6 +733,7 @@ function clusterSection(
   readiness: ReadinessReport,
   stragglers: Straggler[],
   readyToCleanUp: Straggler[],
+  findings: readonly PreflightFinding[],
 ): ClusterSection {
   const rows = readiness.namespaces.filter((n) => (n.clusterArn ?? `issuer:${n.oidcIssuer}`) === clusterId);
   const usedIrsa = rows.some((n) => n.lastIrsa !== null);
@@ -711,6 +760,13 @@ function clusterSection(
     warnings: c.warnings,
     reasons: c.reasons,
     nextStep,
+    steps: clusterSteps(
+      { clusterArn: c.clusterArn, name: c.cluster, oidcIssuer: c.oidcIssuer, verdict: c.verdict },
+      [...stragglers, ...readyToCleanUp].filter((s) => s.clusterId === clusterId),
+      usedIrsa,
+      findings,
+      {},
+    ),
     stragglers: stragglers.filter((s) => s.clusterId === clusterId).length,
     readyToCleanUp: readyToCleanUp.filter((s) => s.clusterId === clusterId).length,
   };

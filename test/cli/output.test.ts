@@ -148,7 +148,7 @@ describe('on a terminal', () => {
 
 /** Every example of every command's --help: `cutover-watch …` lines, cut at pipes and comments. */
 async function helpExamples(): Promise<{ command: string; line: string }[]> {
-  const commands = ['', 'classify', 'analyze', 'readiness', 'coverage', 'report', 'alerts', 'evidence', 'inventory', 'inventory import', 'inventory show', 'inventory sync', 'backfill', 'demo'];
+  const commands = ['', 'classify', 'analyze', 'readiness', 'coverage', 'report', 'plan', 'alerts', 'evidence', 'inventory', 'inventory import', 'inventory show', 'inventory sync', 'backfill', 'demo'];
   const examples: { command: string; line: string }[] = [];
   for (const command of commands) {
     const help = (await inProcess([...command.split(' ').filter(Boolean), '--help'])).stdout;

@@ -151,6 +151,16 @@ describe('alertText', () => {
   });
 });
 
+describe('the owner', () => {
+  it('is a line of the text and a field of the Slack message, when the alert has one', () => {
+    const owner = { team: 'payments', email: 'payments@example.com', slack: '#payments' };
+    expect(alertText(makeAlert({ namespace: 'checkout', owner }))).toMatch(/\n  Owner: +payments \(payments@example\.com, #payments\)\n/);
+    expect(alertText(makeAlert())).not.toContain('Owner:');
+    const section = slackMessage(makeAlert({ namespace: 'checkout', owner })).blocks.find((b): b is SectionBlock => b.type === 'section' && 'fields' in b && b.fields !== undefined)!;
+    expect(section.fields!.map((f) => f.text)).toContain('*Owner*\n`payments (payments@example.com, #payments)`');
+  });
+});
+
 describe('alertLine', () => {
   it('is one line: severity, detection, where, who, summary and last event minute', () => {
     expect(alertLine(makeAlert())).toBe(

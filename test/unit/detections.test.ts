@@ -211,6 +211,16 @@ describe('detectionNeeds', () => {
   });
 });
 
+describe('the owner on an alert', () => {
+  it("carries the policy's owner of the namespace, and nothing when no owners rule matches", () => {
+    const policy = parsePolicy({ owners: [{ cluster: 'pay*', namespaces: ['default'], team: 'platform', slack: '#platform' }] }, 'p.json');
+    const [owned] = detect([pi('e-1', '2024-05-15T09:00:00Z', { namespace: 'default', serviceAccount: 'default' })], stateWith(), policy, NOW);
+    expect(owned!.owner).toEqual({ team: 'platform', slack: '#platform' });
+    const [unowned] = detect([pi('e-1', '2024-05-15T09:00:00Z', { namespace: 'default', serviceAccount: 'default' })], stateWith(), POLICY, NOW);
+    expect(unowned).not.toHaveProperty('owner');
+  });
+});
+
 describe('unexpected-namespace: deny list, system namespaces, allow rules', () => {
   it('raises a high alert for a Pod Identity assume from the default namespace, dated by the event day', () => {
     const alerts = detect([pi('e-1', '2024-05-15T09:00:00Z', { namespace: 'default', serviceAccount: 'default' })], stateWith(), POLICY, NOW);

@@ -158,24 +158,25 @@ describe('generated commands', () => {
     const commands: string[] = [];
     const argvs: string[][] = [];
     for (const s of rows) {
-      const cluster = report.clusters.find((c) => c.clusterId === s.clusterId)!.name!;
+      // the cluster's name as its ARN spells it: what the EKS API takes, whatever label the report shows
+      const cluster = s.clusterArn!.slice(s.clusterArn!.indexOf(':cluster/') + ':cluster/'.length);
+      const region = s.clusterArn!.split(':')[3]!;
       const roleNameOf = (arn: string | null) => (arn ?? '').slice((arn ?? '').lastIndexOf('/') + 1);
+      const kubectl = (...args: string[]) => ['kubectl', '--context', s.clusterArn!, '-n', s.namespace, ...args];
+      const cronJobs = kubectl('get', 'cronjobs', '-o', `jsonpath={range .items[?(@.spec.jobTemplate.spec.template.spec.serviceAccountName==${JSON.stringify(s.serviceAccount)})]}{.metadata.name}{"\\n"}{end}`);
+      const updateTrust = (arn: string | null, suffix: string) => ['aws', 'iam', 'update-assume-role-policy', '--role-name', roleNameOf(arn), '--policy-document', `file://trust-${roleNameOf(arn)}${suffix}.json`];
       const expected = (): string[][] => ({
         'create-association': [
-          ['aws', 'eks', 'create-pod-identity-association', '--cluster-name', cluster, '--namespace', s.namespace, '--service-account', s.serviceAccount, '--role-arn', s.role!],
-          ['kubectl', 'rollout', 'restart', 'deployment', '-n', s.namespace],
+          updateTrust(s.role, '.pod-identity'),
+          ['aws', 'eks', 'create-pod-identity-association', '--cluster-name', cluster, '--namespace', s.namespace, '--service-account', s.serviceAccount, '--role-arn', s.role!, '--region', region],
+          cronJobs,
         ],
-        'restart-pods': [['kubectl', 'rollout', 'restart', 'deployment', '-n', s.namespace]],
-        'check-trust-policy': [
-          ['aws', 'iam', 'get-role', '--role-name', roleNameOf(s.associationRole), '--query', 'Role.AssumeRolePolicyDocument'],
-          ['kubectl', 'rollout', 'restart', 'deployment', '-n', s.namespace],
-        ],
-        'clean-up': [
-          ['kubectl', 'annotate', 'serviceaccount', s.serviceAccount, '-n', s.namespace, 'eks.amazonaws.com/role-arn-'],
-          ['aws', 'iam', 'get-role', '--role-name', roleNameOf(s.role), '--query', 'Role.AssumeRolePolicyDocument'],
-        ],
+        'restart-pods': [cronJobs],
+        'check-trust-policy': [updateTrust(s.associationRole, '.pod-identity'), cronJobs],
+        'clean-up': [kubectl('annotate', 'serviceaccount', s.serviceAccount, 'eks.amazonaws.com/role-arn-'), updateTrust(s.role, '.no-oidc')],
       })[s.nextStep];
-      commands.push(...s.commands);
+      // The simple commands, one argv each: the reads that redirect into a file, the jq edits and the restart loop are shell lines of their own.
+      commands.push(...s.commands.filter((c) => /^(aws|kubectl) /.test(c) && !/ > ('[^']*'|\S+)$/.test(c)));
       argvs.push(...expected());
     }
     expect(commands.length).toBeGreaterThan(4 * HOSTILE_NAMES.length);
@@ -254,7 +255,7 @@ describe('report renderers', () => {
       expect(cells).toHaveLength(CSV_COLUMNS.length);
       for (const [i, cell] of cells.entries()) {
         expect(cell).not.toMatch(/^[=+\-@\t\r]/);
-        if (CSV_COLUMNS[i] === 'commands') for (const line of cell.split('\n')) expect(line).toMatch(/^(aws|kubectl) /);
+        if (CSV_COLUMNS[i] === 'commands') for (const line of cell.split('\n')) expect(line).toMatch(/^(aws|kubectl|jq|diff|for kind in) /);
         else expect(cell).not.toContain('\n');
       }
     }
@@ -282,8 +283,10 @@ describe('report renderers', () => {
     // the commands of names without invisible characters are exactly the quoted ones, and parse back
     const plain = rows.filter((s) => displaySafe(s.namespace) === s.namespace && displaySafe(s.serviceAccount) === s.serviceAccount);
     expect(plain.length).toBeGreaterThan(0);
-    const pasted = plain.flatMap((s) => s.commands.map((c) => codes.find((x) => x === c)!));
-    expect(shellWordsOf(pasted)).toEqual(shellWordsOf(plain.flatMap((s) => s.commands)));
+    // (the simple ones: a shell line with a redirection or a loop is not one argv)
+    const simple = (c: string) => /^(aws|kubectl) /.test(c) && !/ > ('[^']*'|\S+)$/.test(c);
+    const pasted = plain.flatMap((s) => s.commands.filter(simple).map((c) => codes.find((x) => x === c)!));
+    expect(shellWordsOf(pasted)).toEqual(shellWordsOf(plain.flatMap((s) => s.commands.filter(simple))));
     // every name of the data is shown as displaySafe shows it: visible, never raw
     const names = data.groups.flatMap((g) => [g.name, ...g.ns.map((r) => r[0]), ...g.st.flatMap((r) => [r[0], r[1], r[2]])]);
     for (const h of HOSTILE_NAMES) expect(names.some((n) => n.includes(displaySafe(h)))).toBe(true);

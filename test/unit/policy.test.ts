@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_NODE_ROLE_PATTERNS, EXPECTED_NODE_CALLS } from '../../functions/core/node-roles';
-import { defaultPolicy, parsePolicy, PolicyError } from '../../functions/core/policy';
+import { defaultPolicy, ownerLabel, ownerOf, parsePolicy, PolicyError } from '../../functions/core/policy';
 
 describe('policy file', () => {
   it('defaults every key: 5-minute spike windows of 5, 7 learning days, the node lists of the core', () => {
@@ -28,6 +28,11 @@ describe('policy file', () => {
     [{ unexpectedNamespace: { allow: [{ roles: [], namespaces: ['a'] }] } }, /unexpectedNamespace\.allow\.0\.roles: /],
     [{ severity: { 'node-role-fallthrough': 'urgent' } }, /severity\.node-role-fallthrough: /],
     [{ severity: { 'made-up': 'low' } }, /severity/],
+    [{ owners: [{ team: 'x', email: 'nope' }] }, /owners\.0\.email: /],
+    [{ owners: [{ team: 'x', slack: 'general' }] }, /owners\.0\.slack: a Slack channel/],
+    [{ owners: [{ team: '' }] }, /owners\.0\.team: /],
+    [{ owners: [{ team: 'x', namespaces: ['a[b'] }] }, /owners\.0\.namespaces\.0: bad glob/],
+    [{ owners: [{ team: 'x', channel: '#x' }] }, /unknown key owners\.0\.channel/],
     [[], /\(top level\)/],
   ])('fails fast on %j, naming the key', (doc, message) => {
     expect(() => parsePolicy(doc, 'p.json')).toThrow(PolicyError);
@@ -38,5 +43,23 @@ describe('policy file', () => {
     expect(() => parsePolicy({ accessDeniedSpike: { threshold: 0 }, soak: { soakDays: -3 } }, 'p.json')).toThrow(
       /(?=.*accessDeniedSpike\.threshold: )(?=.*soak\.soakDays: )/,
     );
+  });
+
+  it('owners: the first rule whose cluster (name or ARN) and namespace globs match; none without a match', () => {
+    const policy = parsePolicy(
+      {
+        owners: [
+          { cluster: 'payments-*', namespaces: ['checkout', 'orders-*'], team: 'payments', email: 'payments@example.com', slack: '#payments', ticketProject: 'PAY' },
+          { namespaces: ['*'], team: 'platform' },
+        ],
+      },
+      'p.json',
+    );
+    const arn = 'arn:aws:eks:us-east-1:111122223333:cluster/payments-prod';
+    expect(ownerOf(policy, { cluster: 'payments-prod', clusterArn: arn, namespace: 'orders-eu' })).toEqual({ team: 'payments', email: 'payments@example.com', slack: '#payments', ticketProject: 'PAY' });
+    expect(ownerOf(policy, { cluster: 'payments-prod', clusterArn: arn, namespace: 'risk' })).toEqual({ team: 'platform' });
+    expect(ownerOf(defaultPolicy(), { cluster: 'payments-prod', clusterArn: arn, namespace: 'risk' })).toBeNull();
+    expect(ownerLabel(ownerOf(policy, { cluster: 'payments-prod', clusterArn: null, namespace: 'checkout' }))).toBe('payments (payments@example.com, #payments, PAY)');
+    expect(ownerLabel(null)).toBe('(no owner)');
   });
 });

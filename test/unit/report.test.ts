@@ -147,13 +147,20 @@ describe('stragglers and their next step', () => {
       lastPodIdentity: null,
       hasAssociation: false,
     });
-    expect(billing!.commands[0]).toBe(
-      `aws eks create-pod-identity-association --cluster-name payments --namespace billing --service-account api --role-arn ${role('api-irsa')}`,
+    // the role's trust first (read, edited with jq, written back), then the association, with its region
+    expect(billing!.steps.map((s) => s.kind)).toEqual(['trust-pod-identity', 'create-association', 'restart-workloads']);
+    expect(billing!.commands[0]).toBe('aws iam get-role --role-name api-irsa --query Role.AssumeRolePolicyDocument --output json > trust-api-irsa.json');
+    expect(billing!.commands).toContain(
+      `aws eks create-pod-identity-association --cluster-name payments --namespace billing --service-account api --role-arn ${role('api-irsa')} --region ${REGION}`,
     );
     const [orders] = find(report.stragglers, 'orders', 'api');
     expect(orders).toMatchObject({ hasAssociation: true, lastPodIdentity: iso(T - HOUR), associationCreatedAt: '2024-05-10T08:00:00Z' });
     expect(orders!.nextStepText).toContain('since 2024-05-10');
-    expect(orders!.commands).toEqual(['kubectl rollout restart deployment -n orders']);
+    // only the workloads that run as the service account, in the cluster's context; cronjobs listed
+    expect(orders!.steps.map((s) => s.kind)).toEqual(['restart-workloads']);
+    expect(orders!.commands[0]).toContain(`kubectl --context ${PAYMENTS_ARN} -n orders rollout restart "$kind/$name"`);
+    expect(orders!.commands[0]).toContain(`'jsonpath={range .items[?(@.spec.template.spec.serviceAccountName=="api")]}{.metadata.name}{"\\n"}{end}'`);
+    expect(orders!.commands[1]).toContain('get cronjobs');
   });
 
   it('says to check the trust policy when fetches were denied in the cluster and the service account has not used Pod Identity since', () => {
@@ -176,7 +183,11 @@ describe('stragglers and their next step', () => {
     const { report } = reportOf(fleet(), { associations });
 
     expect(report.readyToCleanUp.map((s) => [s.namespace, s.serviceAccount, s.role, s.nextStep])).toEqual([['ledger', 'api', role('api-irsa'), 'clean-up']]);
-    expect(report.readyToCleanUp[0]!.commands[0]).toBe('kubectl annotate serviceaccount api -n ledger eks.amazonaws.com/role-arn-');
+    expect(report.readyToCleanUp[0]!.commands[0]).toBe(`kubectl --context ${PAYMENTS_ARN} -n ledger annotate serviceaccount api eks.amazonaws.com/role-arn-`);
+    expect(report.readyToCleanUp[0]!.steps.map((s) => [s.kind, s.effect])).toEqual([
+      ['remove-annotation', 'change'],
+      ['remove-oidc-statement', 'destructive'],
+    ]);
     expect([...report.stragglers, ...report.readyToCleanUp].some((s) => s.namespace === 'checkout')).toBe(false);
     expect(report.totals).toMatchObject({ stragglers: 4, stragglerServiceAccounts: 4, readyToCleanUp: 1 });
   });
@@ -201,7 +212,7 @@ describe('clusters', () => {
     const [row] = report.stragglers;
     expect(row).toMatchObject({ cluster: '(issuer STRAY00000000000000000000000001)', clusterArn: null, hasAssociation: false, nextStep: 'create-association' });
     expect(row!.nextStepText).toMatch(/^the inventory maps issuer .*STRAY.* to no cluster: import its describe-cluster output/);
-    expect(row!.commands[0]).toContain("--cluster-name '<cluster>'"); // quoted: bare, a pasted <cluster> would be a redirection
+    expect(row!.commands.find((c) => c.includes('create-pod-identity-association'))).toContain("--cluster-name '<cluster>'"); // quoted: bare, a pasted <cluster> would be a redirection
   });
 
   it('tells two clusters of one name apart by account and region', () => {

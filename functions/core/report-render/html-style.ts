@@ -48,8 +48,8 @@ button.chart{display:block;margin-top:3px;padding:0 7px;font-size:11px}
 tbody.item{break-inside:avoid;page-break-inside:avoid}
 tbody.item tr:first-child td{border-bottom:none;padding-bottom:2px}
 tr.todo td{font-size:12px;color:#343a40;padding-top:0;padding-left:22px}
-.cmd{display:flex;align-items:flex-start;gap:6px;margin-top:3px;max-width:min(900px,calc(100vw - 64px));position:sticky;left:8px}
-.cmd code{flex:1;display:block;padding:3px 8px;background:var(--bg);border:1px solid var(--line);border-radius:3px;overflow-wrap:anywhere;color:#212529}
+.cmd,.step-cmd{display:flex;align-items:flex-start;gap:6px;margin-top:3px;max-width:min(900px,calc(100vw - 64px));position:sticky;left:8px}
+.cmd code,.step-cmd code{flex:1;display:block;padding:3px 8px;background:var(--bg);border:1px solid var(--line);border-radius:3px;overflow-wrap:anywhere;color:#212529}
 button{font:inherit;font-size:12px;padding:2px 9px;border:1px solid #adb5bd;border-radius:4px;background:#fff;color:var(--ink);cursor:pointer}
 button:hover{background:var(--bg)}
 button.copy{flex:none}

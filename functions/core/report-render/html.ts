@@ -3,6 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { displaySafe, jsonSafe } from '../display';
 import { roleName, VERDICT_ORDER, type Verdict } from '../readiness';
 import { NEXT_STEPS, type ReportChanges, type StragglerReport } from '../report';
+import type { PlanStep } from '../plan';
 import { evidenceLine, filtersLine, hasChanges, headline, NEXT_STEP_HELP, plural, settingsLine, shortTime, unknownLines, verdictMove } from './common';
 import { CLIENT_JS } from './html-client';
 import { pageData, rowGroups, stepList, type RowGroup } from './html-data';
@@ -259,6 +260,19 @@ ${elsewhere}
 </section>`;
 }
 
+/** A cluster's own steps (core/plan.ts: the agent, eksctl, the OIDC provider), each command with its copy button. */
+function clusterSteps(title: string, steps: readonly PlanStep[]): string {
+  if (steps.length === 0) return '';
+  const items = steps
+    .map(
+      (s) =>
+        `<li>${esc(s.title)}${s.commands.map((c) => `<div class="step-cmd"><code>${esc(c.run)}</code><button type="button" class="copy" aria-label="copy the command">Copy</button></div>`).join('')}${s.notes.map((n) => `<p class="small">${esc(n)}</p>`).join('')}</li>`,
+    )
+    .join('');
+  // Closed until asked for: one line in the section, so its rows stay where a reader expects them.
+  return `<details class="steps"><summary>${esc(title)}: ${steps.length} step${steps.length === 1 ? '' : 's'}</summary><ol>${items}</ol></details>`;
+}
+
 function clusterDetails(report: StragglerReport, g: RowGroup, i: number): string {
   const section = report.clusters.find((c) => c.clusterId === g.clusterId);
   const counts = Object.fromEntries(VERDICT_ORDER.map((v) => [v, 0])) as Record<Verdict, number>;
@@ -274,7 +288,7 @@ function clusterDetails(report: StragglerReport, g: RowGroup, i: number): string
   const facts = section
     ? `<p><b>OIDC provider:</b> ${esc(section.nextStep)}</p>${section.oidcIssuer ? `<p class="small mono">issuer ${esc(section.oidcIssuer)}</p>` : ''}${section.warnings
         .map((w) => `<p class="warn">${esc(w.message)}${w.last ? ` <span class="small">(last ${esc(shortTime(w.last))})</span>` : ''}</p>`)
-        .join('')}`
+        .join('')}${clusterSteps('Before any namespace (cluster-wide)', section.steps.before)}${clusterSteps('After every namespace', section.steps.after)}`
     : '';
   const rows = g.namespaces.length + g.stragglers.length + g.readyToCleanUp.length;
   return `<details class="cluster" id="cl-${i}" data-i="${i}"${open ? ' open' : ''}>

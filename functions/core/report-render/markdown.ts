@@ -1,6 +1,7 @@
 import { displaySafe } from '../display';
 import { VERDICT_ORDER } from '../readiness';
-import type { ReportChanges, StragglerReport } from '../report';
+import type { PlanStep } from '../plan';
+import type { ReportChanges, Straggler, StragglerReport } from '../report';
 import { byNextStep, CLEAN_UP_COLUMNS, cleanUpRows, NAMESPACE_COLUMNS, namespaceRows, hasChanges, headline, NEXT_STEP_HELP, roleLabel, settingsLine, shortTime, timeAndAge, verdictMove, evidenceLine, filtersLine, unknownLines } from './common';
 
 /** GitHub-flavoured Markdown for a ticket or a wiki page: headings, tables, every value escaped. */
@@ -34,11 +35,30 @@ export function renderMarkdown(report: StragglerReport): string {
     ['Cluster', 'OIDC provider', ...VERDICT_ORDER, 'Stragglers', 'Next step'],
     report.clusters.map((c) => [c.cluster, c.verdict, ...VERDICT_ORDER.map((v) => String(c.namespaceCounts[v])), String(c.stragglers), c.oidcIssuer ? `${c.nextStep} (issuer ${c.oidcIssuer})` : c.nextStep]),
   );
+  for (const c of report.clusters) {
+    if (c.steps.before.length + c.steps.after.length === 0) continue;
+    out.push(`**${md(c.cluster)}**`, '');
+    if (c.steps.before.length > 0) out.push('Before any namespace (cluster-wide):', '', ...stepsMarkdown(c.steps.before));
+    if (c.steps.after.length > 0) out.push('After every namespace:', '', ...stepsMarkdown(c.steps.after));
+  }
   const warnings = [...report.clusters.flatMap((c) => c.warnings.map((w) => ({ where: c.cluster, w }))), ...report.warnings.map((w) => ({ where: 'no known cluster', w }))];
   if (warnings.length > 0) {
     out.push('**Warnings**', '');
     for (const { where, w } of warnings) out.push(`- ${md(where)}: ${md(w.message)}${w.last ? ` (last ${md(shortTime(w.last))})` : ''}`);
     out.push('');
+  }
+
+  if (report.byOwner) {
+    out.push('## By owner', '');
+    const rows = new Map([...report.stragglers, ...report.readyToCleanUp].map((s) => [s.id, s]));
+    for (const g of report.byOwner) {
+      out.push(`### ${md(g.label)}`, '', `${g.namespaces} namespaces, ${g.stragglers.length} stragglers, ${g.readyToCleanUp.length} to clean up`, '');
+      for (const id of [...g.stragglers, ...g.readyToCleanUp]) {
+        const s = rows.get(id);
+        if (s) out.push(`- ${md(`${s.cluster}/${s.namespace} ${s.serviceAccount} (${roleLabel(s.role)}): ${s.nextStep}`)}`);
+      }
+      out.push('');
+    }
   }
 
   out.push(`## Stragglers (${report.totals.stragglers})`, '');
@@ -49,6 +69,7 @@ export function renderMarkdown(report: StragglerReport): string {
       ['Cluster', 'Namespace', 'Service account', 'Role', 'Last IRSA', 'Last Pod Identity', 'Association'],
       group.rows.map((s) => [s.cluster, s.namespace, s.serviceAccount, roleLabel(s.role), timeAndAge(s.lastIrsa, report.asOf), shortTime(s.lastPodIdentity), s.hasAssociation ? 'yes' : 'no']),
     );
+    rowSteps(group.rows, out);
   }
 
   out.push(`## Ready to clean up (${report.totals.readyToCleanUp})`, '');
@@ -56,12 +77,46 @@ export function renderMarkdown(report: StragglerReport): string {
   else {
     out.push(md(NEXT_STEP_HELP['clean-up']), '');
     table(CLEAN_UP_COLUMNS, cleanUpRows(report));
+    rowSteps(report.readyToCleanUp, out);
   }
 
   out.push('## Namespaces', '');
   table(NAMESPACE_COLUMNS, namespaceRows(report));
   // `md` already escaped every value; this keeps any line that did not go through it one line too.
   return `${out.map(displaySafe).join('\n').trimEnd()}\n`;
+}
+
+/** Each row's steps under a collapsed `<details>`: the same steps `cutover-watch plan -o md` prints. */
+function rowSteps(rows: readonly Straggler[], out: string[]): void {
+  for (const s of rows.slice(0, MD_STEPS_ROWS)) {
+    out.push(`<details><summary>${md(`${s.cluster}/${s.namespace} ${s.serviceAccount} (${roleLabel(s.role)})`)}: ${s.steps.length} steps</summary>`, '', ...stepsMarkdown(s.steps), '</details>', '');
+  }
+  if (rows.length > MD_STEPS_ROWS) out.push(`The steps of the other ${(rows.length - MD_STEPS_ROWS).toLocaleString('en-US')} rows: \`cutover-watch plan -o md\` (or this report as csv, json or html).`, '');
+}
+
+/** Rows whose steps a Markdown report spells out per group: a wiki page of 20,000 would be tens of MB. */
+export const MD_STEPS_ROWS = 200;
+
+/**
+ * Numbered steps, the commands of each in an HTML `<pre>` block: its content is never read as
+ * Markdown, and every character HTML or Markdown could act on is an entity, so a name's backtick
+ * or `</pre>` is shown as written and the command is copied exactly.
+ */
+export function stepsMarkdown(steps: readonly PlanStep[]): string[] {
+  const out: string[] = [];
+  steps.forEach((s, i) => {
+    out.push(`${i + 1}. ${md(s.title)}`, '');
+    const body = [...s.commands.map((c) => c.run), ...(s.document !== undefined ? [`# statement: ${JSON.stringify(s.document)}`] : [])];
+    // One line each (every line is made display-safe again at the end); the list item's indent is not part of the block.
+    if (body.length > 0) out.push(...body.map((line, j) => `   ${j === 0 ? '<pre><code>' : ''}${preText(line)}${j === body.length - 1 ? '</code></pre>' : ''}`), '');
+    for (const n of s.notes) out.push(`   > ${md(n)}`, '');
+  });
+  return out;
+}
+
+/** Text for inside `<pre>`: display-safe, then `& < > " ' \`` as entities. */
+export function preText(value: string): string {
+  return displaySafe(value).replace(/[&<>"'`]/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
 function changes(c: ReportChanges, out: string[]): void {

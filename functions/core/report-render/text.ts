@@ -1,6 +1,7 @@
 import { displaySafe } from '../display';
+import { stepLines } from '../plan-render';
 import { VERDICT_ORDER } from '../readiness';
-import type { ReportChanges, StragglerReport } from '../report';
+import type { ReportChanges, Straggler, StragglerReport } from '../report';
 import {
   byNextStep,
   CLEAN_UP_COLUMNS,
@@ -11,6 +12,7 @@ import {
   hasChanges,
   headline,
   NEXT_STEP_HELP,
+  plural,
   roleLabel,
   settingsLine,
   evidenceLine,
@@ -49,9 +51,16 @@ export function renderText(report: StragglerReport, options: TextOptions = {}): 
     report.changes.newNamespaces.length,
     report.changes.goneNamespaces.length,
   );
-  if (fits(longest)) return textWithLimit(report, longest);
+  // Doubling from a small limit first: a fleet of 20,000 stragglers (each with its steps) is never
+  // rendered whole only to learn it does not fit; the largest limit that fits lies in [lo, hi].
   let lo = 0;
-  let hi = longest;
+  let probe = 32;
+  while (probe < longest && fits(probe)) {
+    lo = probe;
+    probe *= 2;
+  }
+  if (probe >= longest && fits(longest)) return textWithLimit(report, longest);
+  let hi = Math.min(probe, longest) - 1;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
     if (fits(mid)) lo = mid;
@@ -61,6 +70,16 @@ export function renderText(report: StragglerReport, options: TextOptions = {}): 
   return Buffer.byteLength(text, 'utf8') <= maxBytes ? text : truncateBytes(text, maxBytes);
 }
 
+/** A row's step lines, made once per row and indent: the search for the limit renders the text many times. */
+const stepLinesMade = new WeakMap<Straggler, Map<string, string[]>>();
+function rowStepLines(s: Straggler, indent: string): string[] {
+  let byIndent = stepLinesMade.get(s);
+  if (byIndent === undefined) stepLinesMade.set(s, (byIndent = new Map()));
+  let lines = byIndent.get(indent);
+  if (lines === undefined) byIndent.set(indent, (lines = stepLines(s.steps, indent, { why: false })));
+  return lines;
+}
+
 function textWithLimit(report: StragglerReport, limit: number): string {
   const out: string[] = [];
   const more = (shown: number, total: number, indent = '  ') => {
@@ -68,6 +87,11 @@ function textWithLimit(report: StragglerReport, limit: number): string {
   };
   const list = <T>(rows: readonly T[], line: (row: T) => string, indent = '  ') => {
     for (const row of rows.slice(0, limit)) out.push(`${indent}${line(row)}`);
+    more(Math.min(rows.length, limit), rows.length, indent);
+  };
+  // Each row's steps, in as many lines as they take; cut to `limit` rows like every list.
+  const stepsOf = (rows: readonly Straggler[], indent: string) => {
+    for (const s of rows.slice(0, limit)) out.push(`${indent}${s.cluster}/${s.namespace} ${s.serviceAccount} (${roleLabel(s.role)}):`, ...rowStepLines(s, `${indent}  `));
     more(Math.min(rows.length, limit), rows.length, indent);
   };
   const tableOf = (head: string[], rows: string[][], indent = '  ') => {
@@ -103,10 +127,22 @@ function textWithLimit(report: StragglerReport, limit: number): string {
     out.push(`  ${c.cluster}: ${c.nextStep}`);
     if (c.oidcIssuer) out.push(`    OIDC issuer: ${c.oidcIssuer}`);
     for (const w of c.warnings) out.push(`    warning: ${w.message}${w.last ? ` (last ${shortTime(w.last)})` : ''}`);
+    // The same steps `cutover-watch plan` prints (core/plan.ts).
+    if (c.steps.before.length > 0) out.push('    before any namespace (cluster-wide):', ...stepLines(c.steps.before, '      ', { why: false }));
+    if (c.steps.after.length > 0) out.push('    after every namespace:', ...stepLines(c.steps.after, '      ', { why: false }));
   }
   if (report.warnings.length > 0) {
     out.push('  not attributed to a cluster:');
     list(report.warnings, (w) => `warning: ${w.message}${w.last ? ` (last ${shortTime(w.last)})` : ''}`, '    ');
+  }
+
+  if (report.byOwner) {
+    out.push('', 'BY OWNER (the policy file\'s owners: what each has to do)');
+    const rows = new Map([...report.stragglers, ...report.readyToCleanUp].map((s) => [s.id, s]));
+    for (const g of report.byOwner) {
+      out.push(`  ${g.label}: ${plural(g.namespaces, 'namespace')}, ${plural(g.stragglers.length, 'straggler')}, ${g.readyToCleanUp.length.toLocaleString('en-US')} to clean up`);
+      list([...g.stragglers, ...g.readyToCleanUp].map((id) => rows.get(id)).filter((s): s is Straggler => s !== undefined), (s) => `${s.cluster}/${s.namespace} ${s.serviceAccount} (${roleLabel(s.role)}): ${s.nextStep}`, '    ');
+    }
   }
 
   out.push('', `STRAGGLERS (still assuming roles through IRSA: ${report.totals.stragglers})`);
@@ -126,6 +162,8 @@ function textWithLimit(report: StragglerReport, limit: number): string {
       ]),
       '    ',
     );
+    out.push('    steps (what `cutover-watch plan` prints; check each command before you run it):');
+    stepsOf(group.rows, '      ');
   }
 
   out.push('', `READY TO CLEAN UP (soak complete: ${report.totals.readyToCleanUp})`);
@@ -133,6 +171,8 @@ function textWithLimit(report: StragglerReport, limit: number): string {
   else {
     out.push(`  ${NEXT_STEP_HELP['clean-up']}`);
     tableOf(CLEAN_UP_COLUMNS.map(upper), cleanUpRows(report));
+    out.push('  steps (what `cutover-watch plan` prints; check each command before you run it):');
+    stepsOf(report.readyToCleanUp, '    ');
   }
 
   out.push('', 'NAMESPACES');

@@ -11,6 +11,7 @@ import { coverageCommand } from './commands/coverage';
 import { demoCommand } from './commands/demo';
 import { evidenceCommand } from './commands/evidence';
 import { inventoryCommand } from './commands/inventory';
+import { planCommand } from './commands/plan';
 import { readinessCommand } from './commands/readiness';
 import { UsageError, type Io } from './io';
 import { SCHEMA_VERSION } from './output';
@@ -40,6 +41,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
         '  cutover-watch analyze logs/                your CloudTrail logs into the local store\n' +
         '  cutover-watch readiness                    verdicts per namespace and cluster\n' +
         '  cutover-watch coverage                     what CloudTrail was read: verdicts rest on it\n' +
+        '  cutover-watch plan                         the steps of the switch, with complete commands (-o sh: a script)\n' +
         '  cutover-watch alerts                       what the detections raised, with causes and next steps\n' +
         '\nThe store is .cutover-watch/ in the current directory (--store DIR), or a deployed table (--table NAME --table-region R).\n' +
         'Output: -o table|wide|json|yaml|csv|md on every command that lists (--json is -o json); JSON and YAML carry schemaVersion ' + String(SCHEMA_VERSION) + '.\n' +
@@ -50,6 +52,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   readinessCommand(program, io, setExit);
   coverageCommand(program, io);
   reportCommand(program, io);
+  planCommand(program, io);
   alertsCommand(program, io);
   evidenceCommand(program, io);
   inventoryCommand(program, io);

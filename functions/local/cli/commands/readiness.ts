@@ -2,6 +2,10 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { VERDICT_ORDER, type ClusterReadiness, type NamespaceReadiness, type ReadinessReport, type Verdict } from '../../../core/readiness';
 import { readinessReport } from '../../../adapters/readiness-query';
+import { stepLines } from '../../../core/plan-render';
+import type { PlanStep } from '../../../core/plan';
+import type { StragglerReport } from '../../../core/report';
+import { gatherReport } from '../../report';
 import { command, type Io } from '../io';
 import { accountOf, describeFilters, matcherOf, requireMatches, withFilterOptions, type FilterFlags } from '../filters';
 import { activeHours, soakDays, timeArg } from '../options';
@@ -76,7 +80,11 @@ export function readinessCommand(program: Command, io: Io, setExit: (code: numbe
       const format = outputFormat<OutputFormat>(flags, 'table');
       await withStore(flags, io, async ({ store }) => {
         // Judged whole, then selected: a filter chooses the rows shown, never what a cluster's verdict sees.
-        const full = await readinessReport(store, { asOf: flags.asOf ?? io.now(), soakDays: flags.soakDays, activeHours: flags.activeHours });
+        const settings = { asOf: flags.asOf ?? io.now(), soakDays: flags.soakDays, activeHours: flags.activeHours };
+        // --reasons prints each namespace's next steps: those of the report (core/plan.ts), read with the same verdicts.
+        const withSteps = flags.reasons === true && format !== 'json' && format !== 'yaml' && format !== 'csv' && format !== 'md';
+        const gathered = withSteps ? await gatherReport(store, settings) : null;
+        const full = gathered?.readiness ?? (await readinessReport(store, settings));
         const report = selectReadiness(full, flags, io);
         const view = openView(io, flags);
         try {
@@ -90,6 +98,7 @@ export function readinessCommand(program: Command, io: Io, setExit: (code: numbe
               view,
               selection: describeFilters(flags),
               empty: full.namespaces.length === 0 && full.clusters.length === 0,
+              ...(gathered ? { steps: nextSteps(gathered.report) } : {}),
             });
           }
         } finally {
@@ -198,6 +207,26 @@ export interface ReadinessPrintOptions {
   selection?: string;
   /** The store holds no evidence and no inventory at all. */
   empty?: boolean;
+  /** With `reasons`: each namespace's and cluster's next steps (`nextSteps` of the report). */
+  steps?: NextSteps;
+}
+
+/** The report's steps by where they apply: `<clusterId>|<namespace>` and `<clusterId>`. */
+export interface NextSteps {
+  namespaces: Map<string, { serviceAccount: string; role: string | null; nextStep: string; steps: PlanStep[] }[]>;
+  clusters: Map<string, { before: PlanStep[]; after: PlanStep[] }>;
+}
+
+/** The next steps `report` gives, for `readiness --reasons` to print beside the reasons: one source. */
+export function nextSteps(report: StragglerReport): NextSteps {
+  const namespaces: NextSteps['namespaces'] = new Map();
+  for (const s of [...report.stragglers, ...report.readyToCleanUp]) {
+    const key = `${s.clusterId}|${s.namespace}`;
+    const list = namespaces.get(key) ?? [];
+    list.push({ serviceAccount: s.serviceAccount, role: s.role, nextStep: s.nextStep, steps: s.steps });
+    namespaces.set(key, list);
+  }
+  return { namespaces, clusters: new Map(report.clusters.map((c) => [c.clusterId, c.steps])) };
 }
 
 const rank = (v: Verdict) => VERDICT_ORDER.indexOf(v);
@@ -242,13 +271,27 @@ export function printReadiness(report: ReadinessReport, io: Io, options: Readine
   printUnknownCauses(report, io);
   if (options.reasons) {
     io.out('');
+    const idOf = (p: { clusterArn: string | null; oidcIssuer: string | null }) => p.clusterArn ?? `issuer:${p.oidcIssuer}`;
     for (const n of report.namespaces) {
       io.out(displaySafe(`${n.cluster ?? n.oidcIssuer}/${n.namespace} ${n.verdict}`));
       for (const r of n.reasons) io.out(`  - ${displaySafe(r)}`);
+      for (const sa of options.steps?.namespaces.get(`${idOf(n)}|${n.namespace}`) ?? []) {
+        io.out(displaySafe(`  next steps for ${sa.serviceAccount}${sa.role ? ` (${sa.role.slice(sa.role.lastIndexOf('/') + 1)})` : ''}: ${sa.nextStep}`));
+        for (const line of stepLines(sa.steps, '    ', { why: false })) io.out(line);
+      }
     }
     for (const c of report.clusters) {
       io.out(displaySafe(`${c.cluster ?? c.oidcIssuer} OIDC provider ${c.verdict}`));
       for (const r of c.reasons) io.out(`  - ${displaySafe(r)}`);
+      const steps = options.steps?.clusters.get(idOf(c));
+      if (steps && steps.before.length > 0) {
+        io.out('  before any namespace (cluster-wide):');
+        for (const line of stepLines(steps.before, '    ', { why: false })) io.out(line);
+      }
+      if (steps && steps.after.length > 0) {
+        io.out('  after every namespace:');
+        for (const line of stepLines(steps.after, '    ', { why: false })) io.out(line);
+      }
     }
   }
 }

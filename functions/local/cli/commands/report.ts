@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import path from 'node:path';
-import { filterReport, summarize } from '../../../core/report';
+import { filterReport, summarize, withOwners } from '../../../core/report';
+import { loadPolicy } from '../alert-options';
 import { REPORT_FORMATS, type ReportFormat } from '../../../core/report-render';
 import { gatherReport, prepareOutDir, render, ReportOutputError, reportFileName, saveSummary, writeFileAtomic } from '../../report';
 import { UsageError, type Io } from '../io';
@@ -22,6 +23,8 @@ interface ReportFlags extends StoreOptions, OutputFlags, Pick<FilterFlags, 'clus
   soakDays: number;
   activeHours: number;
   save?: boolean;
+  by?: 'owner';
+  policy?: string;
 }
 
 export function reportCommand(program: Command, io: Io): void {
@@ -47,7 +50,9 @@ export function reportCommand(program: Command, io: Io): void {
         .option('--as-of <time>', 'report as of this time: ISO 8601, or a span before now such as -1d (default: now)', timeArg(io.now))
         .option('--soak-days <days>', 'soak period S (at most 3650)', soakDays, 14)
         .option('--active-hours <hours>', 'active window A (at most 8760)', activeHours, 24)
-        .option('--save', 'keep this report\'s summary as a baseline: later reports compare with the latest one saved before their as-of (the scheduled report job saves; reading never does; not with -c, -n or --account)'),
+        .option('--save', 'keep this report\'s summary as a baseline: later reports compare with the latest one saved before their as-of (the scheduled report job saves; reading never does; not with -c, -n or --account)')
+        .addOption(new Option('--by <grouping>', 'add a section per owner (the policy file\'s owners): its namespaces, stragglers and clean-ups').choices(['owner']))
+        .option('--policy <file>', 'the policy file whose owners every row shows (default: ./cutover-watch.policy.json when it exists)'),
     ),
     ['cluster', 'namespace', 'account'],
   )
@@ -61,6 +66,7 @@ export function reportCommand(program: Command, io: Io): void {
         "  cutover-watch report -o json | jq '.stragglers[] | select(.nextStep==\"create-association\")'\n" +
         "  cutover-watch report -o html --out reports/ --save    the weekly report: kept as the next one's baseline\n" +
         "  cutover-watch report -c 'payments-*' -n checkout -o md   one team's part of it, its totals and changes only\n" +
+        '  cutover-watch report --by owner                       a section per owner of the policy file\n' +
         '  cutover-watch report --table cutover-watch-evidence --table-region us-east-1 -o html --out .\n' +
         '\nExit codes: 0 done; 2 unusable arguments (a bad format, --out or --as-of; --save with a filter), a -c/-n/--account that matches nothing, or no store.',
     )
@@ -74,6 +80,7 @@ export function reportCommand(program: Command, io: Io): void {
       // A baseline of part of the fleet would read as every other namespace gone in the next report.
       if (flags.save && selection !== '') throw new UsageError(`--save keeps a baseline for the whole fleet: a report filtered with ${selection} is never saved (drop --save, or the filter)`);
       const outDir = flags.out === undefined ? null : path.resolve(io.cwd, flags.out);
+      const { policy } = await loadPolicy({ policy: flags.policy }, io);
       if (format === 'html' && outDir === null) {
         throw new UsageError(`${flags.format === 'html' ? '--format' : '-o'} html writes a file: pass --out DIR (e.g. --out reports/)`);
       }
@@ -87,7 +94,9 @@ export function reportCommand(program: Command, io: Io): void {
           });
           // The globs are checked as `readiness` checks them (a typo is exit 2 listing what is known), then the report is cut.
           selectReadiness(readiness, flags, io);
-          const report = filterReport(full, { cluster: flags.cluster, namespace: flags.namespace, account: flags.account });
+          // Owners only when the policy names some (or --by asks): a report without them stays as it was.
+          const cut = filterReport(full, { cluster: flags.cluster, namespace: flags.namespace, account: flags.account });
+          const report = policy.owners.length > 0 || flags.by === 'owner' ? withOwners(cut, policy, { group: flags.by === 'owner' }) : cut;
           if (problem) io.err(`cutover-watch: warning: ${displaySafe(problem)}`);
           // json and yaml carry schemaVersion, like every document the CLI prints
           const content = format === 'json' ? `${jsonDocument({ ...report })}\n` : format === 'yaml' ? `${yamlDocument({ ...report })}\n` : await render(report, format);
