@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { startEmbeddedStore } from '../../functions/local/embedded-store';
-import { generateSampleFleet } from '../../functions/local/sample-fleet';
+import { sampleFleet } from '../support/sample-fleets';
 import { copyDemoStore, DEMO_DIR, DEMO_END, demoInto, sharedDemoOutput, type DemoRun } from '../support/demo';
 
 // The CLI in a temporary working directory, in this process (`run(argv, io)`, what bin/ runs):
@@ -69,7 +69,7 @@ describe('cutover-watch demo (npm start)', () => {
   });
 
   it('raises the alerts the sample fleet was built to trigger', async () => {
-    const fleet = generateSampleFleet({ seed: 42, end: new Date(END) });
+    const fleet = sampleFleet({ seed: 42, end: new Date(END) });
     const alerts = JSON.parse((await inProcess(['alerts', '--json', '--store', demoStore, '--since', '2026-01-01'])).stdout).alerts as Record<string, string | null>[];
 
     for (const want of fleet.expectedDetections) {
@@ -84,7 +84,7 @@ describe('cutover-watch demo (npm start)', () => {
   });
 
   it('gives every namespace the verdict the sample fleet was built to have', async () => {
-    const fleet = generateSampleFleet({ seed: 42, end: new Date(END) });
+    const fleet = sampleFleet({ seed: 42, end: new Date(END) });
 
     const report = await readiness(demoStore);
 

@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../functions/local/cli/main';
-import { generateSampleFleet } from '../../functions/local/sample-fleet';
+import { sampleFleet } from '../support/sample-fleets';
 import { BIN } from '../support/spawn-cli';
 
 // kill -9 during analyze, then analyze again: the store must be exactly the store of one clean
@@ -68,7 +68,7 @@ async function outputs(store: string) {
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-crash-'));
-  const fleet = generateSampleFleet({ seed: 7, end: new Date(END) });
+  const fleet = sampleFleet({ seed: 7, end: new Date(END) });
   // S3 keys are AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/…
   const days = fleet.files.filter((f) => f.key.split('/')[1] === ACCOUNT && f.key.split('/')[3] === REGION && f.key.split('/').slice(4, 7).join('-') >= FROM);
   for (const f of days) {

@@ -4,9 +4,12 @@ import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } fro
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN } from '../support/spawn-cli';
+import { BIN, runInProcess } from '../support/spawn-cli';
 
-// The built CLI, spawned the way a person runs it, against folders that are not all its own.
+// The CLI against folders that are not all its own: spawned the way a person runs it where the
+// process is what is checked (the modes a new store gets, another user, a writer paused or killed
+// beside a reader, a lock held by another live process), else in this process (`run(argv, io)`,
+// what the bin runs): a spawn costs a node start and a bundle and SDK load, about 1.5 s of CPU.
 const AS_OF = '2026-11-20T00:00:00Z';
 
 interface Run {
@@ -42,6 +45,10 @@ function cli(args: string[], options: CliOptions): Promise<Run> {
     child.stdin.end('');
   });
 }
+
+/** The same command in this process, in `cwd`, with the runner's CUTOVER_WATCH_STORE unset as for a spawn. */
+const inProcess = (args: string[], options: { cwd: string; env?: Record<string, string> }): Promise<Run> =>
+  runInProcess(args, { cwd: options.cwd, env: { CUTOVER_WATCH_STORE: undefined, ...options.env } });
 
 /** Every path under `dir` with its mode, size, mtime and content: equal snapshots mean untouched. */
 async function snapshot(dir: string): Promise<string[]> {
@@ -110,7 +117,7 @@ describe('a store folder', () => {
     });
 
     it.each([['analyze', 'trail.json'], ['readiness'], ['inventory', 'show']])('is refused by %s … with exit 2, and nothing in it changes', async (...args) => {
-      const run = await cli([...args, '--store', 'theirs'], { cwd: work });
+      const run = await inProcess([...args, '--store', 'theirs'], { cwd: work });
 
       expect(run.code).toBe(2);
       expect(run.stderr.trim()).toBe('cutover-watch: theirs is not a cutover-watch store (it holds 000123.log, LOG, notes.txt) and was left untouched: pass --store with a new or empty folder');
@@ -123,7 +130,7 @@ describe('a store folder', () => {
     async (...args) => {
       // (an empty folder is not a store either: test/unit/store-folder.test.ts)
       const fresh = await mkdtemp(path.join(work, 'fresh-'));
-      const run = await cli(args, { cwd: fresh });
+      const run = await inProcess(args, { cwd: fresh });
 
       expect(run.code).toBe(2);
       expect(run.stderr.trim()).toBe('cutover-watch: no store in .cutover-watch: run `cutover-watch analyze PATH` first (or pass --store)');
@@ -136,11 +143,11 @@ describe('a store folder', () => {
     await cp(path.join(work, 'mine'), legacy, { recursive: true });
     await rm(path.join(legacy, 'cutover-watch-store.json'));
 
-    const run = await cli(['readiness', '--json', '--store', 'legacy', '--as-of', AS_OF], { cwd: work });
+    const run = await inProcess(['readiness', '--json', '--store', 'legacy', '--as-of', AS_OF], { cwd: work });
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout).namespaces.map((n: { namespace: string }) => n.namespace)).toEqual(['shop']);
     expect((await readdir(legacy)).sort()).toEqual(['db', 'rejects.jsonl']); // a read marks nothing
-    expect((await cli(['analyze', '--store', 'legacy', 'trail.json'], { cwd: work })).code).toBe(0);
+    expect((await inProcess(['analyze', '--store', 'legacy', 'trail.json'], { cwd: work })).code).toBe(0);
     expect((await readdir(legacy)).sort()).toEqual(['cutover-watch-store.json', 'db', 'rejects.jsonl']);
   });
 
@@ -181,7 +188,7 @@ describe('a store folder', () => {
     await cp(path.join(work, 'mine'), path.join(work, 'damaged'), { recursive: true });
     await writeFile(path.join(work, 'damaged', 'db', 'CURRENT'), 'MANIFEST-999999\n');
 
-    const run = await cli(['readiness', '--store', 'damaged'], { cwd: work });
+    const run = await inProcess(['readiness', '--store', 'damaged'], { cwd: work });
 
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toMatch(/^cutover-watch: cannot open the store in damaged: .*MANIFEST-999999.*; move it aside \(or pass another --store\) and analyze again$/);
@@ -204,7 +211,8 @@ describe('readers beside a writer', () => {
     });
     await Promise.race([pausedNow, writer.then((r) => Promise.reject(new Error(`the writer ended before pausing: ${JSON.stringify(r)}`)))]);
     const server = JSON.parse(await readFile(path.join(work, 'held', 'store.server.json'), 'utf8')) as { pid: number };
-    const reader = await cli(['readiness', '--json', '--as-of', AS_OF], { cwd: work, env: { CUTOVER_WATCH_STORE: 'held' } });
+    // the reader is this process: another process than the writer, as a second terminal would be
+    const reader = await inProcess(['readiness', '--json', '--as-of', AS_OF], { cwd: work, env: { CUTOVER_WATCH_STORE: 'held' } });
     await writeFile(resume, '');
     const written = await writer;
 
@@ -217,7 +225,7 @@ describe('readers beside a writer', () => {
     expect(server.pid).toBeGreaterThan(0);
     expect(await readdir(path.join(work, 'held'))).not.toContain('store.server.json');
     expect(await readdir(path.join(work, 'held'))).not.toContain('store.lock');
-    const after = await cli(['readiness', '--json', '--as-of', AS_OF], { cwd: work, env: { CUTOVER_WATCH_STORE: 'held' } });
+    const after = await inProcess(['readiness', '--json', '--as-of', AS_OF], { cwd: work, env: { CUTOVER_WATCH_STORE: 'held' } });
     expect(JSON.parse(after.stdout).namespaces.map((n: { namespace: string }) => n.namespace)).toEqual(['orders', 'shop']);
   }, 90_000);
 
@@ -236,7 +244,7 @@ describe('readers beside a writer', () => {
     await writeFile(path.join(stale, 'store.lock'), String(dead));
     await writeFile(path.join(stale, 'store.server.json'), JSON.stringify({ pid: dead, port, readToken: 'a'.repeat(64) }), { mode: 0o600 });
 
-    const run = await cli(['readiness', '--json', '--store', 'stale', '--as-of', AS_OF], { cwd: work }).finally(() => impostor.close());
+    const run = await inProcess(['readiness', '--json', '--store', 'stale', '--as-of', AS_OF], { cwd: work }).finally(() => impostor.close());
 
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -256,7 +264,7 @@ describe('demo --dir', () => {
     await writeFile(path.join(user, 'reports', 'q3.pdf'), '%PDF-1.7 q3');
     const before = await snapshot(user);
 
-    const run = await cli(['demo', '--dir', 'user'], { cwd: work });
+    const run = await inProcess(['demo', '--dir', 'user'], { cwd: work });
 
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toBe('cutover-watch: --dir user is not empty and not a cutover-watch demo folder (it holds logs, reports); nothing was touched: pass a new or empty folder');
@@ -287,7 +295,7 @@ describe('arguments that overflow dates', () => {
     [['report', '--active-hours', '100000'], /option '--active-hours <hours>' argument '100000' is invalid\. expected at most 8760 hours/],
     [['readiness', '--as-of', '2200-01-01'], /expected a time between 2000-01-01 and 2100-01-01/],
   ])('%j: exit 2, one line naming the option, no store touched', async (args, message) => {
-    const run = await cli([...args, '--store', 'mine'], { cwd: work });
+    const run = await inProcess([...args, '--store', 'mine'], { cwd: work });
     expect(run.code).toBe(2);
     expect(run.stderr.split('\n')[0]).toMatch(message);
   });

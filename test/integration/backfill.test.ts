@@ -28,14 +28,14 @@ import { backfillCommand } from '../../functions/local/cli/commands/backfill';
 import type { Io } from '../../functions/local/cli/io';
 import { withStore } from '../../functions/local/cli/store-options';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
-import { generateSampleFleet } from '../../functions/local/sample-fleet';
+import { sampleFleet } from '../support/sample-fleets';
 import { countWrites } from '../support/count-writes';
 
 // The real DynamoDB API (dynalite on disk) and a fake CloudTrail LookupEvents over the sample fleet.
 
 const END = new Date('2026-11-20T00:00:00Z');
 const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1'];
-const fleet = generateSampleFleet({ seed: 42, end: END });
+const fleet = sampleFleet({ seed: 42, end: END });
 type Rec = Record<string, unknown>;
 const byTime = (a: Rec, b: Rec) => String(a['eventTime']).localeCompare(String(b['eventTime'])) || String(a['eventID']).localeCompare(String(b['eventID']));
 /** The records LookupEvents can return for the three event names: the sample fleet's, in time order. */

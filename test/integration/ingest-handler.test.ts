@@ -11,7 +11,8 @@ import { defaultPolicy } from '../../functions/core/policy';
 import { analyzePaths, type AnalyzeSummary } from '../../functions/adapters/ingest-pipeline';
 import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
-import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
+import { writeSampleFleet } from '../../functions/local/sample-fleet';
+import { sampleFleet } from '../support/sample-fleets';
 import { INGEST_BATCH_SIZE } from '../../lib/constructs/ingest-function';
 import { countWrites } from '../support/count-writes';
 import { fullBatches, routedFleet, sqsBatch } from '../support/sqs-batches';
@@ -24,7 +25,7 @@ import { fullBatches, routedFleet, sqsBatch } from '../support/sqs-batches';
 let dir: string;
 let embedded: EmbeddedStore;
 const END = new Date('2026-11-20T00:00:00Z');
-const fleet = generateSampleFleet({ seed: 7, end: END });
+const fleet = sampleFleet({ seed: 7, end: END });
 
 let local: DynamoEvidenceStore;
 let deployed: DynamoEvidenceStore;

@@ -10,7 +10,7 @@ import { ingestBatch } from '../../functions/core/ingest';
 import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory } from '../../functions/core/inventory';
 import { defaultPolicy } from '../../functions/core/policy';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
-import { generateSampleFleet } from '../../functions/local/sample-fleet';
+import { sampleFleet } from '../support/sample-fleets';
 import { JOURNAL_LEASE_SECONDS } from '../../functions/core/table-schema';
 import { countWrites } from '../support/count-writes';
 import { identityEvent } from '../support/events';
@@ -21,7 +21,7 @@ import { fullBatches, routedFleet, sqsBatch } from '../support/sqs-batches';
 // batches, retries and several writers. The whole fleet through analyze and through the handler,
 // with their per-1,000 bounds, is test/integration/ingest-handler.test.ts (one pass serves both).
 const END = new Date('2026-11-20T00:00:00Z');
-const fleet = generateSampleFleet({ seed: 7, end: END });
+const fleet = sampleFleet({ seed: 7, end: END });
 const inventory: Inventory = fleet.inventory.reduce((inv, f) => {
   const parsed = parseInventoryDocument(f.content);
   if (!parsed.ok) throw new Error(parsed.reason);

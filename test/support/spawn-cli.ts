@@ -2,6 +2,10 @@ import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Io } from '../../functions/local/cli/io';
+// Loaded with the test file, not by its first in-process command: on a loaded machine loading the
+// CLI's modules (transformed on first use) took most of a 30 s test timeout, and a file that only
+// spawns pays little for it (its tests load the same SDK and store modules).
+import { run } from '../../functions/local/cli/main';
 
 /** The `cutover-watch` command as a user runs it (it rebuilds the bundle when sources are newer). */
 export const BIN = fileURLToPath(new URL('../../bin/cutover-watch.mjs', import.meta.url));
@@ -48,8 +52,6 @@ export async function runInProcess(
   const stdin = new PassThrough();
   stdin.end(options.input ?? '');
   const io: Io = { out: (l) => void out.push(l), err: (l) => void err.push(l), stdin, progressStream: new PassThrough(), interactive: false, cwd: options.cwd, now: () => new Date() };
-  // loaded on first use: files that only spawn do not pay for the CLI's modules
-  const { run } = await import('../../functions/local/cli/main');
   const savedCwd = process.cwd();
   const savedEnv = Object.fromEntries(Object.keys(options.env ?? {}).map((k) => [k, process.env[k]]));
   const setEnv = (vars: Record<string, string | undefined>) => {

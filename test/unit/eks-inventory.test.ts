@@ -26,7 +26,7 @@ import { execute } from '../../functions/local/cli/main';
 import { inventorySyncCommand } from '../../functions/local/cli/commands/inventory-sync';
 import type { Io } from '../../functions/local/cli/io';
 import { withStore } from '../../functions/local/cli/store-options';
-import { generateSampleFleet } from '../../functions/local/sample-fleet';
+import { sampleFleet } from '../support/sample-fleets';
 
 const eks = mockClient(EKSClient);
 // The CLI's sync also reads the associations' roles (the preflight): IAM answers from the fleet's get-role output.
@@ -46,7 +46,7 @@ afterAll(() => {
 // shapes: timestamps as Dates), with small pages so every list call paginates.
 
 type Doc = Record<string, unknown>;
-const fleet = generateSampleFleet({ seed: 42, end: new Date('2026-11-20T00:00:00Z') });
+const fleet = sampleFleet({ seed: 42, end: new Date('2026-11-20T00:00:00Z') });
 const docs = fleet.inventory.map((f) => f.content as Doc);
 
 /** AWS CLI JSON → SDK output: `createdAt`/`modifiedAt` strings become Dates. */

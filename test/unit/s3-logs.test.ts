@@ -27,7 +27,7 @@ import { analyzeCommand } from '../../functions/local/cli/commands/analyze';
 import type { Io } from '../../functions/local/cli/io';
 import { execute } from '../../functions/local/cli/main';
 import { embeddedTables } from '../support/embedded-tables';
-import { generateSampleFleet } from '../../functions/local/sample-fleet';
+import { sampleFleet } from '../support/sample-fleets';
 
 const s3 = mockClient(S3Client);
 afterEach(() => s3.reset());
@@ -419,7 +419,7 @@ describe('analyzeSources', () => {
 
 describe('analyze of S3 and of the same files on disk', () => {
   // The sample fleet's last two days (about 190 log files of two accounts and three regions, with planted alerts).
-  const fleet = generateSampleFleet({ seed: 7, end: END });
+  const fleet = sampleFleet({ seed: 7, end: END });
   const since = END.getTime() - 2 * 86_400_000;
   const files = fleet.files.filter((f) => Date.parse(`${/_(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})Z_/.exec(f.key)!.slice(1, 4).join('-')}T00:00:00Z`) >= since);
 
