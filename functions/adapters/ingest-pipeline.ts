@@ -13,6 +13,7 @@ import { EVENT_KINDS, type EventKind, type IdentityEvent, type Outcome, type Ski
 import { ingestBatch } from '../core/ingest';
 import { normalizeRecord, type EventTimeWindow } from '../core/normalize';
 import { DEFAULT_NODE_ROLE_PATTERNS, nodeRoleMatcher } from '../core/node-roles';
+import { expandRaw, prefilterCovers, skeletonOutOfScope, type RawRecord } from '../core/record-prefilter';
 import { cloudTrailEnvelope, matchingRules, rulePatterns } from '../core/rule-patterns';
 
 /** One problem the user must hear about: a file that could not be read or a record that was rejected. */
@@ -89,7 +90,7 @@ export interface AnalyzeOptions {
 /** A named piece of input (a log file, a LookupEvents page) and the records in it, one by one or in chunks. */
 export interface RecordUnit {
   name: string;
-  items: AsyncIterable<InputItem | readonly InputItem[]>;
+  items: AsyncIterable<InputItem | readonly (InputItem | RawRecord)[]>;
 }
 
 export type IngestOptions = Omit<AnalyzeOptions, 'paths' | 'stdin' | 'onFiles' | 'skipFilesRead' | 'reread'>;
@@ -104,7 +105,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   if (!options.skipFilesRead) {
     options.onFiles?.(files.length);
     const units = (async function* () {
-      for (const file of files) yield { name: file, items: readRecordChunks(file, { stdin: options.stdin }) };
+      for (const file of files) yield { name: file, items: readRecordChunks(file, { stdin: options.stdin, raw: true }) };
     })();
     return ingestUnits(units, options, listed.problems);
   }
@@ -128,7 +129,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   files = files.filter((file) => !before.has(hashes.get(file)?.hash ?? ''));
   options.onFiles?.(files.length);
   const units = (async function* () {
-    for (const file of files) yield { name: file, items: readRecordChunks(file, { stdin: options.stdin }) };
+    for (const file of files) yield { name: file, items: readRecordChunks(file, { stdin: options.stdin, raw: true }) };
   })();
   const summary = await ingestUnits(
     units,
@@ -187,6 +188,8 @@ export async function ingestUnits(
   // The deployed rules' patterns, built the same way: a record no rule would deliver is not read here either.
   const rulesFor = () => rulePatterns({ nodeRoleArns: [...knownNodeRoles], nodeRolePatterns: nodeRoleConfig().patterns ?? DEFAULT_NODE_ROLE_PATTERNS });
   let rules = rulesFor();
+  /** Whether a raw record's skeleton can decide the rules (core/record-prefilter); when not, every record is parsed. */
+  let prefilter = prefilterCovers(rules);
   // The only writer can keep what the detections remember from one batch to the next instead of reading it again.
   const cache = options.policy && options.detect !== false && options.store.singleWriter ? new DetectionStateCache(options.store) : null;
   const detection = options.policy && options.detect !== false ? { policy: options.policy, inventory, port: cache ?? options.store } : undefined;
@@ -243,35 +246,50 @@ export async function ingestUnits(
     const notStoredBefore = summary.notStored;
     const normalizeOptions = { now: options.now(), eventTimeWindow: options.eventTimeWindow };
     for await (const got of unit.items) {
-      for (const item of isChunk(got) ? got : [got]) {
-        if (item.type === 'problem') {
-          unitBroken = true;
-          reject(item);
-          continue;
-        }
-        summary.records += 1;
-        if (LOG_FILE_RECORD.test(item.where) && isRecord(item.record)) noteCoverage(unitCoverage, item.record);
-        if (isRecord(item.record) && matchingRules(cloudTrailEnvelope(item.record), rules).length === 0 && hasSource(item.record)) {
-          summary.skipped['out-of-scope'] += 1;
-          continue;
-        }
-        const result = normalizeRecord(item.record, matcher, normalizeOptions);
-        if (result.status === 'skipped') summary.skipped[result.reason] += 1;
-        else if (result.status === 'rejected') {
-          unitRejected = true;
-          reject({ file: item.file, where: item.where, field: result.field, reason: result.detail });
-        } else {
-          const event = result.event;
-          summary.inScope += 1;
-          summary.byKind[event.kind] += 1;
-          summary.byOutcome[event.outcome] += 1;
-          if (event.kind === 'pod-identity-fetch' && event.nodeRoleArn && !knownNodeRoles.has(event.nodeRoleArn)) {
-            knownNodeRoles.add(event.nodeRoleArn);
-            matcher = nodeRoleMatcher(nodeRoleConfig());
-            rules = rulesFor();
+      for (const entry of isChunk(got) ? got : [got]) {
+        let items: readonly InputItem[];
+        if (entry.type === 'raw') {
+          // Decided with the rules as they are at this record (they grow as node roles are seen):
+          // what the parsed record below would give, without parsing it (core/record-prefilter).
+          if (prefilter && entry.skeleton !== null && skeletonOutOfScope(entry.skeleton, rules)) {
+            summary.records += 1;
+            noteCoverage(unitCoverage, entry.skeleton);
+            summary.skipped['out-of-scope'] += 1;
+            continue;
           }
-          batch.push(event);
-          if (batch.length >= batchSize) await flush();
+          items = expandRaw(entry);
+        } else items = [entry];
+        for (const item of items) {
+          if (item.type === 'problem') {
+            unitBroken = true;
+            reject(item);
+            continue;
+          }
+          summary.records += 1;
+          if (LOG_FILE_RECORD.test(item.where) && isRecord(item.record)) noteCoverage(unitCoverage, item.record);
+          if (isRecord(item.record) && matchingRules(cloudTrailEnvelope(item.record), rules).length === 0 && hasSource(item.record)) {
+            summary.skipped['out-of-scope'] += 1;
+            continue;
+          }
+          const result = normalizeRecord(item.record, matcher, normalizeOptions);
+          if (result.status === 'skipped') summary.skipped[result.reason] += 1;
+          else if (result.status === 'rejected') {
+            unitRejected = true;
+            reject({ file: item.file, where: item.where, field: result.field, reason: result.detail });
+          } else {
+            const event = result.event;
+            summary.inScope += 1;
+            summary.byKind[event.kind] += 1;
+            summary.byOutcome[event.outcome] += 1;
+            if (event.kind === 'pod-identity-fetch' && event.nodeRoleArn && !knownNodeRoles.has(event.nodeRoleArn)) {
+              knownNodeRoles.add(event.nodeRoleArn);
+              matcher = nodeRoleMatcher(nodeRoleConfig());
+              rules = rulesFor();
+              prefilter = prefilterCovers(rules);
+            }
+            batch.push(event);
+            if (batch.length >= batchSize) await flush();
+          }
         }
       }
     }
@@ -341,7 +359,7 @@ function noteCoverage(coverage: CoverageAccumulator, record: Record<string, unkn
   coverage.addFileRecord(typeof account === 'string' ? account : null, typeof region === 'string' ? region : null, time);
 }
 
-const isChunk = (got: InputItem | readonly InputItem[]): got is readonly InputItem[] => Array.isArray(got);
+const isChunk = (got: InputItem | readonly (InputItem | RawRecord)[]): got is readonly (InputItem | RawRecord)[] => Array.isArray(got);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
