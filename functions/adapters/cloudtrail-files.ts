@@ -385,6 +385,41 @@ export async function* readRecordChunks(file: string, options: ReadOptions = {})
   yield* chunked(whole(file, Buffer.concat(head), raw));
 }
 
+/**
+ * Files, in order, as named units of chunks; each file's reading (stat, read, gunzip on libuv's
+ * threads, the first chunk's scan) starts when the unit before it is handed over, so it overlaps
+ * the caller's work on that unit (normalizing, waiting on the store) instead of following it. One
+ * file ahead at most: memory stays about two files'. A unit must be read to its end (or the
+ * generator closed) before the next is asked for.
+ */
+export async function* readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }): AsyncGenerator<{ name: string; items: AsyncIterable<SplitItem[]> }> {
+  const start = (file: string) => {
+    const chunks = readRecordChunks(file, options);
+    const first = chunks.next();
+    // Rethrown where it is awaited; until then it must not count as unhandled.
+    first.catch(() => undefined);
+    return {
+      chunks,
+      items: (async function* () {
+        const got = await first;
+        if (got.done) return;
+        yield got.value;
+        yield* chunks;
+      })(),
+    };
+  };
+  let next = files.length > 0 ? start(files[0] as string) : null;
+  try {
+    for (let i = 0; i < files.length; i++) {
+      const current = next as ReturnType<typeof start>;
+      next = i + 1 < files.length ? start(files[i + 1] as string) : null;
+      yield { name: files[i] as string, items: current.items };
+    }
+  } finally {
+    await next?.chunks.return(undefined);
+  }
+}
+
 /** A file read whole: its records unparsed when asked and it is a valid log file, else parsed. */
 function whole(file: string, bytes: Buffer, raw: boolean): Iterable<InputItem | RawRecord> {
   return (raw ? recordsDocument(file, bytes) : null) ?? parseWhole(file, bytes);

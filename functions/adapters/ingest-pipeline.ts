@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { DEFAULT_READ_LIMITS, listInputFiles, readRecordChunks, STDIN } from './cloudtrail-files';
+import { DEFAULT_READ_LIMITS, listInputFiles, readFilesAhead, STDIN } from './cloudtrail-files';
 import { DetectionStateCache } from './detection-state-cache';
 import type { DynamoEvidenceStore } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
@@ -13,7 +13,7 @@ import { EVENT_KINDS, type EventKind, type IdentityEvent, type Outcome, type Ski
 import { ingestBatch } from '../core/ingest';
 import { normalizeRecord, type EventTimeWindow } from '../core/normalize';
 import { DEFAULT_NODE_ROLE_PATTERNS, nodeRoleMatcher } from '../core/node-roles';
-import { expandRaw, prefilterCovers, skeletonOutOfScope, type RawRecord } from '../core/record-prefilter';
+import { expandRaw, OutOfScopeMemo, prefilterCovers, type RawRecord } from '../core/record-prefilter';
 import { cloudTrailEnvelope, matchingRules, rulePatterns } from '../core/rule-patterns';
 
 /** One problem the user must hear about: a file that could not be read or a record that was rejected. */
@@ -104,9 +104,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   let files = chronological(listed.files);
   if (!options.skipFilesRead) {
     options.onFiles?.(files.length);
-    const units = (async function* () {
-      for (const file of files) yield { name: file, items: readRecordChunks(file, { stdin: options.stdin, raw: true }) };
-    })();
+    const units = readFilesAhead(files, { stdin: options.stdin, raw: true });
     return ingestUnits(units, options, listed.problems);
   }
 
@@ -128,9 +126,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   const skippedFiles = files.filter((file) => before.has(hashes.get(file)?.hash ?? '')).length;
   files = files.filter((file) => !before.has(hashes.get(file)?.hash ?? ''));
   options.onFiles?.(files.length);
-  const units = (async function* () {
-    for (const file of files) yield { name: file, items: readRecordChunks(file, { stdin: options.stdin, raw: true }) };
-  })();
+  const units = readFilesAhead(files, { stdin: options.stdin, raw: true });
   const summary = await ingestUnits(
     units,
     {
@@ -189,7 +185,7 @@ export async function ingestUnits(
   const rulesFor = () => rulePatterns({ nodeRoleArns: [...knownNodeRoles], nodeRolePatterns: nodeRoleConfig().patterns ?? DEFAULT_NODE_ROLE_PATTERNS });
   let rules = rulesFor();
   /** Whether a raw record's skeleton can decide the rules (core/record-prefilter); when not, every record is parsed. */
-  let prefilter = prefilterCovers(rules);
+  let prefilter = prefilterCovers(rules) ? new OutOfScopeMemo(rules) : null;
   // The only writer can keep what the detections remember from one batch to the next instead of reading it again.
   const cache = options.policy && options.detect !== false && options.store.singleWriter ? new DetectionStateCache(options.store) : null;
   const detection = options.policy && options.detect !== false ? { policy: options.policy, inventory, port: cache ?? options.store } : undefined;
@@ -251,7 +247,7 @@ export async function ingestUnits(
         if (entry.type === 'raw') {
           // Decided with the rules as they are at this record (they grow as node roles are seen):
           // what the parsed record below would give, without parsing it (core/record-prefilter).
-          if (prefilter && entry.skeleton !== null && skeletonOutOfScope(entry.skeleton, rules)) {
+          if (prefilter !== null && entry.skeleton !== null && prefilter.outOfScope(entry.skeleton)) {
             summary.records += 1;
             noteCoverage(unitCoverage, entry.skeleton);
             summary.skipped['out-of-scope'] += 1;
@@ -285,7 +281,7 @@ export async function ingestUnits(
               knownNodeRoles.add(event.nodeRoleArn);
               matcher = nodeRoleMatcher(nodeRoleConfig());
               rules = rulesFor();
-              prefilter = prefilterCovers(rules);
+              prefilter = prefilterCovers(rules) ? new OutOfScopeMemo(rules) : null;
             }
             batch.push(event);
             if (batch.length >= batchSize) await flush();

@@ -145,6 +145,55 @@ export function skeletonOutOfScope(skeleton: Record<string, unknown>, patterns: 
   return matchingRules(cloudTrailEnvelope(skeleton), patterns).length === 0;
 }
 
+/**
+ * `skeletonOutOfScope`, remembered per rule set by what of the skeleton the rules can read (the
+ * envelope's fields and the patterns' own, not eventTime): a trail repeats the same callers and
+ * calls, and matching one record against every pattern costs more than looking it up.
+ */
+export class OutOfScopeMemo {
+  private readonly fields: FieldTree;
+  private readonly known = new Map<string, boolean>();
+
+  constructor(private readonly patterns: Partial<Record<RuleName, EventPattern>>) {
+    this.fields = mergeTrees({ eventSource: true, eventName: true, recipientAccountId: true, awsRegion: true }, patternFields(patterns) ?? {});
+  }
+
+  outOfScope(skeleton: Record<string, unknown>): boolean {
+    const key = projectionKey(skeleton, this.fields);
+    let verdict = this.known.get(key);
+    if (verdict === undefined) {
+      verdict = skeletonOutOfScope(skeleton, this.patterns);
+      // Bounded: a trail of ever-new callers keeps only the recent ones.
+      if (this.known.size >= MEMO_ENTRIES) this.known.clear();
+      this.known.set(key, verdict);
+    }
+    return verdict;
+  }
+}
+
+const MEMO_ENTRIES = 50_000;
+
+/**
+ * A key for the skeleton's values at the tree's keys (the skeleton is already restricted to a
+ * wider tree): each present key's name and its value as JSON, nested ones in braces; one string
+ * per distinct projection, with no object built.
+ */
+function projectionKey(value: Record<string, unknown>, tree: FieldTree): string {
+  let key = '{';
+  for (const name in tree) {
+    if (!Object.hasOwn(value, name)) {
+      key += ',';
+      continue;
+    }
+    const sub = tree[name] as FieldTree | true;
+    const v = value[name];
+    if (typeof v === 'string') key += `"${v.length}:${v},`;
+    else if (sub === true || typeof v !== 'object' || v === null || Array.isArray(v)) key += `${JSON.stringify(v)},`;
+    else key += `${projectionKey(v as Record<string, unknown>, sub)},`;
+  }
+  return `${key}}`;
+}
+
 /** The items the full path gives for a raw element: it parsed, then unwrapped as `Records` element `index`. */
 export function expandRaw(raw: RawRecord): InputItem[] {
   let element: unknown;
