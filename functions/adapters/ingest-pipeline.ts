@@ -241,51 +241,53 @@ export async function ingestUnits(
     /** Events of this unit stored by a batch flushed mid-unit may have failed too. */
     const notStoredBefore = summary.notStored;
     const normalizeOptions = { now: options.now(), eventTimeWindow: options.eventTimeWindow };
-    for await (const got of unit.items) {
-      for (const entry of isChunk(got) ? got : [got]) {
-        let items: readonly InputItem[];
-        if (entry.type === 'raw') {
-          // Decided with the rules as they are at this record (they grow as node roles are seen):
-          // what the parsed record below would give, without parsing it (core/record-prefilter).
-          if (prefilter !== null && entry.skeleton !== null && prefilter.outOfScope(entry.skeleton)) {
-            summary.records += 1;
-            noteCoverage(unitCoverage, entry.skeleton);
-            summary.skipped['out-of-scope'] += 1;
-            continue;
-          }
-          items = expandRaw(entry);
-        } else items = [entry];
-        for (const item of items) {
-          if (item.type === 'problem') {
-            unitBroken = true;
-            reject(item);
-            continue;
-          }
+    /**
+     * The unit's items, its raw records decided first (core/record-prefilter): one the rules leave
+     * out of scope is counted here from its skeleton, as the parsed record would be below; any
+     * other is parsed and handed on. Lazy, so each raw record meets the rules as they are when it
+     * is reached (they grow as node roles are seen).
+     */
+    function* decide(entries: readonly (InputItem | RawRecord)[]): Generator<InputItem> {
+      for (const entry of entries) {
+        if (entry.type !== 'raw') yield entry;
+        else if (prefilter !== null && entry.skeleton !== null && prefilter.outOfScope(entry.skeleton)) {
           summary.records += 1;
-          if (LOG_FILE_RECORD.test(item.where) && isRecord(item.record)) noteCoverage(unitCoverage, item.record);
-          if (isRecord(item.record) && matchingRules(cloudTrailEnvelope(item.record), rules).length === 0 && hasSource(item.record)) {
-            summary.skipped['out-of-scope'] += 1;
-            continue;
+          noteCoverage(unitCoverage, entry.skeleton);
+          summary.skipped['out-of-scope'] += 1;
+        } else yield* expandRaw(entry);
+      }
+    }
+    for await (const got of unit.items) {
+      for (const item of decide(isChunk(got) ? got : [got])) {
+        if (item.type === 'problem') {
+          unitBroken = true;
+          reject(item);
+          continue;
+        }
+        summary.records += 1;
+        if (LOG_FILE_RECORD.test(item.where) && isRecord(item.record)) noteCoverage(unitCoverage, item.record);
+        if (isRecord(item.record) && matchingRules(cloudTrailEnvelope(item.record), rules).length === 0 && hasSource(item.record)) {
+          summary.skipped['out-of-scope'] += 1;
+          continue;
+        }
+        const result = normalizeRecord(item.record, matcher, normalizeOptions);
+        if (result.status === 'skipped') summary.skipped[result.reason] += 1;
+        else if (result.status === 'rejected') {
+          unitRejected = true;
+          reject({ file: item.file, where: item.where, field: result.field, reason: result.detail });
+        } else {
+          const event = result.event;
+          summary.inScope += 1;
+          summary.byKind[event.kind] += 1;
+          summary.byOutcome[event.outcome] += 1;
+          if (event.kind === 'pod-identity-fetch' && event.nodeRoleArn && !knownNodeRoles.has(event.nodeRoleArn)) {
+            knownNodeRoles.add(event.nodeRoleArn);
+            matcher = nodeRoleMatcher(nodeRoleConfig());
+            rules = rulesFor();
+            prefilter = prefilterCovers(rules) ? new OutOfScopeMemo(rules) : null;
           }
-          const result = normalizeRecord(item.record, matcher, normalizeOptions);
-          if (result.status === 'skipped') summary.skipped[result.reason] += 1;
-          else if (result.status === 'rejected') {
-            unitRejected = true;
-            reject({ file: item.file, where: item.where, field: result.field, reason: result.detail });
-          } else {
-            const event = result.event;
-            summary.inScope += 1;
-            summary.byKind[event.kind] += 1;
-            summary.byOutcome[event.outcome] += 1;
-            if (event.kind === 'pod-identity-fetch' && event.nodeRoleArn && !knownNodeRoles.has(event.nodeRoleArn)) {
-              knownNodeRoles.add(event.nodeRoleArn);
-              matcher = nodeRoleMatcher(nodeRoleConfig());
-              rules = rulesFor();
-              prefilter = prefilterCovers(rules) ? new OutOfScopeMemo(rules) : null;
-            }
-            batch.push(event);
-            if (batch.length >= batchSize) await flush();
-          }
+          batch.push(event);
+          if (batch.length >= batchSize) await flush();
         }
       }
     }
