@@ -18,7 +18,8 @@ import { promisify } from 'node:util';
 import { createGunzip, gunzip } from 'node:zlib';
 import { iterateRecords, jsonErrorMessage } from '../core/envelopes';
 import type { InputItem, InputProblem } from '../core/envelopes';
-import { JsonStreamSplitter, mebibytes } from '../core/json-stream';
+import { JsonStreamSplitter, mebibytes, type SplitItem } from '../core/json-stream';
+import { recordsDocument, type RawRecord } from '../core/record-prefilter';
 
 /** What one file may cost. Real CloudTrail log files are a few MB and inflate about 10×. */
 export interface ReadLimits {
@@ -318,22 +319,38 @@ export async function* readRecords(file: string, options: { stdin?: Readable; li
 /** Items handed over per chunk by `readRecordChunks`: each await costs far more than a record. */
 const CHUNK_ITEMS = 1024;
 
+export interface ReadOptions {
+  /** What `-` reads. @default process.stdin */
+  stdin?: Readable;
+  limits?: Partial<ReadLimits>;
+  /**
+   * Hand over a trail log file's records (`{"Records":[…]}`) as `RawRecord`s: validated and
+   * skeletoned in one pass, not parsed (core/record-prefilter), for a caller that parses only the
+   * ones its rules may want. Every other item, and every file of another shape (or not valid JSON
+   * whole), is what the parsed reading gives.
+   */
+  raw?: boolean;
+}
+
 /**
  * `readRecords`, in order, a chunk of items at a time: what a caller that reads hundreds of
  * thousands of records uses, so the async hand-over is paid per chunk rather than per record.
  * Memory stays bounded as before: a chunk is a slice of what is already parsed.
  */
-export async function* readRecordChunks(file: string, options: { stdin?: Readable; limits?: Partial<ReadLimits> } = {}): AsyncGenerator<InputItem[]> {
+export function readRecordChunks(file: string, options?: ReadOptions & { raw?: false }): AsyncGenerator<InputItem[]>;
+export function readRecordChunks(file: string, options: ReadOptions & { raw: true }): AsyncGenerator<SplitItem[]>;
+export async function* readRecordChunks(file: string, options: ReadOptions = {}): AsyncGenerator<SplitItem[]> {
   const limits = { ...DEFAULT_READ_LIMITS, ...options.limits };
+  const raw = options.raw === true;
   const small = file === STDIN ? null : await readSmallFile(file, limits);
   if (small !== null) {
-    if (small.ok) yield* chunked(parseWhole(file, small.bytes));
+    if (small.ok) yield* chunked(whole(file, small.bytes, raw));
     else yield [problem(file, small.reason)];
     return;
   }
   const head: Buffer[] = [];
   let headBytes = 0;
-  let splitter: JsonStreamSplitter | null = null;
+  let splitter: JsonStreamSplitter<SplitItem> | null = null;
   try {
     for await (const chunk of inflatedChunks(file, options.stdin ?? process.stdin, limits)) {
       if (splitter !== null) {
@@ -349,7 +366,7 @@ export async function* readRecordChunks(file: string, options: { stdin?: Readabl
         head.length = 0;
         // Windows tools (PowerShell's Out-File, Notepad) prepend a BOM.
         const body = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
-        splitter = new JsonStreamSplitter(file, limits, body.subarray(0, 4096).toString('utf8'));
+        splitter = new JsonStreamSplitter<SplitItem>(file, limits, body.subarray(0, 4096).toString('utf8'), { raw });
         const items = splitter.push(body);
         if (items.length > 0) yield items;
         if (splitter.done) return;
@@ -365,11 +382,51 @@ export async function* readRecordChunks(file: string, options: { stdin?: Readabl
     if (items.length > 0) yield items;
     return;
   }
-  yield* chunked(parseWhole(file, Buffer.concat(head)));
+  yield* chunked(whole(file, Buffer.concat(head), raw));
 }
 
-function* chunked(items: Iterable<InputItem>): Generator<InputItem[]> {
-  let chunk: InputItem[] = [];
+/**
+ * Files, in order, as named units of chunks; each file's reading (stat, read, gunzip on libuv's
+ * threads, the first chunk's scan) starts when the unit before it is handed over, so it overlaps
+ * the caller's work on that unit (normalizing, waiting on the store) instead of following it. One
+ * file ahead at most: memory stays about two files'. A unit must be read to its end (or the
+ * generator closed) before the next is asked for.
+ */
+export async function* readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }): AsyncGenerator<{ name: string; items: AsyncIterable<SplitItem[]> }> {
+  const start = (file: string) => {
+    const chunks = readRecordChunks(file, options);
+    const first = chunks.next();
+    // Rethrown where it is awaited; until then it must not count as unhandled.
+    first.catch(() => undefined);
+    return {
+      chunks,
+      items: (async function* () {
+        const got = await first;
+        if (got.done) return;
+        yield got.value;
+        yield* chunks;
+      })(),
+    };
+  };
+  let next = files.length > 0 ? start(files[0] as string) : null;
+  try {
+    for (let i = 0; i < files.length; i++) {
+      const current = next as ReturnType<typeof start>;
+      next = i + 1 < files.length ? start(files[i + 1] as string) : null;
+      yield { name: files[i] as string, items: current.items };
+    }
+  } finally {
+    await next?.chunks.return(undefined);
+  }
+}
+
+/** A file read whole: its records unparsed when asked and it is a valid log file, else parsed. */
+function whole(file: string, bytes: Buffer, raw: boolean): Iterable<InputItem | RawRecord> {
+  return (raw ? recordsDocument(file, bytes) : null) ?? parseWhole(file, bytes);
+}
+
+function* chunked<T>(items: Iterable<T>): Generator<T[]> {
+  let chunk: T[] = [];
   for (const item of items) {
     chunk.push(item);
     if (chunk.length >= CHUNK_ITEMS) {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { DEFAULT_READ_LIMITS, listInputFiles, readRecordChunks, STDIN } from './cloudtrail-files';
+import { DEFAULT_READ_LIMITS, listInputFiles, readFilesAhead, STDIN } from './cloudtrail-files';
 import { DetectionStateCache } from './detection-state-cache';
 import type { DynamoEvidenceStore } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
@@ -13,6 +13,7 @@ import { EVENT_KINDS, type EventKind, type IdentityEvent, type Outcome, type Ski
 import { ingestBatch } from '../core/ingest';
 import { normalizeRecord, type EventTimeWindow } from '../core/normalize';
 import { DEFAULT_NODE_ROLE_PATTERNS, nodeRoleMatcher } from '../core/node-roles';
+import { expandRaw, OutOfScopeMemo, prefilterCovers, type RawRecord } from '../core/record-prefilter';
 import { cloudTrailEnvelope, matchingRules, rulePatterns } from '../core/rule-patterns';
 
 /** One problem the user must hear about: a file that could not be read or a record that was rejected. */
@@ -89,7 +90,7 @@ export interface AnalyzeOptions {
 /** A named piece of input (a log file, a LookupEvents page) and the records in it, one by one or in chunks. */
 export interface RecordUnit {
   name: string;
-  items: AsyncIterable<InputItem | readonly InputItem[]>;
+  items: AsyncIterable<InputItem | readonly (InputItem | RawRecord)[]>;
 }
 
 export type IngestOptions = Omit<AnalyzeOptions, 'paths' | 'stdin' | 'onFiles' | 'skipFilesRead' | 'reread'>;
@@ -103,9 +104,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   let files = chronological(listed.files);
   if (!options.skipFilesRead) {
     options.onFiles?.(files.length);
-    const units = (async function* () {
-      for (const file of files) yield { name: file, items: readRecordChunks(file, { stdin: options.stdin }) };
-    })();
+    const units = readFilesAhead(files, { stdin: options.stdin, raw: true });
     return ingestUnits(units, options, listed.problems);
   }
 
@@ -127,9 +126,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   const skippedFiles = files.filter((file) => before.has(hashes.get(file)?.hash ?? '')).length;
   files = files.filter((file) => !before.has(hashes.get(file)?.hash ?? ''));
   options.onFiles?.(files.length);
-  const units = (async function* () {
-    for (const file of files) yield { name: file, items: readRecordChunks(file, { stdin: options.stdin }) };
-  })();
+  const units = readFilesAhead(files, { stdin: options.stdin, raw: true });
   const summary = await ingestUnits(
     units,
     {
@@ -187,6 +184,8 @@ export async function ingestUnits(
   // The deployed rules' patterns, built the same way: a record no rule would deliver is not read here either.
   const rulesFor = () => rulePatterns({ nodeRoleArns: [...knownNodeRoles], nodeRolePatterns: nodeRoleConfig().patterns ?? DEFAULT_NODE_ROLE_PATTERNS });
   let rules = rulesFor();
+  /** Whether a raw record's skeleton can decide the rules (core/record-prefilter); when not, every record is parsed. */
+  let prefilter = prefilterCovers(rules) ? new OutOfScopeMemo(rules) : null;
   // The only writer can keep what the detections remember from one batch to the next instead of reading it again.
   const cache = options.policy && options.detect !== false && options.store.singleWriter ? new DetectionStateCache(options.store) : null;
   const detection = options.policy && options.detect !== false ? { policy: options.policy, inventory, port: cache ?? options.store } : undefined;
@@ -242,8 +241,24 @@ export async function ingestUnits(
     /** Events of this unit stored by a batch flushed mid-unit may have failed too. */
     const notStoredBefore = summary.notStored;
     const normalizeOptions = { now: options.now(), eventTimeWindow: options.eventTimeWindow };
+    /**
+     * The unit's items, its raw records decided first (core/record-prefilter): one the rules leave
+     * out of scope is counted here from its skeleton, as the parsed record would be below; any
+     * other is parsed and handed on. Lazy, so each raw record meets the rules as they are when it
+     * is reached (they grow as node roles are seen).
+     */
+    function* decide(entries: readonly (InputItem | RawRecord)[]): Generator<InputItem> {
+      for (const entry of entries) {
+        if (entry.type !== 'raw') yield entry;
+        else if (prefilter !== null && entry.skeleton !== null && prefilter.outOfScope(entry.skeleton)) {
+          summary.records += 1;
+          noteCoverage(unitCoverage, entry.skeleton);
+          summary.skipped['out-of-scope'] += 1;
+        } else yield* expandRaw(entry);
+      }
+    }
     for await (const got of unit.items) {
-      for (const item of isChunk(got) ? got : [got]) {
+      for (const item of decide(isChunk(got) ? got : [got])) {
         if (item.type === 'problem') {
           unitBroken = true;
           reject(item);
@@ -269,6 +284,7 @@ export async function ingestUnits(
             knownNodeRoles.add(event.nodeRoleArn);
             matcher = nodeRoleMatcher(nodeRoleConfig());
             rules = rulesFor();
+            prefilter = prefilterCovers(rules) ? new OutOfScopeMemo(rules) : null;
           }
           batch.push(event);
           if (batch.length >= batchSize) await flush();
@@ -341,7 +357,7 @@ function noteCoverage(coverage: CoverageAccumulator, record: Record<string, unkn
   coverage.addFileRecord(typeof account === 'string' ? account : null, typeof region === 'string' ? region : null, time);
 }
 
-const isChunk = (got: InputItem | readonly InputItem[]): got is readonly InputItem[] => Array.isArray(got);
+const isChunk = (got: InputItem | readonly (InputItem | RawRecord)[]): got is readonly (InputItem | RawRecord)[] => Array.isArray(got);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

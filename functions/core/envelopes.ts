@@ -54,9 +54,13 @@ export function iterateRecords(doc: unknown, file: string, where?: string): Gene
  */
 export type StreamedContainer = 'Records' | 'Events' | 'array';
 
-/** `index` counts from 1; `where` is the document's own label (a JSON Lines line), if any. */
-export function extractElement(container: StreamedContainer, element: unknown, index: number, file: string, where?: string): Generator<InputItem> {
-  return elementOf(container, element, index, file, where ?? null, 1);
+/**
+ * `index` counts from 1; `where` is the document's own label (a JSON Lines line), if any.
+ * `containerDepth` is the container's nesting depth: 0 gives exactly what `iterateRecords` gives
+ * for the document parsed whole; the streaming reader has always counted 1.
+ */
+export function extractElement(container: StreamedContainer, element: unknown, index: number, file: string, where?: string, containerDepth = 1): Generator<InputItem> {
+  return elementOf(container, element, index, file, where ?? null, containerDepth);
 }
 
 /** The `where` of an element that could not be parsed or was too large. */

@@ -14,11 +14,15 @@
  * a document that ends inside a record) is a last problem: what came before it stays read.
  */
 import { elementLabel, extractElement, iterateRecords, jsonErrorMessage, type InputItem, type StreamedContainer } from './envelopes';
+import { skeletonOf, type RawRecord } from './record-prefilter';
 
 export interface SplitLimits {
   /** Largest element or line parsed, in bytes. */
   maxRecordBytes: number;
 }
+
+/** What a splitter hands over: items, and with `raw`, a log file's elements not parsed yet. */
+export type SplitItem = InputItem | RawRecord;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -43,7 +47,7 @@ const STREAMED_OPENING = /^\s*(?:\{\s*"(Records|Events)"\s*:\s*\[|\[)/;
 
 type Mode = 'elements' | 'tail' | 'after' | 'lines' | 'stopped';
 
-export class JsonStreamSplitter {
+export class JsonStreamSplitter<Item extends SplitItem = InputItem> {
   private mode: Mode;
   private readonly container: StreamedContainer | null;
   private line = 1;
@@ -76,11 +80,15 @@ export class JsonStreamSplitter {
   /**
    * @param head the first bytes of the input (enough to see how it opens; the caller has
    *   already read more than `maxRecordBytes`, or it would have parsed the input whole)
+   * @param options.raw hand over a log file's `Records` elements as `RawRecord`s (validated and
+   *   skeletoned, not parsed): the ingest parses only those that may be in scope. Only with
+   *   `JsonStreamSplitter<SplitItem>`.
    */
   constructor(
     private readonly file: string,
     private readonly limits: SplitLimits,
     head: string,
+    private readonly options: { raw?: boolean } = {},
   ) {
     const opening = STREAMED_OPENING.exec(head.slice(0, 4096));
     if (opening === null) {
@@ -98,15 +106,15 @@ export class JsonStreamSplitter {
   }
 
   /** The items the chunk completes. */
-  push(chunk: Buffer): InputItem[] {
-    const out: InputItem[] = [];
+  push(chunk: Buffer): Item[] {
+    const out: SplitItem[] = [];
     let start = 0;
     if (this.skip > 0) {
       start = Math.min(this.skip, chunk.length);
       this.skip -= start;
     }
     this.scan(chunk, start, out);
-    return out;
+    return out as Item[];
   }
 
   /** True once nothing more can be read from the input: the caller may stop reading it. */
@@ -115,8 +123,8 @@ export class JsonStreamSplitter {
   }
 
   /** The items the end of input completes, and a problem if it ends where it cannot. */
-  end(): InputItem[] {
-    const out: InputItem[] = [];
+  end(): Item[] {
+    const out: SplitItem[] = [];
     switch (this.mode) {
       case 'elements':
         if (this.inElement && this.scalar && !this.inString) {
@@ -136,7 +144,7 @@ export class JsonStreamSplitter {
         break;
     }
     this.mode = 'stopped';
-    return out;
+    return out as Item[];
   }
 
   private containerOf(): StreamedContainer {
@@ -147,7 +155,7 @@ export class JsonStreamSplitter {
     return { type: 'problem', file: this.file, where, reason };
   }
 
-  private scan(buf: Buffer, from: number, out: InputItem[]): void {
+  private scan(buf: Buffer, from: number, out: SplitItem[]): void {
     let i = from;
     while (i < buf.length) {
       switch (this.mode) {
@@ -184,7 +192,7 @@ export class JsonStreamSplitter {
   }
 
   /** Scans elements from `i`; returns where it stopped (end of buffer, or a mode change). */
-  private scanElements(buf: Buffer, i: number, out: InputItem[]): number {
+  private scanElements(buf: Buffer, i: number, out: SplitItem[]): number {
     const n = buf.length;
     this.nextBackslash = -1;
     while (i < n) {
@@ -270,7 +278,7 @@ export class JsonStreamSplitter {
     return i;
   }
 
-  private finishElement(buf: Buffer, from: number, to: number, out: InputItem[]): void {
+  private finishElement(buf: Buffer, from: number, to: number, out: SplitItem[]): void {
     const container = this.containerOf();
     const index = this.index;
     if (!this.oversized) this.keep(buf.subarray(from, to));
@@ -278,6 +286,11 @@ export class JsonStreamSplitter {
       out.push(this.problem(elementLabel(container, index), `larger than ${mebibytes(this.limits.maxRecordBytes)} (the cap on one record): skipped`));
     } else {
       const bytes = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts);
+      if (this.options.raw === true && container === 'Records') {
+        out.push({ type: 'raw', file: this.file, index, bytes, skeleton: skeletonOf(bytes), depth: 1 });
+        this.resetElement();
+        return;
+      }
       let element: unknown;
       let error: string | null = null;
       try {
@@ -288,6 +301,10 @@ export class JsonStreamSplitter {
       if (error !== null) out.push(this.problem(elementLabel(container, index), `not JSON: ${error}`));
       else for (const item of extractElement(container, element, index, this.file)) out.push(item);
     }
+    this.resetElement();
+  }
+
+  private resetElement(): void {
     this.parts = [];
     this.partBytes = 0;
     this.oversized = false;
@@ -296,7 +313,7 @@ export class JsonStreamSplitter {
     this.needComma = true;
   }
 
-  private stop(out: InputItem[], reason: string): number {
+  private stop(out: SplitItem[], reason: string): number {
     out.push(this.problem(null, `${reason}; the rest of the file is not read`));
     this.mode = 'stopped';
     return Number.MAX_SAFE_INTEGER;
@@ -339,7 +356,7 @@ export class JsonStreamSplitter {
     return i;
   }
 
-  private scanLines(buf: Buffer, i: number, out: InputItem[]): number {
+  private scanLines(buf: Buffer, i: number, out: SplitItem[]): number {
     const n = buf.length;
     while (i < n && this.mode === 'lines') {
       const nl = buf.indexOf(NEWLINE, i);
@@ -372,7 +389,7 @@ export class JsonStreamSplitter {
     return this.problem(`line ${this.line}`, `longer than ${mebibytes(this.limits.maxRecordBytes)} (the cap on one record): skipped`);
   }
 
-  private finishLine(bytes: Buffer, out: InputItem[]): void {
+  private finishLine(bytes: Buffer, out: SplitItem[]): void {
     const text = bytes.toString('utf8').trim();
     if (text === '') return;
     const where = `line ${this.line}`;

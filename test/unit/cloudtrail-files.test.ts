@@ -4,7 +4,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listInputFiles, readRecords } from '../../functions/adapters/cloudtrail-files';
+import { listInputFiles, readFilesAhead, readRecordChunks, readRecords } from '../../functions/adapters/cloudtrail-files';
+import { expandRaw } from '../../functions/core/record-prefilter';
 import type { InputItem } from '../../functions/core/envelopes';
 
 let tmp: string;
@@ -380,5 +381,47 @@ describe('readRecords', () => {
     expect(others).toBe(0);
     expect(records).toBe(count);
     expect(lastWhere).toBe(`record ${count}`);
+  });
+});
+
+describe('raw reading (readRecordChunks raw, readFilesAhead)', () => {
+  it('hands a log file\'s records over unparsed, and they expand to what the parsed reading gives', async () => {
+    const small = await put('a.json', logFile('a1', 'a2'));
+    const gz = await put('b.json.gz', gzipSync(logFile('b1')));
+    // Not a plain log file (a key after Records): read as before, parsed.
+    const other = await put('c.json', JSON.stringify({ Records: [rec('c1')], extra: 1 }));
+    const broken = await put('d.json', '{"Records":[' + JSON.stringify(rec('d1')) + ',{"eventID":tru}]}');
+    for (const file of [small, gz, other, broken]) {
+      const raw: InputItem[] = [];
+      let unparsed = 0;
+      for await (const chunk of readRecordChunks(file, { raw: true })) {
+        for (const item of chunk) {
+          if (item.type === 'raw') unparsed += 1;
+          raw.push(...(item.type === 'raw' ? expandRaw(item) : [item]));
+        }
+      }
+      expect(raw, file).toStrictEqual(await collect(readRecords(file)));
+      expect(unparsed, file).toBe(file === small ? 2 : file === gz ? 1 : 0);
+    }
+  });
+
+  it('reads files one ahead, in order, each unit what readRecordChunks gives; closing stops the one read ahead', async () => {
+    const files = await Promise.all(['1', '2', '3'].map((n) => put(`${n}.json`, logFile(`${n}a`, `${n}b`))));
+    const units: { name: string; ids: string[] }[] = [];
+    for await (const unit of readFilesAhead(files, { raw: true })) {
+      const ids: string[] = [];
+      for await (const chunk of unit.items) {
+        for (const item of chunk) for (const x of item.type === 'raw' ? expandRaw(item) : [item]) ids.push(x.type === 'record' ? String((x.record as { eventID: string }).eventID) : x.reason);
+      }
+      units.push({ name: unit.name, ids });
+    }
+    expect(units).toEqual(files.map((name, i) => ({ name, ids: [`${i + 1}a`, `${i + 1}b`] })));
+
+    const first = readFilesAhead(files, { raw: true });
+    const got = await first.next();
+    expect(got.done).toBe(false);
+    // The consumer stops after the first unit: the generator (and the file it read ahead) is closed.
+    expect(await first.return(undefined)).toEqual({ done: true, value: undefined });
+    expect(await readFilesAhead([], { raw: true }).next()).toEqual({ done: true, value: undefined });
   });
 });

@@ -1,0 +1,441 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { readRecordChunks } from '../../functions/adapters/cloudtrail-files';
+import { CoverageAccumulator } from '../../functions/core/coverage';
+import type { InputItem } from '../../functions/core/envelopes';
+import { JsonStreamSplitter, type SplitItem } from '../../functions/core/json-stream';
+import { DEFAULT_NODE_ROLE_PATTERNS } from '../../functions/core/node-roles';
+import {
+  expandRaw,
+  OutOfScopeMemo,
+  PREFILTER_FIELDS,
+  prefilterCovers,
+  recordsDocument,
+  skeletonOf,
+  skeletonOutOfScope,
+  type FieldTree,
+  type RawRecord,
+} from '../../functions/core/record-prefilter';
+import { cloudTrailEnvelope, matchingRules, rulePatterns, type EventPattern, type RuleName } from '../../functions/core/rule-patterns';
+import { generateScaledFile, planScaledFleet, scaledInventory, SCALE_PRESETS } from '../../functions/local/sample-fleet/scale';
+
+/** Fixed, so a run is repeatable; a failure prints its counterexample. */
+const SEED = 20261202;
+
+type Rules = Partial<Record<RuleName, EventPattern>>;
+type Json = Record<string, unknown>;
+
+const NODE_ROLE = 'arn:aws:iam::111122223333:role/eksctl-payments-prod-nodegroup-ng-1-NodeInstanceRole-ABC';
+/** The rule sets the ingest may hold: no node role known, the default globs, globs and exact ARNs. */
+const RULE_SETS: Rules[] = [
+  rulePatterns({}),
+  rulePatterns({ nodeRolePatterns: DEFAULT_NODE_ROLE_PATTERNS }),
+  rulePatterns({ nodeRoleArns: [NODE_ROLE, 'arn:aws:iam::111122223333:role/custom-nodes'], nodeRolePatterns: DEFAULT_NODE_ROLE_PATTERNS }),
+];
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** What the skeleton must be: the parsed record restricted to the key tree. */
+function project(value: Json, tree: FieldTree): Json {
+  const out: Json = {};
+  for (const [key, sub] of Object.entries(tree)) {
+    if (!Object.hasOwn(value, key)) continue;
+    const v = value[key];
+    out[key] = sub === true || !isObject(v) ? v : project(v, sub);
+  }
+  return out;
+}
+
+/** ingest-pipeline's test of a parsed record: out of scope when no rule matches and it names its source. */
+function fullOutOfScope(record: Json, rules: Rules): boolean {
+  return matchingRules(cloudTrailEnvelope(record), rules).length === 0 && typeof record['eventSource'] === 'string' && typeof record['eventName'] === 'string';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records written the hard way: duplicate keys, any key order, escapes, whitespace.
+
+type Entry = [key: string, value: Value];
+type Value = { object: Entry[] } | { array: Value[] } | { scalar: unknown };
+
+const SPACES = ['', ' ', '\n', '\t', '\r\n  '];
+
+/** JSON text for `s`, each character written plainly or as `\uXXXX` as `escapes` says. */
+function writeString(s: string, escapes: boolean[]): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (escapes[i % escapes.length] || c < 0x20 || c === 0x22 || c === 0x5c) out += `\\u${c.toString(16).padStart(4, '0')}`;
+    else out += s[i];
+  }
+  return `${out}"`;
+}
+
+function write(v: Value, ws: number[], escapes: boolean[], at = { n: 0 }): string {
+  const space = () => SPACES[(ws[at.n++ % ws.length] ?? 0) % SPACES.length];
+  if ('scalar' in v) return typeof v.scalar === 'string' ? writeString(v.scalar, escapes.slice(at.n++ % 7)) : JSON.stringify(v.scalar);
+  if ('array' in v) return `[${space()}${v.array.map((x) => write(x, ws, escapes, at)).join(`${space()},${space()}`)}${space()}]`;
+  return `{${space()}${v.object.map(([k, x]) => `${writeString(k, escapes.slice(at.n++ % 5))}${space()}:${space()}${write(x, ws, escapes, at)}`).join(`${space()},${space()}`)}${space()}}`;
+}
+
+const scalar = (values: unknown[]) => fc.constantFrom(...values).map((s): Value => ({ scalar: s }));
+const anyJson: fc.Arbitrary<Value> = fc.letrec<{ v: Value }>((tie) => ({
+  v: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.jsonValue({ maxDepth: 0 }).map((s): Value => ({ scalar: s })),
+    fc.array(tie('v'), { maxLength: 3 }).map((array): Value => ({ array })),
+    fc.array(fc.tuple(fc.string({ maxLength: 6 }), tie('v')), { maxLength: 3 }).map((object): Value => ({ object: object as Entry[] })),
+  ),
+})).v;
+
+const sessionContext = fc
+  .array(
+    fc.oneof(
+      fc.tuple(fc.constant('sessionIssuer'), fc.array(fc.tuple(fc.constantFrom('arn', 'type', 'x'), scalar([NODE_ROLE, 'arn:aws:iam::111122223333:role/KarpenterNodeRole-c1', 'arn:aws:iam::111122223333:role/app', 'arn:aws:iam::1:role/custom-nodes', 7, null])), { maxLength: 3 }).map((object): Value => ({ object: object as Entry[] }))),
+      fc.tuple(fc.constant('ec2RoleDelivery'), scalar(['2.0', '1.0', null, 1])),
+      fc.tuple(fc.constant('attributes'), anyJson),
+    ),
+    { maxLength: 4 },
+  )
+  .map((object): Value => ({ object: object as Entry[] }));
+
+const userIdentity = fc.oneof(
+  fc
+    .array(
+      fc.oneof(
+        fc.tuple(fc.constant('type'), scalar(['AWSService', 'AssumedRole', 'WebIdentityUser', 'IAMUser', 3])),
+        fc.tuple(fc.constant('invokedBy'), scalar(['pods.eks.amazonaws.com', 'ssm.amazonaws.com', null])),
+        fc.tuple(fc.constant('identityProvider'), scalar(['arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/ABC', 'token.actions.githubusercontent.com', 'arn:aws-cn:iam::1:oidc-provider/oidc.eks.cn-north-1.amazonaws.com.cn/id/X'])),
+        fc.tuple(fc.constant('accountId'), scalar(['111122223333', '444455556666', 12, null])),
+        fc.tuple(fc.constant('sessionContext'), sessionContext),
+        fc.tuple(fc.string({ maxLength: 4 }), anyJson),
+      ),
+      { maxLength: 8 },
+    )
+    .map((object): Value => ({ object: object as Entry[] })),
+  anyJson,
+);
+
+const recordEntry: fc.Arbitrary<Entry> = fc.oneof(
+  { weight: 3, arbitrary: fc.tuple(fc.constant('eventSource'), scalar(['sts.amazonaws.com', 'eks-auth.amazonaws.com', 'ec2.amazonaws.com', 's3.amazonaws.com', 'ssmmessages.amazonaws.com', 'aws:sqs', 5, null])) },
+  { weight: 3, arbitrary: fc.tuple(fc.constant('eventName'), scalar(['AssumeRole', 'AssumeRoleWithWebIdentity', 'AssumeRoleForPodIdentity', 'GetCallerIdentity', 'ListBuckets', true])) },
+  { weight: 3, arbitrary: fc.tuple(fc.constant('userIdentity'), userIdentity) },
+  { weight: 2, arbitrary: fc.tuple(fc.constant('eventTime'), scalar(['2026-11-01T05:06:07Z', '2026-11-01T23:59:59Z', 'soon', 0])) },
+  { weight: 2, arbitrary: fc.tuple(fc.constant('awsRegion'), scalar(['us-east-1', 'eu-west-1', null, ['us-east-1']])) },
+  { weight: 2, arbitrary: fc.tuple(fc.constant('recipientAccountId'), scalar(['111122223333', null, 42])) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom('body', 'requestParameters', '__proto__', 'eventID'), anyJson) },
+  { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 8 }), anyJson) },
+);
+
+/** A record's text; with `mutation`, one byte replaced or inserted (mostly breaking it). */
+const recordText = fc
+  .record({
+    entries: fc.array(recordEntry, { maxLength: 12 }),
+    ws: fc.array(fc.nat(9), { minLength: 1, maxLength: 8 }),
+    escapes: fc.array(fc.boolean(), { minLength: 1, maxLength: 9 }).map((e) => e.map((x, i) => x && i % 3 === 0)),
+    mutation: fc.option(fc.record({ at: fc.nat(), byte: fc.constantFrom(0x00, 0x09, 0x0a, 0x22, 0x2c, 0x5c, 0x7b, 0x7d, 0x5d, 0x3a, 0x30, 0x2d, 0xe2, 0x80, 0xff, 0x41), insert: fc.boolean() }), { freq: 3 }),
+  })
+  .map(({ entries, ws, escapes, mutation }) => {
+    const bytes = Buffer.from(write({ object: entries }, ws, escapes), 'utf8');
+    if (mutation === null) return bytes;
+    const at = mutation.at % (bytes.length + 1);
+    const byte = Buffer.from([mutation.byte]);
+    return Buffer.concat([bytes.subarray(0, at), byte, bytes.subarray(mutation.insert ? at : at + 1)]);
+  });
+
+function parsed(bytes: Buffer): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(bytes.toString('utf8')) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+describe('record prefilter', () => {
+  it('keeps what today’s rules read, and every rule set the ingest builds is decided by it', () => {
+    expect(PREFILTER_FIELDS).toMatchObject({
+      eventSource: true,
+      eventName: true,
+      eventTime: true,
+      awsRegion: true,
+      recipientAccountId: true,
+      userIdentity: { type: true, invokedBy: true, identityProvider: true, accountId: true, sessionContext: { sessionIssuer: { arn: true }, ec2RoleDelivery: true } },
+    });
+    for (const rules of RULE_SETS) expect(prefilterCovers(rules)).toBe(true);
+    // A rule reading another field, or the record whole, is not: the ingest then parses every record.
+    expect(prefilterCovers({ ...RULE_SETS[0], irsa: { detail: { requestParameters: { roleArn: [{ prefix: 'arn' }] } } } })).toBe(false);
+    expect(prefilterCovers({ irsa: { detail: [{ exists: true }] } as unknown as EventPattern })).toBe(false);
+    expect(prefilterCovers({ irsa: { resources: ['x'] } })).toBe(false);
+  });
+
+  it('a skeleton is the parsed record restricted to the fields, and exists only for what JSON.parse accepts (property)', () => {
+    fc.assert(
+      fc.property(recordText, (bytes) => {
+        const full = parsed(bytes);
+        const skeleton = skeletonOf(bytes);
+        if (!full.ok) {
+          expect(skeleton).toBeNull();
+          return;
+        }
+        if (!isObject(full.value)) {
+          expect(skeleton).toBeNull();
+          return;
+        }
+        // Everything JSON.parse accepts as an object here (shallow) is skeletoned, not only the easy cases.
+        expect(skeleton).not.toBeNull();
+        expect(skeleton).toStrictEqual(project(full.value, PREFILTER_FIELDS));
+        for (const rules of RULE_SETS) expect(skeletonOutOfScope(skeleton as Json, rules)).toBe(fullOutOfScope(full.value, rules) && full.value['eventSource'] !== 'aws:sqs');
+      }),
+      { seed: SEED, numRuns: 1500 },
+    );
+  });
+
+  it('never drops a record the full path keeps: prefilter-skip ⇒ matchingRules finds nothing (property, any bytes)', () => {
+    // One memo per rule set for the whole run, as the ingest keeps it: its answers are remembered ones.
+    const memos = RULE_SETS.map((rules) => new OutOfScopeMemo(rules));
+    fc.assert(
+      fc.property(fc.oneof(recordText, fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a))), (bytes) => {
+        const skeleton = skeletonOf(bytes);
+        if (skeleton === null) return;
+        const full = parsed(bytes);
+        expect(full.ok).toBe(true);
+        for (const [i, rules] of RULE_SETS.entries()) {
+          const skipped = skeletonOutOfScope(skeleton, rules);
+          expect((memos[i] as OutOfScopeMemo).outOfScope(skeleton)).toBe(skipped);
+          if (skipped) expect(fullOutOfScope((full as { value: Json }).value, rules)).toBe(true);
+        }
+      }),
+      { seed: SEED, numRuns: 1500 },
+    );
+  });
+
+  it('is not fooled by escapes, duplicate keys, whitespace or key order', () => {
+    const rules = RULE_SETS[2] as Rules;
+    const irsaProvider = '"identityProvider":"arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/ABC"';
+    const cases: [string, boolean][] = [
+      // An IRSA assume whose name is escaped: in scope.
+      [`{"eventSource":"sts.amazonaws.com","eventName":"\\u0041ssumeRoleWithWebIdentity","userIdentity":{${irsaProvider}}}`, false],
+      // The key escaped.
+      [`{"eventSource":"sts.amazonaws.com","\\u0065ventName":"AssumeRoleWithWebIdentity","userIdentity":{${irsaProvider}}}`, false],
+      // The last duplicate wins, both ways.
+      [`{"eventName":"GetCallerIdentity","eventSource":"sts.amazonaws.com","userIdentity":{${irsaProvider}},"eventName":"AssumeRoleWithWebIdentity"}`, false],
+      [`{"eventName":"AssumeRoleWithWebIdentity","eventSource":"sts.amazonaws.com","userIdentity":{${irsaProvider}},"eventName":"GetCallerIdentity"}`, true],
+      // A duplicate object replaces the first whole (no merge).
+      [`{"eventSource":"sts.amazonaws.com","eventName":"AssumeRoleWithWebIdentity","userIdentity":{${irsaProvider}},"userIdentity":{"type":"x"}}`, true],
+      [`{"eventSource":"sts.amazonaws.com","eventName":"AssumeRoleWithWebIdentity","userIdentity":{"type":"x"},"userIdentity":{${irsaProvider}}}`, false],
+      // Whitespace everywhere, keys in another order.
+      [`\n {\r\n "userIdentity" :\t{ "sessionContext" : { "ec2RoleDelivery" : "2.0" , "sessionIssuer" : { "arn" : "${NODE_ROLE}" } } , "type" : "AssumedRole" } ,\n "eventName":"ListBuckets" , "eventSource" : "s3.amazonaws.com" }\t`, false],
+      // The node role's ARN written with escapes.
+      [`{"eventSource":"s3.amazonaws.com","eventName":"ListBuckets","userIdentity":{"type":"AssumedRole","sessionContext":{"sessionIssuer":{"arn":"${NODE_ROLE.replace('N', '\\u004e')}"},"ec2RoleDelivery":"2.0"}}}`, false],
+      // The same call from an ordinary role: out of scope.
+      [`{"eventSource":"s3.amazonaws.com","eventName":"ListBuckets","userIdentity":{"type":"AssumedRole","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/app"},"ec2RoleDelivery":"2.0"}}}`, true],
+      // In-scope words inside other strings do not matter either way.
+      [`{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","requestParameters":{"note":"AssumeRoleWithWebIdentity sts.amazonaws.com \\"eventName\\":\\"AssumeRole\\""}}`, true],
+      // No eventName: the normalizer must reject it, so it is parsed.
+      [`{"eventSource":"kms.amazonaws.com","eventNam":"Decrypt"}`, false],
+      [`{"eventSource":"kms.amazonaws.com","eventName":null}`, false],
+      // A Lambda SQS message is unwrapped, not read as a record.
+      [`{"eventSource":"aws:sqs","eventName":"x","body":"{}"}`, false],
+    ];
+    for (const [text, skipped] of cases) {
+      const skeleton = skeletonOf(Buffer.from(text));
+      expect(skeleton, text).not.toBeNull();
+      expect(skeletonOutOfScope(skeleton as Json, rules), text).toBe(skipped);
+      expect(fullOutOfScope(JSON.parse(text) as Json, rules) && !text.includes('aws:sqs'), text).toBe(skipped);
+    }
+  });
+
+  it('leaves to JSON.parse what it does not accept: broken JSON, non-objects, lone values, deep nesting', () => {
+    for (const text of ['{"a":1,}', '{"a":01}', '{"a":1.}', '{"a":-}', '{"a":"\t"}', '{"a":"\\x"}', '{"a":"\\u12G4"}', '{"a" 1}', '{"a":tru}', '{"a":1}x', '[1]', '"x"', '', '{', '{"a":[1,]}', '{"a":NaN}']) {
+      expect(skeletonOf(Buffer.from(text)), text).toBeNull();
+    }
+    const deep = `{"eventSource":"s3.amazonaws.com","eventName":"x","a":${'['.repeat(500)}${']'.repeat(500)}}`;
+    expect(JSON.parse(deep)).toBeTruthy();
+    expect(skeletonOf(Buffer.from(deep))).toBeNull();
+    for (const text of ['{"a":-0.5e+10,"b":[true,false,null,{}],"c":"\\u00e9\\n\\/"}', '{}', ' {"x":"é\u2028"} ']) {
+      expect(skeletonOf(Buffer.from(text)), text).toStrictEqual({});
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Whole files: what the ingest loop does with the items, parsed and raw.
+
+interface Outcome {
+  records: number;
+  outOfScope: number;
+  coverage: ReturnType<CoverageAccumulator['days']>;
+  /** Records handed to the normalizer, and problems, in order. */
+  passed: { where: string | null; value: unknown }[];
+}
+
+/** ingest-pipeline's per-record loop, without the store. */
+function ingestLoop(items: readonly SplitItem[], rules: Rules): Outcome {
+  const coverage = new CoverageAccumulator();
+  const out: Outcome = { records: 0, outOfScope: 0, coverage: [], passed: [] };
+  const note = (record: Json) => {
+    const time = record['eventTime'];
+    if (typeof time !== 'string') return;
+    const identity = record['userIdentity'] as Json | undefined;
+    const account = record['recipientAccountId'] ?? identity?.['accountId'];
+    const region = record['awsRegion'];
+    coverage.addFileRecord(typeof account === 'string' ? account : null, typeof region === 'string' ? region : null, time);
+  };
+  for (const entry of items) {
+    let expanded: InputItem[];
+    if (entry.type === 'raw') {
+      if (entry.skeleton !== null && skeletonOutOfScope(entry.skeleton, rules)) {
+        out.records += 1;
+        note(entry.skeleton);
+        out.outOfScope += 1;
+        continue;
+      }
+      expanded = expandRaw(entry);
+    } else expanded = [entry];
+    for (const item of expanded) {
+      if (item.type === 'problem') {
+        out.passed.push({ where: item.where, value: item.reason });
+        continue;
+      }
+      out.records += 1;
+      const record = item.record as Json;
+      if (/^record \d+$/.test(item.where)) note(record);
+      if (fullOutOfScope(record, rules)) {
+        out.outOfScope += 1;
+        continue;
+      }
+      out.passed.push({ where: item.where, value: record });
+    }
+  }
+  out.coverage = coverage.days();
+  return out;
+}
+
+async function readAll(file: string, raw: boolean): Promise<SplitItem[]> {
+  const out: SplitItem[] = [];
+  for await (const chunk of raw ? readRecordChunks(file, { raw: true }) : readRecordChunks(file)) out.push(...chunk);
+  return out;
+}
+
+const fixtures = path.resolve(import.meta.dirname, '../fixtures');
+const fixtureFiles = ['cloudtrail', 'hostile'].flatMap((d) => readdirSync(path.join(fixtures, d)).filter((f) => f.endsWith('.json')).map((f) => path.join(fixtures, d, f)));
+
+describe('raw records through the ingest loop give what parsed records give', () => {
+  it.each(fixtureFiles.map((f) => [path.relative(fixtures, f), f]))('%s', async (_name, file) => {
+    const parsedItems = await readAll(file, false);
+    const rawItems = await readAll(file, true);
+    for (const rules of RULE_SETS) expect(ingestLoop(rawItems, rules)).toStrictEqual(ingestLoop(parsedItems, rules));
+  });
+
+  it('the fixtures as one trail log file each ({"Records":[…]}): raw, and the same outcome', () => {
+    let raws = 0;
+    for (const file of fixtureFiles) {
+      const text = readFileSync(file, 'utf8');
+      const doc = JSON.parse(text) as unknown;
+      if (!isObject(doc) || 'Records' in doc) continue;
+      // Written by hand, pretty-printed, as a trail would not: the record's own bytes.
+      const bytes = Buffer.from(`{ "Records" : [\n${text.trim()} ,${text.trim()}\n] }\n`);
+      const items = recordsDocument('f.json', bytes);
+      expect(items, file).not.toBeNull();
+      raws += (items as RawRecord[]).length;
+      const whole = (JSON.parse(bytes.toString()) as { Records: Json[] }).Records.map((record, i): InputItem => ({ type: 'record', file: 'f.json', where: `record ${i + 1}`, record }));
+      for (const rules of RULE_SETS) expect(ingestLoop(items as RawRecord[], rules)).toStrictEqual(ingestLoop(whole, rules));
+    }
+    expect(raws).toBeGreaterThan(20);
+  });
+
+  it('every record of the scaled sample fleet (tiny preset), with its inventory’s node roles', () => {
+    const plan = planScaledFleet(SCALE_PRESETS.tiny);
+    const nodeRoleArns = scaledInventory(plan).flatMap((f) => JSON.stringify(f.content).match(/arn:aws:iam::\d+:role\/[\w+=,.@-]+/g) ?? []);
+    const rules = [...RULE_SETS, rulePatterns({ nodeRoleArns, nodeRolePatterns: DEFAULT_NODE_ROLE_PATTERNS })];
+    let records = 0;
+    let skipped = 0;
+    for (let h = 0; h < plan.hours; h += 5) {
+      for (let p = 0; p < plan.places.length; p++) {
+        const file = generateScaledFile(plan, p, h);
+        const bytes = Buffer.from(JSON.stringify({ Records: file.records }));
+        const items = recordsDocument(file.key, bytes);
+        expect(items).not.toBeNull();
+        const whole = file.records.map((record, i): InputItem => ({ type: 'record', file: file.key, where: `record ${i + 1}`, record: JSON.parse(JSON.stringify(record)) }));
+        for (const r of rules) {
+          const outcome = ingestLoop(items as RawRecord[], r);
+          expect(outcome).toStrictEqual(ingestLoop(whole, r));
+          records += outcome.records;
+        }
+        skipped += (items as RawRecord[]).filter((raw) => raw.skeleton !== null && skeletonOutOfScope(raw.skeleton, rules[3] as Rules)).length;
+      }
+    }
+    expect(records).toBeGreaterThan(1000);
+    // The point of it: most records are decided without being parsed.
+    expect(skipped / (records / rules.length)).toBeGreaterThan(0.7);
+  });
+});
+
+describe('recordsDocument', () => {
+  const element = fc.oneof(
+    recordText.map((b) => b.toString('utf8')),
+    fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
+    fc.constantFrom('{"eventSource":"aws:sqs","eventName":"x","body":"{\\"detail-type\\":\\"d\\",\\"source\\":\\"s\\",\\"detail\\":{}}","messageId":"1"}'),
+  );
+  const document = fc
+    .record({
+      elements: fc.array(element, { maxLength: 5 }),
+      open: fc.constantFrom('{"Records":[', ' {\n "Records" : [ ', '\ufeff{"Records":[', '{"Records":[', '{"records":['),
+      close: fc.constantFrom(']}', ' ] }\n', ']}x', '],"Records":[]}', '],"x":1}', ']'),
+      comma: fc.constantFrom(',', ' , ', ',\n', ',,'),
+    })
+    .map(({ elements, open, close, comma }) => Buffer.from(`${open}${elements.join(comma)}${close}`, 'utf8'));
+
+  it('gives raw elements only for a valid {"Records":[…]} document, each what JSON.parse of the file holds (property)', () => {
+    fc.assert(
+      fc.property(document, (bytes) => {
+        const raws = recordsDocument('f.json', bytes);
+        let text = bytes.toString('utf8');
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+        let doc: unknown;
+        try {
+          doc = JSON.parse(text);
+        } catch {
+          expect(raws).toBeNull();
+          return;
+        }
+        if (raws === null) return; // a valid file of another shape: read as before
+        expect(Object.keys(doc as Json)).toEqual(['Records']);
+        const records = (doc as { Records: unknown[] }).Records;
+        expect(raws.map((r) => JSON.parse(r.bytes.toString('utf8')) as unknown)).toStrictEqual(records);
+        expect(raws.map((r) => r.index)).toEqual(records.map((_, i) => i + 1));
+        for (const [i, raw] of raws.entries()) {
+          const record = records[i];
+          expect(raw.skeleton).toStrictEqual(isObject(record) ? project(record, PREFILTER_FIELDS) : null);
+        }
+      }),
+      { seed: SEED, numRuns: 1000 },
+    );
+  });
+
+  it('the streaming splitter hands over the same raw elements for a large file', () => {
+    fc.assert(
+      fc.property(fc.array(recordText, { maxLength: 6 }), fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 4 }), (elements, cuts) => {
+        const bytes = Buffer.from(`{"Records":[${elements.map((e) => e.toString('utf8')).join(',')}]}`, 'utf8');
+        const splitter = new JsonStreamSplitter<SplitItem>('f.json', { maxRecordBytes: 1 << 20 }, bytes.toString('utf8', 0, 4096), { raw: true });
+        const items: SplitItem[] = [];
+        for (let at = 0, k = 0; at < bytes.length; k++) {
+          const next = Math.min(bytes.length, at + (cuts[k % cuts.length] ?? 1));
+          items.push(...splitter.push(bytes.subarray(at, next)));
+          at = next;
+        }
+        items.push(...splitter.end());
+        const plain = new JsonStreamSplitter('f.json', { maxRecordBytes: 1 << 20 }, bytes.toString('utf8', 0, 4096));
+        const expected = [...plain.push(bytes), ...plain.end()];
+        const expanded = items.flatMap((item) => (item.type === 'raw' ? expandRaw(item) : [item]));
+        expect(expanded).toStrictEqual(expected);
+        for (const item of items) {
+          if (item.type !== 'raw' || item.skeleton === null) continue;
+          expect(item.skeleton).toStrictEqual(project(JSON.parse(item.bytes.toString('utf8')) as Json, PREFILTER_FIELDS));
+        }
+      }),
+      { seed: SEED, numRuns: 400 },
+    );
+  });
+});
