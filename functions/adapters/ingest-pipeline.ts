@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { DEFAULT_READ_LIMITS, listInputFiles, readRecordChunks, STDIN } from './cloudtrail-files';
 import { DetectionStateCache } from './detection-state-cache';
-import type { DynamoEvidenceStore } from './dynamo-evidence-store';
+import type { DynamoEvidenceStore, StageLimits } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
 import { CoverageAccumulator } from '../core/coverage';
 import type { InputItem } from '../core/envelopes';
@@ -55,6 +55,11 @@ export interface AnalyzeOptions {
   nodeRolePatterns?: string[];
   /** Events per store batch (one journal each, so a run writes per batch, not per event); the Lambda's SQS batch plays the same role. @default 20000 */
   batchSize?: number;
+  /**
+   * The only writer of its store folds several batches in memory and writes each changed item once
+   * per stage (DynamoEvidenceStore.stageWrites); these bound a stage. @default DEFAULT_STAGE_LIMITS
+   */
+  stageLimits?: Partial<StageLimits>;
   now: () => Date;
   /** Which eventTimes are plausible; the upper bound follows `now`. @default DEFAULT_EVENT_TIME_WINDOW */
   eventTimeWindow?: Partial<EventTimeWindow>;
@@ -231,6 +236,9 @@ export async function ingestUnits(
     return result.failedEventIds.length;
   };
 
+  // One writer: batches are staged, and each changed item is written once per stage, not per batch.
+  // A run that throws leaves its stage to the store's next batch or write-out; its journals are committed.
+  const staged = options.store.stageWrites(options.stageLimits);
   let done = 0;
   for await (const unit of units) {
     summary.files += 1;
@@ -283,8 +291,20 @@ export async function ingestUnits(
     options.onFileDone?.(unit.name, done, summary.records);
   }
   await flush();
+  if (staged) await writeStaged();
   summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return summary;
+
+  /** The end of the run's stage: its batches are committed, so a failure here leaves them to the next run's recovery. */
+  async function writeStaged() {
+    const waiting = options.store.stagedEvents;
+    try {
+      await options.store.endStaging();
+    } catch (error) {
+      summary.notStored += waiting;
+      summary.storeErrors.push(`${error instanceof Error ? error.message : String(error)} (${waiting} events are committed: the next run writes them)`);
+    }
+  }
 
   function reject(problem: Extract<InputItem, { type: 'problem' }> | Rejection) {
     summary.rejected += 1;
