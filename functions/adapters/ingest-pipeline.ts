@@ -226,8 +226,7 @@ export async function ingestUnits(
     if (batch.length === 0) return 0;
     const result = await ingestBatch(batch, options.store, options.now(), detection);
     cache?.observe(batch, inventory);
-    for (const alert of result.alerts) summary.alertsByDetection[alert.detection] = (summary.alertsByDetection[alert.detection] ?? 0) + 1;
-    if (result.alerts.length > 0) await options.onAlerts?.(result.alerts);
+    await deliver(result.alerts);
     summary.replayed += result.replayed;
     summary.itemsWritten += result.itemsWritten;
     summary.notStored += result.failedEventIds.length;
@@ -239,6 +238,9 @@ export async function ingestUnits(
   // One writer: batches are staged, and each changed item is written once per stage, not per batch.
   // A run that throws leaves its stage to the store's next batch or write-out; its journals are committed.
   const staged = options.store.stageWrites(options.stageLimits);
+  // A run killed after its last commit left journals that only a batch's recovery finishes: a rerun
+  // that reads nothing new (its files recorded as read) finishes them here.
+  if (staged) await deliver(await options.store.recover(options.now()));
   let done = 0;
   for await (const unit of units) {
     summary.files += 1;
@@ -294,6 +296,11 @@ export async function ingestUnits(
   if (staged) await writeStaged();
   summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return summary;
+
+  async function deliver(alerts: Alert[]) {
+    for (const alert of alerts) summary.alertsByDetection[alert.detection] = (summary.alertsByDetection[alert.detection] ?? 0) + 1;
+    if (alerts.length > 0) await options.onAlerts?.(alerts);
+  }
 
   /** The end of the run's stage: its batches are committed, so a failure here leaves them to the next run's recovery. */
   async function writeStaged() {

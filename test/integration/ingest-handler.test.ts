@@ -123,6 +123,7 @@ afterAll(async () => {
 
 describe('analyze of the sample fleet', () => {
   it('writes at most 20 requests per 1,000 in-scope events, and its replay writes none', () => {
+    console.error("MEASURE", JSON.stringify({ inScope: analyzed.summary.inScope, writes: analyzed.writes, handler: handled }));
     expect(analyzed.summary.inScope).toBeGreaterThan(4000);
     expect(analyzed.summary.notStored).toBe(0);
     expect((analyzed.writes * 1000) / analyzed.summary.inScope).toBeLessThanOrEqual(20);
