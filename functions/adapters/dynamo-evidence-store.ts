@@ -1392,11 +1392,11 @@ export interface StageLimits {
 }
 
 /**
- * A run of up to 16 journals of 20,000 events (320,000 events), 100,000 changed items, or 5
+ * A run of up to 16 journals of 20,000 events (320,000 events), 100,000 changed items, or 10
  * minutes. The fleet preset (240,677 events in 5,582 service accounts over 30 days) fits in one
  * or two stages; memory stays bounded by the limits, not by the run.
  */
-export const DEFAULT_STAGE_LIMITS: StageLimits = { maxJournals: 16, maxItems: 100_000, maxEvents: 400_000, maxAgeMs: 5 * 60_000, maxKnown: 200_000 };
+export const DEFAULT_STAGE_LIMITS: StageLimits = { maxJournals: 16, maxItems: 100_000, maxEvents: 400_000, maxAgeMs: 10 * 60_000, maxKnown: 200_000 };
 
 interface Stage {
   limits: StageLimits;
