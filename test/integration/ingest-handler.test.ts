@@ -144,13 +144,14 @@ describe('the ingest Lambda handler on the sample fleet in full batches (writer 
     expect(b.alerts).toEqual(a.alerts);
   });
 
-  it('writes at most 25 requests per 1,000 in-scope events over the whole fleet', () => {
+  it('writes at most 20 requests per 1,000 in-scope events over the whole fleet', () => {
     // several batch boundaries, each batch ended by the payload limit
     expect(handled.batches).toBeGreaterThan(3);
     expect(handled.largest).toBeLessThan(INGEST_BATCH_SIZE);
     expect(handled.writes).toBeGreaterThan(0); // counted on the handler's own client
     // the same events as analyze's (the evidence above is equal): its in-scope count
-    expect((handled.writes * 1000) / analyzed.summary.inScope).toBeLessThanOrEqual(25);
+    // (78 requests for 4,854 events, 16 per 1,000: daily counts packed per namespace and month)
+    expect((handled.writes * 1000) / analyzed.summary.inScope).toBeLessThanOrEqual(20);
   });
 });
 
