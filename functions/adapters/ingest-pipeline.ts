@@ -237,7 +237,8 @@ export async function ingestUnits(
 
   // One writer: batches are staged, and each changed item is written once per stage, not per batch.
   // A run that throws leaves its stage to the store's next batch or write-out; its journals are committed.
-  const staged = options.store.stageWrites(options.stageLimits);
+  // (Stores built for tests may have no stage: they write per batch.)
+  const staged = options.store.stageWrites?.(options.stageLimits) === true;
   // A run killed after its last commit left journals that only a batch's recovery finishes: a rerun
   // that reads nothing new (its files recorded as read) finishes them here.
   if (staged) await deliver(await options.store.recover(options.now()));
