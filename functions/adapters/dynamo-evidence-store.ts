@@ -1680,7 +1680,8 @@ function dayItems(legacy: readonly EvidenceItem[], packed: readonly EvidenceItem
   for (const item of packed.flatMap(unpackDays)) {
     const k = itemKey(item);
     const prior = byKey.get(k);
-    byKey.set(k, prior === undefined ? item : mergeItems(prior, item));
+    // Null and absent mean the same: the merged day keeps the form of one written whole.
+    byKey.set(k, prior === undefined ? item : (Object.fromEntries(Object.entries(mergeItems(prior, item)).filter(([, v]) => v !== null)) as EvidenceItem));
   }
   return [...byKey.values()].sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0));
 }
