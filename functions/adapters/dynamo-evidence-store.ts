@@ -78,6 +78,8 @@ export class DynamoEvidenceStore implements EvidencePort {
   private readonly doc: DynamoDBDocumentClient;
   /** Chunks of the journals this store committed and has not deleted yet. */
   private readonly chunkCounts = new Map<string, number>();
+  /** The single writer's write-behind while a run stages its writes (`stageWrites`). */
+  private stage: Stage | undefined;
 
   constructor(
     private readonly deps: {
@@ -346,8 +348,9 @@ export class DynamoEvidenceStore implements EvidencePort {
     for (const k of keys) if (k.sk.startsWith('B#')) heads.set(k.sk.slice(2), k);
     const alerts: Alert[] = [];
     const stale = (batch: string) => this.serialized || now.getTime() - batchTime(batch) >= JOURNAL_LEASE_SECONDS * 1000;
+    const staged = new Set(this.stage?.journals.map((j) => j.batch) ?? []);
     for (const batch of [...heads.keys()].sort()) {
-      if (!stale(batch)) continue;
+      if (!stale(batch) || staged.has(batch)) continue;
       const head = await this.getHead(batch);
       if (head === undefined) continue;
       if (head.state === 'committed') alerts.push(...(await this.rollForward(head)));
@@ -356,6 +359,8 @@ export class DynamoEvidenceStore implements EvidencePort {
     // Chunks whose head is gone: a commit that failed before its head, or a delete cut short.
     const orphans = keys.filter((k) => k.sk.startsWith('C#') && !heads.has(chunkBatch(k.sk)) && stale(chunkBatch(k.sk)));
     await this.batchWrite(orphans.map((k) => ({ DeleteRequest: { Key: key(k.pk, k.sk) } })));
+    // Journals rolled forward into a stage are written out now: a recovery finishes before the batch after it.
+    if (this.stage && this.stage.journals.some((j) => !staged.has(j.batch))) await this.writeStaged();
     return alerts;
   }
 
@@ -375,7 +380,9 @@ export class DynamoEvidenceStore implements EvidencePort {
     for (const [hour, ids] of byHour) {
       const { counted } = indexShards(shards.get(hour) ?? []);
       // Pending ids stay candidates: whether their holder still counts is decided per hour below.
-      const open = ids.filter((id) => !counted.has(id));
+      // Ids of staged journals are counted too (committed), though not in the shards yet.
+      const staged = this.stage?.ids;
+      const open = ids.filter((id) => !counted.has(id) && !staged?.has(id));
       if (open.length > 0) candidates.set(hour, open);
     }
     // Stores written before the journal kept one guard item per event: those still count.
@@ -515,6 +522,16 @@ export class DynamoEvidenceStore implements EvidencePort {
   }
 
   async complete(journal: BatchJournal): Promise<void> {
+    const stage = this.stage;
+    if (stage) {
+      // Staged: its items are merged in memory, and its guards and journal wait for the write-out.
+      stage.journals.push({ batch: journal.batch, at: journal.at, chunks: this.chunkCounts.get(journal.batch), guards: journal.guards });
+      this.chunkCounts.delete(journal.batch);
+      for (const ids of Object.values(journal.guards)) for (const id of ids) stage.ids.add(id);
+      stage.since ??= Date.now();
+      if (stageFull(stage)) await this.writeStaged();
+      return;
+    }
     await this.markCounted(journal.batch, journal.guards, new Date(journal.at));
     faultPoint('after-guards');
     await this.deleteJournal(journal.batch, this.chunkCounts.get(journal.batch));
@@ -672,7 +689,9 @@ export class DynamoEvidenceStore implements EvidencePort {
    * merged items go by BatchWriteItem. Several: a put per item under an optimistic lock on
    * `version` (min/max of timestamps cannot be expressed in an UpdateExpression).
    */
-  async apply(deltas: readonly EvidenceDelta[]): Promise<ApplyResult> {
+  async apply(unpacked: readonly EvidenceDelta[]): Promise<ApplyResult> {
+    const deltas = packDays(unpacked);
+    if (this.stage) return this.applyStaged(this.stage, deltas);
     const current = new Map<string, EvidenceItem>();
     for (const item of await this.batchGet(deltas.map((d) => key(d.item.pk, d.item.sk)))) {
       current.set(itemKey(item), item);
@@ -713,6 +732,118 @@ export class DynamoEvidenceStore implements EvidencePort {
       if (done === Math.ceil(deltas.length / 2)) faultPoint('mid-apply');
     });
     faultPoint('after-apply');
+    return result;
+  }
+
+  /*
+   * Write-behind for the single writer (`analyze`, `backfill` on the embedded store). At fleet
+   * scale a batch touches thousands of keys, and most keys again in the next batch: written per
+   * batch, a run's writes are keys × batches. Staged, each batch still commits its journal (the
+   * commit point, unchanged), but its merged items stay in memory and its guards and journal wait;
+   * they are written together when the stage is full (journals, items, events or age: StageLimits),
+   * so a key is written once per stage, not once per batch.
+   *
+   * Why it stays exact: a staged batch is committed, so it counts whatever happens next. Killed
+   * before the write-out, its journal is rolled forward by the next run's `recover` (into that
+   * run's stage, written out before its first batch); killed during it, the items already written
+   * carry the staged batches' tags, so the roll-forward merges each of them once (a stage holds at
+   * most TAG_LIMIT / 2 journals, younger than TAG_HORIZON_MS). Meanwhile this writer reads its own
+   * writes: claims treat the staged ids as counted, and every read of an item (batch gets, queries:
+   * the detection state, snapshots) sees the staged version. Readers in other processes see the
+   * table as of the last write-out, as they would see a batch in flight.
+   */
+
+  /**
+   * Stages this single writer's item, guard and journal writes until `writeStaged` or the stage is
+   * full. Returns false (and stages nothing) for a store with other writers.
+   */
+  stageWrites(limits: Partial<StageLimits> = {}): boolean {
+    if (!this.singleWriter) return false;
+    const all = { ...DEFAULT_STAGE_LIMITS, ...limits };
+    this.stage ??= emptyStage({ ...all, maxJournals: Math.min(all.maxJournals, TAG_LIMIT / 2) });
+    return true;
+  }
+
+  /** Events of the staged journals: committed, their items and guards not written yet. */
+  get stagedEvents(): number {
+    return this.stage?.ids.size ?? 0;
+  }
+
+  /**
+   * Writes what is staged: every changed item once, the guards of every staged journal, then the
+   * journals' deletion. A failure leaves the journals committed for the next recovery, and the
+   * stage empty (what this writer knew is read again from the table).
+   */
+  async writeStaged(): Promise<void> {
+    const stage = this.stage;
+    if (stage === undefined || (stage.journals.length === 0 && stage.dirtyCount === 0)) return;
+    const journals = stage.journals;
+    const items: EvidenceItem[] = [];
+    for (const [pk, sks] of stage.dirty) for (const sk of sks) items.push(stage.known.get(itemKey({ pk, sk })) as EvidenceItem);
+    try {
+      const groups = Math.ceil(items.length / BATCH_WRITE_LIMIT);
+      for (let g = 0; g < groups; g += 1) {
+        await this.batchWrite(items.slice(g * BATCH_WRITE_LIMIT, (g + 1) * BATCH_WRITE_LIMIT).map((item) => ({ PutRequest: { Item: item } })));
+        if (g === Math.floor(groups / 2)) faultPoint('mid-apply');
+      }
+      stage.dirty.clear();
+      stage.dirtyCount = 0;
+      faultPoint('after-apply');
+      const guards: Record<string, string[]> = {};
+      for (const j of journals) for (const [hour, ids] of Object.entries(j.guards)) (guards[hour] ??= []).push(...ids);
+      await this.markCounted('', guards, new Date(journals.at(-1)?.at ?? Date.now()));
+      stage.ids.clear();
+      faultPoint('after-guards');
+      // Heads first: a head whose chunks are gone is finished; chunks without a head are swept.
+      const heads = journals.map((j) => ({ DeleteRequest: { Key: key(JOURNAL_PK, `B#${j.batch}`) } }));
+      await this.batchWrite(heads);
+      const chunkKeys = (
+        await Promise.all(
+          journals.map(async (j) =>
+            j.chunks === undefined
+              ? (await this.query({ pk: JOURNAL_PK, prefix: `C#${j.batch}#`, projection: true })).map((k) => k.sk)
+              : Array.from({ length: j.chunks }, (_, n) => chunkSk(j.batch, n)),
+          ),
+        )
+      ).flat();
+      await this.batchWrite(chunkKeys.map((sk) => ({ DeleteRequest: { Key: key(JOURNAL_PK, sk) } })));
+    } catch (error) {
+      this.stage = emptyStage(stage.limits);
+      throw error;
+    }
+    stage.journals = [];
+    stage.since = null;
+    if (stage.known.size > stage.limits.maxKnown) stage.known.clear();
+  }
+
+  /** Writes what is staged and stops staging. */
+  async endStaging(): Promise<void> {
+    try {
+      await this.writeStaged();
+    } finally {
+      this.stage = undefined;
+    }
+  }
+
+  /** A batch's merge into the stage: only items this writer has not seen yet are read. */
+  private async applyStaged(stage: Stage, deltas: readonly EvidenceDelta[]): Promise<ApplyResult> {
+    const unseen = deltas.filter((d) => !stage.known.has(itemKey(d.item))).map((d) => key(d.item.pk, d.item.sk));
+    for (const item of await this.batchGet(unseen)) stage.known.set(itemKey(item), item);
+    const result: ApplyResult = { written: 0, unchanged: 0, failed: [] };
+    for (const delta of deltas) {
+      const k = itemKey(delta.item);
+      const next = merged(stage.known.get(k), delta);
+      if (next === undefined) {
+        result.unchanged += 1;
+        continue;
+      }
+      stage.known.set(k, next);
+      const sks = stage.dirty.get(next.pk) ?? new Set<string>();
+      if (!sks.has(next.sk)) stage.dirtyCount += 1;
+      sks.add(next.sk);
+      stage.dirty.set(next.pk, sks);
+      result.written += 1;
+    }
     return result;
   }
 
@@ -796,17 +927,23 @@ export class DynamoEvidenceStore implements EvidencePort {
     await Promise.all(
       reads.scopes.map(async (s) => {
         if (s.days !== null || (s.scope['kind'] !== 'cluster' && s.scope['kind'] !== 'issuer')) return;
-        s.days = await this.query({ pk: scopePk(s.scope.sk), prefix: 'DAY#' });
+        const pk = scopePk(s.scope.sk);
+        const [legacy, packed] = await Promise.all([this.query({ pk, prefix: 'DAY#' }), this.query({ pk, prefix: 'DAYS#' })]);
+        s.days = dayItems(legacy, packed);
       }),
     );
   }
 
   /** Service-account and daily items of one namespace in the given scopes: the evidence timeline. */
   async namespaceEvidence(scopes: readonly string[], namespace: string): Promise<EvidenceItem[]> {
-    const reads = scopes.flatMap((scope) => [
-      this.query({ pk: scopePk(scope), prefix: `SA#${namespace}#` }),
-      this.query({ pk: scopePk(scope), prefix: `DAY#${namespace}#` }),
-    ]);
+    const reads = scopes.map(async (scope) => {
+      const [accounts, legacy, packed] = await Promise.all([
+        this.query({ pk: scopePk(scope), prefix: `SA#${namespace}#` }),
+        this.query({ pk: scopePk(scope), prefix: `DAY#${namespace}#` }),
+        this.query({ pk: scopePk(scope), prefix: `DAYS#${namespace}#` }),
+      ]);
+      return [...accounts, ...dayItems(legacy, packed)];
+    });
     return (await Promise.all(reads)).flat().map(untagged);
   }
 
@@ -1094,6 +1231,8 @@ export class DynamoEvidenceStore implements EvidencePort {
     await this.queryPages(q, (page) => {
       for (const item of page) items.push(item);
     });
+    // With staged items after the pages, back to the table's order.
+    if (this.stage?.dirty.has(q.pk)) items.sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0));
     return items;
   }
 
@@ -1113,12 +1252,28 @@ export class DynamoEvidenceStore implements EvidencePort {
         ...(q.from !== undefined ? { ':from': q.from, ':to': q.to } : {}),
       },
     };
+    // Items staged and not written yet replace the table's and come after its pages.
+    const stage = this.stage;
+    const dirty = [...(stage?.dirty.get(q.pk) ?? [])].filter((sk) =>
+      q.prefix !== undefined ? sk.startsWith(q.prefix) : q.from !== undefined ? sk >= q.from && sk <= (q.to as string) : true,
+    );
+    const overlaid = new Set(dirty);
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
-      onPage((page.Items ?? []) as EvidenceItem[]);
+      const items = (page.Items ?? []) as EvidenceItem[];
+      onPage(overlaid.size === 0 ? items : items.filter((i) => !overlaid.has(i.sk)));
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
+    if (stage !== undefined && dirty.length > 0) {
+      const project = (item: EvidenceItem): EvidenceItem =>
+        q.projection
+          ? ({ pk: item.pk, sk: item.sk } as EvidenceItem)
+          : q.fields
+            ? (Object.fromEntries(Object.entries(item).filter(([f]) => f === 'pk' || f === 'sk' || q.fields!.includes(f))) as EvidenceItem)
+            : item;
+      onPage(dirty.sort().map((sk) => project(stage.known.get(itemKey({ pk: q.pk, sk })) as EvidenceItem)));
+    }
   }
 
   private async batchGet(keys: { pk: string; sk: string }[]): Promise<EvidenceItem[]> {
@@ -1137,7 +1292,11 @@ export class DynamoEvidenceStore implements EvidencePort {
         pending = page.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
       }
     }
-    return out;
+    const stage = this.stage;
+    if (stage === undefined || stage.dirtyCount === 0) return out;
+    // Staged items are newer than the table's.
+    const isDirty = (k: { pk: string; sk: string }) => stage.dirty.get(k.pk)?.has(k.sk) === true;
+    return [...out.filter((i) => !isDirty(i)), ...unique.filter(isDirty).map((k) => stage.known.get(itemKey(k)) as EvidenceItem)];
   }
 
   private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
@@ -1221,6 +1380,54 @@ const key = (pk: string, sk: string) => ({ pk, sk });
 const unplacedPk = (issuer: string) => `UNPLACED#${issuer}`;
 /** Parked events outlive LookupEvents' 90 days, like replay guards, then DynamoDB's TTL drops them. */
 const guardExpiry = (e: IdentityEvent) => Math.floor(Date.parse(e.eventTime) / 1000) + EVENT_GUARD_TTL_DAYS * 86_400;
+
+/** When a stage is written out: whichever limit is reached first, checked after each batch. */
+export interface StageLimits {
+  /** Staged journals (at most TAG_LIMIT / 2: an item keeps that many batches' tags). */
+  maxJournals: number;
+  /** Changed items held: memory grows with them (a few hundred bytes each). */
+  maxItems: number;
+  /** Staged eventIDs (the claims' view of what is counted). */
+  maxEvents: number;
+  /** Since the first staged journal: how stale the table may look to other readers. */
+  maxAgeMs: number;
+  /** Items remembered across write-outs (read or written, unchanged since): past it, forgotten. */
+  maxKnown: number;
+}
+
+/**
+ * A run of up to 16 journals of 20,000 events (320,000 events), 100,000 changed items, or 10
+ * minutes. The fleet preset (240,677 events in 5,582 service accounts over 30 days) fits in one
+ * or two stages; memory stays bounded by the limits, not by the run.
+ */
+export const DEFAULT_STAGE_LIMITS: StageLimits = { maxJournals: 16, maxItems: 100_000, maxEvents: 400_000, maxAgeMs: 10 * 60_000, maxKnown: 200_000 };
+
+interface Stage {
+  limits: StageLimits;
+  /** Items as this writer last read or merged them (exact: nobody else writes). */
+  known: Map<string, EvidenceItem>;
+  /** Keys of `known` changed since the last write-out, by partition (reads overlay them). */
+  dirty: Map<string, Set<string>>;
+  dirtyCount: number;
+  /** Committed journals whose guards and deletion wait for the write-out, in commit order. */
+  journals: { batch: string; at: string; chunks: number | undefined; guards: Record<string, string[]> }[];
+  /** Their eventIDs: counted, not in the guard shards yet. */
+  ids: Set<string>;
+  /** Date.now() when the first journal was staged. */
+  since: number | null;
+}
+
+const emptyStage = (limits: StageLimits): Stage => ({ limits, known: new Map(), dirty: new Map(), dirtyCount: 0, journals: [], ids: new Set(), since: null });
+
+function stageFull(stage: Stage): boolean {
+  const { limits } = stage;
+  return (
+    stage.journals.length >= limits.maxJournals ||
+    stage.dirtyCount >= limits.maxItems ||
+    stage.ids.size >= limits.maxEvents ||
+    (stage.since !== null && Date.now() - stage.since >= limits.maxAgeMs)
+  );
+}
 
 /** The attribute holding the batches recently merged into an item. */
 const TAGS = 'batches';
@@ -1329,7 +1536,8 @@ function merged(stored: EvidenceItem | undefined, delta: EvidenceDelta): Evidenc
   if (delta.batch !== undefined && tags.includes(delta.batch)) return undefined;
   // Null and absent mean the same (sameContent, the readers); stored without nulls, an item has
   // one form whichever batches built it, so the same events give the same items.
-  const out = Object.fromEntries(Object.entries(mergeItems(stored, delta.item)).filter(([, v]) => v !== null)) as EvidenceItem;
+  const combined = delta.item.type === (DAYS_TYPE as string) ? mergeDays(stored, delta.item) : mergeItems(stored, delta.item);
+  const out = Object.fromEntries(Object.entries(combined).filter(([, v]) => v !== null)) as EvidenceItem;
   if (stored !== undefined && sameContent(stored, out)) return undefined;
   const version = typeof stored?.['version'] === 'number' ? stored['version'] : 0;
   const batch = delta.batch;
@@ -1367,12 +1575,119 @@ function sameContent(a: EvidenceItem, b: EvidenceItem): boolean {
 }
 
 function stableJson(value: Record<string, unknown>): string {
+  // Nested maps (a month's days) come back from DynamoDB in any key order.
+  const sorted = (v: unknown): unknown =>
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? Object.keys(v)
+          .sort()
+          .map((k) => [k, sorted((v as Record<string, unknown>)[k])])
+      : v;
   return JSON.stringify(
     Object.keys(value)
       .filter((k) => value[k] !== undefined && value[k] !== null)
       .sort()
-      .map((k) => [k, value[k]]),
+      .map((k) => [k, sorted(value[k])]),
   );
+}
+
+/*
+ * A namespace's daily counts, packed per month. The core folds one `DAY#<ns>#<day>` item per
+ * namespace and day (core/evidence `dayItem`); at fleet scale those are most of the items a run
+ * writes (5,000 namespaces × 30 days, a couple of events each), and DynamoDB bills a write per item
+ * (BatchWriteItem takes 25). Here they are stored as one `DAYS#<ns>#<yyyy-mm>` item per namespace
+ * and month, a day's four counts in a list under its day of month, and expanded back into the
+ * same `DAY#` items on every read, so nothing above this adapter sees the packing. A month's item
+ * stays under 1 KB (31 lists of 4 small numbers), one write unit like the day item it replaces
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html).
+ * `DAY#` items of stores written before are still read, and summed with the packed counts.
+ */
+const DAYS_TYPE = 'days';
+const DAY_COUNTS = ['irsaOk', 'irsaFailed', 'piOk', 'piFailed'] as const;
+const daysSk = (namespace: string, month: string) => `DAYS#${namespace}#${month}`;
+
+/** Day deltas of the same namespace and month become one packed delta; every other delta is kept. */
+function packDays(deltas: readonly EvidenceDelta[]): EvidenceDelta[] {
+  const out: EvidenceDelta[] = [];
+  const packed = new Map<string, EvidenceDelta>();
+  for (const delta of deltas) {
+    const item = delta.item;
+    if (item.type !== 'day') {
+      out.push(delta);
+      continue;
+    }
+    const day = String(item['day']);
+    const namespace = String(item['namespace']);
+    const one = {
+      pk: item.pk,
+      sk: daysSk(namespace, day.slice(0, 7)),
+      type: DAYS_TYPE,
+      scope: item['scope'],
+      namespace,
+      month: day.slice(0, 7),
+      d: { [day.slice(8, 10)]: DAY_COUNTS.map((f) => Number(item[f] ?? 0)) },
+    } as unknown as EvidenceItem;
+    const k = itemKey(one);
+    const prior = packed.get(k);
+    if (prior === undefined) {
+      const first: EvidenceDelta = { item: one, eventIds: [...delta.eventIds], ...(delta.batch === undefined ? {} : { batch: delta.batch }) };
+      packed.set(k, first);
+      out.push(first);
+    } else {
+      prior.item = mergeDays(prior.item, one);
+      prior.eventIds.push(...delta.eventIds);
+    }
+  }
+  return out;
+}
+
+/** Sums two packed months day by day (days in order, so equal counts are equal items). */
+function mergeDays(a: EvidenceItem | undefined, b: EvidenceItem): EvidenceItem {
+  if (a === undefined) return b;
+  const da = (a['d'] ?? {}) as unknown as Record<string, number[]>;
+  const db = (b['d'] ?? {}) as unknown as Record<string, number[]>;
+  const d: Record<string, number[]> = {};
+  for (const day of [...new Set([...Object.keys(da), ...Object.keys(db)])].sort()) {
+    const x = da[day] ?? [];
+    const y = db[day] ?? [];
+    d[day] = DAY_COUNTS.map((_, i) => Number(x[i] ?? 0) + Number(y[i] ?? 0));
+  }
+  return { ...a, ...b, d } as unknown as EvidenceItem;
+}
+
+/** The `DAY#` items a packed month stands for, as the core wrote them (a mechanism's counts only on days it had events). */
+function unpackDays(item: EvidenceItem): EvidenceItem[] {
+  const d = (item['d'] ?? {}) as unknown as Record<string, number[]>;
+  const month = String(item['month']);
+  const namespace = String(item['namespace']);
+  return Object.keys(d)
+    .sort()
+    .map((dd) => {
+      const [irsaOk = 0, irsaFailed = 0, piOk = 0, piFailed = 0] = (d[dd] ?? []).map(Number);
+      const day = `${month}-${dd}`;
+      return {
+        pk: item.pk,
+        sk: `DAY#${namespace}#${day}`,
+        type: 'day',
+        scope: item['scope'] as string,
+        namespace,
+        day,
+        ...(irsaOk + irsaFailed > 0 ? { irsaOk, irsaFailed } : {}),
+        ...(piOk + piFailed > 0 ? { piOk, piFailed } : {}),
+      } as EvidenceItem;
+    });
+}
+
+/** Daily items read the old way (`DAY#`) and packed (`DAYS#`), as `DAY#` items in key order. */
+function dayItems(legacy: readonly EvidenceItem[], packed: readonly EvidenceItem[]): EvidenceItem[] {
+  const byKey = new Map<string, EvidenceItem>();
+  for (const item of legacy) byKey.set(itemKey(item), untagged(item));
+  for (const item of packed.flatMap(unpackDays)) {
+    const k = itemKey(item);
+    const prior = byKey.get(k);
+    // Null and absent mean the same: the merged day keeps the form of one written whole.
+    byKey.set(k, prior === undefined ? item : (Object.fromEntries(Object.entries(mergeItems(prior, item)).filter(([, v]) => v !== null)) as EvidenceItem));
+  }
+  return [...byKey.values()].sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0));
 }
 
 async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

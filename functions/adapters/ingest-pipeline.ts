@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { DEFAULT_READ_LIMITS, listInputFiles, readFilesAhead, STDIN } from './cloudtrail-files';
 import { DetectionStateCache } from './detection-state-cache';
-import type { DynamoEvidenceStore } from './dynamo-evidence-store';
+import type { DynamoEvidenceStore, StageLimits } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
 import { CoverageAccumulator } from '../core/coverage';
 import type { InputItem } from '../core/envelopes';
@@ -56,6 +56,11 @@ export interface AnalyzeOptions {
   nodeRolePatterns?: string[];
   /** Events per store batch (one journal each, so a run writes per batch, not per event); the Lambda's SQS batch plays the same role. @default 20000 */
   batchSize?: number;
+  /**
+   * The only writer of its store folds several batches in memory and writes each changed item once
+   * per stage (DynamoEvidenceStore.stageWrites); these bound a stage. @default DEFAULT_STAGE_LIMITS
+   */
+  stageLimits?: Partial<StageLimits>;
   now: () => Date;
   /** Which eventTimes are plausible; the upper bound follows `now`. @default DEFAULT_EVENT_TIME_WINDOW */
   eventTimeWindow?: Partial<EventTimeWindow>;
@@ -220,8 +225,7 @@ export async function ingestUnits(
     if (batch.length === 0) return 0;
     const result = await ingestBatch(batch, options.store, options.now(), detection);
     cache?.observe(batch, inventory);
-    for (const alert of result.alerts) summary.alertsByDetection[alert.detection] = (summary.alertsByDetection[alert.detection] ?? 0) + 1;
-    if (result.alerts.length > 0) await options.onAlerts?.(result.alerts);
+    await deliver(result.alerts);
     summary.replayed += result.replayed;
     summary.itemsWritten += result.itemsWritten;
     summary.notStored += result.failedEventIds.length;
@@ -230,6 +234,13 @@ export async function ingestUnits(
     return result.failedEventIds.length;
   };
 
+  // One writer: batches are staged, and each changed item is written once per stage, not per batch.
+  // A run that throws leaves its stage to the store's next batch or write-out; its journals are committed.
+  // (Stores built for tests may have no stage: they write per batch.)
+  const staged = options.store.stageWrites?.(options.stageLimits) === true;
+  // A run killed after its last commit left journals that only a batch's recovery finishes: a rerun
+  // that reads nothing new (its files recorded as read) finishes them here.
+  if (staged) await deliver(await options.store.recover(options.now()));
   let done = 0;
   for await (const unit of units) {
     summary.files += 1;
@@ -299,8 +310,25 @@ export async function ingestUnits(
     options.onFileDone?.(unit.name, done, summary.records);
   }
   await flush();
+  if (staged) await writeStaged();
   summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return summary;
+
+  async function deliver(alerts: Alert[]) {
+    for (const alert of alerts) summary.alertsByDetection[alert.detection] = (summary.alertsByDetection[alert.detection] ?? 0) + 1;
+    if (alerts.length > 0) await options.onAlerts?.(alerts);
+  }
+
+  /** The end of the run's stage: its batches are committed, so a failure here leaves them to the next run's recovery. */
+  async function writeStaged() {
+    const waiting = options.store.stagedEvents;
+    try {
+      await options.store.endStaging();
+    } catch (error) {
+      summary.notStored += waiting;
+      summary.storeErrors.push(`${error instanceof Error ? error.message : String(error)} (${waiting} events are committed: the next run writes them)`);
+    }
+  }
 
   function reject(problem: Extract<InputItem, { type: 'problem' }> | Rejection) {
     summary.rejected += 1;

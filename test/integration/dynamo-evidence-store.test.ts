@@ -142,3 +142,27 @@ describe('DynamoEvidenceStore on dynalite', () => {
     await rm(other, { recursive: true, force: true });
   });
 });
+
+describe('daily counts, packed per namespace and month', () => {
+  it('are one item a month in the table, read back as one item a day, summed with the day items of a store written before', async () => {
+    const store = await freshStore(true);
+    const scopePk = `SCOPE#issuer:${issuer}`;
+    // GIVEN a store written before the packing: a day item of orders on 2026-11-10 (2 IRSA assumes)
+    await store.putMeta({ pk: scopePk, sk: 'DAY#orders#2026-11-10', type: 'day', scope: `issuer:${issuer}`, namespace: 'orders', day: '2026-11-10', irsaOk: 2, irsaFailed: 0 });
+    // WHEN events of that day, another day of the month and the next month are ingested
+    const result = await ingestBatch([irsa('2026-11-10T11:00:00Z'), irsa('2026-11-12T09:00:00Z'), irsa('2026-11-12T10:00:00Z'), irsa('2026-12-01T00:10:00Z')], store, new Date('2026-12-02T00:00:00Z'));
+    expect(result.failedEventIds).toEqual([]);
+
+    // THEN the table holds one item per month
+    const packed = (await store.queryMeta(scopePk, 'DAYS#')).map((i) => i['sk']);
+    expect(packed).toEqual(['DAYS#orders#2026-11', 'DAYS#orders#2026-12']);
+    // and every reader sees one item per day, the old and the new counts summed
+    const days = (await store.namespaceEvidence([`issuer:${issuer}`], 'orders')).filter((i) => i.type === 'day');
+    expect(days.map((d) => [d.sk, d['irsaOk'], d['piOk']])).toEqual([
+      ['DAY#orders#2026-11-10', 3, undefined],
+      ['DAY#orders#2026-11-12', 2, undefined],
+      ['DAY#orders#2026-12-01', 1, undefined],
+    ]);
+    expect((await everything(store)).filter((i) => i.type === 'day').map((d) => d.sk)).toEqual(days.map((d) => d.sk));
+  });
+});

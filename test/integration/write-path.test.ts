@@ -1,8 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import { DynamoEvidenceStore, type StageLimits } from '../../functions/adapters/dynamo-evidence-store';
+import { analyzePaths, type AnalyzeSummary } from '../../functions/adapters/ingest-pipeline';
+import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
+import { writeScaledFleet } from '../../functions/local/sample-fleet/scale';
 import { processSqsBatch } from '../../functions/adapters/sqs-ingest';
 import { aggregate, type EvidenceItem } from '../../functions/core/evidence';
 import type { IdentityEvent } from '../../functions/core/identity-event';
@@ -108,7 +111,8 @@ describe('the ingest Lambda on full batches (writer lease)', () => {
       (next, context) => async (args) => {
         const input = (args as { input: { RequestItems?: Record<string, { PutRequest?: { Item: Record<string, unknown> } }[]> } }).input;
         const puts = context.commandName === 'BatchWriteItemCommand' ? (input.RequestItems?.[store.tableName] ?? []) : [];
-        const days = puts.some((r) => JSON.stringify(r.PutRequest?.Item?.['sk'] ?? '').includes('DAY#'));
+        // daily counts are stored packed per namespace and month (DAYS#<ns>#<month>)
+        const days = puts.some((r) => String(r.PutRequest?.Item?.['sk'] ?? '').startsWith('DAYS#'));
         if (days && failures > 0) {
           failures -= 1;
           throw new Error('injected: the request did not reach the table');
@@ -234,4 +238,97 @@ describe('several writers', () => {
     expect(await ingestBatch([...committed, ...uncommitted], other, later(600))).toMatchObject({ replayed: 20, itemsWritten: 0 });
     expect((await evidence(store)).find((i) => i.type === 'sa')).toMatchObject({ irsaOk: 20 });
   }, 30_000);
+});
+
+describe('analyze of a fleet with many keys (the only writer, batches staged)', () => {
+  // The fleet preset's shape with 80 namespaces in 2 clusters over 30 days,
+  // a couple of events per namespace and day, so that each batch of 1,000 events touches most keys
+  // of the run again (service accounts, roles, months of daily counts) and keys no batch touched.
+  const many = { clusters: 2, namespacesPerCluster: 40, days: 30, unrelatedShare: 0.5, seed: 11, end: new Date('2026-11-01T00:00:00Z') };
+  const BATCH = 1000;
+  let logDir: string;
+  let fleetInventory: Inventory;
+  let reference: { summary: AnalyzeSummary; writes: number; items: EvidenceItem[] };
+
+  async function analyzeInto(store: DynamoEvidenceStore, options: { batchSize?: number; stageLimits?: Partial<StageLimits> } = {}): Promise<AnalyzeSummary> {
+    return analyzePaths({ paths: [logDir], store, policy: defaultPolicy(), batchSize: options.batchSize ?? BATCH, now: () => many.end, ...(options.stageLimits ? { stageLimits: options.stageLimits } : {}) });
+  }
+
+  async function fresh(): Promise<DynamoEvidenceStore> {
+    const store = await table(true);
+    await store.saveInventory(fleetInventory);
+    writes.reset();
+    return store;
+  }
+
+  beforeAll(async () => {
+    const written = await writeScaledFleet(path.join(dir, 'many-keys'), many);
+    logDir = written.logDir;
+    fleetInventory = await readInventoryFiles((await readdir(written.inventoryDir)).map((f) => path.join(written.inventoryDir, f)));
+    const store = await fresh();
+    const summary = await analyzeInto(store);
+    reference = { summary, writes: writes.total(), items: await evidence(store) };
+  }, 120_000);
+
+  it('writes at most 20 requests per 1,000 in-scope events', () => {
+    expect(reference.summary.inScope).toBeGreaterThan(3 * BATCH);
+    expect(reference.summary.notStored).toBe(0);
+    expect(reference.items.filter((i) => i.type === 'sa').length).toBeGreaterThan(60);
+    expect(reference.items.filter((i) => i.type === 'day').length).toBeGreaterThan(1500);
+    expect((reference.writes * 1000) / reference.summary.inScope).toBeLessThanOrEqual(20);
+  });
+
+  it('writes each changed item once per stage: more batches cost only their journals, alerts and coverage', async () => {
+    const store = await fresh();
+    const summary = await analyzeInto(store, { batchSize: 100_000 });
+    const oneBatch = writes.total();
+    expect(summary).toMatchObject({ inScope: reference.summary.inScope, notStored: 0 });
+    expect(await evidence(store)).toEqual(reference.items);
+    const batches = Math.ceil(reference.summary.inScope / BATCH);
+    expect(reference.writes - oneBatch).toBeLessThanOrEqual(3 * (batches - 1));
+  }, 120_000);
+
+  it('stores the same items when a stage is written out every two batches', async () => {
+    const store = await fresh();
+    const summary = await analyzeInto(store, { stageLimits: { maxJournals: 2 } });
+    // more write-outs, more writes, the same store
+    expect(writes.total()).toBeGreaterThan(reference.writes);
+    expect(summary).toMatchObject({ inScope: reference.summary.inScope, notStored: 0, replayed: 0 });
+    expect(await evidence(store)).toEqual(reference.items);
+  }, 120_000);
+
+  it('a write-out cut short leaves its journals committed: the next run finishes them, counting each event once', async () => {
+    const store = await fresh();
+    // GIVEN item writes that fail from the fourth request of the write-out on (the run's end)
+    let itemRequests = 0;
+    const name = `cut-write-out-${store.tableName}`;
+    embedded.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = (args as { input: { RequestItems?: Record<string, { PutRequest?: { Item: Record<string, unknown> } }[]> } }).input;
+        const puts = context.commandName === 'BatchWriteItemCommand' ? (input.RequestItems?.[store.tableName] ?? []) : [];
+        if (puts.some((r) => String(r.PutRequest?.Item?.['pk'] ?? '').startsWith('SCOPE#')) && ++itemRequests > 3) {
+          throw new Error('injected: the request did not reach the table');
+        }
+        return next(args);
+      },
+      { step: 'initialize', name },
+    );
+    let cut: AnalyzeSummary;
+    try {
+      cut = await analyzeInto(store);
+    } finally {
+      embedded.client.middlewareStack.remove(name);
+    }
+    // THEN that run says its events are not all written, and the store is not the reference yet
+    expect(cut.notStored).toBe(reference.summary.inScope);
+    expect(cut.storeErrors.join('\n')).toContain('the next run writes them');
+    expect(await evidence(store)).not.toEqual(reference.items);
+
+    // WHEN the same logs are analyzed again, by a new process (a new store object)
+    const again = await analyzeInto(new DynamoEvidenceStore({ client: embedded.client, tableName: store.tableName, singleWriter: true }));
+
+    // THEN every event was counted by the first run, once, and the store is the reference
+    expect(again).toMatchObject({ replayed: reference.summary.inScope, notStored: 0 });
+    expect(await evidence(store)).toEqual(reference.items);
+  }, 120_000);
 });
