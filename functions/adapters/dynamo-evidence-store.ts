@@ -80,6 +80,7 @@ export class DynamoEvidenceStore implements EvidencePort {
   private readonly chunkCounts = new Map<string, number>();
   /** The single writer's write-behind while a run stages its writes (`stageWrites`). */
   private stage: Stage | undefined;
+  private lostStageCount = 0;
 
   constructor(
     private readonly deps: {
@@ -769,6 +770,19 @@ export class DynamoEvidenceStore implements EvidencePort {
     return this.stage?.ids.size ?? 0;
   }
 
+  /** Journals committed into the stage and not written out yet: 0 when everything committed is in the table. */
+  get stagedJournals(): number {
+    return this.stage?.journals.length ?? 0;
+  }
+
+  /**
+   * Stages whose write-out failed (their journals stay committed for a recovery). What a caller
+   * records about the events of a lost stage (coverage, files read, checkpoints) must wait for a rerun.
+   */
+  get lostStages(): number {
+    return this.lostStageCount;
+  }
+
   /**
    * Writes what is staged: every changed item once, the guards of every staged journal, then the
    * journals' deletion. A failure leaves the journals committed for the next recovery, and the
@@ -809,6 +823,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       await this.batchWrite(chunkKeys.map((sk) => ({ DeleteRequest: { Key: key(JOURNAL_PK, sk) } })));
     } catch (error) {
       this.stage = emptyStage(stage.limits);
+      this.lostStageCount += 1;
       throw error;
     }
     stage.journals = [];

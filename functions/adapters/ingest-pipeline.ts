@@ -207,19 +207,52 @@ export async function ingestUnits(
   /** Units read completely whose events are in `batch` (or were stored by an earlier mid-unit flush). */
   let unitsRead: { name: string; stored: boolean; broken: boolean }[] = [];
   let lastFlush = Date.now();
+  /**
+   * Staged (below): what a flush proved waits here until the stage holding its events is written
+   * out. Coverage, a file recorded as read and a backfill checkpoint each say "these events are in
+   * the table"; written at the commit, a reader (or a run after a lost write-out) would pair them
+   * with evidence that lacks the staged events: a READY that is not.
+   */
+  let awaiting: { coverage: CoverageAccumulator; units: { name: string; stored: boolean; whole: boolean }[] } = { coverage: new CoverageAccumulator(), units: [] };
+  let lostStagesAtStart = 0;
   const flush = async () => {
     const proven = coverage;
     coverage = new CoverageAccumulator();
     const units = unitsRead;
     unitsRead = [];
     let notStored = 0;
+    let ready: typeof awaiting | null = null;
     // One writer lease per batch (a table shared with the live ingest), not per run.
     await options.store.withWriterLease(async () => {
       notStored = await flushEvents();
-      if (proven.size > 0 && notStored === 0) await options.store.recordCoverage(proven.days());
+      const done = units.map((u) => ({ name: u.name, stored: u.stored && notStored === 0, whole: !u.broken && u.stored && notStored === 0 }));
+      if (!staged) {
+        if (proven.size > 0 && notStored === 0) await options.store.recordCoverage(proven.days());
+        ready = { coverage: new CoverageAccumulator(), units: done };
+        return;
+      }
+      if (notStored === 0) awaiting.coverage.addAll(proven);
+      awaiting.units.push(...done);
+      ready = takeWrittenOut();
+      if (ready !== null && ready.coverage.size > 0) await options.store.recordCoverage(ready.coverage.days());
     });
     lastFlush = Date.now();
-    if (units.length > 0) await options.onStored?.(units.map((u) => ({ name: u.name, stored: u.stored && notStored === 0, whole: !u.broken && u.stored && notStored === 0 })));
+    const reported = (ready as typeof awaiting | null)?.units ?? [];
+    if (reported.length > 0) await options.onStored?.(reported);
+  };
+  /** What awaits a write-out, once everything committed is in the table (null while some is staged). */
+  const takeWrittenOut = (): typeof awaiting | null => {
+    if (options.store.lostStages !== lostStagesAtStart) {
+      // A write-out failed: its journals are committed but their items wait for a recovery, so
+      // nothing awaiting is proven; a rerun reads those units again (their events are replays).
+      const lost = { coverage: new CoverageAccumulator(), units: awaiting.units.map((u) => ({ ...u, stored: false, whole: false })) };
+      awaiting = { coverage: new CoverageAccumulator(), units: [] };
+      return lost;
+    }
+    if (options.store.stagedJournals > 0) return null;
+    const written = awaiting;
+    awaiting = { coverage: new CoverageAccumulator(), units: [] };
+    return written;
   };
   const flushEvents = async (): Promise<number> => {
     if (batch.length === 0) return 0;
@@ -238,6 +271,7 @@ export async function ingestUnits(
   // A run that throws leaves its stage to the store's next batch or write-out; its journals are committed.
   // (Stores built for tests may have no stage: they write per batch.)
   const staged = options.store.stageWrites?.(options.stageLimits) === true;
+  lostStagesAtStart = options.store.lostStages ?? 0;
   // A run killed after its last commit left journals that only a batch's recovery finishes: a rerun
   // that reads nothing new (its files recorded as read) finishes them here.
   if (staged) await deliver(await options.store.recover(options.now()));
@@ -305,12 +339,16 @@ export async function ingestUnits(
     // Coverage claims the unit's hours are complete: it is stored only after the unit's events are.
     if (!unitBroken && summary.notStored === notStoredBefore) coverage.addAll(unitCoverage);
     unitsRead.push({ name: unit.name, stored: summary.notStored === notStoredBefore, broken: unitBroken || unitRejected });
-    if (Date.now() - lastFlush >= (options.flushAfterMs ?? Infinity)) await flush();
+    if (Date.now() - lastFlush >= (options.flushAfterMs ?? Infinity)) {
+      await flush();
+      // A caller that checkpoints units bounds what a stop leaves to redo: the stage goes out too.
+      if (staged) await writeOut(false);
+    }
     done += 1;
     options.onFileDone?.(unit.name, done, summary.records);
   }
   await flush();
-  if (staged) await writeStaged();
+  if (staged) await writeOut(true);
   summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return summary;
 
@@ -319,15 +357,22 @@ export async function ingestUnits(
     if (alerts.length > 0) await options.onAlerts?.(alerts);
   }
 
-  /** The end of the run's stage: its batches are committed, so a failure here leaves them to the next run's recovery. */
-  async function writeStaged() {
+  /**
+   * Writes the stage out (and, at the end of the run, stops staging), then records what waited for
+   * it. Its batches are committed, so a failure here leaves them to the next run's recovery.
+   */
+  async function writeOut(end: boolean) {
     const waiting = options.store.stagedEvents;
     try {
-      await options.store.endStaging();
+      await (end ? options.store.endStaging() : options.store.writeStaged());
     } catch (error) {
       summary.notStored += waiting;
       summary.storeErrors.push(`${error instanceof Error ? error.message : String(error)} (${waiting} events are committed: the next run writes them)`);
     }
+    const written = takeWrittenOut();
+    if (written === null) return;
+    if (written.coverage.size > 0) await options.store.withWriterLease(() => options.store.recordCoverage(written.coverage.days()));
+    if (written.units.length > 0) await options.onStored?.(written.units);
   }
 
   function reject(problem: Extract<InputItem, { type: 'problem' }> | Rejection) {

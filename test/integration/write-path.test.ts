@@ -297,6 +297,35 @@ describe('analyze of a fleet with many keys (the only writer, batches staged)', 
     expect(await evidence(store)).toEqual(reference.items);
   }, 120_000);
 
+  it('records coverage and files read only once the stage holding their events is in the table (a reader never sees hours proven whose events are staged)', async () => {
+    // GIVEN a run that stages every batch until its end, and a reader of the same table looking
+    // right after each batch's commit (its events committed and staged, not written out)
+    const store = await fresh();
+    const reader = new DynamoEvidenceStore({ client: embedded.client, tableName: store.tableName });
+    const seen: { coverageDays: number; filesRead: number }[] = [];
+    const commit = store.commit.bind(store);
+    store.commit = async (journal) => {
+      await commit(journal);
+      seen.push({ coverageDays: (await reader.coverageDays()).length, filesRead: (await reader.queryMeta('SOURCES#files')).length });
+    };
+    const run = await analyzePaths({
+      paths: [logDir],
+      store,
+      policy: defaultPolicy(),
+      batchSize: BATCH,
+      now: () => many.end,
+      skipFilesRead: true,
+      stageLimits: { maxJournals: 1_000, maxItems: 10_000_000, maxEvents: 10_000_000, maxAgeMs: 3_600_000 },
+    });
+    // THEN before the write-out no hour was proven and no file recorded; after it, both are, and the items are whole
+    expect(run.notStored).toBe(0);
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    expect(seen).toEqual(seen.map(() => ({ coverageDays: 0, filesRead: 0 })));
+    expect((await reader.coverageDays()).length).toBeGreaterThan(0);
+    expect((await reader.queryMeta('SOURCES#files')).length).toBeGreaterThan(0);
+    expect(await evidence(store)).toEqual(reference.items);
+  }, 120_000);
+
   it('a write-out cut short leaves its journals committed: the next run finishes them, counting each event once', async () => {
     const store = await fresh();
     // GIVEN item writes that fail from the fourth request of the write-out on (the run's end)
