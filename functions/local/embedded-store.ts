@@ -296,8 +296,9 @@ function embeddedClient(route: Route): DynamoDBClient {
     // dynalite checks that requests are signed, not by whom: the token header says who.
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 3,
-    // A holder stopped with Ctrl-Z would otherwise keep a reader waiting forever.
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
+    // A holder stopped with Ctrl-Z would otherwise keep a reader waiting forever; 30 s, not less,
+    // because on a loaded machine (a CI runner, a laptop building) a busy server accepts late.
+    requestHandler: { connectionTimeout: 30_000, requestTimeout: 60_000 },
   });
   client.middlewareStack.add(
     (next) => async (args) => {
