@@ -412,7 +412,8 @@ function irsaAfterAssociation(e: IdentityEvent, where: Where, state: Working, po
       summary: `${e.namespace}/${e.serviceAccount} still assumes ${e.roleArn ? roleName(e.roleArn) : 'its role'} through IRSA, though its Pod Identity association exists since ${association.createdAt.slice(0, 10)}`,
       likelyCause:
         'pods started before the association keep the IRSA environment: the credential source is decided when a pod starts, by the variables EKS injects then',
-      nextStep: `restart the workloads that use ${e.serviceAccount} (${shellCommand(['kubectl', 'rollout', 'restart', 'deployment', '-n', e.namespace])} …), then remove the role-arn annotation`,
+      // The commands themselves come from the plan (one source): restarting every Deployment of the namespace is not the fix.
+      nextStep: `restart only the workloads that run as ${e.serviceAccount}, then remove the role-arn annotation: ${shellCommand(['cutover-watch', 'plan', '-c', where.cluster ?? e.cluster ?? 'CLUSTER', '-n', e.namespace])} prints the commands (kubectl --context, the Deployments, StatefulSets and DaemonSets that use it)`,
     },
     e,
   );

@@ -831,7 +831,9 @@ describe('irsa-after-association', () => {
       sampleEventIds: ['e-1', 'e-2'],
     });
     expect(alerts[0]!.summary).toBe('billing/api still assumes payments-api-irsa through IRSA, though its Pod Identity association exists since 2024-05-14');
-    expect(alerts[0]!.nextStep).toContain('kubectl rollout restart deployment -n billing');
+    // the plan's commands, not a restart of every Deployment of the namespace
+    expect(alerts[0]!.nextStep).toContain('cutover-watch plan -c payments -n billing');
+    expect(alerts[0]!.nextStep).not.toContain('rollout restart deployment -n');
   });
 
   it('gives a recreated association its own alert', () => {
