@@ -62,6 +62,14 @@ describe('cutover-watch demo (npm start)', () => {
     expect((await readFile(path.join(work, where!), 'utf8')).startsWith('<!doctype html>')).toBe(true);
   });
 
+  it("names the sample fleet's three preflight blockers, each with its fix, and the plan command", () => {
+    const section = demo.stdout.slice(demo.stdout.indexOf('before the switch (preflight, 3 blocking'));
+    expect(section).toMatch(/\n  legacy-batch: legacy-batch has no eks-pod-identity-agent add-on.*\n    fix: install the eks-pod-identity-agent add-on/);
+    expect(section).toMatch(/\n  legacy-batch billing-export\/billing-exporter: .*AWS SDK for Go v1 1\.44\.122, too old.*\n    fix: upgrade the SDK first/);
+    expect(section).toMatch(/\n  payments-prod reporting\/report-builder: .*not sts:TagSession.*\n    fix: add sts:TagSession/);
+    expect(demo.stdout).toMatch(/cutover-watch plan --store \S+ --as-of \S+ -c legacy-batch/);
+  });
+
   it('prints an alert of each detection with its likely cause and next step', () => {
     for (const detection of ['unexpected-namespace', 'access-denied-spike', 'node-role-fallthrough', 'irsa-regression', 'irsa-after-association']) {
       expect(demo.stdout).toMatch(new RegExp(`\\n  (LOW|MEDIUM|HIGH|CRITICAL)  ${detection}  .*\\n    likely cause: .+\\n    next step:    .+`));

@@ -7,7 +7,9 @@ import { alertLine } from '../../../core/alert-format';
 import { defaultPolicy } from '../../../core/policy';
 import { VERDICT_ORDER, type ReadinessReport } from '../../../core/readiness';
 import { analyzePaths } from '../../../adapters/ingest-pipeline';
-import { writeReport } from '../../report';
+import { gatherReport, writeReport } from '../../report';
+import type { PreflightFinding } from '../../../core/preflight';
+import { displaySafe } from '../render';
 import { generateSampleFleet, writeSampleFleet } from '../../sample-fleet';
 import { command, UsageError, type Io } from '../io';
 import { positiveInteger, timeArg } from '../options';
@@ -99,10 +101,13 @@ export function demoCommand(program: Command, io: Io): void {
         const reportFile = await writeReport(store, { asOf: end, format: 'html', outDir: path.join(dir, 'reports') });
         io.out('');
         io.out(`straggler report (charts; open it in a browser): ${path.relative(io.cwd, reportFile)}`);
+        printPreflight((await gatherReport(store, { asOf: end })).report.preflight, io);
         io.out('');
         io.out('explore it:');
         const store_ = `--store ${rel} --as-of ${end.toISOString().replace('.000Z', 'Z')}`;
         io.out(`  ${command(io, `readiness ${store_} --reasons`)}`);
+        io.out(`  ${command(io, `plan ${store_} -c legacy-batch`)}   # the switch step by step: preflight fixes first, complete commands`);
+        io.out(`  ${command(io, `plan ${store_} -o sh`)} > plan.sh   # a reviewable script: reads run, changes ask`);
         io.out(`  ${command(io, `readiness ${store_} --verdict NOT_STARTED,IN_PROGRESS -o wide`)}`);
         io.out(`  ${command(io, `coverage ${store_}`)}`);
         io.out(`  ${command(io, `readiness ${store_} -c search-prod --require READY`)}   # a gate: exit 3 when below`);
@@ -183,5 +188,18 @@ async function isDemoMarker(file: string): Promise<boolean> {
     return (JSON.parse(await readFile(file, 'utf8')) as { kind?: unknown }).kind === 'demo';
   } catch {
     return false;
+  }
+}
+
+/** What must be fixed before the switch, one line each: `plan` puts these first, with their commands. */
+function printPreflight(findings: readonly PreflightFinding[], io: Io): void {
+  const blockers = findings.filter((f) => f.severity === 'blocker');
+  if (blockers.length === 0) return;
+  io.out('');
+  io.out(`before the switch (preflight, ${blockers.length} blocking; \`plan\` puts each first, with its commands):`);
+  for (const f of blockers) {
+    const where = [f.cluster, f.namespace && f.serviceAccount ? `${f.namespace}/${f.serviceAccount}` : f.namespace].filter(Boolean).join(' ');
+    io.out(`  ${displaySafe(where || f.roleArn || '')}: ${displaySafe(f.summary)}`);
+    io.out(`    fix: ${displaySafe(f.fix.text)}`);
   }
 }
