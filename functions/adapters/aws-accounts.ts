@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { emptyInventory, mergeInventory } from '../core/inventory';
 import { iamClient, parseRoleArn, syncRoles, type RoleSyncResult } from './iam-roles';
-import { AwsFatalError, fatalReason, problemReason, SDK_MAX_ATTEMPTS, syncInventory, type InventoryProblem, type SyncOptions, type SyncResult } from './eks-inventory';
+import { AwsFatalError, fatalReason, mapLimit, oneLine, problemReason, SDK_MAX_ATTEMPTS, syncInventory, type InventoryProblem, type SyncOptions, type SyncResult } from './eks-inventory';
 
 /**
  * The credential sets of a run that reads many accounts: one per named profile (`--profile`), or
@@ -384,23 +384,6 @@ function unique<T>(values: readonly T[]): T[] {
   return [...new Set(values)];
 }
 
-function oneLine(text: string | undefined): string {
-  return (text ?? '').replace(/\s+/g, ' ').trim();
-}
-
-/** Results in input order; at most `limit` calls in flight. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      out[index] = await fn(items[index] as T);
-    }
-  });
-  await Promise.all(workers);
-  return out;
-}
 
 /**
  * The roles the preflight lints (`rolesToRead`), each read with the credentials of its own account:

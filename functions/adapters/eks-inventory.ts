@@ -214,17 +214,18 @@ async function syncAgentAddon(client: EKSClient, name: string, retry: Retry, pro
 }
 
 /** An SDK response as the AWS CLI prints it: Dates become ISO strings, `undefined` fields vanish. */
-function plain(value: unknown): unknown {
+export function plain(value: unknown): unknown {
   return value === undefined ? null : JSON.parse(JSON.stringify(value));
 }
 
-function parsed(doc: unknown): Inventory {
+/** An SDK response read as the inventory document it is (the AWS CLI's shape); anything else is an UnexpectedResponse. */
+export function parsed(doc: unknown): Inventory {
   const result = parseInventoryDocument(doc);
   if (!result.ok) throw new UnexpectedResponse(result.reason);
   return result.inventory;
 }
 
-class UnexpectedResponse extends Error {
+export class UnexpectedResponse extends Error {
   override name = 'UnexpectedResponse';
 }
 
@@ -359,12 +360,12 @@ export function problemReason(error: unknown, operation: string, service = 'eks'
   return `${name}${message ? `: ${message}` : ''}`;
 }
 
-function oneLine(text: string | undefined): string {
+export function oneLine(text: string | undefined): string {
   return (text ?? '').replace(/\s+/g, ' ').trim();
 }
 
 /** Results in input order; at most `limit` calls in flight. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {

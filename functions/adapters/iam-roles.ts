@@ -8,9 +8,9 @@ import {
   paginateListAttachedRolePolicies,
   paginateListRolePolicies,
 } from '@aws-sdk/client-iam';
-import { emptyInventory, mergeInventory, parseInventoryDocument, policyDocument, type Inventory, type InventoryPolicy } from '../core/inventory';
+import { emptyInventory, mergeInventory, policyDocument, type Inventory, type InventoryPolicy } from '../core/inventory';
 import type { DynamoEvidenceStore } from './dynamo-evidence-store';
-import { defaultSleep, problemReason, rethrowFatal, SDK_MAX_ATTEMPTS, withRetry, type InventoryProblem, type Retry } from './eks-inventory';
+import { defaultSleep, parsed, plain, problemReason, rethrowFatal, SDK_MAX_ATTEMPTS, UnexpectedResponse, withRetry, type InventoryProblem, type Retry } from './eks-inventory';
 
 /**
  * The IAM side of the preflight: each role's trust policy, inline policies and attached customer
@@ -165,16 +165,3 @@ async function listAll<P, T>(open: (token: string | undefined) => AsyncIterable<
   }, retry);
 }
 
-function plain(value: unknown): unknown {
-  return value === undefined ? null : JSON.parse(JSON.stringify(value));
-}
-
-function parsed(doc: unknown): Inventory {
-  const result = parseInventoryDocument(doc);
-  if (!result.ok) throw new UnexpectedResponse(result.reason);
-  return result.inventory;
-}
-
-class UnexpectedResponse extends Error {
-  override name = 'UnexpectedResponse';
-}

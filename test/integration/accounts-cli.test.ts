@@ -10,15 +10,14 @@ import { Command } from 'commander';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AccountCredentials } from '../../functions/adapters/aws-accounts';
 import { BACKFILL_PK, RateLimiter, type BackfillCheckpoint } from '../../functions/adapters/cloudtrail-backfill';
 import { backfillCommand, resumeCommand } from '../../functions/local/cli/commands/backfill';
 import { inventorySyncCommand } from '../../functions/local/cli/commands/inventory-sync';
-import type { Io } from '../../functions/local/cli/io';
 import { execute } from '../../functions/local/cli/main';
 import { withStore } from '../../functions/local/cli/store-options';
+import { recordingIo } from '../support/recording-io';
 
 const END = new Date('2026-11-20T00:00:00Z');
 const ROLE = 'arn:aws:iam::{account}:role/cutover-watch-read';
@@ -50,20 +49,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function recordingIo(): { io: Io; out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = {
-    out: (l) => void out.push(l),
-    err: (l) => void err.push(l),
-    stdin: new PassThrough(),
-    progressStream: new PassThrough(),
-    interactive: false,
-    cwd: dir,
-    now: () => END,
-  };
-  return { io, out, err };
-}
 
 // ---------------------------------------------------------------------------------------------
 // inventory sync
@@ -99,7 +84,7 @@ function eksFor(deniedListClusters: readonly string[]) {
 }
 
 async function sync(argv: string[], clientFor: ReturnType<typeof eksFor>['clientFor']) {
-  const { io, out, err } = recordingIo();
+  const { io, out, err } = recordingIo(dir, () => END);
   let code = 0;
   const program = new Command('cutover-watch');
   inventorySyncCommand(program.command('inventory'), io, (c) => (code = Math.max(code, c)), { clientFor, env: { AWS_REGION: 'us-east-1' } });
@@ -221,7 +206,7 @@ function cloudTrailFor(deniedLookup: readonly string[]) {
 }
 
 async function backfill(argv: string[], clientFor: ReturnType<typeof cloudTrailFor>) {
-  const { io, out, err } = recordingIo();
+  const { io, out, err } = recordingIo(dir, () => END);
   let code = 0;
   const program = new Command('cutover-watch');
   backfillCommand(program, io, (c) => (code = Math.max(code, c)), {

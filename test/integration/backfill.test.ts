@@ -4,7 +4,6 @@ import { Command } from 'commander';
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   BACKFILL_EVENT_NAMES,
@@ -25,11 +24,11 @@ import { defaultPolicy } from '../../functions/core/policy';
 import { analyzePaths, type AnalyzeSummary } from '../../functions/adapters/ingest-pipeline';
 import { execute } from '../../functions/local/cli/main';
 import { backfillCommand } from '../../functions/local/cli/commands/backfill';
-import type { Io } from '../../functions/local/cli/io';
 import { withStore } from '../../functions/local/cli/store-options';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { sampleFleet } from '../support/sample-fleets';
 import { countWrites } from '../support/count-writes';
+import { recordingIo } from '../support/recording-io';
 
 // The real DynamoDB API (dynalite on disk) and a fake CloudTrail LookupEvents over the sample fleet.
 
@@ -408,17 +407,7 @@ describe('backfill from LookupEvents', () => {
 // The command, in process, the way main.ts runs it.
 
 async function cli(argv: string[], deps: { interrupt?: (stop: () => void) => void; env?: NodeJS.ProcessEnv } = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = {
-    out: (l) => void out.push(l),
-    err: (l) => void err.push(l),
-    stdin: new PassThrough(),
-    progressStream: new PassThrough(),
-    interactive: false,
-    cwd: dir,
-    now: () => END,
-  };
+  const { io, out, err } = recordingIo(dir, () => END);
   let code = 0;
   const program = new Command('cutover-watch');
   backfillCommand(program, io, (c) => (code = Math.max(code, c)), {

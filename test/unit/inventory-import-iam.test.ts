@@ -2,12 +2,11 @@ import { Command } from 'commander';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryCommand } from '../../functions/local/cli/commands/inventory';
-import type { Io } from '../../functions/local/cli/io';
 import { execute } from '../../functions/local/cli/main';
 import { withStore } from '../../functions/local/cli/store-options';
+import { recordingIo } from '../support/recording-io';
 
 /** `inventory import` of the AWS CLI's IAM and add-on output (test/fixtures/iam), in process. */
 const FIXTURES = path.join(__dirname, '../fixtures/iam');
@@ -21,17 +20,7 @@ afterAll(async () => {
 });
 
 async function cli(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = {
-    out: (l) => void out.push(l),
-    err: (l) => void err.push(l),
-    stdin: new PassThrough(),
-    progressStream: new PassThrough(),
-    interactive: false,
-    cwd: work,
-    now: () => new Date('2026-12-02T00:00:00Z'),
-  };
+  const { io, out, err } = recordingIo(work, () => new Date('2026-12-02T00:00:00Z'));
   const program = new Command('cutover-watch');
   inventoryCommand(program, io);
   const code = await execute(program, argv, io, () => 0);

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { createHash } from 'node:crypto';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
@@ -24,10 +24,10 @@ import {
 import type { Alert } from '../../functions/core/alert';
 import { defaultPolicy } from '../../functions/core/policy';
 import { analyzeCommand } from '../../functions/local/cli/commands/analyze';
-import type { Io } from '../../functions/local/cli/io';
 import { execute } from '../../functions/local/cli/main';
 import { embeddedTables } from '../support/embedded-tables';
 import { sampleFleet } from '../support/sample-fleets';
+import { recordingIo } from '../support/recording-io';
 
 const s3 = mockClient(S3Client);
 afterEach(() => s3.reset());
@@ -458,17 +458,7 @@ describe('analyze of S3 and of the same files on disk', () => {
 // The command, in process, the way main.ts runs it.
 
 async function cli(argv: string[], s3Client: () => Promise<{ client: S3Client; region: string }> = async () => ({ client: client(), region: 'us-east-1' })) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = {
-    out: (l) => void out.push(l),
-    err: (l) => void err.push(l),
-    stdin: new PassThrough(),
-    progressStream: new PassThrough(),
-    interactive: false,
-    cwd: fixture.work,
-    now,
-  };
+  const { io, out, err } = recordingIo(fixture.work, now);
   let code = 0;
   const program = new Command('cutover-watch');
   analyzeCommand(program, io, (c) => (code = Math.max(code, c)), { s3Client, sleep: noSleep });
