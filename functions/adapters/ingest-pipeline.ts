@@ -208,48 +208,41 @@ export async function ingestUnits(
   let unitsRead: { name: string; stored: boolean; broken: boolean }[] = [];
   let lastFlush = Date.now();
   /**
-   * Staged (below): what a flush proved waits here until the stage holding its events is written
-   * out. Coverage, a file recorded as read and a backfill checkpoint each say "these events are in
-   * the table"; written at the commit, a reader (or a run after a lost write-out) would pair them
-   * with evidence that lacks the staged events: a READY that is not.
+   * What a flush proved waits here until the events it read are in the table: at once for a store
+   * that writes every batch, after the write-out of the stage holding them for a staged one.
+   * Coverage, a file recorded as read and a backfill checkpoint each say "these events are in the
+   * table"; written at the commit of a staged batch, a reader (or a run after a lost write-out)
+   * would pair them with evidence that lacks the staged events: a READY that is not.
    */
-  let awaiting: { coverage: CoverageAccumulator; units: { name: string; stored: boolean; whole: boolean }[] } = { coverage: new CoverageAccumulator(), units: [] };
+  let awaiting: Awaiting = { coverage: new CoverageAccumulator(), units: [] };
   let lostStagesAtStart = 0;
   const flush = async () => {
     const proven = coverage;
     coverage = new CoverageAccumulator();
     const units = unitsRead;
     unitsRead = [];
-    let notStored = 0;
-    let ready: typeof awaiting | null = null;
     // One writer lease per batch (a table shared with the live ingest), not per run.
-    await options.store.withWriterLease(async () => {
-      notStored = await flushEvents();
-      const done = units.map((u) => ({ name: u.name, stored: u.stored && notStored === 0, whole: !u.broken && u.stored && notStored === 0 }));
-      if (!staged) {
-        if (proven.size > 0 && notStored === 0) await options.store.recordCoverage(proven.days());
-        ready = { coverage: new CoverageAccumulator(), units: done };
-        return;
-      }
+    const written = await options.store.withWriterLease(async () => {
+      const notStored = await flushEvents();
       if (notStored === 0) awaiting.coverage.addAll(proven);
-      awaiting.units.push(...done);
-      ready = takeWrittenOut();
+      awaiting.units.push(...units.map((u) => ({ name: u.name, stored: u.stored && notStored === 0, whole: !u.broken && u.stored && notStored === 0 })));
+      const ready = takeWrittenOut();
       if (ready !== null && ready.coverage.size > 0) await options.store.recordCoverage(ready.coverage.days());
+      return ready;
     });
     lastFlush = Date.now();
-    const reported = (ready as typeof awaiting | null)?.units ?? [];
-    if (reported.length > 0) await options.onStored?.(reported);
+    if (written !== null && written.units.length > 0) await options.onStored?.(written.units);
   };
   /** What awaits a write-out, once everything committed is in the table (null while some is staged). */
-  const takeWrittenOut = (): typeof awaiting | null => {
-    if (options.store.lostStages !== lostStagesAtStart) {
+  const takeWrittenOut = (): Awaiting | null => {
+    if ((options.store.lostStages ?? 0) !== lostStagesAtStart) {
       // A write-out failed: its journals are committed but their items wait for a recovery, so
       // nothing awaiting is proven; a rerun reads those units again (their events are replays).
       const lost = { coverage: new CoverageAccumulator(), units: awaiting.units.map((u) => ({ ...u, stored: false, whole: false })) };
       awaiting = { coverage: new CoverageAccumulator(), units: [] };
       return lost;
     }
-    if (options.store.stagedJournals > 0) return null;
+    if ((options.store.stagedJournals ?? 0) > 0) return null;
     const written = awaiting;
     awaiting = { coverage: new CoverageAccumulator(), units: [] };
     return written;
@@ -379,6 +372,12 @@ export async function ingestUnits(
     summary.rejected += 1;
     options.onRejection?.({ file: problem.file, where: problem.where ?? null, field: 'field' in problem ? (problem.field ?? null) : null, reason: problem.reason });
   }
+}
+
+/** What a flush proved, waiting for its events to be in the table (see `awaiting` in ingestUnits). */
+interface Awaiting {
+  coverage: CoverageAccumulator;
+  units: { name: string; stored: boolean; whole: boolean }[];
 }
 
 /** A summary with nothing counted yet; callers that add runs together start from it too. */
