@@ -336,6 +336,16 @@ function skipLiteral(b: Buffer, i: number, end: number, text: Buffer): number {
   return i + text.length;
 }
 
+/** Past a member's key and its colon (`"key" :`), from the key's opening quote; -1 if not there. */
+function skipKeyAndColon(b: Buffer, i: number, end: number): number {
+  if (i >= end || b[i] !== QUOTE) return -1;
+  i = skipString(b, i + 1, end);
+  if (i < 0) return -1;
+  i = skipSpaces(b, i, end);
+  if (i >= end || b[i] !== COLON) return -1;
+  return i + 1;
+}
+
 function skipSpaces(b: Buffer, i: number, end: number): number {
   while (i < end) {
     const c = b[i] as number;
@@ -370,12 +380,8 @@ function skipJson(b: Buffer, i: number, end: number, depth: number): number {
         containers[++depth] = c === OPEN_BRACE ? 1 : 2;
         if (c === OPEN_BRACE) {
           // A key and its colon, then the member's value.
-          if (i >= end || b[i] !== QUOTE) return -1;
-          i = skipString(b, i + 1, end);
+          i = skipKeyAndColon(b, i, end);
           if (i < 0) return -1;
-          i = skipSpaces(b, i, end);
-          if (i >= end || b[i] !== COLON) return -1;
-          i++;
         }
         continue;
       }
@@ -394,13 +400,8 @@ function skipJson(b: Buffer, i: number, end: number, depth: number): number {
       if (d === COMMA) {
         i++;
         if (inObject) {
-          i = skipSpaces(b, i, end);
-          if (i >= end || b[i] !== QUOTE) return -1;
-          i = skipString(b, i + 1, end);
+          i = skipKeyAndColon(b, skipSpaces(b, i, end), end);
           if (i < 0) return -1;
-          i = skipSpaces(b, i, end);
-          if (i >= end || b[i] !== COLON) return -1;
-          i++;
         }
         break;
       }

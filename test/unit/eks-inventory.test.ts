@@ -18,15 +18,14 @@ import { Command } from 'commander';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AwsFatalError, syncInventory, type SyncOptions } from '../../functions/adapters/eks-inventory';
 import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory } from '../../functions/core/inventory';
 import { execute } from '../../functions/local/cli/main';
 import { inventorySyncCommand } from '../../functions/local/cli/commands/inventory-sync';
-import type { Io } from '../../functions/local/cli/io';
 import { withStore } from '../../functions/local/cli/store-options';
 import { sampleFleet } from '../support/sample-fleets';
+import { recordingIo } from '../support/recording-io';
 
 const eks = mockClient(EKSClient);
 // The CLI's sync also reads the associations' roles (the preflight): IAM answers from the fleet's get-role output.
@@ -430,17 +429,7 @@ afterAll(async () => {
 });
 
 async function cli(argv: string[], env: NodeJS.ProcessEnv = { AWS_REGION: 'us-west-2' }) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = {
-    out: (l) => void out.push(l),
-    err: (l) => void err.push(l),
-    stdin: new PassThrough(),
-    progressStream: new PassThrough(),
-    interactive: false,
-    cwd: work,
-    now: () => new Date('2026-11-20T00:00:00Z'),
-  };
+  const { io, out, err } = recordingIo(work, () => new Date('2026-11-20T00:00:00Z'));
   let code = 0;
   const program = new Command('cutover-watch');
   const inventory = program.command('inventory');
