@@ -33,6 +33,8 @@ import {
   GUARD_SHARD_IDS,
   guardHour,
   guardPk,
+  GUARD_FORMAT_PK,
+  GUARD_FORMAT_SK,
   guardShardSk,
   INVENTORY_PK,
   JOURNAL_LEASE_SECONDS,
@@ -388,7 +390,9 @@ export class DynamoEvidenceStore implements EvidencePort {
     }
     // Stores written before the journal kept one guard item per event: those still count.
     const legacy = new Set(
-      (await this.batchGet([...candidates.values()].flat().map((id) => key(legacyEventGuardPk(id), 'EVENT')))).map((i) => i.pk.slice('EVENT#'.length)),
+      candidates.size > 0 && (await this.mayHoldLegacyGuards(now))
+        ? (await this.batchGet([...candidates.values()].flat().map((id) => key(legacyEventGuardPk(id), 'EVENT')))).map((i) => i.pk.slice('EVENT#'.length))
+        : [],
     );
     for (const [hour, ids] of candidates) {
       const open = ids.filter((id) => !legacy.has(id));
@@ -416,6 +420,32 @@ export class DynamoEvidenceStore implements EvidencePort {
     faultPoint('after-claim');
     return claim;
   }
+
+  /**
+   * Whether per-event guards of a pre-journal writer may be in the table, asked once per store. A
+   * table with no scope item has never counted an event (every counted event writes its scope), so
+   * it cannot hold such a guard: the first claim in it writes the format marker, and from then on
+   * no claim reads a guard per event (on a fleet, those reads were most of a run's requests).
+   */
+  private async mayHoldLegacyGuards(now: Date): Promise<boolean> {
+    this.legacyGuards ??= (async () => {
+      const marker = key(GUARD_FORMAT_PK, GUARD_FORMAT_SK);
+      const { Item } = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: marker, ConsistentRead: true }));
+      if (Item !== undefined) return false;
+      const { Items } = await this.doc.send(
+        new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': SCOPES_PK }, Limit: 1, ConsistentRead: true }),
+      );
+      if ((Items?.length ?? 0) > 0) return true;
+      await this.write(new PutCommand({ TableName: this.tableName, Item: { ...marker, type: 'format', legacyGuards: false, at: now.toISOString() } }));
+      return false;
+    })().catch((error: unknown) => {
+      this.legacyGuards = undefined;
+      throw error;
+    });
+    return this.legacyGuards;
+  }
+
+  private legacyGuards: Promise<boolean> | undefined;
 
   /** Claims `ids` of one hour for the batch, conditional on the shard it writes (see above). */
   private async claimHour(

@@ -18,6 +18,7 @@
  * | `EVENTS#<yyyy-mm-ddThh>`   | `S#<nnnn>`               | replay guards: eventIDs of that hour counted (and claimed) |
  * | `JOURNAL`                  | `B#<batch>` / `C#<batch>#<n>` | a batch's journal head (state) and chunks: the commit point |
  * | `EVENT#<eventID>`          | `EVENT`                  | legacy replay guard, one per event (read, never written) |
+ * | `FORMAT`                   | `GUARDS`                 | this table never held legacy guards: they are not looked up |
  * | `COVERAGE`                 | `<acct>|<region>|<day>`  | hours and slices of complete CloudTrail read    |
  * | `LEASE`                    | `WRITER`                 | the writer lease: who may write batches now (several writers) |
  * | `SOURCES#s3://<bucket>`    | object key               | an S3 log object read whole, its events stored: its ETag |
@@ -86,6 +87,12 @@ export const scopeId = (kind: ScopeKind, name: string): string => `${kind}:${nam
 export const scopePk = (scope: string): string => `SCOPE#${scope}`;
 /** Pre-journal stores kept one guard item per event; they are still read so old evidence is not counted again. */
 export const legacyEventGuardPk = (eventId: string): string => `EVENT#${eventId}`;
+/**
+ * Present when the table held no counted event when a journal-era writer first claimed in it: no
+ * per-event guard can exist, and claims skip looking them up (one read per event on a fleet run).
+ */
+export const GUARD_FORMAT_PK = 'FORMAT';
+export const GUARD_FORMAT_SK = 'GUARDS';
 /** The guard bucket of an event: its hour (`2026-11-10T10`), so one batch touches few buckets. */
 export const guardHour = (eventTime: string): string => eventTime.slice(0, 13);
 export const guardPk = (hour: string): string => `EVENTS#${hour}`;

@@ -21,6 +21,8 @@ describe('DynamoEvidenceStore failure paths', () => {
   it('re-reads the hour and keeps out an id another writer counted when its claim write loses the race', async () => {
     // GIVEN nothing is known, but another writer counts evt-2 between our read and our claim
     ddb.on(BatchGetCommand).resolves({ Responses: { t: [] } });
+    // a table marked as never holding per-event guards (see legacy-guards.test.ts)
+    ddb.on(GetCommand).resolves({ Item: { pk: 'FORMAT', sk: 'GUARDS', legacyGuards: false } });
     ddb.on(PutCommand).resolves({});
     ddb.on(PutCommand, { Item: { pk: 'EVENTS#2026-11-22T10', sk: 'S#0001' } }).rejectsOnce(conditionFailed()).resolves({});
     ddb.on(QueryCommand).resolves({ Items: [{ pk: 'EVENTS#2026-11-22T10', sk: 'S#0001', ids: ['evt-2'], version: 1 }] });

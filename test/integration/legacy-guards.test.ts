@@ -1,0 +1,92 @@
+import { PutCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import type { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import { ingestBatch } from '../../functions/core/ingest';
+import { GUARD_FORMAT_PK, GUARD_FORMAT_SK, legacyEventGuardPk, SCOPES_PK } from '../../functions/core/table-schema';
+import { embeddedTables } from '../support/embedded-tables';
+import { identityEvent } from '../support/events';
+
+/*
+ * Stores written before the journal kept one guard item per event (`EVENT#<id>`). A claim still
+ * honours them in a table that may hold them, and skips the lookup (one key per event) in a table
+ * that never counted an event before a journal-era writer claimed in it.
+ */
+const tables = embeddedTables('legacy-guards');
+
+const events = (ids: string[]) =>
+  ids.map((id, n) =>
+    identityEvent('irsa', {
+      eventId: id,
+      eventTime: `2026-11-10T10:0${n}:00Z`,
+      oidcIssuer: 'oidc.eks.eu-west-1.amazonaws.com/id/ABC',
+      namespace: 'payments',
+      serviceAccount: 'api',
+      roleArn: 'arn:aws:iam::111122223333:role/api',
+    }),
+  );
+
+/** Records every key a BatchGetItem asks for, by SDK middleware on the shared client. */
+function watchBatchGets(): { keys: string[]; remove(): void } {
+  const keys: string[] = [];
+  const client = tables.embedded.client;
+  const name = `watch-gets-${Math.random().toString(36).slice(2)}`;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'BatchGetItemCommand') {
+        // The document client's input: keys as plain strings (marshalled later in the stack).
+        const request = (args.input as { RequestItems: Record<string, { Keys: { pk: string }[] }> }).RequestItems;
+        for (const { Keys } of Object.values(request)) for (const k of Keys) keys.push(k.pk);
+      }
+      return next(args);
+    },
+    { step: 'initialize', name },
+  );
+  return { keys, remove: () => void client.middlewareStack.remove(name) };
+}
+
+const doc = () => DynamoDBDocumentClient.from(tables.embedded.client);
+const marker = async (store: DynamoEvidenceStore) =>
+  (await doc().send(new GetCommand({ TableName: store.tableName, Key: { pk: GUARD_FORMAT_PK, sk: GUARD_FORMAT_SK } }))).Item;
+
+describe('per-event guards of pre-journal stores', () => {
+  it('a table that never counted an event gets the format marker at its first claim, and no claim looks up a guard per event', async () => {
+    const store = await tables.fresh();
+    const watch = watchBatchGets();
+    try {
+      const first = await ingestBatch(events(['a-1', 'a-2']), store, new Date('2026-11-10T11:00:00Z'));
+      const again = await ingestBatch(events(['a-1', 'a-2', 'a-3']), store, new Date('2026-11-10T11:05:00Z'));
+      expect(first.replayed).toBe(0);
+      expect(again.replayed).toBe(2);
+      expect(watch.keys.filter((k) => k.startsWith('EVENT#'))).toEqual([]);
+      expect(await marker(store)).toMatchObject({ legacyGuards: false });
+    } finally {
+      watch.remove();
+    }
+  });
+
+  it('a table that counted events before, without the marker, still honours a per-event guard and is not marked', async () => {
+    const store = await tables.fresh();
+    // What a pre-journal writer left: the event's scope and its own guard item.
+    await doc().send(new PutCommand({ TableName: store.tableName, Item: { pk: SCOPES_PK, sk: 'issuer:oidc.eks.eu-west-1.amazonaws.com/id/ABC', type: 'scope', kind: 'issuer' } }));
+    await doc().send(new PutCommand({ TableName: store.tableName, Item: { pk: legacyEventGuardPk('old-1'), sk: 'EVENT' } }));
+    const watch = watchBatchGets();
+    try {
+      const result = await ingestBatch(events(['old-1', 'new-1']), store, new Date('2026-11-10T11:00:00Z'));
+      expect(result.replayed).toBe(1);
+      expect(watch.keys).toContain(legacyEventGuardPk('new-1'));
+      expect(await marker(store)).toBeUndefined();
+    } finally {
+      watch.remove();
+    }
+  });
+
+  it('a marked table does not read per-event guards (so an EVENT# item written after the marker is not one)', async () => {
+    const store = await tables.fresh();
+    await ingestBatch(events(['m-1']), store, new Date('2026-11-10T11:00:00Z'));
+    await doc().send(new PutCommand({ TableName: store.tableName, Item: { pk: legacyEventGuardPk('m-2'), sk: 'EVENT' } }));
+    const result = await ingestBatch(events(['m-1', 'm-2']), store, new Date('2026-11-10T11:05:00Z'));
+    expect(result.replayed).toBe(1);
+    expect(result.itemsWritten).toBeGreaterThan(0);
+  });
+});
