@@ -17,6 +17,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Alert } from '../core/alert';
 import type { IdentityEvent } from '../core/identity-event';
 import type { CoverageDay } from '../core/coverage';
@@ -521,10 +522,12 @@ export class DynamoEvidenceStore implements EvidencePort {
   }
 
   async commit(journal: BatchJournal): Promise<void> {
-    const data = JSON.stringify({ deltas: journal.deltas, alerts: journal.alerts, guards: journal.guards });
-    const chunks: string[] = [];
-    for (let i = 0; i < data.length; i += JOURNAL_CHUNK_CHARS) chunks.push(data.slice(i, i + JOURNAL_CHUNK_CHARS));
-    const puts = chunks.map((d, n) => ({ PutRequest: { Item: { pk: JOURNAL_PK, sk: chunkSk(journal.batch, n), data: d } } }));
+    // Compressed: a fleet batch's journal is megabytes of JSON that repeats its keys (about 12x
+    // smaller at level 1), written and deleted once per batch; DynamoDB bills a write per KB.
+    const data = gzipSync(JSON.stringify({ deltas: journal.deltas, alerts: journal.alerts, guards: journal.guards }), { level: 1 });
+    const chunks: Uint8Array[] = [];
+    for (let i = 0; i < data.length; i += JOURNAL_CHUNK_BYTES) chunks.push(data.subarray(i, i + JOURNAL_CHUNK_BYTES));
+    const puts = chunks.map((gz, n) => ({ PutRequest: { Item: { pk: JOURNAL_PK, sk: chunkSk(journal.batch, n), gz } } }));
     const head = { pk: JOURNAL_PK, sk: `B#${journal.batch}`, batch: journal.batch, state: 'committed', at: journal.at, chunks: chunks.length, hours: Object.keys(journal.guards) };
     if (this.serialized && puts.length < BATCH_WRITE_LIMIT) {
       // One request. Cut short, it leaves a head without all its chunks, which recovery drops as
@@ -596,7 +599,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       }
       throw new StoreError(`journal of batch ${batch} has ${chunks.length} of its ${String(head['chunks'])} chunks`);
     }
-    const body = JSON.parse(chunks.map((c) => String(c['data'])).join('')) as Pick<BatchJournal, 'deltas' | 'alerts' | 'guards'>;
+    const body = JSON.parse(journalText(chunks)) as Pick<BatchJournal, 'deltas' | 'alerts' | 'guards'>;
     const journal: BatchJournal = { batch, at: String(head['at']), ...body };
     const alerts = journal.alerts.length > 0 ? await this.recordAlerts(journal.alerts) : [];
     const result = await this.apply(journal.deltas.map((item) => ({ item, eventIds: [], batch })));
@@ -1482,8 +1485,18 @@ const TAGS = 'batches';
  */
 const TAG_HORIZON_MS = 3_600_000;
 const TAG_LIMIT = 64;
-/** Characters per journal chunk: ≤ 360 KB even if every character took 4 bytes (items ≤ 400 KB). */
-const JOURNAL_CHUNK_CHARS = 90_000;
+/**
+ * Bytes of the compressed journal per chunk: a Binary attribute well under DynamoDB's 400 KB item
+ * size, which counts attribute names and values (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items).
+ */
+const JOURNAL_CHUNK_BYTES = 300_000;
+
+/** A journal's JSON from its chunks in order: gzip bytes (`gz`), or text (`data`) as journals were written before. */
+function journalText(chunks: readonly EvidenceItem[]): string {
+  const bytes: unknown[] = chunks.map((c) => (c as Record<string, unknown>)['gz']);
+  if (bytes.every((b): b is Uint8Array => b instanceof Uint8Array)) return gunzipSync(Buffer.concat(bytes)).toString('utf8');
+  return chunks.map((c) => String(c['data'])).join('');
+}
 
 type BatchState = 'open' | 'committed' | 'dead';
 

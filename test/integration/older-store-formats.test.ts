@@ -2,17 +2,20 @@ import { PutCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import type { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import { aggregate } from '../../functions/core/evidence';
 import { ingestBatch } from '../../functions/core/ingest';
 import { GUARD_FORMAT_PK, GUARD_FORMAT_SK, legacyEventGuardPk, SCOPES_PK } from '../../functions/core/table-schema';
 import { embeddedTables } from '../support/embedded-tables';
 import { identityEvent } from '../support/events';
 
 /*
+ * What older versions left in a table is still read right.
+ *
  * Stores written before the journal kept one guard item per event (`EVENT#<id>`). A claim still
  * honours them in a table that may hold them, and skips the lookup (one key per event) in a table
  * that never counted an event before a journal-era writer claimed in it.
  */
-const tables = embeddedTables('legacy-guards');
+const tables = embeddedTables('older-formats');
 
 const events = (ids: string[]) =>
   ids.map((id, n) =>
@@ -88,5 +91,29 @@ describe('per-event guards of pre-journal stores', () => {
     const result = await ingestBatch(events(['m-1', 'm-2']), store, new Date('2026-11-10T11:05:00Z'));
     expect(result.replayed).toBe(1);
     expect(result.itemsWritten).toBeGreaterThan(0);
+  });
+});
+
+describe('journals written as text chunks', () => {
+  it('a committed journal of text chunks (as written before journals were compressed) is rolled forward by the next batch', async () => {
+    const store = await tables.fresh();
+    const batch = `${new Date('2026-11-10T11:00:00Z').getTime().toString(36).padStart(9, '0')}-0123456789`;
+    const counted = events(['t-1', 't-2']);
+    const body = JSON.stringify({ deltas: aggregate(counted).map((d) => d.item), alerts: [], guards: { '2026-11-10T10': ['t-1', 't-2'] } });
+    const half = Math.ceil(body.length / 2);
+    for (const [n, data] of [body.slice(0, half), body.slice(half)].entries()) {
+      await doc().send(new PutCommand({ TableName: store.tableName, Item: { pk: 'JOURNAL', sk: `C#${batch}#${String(n).padStart(4, '0')}`, data } }));
+    }
+    await doc().send(
+      new PutCommand({ TableName: store.tableName, Item: { pk: 'JOURNAL', sk: `B#${batch}`, batch, state: 'committed', at: '2026-11-10T11:00:00.000Z', chunks: 2, hours: ['2026-11-10T10'] } }),
+    );
+
+    // The next batch recovers it first: its events count, once, and the journal is gone.
+    const next = await ingestBatch(events(['t-1', 't-2', 't-3']), store, new Date('2026-11-10T11:05:00Z'));
+    expect(next.replayed).toBe(2);
+    const evidence = await store.namespaceEvidence(['issuer:oidc.eks.eu-west-1.amazonaws.com/id/ABC'], 'payments');
+    expect(evidence.find((i) => i.sk === 'SA#payments#api')).toMatchObject({ irsaOk: 3, irsaLastOk: '2026-11-10T10:02:00Z' });
+    const journal = await doc().send(new GetCommand({ TableName: store.tableName, Key: { pk: 'JOURNAL', sk: `B#${batch}` } }));
+    expect(journal.Item).toBeUndefined();
   });
 });
