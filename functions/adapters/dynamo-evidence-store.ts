@@ -24,7 +24,7 @@ import type { CoverageDay } from '../core/coverage';
 import type { DetectionNeeds, DetectionState, NamespaceState } from '../core/detections';
 import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
 import type { ApplyResult, BatchJournal, Claim, EvidencePort, GuardedEvent } from '../core/ingest';
-import { emptyInventory, mergeInventory, type Inventory } from '../core/inventory';
+import { emptyInventory, mergeInventories, mergeInventory, type Inventory } from '../core/inventory';
 import type { EvidenceSnapshot } from '../core/readiness';
 import { faultPoint } from './fault-injection';
 import {
@@ -1001,12 +1001,7 @@ export class DynamoEvidenceStore implements EvidencePort {
 
   async loadInventory(): Promise<Inventory> {
     const items = await this.query({ pk: INVENTORY_PK });
-    let inventory = emptyInventory();
-    for (const item of items) {
-      const part = JSON.parse(String(item['data'])) as Inventory;
-      inventory = mergeInventory(inventory, part);
-    }
-    return inventory;
+    return mergeInventories(items.map((item) => JSON.parse(String(item['data'])) as Inventory));
   }
 
   /** Stores inventory facts merged into what is there; returns the merged whole. */

@@ -351,6 +351,23 @@ function association(a: unknown): InventoryAssociation | string {
  * names a cluster or role only by name (`name:<name>`, from a file named after it) joins the one
  * with that name once it is known.
  */
+/**
+ * Many inventories merged in order, as `mergeInventory` one after the other would, in one pass: a
+ * store keeps one fact per item, and merging thousands of them one by one was quadratic.
+ */
+export function mergeInventories(parts: readonly Inventory[]): Inventory {
+  const all: Required<Inventory> = { clusters: [], associations: [], nodegroups: [], addons: [], roles: [], policies: [] };
+  for (const part of parts) {
+    for (const c of part.clusters) all.clusters.push(c);
+    for (const a of part.associations) all.associations.push(a);
+    for (const n of part.nodegroups) all.nodegroups.push(n);
+    for (const a of part.addons ?? []) all.addons.push(a);
+    for (const r of part.roles ?? []) all.roles.push(r);
+    for (const p of part.policies ?? []) all.policies.push(p);
+  }
+  return mergeInventory(emptyInventory(), all);
+}
+
 export function mergeInventory(base: Inventory, next: Inventory): Inventory {
   const clusters = new Map(base.clusters.map((c) => [c.arn, c]));
   for (const c of next.clusters) {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { aggregate, mergeItems, type EvidenceItem } from '../../functions/core/evidence';
-import { attachedDocuments, emptyInventory, mergeInventory, parseInventoryDocument, policyDocument, subjectOfFileName, type Inventory } from '../../functions/core/inventory';
+import { attachedDocuments, emptyInventory, mergeInventories, mergeInventory, parseInventoryDocument, policyDocument, subjectOfFileName, type Inventory } from '../../functions/core/inventory';
 import { assessReadiness } from '../../functions/core/readiness';
 import type { IdentityEvent } from '../../functions/core/identity-event';
 import { identityEvent } from '../support/events';
@@ -158,5 +158,25 @@ describe('the SDKs of a service account, from its IRSA user agents', () => {
   it('add nothing to an item whose events carry no user agent', () => {
     const [sa] = aggregate([irsaEvent({ eventId: 'e1', userAgent: null })]).map((d) => d.item).filter((i) => i.type === 'sa');
     expect(sa).not.toHaveProperty('irsaSdks');
+  });
+});
+
+describe('mergeInventories', () => {
+  it('gives what merging the parts one by one gives, whichever order a role and its partial documents come in', () => {
+    const names = [
+      'list-attached-role-policies--payments-prod-ledger-ledger-sync.json',
+      'get-role-policy-payments-prod-ledger-ledger-sync.json',
+      'get-role-payments-prod-ledger-ledger-sync.json',
+      'get-role-payments-prod-shared-s3-reader.json',
+      'get-policy-version--ledger-queue-by-service-account.json',
+      'describe-addon-payments-prod.json',
+      'describe-addon-search-prod-degraded.json',
+    ];
+    for (const order of [names, [...names].reverse()]) {
+      const parts = order.map((name) => parse(fixture(name), name));
+      const oneByOne = parts.reduce((inv, part) => mergeInventory(inv, part), emptyInventory());
+      expect(mergeInventories(parts)).toEqual(oneByOne);
+      expect(mergeInventories(parts).roles).toHaveLength(2);
+    }
   });
 });
