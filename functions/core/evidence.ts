@@ -100,12 +100,14 @@ export interface AggregateOptions {
 /** Spike counters are only needed while their window can still alert; DynamoDB TTL drops them after. */
 const SPIKE_TTL_SECONDS = 2 * 86_400;
 
+/** Each type's rules as a list, made once: merges run once per item of every event. */
+const RULE_LISTS = Object.fromEntries(Object.entries(MERGE_RULES).map(([type, rules]) => [type, Object.entries(rules)])) as Record<ItemType, [string, MergeRule][]>;
+
 /** Combines two versions of the same item; `a` may be an item read from the store, `b` a delta. */
 export function mergeItems(a: EvidenceItem | undefined, b: EvidenceItem): EvidenceItem {
   if (a === undefined) return b;
-  const rules = MERGE_RULES[b.type];
   const out: EvidenceItem = { ...a, ...b };
-  for (const [field, rule] of Object.entries(rules)) {
+  for (const [field, rule] of RULE_LISTS[b.type]) {
     out[field] = mergeField(rule, a, b, field);
   }
   return out;
@@ -134,6 +136,8 @@ function mergeField(rule: MergeRule, a: EvidenceItem, b: EvidenceItem, field: st
     case 'max':
       return (x as string) >= (y as string) ? x : y;
     case 'set':
+      // Most events repeat what an item holds (its role, its place): then the union is `x` itself.
+      if (isCanonicalSet(x as string[]) && (y as string[]).every((v) => (x as string[]).includes(v))) return x;
       return [...new Set([...(x as string[]), ...(y as string[])])].sort().slice(0, SET_LIMIT);
     case 'keep':
       return x;
@@ -312,4 +316,11 @@ function attempt(p: string, e: IdentityEvent): Record<string, AttrValue> {
     [`${p}LastFailed`]: ok ? null : e.eventTime,
     [`${p}LastError`]: ok ? null : e.errorCode,
   };
+}
+
+/** Sorted, without repeats, within the cap: what a set merge returns, so a union that adds nothing is the set as it is. */
+function isCanonicalSet(values: readonly string[]): boolean {
+  if (values.length > SET_LIMIT) return false;
+  for (let i = 1; i < values.length; i += 1) if (!((values[i - 1] as string) < (values[i] as string))) return false;
+  return true;
 }

@@ -89,6 +89,9 @@ describe('mergeItems: one rule per field', () => {
     const merged = mergeItems(sa({ roles: ['r-c', 'r-a'] }), sa({ roles: ['r-b', 'r-a'] }));
 
     expect(merged['roles']).toEqual(['r-a', 'r-b', 'r-c']);
+    // Adding nothing to a set stored out of order still gives it sorted (as the other order does).
+    expect(mergeItems(sa({ roles: ['r-c', 'r-a'] }), sa({ roles: ['r-a'] }))['roles']).toEqual(['r-a', 'r-c']);
+    expect(mergeItems(sa({ roles: ['r-a'] }), sa({ roles: ['r-c', 'r-a'] }))['roles']).toEqual(['r-a', 'r-c']);
   });
 
   it(`caps a set at SET_LIMIT (${SET_LIMIT}) members, keeping the smallest in sort order`, () => {
