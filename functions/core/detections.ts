@@ -1,7 +1,7 @@
 import { alertId, SAMPLE_EVENT_IDS, SEVERITIES, type Alert, type Detection, type Severity } from './alert';
 import { shellCommand } from './display';
 import type { IdentityEvent } from './identity-event';
-import type { Inventory } from './inventory';
+import type { Inventory, InventoryAssociation } from './inventory';
 import { ownerOf, policyMatchers, type Policy, type PolicyMatchers } from './policy';
 import { roleName, spikeKeyOf, windowStart } from './keys';
 
@@ -393,12 +393,7 @@ function irsaRegression(e: IdentityEvent, where: Where, state: Working, policy: 
 
 function irsaAfterAssociation(e: IdentityEvent, where: Where, state: Working, policy: Policy, raise: Raise): void {
   if (e.kind !== 'irsa' || !e.namespace || !e.serviceAccount || !where.clusterArn) return;
-  const association = state.inventory.associations.find(
-    (a) =>
-      (a.clusterArn ?? state.inventory.clusters.find((c) => c.name === a.cluster)?.arn) === where.clusterArn &&
-      a.namespace === e.namespace &&
-      a.serviceAccount === e.serviceAccount,
-  );
+  const association = associationsByAccount(state.inventory).get(`${where.clusterArn}|${e.namespace}|${e.serviceAccount}`);
   if (!association?.createdAt) return;
   const created = Date.parse(association.createdAt);
   if (Number.isNaN(created) || Date.parse(e.eventTime) - created <= policy.soak.activeHours * HOUR) return;
@@ -417,6 +412,27 @@ function irsaAfterAssociation(e: IdentityEvent, where: Where, state: Working, po
     },
     e,
   );
+}
+
+/**
+ * An inventory's associations by `clusterArn|namespace|serviceAccount` (the first of each, as a
+ * search in order finds it), made once per inventory: a fleet has thousands of associations and
+ * every IRSA event asks.
+ */
+const associationIndexes = new WeakMap<Inventory, Map<string, InventoryAssociation>>();
+function associationsByAccount(inventory: Inventory): Map<string, InventoryAssociation> {
+  let index = associationIndexes.get(inventory);
+  if (index === undefined) {
+    const clusterArns = new Map<string, string>();
+    for (const c of inventory.clusters) if (!clusterArns.has(c.name)) clusterArns.set(c.name, c.arn);
+    index = new Map();
+    for (const a of inventory.associations) {
+      const key = `${a.clusterArn ?? clusterArns.get(a.cluster)}|${a.namespace}|${a.serviceAccount}`;
+      if (!index.has(key)) index.set(key, a);
+    }
+    associationIndexes.set(inventory, index);
+  }
+  return index;
 }
 
 /** What later events of the same batch must see. */
