@@ -9,7 +9,8 @@ import path from 'node:path';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { emptyInventory, mergeInventory } from '../core/inventory';
 import { iamClient, parseRoleArn, syncRoles, type RoleSyncResult } from './iam-roles';
-import { AwsFatalError, fatalReason, mapLimit, oneLine, problemReason, SDK_MAX_ATTEMPTS, syncInventory, type InventoryProblem, type SyncOptions, type SyncResult } from './eks-inventory';
+import { AwsFatalError, fatalReason, oneLine, problemReason, SDK_MAX_ATTEMPTS, syncInventory, type InventoryProblem, type SyncOptions, type SyncResult } from './eks-inventory';
+import { mapLimit } from './map-limit';
 
 /**
  * The credential sets of a run that reads many accounts: one per named profile (`--profile`), or

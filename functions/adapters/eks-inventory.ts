@@ -11,6 +11,7 @@ import {
   type PodIdentityAssociationSummary,
 } from '@aws-sdk/client-eks';
 import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory, type InventoryCluster } from '../core/inventory';
+import { mapLimit } from './map-limit';
 import { AGENT_ADDON } from '../core/preflight';
 
 /**
@@ -364,16 +365,3 @@ export function oneLine(text: string | undefined): string {
   return (text ?? '').replace(/\s+/g, ' ').trim();
 }
 
-/** Results in input order; at most `limit` calls in flight. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      out[index] = await fn(items[index] as T);
-    }
-  });
-  await Promise.all(workers);
-  return out;
-}

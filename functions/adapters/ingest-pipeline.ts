@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { DEFAULT_READ_LIMITS, listInputFiles, readFilesAhead, STDIN } from './cloudtrail-files';
 import { DetectionStateCache } from './detection-state-cache';
+import { mapLimit } from './map-limit';
 import type { DynamoEvidenceStore, StageLimits } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
 import { CoverageAccumulator } from '../core/coverage';
@@ -114,19 +115,25 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   }
 
   // Hashed before reading: a file changed after its hash is read again by the next run (its events are replays).
+  // Several at a time: a trail is thousands of small files, and one after the other the run waited on each open and read.
   const hashes = new Map<string, { hash: string; size: number }>();
-  for (const file of files) {
-    if (file === STDIN) continue;
+  const hashed = await mapLimit(files, HASH_CONCURRENCY, async (file) => {
+    if (file === STDIN) return null;
     try {
       // Only a regular file under the reader's cap can be read whole: a device (/dev/zero) or a pipe
       // is neither hashed (it may never end, or be consumed) nor skipped nor recorded.
       const info = await stat(file);
-      if (!info.isFile() || info.size > DEFAULT_READ_LIMITS.maxFileBytes) continue;
-      hashes.set(file, await hashFile(file));
+      if (!info.isFile() || info.size > DEFAULT_READ_LIMITS.maxFileBytes) return null;
+      return await hashFile(file, info.size);
     } catch {
       // Left to the reader, which reports why the file cannot be read (and it is not recorded).
+      return null;
     }
-  }
+  });
+  files.forEach((file, n) => {
+    const hash = hashed[n];
+    if (hash) hashes.set(file, hash);
+  });
   const before = options.reread ? new Set<string>() : await options.store.filesRead([...new Set([...hashes.values()].map((h) => h.hash))]);
   const skippedFiles = files.filter((file) => before.has(hashes.get(file)?.hash ?? '')).length;
   files = files.filter((file) => !before.has(hashes.get(file)?.hash ?? ''));
@@ -152,8 +159,17 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   return summary;
 }
 
-/** The sha256 of a file's bytes as stored (compressed or not), read in a stream: memory stays bounded. */
-async function hashFile(file: string): Promise<{ hash: string; size: number }> {
+/** Files hashed at once before a run: enough to keep the disk and the thread pool busy, few enough to bound memory. */
+const HASH_CONCURRENCY = 8;
+/** Up to this size a file is hashed from one read; above it, in a stream (memory stays bounded). */
+const HASH_WHOLE_BYTES = 8 * 1024 * 1024;
+
+/** The sha256 of a file's bytes as stored (compressed or not). */
+async function hashFile(file: string, statSize: number): Promise<{ hash: string; size: number }> {
+  if (statSize <= HASH_WHOLE_BYTES) {
+    const bytes = await readFile(file);
+    return { hash: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
+  }
   const hash = createHash('sha256');
   let size = 0;
   for await (const chunk of createReadStream(file)) {
