@@ -23,7 +23,7 @@ import type { IdentityEvent } from '../core/identity-event';
 import type { CoverageDay } from '../core/coverage';
 import type { DetectionNeeds, DetectionState, NamespaceState } from '../core/detections';
 import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
-import type { ApplyResult, BatchJournal, Claim, EvidencePort, GuardedEvent } from '../core/ingest';
+import { guardKey, type ApplyResult, type BatchJournal, type Claim, type EvidencePort, type GuardedEvent } from '../core/ingest';
 import { emptyInventory, mergeInventories, mergeInventory, type Inventory } from '../core/inventory';
 import type { EvidenceSnapshot } from '../core/readiness';
 import { faultPoint } from './fault-injection';
@@ -386,7 +386,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       // Pending ids stay candidates: whether their holder still counts is decided per hour below.
       // Ids of staged journals are counted too (committed), though not in the shards yet.
       const staged = this.stage?.ids;
-      const open = ids.filter((id) => !counted.has(id) && !staged?.has(id));
+      const open = ids.filter((id) => !counted.has(id) && !staged?.has(guardKey(hour, id)));
       if (open.length > 0) candidates.set(hour, open);
     }
     // Stores written before the journal kept one guard item per event: those still count.
@@ -402,7 +402,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     }
     if (this.serialized) {
       // Nobody else writes: whatever is not counted is ours, and a claim left by a dead batch is dead.
-      for (const ids of candidates.values()) for (const id of ids) claim.fresh.add(id);
+      for (const [hour, ids] of candidates) for (const id of ids) claim.fresh.add(guardKey(hour, id));
       faultPoint('after-claim');
       return claim;
     }
@@ -480,8 +480,8 @@ export class DynamoEvidenceStore implements EvidencePort {
       const dead = [...others].filter((b) => state.get(b) === 'dead');
       try {
         await this.writeGuards(hour, shards, { drop: dead, pending: { batch: claim.batch, ids: take } }, now);
-        for (const id of [...mine, ...take]) claim.fresh.add(id);
-        for (const id of doubt) claim.inDoubt.add(id);
+        for (const id of [...mine, ...take]) claim.fresh.add(guardKey(hour, id));
+        for (const id of doubt) claim.inDoubt.add(guardKey(hour, id));
         return;
       } catch (e) {
         if (!(e instanceof ConditionalCheckFailedException)) throw e;
@@ -561,7 +561,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       // Staged: its items are merged in memory, and its guards and journal wait for the write-out.
       stage.journals.push({ batch: journal.batch, at: journal.at, chunks: this.chunkCounts.get(journal.batch), guards: journal.guards });
       this.chunkCounts.delete(journal.batch);
-      for (const ids of Object.values(journal.guards)) for (const id of ids) stage.ids.add(id);
+      for (const [hour, ids] of Object.entries(journal.guards)) for (const id of ids) stage.ids.add(guardKey(hour, id));
       stage.since ??= Date.now();
       if (stageFull(stage)) await this.writeStaged();
       return;
@@ -1454,7 +1454,7 @@ interface Stage {
   dirtyCount: number;
   /** Committed journals whose guards and deletion wait for the write-out, in commit order. */
   journals: { batch: string; at: string; chunks: number | undefined; guards: Record<string, string[]> }[];
-  /** Their eventIDs: counted, not in the guard shards yet. */
+  /** Their guard keys (hour and eventID, core/ingest `guardKey`): counted, not in the guard shards yet. */
   ids: Set<string>;
   /** Date.now() when the first journal was staged. */
   since: number | null;

@@ -38,9 +38,22 @@ export interface GuardedEvent {
   eventTime: string;
 }
 
+/**
+ * What a replay guard holds: an eventID in its hour. Guards are kept per hour (table-schema), so
+ * the same eventID at another hour is another event everywhere, in one batch, one run or across
+ * runs alike; were it one event within a run and two across runs, a rerun after a crash would count
+ * differently from a clean run. CloudTrail repeats an event with its own eventTime.
+ */
+export const guardKeyOf = (e: GuardedEvent): string => guardKey(guardHour(e.eventTime), e.eventId);
+export const guardKey = (hour: string, eventId: string): string => `${hour} ${eventId}`;
+/** The eventID of a guard key. */
+export const eventIdOfGuardKey = (key: string): string => key.slice(key.indexOf(' ') + 1);
+
 export interface Claim {
   batch: string;
+  /** Guard keys (`guardKeyOf`) this batch counts. */
   fresh: Set<string>;
+  /** Guard keys another writer's open batch holds: neither counted nor replays yet. */
   inDoubt: Set<string>;
 }
 
@@ -112,13 +125,13 @@ export async function ingestBatch(
   detection?: DetectionOptions,
 ): Promise<IngestResult> {
   const recovered = await store.recover(now);
-  const unique = [...new Map(events.map((e) => [e.eventId, e])).values()];
+  const unique = [...new Map(events.map((e) => [guardKeyOf(e), e])).values()];
   const claim = await store.claimEvents(
     unique.map((e) => ({ eventId: e.eventId, eventTime: e.eventTime })),
     now,
   );
-  const counted = unique.filter((e) => claim.fresh.has(e.eventId));
-  const inDoubt = [...claim.inDoubt];
+  const counted = unique.filter((e) => claim.fresh.has(guardKeyOf(e)));
+  const inDoubt = [...claim.inDoubt].map(eventIdOfGuardKey);
   const doubtErrors = inDoubt.length > 0 ? [new Error(`${inDoubt.length} events are claimed by another writer's batch that has not committed yet: retry them later`)] : [];
   const replayed = events.length - counted.length - inDoubt.length;
   if (counted.length === 0) {

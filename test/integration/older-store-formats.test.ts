@@ -117,3 +117,33 @@ describe('journals written as text chunks', () => {
     expect(journal.Item).toBeUndefined();
   });
 });
+
+describe('one eventID at two hours', () => {
+  it('is two events in one batch, in one staged run and across runs alike, so a rerun counts what a clean run counts', async () => {
+    // Two records sharing an eventID but not an hour (CloudTrail repeats an event with its own eventTime).
+    const twin = (hour: string) =>
+      identityEvent('irsa', {
+        eventId: 'twin',
+        eventTime: `2026-11-10T${hour}:00:00Z`,
+        oidcIssuer: 'oidc.eks.eu-west-1.amazonaws.com/id/ABC',
+        namespace: 'payments',
+        serviceAccount: 'api',
+        roleArn: 'arn:aws:iam::111122223333:role/api',
+      });
+    const oneBatch = await tables.fresh();
+    expect((await ingestBatch([twin('10'), twin('11')], oneBatch, new Date('2026-11-10T12:00:00Z'))).replayed).toBe(0);
+
+    const staged = await tables.fresh();
+    staged.stageWrites();
+    expect((await ingestBatch([twin('10')], staged, new Date('2026-11-10T12:00:00Z'))).replayed).toBe(0);
+    expect((await ingestBatch([twin('11')], staged, new Date('2026-11-10T12:00:00Z'))).replayed).toBe(0);
+    await staged.endStaging();
+    // Another run: both are in the guards now, each in its hour.
+    expect((await ingestBatch([twin('10'), twin('11')], staged, new Date('2026-11-10T12:05:00Z'))).replayed).toBe(2);
+
+    const irsaOk = async (store: DynamoEvidenceStore) =>
+      (await store.namespaceEvidence(['issuer:oidc.eks.eu-west-1.amazonaws.com/id/ABC'], 'payments')).find((i) => i.sk === 'SA#payments#api')?.['irsaOk'];
+    expect(await irsaOk(oneBatch)).toBe(2);
+    expect(await irsaOk(staged)).toBe(2);
+  });
+});

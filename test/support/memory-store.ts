@@ -2,7 +2,7 @@ import type { Alert } from '../../functions/core/alert';
 import type { CoverageDay } from '../../functions/core/coverage';
 import type { DetectionNeeds, DetectionState } from '../../functions/core/detections';
 import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../../functions/core/evidence';
-import type { ApplyResult, BatchJournal, Claim, DetectionPort, EvidencePort, GuardedEvent } from '../../functions/core/ingest';
+import { guardKey, guardKeyOf, type ApplyResult, type BatchJournal, type Claim, type DetectionPort, type EvidencePort, type GuardedEvent } from '../../functions/core/ingest';
 import type { IdentityEvent } from '../../functions/core/identity-event';
 import type { Inventory } from '../../functions/core/inventory';
 import { scopePk } from '../../functions/core/table-schema';
@@ -62,13 +62,15 @@ export class MemoryStore implements EvidencePort, DetectionPort {
   async claimEvents(events: readonly GuardedEvent[]): Promise<Claim> {
     this.batches += 1;
     const claim: Claim = { batch: `b${this.batches}`, fresh: new Set(), inDoubt: new Set() };
-    for (const { eventId } of events) {
-      if (this.claimed.has(eventId)) continue;
-      const holder = this.pending.get(eventId);
+    // Keyed like the table's guards: an eventID in its hour.
+    for (const event of events) {
+      const key = guardKeyOf(event);
+      if (this.claimed.has(key)) continue;
+      const holder = this.pending.get(key);
       if (holder === undefined) {
-        this.pending.set(eventId, claim.batch);
-        claim.fresh.add(eventId);
-      } else if (holder !== claim.batch && !this.journals.has(holder)) claim.inDoubt.add(eventId);
+        this.pending.set(key, claim.batch);
+        claim.fresh.add(key);
+      } else if (holder !== claim.batch && !this.journals.has(holder)) claim.inDoubt.add(key);
     }
     return claim;
   }
@@ -83,10 +85,10 @@ export class MemoryStore implements EvidencePort, DetectionPort {
   }
 
   async complete(journal: BatchJournal): Promise<void> {
-    for (const ids of Object.values(journal.guards)) {
+    for (const [hour, ids] of Object.entries(journal.guards)) {
       for (const id of ids) {
-        this.claimed.add(id);
-        this.pending.delete(id);
+        this.claimed.add(guardKey(hour, id));
+        this.pending.delete(guardKey(hour, id));
       }
     }
     this.journals.delete(journal.batch);

@@ -29,7 +29,7 @@ describe('DynamoEvidenceStore failure paths', () => {
 
     const claim = await store().claimEvents(events('evt-1', 'evt-2'), NOW);
 
-    expect([...claim.fresh]).toEqual(['evt-1']);
+    expect([...claim.fresh]).toEqual(['2026-11-22T10 evt-1']);
     const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input);
     // the intent (journal head) before any claim, then the claim under the version it read
     expect(puts[0]).toMatchObject({ Item: { pk: 'JOURNAL', sk: `B#${claim.batch}`, state: 'open', hours: ['2026-11-22T10'] } });
@@ -50,8 +50,8 @@ describe('DynamoEvidenceStore failure paths', () => {
 
     const claim = await store().claimEvents(events('evt-1', 'evt-2'), NOW);
 
-    expect([...claim.inDoubt]).toEqual(['evt-1']);
-    expect([...claim.fresh]).toEqual(['evt-2']);
+    expect([...claim.inDoubt]).toEqual(['2026-11-22T10 evt-1']);
+    expect([...claim.fresh]).toEqual(['2026-11-22T10 evt-2']);
     // the old batch was given up (conditionally) before its claim was taken
     expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toEqual([
       expect.objectContaining({ Key: { pk: 'JOURNAL', sk: `B#${old}` }, ConditionExpression: '#s = :open' }),
