@@ -12,9 +12,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { run } from '../../functions/local/cli/main';
-import { startEmbeddedStore } from '../../functions/local/embedded-store';
 import { SCHEMA_VERSION } from '../../functions/local/cli/output';
 import { BIN, copyDemoStore, DEMO_DIR, DEMO_END, demoInto, sharedDemoOutput } from '../support/demo';
+import { holdStore, refusedTheLock } from '../support/spawn-cli';
 
 interface Run {
   code: number | null;
@@ -56,28 +56,16 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-/**
- * The stores held open by this process while commands read them: each command then reads through
- * the holder's server, as a reader beside a running analyze does, instead of starting dynalite
- * itself (a worker thread and LevelDB opened: about 0.3 s of CPU per command, most of what a read of
- * the demo store costs). A command that writes is refused the lock before it touches anything
- * (`refusedTheLock`): it must run after the holders let go.
- */
-async function holdStores(...dirs: string[]): Promise<{ letGo(): Promise<void> }> {
-  const held = await Promise.all(dirs.map((dir) => startEmbeddedStore(path.join(work, dir))));
-  return { letGo: async () => void (await Promise.all(held.map((store) => store.close()))) };
-}
-/** `holdStores` around the tests of a describe block. */
+/** Stores of `work` held open (see `holdStore`) around the tests of a describe block. */
 function holdingStores(...dirs: string[]): void {
-  let holder: { letGo(): Promise<void> } | undefined;
+  let held: { letGo(): Promise<void> }[] = [];
   beforeAll(async () => {
-    holder = await holdStores(...dirs);
+    held = await Promise.all(dirs.map((dir) => holdStore(path.join(work, dir))));
   });
   afterAll(async () => {
-    await holder?.letGo();
+    await Promise.all(held.map((h) => h.letGo()));
   });
 }
-const refusedTheLock = (r: Run) => r.stderr.includes(`is in use by another cutover-watch process (pid ${process.pid})`);
 
 describe('honest empty answers', () => {
   holdingStores(DEMO_DIR);
@@ -259,7 +247,7 @@ describe('the examples in --help', () => {
     const failures: string[] = [];
     // the readers, with the default store (a copy of the demo's) and the demo's own held open
     const writers: Example[] = [];
-    const holder = await holdStores('.cutover-watch', DEMO_DIR);
+    const held = await Promise.all(['.cutover-watch', DEMO_DIR].map((dir) => holdStore(path.join(work, dir))));
     try {
       for (const example of examples) {
         const r = await runExample(example);
@@ -267,7 +255,7 @@ describe('the examples in --help', () => {
         else failures.push(problemOf(example, r) ?? '');
       }
     } finally {
-      await holder.letGo();
+      await Promise.all(held.map((h) => h.letGo()));
     }
     // then the writers, which take the store themselves
     expect(writers.map(({ argv }) => argv.slice(0, 2).join(' '))).toEqual(expect.arrayContaining(['analyze logs/', 'inventory import']));
