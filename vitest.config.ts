@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
-import { startSharedDemo } from './test/support/shared-demo';
+import { startSharedDemo } from './test/support/shared-demo.mjs';
 
 /**
  * Isolated files first, longest first (vitest's cache of the last run, else the largest file), so

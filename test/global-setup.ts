@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { buildCli } from '../scripts/build.mjs';
-import { stopSharedDemo } from './support/shared-demo';
+import { stopSharedDemo } from './support/shared-demo.mjs';
 
 declare module 'vitest' {
   interface ProvidedContext {

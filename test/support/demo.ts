@@ -3,17 +3,17 @@ import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
-import { sharedDemoRun, type DemoRun } from './shared-demo';
+import { sharedDemoRun, type DemoRun } from './shared-demo.mjs';
 
 /**
  * `cutover-watch demo` (what `npm start` runs), spawned once per test run and shared: started in
  * the run's shared folder (test/global-setup.ts) as soon as the run knows a file needs it (see
- * test/support/shared-demo.ts), the files wait for it, and each gets its own copy of the output,
+ * test/support/shared-demo.mjs), the files wait for it, and each gets its own copy of the output,
  * store included, to run commands against. The demo's exit code, stdout and stderr are kept for
  * the tests about the demo itself.
  */
 export { BIN } from './spawn-cli';
-export { DEMO_END, type DemoRun } from './shared-demo';
+export { DEMO_END, type DemoRun } from './shared-demo.mjs';
 /** Where the demo puts its output, relative to its working directory (the default --dir). */
 export const DEMO_DIR = path.join('.cutover-watch', 'demo');
 
