@@ -1,8 +1,9 @@
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
+import { startSharedDemo } from './test/support/shared-demo.mjs';
 
 /**
  * Isolated files first, longest first (vitest's cache of the last run, else the largest file), so
@@ -19,12 +20,24 @@ class LongestFirst extends BaseSequencer {
       return cache.getFileTestResults(key)?.duration ?? cache.getFileStats(key)?.size ?? 0;
     };
     const shared = (spec: TestSpecification) => spec.project.config.isolate === false;
+    await startTheDemoEarly(files);
     return [...files].sort((a, b) => {
       if (shared(a) !== shared(b)) return shared(a) ? 1 : -1;
       if (shared(a) && a.project.name !== b.project.name) return a.project.name < b.project.name ? -1 : 1;
       return weight(b) - weight(a);
     });
   }
+}
+
+/**
+ * The demo that test files share (test/support/demo.ts) takes a core for half a minute: started now,
+ * beside the first files, when a file of the run will ask for it, rather than by that file while the
+ * files after it wait. Global setup (test/global-setup.ts) has built the CLI and made the folder.
+ */
+async function startTheDemoEarly(files: readonly TestSpecification[]): Promise<void> {
+  const user = files.find((spec) => readFileSync(spec.moduleId, 'utf8').includes('demoInto('));
+  if (user === undefined) return;
+  await startSharedDemo(user.project.getProvidedContext().sharedFixtures, { ...process.env, ...user.project.config.env });
 }
 
 /**

@@ -14,6 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { run } from '../../functions/local/cli/main';
 import { SCHEMA_VERSION } from '../../functions/local/cli/output';
 import { BIN, copyDemoStore, DEMO_DIR, DEMO_END, demoInto, sharedDemoOutput } from '../support/demo';
+import { holdStore, refusedTheLock } from '../support/spawn-cli';
 
 interface Run {
   code: number | null;
@@ -55,7 +56,20 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
+/** Stores of `work` held open (see `holdStore`) around the tests of a describe block. */
+function holdingStores(...dirs: string[]): void {
+  let held: { letGo(): Promise<void> }[] = [];
+  beforeAll(async () => {
+    held = await Promise.all(dirs.map((dir) => holdStore(path.join(work, dir))));
+  });
+  afterAll(async () => {
+    await Promise.all(held.map((h) => h.letGo()));
+  });
+}
+
 describe('honest empty answers', () => {
+  holdingStores(DEMO_DIR);
+
   it('a cluster that does not exist is exit 2 naming the known ones, IRSA-only clusters included', async () => {
     const r = await inProcess(['readiness', ...S, '-c', 'nope']);
     expect(r.code).toBe(2);
@@ -80,6 +94,8 @@ describe('honest empty answers', () => {
 });
 
 describe('filters and formats', () => {
+  holdingStores(DEMO_DIR);
+
   it('globs and lists select namespaces; --verdict keeps the worst; -o yaml is the json document', async () => {
     const json = JSON.parse((await inProcess(['readiness', ...S, '-c', 'pay*', '-n', 'check*,orders', '-o', 'json'])).stdout);
     expect(json.schemaVersion).toBe(SCHEMA_VERSION);
@@ -166,42 +182,85 @@ function words(line: string): string[] {
   return [...line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
 }
 
+interface Example {
+  line: string;
+  argv: string[];
+  /** What follows the command on the line (a pipe, a redirect, a comment). */
+  after: string | undefined;
+  needsAws: boolean;
+}
+
+/** The examples to run: each once, without the demo itself and the s3:// ones. */
+async function examplesToRun(): Promise<Example[]> {
+  const examples: Example[] = [];
+  // an example shown twice (in the program's help and its command's) is run once: each run costs a store read
+  const seen = new Set<string>();
+  for (const { line } of await helpExamples()) {
+    // the command itself: what follows `|`, `&&`, `>`, `#` or a run of spaces (a comment) is not ours
+    const [command, after] = line.split(/ \| | && | > | {2,}| # /, 2) as [string, string | undefined];
+    const argv = words(command).slice(1).flatMap((w) => (w.endsWith('*.json') ? inventoryFiles : [w]));
+    // the demo itself is the shared demo run this file starts from; s3:// runs are test/cli/s3.test.ts's,
+    // against a loopback S3 (here, a closed port is retried by design for half a minute)
+    if (argv[0] === 'demo' || argv.some((a) => a.startsWith('s3://'))) continue;
+    const key = JSON.stringify([argv, after?.startsWith('jq') ?? false]);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const needsAws = argv.includes('--table') || argv[0] === 'backfill' || (argv[0] === 'inventory' && argv[1] === 'sync');
+    examples.push({ line, argv, after, needsAws });
+  }
+  return examples;
+}
+
+/** An example in this process, in `work`: input files are taken from the working directory, as a person's shell would. */
+async function runExample({ argv, needsAws }: Example): Promise<Run> {
+  const cwd = process.cwd();
+  process.chdir(work);
+  try {
+    return needsAws ? await withoutAws(() => inProcess(argv)) : await inProcess(argv, { stdin: argv.includes('-') ? lookupEvents : '' });
+  } finally {
+    process.chdir(cwd);
+  }
+}
+
+/** What is wrong with an example's run, if anything. */
+function problemOf({ line, argv, after, needsAws }: Example, r: Run): string | undefined {
+  const usage = /\(see (npx )?cutover-watch[^)]* --help\)$/m.test(r.stderr);
+  const ok = needsAws ? !usage : r.code === 0 || (r.code === 3 && argv.includes('--require'));
+  if (!ok) return `${line}\n  exit ${r.code}: ${r.stderr.trim().split('\n')[0]}`;
+  if (!needsAws && after?.startsWith('jq')) {
+    // what is piped to jq is JSON (or JSON Lines)
+    for (const doc of argv[0] === 'classify' ? r.stdout.trim().split('\n') : [r.stdout]) {
+      try {
+        JSON.parse(doc);
+      } catch (e) {
+        return `${line}\n  not JSON for jq: ${(e as Error).message}`;
+      }
+    }
+  }
+  return undefined;
+}
+
 describe('the examples in --help', () => {
   it('run: every one parses, and every one that needs no AWS account succeeds against the demo store', { timeout: 180_000 }, async () => {
-    const examples = await helpExamples();
+    const examples = await examplesToRun();
     expect(examples.length).toBeGreaterThan(30);
     const failures: string[] = [];
-    // an example shown twice (in the program's help and its command's) is run once: each run costs
-    // a store opened and read
-    const seen = new Set<string>();
-    // input files are taken from the process's working directory, as a person's shell would
-    const cwd = process.cwd();
-    process.chdir(work);
+    // the readers, with the default store (a copy of the demo's) and the demo's own held open
+    const writers: Example[] = [];
+    const held = await Promise.all(['.cutover-watch', DEMO_DIR].map((dir) => holdStore(path.join(work, dir))));
     try {
-      for (const { line } of examples) {
-        // the command itself: what follows `|`, `&&`, `>`, `#` or a run of spaces (a comment) is not ours
-        const [command, after] = line.split(/ \| | && | > | {2,}| # /, 2) as [string, string | undefined];
-        const argv = words(command).slice(1).flatMap((w) => (w.endsWith('*.json') ? inventoryFiles : [w]));
-        // the demo itself is the shared demo run this file starts from; s3:// runs are test/cli/s3.test.ts's,
-        // against a loopback S3 (here, a closed port is retried by design for half a minute)
-        if (argv[0] === 'demo' || argv.some((a) => a.startsWith('s3://'))) continue;
-        const key = JSON.stringify([argv, after?.startsWith('jq') ?? false]);
-        if (seen.has(key)) continue;
-        seen.add(key);
-        const needsAws = argv.includes('--table') || argv[0] === 'backfill' || (argv[0] === 'inventory' && argv[1] === 'sync');
-        const r = needsAws ? await withoutAws(() => inProcess(argv)) : await inProcess(argv, { stdin: argv.includes('-') ? lookupEvents : '' });
-        const usage = /\(see (npx )?cutover-watch[^)]* --help\)$/m.test(r.stderr);
-        const ok = needsAws ? !usage : r.code === 0 || (r.code === 3 && argv.includes('--require'));
-        if (!ok) failures.push(`${line}\n  exit ${r.code}: ${r.stderr.trim().split('\n')[0]}`);
-        if (!needsAws && after?.startsWith('jq') && ok) {
-          // what is piped to jq is JSON (or JSON Lines)
-          for (const doc of argv[0] === 'classify' ? r.stdout.trim().split('\n') : [r.stdout]) expect(() => JSON.parse(doc), line).not.toThrow();
-        }
+      for (const example of examples) {
+        const r = await runExample(example);
+        if (refusedTheLock(r)) writers.push(example);
+        else failures.push(problemOf(example, r) ?? '');
       }
     } finally {
-      process.chdir(cwd);
+      await Promise.all(held.map((h) => h.letGo()));
     }
-    expect(failures).toEqual([]);
+    // then the writers, which take the store themselves
+    expect(writers.map(({ argv }) => argv.slice(0, 2).join(' '))).toEqual(expect.arrayContaining(['analyze logs/', 'inventory import']));
+    for (const example of writers) failures.push(problemOf(example, await runExample(example)) ?? '');
+    expect(failures.filter(Boolean)).toEqual([]);
   });
 });
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationPlan, PlanStep } from '../../functions/core/plan';
 import type { Straggler, StragglerReport } from '../../functions/core/report';
 import { DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
-import { runInProcess, type Run } from '../support/spawn-cli';
+import { holdStore, runInProcess, type Run } from '../support/spawn-cli';
 
 let work: string;
 const store = DEMO_DIR;
@@ -22,11 +22,14 @@ const report = (...args: string[]) => inProcess(['report', '--store', store, '--
 let planJson: MigrationPlan & { schemaVersion: number };
 let reportJson: StragglerReport;
 
+/** The demo store, held open by this file: every command here only reads it (see holdStore). */
+let held: { letGo(): Promise<void> } | undefined;
+
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-cli-plan-'));
   const demo = await demoInto(work, { without: ['logs', 'late', 'reports'] });
   if (demo.code !== 0) throw new Error(`demo failed: ${demo.stderr}`);
-  // one at a time: the embedded store admits one process
+  held = await holdStore(path.join(work, store));
   const p = await plan('-o', 'json');
   if (p.code !== 0) throw new Error(p.stderr);
   planJson = JSON.parse(p.stdout);
@@ -35,6 +38,7 @@ beforeAll(async () => {
   reportJson = JSON.parse(r.stdout);
 }, 180_000);
 afterAll(async () => {
+  await held?.letGo();
   await rm(work, { recursive: true, force: true });
 });
 

@@ -15,6 +15,7 @@ import { SCHEMA_VERSION } from '../../functions/core/schema-version';
 import { run } from '../../functions/local/cli/main';
 import { SCHEMA_VERSION as CLI_SCHEMA_VERSION } from '../../functions/local/cli/output';
 import { copyDemoStore, DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
+import { holdStore } from '../support/spawn-cli';
 
 interface Run {
   code: number | null;
@@ -54,15 +55,19 @@ function countedTotals(m: StragglerReport) {
 }
 
 let whole: StragglerReport;
+/** The store, held open by this file: every command here only reads it (see holdStore). */
+let held: { letGo(): Promise<void> } | undefined;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-report-filters-'));
   await demoInto(work, { without: ['logs', 'late', 'reports'] });
   await copyDemoStore(path.join(work, DEMO_DIR), path.join(work, STORE));
+  held = await holdStore(path.join(work, STORE));
   const { schemaVersion: _, ...rest } = await model();
   whole = rest;
 }, 180_000);
 afterAll(async () => {
+  await held?.letGo();
   await rm(work, { recursive: true, force: true });
 });
 

@@ -1,4 +1,4 @@
-import { runInProcess, type Run } from '../support/spawn-cli';
+import { holdStore, runInProcess, type Run } from '../support/spawn-cli';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,8 @@ const report = (...args: string[]) => inProcess(['report', '--store', store, '--
 /** `report --format json` of the demo store: no test writes to that store, so it is made once. */
 let jsonOfDemo: Promise<Run> | undefined;
 const reportJson = () => (jsonOfDemo ??= report('--format', 'json'));
+/** The demo store, held open by this file: the commands on it only read it (see holdStore); 'fresh' is written. */
+let held: { letGo(): Promise<void> } | undefined;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-cli-report-'));
@@ -28,8 +30,10 @@ beforeAll(async () => {
   // the demo writes a report but saves no baseline (only --save does): a copy of its store is a
   // store with the same evidence and no report yet
   await copyDemoStore(path.join(work, store), path.join(work, 'fresh'));
+  held = await holdStore(path.join(work, store));
 }, 180_000);
 afterAll(async () => {
+  await held?.letGo();
   await rm(work, { recursive: true, force: true });
 });
 

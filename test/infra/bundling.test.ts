@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addCutoverWatch } from '../../lib/cutover-watch-app';
 
 /**
@@ -13,6 +14,22 @@ import { addCutoverWatch } from '../../lib/cutover-watch-app';
 describe('Lambda bundles', () => {
   const out = mkdtempSync(join(tmpdir(), 'cutover-watch-cdk-'));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  // CDK runs the project's esbuild as `npx --no-install esbuild --bundle …`: npx, a node start and
+  // npm's own load, costs about a second of CPU per function before esbuild starts. An `npx` first
+  // on the PATH here runs the same bin (node_modules/.bin/esbuild) with the same arguments, directly.
+  const shims = mkdtempSync(join(tmpdir(), 'cutover-watch-npx-'));
+  const savedPath = process.env['PATH'];
+  beforeAll(() => {
+    const bins = fileURLToPath(new URL('../../node_modules/.bin/', import.meta.url));
+    writeFileSync(join(shims, 'npx'), `#!/bin/sh\n[ "$1" = --no-install ] && [ -x "${bins}$2" ] || { echo "unexpected npx $*" >&2; exit 2; }\nshift\nbin=$1\nshift\nexec "${bins}$bin" "$@"\n`);
+    chmodSync(join(shims, 'npx'), 0o755);
+    process.env['PATH'] = `${shims}${delimiter}${savedPath}`;
+  });
+  afterAll(() => {
+    process.env['PATH'] = savedPath;
+    rmSync(shims, { recursive: true, force: true });
+  });
 
   it('build every handler into an ESM bundle that loads in Node, with Chart.js beside the report', { timeout: 180_000 }, () => {
     // GIVEN every function (Slack included), bundled by the local esbuild

@@ -18,8 +18,10 @@ import { DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
  * The HTML report opened in real headless Chromium with the network cut off: the sample fleet's
  * at 1400 px and at 400 px (a phone), without JavaScript, printed; and a 20,000-namespace fleet's.
  * Needs Debian's chromium (`apt-get install -y chromium`); CUTOVER_WATCH_NO_BROWSER=1 skips it,
- * saying so. Screenshots go to a temporary folder whose files are printed; KEEP_SCREENSHOTS=1
- * keeps it to look at. Page loads are few: each costs a core for a second or more.
+ * saying so. Screenshots (of the screen: one per width and fleet) go to a temporary folder whose
+ * files are printed; KEEP_SCREENSHOTS=1 keeps it to look at, with whole-page screenshots and the
+ * filtered view beside them (a whole page costs seconds to capture, and no test reads it). Page
+ * loads are few: each costs a core for a second or more.
  */
 const CHROMIUM = '/usr/bin/chromium';
 const OPTED_OUT = process.env['CUTOVER_WATCH_NO_BROWSER'] === '1';
@@ -99,10 +101,17 @@ async function offlinePage(options: { width: number; javaScriptEnabled?: boolean
   return { page, blocked, problems };
 }
 
-async function screenshot(page: Page, name: string, fullPage: boolean): Promise<Buffer> {
-  const png = await page.screenshot({ fullPage });
+/** The screen as it is, kept as `name`; with KEEP_SCREENSHOTS=1, the whole page too (`name` with -page). */
+async function screenshot(page: Page, name: string): Promise<Buffer> {
+  const png = await page.screenshot();
   await writeFile(path.join(shots, name), png);
+  if (KEEP_SCREENSHOTS) await page.screenshot({ fullPage: true, path: path.join(shots, name.replace(/\.png$/, '-page.png')) });
   return png;
+}
+
+/** A screenshot only for a person to look at (KEEP_SCREENSHOTS=1). */
+async function extraScreenshot(page: Page, name: string): Promise<void> {
+  if (KEEP_SCREENSHOTS) await screenshot(page, name);
 }
 
 /** Page layout facts, from inside the page (the project compiles without the DOM library). */
@@ -214,7 +223,7 @@ describe.skipIf(OPTED_OUT)('the HTML report of the sample fleet', () => {
 
     const layout = (await page.evaluate(LAYOUT)) as Layout;
     expect(layout.pageWidth).toBeLessThanOrEqual(layout.viewport);
-    const png = await screenshot(page, 'sample-1400px.png', true);
+    const png = await screenshot(page, 'sample-1400px.png');
     const stats = await pixelStats(png);
     expect(stats.distinctColours).toBeGreaterThan(500);
     expect(stats.stddev).toBeGreaterThan(25);
@@ -252,7 +261,7 @@ describe.skipIf(OPTED_OUT)('the HTML report of the sample fleet', () => {
     await expect.poll(async () => ((await page.evaluate(SECTIONS)) as Section[]).flatMap((s) => (s.hidden ? [] : s.namespaces)).sort()).toEqual(
       sample.namespaces.filter((n) => n.verdict === 'READY').map((n) => n.namespace).sort(),
     );
-    await screenshot(page, 'sample-1400px-filtered-READY.png', false);
+    await extraScreenshot(page, 'sample-1400px-filtered-READY.png');
     await page.locator('#cw-verdict').selectOption('');
     await expect.poll(async () => ((await page.evaluate(SECTIONS)) as Section[]).map((s) => s.open)).toEqual(sample.clusters.map(opensAtFirst));
 
@@ -309,9 +318,11 @@ describe.skipIf(OPTED_OUT)('the HTML report of the sample fleet', () => {
     expect(box.x + box.width).toBeLessThanOrEqual(400);
     expect(await page.evaluate(`document.querySelector('.scroll:has(.step)').scrollLeft`)).toBeGreaterThan(0);
     expect(((await page.evaluate(LAYOUT)) as Layout).pageWidth).toBeLessThanOrEqual(400);
-    await screenshot(page, 'sample-400px-scrolled.png', false);
-    await page.evaluate(`document.querySelector('.scroll:has(.step)').scrollLeft = 0`);
-    await screenshot(page, 'sample-400px.png', true);
+    await screenshot(page, 'sample-400px-scrolled.png');
+    if (KEEP_SCREENSHOTS) {
+      await page.evaluate(`document.querySelector('.scroll:has(.step)').scrollLeft = 0`);
+      await extraScreenshot(page, 'sample-400px.png');
+    }
     expect(problems).toEqual([]);
   }, 120_000);
 
@@ -405,7 +416,7 @@ describe.skipIf(OPTED_OUT)('the HTML report of 40 clusters and 20,000 namespaces
     expect(shown.map((s) => s.name)).toEqual([one.cluster]);
     expect(shown[0]!.namespaces).toEqual([one.namespace]);
     expect(new Set(shown[0]!.stragglerNamespaces)).toEqual(new Set([...big.stragglers, ...big.readyToCleanUp].filter((s) => s.namespace === one.namespace && s.clusterId === one.clusterId).map((s) => s.namespace)));
-    await screenshot(page, 'fleet-20000-1400px-filtered.png', false);
+    await screenshot(page, 'fleet-20000-1400px-filtered.png');
     console.log(
       `report-html: 20,000 namespaces: parsed ${inPage.parsed} ms and ready ${inPage.ready} ms after navigation in the page (${Math.round(readyMs)} ms for the test), ` +
         `one namespace found in ${Math.round(filterMs)} ms (notes, not asserted: they grow with the machine's load)`,

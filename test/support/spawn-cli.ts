@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Io } from '../../functions/local/cli/io';
+import { startEmbeddedStore } from '../../functions/local/embedded-store';
 // Loaded with the test file, not by its first in-process command: on a loaded machine loading the
 // CLI's modules (transformed on first use) took most of a 30 s test timeout, and a file that only
 // spawns pays little for it (its tests load the same SDK and store modules).
@@ -70,3 +71,17 @@ export async function runInProcess(
     process.chdir(savedCwd);
   }
 }
+
+/**
+ * The store in `dir` held open by this process, as a running analyze holds one: commands run in
+ * process meanwhile read through its server instead of each starting dynalite (a worker thread and
+ * LevelDB opened: about 0.3 s of CPU, most of what a read of the demo store costs). A command that
+ * writes is refused the lock before it touches anything (`refusedTheLock`).
+ */
+export async function holdStore(dir: string): Promise<{ letGo(): Promise<void> }> {
+  const store = await startEmbeddedStore(dir);
+  return { letGo: () => store.close() };
+}
+
+/** Whether a command run in process was refused a store this process holds (`holdStore`). */
+export const refusedTheLock = (r: Run): boolean => r.stderr.includes(`is in use by another cutover-watch process (pid ${process.pid})`);
