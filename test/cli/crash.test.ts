@@ -5,7 +5,9 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readinessReport } from '../../functions/adapters/readiness-query';
 import { run } from '../../functions/local/cli/main';
+import { withStore } from '../../functions/local/cli/store-options';
 import { sampleFleet } from '../support/sample-fleets';
 import { BIN } from '../support/spawn-cli';
 
@@ -51,19 +53,28 @@ async function cli(argv: string[]): Promise<{ code: number; out: string; err: st
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
-/** What a person reads from the store, without what depends on when the run happened. */
+/**
+ * What the store holds, without what depends on when the run happened: the verdicts `readiness`
+ * prints (its default settings), every evidence item (what `evidence` and `report` show, for every
+ * namespace), and the alerts `alerts` lists. Read through one opening of the store folder, as a
+ * command that only reads opens it: each opening starts a dynalite server, which costs more than
+ * the reads.
+ */
 async function outputs(store: string) {
-  const json = async (argv: string[]) => {
-    const r = await cli([...argv, '--store', store, '--json']);
-    expect(r.code, r.err).toBe(0);
-    return JSON.parse(r.out) as unknown;
-  };
-  const evidence = [];
-  for (const [cluster, namespace] of [['payments-prod', 'orders'], ['payments-prod', 'notifications']]) {
-    evidence.push(await json(['evidence', '--cluster', cluster!, '--namespace', namespace!]));
-  }
-  const alerts = ((await json(['alerts', '--since', '2000-01-01'])) as { alerts: Record<string, unknown>[] }).alerts.map(({ raisedAt: _r, ...alert }) => alert);
-  return { readiness: await json(['readiness', '--as-of', END]), evidence, alerts };
+  const io = { out: () => undefined, err: () => undefined, stdin: new PassThrough(), progressStream: new PassThrough(), interactive: false, cwd: work, now: () => new Date(END) };
+  return withStore(
+    { store },
+    io,
+    async ({ store: s }) => {
+      const snapshot = await s.snapshot({ fromDay: '2000-01-01', namespaceDays: true });
+      const evidence = snapshot.items
+        .map(({ version: _v, ...item }) => item)
+        .sort((a, b) => `${String(a['pk'])} ${String(a['sk'])}`.localeCompare(`${String(b['pk'])} ${String(b['sk'])}`));
+      const alerts = (await s.listAlerts(new Date('2000-01-01'), new Date(END))).map(({ raisedAt: _r, ...alert }) => alert as Record<string, unknown>);
+      return { readiness: await readinessReport(s, { asOf: new Date(END), soakDays: 14, activeHours: 24 }), evidence, alerts };
+    },
+    { write: false },
+  );
 }
 
 beforeAll(async () => {
@@ -123,28 +134,36 @@ describe('kill -9 during analyze, then analyze again', () => {
   });
 
   describe('ends with the store of one clean run, whichever step the crash hit', () => {
-    let crashed: Awaited<ReturnType<typeof spawnAnalyze>>[];
+    let crashed: { run: Awaited<ReturnType<typeof spawnAnalyze>>; rerun: Awaited<ReturnType<typeof cli>>; after: Awaited<ReturnType<typeof outputs>>; delivered: string[] }[];
     beforeAll(async () => {
-      // the crashed runs at once: each has its own store
-      crashed = await Promise.all(POINTS.map((point, i) => spawnAnalyze(`crash-${i}`, point)));
+      // Each point at once, on its own store: the crashed run, then the rerun and what the store
+      // then holds. The reruns are in this process, and mostly wait for their store's server (a
+      // worker thread): side by side they overlap those waits and the crashed runs' start-ups.
+      crashed = await Promise.all(
+        POINTS.map(async (point, i) => {
+          const killed = await spawnAnalyze(`crash-${i}`, point);
+          // a run that was not killed is reported by its test, with its stderr
+          if (killed.signal !== 'SIGKILL') return { run: killed, rerun: { code: -1, out: '', err: '' }, after: clean, delivered: [] };
+          const rerun = await cli(['analyze', '--json', '--batch-size', String(BATCH), '--store', `crash-${i}`, path.join(work, 'logs')]);
+          return { run: killed, rerun, after: await outputs(`crash-${i}`), delivered: await delivered(`crash-${i}`) };
+        }),
+      );
     }, 60_000);
 
-    it.each(POINTS.map((point, i) => [point, i] as const))('killed at %s', async (point, i) => {
-      expect(crashed[i]!.signal, crashed[i]!.stderr).toBe('SIGKILL');
+    it.each(POINTS.map((point, i) => [point, i] as const))('killed at %s', (point, i) => {
+      const { run: killed, rerun, after, delivered: ids } = crashed[i]!;
+      expect(killed.signal, killed.stderr).toBe('SIGKILL');
 
-      const rerun = await cli(['analyze', '--json', '--batch-size', String(BATCH), '--store', `crash-${i}`, path.join(work, 'logs')]);
       expect(rerun.code, `${point}: ${rerun.err}`).toBe(0);
       expect(JSON.parse(rerun.out), point).toMatchObject({ notStored: 0 });
       // Files are recorded as read only once the stage holding their events is in the table, and every
       // point here comes before the first write-out ends: the rerun reads them all again (replays).
       expect((JSON.parse(rerun.out) as { skippedFiles: number }).skippedFiles, point).toBe(0);
-      const after = await outputs(`crash-${i}`);
       expect({ readiness: after.readiness, evidence: after.evidence }, point).toEqual({ readiness: clean.readiness, evidence: clean.evidence });
       expect(alertIdentities(after.alerts), point).toEqual(alertIdentities(clean.alerts));
       // alerts.jsonl: nothing twice, nothing the store lacks. A crash before the batch's alerts
       // were recorded loses none (the rerun's roll-forward records and delivers them); one after
       // loses that batch's from the file, and `cutover-watch alerts` (the store) still lists them.
-      const ids = await delivered(`crash-${i}`);
       const stored = clean.alerts.map((a) => String((a as { id: string }).id)).sort();
       expect(new Set(ids).size, point).toBe(ids.length);
       expect(stored, point).toEqual(expect.arrayContaining(ids));
