@@ -1,19 +1,17 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { placeParked } from '../../functions/adapters/placement';
 import { readinessReport } from '../../functions/adapters/readiness-query';
 import type { Alert } from '../../functions/core/alert';
 import type { Inventory } from '../../functions/core/inventory';
 import { defaultPolicy } from '../../functions/core/policy';
 import type { ReadinessReport } from '../../functions/core/readiness';
-import { DEFAULT_TABLE_NAME } from '../../functions/core/table-schema';
 import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
 import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
-import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
-import { DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
+import { DEMO_END, demoInto, sharedDemoOutput } from '../support/demo';
+import { embeddedTables } from '../support/embedded-tables';
 
 /**
  * A newcomer analyzes first and imports the inventory second; the docs say the other way round.
@@ -22,18 +20,10 @@ import { DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
 const END = new Date(DEMO_END);
 const now = () => END;
 
-let work: string;
 let logDir: string;
 let inventory: Inventory;
-const stores: EmbeddedStore[] = [];
-
-async function freshStore(name: string): Promise<DynamoEvidenceStore> {
-  const embedded = await startEmbeddedStore(path.join(work, name));
-  stores.push(embedded);
-  const store = new DynamoEvidenceStore({ client: embedded.client, tableName: DEFAULT_TABLE_NAME, singleWriter: true });
-  await store.ensureTable();
-  return store;
-}
+// one server, a table for each order
+const tables = embeddedTables('order');
 
 async function analyze(store: DynamoEvidenceStore): Promise<Alert[]> {
   const raised: Alert[] = [];
@@ -48,30 +38,31 @@ let importFirst: { readiness: ReadinessReport; alerts: Alert[] };
 let analyzeFirst: { before: ReadinessReport; readiness: ReadinessReport; alerts: Alert[]; placed: number; placedAlerts: Alert[]; again: number };
 
 beforeAll(async () => {
-  work = await mkdtemp(path.join(os.tmpdir(), 'cw-order-'));
-  // the sample fleet's logs and inventory files (seed 42, ending at END), as the shared demo wrote them
-  await demoInto(work, { without: ['late', 'reports'] });
-  logDir = path.join(work, DEMO_DIR, 'logs');
-  const inventoryDir = path.join(work, DEMO_DIR, 'inventory');
+  // the sample fleet's logs and inventory files (seed 42, ending at END), as the shared demo wrote
+  // them: only read here, so read where the demo wrote them rather than copied
+  await demoInto(tables.work, { without: ['logs', 'late', 'inventory', 'reports'] });
+  logDir = path.join(sharedDemoOutput(), 'logs');
+  const inventoryDir = path.join(sharedDemoOutput(), 'inventory');
   inventory = await readInventoryFiles((await readdir(inventoryDir)).sort().map((f) => path.join(inventoryDir, f)));
 
-  const a = await freshStore('import-first');
-  await a.saveInventory(inventory);
-  importFirst = { alerts: await analyze(a), readiness: await judge(a) };
-
-  const b = await freshStore('analyze-first');
-  const alerts = await analyze(b);
-  const before = await judge(b);
-  await b.saveInventory(inventory);
-  const placement = await placeParked(b, defaultPolicy(), END);
-  const again = await placeParked(b, defaultPolicy(), END);
-  analyzeFirst = { before, alerts, readiness: await judge(b), placed: placement.placed, placedAlerts: placement.alerts, again: again.placed + again.alerts.length };
+  // the two orders side by side, each on its own table: each mostly waits for the server's thread
+  await Promise.all([
+    (async () => {
+      const a = await tables.fresh();
+      await a.saveInventory(inventory);
+      importFirst = { alerts: await analyze(a), readiness: await judge(a) };
+    })(),
+    (async () => {
+      const b = await tables.fresh();
+      const alerts = await analyze(b);
+      const before = await judge(b);
+      await b.saveInventory(inventory);
+      const placement = await placeParked(b, defaultPolicy(), END);
+      const again = await placeParked(b, defaultPolicy(), END);
+      analyzeFirst = { before, alerts, readiness: await judge(b), placed: placement.placed, placedAlerts: placement.alerts, again: again.placed + again.alerts.length };
+    })(),
+  ]);
 }, 180_000);
-
-afterAll(async () => {
-  for (const s of stores) await s.close();
-  await rm(work, { recursive: true, force: true });
-});
 
 describe('analyze before inventory import', () => {
   it('says UNKNOWN, never READY, for what it cannot place', () => {
