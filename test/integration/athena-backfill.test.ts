@@ -18,7 +18,8 @@ import { DEFAULT_NODE_ROLE_PATTERNS } from '../../functions/core/node-roles';
 import { defaultPolicy } from '../../functions/core/policy';
 import { cloudTrailEnvelope, matchingRules, rulePatterns } from '../../functions/core/rule-patterns';
 import { athenaTableName, HOUR_ROW_COLUMNS, SELECTED_FIELDS } from '../../functions/core/trail-sql';
-import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
+import { writeSampleFleet } from '../../functions/local/sample-fleet';
+import { sampleFleet } from '../support/sample-fleets';
 import { embeddedTables } from '../support/embedded-tables';
 
 /**
@@ -127,7 +128,7 @@ describe('the Athena engine', () => {
 // A whole run over the sample fleet
 
 type Rec = Record<string, unknown>;
-const fleet = generateSampleFleet({ end: END, days: 3 });
+const fleet = sampleFleet({ end: END, days: 3 });
 const RULES = rulePatterns({ nodeRolePatterns: DEFAULT_NODE_ROLE_PATTERNS });
 const at = (r: Rec, p: readonly string[]): unknown => p.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Rec)[k] : undefined), r);
 

@@ -7,7 +7,8 @@ import { normalizeRecord } from '../../functions/core/normalize';
 import { athenaSource, type ResultRow, type TrailQueryEngine } from '../../functions/adapters/athena-backfill';
 import { CoverageAccumulator, placeCoverage } from '../../functions/core/coverage';
 import { duckdbSliceQuery } from '../../functions/core/trail-sql';
-import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
+import { writeSampleFleet } from '../../functions/local/sample-fleet';
+import { sampleFleet } from '../support/sample-fleets';
 import { embeddedTables } from '../support/embedded-tables';
 
 /**
@@ -22,7 +23,7 @@ const tables = embeddedTables('athena-duckdb');
 
 describe('the trail predicate over the sample fleet (DuckDB)', () => {
   it('selects exactly the eventIDs analyze keeps, rebuilds the same events, and proves the same coverage', async () => {
-    const fleet = generateSampleFleet({ end: END, days: 3 });
+    const fleet = sampleFleet({ end: END, days: 3 });
     const { logDir } = await writeSampleFleet(path.join(tables.work, 'fleet'), fleet);
 
     const store = await tables.fresh();

@@ -8,7 +8,8 @@ import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
 import { eventDataStoreId, lakeEngine, lakeSource } from '../../functions/adapters/lake-backfill';
 import { DEFAULT_NODE_ROLE_PATTERNS } from '../../functions/core/node-roles';
 import { cloudTrailEnvelope, matchingRules, rulePatterns } from '../../functions/core/rule-patterns';
-import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
+import { writeSampleFleet } from '../../functions/local/sample-fleet';
+import { sampleFleet } from '../support/sample-fleets';
 import { embeddedTables } from '../support/embedded-tables';
 
 /** The CloudTrail Lake backfill at the client boundary (aws-sdk-client-mock), and a run over the sample fleet. */
@@ -60,7 +61,7 @@ describe('the CloudTrail Lake engine', () => {
 
 describe('backfill --lake over the sample fleet (fake Lake)', () => {
   it('stores what analyze stores, checkpoints days, records no coverage, and a bad eventjson is a rejection naming its row', async () => {
-    const fleet = generateSampleFleet({ end: END, days: 3 });
+    const fleet = sampleFleet({ end: END, days: 3 });
     const { logDir } = await writeSampleFleet(path.join(tables.work, 'fleet'), fleet);
     const rules = rulePatterns({ nodeRolePatterns: DEFAULT_NODE_ROLE_PATTERNS });
     const records = fleet.files
