@@ -148,7 +148,7 @@ describe('kill -9 during analyze, then analyze again', () => {
           return { run: killed, rerun, after: await outputs(`crash-${i}`), delivered: await delivered(`crash-${i}`) };
         }),
       );
-    }, 60_000);
+    }, 120_000);
 
     it.each(POINTS.map((point, i) => [point, i] as const))('killed at %s', (point, i) => {
       const { run: killed, rerun, after, delivered: ids } = crashed[i]!;
