@@ -100,8 +100,8 @@ describe('the ingest Lambda on full batches (writer lease)', () => {
   const counts = (items: EvidenceItem[]) => items.filter((i) => i.type === 'sa' || i.type === 'day' || i.type === 'fetch-day' || i.type === 'node-day');
 
   /**
-   * The first 800 messages of the fleet's first full batch (every namespace, most of its keys), and
-   * the table one invocation on them makes: what the retried and the racing invocations must end with.
+   * The first 800 messages of the fleet's first full batch, and the table one invocation on them
+   * makes (once, for both tests): what the retried and the racing invocations must end with.
    */
   const bodies = firstBatch.slice(0, 800);
   let cleanRun: Promise<{ store: DynamoEvidenceStore; events: number }> | undefined;
