@@ -55,15 +55,8 @@ interface Fake {
   calls: { region: string; eventName: string; start: string; end: string; token: string | null }[];
 }
 
-/** A LookupEvents event as the API returns it: the record as a JSON string plus summary fields (made once per record: every fake serves them all). */
-const lookupEvents = new WeakMap<Rec, Event>();
+/** A LookupEvents event as the API returns it: the record as a JSON string plus summary fields. */
 function lookupEvent(r: Rec): Event {
-  let event = lookupEvents.get(r);
-  if (event === undefined) lookupEvents.set(r, (event = newLookupEvent(r)));
-  return event;
-}
-
-function newLookupEvent(r: Rec): Event {
   return {
     EventId: String(r['eventID']),
     EventName: String(r['eventName']),
@@ -179,12 +172,10 @@ let fullWrites = 0;
 
 describe('backfill from LookupEvents', () => {
   beforeAll(async () => {
-    // the reference analyze and the backfill side by side, each on its own table: each mostly waits
-    // for the store's server (a worker thread); the backfill's write requests are counted on its table
+    reference = await analyzed();
     const store = await freshStore();
-    const referenceRun = analyzed();
     serve(RECORDS);
-    const writes = countWrites(embedded.client, { tableName: store.tableName });
+    const writes = countWrites(embedded.client);
     try {
       full = { store, run: await backfill(store) };
       fullWrites = writes.total();
@@ -192,7 +183,6 @@ describe('backfill from LookupEvents', () => {
       writes.remove();
     }
     cloudtrail.reset();
-    reference = await referenceRun;
   }, 120_000);
 
   it('writes at most 20 requests per 1,000 in-scope events: slices are stored together, not a batch each', () => {

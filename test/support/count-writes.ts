@@ -2,25 +2,18 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 const WRITES = new Set(['PutItemCommand', 'BatchWriteItemCommand', 'UpdateItemCommand', 'DeleteItemCommand']);
 
-/** The tables a write request names: `TableName`, or the keys of a BatchWriteItem's `RequestItems`. */
-function tablesOf(input: { TableName?: string; RequestItems?: Record<string, unknown> }): string[] {
-  return input.TableName !== undefined ? [input.TableName] : Object.keys(input.RequestItems ?? {});
-}
-
 /**
  * Counts the write requests a DynamoDB client sends (PutItem, BatchWriteItem, UpdateItem,
  * DeleteItem), by SDK middleware: what DynamoDB bills as requests and throttles, whatever the
- * code above it does. The document client shares its client's middleware stack. With `tableName`,
- * only the requests to that table: another table's writer may share the client meanwhile.
+ * code above it does. The document client shares its client's middleware stack.
  */
-export function countWrites(client: DynamoDBClient, options: { tableName?: string } = {}): { readonly byCommand: Map<string, number>; total(): number; reset(): void; remove(): void } {
+export function countWrites(client: DynamoDBClient): { readonly byCommand: Map<string, number>; total(): number; reset(): void; remove(): void } {
   const byCommand = new Map<string, number>();
   const name = `count-writes-${Math.random().toString(36).slice(2)}`;
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const command = String(context.commandName);
-      const input = args.input as { TableName?: string; RequestItems?: Record<string, unknown> };
-      if (WRITES.has(command) && (options.tableName === undefined || tablesOf(input).includes(options.tableName))) byCommand.set(command, (byCommand.get(command) ?? 0) + 1);
+      if (WRITES.has(command)) byCommand.set(command, (byCommand.get(command) ?? 0) + 1);
       return next(args);
     },
     { step: 'finalizeRequest', name },
