@@ -91,6 +91,11 @@ export interface AnalyzeOptions {
   onStored?(units: { name: string; stored: boolean; whole: boolean }[]): Promise<void>;
   /** Called with each batch's new alerts, as soon as they are recorded. */
   onAlerts?(alerts: Alert[]): Promise<void>;
+  /**
+   * Called before the staged evidence of this many events is written out at the end of the run:
+   * at fleet scale that takes a while after the last file is read.
+   */
+  onWritingOut?(events: number): void;
 }
 
 /** A named piece of input (a log file, a LookupEvents page) and the records in it, one by one or in chunks. */
@@ -372,6 +377,7 @@ export async function ingestUnits(
    */
   async function writeOut(end: boolean) {
     const waiting = options.store.stagedEvents;
+    if (end && waiting > 0) options.onWritingOut?.(waiting);
     try {
       await (end ? options.store.endStaging() : options.store.writeStaged());
     } catch (error) {

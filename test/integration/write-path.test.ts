@@ -295,6 +295,21 @@ describe('analyze of a fleet with many keys (the only writer, batches staged)', 
     recent = { summary: recentSummary, writes: writes.total(), items: await evidence(part) };
   }, 120_000);
 
+  it('says, after the last file, how many events it is writing out (the progress bar is full by then)', async () => {
+    const store = await fresh();
+    const heard: string[] = [];
+    const summary = await analyzePaths({
+      paths: recentFiles,
+      store,
+      batchSize: RECENT_BATCH,
+      now: () => many.end,
+      onFileDone: (_file, done) => void (done === recentFiles.length && heard.push('last file')),
+      onWritingOut: (events) => void heard.push(`writing ${events}`),
+    });
+    expect(heard).toEqual(['last file', `writing ${summary.inScope - summary.replayed}`]);
+    expect(summary.notStored).toBe(0);
+  });
+
   it('writes at most 20 requests per 1,000 in-scope events', () => {
     expect(reference.summary.inScope).toBeGreaterThan(3 * BATCH);
     expect(reference.summary.notStored).toBe(0);

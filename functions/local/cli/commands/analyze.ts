@@ -106,6 +106,12 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
           stdin: io.stdin,
           onFiles: (total) => bar?.start(total, 0, { records: 0, alerts: 0 }),
           onFileDone: (_file, done, records) => bar?.update(done, { records, alerts: raised.length }),
+          // The bar is done once the last file is read; the write-out after it can take a while at fleet scale.
+          onWritingOut: (events) => {
+            if (bar === null) return;
+            bar.stop();
+            io.progressStream.write(`writing the evidence of ${events.toLocaleString('en-US')} events to the store…\n`);
+          },
           onRejection: (r) => {
             if (shown.length < REJECTIONS_SHOWN) shown.push(r);
             rejects.add(r);
