@@ -1,7 +1,6 @@
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import path from 'node:path';
-import { deliverAlerts, type DeliveryFailure } from '../../../adapters/alert-delivery';
 import {
   athenaClient,
   athenaEngine,
@@ -18,16 +17,15 @@ import {
 } from '../../../adapters/athena-backfill';
 import { cloudTrailClient } from '../../../adapters/cloudtrail-backfill';
 import { AwsFatalError } from '../../../adapters/eks-inventory';
-import type { Rejection } from '../../../adapters/ingest-pipeline';
 import { eventDataStoreId, lakeEngine, lakeSource } from '../../../adapters/lake-backfill';
-import type { Alert } from '../../../core/alert';
 import { athenaTableName, checkAthenaIdentifier, parseTrailLocation, TrailSqlError, type TrailPredicateConfig } from '../../../core/trail-sql';
-import { alertSinks, loadPolicy, type AlertFlags } from '../alert-options';
+import { loadPolicy, type AlertFlags } from '../alert-options';
 import { UsageError, type Io } from '../io';
 import { outputFormat, printDocument, type OutputFlags } from '../output';
 import { plural } from '../render';
 import { openStore, withStore } from '../store-options';
 import { printAlerts, printCounts, reportDeliveryFailures } from './analyze';
+import { INTERRUPTED_EXIT, reportRejections, startBackfillRun } from './backfill-run';
 import { REGION_PATTERN } from '../../../adapters/aws-accounts';
 import { resolveRegions, storeOptionsOf, type RegionStoreFlags } from './inventory-sync';
 
@@ -78,7 +76,7 @@ export function wantsTrailBackfill(flags: TrailFlags): boolean {
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
-export async function runTrailCommand(flags: TrailFlags, io: Io, setExit: (code: number) => void, deps: TrailDeps, helpers: TrailHelpers): Promise<void> {
+export async function runTrailCommand(flags: TrailFlags, io: Io, setExit: (code: number) => void, deps: TrailDeps): Promise<void> {
   const format = outputFormat<'table' | 'json' | 'yaml'>(flags, 'table');
   const days = Number(flags.days);
   if (!/^\d+$/.test(flags.days.trim()) || days < 1 || days > MAX_TRAIL_DAYS) throw new UsageError(`pass --days 1 to ${MAX_TRAIL_DAYS} with --athena or --lake`);
@@ -154,14 +152,14 @@ export async function runTrailCommand(flags: TrailFlags, io: Io, setExit: (code:
     await withStore(storeOptionsOf(flags), io, async ({ store, localDir, where }) => {
       const accounts = await accountsIn(async () => inventoryAccounts(await store.loadInventory()));
       const source = sourceFor(accounts);
-      const sinks = alertSinks({ snsTopic: flags.snsTopic }, localDir, deps.env);
-      const rejections: Rejection[] = [];
-      const raised: Alert[] = [];
-      const failures: DeliveryFailure[] = [];
-      const stop = new AbortController();
-      const unsubscribe = (deps.onInterrupt ?? helpers.onSigint)(() => {
-        if (!stop.signal.aborted) io.err('stopping once the day in hand is stored and checkpointed (Ctrl-C again to quit now)');
-        stop.abort();
+      const { rejections, raised, failures, unsubscribe, ingest } = startBackfillRun({
+        flags,
+        policy,
+        io,
+        localDir,
+        env: deps.env,
+        onInterrupt: deps.onInterrupt,
+        stopping: 'stopping once the day in hand is stored and checkpointed (Ctrl-C again to quit now)',
       });
       let result: TrailBackfillResult;
       try {
@@ -170,19 +168,9 @@ export async function runTrailCommand(flags: TrailFlags, io: Io, setExit: (code:
           source,
           setupDone: true,
           days,
-          now: io.now,
-          restart: flags.restart,
-          policy,
-          detect: flags.alerts !== false,
-          nodeRolePatterns: flags.nodeRole,
-          signal: stop.signal,
-          onRejection: (r) => rejections.push(r),
+          ...ingest,
           onProgress: (p) => {
             if (format === 'table' && io.interactive) io.err(progressLine(p));
-          },
-          onAlerts: async (alerts) => {
-            raised.push(...alerts);
-            failures.push(...(await deliverAlerts(alerts, sinks)));
           },
         });
       } catch (e) {
@@ -194,7 +182,7 @@ export async function runTrailCommand(flags: TrailFlags, io: Io, setExit: (code:
         unsubscribe();
       }
 
-      await helpers.reportRejections(rejections, localDir, io);
+      await reportRejections(rejections, localDir, io);
       const label = flags.athena ? `Athena over ${location}` : `CloudTrail Lake ${eventDataStoreId(flags.lake!)}`;
       if (format !== 'table') {
         const { files: slices, ...summary } = result.summary;
@@ -220,7 +208,7 @@ export async function runTrailCommand(flags: TrailFlags, io: Io, setExit: (code:
       reportDeliveryFailures(failures, path.relative(io.cwd, path.join(localDir, 'alerts.jsonl')), io);
       if (result.stopped) {
         io.err('stopped: every stored day is checkpointed. Run the same command again to go on.');
-        setExit(helpers.interruptedExit);
+        setExit(INTERRUPTED_EXIT);
       }
       const failed = result.slices.filter((s) => s.status === 'failed');
       for (const s of failed) io.err(`${s.day}: ${s.note ?? 'failed'}; run the same command again to retry it`);
@@ -232,12 +220,6 @@ export async function runTrailCommand(flags: TrailFlags, io: Io, setExit: (code:
   } finally {
     for (const client of clients) client.destroy();
   }
-}
-
-export interface TrailHelpers {
-  onSigint: (stop: () => void) => () => void;
-  reportRejections: (rejections: readonly Rejection[], localDir: string, io: Io) => Promise<void>;
-  interruptedExit: number;
 }
 
 function track<T extends { destroy(): void }>(list: { destroy(): void }[], client: T): T {

@@ -1,9 +1,7 @@
 import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { deliverAlerts, type DeliveryFailure } from '../../../adapters/alert-delivery';
 import {
   checkLookupAccess,
   cloudTrailClient,
@@ -15,22 +13,19 @@ import {
   type RegionProgress,
 } from '../../../adapters/cloudtrail-backfill';
 import { AwsFatalError } from '../../../adapters/eks-inventory';
-import type { Alert } from '../../../core/alert';
-import type { Rejection } from '../../../adapters/ingest-pipeline';
-import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
+import { loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
 import { UsageError, type Io } from '../io';
 import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
 import { collect as collectValue, collectNodeRole } from '../options';
-import { displaySafe, plural, shortTime } from '../render';
+import { plural, shortTime } from '../render';
 import { DEFAULT_STORE_DIR, withStore, withStoreOptions } from '../store-options';
 import { printAlerts, printCounts, reportDeliveryFailures } from './analyze';
+import { INTERRUPTED_EXIT, reportRejections, startBackfillRun } from './backfill-run';
 import { runTrailCommand, wantsTrailBackfill, type TrailDeps, type TrailFlags } from './backfill-trail';
 import { resolveRegions, storeOptionsOf, withRegionList, type RegionStoreFlags } from './inventory-sync';
 import { cloudTrailClientWith, type AccountCredentials, type AccountProblem } from '../../../adapters/aws-accounts';
 import { ACCOUNTS_HELP, accountArgs, printAccountProblems, readsManyAccounts, resolveAccountSets, type AccountDeps } from '../account-options';
 
-const REJECTIONS_SHOWN = 20;
-export const INTERRUPTED_EXIT = 130;
 
 interface BackfillFlags extends RegionStoreFlags, Omit<AlertFlags, 'region'>, OutputFlags {
   days: string;
@@ -109,7 +104,7 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
         if (readsManyAccounts(flags) || flags.accounts !== undefined || flags.organization) {
           throw new UsageError('--athena and --lake read the organization trail with the default credentials (AWS_PROFILE): --profile, --role-arn, --accounts and --organization are for LookupEvents and inventory sync');
         }
-        await runTrailCommand(flags, io, setExit, deps, { onSigint, reportRejections, interruptedExit: INTERRUPTED_EXIT });
+        await runTrailCommand(flags, io, setExit, deps);
         return;
       }
       const format = outputFormat<'table' | 'json' | 'yaml'>(flags, 'table');
@@ -161,14 +156,14 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
         }
         const regions = [...new Set(ready.flatMap((a) => a.regions))];
         await withStore(storeOptionsOf(flags), io, async ({ store, localDir, where }) => {
-          const sinks = alertSinks({ snsTopic: flags.snsTopic }, localDir, deps.env);
-          const rejections: Rejection[] = [];
-          const raised: Alert[] = [];
-          const failures: DeliveryFailure[] = [];
-          const stop = new AbortController();
-          const unsubscribe = (deps.onInterrupt ?? onSigint)(() => {
-            if (!stop.signal.aborted) io.err('stopping once the slices read so far are stored and checkpointed (Ctrl-C again to quit now)');
-            stop.abort();
+          const { rejections, raised, failures, stop, unsubscribe, ingest } = startBackfillRun({
+            flags,
+            policy,
+            io,
+            localDir,
+            env: deps.env,
+            onInterrupt: deps.onInterrupt,
+            stopping: 'stopping once the slices read so far are stored and checkpointed (Ctrl-C again to quit now)',
           });
           const results: { account: AccountCredentials; result: BackfillResult }[] = [];
           try {
@@ -184,19 +179,9 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
                   // Several accounts share the region names: each keeps its own checkpoints.
                   checkpointScope: many ? (account.account ?? account.label) : undefined,
                   days,
-                  now: io.now,
-                  restart: flags.restart,
-                  policy,
-                  detect: flags.alerts !== false,
-                  nodeRolePatterns: flags.nodeRole,
-                  signal: stop.signal,
+                  ...ingest,
                   sleep: deps.sleep,
-                  onRejection: (r) => rejections.push(r),
                   onProgress: (p) => bars?.update(p),
-                  onAlerts: async (alerts) => {
-                    raised.push(...alerts);
-                    failures.push(...(await deliverAlerts(alerts, sinks)));
-                  },
                 });
                 results.push({ account, result });
               } catch (e) {
@@ -252,22 +237,6 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
         accounts.close();
       }
     });
-}
-
-/** First Ctrl-C: stop after the slice in hand. Second: the default action (quit now). */
-function onSigint(stop: () => void): () => void {
-  let pressed = false;
-  const handler = () => {
-    if (pressed) {
-      process.removeListener('SIGINT', handler);
-      process.kill(process.pid, 'SIGINT');
-      return;
-    }
-    pressed = true;
-    stop();
-  };
-  process.on('SIGINT', handler);
-  return () => process.removeListener('SIGINT', handler);
 }
 
 /**
@@ -330,16 +299,6 @@ function printBackfillSummary(result: BackfillResult, days: number, where: strin
   if (s.notStored > 0) {
     io.err(`${plural(s.notStored, 'event')} could not be stored: ${[...new Set(s.storeErrors)].slice(0, 3).join('; ')}; run the same command again to retry them`);
   }
-}
-
-async function reportRejections(rejections: readonly Rejection[], localDir: string, io: Io): Promise<void> {
-  if (rejections.length === 0) return;
-  const file = path.join(localDir, 'rejects.jsonl');
-  await mkdir(localDir, { recursive: true });
-  await appendFile(file, rejections.map((r) => JSON.stringify({ at: io.now().toISOString(), ...r })).join('\n') + '\n', { mode: 0o600 });
-  for (const r of rejections.slice(0, REJECTIONS_SHOWN)) io.err(displaySafe(`${r.file}${r.where ? `: ${r.where}` : ''}: ${r.reason}`));
-  if (rejections.length > REJECTIONS_SHOWN) io.err(`… and ${rejections.length - REJECTIONS_SHOWN} more`);
-  io.err(`${plural(rejections.length, 'rejection')} appended to ${path.relative(io.cwd, file)}`);
 }
 
 /** The command line that resumes this run: same window, same store, same alert routing. */
