@@ -122,22 +122,17 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   // Hashed before reading: a file changed after its hash is read again by the next run (its events are replays).
   // Several at a time: a trail is thousands of small files, and one after the other the run waited on each open and read.
   const hashes = new Map<string, { hash: string; size: number }>();
-  const hashed = await mapLimit(files, HASH_CONCURRENCY, async (file) => {
-    if (file === STDIN) return null;
+  await mapLimit(files, HASH_CONCURRENCY, async (file) => {
+    if (file === STDIN) return;
     try {
       // Only a regular file under the reader's cap can be read whole: a device (/dev/zero) or a pipe
       // is neither hashed (it may never end, or be consumed) nor skipped nor recorded.
       const info = await stat(file);
-      if (!info.isFile() || info.size > DEFAULT_READ_LIMITS.maxFileBytes) return null;
-      return await hashFile(file, info.size);
+      if (!info.isFile() || info.size > DEFAULT_READ_LIMITS.maxFileBytes) return;
+      hashes.set(file, await hashFile(file, info.size));
     } catch {
       // Left to the reader, which reports why the file cannot be read (and it is not recorded).
-      return null;
     }
-  });
-  files.forEach((file, n) => {
-    const hash = hashed[n];
-    if (hash) hashes.set(file, hash);
   });
   const before = options.reread ? new Set<string>() : await options.store.filesRead([...new Set([...hashes.values()].map((h) => h.hash))]);
   const skippedFiles = files.filter((file) => before.has(hashes.get(file)?.hash ?? '')).length;

@@ -393,7 +393,7 @@ function irsaRegression(e: IdentityEvent, where: Where, state: Working, policy: 
 
 function irsaAfterAssociation(e: IdentityEvent, where: Where, state: Working, policy: Policy, raise: Raise): void {
   if (e.kind !== 'irsa' || !e.namespace || !e.serviceAccount || !where.clusterArn) return;
-  const association = associationsByAccount(state.inventory).get(`${where.clusterArn}|${e.namespace}|${e.serviceAccount}`);
+  const association = associationsByServiceAccount(state.inventory).get(`${where.clusterArn}|${e.namespace}|${e.serviceAccount}`);
   if (!association?.createdAt) return;
   const created = Date.parse(association.createdAt);
   if (Number.isNaN(created) || Date.parse(e.eventTime) - created <= policy.soak.activeHours * HOUR) return;
@@ -420,7 +420,7 @@ function irsaAfterAssociation(e: IdentityEvent, where: Where, state: Working, po
  * every IRSA event asks.
  */
 const associationIndexes = new WeakMap<Inventory, Map<string, InventoryAssociation>>();
-function associationsByAccount(inventory: Inventory): Map<string, InventoryAssociation> {
+function associationsByServiceAccount(inventory: Inventory): Map<string, InventoryAssociation> {
   let index = associationIndexes.get(inventory);
   if (index === undefined) {
     const clusterArns = new Map<string, string>();
