@@ -26,18 +26,18 @@ export function startBackfillRun(options: {
   policy: Policy | undefined;
   io: Io;
   localDir: string;
-  env?: NodeJS.ProcessEnv;
-  onInterrupt?: (stop: () => void) => () => void;
+  /** The command's: the environment (Slack webhook) and how Ctrl-C is heard (tests replace it). */
+  deps: { env?: NodeJS.ProcessEnv; onInterrupt?: (stop: () => void) => () => void };
   /** What the first Ctrl-C says. */
   stopping: string;
 }): { rejections: Rejection[]; raised: Alert[]; failures: DeliveryFailure[]; stop: AbortController; unsubscribe: () => void; ingest: BackfillIngestOptions } {
   const { flags, io } = options;
-  const sinks = alertSinks({ snsTopic: flags.snsTopic }, options.localDir, options.env);
+  const sinks = alertSinks({ snsTopic: flags.snsTopic }, options.localDir, options.deps.env);
   const rejections: Rejection[] = [];
   const raised: Alert[] = [];
   const failures: DeliveryFailure[] = [];
   const stop = new AbortController();
-  const unsubscribe = (options.onInterrupt ?? onSigint)(() => {
+  const unsubscribe = (options.deps.onInterrupt ?? onSigint)(() => {
     if (!stop.signal.aborted) io.err(options.stopping);
     stop.abort();
   });

@@ -157,8 +157,7 @@ export async function runTrailCommand(flags: TrailFlags, io: Io, setExit: (code:
         policy,
         io,
         localDir,
-        env: deps.env,
-        onInterrupt: deps.onInterrupt,
+        deps,
         stopping: 'stopping once the day in hand is stored and checkpointed (Ctrl-C again to quit now)',
       });
       let result: TrailBackfillResult;

@@ -161,8 +161,7 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
             policy,
             io,
             localDir,
-            env: deps.env,
-            onInterrupt: deps.onInterrupt,
+            deps,
             stopping: 'stopping once the slices read so far are stored and checkpointed (Ctrl-C again to quit now)',
           });
           const results: { account: AccountCredentials; result: BackfillResult }[] = [];
