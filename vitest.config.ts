@@ -6,10 +6,9 @@ import { defineConfig } from 'vitest/config';
 import { startSharedDemo } from './test/support/shared-demo.mjs';
 
 /**
- * Isolated files first, longest first (vitest's cache of the last run, else the largest file), so
- * the spawned-CLI and dynalite files that take longest start at once on the two cores and the
- * many short files fill in behind them. Files that share a worker (`isolate: false`) go last,
- * one project after the other: a worker is reused only when the next file is of its project.
+ * Longest first (vitest's cache of the last run, else the largest file), so the spawned-CLI and
+ * dynalite files that take longest start at once on the two cores and the many short files fill in
+ * behind them; one project after the other, as a worker is reused only for a file of its project.
  */
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -19,11 +18,13 @@ class LongestFirst extends BaseSequencer {
       const key = `${spec.project.name}:${relative(root, spec.moduleId)}`;
       return cache.getFileTestResults(key)?.duration ?? cache.getFileStats(key)?.size ?? 0;
     };
-    const shared = (spec: TestSpecification) => spec.project.config.isolate === false;
+    // a project's files stay together (a worker is reused only for the next file of its project);
+    // the project whose longest file is longest goes first
+    const longest = new Map<string, number>();
+    for (const spec of files) longest.set(spec.project.name, Math.max(longest.get(spec.project.name) ?? 0, weight(spec)));
     await startTheDemoEarly(files);
     return [...files].sort((a, b) => {
-      if (shared(a) !== shared(b)) return shared(a) ? 1 : -1;
-      if (shared(a) && a.project.name !== b.project.name) return a.project.name < b.project.name ? -1 : 1;
+      if (a.project.name !== b.project.name) return longest.get(b.project.name)! - longest.get(a.project.name)! || (a.project.name < b.project.name ? -1 : 1);
       return weight(b) - weight(a);
     });
   }
@@ -57,6 +58,8 @@ function testTempRoot(): string {
   return process.env['CUTOVER_WATCH_TEST_TMP'];
 }
 
+const HANDLERS_WITH_MODULE_STATE = ['test/integration/ingest-handler.test.ts', 'test/integration/scheduled-handlers.test.ts', 'test/integration/alert-handlers.test.ts'];
+
 export default defineConfig({
   test: {
     // The SDK's Node 22 notice is about Lambda's runtime, not this machine's Node 20.
@@ -79,13 +82,22 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        // Spawned CLI processes, dynalite servers, Lambda handlers with module state and SDK mocks,
-        // esbuild and Chromium: each file in a fresh process.
+        // Spawned CLI processes, dynalite servers, esbuild and Chromium, in workers that load the CLI,
+        // the SDK and the store once, not per file (about 30 s of a run's CPU): these files restore
+        // what they change (the working directory, the environment, SDK mocks in afterAll).
         test: {
           name: 'processes',
           include: ['test/cli/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/infra/bundling.test.ts'],
+          exclude: HANDLERS_WITH_MODULE_STATE,
           globalSetup: ['test/global-setup.ts'],
+          isolate: false,
         },
+      },
+      {
+        extends: true,
+        // Lambda handlers whose modules read the environment once and are loaded anew with mocked
+        // modules (vi.doMock, vi.resetModules): each file in a fresh process.
+        test: { name: 'handlers', include: HANDLERS_WITH_MODULE_STATE },
       },
       {
         extends: true,

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-athena';
 import { mockClient } from 'aws-sdk-client-mock';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { athenaEngine, athenaSource, QueryFailedError, runTrailBackfill, type SliceProgress } from '../../functions/adapters/athena-backfill';
 import { BACKFILL_PK } from '../../functions/adapters/cloudtrail-backfill';
 import { AwsFatalError } from '../../functions/adapters/eks-inventory';
@@ -32,6 +32,7 @@ const LOCATION = 's3://org-trail/AWSLogs';
 const TABLE = athenaTableName(LOCATION);
 const athena = mockClient(AthenaClient);
 afterEach(() => athena.reset());
+afterAll(() => athena.restore());
 const tables = embeddedTables('athena-backfill');
 const noSleep = async () => undefined;
 const throttle = () => Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException', $metadata: { httpStatusCode: 400 } });

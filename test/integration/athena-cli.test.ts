@@ -20,6 +20,10 @@ afterEach(() => {
   athena.reset();
   cloudtrail.reset();
 });
+afterAll(() => {
+  athena.restore();
+  cloudtrail.restore();
+});
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'cw-athena-cli-'));

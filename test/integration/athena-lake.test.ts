@@ -1,7 +1,7 @@
 import { CancelQueryCommand, CloudTrailClient, DescribeQueryCommand, GetQueryResultsCommand, StartQueryCommand } from '@aws-sdk/client-cloudtrail';
 import { mockClient } from 'aws-sdk-client-mock';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { QueryFailedError, runTrailBackfill } from '../../functions/adapters/athena-backfill';
 import { BACKFILL_PK } from '../../functions/adapters/cloudtrail-backfill';
 import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
@@ -17,6 +17,7 @@ const END = new Date('2026-11-20T00:00:00Z');
 const EDS = 'arn:aws:cloudtrail:us-east-1:111122223333:eventdatastore/EXAMPLE6d-0c7f-4b81-b3b7-dd01f8f4fd6a';
 const cloudtrail = mockClient(CloudTrailClient);
 afterEach(() => cloudtrail.reset());
+afterAll(() => cloudtrail.restore());
 const tables = embeddedTables('athena-lake');
 const noSleep = async () => undefined;
 const engine = (throttleRetries?: number) => lakeEngine({ client: new CloudTrailClient({ region: 'us-east-1' }), region: 'us-east-1', sleep: noSleep, throttleRetries });

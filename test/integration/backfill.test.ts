@@ -50,6 +50,7 @@ const INVENTORY: Inventory = fleet.inventory.reduce((inv, f) => {
 
 const cloudtrail = mockClient(CloudTrailClient);
 afterEach(() => cloudtrail.reset());
+afterAll(() => cloudtrail.restore());
 
 interface Fake {
   calls: { region: string; eventName: string; start: string; end: string; token: string | null }[];
