@@ -54,13 +54,24 @@ const LEVELDB_FILE = /^(CURRENT|LOCK|LOG|LOG\.old|MANIFEST-\d+|\d+\.(ldb|log|sst
  * dynalite opens LevelDB on the first request, and a database that will not open (damaged, not
  * readable, locked by a process that ignores store.lock) then kills the thread mid-request. The
  * worker opens it once first, so that failure is reported at start, with LevelDB's reason.
+ *
+ * A thread serves one store at a time and, once that store is closed (dynalite closes LevelDB with
+ * its server), may serve the next store this process opens: see idleThreads.
  */
 const WORKER_SOURCE = /* js */ `
 const { parentPort, workerData } = require('node:worker_threads');
+const { timingSafeEqual } = require('node:crypto');
 const { Level } = require(workerData.levelPath);
 const dynalite = require(workerData.dynalitePath);
-(async () => {
-  const probe = new Level(workerData.path);
+const READS = new Set(['BatchGetItem', 'DescribeTable', 'DescribeTimeToLive', 'GetItem', 'ListTables', 'ListTagsOfResource', 'Query', 'Scan']);
+const is = (given, token) => given.length === token.length && timingSafeEqual(given, token);
+let server;
+parentPort.on('message', (m) => {
+  if (m.open) open(m.open);
+  else if (m === 'close') server.close((e) => parentPort.postMessage({ closed: !e }));
+});
+async function open(store) {
+  const probe = new Level(store.path);
   try {
     await probe.open();
     await probe.close();
@@ -68,20 +79,17 @@ const dynalite = require(workerData.dynalitePath);
     parentPort.postMessage({ error: (e.cause && e.cause.message) || e.message });
     return;
   }
-  const server = dynalite({ path: workerData.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  server = dynalite({ path: store.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   // Anyone on the machine can connect to a loopback port: only the write token may write, the read
   // token may only read, and a request with neither never reaches dynalite.
   const handle = server.listeners('request')[0];
   server.removeAllListeners('request');
-  const { timingSafeEqual } = require('node:crypto');
-  const writeToken = Buffer.from(workerData.writeToken);
-  const readToken = Buffer.from(workerData.readToken);
-  const READS = new Set(['BatchGetItem', 'DescribeTable', 'DescribeTimeToLive', 'GetItem', 'ListTables', 'ListTagsOfResource', 'Query', 'Scan']);
-  const is = (given, token) => given.length === token.length && timingSafeEqual(given, token);
+  const writeToken = Buffer.from(store.writeToken);
+  const readToken = Buffer.from(store.readToken);
   server.on('request', (req, res) => {
     const given = Buffer.from(String(req.headers['${TOKEN_HEADER}'] || ''));
     const operation = String(req.headers['x-amz-target'] || '').split('.')[1] || '';
-    if (workerData.open || is(given, writeToken) || (is(given, readToken) && READS.has(operation))) return handle(req, res);
+    if (store.open || is(given, writeToken) || (is(given, readToken) && READS.has(operation))) return handle(req, res);
     const body = JSON.stringify(is(given, readToken)
       ? { __type: 'com.amazonaws.dynamodb.v20120810#AccessDeniedException', message: 'this connection may only read the store (' + operation + ' refused)' }
       : { __type: 'com.amazon.coral.service#UnrecognizedClientException', message: 'no valid cutover-watch store token' });
@@ -91,9 +99,26 @@ const dynalite = require(workerData.dynalitePath);
   });
   server.once('error', (e) => parentPort.postMessage({ error: e.message }));
   server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
-  parentPort.on('message', (m) => { if (m === 'close') server.close(() => parentPort.postMessage({ closed: true })); });
-})();
+}
 `;
+
+/**
+ * Threads whose store was closed cleanly, dynalite still loaded: a new thread and dynalite's modules
+ * cost about 0.15 s of CPU, which a process opening several stores (the demo, a reader beside a
+ * writer, the tests) pays once. Unreferenced, so they never keep the process alive.
+ */
+const idleThreads: Worker[] = [];
+const MAX_IDLE_THREADS = 2;
+
+function storeThread(): Worker {
+  const idle = idleThreads.pop();
+  if (idle !== undefined) {
+    idle.ref();
+    return idle;
+  }
+  const dynalitePath = createRequire(import.meta.url).resolve('dynalite');
+  return new Worker(WORKER_SOURCE, { eval: true, workerData: { dynalitePath, levelPath: createRequire(dynalitePath).resolve('level') } });
+}
 
 export type StoreDirState = 'missing' | 'empty' | 'store' | 'legacy' | 'foreign';
 
@@ -236,19 +261,23 @@ async function startServer(dir: string, label: string, lock: StoreLock, publish:
   }
   const writeToken = randomBytes(32).toString('hex');
   const readToken = randomBytes(32).toString('hex');
-  const dynalitePath = createRequire(import.meta.url).resolve('dynalite');
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: { dynalitePath, levelPath: createRequire(dynalitePath).resolve('level'), path: dbDir, writeToken, readToken, open },
-  });
+  const worker = storeThread();
   let exited = false;
-  worker.once('exit', () => (exited = true));
+  const markExited = () => (exited = true);
+  worker.once('exit', markExited);
   const serverFile = path.join(dir, SERVER_FILE);
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) => {
-      worker.once('error', reject);
-      worker.once('message', (m: { port?: number; error?: string }) => (m.port ? resolve(m.port) : reject(new Error(m.error))));
+      const stopped = (code: number) => reject(new Error(`its thread stopped (exit code ${code})`));
+      const settle = () => worker.off('error', reject).off('exit', stopped);
+      worker.once('error', reject).once('exit', stopped);
+      worker.once('message', (m: { port?: number; error?: string }) => {
+        settle();
+        if (m.port) resolve(m.port);
+        else reject(new Error(m.error));
+      });
+      worker.postMessage({ open: { path: dbDir, writeToken, readToken, open } });
     });
   } catch (e) {
     await worker.terminate();
@@ -266,13 +295,25 @@ async function startServer(dir: string, label: string, lock: StoreLock, publish:
     async close() {
       // Readers stop finding this server first; those connected finish their request, then move on.
       if (publish) await removeOwnServerFile(serverFile);
-      // dynalite flushes LevelDB on close; only then may the thread go (unless it has died).
-      if (!exited) await new Promise<void>((resolve) => {
-        worker.once('message', () => resolve());
-        worker.once('exit', () => resolve());
-        worker.postMessage('close');
-      });
-      await worker.terminate();
+      // dynalite flushes and closes LevelDB with its server; only then may the thread go or serve another store.
+      const closedCleanly =
+        !exited &&
+        (await new Promise<boolean>((resolve) => {
+          const died = () => resolve(false);
+          worker.once('exit', died);
+          worker.once('message', (m: { closed?: boolean }) => {
+            worker.off('exit', died);
+            resolve(m.closed === true);
+          });
+          worker.postMessage('close');
+        }));
+      worker.off('exit', markExited);
+      if (closedCleanly && idleThreads.length < MAX_IDLE_THREADS) {
+        worker.unref();
+        idleThreads.push(worker);
+      } else {
+        await worker.terminate();
+      }
       await lock.release();
     },
   };

@@ -84,3 +84,30 @@ describe('a store held by a writer', () => {
     expect((await readdir(dir)).sort()).toEqual(['cutover-watch-store.json', 'db']);
   });
 });
+
+describe('stores opened one after another in one process', () => {
+  it("each answers with its own data and tokens, though the second runs on the first's thread", async () => {
+    const first = await openEmbeddedStore(path.join(tmp, 'first'), { write: true });
+    await new DynamoEvidenceStore({ client: first.client, tableName: DEFAULT_TABLE_NAME, singleWriter: true }).ensureTable();
+    await first.client.send(new PutItemCommand({ TableName: DEFAULT_TABLE_NAME, Item: item('first') }));
+    await first.close();
+
+    const second = await openEmbeddedStore(path.join(tmp, 'second'), { write: true });
+    try {
+      // a fresh folder: no table yet, and nothing of the first store's
+      await expect(second.client.send(new DescribeTableCommand({ TableName: DEFAULT_TABLE_NAME }))).rejects.toThrow(/not found/);
+      await new DynamoEvidenceStore({ client: second.client, tableName: DEFAULT_TABLE_NAME, singleWriter: true }).ensureTable();
+      expect((await query(second.client)).Items).toEqual([]);
+    } finally {
+      await second.close();
+    }
+
+    // the first store, opened again, still holds its item: its LevelDB was closed, not lost
+    const again = await openEmbeddedStore(path.join(tmp, 'first'), { write: false });
+    try {
+      expect((await query(again.client)).Items?.map((i) => i['sk']?.S)).toEqual(['first']);
+    } finally {
+      await again.close();
+    }
+  });
+});
