@@ -63,6 +63,9 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { timingSafeEqual } = require('node:crypto');
 const { Level } = require(workerData.levelPath);
 const dynalite = require(workerData.dynalitePath);
+Level.prototype._get = function (key, options) {
+  try { return Promise.resolve(this._getSync(key, options)); } catch (e) { return Promise.reject(e); }
+};
 const READS = new Set(['BatchGetItem', 'DescribeTable', 'DescribeTimeToLive', 'GetItem', 'ListTables', 'ListTagsOfResource', 'Query', 'Scan']);
 const is = (given, token) => given.length === token.length && timingSafeEqual(given, token);
 let server;
