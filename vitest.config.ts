@@ -82,12 +82,12 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        // Spawned CLI processes, dynalite servers, esbuild and Chromium, in workers that load the CLI,
+        // Spawned CLI processes, dynalite servers and Chromium, in workers that load the CLI,
         // the SDK and the store once, not per file (about 30 s of a run's CPU): these files restore
         // what they change (the working directory, the environment, SDK mocks in afterAll).
         test: {
           name: 'processes',
-          include: ['test/cli/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/infra/bundling.test.ts'],
+          include: ['test/cli/**/*.test.ts', 'test/integration/**/*.test.ts'],
           exclude: HANDLERS_WITH_MODULE_STATE,
           globalSetup: ['test/global-setup.ts'],
           isolate: false,
@@ -101,8 +101,8 @@ export default defineConfig({
       },
       {
         extends: true,
-        // CDK synth in memory: loading aws-cdk-lib and the stacks once per worker, not per file.
-        test: { name: 'infra', include: ['test/infra/**/*.test.ts'], exclude: ['test/infra/bundling.test.ts'], isolate: false, setupFiles: ['test/infra/cdk-out.ts'] },
+        // CDK synth (in memory, and with esbuild for the bundles): aws-cdk-lib and the stacks loaded once per worker, not per file.
+        test: { name: 'infra', include: ['test/infra/**/*.test.ts'], isolate: false, setupFiles: ['test/infra/cdk-out.ts'] },
       },
       {
         extends: true,
