@@ -1,6 +1,5 @@
 // Bundles the CLI into dist/ with esbuild. Dependencies stay in node_modules (packages: external):
 // dynalite loads its LevelDB binding at run time and must not be bundled.
-import { build } from 'esbuild';
 import { statSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const cliBundle = path.join(root, 'dist', 'cutover-watch.mjs');
 
 export async function buildCli() {
+  // loaded only to build: every run of the command imports this file to ask cliIsStale()
+  const { build } = await import('esbuild');
   await build({
     entryPoints: [path.join(root, 'bin', 'cutover-watch.ts')],
     outfile: cliBundle,
