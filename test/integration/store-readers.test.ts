@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { DEFAULT_TABLE_NAME } from '../../functions/core/table-schema';
-import { openEmbeddedStore, SERVER_FILE, type EmbeddedStore } from '../../functions/local/embedded-store';
+import { openEmbeddedStore, SERVER_FILE, startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 
 // A reader beside the process that holds the store (here the same process: the lock is per folder).
 let tmp: string;
@@ -109,5 +109,24 @@ describe('stores opened one after another in one process', () => {
     } finally {
       await again.close();
     }
+  });
+});
+
+describe("a store opened in this process to read", () => {
+  it('answers reads, refuses writes with the read token as over HTTP, and a closed client fails instead of hanging', async () => {
+    const dir = path.join(tmp, 'read-here');
+    const writer = await openEmbeddedStore(dir, { write: true });
+    await new DynamoEvidenceStore({ client: writer.client, tableName: DEFAULT_TABLE_NAME, singleWriter: true }).ensureTable();
+    await writer.client.send(new PutItemCommand({ TableName: DEFAULT_TABLE_NAME, Item: item('kept') }));
+    await writer.close();
+
+    const store = await startEmbeddedStore(dir, { access: 'read' });
+    try {
+      expect((await query(store.client)).Items?.map((i) => i['sk']?.S)).toEqual(['kept']);
+      await expect(store.client.send(new PutItemCommand({ TableName: DEFAULT_TABLE_NAME, Item: item('refused') }))).rejects.toThrow(/may only read the store \(PutItem refused\)/);
+    } finally {
+      await store.close();
+    }
+    await expect(query(store.client)).rejects.toThrow();
   });
 });
