@@ -112,7 +112,7 @@ describe('stores opened one after another in one process', () => {
   });
 });
 
-describe("a store opened in this process to read", () => {
+describe('a store opened in this process to read', () => {
   it('answers reads, refuses writes with the read token as over HTTP, and a closed client fails instead of hanging', async () => {
     const dir = path.join(tmp, 'read-here');
     const writer = await openEmbeddedStore(dir, { write: true });
