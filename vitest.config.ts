@@ -6,17 +6,20 @@ import { defineConfig } from 'vitest/config';
 import { startSharedDemo } from './test/support/shared-demo.mjs';
 
 /**
- * Longest first (vitest's cache of the last run, else the largest file), so the spawned-CLI and
+ * Longest first (vitest's cache of the last run; in a fresh clone, test/durations.json, a reference
+ * run's times written by scripts/test-durations.mjs; else the largest file), so the spawned-CLI and
  * dynalite files that take longest start at once on the two cores and the many short files fill in
  * behind them; one project after the other, as a worker is reused only for a file of its project.
  */
+const REFERENCE_DURATIONS = JSON.parse(readFileSync(new URL('./test/durations.json', import.meta.url), 'utf8')) as Record<string, number>;
+
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const root = this.ctx.config.root;
     const cache = this.ctx.cache;
     const weight = (spec: TestSpecification) => {
       const key = `${spec.project.name}:${relative(root, spec.moduleId)}`;
-      return cache.getFileTestResults(key)?.duration ?? cache.getFileStats(key)?.size ?? 0;
+      return cache.getFileTestResults(key)?.duration ?? REFERENCE_DURATIONS[key] ?? cache.getFileStats(key)?.size ?? 0;
     };
     // a project's files stay together (a worker is reused only for the next file of its project);
     // the project whose longest file is longest goes first
