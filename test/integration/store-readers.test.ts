@@ -86,7 +86,7 @@ describe('a store held by a writer', () => {
 });
 
 describe('stores opened one after another in one process', () => {
-  it("each answers with its own data and tokens, though the second runs on the first's thread", async () => {
+  it('each answers with its own data: the one opened after another closed (on its idle thread) starts empty, and the first reopens intact', async () => {
     const first = await openEmbeddedStore(path.join(tmp, 'first'), { write: true });
     await new DynamoEvidenceStore({ client: first.client, tableName: DEFAULT_TABLE_NAME, singleWriter: true }).ensureTable();
     await first.client.send(new PutItemCommand({ TableName: DEFAULT_TABLE_NAME, Item: item('first') }));
@@ -113,7 +113,7 @@ describe('stores opened one after another in one process', () => {
 });
 
 describe('a store opened in this process to read', () => {
-  it('answers reads, refuses writes with the read token as over HTTP, and a closed client fails instead of hanging', async () => {
+  it('answers reads, refuses writes with the read token, and a closed client fails instead of hanging', async () => {
     const dir = path.join(tmp, 'read-here');
     const writer = await openEmbeddedStore(dir, { write: true });
     await new DynamoEvidenceStore({ client: writer.client, tableName: DEFAULT_TABLE_NAME, singleWriter: true }).ensureTable();
