@@ -9,7 +9,8 @@ import { startSharedDemo } from './test/support/shared-demo.mjs';
  * Longest first (vitest's cache of the last run; in a fresh clone, test/durations.json, a reference
  * run's times written by scripts/test-durations.mjs; else the largest file), so the spawned-CLI and
  * dynalite files that take longest start at once on the two cores and the many short files fill in
- * behind them; one project after the other, as a worker is reused only for a file of its project.
+ * behind them. The files that each need a fresh process (the handlers project) go first: at the end
+ * of the run, a process starting alone with one file left a core idle for seconds.
  */
 const REFERENCE_DURATIONS = JSON.parse(readFileSync(new URL('./test/durations.json', import.meta.url), 'utf8')) as Record<string, number>;
 
@@ -21,15 +22,10 @@ class LongestFirst extends BaseSequencer {
       const key = `${spec.project.name}:${relative(root, spec.moduleId)}`;
       return cache.getFileTestResults(key)?.duration ?? REFERENCE_DURATIONS[key] ?? cache.getFileStats(key)?.size ?? 0;
     };
-    // a project's files stay together (a worker is reused only for the next file of its project);
-    // the project whose longest file is longest goes first
-    const longest = new Map<string, number>();
-    for (const spec of files) longest.set(spec.project.name, Math.max(longest.get(spec.project.name) ?? 0, weight(spec)));
+    // a project's files stay together: a worker is reused only for the next file of its project
+    const isolated = (spec: TestSpecification) => (spec.project.config.isolate ? 0 : 1);
     await startTheDemoEarly(files);
-    return [...files].sort((a, b) => {
-      if (a.project.name !== b.project.name) return longest.get(b.project.name)! - longest.get(a.project.name)! || (a.project.name < b.project.name ? -1 : 1);
-      return weight(b) - weight(a);
-    });
+    return [...files].sort((a, b) => isolated(a) - isolated(b) || (a.project.name < b.project.name ? -1 : a.project.name > b.project.name ? 1 : 0) || weight(b) - weight(a));
   }
 }
 
@@ -85,14 +81,17 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        // Spawned CLI processes, dynalite servers and Chromium, in workers that load the CLI,
-        // the SDK and the store once, not per file (about 30 s of a run's CPU): these files restore
-        // what they change (the working directory, the environment, SDK mocks in afterAll).
+        // Everything but the handlers below, in workers that load the CLI, the SDK, the store and
+        // aws-cdk-lib once, not per file or per kind of test (a worker serves one project only: three
+        // projects cost three sets of workers, each importing and transforming again): these files
+        // restore what they change (the working directory, the environment, SDK mocks in afterAll).
         test: {
-          name: 'processes',
-          include: ['test/cli/**/*.test.ts', 'test/integration/**/*.test.ts'],
+          name: 'shared',
+          include: ['test/**/*.test.ts'],
           exclude: HANDLERS_WITH_MODULE_STATE,
           globalSetup: ['test/global-setup.ts'],
+          // the CDK tests' cloud assemblies, in a folder per file (an empty one for the other files)
+          setupFiles: ['test/infra/cdk-out.ts'],
           isolate: false,
         },
       },
@@ -101,16 +100,6 @@ export default defineConfig({
         // Lambda handlers whose modules read the environment once and are loaded anew with mocked
         // modules (vi.doMock, vi.resetModules): each file in a fresh process.
         test: { name: 'handlers', include: HANDLERS_WITH_MODULE_STATE },
-      },
-      {
-        extends: true,
-        // CDK synth (in memory, and with esbuild for the bundles): aws-cdk-lib and the stacks loaded once per worker, not per file.
-        test: { name: 'infra', include: ['test/infra/**/*.test.ts'], isolate: false, setupFiles: ['test/infra/cdk-out.ts'] },
-      },
-      {
-        extends: true,
-        // Pure code and in-memory fakes: one module graph per worker.
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false },
       },
     ],
   },
