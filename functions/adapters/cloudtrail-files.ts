@@ -16,6 +16,7 @@ import path from 'node:path';
 import { pipeline, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createGunzip, gunzip } from 'node:zlib';
+import { readSmallFileOnThread } from './small-file-thread';
 import { iterateRecords, jsonErrorMessage } from '../core/envelopes';
 import type { InputItem, InputProblem } from '../core/envelopes';
 import { JsonStreamSplitter, mebibytes, type SplitItem } from '../core/json-stream';
@@ -445,19 +446,40 @@ const SMALL_FILE_BYTES = 1024 * 1024;
 /**
  * A small regular file read whole, and gunzipped with an output bound, when it is within every
  * limit; null when it needs the streaming path (large, a device or FIFO, or inflating past what
- * the streaming path would parse whole), which then reads it and says why.
+ * the streaming path would parse whole), which then reads it and says why. Read on a thread of its
+ * own (small-file-thread.ts), or on libuv's pool when there is none.
  */
 async function readSmallFile(file: string, limits: ReadLimits): Promise<{ ok: true; bytes: Buffer } | { ok: false; reason: string } | null> {
+  const maxSmallBytes = Math.min(SMALL_FILE_BYTES, limits.maxRecordBytes);
+  // absolute: the thread reads it later, and a test may change the working directory meanwhile
+  const read = await readSmallFileOnThread(path.resolve(file), { ...limits, maxSmallBytes });
+  switch (read.kind) {
+    case 'bytes':
+      return { ok: true, bytes: read.bytes };
+    case 'stream':
+      return null;
+    case 'fs-error':
+      return smallFileFsError(read);
+    case 'gzip-error':
+      return { ok: false, reason: `truncated or corrupt gzip (${read.message})` };
+    case 'unavailable':
+      return readSmallFileOnPool(file, limits, maxSmallBytes);
+  }
+}
+
+/** ENOENT and EACCES are named here; the streaming path names the rest (EISDIR and the like), exactly as for larger files. */
+function smallFileFsError(err: { code?: string | undefined }): { ok: false; reason: string } | null {
+  return err.code === 'ENOENT' || err.code === 'EACCES' ? { ok: false, reason: describeFsError(err) } : null;
+}
+
+async function readSmallFileOnPool(file: string, limits: ReadLimits, maxSmallBytes: number): Promise<{ ok: true; bytes: Buffer } | { ok: false; reason: string } | null> {
   let bytes: Buffer;
   try {
     const info = await stat(file);
-    if (!info.isFile() || info.size > Math.min(SMALL_FILE_BYTES, limits.maxRecordBytes)) return null;
+    if (!info.isFile() || info.size > maxSmallBytes) return null;
     bytes = await readFile(file);
   } catch (err) {
-    // EISDIR and the like are for the streaming path to name, exactly as for larger files.
-    return (err as NodeJS.ErrnoException | null)?.code === 'ENOENT' || (err as NodeJS.ErrnoException | null)?.code === 'EACCES'
-      ? { ok: false, reason: describeFsError(err) }
-      : null;
+    return smallFileFsError(err as NodeJS.ErrnoException);
   }
   if (!(bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b)) return bytes.length > limits.maxRecordBytes ? null : { ok: true, bytes };
   return inflateWhole(bytes, limits);

@@ -1,0 +1,54 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSmallFileOnThread, type SmallFileCaps } from '../../functions/adapters/small-file-thread';
+
+// What the thread answers for each kind of file; what readRecords makes of the answers (problems
+// named by file, the streaming path) is test/unit/cloudtrail-files.test.ts, which reads through it.
+const CAPS: SmallFileCaps = { maxSmallBytes: 64 * 1024, maxRecordBytes: 256 * 1024, maxFileBytes: 1024 * 1024, ratioCheckAfterBytes: 16 * 1024, maxInflationRatio: 100 };
+let tmp: string;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'cutover-watch-small-files-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+async function put(name: string, content: string | Buffer): Promise<string> {
+  const file = path.join(tmp, name);
+  await writeFile(file, content);
+  return file;
+}
+
+describe('a small file read on its own thread', () => {
+  it('gives a gzip file inflated and a plain file as it is', async () => {
+    const doc = JSON.stringify({ Records: [{ eventID: 'a' }] });
+    const gz = await readSmallFileOnThread(await put('a.json.gz', gzipSync(doc)), CAPS);
+    const plain = await readSmallFileOnThread(await put('a.json', doc), CAPS);
+    expect(gz.kind === 'bytes' && gz.bytes.toString('utf8')).toBe(doc);
+    expect(plain.kind === 'bytes' && plain.bytes.toString('utf8')).toBe(doc);
+  });
+
+  it('gives a tiny file (from Node’s shared buffer pool) intact, and many reads at once each to its own file', async () => {
+    const files = await Promise.all(Array.from({ length: 50 }, (_, i) => put(`tiny-${i}.json`, `{"n":${i}}`)));
+    const reads = await Promise.all(files.map((f) => readSmallFileOnThread(f, CAPS)));
+    expect(reads.map((r) => (r.kind === 'bytes' ? r.bytes.toString('utf8') : r.kind))).toEqual(files.map((_, i) => `{"n":${i}}`));
+  });
+
+  it('leaves to the streaming path a file over the small size, gzip inflating past the caps, and a directory', async () => {
+    const big = await put('big.json', 'x'.repeat(CAPS.maxSmallBytes + 1));
+    const bomb = await put('bomb.json.gz', gzipSync(Buffer.alloc(4 * 1024 * 1024)));
+    const dir = path.join(tmp, 'folder.json');
+    await mkdir(dir);
+    for (const file of [big, bomb, dir]) expect(await readSmallFileOnThread(file, CAPS), file).toEqual({ kind: 'stream' });
+  });
+
+  it('says why a file could not be read or inflated', async () => {
+    expect(await readSmallFileOnThread(path.join(tmp, 'missing.json'), CAPS)).toMatchObject({ kind: 'fs-error', code: 'ENOENT' });
+    const truncated = gzipSync(JSON.stringify({ Records: [] })).subarray(0, 12);
+    expect(await readSmallFileOnThread(await put('cut.json.gz', truncated), CAPS)).toEqual({ kind: 'gzip-error', message: 'unexpected end of file' });
+  });
+});
