@@ -48,19 +48,37 @@ type Reply = { id: number } & (
  */
 const THREAD_SOURCE = `
 const { parentPort } = require('node:worker_threads');
-const { readFileSync, statSync } = require('node:fs');
+const { closeSync, openSync, readSync, statSync } = require('node:fs');
 const { gunzipSync } = require('node:zlib');
+
+// the compressed bytes are read into one buffer, reused: only what is handed over is allocated
+let scratch = Buffer.alloc(0);
+
+function readWhole(file, size) {
+  if (scratch.length < size + 1) scratch = Buffer.allocUnsafeSlow(Math.max(size + 1, 64 * 1024));
+  const fd = openSync(file, 'r');
+  try {
+    let n = 0;
+    for (let got; n < scratch.length && (got = readSync(fd, scratch, n, scratch.length - n, null)) > 0; ) n += got;
+    // grown past its stat since: the streaming path reads it
+    return n > size ? null : scratch.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 function read(file, caps) {
   let bytes;
   try {
+    // stat first: a FIFO or a device is never opened here (opening a FIFO blocks)
     const info = statSync(file);
     if (!info.isFile() || info.size > caps.maxSmallBytes) return { kind: 'stream' };
-    bytes = readFileSync(file);
+    bytes = readWhole(file, info.size);
+    if (bytes === null) return { kind: 'stream' };
   } catch (err) {
     return { kind: 'fs-error', code: err && err.code, message: String(err && err.message) };
   }
-  if (!(bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b)) return bytes.length > caps.maxRecordBytes ? { kind: 'stream' } : { kind: 'bytes', bytes };
+  if (!(bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b)) return bytes.length > caps.maxRecordBytes ? { kind: 'stream' } : { kind: 'bytes', bytes: Buffer.from(bytes) };
   const bound = Math.min(caps.maxRecordBytes, caps.maxFileBytes, Math.max(caps.ratioCheckAfterBytes, bytes.length * caps.maxInflationRatio));
   try {
     return { kind: 'bytes', bytes: gunzipSync(bytes, { maxOutputLength: bound }) };
