@@ -4,6 +4,7 @@
  *
  * The only module of the sample fleet that does I/O; generating stays pure.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -47,15 +48,15 @@ export async function writeSampleFleet(
   };
   const target = (key: string) => join(isLate(key) && lateDir ? lateDir : logDir, key);
   const dirs = new Set(fleet.files.map((f) => dirname(target(f.key))));
-  await Promise.all([...dirs].sort().map((d) => mkdir(d, { recursive: true })));
-  // Compress on the main thread (small files: faster than the 4-thread zlib pool), write 64 at a time.
+  for (const d of [...dirs].sort()) mkdirSync(d, { recursive: true });
+  // Synchronously, 64 files between turns of the event loop (a progress bar still moves): each
+  // write through libuv's pool is three hand-overs between threads, and 2,800 small files cost
+  // three times the CPU that way. Compressed on this thread too: small files are faster here than
+  // on zlib's pool.
   const batch = 64;
   for (let i = 0; i < fleet.files.length; i += batch) {
-    await Promise.all(
-      fleet.files
-        .slice(i, i + batch)
-        .map((f) => writeFile(target(f.key), gzipSync(Buffer.from(JSON.stringify({ Records: f.records }), 'utf8')))),
-    );
+    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    for (const f of fleet.files.slice(i, i + batch)) writeFileSync(target(f.key), gzipSync(Buffer.from(JSON.stringify({ Records: f.records }), 'utf8')));
   }
   for (const inv of fleet.inventory) {
     await writeFile(join(inventoryDir, inv.name), JSON.stringify(inv.content, null, 4) + '\n', 'utf8');
