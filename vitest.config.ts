@@ -77,6 +77,9 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // expect.poll waits for a state to settle (a page's rows, a label): 1 s, the default, is short
+    // for Chromium on a loaded machine; only a failing check waits the whole time
+    expect: { poll: { timeout: 10_000 } },
     sequence: { sequencer: LongestFirst },
     projects: [
       {

@@ -134,6 +134,12 @@ interface Layout {
   widestWrapper: number;
 }
 
+/** Records each text the first copy button shows, from now on, in `window.cwCopyLabels`. */
+const COPY_LABELS_WATCHED = `(() => {
+  const button = document.querySelector('.cmd button.copy');
+  window.cwCopyLabels = [];
+  new MutationObserver(() => window.cwCopyLabels.push(button.textContent)).observe(button, { childList: true, characterData: true, subtree: true });
+})()`;
 /** Per cluster section: open or not, hidden by the filter or not, and the rows its tables show. */
 const SECTIONS = `[...document.querySelectorAll('details.cluster')].map((d) => ({
   name: d.querySelector('summary .name').textContent,
@@ -269,8 +275,11 @@ describe.skipIf(OPTED_OUT)('the HTML report of the sample fleet', () => {
     const first = page.locator('.cmd').first();
     const command = await first.locator('code').innerText();
     expect(sample.stragglers.flatMap((s) => s.commands)).toContain(command);
+    // every label the button shows, recorded in the page: 'Copied' stays 2 s, which polling it
+    // from here can miss on a loaded machine
+    await page.evaluate(COPY_LABELS_WATCHED);
     await first.locator('button.copy').click();
-    await expect.poll(() => first.locator('button.copy').innerText()).toBe('Copied');
+    await expect.poll(() => page.evaluate('window.cwCopyLabels'), { timeout: 10_000 }).toContain('Copied');
     expect(await page.evaluate('navigator.clipboard.readText()')).toBe(command);
 
     // a namespace's chart, drawn when its row asks for it
