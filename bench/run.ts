@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { SCALE_PRESETS } from '../functions/local/sample-fleet/scale';
+import { bundleOptions } from '../scripts/build.mjs';
 import { ensureFleet, type Preset } from './fleet-cache';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -149,11 +150,12 @@ async function main(): Promise<void> {
   }
   try {
     // Build what the children run before anything is timed: the CLI bundle (bin/ rebuilds it when a
-    // source is newer) and the store reader, bundled like the CLI so neither pays a TS loader.
+    // source is newer) and the store reader, bundled like the CLI (its dependencies in the bundle),
+    // so neither pays a TS loader or resolving node_modules.
     await runNode([cli, '--version'], work, 'build');
     const reader = path.join(root, 'dist', 'bench', 'read-store.mjs');
     await mkdir(path.dirname(reader), { recursive: true });
-    await build({ entryPoints: [path.join(root, 'bench', 'read-store.ts')], outfile: reader, bundle: true, platform: 'node', target: 'node20', format: 'esm', packages: 'external', logLevel: 'warning' });
+    await build({ ...bundleOptions, entryPoints: [path.join(root, 'bench', 'read-store.ts')], outfile: reader });
 
     const steps: Step[] = [];
     const add = (step: string, r: { seconds: number; peakRssMb: number | null }, note = '') => {

@@ -9,22 +9,27 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const cliBundle = path.join(root, 'dist', 'cutover-watch.mjs');
 
+/** How the CLI is bundled; bench/run.ts bundles its store reader the same way, to compare like with like. */
+export const bundleOptions = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  external: ['dynalite'],
+  // CommonJS dependencies require Node's built-ins, which an ES module has no `require` for
+  banner: { js: "import { createRequire as createRequireForBundledCommonJs } from 'node:module'; const require = createRequireForBundledCommonJs(import.meta.url);" },
+  logLevel: 'warning',
+};
+
 export async function buildCli() {
   // loaded only to build: every run of the command imports this file to ask cliIsStale()
   const { build } = await import('esbuild');
   await build({
+    ...bundleOptions,
     entryPoints: [path.join(root, 'bin', 'cutover-watch.ts')],
     outfile: cliBundle,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    external: ['dynalite'],
-    // CommonJS dependencies require Node's built-ins, which an ES module has no `require` for
-    banner: { js: "import { createRequire as createRequireForBundledCommonJs } from 'node:module'; const require = createRequireForBundledCommonJs(import.meta.url);" },
     // beside the bundle, not in it: an inline map is three times the code, parsed on every start
     sourcemap: 'linked',
-    logLevel: 'warning',
   });
 }
 
