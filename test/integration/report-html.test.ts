@@ -134,11 +134,19 @@ interface Layout {
   widestWrapper: number;
 }
 
-/** Records each text the first copy button shows, from now on, in `window.cwCopyLabels`. */
+/**
+ * Records, in `window.cwCopyLabels`, each text a copy button shows from now on, watched from the
+ * document: a section's rows may be rendered again meanwhile (lazily, as they come into view), and
+ * a button replaced after its click took its label with it.
+ */
 const COPY_LABELS_WATCHED = `(() => {
-  const button = document.querySelector('.cmd button.copy');
   window.cwCopyLabels = [];
-  new MutationObserver(() => window.cwCopyLabels.push(button.textContent)).observe(button, { childList: true, characterData: true, subtree: true });
+  new MutationObserver((records) => {
+    for (const r of records) {
+      const node = r.target.nodeType === Node.ELEMENT_NODE ? r.target : r.target.parentElement;
+      if (node && node.matches('button.copy')) window.cwCopyLabels.push(node.textContent);
+    }
+  }).observe(document.body, { childList: true, characterData: true, subtree: true });
 })()`;
 /** Per cluster section: open or not, hidden by the filter or not, and the rows its tables show. */
 const SECTIONS = `[...document.querySelectorAll('details.cluster')].map((d) => ({
@@ -275,11 +283,9 @@ describe.skipIf(OPTED_OUT)('the HTML report of the sample fleet', () => {
     const first = page.locator('.cmd').first();
     const command = await first.locator('code').innerText();
     expect(sample.stragglers.flatMap((s) => s.commands)).toContain(command);
-    // every label the button shows, recorded in the page: 'Copied' stays 2 s, which polling it
-    // from here can miss on a loaded machine
     await page.evaluate(COPY_LABELS_WATCHED);
     await first.locator('button.copy').click();
-    await expect.poll(() => page.evaluate('window.cwCopyLabels'), { timeout: 10_000 }).toContain('Copied');
+    await expect.poll(() => page.evaluate('window.cwCopyLabels')).toContain('Copied');
     expect(await page.evaluate('navigator.clipboard.readText()')).toBe(command);
 
     // a namespace's chart, drawn when its row asks for it

@@ -395,25 +395,17 @@ export const CLIENT_JS = String.raw`
       button.classList.toggle('done', ok);
       setTimeout(function () { button.textContent = 'Copy'; button.classList.remove('done'); }, 2000);
     }
-    // Copied within the click itself: a copy event filled with the command. The asynchronous
-    // clipboard (navigator.clipboard) is tried only where that is refused: in headless Chromium on
-    // a loaded machine its promise was seen never to settle, leaving a button that did nothing.
-    function copyInClick(text) {
-      var ok = false;
-      var fill = function (e) { e.clipboardData.setData('text/plain', text); e.preventDefault(); ok = true; };
-      document.addEventListener('copy', fill);
-      try { if (!document.execCommand('copy')) ok = false; } catch (e) { ok = false; }
-      document.removeEventListener('copy', fill);
-      return ok;
-    }
     function copy(button) {
       var code = button.parentNode.querySelector('code');
       var text = code.textContent;
-      if (copyInClick(text)) return copied(button, true);
-      // else the command is selected, for Ctrl+C, whatever the asynchronous clipboard says
-      selectText(code);
-      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(function () { copied(button, true); }, function () { copied(button, false); });
-      else copied(button, false);
+      var fallback = function () {
+        selectText(code);
+        var ok = false;
+        try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+        copied(button, ok);
+      };
+      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(function () { copied(button, true); }, fallback);
+      else fallback();
     }
     function toggleChart(button) {
       var row = button.closest('tr');
