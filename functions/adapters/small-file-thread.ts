@@ -78,7 +78,7 @@ function read(file, caps) {
   } catch (err) {
     return { kind: 'fs-error', code: err && err.code, message: String(err && err.message) };
   }
-  if (!(bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b)) return bytes.length > caps.maxRecordBytes ? { kind: 'stream' } : { kind: 'bytes', bytes: Buffer.from(bytes) };
+  if (!(bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b)) return bytes.length > caps.maxRecordBytes ? { kind: 'stream' } : { kind: 'bytes', bytes };
   const bound = Math.min(caps.maxRecordBytes, caps.maxFileBytes, Math.max(caps.ratioCheckAfterBytes, bytes.length * caps.maxInflationRatio));
   try {
     return { kind: 'bytes', bytes: gunzipSync(bytes, { maxOutputLength: bound }) };
@@ -91,7 +91,8 @@ function read(file, caps) {
 parentPort.on('message', ({ id, file, caps }) => {
   const result = read(file, caps);
   if (result.kind !== 'bytes') return parentPort.postMessage({ id, ...result });
-  // handed over, not copied: a buffer that shares its memory (Node's pool) is copied out first
+  // handed over, not copied; a buffer that shares its memory (the scratch buffer of a plain file,
+  // or Node's pool) is copied out first, once
   const b = result.bytes;
   const own = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : new Uint8Array(b).buffer;
   parentPort.postMessage({ id, kind: 'bytes', buffer: own }, [own]);
