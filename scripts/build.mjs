@@ -21,13 +21,21 @@ export const bundleOptions = {
   logLevel: 'warning',
 };
 
+/**
+ * The reading thread's skimmer (functions/adapters/skim-thread-entry.ts), bundled on its own: the
+ * thread evaluates it as source. Run from source, small-file-thread.ts builds it the same way.
+ */
+export const skimBundleOptions = { bundle: true, platform: 'node', format: 'iife', target: 'node20', logLevel: 'warning' };
+
 export async function buildCli() {
   // loaded only to build: every run of the command imports this file to ask cliIsStale()
   const { build } = await import('esbuild');
+  const skimmer = await build({ ...skimBundleOptions, entryPoints: [path.join(root, 'functions', 'adapters', 'skim-thread-entry.ts')], write: false });
   await build({
     ...bundleOptions,
     entryPoints: [path.join(root, 'bin', 'cutover-watch.ts')],
     outfile: cliBundle,
+    define: { __SKIM_THREAD_SOURCE__: JSON.stringify(skimmer.outputFiles[0].text) },
     // beside the bundle, not in it: an inline map is three times the code, parsed on every start
     sourcemap: 'linked',
   });

@@ -16,11 +16,12 @@ import path from 'node:path';
 import { pipeline, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createGunzip, gunzip } from 'node:zlib';
-import { readSmallFileOnThread } from './small-file-thread';
+import { readSmallFileOnThread, type ThreadSkim } from './small-file-thread';
 import { iterateRecords, jsonErrorMessage } from '../core/envelopes';
 import type { InputItem, InputProblem } from '../core/envelopes';
 import { JsonStreamSplitter, mebibytes, type SplitItem } from '../core/json-stream';
 import { recordsDocument, type RawRecord } from '../core/record-prefilter';
+import type { SkimmedRecords } from '../core/record-skim';
 
 /** What one file may cost. Real CloudTrail log files are a few MB and inflate about 10×. */
 export interface ReadLimits {
@@ -331,6 +332,12 @@ export interface ReadOptions {
    * whole), is what the parsed reading gives.
    */
   raw?: boolean;
+  /**
+   * With `raw`: a small log file's records come skimmed by the reading thread, as one
+   * `SkimmedRecords` (core/record-skim), for a caller that decides records per key. Any file the
+   * thread did not skim comes as `raw` gives it.
+   */
+  skim?: boolean;
 }
 
 /**
@@ -339,14 +346,17 @@ export interface ReadOptions {
  * Memory stays bounded as before: a chunk is a slice of what is already parsed.
  */
 export function readRecordChunks(file: string, options?: ReadOptions & { raw?: false }): AsyncGenerator<InputItem[]>;
-export function readRecordChunks(file: string, options: ReadOptions & { raw: true }): AsyncGenerator<SplitItem[]>;
-export async function* readRecordChunks(file: string, options: ReadOptions = {}): AsyncGenerator<SplitItem[]> {
+export function readRecordChunks(file: string, options: ReadOptions & { raw: true; skim?: false }): AsyncGenerator<SplitItem[]>;
+export function readRecordChunks(file: string, options: ReadOptions & { raw: true; skim: true }): AsyncGenerator<(SplitItem | SkimmedRecords)[]>;
+export function readRecordChunks(file: string, options: ReadOptions): AsyncGenerator<(SplitItem | SkimmedRecords)[]>;
+export async function* readRecordChunks(file: string, options: ReadOptions = {}): AsyncGenerator<(SplitItem | SkimmedRecords)[]> {
   const limits = { ...DEFAULT_READ_LIMITS, ...options.limits };
   const raw = options.raw === true;
-  const small = file === STDIN ? null : await readSmallFile(file, limits);
+  const small = file === STDIN ? null : await readSmallFile(file, limits, raw && options.skim === true);
   if (small !== null) {
-    if (small.ok) yield* chunked(whole(file, small.bytes, raw));
-    else yield [problem(file, small.reason)];
+    if (!small.ok) yield [problem(file, small.reason)];
+    else if (small.skim) yield [{ type: 'skimmed', file, bytes: small.bytes, ...small.skim }];
+    else yield* chunked(whole(file, small.bytes, raw));
     return;
   }
   const head: Buffer[] = [];
@@ -387,13 +397,16 @@ export async function* readRecordChunks(file: string, options: ReadOptions = {})
 }
 
 /**
- * Files, in order, as named units of chunks; each file's reading (stat, read, gunzip on libuv's
- * threads, the first chunk's scan) starts when the unit before it is handed over, so it overlaps
- * the caller's work on that unit (normalizing, waiting on the store) instead of following it. One
- * file ahead at most: memory stays about two files'. A unit must be read to its end (or the
- * generator closed) before the next is asked for.
+ * Files, in order, as named units of chunks; each file's reading (stat, read, gunzip and the skim
+ * on the reading thread, the first chunk's scan) starts up to READ_AHEAD files before it is handed
+ * over, so it overlaps the caller's work (normalizing, waiting on the store) instead of following
+ * it. With one file ahead, the reading thread sat idle while a batch was stored, and the caller
+ * then waited on it file by file. Memory stays about READ_AHEAD + 1 files' (each under the read
+ * limits). A unit must be read to its end (or the generator closed) before the next is asked for.
  */
-export async function* readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }): AsyncGenerator<{ name: string; items: AsyncIterable<SplitItem[]> }> {
+export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true; skim?: false }): AsyncGenerator<{ name: string; items: AsyncIterable<SplitItem[]> }>;
+export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }): AsyncGenerator<{ name: string; items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }>;
+export async function* readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }): AsyncGenerator<{ name: string; items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }> {
   const start = (file: string) => {
     const chunks = readRecordChunks(file, options);
     const first = chunks.next();
@@ -409,17 +422,21 @@ export async function* readFilesAhead(files: readonly string[], options: ReadOpt
       })(),
     };
   };
-  let next = files.length > 0 ? start(files[0] as string) : null;
+  const ahead: ReturnType<typeof start>[] = [];
+  let started = 0;
   try {
     for (let i = 0; i < files.length; i++) {
-      const current = next as ReturnType<typeof start>;
-      next = i + 1 < files.length ? start(files[i + 1] as string) : null;
+      while (started < files.length && started <= i + READ_AHEAD) ahead.push(start(files[started++] as string));
+      const current = ahead.shift() as ReturnType<typeof start>;
       yield { name: files[i] as string, items: current.items };
     }
   } finally {
-    await next?.chunks.return(undefined);
+    await Promise.all(ahead.map((a) => a.chunks.return(undefined)));
   }
 }
+
+/** Files whose reading starts before the caller reaches them (readFilesAhead). */
+const READ_AHEAD = 4;
 
 /** A file read whole: its records unparsed when asked and it is a valid log file, else parsed. */
 function whole(file: string, bytes: Buffer, raw: boolean): Iterable<InputItem | RawRecord> {
@@ -449,13 +466,13 @@ const SMALL_FILE_BYTES = 1024 * 1024;
  * the streaming path would parse whole), which then reads it and says why. Read on a thread of its
  * own (small-file-thread.ts), or on libuv's pool when there is none.
  */
-async function readSmallFile(file: string, limits: ReadLimits): Promise<{ ok: true; bytes: Buffer } | { ok: false; reason: string } | null> {
+async function readSmallFile(file: string, limits: ReadLimits, skim: boolean): Promise<{ ok: true; bytes: Buffer; skim?: ThreadSkim | null } | { ok: false; reason: string } | null> {
   const maxSmallBytes = Math.min(SMALL_FILE_BYTES, limits.maxRecordBytes);
   // absolute: the thread reads it later, and a test may change the working directory meanwhile
-  const read = await readSmallFileOnThread(path.resolve(file), { ...limits, maxSmallBytes });
+  const read = await readSmallFileOnThread(path.resolve(file), { ...limits, maxSmallBytes }, skim);
   switch (read.kind) {
     case 'bytes':
-      return { ok: true, bytes: read.bytes };
+      return { ok: true, bytes: read.bytes, skim: read.skim };
     case 'stream':
       return null;
     case 'fs-error':

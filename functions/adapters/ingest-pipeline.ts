@@ -7,7 +7,7 @@ import { DetectionStateCache } from './detection-state-cache';
 import { mapLimit } from './map-limit';
 import type { DynamoEvidenceStore, StageLimits } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
-import { CoverageAccumulator } from '../core/coverage';
+import { CoverageAccumulator, fileRecordHour, type FileRecordHour } from '../core/coverage';
 import type { InputItem } from '../core/envelopes';
 import type { Policy } from '../core/policy';
 import { EVENT_KINDS, type EventKind, type IdentityEvent, type Outcome, type SkipReason } from '../core/identity-event';
@@ -15,6 +15,7 @@ import { ingestBatch } from '../core/ingest';
 import { normalizeRecord, type EventTimeWindow } from '../core/normalize';
 import { DEFAULT_NODE_ROLE_PATTERNS, nodeRoleMatcher } from '../core/node-roles';
 import { expandRaw, OutOfScopeMemo, prefilterCovers, type RawRecord } from '../core/record-prefilter';
+import { NONE, rawRecordAt, SKIM_FIELDS_PER_RECORD, type SkimmedRecords } from '../core/record-skim';
 import { cloudTrailEnvelope, matchingRules, rulePatterns } from '../core/rule-patterns';
 
 /** One problem the user must hear about: a file that could not be read or a record that was rejected. */
@@ -62,6 +63,12 @@ export interface AnalyzeOptions {
    * per stage (DynamoEvidenceStore.stageWrites); these bound a stage. @default DEFAULT_STAGE_LIMITS
    */
   stageLimits?: Partial<StageLimits>;
+  /**
+   * Small log files' records skimmed on the reading thread and decided here per key
+   * (core/record-skim); false scans them here, record by record: the same outcome, which the
+   * tests compare. @default true
+   */
+  skim?: boolean;
   now: () => Date;
   /** Which eventTimes are plausible; the upper bound follows `now`. @default DEFAULT_EVENT_TIME_WINDOW */
   eventTimeWindow?: Partial<EventTimeWindow>;
@@ -101,7 +108,7 @@ export interface AnalyzeOptions {
 /** A named piece of input (a log file, a LookupEvents page) and the records in it, one by one or in chunks. */
 export interface RecordUnit {
   name: string;
-  items: AsyncIterable<InputItem | readonly (InputItem | RawRecord)[]>;
+  items: AsyncIterable<InputItem | readonly (InputItem | RawRecord | SkimmedRecords)[]>;
 }
 
 export type IngestOptions = Omit<AnalyzeOptions, 'paths' | 'stdin' | 'onFiles' | 'skipFilesRead' | 'reread'>;
@@ -115,7 +122,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   let files = chronological(listed.files);
   if (!options.skipFilesRead) {
     options.onFiles?.(files.length);
-    const units = readFilesAhead(files, { stdin: options.stdin, raw: true });
+    const units = readFilesAhead(files, { stdin: options.stdin, raw: true, skim: options.skim !== false });
     return ingestUnits(units, options, listed.problems);
   }
 
@@ -138,7 +145,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   const skippedFiles = files.filter((file) => before.has(hashes.get(file)?.hash ?? '')).length;
   files = files.filter((file) => !before.has(hashes.get(file)?.hash ?? ''));
   options.onFiles?.(files.length);
-  const units = readFilesAhead(files, { stdin: options.stdin, raw: true });
+  const units = readFilesAhead(files, { stdin: options.stdin, raw: true, skim: options.skim !== false });
   const summary = await ingestUnits(
     units,
     {
@@ -301,14 +308,35 @@ export async function ingestUnits(
      * other is parsed and handed on. Lazy, so each raw record meets the rules as they are when it
      * is reached (they grow as node roles are seen).
      */
-    function* decide(entries: readonly (InputItem | RawRecord)[]): Generator<InputItem> {
+    function* decide(entries: readonly (InputItem | RawRecord | SkimmedRecords)[]): Generator<InputItem> {
       for (const entry of entries) {
-        if (entry.type !== 'raw') yield entry;
+        if (entry.type === 'skimmed') yield* decideSkimmed(entry);
+        else if (entry.type !== 'raw') yield entry;
         else if (prefilter !== null && entry.skeleton !== null && prefilter.outOfScope(entry.skeleton)) {
           summary.records += 1;
           noteCoverage(unitCoverage, entry.skeleton);
           summary.skipped['out-of-scope'] += 1;
         } else yield* expandRaw(entry);
+      }
+    }
+    /**
+     * `decide` for a file the reading thread skimmed (core/record-skim): the same verdicts, per key,
+     * and the same coverage, each hour of the file noted once.
+     */
+    function* decideSkimmed(skimmed: SkimmedRecords): Generator<InputItem> {
+      const { records, dictionary, hours } = skimmed;
+      const noted = new Uint8Array(hours.length);
+      for (let i = 0, at = 0; at < records.length; i++, at += SKIM_FIELDS_PER_RECORD) {
+        const key = records[at + 2] as number;
+        if (prefilter !== null && key !== NONE && prefilter.outOfScopeKey(dictionary, key)) {
+          summary.records += 1;
+          const hour = records[at + 3] as number;
+          if (hour !== NONE && noted[hour] === 0) {
+            noted[hour] = 1;
+            unitCoverage.addFileRecord(...(hours[hour] as FileRecordHour));
+          }
+          summary.skipped['out-of-scope'] += 1;
+        } else yield* expandRaw(rawRecordAt(skimmed, i));
       }
     }
     for await (const got of unit.items) {
@@ -438,15 +466,11 @@ export function chronological(files: readonly string[]): string[] {
 const LOG_FILE_RECORD = /^record \d+$/;
 
 function noteCoverage(coverage: CoverageAccumulator, record: Record<string, unknown>): void {
-  const time = record['eventTime'];
-  if (typeof time !== 'string') return;
-  const identity = record['userIdentity'] as Record<string, unknown> | undefined;
-  const account = record['recipientAccountId'] ?? identity?.['accountId'];
-  const region = record['awsRegion'];
-  coverage.addFileRecord(typeof account === 'string' ? account : null, typeof region === 'string' ? region : null, time);
+  const hour = fileRecordHour(record);
+  if (hour !== null) coverage.addFileRecord(...hour);
 }
 
-const isChunk = (got: InputItem | readonly (InputItem | RawRecord)[]): got is readonly (InputItem | RawRecord)[] => Array.isArray(got);
+const isChunk = (got: InputItem | readonly (InputItem | RawRecord | SkimmedRecords)[]): got is readonly (InputItem | RawRecord | SkimmedRecords)[] => Array.isArray(got);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -10,7 +10,11 @@
  * caller (cloudtrail-files.ts) decides as it did reading on the pool. If the thread cannot start
  * or dies, every read then returns `unavailable`, and the caller reads on the pool as before.
  */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { SkimDictionary } from '../core/record-prefilter';
+import type { Skim } from '../core/record-skim';
 
 /** The caps on one small file, in bytes (the caller's ReadLimits, and its small-file size). */
 export interface SmallFileCaps {
@@ -22,9 +26,19 @@ export interface SmallFileCaps {
   maxInflationRatio: number;
 }
 
+/** A file's records as skimmed on the thread (core/record-skim), keyed in `dictionary`. */
+export interface ThreadSkim {
+  records: Uint32Array;
+  dictionary: SkimDictionary;
+  hours: Skim['hours'];
+}
+
 export type SmallFileResult =
-  /** The file's bytes, inflated if they were gzip. */
-  | { kind: 'bytes'; bytes: Buffer }
+  /**
+   * The file's bytes, inflated if they were gzip; skimmed when asked and it is a log file's
+   * `{"Records":[…]}` (else `skim` is null: the caller reads the bytes as before).
+   */
+  | { kind: 'bytes'; bytes: Buffer; skim: ThreadSkim | null }
   /** Too large (on disk or once inflated) or not a regular file: the streaming path reads it. */
   | { kind: 'stream' }
   /** stat or read failed. */
@@ -35,7 +49,7 @@ export type SmallFileResult =
   | { kind: 'unavailable' };
 
 type Reply = { id: number } & (
-  | { kind: 'bytes'; buffer: ArrayBuffer }
+  | { kind: 'bytes'; buffer: ArrayBuffer; skim: Skim | null }
   | { kind: 'stream' }
   | { kind: 'fs-error'; code: string | undefined; message: string }
   | { kind: 'gzip-error'; message: string }
@@ -44,7 +58,8 @@ type Reply = { id: number } & (
 /*
  * CommonJS with Node's built-ins only: the CLI is one bundled file, and a thread started from
  * source needs nothing resolved. What it does is what readSmallFile in cloudtrail-files.ts did on
- * the pool; the bound on inflating is the same formula.
+ * the pool; the bound on inflating is the same formula. The skimmer (skimSource), when there is
+ * one, is evaluated first and leaves `cutoverWatchSkim` on globalThis.
  */
 const THREAD_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -88,14 +103,20 @@ function read(file, caps) {
   }
 }
 
-parentPort.on('message', ({ id, file, caps }) => {
+const skimmer = globalThis.cutoverWatchSkim;
+
+parentPort.on('message', ({ id, file, caps, skim }) => {
   const result = read(file, caps);
   if (result.kind !== 'bytes') return parentPort.postMessage({ id, ...result });
+  const b = result.bytes;
+  // any failure of the skim leaves the file to the caller's own reading
+  let skimmed = null;
+  if (skim && skimmer) try { skimmed = skimmer(b); } catch { skimmed = null; }
   // handed over, not copied; a buffer that shares its memory (the scratch buffer of a plain file,
   // or Node's pool) is copied out first, once
-  const b = result.bytes;
   const own = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : new Uint8Array(b).buffer;
-  parentPort.postMessage({ id, kind: 'bytes', buffer: own }, [own]);
+  const moved = skimmed === null ? [own] : [own, skimmed.records.buffer];
+  parentPort.postMessage({ id, kind: 'bytes', buffer: own, skim: skimmed }, moved);
 });
 `;
 
@@ -108,7 +129,7 @@ function start(): Worker | null {
   if (broken) return null;
   if (thread !== null) return thread;
   try {
-    thread = new Worker(THREAD_SOURCE, { eval: true });
+    thread = new Worker(`${skimSource() ?? ''}\n${THREAD_SOURCE}`, { eval: true });
   } catch {
     broken = true;
     return null;
@@ -120,7 +141,7 @@ function start(): Worker | null {
     if (done === undefined) return;
     pending.delete(reply.id);
     if (pending.size === 0) thread?.unref();
-    if (reply.kind === 'bytes') done({ kind: 'bytes', bytes: Buffer.from(reply.buffer) });
+    if (reply.kind === 'bytes') done({ kind: 'bytes', bytes: Buffer.from(reply.buffer), skim: reply.skim === null ? null : received(reply.skim) });
     else {
       const { id: _id, ...result } = reply;
       done(result);
@@ -137,14 +158,52 @@ function start(): Worker | null {
   return thread;
 }
 
-/** One small file, read on the thread. */
-export function readSmallFileOnThread(file: string, caps: SmallFileCaps): Promise<SmallFileResult> {
+/**
+ * One small file, read on the thread; skimmed too when `skim` (the caller decides its records
+ * per key, core/record-skim).
+ */
+export function readSmallFileOnThread(file: string, caps: SmallFileCaps, skim = false): Promise<SmallFileResult> {
   const worker = start();
   if (worker === null) return Promise.resolve({ kind: 'unavailable' });
   const id = nextId++;
   return new Promise((resolve) => {
     if (pending.size === 0) worker.ref();
     pending.set(id, resolve);
-    worker.postMessage({ id, file, caps });
+    worker.postMessage({ id, file, caps, skim });
   });
 }
+
+/**
+ * The thread's dictionary as received so far. Replies come in the order the thread skimmed, so a
+ * file's new keys are added before any later file uses them, whether or not the file that brought
+ * them is ever read further by its caller.
+ */
+let dictionary: SkimDictionary = { epoch: -1, skeletons: new Map() };
+
+function received(skim: Skim): ThreadSkim {
+  if (skim.epoch !== dictionary.epoch) dictionary = { epoch: skim.epoch, skeletons: new Map() };
+  for (const [key, skeleton] of skim.keys) dictionary.skeletons.set(key, skeleton);
+  return { records: skim.records, dictionary, hours: skim.hours };
+}
+
+/** Set by scripts/build.mjs when bundling the CLI: the skimmer, already built. */
+declare const __SKIM_THREAD_SOURCE__: string | undefined;
+
+/**
+ * The skimmer's code for the thread (skim-thread-entry.ts bundled with what it imports): built into
+ * the CLI's bundle, or built here from source (tests, a run from source). Null when neither can be
+ * had; the thread then only reads, and callers scan what it read themselves.
+ */
+function skimSource(): string | null {
+  if (typeof __SKIM_THREAD_SOURCE__ === 'string') return __SKIM_THREAD_SOURCE__;
+  try {
+    const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+    const entry = fileURLToPath(new URL('./skim-thread-entry.ts', import.meta.url));
+    return esbuild.buildSync({ ...SKIM_BUNDLE, entryPoints: [entry], write: false }).outputFiles[0]?.text ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** How the skimmer is bundled: scripts/build.mjs `skimBundleOptions`, but for the log level (a failure here means no skimming, not an error). */
+const SKIM_BUNDLE = { bundle: true, platform: 'node', format: 'iife', target: 'node20', logLevel: 'silent' } as const;

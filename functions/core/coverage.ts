@@ -79,6 +79,23 @@ const COVERAGE_REGION = /^[a-z0-9-]{1,32}$/;
 const COVERAGE_HOUR = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])/;
 
 /** Collects coverage while records are read; `days()` gives the items to store. */
+/** What a trail log file's record says of its hour: account, region, eventTime (addFileRecord's arguments). */
+export type FileRecordHour = readonly [account: string | null, region: string | null, eventTime: string];
+
+/**
+ * The hour a record of a trail's log file proves to have had records, in or out of scope: read
+ * from the record or from its skeleton (core/record-prefilter keeps these fields). Null without
+ * an eventTime.
+ */
+export function fileRecordHour(record: Record<string, unknown>): FileRecordHour | null {
+  const time = record['eventTime'];
+  if (typeof time !== 'string') return null;
+  const identity = record['userIdentity'] as Record<string, unknown> | undefined;
+  const account = record['recipientAccountId'] ?? identity?.['accountId'];
+  const region = record['awsRegion'];
+  return [typeof account === 'string' ? account : null, typeof region === 'string' ? region : null, time];
+}
+
 export class CoverageAccumulator {
   private readonly byDay = new Map<string, { account: string; region: string; day: string; fileHours: Set<string>; liveHours: Set<string>; slices: Set<string> }>();
 

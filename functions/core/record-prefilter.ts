@@ -153,9 +153,32 @@ export function skeletonOutOfScope(skeleton: Record<string, unknown>, patterns: 
 export class OutOfScopeMemo {
   private readonly fields: FieldTree;
   private readonly known = new Map<string, boolean>();
+  /** Whether a reading thread's keys (record-skim, over VERDICT_FIELDS) tell these rules' verdicts apart. */
+  private readonly keyed: boolean;
+  private readonly byKey = new WeakMap<SkimDictionary, (boolean | undefined)[]>();
 
   constructor(private readonly patterns: Partial<Record<RuleName, EventPattern>>) {
-    this.fields = mergeTrees({ eventSource: true, eventName: true, recipientAccountId: true, awsRegion: true }, patternFields(patterns) ?? {});
+    const read = patternFields(patterns) ?? {};
+    this.fields = mergeTrees(VERDICT_BASE, read);
+    this.keyed = within(read, VERDICT_FIELDS);
+  }
+
+  /**
+   * `outOfScope` of a record the reading thread keyed (core/record-skim): the same verdict, decided
+   * once per key from the key's first skeleton. False (parse it) when these rules read a field the
+   * key leaves out, or the key is unknown.
+   */
+  outOfScopeKey(dictionary: SkimDictionary, key: number): boolean {
+    if (!this.keyed) return false;
+    let verdicts = this.byKey.get(dictionary);
+    if (verdicts === undefined) this.byKey.set(dictionary, (verdicts = []));
+    let verdict = verdicts[key];
+    if (verdict === undefined) {
+      const skeleton = dictionary.skeletons.get(key);
+      verdict = skeleton !== undefined && skeletonOutOfScope(skeleton, this.patterns);
+      verdicts[key] = verdict;
+    }
+    return verdict;
   }
 
   outOfScope(skeleton: Record<string, unknown>): boolean {
@@ -173,12 +196,32 @@ export class OutOfScopeMemo {
 
 const MEMO_ENTRIES = 50_000;
 
+/** What any memo's key holds besides the patterns' fields. */
+const VERDICT_BASE: FieldTree = { eventSource: true, eventName: true, recipientAccountId: true, awsRegion: true };
+
+/**
+ * What a reading thread keys records by (core/record-skim): every field a rule may read, and the
+ * envelope's, but not eventTime, which no rule reads and which would make nearly every key new.
+ * Records with the same key get the same verdict from any rules whose fields are within it.
+ */
+export const VERDICT_FIELDS: FieldTree = mergeTrees(VERDICT_BASE, Object.fromEntries(Object.entries(PREFILTER_FIELDS).filter(([name]) => name !== 'eventTime')));
+
+/**
+ * Keys a reading thread has sent so far, each with the skeleton of the first record that had it.
+ * A thread starts a new dictionary (a new epoch) when one grows past its bound; a file's records
+ * keep a reference to the dictionary their keys belong to.
+ */
+export interface SkimDictionary {
+  epoch: number;
+  skeletons: Map<number, Record<string, unknown>>;
+}
+
 /**
  * A key for the skeleton's values at the tree's keys (the skeleton is already restricted to a
  * wider tree): each present key's name and its value as JSON, nested ones in braces; one string
  * per distinct projection, with no object built.
  */
-function projectionKey(value: Record<string, unknown>, tree: FieldTree): string {
+export function projectionKey(value: Record<string, unknown>, tree: FieldTree): string {
   let key = '{';
   for (const name in tree) {
     if (!Object.hasOwn(value, name)) {
@@ -562,11 +605,24 @@ export function skeletonOf(bytes: Buffer, start = 0, end = bytes.length): Record
  * so a file JSON.parse rejects whole still gives the same problems.
  */
 export function recordsDocument(file: string, bytes: Buffer): RawRecord[] | null {
+  const out: RawRecord[] = [];
+  const whole = scanRecordsDocument(bytes, (from, to, skeleton, index) => {
+    out.push({ type: 'raw', file, index, bytes: bytes.subarray(from, to), skeleton, depth: 0 });
+  });
+  return whole ? out : null;
+}
+
+/**
+ * The scan `recordsDocument` makes, handing over each element as it is passed: its bytes' range,
+ * its skeleton (null when it is not an object) and its position in `Records` from 1. False when
+ * the bytes are not such a document, perhaps after some elements were handed over: the caller
+ * then drops what it was given and reads the file another way.
+ */
+export function scanRecordsDocument(bytes: Buffer, visit: (from: number, to: number, skeleton: Record<string, unknown> | null, index: number) => void): boolean {
   let start = 0;
   // Windows tools prepend a BOM, which the whole-file path strips too.
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
   const scan = new JsonScanner(bytes, start, bytes.length);
-  const out: RawRecord[] = [];
   try {
     scan.skipSpace();
     scan.expect(OPEN_BRACE);
@@ -586,20 +642,20 @@ export function recordsDocument(file: string, bytes: Buffer): RawRecord[] | null
         // Depth 2: inside the document and its array, as JSON.parse of the file would nest it.
         if (scan.peek() === OPEN_BRACE) skeleton = scan.object(COMPILED_FIELDS, 2);
         else scan.skipValue(2);
-        out.push({ type: 'raw', file, index, bytes: bytes.subarray(from, scan.pos), skeleton, depth: 0 });
+        visit(from, scan.pos, skeleton, index);
         scan.skipSpace();
         const c = scan.peek();
         scan.pos++;
         if (c === CLOSE_BRACKET) break;
-        if (c !== COMMA) return null;
+        if (c !== COMMA) return false;
       }
     }
     scan.skipSpace();
     scan.expect(CLOSE_BRACE);
     scan.skipSpace();
-    return scan.pos === bytes.length ? out : null;
+    return scan.pos === bytes.length;
   } catch (err) {
-    if (err === UNSURE) return null;
+    if (err === UNSURE) return false;
     throw err;
   }
 }

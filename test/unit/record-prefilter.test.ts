@@ -3,7 +3,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readRecordChunks } from '../../functions/adapters/cloudtrail-files';
-import { CoverageAccumulator } from '../../functions/core/coverage';
+import { CoverageAccumulator, fileRecordHour } from '../../functions/core/coverage';
 import type { InputItem } from '../../functions/core/envelopes';
 import { JsonStreamSplitter, type SplitItem } from '../../functions/core/json-stream';
 import { DEFAULT_NODE_ROLE_PATTERNS } from '../../functions/core/node-roles';
@@ -17,7 +17,9 @@ import {
   skeletonOutOfScope,
   type FieldTree,
   type RawRecord,
+  type SkimDictionary,
 } from '../../functions/core/record-prefilter';
+import { NONE, rawRecordAt, SKIM_FIELDS_PER_RECORD, Skimmer, type Skim, type SkimmedRecords } from '../../functions/core/record-skim';
 import { cloudTrailEnvelope, matchingRules, rulePatterns, type EventPattern, type RuleName } from '../../functions/core/rule-patterns';
 import { generateScaledFile, planScaledFleet, scaledInventory, SCALE_PRESETS } from '../../functions/local/sample-fleet/scale';
 
@@ -271,7 +273,8 @@ interface Outcome {
 }
 
 /** ingest-pipeline's per-record loop, without the store. */
-function ingestLoop(items: readonly SplitItem[], rules: Rules): Outcome {
+function ingestLoop(items: readonly (SplitItem | SkimmedRecords)[], rules: Rules): Outcome {
+  const memo = new OutOfScopeMemo(rules);
   const coverage = new CoverageAccumulator();
   const out: Outcome = { records: 0, outOfScope: 0, coverage: [], passed: [] };
   const note = (record: Json) => {
@@ -284,7 +287,19 @@ function ingestLoop(items: readonly SplitItem[], rules: Rules): Outcome {
   };
   for (const entry of items) {
     let expanded: InputItem[];
-    if (entry.type === 'raw') {
+    if (entry.type === 'skimmed') {
+      // ingest-pipeline decideSkimmed: per key, each hour once
+      expanded = [];
+      for (let i = 0; i < entry.records.length / SKIM_FIELDS_PER_RECORD; i++) {
+        const key = entry.records[i * SKIM_FIELDS_PER_RECORD + 2] as number;
+        const hour = entry.records[i * SKIM_FIELDS_PER_RECORD + 3] as number;
+        if (key !== NONE && memo.outOfScopeKey(entry.dictionary, key)) {
+          out.records += 1;
+          if (hour !== NONE) coverage.addFileRecord(...(entry.hours[hour] as [string | null, string | null, string]));
+          out.outOfScope += 1;
+        } else expanded.push(...expandRaw(rawRecordAt(entry, i)));
+      }
+    } else if (entry.type === 'raw') {
       if (entry.skeleton !== null && skeletonOutOfScope(entry.skeleton, rules)) {
         out.records += 1;
         note(entry.skeleton);
@@ -312,9 +327,9 @@ function ingestLoop(items: readonly SplitItem[], rules: Rules): Outcome {
   return out;
 }
 
-async function readAll(file: string, raw: boolean): Promise<SplitItem[]> {
-  const out: SplitItem[] = [];
-  for await (const chunk of raw ? readRecordChunks(file, { raw: true }) : readRecordChunks(file)) out.push(...chunk);
+async function readAll(file: string, raw: boolean, skim = false): Promise<(SplitItem | SkimmedRecords)[]> {
+  const out: (SplitItem | SkimmedRecords)[] = [];
+  for await (const chunk of raw ? readRecordChunks(file, { raw: true, skim }) : readRecordChunks(file)) out.push(...chunk);
   return out;
 }
 
@@ -325,7 +340,21 @@ describe('raw records through the ingest loop give what parsed records give', ()
   it.each(fixtureFiles.map((f) => [path.relative(fixtures, f), f]))('%s', async (_name, file) => {
     const parsedItems = await readAll(file, false);
     const rawItems = await readAll(file, true);
-    for (const rules of RULE_SETS) expect(ingestLoop(rawItems, rules)).toStrictEqual(ingestLoop(parsedItems, rules));
+    const skimmedItems = await readAll(file, true, true);
+    for (const rules of RULE_SETS) {
+      expect(ingestLoop(rawItems, rules)).toStrictEqual(ingestLoop(parsedItems, rules));
+      expect(ingestLoop(skimmedItems, rules)).toStrictEqual(ingestLoop(parsedItems, rules));
+    }
+  });
+
+  it('a trail log file comes skimmed by the reading thread, and gives what its raw records give', async () => {
+    const trail = fixtureFiles.filter((f) => /^\{\s*"Records"/.test(readFileSync(f, 'utf8')));
+    expect(trail.length).toBeGreaterThan(0);
+    for (const file of trail) {
+      const skimmed = await readAll(file, true, true);
+      expect(skimmed.map((i) => i.type), file).toEqual(['skimmed']);
+      for (const rules of RULE_SETS) expect(ingestLoop(skimmed, rules)).toStrictEqual(ingestLoop(await readAll(file, true), rules));
+    }
   });
 
   it('the fixtures as one trail log file each ({"Records":[…]}): raw, and the same outcome', () => {
@@ -412,6 +441,75 @@ describe('recordsDocument', () => {
       }),
       { seed: SEED, numRuns: 1000 },
     );
+  });
+
+  /** What the small-file thread's client keeps (adapters/small-file-thread `received`). */
+  const receive = (dictionary: SkimDictionary, skim: Skim): SkimDictionary => {
+    const into = skim.epoch === dictionary.epoch ? dictionary : { epoch: skim.epoch, skeletons: new Map() };
+    for (const [key, skeleton] of skim.keys) into.skeletons.set(key, skeleton);
+    return into;
+  };
+
+  it('skimmed, gives each record’s bytes, a key that decides every rule set as the record’s skeleton does, and its hour (property)', () => {
+    // One skimmer and dictionary for the whole run, as the reading thread keeps them.
+    const skimmer = new Skimmer();
+    let dictionary: SkimDictionary = { epoch: -1, skeletons: new Map() };
+    const memos = RULE_SETS.map((rules) => new OutOfScopeMemo(rules));
+    let keyed = 0;
+    fc.assert(
+      fc.property(document, (bytes) => {
+        const raws = recordsDocument('f.json', bytes);
+        const skim = skimmer.skim(bytes);
+        expect(skim === null).toBe(raws === null);
+        if (skim === null || raws === null) return;
+        dictionary = receive(dictionary, skim);
+        const skimmed: SkimmedRecords = { type: 'skimmed', file: 'f.json', bytes, records: skim.records, dictionary, hours: skim.hours };
+        expect(skim.records.length).toBe(raws.length * SKIM_FIELDS_PER_RECORD);
+        for (const [i, raw] of raws.entries()) {
+          expect(rawRecordAt(skimmed, i)).toStrictEqual({ ...raw, skeleton: null });
+          const key = skim.records[i * SKIM_FIELDS_PER_RECORD + 2] as number;
+          const hour = skim.records[i * SKIM_FIELDS_PER_RECORD + 3] as number;
+          if (raw.skeleton === null) {
+            expect([key, hour]).toEqual([NONE, NONE]);
+            continue;
+          }
+          keyed += 1;
+          for (const [r, rules] of RULE_SETS.entries()) expect((memos[r] as OutOfScopeMemo).outOfScopeKey(dictionary, key)).toBe(skeletonOutOfScope(raw.skeleton, rules));
+          // addFileRecord reads the account, the region and the first 13 characters of eventTime
+          const asCoverage = (h: readonly [string | null, string | null, string] | null | undefined) => (h ? [h[0], h[1], h[2].slice(0, 13)] : null);
+          expect(asCoverage(hour === NONE ? null : skim.hours[hour])).toStrictEqual(asCoverage(fileRecordHour(raw.skeleton)));
+        }
+      }),
+      { seed: SEED, numRuns: 1000 },
+    );
+    expect(keyed).toBeGreaterThan(150);
+    // Keys are few: a record's key leaves out eventTime and everything no rule reads.
+    expect(dictionary.skeletons.size).toBeLessThan(keyed);
+  });
+
+  it('a key decides nothing for rules that read a field it leaves out: such records are parsed', () => {
+    const skim = new Skimmer().skim(Buffer.from('{"Records":[{"eventSource":"s3.amazonaws.com","eventName":"GetObject","eventTime":"2026-11-01T00:00:00Z"}]}')) as Skim;
+    const dictionary = receive({ epoch: -1, skeletons: new Map() }, skim);
+    expect(new OutOfScopeMemo(RULE_SETS[0] as Rules).outOfScopeKey(dictionary, 0)).toBe(true);
+    const readsTime: Rules = { irsa: { detail: { eventTime: [{ prefix: '2026' }] } } };
+    expect(prefilterCovers(readsTime)).toBe(true);
+    expect(new OutOfScopeMemo(readsTime).outOfScopeKey(dictionary, 0)).toBe(false);
+    // an unknown key is parsed too
+    expect(new OutOfScopeMemo(RULE_SETS[0] as Rules).outOfScopeKey(dictionary, 7)).toBe(false);
+  });
+
+  it('a skimmer whose dictionary fills starts a new one; a file that straddles the two, or is not a log file, hands over no key', () => {
+    const skimmer = new Skimmer(3);
+    const records = (names: string[]) => JSON.stringify(names.map((eventName) => ({ eventSource: 'sts.amazonaws.com', eventName })));
+    const file = (...names: string[]) => Buffer.from(`{"Records":${records(names)}}`);
+    const keys = (skim: Skim | null) => skim && [skim.epoch, skim.keys.map(([k, s]) => [k, s['eventName']])];
+    expect(keys(skimmer.skim(file('A', 'B', 'A')))).toEqual([0, [[0, 'A'], [1, 'B']]]);
+    // not a log file (a key after Records): read whole by the caller, and its new key C is not kept
+    expect(skimmer.skim(Buffer.from(`{"Records":${records(['A', 'C'])},"x":1}`))).toBeNull();
+    expect(keys(skimmer.skim(file('C')))).toEqual([0, [[2, 'C']]]);
+    // a fourth key: the dictionary starts over mid-file, so the file's first keys are gone
+    expect(skimmer.skim(file('D', 'A'))).toBeNull();
+    expect(keys(skimmer.skim(file('A')))).toEqual([1, [[0, 'A']]]);
   });
 
   it('the streaming splitter hands over the same raw elements for a large file', () => {
