@@ -105,8 +105,10 @@ export class Skimmer {
 function hourOf(skeleton: Record<string, unknown>, hours: FileRecordHour[], ids: Map<string, number>): number {
   const hour = fileRecordHour(skeleton);
   if (hour === null) return NONE;
-  // addFileRecord reads no more of eventTime than its first 13 characters (the hour)
-  const name = JSON.stringify([hour[0], hour[1], hour[2].slice(0, 13)]);
+  // addFileRecord reads no more of eventTime than its first 13 characters (the hour); lengths
+  // first, so that no two hours share a name
+  const [account, region, time] = hour;
+  const name = `${account === null ? -1 : account.length}:${account ?? ''}${region === null ? -1 : region.length}:${region ?? ''}${time.slice(0, 13)}`;
   let id = ids.get(name);
   if (id === undefined) {
     id = hours.length;

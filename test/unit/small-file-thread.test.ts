@@ -32,6 +32,14 @@ describe('a small file read on its own thread', () => {
     expect(plain.kind === 'bytes' && plain.bytes.toString('utf8')).toBe(doc);
   });
 
+  it('gives a gzip of several members whole, though its trailer gives only the last member’s size', async () => {
+    const first = JSON.stringify({ Records: Array.from({ length: 6000 }, (_, i) => ({ eventID: `e${i}` })) }).slice(0, -2);
+    const last = ']}';
+    expect(first.length).toBeGreaterThan(64 * 1024); // more than the smallest buffer it is inflated into
+    const read = await readSmallFileOnThread(await put('members.json.gz', Buffer.concat([gzipSync(first), gzipSync(last)])), CAPS);
+    expect(read.kind === 'bytes' && read.bytes.toString('utf8')).toBe(first + last);
+  });
+
   it('gives a tiny file (from Node’s shared buffer pool) intact, and many reads at once each to its own file', async () => {
     const files = await Promise.all(Array.from({ length: 50 }, (_, i) => put(`tiny-${i}.json`, `{"n":${i}}`)));
     const reads = await Promise.all(files.map((f) => readSmallFileOnThread(f, CAPS)));
