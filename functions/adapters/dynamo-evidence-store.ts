@@ -393,8 +393,8 @@ export class DynamoEvidenceStore implements EvidencePort {
       const { counted } = indexShards(shards.get(hour) ?? []);
       // Pending ids stay candidates: whether their holder still counts is decided per hour below.
       // Ids of staged journals are counted too (committed), though not in the shards yet.
-      const staged = this.stage?.ids;
-      const open = ids.filter((id) => !counted.has(id) && !staged?.has(guardKey(hour, id)));
+      const staged = this.stage?.ids.get(hour);
+      const open = ids.filter((id) => !counted.has(id) && staged?.has(id) !== true);
       if (open.length > 0) candidates.set(hour, open);
     }
     // Stores written before the journal kept one guard item per event: those still count.
@@ -569,7 +569,15 @@ export class DynamoEvidenceStore implements EvidencePort {
       // Staged: its items are merged in memory, and its guards and journal wait for the write-out.
       stage.journals.push({ batch: journal.batch, at: journal.at, chunks: this.chunkCounts.get(journal.batch), guards: journal.guards });
       this.chunkCounts.delete(journal.batch);
-      for (const [hour, ids] of Object.entries(journal.guards)) for (const id of ids) stage.ids.add(guardKey(hour, id));
+      for (const [hour, ids] of Object.entries(journal.guards)) {
+        let staged = stage.ids.get(hour);
+        if (staged === undefined) stage.ids.set(hour, (staged = new Set()));
+        for (const id of ids) {
+          if (staged.has(id)) continue;
+          staged.add(id);
+          stage.idCount += 1;
+        }
+      }
       stage.since ??= Date.now();
       if (stageFull(stage)) await this.writeStaged();
       return;
@@ -808,7 +816,7 @@ export class DynamoEvidenceStore implements EvidencePort {
 
   /** Events of the staged journals: committed, their items and guards not written yet. */
   get stagedEvents(): number {
-    return this.stage?.ids.size ?? 0;
+    return this.stage?.idCount ?? 0;
   }
 
   /** Journals committed into the stage and not written out yet: 0 when everything committed is in the table. */
@@ -852,6 +860,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       for (const j of journals) for (const [hour, ids] of Object.entries(j.guards)) (guards[hour] ??= []).push(...ids);
       await this.markCounted('', guards, new Date(journals.at(-1)?.at ?? Date.now()));
       stage.ids.clear();
+      stage.idCount = 0;
       faultPoint('after-guards');
       // Heads first: a head whose chunks are gone is finished; chunks without a head are swept.
       const heads = journals.map((j) => ({ DeleteRequest: { Key: key(JOURNAL_PK, `B#${j.batch}`) } }));
@@ -1466,20 +1475,24 @@ interface Stage {
   dirtyCount: number;
   /** Committed journals whose guards and deletion wait for the write-out, in commit order. */
   journals: { batch: string; at: string; chunks: number | undefined; guards: Record<string, string[]> }[];
-  /** Their guard keys (hour and eventID, core/ingest `guardKey`): counted, not in the guard shards yet. */
-  ids: Set<string>;
+  /**
+   * Their eventIDs by guard hour (core/ingest `guardHour`): counted, not in the guard shards yet.
+   * By hour rather than as guard keys: the ids are the journals' own strings, not copies.
+   */
+  ids: Map<string, Set<string>>;
+  idCount: number;
   /** Date.now() when the first journal was staged. */
   since: number | null;
 }
 
-const emptyStage = (limits: StageLimits): Stage => ({ limits, known: new Map(), dirty: new Map(), dirtyCount: 0, journals: [], ids: new Set(), since: null });
+const emptyStage = (limits: StageLimits): Stage => ({ limits, known: new Map(), dirty: new Map(), dirtyCount: 0, journals: [], ids: new Map(), idCount: 0, since: null });
 
 function stageFull(stage: Stage): boolean {
   const { limits } = stage;
   return (
     stage.journals.length >= limits.maxJournals ||
     stage.dirtyCount >= limits.maxItems ||
-    stage.ids.size >= limits.maxEvents ||
+    stage.idCount >= limits.maxEvents ||
     (stage.since !== null && Date.now() - stage.since >= limits.maxAgeMs)
   );
 }
