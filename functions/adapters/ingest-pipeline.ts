@@ -63,12 +63,6 @@ export interface AnalyzeOptions {
    * per stage (DynamoEvidenceStore.stageWrites); these bound a stage. @default DEFAULT_STAGE_LIMITS
    */
   stageLimits?: Partial<StageLimits>;
-  /**
-   * Small log files' records skimmed on the reading thread and decided here per key
-   * (core/record-skim); false scans them here, record by record: the same outcome, which the
-   * tests compare. @default true
-   */
-  skim?: boolean;
   now: () => Date;
   /** Which eventTimes are plausible; the upper bound follows `now`. @default DEFAULT_EVENT_TIME_WINDOW */
   eventTimeWindow?: Partial<EventTimeWindow>;
@@ -122,7 +116,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   let files = chronological(listed.files);
   if (!options.skipFilesRead) {
     options.onFiles?.(files.length);
-    const units = readFilesAhead(files, { stdin: options.stdin, raw: true, skim: options.skim !== false });
+    const units = readFilesAhead(files, { stdin: options.stdin, raw: true, skim: true });
     return ingestUnits(units, options, listed.problems);
   }
 
@@ -145,7 +139,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   const skippedFiles = files.filter((file) => before.has(hashes.get(file)?.hash ?? '')).length;
   files = files.filter((file) => !before.has(hashes.get(file)?.hash ?? ''));
   options.onFiles?.(files.length);
-  const units = readFilesAhead(files, { stdin: options.stdin, raw: true, skim: options.skim !== false });
+  const units = readFilesAhead(files, { stdin: options.stdin, raw: true, skim: true });
   const summary = await ingestUnits(
     units,
     {

@@ -272,6 +272,13 @@ interface Outcome {
   passed: { where: string | null; value: unknown }[];
 }
 
+/** What the small-file thread's client keeps (adapters/small-file-thread `received`). */
+function receive(dictionary: SkimDictionary, skim: Skim): SkimDictionary {
+  const into = skim.epoch === dictionary.epoch ? dictionary : { epoch: skim.epoch, skeletons: new Map<number, Json>() };
+  for (const [key, skeleton] of skim.keys) into.skeletons.set(key, skeleton);
+  return into;
+}
+
 /** ingest-pipeline's per-record loop, without the store. */
 function ingestLoop(items: readonly (SplitItem | SkimmedRecords)[], rules: Rules): Outcome {
   const memo = new OutOfScopeMemo(rules);
@@ -380,16 +387,23 @@ describe('raw records through the ingest loop give what parsed records give', ()
     const rules = [...RULE_SETS, rulePatterns({ nodeRoleArns, nodeRolePatterns: DEFAULT_NODE_ROLE_PATTERNS })];
     let records = 0;
     let skipped = 0;
+    // and skimmed as the reading thread does, one dictionary for the run
+    const skimmer = new Skimmer();
+    let dictionary: SkimDictionary = { epoch: -1, skeletons: new Map() };
     for (let h = 0; h < plan.hours; h += 5) {
       for (let p = 0; p < plan.places.length; p++) {
         const file = generateScaledFile(plan, p, h);
         const bytes = Buffer.from(JSON.stringify({ Records: file.records }));
         const items = recordsDocument(file.key, bytes);
         expect(items).not.toBeNull();
+        const skim = skimmer.skim(bytes) as Skim;
+        dictionary = receive(dictionary, skim);
+        const skimmed: SkimmedRecords = { type: 'skimmed', file: file.key, bytes, records: skim.records, dictionary, hours: skim.hours };
         const whole = file.records.map((record, i): InputItem => ({ type: 'record', file: file.key, where: `record ${i + 1}`, record: JSON.parse(JSON.stringify(record)) }));
         for (const r of rules) {
           const outcome = ingestLoop(items as RawRecord[], r);
           expect(outcome).toStrictEqual(ingestLoop(whole, r));
+          expect(ingestLoop([skimmed], r)).toStrictEqual(outcome);
           records += outcome.records;
         }
         skipped += (items as RawRecord[]).filter((raw) => raw.skeleton !== null && skeletonOutOfScope(raw.skeleton, rules[3] as Rules)).length;
@@ -442,13 +456,6 @@ describe('recordsDocument', () => {
       { seed: SEED, numRuns: 1000 },
     );
   });
-
-  /** What the small-file thread's client keeps (adapters/small-file-thread `received`). */
-  const receive = (dictionary: SkimDictionary, skim: Skim): SkimDictionary => {
-    const into = skim.epoch === dictionary.epoch ? dictionary : { epoch: skim.epoch, skeletons: new Map() };
-    for (const [key, skeleton] of skim.keys) into.skeletons.set(key, skeleton);
-    return into;
-  };
 
   it('skimmed, gives each record’s bytes, a key that decides every rule set as the record’s skeleton does, and its hour (property)', () => {
     // One skimmer and dictionary for the whole run, as the reading thread keeps them.
