@@ -397,23 +397,35 @@ export async function* readRecordChunks(file: string, options: ReadOptions = {})
 }
 
 /**
- * Files, in order, as named units of chunks; each file's reading (stat, read, gunzip and the skim
- * on the reading thread, the first chunk's scan) starts up to READ_AHEAD files before it is handed
- * over, so it overlaps the caller's work (normalizing, waiting on the store) instead of following
- * it. With one file ahead, the reading thread sat idle while a batch was stored, and the caller
- * then waited on it file by file. Memory stays about READ_AHEAD + 1 files' (each under the read
- * limits). A unit must be read to its end (or the generator closed) before the next is asked for.
+ * Files, in order, as named units of chunks, each file's reading (stat, read, gunzip and the skim
+ * on the reading thread, the first chunk's scan) started before the caller reaches it, so that it
+ * overlaps the caller's work (normalizing, waiting on the store) instead of following it. Files
+ * are started as earlier ones finish, not only when the caller asks: while the caller stores a
+ * batch (seconds at fleet scale), the reading thread goes on. Bounded three ways: READ_IN_FLIGHT
+ * files being read at once, READ_AHEAD_FILES read and waiting, and READ_AHEAD_BYTES of what they
+ * hold (a skimmed log file holds only its records a rule may want, a tenth of it). A unit must be
+ * read to its end (or the generator closed) before the next is asked for.
  */
 export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true; skim?: false }): AsyncGenerator<{ name: string; items: AsyncIterable<SplitItem[]> }>;
 export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }): AsyncGenerator<{ name: string; items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }>;
 export async function* readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }): AsyncGenerator<{ name: string; items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }> {
+  interface Ahead {
+    chunks: AsyncGenerator<(SplitItem | SkimmedRecords)[]>;
+    items: AsyncIterable<(SplitItem | SkimmedRecords)[]>;
+    /** What its first chunk holds, once read (null while reading). */
+    held: number | null;
+  }
+  const ahead: Ahead[] = [];
+  let started = 0;
+  let reading = 0;
+  let heldBytes = 0;
+  let closed = false;
   const start = (file: string) => {
     const chunks = readRecordChunks(file, options);
     const first = chunks.next();
-    // Rethrown where it is awaited; until then it must not count as unhandled.
-    first.catch(() => undefined);
-    return {
+    const entry: Ahead = {
       chunks,
+      held: null,
       items: (async function* () {
         const got = await first;
         if (got.done) return;
@@ -421,22 +433,55 @@ export async function* readFilesAhead(files: readonly string[], options: ReadOpt
         yield* chunks;
       })(),
     };
+    reading += 1;
+    // Rethrown where it is awaited; until then it must not count as unhandled.
+    first.then(
+      (got) => finished(entry, got.done ? 0 : heldBy(got.value)),
+      () => finished(entry, 0),
+    );
+    ahead.push(entry);
   };
-  const ahead: ReturnType<typeof start>[] = [];
-  let started = 0;
+  const finished = (entry: Ahead, held: number) => {
+    reading -= 1;
+    // handed over meanwhile: what it holds is the caller's now
+    if (ahead.includes(entry)) {
+      entry.held = held;
+      heldBytes += held;
+    }
+    refill(-1);
+  };
+  /** Starts what the bounds allow, and at least file `needed` (the caller waits for it). */
+  const refill = (needed: number) => {
+    while (!closed && started < files.length && (started <= needed || (reading < READ_IN_FLIGHT && ahead.length < READ_AHEAD_FILES && heldBytes < READ_AHEAD_BYTES))) {
+      start(files[started++] as string);
+    }
+  };
   try {
     for (let i = 0; i < files.length; i++) {
-      while (started < files.length && started <= i + READ_AHEAD) ahead.push(start(files[started++] as string));
-      const current = ahead.shift() as ReturnType<typeof start>;
+      refill(i);
+      const current = ahead.shift() as Ahead;
+      if (current.held !== null) heldBytes -= current.held;
       yield { name: files[i] as string, items: current.items };
     }
   } finally {
+    closed = true;
     await Promise.all(ahead.map((a) => a.chunks.return(undefined)));
   }
 }
 
-/** Files whose reading starts before the caller reaches them (readFilesAhead). */
-const READ_AHEAD = 4;
+/** Files read at once, ahead of the caller (the reading thread takes them one by one). */
+const READ_IN_FLIGHT = 4;
+/** Files read and waiting for the caller. */
+const READ_AHEAD_FILES = 64;
+/** Bytes those files may hold. */
+const READ_AHEAD_BYTES = 32 * 1024 * 1024;
+
+/** Bytes a chunk holds, roughly: its records' bytes (a skimmed file's are what it kept). */
+function heldBy(chunk: readonly (SplitItem | SkimmedRecords)[]): number {
+  let bytes = 0;
+  for (const item of chunk) bytes += item.type === 'skimmed' ? item.bytes.length + item.records.byteLength : item.type === 'raw' ? item.bytes.length : 1024;
+  return bytes;
+}
 
 /** A file read whole: its records unparsed when asked and it is a valid log file, else parsed. */
 function whole(file: string, bytes: Buffer, raw: boolean): Iterable<InputItem | RawRecord> {

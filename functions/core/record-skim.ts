@@ -16,9 +16,13 @@
  */
 import type { FileRecordHour } from './coverage';
 import { fileRecordHour } from './coverage';
-import { projectionKey, scanRecordsDocument, VERDICT_FIELDS, type RawRecord, type SkimDictionary } from './record-prefilter';
+import { projectionKey, scanRecordsDocument, skeletonOutOfScope, VERDICT_FIELDS, type RawRecord, type SkimDictionary } from './record-prefilter';
+import { widestRulePatterns } from './rule-patterns';
 
-/** In `SkimmedRecords.records`: no key (the element is not an object), or no hour (no eventTime). */
+/**
+ * In `SkimmedRecords.records`: no key (the element is not an object), no hour (no eventTime), or,
+ * as a record's start, no bytes (it is out of scope for any rules, see `Skim.bytes`).
+ */
 export const NONE = 0xffffffff;
 
 /** Per record, four numbers: start and end of its bytes, its key, its hour (index into `hours`). */
@@ -30,6 +34,13 @@ export interface Skim {
   epoch: number;
   keys: [key: number, skeleton: Record<string, unknown>][];
   hours: FileRecordHour[];
+  /**
+   * The bytes of the records that any rules might want, one after the other (`records` points into
+   * them), when the file has records no rules `rulePatterns` builds can want (no rule's event, and
+   * no role's call at all for the node-role rule): their bytes are left out, and such a file comes
+   * over at a tenth of its size. Null: the records point into the file's own bytes.
+   */
+  bytes: Buffer | null;
 }
 
 /** A file's records as the main thread gets them: decided per key, parsed only when in scope. */
@@ -42,6 +53,8 @@ export interface SkimmedRecords {
   hours: readonly FileRecordHour[];
 }
 
+const WIDEST_RULES = widestRulePatterns();
+
 /** A thread's dictionary grows with distinct keys (a trail has a few hundred); past this it starts over. */
 const MAX_KEYS = 50_000;
 
@@ -49,6 +62,8 @@ const MAX_KEYS = 50_000;
 export class Skimmer {
   private epoch = 0;
   private readonly keys = new Map<string, number>();
+  /** Per key of this epoch: out of scope for the widest rules, so for any rules (rule-patterns `widestRulePatterns`). */
+  private neverInScope: boolean[] = [];
 
   constructor(private readonly maxKeys = MAX_KEYS) {}
 
@@ -80,7 +95,37 @@ export class Skimmer {
       for (const { projection } of fresh) this.keys.delete(projection);
       return null;
     }
-    return { records: records.slice(0, count * SKIM_FIELDS_PER_RECORD), epoch: this.epoch, keys: fresh.map(({ key, skeleton }) => [key, skeleton]), hours };
+    const kept = records.slice(0, count * SKIM_FIELDS_PER_RECORD);
+    return { records: kept, epoch: this.epoch, keys: fresh.map(({ key, skeleton }) => [key, skeleton]), hours, bytes: this.leaveOut(bytes, kept) };
+  }
+
+  /** The bytes of the records some rules may want, `records` pointed into them; null when all may be. */
+  private leaveOut(bytes: Buffer, records: Uint32Array): Buffer | null {
+    let length = 0;
+    let left = 0;
+    for (let at = 0; at < records.length; at += SKIM_FIELDS_PER_RECORD) {
+      const key = records[at + 2] as number;
+      if (key !== NONE && this.neverInScope[key] === true) left += 1;
+      else length += (records[at + 1] as number) - (records[at] as number);
+    }
+    if (left === 0) return null;
+    const out = Buffer.allocUnsafeSlow(length);
+    let to = 0;
+    for (let at = 0; at < records.length; at += SKIM_FIELDS_PER_RECORD) {
+      const key = records[at + 2] as number;
+      if (key !== NONE && this.neverInScope[key] === true) {
+        records[at] = NONE;
+        records[at + 1] = NONE;
+        continue;
+      }
+      const from = records[at] as number;
+      const end = records[at + 1] as number;
+      bytes.copy(out, to, from, end);
+      records[at] = to;
+      records[at + 1] = to + end - from;
+      to += end - from;
+    }
+    return out;
   }
 
   private keyOf(skeleton: Record<string, unknown>, fresh: { projection: string; key: number; skeleton: Record<string, unknown> }[]): number {
@@ -89,12 +134,14 @@ export class Skimmer {
     if (key === undefined) {
       if (this.keys.size >= this.maxKeys) {
         this.keys.clear();
+        this.neverInScope = [];
         this.epoch += 1;
         fresh.length = 0;
       }
       // dense: the newest keys are the ones a dropped file removes again
       key = this.keys.size;
       this.keys.set(projection, key);
+      this.neverInScope[key] = skeletonOutOfScope(skeleton, WIDEST_RULES);
       fresh.push({ projection, key, skeleton });
     }
     return key;

@@ -75,7 +75,10 @@ export function nodeRolePattern(config: NodeRoleRuleConfig): EventPattern | null
     ...(config.nodeRoleArns ?? []),
     ...(config.nodeRolePatterns ?? []).map((glob) => ({ wildcard: `arn:aws*:iam::*:role/${glob.startsWith('*') ? '' : '*'}${glob}` })),
   ];
-  if (arns.length === 0) return null;
+  return arns.length === 0 ? null : nodeRolePatternFor(arns);
+}
+
+function nodeRolePatternFor(arns: Matcher[]): EventPattern {
   return {
     'detail-type': [CLOUDTRAIL_DETAIL_TYPE],
     detail: {
@@ -86,6 +89,15 @@ export function nodeRolePattern(config: NodeRoleRuleConfig): EventPattern | null
       eventSource: [{ 'anything-but': NODE_ONLY_EVENT_SOURCES }],
     },
   };
+}
+
+/**
+ * Every rule set `rulePatterns` builds, at its widest: the node-role rule matching a call by any
+ * role at all (its only part that varies, and grows as a run learns node roles). A record none of
+ * these match is matched by no rule set `rulePatterns` can build.
+ */
+export function widestRulePatterns(): Partial<Record<RuleName, EventPattern>> {
+  return { ...rulePatterns({}), 'node-role': nodeRolePatternFor([{ exists: true }]) };
 }
 
 /** Every rule, by name; the node-role rule only when node roles are configured. */

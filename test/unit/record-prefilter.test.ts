@@ -20,7 +20,7 @@ import {
   type SkimDictionary,
 } from '../../functions/core/record-prefilter';
 import { NONE, rawRecordAt, SKIM_FIELDS_PER_RECORD, Skimmer, type Skim, type SkimmedRecords } from '../../functions/core/record-skim';
-import { cloudTrailEnvelope, matchingRules, rulePatterns, type EventPattern, type RuleName } from '../../functions/core/rule-patterns';
+import { cloudTrailEnvelope, matchingRules, rulePatterns, widestRulePatterns, type EventPattern, type RuleName } from '../../functions/core/rule-patterns';
 import { generateScaledFile, planScaledFleet, scaledInventory, SCALE_PRESETS } from '../../functions/local/sample-fleet/scale';
 
 /** Fixed, so a run is repeatable; a failure prints its counterexample. */
@@ -212,6 +212,25 @@ describe('record prefilter', () => {
     );
   });
 
+  it('a record out of scope for the widest rules is out of scope for any rules the ingest builds (property)', () => {
+    const widest = widestRulePatterns();
+    const config = fc.record({
+      nodeRoleArns: fc.array(fc.oneof(fc.constantFrom(NODE_ROLE, 'arn:aws:iam::111122223333:role/KarpenterNodeRole-c1', 'arn:aws:iam::111122223333:role/app', 'arn:aws:iam::1:role/custom-nodes'), fc.string({ maxLength: 12 })), { maxLength: 3 }),
+      nodeRolePatterns: fc.array(fc.constantFrom(...DEFAULT_NODE_ROLE_PATTERNS, '*', 'custom-*', 'app'), { maxLength: 3 }),
+    });
+    let never = 0;
+    fc.assert(
+      fc.property(recordText, config, (bytes, nodeRoles) => {
+        const skeleton = skeletonOf(bytes);
+        if (skeleton === null || !skeletonOutOfScope(skeleton, widest)) return;
+        never += 1;
+        expect(skeletonOutOfScope(skeleton, rulePatterns(nodeRoles))).toBe(true);
+      }),
+      { seed: SEED, numRuns: 1500 },
+    );
+    expect(never).toBeGreaterThan(100);
+  });
+
   it('is not fooled by escapes, duplicate keys, whitespace or key order', () => {
     const rules = RULE_SETS[2] as Rules;
     const irsaProvider = '"identityProvider":"arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/ABC"';
@@ -304,7 +323,8 @@ function ingestLoop(items: readonly (SplitItem | SkimmedRecords)[], rules: Rules
           out.records += 1;
           if (hour !== NONE) coverage.addFileRecord(...(entry.hours[hour] as [string | null, string | null, string]));
           out.outOfScope += 1;
-        } else expanded.push(...expandRaw(rawRecordAt(entry, i)));
+        } else if (entry.records[i * SKIM_FIELDS_PER_RECORD] === NONE) expanded.push({ type: 'problem', file: entry.file, where: `record ${i + 1}`, reason: 'left out' });
+        else expanded.push(...expandRaw(rawRecordAt(entry, i)));
       }
     } else if (entry.type === 'raw') {
       if (entry.skeleton !== null && skeletonOutOfScope(entry.skeleton, rules)) {
@@ -389,6 +409,8 @@ describe('raw records through the ingest loop give what parsed records give', ()
     let skipped = 0;
     // and skimmed as the reading thread does, one dictionary for the run
     const skimmer = new Skimmer();
+    let leftOut = 0;
+    const countLeftOut = (skim: Skim) => skim.records.filter((v, i) => i % SKIM_FIELDS_PER_RECORD === 0 && v === NONE).length;
     let dictionary: SkimDictionary = { epoch: -1, skeletons: new Map() };
     for (let h = 0; h < plan.hours; h += 5) {
       for (let p = 0; p < plan.places.length; p++) {
@@ -398,20 +420,22 @@ describe('raw records through the ingest loop give what parsed records give', ()
         expect(items).not.toBeNull();
         const skim = skimmer.skim(bytes) as Skim;
         dictionary = receive(dictionary, skim);
-        const skimmed: SkimmedRecords = { type: 'skimmed', file: file.key, bytes, records: skim.records, dictionary, hours: skim.hours };
+        const skimmed: SkimmedRecords = { type: 'skimmed', file: file.key, bytes: skim.bytes ?? bytes, records: skim.records, dictionary, hours: skim.hours };
         const whole = file.records.map((record, i): InputItem => ({ type: 'record', file: file.key, where: `record ${i + 1}`, record: JSON.parse(JSON.stringify(record)) }));
         for (const r of rules) {
           const outcome = ingestLoop(items as RawRecord[], r);
           expect(outcome).toStrictEqual(ingestLoop(whole, r));
           expect(ingestLoop([skimmed], r)).toStrictEqual(outcome);
+          leftOut += r === rules[0] ? countLeftOut(skim) : 0;
           records += outcome.records;
         }
         skipped += (items as RawRecord[]).filter((raw) => raw.skeleton !== null && skeletonOutOfScope(raw.skeleton, rules[3] as Rules)).length;
       }
     }
     expect(records).toBeGreaterThan(1000);
-    // The point of it: most records are decided without being parsed.
+    // The point of it: most records are decided without being parsed, and their bytes stay on the reading thread.
     expect(skipped / (records / rules.length)).toBeGreaterThan(0.7);
+    expect(leftOut / (records / rules.length)).toBeGreaterThan(0.5);
   });
 });
 
@@ -463,6 +487,7 @@ describe('recordsDocument', () => {
     let dictionary: SkimDictionary = { epoch: -1, skeletons: new Map() };
     const memos = RULE_SETS.map((rules) => new OutOfScopeMemo(rules));
     let keyed = 0;
+    let left = 0;
     fc.assert(
       fc.property(document, (bytes) => {
         const raws = recordsDocument('f.json', bytes);
@@ -470,12 +495,17 @@ describe('recordsDocument', () => {
         expect(skim === null).toBe(raws === null);
         if (skim === null || raws === null) return;
         dictionary = receive(dictionary, skim);
-        const skimmed: SkimmedRecords = { type: 'skimmed', file: 'f.json', bytes, records: skim.records, dictionary, hours: skim.hours };
+        const skimmed: SkimmedRecords = { type: 'skimmed', file: 'f.json', bytes: skim.bytes ?? bytes, records: skim.records, dictionary, hours: skim.hours };
         expect(skim.records.length).toBe(raws.length * SKIM_FIELDS_PER_RECORD);
         for (const [i, raw] of raws.entries()) {
-          expect(rawRecordAt(skimmed, i)).toStrictEqual({ ...raw, skeleton: null });
           const key = skim.records[i * SKIM_FIELDS_PER_RECORD + 2] as number;
           const hour = skim.records[i * SKIM_FIELDS_PER_RECORD + 3] as number;
+          const leftOut = skim.records[i * SKIM_FIELDS_PER_RECORD] === NONE;
+          // a record's bytes, unless it was left out: then no rule set wants it
+          if (leftOut) {
+            left += 1;
+            for (const rules of RULE_SETS) expect(raw.skeleton !== null && skeletonOutOfScope(raw.skeleton, rules)).toBe(true);
+          } else expect(rawRecordAt(skimmed, i)).toStrictEqual({ ...raw, skeleton: null });
           if (raw.skeleton === null) {
             expect([key, hour]).toEqual([NONE, NONE]);
             continue;
@@ -490,6 +520,7 @@ describe('recordsDocument', () => {
       { seed: SEED, numRuns: 1000 },
     );
     expect(keyed).toBeGreaterThan(150);
+    expect(left).toBeGreaterThan(2);
     // Keys are few: a record's key leaves out eventTime and everything no rule reads.
     expect(dictionary.skeletons.size).toBeLessThan(keyed);
   });
