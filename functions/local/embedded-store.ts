@@ -619,9 +619,23 @@ async function releaseLock(file: string): Promise<void> {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/**
+ * A process killed (`kill -9`) whose parent has not collected it yet is a zombie: it still answers
+ * `kill(pid, 0)`, but holds nothing. Linux says so in /proc (state Z, after the command's closing
+ * parenthesis, proc(5)); elsewhere it cannot be told and counts as alive.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
   }
 }
 

@@ -1,4 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -92,6 +94,22 @@ describe('the store lock', () => {
     expect(await readFile(path.join(dir, 'store.lock'), 'utf8')).toBe(String(process.pid));
     for (const r of results) if (r.status === 'fulfilled') await r.value.release();
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it.skipIf(process.platform !== 'linux')('takes over a lock whose holder was killed and not yet collected by its parent (a zombie)', async () => {
+    // `true` exits at once; its parent became `sleep`, which never collects it
+    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const zombie = Number((await once(parent.stdout, 'data'))[0].toString().trim());
+      await expect.poll(() => readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1]?.[0]).toBe('Z');
+      expect(() => process.kill(zombie, 0)).not.toThrow();
+      const dir = await folder({ 'store.lock': String(zombie) });
+      const lock = await takeLock(dir);
+      expect(await readFile(path.join(dir, 'store.lock'), 'utf8')).toBe(String(process.pid));
+      await lock.release();
+    } finally {
+      parent.kill();
+    }
   });
 
   it('takes over a lock with our own pid that this process does not hold (a crashed run in a container, pid 1 again)', async () => {
