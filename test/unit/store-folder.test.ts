@@ -97,8 +97,8 @@ describe('the store lock', () => {
   });
 
   it.skipIf(process.platform !== 'linux')('takes over a lock whose holder was killed and not yet collected by its parent (a zombie)', async () => {
-    // `true` exits at once; its parent became `sleep`, which never collects it
-    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // the child exits a second later, once its parent has become `sleep`, which never collects it
+    const parent = spawn('sh', ['-c', '(sleep 1) & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const zombie = Number((await once(parent.stdout, 'data'))[0].toString().trim());
       await expect.poll(() => readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1]?.[0]).toBe('Z');
