@@ -1,5 +1,4 @@
 export const cliBundle: string;
 export const bundleOptions: import('esbuild').BuildOptions;
-export const skimBundleOptions: import('esbuild').BuildOptions;
 export function buildCli(): Promise<void>;
 export function cliIsStale(): boolean;

@@ -25,7 +25,7 @@ export const bundleOptions = {
  * The reading thread's skimmer (functions/adapters/skim-thread-entry.ts), bundled on its own: the
  * thread evaluates it as source. Run from source, small-file-thread.ts builds it the same way.
  */
-export const skimBundleOptions = { bundle: true, platform: 'node', format: 'iife', target: 'node20', logLevel: 'warning' };
+const skimBundleOptions = { bundle: true, platform: 'node', format: 'iife', target: 'node20', logLevel: 'warning' };
 
 export async function buildCli() {
   // loaded only to build: every run of the command imports this file to ask cliIsStale()

@@ -347,7 +347,6 @@ export interface ReadOptions {
  */
 export function readRecordChunks(file: string, options?: ReadOptions & { raw?: false }): AsyncGenerator<InputItem[]>;
 export function readRecordChunks(file: string, options: ReadOptions & { raw: true; skim?: false }): AsyncGenerator<SplitItem[]>;
-export function readRecordChunks(file: string, options: ReadOptions & { raw: true; skim: true }): AsyncGenerator<(SplitItem | SkimmedRecords)[]>;
 export function readRecordChunks(file: string, options: ReadOptions): AsyncGenerator<(SplitItem | SkimmedRecords)[]>;
 export async function* readRecordChunks(file: string, options: ReadOptions = {}): AsyncGenerator<(SplitItem | SkimmedRecords)[]> {
   const limits = { ...DEFAULT_READ_LIMITS, ...options.limits };

@@ -78,7 +78,6 @@ const COVERAGE_REGION = /^[a-z0-9-]{1,32}$/;
  */
 const COVERAGE_HOUR = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])/;
 
-/** Collects coverage while records are read; `days()` gives the items to store. */
 /** What a trail log file's record says of its hour: account, region, eventTime (addFileRecord's arguments). */
 export type FileRecordHour = readonly [account: string | null, region: string | null, eventTime: string];
 
@@ -96,6 +95,7 @@ export function fileRecordHour(record: Record<string, unknown>): FileRecordHour 
   return [typeof account === 'string' ? account : null, typeof region === 'string' ? region : null, time];
 }
 
+/** Collects coverage while records are read; `days()` gives the items to store. */
 export class CoverageAccumulator {
   private readonly byDay = new Map<string, { account: string; region: string; day: string; fileHours: Set<string>; liveHours: Set<string>; slices: Set<string> }>();
 
