@@ -572,11 +572,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       for (const [hour, ids] of Object.entries(journal.guards)) {
         let staged = stage.ids.get(hour);
         if (staged === undefined) stage.ids.set(hour, (staged = new Set()));
-        for (const id of ids) {
-          if (staged.has(id)) continue;
-          staged.add(id);
-          stage.idCount += 1;
-        }
+        for (const id of ids) staged.add(id);
       }
       stage.since ??= Date.now();
       if (stageFull(stage)) await this.writeStaged();
@@ -816,7 +812,7 @@ export class DynamoEvidenceStore implements EvidencePort {
 
   /** Events of the staged journals: committed, their items and guards not written yet. */
   get stagedEvents(): number {
-    return this.stage?.idCount ?? 0;
+    return this.stage === undefined ? 0 : stagedIds(this.stage);
   }
 
   /** Journals committed into the stage and not written out yet: 0 when everything committed is in the table. */
@@ -860,7 +856,6 @@ export class DynamoEvidenceStore implements EvidencePort {
       for (const j of journals) for (const [hour, ids] of Object.entries(j.guards)) (guards[hour] ??= []).push(...ids);
       await this.markCounted('', guards, new Date(journals.at(-1)?.at ?? Date.now()));
       stage.ids.clear();
-      stage.idCount = 0;
       faultPoint('after-guards');
       // Heads first: a head whose chunks are gone is finished; chunks without a head are swept.
       const heads = journals.map((j) => ({ DeleteRequest: { Key: key(JOURNAL_PK, `B#${j.batch}`) } }));
@@ -1480,19 +1475,25 @@ interface Stage {
    * By hour rather than as guard keys: the ids are the journals' own strings, not copies.
    */
   ids: Map<string, Set<string>>;
-  idCount: number;
   /** Date.now() when the first journal was staged. */
   since: number | null;
 }
 
-const emptyStage = (limits: StageLimits): Stage => ({ limits, known: new Map(), dirty: new Map(), dirtyCount: 0, journals: [], ids: new Map(), idCount: 0, since: null });
+const emptyStage = (limits: StageLimits): Stage => ({ limits, known: new Map(), dirty: new Map(), dirtyCount: 0, journals: [], ids: new Map(), since: null });
+
+/** The stage's counted eventIDs (a few hundred hours' sets: summed when asked, not kept in step). */
+function stagedIds(stage: Stage): number {
+  let n = 0;
+  for (const ids of stage.ids.values()) n += ids.size;
+  return n;
+}
 
 function stageFull(stage: Stage): boolean {
   const { limits } = stage;
   return (
     stage.journals.length >= limits.maxJournals ||
     stage.dirtyCount >= limits.maxItems ||
-    stage.idCount >= limits.maxEvents ||
+    stagedIds(stage) >= limits.maxEvents ||
     (stage.since !== null && Date.now() - stage.since >= limits.maxAgeMs)
   );
 }
