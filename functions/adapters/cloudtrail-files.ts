@@ -470,8 +470,12 @@ export async function* readFilesAhead(files: readonly string[], options: ReadOpt
 
 /** Files read at once, ahead of the caller (the reading thread takes them one by one). */
 const READ_IN_FLIGHT = 4;
-/** Files read and waiting for the caller. */
-const READ_AHEAD_FILES = 64;
+/**
+ * Files read and waiting for the caller. Enough for the reading thread to go on through a batch's
+ * store work (~2 s, ~600 trail files at fleet scale; with 64 it idled most of each); the bytes
+ * bound below is what limits memory.
+ */
+const READ_AHEAD_FILES = 1024;
 /** Bytes those files may hold. */
 const READ_AHEAD_BYTES = 32 * 1024 * 1024;
 

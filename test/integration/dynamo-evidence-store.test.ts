@@ -7,6 +7,7 @@ import type { EvidenceItem } from '../../functions/core/evidence';
 import type { IdentityEvent } from '../../functions/core/identity-event';
 import { ingestBatch } from '../../functions/core/ingest';
 import { assessReadiness } from '../../functions/core/readiness';
+import { JOURNAL_PK } from '../../functions/core/table-schema';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { logCoverage } from '../support/coverage';
 import { identityEvent } from '../support/events';
@@ -140,6 +141,66 @@ describe('DynamoEvidenceStore on dynalite', () => {
     await writeFile(path.join(other, 'store.lock'), String(process.ppid));
     await expect(startEmbeddedStore(other)).rejects.toThrow(/in use by another cutover-watch process \(pid \d+\)/);
     await rm(other, { recursive: true, force: true });
+  });
+});
+
+describe("the only writer's recovery before each batch", () => {
+  it('reads the journals at its first batch and after a journal write of its own failed, and finishes what that write left', async () => {
+    // GIVEN the only writer staging its batches, and a probe on the client that counts reads of the
+    // journal partition and can lose the answer to a commit that reached the table, then fail the
+    // give-up that follows (the batch is committed, and only a recovery can know it)
+    const store = await freshStore(true);
+    expect(store.stageWrites()).toBe(true);
+    let journalReads = 0;
+    let loseCommit = false;
+    let failGiveUp = false;
+    embedded.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = JSON.stringify(args.input);
+        const journal = input.includes(`"${JOURNAL_PK}"`);
+        if (context.commandName === 'QueryCommand' && journal) journalReads += 1;
+        if (failGiveUp && context.commandName === 'GetItemCommand' && journal) {
+          failGiveUp = false;
+          throw new Error('connection reset (injected)');
+        }
+        const out = await next(args);
+        if (loseCommit && context.commandName === 'BatchWriteItemCommand' && input.includes('"B#')) {
+          loseCommit = false;
+          failGiveUp = true;
+          throw new Error('socket hang up after the commit was written (injected)');
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'journal-probe' },
+    );
+    const now = new Date('2026-11-21T00:00:00Z');
+    const batches = [1, 2, 3, 4].map((day) => Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? pod : irsa)(`2026-11-0${day}T0${i}:00:00Z`)));
+    try {
+      // WHEN two batches go in without trouble
+      await ingestBatch(batches[0]!, store, now);
+      await ingestBatch(batches[1]!, store, now);
+      // THEN only the first read the journals (nothing else writes this table)
+      expect(journalReads).toBe(1);
+
+      // WHEN the third's commit lands but its answer is lost, and giving it up fails too
+      loseCommit = true;
+      await expect(ingestBatch(batches[2]!, store, now)).rejects.toThrow(/injected/);
+      const readsBefore = journalReads;
+      // ... and it is retried, then a fourth batch goes in
+      const retried = await ingestBatch(batches[2]!, store, now);
+      await ingestBatch(batches[3]!, store, now);
+      await store.endStaging();
+
+      // THEN the retry's recovery read the journals and finished the committed batch: its events
+      // are replays, and the table holds what one clean batch of all four gives
+      expect(journalReads).toBeGreaterThan(readsBefore);
+      expect(retried.replayed).toBe(6);
+      const clean = await freshStore(true);
+      await ingestBatch(batches.flat(), clean, now);
+      expect(await everything(store)).toEqual(await everything(clean));
+    } finally {
+      embedded.client.middlewareStack.remove('journal-probe');
+    }
   });
 });
 
