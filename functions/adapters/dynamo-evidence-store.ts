@@ -1663,14 +1663,19 @@ function merged(stored: EvidenceItem | undefined, delta: EvidenceDelta): Evidenc
   // Null and absent mean the same (sameContent, the readers); stored without nulls, an item has
   // one form whichever batches built it, so the same events give the same items.
   const combined = delta.item.type === (DAYS_TYPE as string) ? mergeDays(stored, delta.item) : mergeItems(stored, delta.item);
-  const out = Object.fromEntries(Object.entries(combined).filter(([, v]) => v !== null)) as EvidenceItem;
+  const out = {} as EvidenceItem;
+  for (const field in combined) {
+    const value = combined[field];
+    if (value !== null) out[field] = value;
+  }
   if (stored !== undefined && sameContent(stored, out)) return undefined;
   const version = typeof stored?.['version'] === 'number' ? stored['version'] : 0;
+  out['version'] = version + 1;
   const batch = delta.batch;
-  if (batch === undefined) return { ...out, version: version + 1 };
+  if (batch === undefined) return out;
   const since = batchTime(batch) - TAG_HORIZON_MS;
-  const kept = [...tags.filter((t) => t !== batch && batchTime(t) > since), batch].slice(-TAG_LIMIT);
-  return { ...out, version: version + 1, [TAGS]: kept };
+  out[TAGS] = [...tags.filter((t) => t !== batch && batchTime(t) > since), batch].slice(-TAG_LIMIT);
+  return out;
 }
 
 function untagged(item: EvidenceItem): EvidenceItem {
@@ -1695,25 +1700,35 @@ const chunkBatch = (sk: string) => sk.slice(2, sk.lastIndexOf('#'));
 const alertsPk = (alert: Alert) => `ALERTS#${(/^\d{4}-\d{2}/.test(alert.window) ? alert.window : alert.firstEventTime).slice(0, 7)}`;
 const itemKey = (item: { pk: string; sk: string }) => `${item.pk}\u0000${item.sk}`;
 
+/**
+ * The same item but for its version and batch tags: null and absent alike, maps in any key order
+ * (a month's days come back from DynamoDB in any order). Compared in place, not serialized: a
+ * merge nearly always changes its item, and the first field that differs answers.
+ */
 function sameContent(a: EvidenceItem, b: EvidenceItem): boolean {
-  const strip = ({ version: _v, [TAGS]: _t, ...rest }: EvidenceItem) => rest;
-  return stableJson(strip(a)) === stableJson(strip(b));
+  return sameMap(a, b, true);
 }
 
-function stableJson(value: Record<string, unknown>): string {
-  // Nested maps (a month's days) come back from DynamoDB in any key order.
-  const sorted = (v: unknown): unknown =>
-    typeof v === 'object' && v !== null && !Array.isArray(v)
-      ? Object.keys(v)
-          .sort()
-          .map((k) => [k, sorted((v as Record<string, unknown>)[k])])
-      : v;
-  return JSON.stringify(
-    Object.keys(value)
-      .filter((k) => value[k] !== undefined && value[k] !== null)
-      .sort()
-      .map((k) => [k, sorted(value[k])]),
-  );
+function sameMap(a: Record<string, unknown>, b: Record<string, unknown>, item: boolean): boolean {
+  let fields = 0;
+  for (const k in a) {
+    const v = a[k];
+    if (v === undefined || v === null || (item && (k === 'version' || k === TAGS))) continue;
+    if (!sameValue(v, b[k])) return false;
+    fields += 1;
+  }
+  for (const k in b) {
+    const v = b[k];
+    if (v !== undefined && v !== null && !(item && (k === 'version' || k === TAGS))) fields -= 1;
+  }
+  return fields === 0;
+}
+
+function sameValue(x: unknown, y: unknown): boolean {
+  if (x === y) return true;
+  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+  if (Array.isArray(x)) return Array.isArray(y) && x.length === y.length && x.every((v, i) => sameValue(v, y[i]));
+  return !Array.isArray(y) && sameMap(x as Record<string, unknown>, y as Record<string, unknown>, false);
 }
 
 /*
@@ -1771,11 +1786,14 @@ function mergeDays(a: EvidenceItem | undefined, b: EvidenceItem): EvidenceItem {
   if (a === undefined) return b;
   const da = (a['d'] ?? {}) as unknown as Record<string, number[]>;
   const db = (b['d'] ?? {}) as unknown as Record<string, number[]>;
+  const days = Object.keys(da);
+  for (const day in db) if (!(day in da)) days.push(day);
   const d: Record<string, number[]> = {};
-  for (const day of [...new Set([...Object.keys(da), ...Object.keys(db)])].sort()) {
+  for (const day of days.sort()) {
     const x = da[day] ?? [];
     const y = db[day] ?? [];
-    d[day] = DAY_COUNTS.map((_, i) => Number(x[i] ?? 0) + Number(y[i] ?? 0));
+    // One sum per DAY_COUNTS field, written out: this runs for every packed day of every batch.
+    d[day] = [Number(x[0] ?? 0) + Number(y[0] ?? 0), Number(x[1] ?? 0) + Number(y[1] ?? 0), Number(x[2] ?? 0) + Number(y[2] ?? 0), Number(x[3] ?? 0) + Number(y[3] ?? 0)];
   }
   return { ...a, ...b, d } as unknown as EvidenceItem;
 }

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import type { EvidenceItem } from '../../functions/core/evidence';
@@ -100,6 +101,25 @@ describe('DynamoEvidenceStore on dynalite', () => {
     expect(replay2.replayed).toBe(40);
     expect(replay1.itemsWritten + replay2.itemsWritten).toBe(0);
     expect(await everything(store)).toEqual(before);
+  });
+
+  it('writes an item only when a merge changes it: a field it lacked is a change; another field order, or counts of zero, are not', async () => {
+    const store = await freshStore(true);
+    const role = { pk: 'ROLE#arn:aws:iam::111122223333:role/orders-api', sk: 'ROLE', type: 'role', roleArn: 'arn:aws:iam::111122223333:role/orders-api', firstSeen: '2026-11-01T00:00:00Z' } as EvidenceItem;
+    const day = (dd: string, irsaOk: number) => ({ pk: 'SCOPE#issuer#x', sk: `DAY#orders#2026-11-${dd}`, type: 'day', scope: 'issuer#x', namespace: 'orders', day: `2026-11-${dd}`, irsaOk, irsaFailed: 0 }) as EvidenceItem;
+    expect(await store.apply([{ item: role, eventIds: ['e1'] }, { item: day('05', 2), eventIds: ['e1'] }, { item: day('03', 1), eventIds: ['e1'] }])).toMatchObject({ written: 2, unchanged: 0 });
+
+    // a later use of the role (the first stays first), its fields in another order; a day that adds nothing
+    const later = { firstSeen: '2026-11-02T00:00:00Z', roleArn: role.roleArn, type: 'role', sk: role.sk, pk: role.pk } as EvidenceItem;
+    expect(await store.apply([{ item: later, eventIds: ['e2'] }, { item: day('05', 0), eventIds: ['e2'] }])).toMatchObject({ written: 0, unchanged: 2 });
+
+    // a field the item did not hold, and a count that moves
+    expect(await store.apply([{ item: { ...later, note: 'seen from a new place' }, eventIds: ['e3'] }, { item: day('03', 1), eventIds: ['e3'] }])).toMatchObject({ written: 2, unchanged: 0 });
+    const doc = DynamoDBDocumentClient.from(embedded.client);
+    const read = async (pk: string, sk: string) => (await doc.send(new GetCommand({ TableName: store.tableName, Key: { pk, sk } }))).Item;
+    expect(await read(role.pk, role.sk)).toMatchObject({ firstSeen: '2026-11-01T00:00:00Z', note: 'seen from a new place' });
+    // the month's days as DAY_COUNTS lists (irsaOk first)
+    expect(await read('SCOPE#issuer#x', 'DAYS#orders#2026-11')).toMatchObject({ d: { '03': [2, 0, 0, 0], '05': [2, 0, 0, 0] } });
   });
 
   it('two writers merging into the same items concurrently lose no count (optimistic lock)', async () => {
