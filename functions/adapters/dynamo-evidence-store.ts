@@ -1736,15 +1736,45 @@ function sameValue(x: unknown, y: unknown): boolean {
  * namespace and day (core/evidence `dayItem`); at fleet scale those are most of the items a run
  * writes (5,000 namespaces × 30 days, a couple of events each), and DynamoDB bills a write per item
  * (BatchWriteItem takes 25). Here they are stored as one `DAYS#<ns>#<yyyy-mm>` item per namespace
- * and month, a day's four counts in a list under its day of month, and expanded back into the
- * same `DAY#` items on every read, so nothing above this adapter sees the packing. A month's item
- * stays under 1 KB (31 lists of 4 small numbers), one write unit like the day item it replaces
- * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html).
- * `DAY#` items of stores written before are still read, and summed with the packed counts.
+ * and month, and expanded back into the same `DAY#` items on every read, so nothing above this
+ * adapter sees the packing. A month's item stays under 1 KB, one write unit like the day item it
+ * replaces (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html).
+ *
+ * The month's counts are one string attribute, `counts`: `dd:irsaOk.irsaFailed.piOk.piFailed` per
+ * day, in day order, space-separated (`03:2.0.0.0 05:0.0.1.0`). They were a map of a list of four
+ * numbers per day: ~150 attribute values per item, each marshalled by the SDK, validated and sized
+ * by the store, most of the values a fleet run wrote. Months written that way (`d`) are read
+ * still, and written in the string form when they next change. `DAY#` items of stores written
+ * before the packing are read too, and summed with the packed counts.
  */
 const DAYS_TYPE = 'days';
 const DAY_COUNTS = ['irsaOk', 'irsaFailed', 'piOk', 'piFailed'] as const;
 const daysSk = (namespace: string, month: string) => `DAYS#${namespace}#${month}`;
+
+/** A packed month's counts by day of month (`counts`, or the older map `d`). */
+function monthCounts(item: EvidenceItem): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  const counts = item['counts'];
+  if (typeof counts === 'string') {
+    for (const day of counts.split(' ')) {
+      if (day === '') continue;
+      const colon = day.indexOf(':');
+      out.set(day.slice(0, colon), day.slice(colon + 1).split('.').map(Number));
+    }
+    return out;
+  }
+  const d = (item['d'] ?? {}) as unknown as Record<string, number[]>;
+  for (const dd of Object.keys(d)) out.set(dd, (d[dd] ?? []).map(Number));
+  return out;
+}
+
+/** `counts` for days in any order: sorted, so equal counts are equal strings. */
+function countsText(days: Map<string, number[]>): string {
+  return [...days.keys()]
+    .sort()
+    .map((dd) => `${dd}:${DAY_COUNTS.map((_, i) => (days.get(dd) as number[])[i] ?? 0).join('.')}`)
+    .join(' ');
+}
 
 /** Day deltas of the same namespace and month become one packed delta; every other delta is kept. */
 function packDays(deltas: readonly EvidenceDelta[]): EvidenceDelta[] {
@@ -1765,7 +1795,7 @@ function packDays(deltas: readonly EvidenceDelta[]): EvidenceDelta[] {
       scope: item['scope'],
       namespace,
       month: day.slice(0, 7),
-      d: { [day.slice(8, 10)]: DAY_COUNTS.map((f) => Number(item[f] ?? 0)) },
+      counts: `${day.slice(8, 10)}:${DAY_COUNTS.map((f) => Number(item[f] ?? 0)).join('.')}`,
     } as unknown as EvidenceItem;
     const k = itemKey(one);
     const prior = packed.get(k);
@@ -1784,29 +1814,26 @@ function packDays(deltas: readonly EvidenceDelta[]): EvidenceDelta[] {
 /** Sums two packed months day by day (days in order, so equal counts are equal items). */
 function mergeDays(a: EvidenceItem | undefined, b: EvidenceItem): EvidenceItem {
   if (a === undefined) return b;
-  const da = (a['d'] ?? {}) as unknown as Record<string, number[]>;
-  const db = (b['d'] ?? {}) as unknown as Record<string, number[]>;
-  const days = Object.keys(da);
-  for (const day in db) if (!(day in da)) days.push(day);
-  const d: Record<string, number[]> = {};
-  for (const day of days.sort()) {
-    const x = da[day] ?? [];
-    const y = db[day] ?? [];
-    // One sum per DAY_COUNTS field, written out: this runs for every packed day of every batch.
-    d[day] = [Number(x[0] ?? 0) + Number(y[0] ?? 0), Number(x[1] ?? 0) + Number(y[1] ?? 0), Number(x[2] ?? 0) + Number(y[2] ?? 0), Number(x[3] ?? 0) + Number(y[3] ?? 0)];
+  const days = monthCounts(a);
+  for (const [dd, y] of monthCounts(b)) {
+    const x = days.get(dd);
+    days.set(dd, x === undefined ? y : DAY_COUNTS.map((_, i) => (x[i] ?? 0) + (y[i] ?? 0)));
   }
-  return { ...a, ...b, d } as unknown as EvidenceItem;
+  // The older map form goes: the month is written in the string form from now on.
+  const { d: _a, ...olderA } = a;
+  const { d: _b, ...olderB } = b;
+  return { ...olderA, ...olderB, counts: countsText(days) } as EvidenceItem;
 }
 
 /** The `DAY#` items a packed month stands for, as the core wrote them (a mechanism's counts only on days it had events). */
 function unpackDays(item: EvidenceItem): EvidenceItem[] {
-  const d = (item['d'] ?? {}) as unknown as Record<string, number[]>;
+  const days = monthCounts(item);
   const month = String(item['month']);
   const namespace = String(item['namespace']);
-  return Object.keys(d)
+  return [...days.keys()]
     .sort()
     .map((dd) => {
-      const [irsaOk = 0, irsaFailed = 0, piOk = 0, piFailed = 0] = (d[dd] ?? []).map(Number);
+      const [irsaOk = 0, irsaFailed = 0, piOk = 0, piFailed = 0] = days.get(dd) as number[];
       const day = `${month}-${dd}`;
       return {
         pk: item.pk,

@@ -68,6 +68,39 @@ const dynalite = require(workerData.dynalitePath);
 Level.prototype._get = function (key, options) {
   try { return Promise.resolve(this._getSync(key, options)); } catch (e) { return Promise.reject(e); }
 };
+// Item writes on this thread go to LevelDB together. dynalite writes item by item (a BatchWriteItem
+// of 25 items is 25 puts, each a trip through libuv's pool and back: most of the store thread's time
+// at the end of a fleet run). The puts, deletes and batches of one turn of the event loop go as one
+// LevelDB WriteBatch, in the order they were made, and each resolves once that batch is written,
+// as it resolved once its own write was: dynalite answers a request only after its writes resolve,
+// and holds its item lock until then, so what a reader sees after an answer is unchanged.
+const { _batch: writeBatch, _close: closeDb } = Level.prototype;
+function queued(db, ops, options) {
+  let writes = db.cutoverWatchWrites;
+  if (writes === undefined) {
+    writes = db.cutoverWatchWrites = { ops: [], settle: [], sync: false };
+    setImmediate(() => flushWrites(db));
+  }
+  for (const op of ops) writes.ops.push(op);
+  if (options && options.sync) writes.sync = true;
+  return new Promise((resolve, reject) => writes.settle.push([resolve, reject]));
+}
+function flushWrites(db) {
+  const writes = db.cutoverWatchWrites;
+  if (writes === undefined) return Promise.resolve();
+  db.cutoverWatchWrites = undefined;
+  const written = writeBatch.call(db, writes.ops, { sync: writes.sync }).then(
+    () => { for (const [resolve] of writes.settle) resolve(); },
+    (e) => { for (const [, reject] of writes.settle) reject(e); },
+  );
+  db.cutoverWatchWriting = Promise.all([db.cutoverWatchWriting, written]);
+  return written;
+}
+Level.prototype._put = function (key, value, options) { return queued(this, [{ type: 'put', key, value }], options); };
+Level.prototype._del = function (key, options) { return queued(this, [{ type: 'del', key }], options); };
+Level.prototype._batch = function (operations, options) { return queued(this, operations, options); };
+// nothing queued or on its way is dropped by a close
+Level.prototype._close = async function () { await flushWrites(this); await this.cutoverWatchWriting; return closeDb.call(this); };
 const READS = new Set(['BatchGetItem', 'DescribeTable', 'DescribeTimeToLive', 'GetItem', 'ListTables', 'ListTagsOfResource', 'Query', 'Scan']);
 const is = (given, token) => given.length === token.length && timingSafeEqual(given, token);
 let server;

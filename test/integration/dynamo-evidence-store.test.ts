@@ -118,8 +118,8 @@ describe('DynamoEvidenceStore on dynalite', () => {
     const doc = DynamoDBDocumentClient.from(embedded.client);
     const read = async (pk: string, sk: string) => (await doc.send(new GetCommand({ TableName: store.tableName, Key: { pk, sk } }))).Item;
     expect(await read(role.pk, role.sk)).toMatchObject({ firstSeen: '2026-11-01T00:00:00Z', note: 'seen from a new place' });
-    // the month's days as DAY_COUNTS lists (irsaOk first)
-    expect(await read('SCOPE#issuer#x', 'DAYS#orders#2026-11')).toMatchObject({ d: { '03': [2, 0, 0, 0], '05': [2, 0, 0, 0] } });
+    // the month's days, each `dd:irsaOk.irsaFailed.piOk.piFailed`
+    expect(await read('SCOPE#issuer#x', 'DAYS#orders#2026-11')).toMatchObject({ counts: '03:2.0.0.0 05:2.0.0.0' });
   });
 
   it('two writers merging into the same items concurrently lose no count (optimistic lock)', async () => {

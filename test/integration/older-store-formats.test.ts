@@ -94,6 +94,30 @@ describe('per-event guards of pre-journal stores', () => {
   });
 });
 
+describe('daily counts packed as a map of lists', () => {
+  it('a month written as `d` (a list of four counts per day) is read, summed with new events, and written back as one string', async () => {
+    const store = await tables.fresh();
+    const doc = DynamoDBDocumentClient.from(tables.embedded.client);
+    const scope = 'issuer:oidc.eks.eu-west-1.amazonaws.com/id/ABC';
+    const pk = `SCOPE#${scope}`;
+    // GIVEN a month of payments written before: 2 IRSA assumes on the 10th, 1 Pod Identity on the 12th
+    await doc.send(new PutCommand({ TableName: store.tableName, Item: { pk, sk: 'DAYS#payments#2026-11', type: 'days', scope, namespace: 'payments', month: '2026-11', d: { '12': [0, 0, 1, 0], '10': [2, 0, 0, 0] } } }));
+    // WHEN two events of the 10th are ingested
+    await ingestBatch(events(['older-days-2', 'older-days-3']), store, new Date('2026-11-20T00:00:00Z'));
+
+    // THEN the month holds the sums in the string form, and no map
+    const { Item } = await doc.send(new GetCommand({ TableName: store.tableName, Key: { pk, sk: 'DAYS#payments#2026-11' } }));
+    expect(Item?.['counts']).toBe('10:4.0.0.0 12:0.0.1.0');
+    expect(Item?.['d']).toBeUndefined();
+    // and readers see one item a day
+    const days = (await store.namespaceEvidence([scope], 'payments')).filter((i) => i.type === 'day');
+    expect(days.map((d) => [d.sk, d['irsaOk'], d['piOk']])).toEqual([
+      ['DAY#payments#2026-11-10', 4, undefined],
+      ['DAY#payments#2026-11-12', undefined, 1],
+    ]);
+  });
+});
+
 describe('journals written as text chunks', () => {
   it('a committed journal of text chunks (as written before journals were compressed) is rolled forward by the next batch', async () => {
     const store = await tables.fresh();
