@@ -214,15 +214,22 @@ export async function ingestUnits(
 
   const batchSize = options.batchSize ?? 20_000;
   let batch: IdentityEvent[] = [];
-  /** Coverage of the units read completely, written once their events are stored. */
-  let coverage = new CoverageAccumulator();
   /**
-   * Coverage says no record of its hours is missing from the store, so a unit's is recorded only
-   * once every event it read is stored or committed: not when some could not be (another writer
-   * holds them uncommitted, or a write failed), which the run reports and a rerun records.
+   * Units read completely whose events are in `batch` (or in batches flushed since `firstFlush`),
+   * with their coverage. Coverage says no record of its hours is missing from the store, so a
+   * unit's is recorded only once every event it read is stored or committed: not when some could
+   * not be (another writer holds them uncommitted, or a write failed), which the run reports and a
+   * rerun records.
    */
-  /** Units read completely whose events are in `batch` (or were stored by an earlier mid-unit flush). */
-  let unitsRead: { name: string; stored: boolean; broken: boolean }[] = [];
+  let unitsRead: UnitRead[] = [];
+  /**
+   * A batch is stored while the next is read (its store work is mostly waiting on the store's
+   * thread): at most one flush runs, and the next starts once it has settled. Flushes are numbered
+   * in order; a unit's events went to the flushes from its `firstFlush` to the one that takes it.
+   */
+  let flushing: Promise<void> | null = null;
+  let flushesStarted = 0;
+  const failedFlushes: number[] = [];
   let lastFlush = Date.now();
   /**
    * What a flush proved waits here until the events it read are in the table: at once for a store
@@ -233,16 +240,33 @@ export async function ingestUnits(
    */
   let awaiting: Awaiting = { coverage: new CoverageAccumulator(), units: [] };
   let lostStagesAtStart = 0;
+  /** Starts storing the batch read so far, once the flush before it has settled (rethrowing its error). */
   const flush = async () => {
-    const proven = coverage;
-    coverage = new CoverageAccumulator();
+    await settled();
+    const events = batch;
+    batch = [];
     const units = unitsRead;
     unitsRead = [];
+    const running = store(events, units, flushesStarted++);
+    // Rethrown where it is awaited (settled); until then it must not count as unhandled.
+    running.catch(() => undefined);
+    flushing = running;
+  };
+  const settled = async () => {
+    const running = flushing;
+    flushing = null;
+    if (running !== null) await running;
+  };
+  const store = async (events: IdentityEvent[], units: UnitRead[], number: number) => {
     // One writer lease per batch (a table shared with the live ingest), not per run.
     const written = await options.store.withWriterLease(async () => {
-      const notStored = await flushEvents();
-      if (notStored === 0) awaiting.coverage.addAll(proven);
-      awaiting.units.push(...units.map((u) => ({ name: u.name, stored: u.stored && notStored === 0, whole: !u.broken && u.stored && notStored === 0 })));
+      if ((await flushEvents(events)) > 0) failedFlushes.push(number);
+      for (const unit of units) {
+        // Flushes settle in order: every one that holds some of this unit's events has.
+        const stored = !failedFlushes.some((n) => n >= unit.firstFlush && n <= number);
+        if (stored && !unit.broken) awaiting.coverage.addAll(unit.coverage);
+        awaiting.units.push({ name: unit.name, stored, whole: stored && !unit.broken && !unit.rejected });
+      }
       const ready = takeWrittenOut();
       if (ready !== null && ready.coverage.size > 0) await options.store.recordCoverage(ready.coverage.days());
       return ready;
@@ -264,16 +288,15 @@ export async function ingestUnits(
     awaiting = { coverage: new CoverageAccumulator(), units: [] };
     return written;
   };
-  const flushEvents = async (): Promise<number> => {
-    if (batch.length === 0) return 0;
-    const result = await ingestBatch(batch, options.store, options.now(), detection);
-    cache?.observe(batch, inventory);
+  const flushEvents = async (events: IdentityEvent[]): Promise<number> => {
+    if (events.length === 0) return 0;
+    const result = await ingestBatch(events, options.store, options.now(), detection);
+    cache?.observe(events, inventory);
     await deliver(result.alerts);
     summary.replayed += result.replayed;
     summary.itemsWritten += result.itemsWritten;
     summary.notStored += result.failedEventIds.length;
     for (const error of result.errors) summary.storeErrors.push(error instanceof Error ? error.message : String(error));
-    batch = [];
     return result.failedEventIds.length;
   };
 
@@ -286,104 +309,111 @@ export async function ingestUnits(
   // that reads nothing new (its files recorded as read) finishes them here.
   if (staged) await deliver(await options.store.recover(options.now()));
   let done = 0;
-  for await (const unit of units) {
-    summary.files += 1;
-    const unitCoverage = new CoverageAccumulator();
-    /** A file that could not be read whole (truncated, over a cap, not JSON past a point) proves no hour complete. */
-    let unitBroken = false;
-    /** A rejected record is no reason to doubt the hours, but its file is read (and the record reported) again. */
-    let unitRejected = false;
-    /** Events of this unit stored by a batch flushed mid-unit may have failed too. */
-    const notStoredBefore = summary.notStored;
-    const normalizeOptions = { now: options.now(), eventTimeWindow: options.eventTimeWindow };
-    /**
-     * The unit's items, its raw records decided first (core/record-prefilter): one the rules leave
-     * out of scope is counted here from its skeleton, as the parsed record would be below; any
-     * other is parsed and handed on. Lazy, so each raw record meets the rules as they are when it
-     * is reached (they grow as node roles are seen).
-     */
-    function* decide(entries: readonly (InputItem | RawRecord | SkimmedRecords)[]): Generator<InputItem> {
-      for (const entry of entries) {
-        if (entry.type === 'skimmed') yield* decideSkimmed(entry);
-        else if (entry.type !== 'raw') yield entry;
-        else if (prefilter !== null && entry.skeleton !== null && prefilter.outOfScope(entry.skeleton)) {
-          summary.records += 1;
-          noteCoverage(unitCoverage, entry.skeleton);
-          summary.skipped['out-of-scope'] += 1;
-        } else yield* expandRaw(entry);
+  try {
+    for await (const unit of units) {
+      summary.files += 1;
+      const unitCoverage = new CoverageAccumulator();
+      /** A file that could not be read whole (truncated, over a cap, not JSON past a point) proves no hour complete. */
+      let unitBroken = false;
+      /** A rejected record is no reason to doubt the hours, but its file is read (and the record reported) again. */
+      let unitRejected = false;
+      /** Events of this unit may go to a batch flushed mid-unit, and to every one after it until the unit is read. */
+      const firstFlush = flushesStarted;
+      const normalizeOptions = { now: options.now(), eventTimeWindow: options.eventTimeWindow };
+      /**
+       * The unit's items, its raw records decided first (core/record-prefilter): one the rules leave
+       * out of scope is counted here from its skeleton, as the parsed record would be below; any
+       * other is parsed and handed on. Lazy, so each raw record meets the rules as they are when it
+       * is reached (they grow as node roles are seen).
+       */
+      function* decide(entries: readonly (InputItem | RawRecord | SkimmedRecords)[]): Generator<InputItem> {
+        for (const entry of entries) {
+          if (entry.type === 'skimmed') yield* decideSkimmed(entry);
+          else if (entry.type !== 'raw') yield entry;
+          else if (prefilter !== null && entry.skeleton !== null && prefilter.outOfScope(entry.skeleton)) {
+            summary.records += 1;
+            noteCoverage(unitCoverage, entry.skeleton);
+            summary.skipped['out-of-scope'] += 1;
+          } else yield* expandRaw(entry);
+        }
       }
-    }
-    /**
-     * `decide` for a file the reading thread skimmed (core/record-skim): the same verdicts, per key,
-     * and the same coverage, each hour of the file noted once.
-     */
-    function* decideSkimmed(skimmed: SkimmedRecords): Generator<InputItem> {
-      const { records, dictionary, hours } = skimmed;
-      const noted = new Uint8Array(hours.length);
-      for (let i = 0, at = 0; at < records.length; i++, at += SKIM_FIELDS_PER_RECORD) {
-        const key = records[at + 2] as number;
-        if (prefilter !== null && key !== NONE && prefilter.outOfScopeKey(dictionary, key)) {
-          summary.records += 1;
-          const hour = records[at + 3] as number;
-          if (hour !== NONE && noted[hour] === 0) {
-            noted[hour] = 1;
-            unitCoverage.addFileRecord(...(hours[hour] as FileRecordHour));
+      /**
+       * `decide` for a file the reading thread skimmed (core/record-skim): the same verdicts, per key,
+       * and the same coverage, each hour of the file noted once.
+       */
+      function* decideSkimmed(skimmed: SkimmedRecords): Generator<InputItem> {
+        const { records, dictionary, hours } = skimmed;
+        const noted = new Uint8Array(hours.length);
+        for (let i = 0, at = 0; at < records.length; i++, at += SKIM_FIELDS_PER_RECORD) {
+          const key = records[at + 2] as number;
+          if (prefilter !== null && key !== NONE && prefilter.outOfScopeKey(dictionary, key)) {
+            summary.records += 1;
+            const hour = records[at + 3] as number;
+            if (hour !== NONE && noted[hour] === 0) {
+              noted[hour] = 1;
+              unitCoverage.addFileRecord(...(hours[hour] as FileRecordHour));
+            }
+            summary.skipped['out-of-scope'] += 1;
+          } else if (records[at] === NONE) {
+            // Left out by the reading thread as out of scope for any rules, yet these rules may want
+            // it: cannot happen with rules rulePatterns builds. Said, never guessed: the file is not
+            // proven read, so a rerun reads it again.
+            yield { type: 'problem', file: skimmed.file, where: `record ${i + 1}`, reason: 'internal error (please report it): the reading thread left out a record these rules may want; the file is not counted as read' };
+          } else yield* expandRaw(rawRecordAt(skimmed, i));
+        }
+      }
+      for await (const got of unit.items) {
+        for (const item of decide(isChunk(got) ? got : [got])) {
+          if (item.type === 'problem') {
+            unitBroken = true;
+            reject(item);
+            continue;
           }
-          summary.skipped['out-of-scope'] += 1;
-        } else if (records[at] === NONE) {
-          // Left out by the reading thread as out of scope for any rules, yet these rules may want
-          // it: cannot happen with rules rulePatterns builds. Said, never guessed: the file is not
-          // proven read, so a rerun reads it again.
-          yield { type: 'problem', file: skimmed.file, where: `record ${i + 1}`, reason: 'internal error (please report it): the reading thread left out a record these rules may want; the file is not counted as read' };
-        } else yield* expandRaw(rawRecordAt(skimmed, i));
-      }
-    }
-    for await (const got of unit.items) {
-      for (const item of decide(isChunk(got) ? got : [got])) {
-        if (item.type === 'problem') {
-          unitBroken = true;
-          reject(item);
-          continue;
-        }
-        summary.records += 1;
-        if (LOG_FILE_RECORD.test(item.where) && isRecord(item.record)) noteCoverage(unitCoverage, item.record);
-        if (isRecord(item.record) && matchingRules(cloudTrailEnvelope(item.record), rules).length === 0 && hasSource(item.record)) {
-          summary.skipped['out-of-scope'] += 1;
-          continue;
-        }
-        const result = normalizeRecord(item.record, matcher, normalizeOptions);
-        if (result.status === 'skipped') summary.skipped[result.reason] += 1;
-        else if (result.status === 'rejected') {
-          unitRejected = true;
-          reject({ file: item.file, where: item.where, field: result.field, reason: result.detail });
-        } else {
-          const event = result.event;
-          summary.inScope += 1;
-          summary.byKind[event.kind] += 1;
-          summary.byOutcome[event.outcome] += 1;
-          if (event.kind === 'pod-identity-fetch' && event.nodeRoleArn && !knownNodeRoles.has(event.nodeRoleArn)) {
-            knownNodeRoles.add(event.nodeRoleArn);
-            matcher = nodeRoleMatcher(nodeRoleConfig());
-            rules = rulesFor();
-            prefilter = prefilterCovers(rules) ? new OutOfScopeMemo(rules) : null;
+          summary.records += 1;
+          if (LOG_FILE_RECORD.test(item.where) && isRecord(item.record)) noteCoverage(unitCoverage, item.record);
+          if (isRecord(item.record) && matchingRules(cloudTrailEnvelope(item.record), rules).length === 0 && hasSource(item.record)) {
+            summary.skipped['out-of-scope'] += 1;
+            continue;
           }
-          batch.push(event);
-          if (batch.length >= batchSize) await flush();
+          const result = normalizeRecord(item.record, matcher, normalizeOptions);
+          if (result.status === 'skipped') summary.skipped[result.reason] += 1;
+          else if (result.status === 'rejected') {
+            unitRejected = true;
+            reject({ file: item.file, where: item.where, field: result.field, reason: result.detail });
+          } else {
+            const event = result.event;
+            summary.inScope += 1;
+            summary.byKind[event.kind] += 1;
+            summary.byOutcome[event.outcome] += 1;
+            if (event.kind === 'pod-identity-fetch' && event.nodeRoleArn && !knownNodeRoles.has(event.nodeRoleArn)) {
+              knownNodeRoles.add(event.nodeRoleArn);
+              matcher = nodeRoleMatcher(nodeRoleConfig());
+              rules = rulesFor();
+              prefilter = prefilterCovers(rules) ? new OutOfScopeMemo(rules) : null;
+            }
+            batch.push(event);
+            if (batch.length >= batchSize) await flush();
+          }
         }
       }
+      // Coverage claims the unit's hours are complete: it is stored only after the unit's events are.
+      unitsRead.push({ name: unit.name, firstFlush, coverage: unitCoverage, broken: unitBroken, rejected: unitRejected });
+      if (Date.now() - lastFlush >= (options.flushAfterMs ?? Infinity)) {
+        await flush();
+        await settled();
+        // A caller that checkpoints units bounds what a stop leaves to redo: the stage goes out too.
+        if (staged) await writeOut(false);
+      }
+      done += 1;
+      options.onFileDone?.(unit.name, done, summary.records);
     }
-    // Coverage claims the unit's hours are complete: it is stored only after the unit's events are.
-    if (!unitBroken && summary.notStored === notStoredBefore) coverage.addAll(unitCoverage);
-    unitsRead.push({ name: unit.name, stored: summary.notStored === notStoredBefore, broken: unitBroken || unitRejected });
-    if (Date.now() - lastFlush >= (options.flushAfterMs ?? Infinity)) {
-      await flush();
-      // A caller that checkpoints units bounds what a stop leaves to redo: the stage goes out too.
-      if (staged) await writeOut(false);
-    }
-    done += 1;
-    options.onFileDone?.(unit.name, done, summary.records);
+  } catch (error) {
+    // A flush still running finishes (its batch is committed or not, as after a kill) before the error goes up.
+    await settled().catch(() => undefined);
+    throw error;
   }
   await flush();
+  await settled();
   if (staged) await writeOut(true);
   summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return summary;
@@ -416,6 +446,18 @@ export async function ingestUnits(
     summary.rejected += 1;
     options.onRejection?.({ file: problem.file, where: problem.where ?? null, field: 'field' in problem ? (problem.field ?? null) : null, reason: problem.reason });
   }
+}
+
+/** A unit read to its end, waiting for the flush that takes its last events (see `unitsRead` in ingestUnits). */
+interface UnitRead {
+  name: string;
+  /** The first flush that may hold its events. */
+  firstFlush: number;
+  coverage: CoverageAccumulator;
+  /** Not read whole (truncated, over a cap, not JSON past a point): it proves no hour complete. */
+  broken: boolean;
+  /** A record was rejected: no reason to doubt its hours, but it is read (and the record reported) again. */
+  rejected: boolean;
 }
 
 /** What a flush proved, waiting for its events to be in the table (see `awaiting` in ingestUnits). */

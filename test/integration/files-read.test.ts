@@ -117,6 +117,24 @@ describe('analyze skips local log files it read whole and stored before', () => 
     await rm(dir, { recursive: true });
   });
 
+  it('reads a file again when a batch flushed in its middle failed, though the batch that took its last events did not', async () => {
+    // GIVEN batches of three events over files of two: a and the first of b, then b's last and c
+    const store = await freshStore();
+    const { dir } = await logFolder('mid-file-failure');
+    const apply = vi.spyOn(store, 'apply').mockRejectedValueOnce(new Error('throttled'));
+
+    // WHEN the first batch cannot be stored
+    const first = await analyze(store, [dir], { batchSize: 3 });
+    expect(first.notStored).toBe(3);
+    apply.mockRestore();
+
+    // THEN a rerun reads a and b again (b's first event was in the failed batch), and skips c
+    const second = await analyze(store, [dir], { batchSize: 3 });
+    expect(second).toMatchObject({ files: 2, records: 4, replayed: 4, notStored: 0, skippedFiles: 1 });
+    expect(await analyze(store, [dir])).toMatchObject({ files: 0, skippedFiles: 3 });
+    await rm(dir, { recursive: true });
+  });
+
   it('neither hashes nor records what is not a regular file: /dev/zero ends as a rejection of the reader', async () => {
     const store = await freshStore();
     const run = await analyze(store, ['/dev/zero']);
