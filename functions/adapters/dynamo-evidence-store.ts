@@ -17,7 +17,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzipSync, gzip } from 'node:zlib';
 import type { Alert } from '../core/alert';
 import type { IdentityEvent } from '../core/identity-event';
 import type { CoverageDay } from '../core/coverage';
@@ -563,7 +564,8 @@ export class DynamoEvidenceStore implements EvidencePort {
   private async commitJournal(journal: BatchJournal): Promise<void> {
     // Compressed: a fleet batch's journal is megabytes of JSON that repeats its keys (about 12x
     // smaller at level 1), written and deleted once per batch; DynamoDB bills a write per KB.
-    const data = gzipSync(JSON.stringify({ deltas: journal.deltas, alerts: journal.alerts, guards: journal.guards }), { level: 1 });
+    // On libuv's pool: the main thread reads the next batch meanwhile (ingest-pipeline).
+    const data = await gzipAsync(JSON.stringify({ deltas: journal.deltas, alerts: journal.alerts, guards: journal.guards }), { level: 1 });
     const chunks: Uint8Array[] = [];
     for (let i = 0; i < data.length; i += JOURNAL_CHUNK_BYTES) chunks.push(data.subarray(i, i + JOURNAL_CHUNK_BYTES));
     const puts = chunks.map((gz, n) => ({ PutRequest: { Item: { pk: JOURNAL_PK, sk: chunkSk(journal.batch, n), gz } } }));
@@ -1860,6 +1862,8 @@ function dayItems(legacy: readonly EvidenceItem[], packed: readonly EvidenceItem
   }
   return [...byKey.values()].sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0));
 }
+
+const gzipAsync = promisify(gzip);
 
 /** Full jitter, 50 ms base, 5 s cap (AWS Architecture Blog, "Exponential Backoff And Jitter"). */
 function backoff(attempt: number): Promise<void> {
