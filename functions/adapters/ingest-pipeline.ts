@@ -116,8 +116,9 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   let files = chronological(listed.files);
   if (!options.skipFilesRead) {
     options.onFiles?.(files.length);
-    const units = readFilesAhead(files, { stdin: options.stdin, raw: true, skim: true });
-    return ingestUnits(units, options, listed.problems);
+    const units = startedNow(readFilesAhead(files, { stdin: options.stdin, raw: true, skim: true }));
+    // A run that fails before its first unit (the store) stops the reading it started.
+    return ingestUnits(units, options, listed.problems).finally(() => units.return(undefined));
   }
 
   // Hashed before reading: a file changed after its hash is read again by the next run (its events are replays).
@@ -139,7 +140,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   const skippedFiles = files.filter((file) => before.has(hashes.get(file)?.hash ?? '')).length;
   files = files.filter((file) => !before.has(hashes.get(file)?.hash ?? ''));
   options.onFiles?.(files.length);
-  const units = readFilesAhead(files, { stdin: options.stdin, raw: true, skim: true });
+  const units = startedNow(readFilesAhead(files, { stdin: options.stdin, raw: true, skim: true }));
   const summary = await ingestUnits(
     units,
     {
@@ -155,9 +156,26 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
       },
     },
     listed.problems,
-  );
+  ).finally(() => units.return(undefined));
   summary.skippedFiles = skippedFiles;
   return summary;
+}
+
+/**
+ * Iterates `units` from now, not from its first use: the reading thread reads ahead while the run
+ * loads the inventory and recovers the store (seconds at fleet scale, when it sat idle).
+ */
+function startedNow<T>(units: AsyncGenerator<T>): AsyncGenerator<T> {
+  const first = units.next();
+  // Rethrown where it is awaited; until then it must not count as unhandled.
+  first.catch(() => undefined);
+  return (async function* () {
+    try {
+      for (let got = await first; got.done !== true; got = await units.next()) yield got.value;
+    } finally {
+      await units.return(undefined);
+    }
+  })();
 }
 
 /** Files hashed at once before a run: enough to keep the disk and the thread pool busy, few enough to bound memory. */
