@@ -421,19 +421,9 @@ export async function* readFilesAhead(files: readonly string[], options: ReadOpt
   let closed = false;
   const start = (file: string) => {
     const chunks = readRecordChunks(file, options);
-    const first = chunks.next();
-    const entry: Ahead = {
-      chunks,
-      held: null,
-      items: (async function* () {
-        const got = await first;
-        if (got.done) return;
-        yield got.value;
-        yield* chunks;
-      })(),
-    };
+    const { first, iteration } = startedNow(chunks);
+    const entry: Ahead = { chunks, held: null, items: iteration };
     reading += 1;
-    // Rethrown where it is awaited; until then it must not count as unhandled.
     first.then(
       (got) => finished(entry, got.done ? 0 : heldBy(got.value)),
       () => finished(entry, 0),
@@ -466,6 +456,24 @@ export async function* readFilesAhead(files: readonly string[], options: ReadOpt
     closed = true;
     await Promise.all(ahead.map((a) => a.chunks.return(undefined)));
   }
+}
+
+/**
+ * Takes an async generator's first step now and iterates it from there, so that what the step
+ * starts (a file's reading) overlaps what the caller does before it asks. The step's error is
+ * thrown where the iteration reaches it; until then it does not count as unhandled.
+ */
+export function startedNow<T>(generator: AsyncGenerator<T>): { first: Promise<IteratorResult<T>>; iteration: AsyncGenerator<T> } {
+  const first = generator.next();
+  first.catch(() => undefined);
+  const iteration = (async function* () {
+    try {
+      for (let got = await first; got.done !== true; got = await generator.next()) yield got.value;
+    } finally {
+      await generator.return(undefined);
+    }
+  })();
+  return { first, iteration };
 }
 
 /**

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { DEFAULT_READ_LIMITS, listInputFiles, readFilesAhead, STDIN } from './cloudtrail-files';
+import { DEFAULT_READ_LIMITS, listInputFiles, readFilesAhead, STDIN, startedNow } from './cloudtrail-files';
 import { DetectionStateCache } from './detection-state-cache';
 import { mapLimit } from './map-limit';
 import type { DynamoEvidenceStore, StageLimits } from './dynamo-evidence-store';
@@ -116,7 +116,8 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   let files = chronological(listed.files);
   if (!options.skipFilesRead) {
     options.onFiles?.(files.length);
-    const units = startedNow(readFilesAhead(files, { stdin: options.stdin, raw: true, skim: true }));
+    // Reading starts now, while the run loads the inventory and recovers the store (seconds at fleet scale).
+    const units = startedNow(readFilesAhead(files, { stdin: options.stdin, raw: true, skim: true })).iteration;
     // A run that fails before its first unit (the store) stops the reading it started.
     return ingestUnits(units, options, listed.problems).finally(() => units.return(undefined));
   }
@@ -140,7 +141,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   const skippedFiles = files.filter((file) => before.has(hashes.get(file)?.hash ?? '')).length;
   files = files.filter((file) => !before.has(hashes.get(file)?.hash ?? ''));
   options.onFiles?.(files.length);
-  const units = startedNow(readFilesAhead(files, { stdin: options.stdin, raw: true, skim: true }));
+  const units = startedNow(readFilesAhead(files, { stdin: options.stdin, raw: true, skim: true })).iteration;
   const summary = await ingestUnits(
     units,
     {
@@ -159,23 +160,6 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   ).finally(() => units.return(undefined));
   summary.skippedFiles = skippedFiles;
   return summary;
-}
-
-/**
- * Iterates `units` from now, not from its first use: the reading thread reads ahead while the run
- * loads the inventory and recovers the store (seconds at fleet scale, when it sat idle).
- */
-function startedNow<T>(units: AsyncGenerator<T>): AsyncGenerator<T> {
-  const first = units.next();
-  // Rethrown where it is awaited; until then it must not count as unhandled.
-  first.catch(() => undefined);
-  return (async function* () {
-    try {
-      for (let got = await first; got.done !== true; got = await units.next()) yield got.value;
-    } finally {
-      await units.return(undefined);
-    }
-  })();
 }
 
 /** Files hashed at once before a run: enough to keep the disk and the thread pool busy, few enough to bound memory. */
