@@ -792,16 +792,15 @@ export class DynamoEvidenceStore implements EvidencePort {
         if (next === undefined) result.unchanged += 1;
         else puts.push({ delta, item: next });
       }
-      const groups = Math.ceil(puts.length / BATCH_WRITE_LIMIT);
-      for (let g = 0; g < groups; g += 1) {
-        const group = puts.slice(g * BATCH_WRITE_LIMIT, (g + 1) * BATCH_WRITE_LIMIT);
+      const groups = inGroups(puts, BATCH_WRITE_LIMIT);
+      for (const [g, group] of groups.entries()) {
         try {
           await this.batchWrite(group.map((p) => ({ PutRequest: { Item: p.item } })));
           result.written += group.length;
         } catch (error) {
           for (const p of group) result.failed.push({ item: p.delta.item, eventIds: p.delta.eventIds, error });
         }
-        if (g === Math.floor(groups / 2)) faultPoint('mid-apply');
+        if (g === Math.floor(groups.length / 2)) faultPoint('mid-apply');
       }
       faultPoint('after-apply');
       return result;
@@ -885,9 +884,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     const items: EvidenceItem[] = [];
     for (const [pk, sks] of stage.dirty) for (const sk of sks) items.push(stage.known.get(itemKey({ pk, sk })) as EvidenceItem);
     try {
-      const groups = Array.from({ length: Math.ceil(items.length / BATCH_WRITE_LIMIT) }, (_, g) =>
-        items.slice(g * BATCH_WRITE_LIMIT, (g + 1) * BATCH_WRITE_LIMIT).map((item) => ({ PutRequest: { Item: item } })),
-      );
+      const groups = inGroups(items, BATCH_WRITE_LIMIT).map((group) => group.map((item) => ({ PutRequest: { Item: item } })));
       // Several batches in flight: one at a time, the end of a fleet run waited ~9 s on 1,400 round
       // trips. Any order is safe: each item carries the staged batches' tags (see above).
       const half = Math.floor(groups.length / 2) + 1;
@@ -1382,7 +1379,7 @@ export class DynamoEvidenceStore implements EvidencePort {
 
   private async batchGet(keys: { pk: string; sk: string }[]): Promise<EvidenceItem[]> {
     const unique = [...new Map(keys.map((k) => [`${k.pk}\u0000${k.sk}`, k])).values()];
-    const pages = Array.from({ length: Math.ceil(unique.length / BATCH_GET_LIMIT) }, (_, p) => unique.slice(p * BATCH_GET_LIMIT, (p + 1) * BATCH_GET_LIMIT));
+    const pages = inGroups(unique, BATCH_GET_LIMIT);
     // Several requests in flight: one after the other, a fleet run waited ~4 s on 600 round trips.
     const found = await mapLimit(pages, READ_CONCURRENCY, async (keys) => {
       const got: EvidenceItem[] = [];
@@ -1408,8 +1405,8 @@ export class DynamoEvidenceStore implements EvidencePort {
   }
 
   private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
-    for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) {
-      let pending: Record<string, unknown>[] | undefined = requests.slice(i, i + BATCH_WRITE_LIMIT);
+    for (const group of inGroups(requests, BATCH_WRITE_LIMIT)) {
+      let pending: Record<string, unknown>[] | undefined = group;
       for (let attempt = 0; pending && pending.length > 0; attempt += 1) {
         if (attempt > 0) await backoff(attempt);
         if (attempt > 10) throw new StoreError(`BatchWriteItem left ${pending.length} requests unprocessed after ${attempt} attempts`);
@@ -1864,6 +1861,11 @@ function dayItems(legacy: readonly EvidenceItem[], packed: readonly EvidenceItem
 }
 
 const gzipAsync = promisify(gzip);
+
+/** `items` in consecutive groups of `size` (the last one shorter): a batch request's worth each. */
+function inGroups<T>(items: readonly T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, g) => items.slice(g * size, (g + 1) * size));
+}
 
 /** Full jitter, 50 ms base, 5 s cap (AWS Architecture Blog, "Exponential Backoff And Jitter"). */
 function backoff(attempt: number): Promise<void> {
