@@ -16,7 +16,7 @@ import { normalizeRecord, type EventTimeWindow } from '../core/normalize';
 import { DEFAULT_NODE_ROLE_PATTERNS, nodeRoleMatcher } from '../core/node-roles';
 import { expandRaw, OutOfScopeMemo, prefilterCovers, type RawRecord } from '../core/record-prefilter';
 import { NONE, rawRecordAt, SKIM_FIELDS_PER_RECORD, type SkimmedRecords } from '../core/record-skim';
-import { cloudTrailEnvelope, matchingRules, rulePatterns } from '../core/rule-patterns';
+import { cloudTrailEnvelope, matchesAnyRule, rulePatterns } from '../core/rule-patterns';
 
 /** One problem the user must hear about: a file that could not be read or a record that was rejected. */
 export interface Rejection {
@@ -373,7 +373,7 @@ export async function ingestUnits(
           }
           summary.records += 1;
           if (LOG_FILE_RECORD.test(item.where) && isRecord(item.record)) noteCoverage(unitCoverage, item.record);
-          if (isRecord(item.record) && matchingRules(cloudTrailEnvelope(item.record), rules).length === 0 && hasSource(item.record)) {
+          if (isRecord(item.record) && !matchesAnyRule(cloudTrailEnvelope(item.record), rules) && hasSource(item.record)) {
             summary.skipped['out-of-scope'] += 1;
             continue;
           }

@@ -16,7 +16,7 @@
  * Pure: bytes in, skeletons out.
  */
 import { elementLabel, extractElement, jsonErrorMessage, type InputItem } from './envelopes';
-import { cloudTrailEnvelope, matchingRules, rulePatterns, type EventPattern, type RuleName } from './rule-patterns';
+import { cloudTrailEnvelope, matchesAnyRule, rulePatterns, type EventPattern, type RuleName } from './rule-patterns';
 
 /** A key tree: `true` for a value kept whole, a subtree for an object of which only those keys are kept. */
 export interface FieldTree {
@@ -142,7 +142,7 @@ export function skeletonOutOfScope(skeleton: Record<string, unknown>, patterns: 
   if (typeof eventSource !== 'string' || typeof skeleton['eventName'] !== 'string') return false;
   // envelopes `isSqsEventRecord`: such an element is unwrapped, not read as a record.
   if (eventSource === 'aws:sqs') return false;
-  return matchingRules(cloudTrailEnvelope(skeleton), patterns).length === 0;
+  return !matchesAnyRule(cloudTrailEnvelope(skeleton), patterns);
 }
 
 /**

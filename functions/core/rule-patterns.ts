@@ -126,58 +126,132 @@ export function cloudTrailEnvelope(record: Record<string, unknown>): Record<stri
 
 /** The rules an event matches (none means EventBridge would not deliver it). */
 export function matchingRules(event: unknown, patterns: Partial<Record<RuleName, EventPattern>>): RuleName[] {
-  return (Object.entries(patterns) as [RuleName, EventPattern][]).filter(([, p]) => matchesPattern(event, p)).map(([name]) => name);
+  const names: RuleName[] = [];
+  for (const name in patterns) if (matchesPattern(event, patterns[name as RuleName]!)) names.push(name as RuleName);
+  return names;
+}
+
+/** Whether any rule matches: `matchingRules(...).length > 0`, without the list (once per record read). */
+export function matchesAnyRule(event: unknown, patterns: Partial<Record<RuleName, EventPattern>>): boolean {
+  for (const name in patterns) if (matchesPattern(event, patterns[name as RuleName]!)) return true;
+  return false;
 }
 
 /**
  * EventBridge matching for the operators these rules use (and a few more): every key of the
  * pattern must match; a list matches when any of its matchers matches any of the event's values;
  * `$or` takes a list of sub-patterns.
+ *
+ * Each pattern is compiled once (patterns are never changed once built): a record is matched
+ * without walking the pattern's entries or making a closure per matcher, which was a kilobyte or
+ * more of garbage for every record analyze parsed.
  */
 export function matchesPattern(event: unknown, pattern: EventPattern): boolean {
-  if (!isObject(event)) return false;
-  for (const [key, expected] of Object.entries(pattern)) {
-    if (key === '$or') {
-      if (!(expected as EventPattern[]).some((alternative) => matchesPattern(event, alternative))) return false;
-      continue;
-    }
-    const actual = event[key];
-    if (Array.isArray(expected)) {
-      if (!matchesLeaf(actual, expected as Matcher[], key in event)) return false;
-    } else if (!matchesPattern(actual, expected as EventPattern)) return false;
+  return compiledPattern(pattern)(event);
+}
+
+type Test = (value: unknown) => boolean;
+const compiledPatterns = new WeakMap<EventPattern, Test>();
+
+function compiledPattern(pattern: EventPattern): Test {
+  let test = compiledPatterns.get(pattern);
+  if (test === undefined) {
+    test = compilePattern(pattern);
+    compiledPatterns.set(pattern, test);
   }
-  return true;
+  return test;
 }
 
-function matchesLeaf(actual: unknown, matchers: Matcher[], present: boolean): boolean {
-  const values = Array.isArray(actual) ? actual : [actual];
-  return matchers.some((m) => {
-    if (isObject(m) && 'exists' in m) return m.exists === (present && actual !== undefined);
-    if (!present) return false;
-    if (isObject(m) && 'anything-but' in m) return values.every((v) => !matchesValue(v, m['anything-but']));
-    return values.some((v) => matchesValue(v, m));
+function compilePattern(pattern: EventPattern): Test {
+  const checks: ((event: Record<string, unknown>) => boolean)[] = Object.entries(pattern).map(([key, expected]) => {
+    if (key === '$or') {
+      const alternatives = (expected as EventPattern[]).map(compiledPattern);
+      return (event) => {
+        for (let i = 0; i < alternatives.length; i += 1) if ((alternatives[i] as Test)(event)) return true;
+        return false;
+      };
+    }
+    if (Array.isArray(expected)) {
+      const leaf = compileLeaf(expected as Matcher[]);
+      return (event) => leaf(event[key], key in event);
+    }
+    // a value that is neither a list nor a pattern is no pattern EventBridge accepts: it matches nothing
+    if (!isObject(expected)) return () => false;
+    const nested = compiledPattern(expected as EventPattern);
+    return (event) => nested(event[key]);
   });
+  return (event) => {
+    if (!isObject(event)) return false;
+    for (let i = 0; i < checks.length; i += 1) if (!(checks[i] as (event: Record<string, unknown>) => boolean)(event)) return false;
+    return true;
+  };
 }
 
-function matchesValue(value: unknown, m: unknown): boolean {
-  if (Array.isArray(m)) return m.some((x) => matchesValue(value, x));
-  if (!isObject(m)) return value === m;
-  if (typeof value !== 'string') return false;
-  if ('prefix' in m) return value.startsWith(String(m['prefix']));
-  if ('suffix' in m) return value.endsWith(String(m['suffix']));
-  if ('equals-ignore-case' in m) return value.toLowerCase() === String(m['equals-ignore-case']).toLowerCase();
-  if ('wildcard' in m) return wildcardRegExp(String(m['wildcard'])).test(value);
+/**
+ * A leaf's matchers: any one matching is a match. Plain values (a node role's ARN among many) are
+ * one set lookup; `exists` asks whether the field is there; the others test the event's values,
+ * any of which may match (`anything-but`: none may).
+ */
+function compileLeaf(matchers: readonly Matcher[]): (actual: unknown, present: boolean) => boolean {
+  const exact = new Set<unknown>();
+  const exists: boolean[] = [];
+  const any: Test[] = [];
+  const none: Test[] = [];
+  for (const m of matchers) {
+    if (!isObject(m)) exact.add(m);
+    else if ('exists' in m) exists.push(m.exists);
+    else if ('anything-but' in m) none.push(valueTest(m['anything-but']));
+    else any.push(valueTest(m));
+  }
+  const inExact: Test = (value) => exact.has(value);
+  return (actual, present) => {
+    for (let i = 0; i < exists.length; i += 1) if (exists[i] === (present && actual !== undefined)) return true;
+    if (!present) return false;
+    if (exact.size > 0 && someValue(actual, inExact)) return true;
+    for (let i = 0; i < any.length; i += 1) if (someValue(actual, any[i] as Test)) return true;
+    for (let i = 0; i < none.length; i += 1) if (!someValue(actual, none[i] as Test)) return true;
+    return false;
+  };
+}
+
+/** Whether `test` holds for the value, or for any element of an array of values. */
+function someValue(actual: unknown, test: Test): boolean {
+  if (!Array.isArray(actual)) return test(actual);
+  for (let i = 0; i < actual.length; i += 1) if (test(actual[i])) return true;
   return false;
 }
 
-const wildcards = new Map<string, RegExp>();
-function wildcardRegExp(pattern: string): RegExp {
-  let re = wildcards.get(pattern);
-  if (!re) {
-    re = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
-    wildcards.set(pattern, re);
+/** A value matcher (a plain value, an operator, or a list of them: any matches) as a test of one value. */
+function valueTest(m: unknown): Test {
+  if (Array.isArray(m)) {
+    const tests = m.map(valueTest);
+    return (value) => {
+      for (let i = 0; i < tests.length; i += 1) if ((tests[i] as Test)(value)) return true;
+      return false;
+    };
   }
-  return re;
+  if (!isObject(m)) return (value) => value === m;
+  if ('prefix' in m) {
+    const prefix = String(m['prefix']);
+    return (value) => typeof value === 'string' && value.startsWith(prefix);
+  }
+  if ('suffix' in m) {
+    const suffix = String(m['suffix']);
+    return (value) => typeof value === 'string' && value.endsWith(suffix);
+  }
+  if ('equals-ignore-case' in m) {
+    const lower = String(m['equals-ignore-case']).toLowerCase();
+    return (value) => typeof value === 'string' && value.toLowerCase() === lower;
+  }
+  if ('wildcard' in m) {
+    const re = wildcardRegExp(String(m['wildcard']));
+    return (value) => typeof value === 'string' && re.test(value);
+  }
+  return () => false;
+}
+
+function wildcardRegExp(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
