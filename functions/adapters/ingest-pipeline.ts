@@ -10,7 +10,7 @@ import type { Alert, Detection } from '../core/alert';
 import { CoverageAccumulator, fileRecordHour, type FileRecordHour } from '../core/coverage';
 import type { InputItem } from '../core/envelopes';
 import type { Policy } from '../core/policy';
-import { EVENT_KINDS, type EventKind, type IdentityEvent, type Outcome, type SkipReason } from '../core/identity-event';
+import { EVENT_KINDS, RecurringStrings, type EventKind, type IdentityEvent, type Outcome, type SkipReason } from '../core/identity-event';
 import { ingestBatch } from '../core/ingest';
 import { normalizeRecord, type EventTimeWindow } from '../core/normalize';
 import { DEFAULT_NODE_ROLE_PATTERNS, nodeRoleMatcher } from '../core/node-roles';
@@ -216,6 +216,7 @@ export async function ingestUnits(
 
   const batchSize = options.batchSize ?? 20_000;
   let batch: IdentityEvent[] = [];
+  const recurring = new RecurringStrings();
   /**
    * Units read completely whose events are in `batch` (or in batches flushed since `firstFlush`),
    * with their coverage. Coverage says no record of its hours is missing from the store, so a
@@ -393,7 +394,7 @@ export async function ingestUnits(
               rules = rulesFor();
               prefilter = prefilterCovers(rules) ? new OutOfScopeMemo(rules) : null;
             }
-            batch.push(event);
+            batch.push(recurring.share(event));
             if (batch.length >= batchSize) await flush();
           }
         }
