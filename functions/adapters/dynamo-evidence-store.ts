@@ -23,10 +23,11 @@ import type { Alert } from '../core/alert';
 import type { IdentityEvent } from '../core/identity-event';
 import type { CoverageDay } from '../core/coverage';
 import type { DetectionNeeds, DetectionState, NamespaceState } from '../core/detections';
-import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
+import { mergeItems, RECURRING_ITEM_FIELDS, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
 import { guardKey, type ApplyResult, type BatchJournal, type Claim, type EvidencePort, type GuardedEvent } from '../core/ingest';
 import { emptyInventory, mergeInventories, mergeInventory, type Inventory } from '../core/inventory';
 import type { EvidenceSnapshot } from '../core/readiness';
+import { StringPool } from '../core/string-pool';
 import { faultPoint } from './fault-injection';
 import { mapLimit } from './map-limit';
 import {
@@ -934,7 +935,7 @@ export class DynamoEvidenceStore implements EvidencePort {
   /** A batch's merge into the stage: only items this writer has not seen yet are read. */
   private async applyStaged(stage: Stage, deltas: readonly EvidenceDelta[]): Promise<ApplyResult> {
     const unseen = deltas.filter((d) => !stage.known.has(itemKey(d.item))).map((d) => key(d.item.pk, d.item.sk));
-    for (const item of await this.batchGet(unseen)) stage.known.set(itemKey(item), item);
+    for (const item of await this.batchGet(unseen)) stage.known.set(itemKey(item), stage.strings.share(item, RECURRING_ITEM_FIELDS));
     const result: ApplyResult = { written: 0, unchanged: 0, failed: [] };
     for (const delta of deltas) {
       const k = itemKey(delta.item);
@@ -943,7 +944,7 @@ export class DynamoEvidenceStore implements EvidencePort {
         result.unchanged += 1;
         continue;
       }
-      stage.known.set(k, next);
+      stage.known.set(k, stage.strings.share(next, RECURRING_ITEM_FIELDS));
       const sks = stage.dirty.get(next.pk) ?? new Set<string>();
       if (!sks.has(next.sk)) stage.dirtyCount += 1;
       sks.add(next.sk);
@@ -1523,9 +1524,11 @@ interface Stage {
   ids: Map<string, Set<string>>;
   /** Date.now() when the first journal was staged. */
   since: number | null;
+  /** One copy of the strings `known`'s items repeat (a partition's key in each of its items…). */
+  strings: StringPool;
 }
 
-const emptyStage = (limits: StageLimits): Stage => ({ limits, known: new Map(), dirty: new Map(), dirtyCount: 0, journals: [], ids: new Map(), since: null });
+const emptyStage = (limits: StageLimits): Stage => ({ limits, known: new Map(), dirty: new Map(), dirtyCount: 0, journals: [], ids: new Map(), since: null, strings: new StringPool() });
 
 /** The stage's counted eventIDs (a few hundred hours' sets: summed when asked, not kept in step). */
 function stagedIds(stage: Stage): number {

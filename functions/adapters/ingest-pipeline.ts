@@ -10,13 +10,14 @@ import type { Alert, Detection } from '../core/alert';
 import { CoverageAccumulator, fileRecordHour, type FileRecordHour } from '../core/coverage';
 import type { InputItem } from '../core/envelopes';
 import type { Policy } from '../core/policy';
-import { EVENT_KINDS, RecurringStrings, type EventKind, type IdentityEvent, type Outcome, type SkipReason } from '../core/identity-event';
+import { EVENT_KINDS, RECURRING_EVENT_FIELDS, type EventKind, type IdentityEvent, type Outcome, type SkipReason } from '../core/identity-event';
 import { ingestBatch } from '../core/ingest';
 import { normalizeRecord, type EventTimeWindow } from '../core/normalize';
 import { DEFAULT_NODE_ROLE_PATTERNS, nodeRoleMatcher } from '../core/node-roles';
 import { expandRaw, OutOfScopeMemo, prefilterCovers, type RawRecord } from '../core/record-prefilter';
 import { NONE, rawRecordAt, SKIM_FIELDS_PER_RECORD, type SkimmedRecords } from '../core/record-skim';
 import { cloudTrailEnvelope, matchesAnyRule, rulePatterns } from '../core/rule-patterns';
+import { StringPool } from '../core/string-pool';
 
 /** One problem the user must hear about: a file that could not be read or a record that was rejected. */
 export interface Rejection {
@@ -216,7 +217,7 @@ export async function ingestUnits(
 
   const batchSize = options.batchSize ?? 20_000;
   let batch: IdentityEvent[] = [];
-  const recurring = new RecurringStrings();
+  const recurring = new StringPool();
   /**
    * Units read completely whose events are in `batch` (or in batches flushed since `firstFlush`),
    * with their coverage. Coverage says no record of its hours is missing from the store, so a
@@ -394,7 +395,7 @@ export async function ingestUnits(
               rules = rulesFor();
               prefilter = prefilterCovers(rules) ? new OutOfScopeMemo(rules) : null;
             }
-            batch.push(recurring.share(event));
+            batch.push(recurring.share(event, RECURRING_EVENT_FIELDS));
             if (batch.length >= batchSize) await flush();
           }
         }

@@ -92,6 +92,16 @@ export const MERGE_RULES: Record<ItemType, Record<string, MergeRule>> = {
   spike: { ...keep('key', 'window', 'expiresAt'), count: 'sum' },
 };
 
+/**
+ * The fields whose values recur from item to item (the partition, the type, what identifies the
+ * item: its scope, namespace, role…): what a writer holding many items shares (core/string-pool).
+ */
+export const RECURRING_ITEM_FIELDS: readonly string[] = [
+  'pk',
+  'type',
+  ...new Set(Object.values(MERGE_RULES).flatMap((rules) => Object.entries(rules).flatMap(([field, rule]) => (rule === 'keep' ? [field] : [])))),
+];
+
 export interface AggregateOptions {
   /** Also keep what the detections remember (roles' namespaces, spike counters), per the policy's windows. */
   detection?: { spikeWindowMinutes: number };

@@ -87,39 +87,11 @@ export type Normalized =
   | { status: 'skipped'; reason: SkipReason }
   | { status: 'rejected'; reason: RejectReason; field: string | null; detail: string };
 
-/** The fields whose values recur from event to event: where it ran (account, cluster, namespace…), who and how. */
-const RECURRING_FIELDS = [
+/**
+ * The fields whose values recur from event to event: where it ran (account, cluster, namespace…),
+ * who and how. What a run holding a batch of events shares (core/string-pool).
+ */
+export const RECURRING_EVENT_FIELDS = [
   'account', 'region', 'cluster', 'clusterArn', 'oidcIssuer', 'namespace', 'serviceAccount', 'roleArn',
   'nodeInstanceId', 'nodeRoleArn', 'action', 'errorCode', 'imdsVersion', 'sourceIp', 'userAgent',
 ] as const satisfies readonly (keyof IdentityEvent)[];
-
-/**
- * One copy of each recurring value for the events a run holds. Each parsed record's strings are
- * its own: an event kept in a batch (a fleet run holds 20,000 while they are stored) would keep
- * its cluster ARN, namespace, role and user agent each as a new string, about a kilobyte an event,
- * copied by every young-generation collection it lives through and then promoted. Bounded: a
- * trail of ever-new values keeps only the recent ones.
- */
-export class RecurringStrings {
-  private readonly known = new Map<string, string>();
-
-  constructor(private readonly limit = 100_000) {}
-
-  /** The event, its recurring fields now the pool's strings (equal values, so the same event). */
-  share(event: IdentityEvent): IdentityEvent {
-    const fields = event as unknown as Record<string, unknown>;
-    for (const field of RECURRING_FIELDS) {
-      const value = fields[field];
-      if (typeof value === 'string') fields[field] = this.string(value);
-    }
-    return event;
-  }
-
-  private string(value: string): string {
-    const known = this.known.get(value);
-    if (known !== undefined) return known;
-    if (this.known.size >= this.limit) this.known.clear();
-    this.known.set(value, value);
-    return value;
-  }
-}

@@ -6,7 +6,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { EVENT_KINDS, OUTCOMES, RecurringStrings, REJECT_REASONS } from '../../functions/core/identity-event';
+import { EVENT_KINDS, OUTCOMES, RECURRING_EVENT_FIELDS, REJECT_REASONS } from '../../functions/core/identity-event';
+import { StringPool } from '../../functions/core/string-pool';
 import type { IdentityEvent, Normalized, Outcome } from '../../functions/core/identity-event';
 import { issuerOf, normalizeRecord, outcomeOf } from '../../functions/core/normalize';
 import { nodeRoleMatcher } from '../../functions/core/node-roles';
@@ -443,14 +444,14 @@ describe('normalizeRecord on the checked-in fixtures (test/fixtures/cloudtrail/S
   });
 });
 
-describe('RecurringStrings (what analyze keeps of each event in its batch)', () => {
+describe('StringPool (what analyze keeps of each event in its batch)', () => {
   it('gives every fixture event back equal, field for field, through a pool that fills and starts again', () => {
-    const pool = new RecurringStrings(3);
+    const pool = new StringPool(3);
     const events = FIXTURE_FILES.map((file) => normalize(fixture(file))).flatMap((r) => (r.status === 'event' ? [r.event] : []));
     expect(events.length).toBeGreaterThan(5);
     for (const event of events) {
       const copy = structuredClone(event);
-      expect(pool.share(event)).toStrictEqual(copy);
+      expect(pool.share(event, RECURRING_EVENT_FIELDS)).toStrictEqual(copy);
     }
   });
 });

@@ -1,0 +1,31 @@
+/**
+ * One copy of each recurring string for what a long run holds in memory. Strings that come out of
+ * JSON.parse, a template or the SDK's unmarshalling are each new: a batch of events or a stage of
+ * items would keep its cluster ARN, namespace, partition key… once per event or item, copied by every
+ * young-generation collection they live through, then promoted. Bounded: a trail of ever-new values
+ * keeps only the recent ones.
+ */
+export class StringPool {
+  private readonly known = new Map<string, string>();
+
+  constructor(private readonly limit = 100_000) {}
+
+  /** The pool's string equal to `value`. */
+  string(value: string): string {
+    const known = this.known.get(value);
+    if (known !== undefined) return known;
+    if (this.known.size >= this.limit) this.known.clear();
+    this.known.set(value, value);
+    return value;
+  }
+
+  /** `object` itself, each of `fields` that holds a string now the pool's (an equal string: the same object to its readers). */
+  share<T extends object>(object: T, fields: readonly string[]): T {
+    const values = object as Record<string, unknown>;
+    for (const field of fields) {
+      const value = values[field];
+      if (typeof value === 'string') values[field] = this.string(value);
+    }
+    return object;
+  }
+}
