@@ -129,4 +129,19 @@ describe('a store opened in this process to read', () => {
     }
     await expect(query(store.client)).rejects.toThrow();
   });
+
+  it('fails a request still waiting for the store thread when the store closes, instead of leaving it waiting', async () => {
+    const store = await startEmbeddedStore(path.join(tmp, 'closed-mid-request'));
+    // the holder's own way to its thread (no socket): a request handed to it, then the store closed
+    // before the thread's answer can come back (that takes a turn of the event loop)
+    const thread = store.client.config.requestHandler as unknown as { handle(request: object): Promise<unknown> };
+    const settled: string[] = [];
+    const inFlight = thread.handle({ method: 'POST', path: '/', headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables' }, body: '{}' }).then(
+      () => settled.push('answered'),
+      (e: Error) => settled.push(`failed: ${e.message}`),
+    );
+    await store.close();
+    await inFlight;
+    expect(settled).toEqual(['failed: the store thread went away']);
+  });
 });
