@@ -1781,7 +1781,9 @@ function countsText(days: Map<string, number[]>): string {
 /** Day deltas of the same namespace and month become one packed delta; every other delta is kept. */
 function packDays(deltas: readonly EvidenceDelta[]): EvidenceDelta[] {
   const out: EvidenceDelta[] = [];
-  const packed = new Map<string, EvidenceDelta>();
+  // A month's days are summed here and written out as its `counts` once, at the end: merging each
+  // day into the month's string (parsed and written again each time) was quadratic in its days.
+  const packed = new Map<string, { delta: EvidenceDelta; days: Map<string, number[]> }>();
   for (const delta of deltas) {
     const item = delta.item;
     if (item.type !== 'day') {
@@ -1790,26 +1792,23 @@ function packDays(deltas: readonly EvidenceDelta[]): EvidenceDelta[] {
     }
     const day = String(item['day']);
     const namespace = String(item['namespace']);
-    const one = {
-      pk: item.pk,
-      sk: daysSk(namespace, day.slice(0, 7)),
-      type: DAYS_TYPE,
-      scope: item['scope'],
-      namespace,
-      month: day.slice(0, 7),
-      counts: `${day.slice(8, 10)}:${DAY_COUNTS.map((f) => Number(item[f] ?? 0)).join('.')}`,
-    } as unknown as EvidenceItem;
-    const k = itemKey(one);
+    const month = day.slice(0, 7);
+    const dd = day.slice(8, 10);
+    const counts = DAY_COUNTS.map((f) => Number(item[f] ?? 0));
+    const k = itemKey({ pk: item.pk, sk: daysSk(namespace, month) });
     const prior = packed.get(k);
     if (prior === undefined) {
+      const one = { pk: item.pk, sk: daysSk(namespace, month), type: DAYS_TYPE, scope: item['scope'], namespace, month } as unknown as EvidenceItem;
       const first: EvidenceDelta = { item: one, eventIds: [...delta.eventIds], ...(delta.batch === undefined ? {} : { batch: delta.batch }) };
-      packed.set(k, first);
+      packed.set(k, { delta: first, days: new Map([[dd, counts]]) });
       out.push(first);
     } else {
-      prior.item = mergeDays(prior.item, one);
-      prior.eventIds.push(...delta.eventIds);
+      const sum = prior.days.get(dd);
+      prior.days.set(dd, sum === undefined ? counts : counts.map((n, i) => (sum[i] ?? 0) + n));
+      prior.delta.eventIds.push(...delta.eventIds);
     }
   }
+  for (const { delta, days } of packed.values()) delta.item['counts'] = countsText(days);
   return out;
 }
 
