@@ -116,10 +116,8 @@ const RULE_LISTS = Object.fromEntries(Object.entries(MERGE_RULES).map(([type, ru
 /** Combines two versions of the same item; `a` may be an item read from the store, `b` a delta. */
 export function mergeItems(a: EvidenceItem | undefined, b: EvidenceItem): EvidenceItem {
   if (a === undefined) return b;
-  const out: EvidenceItem = { ...a, ...b };
-  for (const [field, rule] of RULE_LISTS[b.type]) {
-    out[field] = mergeField(rule, a, b, field);
-  }
+  const out: EvidenceItem = { ...a };
+  mergeInto(out, b);
   return out;
 }
 
