@@ -1379,7 +1379,7 @@ export class DynamoEvidenceStore implements EvidencePort {
   }
 
   private async batchGet(keys: { pk: string; sk: string }[]): Promise<EvidenceItem[]> {
-    const unique = [...new Map(keys.map((k) => [`${k.pk}\u0000${k.sk}`, k])).values()];
+    const unique = [...new Map(keys.map((k) => [itemKey(k), k])).values()];
     const pages = inGroups(unique, BATCH_GET_LIMIT);
     // Several requests in flight: one after the other, a fleet run waited ~4 s on 600 round trips.
     const found = await mapLimit(pages, READ_CONCURRENCY, async (keys) => {
@@ -1770,6 +1770,12 @@ function monthCounts(item: EvidenceItem): Map<string, number[]> {
   return out;
 }
 
+/** A day's counts added into a month's (`monthCounts`). */
+function addDay(days: Map<string, number[]>, dd: string, counts: number[]): void {
+  const sum = days.get(dd);
+  days.set(dd, sum === undefined ? counts : DAY_COUNTS.map((_, i) => (sum[i] ?? 0) + (counts[i] ?? 0)));
+}
+
 /** `counts` for days in any order: sorted, so equal counts are equal strings. */
 function countsText(days: Map<string, number[]>): string {
   return [...days.keys()]
@@ -1795,16 +1801,16 @@ function packDays(deltas: readonly EvidenceDelta[]): EvidenceDelta[] {
     const month = day.slice(0, 7);
     const dd = day.slice(8, 10);
     const counts = DAY_COUNTS.map((f) => Number(item[f] ?? 0));
-    const k = itemKey({ pk: item.pk, sk: daysSk(namespace, month) });
+    const sk = daysSk(namespace, month);
+    const k = itemKey({ pk: item.pk, sk });
     const prior = packed.get(k);
     if (prior === undefined) {
-      const one = { pk: item.pk, sk: daysSk(namespace, month), type: DAYS_TYPE, scope: item['scope'], namespace, month } as unknown as EvidenceItem;
+      const one = { pk: item.pk, sk, type: DAYS_TYPE, scope: item['scope'], namespace, month } as unknown as EvidenceItem;
       const first: EvidenceDelta = { item: one, eventIds: [...delta.eventIds], ...(delta.batch === undefined ? {} : { batch: delta.batch }) };
       packed.set(k, { delta: first, days: new Map([[dd, counts]]) });
       out.push(first);
     } else {
-      const sum = prior.days.get(dd);
-      prior.days.set(dd, sum === undefined ? counts : counts.map((n, i) => (sum[i] ?? 0) + n));
+      addDay(prior.days, dd, counts);
       prior.delta.eventIds.push(...delta.eventIds);
     }
   }
@@ -1816,10 +1822,7 @@ function packDays(deltas: readonly EvidenceDelta[]): EvidenceDelta[] {
 function mergeDays(a: EvidenceItem | undefined, b: EvidenceItem): EvidenceItem {
   if (a === undefined) return b;
   const days = monthCounts(a);
-  for (const [dd, y] of monthCounts(b)) {
-    const x = days.get(dd);
-    days.set(dd, x === undefined ? y : DAY_COUNTS.map((_, i) => (x[i] ?? 0) + (y[i] ?? 0)));
-  }
+  for (const [dd, counts] of monthCounts(b)) addDay(days, dd, counts);
   // The older map form goes: the month is written in the string form from now on.
   const { d: _a, ...olderA } = a;
   const { d: _b, ...olderB } = b;
