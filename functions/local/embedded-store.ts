@@ -451,6 +451,8 @@ interface ThreadAnswer {
   body: Uint8Array;
 }
 
+const utf8 = new TextDecoder();
+
 /**
  * The SDK's request handler for the process that opened the store: the same requests (signed JSON,
  * with the token header) to the same server code on the store's thread, through a MessagePort
@@ -458,8 +460,6 @@ interface ThreadAnswer {
  * buffer per read: about 2.6 s of the main thread's CPU and 1.1 s of the store thread's on the
  * fleet preset. Processes reading beside it still connect to the server's port.
  */
-const utf8 = new TextDecoder();
-
 class StoreThreadHandler {
   readonly metadata = { handlerProtocol: 'http/1.1' };
   private next = 0;
