@@ -3,6 +3,7 @@ import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { INGEST_BATCH_SIZE } from './ingest-batching';
 import { WatchFunction } from './watch-function';
 
 /** The ingest's timeout; the queue's visibility timeout is derived from it (IngestBuffer). */
@@ -15,15 +16,6 @@ export const INGEST_TIMEOUT = Duration.seconds(60);
  * cost per event fall (docs/deploy.md §7); alerts wait for it, at most five minutes more.
  */
 export const INGEST_BATCHING_WINDOW = Duration.seconds(300);
-/**
- * The most messages per invocation a standard queue allows (10,000, same page). The poller also
- * stops at the 6 MB synchronous invocation payload ("up to the payload limit for synchronous
- * invocation (6 MB)", https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html):
- * with CloudTrail events of 2-3 KB in their SQS envelope, a busy batch ends there, around 2,000 messages.
- */
-export const INGEST_BATCH_SIZE = 10_000;
-/** The SQS event source's own batch payload cap (see INGEST_BATCH_SIZE). */
-export const INGEST_BATCH_PAYLOAD_BYTES = 6 * 1024 * 1024;
 /**
  * Batches are written one at a time under the table's writer lease, so more concurrent invocations
  * would only wait for it; 2 is the least the setting takes

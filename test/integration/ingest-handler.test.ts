@@ -15,7 +15,7 @@ import { writeSampleFleet } from '../../functions/local/sample-fleet';
 import { sampleFleet } from '../support/sample-fleets';
 import { generateScaledFile, planScaledFleet, SCALE_PRESETS, scaledInventory, type ScaledFleetPlan } from '../../functions/local/sample-fleet/scale';
 import { emptyInventory, mergeInventory, parseInventoryDocument } from '../../functions/core/inventory';
-import { INGEST_BATCH_SIZE } from '../../lib/constructs/ingest-function';
+import { INGEST_BATCH_SIZE } from '../../lib/constructs/ingest-batching';
 import { countWrites } from '../support/count-writes';
 import { fullBatches, routedFleet, sqsBatch } from '../support/sqs-batches';
 

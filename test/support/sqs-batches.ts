@@ -2,7 +2,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { DEFAULT_NODE_ROLE_PATTERNS } from '../../functions/core/node-roles';
 import { cloudTrailEnvelope, matchingRules, rulePatterns } from '../../functions/core/rule-patterns';
 import type { generateSampleFleet } from '../../functions/local/sample-fleet';
-import { INGEST_BATCH_PAYLOAD_BYTES, INGEST_BATCH_SIZE } from '../../lib/constructs/ingest-function';
+import { INGEST_BATCH_PAYLOAD_BYTES, INGEST_BATCH_SIZE } from '../../lib/constructs/ingest-batching';
 
 /**
  * A sample fleet's CloudTrail as the deployed pipeline delivers it to the ingest Lambda: the

@@ -268,17 +268,15 @@ describe('determinism', () => {
   });
 
   it('a different seed changes ids and times but not the scenario (verdicts, detection cases)', () => {
+    // One other seed, 7, the one the write-path, crash and handler tests run on (each seed costs a
+    // fleet's generation and detection, ~1.5 s)
     const ids = new Set(records.map((r) => r.eventID));
-    for (const seed of [7, 2024]) {
-      const other = generateSampleFleet({ end: END, seed });
-      expect(hash(other)).not.toBe(hash(fleet));
-      expect(other.expected.map((e) => [e.cluster, e.namespace, e.verdict])).toEqual(
-        fleet.expected.map((e) => [e.cluster, e.namespace, e.verdict]),
-      );
-      expect(expectedKeys(other)).toEqual(expectedKeys(fleet));
-      expect(new Set(detectFromRecords(other).keys())).toEqual(new Set(expectedKeys(other)));
-      expect(all(other).filter((r) => ids.has(r.eventID))).toHaveLength(0);
-    }
+    const other = generateSampleFleet({ end: END, seed: 7 });
+    expect(hash(other)).not.toBe(hash(fleet));
+    expect(other.expected.map((e) => [e.cluster, e.namespace, e.verdict])).toEqual(fleet.expected.map((e) => [e.cluster, e.namespace, e.verdict]));
+    expect(expectedKeys(other)).toEqual(expectedKeys(fleet));
+    expect(new Set(detectFromRecords(other).keys())).toEqual(new Set(expectedKeys(other)));
+    expect(all(other).filter((r) => ids.has(r.eventID))).toHaveLength(0);
   });
 
   it('a longer window keeps the scenario and adds traffic', () => {
