@@ -128,18 +128,23 @@ export function mergeItems(a: EvidenceItem | undefined, b: EvidenceItem): Eviden
 function mergeInto(a: EvidenceItem, b: EvidenceItem): void {
   const rules = RULE_LISTS[b.type];
   // Every rule's value first: a `latest` rule reads its time field from `a` as it was.
-  const values = rules.map(([field, rule]) => mergeField(rule, a, b, field));
+  for (let i = 0; i < rules.length; i += 1) {
+    const [field, rule] = rules[i] as [string, MergeRule];
+    mergedValues[i] = mergeField(rule, a, b, field);
+  }
   for (const field in b) a[field] = b[field];
-  for (let i = 0; i < rules.length; i += 1) a[(rules[i] as [string, MergeRule])[0]] = values[i] as AttrValue;
+  for (let i = 0; i < rules.length; i += 1) a[(rules[i] as [string, MergeRule])[0]] = mergedValues[i] as AttrValue;
 }
+
+/** mergeInto's values before they are set, reused: a fold merges a fleet batch's items a million times, each to its end. */
+const mergedValues: AttrValue[] = [];
 
 function mergeField(rule: MergeRule, a: EvidenceItem, b: EvidenceItem, field: string): AttrValue {
   const x = a[field] ?? null;
   const y = b[field] ?? null;
   if (typeof rule === 'object') {
-    const at = (item: EvidenceItem) => (item[rule.latestBy] as string | null | undefined) ?? '';
-    const ta = at(a);
-    const tb = at(b);
+    const ta = (a[rule.latestBy] as string | null | undefined) ?? '';
+    const tb = (b[rule.latestBy] as string | null | undefined) ?? '';
     // The value of the later side, even null; on a tie the greater non-null value, so the
     // result is a max over (time, value) and does not depend on merge order or grouping.
     if (ta !== tb) return tb > ta ? y : x;
@@ -228,7 +233,7 @@ export function itemsOf(e: IdentityEvent): EvidenceItem[] {
         const scope = scopeId('role', e.roleArn);
         return [
           scopeItem('role', e.roleArn, e, { roleArn: e.roleArn }),
-          { pk: scopePk(scope), sk: 'UNTAGGED', type: 'untagged', scope, roleArn: e.roleArn, account: e.account, region: e.region, ...attempt('pi', e) },
+          addAttempt({ pk: scopePk(scope), sk: 'UNTAGGED', type: 'untagged', scope, roleArn: e.roleArn, account: e.account, region: e.region }, 'pi', e),
         ];
       }
       const scope = scopeId('cluster', e.clusterArn);
@@ -249,12 +254,10 @@ export function itemsOf(e: IdentityEvent): EvidenceItem[] {
       if (e.nodeRoleArn !== null) {
         const nodeScope = scopeId('noderole', e.nodeRoleArn);
         items.push(
-          {
-            pk: scopePk(scope), sk: `FETCH#${e.nodeRoleArn}`, type: 'fetch', scope, cluster: e.cluster, clusterArn: e.clusterArn,
-            nodeRoleArn: e.nodeRoleArn, ...attempt('fetch', e),
-            failedNodes: failed && e.nodeInstanceId ? [e.nodeInstanceId] : [],
-            lastFailedNode: failed ? e.nodeInstanceId : null,
-          },
+          Object.assign(
+            addAttempt({ pk: scopePk(scope), sk: `FETCH#${e.nodeRoleArn}`, type: 'fetch', scope, cluster: e.cluster, clusterArn: e.clusterArn, nodeRoleArn: e.nodeRoleArn }, 'fetch', e),
+            { failedNodes: failed && e.nodeInstanceId ? [e.nodeInstanceId] : [], lastFailedNode: failed ? e.nodeInstanceId : null },
+          ),
           // A node role that fetches credentials for a cluster belongs to it: observed, not guessed.
           { pk: scopePk(nodeScope), sk: 'CLUSTERS', type: 'node-clusters', scope: nodeScope, nodeRoleArn: e.nodeRoleArn, clusterArns: [e.clusterArn] },
         );
@@ -267,14 +270,12 @@ export function itemsOf(e: IdentityEvent): EvidenceItem[] {
       const failed = e.outcome !== 'success';
       return [
         scopeItem('noderole', e.nodeRoleArn, e, { roleArn: e.nodeRoleArn }),
-        {
-          pk: scopePk(scope), sk: `CALL#${e.action}`, type: 'node-call', scope, nodeRoleArn: e.nodeRoleArn, action: e.action,
-          ...attempt('call', e),
+        Object.assign(addAttempt({ pk: scopePk(scope), sk: `CALL#${e.action}`, type: 'node-call', scope, nodeRoleArn: e.nodeRoleArn, action: e.action }, 'call', e), {
           instances: e.nodeInstanceId ? [e.nodeInstanceId] : [],
           imdsVersions: e.imdsVersion ? [e.imdsVersion] : [],
           lastUserAgent: e.userAgent,
           lastInstance: e.nodeInstanceId,
-        },
+        }),
         { pk: scopePk(scope), sk: `NDAY#${day}`, type: 'node-day', scope, day, callOk: failed ? 0 : 1, callFailed: failed ? 1 : 0 },
       ];
     }
@@ -288,7 +289,7 @@ function scopeItem(kind: ScopeKind, name: string, e: IdentityEvent, extra: Recor
 function saItem(scope: string, e: IdentityEvent, mechanism: 'irsa' | 'pi', extra: Record<string, AttrValue>): EvidenceItem {
   const namespace = e.namespace ?? '?';
   const serviceAccount = e.serviceAccount ?? '?';
-  return {
+  const item: EvidenceItem = {
     pk: scopePk(scope),
     sk: `SA#${namespace}#${serviceAccount}`,
     type: 'sa',
@@ -299,9 +300,8 @@ function saItem(scope: string, e: IdentityEvent, mechanism: 'irsa' | 'pi', extra
     serviceAccount,
     roles: e.roleArn ? [e.roleArn] : [],
     places: e.account && e.region ? [`${e.account}/${e.region}`] : [],
-    ...attempt(mechanism, e),
-    ...extra,
   };
+  return Object.assign(addAttempt(item, mechanism, e), extra);
 }
 
 /** Only when the record has a user agent: items without one stay as they were. */
@@ -312,30 +312,31 @@ function irsaSdksOf(e: IdentityEvent): Record<string, AttrValue> {
 
 function dayItem(scope: string, e: IdentityEvent, day: string, mechanism: 'irsa' | 'pi'): EvidenceItem {
   const failed = e.outcome !== 'success';
-  return {
-    pk: scopePk(scope),
-    sk: `DAY#${e.namespace ?? '?'}#${day}`,
-    type: 'day',
-    scope,
-    namespace: e.namespace ?? '?',
-    day,
-    [`${mechanism}Ok`]: failed ? 0 : 1,
-    [`${mechanism}Failed`]: failed ? 1 : 0,
-  };
+  const item: EvidenceItem = { pk: scopePk(scope), sk: `DAY#${e.namespace ?? '?'}#${day}`, type: 'day', scope, namespace: e.namespace ?? '?', day };
+  const [ok, notOk] = ATTEMPT_FIELDS[mechanism] as [string, string];
+  item[ok] = failed ? 0 : 1;
+  item[notOk] = failed ? 1 : 0;
+  return item;
 }
 
-function attempt(p: string, e: IdentityEvent): Record<string, AttrValue> {
-  const ok = e.outcome === 'success';
-  return {
-    [`${p}Ok`]: ok ? 1 : 0,
-    [`${p}Failed`]: ok ? 0 : 1,
-    [`${p}FirstOk`]: ok ? e.eventTime : null,
-    [`${p}LastOk`]: ok ? e.eventTime : null,
-    [`${p}FirstAttempt`]: e.eventTime,
-    [`${p}LastAttempt`]: e.eventTime,
-    [`${p}LastFailed`]: ok ? null : e.eventTime,
-    [`${p}LastError`]: ok ? null : e.errorCode,
-  };
+type AttemptPrefix = 'irsa' | 'pi' | 'fetch' | 'call';
+
+/** Each prefix's attempt fields in `attempts`' order, named once (a fleet run makes a quarter of a million items with them). */
+const ATTEMPT_FIELDS = Object.fromEntries((['irsa', 'pi', 'fetch', 'call'] as const).map((p) => [p, Object.keys(attempts(p))])) as Record<AttemptPrefix, string[]>;
+
+/** Adds one event's attempt (`attempts(p)`'s fields) to `item`, after the fields it has. */
+function addAttempt(item: EvidenceItem, p: AttemptPrefix, e: IdentityEvent): EvidenceItem {
+  const [ok, failed, firstOk, lastOk, firstAttempt, lastAttempt, lastFailed, lastError] = ATTEMPT_FIELDS[p] as [string, string, string, string, string, string, string, string];
+  const success = e.outcome === 'success';
+  item[ok] = success ? 1 : 0;
+  item[failed] = success ? 0 : 1;
+  item[firstOk] = success ? e.eventTime : null;
+  item[lastOk] = success ? e.eventTime : null;
+  item[firstAttempt] = e.eventTime;
+  item[lastAttempt] = e.eventTime;
+  item[lastFailed] = success ? null : e.eventTime;
+  item[lastError] = success ? null : e.errorCode;
+  return item;
 }
 
 /** Sorted, without repeats, within the cap: what a set merge returns, so a union that adds nothing is the set as it is. */

@@ -225,16 +225,10 @@ function common(r: Fields, kind: IdentityEvent['kind']): IdentityEvent {
 const ISO_WITH_ZONE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|([+-])(\d{2}):?(\d{2}))$/;
 
 function plausibleTime(text: string, options: NormalizeOptions): string {
-  const m = ISO_WITH_ZONE.exec(text);
-  const bad = (why: string) => new FieldError('bad-value', 'eventTime', `eventTime is not ${why}: ${quote(text)}`);
-  if (m === null) throw bad('a timestamp with a time zone (YYYY-MM-DDTHH:MM:SSZ)');
-  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0)) as [number, number, number, number, number, number];
-  const offsetMinutes = m[9] === undefined ? 0 : (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) throw bad('a real calendar date');
-  if (hour > 23 || minute > 59 || second > 59 || Math.abs(offsetMinutes) > 14 * 60 || Number(m[11] ?? 0) > 59) throw bad('a real time of day');
-  const millisPart = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
-  // Date.UTC maps years 0-99 to 1900-1999; the window below rejects those years anyway.
-  const millis = Date.UTC(year, month - 1, day, hour, minute, second, millisPart) - offsetMinutes * 60_000;
+  // CloudTrail's own form (every record of a trail): read without a regular expression, and the
+  // text is its own canonical form. Anything else, valid or not, takes the general path.
+  const canonical = canonicalMillis(text);
+  const millis = Number.isNaN(canonical) ? zonedMillis(text) : canonical;
   const window = { ...DEFAULT_EVENT_TIME_WINDOW, ...options.eventTimeWindow };
   const latest = options.now.getTime() + window.futureSlackMs;
   if (millis < window.notBefore.getTime() || millis > latest) {
@@ -244,7 +238,46 @@ function plausibleTime(text: string, options: NormalizeOptions): string {
       `eventTime ${quote(text)} is outside ${iso(window.notBefore.getTime())} … ${iso(latest)} (not before the window's start, not after now + ${window.futureSlackMs / 3_600_000} h)`,
     );
   }
-  return iso(millis);
+  return Number.isNaN(canonical) ? iso(millis) : text;
+}
+
+/** The instant of any ISO 8601 time with a zone (a record from elsewhere than a trail); throws naming what is wrong. */
+function zonedMillis(text: string): number {
+  const m = ISO_WITH_ZONE.exec(text);
+  const bad = (why: string) => new FieldError('bad-value', 'eventTime', `eventTime is not ${why}: ${quote(text)}`);
+  if (m === null) throw bad('a timestamp with a time zone (YYYY-MM-DDTHH:MM:SSZ)');
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0)) as [number, number, number, number, number, number];
+  const offsetMinutes = m[9] === undefined ? 0 : (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) throw bad('a real calendar date');
+  if (hour > 23 || minute > 59 || second > 59 || Math.abs(offsetMinutes) > 14 * 60 || Number(m[11] ?? 0) > 59) throw bad('a real time of day');
+  const millisPart = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
+  // Date.UTC maps years 0-99 to 1900-1999; the window rejects those years anyway.
+  return Date.UTC(year, month - 1, day, hour, minute, second, millisPart) - offsetMinutes * 60_000;
+}
+
+/** `YYYY-MM-DDTHH:MM:SSZ` with a real date and time from year 1000 on (where it is `iso` of its instant): that instant; else NaN. */
+function canonicalMillis(t: string): number {
+  if (t.length !== 20 || t.charCodeAt(4) !== 0x2d || t.charCodeAt(7) !== 0x2d || t.charCodeAt(10) !== 0x54 || t.charCodeAt(13) !== 0x3a || t.charCodeAt(16) !== 0x3a || t.charCodeAt(19) !== 0x5a) return NaN;
+  const year = digits(t, 0, 4);
+  const month = digits(t, 5, 2);
+  const day = digits(t, 8, 2);
+  const hour = digits(t, 11, 2);
+  const minute = digits(t, 14, 2);
+  const second = digits(t, 17, 2);
+  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return NaN;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return NaN;
+  return Date.UTC(year, month - 1, day, hour, minute, second);
+}
+
+/** The number the `length` decimal digits at `from` make; -1 when one is not a digit. */
+function digits(t: string, from: number, length: number): number {
+  let n = 0;
+  for (let i = from; i < from + length; i += 1) {
+    const c = t.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
 }
 
 const iso = (millis: number): string => new Date(millis).toISOString().replace('.000Z', 'Z');

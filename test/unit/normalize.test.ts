@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EVENT_KINDS, OUTCOMES, RECURRING_EVENT_FIELDS, REJECT_REASONS } from '../../functions/core/identity-event';
 import { StringPool } from '../../functions/core/string-pool';
@@ -589,6 +590,31 @@ describe('plausible times: a real calendar instant inside the window (default 20
     expect(eventOf(at('2023-11-09T12:00:00Z', wide)).eventTime).toBe('2023-11-09T12:00:00Z');
     const narrow = { now: NOW, eventTimeWindow: { notBefore: new Date('2024-01-01T00:00:00Z') } };
     expect(at('2023-11-08T15:32:51Z', narrow)).toMatchObject({ status: 'rejected', reason: 'implausible-time' });
+  });
+
+  it("reads CloudTrail's own form (…Z) as it reads the same fields with +00:00: the same instant, or the same rejection", () => {
+    // CloudTrail's form is read without the general parser: any 20 characters of its shape, real
+    // dates or not, in the window or not, must get what the general parser gives the same fields
+    const twoDigits = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
+    const shaped = fc
+      .tuple(fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')), twoDigits(19), twoDigits(39), twoDigits(29), twoDigits(69), twoDigits(69))
+      .map(([y, mo, d, h, mi, s]) => `${y}-${mo}-${d}T${h}:${mi}:${s}`);
+    // one character of a plausible time swapped for another ('201:' must not read as 2020)
+    const swapped = fc
+      .tuple(fc.constantFrom('2024-02-29T23:59:59', '2020-06-15T12:30:45'), fc.integer({ min: 0, max: 18 }), fc.constantFrom(':', '/', '.', 'a', ' ', '\u0663', '-', 'T', '+'))
+      .map(([time, at, c]) => time.slice(0, at) + c + time.slice(at + 1));
+    const verdict = (time: string) => {
+      const r = at(time);
+      return r.status === 'rejected' ? { rejected: r.reason, field: r.field } : { eventTime: eventOf(r).eventTime };
+    };
+    fc.assert(
+      fc.property(fc.oneof(shaped, swapped, fc.constantFrom('2024-02-29T23:59:59', '2023-02-29T00:00:00', '2014-01-01T00:00:00', '2026-11-21T00:00:00', '2026-11-21T00:00:01')), (fields) => {
+        const general = verdict(`${fields}+00:00`);
+        expect(verdict(`${fields}Z`)).toEqual(general);
+        if ('eventTime' in general) expect(general.eventTime).toBe(`${fields}Z`);
+      }),
+      { seed: 20261203, numRuns: 3000 },
+    );
   });
 
   it('checks the calendar on the written fields, then converts the offset (2024-03-01T01:00+02:00 is Feb 29, 23:00 UTC)', () => {
