@@ -192,8 +192,17 @@ function storeThread(): Worker {
     return idle;
   }
   const dynalitePath = createRequire(import.meta.url).resolve('dynalite');
-  return new Worker(WORKER_SOURCE, { eval: true, workerData: { dynalitePath, levelPath: createRequire(dynalitePath).resolve('level') } });
+  return new Worker(WORKER_SOURCE, { eval: true, workerData: { dynalitePath, levelPath: createRequire(dynalitePath).resolve('level') }, resourceLimits: STORE_THREAD_LIMITS });
 }
+
+/**
+ * The store thread's heap: dynalite holds a request or a page at a time (its live heap stayed
+ * under 60 MB on the fleet preset), but with V8's defaults for a process the thread's heap grew to
+ * 55–86 MB; with a young generation of 16 MB and this ceiling (which also lowers how far V8 lets
+ * the old generation grow past what is live), 25–35 MB, with no change in analyze's time within
+ * its noise. Reaching the ceiling stops the thread, and the run fails naming it (StoreThreadHandler).
+ */
+const STORE_THREAD_LIMITS = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 512 };
 
 export type StoreDirState = 'missing' | 'empty' | 'store' | 'legacy' | 'foreign';
 
@@ -466,6 +475,11 @@ class StoreThreadHandler {
   private closed = false;
   private readonly pending = new Map<number, { resolve: (answer: { response: Omit<ThreadAnswer, 'id'> }) => void; reject: (error: Error) => void }>();
 
+  /** Why the thread stopped, when it failed (an uncaught error, its heap's ceiling) rather than closed. */
+  private failure: string | null = null;
+  private readonly threadFailed = (error: Error) => {
+    this.failure = error.message;
+  };
   private readonly threadExited = () => this.destroy();
 
   constructor(
@@ -481,11 +495,13 @@ class StoreThreadHandler {
     });
     // only while a request is pending does the port keep the process alive
     port.unref();
+    // a thread's 'error' comes before its 'exit'; heard here, it fails this store's requests, not the process
+    worker.on('error', this.threadFailed);
     worker.once('exit', this.threadExited);
   }
 
   handle(request: { method: string; path: string; query?: Record<string, string | string[] | null>; headers: Record<string, string>; body?: unknown }): Promise<{ response: Omit<ThreadAnswer, 'id'> }> {
-    if (this.closed) return Promise.reject(Object.assign(new Error('the store is closed'), { code: 'ECONNREFUSED' }));
+    if (this.closed) return Promise.reject(Object.assign(new Error(this.failure === null ? 'the store is closed' : this.stoppedBecause()), { code: 'ECONNREFUSED' }));
     const id = this.next++;
     const headers: Record<string, string> = {};
     for (const name in request.headers) headers[name.toLowerCase()] = request.headers[name] as string;
@@ -512,9 +528,16 @@ class StoreThreadHandler {
     if (this.closed) return;
     this.closed = true;
     this.worker.off('exit', this.threadExited);
+    // a thread closed cleanly may serve another store: its next handler listens to it
+    if (this.failure === null) this.worker.off('error', this.threadFailed);
     this.port.close();
-    for (const { reject } of this.pending.values()) reject(Object.assign(new Error('the store thread went away'), { code: 'ECONNRESET' }));
+    const gone = this.failure === null ? 'the store thread went away' : this.stoppedBecause();
+    for (const { reject } of this.pending.values()) reject(Object.assign(new Error(gone), { code: 'ECONNRESET' }));
     this.pending.clear();
+  }
+
+  private stoppedBecause(): string {
+    return `the store's thread stopped (${this.failure ?? 'no reason given'}); what was committed is kept, and the next run finishes it`;
   }
 }
 

@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import { DescribeTableCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -143,5 +144,22 @@ describe('a store opened in this process to read', () => {
     await store.close();
     await inFlight;
     expect(settled).toEqual(['failed: the store thread went away']);
+  });
+
+  it('fails the requests of a store whose thread stops on an error (its heap ceiling), naming it, and the process goes on', async () => {
+    const store = await startEmbeddedStore(path.join(tmp, 'thread-failed'));
+    const thread = store.client.config.requestHandler as unknown as { handle(request: object): Promise<unknown>; worker: Worker };
+    const listTables = { method: 'POST', path: '/', headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables' }, body: '{}' };
+    const failed = (request: Promise<unknown>) => request.then(() => 'answered', (e: Error) => e.message);
+    expect(await failed(thread.handle(listTables))).toBe('answered');
+    // as a Worker reports what stopped it (ERR_WORKER_OUT_OF_MEMORY at its resourceLimits), then exits;
+    // unheard, the 'error' would be thrown in this process
+    thread.worker.emit('error', new Error('Worker terminated due to reaching memory limit: JS heap out of memory'));
+    await thread.worker.terminate();
+    try {
+      expect(await failed(thread.handle(listTables))).toMatch(/^the store's thread stopped \(Worker terminated due to reaching memory limit: JS heap out of memory\); what was committed is kept/);
+    } finally {
+      await store.close();
+    }
   });
 });
