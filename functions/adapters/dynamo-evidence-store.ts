@@ -30,6 +30,7 @@ import type { EvidenceSnapshot } from '../core/readiness';
 import { StringPool } from '../core/string-pool';
 import { faultPoint } from './fault-injection';
 import { mapLimit } from './map-limit';
+import { mergeCountsText } from './month-counts';
 import {
   COVERAGE_PK,
   coverageSk,
@@ -1821,12 +1822,19 @@ function packDays(deltas: readonly EvidenceDelta[]): EvidenceDelta[] {
 /** Sums two packed months day by day (days in order, so equal counts are equal items). */
 function mergeDays(a: EvidenceItem | undefined, b: EvidenceItem): EvidenceItem {
   if (a === undefined) return b;
-  const days = monthCounts(a);
-  for (const [dd, counts] of monthCounts(b)) addDay(days, dd, counts);
+  const [textA, textB] = [a['counts'], b['counts']];
+  const counts = (typeof textA === 'string' && typeof textB === 'string' ? mergeCountsText(textA, textB) : null) ?? summedCounts(a, b);
   // The older map form goes: the month is written in the string form from now on.
   const { d: _a, ...olderA } = a;
   const { d: _b, ...olderB } = b;
-  return { ...olderA, ...olderB, counts: countsText(days) } as EvidenceItem;
+  return { ...olderA, ...olderB, counts } as EvidenceItem;
+}
+
+/** Two months' counts summed by parsing them, whatever their forms (mergeCountsText takes the store's own). */
+function summedCounts(a: EvidenceItem, b: EvidenceItem): string {
+  const days = monthCounts(a);
+  for (const [dd, counts] of monthCounts(b)) addDay(days, dd, counts);
+  return countsText(days);
 }
 
 /** The `DAY#` items a packed month stands for, as the core wrote them (a mechanism's counts only on days it had events). */
