@@ -4,6 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { DEFAULT_READ_LIMITS, listInputFiles, readFilesAhead, STDIN, startedNow } from './cloudtrail-files';
 import { DetectionStateCache } from './detection-state-cache';
+import { collectGarbageNow } from './collect-garbage';
 import { mapLimit } from './map-limit';
 import type { DynamoEvidenceStore, StageLimits } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
@@ -433,7 +434,11 @@ export async function ingestUnits(
    */
   async function writeOut(end: boolean) {
     const waiting = options.store.stagedEvents;
-    if (end && waiting > 0) options.onWritingOut?.(waiting);
+    if (end && waiting > 0) {
+      options.onWritingOut?.(waiting);
+      // The reading's garbage goes before the write-out adds its own: the run's peak was there.
+      await collectGarbageNow();
+    }
     try {
       await (end ? options.store.endStaging() : options.store.writeStaged());
     } catch (error) {
