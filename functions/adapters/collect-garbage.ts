@@ -11,8 +11,28 @@ import { measureMemory } from 'node:vm';
  */
 export async function collectGarbageNow(): Promise<void> {
   try {
-    await measureMemory({ mode: 'summary', execution: 'eager' });
+    await withoutExperimentalNotice(() => measureMemory({ mode: 'summary', execution: 'eager' }));
   } catch {
     // an optimization only
+  }
+}
+
+/**
+ * Node announces `vm.measureMemory` as experimental on stderr the first time it is called, in the
+ * middle of the CLI's output, about an API whose only use here is its side effect: that one notice
+ * is dropped, synchronously around the call (where Node emits it); every other warning goes through.
+ */
+function withoutExperimentalNotice<T>(call: () => T): T {
+  const emit = process.emitWarning;
+  process.emitWarning = function (this: NodeJS.Process, warning: string | Error, ...rest: unknown[]) {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+    if (type === 'ExperimentalWarning' && text.includes('vm.measureMemory')) return;
+    (emit as (...args: unknown[]) => void).call(this, warning, ...rest);
+  } as typeof process.emitWarning;
+  try {
+    return call();
+  } finally {
+    process.emitWarning = emit;
   }
 }
