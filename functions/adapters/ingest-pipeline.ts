@@ -164,6 +164,16 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   return summary;
 }
 
+/**
+ * A full collection when a batch goes to the store, once this many events were read since the last
+ * one: the batch read before it is garbage then, and what is live is at its least. V8 left to
+ * itself let the main heap grow to 260–290 MB committed around ~100 MB live while reading the
+ * fleet preset; collected at each batch (20,000 events), 210–230 MB, and analyze's peak 609–620 →
+ * 504–520 MB with no change in its time (two runs each). Not per batch whatever its size: a run of
+ * tiny batches (tests, --batch-size 10) would collect a heap hundreds of times.
+ */
+const COLLECT_EVERY_EVENTS = 10_000;
+
 /** Files hashed at once before a run: enough to keep the disk and the thread pool busy, few enough to bound memory. */
 const HASH_CONCURRENCY = 8;
 /** Up to this size a file is hashed from one read; above it, in a stream (memory stays bounded). */
@@ -245,6 +255,7 @@ export async function ingestUnits(
    */
   let awaiting: Awaiting = { coverage: new CoverageAccumulator(), units: [] };
   let lostStagesAtStart = 0;
+  let eventsSinceCollection = 0;
   /** Starts storing the batch read so far, once the flush before it has settled (rethrowing its error). */
   const flush = async () => {
     await settled();
@@ -252,6 +263,12 @@ export async function ingestUnits(
     batch = [];
     const units = unitsRead;
     unitsRead = [];
+    eventsSinceCollection += events.length;
+    if (eventsSinceCollection >= COLLECT_EVERY_EVENTS) {
+      eventsSinceCollection = 0;
+      // Started, not awaited: it runs on this thread before long, while the store's thread works.
+      void collectGarbageNow();
+    }
     const running = store(events, units, flushesStarted++);
     // Rethrown where it is awaited (settled); until then it must not count as unhandled.
     running.catch(() => undefined);
