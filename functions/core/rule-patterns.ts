@@ -164,13 +164,7 @@ function compiledPattern(pattern: EventPattern): Test {
 
 function compilePattern(pattern: EventPattern): Test {
   const checks: ((event: Record<string, unknown>) => boolean)[] = Object.entries(pattern).map(([key, expected]) => {
-    if (key === '$or') {
-      const alternatives = (expected as EventPattern[]).map(compiledPattern);
-      return (event) => {
-        for (let i = 0; i < alternatives.length; i += 1) if ((alternatives[i] as Test)(event)) return true;
-        return false;
-      };
-    }
+    if (key === '$or') return anyOf((expected as EventPattern[]).map(compiledPattern));
     if (Array.isArray(expected)) {
       const leaf = compileLeaf(expected as Matcher[]);
       return (event) => leaf(event[key], key in event);
@@ -223,13 +217,7 @@ function someValue(actual: unknown, test: Test): boolean {
 
 /** A value matcher (a plain value, an operator, or a list of them: any matches) as a test of one value. */
 function valueTest(m: unknown): Test {
-  if (Array.isArray(m)) {
-    const tests = m.map(valueTest);
-    return (value) => {
-      for (let i = 0; i < tests.length; i += 1) if ((tests[i] as Test)(value)) return true;
-      return false;
-    };
-  }
+  if (Array.isArray(m)) return anyOf(m.map(valueTest));
   if (!isObject(m)) return (value) => value === m;
   if ('prefix' in m) {
     const prefix = String(m['prefix']);
@@ -248,6 +236,14 @@ function valueTest(m: unknown): Test {
     return (value) => typeof value === 'string' && re.test(value);
   }
   return () => false;
+}
+
+/** A test that holds when any of `tests` holds (`$or`'s alternatives, a list of value matchers). */
+function anyOf(tests: readonly Test[]): Test {
+  return (value) => {
+    for (let i = 0; i < tests.length; i += 1) if ((tests[i] as Test)(value)) return true;
+    return false;
+  };
 }
 
 function wildcardRegExp(pattern: string): RegExp {
