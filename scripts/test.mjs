@@ -18,12 +18,12 @@ const typecheck = new Promise((resolve) => {
   let output = '';
   tsc.stdout.on('data', (chunk) => (output += chunk));
   tsc.stderr.on('data', (chunk) => (output += chunk));
-  tsc.on('close', (code, signal) => resolve({ code: code ?? 1, signal, output }));
+  tsc.on('close', (code) => resolve({ code: code ?? 1, output }));
 });
 
 const tests = await new Promise((resolve) => {
   const vitest = spawn(process.execPath, [bin('vitest', 'vitest'), 'run', ...process.argv.slice(2)], { stdio: 'inherit' });
-  vitest.on('close', (code, signal) => resolve(code ?? 1));
+  vitest.on('close', (code) => resolve(code ?? 1));
 });
 
 const checked = await typecheck;

@@ -131,13 +131,16 @@ describe('a store opened in this process to read', () => {
     await expect(query(store.client)).rejects.toThrow();
   });
 
+  /** A request as the SDK hands it to the holder's handler (StoreThreadHandler). */
+  const LIST_TABLES = { method: 'POST', path: '/', headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables' }, body: '{}' };
+
   it('fails a request still waiting for the store thread when the store closes, instead of leaving it waiting', async () => {
     const store = await startEmbeddedStore(path.join(tmp, 'closed-mid-request'));
     // the holder's own way to its thread (no socket): a request handed to it, then the store closed
     // before the thread's answer can come back (that takes a turn of the event loop)
     const thread = store.client.config.requestHandler as unknown as { handle(request: object): Promise<unknown> };
     const settled: string[] = [];
-    const inFlight = thread.handle({ method: 'POST', path: '/', headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables' }, body: '{}' }).then(
+    const inFlight = thread.handle(LIST_TABLES).then(
       () => settled.push('answered'),
       (e: Error) => settled.push(`failed: ${e.message}`),
     );
@@ -149,15 +152,14 @@ describe('a store opened in this process to read', () => {
   it('fails the requests of a store whose thread stops on an error (its heap ceiling), naming it, and the process goes on', async () => {
     const store = await startEmbeddedStore(path.join(tmp, 'thread-failed'));
     const thread = store.client.config.requestHandler as unknown as { handle(request: object): Promise<unknown>; worker: Worker };
-    const listTables = { method: 'POST', path: '/', headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables' }, body: '{}' };
     const failed = (request: Promise<unknown>) => request.then(() => 'answered', (e: Error) => e.message);
-    expect(await failed(thread.handle(listTables))).toBe('answered');
+    expect(await failed(thread.handle(LIST_TABLES))).toBe('answered');
     // as a Worker reports what stopped it (ERR_WORKER_OUT_OF_MEMORY at its resourceLimits), then exits;
     // unheard, the 'error' would be thrown in this process
     thread.worker.emit('error', new Error('Worker terminated due to reaching memory limit: JS heap out of memory'));
     await thread.worker.terminate();
     try {
-      expect(await failed(thread.handle(listTables))).toMatch(/^the store's thread stopped \(Worker terminated due to reaching memory limit: JS heap out of memory\); what was committed is kept/);
+      expect(await failed(thread.handle(LIST_TABLES))).toMatch(/^the store's thread stopped \(Worker terminated due to reaching memory limit: JS heap out of memory\); what was committed is kept/);
     } finally {
       await store.close();
     }
