@@ -16,7 +16,7 @@ import path from 'node:path';
 import { pipeline, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createGunzip, gunzip } from 'node:zlib';
-import { readSmallFileOnThread, type ThreadSkim } from './small-file-thread';
+import { readSmallFileOnThread, stopSmallFileThreadWhenIdle, type ThreadSkim } from './small-file-thread';
 import { iterateRecords, jsonErrorMessage } from '../core/envelopes';
 import type { InputItem, InputProblem } from '../core/envelopes';
 import { JsonStreamSplitter, mebibytes, type SplitItem } from '../core/json-stream';
@@ -455,6 +455,8 @@ export async function* readFilesAhead(files: readonly string[], options: ReadOpt
   } finally {
     closed = true;
     await Promise.all(ahead.map((a) => a.chunks.return(undefined)));
+    // What comes next (analyze's write-out) is where the run's peak is: the thread's heap goes first.
+    stopSmallFileThreadWhenIdle();
   }
 }
 

@@ -183,6 +183,23 @@ export function readSmallFileOnThread(file: string, caps: SmallFileCaps, skim = 
 }
 
 /**
+ * Stops the thread when no read is pending, so that its heap (the skims' garbage, its dictionary)
+ * leaves the process: analyze calls this once its files are read, before the write-out, where the
+ * run's peak is. The next read starts a new thread, with a dictionary of its own.
+ */
+export function stopSmallFileThreadWhenIdle(): void {
+  if (thread === null || pending.size > 0) return;
+  const stopping = thread;
+  thread = null;
+  // its exit is not a failure (`giveUp` would stop all later reads from using a thread)
+  stopping.removeAllListeners();
+  stopping.on('error', () => undefined);
+  // A new thread counts its keys from 0 again: they must not be read in this thread's dictionary.
+  dictionary = { epoch: -1, skeletons: new Map() };
+  void stopping.terminate();
+}
+
+/**
  * The thread's dictionary as received so far. Replies come in the order the thread skimmed, so a
  * file's new keys are added before any later file uses them, whether or not the file that brought
  * them is ever read further by its caller.
@@ -205,6 +222,14 @@ declare const __SKIM_THREAD_SOURCE__: string | undefined;
  */
 function skimSource(): string | null {
   if (typeof __SKIM_THREAD_SOURCE__ === 'string') return __SKIM_THREAD_SOURCE__;
+  // built once: a thread stopped when idle is started again with the same code
+  builtSkimSource ??= buildSkimSource();
+  return builtSkimSource;
+}
+
+let builtSkimSource: string | null | undefined;
+
+function buildSkimSource(): string | null {
   try {
     const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
     const entry = fileURLToPath(new URL('./skim-thread-entry.ts', import.meta.url));

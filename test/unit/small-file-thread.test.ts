@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSmallFileOnThread, type SmallFileCaps } from '../../functions/adapters/small-file-thread';
+import { readSmallFileOnThread, stopSmallFileThreadWhenIdle, type SmallFileCaps } from '../../functions/adapters/small-file-thread';
 
 // What the thread answers for each kind of file; what readRecords makes of the answers (problems
 // named by file, the streaming path) is test/unit/cloudtrail-files.test.ts, which reads through it.
@@ -58,5 +58,23 @@ describe('a small file read on its own thread', () => {
     expect(await readSmallFileOnThread(path.join(tmp, 'missing.json'), CAPS)).toMatchObject({ kind: 'fs-error', code: 'ENOENT' });
     const truncated = gzipSync(JSON.stringify({ Records: [] })).subarray(0, 12);
     expect(await readSmallFileOnThread(await put('cut.json.gz', truncated), CAPS)).toEqual({ kind: 'gzip-error', message: 'unexpected end of file' });
+  });
+
+  it('stops when idle and starts again on the next read, each thread’s keys in a dictionary of their own', async () => {
+    const fileOf = async (name: string, eventName: string) => put(name, JSON.stringify({ Records: [{ eventSource: 'sts.amazonaws.com', eventName }] }));
+    const first = await readSmallFileOnThread(await fileOf('first.json', 'GetCallerIdentity'), CAPS, true);
+    // a read in flight keeps the thread: stopping then is a no-op, and the read still answers
+    const inFlight = readSmallFileOnThread(await fileOf('in-flight.json', 'GetCallerIdentity'), CAPS, true);
+    stopSmallFileThreadWhenIdle();
+    expect((await inFlight).kind).toBe('bytes');
+    stopSmallFileThreadWhenIdle();
+    const second = await readSmallFileOnThread(await fileOf('second.json', 'AssumeRole'), CAPS, true);
+    // a stopped thread is not a broken one: the new thread skims, it does not answer `unavailable`
+    if (first.kind !== 'bytes' || first.skim === null || second.kind !== 'bytes' || second.skim === null) throw new Error(`not skimmed: ${first.kind}, ${second.kind}`);
+    // a record's third number is its key (core/record-skim)
+    const eventNameOf = (skim: NonNullable<typeof first.skim>) => skim.dictionary.skeletons.get(skim.records[2] as number)?.['eventName'];
+    // both threads numbered their first key 0: the first file's key still means its own record
+    expect(second.skim.records[2]).toBe(first.skim.records[2]);
+    expect([eventNameOf(first.skim), eventNameOf(second.skim)]).toEqual(['GetCallerIdentity', 'AssumeRole']);
   });
 });
