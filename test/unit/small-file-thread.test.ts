@@ -62,6 +62,8 @@ describe('a small file read on its own thread', () => {
 
   it('stops when idle and starts again on the next read, each thread’s keys in a dictionary of their own', async () => {
     const fileOf = async (name: string, eventName: string) => put(name, JSON.stringify({ Records: [{ eventSource: 'sts.amazonaws.com', eventName }] }));
+    // a thread of this test's own (another file in this worker may have skimmed on the one before)
+    stopSmallFileThreadWhenIdle();
     const first = await readSmallFileOnThread(await fileOf('first.json', 'GetCallerIdentity'), CAPS, true);
     // a read in flight keeps the thread: stopping then is a no-op, and the read still answers
     const inFlight = readSmallFileOnThread(await fileOf('in-flight.json', 'GetCallerIdentity'), CAPS, true);
