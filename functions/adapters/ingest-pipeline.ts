@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { DEFAULT_READ_LIMITS, listInputFiles, readFilesAhead, STDIN, startedNow } from './cloudtrail-files';
 import { DetectionStateCache } from './detection-state-cache';
 import { collectGarbageNow } from './collect-garbage';
+import { releaseSkimmedBytes } from './small-file-thread';
 import { mapLimit } from './map-limit';
 import type { DynamoEvidenceStore, StageLimits } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
@@ -385,7 +386,8 @@ export async function ingestUnits(
         }
       }
       for await (const got of unit.items) {
-        for (const item of decide(isChunk(got) ? got : [got])) {
+        const entries = isChunk(got) ? got : [got];
+        for (const item of decide(entries)) {
           if (item.type === 'problem') {
             unitBroken = true;
             reject(item);
@@ -417,6 +419,8 @@ export async function ingestUnits(
             if (batch.length >= batchSize) await flush();
           }
         }
+        // every record of these is decided or parsed: their bytes are freed on the reading thread, soon
+        for (const entry of entries) if (entry.type === 'skimmed') releaseSkimmedBytes(entry.bytes);
       }
       // Coverage claims the unit's hours are complete: it is stored only after the unit's events are.
       unitsRead.push({ name: unit.name, firstFlush, coverage: unitCoverage, broken: unitBroken, rejected: unitRejected });

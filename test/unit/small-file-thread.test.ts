@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSmallFileOnThread, stopSmallFileThreadWhenIdle, type SmallFileCaps } from '../../functions/adapters/small-file-thread';
+import { readSmallFileOnThread, releaseSkimmedBytes, stopSmallFileThreadWhenIdle, type SmallFileCaps } from '../../functions/adapters/small-file-thread';
 
 // What the thread answers for each kind of file; what readRecords makes of the answers (problems
 // named by file, the streaming path) is test/unit/cloudtrail-files.test.ts, which reads through it.
@@ -78,5 +78,26 @@ describe('a small file read on its own thread', () => {
     // both threads numbered their first key 0: the first file's key still means its own record
     expect(second.skim.records[2]).toBe(first.skim.records[2]);
     expect([eventNameOf(first.skim), eventNameOf(second.skim)]).toEqual(['GetCallerIdentity', 'AssumeRole']);
+  });
+
+  it('takes a skimmed file’s bytes back once read, and goes on reading; a buffer that may be shared is left alone', async () => {
+    // 100 IRSA records (over Node's pool size together) and 100 that no rules want: the file comes
+    // over as the IRSA records' bytes
+    const provider = 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF';
+    const wanted = Array.from({ length: 100 }, (_, i) => ({ eventSource: 'sts.amazonaws.com', eventName: 'AssumeRoleWithWebIdentity', userIdentity: { identityProvider: provider }, eventID: `${i}` }));
+    const noise = Array.from({ length: 100 }, (_, i) => ({ eventSource: 's3.amazonaws.com', eventName: 'GetObject', eventID: `n${i}` }));
+    const file = await put('released.json', JSON.stringify({ Records: [...wanted, ...noise] }));
+    const kept = wanted.map((r) => JSON.stringify(r)).join('');
+    const first = await readSmallFileOnThread(file, CAPS, true);
+    if (first.kind !== 'bytes' || first.skim === null) throw new Error(`not skimmed: ${first.kind}`);
+    expect(first.bytes.toString('utf8')).toBe(kept);
+    expect(first.bytes.length).toBeGreaterThan(Buffer.poolSize);
+    releaseSkimmedBytes(first.bytes);
+    expect(first.bytes.buffer.byteLength).toBe(0); // detached: its memory went to the thread
+    const again = await readSmallFileOnThread(file, CAPS, true);
+    expect(again.kind === 'bytes' && again.bytes.toString('utf8')).toBe(kept);
+    const pooled = Buffer.from('a small buffer from Node’s shared pool');
+    releaseSkimmedBytes(pooled);
+    expect(pooled.toString('utf8')).toBe('a small buffer from Node’s shared pool');
   });
 });
