@@ -1822,7 +1822,8 @@ function packDays(deltas: readonly EvidenceDelta[]): EvidenceDelta[] {
 /** Sums two packed months day by day (days in order, so equal counts are equal items). */
 function mergeDays(a: EvidenceItem | undefined, b: EvidenceItem): EvidenceItem {
   if (a === undefined) return b;
-  const [textA, textB] = [a['counts'], b['counts']];
+  const textA = a['counts'];
+  const textB = b['counts'];
   const counts = (typeof textA === 'string' && typeof textB === 'string' ? mergeCountsText(textA, textB) : null) ?? summedCounts(a, b);
   // The older map form goes: the month is written in the string form from now on.
   const { d: _a, ...olderA } = a;

@@ -384,10 +384,12 @@ export async function ingestUnits(
             yield { type: 'problem', file: skimmed.file, where: `record ${i + 1}`, reason: 'internal error (please report it): the reading thread left out a record these rules may want; the file is not counted as read' };
           } else yield* expandRaw(rawRecordAt(skimmed, i));
         }
+        // Asked for more, the caller is done with every record read from these bytes: they are
+        // freed on the reading thread, soon, not at this thread's next full collection.
+        releaseSkimmedBytes(skimmed.bytes);
       }
       for await (const got of unit.items) {
-        const entries = isChunk(got) ? got : [got];
-        for (const item of decide(entries)) {
+        for (const item of decide(isChunk(got) ? got : [got])) {
           if (item.type === 'problem') {
             unitBroken = true;
             reject(item);
@@ -419,8 +421,6 @@ export async function ingestUnits(
             if (batch.length >= batchSize) await flush();
           }
         }
-        // every record of these is decided or parsed: their bytes are freed on the reading thread, soon
-        for (const entry of entries) if (entry.type === 'skimmed') releaseSkimmedBytes(entry.bytes);
       }
       // Coverage claims the unit's hours are complete: it is stored only after the unit's events are.
       unitsRead.push({ name: unit.name, firstFlush, coverage: unitCoverage, broken: unitBroken, rejected: unitRejected });
