@@ -4,11 +4,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
-import { summarize } from '../core/report';
+import { summarize, withOwners } from '../core/report';
 import { renderReport, REPORT_MEDIA_TYPES, type ReportFormat } from '../core/report-render';
 import { toAscii } from '../core/alert-format';
 import { gatherReport, reportFileName, saveSummary } from '../local/report';
-import { logger, requiredEnv } from './runtime';
+import { logger, policyFromEnv, requiredEnv } from './runtime';
 
 const store = new DynamoEvidenceStore({ client: new DynamoDBClient({}), tableName: requiredEnv('TABLE_NAME'), writerLease: true });
 const s3 = new S3Client({});
@@ -18,6 +18,8 @@ const topicArn = requiredEnv('TOPIC_ARN');
 const soakDays = Number(process.env['SOAK_DAYS'] ?? '14');
 /** The no-events alarm's threshold: live coverage bridges no longer gap, so silence marks verdicts UNKNOWN on the same rule. */
 const liveGapHours = Number(process.env['LIVE_GAP_HOURS'] ?? '6');
+/** The policy file's owners (the stack's `policyFile`), for who has what to do. */
+const policy = policyFromEnv();
 
 /** SNS messages are at most 256 KiB (Publish API reference); the text stays well under it. */
 const EMAIL_MAX_BYTES = 200_000;
@@ -25,11 +27,14 @@ const EMAIL_MAX_BYTES = 200_000;
 /**
  * Weekly: the straggler report, with the same builders as `cutover-watch report`. HTML, CSV and
  * JSON go to the report bucket; the text goes to the alerts topic for e-mail, with the HTML's place.
+ * With owners in the policy, it is `report --by owner`: each row's owner, and a section per owner.
  * Chart.js is copied beside the bundle at build time (the construct's afterBundling hook).
  */
 export const handler = async (): Promise<{ key: string }> => {
   const asOf = new Date();
-  const { report } = await gatherReport(store, { asOf, soakDays, liveGapHours });
+  const { report: gathered } = await gatherReport(store, { asOf, soakDays, liveGapHours });
+  // Owners only when the policy names some: the report of a fleet without them stays as it was.
+  const report = policy.owners.length > 0 ? withOwners(gathered, policy, { group: true }) : gathered;
   const chartJs = await readFile(path.join(process.env['LAMBDA_TASK_ROOT'] ?? '.', 'chart.umd.js'), 'utf8');
   const prefix = `reports/${report.asOf.slice(0, 10)}`;
   const put = async (format: ReportFormat) => {

@@ -140,6 +140,9 @@ export class ScheduledJobs extends Construct {
         REPORT_BUCKET: props.reportsBucket.bucketName,
         SOAK_DAYS: String(props.soakDays),
         LIVE_GAP_HOURS: String(props.liveGapHours),
+        // its owners: every row names its owner and the report has a section per owner, as
+        // `cutover-watch report --by owner` with the same policy file
+        POLICY: props.policyDocument === undefined ? undefined : JSON.stringify(props.policyDocument),
       },
       // One retry: a report that failed after publishing is sent twice, one that is never sent is worse.
       invocation: { kind: 'asynchronous', onFailure, retryAttempts: 1 },

@@ -42,7 +42,7 @@ export interface HandlerEnvironments {
     /** The member read role's ARN with `{account}` for the member's id. */
     MEMBER_READ_ROLE_ARN?: string;
   };
-  report: { TABLE_NAME: string; TOPIC_ARN: string; REPORT_BUCKET: string; SOAK_DAYS: string; LIVE_GAP_HOURS: string };
+  report: { TABLE_NAME: string; TOPIC_ARN: string; REPORT_BUCKET: string; SOAK_DAYS: string; LIVE_GAP_HOURS: string; POLICY?: string };
 }
 export type HandlerName = keyof HandlerEnvironments;
 

@@ -120,6 +120,9 @@ describe('ingest buffer and function', () => {
       const vars = template(configured).findResources('AWS::Lambda::Function')[logicalId(configured.ingest.watchFunction.function)]!['Properties']['Environment']['Variables'];
       expect(vars['NODE_ROLE_ARNS']).toBe('arn:aws:iam::111122223333:role/a,arn:aws:iam::111122223333:role/b');
       expect(JSON.parse(vars['POLICY'])).toEqual({ accessDeniedSpike: { threshold: 10 } });
+      // the weekly report reads the same file, for its owners
+      const reportVars = template(configured).findResources('AWS::Lambda::Function')[logicalId(configured.jobs.report.function)]!['Properties']['Environment']['Variables'];
+      expect(JSON.parse(reportVars['POLICY'])).toEqual({ accessDeniedSpike: { threshold: 10 } });
     } finally {
       rmSync(policyDir, { recursive: true, force: true });
     }

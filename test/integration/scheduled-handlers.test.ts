@@ -84,8 +84,35 @@ describe('report handler (weekly)', () => {
     expect(message.Subject).toMatch(/^cutover-watch weekly report \d{4}-\d{2}-\d{2}$/);
     // the scheduled job saves its summary: the next week's report compares with it
     expect(await store.queryMeta('REPORT', 'SUMMARY#')).toHaveLength(1);
-    s3.restore();
-    sns.restore();
+    // no owners in the stack's policy: no owner column, no section per owner
+    const json = (k: string) => JSON.parse(String(s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input).find((p) => p.Key === k.replace(/html$/, 'json'))!.Body)) as { namespaces: Row[]; stragglers: Row[]; byOwner?: unknown };
+    type Row = { namespace: string; owner?: unknown };
+    expect(json(key).namespaces.some((r) => r.namespace === 'etl-nightly')).toBe(true);
+    expect(json(key).stragglers.length).toBeGreaterThan(0);
+    expect(json(key)).not.toHaveProperty('byOwner');
+    expect([...json(key).namespaces, ...json(key).stragglers].every((r) => r.owner === undefined)).toBe(true);
+
+    // WHEN the stack's policy file names owners (the construct passes it as POLICY)
+    process.env['POLICY'] = JSON.stringify({ owners: [{ namespaces: ['etl-*'], team: 'batch-jobs', email: 'batch@example.com' }, { namespaces: ['*'], team: 'platform' }] });
+    s3.resetHistory();
+    sns.resetHistory();
+    vi.resetModules();
+    try {
+      const owned = await (await import('../../functions/handlers/report')).handler();
+
+      // THEN every row names its owner, each owner has its section, and the e-mail says who has what to do
+      const report = json(owned.key);
+      expect(report.namespaces.find((r) => r.namespace === 'etl-nightly')!.owner).toEqual({ team: 'batch-jobs', email: 'batch@example.com' });
+      expect([...report.namespaces, ...report.stragglers].every((r) => r.owner !== undefined && r.owner !== null)).toBe(true);
+      expect(report.byOwner).toEqual(expect.arrayContaining([expect.objectContaining({ owner: expect.objectContaining({ team: 'batch-jobs' }) })]));
+      const text = sns.commandCalls(PublishCommand)[0]!.args[0].input.Message!;
+      expect(text).toContain('BY OWNER');
+      expect(text).toContain('batch-jobs');
+    } finally {
+      delete process.env['POLICY'];
+      s3.restore();
+      sns.restore();
+    }
   }, 60_000);
 });
 
