@@ -9,6 +9,7 @@ import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { inventoryReadGrants } from '../inventory-read-grants';
 import { acknowledgeWildcards, nagRef } from '../nag';
 import { DeadLetterQueue } from './dead-letter-queue';
 import { REPORTS_PREFIX } from './reports-bucket';
@@ -85,47 +86,16 @@ export class ScheduledJobs extends Construct {
     });
     // The sync merges with the stored inventory (a query of its partition) before writing it back.
     props.table.grantReadWriteData(this.inventory.function);
-    const eksResources = inventoryEksResources(props.eksRegions);
     this.inventory.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'ListClusters', actions: ['eks:ListClusters'], resources: ['*'] }));
-    this.inventory.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        sid: 'ReadClusters',
-        actions: ['eks:DescribeCluster', 'eks:ListNodegroups', 'eks:ListPodIdentityAssociations', 'eks:ListAddons'],
-        resources: eksResources.clusters,
-      }),
-    );
-    // The preflight: the Pod Identity Agent add-on's status, and the roles' trust and permission policies.
-    this.inventory.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'ReadAgentAddon', actions: ['eks:DescribeAddon'], resources: eksResources.agentAddons }));
-    const iamArn = (resource: string) => `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:${resource}`;
-    this.inventory.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        sid: 'ReadRoles',
-        actions: ['iam:GetRole', 'iam:ListRolePolicies', 'iam:GetRolePolicy', 'iam:ListAttachedRolePolicies'],
-        resources: [iamArn('role/*')],
-      }),
-    );
-    this.inventory.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'ReadManagedPolicies', actions: ['iam:GetPolicy', 'iam:GetPolicyVersion'], resources: [iamArn('policy/*')] }));
-    this.inventory.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: eksResources.nodegroups }));
-    this.inventory.role.addToPrincipalPolicy(
-      new PolicyStatement({ sid: 'ReadPodIdentityAssociations', actions: ['eks:DescribePodIdentityAssociation'], resources: eksResources.associations }),
-    );
+    const reads = inventoryReadGrants(props.eksRegions);
+    for (const statement of reads.statements) this.inventory.role.addToPrincipalPolicy(statement);
     if (members) {
       // Named roles in named accounts: no wildcard to acknowledge.
       this.inventory.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'AssumeMemberReadRoles', actions: ['sts:AssumeRole'], resources: members.accounts.map(memberRoleArn) }));
     }
     acknowledgeWildcards(this.inventory.role, [
       ['Resource::*', 'eks:ListClusters supports no resource-level permissions (Service Authorization Reference, Amazon EKS); it only lists names'],
-      ...eksResources.findings.map(
-        (finding): [string, string] => [finding, 'the inventory reads every cluster, node group and Pod Identity association of the configured regions in this account; the names are what it discovers'],
-      ),
-      [
-        'Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*',
-        'the preflight reads (never writes) the trust and inline policies of the roles the associations and IRSA evidence name; which roles is known only at run time',
-      ],
-      [
-        'Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:policy/*',
-        'the preflight reads (never writes) the default version of the customer managed policies those roles attach',
-      ],
+      ...reads.wildcards,
     ]);
 
     this.report = new WatchFunction(this, 'Report', {
@@ -191,19 +161,3 @@ export class ScheduledJobs extends Construct {
 
 /** Chart.js's UMD build, as the CLI finds it (functions/local/report.ts). */
 const CHART_JS_UMD = join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.js');
-
-/** EKS ARNs of the inventory's describe actions, per configured region, in this account. */
-function inventoryEksResources(regions: readonly string[]) {
-  const arn = (region: string, resource: string) => `arn:${Aws.PARTITION}:eks:${region}:${Aws.ACCOUNT_ID}:${resource}`;
-  const finding = (region: string, resource: string) => `Resource::arn:<AWS::Partition>:eks:${region}:<AWS::AccountId>:${resource}`;
-  // addon/<cluster>/<name>/<uuid> (Service Authorization Reference, Amazon EKS): only the Pod Identity Agent's.
-  const kinds = { clusters: 'cluster/*', nodegroups: 'nodegroup/*', associations: 'podidentityassociation/*', agentAddons: 'addon/*/eks-pod-identity-agent/*' } as const;
-  return {
-    clusters: regions.map((r) => arn(r, kinds.clusters)),
-    nodegroups: regions.map((r) => arn(r, kinds.nodegroups)),
-    associations: regions.map((r) => arn(r, kinds.associations)),
-    agentAddons: regions.map((r) => arn(r, kinds.agentAddons)),
-    findings: regions.flatMap((r) => Object.values(kinds).map((k) => finding(r, k))),
-  };
-}
-

@@ -59,6 +59,16 @@ describe('member read roles (config memberAccounts)', () => {
     expect(JSON.stringify(statements)).not.toContain(':eks:*:');
   });
 
+  it('reads in a member account what the home inventory job reads in its own: the same statements, and no AWS managed policy (listed, never read)', () => {
+    const member = roleStatements(template(stacks.memberReadRoles[0]!), logicalId(stacks.memberReadRoles[0]!.role));
+    const home = roleStatements(template(stacks.home), logicalId(stacks.home.jobs.inventory.role));
+    // everything the member role grants beyond ListClusters and LookupEvents, the home role grants as is
+    const reads = member.filter((s) => !asList(s['Resource']).includes('*'));
+    expect(reads.map((s) => s['Sid'])).toEqual(['ReadClusters', 'ReadNodegroups', 'ReadPodIdentityAssociations', 'ReadAgentAddon', 'ReadRoles', 'ReadManagedPolicies']);
+    expect(home.filter((s) => reads.some((r) => r['Sid'] === s['Sid']))).toEqual(reads);
+    expect(JSON.stringify([...member, ...home])).not.toContain(':iam::aws:policy');
+  });
+
   it('names the inventory job role so the members can trust it, and lets it assume exactly the members\' read roles', () => {
     const t = template(stacks.home);
     const inventoryRole = t.findResources('AWS::IAM::Role')[logicalId(stacks.home.jobs.inventory.role)]!;
