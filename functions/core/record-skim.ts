@@ -72,8 +72,7 @@ export class Skimmer {
     let records = new Uint32Array(SKIM_FIELDS_PER_RECORD * 256);
     let count = 0;
     const fresh: { projection: string; key: number; skeleton: Record<string, unknown> }[] = [];
-    const hours: FileRecordHour[] = [];
-    const hourIds = new Map<string, number>();
+    const hours = new FileHours();
     const startEpoch = this.epoch;
     const whole = scanRecordsDocument(bytes, (from, to, skeleton) => {
       if ((count + 1) * SKIM_FIELDS_PER_RECORD > records.length) {
@@ -85,7 +84,7 @@ export class Skimmer {
       records[at] = from;
       records[at + 1] = to;
       records[at + 2] = skeleton === null ? NONE : this.keyOf(skeleton, fresh);
-      records[at + 3] = skeleton === null ? NONE : hourOf(skeleton, hours, hourIds);
+      records[at + 3] = skeleton === null ? NONE : hours.of(skeleton);
       count += 1;
     });
     // Not handed over: read whole by the caller. Keys it added are dropped, so that no later file
@@ -96,7 +95,7 @@ export class Skimmer {
       return null;
     }
     const kept = records.slice(0, count * SKIM_FIELDS_PER_RECORD);
-    return { records: kept, epoch: this.epoch, keys: fresh.map(({ key, skeleton }) => [key, skeleton]), hours, bytes: this.leaveOut(bytes, kept) };
+    return { records: kept, epoch: this.epoch, keys: fresh.map(({ key, skeleton }) => [key, skeleton]), hours: hours.hours, bytes: this.leaveOut(bytes, kept) };
   }
 
   /** The bytes of the records some rules may want, `records` pointed into them; null when all may be. */
@@ -148,21 +147,40 @@ export class Skimmer {
   }
 }
 
-/** The record's hour as an index into the file's `hours`, each distinct hour listed once. */
-function hourOf(skeleton: Record<string, unknown>, hours: FileRecordHour[], ids: Map<string, number>): number {
-  const hour = fileRecordHour(skeleton);
-  if (hour === null) return NONE;
-  // addFileRecord reads no more of eventTime than its first 13 characters (the hour); lengths
-  // first, so that no two hours share a name
-  const [account, region, time] = hour;
-  const name = `${account === null ? -1 : account.length}:${account ?? ''}${region === null ? -1 : region.length}:${region ?? ''}${time.slice(0, 13)}`;
-  let id = ids.get(name);
-  if (id === undefined) {
-    id = hours.length;
-    hours.push(hour);
-    ids.set(name, id);
+/**
+ * A file's distinct hours (`hours`), each listed once, and each record's index into them. A log file
+ * is one account and region, its records minutes apart: most records have the hour of the record
+ * before, checked by comparing three short strings rather than naming the hour and looking it up.
+ */
+class FileHours {
+  readonly hours: FileRecordHour[] = [];
+  private readonly ids = new Map<string, number>();
+  /** The last record's account, region, hour (eventTime's first 13 characters) and index. */
+  private lastAccount: string | null = null;
+  private lastRegion: string | null = null;
+  private lastHour = '';
+  private lastId = NONE;
+
+  of(skeleton: Record<string, unknown>): number {
+    const hour = fileRecordHour(skeleton);
+    if (hour === null) return NONE;
+    const [account, region, time] = hour;
+    // addFileRecord reads no more of eventTime than its first 13 characters (the hour)
+    if (this.lastHour.length === 13 && account === this.lastAccount && region === this.lastRegion && time.startsWith(this.lastHour)) return this.lastId;
+    // lengths first, so that no two hours share a name
+    const name = `${account === null ? -1 : account.length}:${account ?? ''}${region === null ? -1 : region.length}:${region ?? ''}${time.slice(0, 13)}`;
+    let id = this.ids.get(name);
+    if (id === undefined) {
+      id = this.hours.length;
+      this.hours.push(hour);
+      this.ids.set(name, id);
+    }
+    this.lastAccount = account;
+    this.lastRegion = region;
+    this.lastHour = time.slice(0, 13);
+    this.lastId = id;
+    return id;
   }
-  return id;
 }
 
 /** Record `i` (from 0) of a skimmed file, unparsed, for the path that parses it. */

@@ -536,6 +536,29 @@ describe('recordsDocument', () => {
     expect(new OutOfScopeMemo(RULE_SETS[0] as Rules).outOfScopeKey(dictionary, 7)).toBe(false);
   });
 
+  it('skimmed, a file names each hour once, and each record the hour of its own account, region and eventTime', () => {
+    const record = (recipientAccountId: string | null, awsRegion: string | null, eventTime: string) => ({ eventSource: 's3.amazonaws.com', eventName: 'GetObject', recipientAccountId, awsRegion, eventTime });
+    const records = [
+      record('111122223333', 'us-east-1', '2026-11-01T05:06:07Z'),
+      record('111122223333', 'us-east-1', '2026-11-01T05:59:59Z'),
+      // the same account and region, another hour of the same day
+      record('111122223333', 'us-east-1', '2026-11-01T23:00:00Z'),
+      // another account, then another region, at that hour
+      record('444455556666', 'us-east-1', '2026-11-01T23:00:00Z'),
+      record('444455556666', 'eu-west-1', '2026-11-01T23:00:00Z'),
+      // back to the first hour: named once
+      record('111122223333', 'us-east-1', '2026-11-01T05:30:00Z'),
+      // a time shorter than an hour names itself, and does not stand for the hour it starts
+      record('111122223333', 'us-east-1', '2026-11-01'),
+      record('111122223333', 'us-east-1', '2026-11-01T05:00:00Z'),
+    ];
+    const skim = new Skimmer().skim(Buffer.from(JSON.stringify({ Records: records }))) as Skim;
+    const hourIds = records.map((_, i) => skim.records[i * SKIM_FIELDS_PER_RECORD + 3] as number);
+    expect(hourIds.map((id) => skim.hours[id]?.slice(0, 2).concat([(skim.hours[id]?.[2] as string).slice(0, 13)]))).toEqual(records.map((r) => [r.recipientAccountId, r.awsRegion, r.eventTime.slice(0, 13)]));
+    expect(hourIds).toEqual([0, 0, 1, 2, 3, 0, 4, 0]);
+    expect(skim.hours).toHaveLength(5);
+  });
+
   it('a skimmer whose dictionary fills starts a new one; a file that straddles the two, or is not a log file, hands over no key', () => {
     const skimmer = new Skimmer(3);
     const records = (names: string[]) => JSON.stringify(names.map((eventName) => ({ eventSource: 'sts.amazonaws.com', eventName })));
