@@ -135,11 +135,13 @@ parentPort.on('message', ({ id, file, caps, skim, released }) => {
 
 let thread: Worker | null = null;
 let broken = false;
+/** Off: every read is `unavailable`, as when no thread can be started (`useSmallFileThread`). */
+let enabled = true;
 let nextId = 0;
 const pending = new Map<number, (result: SmallFileResult) => void>();
 
 function start(): Worker | null {
-  if (broken) return null;
+  if (broken || !enabled) return null;
   if (thread !== null) return thread;
   try {
     thread = new Worker(`${skimSource() ?? ''}\n${THREAD_SOURCE}`, { eval: true });
@@ -184,6 +186,16 @@ export function readSmallFileOnThread(file: string, caps: SmallFileCaps, skim = 
     pending.set(id, resolve);
     worker.postMessage({ id, file, caps, skim });
   });
+}
+
+/**
+ * Whether reads use the thread (the default) or answer `unavailable`, so that callers read on
+ * libuv's pool as they do where no thread can be started: for the tests of that path. Turned off,
+ * an idle thread stops.
+ */
+export function useSmallFileThread(on: boolean): void {
+  enabled = on;
+  if (!on) stopSmallFileThreadWhenIdle();
 }
 
 /**

@@ -3,8 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_READ_LIMITS, listInputFiles, readFilesAhead, readRecordChunks, readRecords } from '../../functions/adapters/cloudtrail-files';
+import { useSmallFileThread } from '../../functions/adapters/small-file-thread';
 import { expandRaw } from '../../functions/core/record-prefilter';
 import type { InputItem } from '../../functions/core/envelopes';
 
@@ -205,224 +206,234 @@ describe('listInputFiles', () => {
   });
 });
 
-describe('readRecords', () => {
-  it('reads a CloudTrail log file', async () => {
-    const f = await put('a.json', logFile('a', 'b'));
+// Small files are read on a thread of their own (adapters/small-file-thread), or on libuv's pool
+// where no thread can be started: both ways, every case.
+describe.each([
+  ['on the reading thread', true],
+  ['on the pool, without the thread', false],
+])('reading %s', (_, thread) => {
+  beforeAll(() => useSmallFileThread(thread));
+  afterAll(() => useSmallFileThread(true));
 
-    const items = await read(f);
+  describe('readRecords', () => {
+    it('reads a CloudTrail log file', async () => {
+      const f = await put('a.json', logFile('a', 'b'));
 
-    expect(items).toEqual([
-      { type: 'record', file: f, where: 'record 1', record: rec('a') },
-      { type: 'record', file: f, where: 'record 2', record: rec('b') },
-    ]);
+      const items = await read(f);
+
+      expect(items).toEqual([
+        { type: 'record', file: f, where: 'record 1', record: rec('a') },
+        { type: 'record', file: f, where: 'record 2', record: rec('b') },
+      ]);
+    });
+
+    it('gunzips a .json.gz log file', async () => {
+      const f = await put('a.json.gz', gzipSync(logFile('a', 'b', 'c')));
+
+      expect(ids(await read(f))).toEqual(['a', 'b', 'c']);
+    });
+
+    it('detects gzip by its magic bytes, not the extension', async () => {
+      const f = await put('downloaded-without-extension', gzipSync(logFile('a')));
+
+      expect(ids(await read(f))).toEqual(['a']);
+    });
+
+    it('reads plain JSON named .gz', async () => {
+      const f = await put('mislabelled.json.gz', logFile('a'));
+
+      expect(ids(await read(f))).toEqual(['a']);
+    });
+
+    it('gives one problem and nothing else for a truncated gzip', async () => {
+      const whole = gzipSync(logFile(...Array.from({ length: 200 }, (_, i) => `r${i}`)));
+      const f = await put('cut.json.gz', whole.subarray(0, Math.floor(whole.length / 2)));
+
+      const items = await read(f);
+
+      expect(items).toHaveLength(1);
+      expect(items[0]).toMatchObject({ type: 'problem', file: f, where: null });
+      expect(items[0]?.type === 'problem' && items[0].reason).toMatch(/^truncated or corrupt gzip \(.+\)$/);
+    });
+
+    it('gives one "not JSON" problem for a malformed whole-file JSON document', async () => {
+      const f = await put('bad.json', '{"Records": [{"eventID": "a"},, ]}');
+
+      const items = await read(f);
+
+      expect(items).toHaveLength(1);
+      expect(items[0]).toMatchObject({ type: 'problem', file: f, where: null });
+      expect(items[0]?.type === 'problem' && items[0].reason).toMatch(/^not JSON: /);
+    });
+
+    it('gives one "not JSON" problem, not one per line, for a broken pretty-printed document', async () => {
+      const pretty = JSON.stringify({ Records: [{ ...rec('a'), resources: ['arn:aws:iam::1:role/x', 'arn:aws:iam::1:role/y'] }] }, null, 2);
+      const f = await put('pretty.json', pretty.replace('"eventVersion"', 'eventVersion'));
+
+      const items = await read(f);
+
+      expect(items).toHaveLength(1);
+      expect(items[0]).toMatchObject({ type: 'problem', where: null });
+      expect(items[0]?.type === 'problem' && items[0].reason).toMatch(/^not JSON: /);
+    });
+
+    it('gives one "not JSON" problem for binary garbage', async () => {
+      const f = await put('garbage.bin', Buffer.from([0x1b, 0x5b, 0x32, 0x4a, 0xff, 0x0a, 0x7b, 0x0a, 0x80, 0x81]));
+
+      const items = await read(f);
+
+      expect(items).toHaveLength(1);
+      expect(items[0]).toMatchObject({ type: 'problem', where: null });
+      const reason = items[0]?.type === 'problem' ? items[0].reason : '';
+      expect(reason).toMatch(/^not JSON: /);
+      // The terminal escape V8 quotes from the input is shown escaped, not emitted raw.
+      expect(reason).toContain('\\u001b');
+      expect(reason).not.toMatch(/[\u0000-\u001f]/);
+    });
+
+    it('reads JSON Lines, reporting a bad line by number and keeping the others', async () => {
+      const lines = [
+        JSON.stringify(rec('a')),
+        '{"eventID": "b", ',
+        '',
+        JSON.stringify({ 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.sts', detail: rec('c') }),
+        JSON.stringify({ Records: [rec('d'), rec('e')] }),
+      ];
+      const f = await put('events.jsonl', lines.join('\r\n') + '\n');
+
+      const items = await read(f);
+
+      expect(items.map((i) => [i.type, i.where])).toEqual([
+        ['record', 'line 1'],
+        ['problem', 'line 2'],
+        ['record', 'line 4'],
+        ['record', 'line 5, record 1'],
+        ['record', 'line 5, record 2'],
+      ]);
+      expect(ids(items)).toEqual(['a', 'c', 'd', 'e']);
+      expect(problems(items)[0]).toMatchObject({ file: f, where: 'line 2', reason: expect.stringMatching(/^not JSON: /) });
+    });
+
+    it('reports an empty file', async () => {
+      const f = await put('empty.json', '');
+
+      expect(await read(f)).toEqual([{ type: 'problem', file: f, where: null, reason: 'empty file' }]);
+    });
+
+    it('reports a gzip of nothing as an empty file', async () => {
+      const f = await put('empty.json.gz', gzipSync(''));
+
+      expect(await read(f)).toEqual([{ type: 'problem', file: f, where: null, reason: 'empty file' }]);
+    });
+
+    it('strips a UTF-8 byte order mark', async () => {
+      const f = await put('bom.json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(logFile('a'))]));
+
+      expect(await read(f)).toEqual([{ type: 'record', file: f, where: 'record 1', record: rec('a') }]);
+    });
+
+    it('reports a file that does not exist instead of throwing', async () => {
+      const f = path.join(tmp, 'missing.json');
+
+      expect(await read(f)).toEqual([{ type: 'problem', file: f, where: null, reason: 'no such file or directory' }]);
+    });
+
+    it('reports a directory passed as a file', async () => {
+      expect(await read(tmp)).toEqual([{ type: 'problem', file: tmp, where: null, reason: 'is a directory' }]);
+    });
+
+    it.skipIf(process.getuid?.() === 0)('reports an unreadable file', async () => {
+      const f = await put('locked.json', logFile('a'));
+      await chmod(f, 0o000);
+
+      expect(await read(f)).toEqual([{ type: 'problem', file: f, where: null, reason: 'permission denied' }]);
+    });
+
+    it('reads stdin for "-"', async () => {
+      const stdin = Readable.from([Buffer.from(gzipSync(logFile('s1', 's2')))]);
+
+      const items = await collect(readRecords('-', { stdin }));
+
+      expect(items.map((i) => [i.file, i.where])).toEqual([
+        ['-', 'record 1'],
+        ['-', 'record 2'],
+      ]);
+    });
+
+    // a file past the size parsed whole goes the streaming path: 20 MB proves it as the 50 MB this once was did, in 40% of the time
+    it('reads a log file larger than the size parsed whole (16 MB), streamed, to its last record', async () => {
+      const count = 75_000;
+      const parts: string[] = new Array(count);
+      for (let i = 0; i < count; i++) {
+        parts[i] = JSON.stringify({
+          eventVersion: '1.08',
+          eventID: `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`,
+          eventTime: '2024-04-16T09:20:04Z',
+          eventSource: 'sts.amazonaws.com',
+          eventName: 'AssumeRoleWithWebIdentity',
+          awsRegion: 'us-west-2',
+          sourceIPAddress: '192.0.2.10',
+          userAgent: 'aws-sdk-go-v2/1.25.0 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64',
+        });
+      }
+      const body = Buffer.from(`{"Records":[${parts.join(',')}]}`);
+      expect(body.length).toBeGreaterThan(DEFAULT_READ_LIMITS.maxRecordBytes * 1.2);
+      const f = await put('big.json', body);
+
+      let records = 0;
+      let others = 0;
+      let lastWhere = '';
+      for await (const item of readRecords(f)) {
+        if (item.type === 'record') records++;
+        else others++;
+        lastWhere = item.where ?? '';
+      }
+
+      expect(others).toBe(0);
+      expect(records).toBe(count);
+      expect(lastWhere).toBe(`record ${count}`);
+    });
   });
 
-  it('gunzips a .json.gz log file', async () => {
-    const f = await put('a.json.gz', gzipSync(logFile('a', 'b', 'c')));
-
-    expect(ids(await read(f))).toEqual(['a', 'b', 'c']);
-  });
-
-  it('detects gzip by its magic bytes, not the extension', async () => {
-    const f = await put('downloaded-without-extension', gzipSync(logFile('a')));
-
-    expect(ids(await read(f))).toEqual(['a']);
-  });
-
-  it('reads plain JSON named .gz', async () => {
-    const f = await put('mislabelled.json.gz', logFile('a'));
-
-    expect(ids(await read(f))).toEqual(['a']);
-  });
-
-  it('gives one problem and nothing else for a truncated gzip', async () => {
-    const whole = gzipSync(logFile(...Array.from({ length: 200 }, (_, i) => `r${i}`)));
-    const f = await put('cut.json.gz', whole.subarray(0, Math.floor(whole.length / 2)));
-
-    const items = await read(f);
-
-    expect(items).toHaveLength(1);
-    expect(items[0]).toMatchObject({ type: 'problem', file: f, where: null });
-    expect(items[0]?.type === 'problem' && items[0].reason).toMatch(/^truncated or corrupt gzip \(.+\)$/);
-  });
-
-  it('gives one "not JSON" problem for a malformed whole-file JSON document', async () => {
-    const f = await put('bad.json', '{"Records": [{"eventID": "a"},, ]}');
-
-    const items = await read(f);
-
-    expect(items).toHaveLength(1);
-    expect(items[0]).toMatchObject({ type: 'problem', file: f, where: null });
-    expect(items[0]?.type === 'problem' && items[0].reason).toMatch(/^not JSON: /);
-  });
-
-  it('gives one "not JSON" problem, not one per line, for a broken pretty-printed document', async () => {
-    const pretty = JSON.stringify({ Records: [{ ...rec('a'), resources: ['arn:aws:iam::1:role/x', 'arn:aws:iam::1:role/y'] }] }, null, 2);
-    const f = await put('pretty.json', pretty.replace('"eventVersion"', 'eventVersion'));
-
-    const items = await read(f);
-
-    expect(items).toHaveLength(1);
-    expect(items[0]).toMatchObject({ type: 'problem', where: null });
-    expect(items[0]?.type === 'problem' && items[0].reason).toMatch(/^not JSON: /);
-  });
-
-  it('gives one "not JSON" problem for binary garbage', async () => {
-    const f = await put('garbage.bin', Buffer.from([0x1b, 0x5b, 0x32, 0x4a, 0xff, 0x0a, 0x7b, 0x0a, 0x80, 0x81]));
-
-    const items = await read(f);
-
-    expect(items).toHaveLength(1);
-    expect(items[0]).toMatchObject({ type: 'problem', where: null });
-    const reason = items[0]?.type === 'problem' ? items[0].reason : '';
-    expect(reason).toMatch(/^not JSON: /);
-    // The terminal escape V8 quotes from the input is shown escaped, not emitted raw.
-    expect(reason).toContain('\\u001b');
-    expect(reason).not.toMatch(/[\u0000-\u001f]/);
-  });
-
-  it('reads JSON Lines, reporting a bad line by number and keeping the others', async () => {
-    const lines = [
-      JSON.stringify(rec('a')),
-      '{"eventID": "b", ',
-      '',
-      JSON.stringify({ 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.sts', detail: rec('c') }),
-      JSON.stringify({ Records: [rec('d'), rec('e')] }),
-    ];
-    const f = await put('events.jsonl', lines.join('\r\n') + '\n');
-
-    const items = await read(f);
-
-    expect(items.map((i) => [i.type, i.where])).toEqual([
-      ['record', 'line 1'],
-      ['problem', 'line 2'],
-      ['record', 'line 4'],
-      ['record', 'line 5, record 1'],
-      ['record', 'line 5, record 2'],
-    ]);
-    expect(ids(items)).toEqual(['a', 'c', 'd', 'e']);
-    expect(problems(items)[0]).toMatchObject({ file: f, where: 'line 2', reason: expect.stringMatching(/^not JSON: /) });
-  });
-
-  it('reports an empty file', async () => {
-    const f = await put('empty.json', '');
-
-    expect(await read(f)).toEqual([{ type: 'problem', file: f, where: null, reason: 'empty file' }]);
-  });
-
-  it('reports a gzip of nothing as an empty file', async () => {
-    const f = await put('empty.json.gz', gzipSync(''));
-
-    expect(await read(f)).toEqual([{ type: 'problem', file: f, where: null, reason: 'empty file' }]);
-  });
-
-  it('strips a UTF-8 byte order mark', async () => {
-    const f = await put('bom.json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(logFile('a'))]));
-
-    expect(await read(f)).toEqual([{ type: 'record', file: f, where: 'record 1', record: rec('a') }]);
-  });
-
-  it('reports a file that does not exist instead of throwing', async () => {
-    const f = path.join(tmp, 'missing.json');
-
-    expect(await read(f)).toEqual([{ type: 'problem', file: f, where: null, reason: 'no such file or directory' }]);
-  });
-
-  it('reports a directory passed as a file', async () => {
-    expect(await read(tmp)).toEqual([{ type: 'problem', file: tmp, where: null, reason: 'is a directory' }]);
-  });
-
-  it.skipIf(process.getuid?.() === 0)('reports an unreadable file', async () => {
-    const f = await put('locked.json', logFile('a'));
-    await chmod(f, 0o000);
-
-    expect(await read(f)).toEqual([{ type: 'problem', file: f, where: null, reason: 'permission denied' }]);
-  });
-
-  it('reads stdin for "-"', async () => {
-    const stdin = Readable.from([Buffer.from(gzipSync(logFile('s1', 's2')))]);
-
-    const items = await collect(readRecords('-', { stdin }));
-
-    expect(items.map((i) => [i.file, i.where])).toEqual([
-      ['-', 'record 1'],
-      ['-', 'record 2'],
-    ]);
-  });
-
-  // a file past the size parsed whole goes the streaming path: 20 MB proves it as the 50 MB this once was did, in 40% of the time
-  it('reads a log file larger than the size parsed whole (16 MB), streamed, to its last record', async () => {
-    const count = 75_000;
-    const parts: string[] = new Array(count);
-    for (let i = 0; i < count; i++) {
-      parts[i] = JSON.stringify({
-        eventVersion: '1.08',
-        eventID: `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`,
-        eventTime: '2024-04-16T09:20:04Z',
-        eventSource: 'sts.amazonaws.com',
-        eventName: 'AssumeRoleWithWebIdentity',
-        awsRegion: 'us-west-2',
-        sourceIPAddress: '192.0.2.10',
-        userAgent: 'aws-sdk-go-v2/1.25.0 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64',
-      });
-    }
-    const body = Buffer.from(`{"Records":[${parts.join(',')}]}`);
-    expect(body.length).toBeGreaterThan(DEFAULT_READ_LIMITS.maxRecordBytes * 1.2);
-    const f = await put('big.json', body);
-
-    let records = 0;
-    let others = 0;
-    let lastWhere = '';
-    for await (const item of readRecords(f)) {
-      if (item.type === 'record') records++;
-      else others++;
-      lastWhere = item.where ?? '';
-    }
-
-    expect(others).toBe(0);
-    expect(records).toBe(count);
-    expect(lastWhere).toBe(`record ${count}`);
-  });
-});
-
-describe('raw reading (readRecordChunks raw, readFilesAhead)', () => {
-  it('hands a log file\'s records over unparsed, and they expand to what the parsed reading gives', async () => {
-    const small = await put('a.json', logFile('a1', 'a2'));
-    const gz = await put('b.json.gz', gzipSync(logFile('b1')));
-    // Not a plain log file (a key after Records): read as before, parsed.
-    const other = await put('c.json', JSON.stringify({ Records: [rec('c1')], extra: 1 }));
-    const broken = await put('d.json', '{"Records":[' + JSON.stringify(rec('d1')) + ',{"eventID":tru}]}');
-    for (const file of [small, gz, other, broken]) {
-      const raw: InputItem[] = [];
-      let unparsed = 0;
-      for await (const chunk of readRecordChunks(file, { raw: true })) {
-        for (const item of chunk) {
-          if (item.type === 'raw') unparsed += 1;
-          raw.push(...(item.type === 'raw' ? expandRaw(item) : [item]));
+  describe('raw reading (readRecordChunks raw, readFilesAhead)', () => {
+    it('hands a log file\'s records over unparsed, and they expand to what the parsed reading gives', async () => {
+      const small = await put('a.json', logFile('a1', 'a2'));
+      const gz = await put('b.json.gz', gzipSync(logFile('b1')));
+      // Not a plain log file (a key after Records): read as before, parsed.
+      const other = await put('c.json', JSON.stringify({ Records: [rec('c1')], extra: 1 }));
+      const broken = await put('d.json', '{"Records":[' + JSON.stringify(rec('d1')) + ',{"eventID":tru}]}');
+      for (const file of [small, gz, other, broken]) {
+        const raw: InputItem[] = [];
+        let unparsed = 0;
+        for await (const chunk of readRecordChunks(file, { raw: true })) {
+          for (const item of chunk) {
+            if (item.type === 'raw') unparsed += 1;
+            raw.push(...(item.type === 'raw' ? expandRaw(item) : [item]));
+          }
         }
+        expect(raw, file).toStrictEqual(await collect(readRecords(file)));
+        expect(unparsed, file).toBe(file === small ? 2 : file === gz ? 1 : 0);
       }
-      expect(raw, file).toStrictEqual(await collect(readRecords(file)));
-      expect(unparsed, file).toBe(file === small ? 2 : file === gz ? 1 : 0);
-    }
-  });
+    });
 
-  it('reads files one ahead, in order, each unit what readRecordChunks gives; closing stops the one read ahead', async () => {
-    const files = await Promise.all(['1', '2', '3'].map((n) => put(`${n}.json`, logFile(`${n}a`, `${n}b`))));
-    const units: { name: string; ids: string[] }[] = [];
-    for await (const unit of readFilesAhead(files, { raw: true })) {
-      const ids: string[] = [];
-      for await (const chunk of unit.items) {
-        for (const item of chunk) for (const x of item.type === 'raw' ? expandRaw(item) : [item]) ids.push(x.type === 'record' ? String((x.record as { eventID: string }).eventID) : x.reason);
+    it('reads files one ahead, in order, each unit what readRecordChunks gives; closing stops the one read ahead', async () => {
+      const files = await Promise.all(['1', '2', '3'].map((n) => put(`${n}.json`, logFile(`${n}a`, `${n}b`))));
+      const units: { name: string; ids: string[] }[] = [];
+      for await (const unit of readFilesAhead(files, { raw: true })) {
+        const ids: string[] = [];
+        for await (const chunk of unit.items) {
+          for (const item of chunk) for (const x of item.type === 'raw' ? expandRaw(item) : [item]) ids.push(x.type === 'record' ? String((x.record as { eventID: string }).eventID) : x.reason);
+        }
+        units.push({ name: unit.name, ids });
       }
-      units.push({ name: unit.name, ids });
-    }
-    expect(units).toEqual(files.map((name, i) => ({ name, ids: [`${i + 1}a`, `${i + 1}b`] })));
+      expect(units).toEqual(files.map((name, i) => ({ name, ids: [`${i + 1}a`, `${i + 1}b`] })));
 
-    const first = readFilesAhead(files, { raw: true });
-    const got = await first.next();
-    expect(got.done).toBe(false);
-    // The consumer stops after the first unit: the generator (and the file it read ahead) is closed.
-    expect(await first.return(undefined)).toEqual({ done: true, value: undefined });
-    expect(await readFilesAhead([], { raw: true }).next()).toEqual({ done: true, value: undefined });
+      const first = readFilesAhead(files, { raw: true });
+      const got = await first.next();
+      expect(got.done).toBe(false);
+      // The consumer stops after the first unit: the generator (and the file it read ahead) is closed.
+      expect(await first.return(undefined)).toEqual({ done: true, value: undefined });
+      expect(await readFilesAhead([], { raw: true }).next()).toEqual({ done: true, value: undefined });
+    });
   });
 });
