@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
@@ -53,6 +53,15 @@ function testTempRoot(): string {
     // mkdtemp's 0700.
     chmodSync(root, 0o1777);
     process.env['CUTOVER_WATCH_TEST_TMP'] = root;
+    // The reporter (test/support/temp-folders.ts) removes it; a run whose `--reporter` replaces
+    // the configured ones would leave it. Only an empty one goes here: what a test left stays seen.
+    process.once('exit', () => {
+      try {
+        rmdirSync(root);
+      } catch {
+        // gone already, or not empty
+      }
+    });
   }
   return process.env['CUTOVER_WATCH_TEST_TMP'];
 }
