@@ -117,37 +117,28 @@ export type IngestOptions = Omit<AnalyzeOptions, 'paths' | 'stdin' | 'onFiles' |
 export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSummary> {
   const listed = await listInputFiles(options.paths);
   let files = chronological(listed.files);
-  if (!options.skipFilesRead) {
-    options.onFiles?.(files.length);
-    // Reading starts now, while the run loads the inventory and recovers the store (seconds at fleet scale).
-    const units = startedNow(readFilesAhead(files, { stdin: options.stdin, raw: true, skim: true })).iteration;
-    // A run that fails before its first unit (the store) stops the reading it started.
-    return ingestUnits(units, options, listed.problems).finally(() => units.return(undefined));
-  }
-
-  // Hashed before reading: a file changed after its hash is read again by the next run (its events are replays).
-  // Several at a time: a trail is thousands of small files, and one after the other the run waited on each open and read.
-  const hashes = new Map<string, { hash: string; size: number }>();
-  await mapLimit(files, HASH_CONCURRENCY, async (file) => {
-    if (file === STDIN) return;
-    try {
-      // Only a regular file under the reader's cap can be read whole: a device (/dev/zero) or a pipe
-      // is neither hashed (it may never end, or be consumed) nor skipped nor recorded.
-      const info = await stat(file);
-      if (!info.isFile() || info.size > DEFAULT_READ_LIMITS.maxFileBytes) return;
-      hashes.set(file, await hashFile(file, info.size));
-    } catch {
-      // Left to the reader, which reports why the file cannot be read (and it is not recorded).
-    }
-  });
-  const before = options.reread ? new Set<string>() : await options.store.filesRead([...new Set([...hashes.values()].map((h) => h.hash))]);
-  const skippedFiles = files.filter((file) => before.has(hashes.get(file)?.hash ?? '')).length;
-  files = files.filter((file) => !before.has(hashes.get(file)?.hash ?? ''));
-  options.onFiles?.(files.length);
-  const units = startedNow(readFilesAhead(files, { stdin: options.stdin, raw: true, skim: true })).iteration;
-  const summary = await ingestUnits(
-    units,
-    {
+  let ingestOptions: IngestOptions = options;
+  let skippedFiles: number | undefined;
+  if (options.skipFilesRead) {
+    // Hashed before reading: a file changed after its hash is read again by the next run (its events are replays).
+    // Several at a time: a trail is thousands of small files, and one after the other the run waited on each open and read.
+    const hashes = new Map<string, { hash: string; size: number }>();
+    await mapLimit(files, HASH_CONCURRENCY, async (file) => {
+      if (file === STDIN) return;
+      try {
+        // Only a regular file under the reader's cap can be read whole: a device (/dev/zero) or a pipe
+        // is neither hashed (it may never end, or be consumed) nor skipped nor recorded.
+        const info = await stat(file);
+        if (!info.isFile() || info.size > DEFAULT_READ_LIMITS.maxFileBytes) return;
+        hashes.set(file, await hashFile(file, info.size));
+      } catch {
+        // Left to the reader, which reports why the file cannot be read (and it is not recorded).
+      }
+    });
+    const before = options.reread ? new Set<string>() : await options.store.filesRead([...new Set([...hashes.values()].map((h) => h.hash))]);
+    skippedFiles = files.filter((file) => before.has(hashes.get(file)?.hash ?? '')).length;
+    files = files.filter((file) => !before.has(hashes.get(file)?.hash ?? ''));
+    ingestOptions = {
       ...options,
       // After the store, never before: a stop between the two only reads the file again.
       onStored: async (stored) => {
@@ -158,10 +149,14 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
         if (readWhole.length > 0) await options.store.recordFilesRead(readWhole, options.now());
         await options.onStored?.(stored);
       },
-    },
-    listed.problems,
-  ).finally(() => units.return(undefined));
-  summary.skippedFiles = skippedFiles;
+    };
+  }
+  options.onFiles?.(files.length);
+  // Reading starts now, while the run loads the inventory and recovers the store (seconds at fleet scale).
+  const units = startedNow(readFilesAhead(files, { stdin: options.stdin, raw: true, skim: true })).iteration;
+  // A run that fails before its first unit (the store) stops the reading it started.
+  const summary = await ingestUnits(units, ingestOptions, listed.problems).finally(() => units.return(undefined));
+  if (skippedFiles !== undefined) summary.skippedFiles = skippedFiles;
   return summary;
 }
 
