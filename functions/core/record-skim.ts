@@ -167,8 +167,9 @@ class FileHours {
     const [account, region, time] = hour;
     // addFileRecord reads no more of eventTime than its first 13 characters (the hour)
     if (this.lastHour.length === 13 && account === this.lastAccount && region === this.lastRegion && time.startsWith(this.lastHour)) return this.lastId;
+    const hourText = time.slice(0, 13);
     // lengths first, so that no two hours share a name
-    const name = `${account === null ? -1 : account.length}:${account ?? ''}${region === null ? -1 : region.length}:${region ?? ''}${time.slice(0, 13)}`;
+    const name = `${account === null ? -1 : account.length}:${account ?? ''}${region === null ? -1 : region.length}:${region ?? ''}${hourText}`;
     let id = this.ids.get(name);
     if (id === undefined) {
       id = this.hours.length;
@@ -177,7 +178,7 @@ class FileHours {
     }
     this.lastAccount = account;
     this.lastRegion = region;
-    this.lastHour = time.slice(0, 13);
+    this.lastHour = hourText;
     this.lastId = id;
     return id;
   }
