@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import type { EvidenceItem } from '../../functions/core/evidence';
@@ -245,5 +245,94 @@ describe('daily counts, packed per namespace and month', () => {
       ['DAY#orders#2026-12-01', 1, undefined],
     ]);
     expect((await everything(store)).filter((i) => i.type === 'day').map((d) => d.sk)).toEqual(days.map((d) => d.sk));
+  });
+});
+
+describe("the only writer's reads of items it has not seen", () => {
+  /** Runs `work` counting the evidence items (scopes and theirs, detection state) the client asks for meanwhile. */
+  async function countingItemReads(work: () => Promise<void>): Promise<number> {
+    let reads = 0;
+    embedded.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'BatchGetItemCommand') {
+          // the Document client's keys, marshalled or not yet at this step
+          const requested = Object.values((args.input as { RequestItems: Record<string, { Keys: { pk: string | { S: string } }[] }> }).RequestItems);
+          for (const { Keys } of requested) reads += Keys.filter((k) => /^(SCOPE|ROLE#|SPIKE#)/.test(typeof k.pk === 'string' ? k.pk : k.pk.S)).length;
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'item-read-probe' },
+    );
+    try {
+      await work();
+    } finally {
+      embedded.client.middlewareStack.remove('item-read-probe');
+    }
+    return reads;
+  }
+  const now = new Date('2026-11-21T00:00:00Z');
+  const day = (d: number) => Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? pod : irsa)(`2026-11-${String(d).padStart(2, '0')}T0${i}:00:00Z`));
+
+  it('reads none in a store that holds no evidence yet, and reads again once it does', async () => {
+    // GIVEN a table with no evidence, staged by its only writer
+    const store = await freshStore(true);
+    const first = [day(1), day(2)];
+    // WHEN a first run stores two batches
+    const firstReads = await countingItemReads(async () => {
+      store.stageWrites();
+      for (const batch of first) await ingestBatch(batch, store, now);
+      await store.endStaging();
+    });
+    // THEN it read no item (none was there), and stored what a writer reading each one stores
+    expect(firstReads).toBe(0);
+    const clean = await freshStore(false);
+    for (const batch of first) await ingestBatch(batch, clean, now);
+    expect(await everything(store)).toEqual(await everything(clean));
+
+    // WHEN a second run meets those items again
+    const secondReads = await countingItemReads(async () => {
+      store.stageWrites();
+      await ingestBatch(day(3), store, now);
+      await store.endStaging();
+    });
+    await ingestBatch(day(3), clean, now);
+    // THEN it read them, and merged into them
+    expect(secondReads).toBeGreaterThan(0);
+    expect(await everything(store)).toEqual(await everything(clean));
+  });
+
+  it('reads once the stage has forgotten what it wrote (past maxKnown)', async () => {
+    // GIVEN a stage written out after every batch and forgetting its items each time
+    const store = await freshStore(true);
+    const batches = [day(1), day(2), day(3)];
+    const reads = await countingItemReads(async () => {
+      store.stageWrites({ maxJournals: 1, maxKnown: 0 });
+      for (const batch of batches) await ingestBatch(batch, store, now);
+      await store.endStaging();
+    });
+    // THEN the batches after the first read the items the first wrote, and the counts add up
+    expect(reads).toBeGreaterThan(0);
+    const clean = await freshStore(false);
+    for (const batch of batches) await ingestBatch(batch, clean, now);
+    expect(await everything(store)).toEqual(await everything(clean));
+  });
+
+  it.each([
+    ['a service account without its scope (a write-out cut short)', { pk: `SCOPE#issuer:${issuer}`, sk: 'SA#orders#orders-api', type: 'sa', irsaOk: 5, irsaFailed: 0 }],
+    ["a role's detection state, which events no scope can place also leave", { pk: 'ROLE#arn:aws:iam::111122223333:role/orders-api', sk: 'ROLE', type: 'role', roleArn: 'arn:aws:iam::111122223333:role/orders-api', firstSeen: '2026-01-01T00:00:00Z' }],
+  ])('reads in a store holding only %s', async (_what, item) => {
+    // GIVEN a table whose only evidence is that item
+    const store = await freshStore(true);
+    await DynamoDBDocumentClient.from(embedded.client).send(new PutCommand({ TableName: store.tableName, Item: item }));
+    // WHEN the only writer stages a run
+    const reads = await countingItemReads(async () => {
+      store.stageWrites();
+      await ingestBatch([irsa('2026-11-01T01:00:00Z')], store, now);
+      await store.endStaging();
+    });
+    // THEN it read the items it met, and a count already stored is kept
+    expect(reads).toBeGreaterThan(0);
+    const sa = (await everything(store)).find((i) => i.sk === 'SA#orders#orders-api');
+    expect(sa?.['irsaOk']).toBe(item.type === 'sa' ? 6 : 1);
   });
 });
