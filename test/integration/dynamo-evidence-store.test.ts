@@ -271,6 +271,19 @@ describe("the only writer's reads of items it has not seen", () => {
     return reads;
   }
   const now = new Date('2026-11-21T00:00:00Z');
+  /** One staged run of `batches` by the only writer; the evidence items it asked the table for. */
+  const stagedRun = (store: DynamoEvidenceStore, batches: IdentityEvent[][], limits = {}) =>
+    countingItemReads(async () => {
+      store.stageWrites(limits);
+      for (const batch of batches) await ingestBatch(batch, store, now);
+      await store.endStaging();
+    });
+  /** What a writer that reads every item it merges into stores for `batches`. */
+  async function readingWriter(batches: IdentityEvent[][], store?: DynamoEvidenceStore): Promise<DynamoEvidenceStore> {
+    const clean = store ?? (await freshStore(false));
+    for (const batch of batches) await ingestBatch(batch, clean, now);
+    return clean;
+  }
   const day = (d: number) => Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? pod : irsa)(`2026-11-${String(d).padStart(2, '0')}T0${i}:00:00Z`));
 
   it('reads none in a store that holds no evidence yet, and reads again once it does', async () => {
@@ -278,24 +291,15 @@ describe("the only writer's reads of items it has not seen", () => {
     const store = await freshStore(true);
     const first = [day(1), day(2)];
     // WHEN a first run stores two batches
-    const firstReads = await countingItemReads(async () => {
-      store.stageWrites();
-      for (const batch of first) await ingestBatch(batch, store, now);
-      await store.endStaging();
-    });
+    const firstReads = await stagedRun(store, first);
     // THEN it read no item (none was there), and stored what a writer reading each one stores
     expect(firstReads).toBe(0);
-    const clean = await freshStore(false);
-    for (const batch of first) await ingestBatch(batch, clean, now);
+    const clean = await readingWriter(first);
     expect(await everything(store)).toEqual(await everything(clean));
 
     // WHEN a second run meets those items again
-    const secondReads = await countingItemReads(async () => {
-      store.stageWrites();
-      await ingestBatch(day(3), store, now);
-      await store.endStaging();
-    });
-    await ingestBatch(day(3), clean, now);
+    const secondReads = await stagedRun(store, [day(3)]);
+    await readingWriter([day(3)], clean);
     // THEN it read them, and merged into them
     expect(secondReads).toBeGreaterThan(0);
     expect(await everything(store)).toEqual(await everything(clean));
@@ -305,16 +309,10 @@ describe("the only writer's reads of items it has not seen", () => {
     // GIVEN a stage written out after every batch and forgetting its items each time
     const store = await freshStore(true);
     const batches = [day(1), day(2), day(3)];
-    const reads = await countingItemReads(async () => {
-      store.stageWrites({ maxJournals: 1, maxKnown: 0 });
-      for (const batch of batches) await ingestBatch(batch, store, now);
-      await store.endStaging();
-    });
+    const reads = await stagedRun(store, batches, { maxJournals: 1, maxKnown: 0 });
     // THEN the batches after the first read the items the first wrote, and the counts add up
     expect(reads).toBeGreaterThan(0);
-    const clean = await freshStore(false);
-    for (const batch of batches) await ingestBatch(batch, clean, now);
-    expect(await everything(store)).toEqual(await everything(clean));
+    expect(await everything(store)).toEqual(await everything(await readingWriter(batches)));
   });
 
   it.each([
@@ -325,11 +323,7 @@ describe("the only writer's reads of items it has not seen", () => {
     const store = await freshStore(true);
     await DynamoDBDocumentClient.from(embedded.client).send(new PutCommand({ TableName: store.tableName, Item: item }));
     // WHEN the only writer stages a run
-    const reads = await countingItemReads(async () => {
-      store.stageWrites();
-      await ingestBatch([irsa('2026-11-01T01:00:00Z')], store, now);
-      await store.endStaging();
-    });
+    const reads = await stagedRun(store, [[irsa('2026-11-01T01:00:00Z')]]);
     // THEN it read the items it met, and a count already stored is kept
     expect(reads).toBeGreaterThan(0);
     const sa = (await everything(store)).find((i) => i.sk === 'SA#orders#orders-api');
