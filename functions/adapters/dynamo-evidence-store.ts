@@ -941,8 +941,8 @@ export class DynamoEvidenceStore implements EvidencePort {
 
   /**
    * A batch's merge into the stage: only items this writer has not seen yet are read, and none while
-   * the stage holds every evidence item there is (a first run into a store: at fleet scale a third of
-   * a run's CPU went to reading ~35,000 keys that were not there).
+   * the stage holds every evidence item there is. A first run into a store read every key it met,
+   * and every read came back empty: ~35,000 keys on the fleet preset, ~167,000 at 20,000 namespaces.
    */
   private async applyStaged(stage: Stage, deltas: readonly EvidenceDelta[]): Promise<ApplyResult> {
     stage.holdsAllEvidence ??= !(await this.holdsEvidence());
@@ -1552,10 +1552,11 @@ interface Stage {
   /** Items as this writer last read or merged them (exact: nobody else writes). */
   known: Map<string, EvidenceItem>;
   /**
-   * True while `known` holds every evidence item of the table: the table held none when staging
-   * began, and whatever this writer has written since is still in `known` (not forgotten past
-   * `maxKnown`, not written by a lost stage). An item it does not hold is then not there: nothing is
-   * read. Undefined until the first merge asks the table.
+   * True while `known` holds every evidence item of the table: the table held none at the stage's
+   * first merge (nothing but the stage writes evidence while it stages), and whatever this writer has
+   * written since is still in `known` (not forgotten past `maxKnown`, not written by a lost stage).
+   * An item it does not hold is then not there: nothing is read. Undefined until that first merge
+   * asks the table.
    *
    * A first run killed mid-write-out leaves items, and the journals that made them, still
    * committed: the next run finds the items (so it reads), and rolls the journals forward.
