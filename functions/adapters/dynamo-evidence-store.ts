@@ -971,8 +971,8 @@ export class DynamoEvidenceStore implements EvidencePort {
   /**
    * Whether the table holds any item a delta may merge into: scopes and what they hold (`SCOPES`,
    * `SCOPE#…`), and the detections' state (`ROLE#…`, `SPIKE#…`; an event that no scope can place may
-   * still leave those). A scan until the first one: in a store with evidence it is in the first page,
-   * in one without, the scan reads what there is (the inventory) once.
+   * still leave those). A scan that stops at the first page holding one: a store with evidence
+   * usually has one in its first page, and one without is read once (its inventory, little else).
    */
   private async holdsEvidence(): Promise<boolean> {
     let start: Record<string, unknown> | undefined;
