@@ -1043,40 +1043,42 @@ export class DynamoEvidenceStore implements EvidencePort {
     // read after it holds at least those events, and silence it proves is real silence even while
     // a writer runs (reading evidence first could pair it with coverage of events not seen).
     const [inventory, coverage] = await Promise.all([this.loadInventory(), this.coverageDays()]);
-    const scopes = (await this.query({ pk: SCOPES_PK })) as EvidenceItem[];
-    const perScope = await Promise.all(
-      scopes.map(async (scope): Promise<ScopeReads> => {
-        const pk = scopePk(scope.sk);
-        const reads: Promise<EvidenceItem[]>[] = [];
-        switch (scope['kind']) {
-          case 'cluster':
-            reads.push(this.query({ pk, prefix: 'SA#' }), this.query({ pk, prefix: 'FETCH#' }), this.query({ pk, from: `CDAY#${fromDay}`, to: 'CDAY#~' }));
-            break;
-          case 'issuer':
-            reads.push(this.query({ pk, prefix: 'SA#' }));
-            break;
-          case 'role':
-            reads.push(this.query({ pk, prefix: 'UNTAGGED' }));
-            break;
-          case 'noderole':
-            reads.push(this.query({ pk, prefix: 'CALL#' }), this.query({ pk, prefix: 'CLUSTERS' }), this.query({ pk, from: `NDAY#${fromDay}`, to: 'NDAY#~' }));
-            break;
-        }
-        return { scope, items: (await Promise.all(reads)).flat(), days: null };
-      }),
-    );
-    return { fromDay, scopes: perScope, inventory, coverage };
+    const strings = new StringPool();
+    const read = (q: { pk: string; prefix?: string; from?: string; to?: string }) => this.query(q, (item) => keptForSnapshot(item, strings));
+    const scopes = await read({ pk: SCOPES_PK });
+    const queries = scopes.map((scope) => {
+      const pk = scopePk(scope.sk);
+      switch (scope['kind']) {
+        case 'cluster':
+          return [{ pk, prefix: 'SA#' }, { pk, prefix: 'FETCH#' }, { pk, from: `CDAY#${fromDay}`, to: 'CDAY#~' }];
+        case 'issuer':
+          return [{ pk, prefix: 'SA#' }];
+        case 'role':
+          return [{ pk, prefix: 'UNTAGGED' }];
+        case 'noderole':
+          return [{ pk, prefix: 'CALL#' }, { pk, prefix: 'CLUSTERS' }, { pk, from: `NDAY#${fromDay}`, to: 'NDAY#~' }];
+        default:
+          return [];
+      }
+    });
+    const results = await mapLimit(queries.flat(), SNAPSHOT_READ_CONCURRENCY, read);
+    let next = 0;
+    const perScope = scopes.map((scope, i): ScopeReads => ({ scope, items: results.slice(next, (next += queries[i]!.length)).flat(), days: null }));
+    return { fromDay, scopes: perScope, inventory, coverage, strings };
   }
 
   /** Adds the per-namespace daily counts of the clusters and issuers to `reads` (once). */
   async readNamespaceDays(reads: SnapshotReads): Promise<void> {
-    await Promise.all(
-      reads.scopes.map(async (s) => {
+    await mapLimit(
+      reads.scopes,
+      SNAPSHOT_READ_CONCURRENCY / 2,
+      async (s) => {
         if (s.days !== null || (s.scope['kind'] !== 'cluster' && s.scope['kind'] !== 'issuer')) return;
         const pk = scopePk(s.scope.sk);
-        const [legacy, packed] = await Promise.all([this.query({ pk, prefix: 'DAY#' }), this.query({ pk, prefix: 'DAYS#' })]);
+        const kept = (item: EvidenceItem) => keptForSnapshot(item, reads.strings);
+        const [legacy, packed] = await Promise.all([this.query({ pk, prefix: 'DAY#' }, kept), this.query({ pk, prefix: 'DAYS#' }, kept)]);
         s.days = dayItems(legacy, packed);
-      }),
+      },
     );
   }
 
@@ -1367,10 +1369,13 @@ export class DynamoEvidenceStore implements EvidencePort {
   }
 
   /** `projection`: keys only; `fields`: keys and these attributes (names that are not DynamoDB reserved words). */
-  private async query(q: { pk: string; prefix?: string; from?: string; to?: string; projection?: boolean; fields?: readonly string[] }): Promise<EvidenceItem[]> {
+  private async query(
+    q: { pk: string; prefix?: string; from?: string; to?: string; projection?: boolean; fields?: readonly string[] },
+    kept: (item: EvidenceItem) => EvidenceItem = (item) => item,
+  ): Promise<EvidenceItem[]> {
     const items: EvidenceItem[] = [];
     await this.queryPages(q, (page) => {
-      for (const item of page) items.push(item);
+      for (const item of page) items.push(kept(item));
     });
     // With staged items after the pages, back to the table's order.
     if (this.stage?.dirty.has(q.pk)) items.sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0));
@@ -1499,6 +1504,25 @@ export interface SnapshotReads {
   scopes: ScopeReads[];
   inventory: Inventory;
   coverage: CoverageDay[];
+  /** The one copy of the strings the items repeat (their partition, scope, cluster…). */
+  strings: StringPool;
+}
+
+/**
+ * Queries of a snapshot in flight at once. The store answers one at a time; more only hold more
+ * pages in memory on both sides: at 20,000 namespaces, all of a snapshot's queries at once (45)
+ * held up to 57 MB of pages in transit.
+ */
+const SNAPSHOT_READ_CONCURRENCY = 4;
+
+/**
+ * An item as a snapshot keeps it: without the tags of the batches merged into it (a writer's
+ * bookkeeping, no evidence), its recurring strings shared. At 20,000 namespaces the snapshot's items
+ * took 106 MB of heap as read, 53 MB kept this way: each page's strings are new copies of the
+ * partition key, scope, cluster ARN… of every item.
+ */
+function keptForSnapshot(item: EvidenceItem, strings: StringPool): EvidenceItem {
+  return strings.share(untagged(item), RECURRING_ITEM_FIELDS);
 }
 
 /**
