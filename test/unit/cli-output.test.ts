@@ -13,7 +13,7 @@ import { requireMatches, withFilterOptions } from '../../functions/local/cli/fil
 import type { Io } from '../../functions/local/cli/io';
 import { wrapProse } from '../../functions/local/cli/main';
 import { parseTime } from '../../functions/local/cli/options';
-import { csvRows, jsonDocument, outputFormat, SCHEMA_VERSION, useColour, yamlDocument } from '../../functions/local/cli/output';
+import { csvRows, jsonDocument, jsonDocumentLines, outputFormat, SCHEMA_VERSION, useColour, yamlDocument } from '../../functions/local/cli/output';
 import { displayWidth, table } from '../../functions/local/cli/render';
 
 const RAW = /[\u0000-\u0008\u000b-\u001a\u001c-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/;
@@ -94,6 +94,19 @@ describe('documents', () => {
     expect(yaml).not.toMatch(RAW);
     expect(yaml).not.toContain('&');
     expect(parseYaml(yaml)).toEqual({ schemaVersion: SCHEMA_VERSION, ...doc });
+  });
+
+  it.each([
+    ['rows of nested values', { namespaces: [{ a: [1, { b: [] }], c: {} }, { d: 'x\ny\u001b[2J' }], clusters: [], n: 2 }],
+    ['what JSON.stringify leaves out or writes as null', { gone: undefined, fn: () => 1, list: [undefined, () => 1, null, 'a'], d: new Date(0) }],
+    ['a lone element, astral and unsafe characters', { rows: [{ s: '\u{e0041}\u202e' }] }],
+    ['nothing but the version', {}],
+  ])('json written a line group at a time is the same text (%s)', (_case, doc: Record<string, unknown>) => {
+    const pieces = [...jsonDocumentLines(doc)];
+    expect(pieces.join('\n')).toBe(jsonDocument(doc));
+    // each element of a top-level array is a piece of its own: the text is never built whole
+    const rows = Object.values(doc).filter(Array.isArray).reduce((n, a) => n + a.length, 0);
+    expect(pieces.length).toBeGreaterThanOrEqual(rows + 2);
   });
 
   it('csv is RFC 4180 with formula-looking text neutralised', () => {

@@ -7,6 +7,12 @@ import type { Readable, Writable } from 'node:stream';
  */
 export interface Io {
   out(line: string): void;
+  /**
+   * While what `out` wrote waits to leave the process (a pipe whose reader is slower), resolves
+   * once it has; undefined when nothing waits. A long document written a piece at a time asks after
+   * each piece, so that it is never all queued in memory.
+   */
+  drained?(): Promise<void> | undefined;
   err(line: string): void;
   /** Standard input, for `-` arguments. */
   stdin: Readable;
@@ -52,6 +58,7 @@ function quietOnClosedPipe(): void {
 
 export const processIo = (): Io => (quietOnClosedPipe(), {
   out: (line) => process.stdout.write(`${line}\n`),
+  drained: () => (process.stdout.writableNeedDrain ? drainOf(process.stdout) : undefined),
   err: (line) => process.stderr.write(`${line}\n`),
   stdin: process.stdin,
   progressStream: process.stderr,
@@ -66,6 +73,17 @@ export const processIo = (): Io => (quietOnClosedPipe(), {
   page: pageThrough,
   invocation: invocationOf(process.env),
 });
+
+/** Resolves when `stream` has written what it queued, or can write no more (closed, failed). */
+function drainOf(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done).off('close', done).off('error', done);
+      resolve();
+    };
+    stream.on('drain', done).on('close', done).on('error', done);
+  });
+}
 
 /**
  * Writes `text` to the pager's stdin (a shell command line, as git runs $PAGER) and waits for it

@@ -59,6 +59,44 @@ export function jsonDocument(doc: Record<string, unknown>): string {
   return jsonSafe({ schemaVersion: SCHEMA_VERSION, ...doc }, 2);
 }
 
+/**
+ * `jsonDocument(doc)` in pieces of whole lines, `pieces.join('\n')` being that text: a top-level
+ * array is written an element at a time. At 20,000 namespaces `readiness --json` is 38 MB of text,
+ * which as one string (and the pieces JSON.stringify builds it from) was the run's peak.
+ */
+export function* jsonDocumentLines(doc: Record<string, unknown>): Generator<string> {
+  const whole: Record<string, unknown> = { schemaVersion: SCHEMA_VERSION, ...doc };
+  const members = Object.keys(whole).filter((k) => !unwritten(whole[k]));
+  if (members.length === 0) {
+    yield '{}';
+    return;
+  }
+  yield '{';
+  for (const [i, k] of members.entries()) {
+    const value = whole[k];
+    const comma = i < members.length - 1 ? ',' : '';
+    const name = `  ${jsonSafe(k)}: `;
+    if (!Array.isArray(value) || value.length === 0) {
+      yield `${name}${indented(jsonSafe(value, 2), '  ')}${comma}`;
+      continue;
+    }
+    yield `${name}[`;
+    for (const [j, element] of value.entries()) {
+      // an element JSON.stringify cannot write (undefined, a function) is null in an array
+      const text = unwritten(element) ? 'null' : jsonSafe(element, 2);
+      yield `    ${indented(text, '    ')}${j < value.length - 1 ? ',' : ''}`;
+    }
+    yield `  ]${comma}`;
+  }
+  yield '}';
+}
+
+/** What JSON.stringify leaves out of an object (and writes as null in an array). */
+const unwritten = (value: unknown): boolean => value === undefined || typeof value === 'function' || typeof value === 'symbol';
+
+/** JSON text nested `by` deeper: its line breaks are all structural (a string's are escaped). */
+const indented = (text: string, by: string): string => text.replaceAll('\n', `\n${by}`);
+
 /** The same document as YAML (the `yaml` package, YAML 1.2), with `schemaVersion` first. */
 export function yamlDocument(doc: Record<string, unknown>): string {
   const text = stringify({ schemaVersion: SCHEMA_VERSION, ...doc }, (_key, value: unknown) => {
@@ -160,7 +198,18 @@ export function printRows(io: Io, format: 'csv' | 'md', head: readonly string[],
   io.out(format === 'csv' ? csvRows(head, rows) : mdRows(head, rows));
 }
 
-/** Prints a document as json or yaml. */
-export function printDocument(io: Io, format: 'json' | 'yaml', doc: Record<string, unknown>): void {
-  io.out(format === 'json' ? jsonDocument(doc) : yamlDocument(doc));
+/**
+ * Prints a document as json or yaml. JSON goes out a piece at a time, waiting for a slow reader
+ * (a pipe) to take each one: written at once, or without waiting, all of it sat in memory.
+ */
+export async function printDocument(io: Io, format: 'json' | 'yaml', doc: Record<string, unknown>): Promise<void> {
+  if (format === 'yaml') {
+    io.out(yamlDocument(doc));
+    return;
+  }
+  for (const lines of jsonDocumentLines(doc)) {
+    io.out(lines);
+    const drained = io.drained?.();
+    if (drained !== undefined) await drained;
+  }
 }

@@ -65,7 +65,7 @@ export function alertsCommand(program: Command, io: Io): void {
         const view = openView(io, flags);
         try {
           if (format === 'json' || format === 'yaml') {
-            printDocument(view.io, format, { since: sinceIso, until: now.toISOString(), total: inWindow.length, alerts: selected });
+            await printDocument(view.io, format, { since: sinceIso, until: now.toISOString(), total: inWindow.length, alerts: selected });
           } else if (format === 'csv' || format === 'md') {
             printRows(view.io, format, ALERT_COLUMNS, selected.map(alertRecord));
           } else if (flags.details) {

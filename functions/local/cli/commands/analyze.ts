@@ -131,7 +131,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
           const older = rejects.rotated ? ` (older ones moved to ${displaySafe(path.relative(io.cwd, rejects.rotatedFile))})` : '';
           io.err(`${plural(rejects.count, 'rejection')} appended to ${displaySafe(path.relative(io.cwd, rejects.file))}${older}`);
         }
-        if (format !== 'table') printDocument(io, format, { ...summary, storeRequests: requests.counts(), store: where, alerts: raised, deliveryFailures: failures });
+        if (format !== 'table') await printDocument(io, format, { ...summary, storeRequests: requests.counts(), store: where, alerts: raised, deliveryFailures: failures });
         else {
           printSummary(summary, where, io);
           if (summary.s3) printS3Summary(summary.s3, io);

@@ -185,7 +185,7 @@ export async function runTrailCommand(flags: TrailFlags, io: Io, setExit: (code:
       const label = flags.athena ? `Athena over ${location}` : `CloudTrail Lake ${eventDataStoreId(flags.lake!)}`;
       if (format !== 'table') {
         const { files: slices, ...summary } = result.summary;
-        printDocument(io, format, {
+        await printDocument(io, format, {
           ...summary,
           source: label,
           days,

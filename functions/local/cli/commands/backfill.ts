@@ -204,7 +204,7 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
               return { ...(many ? { account: account.label } : {}), ...summary, pages, slices, days, regions: result.regions, stopped: result.stopped };
             });
             const stopped = results.some((r) => r.result.stopped);
-            printDocument(
+            await printDocument(
               io,
               format,
               many || documents.length !== 1

@@ -61,7 +61,7 @@ export function classifyCommand(program: Command, io: Io, setExit: (code: number
           }
         }
       }
-      if (format !== 'jsonl') printDocument(io, format, { events });
+      if (format !== 'jsonl') await printDocument(io, format, { events });
       if (unreadable > 0) setExit(2);
       else if (opts.strict && rejected > 0) setExit(1);
     });

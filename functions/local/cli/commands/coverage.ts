@@ -61,7 +61,7 @@ export function coverageCommand(program: Command, io: Io): void {
         const coverage = all.filter((c) => !account || account(c.account));
         const view = openView(io, flags);
         try {
-          if (format === 'json' || format === 'yaml') printDocument(view.io, format, { asOf: asOf.toISOString(), coverage });
+          if (format === 'json' || format === 'yaml') await printDocument(view.io, format, { asOf: asOf.toISOString(), coverage });
           else if (format === 'csv' || format === 'md') {
             printRows(view.io, format, ['account', 'region', 'from', 'through', 'holes', 'sources'], coverage.map((c) => [c.account, c.region, c.from, c.through, c.gaps.map((g) => `${g.from}/${g.to}`).join(' '), c.sources.join(' ')]));
           } else printCoverage(coverage, asOf, view.io, view);

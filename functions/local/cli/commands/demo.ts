@@ -87,7 +87,7 @@ export function demoCommand(program: Command, io: Io): void {
         const lateSummary = await analyzePaths({ paths: [written.lateDir!], store, policy: defaultPolicy(), now: io.now, onAlerts });
         const report = await readinessReport(store, { asOf: end, soakDays: 14, activeHours: 24 });
         if (format !== 'table') {
-          printDocument(io, format, { summary, lateSummary, readinessWithHole: withHole, readiness: report, alerts: raised });
+          await printDocument(io, format, { summary, lateSummary, readinessWithHole: withHole, readiness: report, alerts: raised });
           return;
         }
         printSummary(summary, rel, io);

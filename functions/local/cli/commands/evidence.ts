@@ -65,7 +65,7 @@ export function evidenceCommand(program: Command, io: Io): void {
         const evidence = await namespaceEvidence(store, flags.cluster, flags.namespace, io);
         const view = openView(io, flags);
         try {
-          if (format === 'json' || format === 'yaml') printDocument(view.io, format, { ...evidence });
+          if (format === 'json' || format === 'yaml') await printDocument(view.io, format, { ...evidence });
           else if (format === 'csv' || format === 'md') {
             printRows(view.io, format, ['day', 'irsa', 'irsa_failed', 'pod_identity', 'pod_identity_failed'], evidence.days.map((d) => [d.day, d.irsa, d.irsaFailed, d.podIdentity, d.podIdentityFailed]));
           } else printEvidence(evidence, view.io, { ...view, wide: format === 'wide' });

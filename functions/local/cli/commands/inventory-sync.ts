@@ -132,7 +132,7 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
       const accountsDoc = many ? { accounts: { read: result.read.map((s) => s.label), notRead } } : {};
 
       if (result.read.length === 0) {
-        if (format !== 'table') printDocument(io, format, { stored: false, clusters: 0, inventory: result.inventory, problems: result.problems, ...accountsDoc });
+        if (format !== 'table') await printDocument(io, format, { stored: false, clusters: 0, inventory: result.inventory, problems: result.problems, ...accountsDoc });
         printAccountProblems(notRead, [], io);
         io.err('no account could be read: nothing stored');
         setExit(2);
@@ -140,7 +140,7 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
       }
       if (result.clusters === 0 && result.problems.length > 0) {
         // Nothing was read: store nothing, say why.
-        if (format !== 'table') printDocument(io, format, { stored: false, clusters: 0, inventory: result.inventory, problems: result.problems, ...accountsDoc });
+        if (format !== 'table') await printDocument(io, format, { stored: false, clusters: 0, inventory: result.inventory, problems: result.problems, ...accountsDoc });
         printProblems(result.problems, io);
         printAccountProblems(notRead, result.read, io);
         io.err(`no cluster could be read in ${regions.join(', ')}: nothing stored`);
@@ -160,7 +160,7 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
         await store.saveInventory(result.inventory);
         const placement = await placeParkedAlerts(store, localDir, io);
         if (format !== 'table') {
-          printDocument(io, format, { stored: true, store: where, clusters: result.clusters, inventory: result.inventory, problems: result.problems, ...accountsDoc });
+          await printDocument(io, format, { stored: true, store: where, clusters: result.clusters, inventory: result.inventory, problems: result.problems, ...accountsDoc });
         } else {
           io.out(
             `synced ${plural(result.clusters, 'cluster')}, ${plural(result.inventory.associations.length, 'association')}, ` +

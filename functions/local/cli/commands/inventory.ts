@@ -55,7 +55,7 @@ export function inventoryCommand(program: Command, io: Io): void {
       await withStore(flags, io, async ({ store, where, localDir }) => {
         const merged = await store.saveInventory(parsed);
         const placement = await placeParkedAlerts(store, localDir, io);
-        if (format !== 'table') printDocument(io, format, { ...merged });
+        if (format !== 'table') await printDocument(io, format, { ...merged });
         else {
           io.out(
             `imported ${plural(parsed.clusters.length, 'cluster')}, ${plural(parsed.associations.length, 'association')}, ` +
@@ -85,7 +85,7 @@ export function inventoryCommand(program: Command, io: Io): void {
               ...(all.addons ? { addons: all.addons.filter((a) => cluster(a.cluster) || (a.clusterArn !== null && cluster(a.clusterArn))) } : {}),
             }
           : all;
-        if (format !== 'table') printDocument(io, format, { ...stored });
+        if (format !== 'table') await printDocument(io, format, { ...stored });
         else printInventory(stored, io);
       }, { write: false });
     });

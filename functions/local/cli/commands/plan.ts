@@ -90,7 +90,7 @@ export function planCommand(program: Command, io: Io): void {
           try {
             if (format === 'json' || format === 'yaml') {
               const selection = describeFilters(flags);
-              printDocument(view.io, format, { ...plan, ...(selection ? { filters: report.filters } : {}) });
+              await printDocument(view.io, format, { ...plan, ...(selection ? { filters: report.filters } : {}) });
             } else {
               const text = format === 'sh' ? renderPlanScript(plan) : format === 'md' ? renderPlanMarkdown(plan, { byOwner: flags.by === 'owner' }) : renderPlanText(plan, { byOwner: flags.by === 'owner' });
               view.io.out(text.replace(/\n$/, ''));

@@ -88,7 +88,7 @@ export function readinessCommand(program: Command, io: Io, setExit: (code: numbe
         const report = selectReadiness(full, flags, io);
         const view = openView(io, flags);
         try {
-          if (format === 'json' || format === 'yaml') printDocument(view.io, format, { ...report });
+          if (format === 'json' || format === 'yaml') await printDocument(view.io, format, { ...report });
           else if (format === 'csv' || format === 'md') printRows(view.io, format, NAMESPACE_COLUMNS, report.namespaces.map(namespaceRecord));
           else {
             printReadiness(report, view.io, {
