@@ -1554,7 +1554,7 @@ const guardExpiry = (e: IdentityEvent) => Math.floor(Date.parse(e.eventTime) / 1
 export interface StageLimits {
   /** Staged journals (at most TAG_LIMIT / 2: an item keeps that many batches' tags). */
   maxJournals: number;
-  /** Changed items held: memory grows with them (a few hundred bytes each). */
+  /** Changed items held: memory grows with them (~0.9 KB each). */
   maxItems: number;
   /** Staged eventIDs (the claims' view of what is counted). */
   maxEvents: number;
@@ -1565,11 +1565,18 @@ export interface StageLimits {
 }
 
 /**
- * A run of up to 16 journals of 20,000 events (320,000 events), 100,000 changed items, or 10
- * minutes. The fleet preset (240,677 events in 5,582 service accounts over 30 days) fits in one
- * or two stages; memory stays bounded by the limits, not by the run.
+ * A run of up to 16 journals of 20,000 events (320,000 events), 400,000 changed items, or 10
+ * minutes. The fleet preset (240,677 events, ~34,000 items) fits in one or two stages, and so do
+ * 20,000 namespaces (~110,000 items). A staged item costs ~0.9 KB of heap (the stage's retained
+ * size over its items at 20,000 namespaces): these limits bound the stage near 360 MB, where
+ * 100,000 and 200,000 bounded it near 90. They were those, and at 20,000 and 40,000 namespaces the
+ * stages that spilled cost more than they saved: measured on the same inputs, 100,000/200,000 gave
+ * 75–87 s and 260 s, 25.7 and 50.6 write requests per 1,000 events, peaks 727–750 MB and 1,039 MB;
+ * these give 59 s and 166 s, 18.0 and 25.9, 732 and 1,081 MB. A spilled stage writes items out to
+ * write them again in its next stage, and forgets them to read them again; that traffic holds memory
+ * too (30,000/30,000 at 20,000 namespaces: 188 s, 944 MB).
  */
-export const DEFAULT_STAGE_LIMITS: StageLimits = { maxJournals: 16, maxItems: 100_000, maxEvents: 400_000, maxAgeMs: 10 * 60_000, maxKnown: 200_000 };
+export const DEFAULT_STAGE_LIMITS: StageLimits = { maxJournals: 16, maxItems: 400_000, maxEvents: 400_000, maxAgeMs: 10 * 60_000, maxKnown: 800_000 };
 
 interface Stage {
   limits: StageLimits;
