@@ -13,7 +13,7 @@ import { requireMatches, withFilterOptions } from '../../functions/local/cli/fil
 import type { Io } from '../../functions/local/cli/io';
 import { wrapProse } from '../../functions/local/cli/main';
 import { parseTime } from '../../functions/local/cli/options';
-import { csvRows, jsonDocument, jsonDocumentLines, outputFormat, SCHEMA_VERSION, useColour, yamlDocument } from '../../functions/local/cli/output';
+import { csvRows, jsonDocument, jsonDocumentLines, outputFormat, printDocument, SCHEMA_VERSION, useColour, yamlDocument } from '../../functions/local/cli/output';
 import { displayWidth, table } from '../../functions/local/cli/render';
 
 const RAW = /[\u0000-\u0008\u000b-\u001a\u001c-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/;
@@ -107,6 +107,29 @@ describe('documents', () => {
     // each element of a top-level array is a piece of its own: the text is never built whole
     const rows = Object.values(doc).filter(Array.isArray).reduce((n, a) => n + a.length, 0);
     expect(pieces.length).toBeGreaterThanOrEqual(rows + 2);
+  });
+
+  it('json waits for a slow reader after each piece instead of queuing the document', async () => {
+    const written: string[] = [];
+    let release: (() => void) | undefined;
+    const io = {
+      out: (line: string) => void written.push(line),
+      // the reader is behind after every piece until released
+      drained: () => new Promise<void>((resolve) => (release = resolve)),
+    } as unknown as Io;
+    const doc = { rows: [{ a: 1 }, { b: 2 }, { c: 3 }] };
+    const printing = printDocument(io, 'json', doc);
+    await new Promise((r) => setImmediate(r));
+    expect(written).toEqual(['{']);
+    for (let waited = 1; release !== undefined; waited++) {
+      const next = release;
+      release = undefined;
+      next();
+      await new Promise((r) => setImmediate(r));
+      expect(written).toHaveLength(Math.min(waited + 1, [...jsonDocumentLines(doc)].length));
+    }
+    await printing;
+    expect(written.join('\n')).toBe(jsonDocument(doc));
   });
 
   it('csv is RFC 4180 with formula-looking text neutralised', () => {
