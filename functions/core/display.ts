@@ -58,8 +58,46 @@ const JSON_UNSAFE = /[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]|(?! )\p{Zs}/gu;
  * terminal would act on.
  */
 export function jsonSafe(value: unknown, indent?: number): string {
+  return safeJsonText(JSON.stringify(value, null, indent));
+}
+
+/**
+ * `jsonSafe(value)` in pieces that, joined, are its text: up to `depth` levels of arrays and plain
+ * objects are written a member at a time, so that megabytes of JSON are never one string (which
+ * JSON.stringify builds in a buffer that grows by doubling). A piece never splits a string, so
+ * each is made safe on its own.
+ */
+export function* jsonSafePieces(value: unknown, depth: number): Generator<string> {
+  if (depth <= 0 || value === null || typeof value !== 'object' || typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    yield safeJsonText(JSON.stringify(value));
+    return;
+  }
+  if (Array.isArray(value)) {
+    yield '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) yield ',';
+      // what JSON.stringify cannot write is null in an array
+      yield* jsonSafePieces(unwritable(value[i]) ? null : value[i], depth - 1);
+    }
+    yield ']';
+    return;
+  }
+  yield '{';
+  let first = true;
+  for (const [key, member] of Object.entries(value)) {
+    if (unwritable(member)) continue;
+    yield `${first ? '' : ','}${safeJsonText(JSON.stringify(key))}:`;
+    first = false;
+    yield* jsonSafePieces(member, depth - 1);
+  }
+  yield '}';
+}
+
+const unwritable = (value: unknown): boolean => value === undefined || typeof value === 'function' || typeof value === 'symbol';
+
+function safeJsonText(json: string): string {
   // An astral character (a Unicode tag) is written as its two UTF-16 halves, as JSON spells it.
-  return JSON.stringify(value, null, indent).replace(JSON_UNSAFE, (ch) =>
+  return json.replace(JSON_UNSAFE, (ch) =>
     ch
       .split('')
       .map((unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { displaySafe, jsonSafe, shellCommand, shellQuote } from '../../functions/core/display';
+import { displaySafe, jsonSafe, jsonSafePieces, shellCommand, shellQuote } from '../../functions/core/display';
 import { HOSTILE_NAMES, RAW_UNSAFE, shellWords } from '../support/hostile';
 
 describe('displaySafe', () => {
@@ -75,5 +75,23 @@ describe('jsonSafe', () => {
     }
     expect(jsonSafe('Rôle 東京 ✅')).toBe('"Rôle 東京 ✅"');
     expect(jsonSafe('a\u202eb\u{e0041}')).toBe('"a\\u202eb\\udb40\\udc41"');
+  });
+
+  it('in pieces is the same text, whatever the depth it opens', () => {
+    const value = {
+      names: HOSTILE_NAMES,
+      rows: [[1, 'a\u202e', null], [], [{ k: undefined, f: () => 1, d: new Date(0) }]],
+      holes: [undefined, () => 1, Symbol('s')],
+      empty: {},
+      gone: undefined,
+      [`key\u2028`]: 'x',
+    };
+    for (const depth of [0, 1, 2, 3, 8]) {
+      const pieces = [...jsonSafePieces(value, depth)];
+      expect(pieces.join('')).toBe(jsonSafe(value));
+      // opened levels come out a member at a time
+      if (depth >= 2) expect(pieces.length).toBeGreaterThan(Object.keys(value).length + value.rows.length);
+    }
+    expect([...jsonSafePieces('Rôle\u{e0041}', 3)]).toEqual([jsonSafe('Rôle\u{e0041}')]);
   });
 });
