@@ -92,3 +92,40 @@ describe('DynamoEvidenceStore.detectionState', () => {
     expect(whole.namespaces.get(`${CLUSTER_ARN}|ns-new-1`)).toEqual({ firstPodIdentity: null, lastIrsa: null });
   });
 });
+
+describe('DynamoEvidenceStore.detectionState while a first run stages', () => {
+  it("answers the roles' and spikes' state from the stage, asking the table for none of it", async () => {
+    // GIVEN the only writer staging a first run into a table with no evidence, one batch merged
+    const store = new DynamoEvidenceStore({ client: embedded.client, tableName: 'detection-staged', singleWriter: true });
+    await store.ensureTable();
+    const reference = new MemoryStore();
+    const all = events();
+    store.stageWrites();
+    await ingestBatch(all, store, NOW, { policy: POLICY, inventory: INVENTORY, port: store });
+    await ingestBatch(all, reference, NOW, { policy: POLICY, inventory: INVENTORY, port: reference });
+
+    // WHEN the next batch asks for the same state
+    const needs = detectionNeeds(all, INVENTORY, POLICY);
+    expect(needs.roles.length + needs.spikes.length).toBeGreaterThan(0);
+    let keyedReads = 0;
+    embedded.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'BatchGetItemCommand') keyedReads += 1;
+        return next(args);
+      },
+      { step: 'initialize', name: 'keyed-read-probe' },
+    );
+    let staged: DetectionState;
+    try {
+      staged = await store.detectionState(needs, INVENTORY);
+    } finally {
+      embedded.client.middlewareStack.remove('keyed-read-probe');
+    }
+
+    // THEN nothing was asked of the table, and the state is what a store that reads gives
+    expect(keyedReads).toBe(0);
+    expect(comparable(staged)).toEqual(comparable(await reference.detectionState(needs, INVENTORY)));
+    expect(staged.roleFirstSeen.size).toBeGreaterThan(0);
+    await store.endStaging();
+  });
+});
