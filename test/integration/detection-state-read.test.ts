@@ -66,14 +66,21 @@ const comparable = (s: DetectionState) => ({
   nodeRoleClusters: [...s.nodeRoleClusters].sort(),
 });
 
+/** `events()` ingested into a new table (by its only writer, staging or not) and into the in-memory reference. */
+async function storedWithReference(tableName: string, options: { staged: boolean }) {
+  const store = new DynamoEvidenceStore({ client: embedded.client, tableName, singleWriter: true });
+  await store.ensureTable();
+  if (options.staged) store.stageWrites();
+  const reference = new MemoryStore();
+  const all = events();
+  await ingestBatch(all, store, NOW, { policy: POLICY, inventory: INVENTORY, port: store });
+  await ingestBatch(all, reference, NOW, { policy: POLICY, inventory: INVENTORY, port: reference });
+  return { store, reference, all };
+}
+
 describe('DynamoEvidenceStore.detectionState', () => {
   it('reads the same state whether a scope is read whole or a namespace at a time', async () => {
-    const store = new DynamoEvidenceStore({ client: embedded.client, tableName: 'detection-read', singleWriter: true });
-    await store.ensureTable();
-    const reference = new MemoryStore();
-    const all = events();
-    await ingestBatch(all, store, NOW, { policy: POLICY, inventory: INVENTORY, port: store });
-    await ingestBatch(all, reference, NOW, { policy: POLICY, inventory: INVENTORY, port: reference });
+    const { store, reference, all } = await storedWithReference('detection-read', { staged: false });
 
     // Namespaces never seen are asked too: they have no state.
     const unseen = ['ns-new-1', 'ns-new-2'].map((namespace) => ({ place: CLUSTER_ARN, namespace, scopes: [`issuer:${ISSUER}`, `cluster:${CLUSTER_ARN}`] }));
@@ -96,13 +103,7 @@ describe('DynamoEvidenceStore.detectionState', () => {
 describe('DynamoEvidenceStore.detectionState while a first run stages', () => {
   it("answers the roles' and spikes' state from the stage, asking the table for none of it", async () => {
     // GIVEN the only writer staging a first run into a table with no evidence, one batch merged
-    const store = new DynamoEvidenceStore({ client: embedded.client, tableName: 'detection-staged', singleWriter: true });
-    await store.ensureTable();
-    const reference = new MemoryStore();
-    const all = events();
-    store.stageWrites();
-    await ingestBatch(all, store, NOW, { policy: POLICY, inventory: INVENTORY, port: store });
-    await ingestBatch(all, reference, NOW, { policy: POLICY, inventory: INVENTORY, port: reference });
+    const { store, reference, all } = await storedWithReference('detection-staged', { staged: true });
 
     // WHEN the next batch asks for the same state
     const needs = detectionNeeds(all, INVENTORY, POLICY);
