@@ -23,6 +23,8 @@
  * idempotent under replay and commutative across sources and writers.
  */
 
+import { isoTime as iso } from './iso-time';
+
 export type CoverageSource = 'files' | 'backfill' | 'live';
 export const COVERAGE_SOURCES: readonly CoverageSource[] = ['files', 'backfill', 'live'];
 
@@ -300,5 +302,4 @@ export function describeGap([s, e]: Interval): string {
   return `${fmt(s)}..${fmt(e)} UTC`;
 }
 
-const iso = (t: number): string => new Date(t).toISOString().replace('.000Z', 'Z');
 const isoDay = (t: number): string => new Date(t).toISOString().slice(0, 10);

@@ -1,5 +1,6 @@
 import { UNTOLD, type IdentityEvent, type Normalized, type Outcome, type RejectReason, type SkipReason } from './identity-event';
 import type { NodeRoleMatcher } from './node-roles';
+import { isoTime as iso } from './iso-time';
 
 /**
  * One CloudTrail record → one IdentityEvent, a skip (out of scope) or a typed rejection. Never throws.
@@ -280,7 +281,6 @@ function digits(t: string, from: number, length: number): number {
   return n;
 }
 
-const iso = (millis: number): string => new Date(millis).toISOString().replace('.000Z', 'Z');
 
 function daysInMonth(year: number, month: number): number {
   if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;

@@ -16,6 +16,7 @@ import { roleName } from './keys';
 
 export { roleName };
 import type { Inventory, InventoryCluster } from './inventory';
+import { isoTime as iso } from './iso-time';
 
 /**
  * Readiness verdicts, as of a time the caller gives (the core never reads the clock).
@@ -856,7 +857,6 @@ function groupByType(items: EvidenceItem[]): Map<string, EvidenceItem[]> {
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 const time = (v: unknown): number | null => (typeof v === 'string' ? Date.parse(v) : null);
-const iso = (t: number): string => new Date(t).toISOString().replace('.000Z', 'Z');
 const isoOrNull = (t: number | null): string | null => (t === null ? null : iso(t));
 const min = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 const max = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));

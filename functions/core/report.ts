@@ -17,6 +17,7 @@ import {
   type ServiceAccountEvidence,
   type Verdict,
 } from './readiness';
+import { isoTime as iso } from './iso-time';
 
 /**
  * The straggler report: who still assumes roles through IRSA, what each of them should do next,
@@ -830,6 +831,5 @@ function compare(previous: ReportSummary | null, current: ReportSummary): Report
 }
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
-const iso = (t: number): string => new Date(t).toISOString().replace('.000Z', 'Z');
 const shortDay = (t: string): string => t.slice(0, 10);
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
