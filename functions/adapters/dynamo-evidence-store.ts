@@ -981,8 +981,8 @@ export class DynamoEvidenceStore implements EvidencePort {
         new ScanCommand({
           TableName: this.tableName,
           ProjectionExpression: 'pk',
-          FilterExpression: 'begins_with(pk, :scope) OR begins_with(pk, :role) OR begins_with(pk, :spike)',
-          ExpressionAttributeValues: { ':scope': 'SCOPE', ':role': 'ROLE#', ':spike': 'SPIKE#' },
+          FilterExpression: EVIDENCE_PK_PREFIXES.map((_, i) => `begins_with(pk, :p${i})`).join(' OR '),
+          ExpressionAttributeValues: Object.fromEntries(EVIDENCE_PK_PREFIXES.map((prefix, i) => [`:p${i}`, prefix])),
           ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
@@ -1497,7 +1497,7 @@ export class DynamoEvidenceStore implements EvidencePort {
   }
 }
 
-/** One scope's items as `snapshotReads` read them; `days`: its per-namespace daily counts, once read. */
+/** One scope's items as `snapshotReads` read them (`keptForSnapshot`); `days`: its per-namespace daily counts, once read. */
 export interface ScopeReads {
   scope: EvidenceItem;
   items: EvidenceItem[];
@@ -1548,7 +1548,7 @@ export function snapshotOf(reads: SnapshotReads, options: { fromDay: string; nam
     for (const item of s.items) if (options.fromDay === reads.fromDay || inRange(item)) items.push(item);
     if (options.namespaceDays && s.days !== null) for (const item of s.days) items.push(item);
   }
-  return { items: items.map(untagged), inventory: reads.inventory, coverage: reads.coverage };
+  return { items, inventory: reads.inventory, coverage: reads.coverage };
 }
 
 const key = (pk: string, sk: string) => ({ pk, sk });
@@ -1788,8 +1788,12 @@ const chunkBatch = (sk: string) => sk.slice(2, sk.lastIndexOf('#'));
  */
 const alertsPk = (alert: Alert) => `ALERTS#${(/^\d{4}-\d{2}/.test(alert.window) ? alert.window : alert.firstEventTime).slice(0, 7)}`;
 const itemKey = (item: { pk: string; sk: string }) => `${item.pk}\u0000${item.sk}`;
-/** The partitions a delta merges into, and the stage holds whole while `holdsAllEvidence`: what `holdsEvidence` scans for. */
-const isEvidencePk = (pk: string): boolean => pk.startsWith('SCOPE') || pk.startsWith('ROLE#') || pk.startsWith('SPIKE#');
+/**
+ * The partitions a delta merges into (`SCOPES` and `SCOPE#…`, `ROLE#…`, `SPIKE#…`): what
+ * `holdsEvidence` scans for, and what the stage holds whole while `holdsAllEvidence`.
+ */
+const EVIDENCE_PK_PREFIXES = ['SCOPE', 'ROLE#', 'SPIKE#'] as const;
+const isEvidencePk = (pk: string): boolean => EVIDENCE_PK_PREFIXES.some((prefix) => pk.startsWith(prefix));
 
 /**
  * The same item but for its version and batch tags: null and absent alike, maps in any key order

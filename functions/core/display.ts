@@ -93,7 +93,8 @@ export function* jsonSafePieces(value: unknown, depth: number): Generator<string
   yield '}';
 }
 
-const unwritable = (value: unknown): boolean => value === undefined || typeof value === 'function' || typeof value === 'symbol';
+/** What JSON.stringify leaves out of an object (and writes as null in an array). */
+export const unwritable = (value: unknown): boolean => value === undefined || typeof value === 'function' || typeof value === 'symbol';
 
 function safeJsonText(json: string): string {
   // An astral character (a Unicode tag) is written as its two UTF-16 halves, as JSON spells it.

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { Scalar, stringify } from 'yaml';
 import { csvField, md } from '../../core/report-render';
-import { jsonSafe } from '../../core/display';
+import { jsonSafe, unwritable } from '../../core/display';
 import { SCHEMA_VERSION } from '../../core/schema-version';
 import { UsageError, type Io } from './io';
 import { displaySafe, table, type Cell } from './render';
@@ -66,7 +66,7 @@ export function jsonDocument(doc: Record<string, unknown>): string {
  */
 export function* jsonDocumentLines(doc: Record<string, unknown>): Generator<string> {
   const whole: Record<string, unknown> = { schemaVersion: SCHEMA_VERSION, ...doc };
-  const members = Object.keys(whole).filter((k) => !unwritten(whole[k]));
+  const members = Object.keys(whole).filter((k) => !unwritable(whole[k]));
   if (members.length === 0) {
     yield '{}';
     return;
@@ -83,16 +83,13 @@ export function* jsonDocumentLines(doc: Record<string, unknown>): Generator<stri
     yield `${name}[`;
     for (const [j, element] of value.entries()) {
       // an element JSON.stringify cannot write (undefined, a function) is null in an array
-      const text = unwritten(element) ? 'null' : jsonSafe(element, 2);
+      const text = unwritable(element) ? 'null' : jsonSafe(element, 2);
       yield `    ${indented(text, '    ')}${j < value.length - 1 ? ',' : ''}`;
     }
     yield `  ]${comma}`;
   }
   yield '}';
 }
-
-/** What JSON.stringify leaves out of an object (and writes as null in an array). */
-const unwritten = (value: unknown): boolean => value === undefined || typeof value === 'function' || typeof value === 'symbol';
 
 /** JSON text nested `by` deeper: its line breaks are all structural (a string's are escaped). */
 const indented = (text: string, by: string): string => text.replaceAll('\n', `\n${by}`);
