@@ -40,13 +40,13 @@ export const handler = async (): Promise<{ key: string }> => {
   const put = async (format: ReportFormat) => {
     const key = `${prefix}/${reportFileName(report.asOf, format)}`;
     await s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: renderReport(report, format, { chartJs }), ContentType: REPORT_MEDIA_TYPES[format] }),
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: await renderReport(report, format, { chartJs }), ContentType: REPORT_MEDIA_TYPES[format] }),
     );
     return key;
   };
   const [html] = await Promise.all([put('html'), put('csv'), put('json')]);
   const link = `https://s3.console.aws.amazon.com/s3/object/${bucket}?prefix=${encodeURIComponent(html)}`;
-  const text = renderReport(report, 'text', { text: { maxBytes: EMAIL_MAX_BYTES } });
+  const text = await renderReport(report, 'text', { text: { maxBytes: EMAIL_MAX_BYTES } });
   await sns.send(
     new PublishCommand({
       TopicArn: topicArn,

@@ -198,8 +198,8 @@ describe('filterReport (the report model)', () => {
 });
 
 describe('schemaVersion in the report JSON', () => {
-  it('the json the scheduled job writes (renderReport) carries the CLI\'s schemaVersion first', () => {
-    const json = renderReport(whole, 'json');
+  it('the json the scheduled job writes (renderReport) carries the CLI\'s schemaVersion first', async () => {
+    const json = await renderReport(whole, 'json');
     const parsed = JSON.parse(json) as Record<string, unknown>;
     expect(Object.keys(parsed)[0]).toBe('schemaVersion');
     expect(parsed['schemaVersion']).toBe(CLI_SCHEMA_VERSION);

@@ -371,7 +371,7 @@ describe.skipIf(OPTED_OUT)('the HTML report of 40 clusters and 20,000 namespaces
   beforeAll(async () => {
     big = fleetOf(sample, 40, 500);
     const started = performance.now();
-    const html = renderHtml(big, { chartJs: await loadChartJs() });
+    const html = await renderHtml(big, { chartJs: await loadChartJs() });
     const renderMs = performance.now() - started;
     bytes = Buffer.byteLength(html, 'utf8');
     file = path.join(work, 'big-report.html');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '../../functions/core/alert';
 import { alertLine, alertText, lookupEventCommand } from '../../functions/core/alert-format';
@@ -271,8 +271,8 @@ describe('report renderers', () => {
     expectNothingRaw(json);
   });
 
-  it('html: nothing raw, every name escaped, copy-paste commands in their shell-quoted form', () => {
-    const html = renderHtml(report, { chartJs: 'window.Chart = function () {};' });
+  it('html: nothing raw, every name escaped, copy-paste commands in their shell-quoted form', async () => {
+    const html = await renderHtml(report, { chartJs: 'window.Chart = function () {};' });
     expectNothingRaw(html);
     expect(html).not.toContain('<img');
     // the rows are data the page renders with textContent: their commands, as shown and copied
@@ -295,12 +295,12 @@ describe('report renderers', () => {
     for (const h of HOSTILE_NAMES) expect(html).toContain(esc(h));
   });
 
-  it('html: the data cannot close its script element, and U+2028 or a comment opener stays inside the string', () => {
+  it('html: the data cannot close its script element, and U+2028 or a comment opener stays inside the string', async () => {
     const value = { name: '</script><script>alert(1)</script><!-- \u2028\u2029 & >' };
     const json = jsonForScript(value);
     expect(json).not.toMatch(/[<>&\u2028\u2029]/);
     expect(JSON.parse(json)).toEqual(value);
-    const html = renderHtml(
+    const html = await renderHtml(
       { ...report, namespaces: report.namespaces.map((n, i) => (i === 0 ? { ...n, namespace: value.name, serviceAccounts: [value.name], reasons: [value.name] } : n)) },
       { chartJs: '' },
     );
@@ -310,9 +310,9 @@ describe('report renderers', () => {
     expect(pageDataOf(html).groups.flatMap((g) => g.ns.map((r) => r[0]))).toContain(displaySafe(value.name));
   });
 
-  it('html: a large page\'s data goes in gzipped, then base64, and reads back to the same rows', () => {
-    const plain = renderHtml(report, { chartJs: '' });
-    const packed = renderHtml(report, { chartJs: '', compressAbove: 0 });
+  it('html: a large page\'s data goes in gzipped, then base64, and reads back to the same rows', async () => {
+    const plain = await renderHtml(report, { chartJs: '' });
+    const packed = await renderHtml(report, { chartJs: '', compressAbove: 0 });
     const element = /<script type="application\/octet-stream" id="cw-data" data-encoding="gzip-base64">([^<]*)<\/script>/.exec(packed);
     expect(element).not.toBeNull();
     expect(element![1]).toMatch(/^[A-Za-z0-9+/]+=*$/);
@@ -320,13 +320,27 @@ describe('report renderers', () => {
     expect(packed.length).toBeLessThan(plain.length);
   });
 
+  it('html: page data of many 64 K chunks is gzipped as it is written, the bytes of gzip on the whole text', async () => {
+    // GIVEN the rows of 4,000 namespaces: megabytes of JSON, written into gzip a chunk at a time
+    const many = { ...report, namespaces: Array.from({ length: 4_000 }, (_, i) => ({ ...report.namespaces[i % report.namespaces.length]!, namespace: `ns-${i}` })) };
+    const plain = await renderHtml(many, { chartJs: '', compressAbove: Number.MAX_SAFE_INTEGER });
+    const packed = await renderHtml(many, { chartJs: '' });
+    const start = plain.indexOf('<script type="application/json" id="cw-data">');
+    const text = plain.slice(plain.indexOf('>', start) + 1, plain.indexOf('</script>', start));
+    expect(text.length).toBeGreaterThan(20 * 65_536);
+    // THEN the packed element is that text, gzipped at level 9 exactly as one call on the whole would
+    const base64 = /data-encoding="gzip-base64">([^<]*)<\/script>/.exec(packed)![1]!;
+    expect(gunzipSync(Buffer.from(base64, 'base64')).toString('utf8')).toBe(text);
+    expect(base64).toBe(gzipSync(Buffer.from(text, 'utf8'), { level: 9 }).toString('base64'));
+  });
+
   it('html: the page\'s script puts every value in as text or an attribute, never as markup', () => {
     expect(CLIENT_JS).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\('(style|on)/);
     expect(CLIENT_JS).toContain('textContent');
   });
 
-  it('html: only the page\'s own scripts and stylesheet run, each allowed by its hash', () => {
-    const html = renderHtml(report, { chartJs: 'window.Chart = function () {};\r\n' });
+  it('html: only the page\'s own scripts and stylesheet run, each allowed by its hash', async () => {
+    const html = await renderHtml(report, { chartJs: 'window.Chart = function () {};\r\n' });
     const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html)![1]!;
     expect(csp).not.toContain('unsafe');
     const directive = (name: string) => csp.split('; ').find((d) => d.startsWith(`${name} `))!.split(' ').slice(1);

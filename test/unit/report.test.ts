@@ -330,8 +330,8 @@ describe('renderers', () => {
     return report;
   }
 
-  it('escapes every value into the HTML: a namespace named <script> stays text', () => {
-    const html = renderHtml(hostileReport(), { chartJs: '/* chart.js */ window.Chart = function () {};' });
+  it('escapes every value into the HTML: a namespace named <script> stays text', async () => {
+    const html = await renderHtml(hostileReport(), { chartJs: '/* chart.js */ window.Chart = function () {};' });
 
     expect(html).not.toContain(hostile);
     expect(html).not.toContain('<img');
@@ -346,8 +346,8 @@ describe('renderers', () => {
     expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//i);
   });
 
-  it('keeps a library source from closing its script element', () => {
-    const html = renderHtml(hostileReport(), { chartJs: 'var s = "</script><script>alert(1)</script>";\n//# sourceMappingURL=chart.umd.js.map' });
+  it('keeps a library source from closing its script element', async () => {
+    const html = await renderHtml(hostileReport(), { chartJs: 'var s = "</script><script>alert(1)</script>";\n//# sourceMappingURL=chart.umd.js.map' });
     expect(html).not.toContain('"</script>');
     expect(html).toContain('"<\\/script><script>alert(1)<\\/script>"');
     expect(html).not.toContain('sourceMappingURL');
@@ -459,7 +459,7 @@ function parseCsv(text: string): string[][] {
 }
 
 describe('evidence through, and what cannot be told', () => {
-  it('says where the evidence ends in every format, and lists UNKNOWN namespaces with their cause first', () => {
+  it('says where the evidence ends in every format, and lists UNKNOWN namespaces with their cause first', async () => {
     // Logs read until 10 days before the as-of: the soaked namespace is UNKNOWN (stale), not READY.
     const { report } = reportOf([pi(30 * DAY, 'billing', 'api'), irsa(26 * DAY, 'billing', 'api')], { readUntil: T - 10 * DAY });
     const through = '2024-05-05 12:00';
@@ -472,7 +472,7 @@ describe('evidence through, and what cannot be told', () => {
     const markdown = renderMarkdown(report);
     expect(markdown).toContain('## Cannot tell (UNKNOWN: 1)');
     expect(markdown).toContain(`evidence through: ${ACCOUNT}/us-east-1 ${through}`);
-    const html = renderHtml(report, { chartJs: '' });
+    const html = await renderHtml(report, { chartJs: '' });
     expect(html).toContain('<section id="unknown">');
     expect(html).toContain(`evidence through: ${ACCOUNT}/us-east-1 ${through}`);
     expect(JSON.parse(renderJson(report)).coverage[0].through).toBe('2024-05-05T12:00:00Z');

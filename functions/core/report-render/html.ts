@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import { createGzip, type Gzip } from 'node:zlib';
 import { displaySafe, jsonSafe, jsonSafePieces } from '../display';
 import { roleName, VERDICT_ORDER, type Verdict } from '../readiness';
 import { NEXT_STEPS, type ReportChanges, type StragglerReport } from '../report';
@@ -37,7 +39,7 @@ const CLASS_SETTER = "document.documentElement.classList.add('js');";
  * Every value from the evidence goes through `esc` (markup) or `displaySafe` then
  * `jsonForScript` (the data); the commands in it are shell-quoted where they are built.
  */
-export function renderHtml(report: StragglerReport, options: HtmlOptions): string {
+export async function renderHtml(report: StragglerReport, options: HtmlOptions): Promise<string> {
   const groups = rowGroups(report);
   const data = pageData(report, groups, { colors: COLORS, maxNamespaceCharts: options.maxNamespaceCharts ?? 1000 });
   const [classSetter, chartJs, client] = [CLASS_SETTER, inlineScript(options.chartJs), CLIENT_JS].map(asParsed) as [string, string, string];
@@ -83,7 +85,7 @@ ${clustersSection(report, groups)}
 </footer>
 </main>
 <script>${chartJs}</script>
-${dataElement(data, options.compressAbove ?? 1_000_000)}
+${await dataElement(data, options.compressAbove ?? 1_000_000)}
 <script>${client}</script>
 </body>
 </html>
@@ -92,25 +94,69 @@ ${dataElement(data, options.compressAbove ?? 1_000_000)}
 
 /**
  * The page data's element. Past `compressAbove` characters it is gzipped and base64-encoded (the
- * page inflates it with DecompressionStream): the rows of 20,000 namespaces, some 14 MB of JSON
- * that repeats its keys, commands and times, take a tenth of that. Either way nothing in the
+ * page inflates it with DecompressionStream): the rows of 20,000 namespaces, some 25 MB of JSON
+ * that repeats its keys, commands and times, take a twentieth of that. Either way nothing in the
  * element can end it: JSON as `jsonForScript` writes it, or base64's 65 characters.
  */
-function dataElement(data: unknown, compressAbove: number): string {
-  // `jsonForScript(data)`, a row at a time: whole, at 20,000 namespaces, it was 25 M characters
-  // (two bytes each, with a `→` in it) and each of its escaping passes another copy.
-  const pieces: Buffer[] = [];
+async function dataElement(data: unknown, compressAbove: number): Promise<string> {
+  // `jsonForScript(data)` a row at a time, and past `compressAbove` into gzip as it comes: whole,
+  // the text of 20,000 namespaces was 25 M characters (two bytes each, with a `→` in it), and its
+  // bytes held whole beside their pieces another 50 MB at the report's peak.
+  const head: string[] = [];
   let length = 0;
+  let packer: GzipPacker | null = null;
   for (const piece of jsonSafePieces(data, 4)) {
     const text = forScript(piece);
+    if (packer !== null) {
+      await packer.write(text);
+      continue;
+    }
+    head.push(text);
     length += text.length;
-    pieces.push(Buffer.from(text, 'utf8'));
+    if (length > compressAbove) {
+      packer = new GzipPacker();
+      for (const held of head.splice(0)) await packer.write(held);
+    }
   }
-  const json = Buffer.concat(pieces);
-  pieces.length = 0;
-  if (length <= compressAbove) return `<script type="application/json" id="cw-data">${json.toString('utf8')}</script>`;
-  const packed = gzipSync(json, { level: 9 }).toString('base64');
+  if (packer === null) return `<script type="application/json" id="cw-data">${head.join('')}</script>`;
+  const packed = (await packer.end()).toString('base64');
   return `<script type="application/octet-stream" id="cw-data" data-encoding="gzip-base64">${packed}</script>`;
+}
+
+/**
+ * Text into gzip (level 9) in chunks of about 64 K characters, waiting whenever zlib asks. The
+ * bytes are those of `gzipSync` on the whole text: deflate without flushes does not depend on how
+ * its input is cut.
+ */
+class GzipPacker {
+  private readonly gzip: Gzip = createGzip({ level: 9 });
+  private readonly out: Buffer[] = [];
+  private pending: string[] = [];
+  private pendingLength = 0;
+
+  constructor() {
+    this.gzip.on('data', (chunk: Buffer) => this.out.push(chunk));
+  }
+
+  async write(text: string): Promise<void> {
+    this.pending.push(text);
+    this.pendingLength += text.length;
+    if (this.pendingLength >= 65_536) await this.flushPending();
+  }
+
+  async end(): Promise<Buffer> {
+    await this.flushPending();
+    this.gzip.end();
+    await finished(this.gzip);
+    return Buffer.concat(this.out);
+  }
+
+  private async flushPending(): Promise<void> {
+    const chunk = this.pending.join('');
+    this.pending = [];
+    this.pendingLength = 0;
+    if (!this.gzip.write(chunk, 'utf8')) await once(this.gzip, 'drain');
+  }
 }
 
 /** What the HTML parser makes of an element's text: CR LF and a lone CR become LF. A CSP hash is of that text. */

@@ -30,8 +30,8 @@ export const REPORT_MEDIA_TYPES: Record<ReportFormat, string> = {
   html: 'text/html; charset=utf-8',
 };
 
-/** Any format; `chartJs` (Chart.js's UMD source) is needed for html only. */
-export function renderReport(report: StragglerReport, format: ReportFormat, options: { chartJs?: string; text?: TextOptions } = {}): string {
+/** Any format; `chartJs` (Chart.js's UMD source) is needed for html only. Async for html, whose page data is gzipped as it is written. */
+export async function renderReport(report: StragglerReport, format: ReportFormat, options: { chartJs?: string; text?: TextOptions } = {}): Promise<string> {
   switch (format) {
     case 'text':
       return renderText(report, options.text);
