@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { finished } from 'node:stream/promises';
-import { createGzip, type Gzip } from 'node:zlib';
 import { displaySafe, jsonSafe, jsonSafePieces } from '../display';
+import { gzipPieces } from '../gzip-pieces';
 import { roleName, VERDICT_ORDER, type Verdict } from '../readiness';
 import { NEXT_STEPS, type ReportChanges, type StragglerReport } from '../report';
 import type { PlanStep } from '../plan';
@@ -102,61 +100,28 @@ async function dataElement(data: unknown, compressAbove: number): Promise<string
   // `jsonForScript(data)` a row at a time, and past `compressAbove` into gzip as it comes: whole,
   // the text of 20,000 namespaces was 25 M characters (two bytes each, with a `→` in it), and its
   // bytes held whole beside their pieces another 50 MB at the report's peak.
+  const pieces = scriptPieces(data);
   const head: string[] = [];
   let length = 0;
-  let packer: GzipPacker | null = null;
-  for (const piece of jsonSafePieces(data, 4)) {
-    const text = forScript(piece);
-    if (packer !== null) {
-      await packer.write(text);
-      continue;
-    }
-    head.push(text);
-    length += text.length;
+  for (const piece of pieces) {
+    head.push(piece);
+    length += piece.length;
     if (length > compressAbove) {
-      packer = new GzipPacker();
-      for (const held of head.splice(0)) await packer.write(held);
+      const packed = (await gzipPieces(chained(head, pieces), 9)).toString('base64');
+      return `<script type="application/octet-stream" id="cw-data" data-encoding="gzip-base64">${packed}</script>`;
     }
   }
-  if (packer === null) return `<script type="application/json" id="cw-data">${head.join('')}</script>`;
-  const packed = (await packer.end()).toString('base64');
-  return `<script type="application/octet-stream" id="cw-data" data-encoding="gzip-base64">${packed}</script>`;
+  return `<script type="application/json" id="cw-data">${head.join('')}</script>`;
 }
 
-/**
- * Text into gzip (level 9) in chunks of about 64 K characters, waiting whenever zlib asks. The
- * bytes are those of `gzipSync` on the whole text: deflate without flushes does not depend on how
- * its input is cut.
- */
-class GzipPacker {
-  private readonly gzip: Gzip = createGzip({ level: 9 });
-  private readonly out: Buffer[] = [];
-  private pending: string[] = [];
-  private pendingLength = 0;
+function* scriptPieces(data: unknown): Generator<string> {
+  for (const piece of jsonSafePieces(data, 4)) yield forScript(piece);
+}
 
-  constructor() {
-    this.gzip.on('data', (chunk: Buffer) => this.out.push(chunk));
-  }
-
-  async write(text: string): Promise<void> {
-    this.pending.push(text);
-    this.pendingLength += text.length;
-    if (this.pendingLength >= 65_536) await this.flushPending();
-  }
-
-  async end(): Promise<Buffer> {
-    await this.flushPending();
-    this.gzip.end();
-    await finished(this.gzip);
-    return Buffer.concat(this.out);
-  }
-
-  private async flushPending(): Promise<void> {
-    const chunk = this.pending.join('');
-    this.pending = [];
-    this.pendingLength = 0;
-    if (!this.gzip.write(chunk, 'utf8')) await once(this.gzip, 'drain');
-  }
+/** `first`, then what is left of `rest` (an iterator part-way through). */
+function* chained<T>(first: readonly T[], rest: Iterator<T>): Generator<T> {
+  yield* first;
+  for (let next = rest.next(); next.done !== true; next = rest.next()) yield next.value;
 }
 
 /** What the HTML parser makes of an element's text: CR LF and a lone CR become LF. A CSP hash is of that text. */
