@@ -149,7 +149,9 @@ export async function ingestBatch(
       await port.parkUnplaced(unplacedIrsa(counted, inventory));
     }
     const options = detection ? { detection: { spikeWindowMinutes: detection.policy.accessDeniedSpike.windowMinutes } } : {};
-    deltas = aggregate(counted, options).map((d) => ({ ...d, batch: claim.batch }));
+    // aggregate's deltas are this batch's own: tagged in place, not copied (a copy of each lived the batch through)
+    deltas = aggregate(counted, options);
+    for (const delta of deltas) delta.batch = claim.batch;
     const guards: Record<string, string[]> = {};
     for (const e of counted) (guards[guardHour(e.eventTime)] ??= []).push(e.eventId);
     journal = { batch: claim.batch, at: now.toISOString(), deltas: deltas.map((d) => d.item), alerts, guards };
