@@ -50,8 +50,8 @@ function withoutExperimentalNotice<T>(call: () => T): T {
  * fixed factor cost it time (docs/PERFORMANCE.md).
  *
  * A V8 flag set after start (`v8.setFlagsFromString`): V8 reads this one each time it sizes the
- * heap after a collection. Process-wide, so only the CLI's own process sets it, never a library
- * caller of `run`.
+ * heap after a collection. Process-wide, so only a process of its own sets it: the CLI's
+ * (bin/cutover-watch.ts, never a library caller of `run`) and the report function's.
  */
 export function growHeapByAtMost(percent: number): void {
   setFlagsFromString(`--heap-growing-percent=${percent}`);

@@ -3,12 +3,17 @@ import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { growHeapByAtMost } from '../adapters/collect-garbage';
 import { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
 import { summarize, withOwners } from '../core/report';
 import { renderReport, REPORT_MEDIA_TYPES, type ReportFormat } from '../core/report-render';
 import { toAscii } from '../core/alert-format';
 import { gatherReport, reportFileName, saveSummary } from '../local/report';
 import { logger, policyFromEnv, requiredEnv } from './runtime';
+
+// The report is built from the whole table at once, as `cutover-watch report` builds it: its heap
+// kept near what is live, as the CLI keeps it, within the function's memory.
+growHeapByAtMost(30);
 
 const store = new DynamoEvidenceStore({ client: new DynamoDBClient({}), tableName: requiredEnv('TABLE_NAME'), writerLease: true });
 const s3 = new S3Client({});
