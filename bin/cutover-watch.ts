@@ -2,9 +2,15 @@ import { growHeapByAtMost } from '../functions/adapters/collect-garbage';
 import { processIo } from '../functions/local/cli/io';
 import { run } from '../functions/local/cli/main';
 
+/** Commands that read the whole store and judge it into one answer: their heap is kept near what is live. */
+const JUDGING_COMMANDS = new Set(['readiness', 'report', 'plan', 'evidence']);
+
 /** The only place that touches `process`: everything else goes through `Io`. */
 export async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
   // Process-wide, so here and not in `run`, which tests and scripts call in processes of their own.
-  growHeapByAtMost(30);
-  process.exitCode = await run(process.argv.slice(2), processIo());
+  // The command is the first word that is not an option (the program's own options take no value).
+  const command = argv.find((arg) => !arg.startsWith('-'));
+  if (command !== undefined && JUDGING_COMMANDS.has(command)) growHeapByAtMost(30);
+  process.exitCode = await run(argv, processIo());
 }

@@ -40,15 +40,15 @@ function withoutExperimentalNotice<T>(call: () => T): T {
 
 /**
  * After each full collection, V8 lets the old generation grow to a multiple of what it left live,
- * a factor it picks from how fast the program allocates (up to ~4×). The CLI's commands allocate
- * fast for seconds while what they keep grows (a report or readiness built from the whole store,
- * analyze's batches), so their heaps swelled to two or three times what was live. With the factor
- * fixed at 1.3 (`percent` 30), in the same times (alternated runs):
+ * a factor it picks from how fast the program allocates (up to ~4×). A command that reads the whole
+ * store and builds one answer (readiness, a report, a plan) allocates fast for seconds while what it
+ * keeps grows, so its heap swelled to two or three times what was live. With the factor fixed at
+ * 1.3 (`percent` 30), in the same times (alternated runs):
  * - `report --format html`: 722–732 MB instead of 910–995 on 40,000 namespaces, 432 instead of
  *   503–553 on 20,000, 296–306 instead of 385 on the fleet preset;
- * - `readiness --json`: 580 instead of 678, 354 instead of 445, 257–263 instead of 288–292;
- * - `analyze`: 588–593 instead of 632 on 20,000 namespaces, 415–422 instead of 456–461 on the fleet
- *   preset, where its collection at each batch already bounded most of it.
+ * - `readiness --json`: 580 instead of 678, 354 instead of 445, 257–263 instead of 288–292.
+ * Not for analyze: its collection at each batch already bounds most of its heap, and at 40,000
+ * namespaces the fixed factor cost it 15–20 % more time for ~100 MB (docs/PERFORMANCE.md).
  *
  * A V8 flag set after start (`v8.setFlagsFromString`): V8 reads this one each time it sizes the
  * heap after a collection, in every thread. Process-wide, so only a process of its own sets it:
