@@ -2,7 +2,7 @@
 // rather than resolving and lexing some 800 files of node_modules, which took half of its start-up
 // (`--help` 0.9 → 0.5 s of CPU, `readiness` on the demo store 1.35 → 1.0 s). dynalite alone stays in
 // node_modules: the store's thread loads it by path, with its LevelDB binding.
-import { statSync, readdirSync } from 'node:fs';
+import { readFileSync, statSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,15 +21,14 @@ export const bundleOptions = {
   logLevel: 'warning',
 };
 
-/**
- * The reading thread's skimmer (functions/adapters/skim-thread-entry.ts), bundled on its own: the
- * thread evaluates it as source. Run from source, small-file-thread.ts builds it the same way.
- */
-const skimBundleOptions = { bundle: true, platform: 'node', format: 'iife', target: 'node20', logLevel: 'warning' };
-
 export async function buildCli() {
   // loaded only to build: every run of the command imports this file to ask cliIsStale()
   const { build } = await import('esbuild');
+  // The reading thread's skimmer (functions/adapters/skim-thread-entry.ts), bundled on its own: the
+  // thread evaluates it as source. Run from source, small-file-thread.ts builds it with the same
+  // options (skim-bundle.json beside it).
+  const skimBundle = JSON.parse(readFileSync(path.join(root, 'functions', 'adapters', 'skim-bundle.json'), 'utf8'));
+  const skimBundleOptions = { ...skimBundle, logLevel: 'warning' };
   const skimmer = await build({ ...skimBundleOptions, entryPoints: [path.join(root, 'functions', 'adapters', 'skim-thread-entry.ts')], write: false });
   await build({
     ...bundleOptions,
@@ -53,7 +52,7 @@ export function cliIsStale() {
     readdirSync(dir, { withFileTypes: true }).some((entry) => {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) return newer(full);
-      return entry.name.endsWith('.ts') && statSync(full).mtimeMs > built;
+      return (entry.name.endsWith('.ts') || entry.name.endsWith('.json')) && statSync(full).mtimeMs > built;
     });
   return newer(path.join(root, 'functions')) || newer(path.join(root, 'bin'));
 }

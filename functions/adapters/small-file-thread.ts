@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { SkimDictionary } from '../core/record-prefilter';
 import type { Skim } from '../core/record-skim';
+import type { BuildOptions } from 'esbuild';
+import skimBundle from './skim-bundle.json';
 
 /** The caps on one small file, in bytes (the caller's ReadLimits, and its small-file size). */
 export interface SmallFileCaps {
@@ -266,5 +268,5 @@ function buildSkimSource(): string | null {
   }
 }
 
-/** How the skimmer is bundled: scripts/build.mjs `skimBundleOptions`, but for the log level (a failure here means no skimming, not an error). */
-const SKIM_BUNDLE = { bundle: true, platform: 'node', format: 'iife', target: 'node20', logLevel: 'silent' } as const;
+/** How the skimmer is bundled, as scripts/build.mjs bundles it, but silent: a failure here means no skimming, not an error. */
+const SKIM_BUNDLE = { ...(skimBundle as Pick<BuildOptions, 'bundle' | 'platform' | 'format' | 'target'>), logLevel: 'silent' } satisfies BuildOptions;
