@@ -1,7 +1,8 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Alert } from '../core/alert';
 import type { AlertSink } from './alert-sinks';
+import { makeDirectory } from './make-directory';
 
 /** `alerts.jsonl`: one alert per line, appended; the CLI's record that outlives any failed delivery. */
 export class JsonlAlertLog implements AlertSink {
@@ -10,7 +11,7 @@ export class JsonlAlertLog implements AlertSink {
 
   async send(alert: Alert): Promise<void> {
     // Alerts name roles, namespaces and nodes: for the user only (modes apply when created).
-    await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    await makeDirectory(path.dirname(this.file), 0o700);
     await appendFile(this.file, `${JSON.stringify(alert)}\n`, { mode: 0o600 });
   }
 }

@@ -5,7 +5,8 @@
  * When the file would pass `maxBytes` it is rotated to `rejects.1.jsonl` (the previous one is
  * dropped), so the two never hold more than twice that.
  */
-import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { appendFileSync, renameSync, statSync } from 'node:fs';
+import { makeDirectorySync } from '../adapters/make-directory';
 import path from 'node:path';
 import type { Rejection } from '../adapters/ingest-pipeline';
 
@@ -77,7 +78,7 @@ export class RejectsFile {
   private write(): void {
     if (this.pending.length === 0) return;
     if (this.size === null) {
-      mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+      makeDirectorySync(path.dirname(this.file), 0o700);
       try {
         this.size = statSync(this.file).size;
       } catch {

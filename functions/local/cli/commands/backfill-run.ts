@@ -1,4 +1,5 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
+import { makeDirectory } from '../../../adapters/make-directory';
 import path from 'node:path';
 import { deliverAlerts, type DeliveryFailure } from '../../../adapters/alert-delivery';
 import type { BackfillOptions } from '../../../adapters/cloudtrail-backfill';
@@ -83,7 +84,7 @@ function onSigint(stop: () => void): () => void {
 export async function reportRejections(rejections: readonly Rejection[], localDir: string, io: Io): Promise<void> {
   if (rejections.length === 0) return;
   const file = path.join(localDir, 'rejects.jsonl');
-  await mkdir(localDir, { recursive: true });
+  await makeDirectory(localDir, 0o700);
   await appendFile(file, rejections.map((r) => JSON.stringify({ at: io.now().toISOString(), ...r })).join('\n') + '\n', { mode: 0o600 });
   for (const r of rejections.slice(0, REJECTIONS_SHOWN)) io.err(displaySafe(`${r.file}${r.where ? `: ${r.where}` : ''}: ${r.reason}`));
   if (rejections.length > REJECTIONS_SHOWN) io.err(`… and ${rejections.length - REJECTIONS_SHOWN} more`);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { makeDirectory } from '../../../adapters/make-directory';
 import path from 'node:path';
 import { deliverAlerts, JsonlAlertLog } from '../../../adapters/alert-delivery';
 import { DETECTIONS, type Alert } from '../../../core/alert';
@@ -170,7 +171,7 @@ async function claimDemoDir(dir: string, label: string): Promise<StoreLock> {
         : '';
     throw new UsageError(`--dir ${label} is not empty and not a cutover-watch demo folder (it holds ${shown}); nothing was touched: pass a new or empty folder${old}`);
   }
-  if (entries === null) await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (entries === null) await makeDirectory(dir, 0o700);
   const lock = await takeLock(dir, label);
   if (!ours) {
     try {
