@@ -11,7 +11,7 @@ export class JsonlAlertLog implements AlertSink {
 
   async send(alert: Alert): Promise<void> {
     // Alerts name roles, namespaces and nodes: for the user only (modes apply when created).
-    await makeDirectory(path.dirname(this.file), 0o700);
+    makeDirectory(path.dirname(this.file), 0o700);
     await appendFile(this.file, `${JSON.stringify(alert)}\n`, { mode: 0o600 });
   }
 }

@@ -2,11 +2,11 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { randomBytes } from 'node:crypto';
 import { constants, readFileSync, rmSync } from 'node:fs';
 import { access, chmod, cp, link, lstat, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { makeDirectory } from '../adapters/make-directory';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { makeDirectory } from '../adapters/make-directory';
 import { StoreError } from '../adapters/dynamo-evidence-store';
 
 /**
@@ -272,7 +272,7 @@ export async function openEmbeddedStore(dir: string, options: OpenEmbeddedOption
   }
   if (state === 'missing') {
     try {
-      await makeDirectory(dir, 0o700);
+      makeDirectory(dir, 0o700);
     } catch (e) {
       throw new StoreError(`cannot create the store folder ${label}: ${fsProblem(e)}`, { cause: e });
     }
@@ -310,7 +310,7 @@ export async function startEmbeddedStore(
   if (options.lock === undefined) {
     // The lock file goes in the folder: it must exist first (the db folder is made by startServer).
     try {
-      await makeDirectory(dir, 0o700);
+      makeDirectory(dir, 0o700);
     } catch (e) {
       throw new StoreError(`cannot create ${label}: ${fsProblem(e)}`, { cause: e });
     }
@@ -344,7 +344,7 @@ interface Server {
 async function startServer(dir: string, label: string, lock: StoreLock, publish: boolean, open = false): Promise<Server> {
   const dbDir = path.join(dir, 'db');
   try {
-    await makeDirectory(dbDir, 0o700);
+    makeDirectory(dbDir, 0o700);
   } catch (e) {
     await lock.release();
     throw new StoreError(`cannot create ${dbDir}: ${fsProblem(e)}`, { cause: e });

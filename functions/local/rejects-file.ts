@@ -6,8 +6,8 @@
  * dropped), so the two never hold more than twice that.
  */
 import { appendFileSync, renameSync, statSync } from 'node:fs';
-import { makeDirectorySync } from '../adapters/make-directory';
 import path from 'node:path';
+import { makeDirectory } from '../adapters/make-directory';
 import type { Rejection } from '../adapters/ingest-pipeline';
 
 export const DEFAULT_REJECTS_MAX_BYTES = 10 * 1024 * 1024;
@@ -78,7 +78,7 @@ export class RejectsFile {
   private write(): void {
     if (this.pending.length === 0) return;
     if (this.size === null) {
-      makeDirectorySync(path.dirname(this.file), 0o700);
+      makeDirectory(path.dirname(this.file), 0o700);
       try {
         this.size = statSync(this.file).size;
       } catch {

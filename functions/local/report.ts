@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { makeDirectory } from '../adapters/make-directory';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { makeDirectory } from '../adapters/make-directory';
 import type { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
 import { buildReport, parseSummary, reportEvidence, summarize, windowStartDay, type ReportSummary, type StragglerReport } from '../core/report';
 import { REPORT_EXTENSIONS, renderReport, type ReportFormat } from '../core/report-render';
@@ -117,7 +117,7 @@ export const reportFileName = (asOf: string, format: ReportFormat): string => `c
  */
 export async function prepareOutDir(dir: string): Promise<void> {
   try {
-    await makeDirectory(dir, 0o700);
+    makeDirectory(dir, 0o700);
     if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     await access(dir, constants.W_OK);
   } catch (e) {

@@ -1,6 +1,6 @@
 import { appendFile } from 'node:fs/promises';
-import { makeDirectory } from '../../../adapters/make-directory';
 import path from 'node:path';
+import { makeDirectory } from '../../../adapters/make-directory';
 import { deliverAlerts, type DeliveryFailure } from '../../../adapters/alert-delivery';
 import type { BackfillOptions } from '../../../adapters/cloudtrail-backfill';
 import type { Rejection } from '../../../adapters/ingest-pipeline';
@@ -84,7 +84,7 @@ function onSigint(stop: () => void): () => void {
 export async function reportRejections(rejections: readonly Rejection[], localDir: string, io: Io): Promise<void> {
   if (rejections.length === 0) return;
   const file = path.join(localDir, 'rejects.jsonl');
-  await makeDirectory(localDir, 0o700);
+  makeDirectory(localDir, 0o700);
   await appendFile(file, rejections.map((r) => JSON.stringify({ at: io.now().toISOString(), ...r })).join('\n') + '\n', { mode: 0o600 });
   for (const r of rejections.slice(0, REJECTIONS_SHOWN)) io.err(displaySafe(`${r.file}${r.where ? `: ${r.where}` : ''}: ${r.reason}`));
   if (rejections.length > REJECTIONS_SHOWN) io.err(`… and ${rejections.length - REJECTIONS_SHOWN} more`);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { makeDirectory } from '../../../adapters/make-directory';
 import path from 'node:path';
+import { makeDirectory } from '../../../adapters/make-directory';
 import { deliverAlerts, JsonlAlertLog } from '../../../adapters/alert-delivery';
 import { DETECTIONS, type Alert } from '../../../core/alert';
 import { alertLine } from '../../../core/alert-format';
@@ -171,7 +171,7 @@ async function claimDemoDir(dir: string, label: string): Promise<StoreLock> {
         : '';
     throw new UsageError(`--dir ${label} is not empty and not a cutover-watch demo folder (it holds ${shown}); nothing was touched: pass a new or empty folder${old}`);
   }
-  if (entries === null) await makeDirectory(dir, 0o700);
+  if (entries === null) makeDirectory(dir, 0o700);
   const lock = await takeLock(dir, label);
   if (!ours) {
     try {
