@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import type { EvidenceItem } from '../../functions/core/evidence';
@@ -221,6 +221,77 @@ describe("the only writer's recovery before each batch", () => {
     } finally {
       embedded.client.middlewareStack.remove('journal-probe');
     }
+  });
+});
+
+describe("the only writer's write-out of a stage", () => {
+  const now = new Date('2026-11-21T00:00:00Z');
+  /** A batch of day `d`: an IRSA assume and a Pod Identity fetch in each of 40 namespaces, so a write-out is several requests. */
+  const batchOfDay = (d: number) =>
+    Array.from({ length: 40 }, (_, n) => [
+      event({ kind: 'irsa', eventTime: `2026-11-0${d}T01:00:00Z`, oidcIssuer: issuer, namespace: `ns-${n}` }),
+      event({ kind: 'pod-identity', eventTime: `2026-11-0${d}T02:00:00Z`, cluster: 'payments-prod', clusterArn, action: 'sts:AssumeRole', podName: 'api-1', namespace: `ns-${n}` }),
+    ]).flat();
+  const batches = [1, 2, 3].map(batchOfDay);
+  /** Every item of the table as stored (tags and journal included), page after page. */
+  async function table(store: DynamoEvidenceStore): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await DynamoDBDocumentClient.from(embedded.client).send(new ScanCommand({ TableName: store.tableName, ExclusiveStartKey: start }));
+      items.push(...((page.Items ?? []) as Record<string, unknown>[]));
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined);
+    return items;
+  }
+  /** Item writes fail from the second request of each write-out on, while `cut.on`. */
+  function cutWriteOuts(): { on: boolean; remove: () => void } {
+    const cut = { on: true, remove: () => embedded.client.middlewareStack.remove('cut-write-out') };
+    let requests = 0;
+    embedded.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = JSON.stringify(args.input);
+        // a write-out's first request of items goes through, the rest fail
+        if (context.commandName === 'BatchWriteItemCommand' && !input.includes('"SCOPE#')) requests = 0;
+        if (cut.on && context.commandName === 'BatchWriteItemCommand' && input.includes('"SCOPE#') && ++requests > 1) throw new Error('injected: the request did not reach the table');
+        return next(args);
+      },
+      { step: 'initialize', name: 'cut-write-out' },
+    );
+    return cut;
+  }
+
+  it('cut short in two runs, finished by a third: each batch is counted once, and no journal is left', async () => {
+    // GIVEN a first run whose write-out writes its first request of items and no more
+    const store = await freshStore(true);
+    const cut = cutWriteOuts();
+    let partial = 0;
+    try {
+      store.stageWrites();
+      for (const batch of batches) await ingestBatch(batch, store, now);
+      await expect(store.endStaging()).rejects.toThrow(/injected/);
+      partial = (await table(store)).filter((i) => String(i['pk']).startsWith('SCOPE#')).length;
+      // WHEN a second run's recovery rolls those batches forward into its own write-out, cut short the same way
+      const second = new DynamoEvidenceStore({ client: embedded.client, tableName: store.tableName, singleWriter: true });
+      second.stageWrites();
+      await expect(second.recover(now)).rejects.toThrow(/injected/);
+      // ... and a third finishes them
+      cut.on = false;
+      const third = new DynamoEvidenceStore({ client: embedded.client, tableName: store.tableName, singleWriter: true });
+      third.stageWrites();
+      await third.recover(now);
+      await third.endStaging();
+    } finally {
+      cut.remove();
+    }
+    // THEN the table holds what one clean run of the same batches gives
+    const clean = await freshStore(true);
+    for (const batch of batches) await ingestBatch(batch, clean, now);
+    expect(await everything(store)).toEqual(await everything(clean));
+    expect((await table(store)).filter((i) => i['pk'] === JOURNAL_PK)).toEqual([]);
+    // (the first write-out had written some of its items, not all)
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan((await table(clean)).filter((i) => String(i['pk']).startsWith('SCOPE#')).length);
   });
 });
 
