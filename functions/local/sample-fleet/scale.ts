@@ -56,10 +56,10 @@ export interface ScaledFleetOptions {
 
 /**
  * `fleet`: the benchmark's scale (issue #10): 5,000 namespaces, about 2.4M records of which about
- * 10 % in scope. `small`: the same shape in a minute. `tiny`: for the unit test. `wide` and
- * `wider`: as many in-scope events as `fleet` spread over 4 and 8 times its namespaces (20,000 and
- * 40,000), over a week with half the records unrelated, so that what grows with namespaces (the
- * keys a run folds and writes, the verdicts) is measured apart from what grows with records.
+ * 10 % in scope. `small`: the same shape in a minute. `tiny`: for the unit test. `wide`: as many
+ * in-scope events as `fleet` over 4 times its namespaces (20,000), a week with half the records
+ * unrelated, so that what grows with namespaces (the keys a run folds and writes, the verdicts) is
+ * measured apart from what grows with records; `wider`: 40,000 namespaces, twice the events.
  */
 export const SCALE_PRESETS = {
   tiny: { clusters: 2, namespacesPerCluster: 6, days: 3, unrelatedShare: 0.9, seed: 7, end: new Date('2026-11-01T00:00:00Z') },
