@@ -288,6 +288,7 @@ export function buildReport(input: ReportInput): StragglerReport {
   const irsaRoles = new Map((input.irsaRoles ?? []).map((r) => [`${r.oidcIssuer}|${r.namespace}|${r.serviceAccount}`, r.roles]));
   const dayIndex = indexDays(input.days, days);
   const findings = preflight({ readiness, inventory });
+  const associationsOf = associationsByServiceAccount(inventory);
   const fetchDenied = new Map<string, ClusterWarning>();
   for (const c of readiness.clusters) {
     const denied = c.warnings.find((w) => w.type === 'pod-identity-fetch-denied');
@@ -325,7 +326,7 @@ export function buildReport(input: ReportInput): StragglerReport {
       const inWindow = Date.parse(sa.lastIrsa) >= activeStart;
       const cleanUp = n.verdict === 'READY';
       if (!cleanUp && !inWindow && n.verdict !== 'NOT_STARTED') continue; // soaking on its own
-      const association = findAssociation(inventory, n, sa.serviceAccount);
+      const association = findAssociation(associationsOf, n, sa.serviceAccount);
       const roles = (n.oidcIssuer ? irsaRoles.get(`${n.oidcIssuer}|${n.namespace}|${sa.serviceAccount}`) : undefined) ?? sa.roles;
       const denied = fetchDenied.get(clusterId);
       const nextStep: NextStep = cleanUp
@@ -679,18 +680,28 @@ const emptySeries = (length: number): DailySeries => ({
   podIdentity: zeros(length),
   podIdentityFailed: zeros(length),
 });
-const zeros = (length: number): number[] => Array.from({ length }, () => 0);
+const zeros = (length: number): number[] => new Array<number>(length).fill(0);
 
-function findAssociation(inventory: Inventory, n: NamespaceReadiness, serviceAccount: string): InventoryAssociation | null {
+/**
+ * The inventory's associations by namespace and service account, in inventory order: a report
+ * looks one up per straggler row, and scanning them all each time was quadratic in the fleet
+ * (20,000 rows × 10,000 associations).
+ */
+function associationsByServiceAccount(inventory: Inventory): Map<string, InventoryAssociation[]> {
+  const out = new Map<string, InventoryAssociation[]>();
+  for (const a of inventory.associations) {
+    const k = `${a.namespace}\u0000${a.serviceAccount}`;
+    const list = out.get(k);
+    if (list === undefined) out.set(k, [a]);
+    else list.push(a);
+  }
+  return out;
+}
+
+/** The first association of the inventory for the row's cluster, namespace and service account. */
+function findAssociation(associationsOf: Map<string, InventoryAssociation[]>, n: NamespaceReadiness, serviceAccount: string): InventoryAssociation | null {
   if (n.clusterArn === null) return null;
-  return (
-    inventory.associations.find(
-      (a) =>
-        a.namespace === n.namespace &&
-        a.serviceAccount === serviceAccount &&
-        (a.clusterArn === n.clusterArn || (a.clusterArn === null && a.cluster === n.cluster)),
-    ) ?? null
-  );
+  return associationsOf.get(`${n.namespace}\u0000${serviceAccount}`)?.find((a) => a.clusterArn === n.clusterArn || (a.clusterArn === null && a.cluster === n.cluster)) ?? null;
 }
 
 /** The row's next step in one sentence; its commands are its steps' (core/plan.ts). */
