@@ -1573,9 +1573,13 @@ export interface StageLimits {
 }
 
 /**
- * A run of up to 16 journals of 20,000 events (320,000 events), 400,000 changed items, or 10
- * minutes. The fleet preset (240,677 events, ~34,000 items) fits in one or two stages, and so do
- * 20,000 namespaces (~110,000 items). A staged item costs ~0.9 KB of heap (the stage's retained
+ * A run of up to 32 journals of 20,000 events (640,000 events), 400,000 changed items, or 10
+ * minutes. The fleet preset (240,677 events, ~34,000 items) fits in one stage, and so do 20,000
+ * namespaces (~110,000 items) and 40,000 (497,159 events, ~220,000 items). At 40,000 namespaces 16
+ * journals and 400,000 events made two stages, each writing most items: 123.0 and 122.8 s, 12,886
+ * write requests (25.9 per 1,000 events), peaks 975 and 1,000 MB; 32 and 800,000 make one: 108.9
+ * and 110.7 s, 8,915 (17.9), 949 and 934 MB, the verdicts identical. 32 is also the most a stage
+ * may hold (TAG_LIMIT / 2: an item keeps a tag per batch). A staged item costs ~0.9 KB of heap (the stage's retained
  * size over its items at 20,000 namespaces): these limits bound the stage near 360 MB, where
  * 100,000 and 200,000 bounded it near 90. They were those, and at 20,000 and 40,000 namespaces the
  * stages that spilled cost more than they saved: measured on the same inputs, 100,000/200,000 gave
@@ -1584,7 +1588,7 @@ export interface StageLimits {
  * write them again in its next stage, and forgets them to read them again; that traffic holds memory
  * too (30,000/30,000 at 20,000 namespaces: 188 s, 944 MB).
  */
-export const DEFAULT_STAGE_LIMITS: StageLimits = { maxJournals: 16, maxItems: 400_000, maxEvents: 400_000, maxAgeMs: 10 * 60_000, maxKnown: 800_000 };
+export const DEFAULT_STAGE_LIMITS: StageLimits = { maxJournals: 32, maxItems: 400_000, maxEvents: 800_000, maxAgeMs: 10 * 60_000, maxKnown: 800_000 };
 
 interface Stage {
   limits: StageLimits;
