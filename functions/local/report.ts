@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { access, open, readFile, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -117,8 +117,8 @@ export const reportFileName = (asOf: string, format: ReportFormat): string => `c
  */
 export async function prepareOutDir(dir: string): Promise<void> {
   try {
+    // a name that exists and is not a folder fails here with EEXIST
     makeDirectory(dir, 0o700);
-    if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     await access(dir, constants.W_OK);
   } catch (e) {
     throw new ReportOutputError(`cannot write reports to ${dir}: ${describeFsError(e)}`, { cause: e });
