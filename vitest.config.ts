@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdtempSync, readFileSync, rmdirSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
@@ -47,7 +47,7 @@ async function startTheDemoEarly(files: readonly TestSpecification[]): Promise<v
  */
 function testTempRoot(): string {
   if (process.env['CUTOVER_WATCH_TEST_TMP'] === undefined) {
-    const root = mkdtempSync(join(tmpdir(), 'cutover-watch-tests-'));
+    const root = mkdtempSync(join(tempParent(), 'cutover-watch-tests-'));
     // Like the system's temp folder (1777): tests run the CLI as another user (`nobody`), which
     // reaches folders made for it and makes its own temp folders here. Each test's own folder keeps
     // mkdtemp's 0700.
@@ -64,6 +64,27 @@ function testTempRoot(): string {
     });
   }
   return process.env['CUTOVER_WATCH_TEST_TMP'];
+}
+
+/**
+ * Where the run's temp folder goes: `TMPDIR` when it is set; else, on Linux, the RAM-backed
+ * /dev/shm when it has room; else the system's temp folder. The suite makes ~20,000 files (sample
+ * fleets in CloudTrail's S3 layout, one small gzip per hour; LevelDB tables; reports), and on the
+ * 2-core VM creating a file under /tmp took ~0.9 ms of blocking in open(2) (ext4's inode
+ * allocation in a crowded block group; 0.04 ms in a fresh top-level folder, 0.02 ms on tmpfs): ~7 s
+ * of one file's 36 s. A container's default /dev/shm (64 MB) is too small, hence the room check.
+ */
+function tempParent(): string {
+  if (process.env['TMPDIR'] !== undefined && process.env['TMPDIR'] !== '') return tmpdir();
+  const shm = '/dev/shm';
+  try {
+    const { bavail, bsize } = statfsSync(shm);
+    accessSync(shm, constants.W_OK);
+    if (bavail * bsize >= 1024 ** 3) return shm;
+  } catch {
+    // no /dev/shm (macOS, Windows) or not ours to write: the system's temp folder
+  }
+  return tmpdir();
 }
 
 const HANDLERS_WITH_MODULE_STATE = ['test/integration/ingest-handler.test.ts', 'test/integration/scheduled-handlers.test.ts', 'test/integration/alert-handlers.test.ts'];
