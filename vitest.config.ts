@@ -70,9 +70,10 @@ function testTempRoot(): string {
  * Where the run's temp folder goes: `TMPDIR` when it is set; else, on Linux, the RAM-backed
  * /dev/shm when it has room; else the system's temp folder. The suite makes ~20,000 files (sample
  * fleets in CloudTrail's S3 layout, one small gzip per hour; LevelDB tables; reports), and on the
- * 2-core VM creating a file under /tmp took ~0.9 ms of blocking in open(2) (ext4's inode
- * allocation in a crowded block group; 0.04 ms in a fresh top-level folder, 0.02 ms on tmpfs): ~7 s
- * of one file's 36 s. A container's default /dev/shm (64 MB) is too small, hence the room check.
+ * 2-core VM creating a file under /tmp blocked ~0.9 ms in open(2) (on the same ext4 disk, 0.04 ms
+ * in a new top-level folder: it depends on the disk's state, not pinned down), 0.02 ms on tmpfs:
+ * 5.7 s of the ingest handler test's 36 s. A container's default /dev/shm (64 MB) is too small,
+ * hence the room check.
  */
 function tempParent(): string {
   if (process.env['TMPDIR'] !== undefined && process.env['TMPDIR'] !== '') return tmpdir();
