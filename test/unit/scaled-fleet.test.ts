@@ -6,6 +6,7 @@ import {
   planScaledFleet,
   scaledInventory,
   scaledIntents,
+  uniqueEventId,
   type ScaledFile,
 } from '../../functions/local/sample-fleet/scale';
 
@@ -115,5 +116,28 @@ describe('scaled sample fleet', () => {
     expect(() => planScaledFleet({ ...TINY, namespacesPerCluster: 0 })).toThrow(/namespacesPerCluster/);
     expect(() => planScaledFleet({ ...TINY, unrelatedShare: 1 })).toThrow(/unrelatedShare/);
     expect(() => planScaledFleet({ ...TINY, end: new Date('2026-11-01T00:30:00Z') })).toThrow(/whole hour/);
+  });
+});
+
+describe('eventIDs', () => {
+  it('are unique across the files of a fleet, though the PRNG streams seeded per file overlap', () => {
+    // GIVEN two files of the wide preset whose PRNG streams overlap (mulberry32, seeded per file,
+    // drew the same UUIDs for 6 of their records)
+    const wide = planScaledFleet(SCALE_PRESETS.wide);
+    const place = (account: string, region: string) => wide.places.findIndex((p) => p.account === account && p.region === region);
+    const a = generateScaledFile(wide, place('111122223333', 'us-east-1'), 4 * 24 + 22);
+    const b = generateScaledFile(wide, place('444455556666', 'eu-west-1'), 4 * 24 + 12);
+    // THEN they share no eventID, and each is a version 4 UUID
+    const ids = new Set(a.records.map((r) => String(r.eventID)));
+    expect(b.records.filter((r) => ids.has(String(r.eventID)))).toEqual([]);
+    for (const r of [...a.records, ...b.records]) expect(String(r.eventID)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(records.map((r) => r.eventID)).size).toBe(records.length);
+  });
+
+  it('name their file and their place in it, so that the same draw gives distinct ids', () => {
+    const drawn = '0123abcd-ef01-4234-9567-89abcdef0123';
+    const ids = [uniqueEventId(0, 0, drawn), uniqueEventId(0, 1, drawn), uniqueEventId(1, 0, drawn), uniqueEventId(1, 1, drawn), uniqueEventId(0xffffffff, 0xffffffff, drawn)];
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-ef01-4234-9567-[0-9a-f]{8}0123$/);
   });
 });

@@ -78,6 +78,12 @@ export class FleetBuilder {
      * file and passes a PRNG seeded by the key, so a pod keeps its name across files.
      */
     private readonly podRandom?: (key: string) => Random,
+    /**
+     * A record's eventID from the UUID drawn for it. The default keeps the draw: one PRNG stream
+     * for the whole fleet never repeats itself. The scaled fleet seeds a stream per file, and those
+     * streams overlap (see `uniqueEventId` in scale.ts).
+     */
+    private readonly eventIdOf?: (drawn: string) => string,
   ) {}
 
   emit(t: number, category: string, account: string, region: string, record: Record<string, unknown>): void {
@@ -86,9 +92,11 @@ export class FleetBuilder {
 
   /** Common tail of every record, in CloudTrail's key order. */
   tail(account: string, extra: { resources?: unknown[]; readOnly: boolean; eventType?: string; sharedEventID?: boolean; category?: 'Management' | 'Data'; tlsHost?: string | null; requestId?: string }): Record<string, unknown> {
+    const requestID = extra.requestId ?? this.r.uuid();
+    const drawn = this.r.uuid();
     const t: Record<string, unknown> = {
-      requestID: extra.requestId ?? this.r.uuid(),
-      eventID: this.r.uuid(),
+      requestID,
+      eventID: this.eventIdOf ? this.eventIdOf(drawn) : drawn,
       readOnly: extra.readOnly,
     };
     if (extra.resources) t.resources = extra.resources;
