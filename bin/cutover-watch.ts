@@ -1,8 +1,12 @@
 import { growHeapByAtMost } from '../functions/adapters/collect-garbage';
 import { processIo } from '../functions/local/cli/io';
+import { keepNoIdleStoreThreads } from '../functions/local/embedded-store';
 import { run } from '../functions/local/cli/main';
 
-/** Commands that read the whole store and judge it into one answer: their heap is kept near what is live. */
+/**
+ * Commands that read the whole store and judge it into one answer: their heap is kept near what is
+ * live, and the store's thread goes with the store, closed before they judge.
+ */
 const JUDGING_COMMANDS = new Set(['readiness', 'report', 'plan', 'evidence']);
 
 /** The only place that touches `process`: everything else goes through `Io`. */
@@ -11,6 +15,9 @@ export async function main(): Promise<void> {
   // Process-wide, so here and not in `run`, which tests and scripts call in processes of their own.
   // The command is the first word that is not an option (the program's own options take no value).
   const command = argv.find((arg) => !arg.startsWith('-'));
-  if (command !== undefined && JUDGING_COMMANDS.has(command)) growHeapByAtMost(30);
+  if (command !== undefined && JUDGING_COMMANDS.has(command)) {
+    growHeapByAtMost(30);
+    keepNoIdleStoreThreads();
+  }
   process.exitCode = await run(argv, processIo());
 }

@@ -184,7 +184,18 @@ async function open(store, port) {
  * writer, the tests) pays once. Unreferenced, so they never keep the process alive.
  */
 const idleThreads: Worker[] = [];
-const MAX_IDLE_THREADS = 2;
+let maxIdleThreads = 2;
+
+/**
+ * For a process that opens one store, reads it and then works on what it read (readiness, the
+ * report): no thread is kept idle, so that closing the store gives back the heap its thread grew
+ * serving the reads (an idle thread runs no collection). At 40,000 namespaces readiness peaked at
+ * 496–514 MB with the closed store's thread kept, 464–504 MB without.
+ */
+export function keepNoIdleStoreThreads(): void {
+  maxIdleThreads = 0;
+  for (const thread of idleThreads.splice(0)) void thread.terminate();
+}
 
 function storeThread(): Worker {
   const idle = idleThreads.pop();
@@ -403,7 +414,7 @@ async function startServer(dir: string, label: string, lock: StoreLock, publish:
           worker.postMessage('close');
         }));
       worker.off('exit', markExited);
-      if (closedCleanly && idleThreads.length < MAX_IDLE_THREADS) {
+      if (closedCleanly && idleThreads.length < maxIdleThreads) {
         worker.unref();
         idleThreads.push(worker);
       } else {

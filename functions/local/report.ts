@@ -8,8 +8,8 @@ import { makeDirectory } from '../adapters/make-directory';
 import type { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
 import { buildReport, parseSummary, reportEvidence, summarize, windowStartDay, type ReportSummary, type StragglerReport } from '../core/report';
 import { REPORT_EXTENSIONS, renderReport, type ReportFormat } from '../core/report-render';
-import { readinessWithEvidence, type ReadinessQuery } from '../adapters/readiness-query';
-import type { ReadinessReport } from '../core/readiness';
+import { judgeVerdicts, readVerdictInputs, type ReadinessQuery, type VerdictInputs } from '../adapters/readiness-query';
+import type { EvidenceSnapshot, ReadinessReport } from '../core/readiness';
 
 /** Saved report summaries (bookkeeping items beside the evidence), one per as-of. */
 export const REPORT_SUMMARY_PK = 'REPORT';
@@ -37,33 +37,54 @@ export class ReportOutputError extends Error {
 }
 
 /**
- * Reads what a report needs and builds it: the verdicts through `readinessWithEvidence` (so the numbers
- * are those of `readiness --json` for the same as-of), the daily counts of the last 30 days, and
+ * Reads what a report needs and builds it: the verdicts judged as `readiness` judges them (so the
+ * numbers are those of `readiness --json` for the same as-of), the daily counts of the last 30 days, and
  * the previous report's summary. The readiness report comes back too: what `report -c/-n/--account`
  * checks its globs against, as `readiness` does.
  */
-export async function gatherReport(
-  store: DynamoEvidenceStore,
-  settings: ReportSettings,
-): Promise<{ report: StragglerReport; readiness: ReadinessReport; previous: ReportSummary | null; problem: string | null }> {
+export async function gatherReport(store: DynamoEvidenceStore, settings: ReportSettings): Promise<GatheredReport> {
+  return reportFrom(await readReportInputs(store, settings));
+}
+
+export interface GatheredReport {
+  report: StragglerReport;
+  readiness: ReadinessReport;
+  previous: ReportSummary | null;
+  problem: string | null;
+}
+
+/** What a report is built from, read from the store: a command may close the store before building it (`reportFrom`). */
+export interface ReportInputs {
+  /** Let go of by `reportFrom` once judged (null after). */
+  verdicts: VerdictInputs | null;
+  options: ReadinessQuery;
+  previous: { summary: ReportSummary | null; problem: string | null };
+}
+
+export async function readReportInputs(store: DynamoEvidenceStore, settings: ReportSettings): Promise<ReportInputs> {
   const options = { asOf: settings.asOf, soakDays: settings.soakDays ?? 14, activeHours: settings.activeHours ?? 24, liveGapHours: settings.liveGapHours };
   // One read of the store for the verdicts and the daily counts: at thousands of namespaces it is most of the time.
-  const [{ readiness, days, irsaRoles, inventory }, previous] = await Promise.all([
-    readinessWithReportEvidence(store, options, windowStartDay(settings.asOf.toISOString())),
-    loadPreviousSummary(store, settings.asOf),
-  ]);
-  const report = buildReport({ readiness, days, irsaRoles, inventory, previous: previous.summary });
-  return { report, readiness, previous: previous.summary, problem: previous.problem };
+  const [verdicts, previous] = await Promise.all([readVerdictInputs(store, options, windowStartDay(settings.asOf.toISOString())), loadPreviousSummary(store, settings.asOf)]);
+  return { verdicts, options, previous };
 }
 
 /**
- * The verdicts and what the report draws from the evidence, without the evidence items: they are
- * garbage before the report is built (at 20,000 namespaces, some 70 MB of items against the
- * report's 160 MB).
+ * The report on what `readReportInputs` read: no store. It lets go of the evidence items once the
+ * verdicts and what the report draws from them are taken: they are garbage before the report is
+ * built (at 20,000 namespaces, some 70 MB of items against the report's 160 MB).
  */
-async function readinessWithReportEvidence(store: DynamoEvidenceStore, options: ReadinessQuery, fromDay: string) {
-  const { readiness, evidence } = await readinessWithEvidence(store, options, fromDay);
-  return { readiness, inventory: evidence.inventory, ...reportEvidence(evidence.items) };
+export function reportFrom(inputs: ReportInputs): GatheredReport {
+  const { readiness, inventory, days, irsaRoles } = judgedAndDrawn(inputs);
+  const report = buildReport({ readiness, days, irsaRoles, inventory, previous: inputs.previous.summary });
+  return { report, readiness, previous: inputs.previous.summary, problem: inputs.previous.problem };
+}
+
+/** The verdicts and what the report draws from the evidence; nothing else of the items read is held after. */
+function judgedAndDrawn(inputs: ReportInputs) {
+  if (inputs.verdicts === null) throw new Error("a report's inputs build one report");
+  const { readiness, evidence } = judgeVerdicts(inputs.verdicts, inputs.options);
+  inputs.verdicts = null;
+  return { readiness, inventory: (evidence as EvidenceSnapshot).inventory, ...reportEvidence((evidence as EvidenceSnapshot).items) };
 }
 
 /**

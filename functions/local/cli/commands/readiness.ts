@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { VERDICT_ORDER, type ClusterReadiness, type NamespaceReadiness, type ReadinessReport, type Verdict } from '../../../core/readiness';
-import { readinessReport } from '../../../adapters/readiness-query';
+import { judgeVerdicts, readVerdictInputs, type ReadinessQuery, type VerdictInputs } from '../../../adapters/readiness-query';
 import { stepLines } from '../../../core/plan-render';
 import type { PlanStep } from '../../../core/plan';
 import type { StragglerReport } from '../../../core/report';
-import { gatherReport } from '../../report';
+import { readReportInputs, reportFrom, type GatheredReport, type ReportInputs } from '../../report';
 import { command, type Io } from '../io';
 import { accountOf, describeFilters, matcherOf, requireMatches, withFilterOptions, type FilterFlags } from '../filters';
 import { activeHours, soakDays, timeArg } from '../options';
@@ -78,36 +78,46 @@ export function readinessCommand(program: Command, io: Io, setExit: (code: numbe
     )
     .action(async (flags: ReadinessFlags) => {
       const format = outputFormat<OutputFormat>(flags, 'table');
-      await withStore(flags, io, async ({ store }) => {
-        // Judged whole, then selected: a filter chooses the rows shown, never what a cluster's verdict sees.
-        const settings = { asOf: flags.asOf ?? io.now(), soakDays: flags.soakDays, activeHours: flags.activeHours };
-        // --reasons prints each namespace's next steps: those of the report (core/plan.ts), read with the same verdicts.
-        const withSteps = flags.reasons === true && format !== 'json' && format !== 'yaml' && format !== 'csv' && format !== 'md';
-        const gathered = withSteps ? await gatherReport(store, settings) : null;
-        const full = gathered?.readiness ?? (await readinessReport(store, settings));
-        const report = selectReadiness(full, flags, io);
-        const view = openView(io, flags);
-        try {
-          if (format === 'json' || format === 'yaml') await printDocument(view.io, format, { ...report });
-          else if (format === 'csv' || format === 'md') printRows(view.io, format, NAMESPACE_COLUMNS, report.namespaces.map(namespaceRecord));
-          else {
-            printReadiness(report, view.io, {
-              reasons: flags.reasons ?? false,
-              all: flags.all === true || format === 'wide',
-              wide: format === 'wide',
-              view,
-              selection: describeFilters(flags),
-              empty: full.namespaces.length === 0 && full.clusters.length === 0,
-              ...(gathered ? { steps: nextSteps(gathered.report) } : {}),
-            });
-          }
-        } finally {
-          await view.end();
+      // Judged whole, then selected: a filter chooses the rows shown, never what a cluster's verdict sees.
+      const settings = { asOf: flags.asOf ?? io.now(), soakDays: flags.soakDays, activeHours: flags.activeHours };
+      // --reasons prints each namespace's next steps: those of the report (core/plan.ts), read with the same verdicts.
+      const withSteps = flags.reasons === true && format !== 'json' && format !== 'yaml' && format !== 'csv' && format !== 'md';
+      // Read with the store open, judged once it is closed: its thread's memory goes before the judging's peak.
+      const { full, gathered } = judged(
+        await withStore(flags, io, async ({ store }) => (withSteps ? { report: await readReportInputs(store, settings) } : { verdicts: await readVerdictInputs(store, settings, null) }), { write: false }),
+        settings,
+      );
+      const report = selectReadiness(full, flags, io);
+      const view = openView(io, flags);
+      try {
+        if (format === 'json' || format === 'yaml') await printDocument(view.io, format, { ...report });
+        else if (format === 'csv' || format === 'md') printRows(view.io, format, NAMESPACE_COLUMNS, report.namespaces.map(namespaceRecord));
+        else {
+          printReadiness(report, view.io, {
+            reasons: flags.reasons ?? false,
+            all: flags.all === true || format === 'wide',
+            wide: format === 'wide',
+            view,
+            selection: describeFilters(flags),
+            empty: full.namespaces.length === 0 && full.clusters.length === 0,
+            ...(gathered ? { steps: nextSteps(gathered.report) } : {}),
+          });
         }
-        const narrowed = (flags.namespace?.length ?? 0) > 0 || (flags.verdict?.length ?? 0) > 0;
-        if (flags.require && !gatePasses(report, flags.require, { clusters: !narrowed }, io)) setExit(GATE_EXIT_CODE);
-      }, { write: false });
+      } finally {
+        await view.end();
+      }
+      const narrowed = (flags.namespace?.length ?? 0) > 0 || (flags.verdict?.length ?? 0) > 0;
+      if (flags.require && !gatePasses(report, flags.require, { clusters: !narrowed }, io)) setExit(GATE_EXIT_CODE);
     });
+}
+
+/** The verdicts (and with --reasons the report beside them) on what was read; nothing of the items read is held after. */
+function judged(read: { report?: ReportInputs; verdicts?: VerdictInputs }, settings: ReadinessQuery): { full: ReadinessReport; gathered: GatheredReport | null } {
+  if (read.report) {
+    const gathered = reportFrom(read.report);
+    return { full: gathered.readiness, gathered };
+  }
+  return { full: judgeVerdicts(read.verdicts as VerdictInputs, settings).readiness, gathered: null };
 }
 
 /** Columns of `-o csv` and `-o md`: one namespace a row. */

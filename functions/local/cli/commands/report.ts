@@ -1,9 +1,9 @@
 import { Option, type Command } from 'commander';
 import path from 'node:path';
-import { filterReport, summarize, withOwners } from '../../../core/report';
+import { filterReport, summarize, withOwners, type StragglerReport } from '../../../core/report';
 import { loadPolicy } from '../alert-options';
 import { REPORT_FORMATS, type ReportFormat } from '../../../core/report-render';
-import { gatherReport, prepareOutDir, render, ReportOutputError, reportFileName, saveSummary, writeFileAtomic } from '../../report';
+import { gatherReport, prepareOutDir, readReportInputs, render, reportFrom, ReportOutputError, reportFileName, saveSummary, writeFileAtomic, type GatheredReport } from '../../report';
 import { UsageError, type Io } from '../io';
 import { displaySafe } from '../render';
 import { describeFilters, withFilterOptions, type FilterFlags } from '../filters';
@@ -86,12 +86,9 @@ export function reportCommand(program: Command, io: Io): void {
       }
       try {
         if (outDir !== null) await prepareOutDir(outDir);
-        await withStore(flags, io, async ({ store }) => {
-          const { report: full, readiness, problem } = await gatherReport(store, {
-            asOf: flags.asOf ?? io.now(),
-            soakDays: flags.soakDays,
-            activeHours: flags.activeHours,
-          });
+        const settings = { asOf: flags.asOf ?? io.now(), soakDays: flags.soakDays, activeHours: flags.activeHours };
+        const publish = async (gathered: GatheredReport): Promise<StragglerReport> => {
+          const { report: full, readiness, problem } = gathered;
           // The globs are checked as `readiness` checks them (a typo is exit 2 listing what is known), then the report is cut.
           selectReadiness(readiness, flags, io);
           // Owners only when the policy names some (or --by asks): a report without them stays as it was.
@@ -106,8 +103,15 @@ export function reportCommand(program: Command, io: Io): void {
             const file = await writeFileAtomic(outDir, format === 'yaml' ? reportFileName(report.asOf, 'json').replace(/json$/, 'yaml') : reportFileName(report.asOf, format), content);
             io.out(`wrote ${displaySafe(path.relative(io.cwd, file) || file)}`);
           }
-          if (flags.save) await saveSummary(store, summarize(report));
-        }, { write: flags.save === true });
+          return report;
+        };
+        if (flags.save) {
+          // The summary is saved under the lock taken before anything is read: a store another run holds fails first, not after the report.
+          await withStore(flags, io, async ({ store }) => saveSummary(store, summarize(await publish(await gatherReport(store, settings)))), { write: true });
+        } else {
+          // Read with the store open, built once it is closed: its thread's memory goes before the report's peak.
+          await publish(reportFrom(await withStore(flags, io, ({ store }) => readReportInputs(store, settings), { write: false })));
+        }
       } catch (e) {
         if (e instanceof ReportOutputError) throw new UsageError(e.message, { cause: e });
         throw e;
