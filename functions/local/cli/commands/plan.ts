@@ -3,7 +3,7 @@ import path from 'node:path';
 import { buildPlan } from '../../../core/plan';
 import { renderPlanMarkdown, renderPlanScript, renderPlanText } from '../../../core/plan-render';
 import { filterReport, withOwners } from '../../../core/report';
-import { gatherReport } from '../../report';
+import { readReportInputs, reportFrom } from '../../report';
 import { loadPolicy } from '../alert-options';
 import { describeFilters, withFilterOptions, type FilterFlags } from '../filters';
 import { type Io } from '../io';
@@ -76,31 +76,26 @@ export function planCommand(program: Command, io: Io): void {
     .action(async (flags: PlanFlags) => {
       const format = outputFormat<PlanOutput>(flags, 'text');
       const { policy } = await loadPolicy({ policy: flags.policy }, io);
-      await withStore(
-        flags,
-        io,
-        async ({ store }) => {
-          const { report: full, readiness } = await gatherReport(store, { asOf: flags.asOf ?? io.now(), soakDays: flags.soakDays, activeHours: flags.activeHours });
-          // The globs are checked as `readiness` checks them: a typo is exit 2 listing what is known.
-          selectReadiness(readiness, flags, io);
-          const report = withOwners(filterReport(full, { cluster: flags.cluster, namespace: flags.namespace, account: flags.account }), policy);
-          const storeArgs = flags.table ? ['--table', flags.table, ...(flags.tableRegion ? ['--table-region', flags.tableRegion] : [])] : flags.store ? ['--store', path.resolve(io.cwd, flags.store)] : [];
-          const plan = buildPlan(report, { profile: flags.profile ?? null, contextTemplate: flags.contextTemplate ?? null, invocation: io.invocation ?? 'cutover-watch', storeArgs });
-          const view = openView(io, { ...flags, pager: format === 'sh' ? false : flags.pager });
-          try {
-            if (format === 'json' || format === 'yaml') {
-              const selection = describeFilters(flags);
-              await printDocument(view.io, format, { ...plan, ...(selection ? { filters: report.filters } : {}) });
-            } else {
-              const text = format === 'sh' ? renderPlanScript(plan) : format === 'md' ? renderPlanMarkdown(plan, { byOwner: flags.by === 'owner' }) : renderPlanText(plan, { byOwner: flags.by === 'owner' });
-              view.io.out(text.replace(/\n$/, ''));
-            }
-          } finally {
-            await view.end();
-          }
-          if (flags.by === 'owner' && policy.owners.length === 0) io.err(displaySafe('cutover-watch: note: the policy file names no owners: every namespace is under (no owner)'));
-        },
-        { write: false },
-      );
+      // Read with the store open, planned once it is closed: its thread's memory goes before the plan's peak.
+      const settings = { asOf: flags.asOf ?? io.now(), soakDays: flags.soakDays, activeHours: flags.activeHours };
+      const { report: full, readiness } = reportFrom(await withStore(flags, io, ({ store }) => readReportInputs(store, settings), { write: false }));
+      // The globs are checked as `readiness` checks them: a typo is exit 2 listing what is known.
+      selectReadiness(readiness, flags, io);
+      const report = withOwners(filterReport(full, { cluster: flags.cluster, namespace: flags.namespace, account: flags.account }), policy);
+      const storeArgs = flags.table ? ['--table', flags.table, ...(flags.tableRegion ? ['--table-region', flags.tableRegion] : [])] : flags.store ? ['--store', path.resolve(io.cwd, flags.store)] : [];
+      const plan = buildPlan(report, { profile: flags.profile ?? null, contextTemplate: flags.contextTemplate ?? null, invocation: io.invocation ?? 'cutover-watch', storeArgs });
+      const view = openView(io, { ...flags, pager: format === 'sh' ? false : flags.pager });
+      try {
+        if (format === 'json' || format === 'yaml') {
+          const selection = describeFilters(flags);
+          await printDocument(view.io, format, { ...plan, ...(selection ? { filters: report.filters } : {}) });
+        } else {
+          const text = format === 'sh' ? renderPlanScript(plan) : format === 'md' ? renderPlanMarkdown(plan, { byOwner: flags.by === 'owner' }) : renderPlanText(plan, { byOwner: flags.by === 'owner' });
+          view.io.out(text.replace(/\n$/, ''));
+        }
+      } finally {
+        await view.end();
+      }
+      if (flags.by === 'owner' && policy.owners.length === 0) io.err(displaySafe('cutover-watch: note: the policy file names no owners: every namespace is under (no owner)'));
     });
 }
