@@ -17,13 +17,12 @@ export async function readinessReport(store: DynamoEvidenceStore, options: Readi
 }
 
 /**
- * Everything the verdicts are judged on, read from the store, and with `evidenceFromDay` the
- * snapshot a report draws beside them (every namespace's daily counts from that day), from one read
- * of the store: at thousands of namespaces reading is most of the time, and it was read up to three
- * times. Once it is read, the store can be
- * closed before judging (`judgeVerdicts`), and the memory its thread grew serving the reads goes
- * back before the judging's own peak (at 40,000 namespaces readiness peaked at 541–553 MB with the
- * store open, 464–504 MB closed).
+ * Everything the verdicts are judged on, and with `evidenceFromDay` the snapshot a report draws
+ * beside them (every namespace's daily counts from that day), from one read of the store: at
+ * thousands of namespaces reading is most of the time, and it was read up to three times. Once it
+ * is read, the store can be closed before judging (`judgeVerdicts`): the memory its thread grew
+ * serving the reads goes back before the judging's own peak (at 40,000 namespaces readiness peaked
+ * at 538–590 MB with the store open, 464–504 MB closed).
  */
 export interface VerdictInputs {
   snapshot: EvidenceSnapshot;
