@@ -6,7 +6,7 @@
  * that did not finish, and is written again from scratch.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -42,6 +42,7 @@ export async function ensureFleet(preset: Preset, log: (line: string) => void): 
     return { ...paths, stats: JSON.parse(readFileSync(marker, 'utf8')) as ScaledFleetStats, generatedSeconds: null };
   }
   await rm(dir, { recursive: true, force: true });
+  await removeOlderGenerations(preset, log);
   log(`writing the ${preset} fleet to ${dir} (once; later runs reuse it)`);
   const started = performance.now();
   let lastShown = 0;
@@ -54,4 +55,19 @@ export async function ensureFleet(preset: Preset, log: (line: string) => void): 
   });
   await writeFile(marker, JSON.stringify(stats, null, 2) + '\n');
   return { ...paths, stats, generatedSeconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * This preset's fleets written by an older generator (a lower `-v<N>-`): no run reads them again,
+ * and the fleet preset's is ~0.5 GB. Only folders this module names are removed.
+ */
+async function removeOlderGenerations(preset: Preset, log: (line: string) => void): Promise<void> {
+  const parent = path.dirname(fleetDir(preset));
+  const name = new RegExp(`^${preset}-v(\\d+)-[0-9a-f]+$`);
+  for (const entry of await readdir(parent).catch(() => [] as string[])) {
+    const version = name.exec(entry)?.[1];
+    if (version === undefined || Number(version) >= SCALED_FLEET_VERSION) continue;
+    await rm(path.join(parent, entry), { recursive: true, force: true });
+    log(`removed ${path.join(parent, entry)} (written by generator version ${version}; this one is ${SCALED_FLEET_VERSION})`);
+  }
 }
