@@ -13,7 +13,7 @@ export interface ReadinessQuery {
 
 /** Reads what the verdicts need (daily counts only for an as-of in the past) and judges. */
 export async function readinessReport(store: DynamoEvidenceStore, options: ReadinessQuery): Promise<ReadinessReport> {
-  return judgeVerdicts(await readVerdictInputs(store, options, null), options).readiness;
+  return judgeVerdicts(await readVerdictInputs(store, options, null), options);
 }
 
 /**
@@ -49,6 +49,6 @@ export async function readVerdictInputs(store: DynamoEvidenceStore, options: Rea
 }
 
 /** The verdicts on what `readVerdictInputs` read: pure, no store. */
-export function judgeVerdicts(inputs: VerdictInputs, options: ReadinessQuery): { readiness: ReadinessReport; evidence: EvidenceSnapshot | null } {
-  return { readiness: assessReadiness(inputs.snapshot, options), evidence: inputs.evidence };
+export function judgeVerdicts(inputs: VerdictInputs, options: ReadinessQuery): ReadinessReport {
+  return assessReadiness(inputs.snapshot, options);
 }

@@ -82,9 +82,11 @@ export function reportFrom(inputs: ReportInputs): GatheredReport {
 /** The verdicts and what the report draws from the evidence; nothing else of the items read is held after. */
 function judgedAndDrawn(inputs: ReportInputs) {
   if (inputs.verdicts === null) throw new Error("a report's inputs build one report");
-  const { readiness, evidence } = judgeVerdicts(inputs.verdicts, inputs.options);
+  const readiness = judgeVerdicts(inputs.verdicts, inputs.options);
+  // read with `evidenceFromDay` (readReportInputs): never null here
+  const evidence = inputs.verdicts.evidence as EvidenceSnapshot;
   inputs.verdicts = null;
-  return { readiness, inventory: (evidence as EvidenceSnapshot).inventory, ...reportEvidence((evidence as EvidenceSnapshot).items) };
+  return { readiness, inventory: evidence.inventory, ...reportEvidence(evidence.items) };
 }
 
 /**

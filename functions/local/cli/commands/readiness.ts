@@ -117,7 +117,7 @@ function judged(read: { report?: ReportInputs; verdicts?: VerdictInputs }, setti
     const gathered = reportFrom(read.report);
     return { full: gathered.readiness, gathered };
   }
-  return { full: judgeVerdicts(read.verdicts as VerdictInputs, settings).readiness, gathered: null };
+  return { full: judgeVerdicts(read.verdicts as VerdictInputs, settings), gathered: null };
 }
 
 /** Columns of `-o csv` and `-o md`: one namespace a row. */
