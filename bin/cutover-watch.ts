@@ -1,4 +1,4 @@
-import { growHeapByAtMost } from '../functions/adapters/collect-garbage';
+import { growHeapByAtMost, growHeapByAtMostPast } from '../functions/adapters/collect-garbage';
 import { processIo } from '../functions/local/cli/io';
 import { keepNoIdleStoreThreads } from '../functions/local/embedded-store';
 import { run } from '../functions/local/cli/main';
@@ -8,6 +8,10 @@ import { run } from '../functions/local/cli/main';
  * live, and the store's thread goes with the store, closed before they judge.
  */
 const JUDGING_COMMANDS = new Set(['readiness', 'report', 'plan', 'evidence']);
+/** Commands that read logs into the store: their heap grows with the fleet's keys. */
+const READING_COMMANDS = new Set(['analyze', 'backfill', 'demo']);
+/** Where a reading command's heap stops growing at V8's pace: above the fleet preset's (210–230 MB). */
+const LARGE_HEAP_BYTES = 256 * 2 ** 20;
 
 /** The only place that touches `process`: everything else goes through `Io`. */
 export async function main(): Promise<void> {
@@ -19,5 +23,6 @@ export async function main(): Promise<void> {
     growHeapByAtMost(30);
     keepNoIdleStoreThreads();
   }
+  if (command !== undefined && READING_COMMANDS.has(command)) growHeapByAtMostPast(LARGE_HEAP_BYTES, 20);
   process.exitCode = await run(argv, processIo());
 }
