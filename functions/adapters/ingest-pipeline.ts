@@ -11,9 +11,10 @@ import type { DynamoEvidenceStore, StageLimits } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
 import { CoverageAccumulator, fileRecordHour, type FileRecordHour } from '../core/coverage';
 import type { InputItem } from '../core/envelopes';
+import { emptyInventory } from '../core/inventory';
 import type { Policy } from '../core/policy';
 import { EVENT_KINDS, RECURRING_EVENT_FIELDS, type EventKind, type IdentityEvent, type Outcome, type SkipReason } from '../core/identity-event';
-import { ingestBatch } from '../core/ingest';
+import { ingestBatch, type DetectionOptions } from '../core/ingest';
 import { normalizeRecord, type EventTimeWindow } from '../core/normalize';
 import { DEFAULT_NODE_ROLE_PATTERNS, nodeRoleMatcher } from '../core/node-roles';
 import { expandRaw, OutOfScopeMemo, prefilterCovers, type RawRecord } from '../core/record-prefilter';
@@ -204,9 +205,9 @@ export async function ingestUnits(
   for (const problem of problems) reject(problem);
 
   // Node roles: the patterns, the inventory's node groups, and every role seen fetching Pod Identity.
-  const inventory = await options.store.loadInventory();
-  const observed = (await options.store.scopes()).filter((s) => s['kind'] === 'noderole').map((s) => String(s['name']));
-  const knownNodeRoles = new Set([...inventory.nodegroups.map((n) => n.nodeRoleArn), ...observed]);
+  // All read at the first unit (`prepareReading`): a run with nothing to read reads none of it.
+  let inventory = emptyInventory();
+  const knownNodeRoles = new Set<string>();
   const nodeRoleConfig = () => ({
     patterns: options.nodeRolePatterns ?? options.policy?.nodeRoleFallthrough.nodeRolePatterns,
     expectedCalls: options.policy?.nodeRoleFallthrough.expectedCalls,
@@ -218,9 +219,27 @@ export async function ingestUnits(
   let rules = rulesFor();
   /** Whether a raw record's skeleton can decide the rules (core/record-prefilter); when not, every record is parsed. */
   let prefilter = prefilterCovers(rules) ? new OutOfScopeMemo(rules) : null;
-  // The only writer can keep what the detections remember from one batch to the next instead of reading it again.
-  const cache = options.policy && options.detect !== false && options.store.singleWriter ? new DetectionStateCache(options.store) : null;
-  const detection = options.policy && options.detect !== false ? { policy: options.policy, inventory, port: cache ?? options.store } : undefined;
+  let cache: DetectionStateCache | null = null;
+  let detection: DetectionOptions | undefined;
+  let prepared = false;
+  /**
+   * Reads the inventory and the node roles seen before, and builds the rules and detections on
+   * them, once, before the first unit's records are decided. A replay whose files were all read
+   * before has no unit: at 20,000 namespaces that took 1.36–1.61 s down to 1.03–1.09 s.
+   */
+  const prepareReading = async () => {
+    if (prepared) return;
+    prepared = true;
+    inventory = await options.store.loadInventory();
+    const observed = (await options.store.scopes()).filter((s) => s['kind'] === 'noderole').map((s) => String(s['name']));
+    for (const arn of [...inventory.nodegroups.map((n) => n.nodeRoleArn), ...observed]) knownNodeRoles.add(arn);
+    matcher = nodeRoleMatcher(nodeRoleConfig());
+    rules = rulesFor();
+    prefilter = prefilterCovers(rules) ? new OutOfScopeMemo(rules) : null;
+    // The only writer can keep what the detections remember from one batch to the next instead of reading it again.
+    cache = options.policy && options.detect !== false && options.store.singleWriter ? new DetectionStateCache(options.store) : null;
+    detection = options.policy && options.detect !== false ? { policy: options.policy, inventory, port: cache ?? options.store } : undefined;
+  };
 
   const batchSize = options.batchSize ?? 20_000;
   let batch: IdentityEvent[] = [];
@@ -329,6 +348,7 @@ export async function ingestUnits(
   let done = 0;
   try {
     for await (const unit of units) {
+      await prepareReading();
       summary.files += 1;
       const unitCoverage = new CoverageAccumulator();
       /** A file that could not be read whole (truncated, over a cap, not JSON past a point) proves no hour complete. */

@@ -55,8 +55,14 @@ describe('analyze skips local log files it read whole and stored before', () => 
     const first = await analyze(store, [dir]);
     expect(first).toMatchObject({ files: 3, records: 6, inScope: 6, replayed: 0, skippedFiles: 0, notStored: 0 });
 
+    // (and, with nothing to read, reads neither the inventory nor the node roles seen before)
+    const loadInventory = vi.spyOn(store, 'loadInventory');
+    const scopes = vi.spyOn(store, 'scopes');
     const second = await analyze(store, [dir]);
     expect(second).toMatchObject({ files: 0, records: 0, inScope: 0, skippedFiles: 3 });
+    expect([loadInventory.mock.calls.length, scopes.mock.calls.length]).toEqual([0, 0]);
+    loadInventory.mockRestore();
+    scopes.mockRestore();
 
     const moved = path.join(fixture.work, 'rerun-moved');
     await rename(dir, moved);
