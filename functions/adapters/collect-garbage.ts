@@ -47,8 +47,9 @@ function withoutExperimentalNotice<T>(call: () => T): T {
  * - `report --format html`: 722–732 MB instead of 910–995 on 40,000 namespaces, 432 instead of
  *   503–553 on 20,000, 296–306 instead of 385 on the fleet preset;
  * - `readiness --json`: 580 instead of 678, 354 instead of 445, 257–263 instead of 288–292.
- * Not for analyze: its collection at each batch already bounds most of its heap, and at 40,000
- * namespaces the fixed factor cost it 15–20 % more time for ~100 MB (docs/PERFORMANCE.md).
+ * Not from the start for analyze: its collection at each batch already bounds most of its heap,
+ * and at 40,000 namespaces the fixed factor cost it 15–20 % more time for ~100 MB
+ * (docs/PERFORMANCE.md); it sets one once its heap is large (`growHeapByAtMostPast`).
  *
  * A V8 flag set after start (`v8.setFlagsFromString`): V8 reads this one each time it sizes the
  * heap after a collection, in every thread. Process-wide, so only a process of its own sets it:
