@@ -10,7 +10,7 @@ import { run } from '../functions/local/cli/main';
 const JUDGING_COMMANDS = new Set(['readiness', 'report', 'plan', 'evidence']);
 /** Commands that read logs into the store: their heap grows with the fleet's keys. */
 const READING_COMMANDS = new Set(['analyze', 'backfill', 'demo']);
-/** Where a reading command's heap stops growing at V8's pace: above the fleet preset's (210–230 MB). */
+/** Where a reading command's heap stops growing at V8's pace: above the fleet preset's (its main heap peaks at ~205–230 MB committed). */
 const LARGE_HEAP_BYTES = 256 * 2 ** 20;
 
 /** The only place that touches `process`: everything else goes through `Io`. */

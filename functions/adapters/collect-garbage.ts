@@ -62,13 +62,15 @@ export function growHeapByAtMost(percent: number): void {
 /**
  * `growHeapByAtMost(percent)` once this thread's heap has grown past `bytes`, checked every second
  * (a timer that keeps nothing alive). For a command that reads logs into the store (analyze,
- * backfill): its heap follows the fleet's keys (the stage holds every item it changes until its
- * write-out), and V8's own factor let it grow to about twice what was live. On 20,000 namespaces,
- * alternated runs of analyze with a factor of 1.2 once past 256 MiB: peak 571–593 MB instead of
- * 668–682, 32.6–34.4 s against 32.5–33.7 s; on 40,000, 874 against 949 MB, 69.4 against 69.0 s. On
- * the fleet preset (5,000 namespaces) the heap stays under the bound and nothing changes. A factor
- * of 1.1 took ~10 MB more off and cost 10–15 % of the time; set from the start (as the judging
- * commands do), the factor cost analyze 15–20 % at 40,000 namespaces (docs/PERFORMANCE.md).
+ * backfill, the demo): its heap follows the fleet's keys (the stage holds every item it changes
+ * until its write-out), and V8's own factor let it grow to about twice what was live. Alternated
+ * runs of analyze with a factor of 1.2 once past 256 MiB:
+ * - 20,000 namespaces: peak 571–593 MB instead of 668–682, 32.6–34.4 s against 32.5–33.7 s (in a
+ *   slower hour, 4–8 % more CPU);
+ * - 40,000 namespaces: 874 against 949 MB, 69.4 against 69.0 s;
+ * - the fleet preset (5,000 namespaces): its heap stays under the bound, and nothing changes.
+ * A factor of 1.1 took ~10 MB more off and cost 10–15 % of the time; set from the start (as the
+ * judging commands do), the factor cost analyze 15–20 % at 40,000 namespaces (docs/PERFORMANCE.md).
  */
 export function growHeapByAtMostPast(
   bytes: number,
