@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -181,5 +182,23 @@ describe('analyze skips local log files it read whole and stored before', () => 
     expect(JSON.parse((await run('--json', dir)).stdout)).toMatchObject({ files: 0, skippedFiles: 3 });
     await rm(dir, { recursive: true });
     await rm(storeDir, { recursive: true });
+  });
+});
+
+describe('one run that meets the same events twice', () => {
+  it('counts CloudTrail eventIDs (UUIDs) once when a copy of a log file comes in later batches, its first reading staged and not yet written', async () => {
+    const store = await freshStore();
+    const dir = path.join(fixture.work, 'copies');
+    await mkdir(dir, { recursive: true });
+    // GIVEN a log file whose eventIDs are UUIDs, as CloudTrail's are, and a copy of it listed after it
+    const withUuids = records('2026-11-18T10', 4, 'u').map((r) => ({ ...r, eventID: randomUUID() }));
+    await writeFile(path.join(dir, logName('2026-11-18T10', 'a')), gzipSync(JSON.stringify({ Records: withUuids })));
+    await writeFile(path.join(dir, logName('2026-11-18T11', 'b')), gzipSync(JSON.stringify({ Records: withUuids })));
+
+    // WHEN one run reads both, two events a batch: the copy's events come in batches after the original's
+    const run = await analyze(store, [dir], { batchSize: 2, skipFilesRead: undefined });
+
+    // THEN the copy's four events are replays of the staged ones: each counted once
+    expect(run).toMatchObject({ files: 2, inScope: 8, replayed: 4, notStored: 0 });
   });
 });
