@@ -11,12 +11,12 @@ import type { DynamoEvidenceStore, StageLimits } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
 import { CoverageAccumulator, fileRecordHour, type FileRecordHour } from '../core/coverage';
 import type { InputItem } from '../core/envelopes';
-import { emptyInventory } from '../core/inventory';
+import type { Inventory } from '../core/inventory';
 import type { Policy } from '../core/policy';
 import { EVENT_KINDS, RECURRING_EVENT_FIELDS, type EventKind, type IdentityEvent, type Outcome, type SkipReason } from '../core/identity-event';
 import { ingestBatch, type DetectionOptions } from '../core/ingest';
 import { normalizeRecord, type EventTimeWindow } from '../core/normalize';
-import { DEFAULT_NODE_ROLE_PATTERNS, nodeRoleMatcher } from '../core/node-roles';
+import { DEFAULT_NODE_ROLE_PATTERNS, nodeRoleMatcher, type NodeRoleMatcher } from '../core/node-roles';
 import { expandRaw, OutOfScopeMemo, prefilterCovers, type RawRecord } from '../core/record-prefilter';
 import { NONE, rawRecordAt, SKIM_FIELDS_PER_RECORD, type SkimmedRecords } from '../core/record-skim';
 import { cloudTrailEnvelope, matchesAnyRule, rulePatterns } from '../core/rule-patterns';
@@ -206,19 +206,24 @@ export async function ingestUnits(
 
   // Node roles: the patterns, the inventory's node groups, and every role seen fetching Pod Identity.
   // All read at the first unit (`prepareReading`): a run with nothing to read reads none of it.
-  let inventory = emptyInventory();
+  let inventory!: Inventory;
   const knownNodeRoles = new Set<string>();
   const nodeRoleConfig = () => ({
     patterns: options.nodeRolePatterns ?? options.policy?.nodeRoleFallthrough.nodeRolePatterns,
     expectedCalls: options.policy?.nodeRoleFallthrough.expectedCalls,
     roleArns: knownNodeRoles,
   });
-  let matcher = nodeRoleMatcher(nodeRoleConfig());
-  // The deployed rules' patterns, built the same way: a record no rule would deliver is not read here either.
-  const rulesFor = () => rulePatterns({ nodeRoleArns: [...knownNodeRoles], nodeRolePatterns: nodeRoleConfig().patterns ?? DEFAULT_NODE_ROLE_PATTERNS });
-  let rules = rulesFor();
+  let matcher!: NodeRoleMatcher;
+  let rules!: ReturnType<typeof rulePatterns>;
   /** Whether a raw record's skeleton can decide the rules (core/record-prefilter); when not, every record is parsed. */
-  let prefilter = prefilterCovers(rules) ? new OutOfScopeMemo(rules) : null;
+  let prefilter: OutOfScopeMemo | null = null;
+  /** The matcher, the rules and the prefilter on the node roles known now (they grow as Pod Identity fetches name more). */
+  const buildRules = () => {
+    matcher = nodeRoleMatcher(nodeRoleConfig());
+    // The deployed rules' patterns, built the same way: a record no rule would deliver is not read here either.
+    rules = rulePatterns({ nodeRoleArns: [...knownNodeRoles], nodeRolePatterns: nodeRoleConfig().patterns ?? DEFAULT_NODE_ROLE_PATTERNS });
+    prefilter = prefilterCovers(rules) ? new OutOfScopeMemo(rules) : null;
+  };
   let cache: DetectionStateCache | null = null;
   let detection: DetectionOptions | undefined;
   let prepared = false;
@@ -233,9 +238,7 @@ export async function ingestUnits(
     inventory = await options.store.loadInventory();
     const observed = (await options.store.scopes()).filter((s) => s['kind'] === 'noderole').map((s) => String(s['name']));
     for (const arn of [...inventory.nodegroups.map((n) => n.nodeRoleArn), ...observed]) knownNodeRoles.add(arn);
-    matcher = nodeRoleMatcher(nodeRoleConfig());
-    rules = rulesFor();
-    prefilter = prefilterCovers(rules) ? new OutOfScopeMemo(rules) : null;
+    buildRules();
     // The only writer can keep what the detections remember from one batch to the next instead of reading it again.
     cache = options.policy && options.detect !== false && options.store.singleWriter ? new DetectionStateCache(options.store) : null;
     detection = options.policy && options.detect !== false ? { policy: options.policy, inventory, port: cache ?? options.store } : undefined;
@@ -428,9 +431,7 @@ export async function ingestUnits(
             summary.byOutcome[event.outcome] += 1;
             if (event.kind === 'pod-identity-fetch' && event.nodeRoleArn && !knownNodeRoles.has(event.nodeRoleArn)) {
               knownNodeRoles.add(event.nodeRoleArn);
-              matcher = nodeRoleMatcher(nodeRoleConfig());
-              rules = rulesFor();
-              prefilter = prefilterCovers(rules) ? new OutOfScopeMemo(rules) : null;
+              buildRules();
             }
             batch.push(recurring.share(event, RECURRING_EVENT_FIELDS));
             if (batch.length >= batchSize) await flush();
