@@ -112,12 +112,10 @@ export function readinessCommand(program: Command, io: Io, setExit: (code: numbe
 }
 
 /** The verdicts (and with --reasons the report beside them) on what was read; nothing of the items read is held after. */
-function judged(read: { report?: ReportInputs; verdicts?: VerdictInputs }, settings: ReadinessQuery): { full: ReadinessReport; gathered: GatheredReport | null } {
-  if (read.report) {
-    const gathered = reportFrom(read.report);
-    return { full: gathered.readiness, gathered };
-  }
-  return { full: judgeVerdicts(read.verdicts as VerdictInputs, settings), gathered: null };
+function judged(read: { report: ReportInputs } | { verdicts: VerdictInputs }, settings: ReadinessQuery): { full: ReadinessReport; gathered: GatheredReport | null } {
+  if ('verdicts' in read) return { full: judgeVerdicts(read.verdicts, settings), gathered: null };
+  const gathered = reportFrom(read.report);
+  return { full: gathered.readiness, gathered };
 }
 
 /** Columns of `-o csv` and `-o md`: one namespace a row. */
