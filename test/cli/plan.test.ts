@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationPlan, PlanStep } from '../../functions/core/plan';
-import type { Straggler, StragglerReport } from '../../functions/core/report';
+import type { PlannedStraggler, reportDocument } from '../../functions/core/report';
 import { DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
 import { holdStore, runInProcess, type Run } from '../support/spawn-cli';
 
@@ -20,7 +20,8 @@ const plan = (...args: string[]) => inProcess(['plan', '--store', store, '--as-o
 const report = (...args: string[]) => inProcess(['report', '--store', store, '--as-of', DEMO_END, ...args]);
 
 let planJson: MigrationPlan & { schemaVersion: number };
-let reportJson: StragglerReport;
+/** `report -o json`: the model with each row's plan. */
+let reportJson: ReturnType<typeof reportDocument>;
 
 /** The demo store, held open by this file: every command here only reads it (see holdStore). */
 let held: { letGo(): Promise<void> } | undefined;
@@ -47,7 +48,7 @@ const runsOf = (steps: readonly PlanStep[]) => steps.flatMap((s) => s.commands.m
 const allSteps = (p: MigrationPlan) => p.clusters.flatMap((c) => [...c.before, ...c.namespaces.flatMap((n) => n.serviceAccounts.flatMap((s) => s.steps)), ...c.after]);
 
 /** One row of the demo's report per next step (create the association, check the trust, restart, clean up). */
-function oneOfEach(): Straggler[] {
+function oneOfEach(): PlannedStraggler[] {
   const rows = [...reportJson.stragglers, ...reportJson.readyToCleanUp];
   return (['create-association', 'check-trust-policy', 'restart-pods', 'clean-up'] as const).map((step) => rows.find((r) => r.nextStep === step)!);
 }
@@ -149,7 +150,7 @@ describe('owners', () => {
     expect(p.stdout.split('\n').filter((l) => l.startsWith('OWNER '))).toEqual(['OWNER batch (batch@example.com, #batch)', 'OWNER payments-core (PAY)', 'OWNER (no owner)']);
     const r = await report('-o', 'json', '--by', 'owner', '--policy', 'owners.policy.json');
     expect(r.code, r.stderr).toBe(0);
-    const m = JSON.parse(r.stdout) as StragglerReport;
+    const m = JSON.parse(r.stdout) as typeof reportJson;
     expect(m.byOwner!.map((g) => g.label)).toEqual(['batch (batch@example.com, #batch)', 'payments-core (PAY)', '(no owner)']);
     expect(m.stragglers.filter((s) => s.cluster === 'legacy-batch').every((s) => s.owner?.team === 'batch')).toBe(true);
     const text = await report('--by', 'owner', '--policy', 'owners.policy.json');

@@ -1,4 +1,3 @@
-import { stepsOfRow } from '../../functions/core/plan';
 import { parsePolicy } from '../../functions/core/policy';
 import { withOwners, type NamespaceSection, type Straggler, type StragglerReport } from '../../functions/core/report';
 import type { Verdict } from '../../functions/core/readiness';
@@ -31,13 +30,9 @@ export function stragglerOf(over: Partial<Straggler>): Straggler {
     irsaInActiveWindow: true,
     nextStep: 'create-association',
     nextStepText: '',
-    commands: [],
-    steps: [],
     ...over,
   };
   row.id = `${row.clusterId}|${row.namespace}|${row.serviceAccount}|${row.role ?? ''}`;
-  row.steps = stepsOfRow(row, [], {});
-  row.commands = row.steps.flatMap((s) => s.commands.map((c) => c.run));
   return row;
 }
 

@@ -10,7 +10,7 @@ import type { IdentityEvent } from '../../functions/core/identity-event';
 import type { Inventory, InventoryCluster } from '../../functions/core/inventory';
 import { defaultPolicy } from '../../functions/core/policy';
 import { assessReadiness, type ReadinessReport } from '../../functions/core/readiness';
-import { buildReport, reportEvidence, type ReportSummary, type Straggler, type StragglerReport } from '../../functions/core/report';
+import { buildReport, reportEvidence, stragglerPlan, type PlannedStraggler, type ReportSummary, type StragglerReport } from '../../functions/core/report';
 import { CSV_COLUMNS, esc, jsonForScript, renderCsv, renderHtml, renderJson, renderMarkdown, renderText } from '../../functions/core/report-render';
 import { SCHEMA_VERSION } from '../../functions/core/schema-version';
 import { CLIENT_JS } from '../../functions/core/report-render/html-client';
@@ -131,7 +131,8 @@ function hostile(): { readiness: ReadinessReport; report: StragglerReport } {
 }
 
 const { readiness, report } = hostile();
-const rows: Straggler[] = [...report.stragglers, ...report.readyToCleanUp];
+/** The rows with their plans, as the report's documents write them. */
+const rows: PlannedStraggler[] = [...report.stragglers, ...report.readyToCleanUp].map((s) => ({ ...s, ...stragglerPlan(s, report.preflight) }));
 
 /** No raw control, bidi or invisible character; the only line breaks are the output's own. */
 function expectNothingRaw(output: string): void {
@@ -265,9 +266,9 @@ describe('report renderers', () => {
     expect(byName('namespace', 'prod;touch /tmp/x').length).toBeGreaterThan(0);
   });
 
-  it('json: the model exactly (and schemaVersion), with nothing raw in the text', () => {
+  it('json: the model exactly, each row with its plan (and schemaVersion), with nothing raw in the text', () => {
     const json = renderJson(report);
-    expect(JSON.parse(json)).toEqual({ schemaVersion: SCHEMA_VERSION, ...report });
+    expect(JSON.parse(json)).toEqual({ schemaVersion: SCHEMA_VERSION, ...report, stragglers: rows.slice(0, report.stragglers.length), readyToCleanUp: rows.slice(report.stragglers.length) });
     expectNothingRaw(json);
   });
 

@@ -8,11 +8,14 @@ import {
   buildReport,
   parseSummary,
   reportEvidence,
+  stragglerPlan,
   summarize,
+  withOwners,
   type ReportSummary,
   type Straggler,
   type StragglerReport,
 } from '../../functions/core/report';
+import { parsePolicy } from '../../functions/core/policy';
 import { CSV_COLUMNS, md, renderCsv, renderHtml, renderJson, renderMarkdown, renderText } from '../../functions/core/report-render';
 import { SCHEMA_VERSION } from '../../functions/core/schema-version';
 import { identityEvent } from '../support/events';
@@ -137,7 +140,7 @@ describe('stragglers and their next step', () => {
       ['orders', 'api', 'restart-pods', true],
       ['reports', 'builder', 'restart-pods', true],
     ]);
-    const [billing] = find(report.stragglers, 'billing', 'api');
+    const [billing] = find(report.stragglers, 'billing', 'api').map((s) => ({ ...s, ...stragglerPlan(s, report.preflight) }));
     expect(billing).toMatchObject({
       cluster: 'payments',
       clusterArn: PAYMENTS_ARN,
@@ -153,7 +156,7 @@ describe('stragglers and their next step', () => {
     expect(billing!.commands).toContain(
       `aws eks create-pod-identity-association --cluster-name payments --namespace billing --service-account api --role-arn ${role('api-irsa')} --region ${REGION}`,
     );
-    const [orders] = find(report.stragglers, 'orders', 'api');
+    const [orders] = find(report.stragglers, 'orders', 'api').map((s) => ({ ...s, ...stragglerPlan(s, report.preflight) }));
     expect(orders).toMatchObject({ hasAssociation: true, lastPodIdentity: iso(T - HOUR), associationCreatedAt: '2024-05-10T08:00:00Z' });
     expect(orders!.nextStepText).toContain('since 2024-05-10');
     // only the workloads that run as the service account, in the cluster's context; cronjobs listed
@@ -183,8 +186,9 @@ describe('stragglers and their next step', () => {
     const { report } = reportOf(fleet(), { associations });
 
     expect(report.readyToCleanUp.map((s) => [s.namespace, s.serviceAccount, s.role, s.nextStep])).toEqual([['ledger', 'api', role('api-irsa'), 'clean-up']]);
-    expect(report.readyToCleanUp[0]!.commands[0]).toBe(`kubectl --context ${PAYMENTS_ARN} -n ledger annotate serviceaccount api eks.amazonaws.com/role-arn-`);
-    expect(report.readyToCleanUp[0]!.steps.map((s) => [s.kind, s.effect])).toEqual([
+    const cleanUp = stragglerPlan(report.readyToCleanUp[0]!, report.preflight);
+    expect(cleanUp.commands[0]).toBe(`kubectl --context ${PAYMENTS_ARN} -n ledger annotate serviceaccount api eks.amazonaws.com/role-arn-`);
+    expect(cleanUp.steps.map((s) => [s.kind, s.effect])).toEqual([
       ['remove-annotation', 'change'],
       ['remove-oidc-statement', 'destructive'],
     ]);
@@ -212,7 +216,7 @@ describe('clusters', () => {
     const [row] = report.stragglers;
     expect(row).toMatchObject({ cluster: '(issuer STRAY00000000000000000000000001)', clusterArn: null, hasAssociation: false, nextStep: 'create-association' });
     expect(row!.nextStepText).toMatch(/^the inventory maps issuer .*STRAY.* to no cluster: import its describe-cluster output/);
-    expect(row!.commands.find((c) => c.includes('create-pod-identity-association'))).toContain("--cluster-name '<cluster>'"); // quoted: bare, a pasted <cluster> would be a redirection
+    expect(stragglerPlan(row!, report.preflight).commands.find((c) => c.includes('create-pod-identity-association'))).toContain("--cluster-name '<cluster>'"); // quoted: bare, a pasted <cluster> would be a redirection
   });
 
   it('tells two clusters of one name apart by account and region', () => {
@@ -400,9 +404,15 @@ describe('renderers', () => {
     expect(md('NOT_STARTED (2d ago)')).toBe('NOT_STARTED (2d ago)');
   });
 
-  it('prints the model as JSON', () => {
-    const report = hostileReport();
-    expect(JSON.parse(renderJson(report))).toEqual({ schemaVersion: SCHEMA_VERSION, ...report });
+  it('prints the model as JSON, each row with its plan after its next step and before its owner', () => {
+    const report = withOwners(hostileReport(), parsePolicy({ owners: [{ team: 'core' }] }, 'p.json'));
+    const json = renderJson(report);
+    const planned = (s: Straggler) => ({ ...s, ...stragglerPlan(s, report.preflight), owner: s.owner });
+    expect(JSON.parse(json)).toEqual({ schemaVersion: SCHEMA_VERSION, ...report, stragglers: report.stragglers.map(planned), readyToCleanUp: report.readyToCleanUp.map(planned) });
+    expect(report.stragglers.length + report.readyToCleanUp.length).toBeGreaterThan(0);
+    const [first] = JSON.parse(json).stragglers as Record<string, unknown>[];
+    expect(first!['commands']).not.toEqual([]);
+    expect(Object.keys(first!).slice(-4)).toEqual(['nextStepText', 'commands', 'steps', 'owner']);
   });
 });
 

@@ -1,5 +1,5 @@
 import { displaySafe } from '../display';
-import type { Straggler, StragglerReport } from '../report';
+import { stragglerPlan, type Straggler, type StragglerReport } from '../report';
 
 export const CSV_COLUMNS = [
   'cluster',
@@ -28,11 +28,11 @@ export const CSV_COLUMNS = [
 export function renderCsv(report: StragglerReport): string {
   // Each row says where the evidence of its namespace ends: a row read alone still says what it rests on.
   const through = new Map(report.namespaces.map((n) => [`${n.clusterId}|${n.namespace}`, n.evidenceThrough]));
-  const rows = [...report.stragglers, ...report.readyToCleanUp].map((s) => [...row(s), through.get(`${s.clusterId}|${s.namespace}`) ?? null].map(csvField).join(','));
+  const rows = [...report.stragglers, ...report.readyToCleanUp].map((s) => [...row(s, report), through.get(`${s.clusterId}|${s.namespace}`) ?? null].map(csvField).join(','));
   return `${[CSV_COLUMNS.join(','), ...rows].join('\r\n')}\r\n`;
 }
 
-function row(s: Straggler): CsvValue[] {
+function row(s: Straggler, report: StragglerReport): CsvValue[] {
   return [
     s.cluster,
     s.clusterArn,
@@ -48,7 +48,7 @@ function row(s: Straggler): CsvValue[] {
     s.irsaInActiveWindow,
     s.nextStep,
     s.nextStepText,
-    s.commands,
+    stragglerPlan(s, report.preflight).commands,
   ];
 }
 

@@ -1,6 +1,6 @@
 import { displaySafe } from '../display';
 import { VERDICT_ORDER, type Verdict } from '../readiness';
-import { NEXT_STEPS, NEXT_STEP_TITLES, type NamespaceSection, type Straggler, type StragglerReport } from '../report';
+import { NEXT_STEPS, NEXT_STEP_TITLES, stragglerPlan, type NamespaceSection, type Straggler, type StragglerReport } from '../report';
 import { shortTime, timeAndAge } from './common';
 
 /**
@@ -92,7 +92,7 @@ export function stragglerRow(report: StragglerReport, s: Straggler): StragglerRo
     shortTime(s.lastPodIdentity),
     !s.hasAssociation ? '' : s.associationCreatedAt ? `since ${s.associationCreatedAt.slice(0, 10)}` : 'yes',
     NEXT_STEPS.indexOf(s.nextStep),
-    s.commands.map(displaySafe),
+    stragglerPlan(s, report.preflight).commands.map(displaySafe),
     verdictIndex(s.namespaceVerdict),
   ];
 }

@@ -1,5 +1,5 @@
 import { jsonSafe } from '../display';
-import type { StragglerReport } from '../report';
+import { reportDocument, type StragglerReport } from '../report';
 import { SCHEMA_VERSION } from '../schema-version';
 import { renderCsv } from './csv';
 import { renderHtml } from './html';
@@ -12,11 +12,11 @@ export { md, renderMarkdown } from './markdown';
 export { renderText, TEXT_MAX_BYTES, type TextOptions } from './text';
 
 /**
- * The model itself with `schemaVersion` first, as `--format json` prints it and the scheduled job
- * writes it: parses back to exactly the model plus `schemaVersion`.
+ * The model with each row's plan (`reportDocument`) and `schemaVersion` first, as `--format json`
+ * prints it and the scheduled job writes it: parses back to exactly that plus `schemaVersion`.
  */
 export function renderJson(report: StragglerReport): string {
-  return `${jsonSafe({ schemaVersion: SCHEMA_VERSION, ...report }, 2)}\n`;
+  return `${jsonSafe({ schemaVersion: SCHEMA_VERSION, ...reportDocument(report) }, 2)}\n`;
 }
 
 export const REPORT_FORMATS = ['text', 'md', 'json', 'csv', 'html'] as const;

@@ -1,7 +1,8 @@
 import { displaySafe } from '../display';
 import { VERDICT_ORDER } from '../readiness';
 import type { PlanStep } from '../plan';
-import type { ReportChanges, Straggler, StragglerReport } from '../report';
+import type { PreflightFinding } from '../preflight';
+import { stragglerPlan, type ReportChanges, type Straggler, type StragglerReport } from '../report';
 import { byNextStep, CLEAN_UP_COLUMNS, cleanUpRows, NAMESPACE_COLUMNS, namespaceRows, hasChanges, headline, NEXT_STEP_HELP, roleLabel, settingsLine, shortTime, timeAndAge, verdictMove, evidenceLine, filtersLine, unknownLines } from './common';
 
 /** GitHub-flavoured Markdown for a ticket or a wiki page: headings, tables, every value escaped. */
@@ -69,7 +70,7 @@ export function renderMarkdown(report: StragglerReport): string {
       ['Cluster', 'Namespace', 'Service account', 'Role', 'Last IRSA', 'Last Pod Identity', 'Association'],
       group.rows.map((s) => [s.cluster, s.namespace, s.serviceAccount, roleLabel(s.role), timeAndAge(s.lastIrsa, report.asOf), shortTime(s.lastPodIdentity), s.hasAssociation ? 'yes' : 'no']),
     );
-    rowSteps(group.rows, out);
+    rowSteps(group.rows, report.preflight, out);
   }
 
   out.push(`## Ready to clean up (${report.totals.readyToCleanUp})`, '');
@@ -77,7 +78,7 @@ export function renderMarkdown(report: StragglerReport): string {
   else {
     out.push(md(NEXT_STEP_HELP['clean-up']), '');
     table(CLEAN_UP_COLUMNS, cleanUpRows(report));
-    rowSteps(report.readyToCleanUp, out);
+    rowSteps(report.readyToCleanUp, report.preflight, out);
   }
 
   out.push('## Namespaces', '');
@@ -87,9 +88,10 @@ export function renderMarkdown(report: StragglerReport): string {
 }
 
 /** Each row's steps under a collapsed `<details>`: the same steps `cutover-watch plan -o md` prints. */
-function rowSteps(rows: readonly Straggler[], out: string[]): void {
+function rowSteps(rows: readonly Straggler[], preflight: readonly PreflightFinding[], out: string[]): void {
   for (const s of rows.slice(0, MD_STEPS_ROWS)) {
-    out.push(`<details><summary>${md(`${s.cluster}/${s.namespace} ${s.serviceAccount} (${roleLabel(s.role)})`)}: ${s.steps.length} steps</summary>`, '', ...stepsMarkdown(s.steps), '</details>', '');
+    const { steps } = stragglerPlan(s, preflight);
+    out.push(`<details><summary>${md(`${s.cluster}/${s.namespace} ${s.serviceAccount} (${roleLabel(s.role)})`)}: ${steps.length} steps</summary>`, '', ...stepsMarkdown(steps), '</details>', '');
   }
   if (rows.length > MD_STEPS_ROWS) out.push(`The steps of the other ${(rows.length - MD_STEPS_ROWS).toLocaleString('en-US')} rows: \`cutover-watch plan -o md\` (or this report as csv, json or html).`, '');
 }

@@ -1,7 +1,8 @@
 import { displaySafe } from '../display';
 import { stepLines } from '../plan-render';
 import { VERDICT_ORDER } from '../readiness';
-import type { ReportChanges, Straggler, StragglerReport } from '../report';
+import type { PreflightFinding } from '../preflight';
+import { stragglerPlan, type ReportChanges, type Straggler, type StragglerReport } from '../report';
 import {
   byNextStep,
   CLEAN_UP_COLUMNS,
@@ -72,11 +73,11 @@ export function renderText(report: StragglerReport, options: TextOptions = {}): 
 
 /** A row's step lines, made once per row and indent: the search for the limit renders the text many times. */
 const stepLinesMade = new WeakMap<Straggler, Map<string, string[]>>();
-function rowStepLines(s: Straggler, indent: string): string[] {
+function rowStepLines(s: Straggler, preflight: readonly PreflightFinding[], indent: string): string[] {
   let byIndent = stepLinesMade.get(s);
   if (byIndent === undefined) stepLinesMade.set(s, (byIndent = new Map()));
   let lines = byIndent.get(indent);
-  if (lines === undefined) byIndent.set(indent, (lines = stepLines(s.steps, indent, { why: false })));
+  if (lines === undefined) byIndent.set(indent, (lines = stepLines(stragglerPlan(s, preflight).steps, indent, { why: false })));
   return lines;
 }
 
@@ -91,7 +92,7 @@ function textWithLimit(report: StragglerReport, limit: number): string {
   };
   // Each row's steps, in as many lines as they take; cut to `limit` rows like every list.
   const stepsOf = (rows: readonly Straggler[], indent: string) => {
-    for (const s of rows.slice(0, limit)) out.push(`${indent}${s.cluster}/${s.namespace} ${s.serviceAccount} (${roleLabel(s.role)}):`, ...rowStepLines(s, `${indent}  `));
+    for (const s of rows.slice(0, limit)) out.push(`${indent}${s.cluster}/${s.namespace} ${s.serviceAccount} (${roleLabel(s.role)}):`, ...rowStepLines(s, report.preflight, `${indent}  `));
     more(Math.min(rows.length, limit), rows.length, indent);
   };
   const tableOf = (head: string[], rows: string[][], indent = '  ') => {

@@ -4,7 +4,7 @@ import { VERDICT_ORDER, type ClusterReadiness, type NamespaceReadiness, type Rea
 import { judgeVerdicts, readVerdictInputs, type ReadinessQuery, type VerdictInputs } from '../../../adapters/readiness-query';
 import { stepLines } from '../../../core/plan-render';
 import type { PlanStep } from '../../../core/plan';
-import type { StragglerReport } from '../../../core/report';
+import { stragglerPlan, type StragglerReport } from '../../../core/report';
 import { readReportInputs, reportFrom, type GatheredReport, type ReportInputs } from '../../report';
 import { command, type Io } from '../io';
 import { accountOf, describeFilters, matcherOf, requireMatches, withFilterOptions, type FilterFlags } from '../filters';
@@ -231,7 +231,7 @@ export function nextSteps(report: StragglerReport): NextSteps {
   for (const s of [...report.stragglers, ...report.readyToCleanUp]) {
     const key = `${s.clusterId}|${s.namespace}`;
     const list = namespaces.get(key) ?? [];
-    list.push({ serviceAccount: s.serviceAccount, role: s.role, nextStep: s.nextStep, steps: s.steps });
+    list.push({ serviceAccount: s.serviceAccount, role: s.role, nextStep: s.nextStep, steps: stragglerPlan(s, report.preflight).steps });
     namespaces.set(key, list);
   }
   return { namespaces, clusters: new Map(report.clusters.map((c) => [c.clusterId, c.steps])) };

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import path from 'node:path';
-import { filterReport, summarize, withOwners, type StragglerReport } from '../../../core/report';
+import { filterReport, reportDocument, summarize, withOwners, type StragglerReport } from '../../../core/report';
 import { loadPolicy } from '../alert-options';
 import { REPORT_FORMATS, type ReportFormat } from '../../../core/report-render';
 import { gatherReport, prepareOutDir, readReportInputs, render, reportFrom, ReportOutputError, reportFileName, saveSummary, writeFileAtomic, type GatheredReport } from '../../report';
@@ -96,7 +96,7 @@ export function reportCommand(program: Command, io: Io): void {
           const report = policy.owners.length > 0 || flags.by === 'owner' ? withOwners(cut, policy, { group: flags.by === 'owner' }) : cut;
           if (problem) io.err(`cutover-watch: warning: ${displaySafe(problem)}`);
           // json and yaml carry schemaVersion, like every document the CLI prints
-          const content = format === 'json' ? `${jsonDocument({ ...report })}\n` : format === 'yaml' ? `${yamlDocument({ ...report })}\n` : await render(report, format);
+          const content = format === 'json' ? `${jsonDocument({ ...reportDocument(report) })}\n` : format === 'yaml' ? `${yamlDocument({ ...reportDocument(report) })}\n` : await render(report, format);
           // io.out ends the line itself: the CSV's last CRLF stays whole
           if (outDir === null) io.out(content.replace(/\n$/, ''));
           else {
