@@ -62,24 +62,37 @@ export function jsonSafe(value: unknown, indent?: number): string {
 }
 
 /**
+ * A JSON array whose elements are made as they are written: `jsonSafePieces` asks for the next
+ * one when it has written the last, so only one is held at a time (JSON.stringify, through
+ * `toJSON`, makes them all). For rows too many to hold at once beside what they are made from.
+ */
+export class ArrayAsWritten<T> {
+  constructor(private readonly make: () => Iterable<T>) {}
+  elements(): Iterable<T> {
+    return this.make();
+  }
+  toJSON(): T[] {
+    return [...this.make()];
+  }
+}
+
+/**
  * `jsonSafe(value)` in pieces that, joined, are its text: up to `depth` levels of arrays and plain
  * objects are written a member at a time, so that megabytes of JSON are never one string (which
  * JSON.stringify builds in a buffer that grows by doubling). A piece never splits a string, so
  * each is made safe on its own.
  */
 export function* jsonSafePieces(value: unknown, depth: number): Generator<string> {
+  if (depth > 0 && value instanceof ArrayAsWritten) {
+    yield* arrayPieces(value.elements(), depth);
+    return;
+  }
   if (depth <= 0 || value === null || typeof value !== 'object' || typeof (value as { toJSON?: unknown }).toJSON === 'function') {
     yield safeJsonText(JSON.stringify(value));
     return;
   }
   if (Array.isArray(value)) {
-    yield '[';
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) yield ',';
-      // what JSON.stringify cannot write is null in an array
-      yield* jsonSafePieces(unwritable(value[i]) ? null : value[i], depth - 1);
-    }
-    yield ']';
+    yield* arrayPieces(value, depth);
     return;
   }
   yield '{';
@@ -91,6 +104,18 @@ export function* jsonSafePieces(value: unknown, depth: number): Generator<string
     yield* jsonSafePieces(member, depth - 1);
   }
   yield '}';
+}
+
+function* arrayPieces(elements: Iterable<unknown>, depth: number): Generator<string> {
+  yield '[';
+  let first = true;
+  for (const element of elements) {
+    if (!first) yield ',';
+    first = false;
+    // what JSON.stringify cannot write is null in an array
+    yield* jsonSafePieces(unwritable(element) ? null : element, depth - 1);
+  }
+  yield ']';
 }
 
 /** What JSON.stringify leaves out of an object (and writes as null in an array). */

@@ -129,11 +129,12 @@ export function reportDocument(report: StragglerReport): StragglerReport & { str
 
 export type PlannedStraggler = Straggler & StragglerPlan;
 
+/** Counts per day of `StragglerReport.days`. Read-only: a namespace's all-zero series is one array shared by every such series. */
 export interface DailySeries {
-  irsa: number[];
-  irsaFailed: number[];
-  podIdentity: number[];
-  podIdentityFailed: number[];
+  irsa: readonly number[];
+  irsaFailed: readonly number[];
+  podIdentity: readonly number[];
+  podIdentityFailed: readonly number[];
 }
 
 export interface NamespaceSection {
@@ -312,6 +313,7 @@ export function buildReport(input: ReportInput): StragglerReport {
   const clusterIdOf = (c: { clusterArn: string | null; oidcIssuer: string | null }) => c.clusterArn ?? `issuer:${c.oidcIssuer}`;
   const irsaRoles = new Map((input.irsaRoles ?? []).map((r) => [`${r.oidcIssuer}|${r.namespace}|${r.serviceAccount}`, r.roles]));
   const dayIndex = indexDays(input.days, days);
+  const noDays = Object.freeze(zeros(days.length));
   const findings = preflight({ readiness, inventory });
   const associationsOf = associationsByServiceAccount(inventory);
   const fetchDenied = new Map<string, ClusterWarning>();
@@ -344,7 +346,7 @@ export function buildReport(input: ReportInput): StragglerReport {
       evidenceThrough: n.evidenceThrough,
       unknownBecause: n.unknownBecause,
       lastWellFounded: n.lastWellFounded,
-      daily: seriesOf(dayIndex, scopesOf(n), n.namespace, days.length),
+      daily: seriesOf(dayIndex, scopesOf(n), n.namespace, days.length, noDays),
     });
     for (const sa of n.detail) {
       if (sa.lastIrsa === null) continue;
@@ -669,7 +671,7 @@ function indexDays(counts: readonly DayCount[], days: string[]): DayIndex {
   return index;
 }
 
-function seriesOf(index: DayIndex, scopes: string[], namespace: string, length: number): DailySeries {
+function seriesOf(index: DayIndex, scopes: string[], namespace: string, length: number, none: readonly number[]): DailySeries {
   const s = emptySeries(length);
   for (const scope of scopes) {
     for (const { at, count } of index.get(`${scope}|${namespace}`) ?? []) {
@@ -679,10 +681,13 @@ function seriesOf(index: DayIndex, scopes: string[], namespace: string, length: 
       s.podIdentityFailed[at]! += count.piFailed;
     }
   }
-  return s;
+  // Most series of a fleet are all zeros (failures, Pod Identity before the switch, IRSA after it):
+  // one frozen array for all of them, instead of a 30-day array each (46 of 175 MB at 40,000 namespaces).
+  const shared = (series: number[]): readonly number[] => (series.every((v) => v === 0) ? none : series);
+  return { irsa: shared(s.irsa), irsaFailed: shared(s.irsaFailed), podIdentity: shared(s.podIdentity), podIdentityFailed: shared(s.podIdentityFailed) };
 }
 
-function sumSeries(all: DailySeries[], length: number): DailySeries {
+function sumSeries(all: readonly DailySeries[], length: number): Record<keyof DailySeries, number[]> {
   const s = emptySeries(length);
   for (const d of all) {
     for (let i = 0; i < length; i += 1) {
@@ -695,7 +700,7 @@ function sumSeries(all: DailySeries[], length: number): DailySeries {
   return s;
 }
 
-const emptySeries = (length: number): DailySeries => ({
+const emptySeries = (length: number): Record<keyof DailySeries, number[]> => ({
   irsa: zeros(length),
   irsaFailed: zeros(length),
   podIdentity: zeros(length),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { displaySafe, jsonSafe, jsonSafePieces, shellCommand, shellQuote } from '../../functions/core/display';
+import { ArrayAsWritten, displaySafe, jsonSafe, jsonSafePieces, shellCommand, shellQuote } from '../../functions/core/display';
 import { HOSTILE_NAMES, RAW_UNSAFE, shellWords } from '../support/hostile';
 
 describe('displaySafe', () => {
@@ -93,5 +93,26 @@ describe('jsonSafe', () => {
       if (depth >= 2) expect(pieces.length).toBeGreaterThan(Object.keys(value).length + value.rows.length);
     }
     expect([...jsonSafePieces('Rôle\u{e0041}', 3)]).toEqual([jsonSafe('Rôle\u{e0041}')]);
+  });
+
+  it('writes an ArrayAsWritten as the array it makes, an element made only when the last is written', () => {
+    let made = 0;
+    const rows = new ArrayAsWritten(function* () {
+      for (const name of ['a', 'b\u202e', 'c']) {
+        made += 1;
+        yield { name, hole: undefined, f: () => 1 };
+      }
+    });
+    const value = { head: 1, rows, tail: [2] };
+    const whole = jsonSafe(value);
+    expect(JSON.parse(whole)).toEqual({ head: 1, rows: [{ name: 'a' }, { name: 'b\u202e' }, { name: 'c' }], tail: [2] });
+    for (const depth of [1, 2, 3, 8]) expect([...jsonSafePieces(value, depth)].join('')).toBe(whole);
+    made = 0;
+    const written: string[] = [];
+    for (const piece of jsonSafePieces(value, 3)) {
+      written.push(piece);
+      if (piece === '"a"') break;
+    }
+    expect(made).toBe(1);
   });
 });

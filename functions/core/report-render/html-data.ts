@@ -1,4 +1,4 @@
-import { displaySafe } from '../display';
+import { ArrayAsWritten, displaySafe } from '../display';
 import { VERDICT_ORDER, type Verdict } from '../readiness';
 import { NEXT_STEPS, NEXT_STEP_TITLES, stragglerPlan, type NamespaceSection, type Straggler, type StragglerReport } from '../report';
 import { shortTime, timeAndAge } from './common';
@@ -28,10 +28,10 @@ export interface ClusterRows {
 /** A namespace's daily chart: series of `days` (padded with nulls to `total` on the page), markers, the soak band. */
 export interface NamespaceChart {
   total: number;
-  irsa: number[];
-  irsaFailed: number[] | null;
-  podIdentity: number[];
-  podIdentityFailed: number[] | null;
+  irsa: readonly number[];
+  irsaFailed: readonly number[] | null;
+  podIdentity: readonly number[];
+  podIdentityFailed: readonly number[] | null;
   markers: { pos: number; label: string; color: string; dash: boolean; row: number }[];
   band: [number, number] | null;
   futureFrom: number | null;
@@ -151,7 +151,7 @@ export function namespaceChart(report: StragglerReport, n: NamespaceSection, col
   }
   const asOf = pos(Date.parse(report.asOf));
   if (extraDays > 0) markers.push({ pos: asOf, label: 'as of', color: colors.asOf, dash: false, row: 2 });
-  const any = (values: number[]) => values.some((v) => v > 0);
+  const any = (values: readonly number[]) => values.some((v) => v > 0);
   return {
     total,
     irsa: n.daily.irsa,
@@ -176,16 +176,32 @@ export function dayLabel(day: string): string {
   return `${month} ${Number(day.slice(8, 10))}`;
 }
 
-/** Every row of the report, grouped as the page's cluster sections are, with the charts they point at. */
-export function pageData(report: StragglerReport, groups: readonly RowGroup[], options: { colors: ChartColors & { verdict: Record<string, string> }; maxNamespaceCharts: number }): PageData {
+/**
+ * Every row of the report, grouped as the page's cluster sections are, with the charts they point
+ * at. The rows of a cluster are made when the page data is written that far (`ArrayAsWritten`),
+ * and let go once written: held whole, the rows of 40,000 namespaces (and their commands) were
+ * the report's peak.
+ */
+export function pageData(
+  report: StragglerReport,
+  groups: readonly RowGroup[],
+  options: { colors: ChartColors & { verdict: Record<string, string> }; maxNamespaceCharts: number },
+): Omit<PageData, 'groups'> & { groups: ArrayAsWritten<ClusterRows> } {
   const charted = chartedNamespaces(report, options.maxNamespaceCharts);
+  // Made first, in the rows' order: the day labels reach as far as the longest chart.
   const charts: NamespaceChart[] = [];
-  const rows: ClusterRows[] = groups.map((g) => ({
-    name: displaySafe(g.name),
-    ns: g.namespaces.map((n) => namespaceRow(report, n, charted.has(n) ? charts.push(namespaceChart(report, n, options.colors)) - 1 : -1)),
-    st: g.stragglers.map((s) => stragglerRow(report, s)),
-    cu: g.readyToCleanUp.map((s) => stragglerRow(report, s)),
-  }));
+  const chartOf = new Map<NamespaceSection, number>();
+  for (const g of groups) for (const n of g.namespaces) if (charted.has(n)) chartOf.set(n, charts.push(namespaceChart(report, n, options.colors)) - 1);
+  const rows = new ArrayAsWritten(function* (): Generator<ClusterRows> {
+    for (const g of groups) {
+      yield {
+        name: displaySafe(g.name),
+        ns: g.namespaces.map((n) => namespaceRow(report, n, chartOf.get(n) ?? -1)),
+        st: g.stragglers.map((s) => stragglerRow(report, s)),
+        cu: g.readyToCleanUp.map((s) => stragglerRow(report, s)),
+      };
+    }
+  });
   const longest = Math.max(report.days.length, ...charts.map((c) => c.total));
   const first = Date.parse(`${report.days[0]}T00:00:00Z`);
   return {

@@ -87,11 +87,14 @@ export function reportCommand(program: Command, io: Io): void {
       try {
         if (outDir !== null) await prepareOutDir(outDir);
         const settings = { asOf: flags.asOf ?? io.now(), soakDays: flags.soakDays, activeHours: flags.activeHours };
-        const publish = async (gathered: GatheredReport): Promise<StragglerReport> => {
-          const { report: full, readiness, problem } = gathered;
-          // The globs are checked as `readiness` checks them (a typo is exit 2 listing what is known), then the report is cut.
+        // The globs are checked as `readiness` checks them (a typo is exit 2 listing what is known).
+        // The verdicts are not needed after: what goes on to be rendered is the report without them.
+        const checked = ({ report, readiness, problem }: GatheredReport): Pick<GatheredReport, 'report' | 'problem'> => {
           selectReadiness(readiness, flags, io);
-          // Owners only when the policy names some (or --by asks): a report without them stays as it was.
+          return { report, problem };
+        };
+        const publish = async ({ report: full, problem }: Pick<GatheredReport, 'report' | 'problem'>): Promise<StragglerReport> => {
+          // Cut to the globs; owners only when the policy names some (or --by asks): a report without them stays as it was.
           const cut = filterReport(full, { cluster: flags.cluster, namespace: flags.namespace, account: flags.account });
           const report = policy.owners.length > 0 || flags.by === 'owner' ? withOwners(cut, policy, { group: flags.by === 'owner' }) : cut;
           if (problem) io.err(`cutover-watch: warning: ${displaySafe(problem)}`);
@@ -107,10 +110,10 @@ export function reportCommand(program: Command, io: Io): void {
         };
         if (flags.save) {
           // The summary is saved under the lock taken before anything is read: a store another run holds fails first, not after the report.
-          await withStore(flags, io, async ({ store }) => saveSummary(store, summarize(await publish(await gatherReport(store, settings)))), { write: true });
+          await withStore(flags, io, async ({ store }) => saveSummary(store, summarize(await publish(checked(await gatherReport(store, settings))))), { write: true });
         } else {
           // Read with the store open, built once it is closed: its thread's memory goes before the report's peak.
-          await publish(reportFrom(await withStore(flags, io, ({ store }) => readReportInputs(store, settings), { write: false })));
+          await publish(checked(reportFrom(await withStore(flags, io, ({ store }) => readReportInputs(store, settings), { write: false }))));
         }
       } catch (e) {
         if (e instanceof ReportOutputError) throw new UsageError(e.message, { cause: e });
