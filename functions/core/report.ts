@@ -1,5 +1,5 @@
 import type { CoverageSummary } from './coverage';
-import { shellCommand } from './display';
+import { ArrayAsWritten, shellCommand } from './display';
 import { compileGlobs, type GlobMatcher } from './glob';
 import type { EvidenceItem } from './evidence';
 import type { Inventory, InventoryAssociation } from './inventory';
@@ -117,17 +117,26 @@ export function stragglerPlan(s: Straggler, preflight: readonly PreflightFinding
   return { commands: steps.flatMap((step) => step.commands.map((c) => c.run)), steps };
 }
 
-/** The report as its JSON and YAML documents write it: each row with its plan (after its next step, before its owner). */
-export function reportDocument(report: StragglerReport): StragglerReport & { stragglers: PlannedStraggler[]; readyToCleanUp: PlannedStraggler[] } {
-  const planned = (s: Straggler): PlannedStraggler => {
-    const { owner, ...row } = s;
-    const plan = stragglerPlan(s, report.preflight);
-    return 'owner' in s ? { ...row, ...plan, owner } : { ...row, ...plan };
-  };
-  return { ...report, stragglers: report.stragglers.map(planned), readyToCleanUp: report.readyToCleanUp.map(planned) };
-}
-
 export type PlannedStraggler = Straggler & StragglerPlan;
+
+/** The report's JSON and YAML document: each row with its plan (after its next step, before its owner). */
+export type ReportDocument = Omit<StragglerReport, 'stragglers' | 'readyToCleanUp'> & { stragglers: PlannedStraggler[]; readyToCleanUp: PlannedStraggler[] };
+
+/**
+ * `ReportDocument` to be written: each row's plan is made as the row is written (`ArrayAsWritten`).
+ * Made whole, the plans of 40,000 namespaces (a 266 MB document) took `report -o json` to 1.5 GB.
+ */
+export function reportDocument(report: StragglerReport): Omit<ReportDocument, 'stragglers' | 'readyToCleanUp'> & { stragglers: ArrayAsWritten<PlannedStraggler>; readyToCleanUp: ArrayAsWritten<PlannedStraggler> } {
+  const planned = (rows: readonly Straggler[]) =>
+    new ArrayAsWritten(function* (): Generator<PlannedStraggler> {
+      for (const s of rows) {
+        const { owner, ...row } = s;
+        const plan = stragglerPlan(s, report.preflight);
+        yield 'owner' in s ? { ...row, ...plan, owner } : { ...row, ...plan };
+      }
+    });
+  return { ...report, stragglers: planned(report.stragglers), readyToCleanUp: planned(report.readyToCleanUp) };
+}
 
 /** Counts per day of `StragglerReport.days`. Read-only: a namespace's all-zero series is one array shared by every such series. */
 export interface DailySeries {

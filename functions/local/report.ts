@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, open, readFile, rename, rm } from 'node:fs/promises';
+import { access, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -149,13 +149,14 @@ export async function prepareOutDir(dir: string): Promise<void> {
 }
 
 /** Writes a temporary file in the same directory and renames it: a reader sees the old file or the whole new one. */
-export async function writeFileAtomic(dir: string, name: string, content: string): Promise<string> {
+export async function writeFileAtomic(dir: string, name: string, content: string | Iterable<string>): Promise<string> {
   const target = path.join(dir, name);
   const temp = path.join(dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     const handle = await open(temp, 'wx', 0o600);
     try {
-      await handle.writeFile(content, 'utf8');
+      if (typeof content === 'string') await handle.writeFile(content, 'utf8');
+      else await writePieces(handle, content);
       await handle.sync();
     } finally {
       await handle.close();
@@ -166,6 +167,22 @@ export async function writeFileAtomic(dir: string, name: string, content: string
     await rm(temp, { force: true });
     throw new ReportOutputError(`cannot write ${target}: ${describeFsError(e)}`, { cause: e });
   }
+}
+
+/** Pieces of text, a megabyte or so to a write: a document made as it is written is never whole in memory. */
+async function writePieces(handle: FileHandle, pieces: Iterable<string>): Promise<void> {
+  let held: string[] = [];
+  let length = 0;
+  for (const piece of pieces) {
+    held.push(piece);
+    length += piece.length;
+    if (length >= 1_000_000) {
+      await handle.write(held.join(''), null, 'utf8');
+      held = [];
+      length = 0;
+    }
+  }
+  if (held.length > 0) await handle.write(held.join(''), null, 'utf8');
 }
 
 /**

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationPlan, PlanStep } from '../../functions/core/plan';
-import type { PlannedStraggler, reportDocument } from '../../functions/core/report';
+import type { PlannedStraggler, ReportDocument } from '../../functions/core/report';
 import { DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
 import { holdStore, runInProcess, type Run } from '../support/spawn-cli';
 
@@ -21,7 +21,7 @@ const report = (...args: string[]) => inProcess(['report', '--store', store, '--
 
 let planJson: MigrationPlan & { schemaVersion: number };
 /** `report -o json`: the model with each row's plan. */
-let reportJson: ReturnType<typeof reportDocument>;
+let reportJson: ReportDocument;
 
 /** The demo store, held open by this file: every command here only reads it (see holdStore). */
 let held: { letGo(): Promise<void> } | undefined;

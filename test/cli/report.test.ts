@@ -105,6 +105,18 @@ describe('cutover-watch report', () => {
     expect((await readdir(path.join(work, 'reports'))).sort()).toEqual(['cutover-watch-report-2026-11-20.csv', 'cutover-watch-report-2026-11-20.html']);
   });
 
+  it('--out writes exactly what it prints, in every format written a line or a row at a time', async () => {
+    for (const format of ['json', 'yaml', 'csv', 'md', 'text']) {
+      const printed = await report('-o', format);
+      const written = await report('-o', format, '--out', `same-${format}`);
+      expect(written.code, written.stderr).toBe(0);
+      const files = await readdir(path.join(work, `same-${format}`));
+      expect(files).toEqual([`cutover-watch-report-2026-11-20.${format === 'text' ? 'txt' : format}`]);
+      expect(await readFile(path.join(work, `same-${format}`, files[0]!), 'utf8'), format).toBe(printed.stdout);
+      expect(printed.stdout.length).toBeGreaterThan(1000);
+    }
+  });
+
   it('--help teaches with examples', async () => {
     const run = await inProcess(['report', '--help']);
     expect(run.code).toBe(0);

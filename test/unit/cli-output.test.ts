@@ -13,7 +13,8 @@ import { requireMatches, withFilterOptions } from '../../functions/local/cli/fil
 import type { Io } from '../../functions/local/cli/io';
 import { wrapProse } from '../../functions/local/cli/main';
 import { parseTime } from '../../functions/local/cli/options';
-import { csvRows, jsonDocument, jsonDocumentLines, outputFormat, printDocument, SCHEMA_VERSION, useColour, yamlDocument } from '../../functions/local/cli/output';
+import { csvRows, jsonDocument, jsonDocumentLines, outputFormat, printDocument, printLines, SCHEMA_VERSION, useColour, yamlDocument } from '../../functions/local/cli/output';
+import { ArrayAsWritten } from '../../functions/core/display';
 import { displayWidth, table } from '../../functions/local/cli/render';
 
 const RAW = /[\u0000-\u0008\u000b-\u001a\u001c-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/;
@@ -101,12 +102,46 @@ describe('documents', () => {
     ['what JSON.stringify leaves out or writes as null', { gone: undefined, fn: () => 1, list: [undefined, () => 1, null, 'a'], d: new Date(0) }],
     ['a lone element, astral and unsafe characters', { rows: [{ s: '\u{e0041}\u202e' }] }],
     ['nothing but the version', {}],
+    ['arrays made as they are written', { rows: new ArrayAsWritten(() => [{ a: [1] }, undefined, 'x\u202e']), none: new ArrayAsWritten(() => []), after: 1 }],
   ])('json written a line group at a time is the same text (%s)', (_case, doc: Record<string, unknown>) => {
     const pieces = [...jsonDocumentLines(doc)];
     expect(pieces.join('\n')).toBe(jsonDocument(doc));
     // each element of a top-level array is a piece of its own: the text is never built whole
     const rows = Object.values(doc).filter(Array.isArray).reduce((n, a) => n + a.length, 0);
     expect(pieces.length).toBeGreaterThanOrEqual(rows + 2);
+  });
+
+  it('json makes an ArrayAsWritten element only once the one before it is printed', () => {
+    let made = 0;
+    const rows = new ArrayAsWritten(function* () {
+      for (const id of [1, 2, 3]) {
+        made += 1;
+        yield { id };
+      }
+    });
+    const lines = jsonDocumentLines({ rows });
+    const seen: string[] = [];
+    for (const line of lines) {
+      seen.push(line);
+      // the first row's line waits for the second (its comma), so two are made when it comes out
+      if (line.includes('"id": 1')) break;
+    }
+    expect(made).toBe(2);
+  });
+
+  it('prints lines in large pieces, each line break kept, waiting for a slow reader', async () => {
+    const written: string[] = [];
+    let waits = 0;
+    const io = { out: (text: string) => void written.push(`${text}\n`), drained: () => ((waits += 1), Promise.resolve()) } as unknown as Io;
+    const row = `${'x'.repeat(99_998)}\r\n`;
+    const lines = ['head\r\n', ...Array.from({ length: 25 }, () => row)];
+    await printLines(io, lines);
+    expect(written.join('')).toBe(lines.join(''));
+    expect(written.length).toBe(3);
+    expect(waits).toBe(3);
+    written.length = 0;
+    await printLines(io, []);
+    expect(written).toEqual([]);
   });
 
   it('json waits for a slow reader after each piece instead of queuing the document', async () => {

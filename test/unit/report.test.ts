@@ -16,7 +16,9 @@ import {
   type StragglerReport,
 } from '../../functions/core/report';
 import { parsePolicy } from '../../functions/core/policy';
-import { CSV_COLUMNS, md, renderCsv, renderHtml, renderJson, renderMarkdown, renderText } from '../../functions/core/report-render';
+import fc from 'fast-check';
+import { CSV_COLUMNS, markdownLines, md, renderCsv, renderHtml, renderJson, renderMarkdown, renderText } from '../../functions/core/report-render';
+import { endTrimmed } from '../../functions/core/report-render/markdown';
 import { SCHEMA_VERSION } from '../../functions/core/schema-version';
 import { identityEvent } from '../support/events';
 
@@ -394,6 +396,17 @@ describe('renderers', () => {
     const small = renderText(report, { maxBytes: 6000 });
     expect(Buffer.byteLength(small, 'utf8')).toBeLessThanOrEqual(6000);
     expect(small).toContain('STRAGGLERS');
+  });
+
+  it('writes Markdown a line at a time as the text joined and trimmed at its end would read', () => {
+    const line = fc.oneof(fc.constantFrom('', ' ', '\t', '\u00a0', 'a', ' b ', 'c\n', '\n', 'd\n ', '| x |'), fc.string({ maxLength: 4 }));
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 8 }), (lines) => {
+        expect([...endTrimmed(lines, (l) => l.toUpperCase())].join('')).toBe(`${lines.map((l) => l.toUpperCase()).join('\n').trimEnd()}\n`);
+      }),
+    );
+    const report = hostileReport();
+    expect([...markdownLines(report)].every((piece) => piece.endsWith('\n') && piece.indexOf('\n') === piece.length - 1)).toBe(true);
   });
 
   it('escapes Markdown table cells', () => {

@@ -26,10 +26,17 @@ export const CSV_COLUMNS = [
  * quotes, quotes doubled. Empty means unknown.
  */
 export function renderCsv(report: StragglerReport): string {
+  return [...csvLines(report)].join('');
+}
+
+/** `renderCsv`'s text a line at a time, each with its CRLF: a row (and its plan) is made as it is taken. */
+export function* csvLines(report: StragglerReport): Generator<string> {
   // Each row says where the evidence of its namespace ends: a row read alone still says what it rests on.
   const through = new Map(report.namespaces.map((n) => [`${n.clusterId}|${n.namespace}`, n.evidenceThrough]));
-  const rows = [...report.stragglers, ...report.readyToCleanUp].map((s) => [...row(s, report), through.get(`${s.clusterId}|${s.namespace}`) ?? null].map(csvField).join(','));
-  return `${[CSV_COLUMNS.join(','), ...rows].join('\r\n')}\r\n`;
+  yield `${CSV_COLUMNS.join(',')}\r\n`;
+  for (const rows of [report.stragglers, report.readyToCleanUp]) {
+    for (const s of rows) yield `${[...row(s, report), through.get(`${s.clusterId}|${s.namespace}`) ?? null].map(csvField).join(',')}\r\n`;
+  }
 }
 
 function row(s: Straggler, report: StragglerReport): CsvValue[] {

@@ -6,9 +6,9 @@ import { renderHtml } from './html';
 import { renderMarkdown } from './markdown';
 import { renderText, type TextOptions } from './text';
 
-export { CSV_COLUMNS, csvField, renderCsv, type CsvValue } from './csv';
+export { CSV_COLUMNS, csvField, csvLines, renderCsv, type CsvValue } from './csv';
 export { esc, jsonForScript, renderHtml, type HtmlOptions } from './html';
-export { md, renderMarkdown } from './markdown';
+export { markdownLines, md, renderMarkdown } from './markdown';
 export { renderText, TEXT_MAX_BYTES, type TextOptions } from './text';
 
 /**

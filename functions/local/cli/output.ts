@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { Scalar, stringify } from 'yaml';
 import { csvField, md } from '../../core/report-render';
-import { jsonSafe, unwritable } from '../../core/display';
+import { ArrayAsWritten, jsonSafe, unwritable } from '../../core/display';
 import { SCHEMA_VERSION } from '../../core/schema-version';
 import { UsageError, type Io } from './io';
 import { displaySafe, table, type Cell } from './render';
@@ -61,8 +61,9 @@ export function jsonDocument(doc: Record<string, unknown>): string {
 
 /**
  * `jsonDocument(doc)` in pieces of whole lines, `pieces.join('\n')` being that text: a top-level
- * array is written an element at a time. At 20,000 namespaces `readiness --json` is 38 MB of text,
- * which as one string (and the pieces JSON.stringify builds it from) was the run's peak.
+ * array (or `ArrayAsWritten`, made as it goes) is written an element at a time. At 20,000
+ * namespaces `readiness --json` is 38 MB of text, which as one string (and the pieces
+ * JSON.stringify builds it from) was the run's peak.
  */
 export function* jsonDocumentLines(doc: Record<string, unknown>): Generator<string> {
   const whole: Record<string, unknown> = { schemaVersion: SCHEMA_VERSION, ...doc };
@@ -76,17 +77,20 @@ export function* jsonDocumentLines(doc: Record<string, unknown>): Generator<stri
     const value = whole[k];
     const comma = i < members.length - 1 ? ',' : '';
     const name = `  ${jsonSafe(k)}: `;
-    if (!Array.isArray(value) || value.length === 0) {
+    const elements = Array.isArray(value) ? (value as unknown[]) : value instanceof ArrayAsWritten ? (value.elements() as Iterable<unknown>) : null;
+    if (elements === null) {
       yield `${name}${indented(jsonSafe(value, 2), '  ')}${comma}`;
       continue;
     }
-    yield `${name}[`;
-    for (const [j, element] of value.entries()) {
+    // An element's comma waits for the next one: an ArrayAsWritten has no length until it is written.
+    let last: string | null = null;
+    for (const element of elements) {
+      yield last === null ? `${name}[` : `${last},`;
       // an element JSON.stringify cannot write (undefined, a function) is null in an array
-      const text = unwritable(element) ? 'null' : jsonSafe(element, 2);
-      yield `    ${indented(text, '    ')}${j < value.length - 1 ? ',' : ''}`;
+      last = `    ${indented(unwritable(element) ? 'null' : jsonSafe(element, 2), '    ')}`;
     }
-    yield `  ]${comma}`;
+    if (last === null) yield `${name}[]${comma}`;
+    else yield* [last, `  ]${comma}`];
   }
   yield '}';
 }
@@ -193,6 +197,29 @@ export function viewTable(
 /** A row's cells for csv/md: the same cells as the table. */
 export function printRows(io: Io, format: 'csv' | 'md', head: readonly string[], rows: readonly (readonly Cell[])[]): void {
   io.out(format === 'csv' ? csvRows(head, rows) : mdRows(head, rows));
+}
+
+/**
+ * Prints text given a line at a time (each piece ending with its line break), about a megabyte to
+ * a write and waiting for a slow reader after each, like `printDocument`'s JSON.
+ */
+export async function printLines(io: Io, lines: Iterable<string>): Promise<void> {
+  let held: string[] = [];
+  let length = 0;
+  const flush = async () => {
+    // io.out ends what it prints with \n: the last line break is its
+    io.out(held.join('').replace(/\n$/, ''));
+    held = [];
+    length = 0;
+    const drained = io.drained?.();
+    if (drained !== undefined) await drained;
+  };
+  for (const line of lines) {
+    held.push(line);
+    length += line.length;
+    if (length >= 1_000_000) await flush();
+  }
+  if (held.length > 0) await flush();
 }
 
 /**
