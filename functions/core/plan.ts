@@ -479,16 +479,21 @@ export interface MigrationPlan {
  */
 export function buildPlan(report: StragglerReport, options: PlanOptions = {}): MigrationPlan {
   const findings = report.preflight ?? [];
-  const rows = [...report.stragglers, ...report.readyToCleanUp];
+  // Rows and namespaces by cluster, rows by namespace: looked up, not filtered for each cluster and
+  // namespace (at 40,000 namespaces the filtering took 16 of the plan's 33 s).
+  const rowsOf = groupedBy([...report.stragglers, ...report.readyToCleanUp], (r) => r.clusterId);
+  const namespacesOf = groupedBy(report.namespaces, (n) => n.clusterId);
   const clusters: PlanCluster[] = [];
   for (const c of report.clusters) {
-    const mine = rows.filter((r) => r.clusterId === c.clusterId);
-    const usedIrsa = report.namespaces.some((n) => n.clusterId === c.clusterId && n.lastIrsa !== null);
+    const mine = rowsOf.get(c.clusterId) ?? [];
+    const theirs = namespacesOf.get(c.clusterId) ?? [];
+    const usedIrsa = theirs.some((n) => n.lastIrsa !== null);
     const { before, after } = clusterSteps(c, mine, usedIrsa, findings, options);
     if (mine.length === 0 && before.length === 0 && after.length === 0) continue;
     const namespaces: PlanNamespace[] = [];
-    for (const n of report.namespaces.filter((x) => x.clusterId === c.clusterId)) {
-      const sas = mine.filter((r) => r.namespace === n.namespace);
+    const rowsOfNamespace = groupedBy(mine, (r) => r.namespace);
+    for (const n of theirs) {
+      const sas = rowsOfNamespace.get(n.namespace) ?? [];
       if (sas.length === 0) continue;
       namespaces.push({
         namespace: n.namespace,
@@ -534,6 +539,18 @@ export function buildPlan(report: StragglerReport, options: PlanOptions = {}): M
 }
 
 /** A report row's steps under `options`: what the report stores for the default options. */
+/** `items` by `key`, each group in the order of `items`. */
+function groupedBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group === undefined) groups.set(k, [item]);
+    else group.push(item);
+  }
+  return groups;
+}
+
 export function stepsOfRow(s: Straggler, findings: readonly PreflightFinding[], options: PlanOptions): PlanStep[] {
   return serviceAccountSteps(subjectOf(s), findings.filter((f) => findingApplies(f, s)), options);
 }
