@@ -1,7 +1,7 @@
 import { displaySafe, shellQuote } from './display';
 import type { MigrationPlan, PlanCluster, PlanNamespace, PlanStep } from './plan';
 import { ownerLabel } from './policy';
-import { md, stepsMarkdown } from './report-render/markdown';
+import { endTrimmed, md, stepsMarkdown } from './report-render/markdown';
 
 /**
  * How `cutover-watch plan` prints a plan: text for a terminal, Markdown for a ticket, and a bash
@@ -32,7 +32,7 @@ function header(plan: MigrationPlan): string[] {
 /** Namespaces grouped by owner (teams by name, then the unowned), each with its cluster: the `--by owner` order. */
 function byOwner(plan: MigrationPlan): { label: string; rows: { cluster: PlanCluster; namespace: PlanNamespace }[] }[] {
   const groups = new Map<string, { label: string; unowned: boolean; rows: { cluster: PlanCluster; namespace: PlanNamespace }[] }>();
-  for (const cluster of plan.clusters) {
+  for (const cluster of plan.clusters.elements()) {
     for (const namespace of cluster.namespaces) {
       const label = ownerLabel(namespace.owner);
       const g = groups.get(label) ?? { label, unowned: namespace.owner === null, rows: [] };
@@ -66,8 +66,18 @@ export function stepLines(list: readonly PlanStep[], indent: string, options: { 
 }
 
 export function renderPlanText(plan: MigrationPlan, options: { byOwner?: boolean } = {}): string {
-  const out: string[] = [...header(plan)];
-  if (plan.clusters.length === 0) out.push('', 'nothing to do: no service account still uses IRSA or is ready to clean up, and no preflight finding');
+  return [...planTextPieces(plan, options)].join('');
+}
+
+/** `renderPlanText`'s text in pieces of whole lines, a cluster at a time (`MigrationPlan.clusters`). */
+export function* planTextPieces(plan: MigrationPlan, options: { byOwner?: boolean } = {}): Generator<string> {
+  let out: string[] = [...header(plan)];
+  const written = () => {
+    const piece = `${out.map(displaySafe).join('\n')}\n`;
+    out = [];
+    return piece;
+  };
+  if (plan.totals.clusters === 0) out.push('', 'nothing to do: no service account still uses IRSA or is ready to clean up, and no preflight finding');
   const steps = (list: readonly PlanStep[], indent: string) => {
     out.push(...stepLines(list, indent));
   };
@@ -94,7 +104,7 @@ export function renderPlanText(plan: MigrationPlan, options: { byOwner?: boolean
         namespaceBlock(namespace, '    ', false);
       }
     }
-    const wide = plan.clusters.filter((c) => c.before.length + c.after.length > 0);
+    const wide = clusterWide(plan);
     if (wide.length > 0) out.push('', 'CLUSTER-WIDE (the platform team)');
     for (const c of wide) {
       out.push(`  ${clusterTitle(c)}`);
@@ -102,23 +112,45 @@ export function renderPlanText(plan: MigrationPlan, options: { byOwner?: boolean
       clusterEnds(c, 'after', '    ');
     }
   } else {
-    for (const c of plan.clusters) {
+    for (const c of plan.clusters.elements()) {
       out.push('', clusterTitle(c));
       clusterEnds(c, 'before', '  ');
       for (const n of c.namespaces) namespaceBlock(n, '  ', n.owner !== null);
       clusterEnds(c, 'after', '  ');
+      yield written();
     }
   }
-  return `${out.map(displaySafe).join('\n')}\n`;
+  if (out.length > 0) yield written();
+}
+
+/** The clusters with cluster-wide steps, without their namespaces (the `--by owner` plan lists those by owner). */
+function clusterWide(plan: MigrationPlan): PlanCluster[] {
+  const wide: PlanCluster[] = [];
+  for (const c of plan.clusters.elements()) if (c.before.length + c.after.length > 0) wide.push({ ...c, namespaces: [] });
+  return wide;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Markdown
 
 export function renderPlanMarkdown(plan: MigrationPlan, options: { byOwner?: boolean } = {}): string {
+  return [...endTrimmed(planMarkdownLines(plan, options), displaySafe)].join('');
+}
+
+/** `renderPlanMarkdown`'s text a line (with its line break) at a time, a cluster made at a time. */
+export function planMarkdownPieces(plan: MigrationPlan, options: { byOwner?: boolean } = {}): Generator<string> {
+  return endTrimmed(planMarkdownLines(plan, options), displaySafe);
+}
+
+function* planMarkdownLines(plan: MigrationPlan, options: { byOwner?: boolean }): Generator<string> {
   const [title, note] = header(plan);
-  const out: string[] = ['# IRSA → EKS Pod Identity: migration plan', '', md(title!), '', md(note!), ''];
-  if (plan.clusters.length === 0) out.push('Nothing to do: no service account still uses IRSA or is ready to clean up, and no preflight finding.', '');
+  let out: string[] = ['# IRSA → EKS Pod Identity: migration plan', '', md(title!), '', md(note!), ''];
+  const written = () => {
+    const lines = out;
+    out = [];
+    return lines;
+  };
+  if (plan.totals.clusters === 0) out.push('Nothing to do: no service account still uses IRSA or is ready to clean up, and no preflight finding.', '');
   // The report's Markdown renders steps the same way: one source for how a step reads.
   const steps = (list: readonly PlanStep[]) => {
     out.push(...stepsMarkdown(list));
@@ -146,7 +178,7 @@ export function renderPlanMarkdown(plan: MigrationPlan, options: { byOwner?: boo
         namespaceBlock(namespace, '####', false);
       }
     }
-    const wide = plan.clusters.filter((c) => c.before.length + c.after.length > 0);
+    const wide = clusterWide(plan);
     if (wide.length > 0) out.push('## Cluster-wide (the platform team)', '');
     for (const c of wide) {
       out.push(`### ${md(clusterTitle(c))}`, '');
@@ -154,14 +186,15 @@ export function renderPlanMarkdown(plan: MigrationPlan, options: { byOwner?: boo
       clusterEnds(c, 'after', '####');
     }
   } else {
-    for (const c of plan.clusters) {
+    for (const c of plan.clusters.elements()) {
       out.push(`## ${md(clusterTitle(c))}`, '');
       clusterEnds(c, 'before', '###');
       for (const n of c.namespaces) namespaceBlock(n, '###', n.owner !== null);
       clusterEnds(c, 'after', '###');
+      yield* written();
     }
   }
-  return `${out.map(displaySafe).join('\n').trimEnd()}\n`;
+  yield* written();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,7 +208,12 @@ export function renderPlanMarkdown(plan: MigrationPlan, options: { byOwner?: boo
  * by why it is there. Running it with nothing typed changes nothing in AWS or the clusters.
  */
 export function renderPlanScript(plan: MigrationPlan): string {
-  const out: string[] = [
+  return [...planScriptPieces(plan)].join('');
+}
+
+/** `renderPlanScript`'s text in pieces of whole lines, a cluster at a time. */
+export function* planScriptPieces(plan: MigrationPlan): Generator<string> {
+  let out: string[] = [
     '#!/usr/bin/env bash',
     ...header(plan).map((l) => `# ${l}`),
     '#',
@@ -231,7 +269,12 @@ export function renderPlanScript(plan: MigrationPlan): string {
       else out.push(comment(`destructive: uncomment once ${s.commands.some((x) => x.gate) ? 'the gate above passes' : 'you have reviewed the diff above'}`), `# ${line}`);
     }
   };
-  for (const c of plan.clusters) {
+  const written = () => {
+    const piece = `${out.join('\n')}\n`;
+    out = [];
+    return piece;
+  };
+  for (const c of plan.clusters.elements()) {
     out.push('', comment(`== ${clusterTitle(c)}`));
     for (const s of c.before) emit(s, `${c.cluster}, cluster-wide`);
     for (const n of c.namespaces) {
@@ -241,7 +284,8 @@ export function renderPlanScript(plan: MigrationPlan): string {
       }
     }
     for (const s of c.after) emit(s, `${c.cluster}, after every namespace`);
+    yield written();
   }
   out.push('', 'echo "done: the plan asked before each change; run cutover-watch readiness to follow the verdicts"');
-  return `${out.join('\n')}\n`;
+  yield written();
 }

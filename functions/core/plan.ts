@@ -1,4 +1,4 @@
-import { shellCommand, shellQuote } from './display';
+import { ArrayAsWritten, shellCommand, shellQuote } from './display';
 import { roleName } from './keys';
 import type { Owner } from './policy';
 import type { PreflightFinding } from './preflight';
@@ -467,10 +467,17 @@ export interface MigrationPlan {
   kind: 'cutover-watch-plan';
   asOf: string;
   options: { profile: string | null; contextTemplate: string };
-  clusters: PlanCluster[];
+  /**
+   * Made a cluster at a time as they are written or rendered, and let go after: held whole, the
+   * steps of 40,000 namespaces took `plan` past 700 MB. Each pass over them makes them again.
+   */
+  clusters: ArrayAsWritten<PlanCluster>;
   /** Total steps, and those that change something when run. */
   totals: { clusters: number; namespaces: number; serviceAccounts: number; steps: number; changes: number; preflight: number };
 }
+
+/** The plan as `plan -o json` writes it. */
+export type MigrationPlanDocument = Omit<MigrationPlan, 'clusters'> & { clusters: PlanCluster[] };
 
 /**
  * The plan of a (possibly filtered) report: its stragglers and clean-ups, grouped by cluster and
@@ -483,62 +490,71 @@ export function buildPlan(report: StragglerReport, options: PlanOptions = {}): M
   // namespace (at 40,000 namespaces the filtering took 16 of the plan's 33 s).
   const rowsOf = groupedBy([...report.stragglers, ...report.readyToCleanUp], (r) => r.clusterId);
   const namespacesOf = groupedBy(report.namespaces, (n) => n.clusterId);
-  const clusters: PlanCluster[] = [];
-  for (const c of report.clusters) {
-    const mine = rowsOf.get(c.clusterId) ?? [];
-    const theirs = namespacesOf.get(c.clusterId) ?? [];
-    const usedIrsa = theirs.some((n) => n.lastIrsa !== null);
-    const { before, after } = clusterSteps(c, mine, usedIrsa, findings, options);
-    if (mine.length === 0 && before.length === 0 && after.length === 0) continue;
-    const namespaces: PlanNamespace[] = [];
-    const rowsOfNamespace = groupedBy(mine, (r) => r.namespace);
-    for (const n of theirs) {
-      const sas = rowsOfNamespace.get(n.namespace) ?? [];
-      if (sas.length === 0) continue;
-      namespaces.push({
-        namespace: n.namespace,
-        verdict: n.verdict,
-        owner: n.owner ?? null,
-        serviceAccounts: sas.map((s) => ({
-          serviceAccount: s.serviceAccount,
-          role: s.role,
-          nextStep: s.nextStep,
-          steps: stepsOfRow(s, findings, options),
-        })),
-      });
+  function* clusters(): Generator<PlanCluster> {
+    for (const c of report.clusters) {
+      const mine = rowsOf.get(c.clusterId) ?? [];
+      const theirs = namespacesOf.get(c.clusterId) ?? [];
+      const usedIrsa = theirs.some((n) => n.lastIrsa !== null);
+      const { before, after } = clusterSteps(c, mine, usedIrsa, findings, options);
+      if (mine.length === 0 && before.length === 0 && after.length === 0) continue;
+      const namespaces: PlanNamespace[] = [];
+      const rowsOfNamespace = groupedBy(mine, (r) => r.namespace);
+      for (const n of theirs) {
+        const sas = rowsOfNamespace.get(n.namespace) ?? [];
+        if (sas.length === 0) continue;
+        namespaces.push({
+          namespace: n.namespace,
+          verdict: n.verdict,
+          owner: n.owner ?? null,
+          serviceAccounts: sas.map((s) => ({
+            serviceAccount: s.serviceAccount,
+            role: s.role,
+            nextStep: s.nextStep,
+            steps: stepsOfRow(s, findings, options),
+          })),
+        });
+      }
+      const p = clusterArnParts(c.clusterArn);
+      yield {
+        clusterId: c.clusterId,
+        cluster: c.cluster,
+        clusterArn: c.clusterArn,
+        account: p.account,
+        region: p.region,
+        context: contextOf(c.clusterArn, c.name, options),
+        oidcVerdict: c.verdict,
+        before,
+        namespaces,
+        after,
+      };
     }
-    const p = clusterArnParts(c.clusterArn);
-    clusters.push({
-      clusterId: c.clusterId,
-      cluster: c.cluster,
-      clusterArn: c.clusterArn,
-      account: p.account,
-      region: p.region,
-      context: contextOf(c.clusterArn, c.name, options),
-      oidcVerdict: c.verdict,
-      before,
-      namespaces,
-      after,
-    });
   }
-  const all = clusters.flatMap((c) => [...c.before, ...c.namespaces.flatMap((n) => n.serviceAccounts.flatMap((s) => s.steps)), ...c.after]);
+  // Counted in a pass of their own: the header that prints them comes before the first cluster.
+  const totals = { clusters: 0, namespaces: 0, serviceAccounts: 0, steps: 0, changes: 0, preflight: 0 };
+  const count = (steps: readonly PlanStep[]) => {
+    totals.steps += steps.length;
+    totals.changes += steps.filter((s) => s.effect === 'change' || s.effect === 'destructive').length;
+    totals.preflight += steps.filter((s) => s.kind === 'preflight').length;
+  };
+  for (const c of clusters()) {
+    totals.clusters += 1;
+    totals.namespaces += c.namespaces.length;
+    count(c.before);
+    for (const n of c.namespaces) {
+      totals.serviceAccounts += n.serviceAccounts.length;
+      for (const sa of n.serviceAccounts) count(sa.steps);
+    }
+    count(c.after);
+  }
   return {
     kind: 'cutover-watch-plan',
     asOf: report.asOf,
     options: { profile: options.profile ?? null, contextTemplate: options.contextTemplate ?? DEFAULT_CONTEXT_TEMPLATE },
-    clusters,
-    totals: {
-      clusters: clusters.length,
-      namespaces: clusters.reduce((n, c) => n + c.namespaces.length, 0),
-      serviceAccounts: clusters.reduce((n, c) => n + c.namespaces.reduce((m, x) => m + x.serviceAccounts.length, 0), 0),
-      steps: all.length,
-      changes: all.filter((s) => s.effect === 'change' || s.effect === 'destructive').length,
-      preflight: all.filter((s) => s.kind === 'preflight').length,
-    },
+    clusters: new ArrayAsWritten(clusters),
+    totals,
   };
 }
 
-/** A report row's steps under `options`: what the report stores for the default options. */
 /** `items` by `key`, each group in the order of `items`. */
 function groupedBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();

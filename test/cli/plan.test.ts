@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MigrationPlan, PlanStep } from '../../functions/core/plan';
+import type { MigrationPlanDocument, PlanStep } from '../../functions/core/plan';
 import type { PlannedStraggler, ReportDocument } from '../../functions/core/report';
 import { DEMO_DIR, DEMO_END, demoInto } from '../support/demo';
 import { holdStore, runInProcess, type Run } from '../support/spawn-cli';
@@ -19,7 +19,7 @@ const inProcess = (args: string[]): Promise<Run> => runInProcess(args, { cwd: wo
 const plan = (...args: string[]) => inProcess(['plan', '--store', store, '--as-of', DEMO_END, ...args]);
 const report = (...args: string[]) => inProcess(['report', '--store', store, '--as-of', DEMO_END, ...args]);
 
-let planJson: MigrationPlan & { schemaVersion: number };
+let planJson: MigrationPlanDocument & { schemaVersion: number };
 /** `report -o json`: the model with each row's plan. */
 let reportJson: ReportDocument;
 
@@ -45,7 +45,7 @@ afterAll(async () => {
 
 const unentity = (text: string) => text.replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
 const runsOf = (steps: readonly PlanStep[]) => steps.flatMap((s) => s.commands.map((c) => c.run));
-const allSteps = (p: MigrationPlan) => p.clusters.flatMap((c) => [...c.before, ...c.namespaces.flatMap((n) => n.serviceAccounts.flatMap((s) => s.steps)), ...c.after]);
+const allSteps = (p: MigrationPlanDocument) => p.clusters.flatMap((c) => [...c.before, ...c.namespaces.flatMap((n) => n.serviceAccounts.flatMap((s) => s.steps)), ...c.after]);
 
 /** One row of the demo's report per next step (create the association, check the trust, restart, clean up). */
 function oneOfEach(): PlannedStraggler[] {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { buildPlan, serviceAccountSteps, type MigrationPlan, type PlanStep, type StepSubject } from '../../functions/core/plan';
+import { buildPlan, serviceAccountSteps, type MigrationPlan, type PlanCluster, type PlanStep, type StepSubject } from '../../functions/core/plan';
 import { renderPlanMarkdown, renderPlanScript, renderPlanText } from '../../functions/core/plan-render';
 import type { PreflightFinding } from '../../functions/core/preflight';
 import { stragglerPlan } from '../../functions/core/report';
@@ -10,6 +10,8 @@ const ACCOUNT = '111122223333';
 const OTHER = '444455556666';
 const ARN = `arn:aws:eks:us-east-1:${ACCOUNT}:cluster/payments`;
 const ISSUER = 'oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789ABCDEF0123456789';
+/** The plan's clusters, made. */
+const clustersOf = (plan: MigrationPlan): PlanCluster[] => [...plan.clusters.elements()];
 const role = (name: string, account = ACCOUNT) => `arn:aws:iam::${account}:role/${name}`;
 
 const subject = (over: Partial<StepSubject> = {}): StepSubject => ({
@@ -157,7 +159,7 @@ describe('preflight findings come first', () => {
   it('cluster-wide ones before every namespace, a service account\'s own and its role\'s before its switch steps, others nowhere', () => {
     const report = { ...tinyReport([stragglerOf({ namespace: 'orders', serviceAccount: 'orders-api', role: role('orders-api-irsa') })]), preflight: findings };
     const plan = buildPlan(report);
-    const [cluster] = plan.clusters;
+    const [cluster] = clustersOf(plan);
     expect(cluster!.before.map((s) => [s.kind, s.finding, s.effect])).toEqual([['preflight', 'agent-missing', 'change']]);
     expect(cluster!.before[0]!.commands[0]!.run).toBe('aws eks create-addon --cluster-name payments --addon-name eks-pod-identity-agent --region us-east-1');
     const steps = cluster!.namespaces[0]!.serviceAccounts[0]!.steps;
@@ -172,7 +174,7 @@ describe('preflight findings come first', () => {
 
   it('a clean-up row gets the clean-up findings only', () => {
     const report = { ...tinyReport([], [stragglerOf({ namespace: 'orders', serviceAccount: 'orders-api', role: role('orders-api-irsa'), nextStep: 'clean-up' })]), preflight: findings };
-    const steps = buildPlan(report).clusters[0]!.namespaces[0]!.serviceAccounts[0]!.steps;
+    const steps = clustersOf(buildPlan(report))[0]!.namespaces[0]!.serviceAccounts[0]!.steps;
     expect(steps.map((s) => s.finding ?? s.kind)).toEqual(['oidc-statement-left', 'remove-annotation', 'remove-oidc-statement']);
   });
 });
@@ -184,19 +186,19 @@ describe('the cluster steps', () => {
       stragglerOf({ namespace: 'b', serviceAccount: 'y', role: role('y', OTHER), nextStep: 'clean-up' }),
     ];
     const ready = buildPlan(tinyReport([], cleanUps, 'READY'), { storeArgs: ['--store', '/data/store'] });
-    const del = ready.clusters[0]!.after.find((s) => s.kind === 'delete-oidc-provider')!;
+    const del = clustersOf(ready)[0]!.after.find((s) => s.kind === 'delete-oidc-provider')!;
     expect(del.commands.map((c) => [c.run, c.effect, c.gate ?? false])).toEqual([
       ['cutover-watch readiness --store /data/store -c payments --require READY', 'read', true],
       [`aws iam delete-open-id-connect-provider --open-id-connect-provider-arn arn:aws:iam::${ACCOUNT}:oidc-provider/${ISSUER}`, 'destructive', false],
       [`aws iam delete-open-id-connect-provider --open-id-connect-provider-arn arn:aws:iam::${OTHER}:oidc-provider/${ISSUER}`, 'destructive', false],
     ]);
     const soaking = buildPlan(tinyReport([], cleanUps, 'SOAKING'));
-    expect(soaking.clusters[0]!.after.map((s) => s.kind)).toEqual([]);
+    expect(clustersOf(soaking)[0]!.after.map((s) => s.kind)).toEqual([]);
   });
 
   it('offers eksctl utils migrate-to-pod-identity as a dry run where associations are missing, and says when it fits', () => {
     const plan = buildPlan(tinyReport([stragglerOf({})]));
-    const eksctl = plan.clusters[0]!.after.find((s) => s.kind === 'eksctl-migrate')!;
+    const eksctl = clustersOf(plan)[0]!.after.find((s) => s.kind === 'eksctl-migrate')!;
     expect(eksctl.commands).toEqual([{ run: 'eksctl utils migrate-to-pod-identity --cluster payments --region us-east-1', effect: 'read' }]);
     expect(eksctl.why).toMatch(/fits only when eksctl manages/);
     expect(eksctl.notes.join(' ')).toMatch(/--remove-oidc-provider-trust-relationship before .* READY/);
@@ -209,7 +211,7 @@ describe('one source: the plan of a report repeats its rows\' steps', () => {
     const report = tinyReport(rows);
     const plan = buildPlan(report);
     for (const row of report.stragglers) {
-      const sa = plan.clusters.flatMap((c) => c.namespaces).find((n) => n.namespace === row.namespace)!.serviceAccounts.find((s) => s.serviceAccount === row.serviceAccount)!;
+      const sa = clustersOf(plan).flatMap((c) => c.namespaces).find((n) => n.namespace === row.namespace)!.serviceAccounts.find((s) => s.serviceAccount === row.serviceAccount)!;
       const { steps, commands } = stragglerPlan(row, report.preflight);
       expect(sa.steps).toEqual(steps);
       expect(runs(sa.steps)).toEqual(commands);
@@ -272,7 +274,7 @@ describe('-o sh', () => {
   it('text and Markdown print the same commands', () => {
     const text = renderPlanText(plan);
     const md = renderPlanMarkdown(plan);
-    for (const line of plan.clusters.flatMap((c) => [...c.before, ...c.namespaces.flatMap((n) => n.serviceAccounts.flatMap((s) => s.steps)), ...c.after]).flatMap((s) => s.commands.map((x) => x.run))) {
+    for (const line of clustersOf(plan).flatMap((c) => [...c.before, ...c.namespaces.flatMap((n) => n.serviceAccounts.flatMap((s) => s.steps)), ...c.after]).flatMap((s) => s.commands.map((x) => x.run))) {
       expect(text).toContain(line);
       expect(md.replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)))).toContain(line);
     }

@@ -99,7 +99,7 @@ export function markdownLines(report: StragglerReport): Generator<string> {
  * `${lines.map(each).join('\n').trimEnd()}\n`, a line (with its \n) at a time: the lines after
  * the last one with text wait until another with text comes, or are dropped at the end.
  */
-export function* endTrimmed(lines: readonly string[], each: (line: string) => string): Generator<string> {
+export function* endTrimmed(lines: Iterable<string>, each: (line: string) => string): Generator<string> {
   // the last line with text (if any yet), then the blank lines after it
   let held: string[] = [];
   let text = false;

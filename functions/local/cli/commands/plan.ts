@@ -1,14 +1,14 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import path from 'node:path';
 import { buildPlan } from '../../../core/plan';
-import { renderPlanMarkdown, renderPlanScript, renderPlanText } from '../../../core/plan-render';
-import { filterReport, withOwners } from '../../../core/report';
-import { readReportInputs, reportFrom } from '../../report';
+import { planMarkdownPieces, planScriptPieces, planTextPieces } from '../../../core/plan-render';
+import { filterReport, withOwners, type StragglerReport } from '../../../core/report';
+import { readReportInputs, reportFrom, type GatheredReport } from '../../report';
 import { loadPolicy } from '../alert-options';
 import { describeFilters, withFilterOptions, type FilterFlags } from '../filters';
 import { type Io } from '../io';
 import { activeHours, soakDays, timeArg } from '../options';
-import { openView, outputFormat, printDocument, type OutputFlags } from '../output';
+import { openView, outputFormat, printDocument, printLines, type OutputFlags } from '../output';
 import { displaySafe } from '../render';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 import { selectReadiness } from './readiness';
@@ -78,9 +78,13 @@ export function planCommand(program: Command, io: Io): void {
       const { policy } = await loadPolicy({ policy: flags.policy }, io);
       // Read with the store open, planned once it is closed: its thread's memory goes before the plan's peak.
       const settings = { asOf: flags.asOf ?? io.now(), soakDays: flags.soakDays, activeHours: flags.activeHours };
-      const { report: full, readiness } = reportFrom(await withStore(flags, io, ({ store }) => readReportInputs(store, settings), { write: false }));
-      // The globs are checked as `readiness` checks them: a typo is exit 2 listing what is known.
-      selectReadiness(readiness, flags, io);
+      // The globs are checked as `readiness` checks them: a typo is exit 2 listing what is known. The
+      // verdicts are not needed after.
+      const checked = ({ report, readiness }: GatheredReport): StragglerReport => {
+        selectReadiness(readiness, flags, io);
+        return report;
+      };
+      const full = checked(reportFrom(await withStore(flags, io, ({ store }) => readReportInputs(store, settings), { write: false })));
       const report = withOwners(filterReport(full, { cluster: flags.cluster, namespace: flags.namespace, account: flags.account }), policy);
       const storeArgs = flags.table ? ['--table', flags.table, ...(flags.tableRegion ? ['--table-region', flags.tableRegion] : [])] : flags.store ? ['--store', path.resolve(io.cwd, flags.store)] : [];
       const plan = buildPlan(report, { profile: flags.profile ?? null, contextTemplate: flags.contextTemplate ?? null, invocation: io.invocation ?? 'cutover-watch', storeArgs });
@@ -90,8 +94,9 @@ export function planCommand(program: Command, io: Io): void {
           const selection = describeFilters(flags);
           await printDocument(view.io, format, { ...plan, ...(selection ? { filters: report.filters } : {}) });
         } else {
-          const text = format === 'sh' ? renderPlanScript(plan) : format === 'md' ? renderPlanMarkdown(plan, { byOwner: flags.by === 'owner' }) : renderPlanText(plan, { byOwner: flags.by === 'owner' });
-          view.io.out(text.replace(/\n$/, ''));
+          // a cluster at a time: at 40,000 namespaces the text is ~60 MB
+          const byOwner = flags.by === 'owner';
+          await printLines(view.io, format === 'sh' ? planScriptPieces(plan) : format === 'md' ? planMarkdownPieces(plan, { byOwner }) : planTextPieces(plan, { byOwner }));
         }
       } finally {
         await view.end();
