@@ -115,9 +115,12 @@ export function* planTextPieces(plan: MigrationPlan, options: { byOwner?: boolea
     for (const c of plan.clusters.elements()) {
       out.push('', clusterTitle(c));
       clusterEnds(c, 'before', '  ');
-      for (const n of c.namespaces) namespaceBlock(n, '  ', n.owner !== null);
+      for (const n of c.namespaces) {
+        namespaceBlock(n, '  ', n.owner !== null);
+        yield written();
+      }
       clusterEnds(c, 'after', '  ');
-      yield written();
+      if (out.length > 0) yield written();
     }
   }
   if (out.length > 0) yield written();
@@ -189,7 +192,10 @@ function* planMarkdownLines(plan: MigrationPlan, options: { byOwner?: boolean })
     for (const c of plan.clusters.elements()) {
       out.push(`## ${md(clusterTitle(c))}`, '');
       clusterEnds(c, 'before', '###');
-      for (const n of c.namespaces) namespaceBlock(n, '###', n.owner !== null);
+      for (const n of c.namespaces) {
+        namespaceBlock(n, '###', n.owner !== null);
+        yield* written();
+      }
       clusterEnds(c, 'after', '###');
       yield* written();
     }
@@ -282,9 +288,10 @@ export function* planScriptPieces(plan: MigrationPlan): Generator<string> {
         out.push('', comment(`-- ${c.cluster} ${n.namespace}/${sa.serviceAccount} (${n.verdict}${n.owner ? `, owner ${ownerLabel(n.owner)}` : ''}): ${sa.nextStep}`));
         for (const s of sa.steps) emit(s, `${n.namespace}/${sa.serviceAccount}`);
       }
+      if (out.length > 0) yield written();
     }
     for (const s of c.after) emit(s, `${c.cluster}, after every namespace`);
-    yield written();
+    if (out.length > 0) yield written();
   }
   out.push('', 'echo "done: the plan asked before each change; run cutover-watch readiness to follow the verdicts"');
   yield written();
