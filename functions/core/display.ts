@@ -106,6 +106,45 @@ export function* jsonSafePieces(value: unknown, depth: number): Generator<string
   yield '}';
 }
 
+/**
+ * `jsonSafe(value, 2)` with every line after the first indented by `indent` more, in pieces: up
+ * to `depth` levels of arrays (an `ArrayAsWritten` made as it goes) and plain objects are written
+ * a member at a time, as JSON.stringify lays them out with two spaces. For a document whose one
+ * element is itself megabytes (a cluster's plan of thousands of namespaces).
+ */
+export function* jsonSafePrettyPieces(value: unknown, depth: number, indent = ''): Generator<string> {
+  const elements = value instanceof ArrayAsWritten ? (value.elements() as Iterable<unknown>) : Array.isArray(value) ? (value as unknown[]) : null;
+  const opened = depth > 0 && value !== null && typeof value === 'object' && (elements !== null || typeof (value as { toJSON?: unknown }).toJSON !== 'function');
+  if (!opened) {
+    yield safeJsonText(JSON.stringify(value, null, 2)).replaceAll('\n', `\n${indent}`);
+    return;
+  }
+  const inner = `${indent}  `;
+  let first = true;
+  if (elements !== null) {
+    for (const element of elements) {
+      yield `${first ? '[' : ','}\n${inner}`;
+      first = false;
+      // what JSON.stringify cannot write is null in an array
+      yield* jsonSafePrettyPieces(unwritable(element) ? null : element, depth - 1, inner);
+    }
+    yield first ? '[]' : `\n${indent}]`;
+    return;
+  }
+  for (const [key, member] of Object.entries(value as object)) {
+    if (unwritable(member)) continue;
+    const head = `${first ? '{' : ','}\n${inner}${safeJsonText(JSON.stringify(key))}: `;
+    first = false;
+    // most members are strings, numbers, null: written with their key, without opening anything
+    if (member === null || typeof member !== 'object') yield `${head}${safeJsonText(JSON.stringify(member))}`;
+    else {
+      yield head;
+      yield* jsonSafePrettyPieces(member, depth - 1, inner);
+    }
+  }
+  yield first ? '{}' : `\n${indent}}`;
+}
+
 function* arrayPieces(elements: Iterable<unknown>, depth: number): Generator<string> {
   yield '[';
   let first = true;

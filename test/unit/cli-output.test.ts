@@ -103,12 +103,21 @@ describe('documents', () => {
     ['a lone element, astral and unsafe characters', { rows: [{ s: '\u{e0041}\u202e' }] }],
     ['nothing but the version', {}],
     ['arrays made as they are written', { rows: new ArrayAsWritten(() => [{ a: [1] }, undefined, 'x\u202e']), none: new ArrayAsWritten(() => []), after: 1 }],
+    ['an element of many lines (a cluster of thousands of namespaces)', { clusters: [{ name: 'c', namespaces: Array.from({ length: 3000 }, (_, i) => ({ ns: `n${i}`, steps: [{ run: 'x'.repeat(40) }], empty: [] })) }, { name: 'd' }], n: 0 }],
   ])('json written a line group at a time is the same text (%s)', (_case, doc: Record<string, unknown>) => {
     const pieces = [...jsonDocumentLines(doc)];
     expect(pieces.join('\n')).toBe(jsonDocument(doc));
     // each element of a top-level array is a piece of its own: the text is never built whole
     const rows = Object.values(doc).filter(Array.isArray).reduce((n, a) => n + a.length, 0);
     expect(pieces.length).toBeGreaterThanOrEqual(rows + 2);
+  });
+
+  it('json writes an element of megabytes some lines at a time', () => {
+    const doc = { clusters: [{ name: 'c', namespaces: Array.from({ length: 5000 }, (_, i) => ({ ns: `n${i}`, steps: [{ run: 'x'.repeat(80) }] })) }] };
+    const pieces = [...jsonDocumentLines(doc)];
+    expect(pieces.join('\n')).toBe(jsonDocument(doc));
+    expect(pieces.join('\n').length).toBeGreaterThan(800_000);
+    expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan(100_000);
   });
 
   it('json makes an ArrayAsWritten element only once the one before it is printed', () => {

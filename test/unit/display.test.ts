@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ArrayAsWritten, displaySafe, jsonSafe, jsonSafePieces, shellCommand, shellQuote } from '../../functions/core/display';
+import fc from 'fast-check';
+import { ArrayAsWritten, displaySafe, jsonSafe, jsonSafePieces, jsonSafePrettyPieces, shellCommand, shellQuote } from '../../functions/core/display';
 import { HOSTILE_NAMES, RAW_UNSAFE, shellWords } from '../support/hostile';
 
 describe('displaySafe', () => {
@@ -93,6 +94,21 @@ describe('jsonSafe', () => {
       if (depth >= 2) expect(pieces.length).toBeGreaterThan(Object.keys(value).length + value.rows.length);
     }
     expect([...jsonSafePieces('Rôle\u{e0041}', 3)]).toEqual([jsonSafe('Rôle\u{e0041}')]);
+  });
+
+  it('pretty, in pieces, is JSON.stringify with two spaces, each line after the first indented as asked', () => {
+    const leaf = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom(undefined, () => 1, new Date(0), 'a\u2028b\u{e0041}', new Map([[1, 2]])));
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(fc.string({ maxLength: 3 }), tie('node'), { maxKeys: 4 })),
+    })).node;
+    fc.assert(
+      fc.property(value, fc.integer({ min: 0, max: 5 }), fc.constantFrom('', '  ', '    '), (v, depth, indent) => {
+        if (v === undefined || typeof v === 'function') return;
+        expect([...jsonSafePrettyPieces(v, depth, indent)].join('')).toBe(jsonSafe(v, 2).replaceAll('\n', `\n${indent}`));
+      }),
+    );
+    const rows = new ArrayAsWritten(() => [{ a: [1, []] }, {}, undefined]);
+    expect([...jsonSafePrettyPieces({ rows, n: 1 }, 3)].join('')).toBe(jsonSafe({ rows, n: 1 }, 2));
   });
 
   it('writes an ArrayAsWritten as the array it makes, an element made only when the last is written', () => {

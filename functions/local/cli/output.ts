@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { Scalar, stringify } from 'yaml';
 import { csvField, md } from '../../core/report-render';
-import { ArrayAsWritten, jsonSafe, unwritable } from '../../core/display';
+import { ArrayAsWritten, jsonSafe, jsonSafePrettyPieces, unwritable } from '../../core/display';
 import { SCHEMA_VERSION } from '../../core/schema-version';
 import { UsageError, type Io } from './io';
 import { displaySafe, table, type Cell } from './render';
@@ -86,13 +86,44 @@ export function* jsonDocumentLines(doc: Record<string, unknown>): Generator<stri
     let last: string | null = null;
     for (const element of elements) {
       yield last === null ? `${name}[` : `${last},`;
-      // an element JSON.stringify cannot write (undefined, a function) is null in an array
-      last = `    ${indented(unwritable(element) ? 'null' : jsonSafe(element, 2), '    ')}`;
+      last = null;
+      // an element JSON.stringify cannot write (undefined, a function) is null in an array; a large
+      // one (a cluster's plan) goes some lines at a time, a small one (a namespace, a row) whole
+      const value = unwritable(element) ? null : element;
+      const text = holdsManyRows(value) ? wholeLines(jsonSafePrettyPieces(value, 4, '    ')) : [indented(jsonSafe(value, 2), '    ')];
+      let first = true;
+      for (const lines of text) {
+        if (last !== null) yield last;
+        last = first ? `    ${lines}` : lines;
+        first = false;
+      }
     }
     if (last === null) yield `${name}[]${comma}`;
     else yield* [last, `  ]${comma}`];
   }
   yield '}';
+}
+
+/** An object with lists of more than a thousand members in all (a cluster's namespaces): megabytes of JSON. */
+function holdsManyRows(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  let rows = 0;
+  for (const member of Object.values(value)) if (Array.isArray(member)) rows += member.length;
+  return rows > 1000;
+}
+
+/** Text given in pieces, as whole lines of about `size` characters or more: joined with \n, the text. */
+function* wholeLines(pieces: Iterable<string>, size = 65_536): Generator<string> {
+  let text = '';
+  for (const piece of pieces) {
+    text += piece;
+    if (text.length < size) continue;
+    const cut = text.lastIndexOf('\n');
+    if (cut < 0) continue;
+    yield text.slice(0, cut);
+    text = text.slice(cut + 1);
+  }
+  yield text;
 }
 
 /** JSON text nested `by` deeper: its line breaks are all structural (a string's are escaped). */
