@@ -221,7 +221,8 @@ export interface ReadinessPrintOptions {
 
 /** The report's steps by where they apply: `<clusterId>|<namespace>` and `<clusterId>`. */
 export interface NextSteps {
-  namespaces: Map<string, { serviceAccount: string; role: string | null; nextStep: string; steps: PlanStep[] }[]>;
+  /** A row's steps are made when printed (`steps()`): all of them at once were 40,000 namespaces' plans. */
+  namespaces: Map<string, { serviceAccount: string; role: string | null; nextStep: string; steps: () => PlanStep[] }[]>;
   clusters: Map<string, { before: PlanStep[]; after: PlanStep[] }>;
 }
 
@@ -231,7 +232,7 @@ export function nextSteps(report: StragglerReport): NextSteps {
   for (const s of [...report.stragglers, ...report.readyToCleanUp]) {
     const key = `${s.clusterId}|${s.namespace}`;
     const list = namespaces.get(key) ?? [];
-    list.push({ serviceAccount: s.serviceAccount, role: s.role, nextStep: s.nextStep, steps: stragglerPlan(s, report.preflight).steps });
+    list.push({ serviceAccount: s.serviceAccount, role: s.role, nextStep: s.nextStep, steps: () => stragglerPlan(s, report.preflight).steps });
     namespaces.set(key, list);
   }
   return { namespaces, clusters: new Map(report.clusters.map((c) => [c.clusterId, c.steps])) };
@@ -285,7 +286,7 @@ export function printReadiness(report: ReadinessReport, io: Io, options: Readine
       for (const r of n.reasons) io.out(`  - ${displaySafe(r)}`);
       for (const sa of options.steps?.namespaces.get(`${idOf(n)}|${n.namespace}`) ?? []) {
         io.out(displaySafe(`  next steps for ${sa.serviceAccount}${sa.role ? ` (${sa.role.slice(sa.role.lastIndexOf('/') + 1)})` : ''}: ${sa.nextStep}`));
-        for (const line of stepLines(sa.steps, '    ', { why: false })) io.out(line);
+        for (const line of stepLines(sa.steps(), '    ', { why: false })) io.out(line);
       }
     }
     for (const c of report.clusters) {
