@@ -69,7 +69,7 @@ export function renderPlanText(plan: MigrationPlan, options: { byOwner?: boolean
   return [...planTextPieces(plan, options)].join('');
 }
 
-/** `renderPlanText`'s text in pieces of whole lines, a cluster at a time (`MigrationPlan.clusters`). */
+/** `renderPlanText`'s text in pieces of whole lines, a namespace at a time (the clusters are made one at a time: `MigrationPlan.clusters`). */
 export function* planTextPieces(plan: MigrationPlan, options: { byOwner?: boolean } = {}): Generator<string> {
   let out: string[] = [...header(plan)];
   const written = () => {
@@ -137,10 +137,10 @@ function clusterWide(plan: MigrationPlan): PlanCluster[] {
 // Markdown
 
 export function renderPlanMarkdown(plan: MigrationPlan, options: { byOwner?: boolean } = {}): string {
-  return [...endTrimmed(planMarkdownLines(plan, options), displaySafe)].join('');
+  return [...planMarkdownPieces(plan, options)].join('');
 }
 
-/** `renderPlanMarkdown`'s text a line (with its line break) at a time, a cluster made at a time. */
+/** `renderPlanMarkdown`'s text a line (with its line break) at a time, the clusters made one at a time. */
 export function planMarkdownPieces(plan: MigrationPlan, options: { byOwner?: boolean } = {}): Generator<string> {
   return endTrimmed(planMarkdownLines(plan, options), displaySafe);
 }
@@ -217,7 +217,7 @@ export function renderPlanScript(plan: MigrationPlan): string {
   return [...planScriptPieces(plan)].join('');
 }
 
-/** `renderPlanScript`'s text in pieces of whole lines, a cluster at a time. */
+/** `renderPlanScript`'s text in pieces of whole lines, a namespace at a time. */
 export function* planScriptPieces(plan: MigrationPlan): Generator<string> {
   let out: string[] = [
     '#!/usr/bin/env bash',

@@ -112,7 +112,7 @@ export function reportCommand(program: Command, io: Io): void {
             else file = await writeFileAtomic(outDir, name, lines);
           } else {
             const content = await render(report, format);
-            // io.out ends the line itself: the CSV's last CRLF stays whole
+            // io.out ends the line itself
             if (outDir === null) io.out(content.replace(/\n$/, ''));
             else file = await writeFileAtomic(outDir, name, content);
           }
