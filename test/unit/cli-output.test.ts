@@ -13,7 +13,10 @@ import { requireMatches, withFilterOptions } from '../../functions/local/cli/fil
 import type { Io } from '../../functions/local/cli/io';
 import { wrapProse } from '../../functions/local/cli/main';
 import { parseTime } from '../../functions/local/cli/options';
-import { csvRows, jsonDocument, jsonDocumentLines, outputFormat, printDocument, printLines, SCHEMA_VERSION, useColour, yamlDocument } from '../../functions/local/cli/output';
+import { csvRows, jsonDocument, jsonDocumentLines, outputFormat, printDocument, printLines, SCHEMA_VERSION, useColour, yamlDocument, yamlDocumentPieces } from '../../functions/local/cli/output';
+import fc from 'fast-check';
+import { Scalar, stringify } from 'yaml';
+import { displaySafe } from '../../functions/core/display';
 import { ArrayAsWritten } from '../../functions/core/display';
 import { displayWidth, table } from '../../functions/local/cli/render';
 
@@ -110,6 +113,28 @@ describe('documents', () => {
     // each element of a top-level array is a piece of its own: the text is never built whole
     const rows = Object.values(doc).filter(Array.isArray).reduce((n, a) => n + a.length, 0);
     expect(pieces.length).toBeGreaterThanOrEqual(rows + 2);
+  });
+
+  it('yaml in pieces is the text one stringify of the whole document gives', () => {
+    // the whole document at once, as yamlDocument wrote it before it went a member at a time
+    const replacer = (_key: unknown, v: unknown) => (typeof v === 'string' && displaySafe(v) !== v ? Object.assign(new Scalar(v), { type: Scalar.QUOTE_DOUBLE }) : v);
+    const whole = (doc: Record<string, unknown>) =>
+      stringify({ schemaVersion: SCHEMA_VERSION, ...doc }, replacer, { lineWidth: 0, aliasDuplicateObjects: false })
+        .replace(/[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}\p{Cs}]|(?! )\p{Zs}/gu, (ch) => ch.split('').map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''))
+        .trimEnd();
+    const text = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('a\nb', 'a\n\nb\n', ' lead', 'x: y', '- z', '#c', '\u202e', 'yes', '1.0', '', 'a\tb', 'emoji ✅'));
+    const leaf = fc.oneof(text, fc.integer(), fc.double({ noNaN: true }), fc.boolean(), fc.constant(null));
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('node'), { maxLength: 3 }), fc.dictionary(fc.string({ minLength: 1, maxLength: 3 }), tie('node'), { maxKeys: 3 })),
+    })).node;
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom('rows', 'clusters', 'n', 'kind', 'empty'), fc.oneof(value, fc.array(value, { maxLength: 4 })), { maxKeys: 4 }), (doc) => {
+        expect([...yamlDocumentPieces(doc)].join('')).toBe(whole(doc));
+      }),
+      { numRuns: 300 },
+    );
+    const rows = new ArrayAsWritten(() => [{ a: 'x\ny' }, 'b']);
+    expect(yamlDocument({ rows, none: new ArrayAsWritten(() => []) })).toBe(whole({ rows: [{ a: 'x\ny' }, 'b'], none: [] }));
   });
 
   it('json writes an element of megabytes some lines at a time', () => {

@@ -9,7 +9,7 @@ import { displaySafe } from '../render';
 import { describeFilters, withFilterOptions, type FilterFlags } from '../filters';
 import { activeHours, soakDays, timeArg } from '../options';
 import { selectReadiness } from './readiness';
-import { jsonDocumentLines, outputFormat, printDocument, printLines, yamlDocument, type OutputFlags } from '../output';
+import { jsonDocumentLines, outputFormat, printDocument, printLines, yamlDocumentPieces, type OutputFlags } from '../output';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
 /** -o: the report's formats, `yaml`, and `table`/`wide` for text (the same words as every command). */
@@ -104,7 +104,7 @@ export function reportCommand(program: Command, io: Io): void {
             // json and yaml carry schemaVersion, like every document the CLI prints; json is written a row at a time
             const doc = { ...reportDocument(report) };
             if (outDir === null) await printDocument(io, format, doc);
-            else file = await writeFileAtomic(outDir, name, format === 'json' ? linesOf(jsonDocumentLines(doc)) : `${yamlDocument(doc)}\n`);
+            else file = await writeFileAtomic(outDir, name, format === 'json' ? linesOf(jsonDocumentLines(doc)) : endingLine(yamlDocumentPieces(doc)));
           } else if (format === 'csv' || format === 'md') {
             // a line at a time: at 40,000 namespaces the CSV is ~50 MB, the Markdown ~11
             const lines = format === 'csv' ? csvLines(report) : markdownLines(report);
@@ -131,6 +131,12 @@ export function reportCommand(program: Command, io: Io): void {
         throw e;
       }
     });
+}
+
+/** A document's pieces, then the line break the file ends with. */
+function* endingLine(pieces: Iterable<string>): Generator<string> {
+  yield* pieces;
+  yield '\n';
 }
 
 /** Each line of a document followed by its line break, as the file holds them. */
