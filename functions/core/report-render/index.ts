@@ -1,6 +1,5 @@
-import { jsonSafe } from '../display';
+import { jsonDocumentLines } from '../json-document';
 import { reportDocument, type StragglerReport } from '../report';
-import { SCHEMA_VERSION } from '../schema-version';
 import { renderCsv } from './csv';
 import { renderHtml } from './html';
 import { renderMarkdown } from './markdown';
@@ -16,7 +15,12 @@ export { renderText, TEXT_MAX_BYTES, type TextOptions } from './text';
  * prints it and the scheduled job writes it: parses back to exactly that plus `schemaVersion`.
  */
 export function renderJson(report: StragglerReport): string {
-  return `${jsonSafe({ schemaVersion: SCHEMA_VERSION, ...reportDocument(report) }, 2)}\n`;
+  return [...reportJsonPieces(report)].join('');
+}
+
+/** `renderJson`'s text some lines at a time, each row's plan made as it is written: what the scheduled job streams to S3. */
+export function* reportJsonPieces(report: StragglerReport): Generator<string> {
+  for (const lines of jsonDocumentLines({ ...reportDocument(report) })) yield `${lines}\n`;
 }
 
 export const REPORT_FORMATS = ['text', 'md', 'json', 'csv', 'html'] as const;
