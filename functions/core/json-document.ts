@@ -54,12 +54,12 @@ export function* jsonDocumentLines(doc: Record<string, unknown>): Generator<stri
   yield '}';
 }
 
-/** An object with lists of more than a thousand members in all (a cluster's namespaces): megabytes of JSON. */
-function holdsManyRows(value: unknown): boolean {
+/** An object with lists of more than `many` members in all (a cluster's namespaces): megabytes of text. */
+export function holdsManyRows(value: unknown, many = 1000): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   let rows = 0;
   for (const member of Object.values(value)) if (Array.isArray(member)) rows += member.length;
-  return rows > 1000;
+  return rows > many;
 }
 
 /** Text given in pieces, as whole lines of about `size` characters or more: joined with \n, the text. */

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { Scalar, stringify } from 'yaml';
 import { csvField, md } from '../../core/report-render';
 import { ArrayAsWritten } from '../../core/display';
-import { jsonDocument, jsonDocumentLines } from '../../core/json-document';
+import { holdsManyRows, jsonDocument, jsonDocumentLines } from '../../core/json-document';
 import { SCHEMA_VERSION } from '../../core/schema-version';
 import { UsageError, type Io } from './io';
 import { displaySafe, table, type Cell } from './render';
@@ -68,11 +68,13 @@ export function yamlDocument(doc: Record<string, unknown>): string {
  * list, stringified on its own and indented as the list's items are. The `yaml` package builds a
  * node for every value before writing any: whole, `readiness -o yaml` at 40,000 namespaces took 1 GB.
  */
-export function* yamlDocumentPieces(doc: Record<string, unknown>): Generator<string> {
+export function* yamlDocumentPieces(doc: Record<string, unknown>, options: { manyRows?: number } = {}): Generator<string> {
   const whole: Record<string, unknown> = { schemaVersion: SCHEMA_VERSION, ...doc };
   let held: string | null = null;
   const pieces = function* (): Generator<string> {
     for (const [key, value] of Object.entries(whole)) {
+      // left out, as the whole document leaves out a member without a value
+      if (value === undefined) continue;
       const elements = Array.isArray(value) ? (value as unknown[]) : value instanceof ArrayAsWritten ? (value.elements() as Iterable<unknown>) : null;
       if (elements === null || (Array.isArray(value) && value.length === 0)) {
         yield yamlText({ [key]: value });
@@ -82,8 +84,7 @@ export function* yamlDocumentPieces(doc: Record<string, unknown>): Generator<str
       for (const element of elements) {
         if (!any) yield yamlText({ [key]: [] }).replace(/ \[\]\n$/, '\n');
         any = true;
-        // a list item as the whole document writes it: "  - " before its first line, four spaces before the others that hold text
-        yield yamlText([element]).replace(/^(?=.)/gm, '  ');
+        yield* yamlListItem(element, options.manyRows);
       }
       if (!any) yield yamlText({ [key]: [] });
     }
@@ -94,6 +95,26 @@ export function* yamlDocumentPieces(doc: Record<string, unknown>): Generator<str
     held = piece;
   }
   if (held !== null) yield held.trimEnd();
+}
+
+/**
+ * A top-level list's item as the whole document writes it: "  - " before its first line, four
+ * spaces before the others that hold text. One holding many rows (a cluster's plan) goes a member
+ * at a time, and its long lists an element at a time, six spaces in.
+ */
+function* yamlListItem(element: unknown, manyRows?: number): Generator<string> {
+  if (!holdsManyRows(element, manyRows)) {
+    yield yamlText([element]).replace(/^(?=.)/gm, '  ');
+    return;
+  }
+  let first = true;
+  for (const [key, value] of Object.entries(element)) {
+    if (value === undefined) continue;
+    const member = Array.isArray(value) && value.length > 0 ? yamlText({ [key]: [] }).replace(/ \[\]\n$/, '\n') : yamlText({ [key]: value });
+    yield member.replace(/^(?=.)/gm, (_m, offset: number) => (first && offset === 0 ? '  - ' : '    '));
+    first = false;
+    if (Array.isArray(value) && value.length > 0) for (const row of value) yield yamlText([row]).replace(/^(?=.)/gm, '      ');
+  }
 }
 
 function yamlText(value: unknown): string {
