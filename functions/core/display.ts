@@ -76,6 +76,29 @@ export class ArrayAsWritten<T> {
   }
 }
 
+/** The elements of a JSON array's value (an array, or an `ArrayAsWritten` made now); null for anything else. */
+export function listElements(value: unknown): Iterable<unknown> | null {
+  return Array.isArray(value) ? (value as unknown[]) : value instanceof ArrayAsWritten ? (value.elements() as Iterable<unknown>) : null;
+}
+
+/**
+ * Pieces of text joined into chunks of about `size` characters or more (the last one shorter):
+ * a megabyte to a write, for text made as it is written and never whole in memory.
+ */
+export function* textInChunks(pieces: Iterable<string>, size = 1_000_000): Generator<string> {
+  let held: string[] = [];
+  let length = 0;
+  for (const piece of pieces) {
+    held.push(piece);
+    length += piece.length;
+    if (length < size) continue;
+    yield held.join('');
+    held = [];
+    length = 0;
+  }
+  if (held.length > 0) yield held.join('');
+}
+
 /**
  * `jsonSafe(value)` in pieces that, joined, are its text: up to `depth` levels of arrays and plain
  * objects are written a member at a time, so that megabytes of JSON are never one string (which
@@ -113,7 +136,7 @@ export function* jsonSafePieces(value: unknown, depth: number): Generator<string
  * element is itself megabytes (a cluster's plan of thousands of namespaces).
  */
 export function* jsonSafePrettyPieces(value: unknown, depth: number, indent = ''): Generator<string> {
-  const elements = value instanceof ArrayAsWritten ? (value.elements() as Iterable<unknown>) : Array.isArray(value) ? (value as unknown[]) : null;
+  const elements = listElements(value);
   const opened = depth > 0 && value !== null && typeof value === 'object' && (elements !== null || typeof (value as { toJSON?: unknown }).toJSON !== 'function');
   if (!opened) {
     yield safeJsonText(JSON.stringify(value, null, 2)).replaceAll('\n', `\n${indent}`);

@@ -1,4 +1,4 @@
-import { ArrayAsWritten, jsonSafe, jsonSafePrettyPieces, unwritable } from './display';
+import { jsonSafe, jsonSafePrettyPieces, listElements, unwritable } from './display';
 import { SCHEMA_VERSION } from './schema-version';
 
 // The JSON documents cutover-watch writes (`-o json`, the scheduled report's JSON): `schemaVersion`
@@ -27,7 +27,7 @@ export function* jsonDocumentLines(doc: Record<string, unknown>): Generator<stri
     const value = whole[k];
     const comma = i < members.length - 1 ? ',' : '';
     const name = `  ${jsonSafe(k)}: `;
-    const elements = Array.isArray(value) ? (value as unknown[]) : value instanceof ArrayAsWritten ? (value.elements() as Iterable<unknown>) : null;
+    const elements = listElements(value);
     if (elements === null) {
       yield `${name}${indented(jsonSafe(value, 2), '  ')}${comma}`;
       continue;

@@ -567,6 +567,7 @@ function groupedBy<T>(items: readonly T[], key: (item: T) => string): Map<string
   return groups;
 }
 
+/** A report row's steps under `options`: with the default options, its plan in the report (`stragglerPlan`). */
 export function stepsOfRow(s: Straggler, findings: readonly PreflightFinding[], options: PlanOptions): PlanStep[] {
   return serviceAccountSteps(subjectOf(s), findings.filter((f) => findingApplies(f, s)), options);
 }

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { access, open, readFile, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { makeDirectory } from '../adapters/make-directory';
 import type { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
+import { textInChunks } from '../core/display';
 import { buildReport, parseSummary, reportEvidence, summarize, windowStartDay, type ReportSummary, type StragglerReport } from '../core/report';
 import { REPORT_EXTENSIONS, renderReport, type ReportFormat } from '../core/report-render';
 import { judgeVerdicts, readVerdictInputs, type ReadinessQuery, type VerdictInputs } from '../adapters/readiness-query';
@@ -156,7 +157,7 @@ export async function writeFileAtomic(dir: string, name: string, content: string
     const handle = await open(temp, 'wx', 0o600);
     try {
       if (typeof content === 'string') await handle.writeFile(content, 'utf8');
-      else await writePieces(handle, content);
+      else for (const chunk of textInChunks(content)) await handle.write(chunk, null, 'utf8');
       await handle.sync();
     } finally {
       await handle.close();
@@ -167,22 +168,6 @@ export async function writeFileAtomic(dir: string, name: string, content: string
     await rm(temp, { force: true });
     throw new ReportOutputError(`cannot write ${target}: ${describeFsError(e)}`, { cause: e });
   }
-}
-
-/** Pieces of text, a megabyte or so to a write: a document made as it is written is never whole in memory. */
-async function writePieces(handle: FileHandle, pieces: Iterable<string>): Promise<void> {
-  let held: string[] = [];
-  let length = 0;
-  for (const piece of pieces) {
-    held.push(piece);
-    length += piece.length;
-    if (length >= 1_000_000) {
-      await handle.write(held.join(''), null, 'utf8');
-      held = [];
-      length = 0;
-    }
-  }
-  if (held.length > 0) await handle.write(held.join(''), null, 'utf8');
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { Scalar, stringify } from 'yaml';
 import { csvField, md } from '../../core/report-render';
-import { ArrayAsWritten } from '../../core/display';
+import { listElements, textInChunks } from '../../core/display';
 import { holdsManyRows, jsonDocument, jsonDocumentLines } from '../../core/json-document';
 import { SCHEMA_VERSION } from '../../core/schema-version';
 import { UsageError, type Io } from './io';
@@ -75,7 +75,7 @@ export function* yamlDocumentPieces(doc: Record<string, unknown>, options: { man
     for (const [key, value] of Object.entries(whole)) {
       // left out, as the whole document leaves out a member without a value
       if (value === undefined) continue;
-      const elements = Array.isArray(value) ? (value as unknown[]) : value instanceof ArrayAsWritten ? (value.elements() as Iterable<unknown>) : null;
+      const elements = listElements(value);
       if (elements === null || (Array.isArray(value) && value.length === 0)) {
         yield yamlText({ [key]: value });
         continue;
@@ -222,22 +222,12 @@ export function printRows(io: Io, format: 'csv' | 'md', head: readonly string[],
  * break), about a megabyte to a write and waiting for a slow reader after each.
  */
 export async function printLines(io: Io, lines: Iterable<string>): Promise<void> {
-  let held: string[] = [];
-  let length = 0;
-  const flush = async () => {
+  for (const chunk of textInChunks(lines)) {
     // io.out ends what it prints with \n: the last line break is its
-    io.out(held.join('').replace(/\n$/, ''));
-    held = [];
-    length = 0;
+    io.out(chunk.replace(/\n$/, ''));
     const drained = io.drained?.();
     if (drained !== undefined) await drained;
-  };
-  for (const line of lines) {
-    held.push(line);
-    length += line.length;
-    if (length >= 1_000_000) await flush();
   }
-  if (held.length > 0) await flush();
 }
 
 /**

@@ -94,7 +94,7 @@ export function planCommand(program: Command, io: Io): void {
           const selection = describeFilters(flags);
           await printDocument(view.io, format, { ...plan, ...(selection ? { filters: report.filters } : {}) });
         } else {
-          // a cluster at a time: at 40,000 namespaces the text is ~60 MB
+          // a namespace at a time: at 40,000 namespaces the text is ~60 MB
           const byOwner = flags.by === 'owner';
           await printLines(view.io, format === 'sh' ? planScriptPieces(plan) : format === 'md' ? planMarkdownPieces(plan, { byOwner }) : planTextPieces(plan, { byOwner }));
         }

@@ -2,14 +2,14 @@ import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { filterReport, reportDocument, summarize, withOwners, type StragglerReport } from '../../../core/report';
 import { loadPolicy } from '../alert-options';
-import { csvLines, markdownLines, REPORT_FORMATS, type ReportFormat } from '../../../core/report-render';
+import { csvLines, markdownLines, REPORT_FORMATS, reportJsonPieces, type ReportFormat } from '../../../core/report-render';
 import { gatherReport, prepareOutDir, readReportInputs, render, reportFrom, ReportOutputError, reportFileName, saveSummary, writeFileAtomic, type GatheredReport } from '../../report';
 import { UsageError, type Io } from '../io';
 import { displaySafe } from '../render';
 import { describeFilters, withFilterOptions, type FilterFlags } from '../filters';
 import { activeHours, soakDays, timeArg } from '../options';
 import { selectReadiness } from './readiness';
-import { jsonDocumentLines, outputFormat, printDocument, printLines, yamlDocumentPieces, type OutputFlags } from '../output';
+import { outputFormat, printDocument, printLines, yamlDocumentPieces, type OutputFlags } from '../output';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
 /** -o: the report's formats, `yaml`, and `table`/`wide` for text (the same words as every command). */
@@ -104,7 +104,7 @@ export function reportCommand(program: Command, io: Io): void {
             // json and yaml carry schemaVersion, like every document the CLI prints; json is written a row at a time
             const doc = { ...reportDocument(report) };
             if (outDir === null) await printDocument(io, format, doc);
-            else file = await writeFileAtomic(outDir, name, format === 'json' ? linesOf(jsonDocumentLines(doc)) : endingLine(yamlDocumentPieces(doc)));
+            else file = await writeFileAtomic(outDir, name, format === 'json' ? reportJsonPieces(report) : endingLine(yamlDocumentPieces(doc)));
           } else if (format === 'csv' || format === 'md') {
             // a line at a time: at 40,000 namespaces the CSV is ~50 MB, the Markdown ~11
             const lines = format === 'csv' ? csvLines(report) : markdownLines(report);
@@ -137,9 +137,4 @@ export function reportCommand(program: Command, io: Io): void {
 function* endingLine(pieces: Iterable<string>): Generator<string> {
   yield* pieces;
   yield '\n';
-}
-
-/** Each line of a document followed by its line break, as the file holds them. */
-function* linesOf(lines: Iterable<string>): Generator<string> {
-  for (const line of lines) yield `${line}\n`;
 }
