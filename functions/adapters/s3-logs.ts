@@ -306,6 +306,8 @@ export interface AnalyzeSourcesOptions extends Omit<AnalyzeOptions, 'paths'>, S3
   checkpointRecords?: number;
   /** Local files' caps; S3 objects get the same. */
   limits?: Partial<ReadLimits>;
+  /** Asked before each source is taken: a reason stops the run there (`stopped`), as a fatal error would. */
+  stopReading?: () => string | null;
 }
 
 export interface S3Summary {
@@ -381,6 +383,11 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
           if (item.type === 'record') records += 1;
         };
         while (position < order.length && s3.stopped === null && sources < everyObjects && records < everyRecords) {
+          const stop = options.stopReading?.() ?? null;
+          if (stop !== null) {
+            s3.stopped = stop;
+            break;
+          }
           const source = order[position++]!;
           sources += 1;
           if (source.kind === 'file') {

@@ -58,6 +58,8 @@ export type Interval = readonly [start: number, end: number];
 
 /** The ingest's metric of identity events per `region` dimension: the heartbeat the no-events alarms watch. */
 export const IDENTITY_EVENTS_BY_REGION = 'IdentityEventsByRegion';
+/** The trail fold's metric of log objects read per `region` dimension: its heartbeat, for the same alarms. */
+export const TRAIL_OBJECTS_BY_REGION = 'TrailObjectsByRegion';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

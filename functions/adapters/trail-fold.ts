@@ -1,0 +1,113 @@
+/**
+ * Evidence from the trail's own log objects, on a schedule (the `trail-fold` function): each run
+ * lists the day folders CloudTrail writes (`<prefix><account>/CloudTrail/<region>/YYYY/MM/DD/`) of
+ * today and the `lookbackDays` before it, and reads the objects no run has read through the same
+ * code as `cutover-watch analyze s3://` (s3-logs `analyzeSources`): the same parser, detections,
+ * replay guards and checkpoints (an object read whole is recorded with its ETag and skipped after).
+ *
+ * Why beside, or instead of, the EventBridge rules:
+ * - EventBridge receives CloudTrail's events best effort: "in some rare cases an event might not be
+ *   delivered" (EventBridge User Guide, "Event delivery from AWS services"; CloudTrail is listed
+ *   best effort). A live heartbeat cannot show one lost event; the trail's objects are CloudTrail's
+ *   record, and an hour read from them is `files` coverage (core/coverage.ts).
+ * - Cost: the live path sends every identity event through SQS and writes each key it touches once
+ *   per five-minute batch; a run here writes each key once per run (docs/deploy.md §7).
+ *
+ * A run stops taking new objects at `deadline` (the function's time): what it did not reach is
+ * read by the next run. Day folders without objects yet (today's first minutes, a region the trail
+ * does not log) are no error: they are left out of the run.
+ */
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { analyzeSources, listS3Logs, type AnalyzeSourcesOptions, type S3Listing, type SourcesSummary } from './s3-logs';
+import { AwsFatalError, fatalReason } from './eks-inventory';
+
+export interface TrailLocation {
+  bucket: string;
+  /** The key prefix above the account folders: `AWSLogs/`, or `AWSLogs/o-a1b2c3d4e5/` for an organization trail. */
+  prefix: string;
+}
+
+export interface TrailFoldOptions extends Omit<AnalyzeSourcesOptions, 'paths' | 'listings' | 'client'> {
+  client: S3Client;
+  trail: TrailLocation;
+  /** Accounts whose folders are read; empty: every 12-digit account folder under the prefix. */
+  accounts: readonly string[];
+  regions: readonly string[];
+  /** Days before today (UTC) listed too: late deliveries, and runs that failed. */
+  lookbackDays: number;
+  /** Epoch ms after which no new object is taken. */
+  deadline: number;
+}
+
+export interface TrailFoldSummary extends SourcesSummary {
+  /** The day folders listed (those with log objects and those without). */
+  folders: number;
+  /** Log objects read by this run, by the region in their key: the heartbeat the no-objects alarms watch. */
+  objectsByRegion: Record<string, number>;
+}
+
+/** Why a run stopped before the end when its time was up: not an error, the next run goes on. */
+export const OUT_OF_TIME = "the run's time is up; the next run reads the rest";
+
+export async function foldTrail(options: TrailFoldOptions): Promise<TrailFoldSummary> {
+  const now = options.now();
+  const accounts = options.accounts.length > 0 ? [...options.accounts] : await accountFolders(options.client, options.trail);
+  const folders = trailDayFolders(options.trail, accounts, options.regions, now, options.lookbackDays);
+  const listings: S3Listing[] = [];
+  for (const folder of folders) {
+    const listing = await listS3Logs(options.client, { bucket: options.trail.bucket, prefix: folder, url: `s3://${options.trail.bucket}/${folder}` });
+    if (listing.objects.length > 0) listings.push(listing);
+  }
+  const objectsByRegion: Record<string, number> = {};
+  const summary = await analyzeSources({
+    ...options,
+    paths: [],
+    listings,
+    client: options.client,
+    stopReading: () => (Date.now() >= options.deadline ? OUT_OF_TIME : null),
+    onFileDone: (name, done, records) => {
+      const region = regionOfKey(name);
+      if (region !== null) objectsByRegion[region] = (objectsByRegion[region] ?? 0) + 1;
+      options.onFileDone?.(name, done, records);
+    },
+  });
+  return { ...summary, folders: folders.length, objectsByRegion };
+}
+
+/** The day folders of each account and region, today (UTC) and `lookbackDays` before, oldest first. */
+export function trailDayFolders(trail: TrailLocation, accounts: readonly string[], regions: readonly string[], now: Date, lookbackDays: number): string[] {
+  const folders: string[] = [];
+  for (let back = lookbackDays; back >= 0; back -= 1) {
+    const day = new Date(now.getTime() - back * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '/');
+    for (const account of accounts) for (const region of regions) folders.push(`${trail.prefix}${account}/CloudTrail/${region}/${day}/`);
+  }
+  return folders;
+}
+
+/** `…/CloudTrail/<region>/YYYY/MM/DD/…`: the region a log object's key names, or null. */
+export function regionOfKey(key: string): string | null {
+  return /\/CloudTrail\/([a-z0-9-]+)\/\d{4}\/\d{2}\/\d{2}\//.exec(key)?.[1] ?? null;
+}
+
+/**
+ * The account folders under the trail's prefix (ListObjectsV2 with `Delimiter=/`: one common
+ * prefix per folder, https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html).
+ */
+async function accountFolders(client: S3Client, trail: TrailLocation): Promise<string[]> {
+  const accounts: string[] = [];
+  let token: string | undefined;
+  do {
+    let page;
+    try {
+      page = await client.send(new ListObjectsV2Command({ Bucket: trail.bucket, Prefix: trail.prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) }));
+    } catch (error) {
+      throw new AwsFatalError(fatalReason(error, 's3', 'the function\'s region') ?? `cannot list the account folders under s3://${trail.bucket}/${trail.prefix}: ${String(error)}`, { cause: error });
+    }
+    for (const common of page.CommonPrefixes ?? []) {
+      const folder = common.Prefix?.slice(trail.prefix.length, -1) ?? '';
+      if (/^\d{12}$/.test(folder)) accounts.push(folder);
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return accounts;
+}

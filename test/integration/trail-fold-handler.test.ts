@@ -1,0 +1,178 @@
+import { GetObjectCommand, ListObjectsV2Command, S3Client, type ListObjectsV2CommandInput } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
+import { readinessReport } from '../../functions/adapters/readiness-query';
+import { regionOfKey, trailDayFolders } from '../../functions/adapters/trail-fold';
+import type { EvidenceItem } from '../../functions/core/evidence';
+import { defaultPolicy } from '../../functions/core/policy';
+import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
+import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
+import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
+
+// The scheduled trail fold on a real DynamoDB API (dynalite), the trail's bucket faked at the S3
+// client: a day and a half of the sample fleet's log objects in CloudTrail's layout.
+
+const NOW = new Date();
+const BUCKET = 'org-trail';
+let dir: string;
+let embedded: EmbeddedStore;
+let logDir: string;
+let inventoryFiles: string[];
+/** The bucket: key → body, as CloudTrail wrote it (gzip). */
+const objects = new Map<string, Buffer>();
+const s3 = mockClient(S3Client);
+const gets: string[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'cw-trail-fold-'));
+  embedded = await startEmbeddedStore(path.join(dir, 'store'), { openToAnyClient: true });
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_DYNAMODB: embedded.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    POWERTOOLS_DEV: 'true',
+    TRAIL_BUCKET: BUCKET,
+    TRAIL_PREFIX: 'AWSLogs/',
+    TRAIL_REGIONS: 'us-east-1,eu-west-1,us-west-2',
+    TRAIL_LOOKBACK_DAYS: '2',
+  });
+  for (const level of ['log', 'info', 'warn', 'error'] as const) vi.spyOn(console, level).mockImplementation(() => undefined);
+  const written = await writeSampleFleet(path.join(dir, 'fleet'), generateSampleFleet({ seed: 7, end: NOW, days: 1 }));
+  logDir = written.logDir;
+  inventoryFiles = (await readdir(written.inventoryDir)).map((f) => path.join(written.inventoryDir, f));
+  for (const file of await readdir(logDir, { recursive: true })) {
+    if (file.endsWith('.json.gz')) objects.set(`AWSLogs/${file.split(path.sep).join('/').replace(/^.*?AWSLogs\//, '')}`, await readFile(path.join(logDir, file)));
+  }
+  // digests are listed beside the logs and never read
+  objects.set(`AWSLogs/111122223333/CloudTrail-Digest/us-east-1/${NOW.toISOString().slice(0, 10).replaceAll('-', '/')}/digest.json.gz`, Buffer.from('x'));
+  s3.on(ListObjectsV2Command).callsFake((input: ListObjectsV2CommandInput) => {
+    const prefix = input.Prefix ?? '';
+    const keys = [...objects.keys()].filter((k) => k.startsWith(prefix)).sort();
+    if (input.Delimiter === '/') {
+      const folders = [...new Set(keys.map((k) => k.slice(0, k.indexOf('/', prefix.length) + 1)))];
+      return { CommonPrefixes: folders.map((Prefix) => ({ Prefix })), IsTruncated: false };
+    }
+    return { Contents: keys.map((Key) => ({ Key, ETag: etag(objects.get(Key)!), Size: objects.get(Key)!.length })), IsTruncated: false };
+  });
+  s3.on(GetObjectCommand).callsFake((input: { Key: string }) => {
+    gets.push(input.Key);
+    const body = objects.get(input.Key)!;
+    return { Body: Readable.from([body]) as never, ETag: etag(body), ContentLength: body.length };
+  });
+}, 60_000);
+afterAll(async () => {
+  s3.restore();
+  await embedded.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const etag = (body: Buffer) => `"${createHash('md5').update(body).digest('hex')}"`;
+const minutes = (n: number) => ({ getRemainingTimeInMillis: () => n * 60_000 });
+
+async function table(name: string): Promise<DynamoEvidenceStore> {
+  const store = new DynamoEvidenceStore({ client: embedded.client, tableName: name, singleWriter: true });
+  await store.ensureTable();
+  await store.saveInventory(await readInventoryFiles(inventoryFiles));
+  return store;
+}
+
+/** Every evidence item, without what depends on the writer (the lock version, the batch tags). */
+async function evidence(store: DynamoEvidenceStore): Promise<EvidenceItem[]> {
+  const snap = await store.snapshot({ fromDay: '2000-01-01', namespaceDays: true });
+  return snap.items.map(({ version: _v, batches: _b, ...rest }) => rest as EvidenceItem).sort((a, b) => `${a.pk}${a.sk}`.localeCompare(`${b.pk}${b.sk}`));
+}
+
+async function trailFold(tableName: string, env: Record<string, string | undefined> = {}) {
+  const saved = { ...process.env };
+  Object.assign(process.env, { TABLE_NAME: tableName });
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  vi.resetModules();
+  try {
+    return (await import('../../functions/handlers/trail-fold')).handler;
+  } finally {
+    process.env = saved;
+  }
+}
+
+describe('trail fold handler (scheduled)', () => {
+  it("reads the trail's day folders into the table as analyze reads the same files, then only what is new", async () => {
+    // GIVEN a table with the inventory, the fold configured for the fleet's two accounts
+    const store = await table('fold');
+    const handler = await trailFold('fold', { TRAIL_ACCOUNTS: '111122223333,444455556666' });
+
+    // WHEN it runs
+    gets.length = 0;
+    await handler({}, minutes(15));
+
+    // THEN every log object was read once (no digest), and the evidence, coverage and verdicts are
+    // those of analyze over the same files
+    expect(gets.sort()).toEqual([...objects.keys()].filter((k) => !k.includes('Digest')).sort());
+    const reference = await table('reference');
+    await analyzePaths({ paths: [logDir], store: reference, policy: defaultPolicy(), now: () => NOW });
+    const items = await evidence(store);
+    expect(items.filter((i) => i.type === 'sa').length).toBeGreaterThan(10);
+    expect(items).toEqual(await evidence(reference));
+    const coverage = await store.coverageDays();
+    expect(coverage.some((d) => d.fileHours.length > 0)).toBe(true);
+    expect(coverage).toEqual(await reference.coverageDays());
+    const verdicts = async (s: DynamoEvidenceStore) => (await readinessReport(s, { asOf: NOW, soakDays: 14, activeHours: 48 })).namespaces;
+    expect((await verdicts(store)).length).toBeGreaterThan(5);
+    expect(await verdicts(store)).toEqual(await verdicts(reference));
+
+    // WHEN it runs again, and once more after CloudTrail delivered one more object
+    gets.length = 0;
+    await handler({}, minutes(15));
+    expect(gets).toEqual([]);
+    const late = [...objects.keys()].find((k) => k.includes('/us-east-1/') && !k.includes('Digest'))!.replace(/_([A-Za-z0-9]+)\.json\.gz$/, '_late0000.json.gz');
+    objects.set(late, objects.get([...objects.keys()].find((k) => k.includes('/us-east-1/') && !k.includes('Digest'))!)!);
+    await handler({}, minutes(15));
+
+    // THEN the second run read nothing, the third only the new object, whose events (replays of
+    // events already counted) changed nothing
+    expect(gets).toEqual([late]);
+    expect(await evidence(store)).toEqual(await evidence(reference));
+    objects.delete(late);
+  }, 60_000);
+
+  it('stops taking objects when its time is up, and the next run reads the rest', async () => {
+    // GIVEN a fresh table, the accounts found in the bucket (no TRAIL_ACCOUNTS)
+    const store = await table('deadline');
+    const handler = await trailFold('deadline', { TRAIL_ACCOUNTS: undefined });
+
+    // WHEN it runs with less time left than it keeps for the end of a run
+    gets.length = 0;
+    await handler({}, minutes(1));
+
+    // THEN it read nothing and did not fail; WHEN it runs with time, THEN it reads every object
+    expect(gets).toEqual([]);
+    await handler({}, minutes(15));
+    expect(new Set(gets)).toEqual(new Set([...objects.keys()].filter((k) => !k.includes('Digest'))));
+    const reference = await table('reference-2');
+    await analyzePaths({ paths: [logDir], store: reference, policy: defaultPolicy(), now: () => NOW });
+    expect(await evidence(store)).toEqual(await evidence(reference));
+  }, 60_000);
+});
+
+describe('trail day folders', () => {
+  it('lists today and the days before it, every account and region, oldest first', () => {
+    expect(trailDayFolders({ bucket: 'b', prefix: 'AWSLogs/o-a1b2c3d4e5/' }, ['111122223333'], ['us-east-1', 'eu-west-1'], new Date('2026-03-01T00:30:00Z'), 1)).toEqual([
+      'AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/us-east-1/2026/02/28/',
+      'AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/eu-west-1/2026/02/28/',
+      'AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/us-east-1/2026/03/01/',
+      'AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/eu-west-1/2026/03/01/',
+    ]);
+    expect(regionOfKey('s3://b/AWSLogs/1/CloudTrail/ap-south-1/2026/03/01/x.json.gz')).toBe('ap-south-1');
+    expect(regionOfKey('s3://b/AWSLogs/1/CloudTrail-Digest/x.json.gz')).toBeNull();
+  });
+});
