@@ -84,6 +84,34 @@ export const ConfigSchema = z.strictObject({
     .string()
     .regex(/^[\w+=,.@-]{1,64}$/, { error: (i) => `expected an IAM role name (letters, digits and +=,.@_-, at most 64), got ${JSON.stringify(i.input)}` })
     .default('cutover-watch-read'),
+  /**
+   * Evidence from the trail's own S3 log objects, read on a schedule (the trail fold): CloudTrail's
+   * record, where EventBridge delivers its events best effort. @default none
+   */
+  trailLogs: z
+    .strictObject({
+      /** The trail's bucket. */
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: (i) => `expected an S3 bucket name, got ${JSON.stringify(i.input)}` }),
+      /** Above the account folders. @default AWSLogs/ (an organization trail: AWSLogs/o-…/) */
+      prefix: z
+        .string()
+        .regex(/^(?:[^/\s]+\/)*$/, { error: (i) => `expected a key prefix ending in / (AWSLogs/ or AWSLogs/o-a1b2c3d4e5/), got ${JSON.stringify(i.input)}` })
+        .default('AWSLogs/'),
+      /** Accounts whose folders are read. @default the home, collector and member accounts; every account folder when none is known */
+      accounts: z.array(account).optional(),
+      /** When the fold runs. @default rate(1 hour) */
+      schedule: scheduleExpression.default('rate(1 hour)'),
+      /** Days before today whose folders each run lists too (late deliveries, failed runs). @default 2 */
+      lookbackDays: z.number().int().min(0).max(14).default(2),
+      /** The trail's KMS key, when its objects are SSE-KMS encrypted. */
+      kmsKeyArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/, { error: (i) => `expected a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), got ${JSON.stringify(i.input)}` })
+        .optional(),
+    })
+    .optional(),
+  /** Identity events through EventBridge rules, SQS and the ingest (alerts within minutes). Off only with trailLogs. @default true */
+  liveEvents: z.boolean().default(true),
   /** Create a CloudTrail trail logging management events. @default false - use the account's trail */
   createTrail: z.boolean().default(false),
   /** Keep the table, reports, trail bucket, keys and logs when the stack is deleted. @default true */
@@ -120,6 +148,10 @@ export interface CutoverWatchConfig {
   readonly noEventsAlarmHours: number;
   /** Regions with clusters (home and the configured collector regions): each has a no-events alarm. */
   readonly watchedRegions: readonly string[];
+  /** The trail fold's source, when configured; accounts resolved (empty: every account folder). */
+  readonly trailLogs?: TrailLogs;
+  /** Whether the EventBridge → SQS → ingest path (and its collector stacks) is deployed. */
+  readonly liveEvents: boolean;
   readonly createTrail: boolean;
   readonly retainData: boolean;
   /** Every (account, region) that needs a collector stack: collector regions, us-east-1 for global STS, collector accounts. */
@@ -131,6 +163,15 @@ export interface CutoverWatchConfig {
   readonly memberReadRoleName: string;
   /** The inventory job role's fixed name, which the member read roles trust; set when there are members. */
   readonly inventoryRoleName?: string;
+}
+
+export interface TrailLogs {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly accounts: readonly string[];
+  readonly schedule: string;
+  readonly lookbackDays: number;
+  readonly kmsKeyArn?: string;
 }
 
 export class ConfigError extends Error {
@@ -189,6 +230,9 @@ export function parseConfig(doc: unknown, source: string, env: ConfigEnvironment
     );
   }
   const memberAccounts = unique(c.memberAccounts).filter((a) => a !== homeAccount);
+  if (!c.liveEvents && c.trailLogs === undefined) {
+    throw new ConfigError(`${source}: liveEvents: false leaves nothing reading CloudTrail; set trailLogs (the trail's bucket) or keep liveEvents`);
+  }
 
   let policy: Policy | undefined;
   let policyDocument: unknown;
@@ -206,10 +250,16 @@ export function parseConfig(doc: unknown, source: string, env: ConfigEnvironment
   // workload on the global endpoint would look retired while it still assumes its role.
   const collectorRegions = unique([...c.collectorRegions, ...(homeRegion === GLOBAL_STS_REGION ? [] : [GLOBAL_STS_REGION])]).filter((r) => r !== homeRegion);
   const collectorAccounts = unique(c.collectorAccounts).filter((a) => a !== homeAccount);
-  const collectors: CollectorTarget[] = [
-    ...collectorRegions.map((r) => ({ region: r })),
-    ...collectorAccounts.flatMap((a) => [homeRegion, ...collectorRegions].map((r) => ({ account: a, region: r }))),
-  ];
+  // Collectors forward EventBridge events: without the live path there is nothing to forward.
+  const collectors: CollectorTarget[] = c.liveEvents
+    ? [...collectorRegions.map((r) => ({ region: r })), ...collectorAccounts.flatMap((a) => [homeRegion, ...collectorRegions].map((r) => ({ account: a, region: r })))]
+    : [];
+  // The accounts with clusters, unless named: an organization trail holds every account's folder,
+  // and reading them all would read every account's management events.
+  const trailLogs: TrailLogs | undefined = c.trailLogs && {
+    ...c.trailLogs,
+    accounts: c.trailLogs.accounts ?? unique([...(homeAccount ? [homeAccount] : []), ...collectorAccounts, ...memberAccounts]),
+  };
 
   return {
     homeRegion,
@@ -228,6 +278,8 @@ export function parseConfig(doc: unknown, source: string, env: ConfigEnvironment
     inventorySchedule: c.inventorySchedule,
     soakDays: c.soakDays ?? policy.soak.soakDays,
     noEventsAlarmHours: c.noEventsAlarmHours,
+    trailLogs,
+    liveEvents: c.liveEvents,
     createTrail: c.createTrail,
     retainData: c.retainData,
     collectors,

@@ -17,7 +17,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { IDENTITY_EVENTS_BY_REGION } from '../../functions/core/coverage';
+import { IDENTITY_EVENTS_BY_REGION, TRAIL_OBJECTS_BY_REGION } from '../../functions/core/coverage';
 import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME } from './watch-function';
 
 /** A queue of messages the ingest buffer holds; older than this and the pipeline is falling behind. */
@@ -26,10 +26,10 @@ export const MAX_MESSAGE_AGE = Duration.minutes(15);
 export interface OperationsProps {
   /** Where alarms notify. */
   readonly alarmTopic: ITopic;
-  readonly ingestFunction: IFunction;
-  /** The ingest's timeout: the duration alarm fires at 80 % of it. */
-  readonly ingestTimeout: Duration;
-  readonly ingestQueue: IQueue;
+  /** The live path (EventBridge → SQS → ingest), when it is deployed. Its timeout: the duration alarm fires at 80 % of it. */
+  readonly ingest?: { readonly function: IFunction; readonly timeout: Duration; readonly queue: IQueue };
+  /** The trail fold, when it is deployed. */
+  readonly trailFold?: { readonly function: IFunction; readonly timeout: Duration };
   /** Every dead-letter queue, by a readable name: any message in one is an alarm. */
   readonly deadLetterQueues: Readonly<Record<string, IQueue>>;
   /** Every function, by a readable name, for the Lambda widgets. */
@@ -68,33 +68,53 @@ export class Operations extends Construct {
         evaluationPeriods: 1,
       });
     }
-    alarm('IngestErrors', {
-      alarmDescription: 'cutover-watch: the ingest function threw (a whole batch returned to the queue)',
-      metric: props.ingestFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-    });
-    alarm('IngestDurationP99', {
-      alarmDescription: `cutover-watch: ingest p99 duration above 80 % of its ${props.ingestTimeout.toSeconds()} s timeout`,
-      metric: props.ingestFunction.metricDuration({ period: Duration.minutes(5), statistic: 'p99' }),
-      threshold: props.ingestTimeout.toMilliseconds() * 0.8,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 3,
-    });
-    alarm('IngestQueueBacklog', {
-      alarmDescription: `cutover-watch: the oldest ingest message is older than ${MAX_MESSAGE_AGE.toMinutes()} minutes; the ingest is falling behind or failing`,
-      metric: props.ingestQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }),
-      threshold: MAX_MESSAGE_AGE.toSeconds(),
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-    });
-
-    // SEARCH: one series per dimension value (kinds, outcomes, detections, clusters) as they appear.
+    const ingest = props.ingest;
+    if (ingest) {
+      alarm('IngestErrors', {
+        alarmDescription: 'cutover-watch: the ingest function threw (a whole batch returned to the queue)',
+        metric: ingest.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+      });
+      alarm('IngestDurationP99', {
+        alarmDescription: `cutover-watch: ingest p99 duration above 80 % of its ${ingest.timeout.toSeconds()} s timeout`,
+        metric: ingest.function.metricDuration({ period: Duration.minutes(5), statistic: 'p99' }),
+        threshold: ingest.timeout.toMilliseconds() * 0.8,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+      });
+      alarm('IngestQueueBacklog', {
+        alarmDescription: `cutover-watch: the oldest ingest message is older than ${MAX_MESSAGE_AGE.toMinutes()} minutes; the ingest is falling behind or failing`,
+        metric: ingest.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        threshold: MAX_MESSAGE_AGE.toSeconds(),
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+      });
+    }
+    const fold = props.trailFold;
+    if (fold) {
+      alarm('TrailFoldErrors', {
+        alarmDescription: "cutover-watch: a trail fold run failed (reading the trail stopped: permissions, KMS; or evidence not stored); the next run retries what was not recorded",
+        metric: fold.function.metricErrors({ period: Duration.hours(1), statistic: 'Sum' }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+      });
+      alarm('TrailFoldDurationP99', {
+        alarmDescription: `cutover-watch: trail fold runs near their ${fold.timeout.toSeconds()} s timeout; they stop taking objects before it, but a trail that keeps them there is falling behind`,
+        metric: fold.function.metricDuration({ period: Duration.hours(1), statistic: 'Maximum' }),
+        threshold: fold.timeout.toMilliseconds() * 0.8,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+      });
+    }
     // Silence is not evidence: a disabled rule, a full DLQ or a broken collector stops events
     // without an error anywhere. EKS nodes fetch Pod Identity credentials and pods refresh IRSA
     // tokens around the clock, so a watched region without one identity event for N hours is broken.
-    for (const region of props.watchedRegions) {
+    // Without the live path, the heartbeat is the trail fold's: log objects read (a trail that logs
+    // a region writes objects every few minutes).
+    for (const region of ingest ? props.watchedRegions : []) {
       alarm(`NoIdentityEvents-${region}`, {
         alarmDescription:
           `cutover-watch: no identity event from ${region} for ${props.noEventsAlarmHours} h: check the EventBridge rules and the collector there; ` +
@@ -112,7 +132,26 @@ export class Operations extends Construct {
         treatMissingData: TreatMissingData.BREACHING,
       });
     }
+    for (const region of !ingest && fold ? props.watchedRegions : []) {
+      alarm(`NoTrailObjects-${region}`, {
+        alarmDescription:
+          `cutover-watch: the trail fold read no log object of ${region} for ${props.noEventsAlarmHours} h: check the trail still logs the region, ` +
+          "the fold's read access to the bucket (and kms:Decrypt), and its errors; readiness treats the hours without objects as a hole (UNKNOWN), not as no IRSA",
+        metric: new Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: TRAIL_OBJECTS_BY_REGION,
+          dimensionsMap: { service: POWERTOOLS_SERVICE_NAME, region },
+          statistic: 'Sum',
+          period: Duration.hours(props.noEventsAlarmHours),
+        }),
+        threshold: 1,
+        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.BREACHING,
+      });
+    }
 
+    // SEARCH: one series per dimension value (kinds, outcomes, detections, clusters) as they appear.
     const search = (dimensions: string, metric: string, period = Duration.minutes(5)) =>
       new MathExpression({
         expression: `SEARCH('{${METRICS_NAMESPACE},${dimensions}} MetricName="${metric}"', 'Sum', ${period.toSeconds()})`,
@@ -144,15 +183,17 @@ export class Operations extends Construct {
       new GraphWidget({ title: 'Parked and replayed records', left: [withLabel(custom('RejectedRecords'), 'parked (unparseable)'), withLabel(custom('Replayed'), 'replayed (already counted)')], width: 8 }),
     );
     this.dashboard.addWidgets(
-      new GraphWidget({
-        title: 'Ingest queue',
-        left: [
-          withLabel(props.ingestQueue.metricNumberOfMessagesSent({ period: Duration.minutes(5) }), 'sent'),
-          withLabel(props.ingestQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }), 'visible'),
-        ],
-        right: [withLabel(props.ingestQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5) }), 'age of oldest (s)')],
-        width: 12,
-      }),
+      ingest
+        ? new GraphWidget({
+            title: 'Ingest queue',
+            left: [
+              withLabel(ingest.queue.metricNumberOfMessagesSent({ period: Duration.minutes(5) }), 'sent'),
+              withLabel(ingest.queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }), 'visible'),
+            ],
+            right: [withLabel(ingest.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5) }), 'age of oldest (s)')],
+            width: 12,
+          })
+        : new GraphWidget({ title: 'Trail log objects read by region', left: [search('region,service', TRAIL_OBJECTS_BY_REGION, Duration.hours(1))], width: 12 }),
       new SingleValueWidget({
         title: 'Dead-letter queues (messages)',
         metrics: Object.entries(props.deadLetterQueues).map(([name, q]) =>

@@ -43,6 +43,18 @@ export interface HandlerEnvironments {
     MEMBER_READ_ROLE_ARN?: string;
   };
   report: { TABLE_NAME: string; TOPIC_ARN: string; REPORT_BUCKET: string; SOAK_DAYS: string; LIVE_GAP_HOURS: string; POLICY?: string };
+  'trail-fold': {
+    TABLE_NAME: string;
+    TRAIL_BUCKET: string;
+    /** Above the account folders, ending in `/`. */
+    TRAIL_PREFIX: string;
+    /** Comma list; absent → every account folder under the prefix. */
+    TRAIL_ACCOUNTS?: string;
+    /** Comma list. */
+    TRAIL_REGIONS: string;
+    TRAIL_LOOKBACK_DAYS: string;
+    POLICY?: string;
+  };
 }
 export type HandlerName = keyof HandlerEnvironments;
 

@@ -32,10 +32,10 @@ describe('Lambda bundles', () => {
   });
 
   it('build every handler into an ESM bundle that loads in Node, with Chart.js beside the report', { timeout: 180_000 }, () => {
-    // GIVEN every function (Slack included), bundled by the local esbuild
+    // GIVEN every function (Slack and the trail fold included), bundled by the local esbuild
     const app = new App({
       outdir: out,
-      context: { cutoverWatch: { slackSecretName: 'cutover-watch/slack' }, 'aws:cdk:enable-asset-metadata': true },
+      context: { cutoverWatch: { slackSecretName: 'cutover-watch/slack', trailLogs: { bucket: 'trail' } }, 'aws:cdk:enable-asset-metadata': true },
     });
     const { home } = addCutoverWatch(app, {});
 
@@ -45,7 +45,7 @@ describe('Lambda bundles', () => {
     const functions = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
 
     // THEN each function's asset is a loadable ESM module exporting `handler`
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(6);
     const env = {
       ...process.env,
       AWS_REGION: 'us-east-1',
@@ -55,6 +55,8 @@ describe('Lambda bundles', () => {
       SLACK_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:slack',
       EKS_REGIONS: 'us-east-1',
       NODE_ROLE_ARNS: '',
+      TRAIL_BUCKET: 'trail',
+      TRAIL_REGIONS: 'us-east-1',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
     const entries = functions.map(([id, fn]) => [id, join(assembly.directory, fn.Metadata!['aws:asset:path']!, 'index.mjs')] as const);

@@ -11,14 +11,14 @@ describe('ingest buffer and function', () => {
   // GIVEN the default deployment
   const { home } = synth();
   const t = template(home);
-  const queueId = logicalId(home.buffer.queue);
-  const fnId = logicalId(home.ingest.watchFunction.function);
+  const queueId = logicalId(home.buffer!.queue);
+  const fnId = logicalId(home.ingest!.watchFunction.function);
   const fn = t.findResources('AWS::Lambda::Function')[fnId]!;
   const queue = t.findResources('AWS::SQS::Queue')[queueId]!;
 
   it('redrives a message to the DLQ after five failed receives', () => {
     expect(queue['Properties']['RedrivePolicy']).toEqual({
-      deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(home.buffer.deadLetterQueue), 'Arn'] },
+      deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(home.buffer!.deadLetterQueue), 'Arn'] },
       maxReceiveCount: 5,
     });
   });
@@ -88,14 +88,14 @@ describe('ingest buffer and function', () => {
           NODE_OPTIONS: '--enable-source-maps',
         },
       },
-      LoggingConfig: { LogGroup: { Ref: logicalId(home.ingest.watchFunction.logGroup) } },
+      LoggingConfig: { LogGroup: { Ref: logicalId(home.ingest!.watchFunction.logGroup) } },
     });
     expect(fn['Properties']['Environment']['Variables']).not.toHaveProperty('POLICY');
     t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: Match.anyValue() });
   });
 
   it('reads and writes the evidence table, and nothing broader', () => {
-    const statements = roleStatements(t, logicalId(home.ingest.watchFunction.role));
+    const statements = roleStatements(t, logicalId(home.ingest!.watchFunction.role));
     const actions = statements.flatMap((s) => asList(s['Action']) as string[]);
     expect(actions.some((a) => a.includes('*'))).toBe(false);
     expect(actions.some((a) => a.startsWith('sns:') || a.startsWith('s3:') || a.startsWith('kms:'))).toBe(false);
@@ -117,7 +117,7 @@ describe('ingest buffer and function', () => {
       const policyFile = join(policyDir, 'policy.json');
       writeFileSync(policyFile, JSON.stringify({ accessDeniedSpike: { threshold: 10 } }));
       const { home: configured } = synth({ policyFile, nodeRoleArns: ['arn:aws:iam::111122223333:role/a', 'arn:aws:iam::111122223333:role/b'] });
-      const vars = template(configured).findResources('AWS::Lambda::Function')[logicalId(configured.ingest.watchFunction.function)]!['Properties']['Environment']['Variables'];
+      const vars = template(configured).findResources('AWS::Lambda::Function')[logicalId(configured.ingest!.watchFunction.function)]!['Properties']['Environment']['Variables'];
       expect(vars['NODE_ROLE_ARNS']).toBe('arn:aws:iam::111122223333:role/a,arn:aws:iam::111122223333:role/b');
       expect(JSON.parse(vars['POLICY'])).toEqual({ accessDeniedSpike: { threshold: 10 } });
       // the weekly report reads the same file, for its owners

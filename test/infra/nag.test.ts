@@ -17,6 +17,7 @@ const everything: ConfigInput = {
   alertEmails: ['secops@example.com'],
   createTrail: true,
   memberAccounts: ['777788889999'],
+  trailLogs: { bucket: 'org-trail-logs', prefix: 'AWSLogs/o-a1b2c3d4e5/', kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab' },
 };
 
 const packs = () => [new AwsSolutionsChecks(), new ServerlessChecks()];
@@ -34,6 +35,7 @@ describe('cdk-nag AwsSolutions and Serverless packs', () => {
   for (const [name, config] of [
     ['the default configuration', {}],
     ['every option turned on', everything],
+    ['the trail fold without the live path', { trailLogs: { bucket: 'trail-logs' }, liveEvents: false }],
   ] as const) {
     it(`report no unacknowledged finding for ${name}`, () => {
       const { home, collectors, memberReadRoles } = synth(config);

@@ -10,8 +10,8 @@ describe('operations', () => {
 
   it('alarms on any message in each dead-letter queue', () => {
     const dlqs = [
-      home.buffer.deadLetterQueue,
-      home.buffer.deliveryDeadLetterQueue,
+      home.buffer!.deadLetterQueue,
+      home.buffer!.deliveryDeadLetterQueue,
       home.alerts.publishDeadLetterQueue,
       home.alerts.notifyDeadLetterQueue,
       home.jobs.deadLetterQueue,
@@ -23,7 +23,7 @@ describe('operations', () => {
   });
 
   it('alarms on ingest errors, ingest p99 duration and a backlog older than 15 minutes', () => {
-    const fn = JSON.stringify([{ Name: 'FunctionName', Value: { Ref: logicalId(home.ingest.watchFunction.function) } }]);
+    const fn = JSON.stringify([{ Name: 'FunctionName', Value: { Ref: logicalId(home.ingest!.watchFunction.function) } }]);
     expect(alarms).toContainEqual(expect.objectContaining({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Threshold: 0 }));
     expect(alarms.find((a) => a['MetricName'] === 'Errors')!['Dimensions']).toEqual(JSON.parse(fn));
     expect(alarms).toContainEqual(expect.objectContaining({ MetricName: 'Duration', ExtendedStatistic: 'p99', Threshold: 48_000 }));

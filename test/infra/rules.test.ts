@@ -43,15 +43,15 @@ describe('CloudTrail rules', () => {
 
   it('put the central-bus rules on the central bus', () => {
     const central = rules.filter(([, r]) => r.Properties['EventBusName']);
-    for (const [, rule] of central) expect(rule.Properties['EventBusName']).toEqual({ Ref: logicalId(home.centralBus.bus) });
+    for (const [, rule] of central) expect(rule.Properties['EventBusName']).toEqual({ Ref: logicalId(home.centralBus!.bus) });
   });
 
   it('deliver to the ingest queue with a target DLQ and bounded retries', () => {
     for (const [, rule] of rules) {
       expect(rule.Properties['Targets']).toEqual([
         expect.objectContaining({
-          Arn: { 'Fn::GetAtt': [logicalId(home.buffer.queue), 'Arn'] },
-          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(home.buffer.deliveryDeadLetterQueue), 'Arn'] } },
+          Arn: { 'Fn::GetAtt': [logicalId(home.buffer!.queue), 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(home.buffer!.deliveryDeadLetterQueue), 'Arn'] } },
           RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 },
         }),
       ]);

@@ -18,7 +18,7 @@ describe('central bus', () => {
     const statements = busPolicyStatements(t);
     expect(statements).toHaveLength(1);
     expect(statements[0]).toMatchObject({ Effect: 'Allow', Action: 'events:PutEvents' });
-    expect(statements[0]!['Resource']).toEqual({ 'Fn::GetAtt': [logicalId(stack.centralBus.bus), 'Arn'] });
+    expect(statements[0]!['Resource']).toEqual({ 'Fn::GetAtt': [logicalId(stack.centralBus!.bus), 'Arn'] });
     const principals = JSON.stringify(statements[0]!['Principal']);
     expect(principals).toContain(':iam::444455556666:root');
     expect(principals).toContain(':iam::777788889999:root');
