@@ -88,7 +88,12 @@ function tempParent(): string {
   return tmpdir();
 }
 
-const HANDLERS_WITH_MODULE_STATE = ['test/integration/ingest-handler.test.ts', 'test/integration/scheduled-handlers.test.ts', 'test/integration/alert-handlers.test.ts'];
+const HANDLERS_WITH_MODULE_STATE = [
+  'test/integration/ingest-handler.test.ts',
+  'test/integration/scheduled-handlers.test.ts',
+  'test/integration/alert-handlers.test.ts',
+  'test/integration/trail-fold-handler.test.ts',
+];
 
 export default defineConfig({
   test: {

@@ -324,6 +324,8 @@ export interface S3Summary {
   unrecorded: number;
   /** Could not be read whole (each a rejection naming it): read again next run. */
   failed: number;
+  /** Of those, never fetched: GetObject failed (a permission, the KMS key, throttling past the retries, deleted since listed). */
+  unfetched: number;
   /** Not reached because the run stopped (`stopped`). */
   notRead: number;
   /** Why the run stopped reading S3 before the end (credentials expired…), or null. */
@@ -338,7 +340,7 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
   const started = process.hrtime.bigint();
   const local = options.paths.length > 0 ? await listInputFiles(options.paths) : { files: [], problems: [] };
   const problems: InputProblem[] = [...local.problems];
-  const s3: S3Summary = { locations: options.listings.map((l) => l.location.url), listed: 0, ignored: 0, skipped: 0, read: 0, unrecorded: 0, failed: 0, notRead: 0, stopped: null };
+  const s3: S3Summary = { locations: options.listings.map((l) => l.location.url), listed: 0, ignored: 0, skipped: 0, read: 0, unrecorded: 0, failed: 0, unfetched: 0, notRead: 0, stopped: null };
 
   const toRead: S3LogObject[] = [];
   const seen = new Set<string>();
@@ -398,6 +400,7 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
           const fetched: Fetched = next.done ? { ok: false, reason: 'not read', fatal: false } : next.value;
           if (!fetched.ok) {
             s3.failed += 1;
+            s3.unfetched += 1;
             if (fetched.fatal) s3.stopped = fetched.reason;
             yield { name: source.name, items: only({ type: 'problem', file: source.name, where: null, reason: fetched.reason }) };
             continue;

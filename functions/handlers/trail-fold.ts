@@ -24,6 +24,7 @@ const REJECTIONS_LOGGED = 20;
 /** Scheduled: the trail's log objects not read yet → evidence and alerts (published from the table's stream). */
 export const handler = async (_event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<void> => {
   let logged = 0;
+  const firstReasons: string[] = [];
   const summary = await foldTrail({
     client,
     store,
@@ -35,6 +36,7 @@ export const handler = async (_event: unknown, context: Pick<Context, 'getRemain
     deadline: Date.now() + context.getRemainingTimeInMillis() - MARGIN_MS,
     now: () => new Date(),
     onRejection: (r) => {
+      if (r.where === null && firstReasons.length < 3) firstReasons.push(`${r.file}: ${r.reason}`);
       if (logged++ < REJECTIONS_LOGGED) logger.warn('record rejected', { file: r.file, where: r.where, reason: r.reason });
     },
   });
@@ -56,6 +58,7 @@ export const handler = async (_event: unknown, context: Pick<Context, 'getRemain
     skipped: summary.s3.skipped,
     read: summary.s3.read,
     failed: summary.s3.failed,
+    unfetched: summary.s3.unfetched,
     unrecorded: summary.s3.unrecorded,
     notRead: summary.s3.notRead,
     records: summary.records,
@@ -68,6 +71,9 @@ export const handler = async (_event: unknown, context: Pick<Context, 'getRemain
   // left events unstored fails the invocation: its alarm, and a retry that skips what was recorded.
   if (summary.s3.stopped === OUT_OF_TIME) logger.warn('trail fold out of time; the next run reads the rest', counts);
   else if (summary.s3.stopped !== null) throw new Error(`reading the trail stopped: ${summary.s3.stopped}`);
+  // An object GetObject never gave (permission, KMS key) is a hole in the evidence until it is read:
+  // the run fails, so its alarm says so. One read but damaged is a rejection, logged and counted.
+  if (summary.s3.unfetched > 0) throw new Error(`${summary.s3.unfetched} trail objects could not be fetched (read again next run): ${firstReasons.join('; ')}`);
   if (summary.notStored > 0) throw new Error(`${summary.notStored} events could not be stored: ${summary.storeErrors.slice(0, 3).join('; ')}`);
   logger.info('trail folded', counts);
 };

@@ -110,7 +110,7 @@ describe('cutover-watch analyze s3:// (real S3 client, loopback S3)', () => {
     expect(fromS3.stderr).toBe('');
     expect(fromS3.code).toBe(0);
     const s3 = JSON.parse(fromS3.stdout) as Record<string, unknown> & { s3: Record<string, unknown> };
-    expect(s3.s3).toEqual({ locations: ['s3://trail/AWSLogs/'], listed: logCount, ignored: 1, skipped: 0, read: logCount, unrecorded: 0, failed: 0, notRead: 0, stopped: null });
+    expect(s3.s3).toEqual({ locations: ['s3://trail/AWSLogs/'], listed: logCount, ignored: 1, skipped: 0, read: logCount, unrecorded: 0, failed: 0, unfetched: 0, notRead: 0, stopped: null });
     // every page listed, the digest never fetched, the throttled object fetched twice
     expect(requests.filter((r) => r.endsWith(' list'))).toHaveLength(Math.ceil(objects.size / PAGE));
     expect(requests.filter((r) => r.includes('CloudTrail-Digest/') && !r.endsWith(' list'))).toEqual([]);

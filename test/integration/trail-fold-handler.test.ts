@@ -29,6 +29,9 @@ let inventoryFiles: string[];
 const objects = new Map<string, Buffer>();
 const s3 = mockClient(S3Client);
 const gets: string[] = [];
+/** What the bucket answers every call of that kind with instead, while set. */
+const denied: { list?: Error; get?: Error } = {};
+const accessDenied = (message: string) => Object.assign(new Error(message), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'cw-trail-fold-'));
@@ -54,6 +57,7 @@ beforeAll(async () => {
   // digests are listed beside the logs and never read
   objects.set(`AWSLogs/111122223333/CloudTrail-Digest/us-east-1/${NOW.toISOString().slice(0, 10).replaceAll('-', '/')}/digest.json.gz`, Buffer.from('x'));
   s3.on(ListObjectsV2Command).callsFake((input: ListObjectsV2CommandInput) => {
+    if (denied.list) throw denied.list;
     const prefix = input.Prefix ?? '';
     const keys = [...objects.keys()].filter((k) => k.startsWith(prefix)).sort();
     if (input.Delimiter === '/') {
@@ -64,6 +68,7 @@ beforeAll(async () => {
   });
   s3.on(GetObjectCommand).callsFake((input: { Key: string }) => {
     gets.push(input.Key);
+    if (denied.get) throw denied.get;
     const body = objects.get(input.Key)!;
     return { Body: Readable.from([body]) as never, ETag: etag(body), ContentLength: body.length };
   });
@@ -161,6 +166,30 @@ describe('trail fold handler (scheduled)', () => {
     const reference = await table('reference-2');
     await analyzePaths({ paths: [logDir], store: reference, policy: defaultPolicy(), now: () => NOW });
     expect(await evidence(store)).toEqual(await evidence(reference));
+  }, 60_000);
+});
+
+describe('trail fold handler without access', () => {
+  it('fails the run naming the missing permission, and records nothing it did not read', async () => {
+    const store = await table('denied');
+    const handler = await trailFold('denied', { TRAIL_ACCOUNTS: '111122223333' });
+    try {
+      // WHEN the role may not list the prefix
+      denied.list = accessDenied('Access Denied');
+      await expect(handler({}, minutes(15))).rejects.toThrow(/s3:ListBucket/);
+      // WHEN it may list but not read (a KMS key that does not allow it)
+      delete denied.list;
+      denied.get = accessDenied('User is not authorized to perform kms:Decrypt');
+      await expect(handler({}, minutes(15))).rejects.toThrow(/trail objects could not be fetched .*kms:Decrypt/);
+    } finally {
+      delete denied.list;
+      delete denied.get;
+    }
+    // THEN no object is recorded as read: the next run (allowed) reads them all
+    expect(await store.sourcesRead(BUCKET, 'AWSLogs/')).toEqual(new Map());
+    gets.length = 0;
+    await handler({}, minutes(15));
+    expect(gets.length).toBe([...objects.keys()].filter((k) => k.startsWith('AWSLogs/111122223333/CloudTrail/')).length);
   }, 60_000);
 });
 

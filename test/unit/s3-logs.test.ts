@@ -261,7 +261,7 @@ describe('analyzeSources', () => {
     expect(bucket.maxInFlight).toBe(3);
     expect(rejections).toEqual([]);
     expect(summary).toMatchObject({ files: 5, records: 10, inScope: 10, byKind: { irsa: 10 }, rejected: 0, notStored: 0 });
-    expect(summary.s3).toEqual({ locations: ['s3://trail/AWSLogs/'], listed: 5, ignored: 0, skipped: 0, read: 5, unrecorded: 0, failed: 0, notRead: 0, stopped: null });
+    expect(summary.s3).toEqual({ locations: ['s3://trail/AWSLogs/'], listed: 5, ignored: 0, skipped: 0, read: 5, unrecorded: 0, failed: 0, unfetched: 0, notRead: 0, stopped: null });
     const recorded = await store.sourcesRead('trail', 'AWSLogs/');
     expect([...recorded].sort()).toEqual([...bucket.objects].map(([key, o]) => [key, o.etag]).sort());
   });
@@ -409,6 +409,7 @@ describe('analyzeSources', () => {
     expect(summary.s3).toMatchObject({
       read: 3,
       failed: 1,
+      unfetched: 1,
       notRead: 1,
       stopped: 'the AWS credentials have expired (ExpiredToken): refresh them (aws sso login, or new session credentials) and run again',
     });
