@@ -90,8 +90,8 @@ export const ConfigSchema = z.strictObject({
    */
   trailLogs: z
     .strictObject({
-      /** The trail's bucket. */
-      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: (i) => `expected an S3 bucket name, got ${JSON.stringify(i.input)}` }),
+      /** The trail's bucket. @default with createTrail, the created trail's */
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: (i) => `expected an S3 bucket name, got ${JSON.stringify(i.input)}` }).optional(),
       /** Above the account folders. @default AWSLogs/ (an organization trail: AWSLogs/o-…/) */
       prefix: z
         .string()
@@ -166,7 +166,8 @@ export interface CutoverWatchConfig {
 }
 
 export interface TrailLogs {
-  readonly bucket: string;
+  /** Undefined: the bucket of the trail the stack creates (`createTrail`). */
+  readonly bucket?: string;
   readonly prefix: string;
   readonly accounts: readonly string[];
   readonly schedule: string;
@@ -230,6 +231,9 @@ export function parseConfig(doc: unknown, source: string, env: ConfigEnvironment
     );
   }
   const memberAccounts = unique(c.memberAccounts).filter((a) => a !== homeAccount);
+  if (c.trailLogs !== undefined && c.trailLogs.bucket === undefined && !c.createTrail) {
+    throw new ConfigError(`${source}: trailLogs.bucket: required (the bucket your trail writes to), unless createTrail makes the trail and its bucket`);
+  }
   if (!c.liveEvents && c.trailLogs === undefined) {
     throw new ConfigError(`${source}: liveEvents: false leaves nothing reading CloudTrail; set trailLogs (the trail's bucket) or keep liveEvents`);
   }

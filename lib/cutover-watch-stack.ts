@@ -74,18 +74,20 @@ export class CutoverWatchStack extends Stack {
       // the ingest counts each CloudTrail eventID once (its replay guard), so duplicates are harmless.
       this.centralBusRules = new CloudTrailRules(this, 'CentralBusRules', { patterns, target, eventBus: this.centralBus.bus });
     }
+    if (config.createTrail) this.trail = new ManagementTrail(this, 'Trail', { removalPolicy });
     if (config.trailLogs) {
       // Beside the live path too: the trail's objects hold every event EventBridge may have missed,
       // and the replay guards count an event both paths read once.
       this.trailFold = new TrailFold(this, 'TrailFold', {
         table: this.evidence.table,
-        bucketName: config.trailLogs.bucket,
+        bucket: config.trailLogs.bucket ?? this.trail!.bucket,
         prefix: config.trailLogs.prefix,
         accounts: config.trailLogs.accounts,
         regions: config.eksRegions,
         lookbackDays: config.trailLogs.lookbackDays,
         kmsKeyArn: config.trailLogs.kmsKeyArn,
         schedule: config.trailLogs.schedule,
+        nodeRoleArns: config.nodeRoleArns,
         policyDocument: config.policyDocument,
         logRemovalPolicy: removalPolicy,
       });
@@ -137,8 +139,6 @@ export class CutoverWatchStack extends Stack {
         report: this.jobs.report.function,
       },
     });
-
-    if (config.createTrail) this.trail = new ManagementTrail(this, 'Trail', { removalPolicy });
 
     new CfnOutput(this, 'EvidenceTableName', {
       value: this.evidence.table.tableName,

@@ -60,6 +60,8 @@ export interface AnalyzeOptions {
   detect?: boolean;
   /** Replaces the policy's node role patterns (the CLI's --node-role). */
   nodeRolePatterns?: string[];
+  /** Node role ARNs known besides the inventory's node groups and the roles seen fetching (the deployment's `nodeRoleArns`). */
+  nodeRoleArns?: readonly string[];
   /** Events per store batch (one journal each, so a run writes per batch, not per event); the Lambda's SQS batch plays the same role. @default 20000 */
   batchSize?: number;
   /**
@@ -237,7 +239,7 @@ export async function ingestUnits(
     prepared = true;
     inventory = await options.store.loadInventory();
     const observed = (await options.store.scopes()).filter((s) => s['kind'] === 'noderole').map((s) => String(s['name']));
-    for (const arn of [...inventory.nodegroups.map((n) => n.nodeRoleArn), ...observed]) knownNodeRoles.add(arn);
+    for (const arn of [...(options.nodeRoleArns ?? []), ...inventory.nodegroups.map((n) => n.nodeRoleArn), ...observed]) knownNodeRoles.add(arn);
     buildRules();
     // The only writer can keep what the detections remember from one batch to the next instead of reading it again.
     cache = options.policy && options.detect !== false && options.store.singleWriter ? new DetectionStateCache(options.store) : null;

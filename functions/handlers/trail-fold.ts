@@ -15,6 +15,7 @@ const policy = policyFromEnv();
 const trail = { bucket: requiredEnv('TRAIL_BUCKET'), prefix: process.env['TRAIL_PREFIX'] ?? 'AWSLogs/' };
 const accounts = listEnv('TRAIL_ACCOUNTS');
 const regions = listEnv('TRAIL_REGIONS');
+const nodeRoleArns = listEnv('NODE_ROLE_ARNS');
 const lookbackDays = Number(process.env['TRAIL_LOOKBACK_DAYS'] ?? '2');
 /** Left of the function's time when the run stops taking objects: the last group's write-out and the metrics. */
 const MARGIN_MS = 120_000;
@@ -33,6 +34,7 @@ export const handler = async (_event: unknown, context: Pick<Context, 'getRemain
     accounts,
     regions,
     lookbackDays,
+    nodeRoleArns,
     deadline: Date.now() + context.getRemainingTimeInMillis() - MARGIN_MS,
     now: () => new Date(),
     onRejection: (r) => {

@@ -1,5 +1,6 @@
 import { Aws, Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
@@ -14,8 +15,8 @@ export const TRAIL_FOLD_TIMEOUT = Duration.minutes(15);
 
 export interface TrailFoldProps {
   readonly table: ITableV2;
-  /** The trail's bucket (in this account, or another whose bucket policy lets the fold's role read). */
-  readonly bucketName: string;
+  /** The trail's bucket: its name (in this account, or another whose bucket policy lets the fold's role read), or the stack's own trail bucket. */
+  readonly bucket: string | IBucket;
   /** Above the account folders: `AWSLogs/`, or `AWSLogs/<organization id>/` for an organization trail. */
   readonly prefix: string;
   /** Accounts whose folders are read. Empty: every account folder under the prefix. */
@@ -28,6 +29,8 @@ export interface TrailFoldProps {
   readonly kmsKeyArn?: string;
   /** EventBridge Scheduler expression. */
   readonly schedule: string;
+  /** The deployment's exact node role ARNs (besides the inventory's and those seen fetching). */
+  readonly nodeRoleArns: readonly string[];
   readonly policyDocument?: unknown;
   readonly logRemovalPolicy?: RemovalPolicy;
 }
@@ -43,6 +46,10 @@ export class TrailFold extends Construct {
 
   constructor(scope: Construct, id: string, props: TrailFoldProps) {
     super(scope, id);
+    const bucketName = typeof props.bucket === 'string' ? props.bucket : props.bucket.bucketName;
+    const bucketArn = typeof props.bucket === 'string' ? `arn:${Aws.PARTITION}:s3:::${props.bucket}` : props.bucket.bucketArn;
+    // How cdk-nag writes the bucket's ARN in a finding: the partition as `<AWS::Partition>`, a bucket of the stack by its reference.
+    const nagBucketArn = typeof props.bucket === 'string' ? `arn:<AWS::Partition>:s3:::${props.bucket}` : nagRef(props.bucket);
     this.deadLetterQueue = new DeadLetterQueue(this, 'DeadLetterQueue', { holds: 'scheduled trail fold runs that could not be invoked or failed every retry' });
     this.fold = new WatchFunction(this, 'Fold', {
       handler: 'trail-fold',
@@ -52,11 +59,12 @@ export class TrailFold extends Construct {
       logRemovalPolicy: props.logRemovalPolicy,
       environment: {
         TABLE_NAME: props.table.tableName,
-        TRAIL_BUCKET: props.bucketName,
+        TRAIL_BUCKET: bucketName,
         TRAIL_PREFIX: props.prefix,
         TRAIL_ACCOUNTS: props.accounts.length > 0 ? props.accounts.join(',') : undefined,
         TRAIL_REGIONS: props.regions.join(','),
         TRAIL_LOOKBACK_DAYS: String(props.lookbackDays),
+        NODE_ROLE_ARNS: props.nodeRoleArns.join(','),
         POLICY: props.policyDocument === undefined ? undefined : JSON.stringify(props.policyDocument),
       },
       // A retry is cheap and safe: objects recorded as read are skipped, events counted once.
@@ -64,7 +72,6 @@ export class TrailFold extends Construct {
     });
     props.table.grantReadWriteData(this.fold.function);
 
-    const bucketArn = `arn:${Aws.PARTITION}:s3:::${props.bucketName}`;
     this.fold.role.addToPrincipalPolicy(
       new PolicyStatement({ sid: 'ListTrailPrefix', actions: ['s3:ListBucket'], resources: [bucketArn], conditions: { StringLike: { 's3:prefix': [`${props.prefix}*`] } } }),
     );
@@ -76,8 +83,7 @@ export class TrailFold extends Construct {
       );
     }
     acknowledgeWildcards(this.fold.role, [
-      // cdk-nag names the partition as `<AWS::Partition>`.
-      [`Resource::arn:<AWS::Partition>:s3:::${props.bucketName}/${props.prefix}*`, "CloudTrail names every log object (account, region, date, random part): the fold reads any object under the trail's prefix, nothing else in the bucket"],
+      [`Resource::${nagBucketArn}/${props.prefix}*`, "CloudTrail names every log object (account, region, date, random part): the fold reads any object under the trail's prefix, nothing else in the bucket"],
     ]);
 
     const schedulerRole = new Role(this, 'SchedulerRole', {

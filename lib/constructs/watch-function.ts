@@ -53,6 +53,8 @@ export interface HandlerEnvironments {
     /** Comma list. */
     TRAIL_REGIONS: string;
     TRAIL_LOOKBACK_DAYS: string;
+    /** Comma list; may be empty. */
+    NODE_ROLE_ARNS: string;
     POLICY?: string;
   };
 }

@@ -36,6 +36,7 @@ describe('cdk-nag AwsSolutions and Serverless packs', () => {
     ['the default configuration', {}],
     ['every option turned on', everything],
     ['the trail fold without the live path', { trailLogs: { bucket: 'trail-logs' }, liveEvents: false }],
+    ['the trail fold on the trail the stack creates', { createTrail: true, trailLogs: {}, liveEvents: false }],
   ] as const) {
     it(`report no unacknowledged finding for ${name}`, () => {
       const { home, collectors, memberReadRoles } = synth(config);

@@ -66,7 +66,20 @@ describe('the trail fold', () => {
     expect(resources(t, 'AWS::CloudWatch::Alarm').some(([, a]) => a.Properties['MetricName'] === 'IdentityEventsByRegion')).toBe(true);
   });
 
+  it('reads the trail the stack creates when no bucket is named, and passes the node role ARNs', () => {
+    const { home } = synth({ createTrail: true, trailLogs: {}, nodeRoleArns: ['arn:aws:iam::111122223333:role/custom-nodes'] });
+    const t = template(home);
+    const bucket = logicalId(home.trail!.bucket);
+    const env = t.findResources('AWS::Lambda::Function')[logicalId(home.trailFold!.fold.function)]!['Properties']['Environment']['Variables'];
+    expect(env['TRAIL_BUCKET']).toEqual({ Ref: bucket });
+    expect(env['NODE_ROLE_ARNS']).toBe('arn:aws:iam::111122223333:role/custom-nodes');
+    const statements = roleStatements(t, logicalId(home.trailFold!.fold.role));
+    const get = statements.find((st) => st['Action'] === 's3:GetObject')!;
+    expect(get['Resource']).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/AWSLogs/*']] });
+  });
+
   it('refuses a configuration that leaves nothing reading CloudTrail, or a prefix that is not a folder', () => {
+    expect(() => synth({ trailLogs: {} })).toThrow(/trailLogs\.bucket: required \(the bucket your trail writes to\), unless createTrail/);
     expect(() => synth({ liveEvents: false })).toThrow(ConfigError);
     expect(() => synth({ liveEvents: false })).toThrow(/liveEvents: false leaves nothing reading CloudTrail; set trailLogs/);
     expect(() => synth({ trailLogs: { bucket: 'trail', prefix: 'AWSLogs' } })).toThrow(/trailLogs\.prefix: expected a key prefix ending in \//);

@@ -5,6 +5,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
@@ -166,6 +167,44 @@ describe('trail fold handler (scheduled)', () => {
     const reference = await table('reference-2');
     await analyzePaths({ paths: [logDir], store: reference, policy: defaultPolicy(), now: () => NOW });
     expect(await evidence(store)).toEqual(await evidence(reference));
+  }, 60_000);
+});
+
+describe('trail fold handler with the deployment\'s node role ARNs', () => {
+  it('attributes the calls of a node role no pattern or node group names only when NODE_ROLE_ARNS lists it', async () => {
+    // GIVEN one more object: a call of the role custom-nodes, which no default pattern matches
+    const role = 'arn:aws:iam::111122223333:role/custom-nodes';
+    const fixture = JSON.parse(await readFile(path.join(__dirname, '../fixtures/cloudtrail/node-role-s3-list-buckets-imdsv1.json'), 'utf8')) as Record<string, any>;
+    const at = new Date(NOW.getTime() - 3_600_000);
+    const record = {
+      ...fixture,
+      eventTime: at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      eventID: '0d6c3b1a-1111-4b6c-95e4-f3d2c1b0a987',
+      awsRegion: 'us-east-1',
+      recipientAccountId: '111122223333',
+      userIdentity: {
+        ...fixture['userIdentity'],
+        arn: 'arn:aws:sts::111122223333:assumed-role/custom-nodes/i-0abc',
+        accountId: '111122223333',
+        sessionContext: { ...fixture['userIdentity'].sessionContext, sessionIssuer: { ...fixture['userIdentity'].sessionContext.sessionIssuer, arn: role, accountId: '111122223333', userName: 'custom-nodes' } },
+      },
+    };
+    const key = `AWSLogs/111122223333/CloudTrail/us-east-1/${at.toISOString().slice(0, 10).replaceAll('-', '/')}/111122223333_CloudTrail_us-east-1_${at.toISOString().slice(0, 13).replace(/[-:]/g, '')}00Z_custom.json.gz`;
+    objects.set(key, gzipSync(JSON.stringify({ Records: [record] })));
+    try {
+      const nodeCalls = async (store: DynamoEvidenceStore) => (await evidence(store)).filter((i) => i.type === 'node-call' && JSON.stringify(i).includes('custom-nodes'));
+      // WHEN a fold runs without the ARN, and another with it
+      const without = await table('roles-without');
+      await (await trailFold('roles-without', { TRAIL_ACCOUNTS: '111122223333' }))({}, minutes(15));
+      const withRole = await table('roles-with');
+      await (await trailFold('roles-with', { TRAIL_ACCOUNTS: '111122223333', NODE_ROLE_ARNS: role }))({}, minutes(15));
+
+      // THEN only the second holds the call as a node-role call
+      expect(await nodeCalls(without)).toEqual([]);
+      expect(await nodeCalls(withRole)).toHaveLength(1);
+    } finally {
+      objects.delete(key);
+    }
   }, 60_000);
 });
 
