@@ -102,7 +102,7 @@ export const ConfigSchema = z.strictObject({
       /** When the fold runs. @default rate(1 hour) */
       schedule: scheduleExpression.default('rate(1 hour)'),
       /** Days before today whose folders each run lists too (late deliveries, failed runs). @default 2 */
-      lookbackDays: z.number().int().min(0).max(14).default(2),
+      lookbackDays: z.number().int().min(1).max(14).default(2),
       /** The trail's KMS key, when its objects are SSE-KMS encrypted. */
       kmsKeyArn: z
         .string()

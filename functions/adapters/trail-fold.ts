@@ -33,7 +33,7 @@ export interface TrailFoldOptions extends Omit<AnalyzeSourcesOptions, 'paths' | 
   /** Accounts whose folders are read; empty: every 12-digit account folder under the prefix. */
   accounts: readonly string[];
   regions: readonly string[];
-  /** Days before today (UTC) listed too: late deliveries, and runs that failed. */
+  /** Days before today (UTC) listed too (at least 1: just after midnight, today's folders are empty): late deliveries, and runs that failed. */
   lookbackDays: number;
   /** Epoch ms after which no new object is taken. */
   deadline: number;
@@ -46,17 +46,35 @@ export interface TrailFoldSummary extends SourcesSummary {
   objectsByRegion: Record<string, number>;
 }
 
+/** The trail's location names nothing to read: a configuration to fix, not a moment to wait out. */
+export class TrailFoldError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrailFoldError';
+  }
+}
+
 /** Why a run stopped before the end when its time was up: not an error, the next run goes on. */
 export const OUT_OF_TIME = "the run's time is up; the next run reads the rest";
 
 export async function foldTrail(options: TrailFoldOptions): Promise<TrailFoldSummary> {
   const now = options.now();
+  const where = `s3://${options.trail.bucket}/${options.trail.prefix}`;
   const accounts = options.accounts.length > 0 ? [...options.accounts] : await accountFolders(options.client, options.trail);
+  if (accounts.length === 0) throw new TrailFoldError(`no account folder (12 digits) under ${where}: check the prefix (AWSLogs/, or AWSLogs/o-…/ for an organization trail)`);
   const folders = trailDayFolders(options.trail, accounts, options.regions, now, options.lookbackDays);
   const listings: S3Listing[] = [];
   for (const folder of folders) {
     const listing = await listS3Logs(options.client, { bucket: options.trail.bucket, prefix: folder, url: `s3://${options.trail.bucket}/${folder}` });
     if (listing.objects.length > 0) listings.push(listing);
+  }
+  // A trail writes a region's objects every few minutes: none at all in these days means the
+  // prefix, the accounts or the regions name nothing it writes, or it stopped. Succeeding quietly
+  // would read nothing for ever.
+  if (listings.length === 0) {
+    throw new TrailFoldError(
+      `no CloudTrail log object under ${where} for accounts ${accounts.join(', ')} in ${options.regions.join(', ')} since ${isoDay(now.getTime() - options.lookbackDays * DAY)}: check the prefix, the accounts and that the trail logs these regions`,
+    );
   }
   const objectsByRegion: Record<string, number> = {};
   const summary = await analyzeSources({
@@ -78,11 +96,14 @@ export async function foldTrail(options: TrailFoldOptions): Promise<TrailFoldSum
 export function trailDayFolders(trail: TrailLocation, accounts: readonly string[], regions: readonly string[], now: Date, lookbackDays: number): string[] {
   const folders: string[] = [];
   for (let back = lookbackDays; back >= 0; back -= 1) {
-    const day = new Date(now.getTime() - back * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '/');
+    const day = isoDay(now.getTime() - back * DAY).replaceAll('-', '/');
     for (const account of accounts) for (const region of regions) folders.push(`${trail.prefix}${account}/CloudTrail/${region}/${day}/`);
   }
   return folders;
 }
+
+const DAY = 86_400_000;
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /** `…/CloudTrail/<region>/YYYY/MM/DD/…`: the region a log object's key names, or null. */
 export function regionOfKey(key: string): string | null {

@@ -84,5 +84,6 @@ describe('the trail fold', () => {
     expect(() => synth({ liveEvents: false })).toThrow(/liveEvents: false leaves nothing reading CloudTrail; set trailLogs/);
     expect(() => synth({ trailLogs: { bucket: 'trail', prefix: 'AWSLogs' } })).toThrow(/trailLogs\.prefix: expected a key prefix ending in \//);
     expect(() => synth({ trailLogs: { bucket: 'Trail_Bucket' } })).toThrow(/trailLogs\.bucket: expected an S3 bucket name/);
+    expect(() => synth({ trailLogs: { bucket: 'trail', lookbackDays: 0 } })).toThrow(/trailLogs\.lookbackDays/);
   });
 });

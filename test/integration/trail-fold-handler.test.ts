@@ -224,6 +224,14 @@ describe('trail fold handler without access', () => {
       delete denied.list;
       delete denied.get;
     }
+    // WHEN the prefix names no account folder, or the accounts have no object in these days
+    await expect((await trailFold('denied', { TRAIL_ACCOUNTS: undefined, TRAIL_PREFIX: 'AWSLogs/o-a1b2c3d4e5/' }))({}, minutes(15))).rejects.toThrow(
+      /no account folder \(12 digits\) under s3:\/\/org-trail\/AWSLogs\/o-a1b2c3d4e5\/: check the prefix/,
+    );
+    await expect((await trailFold('denied', { TRAIL_ACCOUNTS: '999988887777' }))({}, minutes(15))).rejects.toThrow(
+      /no CloudTrail log object under s3:\/\/org-trail\/AWSLogs\/ for accounts 999988887777 in us-east-1, eu-west-1, us-west-2 since \d{4}-\d{2}-\d{2}: check the prefix/,
+    );
+
     // THEN no object is recorded as read: the next run (allowed) reads them all
     expect(await store.sourcesRead(BUCKET, 'AWSLogs/')).toEqual(new Map());
     gets.length = 0;
