@@ -162,13 +162,17 @@ export class Operations extends Construct {
       new Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: POWERTOOLS_SERVICE_NAME }, statistic: 'Sum', period: Duration.minutes(5) });
     const perFunction = (build: (fn: IFunction) => IMetric) => Object.entries(props.functions).map(([name, fn]) => withLabel(build(fn), name));
 
+    const pipelines = [
+      ...(ingest ? ['CloudTrail → EventBridge → SQS → ingest → DynamoDB evidence'] : []),
+      ...(fold ? ["the trail's S3 log objects → trail fold (scheduled) → DynamoDB evidence"] : []),
+    ].join('; ');
     this.dashboard = new Dashboard(this, 'Dashboard', {
       dashboardName: `cutover-watch-${Aws.REGION}`,
       defaultInterval: Duration.days(1),
     });
     this.dashboard.addWidgets(
       new TextWidget({
-        markdown: '## cutover-watch\nCloudTrail → EventBridge → SQS → ingest → DynamoDB evidence; alerts from the table stream to SNS. Any message in a dead-letter queue is an alarm.',
+        markdown: `## cutover-watch\n${pipelines}; alerts from the table stream to SNS. Any message in a dead-letter queue is an alarm.`,
         width: 24,
         height: 2,
       }),
