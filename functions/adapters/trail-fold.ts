@@ -20,6 +20,7 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { analyzeSources, listS3Logs, type AnalyzeSourcesOptions, type S3Listing, type SourcesSummary } from './s3-logs';
 import { AwsFatalError, fatalReason } from './eks-inventory';
+import { mapLimit } from './map-limit';
 
 export interface TrailLocation {
   bucket: string;
@@ -63,11 +64,11 @@ export async function foldTrail(options: TrailFoldOptions): Promise<TrailFoldSum
   const accounts = options.accounts.length > 0 ? [...options.accounts] : await accountFolders(options.client, options.trail);
   if (accounts.length === 0) throw new TrailFoldError(`no account folder (12 digits) under ${where}: check the prefix (AWSLogs/, or AWSLogs/o-…/ for an organization trail)`);
   const folders = trailDayFolders(options.trail, accounts, options.regions, now, options.lookbackDays);
-  const listings: S3Listing[] = [];
-  for (const folder of folders) {
-    const listing = await listS3Logs(options.client, { bucket: options.trail.bucket, prefix: folder, url: `s3://${options.trail.bucket}/${folder}` });
-    if (listing.objects.length > 0) listings.push(listing);
-  }
+  // An organization's accounts × regions × days are many small listings: a few at a time.
+  const listed = await mapLimit(folders, LISTINGS_IN_FLIGHT, (folder) =>
+    listS3Logs(options.client, { bucket: options.trail.bucket, prefix: folder, url: `s3://${options.trail.bucket}/${folder}` }),
+  );
+  const listings: S3Listing[] = listed.filter((listing) => listing.objects.length > 0);
   // A trail writes a region's objects every few minutes: none at all in these days means the
   // prefix, the accounts or the regions name nothing it writes, or it stopped. Succeeding quietly
   // would read nothing for ever.
@@ -103,6 +104,7 @@ export function trailDayFolders(trail: TrailLocation, accounts: readonly string[
 }
 
 const DAY = 86_400_000;
+const LISTINGS_IN_FLIGHT = 8;
 const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /** `…/CloudTrail/<region>/YYYY/MM/DD/…`: the region a log object's key names, or null. */
