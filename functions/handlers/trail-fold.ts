@@ -7,8 +7,10 @@ import { foldTrail, OUT_OF_TIME } from '../adapters/trail-fold';
 import { TRAIL_OBJECTS_BY_REGION } from '../core/coverage';
 import { listEnv, logger, metrics, policyFromEnv, requiredEnv } from './runtime';
 
-// Built once per container. Other writers (the live ingest, a CLI on --table): each batch under the table's writer lease.
-const store = new DynamoEvidenceStore({ client: new DynamoDBClient({}), tableName: requiredEnv('TABLE_NAME'), writerLease: true });
+// Built once per container. Other writers (the live ingest, a CLI on --table): each batch under the
+// table's writer lease, waited for as the CLI waits (an ingest batch holds it for seconds; the
+// ingest, which waits 20 s, retries its batch through SQS when a fold batch holds it longer).
+const store = new DynamoEvidenceStore({ client: new DynamoDBClient({}), tableName: requiredEnv('TABLE_NAME'), writerLease: true, leaseWaitMs: 180_000 });
 // The bucket may be in another region: S3 redirects, the client follows.
 const client = new S3Client({ followRegionRedirects: true });
 const policy = policyFromEnv();
