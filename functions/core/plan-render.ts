@@ -102,6 +102,7 @@ export function* planTextPieces(plan: MigrationPlan, options: { byOwner?: boolea
         if (cluster !== last) out.push(`  ${clusterTitle(cluster)}`);
         last = cluster;
         namespaceBlock(namespace, '    ', false);
+        yield written();
       }
     }
     const wide = clusterWide(plan);
@@ -179,6 +180,7 @@ function* planMarkdownLines(plan: MigrationPlan, options: { byOwner?: boolean })
         if (cluster !== last) out.push(`### ${md(clusterTitle(cluster))}`, '');
         last = cluster;
         namespaceBlock(namespace, '####', false);
+        yield* written();
       }
     }
     const wide = clusterWide(plan);

@@ -506,12 +506,7 @@ export function buildPlan(report: StragglerReport, options: PlanOptions = {}): M
           namespace: n.namespace,
           verdict: n.verdict,
           owner: n.owner ?? null,
-          serviceAccounts: sas.map((s) => ({
-            serviceAccount: s.serviceAccount,
-            role: s.role,
-            nextStep: s.nextStep,
-            steps: stepsOfRow(s, findings, options),
-          })),
+          serviceAccounts: sas.map((s) => planServiceAccount(s, findings, options)),
         });
       }
       const p = clusterArnParts(c.clusterArn);
@@ -553,6 +548,17 @@ export function buildPlan(report: StragglerReport, options: PlanOptions = {}): M
     clusters: new ArrayAsWritten(clusters),
     totals,
   };
+}
+
+/**
+ * A service account of the plan whose `steps` are made each time they are read (they are pure),
+ * in their place among its keys for JSON and YAML: `--by owner` holds every namespace of the plan
+ * in its groups, and with their steps held too `plan --by owner` took 650–812 MB at 40,000 namespaces.
+ */
+function planServiceAccount(row: Straggler, findings: readonly PreflightFinding[], options: PlanOptions): PlanServiceAccount {
+  const sa = { serviceAccount: row.serviceAccount, role: row.role, nextStep: row.nextStep } as PlanServiceAccount;
+  Object.defineProperty(sa, 'steps', { enumerable: true, get: () => stepsOfRow(row, findings, options) });
+  return sa;
 }
 
 /** `items` by `key`, each group in the order of `items`. */
