@@ -59,96 +59,84 @@ export class Operations extends Construct {
       return created;
     };
 
-    for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
-      alarm(`${name}NotEmpty`, {
-        alarmDescription: `cutover-watch: messages in the ${name} dead-letter queue; inspect them, fix the cause, then redrive`,
-        metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
-        threshold: 0,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+    /** Fires when `metric` goes above `threshold` for `evaluationPeriods` periods. */
+    const above = (alarmId: string, alarmDescription: string, metric: IMetric, threshold: number, evaluationPeriods = 1) =>
+      alarm(alarmId, { alarmDescription, metric, threshold, comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD, evaluationPeriods });
+    /** Fires when a region's heartbeat metric sums to nothing over `noEventsAlarmHours`, or is missing. */
+    const silent = (alarmId: string, alarmDescription: string, metricName: string, region: string) =>
+      alarm(alarmId, {
+        alarmDescription,
+        metric: new Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: POWERTOOLS_SERVICE_NAME, region }, statistic: 'Sum', period: Duration.hours(props.noEventsAlarmHours) }),
+        threshold: 1,
+        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
         evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.BREACHING,
       });
+
+    for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
+      above(
+        `${name}NotEmpty`,
+        `cutover-watch: messages in the ${name} dead-letter queue; inspect them, fix the cause, then redrive`,
+        queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        0,
+      );
     }
     const ingest = props.ingest;
     if (ingest) {
-      alarm('IngestErrors', {
-        alarmDescription: 'cutover-watch: the ingest function threw (a whole batch returned to the queue)',
-        metric: ingest.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 0,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-      });
-      alarm('IngestDurationP99', {
-        alarmDescription: `cutover-watch: ingest p99 duration above 80 % of its ${ingest.timeout.toSeconds()} s timeout`,
-        metric: ingest.function.metricDuration({ period: Duration.minutes(5), statistic: 'p99' }),
-        threshold: ingest.timeout.toMilliseconds() * 0.8,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 3,
-      });
-      alarm('IngestQueueBacklog', {
-        alarmDescription: `cutover-watch: the oldest ingest message is older than ${MAX_MESSAGE_AGE.toMinutes()} minutes; the ingest is falling behind or failing`,
-        metric: ingest.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }),
-        threshold: MAX_MESSAGE_AGE.toSeconds(),
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-      });
+      above('IngestErrors', 'cutover-watch: the ingest function threw (a whole batch returned to the queue)', ingest.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), 0);
+      above(
+        'IngestDurationP99',
+        `cutover-watch: ingest p99 duration above 80 % of its ${ingest.timeout.toSeconds()} s timeout`,
+        ingest.function.metricDuration({ period: Duration.minutes(5), statistic: 'p99' }),
+        ingest.timeout.toMilliseconds() * 0.8,
+        3,
+      );
+      above(
+        'IngestQueueBacklog',
+        `cutover-watch: the oldest ingest message is older than ${MAX_MESSAGE_AGE.toMinutes()} minutes; the ingest is falling behind or failing`,
+        ingest.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        MAX_MESSAGE_AGE.toSeconds(),
+      );
     }
     const fold = props.trailFold;
     if (fold) {
-      alarm('TrailFoldErrors', {
-        alarmDescription: "cutover-watch: a trail fold run failed (reading the trail stopped: permissions, KMS; or evidence not stored); the next run retries what was not recorded",
-        metric: fold.function.metricErrors({ period: Duration.hours(1), statistic: 'Sum' }),
-        threshold: 0,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-      });
-      alarm('TrailFoldDurationP99', {
-        alarmDescription: `cutover-watch: trail fold runs near their ${fold.timeout.toSeconds()} s timeout; they stop taking objects before it, but a trail that keeps them there is falling behind`,
-        metric: fold.function.metricDuration({ period: Duration.hours(1), statistic: 'Maximum' }),
-        threshold: fold.timeout.toMilliseconds() * 0.8,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 3,
-      });
+      above(
+        'TrailFoldErrors',
+        'cutover-watch: a trail fold run failed (reading the trail stopped: permissions, KMS; or evidence not stored); the next run retries what was not recorded',
+        fold.function.metricErrors({ period: Duration.hours(1), statistic: 'Sum' }),
+        0,
+      );
+      above(
+        'TrailFoldDurationP99',
+        `cutover-watch: trail fold runs near their ${fold.timeout.toSeconds()} s timeout; they stop taking objects before it, but a trail that keeps them there is falling behind`,
+        fold.function.metricDuration({ period: Duration.hours(1), statistic: 'Maximum' }),
+        fold.timeout.toMilliseconds() * 0.8,
+        3,
+      );
     }
     // Silence is not evidence: a disabled rule, a full DLQ or a broken collector stops events
     // without an error anywhere. EKS nodes fetch Pod Identity credentials and pods refresh IRSA
     // tokens around the clock, so a watched region without one identity event for N hours is broken.
     // Without the live path, the heartbeat is the trail fold's: log objects read (a trail that logs
     // a region writes objects every few minutes).
-    for (const region of ingest ? props.watchedRegions : []) {
-      alarm(`NoIdentityEvents-${region}`, {
-        alarmDescription:
+    for (const region of props.watchedRegions) {
+      if (ingest) {
+        silent(
+          `NoIdentityEvents-${region}`,
           `cutover-watch: no identity event from ${region} for ${props.noEventsAlarmHours} h: check the EventBridge rules and the collector there; ` +
-          'readiness treats the silence as a hole in coverage (UNKNOWN), not as no IRSA',
-        metric: new Metric({
-          namespace: METRICS_NAMESPACE,
-          metricName: IDENTITY_EVENTS_BY_REGION,
-          dimensionsMap: { service: POWERTOOLS_SERVICE_NAME, region },
-          statistic: 'Sum',
-          period: Duration.hours(props.noEventsAlarmHours),
-        }),
-        threshold: 1,
-        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.BREACHING,
-      });
-    }
-    for (const region of !ingest && fold ? props.watchedRegions : []) {
-      alarm(`NoTrailObjects-${region}`, {
-        alarmDescription:
+            'readiness treats the silence as a hole in coverage (UNKNOWN), not as no IRSA',
+          IDENTITY_EVENTS_BY_REGION,
+          region,
+        );
+      } else if (fold) {
+        silent(
+          `NoTrailObjects-${region}`,
           `cutover-watch: the trail fold read no log object of ${region} for ${props.noEventsAlarmHours} h: check the trail still logs the region, ` +
-          "the fold's read access to the bucket (and kms:Decrypt), and its errors; readiness treats the hours without objects as a hole (UNKNOWN), not as no IRSA",
-        metric: new Metric({
-          namespace: METRICS_NAMESPACE,
-          metricName: TRAIL_OBJECTS_BY_REGION,
-          dimensionsMap: { service: POWERTOOLS_SERVICE_NAME, region },
-          statistic: 'Sum',
-          period: Duration.hours(props.noEventsAlarmHours),
-        }),
-        threshold: 1,
-        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.BREACHING,
-      });
+            "the fold's read access to the bucket (and kms:Decrypt), and its errors; readiness treats the hours without objects as a hole (UNKNOWN), not as no IRSA",
+          TRAIL_OBJECTS_BY_REGION,
+          region,
+        );
+      }
     }
 
     // SEARCH: one series per dimension value (kinds, outcomes, detections, clusters) as they appear.
