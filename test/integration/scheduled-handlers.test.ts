@@ -23,6 +23,7 @@ import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
 import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
+import { handlerEnvironment } from '../support/handler-environment';
 
 // The two scheduled handlers, on a real DynamoDB API (dynalite) with S3, SNS and EKS faked at the client.
 let dir: string;
@@ -31,14 +32,7 @@ let embedded: EmbeddedStore;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'cw-scheduled-'));
   embedded = await startEmbeddedStore(path.join(dir, 'store'), { openToAnyClient: true });
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_DYNAMODB: embedded.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    POWERTOOLS_DEV: 'true',
-  });
-  for (const level of ['log', 'info', 'warn', 'error'] as const) vi.spyOn(console, level).mockImplementation(() => undefined);
+  handlerEnvironment(embedded.endpoint);
 }, 60_000);
 afterAll(async () => {
   await embedded.close();

@@ -16,6 +16,7 @@ import { defaultPolicy } from '../../functions/core/policy';
 import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
+import { handlerEnvironment } from '../support/handler-environment';
 
 // The scheduled trail fold on a real DynamoDB API (dynalite), the trail's bucket faked at the S3
 // client: a day and a half of the sample fleet's log objects in CloudTrail's layout.
@@ -37,18 +38,7 @@ const accessDenied = (message: string) => Object.assign(new Error(message), { na
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'cw-trail-fold-'));
   embedded = await startEmbeddedStore(path.join(dir, 'store'), { openToAnyClient: true });
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_DYNAMODB: embedded.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    POWERTOOLS_DEV: 'true',
-    TRAIL_BUCKET: BUCKET,
-    TRAIL_PREFIX: 'AWSLogs/',
-    TRAIL_REGIONS: 'us-east-1,eu-west-1,us-west-2',
-    TRAIL_LOOKBACK_DAYS: '2',
-  });
-  for (const level of ['log', 'info', 'warn', 'error'] as const) vi.spyOn(console, level).mockImplementation(() => undefined);
+  handlerEnvironment(embedded.endpoint, { TRAIL_BUCKET: BUCKET, TRAIL_PREFIX: 'AWSLogs/', TRAIL_REGIONS: 'us-east-1,eu-west-1,us-west-2', TRAIL_LOOKBACK_DAYS: '2' });
   const written = await writeSampleFleet(path.join(dir, 'fleet'), generateSampleFleet({ seed: 7, end: NOW, days: 1 }));
   logDir = written.logDir;
   inventoryFiles = (await readdir(written.inventoryDir)).map((f) => path.join(written.inventoryDir, f));
