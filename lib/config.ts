@@ -95,7 +95,11 @@ export const ConfigSchema = z.strictObject({
       /** Above the account folders. @default AWSLogs/ (an organization trail: AWSLogs/o-…/) */
       prefix: z
         .string()
-        .regex(/^(?:[^/\s]+\/)*$/, { error: (i) => `expected a key prefix ending in / (AWSLogs/ or AWSLogs/o-a1b2c3d4e5/), got ${JSON.stringify(i.input)}` })
+        // CloudTrail writes under `[the trail's key prefix/]AWSLogs/[organization id/]ACCOUNT/CloudTrail/…`
+        // (CloudTrail User Guide, "Finding your CloudTrail log files").
+        .regex(/^(?:[^/\s]+\/)*AWSLogs\/(?:o-[a-z0-9]{10,32}\/)?$/, {
+          error: (i) => `expected the key prefix above the account folders, ending in AWSLogs/ or AWSLogs/o-…/ (an organization trail), got ${JSON.stringify(i.input)}`,
+        })
         .default('AWSLogs/'),
       /** Accounts whose folders are read. @default the home, collector and member accounts; every account folder when none is known */
       accounts: z.array(account).optional(),

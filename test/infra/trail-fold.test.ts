@@ -82,7 +82,9 @@ describe('the trail fold', () => {
     expect(() => synth({ trailLogs: {} })).toThrow(/trailLogs\.bucket: required \(the bucket your trail writes to\), unless createTrail/);
     expect(() => synth({ liveEvents: false })).toThrow(ConfigError);
     expect(() => synth({ liveEvents: false })).toThrow(/liveEvents: false leaves nothing reading CloudTrail; set trailLogs/);
-    expect(() => synth({ trailLogs: { bucket: 'trail', prefix: 'AWSLogs' } })).toThrow(/trailLogs\.prefix: expected a key prefix ending in \//);
+    expect(() => synth({ trailLogs: { bucket: 'trail', prefix: 'AWSLogs' } })).toThrow(/trailLogs\.prefix: expected the key prefix above the account folders, ending in AWSLogs\/ or AWSLogs\/o-…\//);
+    expect(() => synth({ trailLogs: { bucket: 'trail', prefix: 'AWSLogs/111122223333/' } })).toThrow(/trailLogs\.prefix/);
+    expect(synth({ trailLogs: { bucket: 'trail', prefix: 'team-a/AWSLogs/o-a1b2c3d4e5/' } }).config.trailLogs!.prefix).toBe('team-a/AWSLogs/o-a1b2c3d4e5/');
     expect(() => synth({ trailLogs: { bucket: 'Trail_Bucket' } })).toThrow(/trailLogs\.bucket: expected an S3 bucket name/);
     expect(() => synth({ trailLogs: { bucket: 'trail', lookbackDays: 0 } })).toThrow(/trailLogs\.lookbackDays/);
   });
