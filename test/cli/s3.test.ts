@@ -1,7 +1,4 @@
 import { runInProcess, spawnCli, type Run } from '../support/spawn-cli';
-import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSampleFleet } from '../../functions/local/sample-fleet';
 import { DEMO_END } from '../support/demo';
+import { LoopbackS3 } from '../support/loopback-s3';
 
 // `analyze s3://` end to end: the built CLI, the real S3 client (default credential chain,
 // AWS_ENDPOINT_URL_S3, path-style requests to an IP endpoint, its own retries, XML parsing), against
@@ -21,18 +19,11 @@ const cli = (args: string[], env: Record<string, string>): Promise<Run> => spawn
 const inProcess = (args: string[], env: Record<string, string>): Promise<Run> => runInProcess(args, { cwd: work, env });
 
 const PAGE = 2;
-const objects = new Map<string, Buffer>();
-const etag = (body: Buffer) => `"${createHash('md5').update(body).digest('hex')}"`;
-const requests: string[] = [];
-const signedRegions: string[] = [];
-/** Keys whose next GetObject answers 503 SlowDown once (the SDK retries it). */
-const slowDownOnce = new Set<string>();
-let server: Server;
+const bucket = new LoopbackS3('trail', PAGE);
+const { objects, requests, signedRegions, slowDownOnce } = bucket;
 let work: string;
 let endpoint: string;
 let recordCount = 0;
-
-const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-s3-cli-'));
@@ -52,50 +43,11 @@ beforeAll(async () => {
   objects.set(digest, gzipSync('{"digestStartTime":"x"}'));
   slowDownOnce.add([...objects.keys()].sort()[3]!);
 
-  server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    requests.push(`${req.method} ${url.pathname}${url.searchParams.has('list-type') ? ' list' : ''}`);
-    // SigV4's credential scope names the region the client signed for
-    signedRegions.push(/Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '');
-    const [, bucket, ...rest] = url.pathname.split('/');
-    if (bucket !== 'trail') {
-      res.writeHead(404, { 'content-type': 'application/xml' }).end('<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>');
-      return;
-    }
-    if (url.searchParams.get('list-type') === '2') {
-      const prefix = url.searchParams.get('prefix') ?? '';
-      const keys = [...objects.keys()].filter((k) => k.startsWith(prefix)).sort();
-      const token = url.searchParams.get('continuation-token');
-      const from = token ? keys.indexOf(Buffer.from(token, 'base64').toString()) + 1 : 0;
-      const page = keys.slice(from, from + PAGE);
-      const truncated = from + PAGE < keys.length;
-      res.writeHead(200, { 'content-type': 'application/xml' }).end(
-        '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
-          `<Name>trail</Name><Prefix>${xml(prefix)}</Prefix><KeyCount>${page.length}</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>${truncated}</IsTruncated>` +
-          page.map((k) => `<Contents><Key>${xml(k)}</Key><ETag>${xml(etag(objects.get(k)!))}</ETag><Size>${objects.get(k)!.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`).join('') +
-          (truncated ? `<NextContinuationToken>${Buffer.from(page.at(-1)!).toString('base64')}</NextContinuationToken>` : '') +
-          '</ListBucketResult>',
-      );
-      return;
-    }
-    const key = decodeURIComponent(rest.join('/'));
-    const body = objects.get(key);
-    if (slowDownOnce.delete(key)) {
-      res.writeHead(503, { 'content-type': 'application/xml' }).end('<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
-      return;
-    }
-    if (!body) {
-      res.writeHead(404, { 'content-type': 'application/xml' }).end('<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>');
-      return;
-    }
-    res.writeHead(200, { etag: etag(body), 'content-length': String(body.length), 'content-type': 'application/octet-stream' }).end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  endpoint = (await bucket.start()).endpoint;
 }, 60_000);
 
 afterAll(async () => {
-  await new Promise((resolve) => server?.close(resolve));
+  await bucket.stop();
   await rm(work, { recursive: true, force: true });
 });
 

@@ -1,11 +1,17 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import { startEmbeddedStore } from '../../functions/local/embedded-store';
+import { generateSampleFleet } from '../../functions/local/sample-fleet';
 import { addCutoverWatch } from '../../lib/cutover-watch-app';
+import { LoopbackS3 } from '../support/loopback-s3';
 
 /**
  * The other infra tests skip esbuild; this one bundles every handler as `cdk synth` does, so a
@@ -13,6 +19,7 @@ import { addCutoverWatch } from '../../lib/cutover-watch-app';
  */
 describe('Lambda bundles', () => {
   const out = mkdtempSync(join(tmpdir(), 'cutover-watch-cdk-'));
+  let trailFoldBundle = '';
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   // CDK runs the project's esbuild as `npx --no-install esbuild --bundle …`: npx, a node start and
@@ -70,5 +77,56 @@ describe('Lambda bundles', () => {
     expect(JSON.parse(loaded)).toEqual(Object.fromEntries(entries.map(([id]) => [id, 'function'])));
     const report = functions.find(([id]) => id.startsWith('JobsReport'))!;
     expect(existsSync(join(assembly.directory, report[1].Metadata!['aws:asset:path']!, 'chart.umd.js'))).toBe(true);
+    trailFoldBundle = entries.find(([id]) => id.startsWith('TrailFold'))![1];
+  });
+
+  // The bundle, not the source: what esbuild made of the S3 client, the pipeline and the store is
+  // what runs in Lambda. A day of the sample fleet's log objects on a loopback S3, the table on the
+  // embedded store (the DynamoDB API over HTTP), the handler invoked as Lambda would, twice.
+  it('runs the trail fold bundle against S3 and DynamoDB endpoints: every object read once, then none', { timeout: 60_000 }, async () => {
+    const s3 = await new LoopbackS3('trail').start();
+    const embedded = await startEmbeddedStore(join(out, 'store'), { openToAnyClient: true });
+    try {
+      const now = new Date();
+      const fleet = generateSampleFleet({ seed: 5, end: now, days: 1 });
+      for (const f of fleet.files) s3.objects.set(f.key, gzipSync(JSON.stringify({ Records: f.records })));
+      const store = new DynamoEvidenceStore({ client: embedded.client, tableName: 'fold', singleWriter: true });
+      await store.ensureTable();
+      const env = {
+        ...process.env,
+        AWS_ENDPOINT_URL_S3: s3.endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: embedded.endpoint,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+        AWS_CONFIG_FILE: '/nonexistent/config',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        TABLE_NAME: 'fold',
+        TRAIL_BUCKET: 'trail',
+        TRAIL_PREFIX: 'AWSLogs/',
+        TRAIL_REGIONS: 'us-east-1,eu-west-1,us-west-2',
+        TRAIL_LOOKBACK_DAYS: '2',
+        NODE_ROLE_ARNS: '',
+        POWERTOOLS_METRICS_NAMESPACE: 'CutoverWatch',
+        POWERTOOLS_SERVICE_NAME: 'cutover-watch',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      };
+      const invokeTwice =
+        `const { handler } = await import(${JSON.stringify(trailFoldBundle)}); const context = { getRemainingTimeInMillis: () => 900000 };` +
+        'await handler({}, context); await handler({}, context);';
+      const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', invokeTwice], { env, encoding: 'utf8' });
+      const folded = stdout.split('\n').filter((l) => l.includes('"trail folded"')).map((l) => JSON.parse(l) as { read: number; skipped: number; inScope: number });
+      const logObjects = fleet.files.length;
+      expect(folded.map((f) => [f.read, f.skipped])).toEqual([[logObjects, 0], [0, logObjects]]);
+      expect(folded[0]!.inScope).toBeGreaterThan(100);
+      expect((await store.sourcesRead('trail', 'AWSLogs/')).size).toBe(logObjects);
+      // a day of hours of several accounts and regions, proven as analyze proves them
+      expect((await store.coverageDays()).reduce((n, d) => n + d.fileHours.length, 0)).toBeGreaterThanOrEqual(24);
+      expect(s3.requests.filter((r) => !r.endsWith(' list'))).toHaveLength(logObjects);
+    } finally {
+      await embedded.close();
+      await s3.stop();
+    }
   });
 });
