@@ -361,7 +361,7 @@ export class DynamoEvidenceStore implements EvidencePort {
    *   message is returned and redelivered after the visibility timeout (> the lease), when the
    *   batch is committed (replay) or dead (claimed again, counted once).
    * - Roll-forward by two writers at once (a slow batch past its lease, or two recoveries) is
-   *   harmless: an item tagged with the batch is skipped (tags kept TAG_HORIZON_MS), guards are
+   *   harmless: an item tagged with the batch is skipped (`tagsToKeep`), guards are
    *   unions, alerts are conditional puts, deletes are idempotent.
    */
 
@@ -790,10 +790,11 @@ export class DynamoEvidenceStore implements EvidencePort {
     }
     const result: ApplyResult = { written: 0, unchanged: 0, failed: [] };
     if (this.serialized) {
+      const keep = this.tagsToKeep();
       const puts: { delta: EvidenceDelta; item: EvidenceItem }[] = [];
       for (const delta of deltas) {
         const stored = current.get(itemKey(delta.item));
-        const next = merged(stored, delta);
+        const next = merged(stored, delta, keep);
         if (next === undefined) result.unchanged += 1;
         else puts.push({ delta, item: next });
       }
@@ -838,7 +839,7 @@ export class DynamoEvidenceStore implements EvidencePort {
    * before the write-out, its journal is rolled forward by the next run's `recover` (into that
    * run's stage, written out before its first batch); killed during it, the items already written
    * carry the staged batches' tags, so the roll-forward merges each of them once (a stage holds at
-   * most TAG_LIMIT / 2 journals, younger than TAG_HORIZON_MS). Meanwhile this writer reads its own
+   * most TAG_LIMIT / 2 journals, and an item keeps every staged one's tag: `tagsToKeep`). Meanwhile this writer reads its own
    * writes: claims treat the staged ids as counted, and every read of an item (batch gets, queries:
    * the detection state, snapshots) sees the staged version. Readers in other processes see the
    * table as of the last write-out, as they would see a batch in flight.
@@ -953,9 +954,10 @@ export class DynamoEvidenceStore implements EvidencePort {
       for (const item of await this.batchGet(unseen)) stage.known.set(itemKey(item), stage.strings.share(item, RECURRING_ITEM_FIELDS));
     }
     const result: ApplyResult = { written: 0, unchanged: 0, failed: [] };
+    const keep = this.tagsToKeep();
     for (const delta of deltas) {
       const k = itemKey(delta.item);
-      const next = merged(stage.known.get(k), delta);
+      const next = merged(stage.known.get(k), delta, keep);
       if (next === undefined) {
         result.unchanged += 1;
         continue;
@@ -995,10 +997,27 @@ export class DynamoEvidenceStore implements EvidencePort {
     return false;
   }
 
+  /**
+   * Which of an item's batch tags stay when a batch writes it. A tag lets a journal applied again
+   * skip the items it already reached, so it must last while its journal can be applied again.
+   * A writer that writes alone (the single writer, or the holder of the writer lease) finishes every
+   * journal it finds before its own batch (`recover`), and a journal it cannot finish holds back
+   * every later batch: so while it writes, only the journal it applies and its staged ones can be
+   * applied again, and the other tags are of finished journals. Dropping them keeps the live
+   * ingest's service-account items, rewritten every five-minute batch, at one tag instead of an
+   * hour's twelve (~250 bytes: the second WRU of most of their writes, docs/deploy.md §7). Writers
+   * without the lease keep an hour's (TAG_HORIZON_MS): another may be rolling a journal forward.
+   */
+  private tagsToKeep(): (tag: string, batch: string) => boolean {
+    if (!this.serialized) return (tag, batch) => batchTime(tag) > batchTime(batch) - TAG_HORIZON_MS;
+    const staged = new Set(this.stage?.journals.map((j) => j.batch) ?? []);
+    return (tag) => staged.has(tag);
+  }
+
   private async mergeOne(delta: EvidenceDelta, existing: EvidenceItem | undefined): Promise<boolean> {
     let stored = existing;
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt += 1) {
-      const next = merged(stored, delta);
+      const next = merged(stored, delta, this.tagsToKeep());
       if (next === undefined) return false;
       const version = typeof stored?.['version'] === 'number' ? stored['version'] : 0;
       try {
@@ -1644,7 +1663,7 @@ function stageFull(stage: Stage): boolean {
 /** The attribute holding the batches recently merged into an item. */
 const TAGS = 'batches';
 /**
- * Tags are kept this long after the batch that writes them: a journal is rolled forward by the
+ * Writers without the lease keep tags this long after the batch that writes them (`tagsToKeep`): a journal is rolled forward by the
  * first batch that starts more than the lease after it, so well within this; at most TAG_LIMIT.
  */
 const TAG_HORIZON_MS = 3_600_000;
@@ -1752,8 +1771,11 @@ function planGuards(hour: string, shards: readonly GuardShard[], change: GuardCh
     });
 }
 
-/** The item after merging the delta, or undefined when nothing would change (or it is merged already). */
-function merged(stored: EvidenceItem | undefined, delta: EvidenceDelta): EvidenceItem | undefined {
+/**
+ * The item after merging the delta, or undefined when nothing would change (or it is merged
+ * already); tagged with the delta's batch, keeping the stored tags `keep` says (`tagsToKeep`).
+ */
+function merged(stored: EvidenceItem | undefined, delta: EvidenceDelta, keep: (tag: string, batch: string) => boolean): EvidenceItem | undefined {
   const tags = (stored?.[TAGS] as string[] | undefined) ?? [];
   if (delta.batch !== undefined && tags.includes(delta.batch)) return undefined;
   // Null and absent mean the same (sameContent, the readers); stored without nulls, an item has
@@ -1769,8 +1791,7 @@ function merged(stored: EvidenceItem | undefined, delta: EvidenceDelta): Evidenc
   out['version'] = version + 1;
   const batch = delta.batch;
   if (batch === undefined) return out;
-  const since = batchTime(batch) - TAG_HORIZON_MS;
-  out[TAGS] = [...tags.filter((t) => t !== batch && batchTime(t) > since), batch].slice(-TAG_LIMIT);
+  out[TAGS] = [...tags.filter((t) => t !== batch && keep(t, batch)), batch].slice(-TAG_LIMIT);
   return out;
 }
 

@@ -402,3 +402,33 @@ describe("the only writer's reads of items it has not seen", () => {
     expect(sa?.['irsaOk']).toBe(irsaOk);
   });
 });
+
+describe('batch tags on items (what a journal applied again skips)', () => {
+  // An hour of the live ingest's five-minute batches, each with an assume of the same service account.
+  const hourOfBatches = (store: DynamoEvidenceStore, write: (batch: () => Promise<unknown>) => Promise<unknown>) =>
+    (async () => {
+      for (let i = 0; i < 12; i += 1) {
+        const at = new Date(Date.parse('2026-11-10T10:00:00Z') + i * 5 * 60_000);
+        await write(() => ingestBatch([irsa(at.toISOString().replace('.000Z', 'Z'))], store, new Date(at.getTime() + 60_000)));
+      }
+      // as stored: the readers' snapshot leaves the tags out
+      const { Items = [] } = await DynamoDBDocumentClient.from(embedded.client).send(new ScanCommand({ TableName: store.tableName }));
+      return Items.find((i) => i['type'] === 'sa')!['batches'] as string[];
+    })();
+
+  it('a writer under the lease keeps only the tags of journals that can still be applied: one, not an hour of them', async () => {
+    tableCount += 1;
+    const store = new DynamoEvidenceStore({ client: embedded.client, tableName: `evidence-${tableCount}`, writerLease: true });
+    await store.ensureTable();
+    const tags = await hourOfBatches(store, (batch) => store.withWriterLease(batch));
+    // Each batch finished the journals before it (recover), so their tags were dead weight: ~20
+    // bytes each, on an item of under a kilobyte, the second WRU of its writes.
+    expect(tags).toHaveLength(1);
+  });
+
+  it('writers without the lease keep an hour of tags: another may be applying a journal at any time', async () => {
+    const store = await freshStore();
+    const tags = await hourOfBatches(store, (batch) => batch());
+    expect(tags).toHaveLength(12);
+  });
+});
