@@ -60,6 +60,8 @@ export type Interval = readonly [start: number, end: number];
 export const IDENTITY_EVENTS_BY_REGION = 'IdentityEventsByRegion';
 /** The trail fold's metric of log objects read per `region` dimension: its heartbeat, for the same alarms. */
 export const TRAIL_OBJECTS_BY_REGION = 'TrailObjectsByRegion';
+/** The trail fold's metric of in-scope events per `kind` dimension, for the dashboard (the live ingest's `Events` has kind and outcome). */
+export const TRAIL_EVENTS_BY_KIND = 'TrailEventsByKind';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -4,7 +4,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
 import { foldTrail, OUT_OF_TIME } from '../adapters/trail-fold';
-import { TRAIL_OBJECTS_BY_REGION } from '../core/coverage';
+import { TRAIL_EVENTS_BY_KIND, TRAIL_OBJECTS_BY_REGION } from '../core/coverage';
 import { listEnv, logger, metrics, policyFromEnv, requiredEnv } from './runtime';
 
 // Built once per container. Other writers (the live ingest, a CLI on --table): each batch under the
@@ -49,6 +49,18 @@ export const handler = async (_event: unknown, context: Pick<Context, 'getRemain
     const single = metrics.singleMetric();
     single.addDimension('region', region);
     single.addMetric(TRAIL_OBJECTS_BY_REGION, MetricUnit.Count, count);
+  }
+  // The live ingest's dashboard graphs, from what the run read: events by kind, alerts by detection.
+  for (const [kind, count] of Object.entries(summary.byKind)) {
+    if (count === 0) continue;
+    const single = metrics.singleMetric();
+    single.addDimension('kind', kind);
+    single.addMetric(TRAIL_EVENTS_BY_KIND, MetricUnit.Count, count);
+  }
+  for (const [detection, count] of Object.entries(summary.alertsByDetection)) {
+    const single = metrics.singleMetric();
+    single.addDimension('detection', detection);
+    single.addMetric('AlertsRaised', MetricUnit.Count, count);
   }
   metrics.addMetric('TrailObjectsRead', MetricUnit.Count, summary.s3.read);
   metrics.addMetric('TrailObjectsFailed', MetricUnit.Count, summary.s3.failed + summary.s3.unrecorded);

@@ -17,7 +17,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { IDENTITY_EVENTS_BY_REGION, TRAIL_OBJECTS_BY_REGION } from '../../functions/core/coverage';
+import { IDENTITY_EVENTS_BY_REGION, TRAIL_EVENTS_BY_KIND, TRAIL_OBJECTS_BY_REGION } from '../../functions/core/coverage';
 import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME } from './watch-function';
 
 /** A queue of messages the ingest buffer holds; older than this and the pipeline is falling behind. */
@@ -166,7 +166,12 @@ export class Operations extends Construct {
       }),
     );
     this.dashboard.addWidgets(
-      new GraphWidget({ title: 'Events by kind and outcome', left: [search('kind,outcome,service', 'Events')], width: 12, stacked: true }),
+      new GraphWidget({
+        title: ingest ? 'Events by kind and outcome' : 'Events by kind (trail fold)',
+        left: [...(ingest ? [search('kind,outcome,service', 'Events')] : []), ...(fold ? [search('kind,service', TRAIL_EVENTS_BY_KIND, Duration.hours(1))] : [])],
+        width: 12,
+        stacked: true,
+      }),
       new GraphWidget({ title: 'Alerts raised by detection', left: [search('detection,service', 'AlertsRaised')], width: 12, stacked: true }),
     );
     this.dashboard.addWidgets(

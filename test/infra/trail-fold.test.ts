@@ -49,6 +49,13 @@ describe('the trail fold', () => {
     ]);
     expect(alarms.some((a) => a['MetricName'] === 'IdentityEventsByRegion')).toBe(false);
     expect(alarms.some((a) => a['MetricName'] === 'Errors' && JSON.stringify(a['Dimensions']).includes(logicalId(fold.fold.function)))).toBe(true);
+
+    // and the dashboard graphs what the fold reads, not the queue it does not have
+    const dashboard = JSON.stringify(resources(t, 'AWS::CloudWatch::Dashboard')[0]![1].Properties['DashboardBody']);
+    expect(dashboard).toContain('Events by kind (trail fold)');
+    expect(dashboard).toContain('TrailEventsByKind');
+    expect(dashboard).toContain('Trail log objects read by region');
+    expect(dashboard).not.toContain('Ingest queue');
   });
 
   it("runs beside the live path, decrypting the trail's objects through S3 when they are SSE-KMS", () => {

@@ -38,7 +38,8 @@ const accessDenied = (message: string) => Object.assign(new Error(message), { na
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'cw-trail-fold-'));
   embedded = await startEmbeddedStore(path.join(dir, 'store'), { openToAnyClient: true });
-  handlerEnvironment(embedded.endpoint, { TRAIL_BUCKET: BUCKET, TRAIL_PREFIX: 'AWSLogs/', TRAIL_REGIONS: 'us-east-1,eu-west-1,us-west-2', TRAIL_LOOKBACK_DAYS: '2' });
+  // metrics on (dev mode turns them off): printed to the console as EMF, where the tests read them
+  handlerEnvironment(embedded.endpoint, { TRAIL_BUCKET: BUCKET, TRAIL_PREFIX: 'AWSLogs/', TRAIL_REGIONS: 'us-east-1,eu-west-1,us-west-2', TRAIL_LOOKBACK_DAYS: '2', POWERTOOLS_METRICS_DISABLED: 'false' });
   const written = await writeSampleFleet(path.join(dir, 'fleet'), generateSampleFleet({ seed: 7, end: NOW, days: 1 }));
   logDir = written.logDir;
   inventoryFiles = (await readdir(written.inventoryDir)).map((f) => path.join(written.inventoryDir, f));
@@ -109,7 +110,15 @@ describe('trail fold handler (scheduled)', () => {
 
     // WHEN it runs
     gets.length = 0;
+    const logged = vi.mocked(console.log).mock.calls.length;
     await handler({}, minutes(15));
+
+    // THEN its metrics (EMF) give the heartbeat per region and the dashboard's events and alerts
+    const emf = vi.mocked(console.log).mock.calls.slice(logged).map(([line]) => String(line)).filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const metric = (name: string, dimension: string) => emf.filter((m) => name in m).map((m) => [m[dimension], m[name]]);
+    expect(metric('TrailObjectsByRegion', 'region').map(([region]) => region).sort()).toEqual(['eu-west-1', 'us-east-1', 'us-west-2']);
+    expect(metric('TrailEventsByKind', 'kind')).toEqual(expect.arrayContaining([['irsa', expect.any(Number)], ['pod-identity', expect.any(Number)]]));
+    expect(metric('AlertsRaised', 'detection').length).toBeGreaterThan(0);
 
     // THEN every log object was read once (no digest), and the evidence, coverage and verdicts are
     // those of analyze over the same files
