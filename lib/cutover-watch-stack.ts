@@ -148,5 +148,11 @@ export class CutoverWatchStack extends Stack {
     if (this.centralBus) new CfnOutput(this, 'CentralBusArn', { value: this.centralBus.bus.eventBusArn, description: 'collectors forward CloudTrail events here' });
     new CfnOutput(this, 'ReportsBucketName', { value: this.reports.bucket.bucketName, description: 'weekly reports under reports/' });
     new CfnOutput(this, 'DashboardName', { value: this.operations.dashboard.dashboardName });
+    if (this.trailFold) {
+      new CfnOutput(this, 'TrailFoldRoleArn', {
+        value: this.trailFold.fold.role.roleArn,
+        description: "a trail bucket (and its KMS key) in another account must allow this role to list the prefix and read its objects",
+      });
+    }
   }
 }

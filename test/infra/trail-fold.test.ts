@@ -36,6 +36,9 @@ describe('the trail fold', () => {
     });
     t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: logicalId(fold.fold.function) }, DestinationConfig: { OnFailure: { Destination: dlq } } });
 
+    // and its role is an output, for a trail bucket's policy in another account
+    expect(t.findOutputs('TrailFoldRoleArn')['TrailFoldRoleArn']!['Value']).toEqual({ 'Fn::GetAtt': [logicalId(fold.fold.role), 'Arn'] });
+
     // and nothing of the live path is deployed: no rules, no ingest queue, no collectors
     expect(home.ingest).toBeUndefined();
     expect(resources(t, 'AWS::Events::Rule')).toEqual([]);
