@@ -1,12 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { growHeapByAtMost } from '../adapters/collect-garbage';
 import { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
+import { putStreamed } from '../adapters/s3-upload';
 import { summarize, withOwners } from '../core/report';
 import { csvLines, renderReport, REPORT_MEDIA_TYPES, reportJsonPieces, type ReportFormat } from '../core/report-render';
 import { toAscii } from '../core/alert-format';
@@ -46,12 +45,10 @@ export const handler = async (): Promise<{ key: string }> => {
   const prefix = `reports/${report.asOf.slice(0, 10)}`;
   const put = async (format: ReportFormat) => {
     const key = `${prefix}/${reportFileName(report.asOf, format)}`;
-    // The JSON and CSV are made as they are sent (one PutObject, or a multipart upload past 5 MB,
-    // which s3:PutObject allows and grantPut's s3:Abort* can abort: Amazon S3 User Guide, "Multipart
-    // upload API and permissions"): at 40,000 namespaces the JSON is 266 MB, more than the function's memory.
+    // The JSON and CSV are made as they are sent (grantPut's s3:Abort* aborts a multipart upload
+    // that fails): at 40,000 namespaces the JSON is 266 MB, more than the function's memory.
     const pieces = format === 'json' ? reportJsonPieces(report) : format === 'csv' ? csvLines(report) : null;
-    const body = pieces === null ? await renderReport(report, format, { chartJs }) : Readable.from(pieces);
-    await new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: body, ContentType: REPORT_MEDIA_TYPES[format] } }).done();
+    await putStreamed(s3, { bucket, key, contentType: REPORT_MEDIA_TYPES[format] }, pieces ?? (await renderReport(report, format, { chartJs })));
     return key;
   };
   const [html] = await Promise.all([put('html'), put('csv'), put('json')]);
