@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
 import { readinessReport } from '../../functions/adapters/readiness-query';
+import { analyzeSources, listS3Logs } from '../../functions/adapters/s3-logs';
 import { regionOfKey, trailDayFolders } from '../../functions/adapters/trail-fold';
 import type { EvidenceItem } from '../../functions/core/evidence';
 import { defaultPolicy } from '../../functions/core/policy';
@@ -166,6 +167,25 @@ describe('trail fold handler (scheduled)', () => {
     const reference = await table('reference-2');
     await analyzePaths({ paths: [logDir], store: reference, policy: defaultPolicy(), now: () => NOW });
     expect(await evidence(store)).toEqual(await evidence(reference));
+  }, 60_000);
+});
+
+describe('trail fold handler after the CLI read some of the trail into the same table', () => {
+  it('reads only the objects the CLI did not (analyze s3:// records them as the fold does)', async () => {
+    // GIVEN `cutover-watch analyze --table … s3://…/<one day folder>/` run before: the same adapter
+    const store = await table('after-cli');
+    const folder = [...objects.keys()].find((k) => k.includes('/CloudTrail/us-east-1/'))!.replace(/[^/]+$/, '');
+    const listing = await listS3Logs(new S3Client({ region: 'us-east-1' }), { bucket: BUCKET, prefix: folder, url: `s3://${BUCKET}/${folder}` });
+    await analyzeSources({ paths: [], listings: [listing], client: new S3Client({ region: 'us-east-1' }), store, policy: defaultPolicy(), now: () => NOW });
+    const byCli = new Set(listing.objects.map((o) => o.key));
+    expect(byCli.size).toBeGreaterThan(3);
+
+    // WHEN the fold runs
+    gets.length = 0;
+    await (await trailFold('after-cli', { TRAIL_ACCOUNTS: '111122223333,444455556666' }))({}, minutes(15));
+
+    // THEN it read every other log object, none the CLI read
+    expect(new Set(gets)).toEqual(new Set([...objects.keys()].filter((k) => !k.includes('Digest') && !byCli.has(k))));
   }, 60_000);
 });
 
