@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoEvidenceStore, type StageLimits } from '../../functions/adapters/dynamo-evidence-store';
 import { analyzePaths, type AnalyzeSummary } from '../../functions/adapters/ingest-pipeline';
@@ -191,6 +192,39 @@ describe('the ingest Lambda on full batches (writer lease)', () => {
     expect(result).toMatchObject({ replayed: 20, failedEventIds: [] });
     expect((await evidence(store)).find((i) => i.type === 'sa')).toMatchObject({ irsaOk: 40 });
     expect(await next.getMeta('LEASE', 'WRITER')).toBeUndefined();
+  }, 30_000);
+
+  it('a holder killed part way through writing its items: the next writer merges each of the rest once, then keeps one tag', async () => {
+    const events = Array.from({ length: 40 }, (_, n) =>
+      identityEvent('irsa', {
+        eventId: `half-${n}`, eventTime: `2026-11-10T10:${String(n).padStart(2, '0')}:00Z`, oidcIssuer: 'oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789ABCDEF0123456789',
+        namespace: n % 2 === 0 ? 'orders' : 'billing', serviceAccount: 'api', roleArn: `arn:aws:iam::111122223333:role/${n % 2 === 0 ? 'orders' : 'billing'}-api`, action: 'sts:AssumeRoleWithWebIdentity',
+      }),
+    );
+    const store = await table('lease');
+    const t0 = new Date('2026-11-10T11:00:00Z');
+    // GIVEN a holder that committed the first half, wrote some of its items (tagged with its batch) and died holding the lease
+    const dead = new DynamoEvidenceStore({ client: embedded.client, tableName: store.tableName, singleWriter: true });
+    const half = events.slice(0, 20);
+    const claim = await dead.claimEvents(half, t0);
+    const deltas = aggregate(half);
+    await dead.commit({ batch: claim.batch, at: t0.toISOString(), deltas: deltas.map((d) => d.item), alerts: [], guards: { '2026-11-10T10': half.map((e) => e.eventId) } });
+    const written = deltas.filter((d) => d.item.type === 'sa' && d.item['namespace'] === 'orders');
+    expect(written).toHaveLength(1);
+    await dead.apply(written.map((d) => ({ ...d, batch: claim.batch })));
+    await dead.putMeta({ pk: 'LEASE', sk: 'WRITER', holder: 'dead', expiresAtMs: Date.now() + 1000 });
+
+    // WHEN the next writer ingests all of them
+    const next = new DynamoEvidenceStore({ client: embedded.client, tableName: store.tableName, writerLease: true, leaseWaitMs: 20_000 });
+    const result = await next.withWriterLease(() => ingestBatch(events, next, t0));
+
+    // THEN the item the dead holder wrote is not merged twice, the others are finished, the rest counted once
+    expect(result).toMatchObject({ replayed: 20, failedEventIds: [] });
+    const sas = (await evidence(store)).filter((i) => i.type === 'sa');
+    expect(sas.map((i) => [i['namespace'], i['irsaOk']]).sort()).toEqual([['billing', 20], ['orders', 20]]);
+    // and, the dead batch finished, the items carry the tag of the batch that wrote them last only
+    const { Items = [] } = await DynamoDBDocumentClient.from(embedded.client).send(new ScanCommand({ TableName: store.tableName }));
+    expect(Items.filter((i) => i['type'] === 'sa').map((i) => (i['batches'] as string[]).length)).toEqual([1, 1]);
   }, 30_000);
 });
 
