@@ -1,8 +1,8 @@
 /**
- * `npm run bench:trail-fold [-- --preset fleet] [-- --days N]`: one run of the deployed trail fold
+ * `npm run bench:trail-fold [-- --preset fleet] [-- --days N] [-- --warm D]`: one run of the deployed trail fold
  * (functions/adapters/trail-fold.ts) over the benchmark fleet's last N+1 days of log objects, as
  * the function runs it: a store with the writer lease (not staged), objects listed by day folder
- * and read in delivery order. What it answers: does a run (or a backlog after an outage) fit the
+ * and read in delivery order (with `--warm D`, after an unmeasured run over the D days before). What it answers: does a run (or a backlog after an outage) fit the
  * function's 15 minutes and 1,024 MB, and how many write requests it sends.
  *
  * S3 is answered at the client by a middleware from the fleet's files on disk (no network, no
@@ -62,14 +62,38 @@ async function main(): Promise<void> {
       },
       { step: 'finalizeRequest', name: 'count-writes' },
     );
+    // The write capacity DynamoDB would bill (a unit per KB of the larger of the old and new item,
+    // as dynalite computes it when asked: ReturnConsumedCapacity).
+    let writeUnits = 0;
+    dynamo.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (!WRITES.has(String(context.commandName))) return next(args);
+        (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = 'TOTAL';
+        const result = await next(args);
+        const consumed = (result.output as { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] }).ConsumedCapacity;
+        for (const c of Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) writeUnits += c.CapacityUnits ?? 0;
+        return result;
+      },
+      { step: 'initialize', name: 'write-units' },
+    );
     const store = new DynamoEvidenceStore({ client: dynamo, tableName: DEFAULT_TABLE_NAME, writerLease: true, leaseWaitMs: 180_000 });
     const keys = (await readdir(fleet.logDir, { recursive: true })).filter((f) => f.endsWith('.json.gz')).map((f) => f.split(path.sep).join('/'));
     const s3 = fakeS3(fleet.logDir, keys);
     const regions = [...new Set(keys.map((k) => /\/CloudTrail\/([^/]+)\//.exec(k)?.[1]).filter((r): r is string => r !== undefined))];
     // The fleet's last minute: its last day is "today".
     const now = new Date(SCALE_PRESETS[preset].end.getTime() - 60_000);
+    const fold = (at: Date, days: number) =>
+      foldTrail({ client: s3, store, policy: defaultPolicy(), trail: { bucket: 'bench', prefix: 'AWSLogs/' }, accounts: [], regions, lookbackDays: days, deadline: Date.now() + 13 * 60_000, now: () => at });
+    // --warm: the days before, read first and not measured, so the measured run finds the fleet's
+    // roles, namespaces and service accounts known (a table in use), not created.
+    const warm = args.includes('--warm') ? Number(value('--warm') ?? '1') : 0;
+    if (warm > 0) {
+      await fold(new Date(now.getTime() - (lookbackDays + 1) * 86_400_000), warm - 1);
+      writes.clear();
+      writeUnits = 0;
+    }
     const started = performance.now();
-    const summary = await foldTrail({ client: s3, store, policy: defaultPolicy(), trail: { bucket: 'bench', prefix: 'AWSLogs/' }, accounts: [], regions, lookbackDays, deadline: Date.now() + 13 * 60_000, now: () => now });
+    const summary = await fold(now, lookbackDays);
     const seconds = (performance.now() - started) / 1000;
     const total = [...writes.values()].reduce((a, b) => a + b, 0);
     console.log(
@@ -77,12 +101,15 @@ async function main(): Promise<void> {
         {
           preset,
           days: lookbackDays + 1,
+          warmDays: warm,
           seconds: Number(seconds.toFixed(1)),
           objects: summary.s3.read,
           records: summary.records,
           inScope: summary.inScope,
           writeRequests: total,
           writeRequestsPer1000: Number(((total * 1000) / Math.max(1, summary.inScope)).toFixed(1)),
+          writeUnits,
+          writeUnitsPerEvent: Number((writeUnits / Math.max(1, summary.inScope)).toFixed(2)),
           byCommand: Object.fromEntries(writes),
           peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
           stopped: summary.s3.stopped,
