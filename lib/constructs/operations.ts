@@ -107,7 +107,7 @@ export class Operations extends Construct {
         0,
       );
       above(
-        'TrailFoldDurationP99',
+        'TrailFoldNearTimeout',
         `cutover-watch: trail fold runs near their ${fold.timeout.toSeconds()} s timeout; they stop taking objects before it, but a trail that keeps them there is falling behind`,
         fold.function.metricDuration({ period: Duration.hours(1), statistic: 'Maximum' }),
         fold.timeout.toMilliseconds() * 0.8,
