@@ -199,6 +199,10 @@ export class Operations extends Construct {
         width: 12,
       }),
     );
+    // With both paths, the fold's heartbeat gets a row of its own (without the live path it took the queue's place).
+    if (ingest && fold) {
+      this.dashboard.addWidgets(new GraphWidget({ title: 'Trail log objects read by region', left: [search('region,service', TRAIL_OBJECTS_BY_REGION, Duration.hours(1))], width: 24 }));
+    }
     this.dashboard.addWidgets(
       new GraphWidget({ title: 'Lambda invocations', left: perFunction((fn) => fn.metricInvocations({ period: Duration.minutes(5) })), width: 8 }),
       new GraphWidget({ title: 'Lambda errors', left: perFunction((fn) => fn.metricErrors({ period: Duration.minutes(5) })), width: 8 }),

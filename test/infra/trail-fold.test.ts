@@ -72,8 +72,11 @@ describe('the trail fold', () => {
     t.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(30 minutes)' });
     const env = t.findResources('AWS::Lambda::Function')[logicalId(home.trailFold!.fold.function)]!['Properties']['Environment']['Variables'];
     expect(env['TRAIL_ACCOUNTS']).toBe('999988887777');
-    // the live heartbeat stays the region's alarm
+    // the live heartbeat stays the region's alarm, and the dashboard shows both paths
     expect(resources(t, 'AWS::CloudWatch::Alarm').some(([, a]) => a.Properties['MetricName'] === 'IdentityEventsByRegion')).toBe(true);
+    const dashboard = JSON.stringify(resources(t, 'AWS::CloudWatch::Dashboard')[0]![1].Properties['DashboardBody']);
+    expect(dashboard).toContain('Ingest queue');
+    expect(dashboard).toContain('Trail log objects read by region');
   });
 
   it('reads the trail the stack creates when no bucket is named, and passes the node role ARNs', () => {
