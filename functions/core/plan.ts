@@ -1,3 +1,4 @@
+import { groupedBy } from './collections';
 import { ArrayAsWritten, shellCommand, shellQuote } from './display';
 import { roleName } from './keys';
 import type { Owner } from './policy';
@@ -561,17 +562,6 @@ function planServiceAccount(row: Straggler, findings: readonly PreflightFinding[
   return sa;
 }
 
-/** `items` by `key`, each group in the order of `items`. */
-function groupedBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const group = groups.get(k);
-    if (group === undefined) groups.set(k, [item]);
-    else group.push(item);
-  }
-  return groups;
-}
 
 /** A report row's steps under `options`: with the default options, its plan in the report (`stragglerPlan`). */
 export function stepsOfRow(s: Straggler, findings: readonly PreflightFinding[], options: PlanOptions): PlanStep[] {

@@ -1,3 +1,4 @@
+import { groupedBy } from './collections';
 import type { CoverageSummary } from './coverage';
 import { ArrayAsWritten, shellCommand } from './display';
 import { compileGlobs, type GlobMatcher } from './glob';
@@ -723,14 +724,7 @@ const zeros = (length: number): number[] => new Array<number>(length).fill(0);
  * (20,000 rows × 10,000 associations).
  */
 function associationsByServiceAccount(inventory: Inventory): Map<string, InventoryAssociation[]> {
-  const out = new Map<string, InventoryAssociation[]>();
-  for (const a of inventory.associations) {
-    const k = `${a.namespace}\u0000${a.serviceAccount}`;
-    const list = out.get(k);
-    if (list === undefined) out.set(k, [a]);
-    else list.push(a);
-  }
-  return out;
+  return groupedBy(inventory.associations, (a) => `${a.namespace}\u0000${a.serviceAccount}`);
 }
 
 /** The first association of the inventory for the row's cluster, namespace and service account. */
