@@ -112,25 +112,56 @@ export function regionOfKey(key: string): string | null {
   return /\/CloudTrail\/([a-z0-9-]+)\/\d{4}\/\d{2}\/\d{2}\//.exec(key)?.[1] ?? null;
 }
 
-/**
- * The account folders under the trail's prefix (ListObjectsV2 with `Delimiter=/`: one common
- * prefix per folder, https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html).
- */
+/** The account folders under the trail's prefix. */
 async function accountFolders(client: S3Client, trail: TrailLocation): Promise<string[]> {
-  const accounts: string[] = [];
+  return (await subfolders(client, trail.bucket, trail.prefix)).filter((f) => /^\d{12}$/.test(f));
+}
+
+/**
+ * The folder names one level under `prefix` (ListObjectsV2 with `Delimiter=/`: one common prefix
+ * per folder, https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html).
+ */
+async function subfolders(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const folders: string[] = [];
   let token: string | undefined;
   do {
     let page;
     try {
-      page = await client.send(new ListObjectsV2Command({ Bucket: trail.bucket, Prefix: trail.prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) }));
+      page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) }));
     } catch (error) {
-      throw new AwsFatalError(fatalReason(error, 's3', 'the function\'s region') ?? `cannot list the account folders under s3://${trail.bucket}/${trail.prefix}: ${String(error)}`, { cause: error });
+      throw new AwsFatalError(fatalReason(error, 's3', 'the configured region') ?? `cannot list the folders under s3://${bucket}/${prefix}: ${String(error)}`, { cause: error });
     }
-    for (const common of page.CommonPrefixes ?? []) {
-      const folder = common.Prefix?.slice(trail.prefix.length, -1) ?? '';
-      if (/^\d{12}$/.test(folder)) accounts.push(folder);
-    }
+    for (const common of page.CommonPrefixes ?? []) folders.push(common.Prefix?.slice(prefix.length, -1) ?? '');
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  return accounts;
+  return folders;
+}
+
+/**
+ * Where in CloudTrail's layout an S3 prefix stands: at the trail's root (`…AWSLogs/` or
+ * `…AWSLogs/o-…/`), at an account, at its `CloudTrail/` folder, or at a region. Null elsewhere
+ * (a day folder, a prefix cut inside a name).
+ */
+export function trailPlace(prefix: string): { root: string; account: string | null; region: string | null } | null {
+  const match = /^((?:[^/]+\/)*?AWSLogs\/(?:o-[a-z0-9]{10,32}\/)?)(?:(\d{12})\/(?:CloudTrail\/(?:([a-z0-9-]+)\/)?)?)?$/.exec(prefix);
+  return match ? { root: match[1]!, account: match[2] ?? null, region: match[3] ?? null } : null;
+}
+
+/**
+ * The day folders from `since` (a UTC day) through `now`'s under an S3 location in CloudTrail's
+ * layout, the accounts and regions it leaves open found by listing (`analyze s3://… --since`):
+ * every object of those days, without listing the years before them. Null when the location is
+ * not at a trail's root, an account, its `CloudTrail/` folder or a region.
+ */
+export async function dayFoldersSince(client: S3Client, bucket: string, prefix: string, since: Date, now: Date): Promise<string[] | null> {
+  const place = trailPlace(prefix);
+  if (place === null) return null;
+  const accounts = place.account !== null ? [place.account] : await accountFolders(client, { bucket, prefix: place.root });
+  const days = Math.max(0, Math.floor(now.getTime() / DAY) - Math.floor(since.getTime() / DAY));
+  const folders: string[] = [];
+  for (const account of accounts) {
+    const regions = place.region !== null ? [place.region] : (await subfolders(client, bucket, `${place.root}${account}/CloudTrail/`)).filter((r) => /^[a-z0-9-]+$/.test(r));
+    folders.push(...trailDayFolders({ bucket, prefix: place.root }, [account], regions, now, days));
+  }
+  return folders;
 }

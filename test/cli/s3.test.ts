@@ -99,3 +99,40 @@ describe('cutover-watch analyze s3:// (real S3 client, loopback S3)', () => {
     expect(run.stderr).toBe('cutover-watch: no bucket named no-such-trail (NoSuchBucket: The specified bucket does not exist)\n');
   });
 });
+
+describe('cutover-watch analyze s3:// --since (only the days asked for)', () => {
+  it("lists the accounts' and regions' day folders from that day, and reads what they hold", { timeout: 60_000 }, async () => {
+    // GIVEN the trail's root, every object of the last six hours on the demo's last day or the one before
+    const days = [...new Set([...objects.keys()].filter((k) => !k.includes('Digest')).map((k) => /\/(\d{4}\/\d{2}\/\d{2})\//.exec(k)![1]!))].sort();
+    const lastDay = days.at(-1)!;
+    // and an object of an older day in the same region folder, which the run must not list
+    const any = [...objects.keys()].find((k) => k.includes(`/${lastDay}/`))!;
+    const older = any.replace(`/${lastDay}/`, '/2026/10/01/').replace(/_(\d{8})T/, '_20261001T');
+    objects.set(older, objects.get(any)!);
+    requests.length = 0;
+
+    // WHEN only the last day is asked for
+    const run = await inProcess(['analyze', 's3://trail/AWSLogs/', '--since', lastDay.replaceAll('/', '-'), '--store', 'since-store', '--json', '--no-alerts'], credentials());
+
+    // THEN it read exactly that day's log objects, found through the account and region folders
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const read = (JSON.parse(run.stdout) as { s3: { read: number } }).s3.read;
+    expect(read).toBe([...objects.keys()].filter((k) => !k.includes('Digest') && k.includes(`/${lastDay}/`)).length);
+    expect(requests.some((r) => r.endsWith(' list'))).toBe(true);
+    expect(requests.filter((r) => !r.endsWith(' list')).every((r) => r.includes(`/${lastDay}/`))).toBe(true);
+    objects.delete(older);
+  });
+
+  it('says which paths it can take, and when the days hold nothing', async () => {
+    const dayFolder = await inProcess(['analyze', 's3://trail/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/', '--since', '2026-11-01', '--store', 'since-bad'], credentials());
+    expect(dayFolder.code).toBe(2);
+    expect(dayFolder.stderr).toContain("--since reads CloudTrail's day folders: give an s3:// path at a trail's AWSLogs/ (or AWSLogs/o-…/) folder, an account's or a region's");
+    const empty = await inProcess(['analyze', 's3://trail/AWSLogs/', '--since', '2030-01-01', '--store', 'since-empty'], credentials());
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain('no CloudTrail log objects under s3://trail/AWSLogs/ since 2030-01-01');
+    const local = await inProcess(['analyze', 'logs/', '--since', '14d', '--store', 'since-local'], credentials());
+    expect(local.code).toBe(2);
+    expect(local.stderr).toContain('--since is for s3:// paths');
+  });
+});

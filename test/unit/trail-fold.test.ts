@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
-import { foldTrail, TrailFoldError } from '../../functions/adapters/trail-fold';
+import { foldTrail, TrailFoldError, trailPlace } from '../../functions/adapters/trail-fold';
 import { LoopbackS3 } from '../support/loopback-s3';
 
 // The trail fold's listing through the real S3 client (its XML, paging with a continuation token,
@@ -52,5 +52,18 @@ describe('the trail fold finding its folders', () => {
 
   it('fails naming the prefix when no account folder is under it', async () => {
     await expect(fold('AWSLogs/', '2026-12-04T10:00:00Z')).rejects.toThrow(/no account folder \(12 digits\) under s3:\/\/org-trail\/AWSLogs\/: check the prefix/);
+  });
+});
+
+describe('trailPlace', () => {
+  it("tells where a prefix stands in CloudTrail's layout, and null elsewhere", () => {
+    expect(trailPlace('AWSLogs/')).toEqual({ root: 'AWSLogs/', account: null, region: null });
+    expect(trailPlace('team-a/AWSLogs/o-a1b2c3d4e5/')).toEqual({ root: 'team-a/AWSLogs/o-a1b2c3d4e5/', account: null, region: null });
+    expect(trailPlace('AWSLogs/111122223333/')).toEqual({ root: 'AWSLogs/', account: '111122223333', region: null });
+    expect(trailPlace('AWSLogs/111122223333/CloudTrail/')).toEqual({ root: 'AWSLogs/', account: '111122223333', region: null });
+    expect(trailPlace('AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/eu-west-1/')).toEqual({ root: 'AWSLogs/o-a1b2c3d4e5/', account: '111122223333', region: 'eu-west-1' });
+    for (const elsewhere of ['', 'AWSLogs', 'AWSLogs/1111', 'AWSLogs/111122223333/CloudTrail/eu-west-1/2026/', 'AWSLogs/111122223333/CloudTrail-Digest/', 'logs/']) {
+      expect(trailPlace(elsewhere), elsewhere).toBeNull();
+    }
   });
 });

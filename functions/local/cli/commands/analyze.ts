@@ -9,12 +9,13 @@ import { SEVERITIES, type Alert } from '../../../core/alert';
 import { alertLine } from '../../../core/alert-format';
 import { analyzePaths, type AnalyzeSummary, type Rejection } from '../../../adapters/ingest-pipeline';
 import { AwsFatalError } from '../../../adapters/eks-inventory';
+import { dayFoldersSince } from '../../../adapters/trail-fold';
 import { analyzeSources, isS3Url, listS3Logs, parseS3Url, s3Client, S3UrlError, type S3Listing, type S3Summary } from '../../../adapters/s3-logs';
 import { RejectsFile } from '../../rejects-file';
 import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
 import { command, UsageError, type Io } from '../io';
 import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
-import { collectNodeRole, positiveInteger } from '../options';
+import { collectNodeRole, positiveInteger, timeArg } from '../options';
 import { displaySafe, plural } from '../render';
 import { REGION_MEANING, withReadRegion, withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
@@ -26,6 +27,7 @@ interface AnalyzeFlags extends StoreOptions, AlertFlags, OutputFlags {
   batchSize?: number;
   strict?: boolean;
   reread?: boolean;
+  since?: Date;
 }
 
 export interface AnalyzeDeps {
@@ -52,7 +54,12 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
       .option('--node-role <glob>', 'node role name or ARN glob (repeatable); replaces the default list', collectNodeRole)
       .option('--batch-size <n>', 'events per store batch', positiveInteger, 20_000)
       .option('--strict', 'exit 1 when any record or file was rejected')
-      .option('--reread', 'read files (same content) and S3 objects (same ETag) an earlier run read again'),
+      .option('--reread', 'read files (same content) and S3 objects (same ETag) an earlier run read again')
+      .option(
+        '--since <time>',
+        "s3:// paths only: read the day folders from this UTC day through today, finding the accounts and regions under the path (a trail's AWSLogs/ or AWSLogs/o-…/ folder, an account's, or a region's): ISO 8601 or a span before now such as 14d",
+        timeArg(io.now),
+      ),
   )), ['table', 'json', 'yaml'], '{schemaVersion, files, records, inScope, …, storeRequests, s3, store, alerts, deliveryFailures}'), "region of the S3 client for s3:// paths (default: AWS_REGION, else the profile's; S3 redirects to the bucket's region)")
     .addHelpText(
       'after',
@@ -60,6 +67,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         '  aws s3 sync s3://my-trail-bucket/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/ logs/\n' +
         '  cutover-watch analyze logs/\n' +
         '  cutover-watch analyze s3://my-trail-bucket/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/\n' +
+        '  cutover-watch analyze s3://my-trail-bucket/AWSLogs/o-a1b2c3d4e5/ --since 14d   # every account and region, the last 14 days\n' +
         '  cutover-watch analyze --table cutover-watch-evidence --table-region us-east-1 logs/   # into a deployed table\n' +
         '\nAlerts: the detections run as the logs are read (thresholds from --policy); new alerts are printed, appended to <store>/alerts.jsonl, published to --sns-topic, ' +
         `and posted to Slack when ${SLACK_WEBHOOK_ENV} is set. Replaying logs raises no alert twice.\n` +
@@ -74,7 +82,8 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
       if (s3Region !== undefined && !paths.some(isS3Url)) throw new UsageError(`${REGION_MEANING} (analyze reads s3:// paths in --region; these are local)`);
       const { policy } = await loadPolicy(flags, io);
       // S3 is listed before the store is opened: no credentials, no bucket or no permission stops here.
-      const s3 = paths.some(isS3Url) ? await listS3Paths(paths.filter(isS3Url), deps, s3Region) : null;
+      if (flags.since !== undefined && !paths.some(isS3Url)) throw new UsageError('--since is for s3:// paths (local files and folders are read whole)');
+      const s3 = paths.some(isS3Url) ? await listS3Paths(paths.filter(isS3Url), deps, s3Region, flags.since === undefined ? undefined : { since: flags.since, now: io.now() }) : null;
       const localPaths = paths.filter((p) => !isS3Url(p));
       await withStore(storeFlags, io, async ({ store, localDir, where, client }) => {
         const requests = countStoreRequests(client);
@@ -152,7 +161,12 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
 }
 
 /** Every S3 location's listing, or a UsageError (exit 2) with one line: credentials, bucket, permission. */
-async function listS3Paths(urls: string[], deps: AnalyzeDeps, region?: string): Promise<{ client: S3Client; region: string; listings: S3Listing[] }> {
+async function listS3Paths(
+  urls: string[],
+  deps: AnalyzeDeps,
+  region?: string,
+  days?: { since: Date; now: Date },
+): Promise<{ client: S3Client; region: string; listings: S3Listing[] }> {
   let locations;
   try {
     locations = urls.map(parseS3Url);
@@ -163,7 +177,24 @@ async function listS3Paths(urls: string[], deps: AnalyzeDeps, region?: string): 
   const { client, region: clientRegion } = await (deps.s3Client ?? (() => s3Client(region === undefined ? process.env : { ...process.env, AWS_REGION: region })))();
   try {
     const listings: S3Listing[] = [];
-    for (const location of locations) listings.push(await listS3Logs(client, location, { region: clientRegion, sleep: deps.sleep }));
+    for (const location of locations) {
+      if (days === undefined) {
+        listings.push(await listS3Logs(client, location, { region: clientRegion, sleep: deps.sleep }));
+        continue;
+      }
+      // Only the days asked for: an organization trail's folder holds years of objects.
+      const folders = await dayFoldersSince(client, location.bucket, location.prefix, days.since, days.now);
+      if (folders === null) {
+        throw new UsageError(`--since reads CloudTrail's day folders: give an s3:// path at a trail's AWSLogs/ (or AWSLogs/o-…/) folder, an account's or a region's; ${location.url} is none of them`);
+      }
+      const found: S3Listing[] = [];
+      for (const prefix of folders) {
+        const listing = await listS3Logs(client, { bucket: location.bucket, prefix, url: `s3://${location.bucket}/${prefix}` }, { region: clientRegion, sleep: deps.sleep });
+        if (listing.objects.length > 0) found.push(listing);
+      }
+      if (found.length === 0) throw new UsageError(`no CloudTrail log objects under ${location.url} since ${days.since.toISOString().slice(0, 10)} (${plural(folders.length, 'day folder')} listed)`);
+      listings.push(...found);
+    }
     return { client, region: clientRegion, listings };
   } catch (e) {
     client.destroy();
