@@ -123,26 +123,10 @@ export interface ListOptions {
  * a part of the logs as if it were all of them.
  */
 export async function listS3Logs(client: S3Client, location: S3Location, options: ListOptions = {}): Promise<S3Listing> {
-  const sleep = options.sleep ?? defaultSleep;
-  const retries = options.retries ?? 5;
   const objects: S3LogObject[] = [];
   let ignored = 0;
   let pages = 0;
-  let token: string | undefined;
-  do {
-    let page: ListObjectsV2CommandOutput | undefined;
-    for (let attempt = 0; page === undefined; attempt += 1) {
-      try {
-        page = await client.send(
-          new ListObjectsV2Command({ Bucket: location.bucket, ...(location.prefix ? { Prefix: location.prefix } : {}), ...(token ? { ContinuationToken: token } : {}) }),
-        );
-      } catch (error) {
-        const fatal = fatalReason(error, 's3', options.region ?? 'the configured region');
-        if (fatal) throw new AwsFatalError(fatal, { cause: error });
-        if (!isTransient(error) || attempt >= retries) throw new AwsFatalError(listFailure(error, location), { cause: error });
-        await sleep(backoffMs(attempt));
-      }
-    }
+  for await (const page of listPages(client, location, options)) {
     pages += 1;
     for (const entry of page.Contents ?? []) {
       const key = entry.Key;
@@ -153,9 +137,49 @@ export async function listS3Logs(client: S3Client, location: S3Location, options
       }
       objects.push({ bucket: location.bucket, key, etag: entry.ETag ?? '', size: entry.Size ?? 0, url: `s3://${location.bucket}/${key}` });
     }
+  }
+  return { location, objects, ignored, pages };
+}
+
+/**
+ * The names of the folders one level under the location (`Delimiter=/`: a common prefix per
+ * folder), listed and retried as `listS3Logs` lists: CloudTrail's account and region folders.
+ */
+export async function listS3Folders(client: S3Client, location: S3Location, options: ListOptions = {}): Promise<string[]> {
+  const folders: string[] = [];
+  for await (const page of listPages(client, location, options, '/')) {
+    for (const common of page.CommonPrefixes ?? []) if (common.Prefix !== undefined) folders.push(common.Prefix.slice(location.prefix.length, -1));
+  }
+  return folders;
+}
+
+/** Every ListObjectsV2 page under the location, each retried (throttling, 5xx) before it stops the listing. */
+async function* listPages(client: S3Client, location: S3Location, options: ListOptions, delimiter?: string): AsyncGenerator<ListObjectsV2CommandOutput> {
+  const sleep = options.sleep ?? defaultSleep;
+  const retries = options.retries ?? 5;
+  let token: string | undefined;
+  do {
+    let page: ListObjectsV2CommandOutput | undefined;
+    for (let attempt = 0; page === undefined; attempt += 1) {
+      try {
+        page = await client.send(
+          new ListObjectsV2Command({
+            Bucket: location.bucket,
+            ...(location.prefix ? { Prefix: location.prefix } : {}),
+            ...(delimiter ? { Delimiter: delimiter } : {}),
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+        );
+      } catch (error) {
+        const fatal = fatalReason(error, 's3', options.region ?? 'the configured region');
+        if (fatal) throw new AwsFatalError(fatal, { cause: error });
+        if (!isTransient(error) || attempt >= retries) throw new AwsFatalError(listFailure(error, location), { cause: error });
+        await sleep(backoffMs(attempt));
+      }
+    }
+    yield page;
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  return { location, objects, ignored, pages };
 }
 
 function listFailure(error: unknown, location: S3Location): string {

@@ -17,9 +17,8 @@
  * read by the next run. Day folders without objects yet (today's first minutes, a region the trail
  * does not log) are no error: they are left out of the run.
  */
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { analyzeSources, listS3Logs, type AnalyzeSourcesOptions, type S3Listing, type SourcesSummary } from './s3-logs';
-import { AwsFatalError, fatalReason } from './eks-inventory';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { analyzeSources, listS3Folders, listS3Logs, type AnalyzeSourcesOptions, type ListOptions, type S3Listing, type S3Location, type SourcesSummary } from './s3-logs';
 import { mapLimit } from './map-limit';
 
 export interface TrailLocation {
@@ -64,11 +63,7 @@ export async function foldTrail(options: TrailFoldOptions): Promise<TrailFoldSum
   const accounts = options.accounts.length > 0 ? [...options.accounts] : await accountFolders(options.client, options.trail);
   if (accounts.length === 0) throw new TrailFoldError(`no account folder (12 digits) under ${where}: check the prefix (AWSLogs/, or AWSLogs/o-…/ for an organization trail)`);
   const folders = trailDayFolders(options.trail, accounts, options.regions, now, options.lookbackDays);
-  // An organization's accounts × regions × days are many small listings: a few at a time.
-  const listed = await mapLimit(folders, LISTINGS_IN_FLIGHT, (folder) =>
-    listS3Logs(options.client, { bucket: options.trail.bucket, prefix: folder, url: `s3://${options.trail.bucket}/${folder}` }),
-  );
-  const listings: S3Listing[] = listed.filter((listing) => listing.objects.length > 0);
+  const listings = await listDayFolders(options.client, options.trail.bucket, folders);
   // A trail writes a region's objects every few minutes: none at all in these days means the
   // prefix, the accounts or the regions name nothing it writes, or it stopped. Succeeding quietly
   // would read nothing for ever.
@@ -113,29 +108,20 @@ export function regionOfKey(key: string): string | null {
 }
 
 /** The account folders under the trail's prefix. */
-async function accountFolders(client: S3Client, trail: TrailLocation): Promise<string[]> {
-  return (await subfolders(client, trail.bucket, trail.prefix)).filter((f) => /^\d{12}$/.test(f));
+async function accountFolders(client: S3Client, trail: TrailLocation, options?: ListOptions): Promise<string[]> {
+  return (await listS3Folders(client, s3Location(trail.bucket, trail.prefix), options)).filter((f) => /^\d{12}$/.test(f));
 }
 
 /**
- * The folder names one level under `prefix` (ListObjectsV2 with `Delimiter=/`: one common prefix
- * per folder, https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html).
+ * The listings of the day folders that hold log objects, a few listings at a time: an
+ * organization's accounts × regions × days are many small ones.
  */
-async function subfolders(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const folders: string[] = [];
-  let token: string | undefined;
-  do {
-    let page;
-    try {
-      page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) }));
-    } catch (error) {
-      throw new AwsFatalError(fatalReason(error, 's3', 'the configured region') ?? `cannot list the folders under s3://${bucket}/${prefix}: ${String(error)}`, { cause: error });
-    }
-    for (const common of page.CommonPrefixes ?? []) folders.push(common.Prefix?.slice(prefix.length, -1) ?? '');
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return folders;
+export async function listDayFolders(client: S3Client, bucket: string, folders: readonly string[], options?: ListOptions): Promise<S3Listing[]> {
+  const listed = await mapLimit(folders, LISTINGS_IN_FLIGHT, (folder) => listS3Logs(client, s3Location(bucket, folder), options));
+  return listed.filter((listing) => listing.objects.length > 0);
 }
+
+const s3Location = (bucket: string, prefix: string): S3Location => ({ bucket, prefix, url: `s3://${bucket}/${prefix}` });
 
 /**
  * Where in CloudTrail's layout an S3 prefix stands: at the trail's root (`…AWSLogs/` or
@@ -153,14 +139,14 @@ export function trailPlace(prefix: string): { root: string; account: string | nu
  * every object of those days, without listing the years before them. Null when the location is
  * not at a trail's root, an account, its `CloudTrail/` folder or a region.
  */
-export async function dayFoldersSince(client: S3Client, bucket: string, prefix: string, since: Date, now: Date): Promise<string[] | null> {
+export async function dayFoldersSince(client: S3Client, bucket: string, prefix: string, since: Date, now: Date, options?: ListOptions): Promise<string[] | null> {
   const place = trailPlace(prefix);
   if (place === null) return null;
-  const accounts = place.account !== null ? [place.account] : await accountFolders(client, { bucket, prefix: place.root });
+  const accounts = place.account !== null ? [place.account] : await accountFolders(client, { bucket, prefix: place.root }, options);
   const days = Math.max(0, Math.floor(now.getTime() / DAY) - Math.floor(since.getTime() / DAY));
   const folders: string[] = [];
   for (const account of accounts) {
-    const regions = place.region !== null ? [place.region] : (await subfolders(client, bucket, `${place.root}${account}/CloudTrail/`)).filter((r) => /^[a-z0-9-]+$/.test(r));
+    const regions = place.region !== null ? [place.region] : (await listS3Folders(client, s3Location(bucket, `${place.root}${account}/CloudTrail/`), options)).filter((r) => /^[a-z0-9-]+$/.test(r));
     folders.push(...trailDayFolders({ bucket, prefix: place.root }, [account], regions, now, days));
   }
   return folders;

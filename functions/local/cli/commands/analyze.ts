@@ -9,7 +9,7 @@ import { SEVERITIES, type Alert } from '../../../core/alert';
 import { alertLine } from '../../../core/alert-format';
 import { analyzePaths, type AnalyzeSummary, type Rejection } from '../../../adapters/ingest-pipeline';
 import { AwsFatalError } from '../../../adapters/eks-inventory';
-import { dayFoldersSince } from '../../../adapters/trail-fold';
+import { dayFoldersSince, listDayFolders } from '../../../adapters/trail-fold';
 import { analyzeSources, isS3Url, listS3Logs, parseS3Url, s3Client, S3UrlError, type S3Listing, type S3Summary } from '../../../adapters/s3-logs';
 import { RejectsFile } from '../../rejects-file';
 import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
@@ -177,21 +177,18 @@ async function listS3Paths(
   const { client, region: clientRegion } = await (deps.s3Client ?? (() => s3Client(region === undefined ? process.env : { ...process.env, AWS_REGION: region })))();
   try {
     const listings: S3Listing[] = [];
+    const listOptions = { region: clientRegion, sleep: deps.sleep };
     for (const location of locations) {
       if (days === undefined) {
-        listings.push(await listS3Logs(client, location, { region: clientRegion, sleep: deps.sleep }));
+        listings.push(await listS3Logs(client, location, listOptions));
         continue;
       }
       // Only the days asked for: an organization trail's folder holds years of objects.
-      const folders = await dayFoldersSince(client, location.bucket, location.prefix, days.since, days.now);
+      const folders = await dayFoldersSince(client, location.bucket, location.prefix, days.since, days.now, listOptions);
       if (folders === null) {
         throw new UsageError(`--since reads CloudTrail's day folders: give an s3:// path at a trail's AWSLogs/ (or AWSLogs/o-…/) folder, an account's or a region's; ${location.url} is none of them`);
       }
-      const found: S3Listing[] = [];
-      for (const prefix of folders) {
-        const listing = await listS3Logs(client, { bucket: location.bucket, prefix, url: `s3://${location.bucket}/${prefix}` }, { region: clientRegion, sleep: deps.sleep });
-        if (listing.objects.length > 0) found.push(listing);
-      }
+      const found = await listDayFolders(client, location.bucket, folders, listOptions);
       if (found.length === 0) throw new UsageError(`no CloudTrail log objects under ${location.url} since ${days.since.toISOString().slice(0, 10)} (${plural(folders.length, 'day folder')} listed)`);
       listings.push(...found);
     }
