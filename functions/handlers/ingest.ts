@@ -4,7 +4,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
 import { assumesByCluster, countEvents, eventsByRegion, processSqsBatch } from '../adapters/sqs-ingest';
 import { IDENTITY_EVENTS_BY_REGION } from '../core/coverage';
-import { cached, listEnv, logger, metrics, policyFromEnv, requiredEnv } from './runtime';
+import { cached, countPerValue, listEnv, logger, metrics, policyFromEnv, requiredEnv } from './runtime';
 
 // Built once per container: clients, the store, the policy.
 // Several writers (concurrent invocations, a CLI on --table): each batch under the table's writer lease.
@@ -40,11 +40,7 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
     single.addMetric(metric!, MetricUnit.Count, count);
   }
   // The heartbeat the no-events alarms watch, per region the events were recorded in.
-  for (const [region, count] of eventsByRegion(result.events)) {
-    const single = metrics.singleMetric();
-    single.addDimension('region', region);
-    single.addMetric(IDENTITY_EVENTS_BY_REGION, MetricUnit.Count, count);
-  }
+  countPerValue(IDENTITY_EVENTS_BY_REGION, 'region', eventsByRegion(result.events));
   metrics.addMetric('RejectedRecords', MetricUnit.Count, result.parked.length);
   metrics.addMetric('Replayed', MetricUnit.Count, result.replayed);
   metrics.publishStoredMetrics();

@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { defaultPolicy, parsePolicy, type Policy } from '../core/policy';
 
 /**
@@ -8,6 +8,15 @@ import { defaultPolicy, parsePolicy, type Policy } from '../core/policy';
  */
 export const logger = new Logger();
 export const metrics = new Metrics({ namespace: process.env['POWERTOOLS_METRICS_NAMESPACE'] ?? 'CutoverWatch' });
+
+/** A count metric per value of one dimension, each its own EMF record (its own dimensions), emitted now. */
+export function countPerValue(name: string, dimension: string, counts: Iterable<readonly [string, number]>): void {
+  for (const [value, count] of counts) {
+    const single = metrics.singleMetric();
+    single.addDimension(dimension, value);
+    single.addMetric(name, MetricUnit.Count, count);
+  }
+}
 
 export function requiredEnv(name: string): string {
   const value = process.env[name];

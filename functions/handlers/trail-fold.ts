@@ -5,7 +5,7 @@ import type { Context } from 'aws-lambda';
 import { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
 import { foldTrail, OUT_OF_TIME } from '../adapters/trail-fold';
 import { TRAIL_EVENTS_BY_KIND, TRAIL_OBJECTS_BY_REGION } from '../core/coverage';
-import { listEnv, logger, metrics, policyFromEnv, requiredEnv } from './runtime';
+import { countPerValue, listEnv, logger, metrics, policyFromEnv, requiredEnv } from './runtime';
 
 // Built once per container. Other writers (the live ingest, a CLI on --table): each batch under the
 // table's writer lease, waited for as the CLI waits (an ingest batch holds it for seconds; the
@@ -45,23 +45,10 @@ export const handler = async (_event: unknown, context: Pick<Context, 'getRemain
     },
   });
 
-  for (const [region, count] of Object.entries(summary.objectsByRegion)) {
-    const single = metrics.singleMetric();
-    single.addDimension('region', region);
-    single.addMetric(TRAIL_OBJECTS_BY_REGION, MetricUnit.Count, count);
-  }
+  countPerValue(TRAIL_OBJECTS_BY_REGION, 'region', Object.entries(summary.objectsByRegion));
   // The live ingest's dashboard graphs, from what the run read: events by kind, alerts by detection.
-  for (const [kind, count] of Object.entries(summary.byKind)) {
-    if (count === 0) continue;
-    const single = metrics.singleMetric();
-    single.addDimension('kind', kind);
-    single.addMetric(TRAIL_EVENTS_BY_KIND, MetricUnit.Count, count);
-  }
-  for (const [detection, count] of Object.entries(summary.alertsByDetection)) {
-    const single = metrics.singleMetric();
-    single.addDimension('detection', detection);
-    single.addMetric('AlertsRaised', MetricUnit.Count, count);
-  }
+  countPerValue(TRAIL_EVENTS_BY_KIND, 'kind', Object.entries(summary.byKind).filter(([, count]) => count > 0));
+  countPerValue('AlertsRaised', 'detection', Object.entries(summary.alertsByDetection));
   metrics.addMetric('TrailObjectsRead', MetricUnit.Count, summary.s3.read);
   metrics.addMetric('TrailObjectsFailed', MetricUnit.Count, summary.s3.failed + summary.s3.unrecorded);
   metrics.addMetric('RejectedRecords', MetricUnit.Count, summary.rejected);
