@@ -82,7 +82,7 @@ export function* yamlDocumentPieces(doc: Record<string, unknown>, options: { man
       }
       let any = false;
       for (const element of elements) {
-        if (!any) yield yamlText({ [key]: [] }).replace(/ \[\]\n$/, '\n');
+        if (!any) yield yamlListHead(key);
         any = true;
         yield* yamlListItem(element, options.manyRows);
       }
@@ -110,12 +110,15 @@ function* yamlListItem(element: unknown, manyRows?: number): Generator<string> {
   let first = true;
   for (const [key, value] of Object.entries(element)) {
     if (value === undefined) continue;
-    const member = Array.isArray(value) && value.length > 0 ? yamlText({ [key]: [] }).replace(/ \[\]\n$/, '\n') : yamlText({ [key]: value });
+    const member = Array.isArray(value) && value.length > 0 ? yamlListHead(key) : yamlText({ [key]: value });
     yield member.replace(/^(?=.)/gm, (_m, offset: number) => (first && offset === 0 ? '  - ' : '    '));
     first = false;
     if (Array.isArray(value) && value.length > 0) for (const row of value) yield yamlText([row]).replace(/^(?=.)/gm, '      ');
   }
 }
+
+/** `key:` on a line of its own, as the whole document writes it before the items of a list that is not empty. */
+const yamlListHead = (key: string): string => yamlText({ [key]: [] }).replace(/ \[\]\n$/, '\n');
 
 function yamlText(value: unknown): string {
   const text = stringify(value, (_key, v: unknown) => {
