@@ -812,9 +812,10 @@ export class DynamoEvidenceStore implements EvidencePort {
       return result;
     }
     let done = 0;
+    const keep = this.tagsToKeep();
     await mapLimit(deltas, WRITE_CONCURRENCY, async (delta) => {
       try {
-        const wrote = await this.mergeOne(delta, current.get(itemKey(delta.item)));
+        const wrote = await this.mergeOne(delta, current.get(itemKey(delta.item)), keep);
         if (wrote) result.written += 1;
         else result.unchanged += 1;
       } catch (error) {
@@ -839,9 +840,9 @@ export class DynamoEvidenceStore implements EvidencePort {
    * before the write-out, its journal is rolled forward by the next run's `recover` (into that
    * run's stage, written out before its first batch); killed during it, the items already written
    * carry the staged batches' tags, so the roll-forward merges each of them once (a stage holds at
-   * most TAG_LIMIT / 2 journals, and an item keeps every staged one's tag: `tagsToKeep`). Meanwhile this writer reads its own
-   * writes: claims treat the staged ids as counted, and every read of an item (batch gets, queries:
-   * the detection state, snapshots) sees the staged version. Readers in other processes see the
+   * most TAG_LIMIT / 2 journals, and an item keeps every staged one's tag: `tagsToKeep`). Meanwhile
+   * this writer reads its own writes: claims treat the staged ids as counted, and every read of an
+   * item (batch gets, queries: the detection state, snapshots) sees the staged version. Readers in other processes see the
    * table as of the last write-out, as they would see a batch in flight.
    */
 
@@ -1014,10 +1015,10 @@ export class DynamoEvidenceStore implements EvidencePort {
     return (tag) => staged.has(tag);
   }
 
-  private async mergeOne(delta: EvidenceDelta, existing: EvidenceItem | undefined): Promise<boolean> {
+  private async mergeOne(delta: EvidenceDelta, existing: EvidenceItem | undefined, keep: (tag: string, batch: string) => boolean): Promise<boolean> {
     let stored = existing;
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt += 1) {
-      const next = merged(stored, delta, this.tagsToKeep());
+      const next = merged(stored, delta, keep);
       if (next === undefined) return false;
       const version = typeof stored?.['version'] === 'number' ? stored['version'] : 0;
       try {
@@ -1663,8 +1664,9 @@ function stageFull(stage: Stage): boolean {
 /** The attribute holding the batches recently merged into an item. */
 const TAGS = 'batches';
 /**
- * Writers without the lease keep tags this long after the batch that writes them (`tagsToKeep`): a journal is rolled forward by the
- * first batch that starts more than the lease after it, so well within this; at most TAG_LIMIT.
+ * Writers without the lease keep tags this long after the batch that writes them (`tagsToKeep`):
+ * a journal is rolled forward by the first batch that starts more than the lease after it, so well
+ * within this; at most TAG_LIMIT.
  */
 const TAG_HORIZON_MS = 3_600_000;
 const TAG_LIMIT = 64;

@@ -562,7 +562,6 @@ function planServiceAccount(row: Straggler, findings: readonly PreflightFinding[
   return sa;
 }
 
-
 /** A report row's steps under `options`: with the default options, its plan in the report (`stragglerPlan`). */
 export function stepsOfRow(s: Straggler, findings: readonly PreflightFinding[], options: PlanOptions): PlanStep[] {
   return serviceAccountSteps(subjectOf(s), findings.filter((f) => findingApplies(f, s)), options);
