@@ -4,6 +4,7 @@ import type { Node } from 'constructs';
 import { z } from 'zod';
 import { DEFAULT_NODE_ROLE_PATTERNS } from '../functions/core/node-roles';
 import { parsePolicy, type Policy } from '../functions/core/policy';
+import { S3_BUCKET_NAME_ONLY } from '../functions/core/s3-names';
 
 /**
  * The deployment's configuration, from the CDK context: either an object under `cutoverWatch`
@@ -91,7 +92,7 @@ export const ConfigSchema = z.strictObject({
   trailLogs: z
     .strictObject({
       /** The trail's bucket. @default with createTrail, the created trail's */
-      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: (i) => `expected an S3 bucket name, got ${JSON.stringify(i.input)}` }).optional(),
+      bucket: z.string().regex(S3_BUCKET_NAME_ONLY, { error: (i) => `expected an S3 bucket name, got ${JSON.stringify(i.input)}` }).optional(),
       /** Above the account folders. @default AWSLogs/ (an organization trail: AWSLogs/o-…/) */
       prefix: z
         .string()

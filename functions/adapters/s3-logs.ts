@@ -26,6 +26,7 @@ import { listInputFiles, readRecords, readRecordsFromStream, type ReadLimits } f
 import { AwsFatalError, backoffMs, defaultSleep, fatalReason, isThrottling, SDK_MAX_ATTEMPTS } from './eks-inventory';
 import { chronological, emptySummary, ingestUnits, type AnalyzeOptions, type AnalyzeSummary, type RecordUnit } from './ingest-pipeline';
 import type { InputItem, InputProblem } from '../core/envelopes';
+import { S3_BUCKET_NAME_ONLY } from '../core/s3-names';
 
 export interface S3Location {
   bucket: string;
@@ -55,7 +56,7 @@ export function parseS3Url(url: string): S3Location {
   if (!match) throw new S3UrlError(`${url} is not an S3 URL: write s3://BUCKET/PREFIX/`);
   const bucket = match[1] ?? '';
   const prefix = match[2] ?? '';
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes('..')) {
+  if (!S3_BUCKET_NAME_ONLY.test(bucket) || bucket.includes('..')) {
     throw new S3UrlError(`${url}: "${bucket}" is not an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens): write s3://BUCKET/PREFIX/`);
   }
   return { bucket, prefix, url: `s3://${bucket}/${prefix}` };

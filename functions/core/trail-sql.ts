@@ -1,4 +1,5 @@
 import { DEFAULT_NODE_ROLE_PATTERNS, EXPECTED_NODE_CALLS } from './node-roles';
+import { S3_URL } from './s3-names';
 import { CLOUDTRAIL_DETAIL_TYPE, matchesPattern, rulePatterns, type EventPattern, type NodeRoleRuleConfig, type RuleName } from './rule-patterns';
 
 /**
@@ -358,7 +359,7 @@ export interface AthenaTableSpec {
 
 /** `s3://BUCKET/PREFIX` of a trail: where `<account>/CloudTrail/<region>/YYYY/MM/DD/` folders start. */
 export function parseTrailLocation(text: string): { bucket: string; prefix: string; location: string } {
-  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(\/.*)?$/.exec(text.trim());
+  const m = S3_URL.exec(text.trim());
   if (!m) throw new TrailSqlError(`--trail-bucket ${JSON.stringify(text)} is not s3://BUCKET/PREFIX (e.g. s3://my-org-trail/AWSLogs/o-a1b2c3d4e5)`);
   const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
   // CloudTrail writes AWSLogs/[o-ORGID/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/ under the trail's prefix

@@ -27,6 +27,7 @@ import { openStore, withStore } from '../store-options';
 import { printAlerts, printCounts, reportDeliveryFailures } from './analyze';
 import { INTERRUPTED_EXIT, reportRejections, startBackfillRun } from './backfill-run';
 import { REGION_PATTERN } from '../../../adapters/aws-accounts';
+import { S3_URL } from '../../../core/s3-names';
 import { resolveRegions, storeOptionsOf, type RegionStoreFlags } from './inventory-sync';
 
 /**
@@ -96,7 +97,7 @@ export async function runTrailCommand(flags: TrailFlags, io: Io, setExit: (code:
     if (flags.athena) {
       location = parseTrailLocation(flags.trailBucket!).location;
       database = checkAthenaIdentifier('--database', flags.database ?? 'default');
-      if (flags.outputLocation !== undefined && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(flags.outputLocation)) {
+      if (flags.outputLocation !== undefined && !S3_URL.test(flags.outputLocation)) {
         throw new UsageError(`--output-location ${JSON.stringify(flags.outputLocation)} is not s3://BUCKET/PREFIX/`);
       }
       if (flags.workgroup !== undefined && !/^[a-zA-Z0-9._-]{1,128}$/.test(flags.workgroup)) throw new UsageError(`--workgroup ${JSON.stringify(flags.workgroup)} is not an Athena workgroup name`);
