@@ -27,11 +27,11 @@ import { DEFAULT_TABLE_NAME } from '../functions/core/table-schema';
 import { readInventoryFiles } from '../functions/local/cli/commands/inventory';
 import { startEmbeddedStore } from '../functions/local/embedded-store';
 import { SCALE_PRESETS } from '../functions/local/sample-fleet/scale';
+import { countWrites, isWriteCommand } from '../test/support/count-writes';
 import { ensureFleet, type Preset } from './fleet-cache';
 
 // The SDK's notice about Node 20 is about Lambda's runtime, not this machine's.
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-const WRITES = new Set(['PutItemCommand', 'BatchWriteItemCommand', 'UpdateItemCommand', 'DeleteItemCommand']);
 
 if (process.argv[2] === '--serve-store') await serveStore(process.argv[3]!, process.argv[4]!);
 else await main();
@@ -54,20 +54,13 @@ async function main(): Promise<void> {
       child.once('exit', (code) => reject(new Error(`the store's process exited (${code})`)));
     });
     const dynamo = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
-    const writes = new Map<string, number>();
-    dynamo.middlewareStack.add(
-      (next, context) => async (input) => {
-        if (WRITES.has(String(context.commandName))) writes.set(String(context.commandName), (writes.get(String(context.commandName)) ?? 0) + 1);
-        return next(input);
-      },
-      { step: 'finalizeRequest', name: 'count-writes' },
-    );
+    const writes = countWrites(dynamo);
     // The write capacity DynamoDB would bill (a unit per KB of the larger of the old and new item,
     // as dynalite computes it when asked: ReturnConsumedCapacity).
     let writeUnits = 0;
     dynamo.middlewareStack.add(
       (next, context) => async (args) => {
-        if (!WRITES.has(String(context.commandName))) return next(args);
+        if (!isWriteCommand(String(context.commandName))) return next(args);
         (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = 'TOTAL';
         const result = await next(args);
         const consumed = (result.output as { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] }).ConsumedCapacity;
@@ -89,13 +82,13 @@ async function main(): Promise<void> {
     const warm = args.includes('--warm') ? Number(value('--warm') ?? '1') : 0;
     if (warm > 0) {
       await fold(new Date(now.getTime() - (lookbackDays + 1) * 86_400_000), warm - 1);
-      writes.clear();
+      writes.reset();
       writeUnits = 0;
     }
     const started = performance.now();
     const summary = await fold(now, lookbackDays);
     const seconds = (performance.now() - started) / 1000;
-    const total = [...writes.values()].reduce((a, b) => a + b, 0);
+    const total = writes.total();
     console.log(
       JSON.stringify(
         {
@@ -110,7 +103,7 @@ async function main(): Promise<void> {
           writeRequestsPer1000: Number(((total * 1000) / Math.max(1, summary.inScope)).toFixed(1)),
           writeUnits,
           writeUnitsPerEvent: Number((writeUnits / Math.max(1, summary.inScope)).toFixed(2)),
-          byCommand: Object.fromEntries(writes),
+          byCommand: Object.fromEntries(writes.byCommand),
           peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
           stopped: summary.s3.stopped,
           notStored: summary.notStored,

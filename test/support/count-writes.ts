@@ -2,6 +2,9 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 const WRITES = new Set(['PutItemCommand', 'BatchWriteItemCommand', 'UpdateItemCommand', 'DeleteItemCommand']);
 
+/** Whether a DynamoDB command (by the SDK's command name) is a write. */
+export const isWriteCommand = (commandName: string): boolean => WRITES.has(commandName);
+
 /**
  * Counts the write requests a DynamoDB client sends (PutItem, BatchWriteItem, UpdateItem,
  * DeleteItem), by SDK middleware: what DynamoDB bills as requests and throttles, whatever the
@@ -13,7 +16,7 @@ export function countWrites(client: DynamoDBClient): { readonly byCommand: Map<s
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const command = String(context.commandName);
-      if (WRITES.has(command)) byCommand.set(command, (byCommand.get(command) ?? 0) + 1);
+      if (isWriteCommand(command)) byCommand.set(command, (byCommand.get(command) ?? 0) + 1);
       return next(args);
     },
     { step: 'finalizeRequest', name },
