@@ -2,16 +2,15 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Aws, Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
-import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
-import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { inventoryReadGrants } from '../inventory-read-grants';
 import { acknowledgeWildcards, nagRef } from '../nag';
 import { DeadLetterQueue } from './dead-letter-queue';
+import { invokeOnSchedules } from './scheduled-invocations';
 import { REPORTS_PREFIX } from './reports-bucket';
 import { WatchFunction } from './watch-function';
 
@@ -129,33 +128,15 @@ export class ScheduledJobs extends Construct {
       ['Action::kms:GenerateDataKey*', 'publishing to the KMS-encrypted alerts topic needs a data key (SNS developer guide, "Encryption at rest"); granted on that one key only'],
     ]);
 
-    // One role for both schedules, so its grants sit beside the functions they invoke.
-    const schedulerRole = new Role(this, 'SchedulerRole', {
-      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } } }),
-      description: 'cutover-watch: EventBridge Scheduler invokes the inventory and report functions',
+    invokeOnSchedules(this, {
+      roleDescription: 'cutover-watch: EventBridge Scheduler invokes the inventory and report functions',
+      deadLetterQueue: this.deadLetterQueue,
+      schedules: [
+        { id: 'InventorySchedule', function: this.inventory.function, expression: props.inventorySchedule ?? 'rate(6 hours)', description: 'cutover-watch inventory' },
+        { id: 'ReportSchedule', function: this.report.function, expression: props.reportSchedule ?? 'cron(0 8 ? * MON *)', description: 'cutover-watch report' },
+      ],
+      why: "added by grantInvoke for the function's versions and aliases; the schedules invoke $LATEST of these two functions only",
     });
-    for (const [name, fn, expression] of [
-      ['InventorySchedule', this.inventory, props.inventorySchedule ?? 'rate(6 hours)'],
-      ['ReportSchedule', this.report, props.reportSchedule ?? 'cron(0 8 ? * MON *)'],
-    ] as const) {
-      new Schedule(this, name, {
-        description: `cutover-watch ${fn.node.id.toLowerCase()}`,
-        schedule: ScheduleExpression.expression(expression),
-        target: new LambdaInvoke(fn.function, {
-          role: schedulerRole,
-          deadLetterQueue: this.deadLetterQueue,
-          retryAttempts: 3,
-          maxEventAge: Duration.hours(1),
-        }),
-      });
-    }
-    acknowledgeWildcards(
-      schedulerRole,
-      [this.inventory, this.report].map((fn) => [
-        `Resource::${nagRef(fn.function)}:*`,
-        'added by grantInvoke for the function\'s versions and aliases; the schedules invoke $LATEST of these two functions only',
-      ]),
-    );
   }
 }
 

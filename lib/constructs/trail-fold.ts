@@ -1,13 +1,12 @@
 import { Aws, Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
-import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
 import { acknowledgeWildcards, nagRef } from '../nag';
 import { DeadLetterQueue } from './dead-letter-queue';
+import { invokeOnSchedules } from './scheduled-invocations';
 import { WatchFunction } from './watch-function';
 
 /** The fold's longest run: Lambda's maximum, so a day of a large trail after an outage fits in few runs. */
@@ -86,17 +85,11 @@ export class TrailFold extends Construct {
       [`Resource::${nagBucketArn}/${props.prefix}*`, "CloudTrail names every log object (account, region, date, random part): the fold reads any object under the trail's prefix, nothing else in the bucket"],
     ]);
 
-    const schedulerRole = new Role(this, 'SchedulerRole', {
-      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } } }),
-      description: 'cutover-watch: EventBridge Scheduler invokes the trail fold',
+    invokeOnSchedules(this, {
+      roleDescription: 'cutover-watch: EventBridge Scheduler invokes the trail fold',
+      deadLetterQueue: this.deadLetterQueue,
+      schedules: [{ id: 'Schedule', function: this.fold.function, expression: props.schedule, description: 'cutover-watch trail fold' }],
+      why: "added by grantInvoke for the function's versions and aliases; the schedule invokes $LATEST of the fold only",
     });
-    new Schedule(this, 'Schedule', {
-      description: 'cutover-watch trail fold',
-      schedule: ScheduleExpression.expression(props.schedule),
-      target: new LambdaInvoke(this.fold.function, { role: schedulerRole, deadLetterQueue: this.deadLetterQueue, retryAttempts: 3, maxEventAge: Duration.hours(1) }),
-    });
-    acknowledgeWildcards(schedulerRole, [
-      [`Resource::${nagRef(this.fold.function)}:*`, "added by grantInvoke for the function's versions and aliases; the schedule invokes $LATEST of the fold only"],
-    ]);
   }
 }
