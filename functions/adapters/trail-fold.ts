@@ -144,10 +144,10 @@ export async function dayFoldersSince(client: S3Client, bucket: string, prefix: 
   if (place === null) return null;
   const accounts = place.account !== null ? [place.account] : await accountFolders(client, { bucket, prefix: place.root }, options);
   const days = Math.max(0, Math.floor(now.getTime() / DAY) - Math.floor(since.getTime() / DAY));
-  const folders: string[] = [];
-  for (const account of accounts) {
+  // An organization's accounts: their region folders listed a few at a time, as the day folders are.
+  const perAccount = await mapLimit(accounts, LISTINGS_IN_FLIGHT, async (account) => {
     const regions = place.region !== null ? [place.region] : (await listS3Folders(client, s3Location(bucket, `${place.root}${account}/CloudTrail/`), options)).filter((r) => /^[a-z0-9-]+$/.test(r));
-    folders.push(...trailDayFolders({ bucket, prefix: place.root }, [account], regions, now, days));
-  }
-  return folders;
+    return trailDayFolders({ bucket, prefix: place.root }, [account], regions, now, days);
+  });
+  return perAccount.flat();
 }
