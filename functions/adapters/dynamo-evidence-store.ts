@@ -24,7 +24,7 @@ import type { Alert } from '../core/alert';
 import type { IdentityEvent } from '../core/identity-event';
 import type { CoverageDay } from '../core/coverage';
 import type { DetectionNeeds, DetectionState, NamespaceState } from '../core/detections';
-import { mergeItems, RECURRING_ITEM_FIELDS, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
+import { mergeChangesInto, mergeItems, RECURRING_ITEM_FIELDS, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
 import { guardKey, type ApplyResult, type BatchJournal, type Claim, type EvidencePort, type GuardedEvent } from '../core/ingest';
 import { emptyInventory, mergeInventories, mergeInventory, type Inventory } from '../core/inventory';
 import type { EvidenceSnapshot } from '../core/readiness';
@@ -958,12 +958,20 @@ export class DynamoEvidenceStore implements EvidencePort {
     const keep = this.tagsToKeep();
     for (const delta of deltas) {
       const k = itemKey(delta.item);
-      const next = merged(stage.known.get(k), delta, keep);
+      const stored = stage.known.get(k);
+      let next: EvidenceItem | undefined;
+      if (stored !== undefined && delta.batch !== undefined) {
+        // The stage's own copy, merged where it is (readers are handed copies: stagedCopy).
+        next = mergedInPlace(stored, delta as EvidenceDelta & { batch: string }, keep) ? stored : undefined;
+      } else {
+        next = merged(stored, delta, keep);
+        if (next !== undefined) stage.known.set(k, next);
+      }
       if (next === undefined) {
         result.unchanged += 1;
         continue;
       }
-      stage.known.set(k, stage.strings.share(next, RECURRING_ITEM_FIELDS));
+      stage.strings.share(next, RECURRING_ITEM_FIELDS);
       const sks = stage.dirty.get(next.pk) ?? new Set<string>();
       if (!sks.has(next.sk)) stage.dirtyCount += 1;
       sks.add(next.sk);
@@ -1439,7 +1447,7 @@ export class DynamoEvidenceStore implements EvidencePort {
           ? ({ pk: item.pk, sk: item.sk } as EvidenceItem)
           : q.fields
             ? (Object.fromEntries(Object.entries(item).filter(([f]) => f === 'pk' || f === 'sk' || q.fields!.includes(f))) as EvidenceItem)
-            : item;
+            : stagedCopy(item);
       onPage(dirty.sort().map((sk) => project(stage.known.get(itemKey({ pk: q.pk, sk })) as EvidenceItem)));
     }
   }
@@ -1452,7 +1460,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     // spike state of every batch).
     const held = stage?.holdsAllEvidence === true ? all.filter((k) => isEvidencePk(k.pk)) : [];
     const unique = held.length === 0 ? all : all.filter((k) => !isEvidencePk(k.pk));
-    const fromStage = held.map((k) => stage?.known.get(itemKey(k))).filter((i): i is EvidenceItem => i !== undefined);
+    const fromStage = held.map((k) => stage?.known.get(itemKey(k))).filter((i): i is EvidenceItem => i !== undefined).map(stagedCopy);
     const pages = inGroups(unique, BATCH_GET_LIMIT);
     // Several requests in flight: one after the other, a fleet run waited ~4 s on 600 round trips.
     const found = await mapLimit(pages, READ_CONCURRENCY, async (keys) => {
@@ -1474,7 +1482,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     if (stage === undefined || stage.dirtyCount === 0) return [...out, ...fromStage];
     // Staged items are newer than the table's.
     const isDirty = (k: { pk: string; sk: string }) => stage.dirty.get(k.pk)?.has(k.sk) === true;
-    return [...out.filter((i) => !isDirty(i)), ...unique.filter(isDirty).map((k) => stage.known.get(itemKey(k)) as EvidenceItem), ...fromStage];
+    return [...out.filter((i) => !isDirty(i)), ...unique.filter(isDirty).map((k) => stagedCopy(stage.known.get(itemKey(k)) as EvidenceItem)), ...fromStage];
   }
 
   private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
@@ -1797,6 +1805,37 @@ function merged(stored: EvidenceItem | undefined, delta: EvidenceDelta, keep: (t
   return out;
 }
 
+/**
+ * `merged(stored, delta, keep)` made in `stored` itself, for the stage, which owns its items: true
+ * when it changed (its version and tags then moved as `merged` moves them), false where `merged`
+ * gives undefined, `stored` then as it was.
+ */
+function mergedInPlace(stored: EvidenceItem, delta: EvidenceDelta & { batch: string }, keep: (tag: string, batch: string) => boolean): boolean {
+  const tags = (stored[TAGS] as string[] | undefined) ?? [];
+  const batch = delta.batch;
+  if (tags.includes(batch)) return false;
+  const item = delta.item;
+  if (!(delta.item.type === (DAYS_TYPE as string) ? mergeDaysInto(stored, item) : mergeChangesInto(stored, withoutBookkeeping(item), sameValue))) return false;
+  stored['version'] = (typeof stored['version'] === 'number' ? stored['version'] : 0) + 1;
+  stored[TAGS] = [...tags.filter((t) => t !== batch && keep(t, batch)), batch].slice(-TAG_LIMIT);
+  return true;
+}
+
+/** A delta's item without what `merged` sets itself (a delta never carries them; sameContent ignores them). */
+function withoutBookkeeping(item: EvidenceItem): EvidenceItem {
+  if (!('version' in item) && !(TAGS in item)) return item;
+  const { version: _v, [TAGS]: _t, ...rest } = item;
+  return rest as EvidenceItem;
+}
+
+/** A staged item as a reader may keep it: the stage merges into its own copy in place. */
+function stagedCopy(item: EvidenceItem): EvidenceItem {
+  const copy = { ...item };
+  const tags = item[TAGS];
+  if (Array.isArray(tags)) copy[TAGS] = [...tags];
+  return copy;
+}
+
 function untagged(item: EvidenceItem): EvidenceItem {
   if (!(TAGS in item)) return item;
   const { [TAGS]: _t, ...rest } = item;
@@ -1951,6 +1990,27 @@ function mergeDays(a: EvidenceItem | undefined, b: EvidenceItem): EvidenceItem {
   const { d: _a, ...olderA } = a;
   const { d: _b, ...olderB } = b;
   return { ...olderA, ...olderB, counts } as EvidenceItem;
+}
+
+/** `mergeDays(a, b)` made in `a` itself (mergedInPlace): whether it changed. */
+function mergeDaysInto(a: EvidenceItem, b: EvidenceItem): boolean {
+  const next = mergeDays(a, withoutBookkeeping(b));
+  let changed = false;
+  for (const field in next) {
+    const value = next[field];
+    const old = a[field];
+    if (old === undefined || old === null ? value === undefined || value === null : sameValue(old, value)) continue;
+    changed = true;
+    if (value === undefined || value === null) delete a[field];
+    else a[field] = value;
+  }
+  for (const field in a) {
+    if (field in next || field === 'version' || field === TAGS) continue;
+    // the older map form (`d`), which the month leaves once it is written as text
+    if (a[field] !== undefined && a[field] !== null) changed = true;
+    delete a[field];
+  }
+  return changed;
 }
 
 /** Two months' counts summed by parsing them, whatever their forms (mergeCountsText takes the store's own). */

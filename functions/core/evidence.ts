@@ -139,6 +139,46 @@ function mergeInto(a: EvidenceItem, b: EvidenceItem): void {
 /** mergeInto's values before they are set, reused: a fold merges a fleet batch's items a million times, each to its end. */
 const mergedValues: AttrValue[] = [];
 
+/** Each type's rule fields by name, to their index in RULE_LISTS. */
+const RULE_INDEXES = Object.fromEntries(Object.entries(RULE_LISTS).map(([type, rules]) => [type, new Map(rules.map(([field], i) => [field, i]))])) as Record<ItemType, Map<string, number>>;
+
+/**
+ * `mergeItems(a, b)` made in `a` itself, for a holder that keeps `a` from merge to merge (the
+ * store's stage holds a run's items until its write-out): a field is set only when its value
+ * changes, one merged to null is deleted (stored items hold no nulls), and the answer is whether
+ * any changed, as `same` compares values. The fields are visited in the order `mergeItems` sets
+ * them, so a field `a` gains lands where it would in `mergeItems`'s copy. Copying the item for each
+ * merge (the copy, then the copy without its nulls) was most of what such a holder allocated: at
+ * 20,000 namespaces, ~780,000 merges of items of ~600 bytes, every one of them promoted and then
+ * garbage in the old generation.
+ */
+export function mergeChangesInto(a: EvidenceItem, b: EvidenceItem, same: (x: unknown, y: unknown) => boolean): boolean {
+  const rules = RULE_LISTS[b.type];
+  const indexes = RULE_INDEXES[b.type];
+  // Every rule's value first, as mergeInto: a `latest` rule reads its time field from `a` as it was.
+  for (let i = 0; i < rules.length; i += 1) {
+    const [field, rule] = rules[i] as [string, MergeRule];
+    mergedValues[i] = mergeField(rule, a, b, field);
+  }
+  let changed = false;
+  const set = (field: string, value: unknown) => {
+    const old = a[field];
+    if (old === undefined || old === null ? value === undefined || value === null : same(old, value)) return;
+    changed = true;
+    if (value === undefined || value === null) delete a[field];
+    else a[field] = value as AttrValue;
+  };
+  for (const field in b) {
+    const i = indexes.get(field);
+    set(field, i === undefined ? b[field] : mergedValues[i]);
+  }
+  for (let i = 0; i < rules.length; i += 1) {
+    const field = (rules[i] as [string, MergeRule])[0];
+    if (!(field in b)) set(field, mergedValues[i]);
+  }
+  return changed;
+}
+
 function mergeField(rule: MergeRule, a: EvidenceItem, b: EvidenceItem, field: string): AttrValue {
   const x = a[field] ?? null;
   const y = b[field] ?? null;

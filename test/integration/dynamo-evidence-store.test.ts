@@ -319,6 +319,31 @@ describe('daily counts, packed per namespace and month', () => {
   });
 });
 
+describe("the only writer's staged items, merged where they are held", () => {
+  it('hands readers a copy: an item read while staging keeps what it said when a later batch merges into the stage', async () => {
+    // GIVEN the only writer staging, and a first batch of two IRSA assumes in orders
+    const store = await freshStore(true);
+    await store.saveInventory(inventory);
+    store.stageWrites();
+    const now = new Date('2026-11-21T00:00:00Z');
+    await ingestBatch([irsa('2026-11-10T10:00:00Z'), irsa('2026-11-10T11:00:00Z')], store, now);
+    // as stored, tags and version too (namespaceEvidence hands out copies without the tags anyway)
+    const serviceAccount = async () => (await store.queryMeta(`SCOPE#issuer:${issuer}`, 'SA#orders#'))[0]!;
+    const first = await serviceAccount();
+    expect(first['irsaOk']).toBe(2);
+
+    // WHEN a second batch merges a third assume into the same staged item
+    await ingestBatch([irsa('2026-11-12T09:00:00Z')], store, now);
+
+    // THEN the item read before is as it was read, and a new read sees the merge, before and after the write-out
+    expect([first['irsaOk'], first['irsaLastOk'], first['version'], (first['batches'] as string[]).length]).toEqual([2, '2026-11-10T11:00:00Z', 1, 1]);
+    const second = await serviceAccount();
+    expect([second['irsaOk'], second['irsaLastOk'], second['version'], (second['batches'] as string[]).length]).toEqual([3, '2026-11-12T09:00:00Z', 2, 2]);
+    await store.endStaging();
+    expect(await serviceAccount()).toEqual(second);
+  });
+});
+
 describe("the only writer's reads of items it has not seen", () => {
   /** Runs `work` counting the evidence items (scopes and theirs, detection state) the client asks for meanwhile. */
   async function countingItemReads(work: () => Promise<void>): Promise<number> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { aggregate, itemsOf, mergeItems, SET_LIMIT, type EvidenceItem } from '../../functions/core/evidence';
+import { isDeepStrictEqual } from 'node:util';
+import { aggregate, itemsOf, mergeChangesInto, mergeItems, SET_LIMIT, type EvidenceItem } from '../../functions/core/evidence';
 import type { IdentityEvent } from '../../functions/core/identity-event';
 import { identityEvent } from '../support/events';
 
@@ -256,6 +257,51 @@ describe('mergeItems: order does not matter', () => {
     const single = fold(shuffle(events, rand).map((e) => [e]));
     expect(single.size).toBe(whole.size);
     for (const [key, item] of whole) expect(single.get(key)).toEqual(item);
+  });
+});
+
+/** An item as a store keeps it: no null fields. */
+const withoutNulls = (item: EvidenceItem): EvidenceItem => Object.fromEntries(Object.entries(item).filter(([, v]) => v !== null && v !== undefined)) as EvidenceItem;
+
+describe('mergeChangesInto: mergeItems made in the item itself', () => {
+  it.each([3, 11, 2025])('leaves the item mergeItems would give, fields in its order, and says whether it changed (seed %i)', (seed) => {
+    const rand = prng(seed);
+    let changed = 0;
+    let unchanged = 0;
+    for (const items of perKey(randomEvents(rand, 200)).values()) {
+      let stored = withoutNulls(items[0]!);
+      for (const delta of [...items.slice(1), ...items]) {
+        const expected = withoutNulls(mergeItems(stored, delta));
+        const before = structuredClone(stored);
+        const inPlace = structuredClone(stored);
+        const didChange = mergeChangesInto(inPlace, delta, isDeepStrictEqual);
+
+        expect(inPlace).toEqual(expected);
+        expect(Object.keys(inPlace)).toEqual(Object.keys(expected));
+        expect(didChange).toBe(!isDeepStrictEqual(before, expected));
+        if (didChange) changed += 1;
+        else unchanged += 1;
+        stored = expected;
+      }
+    }
+    // both answers were exercised: a replayed event changes nothing, a new one does
+    expect(changed).toBeGreaterThan(20);
+    expect(unchanged).toBeGreaterThan(20);
+  });
+
+  it('deletes a field merged to null, and sets nothing when nothing changes', () => {
+    const stored = sa({ irsaFailed: 1, irsaLastFailed: '2026-10-01T00:00:00Z', irsaLastError: 'AccessDenied' });
+    // a later failure without an error code: the later side's value wins, even null
+    const delta = sa({ irsaFailed: 1, irsaLastFailed: '2026-10-02T00:00:00Z', irsaLastError: null });
+
+    expect(mergeChangesInto(stored, delta, isDeepStrictEqual)).toBe(true);
+    expect(stored).toEqual(sa({ irsaFailed: 2, irsaLastFailed: '2026-10-02T00:00:00Z' }));
+    expect('irsaLastError' in stored).toBe(false);
+
+    const roles = ['arn:aws:iam::111122223333:role/a'];
+    const held = sa({ roles });
+    expect(mergeChangesInto(held, sa({ roles: [...roles] }), isDeepStrictEqual)).toBe(false);
+    expect(held['roles']).toBe(roles);
   });
 });
 
