@@ -961,17 +961,17 @@ export class DynamoEvidenceStore implements EvidencePort {
       const stored = stage.known.get(k);
       let next: EvidenceItem | undefined;
       if (stored !== undefined && delta.batch !== undefined) {
-        // The stage's own copy, merged where it is (readers are handed copies: stagedCopy).
+        // The stage's own copy, merged where it is (readers are handed copies: stagedCopy). Its
+        // recurring fields, shared when it was read or made, are the ones a merge keeps.
         next = mergedInPlace(stored, delta as EvidenceDelta & { batch: string }, keep) ? stored : undefined;
       } else {
         next = merged(stored, delta, keep);
-        if (next !== undefined) stage.known.set(k, next);
+        if (next !== undefined) stage.known.set(k, stage.strings.share(next, RECURRING_ITEM_FIELDS));
       }
       if (next === undefined) {
         result.unchanged += 1;
         continue;
       }
-      stage.strings.share(next, RECURRING_ITEM_FIELDS);
       const sks = stage.dirty.get(next.pk) ?? new Set<string>();
       if (!sks.has(next.sk)) stage.dirtyCount += 1;
       sks.add(next.sk);
