@@ -342,6 +342,50 @@ describe("the only writer's staged items, merged where they are held", () => {
     await store.endStaging();
     expect(await serviceAccount()).toEqual(second);
   });
+
+  it('lets its items go at the end of the last write-out, and asks for a collection before the guards and the journals go', async () => {
+    // GIVEN a store whose process can start a collection, recording what the table was sent before it
+    const sent: string[] = [];
+    let sentWhenCollected: string[] | undefined;
+    tableCount += 1;
+    const store = new DynamoEvidenceStore({
+      client: embedded.client,
+      tableName: `evidence-${tableCount}`,
+      singleWriter: true,
+      collectGarbage: async () => {
+        sentWhenCollected = [...sent];
+      },
+    });
+    await store.ensureTable();
+    await store.saveInventory(inventory);
+    embedded.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'BatchWriteItemCommand') {
+          const text = JSON.stringify(args.input);
+          sent.push(text.includes('"EVENTS#') ? 'guards' : text.includes('DeleteRequest') ? 'delete' : text.includes('"SCOPE#') ? 'items' : 'other');
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'write-probe' },
+    );
+    try {
+      // WHEN a stage of two batches ends (a stage of one item is worth a collection here)
+      store.stageWrites({ collectAfterItems: 1 });
+      const now = new Date('2026-11-21T00:00:00Z');
+      await ingestBatch([irsa('2026-11-10T10:00:00Z')], store, now);
+      await ingestBatch([irsa('2026-11-11T10:00:00Z')], store, now);
+      expect(sentWhenCollected).toBeUndefined();
+      await store.endStaging();
+    } finally {
+      embedded.client.middlewareStack.remove('write-probe');
+    }
+
+    // THEN the collection came once the items were written, before any guard or journal deletion
+    expect(sentWhenCollected).toContain('items');
+    expect(sentWhenCollected).not.toContain('guards');
+    expect(sentWhenCollected).not.toContain('delete');
+    expect(sent.slice(sentWhenCollected!.length)).toEqual(expect.arrayContaining(['guards', 'delete']));
+  });
 });
 
 describe("the only writer's reads of items it has not seen", () => {

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Option, type Command } from 'commander';
 import path from 'node:path';
+import { collectGarbageNow } from '../../adapters/collect-garbage';
 import { DynamoEvidenceStore, StoreError } from '../../adapters/dynamo-evidence-store';
 import { DEFAULT_TABLE_NAME } from '../../core/table-schema';
 import { openEmbeddedStore, type StoreLock } from '../embedded-store';
@@ -111,7 +112,7 @@ export async function openStore(options: StoreOptions, io: Io, mode: OpenMode = 
   }
   const { dir, where } = storeDir(options, io.cwd);
   const embedded = await openEmbeddedStore(dir, { write, lock: mode.lock, label: where });
-  const store = new DynamoEvidenceStore({ client: embedded.client, tableName: DEFAULT_TABLE_NAME, singleWriter: true });
+  const store = new DynamoEvidenceStore({ client: embedded.client, tableName: DEFAULT_TABLE_NAME, singleWriter: true, collectGarbage: collectGarbageNow });
   try {
     if (write) await store.ensureTable();
     else await store.assertTable(undefined);
