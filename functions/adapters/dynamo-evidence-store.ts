@@ -24,7 +24,7 @@ import type { Alert } from '../core/alert';
 import type { IdentityEvent } from '../core/identity-event';
 import type { CoverageDay } from '../core/coverage';
 import type { DetectionNeeds, DetectionState, NamespaceState } from '../core/detections';
-import { mergeChangesInto, mergeItems, RECURRING_ITEM_FIELDS, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
+import { mergeChangesInto, mergeItems, RECURRING_ITEM_FIELDS, setChanged, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
 import { guardKey, type ApplyResult, type BatchJournal, type Claim, type EvidencePort, type GuardedEvent } from '../core/ingest';
 import { emptyInventory, mergeInventories, mergeInventory, type Inventory } from '../core/inventory';
 import type { EvidenceSnapshot } from '../core/readiness';
@@ -1707,7 +1707,7 @@ class TagSets {
     }
     let out = this.next.get(tags);
     if (out === undefined) {
-      out = this.shared([...tags.filter((t) => t !== batch && keep(t, batch)), batch].slice(-TAG_LIMIT));
+      out = this.shared(tagsAfter(tags, batch, keep));
       this.next.set(tags, out);
     }
     return out;
@@ -1874,8 +1874,13 @@ function merged(stored: EvidenceItem | undefined, delta: EvidenceDelta, keep: (t
   out['version'] = version + 1;
   const batch = delta.batch;
   if (batch === undefined) return out;
-  out[TAGS] = [...tags.filter((t) => t !== batch && keep(t, batch)), batch].slice(-TAG_LIMIT);
+  out[TAGS] = tagsAfter(tags, batch, keep);
   return out;
+}
+
+/** An item's tags once `batch` is merged into it: those `keep` keeps, then the batch, at most TAG_LIMIT. */
+function tagsAfter(tags: readonly string[], batch: string, keep: (tag: string, batch: string) => boolean): string[] {
+  return [...tags.filter((t) => t !== batch && keep(t, batch)), batch].slice(-TAG_LIMIT);
 }
 
 /**
@@ -1887,8 +1892,8 @@ function mergedInPlace(stored: EvidenceItem, delta: EvidenceDelta & { batch: str
   const tags = (stored[TAGS] as string[] | undefined) ?? [];
   const batch = delta.batch;
   if (tags.includes(batch)) return false;
-  const item = delta.item;
-  if (!(delta.item.type === (DAYS_TYPE as string) ? mergeDaysInto(stored, item) : mergeChangesInto(stored, withoutBookkeeping(item), sameValue))) return false;
+  const item = withoutBookkeeping(delta.item);
+  if (!(item.type === (DAYS_TYPE as string) ? mergeDaysInto(stored, item) : mergeChangesInto(stored, item, sameValue))) return false;
   stored['version'] = (typeof stored['version'] === 'number' ? stored['version'] : 0) + 1;
   stored[TAGS] = tagSets.after(tags, batch, keep) as string[];
   return true;
@@ -1901,12 +1906,13 @@ function withoutBookkeeping(item: EvidenceItem): EvidenceItem {
   return rest as EvidenceItem;
 }
 
-/** A staged item as a reader may keep it: the stage merges into its own copy in place. */
+/**
+ * A staged item as a reader may keep it: the stage merges into its own object in place, setting
+ * new values (a set field gets a new array, the tags one of the stage's frozen arrays), so a
+ * shallow copy keeps what the reader read.
+ */
 function stagedCopy(item: EvidenceItem): EvidenceItem {
-  const copy = { ...item };
-  const tags = item[TAGS];
-  if (Array.isArray(tags)) copy[TAGS] = [...tags];
-  return copy;
+  return { ...item };
 }
 
 function untagged(item: EvidenceItem): EvidenceItem {
@@ -2067,16 +2073,9 @@ function mergeDays(a: EvidenceItem | undefined, b: EvidenceItem): EvidenceItem {
 
 /** `mergeDays(a, b)` made in `a` itself (mergedInPlace): whether it changed. */
 function mergeDaysInto(a: EvidenceItem, b: EvidenceItem): boolean {
-  const next = mergeDays(a, withoutBookkeeping(b));
+  const next = mergeDays(a, b);
   let changed = false;
-  for (const field in next) {
-    const value = next[field];
-    const old = a[field];
-    if (old === undefined || old === null ? value === undefined || value === null : sameValue(old, value)) continue;
-    changed = true;
-    if (value === undefined || value === null) delete a[field];
-    else a[field] = value;
-  }
+  for (const field in next) if (setChanged(a, field, next[field], sameValue)) changed = true;
   for (const field in a) {
     if (field in next || field === 'version' || field === TAGS) continue;
     // the older map form (`d`), which the month leaves once it is written as text

@@ -161,22 +161,27 @@ export function mergeChangesInto(a: EvidenceItem, b: EvidenceItem, same: (x: unk
     mergedValues[i] = mergeField(rule, a, b, field);
   }
   let changed = false;
-  const set = (field: string, value: unknown) => {
-    const old = a[field];
-    if (old === undefined || old === null ? value === undefined || value === null : same(old, value)) return;
-    changed = true;
-    if (value === undefined || value === null) delete a[field];
-    else a[field] = value as AttrValue;
-  };
   for (const field in b) {
     const i = indexes.get(field);
-    set(field, i === undefined ? b[field] : mergedValues[i]);
+    if (setChanged(a, field, i === undefined ? b[field] : mergedValues[i], same)) changed = true;
   }
   for (let i = 0; i < rules.length; i += 1) {
     const field = (rules[i] as [string, MergeRule])[0];
-    if (!(field in b)) set(field, mergedValues[i]);
+    if (!(field in b) && setChanged(a, field, mergedValues[i], same)) changed = true;
   }
   return changed;
+}
+
+/**
+ * Sets `item[field]` to `value` when it differs (null and absent alike, as stored items hold no
+ * nulls: one merged to null is deleted): whether it did.
+ */
+export function setChanged(item: EvidenceItem, field: string, value: unknown, same: (x: unknown, y: unknown) => boolean): boolean {
+  const old = item[field];
+  if (old === undefined || old === null ? value === undefined || value === null : same(old, value)) return false;
+  if (value === undefined || value === null) delete item[field];
+  else item[field] = value as AttrValue;
+  return true;
 }
 
 function mergeField(rule: MergeRule, a: EvidenceItem, b: EvidenceItem, field: string): AttrValue {

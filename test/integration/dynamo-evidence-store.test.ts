@@ -27,9 +27,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function freshStore(singleWriter = false): Promise<DynamoEvidenceStore> {
+async function freshStore(singleWriter = false, options: Omit<ConstructorParameters<typeof DynamoEvidenceStore>[0], 'client' | 'tableName' | 'singleWriter'> = {}): Promise<DynamoEvidenceStore> {
   tableCount += 1;
-  const store = new DynamoEvidenceStore({ client: embedded.client, tableName: `evidence-${tableCount}`, singleWriter });
+  const store = new DynamoEvidenceStore({ client: embedded.client, tableName: `evidence-${tableCount}`, singleWriter, ...options });
   await store.ensureTable();
   return store;
 }
@@ -347,16 +347,11 @@ describe("the only writer's staged items, merged where they are held", () => {
     // GIVEN a store whose process can start a collection, recording what the table was sent before it
     const sent: string[] = [];
     let sentWhenCollected: string[] | undefined;
-    tableCount += 1;
-    const store = new DynamoEvidenceStore({
-      client: embedded.client,
-      tableName: `evidence-${tableCount}`,
-      singleWriter: true,
+    const store = await freshStore(true, {
       collectGarbage: async () => {
         sentWhenCollected = [...sent];
       },
     });
-    await store.ensureTable();
     await store.saveInventory(inventory);
     embedded.client.middlewareStack.add(
       (next, context) => async (args) => {
@@ -486,9 +481,7 @@ describe('batch tags on items (what a journal applied again skips)', () => {
     })();
 
   it('a writer under the lease keeps only the tags of journals that can still be applied: one, not an hour of them', async () => {
-    tableCount += 1;
-    const store = new DynamoEvidenceStore({ client: embedded.client, tableName: `evidence-${tableCount}`, writerLease: true });
-    await store.ensureTable();
+    const store = await freshStore(false, { writerLease: true });
     const tags = await hourOfBatches(store, (batch) => store.withWriterLease(batch));
     // Each batch finished the journals before it (recover), so their tags were dead weight: ~20
     // bytes each, on an item of under a kilobyte, the second WRU of its writes.
