@@ -343,6 +343,37 @@ describe("the only writer's staged items, merged where they are held", () => {
     expect(await serviceAccount()).toEqual(second);
   });
 
+  it('writes an item the stage replaced (a merge without a batch makes a new one) once, as last merged', async () => {
+    // GIVEN the only writer staging, a role first merged by a batch, then by a merge without one
+    const store = await freshStore(true);
+    const puts: string[] = [];
+    embedded.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'BatchWriteItemCommand') {
+          for (const request of Object.values((args.input as { RequestItems: Record<string, { PutRequest?: { Item: { pk: string } } }[]> }).RequestItems).flat()) {
+            if (request.PutRequest?.Item.pk.startsWith('ROLE#')) puts.push(JSON.stringify(request.PutRequest.Item));
+          }
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'put-probe' },
+    );
+    const role = { pk: 'ROLE#arn:aws:iam::111122223333:role/orders-api', sk: 'ROLE', type: 'role', roleArn: 'arn:aws:iam::111122223333:role/orders-api', firstSeen: '2026-11-02T00:00:00Z' } as EvidenceItem;
+    try {
+      store.stageWrites();
+      expect(await store.apply([{ item: role, eventIds: ['e1'], batch: 'mhz0000-aaaa' }])).toMatchObject({ written: 1 });
+      expect(await store.apply([{ item: { ...role, firstSeen: '2026-11-01T00:00:00Z' }, eventIds: ['e2'] }])).toMatchObject({ written: 1 });
+      await store.endStaging();
+    } finally {
+      embedded.client.middlewareStack.remove('put-probe');
+    }
+
+    // THEN one put of the role, holding the earlier first sighting, and the table holds that
+    expect(puts).toHaveLength(1);
+    expect(JSON.parse(puts[0]!)).toMatchObject({ firstSeen: '2026-11-01T00:00:00Z', version: 2 });
+    expect(await store.queryMeta(role.pk)).toEqual([expect.objectContaining({ firstSeen: '2026-11-01T00:00:00Z', version: 2 })]);
+  });
+
   it('lets its items go at the end of the last write-out, and asks for a collection before the guards and the journals go', async () => {
     // GIVEN a store whose process can start a collection, recording what the table was sent before it
     const sent: string[] = [];
