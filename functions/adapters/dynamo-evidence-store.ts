@@ -24,6 +24,7 @@ import type { Alert } from '../core/alert';
 import type { IdentityEvent } from '../core/identity-event';
 import type { CoverageDay } from '../core/coverage';
 import type { DetectionNeeds, DetectionState, NamespaceState } from '../core/detections';
+import { EventIdSet } from '../core/event-id-set';
 import { largerChange, mergeChangesInto, mergeItems, RECURRING_ITEM_FIELDS, setChanged, type EvidenceDelta, type EvidenceItem, type InPlaceChange } from '../core/evidence';
 import { guardKey, type ApplyResult, type BatchJournal, type Claim, type EvidencePort, type GuardedEvent } from '../core/ingest';
 import { emptyInventory, mergeInventories, mergeInventory, type Inventory } from '../core/inventory';
@@ -616,11 +617,11 @@ export class DynamoEvidenceStore implements EvidencePort {
     const stage = this.stage;
     if (stage) {
       // Staged: its items are merged in memory, and its guards and journal wait for the write-out.
-      stage.journals.push({ batch: journal.batch, at: journal.at, chunks: this.chunkCounts.get(journal.batch), guards: journal.guards });
+      stage.journals.push({ batch: journal.batch, at: journal.at, chunks: this.chunkCounts.get(journal.batch) });
       this.chunkCounts.delete(journal.batch);
       for (const [hour, ids] of Object.entries(journal.guards)) {
         let staged = stage.ids.get(hour);
-        if (staged === undefined) stage.ids.set(hour, (staged = new Set()));
+        if (staged === undefined) stage.ids.set(hour, (staged = new EventIdSet()));
         for (const id of ids) staged.add(id);
       }
       stage.since ??= Date.now();
@@ -914,8 +915,9 @@ export class DynamoEvidenceStore implements EvidencePort {
         if (held >= stage.limits.collectAfterItems) await this.deps.collectGarbage?.();
       }
       faultPoint('after-apply');
+      // every staged journal's ids, by hour, in the order they were counted
       const guards: Record<string, string[]> = {};
-      for (const j of journals) for (const [hour, ids] of Object.entries(j.guards)) (guards[hour] ??= []).push(...ids);
+      for (const [hour, ids] of stage.ids) guards[hour] = [...ids];
       await this.markCounted('', guards, new Date(journals.at(-1)?.at ?? Date.now()));
       stage.ids.clear();
       faultPoint('after-guards');
@@ -1657,12 +1659,13 @@ interface Stage {
    */
   holdsAllEvidence?: boolean;
   /** Committed journals whose guards and deletion wait for the write-out, in commit order. */
-  journals: { batch: string; at: string; chunks: number | undefined; guards: Record<string, string[]> }[];
+  journals: { batch: string; at: string; chunks: number | undefined }[];
   /**
-   * Their eventIDs by guard hour (core/ingest `guardHour`): counted, not in the guard shards yet.
-   * By hour rather than as guard keys: the ids are the journals' own strings, not copies.
+   * Their eventIDs by guard hour (core/ingest `guardHour`), in the order the journals counted them:
+   * counted, not in the guard shards yet (the write-out writes them from here). Held as 16 bytes a
+   * UUID (EventIdSet), not as the journals' strings in a `Set`: ~450,000 ids at 40,000 namespaces.
    */
-  ids: Map<string, Set<string>>;
+  ids: Map<string, EventIdSet>;
   /** Date.now() when the first journal was staged. */
   since: number | null;
   /** One copy of the strings `known`'s items repeat (a partition's key in each of its items…). */
