@@ -3,6 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { aggregate, itemsOf, mergeChangesInto, mergeItems, SET_LIMIT, type EvidenceItem } from '../../functions/core/evidence';
 import type { IdentityEvent } from '../../functions/core/identity-event';
 import { identityEvent } from '../support/events';
+import { prng } from '../support/prng';
 
 const ACCOUNT = '111122223333';
 const REGION = 'us-west-2';
@@ -137,18 +138,6 @@ describe('mergeItems: one rule per field', () => {
     expect(mergeItems(unnamed, named)['lastPod']).toBeNull();
   });
 });
-
-/** mulberry32: a tiny seeded PRNG, so a failing order can be reproduced. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomEvents(rand: () => number, n: number): IdentityEvent[] {
   const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;

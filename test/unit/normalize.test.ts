@@ -12,6 +12,7 @@ import { StringPool } from '../../functions/core/string-pool';
 import type { IdentityEvent, Normalized, Outcome } from '../../functions/core/identity-event';
 import { issuerOf, normalizeRecord, outcomeOf } from '../../functions/core/normalize';
 import { nodeRoleMatcher } from '../../functions/core/node-roles';
+import { prng } from '../support/prng';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/cloudtrail/', import.meta.url));
 const FIXTURE_FILES = readdirSync(FIXTURES)
@@ -744,18 +745,6 @@ describe('names and ids: what Kubernetes, EKS and IAM allow, bounded for DynamoD
 });
 
 // ---- never throws: seeded random mutation of every fixture -----------------------------------
-
-/** mulberry32: small, fast, seeded — the same 1,000 records on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Strings the normalizer branches on, so mutations re-route records rather than only break them. */
 const INTERESTING_STRINGS = [
