@@ -850,8 +850,8 @@ export class DynamoEvidenceStore implements EvidencePort {
    * carry the staged batches' tags, so the roll-forward merges each of them once (a stage holds at
    * most TAG_LIMIT / 2 journals, and an item keeps every staged one's tag: `tagsToKeep`). Meanwhile
    * this writer reads its own writes: claims treat the staged ids as counted, and every read of an
-   * item (batch gets, queries: the detection state, snapshots) sees the staged version. Readers in other processes see the
-   * table as of the last write-out, as they would see a batch in flight.
+   * item (batch gets, queries: the detection state, snapshots) sees the staged version. Readers in
+   * other processes see the table as of the last write-out, as they would see a batch in flight.
    */
 
   /**

@@ -1,9 +1,10 @@
 /**
  * A set of CloudTrail eventIDs that keeps them in the order they were added, as `Set<string>`
  * does, in a fraction of its memory. CloudTrail's eventIDs are lowercase UUIDs: held as a string
- * each, with a `Set` entry, one takes ~80 bytes of heap; here its 16 bytes and 4–6 of an index slot
- * (with the arrays' room to grow, ~30 in all). Any other id (a test's, an older record's) is kept as
- * it came, as a string, and then the order of all is kept too (4 bytes each).
+ * each, with a `Set` entry, one takes ~80 bytes of heap; here its 16 bytes (up to 24 with the
+ * array's room to grow) and 6–12 of index slots (filled to between 35 and 70 %): ~30 in all. Any
+ * other id (a test's, an older record's) is kept as it came, as a string, and then the order of
+ * all is kept too (4 bytes each).
  *
  * For the only writer's stage (adapters/dynamo-evidence-store): the eventIDs its journals counted,
  * by hour, until the guards are written. At 40,000 namespaces ~450,000 of them took ~32 MB of
