@@ -25,7 +25,8 @@ import type { IdentityEvent } from '../core/identity-event';
 import type { CoverageDay } from '../core/coverage';
 import type { DetectionNeeds, DetectionState, NamespaceState } from '../core/detections';
 import { EventIdSet } from '../core/event-id-set';
-import { largerChange, mergeChangesInto, mergeItems, RECURRING_ITEM_FIELDS, setChanged, type EvidenceDelta, type EvidenceItem, type InPlaceChange } from '../core/evidence';
+import { ItemPacker, packedMark } from '../core/packed-item';
+import { mergeChangesInto, mergeItems, RECURRING_ITEM_FIELDS, setChanged, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
 import { guardKey, type ApplyResult, type BatchJournal, type Claim, type EvidencePort, type GuardedEvent } from '../core/ingest';
 import { emptyInventory, mergeInventories, mergeInventory, type Inventory } from '../core/inventory';
 import type { EvidenceSnapshot } from '../core/readiness';
@@ -897,20 +898,25 @@ export class DynamoEvidenceStore implements EvidencePort {
     const stage = this.stage;
     if (stage === undefined || (stage.journals.length === 0 && stage.known.changedCount === 0)) return;
     const journals = stage.journals;
-    const items = [...stage.known.changed()];
+    let changes: StagedChanges | undefined = stage.known.changed();
     try {
-      const groups = inGroups(items, BATCH_WRITE_LIMIT).map((group) => group.map((item) => ({ PutRequest: { Item: item } })));
+      // each group unpacked as its request is made
+      const groups = Array.from({ length: Math.ceil(changes.length / BATCH_WRITE_LIMIT) }, (_, n) => n * BATCH_WRITE_LIMIT);
+      const write = (from: number) => {
+        const group = [];
+        for (let i = from; i < Math.min(from + BATCH_WRITE_LIMIT, (changes as StagedChanges).length); i += 1) group.push({ PutRequest: { Item: (changes as StagedChanges).unpack(i) } });
+        return this.batchWrite(group);
+      };
       // Several batches in flight: one at a time, the end of a fleet run waited ~9 s on 1,400 round
       // trips. Any order is safe: each item carries the staged batches' tags (see above).
       const half = Math.floor(groups.length / 2) + 1;
-      await mapLimit(groups.slice(0, half), WRITE_OUT_CONCURRENCY, (group) => this.batchWrite(group));
+      await mapLimit(groups.slice(0, half), WRITE_OUT_CONCURRENCY, write);
       if (groups.length > 0) faultPoint('mid-apply');
-      await mapLimit(groups.slice(half), WRITE_OUT_CONCURRENCY, (group) => this.batchWrite(group));
+      await mapLimit(groups.slice(half), WRITE_OUT_CONCURRENCY, write);
       stage.known.clearChanged();
       if (last) {
         const held = stage.known.size;
-        items.length = 0;
-        groups.length = 0;
+        changes = undefined;
         stage.known.clear();
         if (held >= stage.limits.collectAfterItems) await this.deps.collectGarbage?.();
       }
@@ -967,32 +973,26 @@ export class DynamoEvidenceStore implements EvidencePort {
     stage.holdsAllEvidence ??= !(await this.holdsEvidence());
     if (!stage.holdsAllEvidence) {
       const unseen = deltas.filter((d) => !stage.known.has(d.item.pk, d.item.sk)).map((d) => key(d.item.pk, d.item.sk));
-      for (const item of await this.batchGet(unseen)) stage.known.hold(stage.strings.share(item, RECURRING_ITEM_FIELDS));
+      for (const item of await this.batchGet(unseen)) stage.known.put(item, false);
     }
     const result: ApplyResult = { written: 0, unchanged: 0, failed: [] };
     const keep = this.tagsToKeep();
     for (const delta of deltas) {
+      // a copy of the staged item, merged where it is and held again if it changed
       const stored = stage.known.get(delta.item.pk, delta.item.sk);
       let next: EvidenceItem | undefined;
       if (stored !== undefined && delta.batch !== undefined) {
-        // The stage's own copy, merged where it is (readers are handed copies: stagedCopy). Its
-        // recurring fields, shared when it was read or made, are the ones a merge keeps. One that
-        // gained or lost a field is held anew (see StagedItems.hold).
-        const change = mergedInPlace(stored, delta as EvidenceDelta & { batch: string }, keep, stage.tagSets);
-        next = change === 'unchanged' ? undefined : change === 'reshaped' ? stage.known.hold(stored) : stored;
+        next = mergedInPlace(stored, delta as EvidenceDelta & { batch: string }, keep, stage.tagSets) ? stored : undefined;
       } else {
         next = merged(stored, delta, keep);
-        if (next !== undefined) {
-          const tags = next[TAGS] as string[] | undefined;
-          if (tags !== undefined) next[TAGS] = stage.tagSets.shared(tags) as string[];
-          next = stage.known.hold(stage.strings.share(next, RECURRING_ITEM_FIELDS));
-        }
+        const tags = next?.[TAGS] as string[] | undefined;
+        if (next !== undefined && tags !== undefined) next[TAGS] = stage.tagSets.shared(tags) as string[];
       }
       if (next === undefined) {
         result.unchanged += 1;
         continue;
       }
-      stage.known.markChanged(next);
+      stage.known.put(next, true);
       result.written += 1;
     }
     return result;
@@ -1452,9 +1452,8 @@ export class DynamoEvidenceStore implements EvidencePort {
     };
     // Items staged and not written yet replace the table's and come after its pages.
     const stage = this.stage;
-    const staged = (stage?.known.changedIn(q.pk) ?? []).filter(({ sk }) =>
-      q.prefix !== undefined ? sk.startsWith(q.prefix) : q.from !== undefined ? sk >= q.from && sk <= (q.to as string) : true,
-    );
+    const staged =
+      stage?.known.changedIn(q.pk, (sk) => (q.prefix !== undefined ? sk.startsWith(q.prefix) : q.from !== undefined ? sk >= q.from && sk <= (q.to as string) : true)) ?? [];
     const overlaid = new Set(staged.map((item) => item.sk));
     let start: Record<string, unknown> | undefined;
     do {
@@ -1469,7 +1468,7 @@ export class DynamoEvidenceStore implements EvidencePort {
         ? ({ pk: item.pk, sk: item.sk } as EvidenceItem)
         : q.fields
           ? projected(item, q.fields)
-          : stagedCopy(item);
+          : item;
     onPage(staged.sort((x, y) => (x.sk < y.sk ? -1 : 1)).map(project));
     return true;
   }
@@ -1482,7 +1481,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     // spike state of every batch).
     const held = stage?.holdsAllEvidence === true ? all.filter((k) => isEvidencePk(k.pk)) : [];
     const unique = held.length === 0 ? all : all.filter((k) => !isEvidencePk(k.pk));
-    const fromStage = held.map((k) => stage?.known.get(k.pk, k.sk)).filter((i): i is EvidenceItem => i !== undefined).map(stagedCopy);
+    const fromStage = held.map((k) => stage?.known.get(k.pk, k.sk)).filter((i): i is EvidenceItem => i !== undefined);
     const pages = inGroups(unique, BATCH_GET_LIMIT);
     // Several requests in flight: one after the other, a fleet run waited ~4 s on 600 round trips.
     const found = await mapLimit(pages, READ_CONCURRENCY, async (keys) => {
@@ -1504,7 +1503,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     if (stage === undefined || stage.known.changedCount === 0) return [...out, ...fromStage];
     // Staged items are newer than the table's.
     const isChanged = (k: { pk: string; sk: string }) => stage.known.isChanged(k.pk, k.sk);
-    return [...out.filter((i) => !isChanged(i)), ...unique.filter(isChanged).map((k) => stagedCopy(stage.known.get(k.pk, k.sk) as EvidenceItem)), ...fromStage];
+    return [...out.filter((i) => !isChanged(i)), ...unique.filter(isChanged).map((k) => stage.known.get(k.pk, k.sk) as EvidenceItem), ...fromStage];
   }
 
   private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
@@ -1668,8 +1667,6 @@ interface Stage {
   ids: Map<string, EventIdSet>;
   /** Date.now() when the first journal was staged. */
   since: number | null;
-  /** One copy of the strings `known`'s items repeat (a partition's key in each of its items…). */
-  strings: StringPool;
   /**
    * One frozen array per set of batch tags the stage's items carry: a few thousand sets among
    * 220,000 items at 40,000 namespaces, where an array each was ~17 MB (`TagSets`).
@@ -1683,21 +1680,28 @@ const emptyStage = (limits: StageLimits): Stage => ({
   journals: [],
   ids: new Map(),
   since: null,
-  strings: new StringPool(),
   tagSets: new TagSets(),
 });
 
 /**
- * The stage's items by partition, then sort key, and which of them changed since the last
- * write-out. Keyed by both keys in turn, not by one string joining them: that was a second string
- * per item (a concatenation V8 flattens when it hashes it), and the changed keys a third
- * structure, a set of sort keys per partition; at 20,000 namespaces (112,000 items) the run's peak
- * was 25–30 MiB higher, at 40,000 ~50.
+ * The stage's items by partition, then sort key, each packed into one string (core/packed-item),
+ * and which of them changed since the last write-out (the mark each packed item carries: the
+ * write-out generation it changed in). Readers and merges get a new object each (`get`), and
+ * a changed item is held again (`put`).
+ *
+ * Packed because the stage holds every item a run touched until its write-out, and as objects they
+ * were most of analyze's memory at fleet scale: 219,532 items at 40,000 namespaces, ~550 bytes of
+ * heap for a service account's item and ~120 MB in all; packed, 85 one-byte characters on average
+ * (the recurring strings held once in the packer's pool). Keyed by both keys in turn, not by one
+ * string joining them (a second string per item, which V8 flattens when it hashes it).
  */
 class StagedItems {
-  private readonly byPk = new Map<string, Map<string, EvidenceItem>>();
-  private readonly changedItems = new Set<EvidenceItem>();
+  private byPk = new Map<string, Map<string, string | UnpackedItem>>();
+  private packer = new ItemPacker(PACKED_POOL_FIELDS);
+  /** The mark of an item changed since the last write-out; 0 is never one. */
+  private generation = 1;
   private count = 0;
+  private changedItems = 0;
 
   /** Items held, changed or not. */
   get size(): number {
@@ -1705,11 +1709,13 @@ class StagedItems {
   }
 
   get changedCount(): number {
-    return this.changedItems.size;
+    return this.changedItems;
   }
 
+  /** A copy of the item held under these keys, the caller's to change. */
   get(pk: string, sk: string): EvidenceItem | undefined {
-    return this.byPk.get(pk)?.get(sk);
+    const held = this.byPk.get(pk)?.get(sk);
+    return held === undefined ? undefined : this.unpacked(pk, sk, held);
   }
 
   has(pk: string, sk: string): boolean {
@@ -1717,55 +1723,90 @@ class StagedItems {
   }
 
   /**
-   * Holds a copy of `item` in place of the one held under its keys (which the copy also replaces
-   * among the changed ones), and returns it. A copy because V8 lays out an object made by spreading
-   * as a fixed set of fields, where one whose fields were set by computed names (a merge's result,
-   * an item the SDK read) or deleted is a dictionary from its 20th field: a service account's item
-   * took ~870 bytes of dictionary instead of ~200 (33,700 of them at 40,000 namespaces).
+   * Holds `item` (packed: later changes to the object are not the stage's) in place of the one held
+   * under its keys, changed if `changed` or if the one it replaces was: a changed item is written at
+   * the next write-out, and reads see it over the table's.
    */
-  hold(item: EvidenceItem): EvidenceItem {
-    const held = { ...item };
-    let sks = this.byPk.get(held.pk);
-    if (sks === undefined) this.byPk.set(held.pk, (sks = new Map()));
-    const before = sks.get(held.sk);
+  put(item: EvidenceItem, changed: boolean): void {
+    let sks = this.byPk.get(item.pk);
+    if (sks === undefined) this.byPk.set(item.pk, (sks = new Map()));
+    const before = sks.get(item.sk);
+    const wasChanged = before !== undefined && markOf(before) === this.generation;
     if (before === undefined) this.count += 1;
-    else if (this.changedItems.delete(before)) this.changedItems.add(held);
-    sks.set(held.sk, held);
-    return held;
-  }
-
-  /** Marks a held item changed: it is written at the next write-out, and reads see it over the table's. */
-  markChanged(item: EvidenceItem): void {
-    this.changedItems.add(item);
+    if (changed && !wasChanged) this.changedItems += 1;
+    const mark = changed || wasChanged ? this.generation : 0;
+    // an item the packing cannot hold whole (a nested map…) is kept as a copy of the object
+    sks.set(item.sk, this.packer.pack(item, mark) ?? new UnpackedItem({ ...item }, mark));
   }
 
   isChanged(pk: string, sk: string): boolean {
-    const item = this.get(pk, sk);
-    return item !== undefined && this.changedItems.has(item);
+    const held = this.byPk.get(pk)?.get(sk);
+    return held !== undefined && markOf(held) === this.generation;
   }
 
-  /** The changed items of one partition. */
-  changedIn(pk: string): EvidenceItem[] {
+  /** Copies of the changed items of one partition whose sort keys `wanted` takes. */
+  changedIn(pk: string, wanted: (sk: string) => boolean): EvidenceItem[] {
     const out: EvidenceItem[] = [];
-    for (const item of this.byPk.get(pk)?.values() ?? []) if (this.changedItems.has(item)) out.push(item);
+    for (const [sk, held] of this.byPk.get(pk) ?? []) if (markOf(held) === this.generation && wanted(sk)) out.push(this.unpacked(pk, sk, held));
     return out;
   }
 
-  changed(): IterableIterator<EvidenceItem> {
-    return this.changedItems.values();
+  /**
+   * The changed items as they are now, to be unpacked a few at a time (`unpack`): a write-out
+   * that unpacked them all at once would hold them all as objects again.
+   */
+  changed(): StagedChanges {
+    const pks: string[] = [];
+    const sks: string[] = [];
+    const packed: (string | UnpackedItem)[] = [];
+    for (const [pk, items] of this.byPk) {
+      for (const [sk, held] of items) {
+        if (markOf(held) !== this.generation) continue;
+        pks.push(pk);
+        sks.push(sk);
+        packed.push(held);
+      }
+    }
+    return { length: packed.length, unpack: (i) => this.unpacked(pks[i] as string, sks[i] as string, packed[i] as string | UnpackedItem) };
   }
 
   /** After a write-out: every item held is as the table has it. */
   clearChanged(): void {
-    this.changedItems.clear();
+    this.changedItems = 0;
+    this.generation += 1;
   }
 
   clear(): void {
-    this.byPk.clear();
-    this.changedItems.clear();
+    this.byPk = new Map();
+    this.packer = new ItemPacker(PACKED_POOL_FIELDS);
+    this.generation = 1;
     this.count = 0;
+    this.changedItems = 0;
+  }
+
+  private unpacked(pk: string, sk: string, held: string | UnpackedItem): EvidenceItem {
+    return typeof held === 'string' ? this.packer.unpack(pk, sk, held) : { ...held.item };
   }
 }
+
+/** A write-out's changed items, by number. */
+interface StagedChanges {
+  length: number;
+  unpack(index: number): EvidenceItem;
+}
+
+/** A staged item the packing could not hold, as an object, with its mark. */
+class UnpackedItem {
+  constructor(
+    readonly item: EvidenceItem,
+    readonly mark: number,
+  ) {}
+}
+
+const markOf = (held: string | UnpackedItem): number => (typeof held === 'string' ? packedMark(held) : held.mark);
+
+/** The strings a staged item holds that recur from item to item, held once by the stage's packer. */
+const PACKED_POOL_FIELDS: ReadonlySet<string> = new Set(RECURRING_ITEM_FIELDS);
 
 /**
  * The stage's batch tag arrays, one frozen array per set: an item merged with a batch gets the
@@ -1963,21 +2004,19 @@ function tagsAfter(tags: readonly string[], batch: string, keep: (tag: string, b
 }
 
 /**
- * `merged(stored, delta, keep)` made in `stored` itself, for the stage, which owns its items:
- * 'unchanged' where `merged` gives undefined (`stored` then as it was); otherwise its version and
- * tags moved as `merged` moves them, and 'reshaped' when a field came or went.
+ * `merged(stored, delta, keep)` made in `stored` (the stage's copy of its item): false where `merged`
+ * gives undefined (`stored` then as it was); otherwise true, its version and tags moved as `merged`
+ * moves them.
  */
-function mergedInPlace(stored: EvidenceItem, delta: EvidenceDelta & { batch: string }, keep: (tag: string, batch: string) => boolean, tagSets: TagSets): InPlaceChange {
+function mergedInPlace(stored: EvidenceItem, delta: EvidenceDelta & { batch: string }, keep: (tag: string, batch: string) => boolean, tagSets: TagSets): boolean {
   const tags = (stored[TAGS] as string[] | undefined) ?? [];
   const batch = delta.batch;
-  if (tags.includes(batch)) return 'unchanged';
+  if (tags.includes(batch)) return false;
   const item = withoutBookkeeping(delta.item);
-  const change = item.type === (DAYS_TYPE as string) ? mergeDaysInto(stored, item) : mergeChangesInto(stored, item, sameValue);
-  if (change === 'unchanged') return change;
-  const gains = !('version' in stored) || !(TAGS in stored);
+  if (!(item.type === (DAYS_TYPE as string) ? mergeDaysInto(stored, item) : mergeChangesInto(stored, item, sameValue))) return false;
   stored['version'] = (typeof stored['version'] === 'number' ? stored['version'] : 0) + 1;
   stored[TAGS] = tagSets.after(tags, batch, keep) as string[];
-  return gains ? 'reshaped' : change;
+  return true;
 }
 
 /** A delta's item without what `merged` sets itself (a delta never carries them; sameContent ignores them). */
@@ -1985,15 +2024,6 @@ function withoutBookkeeping(item: EvidenceItem): EvidenceItem {
   if (!('version' in item) && !(TAGS in item)) return item;
   const { version: _v, [TAGS]: _t, ...rest } = item;
   return rest as EvidenceItem;
-}
-
-/**
- * A staged item as a reader may keep it: the stage merges into its own object in place, setting
- * new values (a set field gets a new array, the tags one of the stage's frozen arrays), so a
- * shallow copy keeps what the reader read.
- */
-function stagedCopy(item: EvidenceItem): EvidenceItem {
-  return { ...item };
 }
 
 /** A staged item as a query projecting `fields` returns it: its keys and those of the fields it holds. */
@@ -2160,17 +2190,17 @@ function mergeDays(a: EvidenceItem | undefined, b: EvidenceItem): EvidenceItem {
 }
 
 /** `mergeDays(a, b)` made in `a` itself (mergedInPlace): what it changed. */
-function mergeDaysInto(a: EvidenceItem, b: EvidenceItem): InPlaceChange {
+function mergeDaysInto(a: EvidenceItem, b: EvidenceItem): boolean {
   const next = mergeDays(a, b);
-  let change: InPlaceChange = 'unchanged';
-  for (const field in next) change = largerChange(change, setChanged(a, field, next[field], sameValue));
+  let changed = false;
+  for (const field in next) if (setChanged(a, field, next[field], sameValue)) changed = true;
   for (const field in a) {
     if (field in next || field === 'version' || field === TAGS) continue;
     // the older map form (`d`), which the month leaves once it is written as text
-    if (a[field] !== undefined && a[field] !== null) change = 'reshaped';
+    if (a[field] !== undefined && a[field] !== null) changed = true;
     delete a[field];
   }
-  return change;
+  return changed;
 }
 
 /** Two months' counts summed by parsing them, whatever their forms (mergeCountsText takes the store's own). */

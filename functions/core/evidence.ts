@@ -143,29 +143,16 @@ const mergedValues: AttrValue[] = [];
 const RULE_INDEXES = Object.fromEntries(Object.entries(RULE_LISTS).map(([type, rules]) => [type, new Map(rules.map(([field], i) => [field, i]))])) as Record<ItemType, Map<string, number>>;
 
 /**
- * What a merge made in an item did to it: nothing, a value, or the fields it holds (one added, or
- * one merged to null and deleted). A holder keeping items for long cares about the last: V8 keeps
- * an object whose fields come and go by computed names as a dictionary, several times the size of
- * one with a fixed layout, which a copy (`{ ...item }`) has again.
- */
-export type InPlaceChange = 'unchanged' | 'changed' | 'reshaped';
-
-/** The larger of two changes (unchanged < changed < reshaped). */
-export function largerChange(x: InPlaceChange, y: InPlaceChange): InPlaceChange {
-  return x === 'reshaped' || y === 'unchanged' ? x : y;
-}
-
-/**
  * `mergeItems(a, b)` made in `a` itself, for a holder that keeps `a` from merge to merge (the
  * store's stage holds a run's items until its write-out): a field is set only when its value
- * changes, one merged to null is deleted (stored items hold no nulls), and the answer is what
- * changed, as `same` compares values. The fields are visited in the order `mergeItems` sets
+ * changes, one merged to null is deleted (stored items hold no nulls), and the answer is whether
+ * anything changed, as `same` compares values. The fields are visited in the order `mergeItems` sets
  * them, so a field `a` gains lands where it would in `mergeItems`'s copy. Copying the item for each
  * merge (the copy, then the copy without its nulls) was most of what such a holder allocated: at
  * 20,000 namespaces, ~780,000 merges of items of ~600 bytes, every one of them promoted and then
  * garbage in the old generation.
  */
-export function mergeChangesInto(a: EvidenceItem, b: EvidenceItem, same: (x: unknown, y: unknown) => boolean): InPlaceChange {
+export function mergeChangesInto(a: EvidenceItem, b: EvidenceItem, same: (x: unknown, y: unknown) => boolean): boolean {
   const rules = RULE_LISTS[b.type];
   const indexes = RULE_INDEXES[b.type];
   // Every rule's value first, as mergeInto: a `latest` rule reads its time field from `a` as it was.
@@ -173,32 +160,29 @@ export function mergeChangesInto(a: EvidenceItem, b: EvidenceItem, same: (x: unk
     const [field, rule] = rules[i] as [string, MergeRule];
     mergedValues[i] = mergeField(rule, a, b, field);
   }
-  let change: InPlaceChange = 'unchanged';
+  let changed = false;
   for (const field in b) {
     const i = indexes.get(field);
-    change = largerChange(change, setChanged(a, field, i === undefined ? b[field] : mergedValues[i], same));
+    if (setChanged(a, field, i === undefined ? b[field] : mergedValues[i], same)) changed = true;
   }
   for (let i = 0; i < rules.length; i += 1) {
     const field = (rules[i] as [string, MergeRule])[0];
-    if (!(field in b)) change = largerChange(change, setChanged(a, field, mergedValues[i], same));
+    if (!(field in b) && setChanged(a, field, mergedValues[i], same)) changed = true;
   }
-  return change;
+  return changed;
 }
 
 /**
  * Sets `item[field]` to `value` when it differs (null and absent alike, as stored items hold no
- * nulls: one merged to null is deleted): what that did to the item.
+ * nulls: one merged to null is deleted): whether it did.
  */
-export function setChanged(item: EvidenceItem, field: string, value: unknown, same: (x: unknown, y: unknown) => boolean): InPlaceChange {
+export function setChanged(item: EvidenceItem, field: string, value: unknown, same: (x: unknown, y: unknown) => boolean): boolean {
   const old = item[field];
   const had = old !== undefined && old !== null;
-  if (had ? same(old, value) : value === undefined || value === null) return 'unchanged';
-  if (value === undefined || value === null) {
-    delete item[field];
-    return 'reshaped';
-  }
-  item[field] = value as AttrValue;
-  return had ? 'changed' : 'reshaped';
+  if (had ? same(old, value) : value === undefined || value === null) return false;
+  if (value === undefined || value === null) delete item[field];
+  else item[field] = value as AttrValue;
+  return true;
 }
 
 function mergeField(rule: MergeRule, a: EvidenceItem, b: EvidenceItem, field: string): AttrValue {

@@ -374,6 +374,26 @@ describe("the only writer's staged items, merged where they are held", () => {
     expect(await store.queryMeta(role.pk)).toEqual([expect.objectContaining({ firstSeen: '2026-11-01T00:00:00Z', version: 2 })]);
   });
 
+  it('stages an item it cannot pack (a map another writer left in it) whole, and writes it back with the merge', async () => {
+    // GIVEN a table whose role item holds a nested map, and a non-ASCII note the stage's packing keeps only as an object
+    const store = await freshStore(true);
+    const tableName = `evidence-${tableCount}`;
+    const role = { pk: 'ROLE#arn:aws:iam::111122223333:role/orders-api', sk: 'ROLE', type: 'role', roleArn: 'arn:aws:iam::111122223333:role/orders-api', firstSeen: '2026-11-02T00:00:00Z' } as EvidenceItem;
+    const odd = { audit: { by: 'migration-bot', tickets: ['OPS-1'] }, note: 'v\u00e9rifi\u00e9 \u2713' };
+    await DynamoDBDocumentClient.from(embedded.client).send(new PutCommand({ TableName: tableName, Item: { ...role, ...odd, version: 1 } }));
+
+    // WHEN two staged batches merge an earlier, then a later sighting into it, and a read comes between
+    store.stageWrites();
+    expect(await store.apply([{ item: { ...role, firstSeen: '2026-11-01T00:00:00Z' }, eventIds: ['e1'], batch: 'mhz0000-aaaa' }])).toMatchObject({ written: 1 });
+    const read = await store.queryMeta(role.pk);
+    expect(await store.apply([{ item: { ...role, firstSeen: '2026-11-03T00:00:00Z' }, eventIds: ['e2'], batch: 'mhz0001-bbbb' }])).toMatchObject({ unchanged: 1 });
+    await store.endStaging();
+
+    // THEN the read saw the merge, and the table holds the merge beside what the other writer left
+    expect(read).toEqual([expect.objectContaining({ firstSeen: '2026-11-01T00:00:00Z', ...odd })]);
+    expect(await store.queryMeta(role.pk)).toEqual([expect.objectContaining({ firstSeen: '2026-11-01T00:00:00Z', version: 2, ...odd })]);
+  });
+
   it('lets its items go at the end of the last write-out, and asks for a collection before the guards and the journals go', async () => {
     // GIVEN a store whose process can start a collection, recording what the table was sent before it
     const sent: string[] = [];
