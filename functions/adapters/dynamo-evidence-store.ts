@@ -1611,7 +1611,7 @@ const guardExpiry = (e: IdentityEvent) => Math.floor(Date.parse(e.eventTime) / 1
 export interface StageLimits {
   /** Staged journals (at most TAG_LIMIT / 2: an item keeps that many batches' tags). */
   maxJournals: number;
-  /** Changed items held: memory grows with them (~0.9 KB each). */
+  /** Changed items held: memory grows with them (packed, ~0.25 KB each with their keys). */
   maxItems: number;
   /** Staged eventIDs (the claims' view of what is counted). */
   maxEvents: number;
@@ -1619,7 +1619,7 @@ export interface StageLimits {
   maxAgeMs: number;
   /** Items remembered across write-outs (read or written, unchanged since): past it, forgotten. */
   maxKnown: number;
-  /** Items the stage must have held (~0.9 KB of heap each) for its end to be worth a full collection (`collectGarbage`). */
+  /** Items the stage must have held for its end to be worth a full collection (`collectGarbage`). */
   collectAfterItems: number;
 }
 
@@ -1630,10 +1630,10 @@ export interface StageLimits {
  * journals and 400,000 events made two stages, each writing most items: 123.0 and 122.8 s, 12,886
  * write requests (25.9 per 1,000 events), peaks 975 and 1,000 MB; 32 and 800,000 make one: 108.9
  * and 110.7 s, 8,915 (17.9), 949 and 934 MB, the verdicts identical. 32 is also the most a stage
- * may hold (TAG_LIMIT / 2: an item keeps a tag per batch). A staged item costs ~0.9 KB of heap
- * (the stage's retained size over its items at 20,000 namespaces): these limits bound the stage's
- * items near 360 MB (and its eventIDs near 60 MB), where 100,000 and 200,000 items bounded them
- * near 90. They were those, and at 20,000 and 40,000 namespaces the stages that spilled cost more
+ * may hold (TAG_LIMIT / 2: an item keeps a tag per batch). A staged item cost ~0.9 KB of heap as
+ * an object (the stage's retained size over its items at 20,000 namespaces; packed since, ~0.25 KB
+ * with its keys): these limits bounded the stage's items near 360 MB (and its eventIDs near 60
+ * MB), where 100,000 and 200,000 items bounded them near 90. They were those, and at 20,000 and 40,000 namespaces the stages that spilled cost more
  * than they saved: measured on the same inputs, 100,000/200,000 gave
  * 75–87 s and 260 s, 25.7 and 50.6 write requests per 1,000 events, peaks 727–750 MB and 1,039 MB;
  * these give 59 s and 166 s, 18.0 and 25.9, 732 and 1,081 MB. A spilled stage writes items out to
