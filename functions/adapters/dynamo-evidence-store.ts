@@ -1691,7 +1691,7 @@ const emptyStage = (limits: StageLimits): Stage => ({
  *
  * Packed because the stage holds every item a run touched until its write-out, and as objects they
  * were most of analyze's memory at fleet scale: 219,532 items at 40,000 namespaces, ~550 bytes of
- * heap for a service account's item and ~120 MB in all; packed, 85 one-byte characters on average
+ * heap for a service account's item and ~120 MB in all; packed, 84 one-byte characters on average
  * (the recurring strings held once in the packer's pool). Keyed by both keys in turn, not by one
  * string joining them (a second string per item, which V8 flattens when it hashes it).
  */

@@ -4,7 +4,7 @@
  *
  * As objects, a service account's item cost ~550 bytes of heap: the object, a property array for
  * its ~20 fields, its two arrays, its timestamps and sort key, each a heap object of its own. Packed,
- * it is one string of ~190 one-byte characters: the recurring strings (namespace, role ARN,
+ * it is one string of ~160 one-byte characters: the recurring strings (namespace, role ARN,
  * cluster…) as their number in a pool of strings held once, numbers as bytes, the names of its
  * fields as the number of its shape (the ordered list of its field names), and its keys not at all
  * (the holder keeps them, and gives them back to `unpack`).
@@ -50,12 +50,10 @@ interface ShapeNode {
 }
 
 export class ItemPacker {
-  private readonly strings: string[] = [];
-  private readonly stringIds = new Map<string, number>();
+  private readonly strings = new Numbering<string>();
   private readonly shapes: Shape[] = [];
   private readonly shapeTree: ShapeNode = { next: new Map(), shape: undefined };
-  private readonly sharedArrays: (readonly string[])[] = [];
-  private readonly sharedArrayIds = new Map<readonly string[], number>();
+  private readonly sharedArrays = new Numbering<readonly string[]>();
   private buffer = Buffer.allocUnsafe(4096);
   private length = 0;
 
@@ -68,7 +66,7 @@ export class ItemPacker {
 
   /** Strings in the pool, for measuring. */
   get pooled(): number {
-    return this.strings.length;
+    return this.strings.size;
   }
 
   /** `item` as a string carrying `mark`, or undefined when it holds what this packing does not (above). */
@@ -145,13 +143,8 @@ export class ItemPacker {
     const strings = values as readonly string[];
     // A frozen array cannot change: every item holding it gets the same one back (the stage's tag sets).
     if (Object.isFrozen(strings)) {
-      let id = this.sharedArrayIds.get(strings);
-      if (id === undefined) {
-        id = this.sharedArrays.push(strings) - 1;
-        this.sharedArrayIds.set(strings, id);
-      }
       this.unit(T_SHARED_ARRAY);
-      this.varint(id);
+      this.varint(this.sharedArrays.id(strings));
       return true;
     }
     this.unit(T_ARRAY);
@@ -161,13 +154,8 @@ export class ItemPacker {
   }
 
   private pooledString(value: string): void {
-    let id = this.stringIds.get(value);
-    if (id === undefined) {
-      id = this.strings.push(value) - 1;
-      this.stringIds.set(value, id);
-    }
     this.unit(T_POOLED);
-    this.varint(id);
+    this.varint(this.strings.id(value));
   }
 
   private inline(value: string): boolean {
@@ -222,7 +210,7 @@ export class ItemPacker {
     const tag = packed.charCodeAt(reader.at++);
     switch (tag) {
       case T_POOLED:
-        return this.strings[readVarint(packed, reader)] as string;
+        return this.strings.value(readVarint(packed, reader));
       case T_STRING: {
         const n = readVarint(packed, reader);
         const s = packed.slice(reader.at, reader.at + n);
@@ -251,12 +239,12 @@ export class ItemPacker {
         const out: string[] = new Array(n);
         for (let i = 0; i < n; i += 1) {
           reader.at += 1; // T_POOLED
-          out[i] = this.strings[readVarint(packed, reader)] as string;
+          out[i] = this.strings.value(readVarint(packed, reader));
         }
         return out;
       }
       case T_SHARED_ARRAY:
-        return this.sharedArrays[readVarint(packed, reader)] as string[];
+        return this.sharedArrays.value(readVarint(packed, reader)) as string[];
       default:
         throw new Error(`packed item: unknown tag ${tag} at ${reader.at - 1}`);
     }
@@ -266,6 +254,29 @@ export class ItemPacker {
 /** The `mark` a packed item carries. */
 export function packedMark(packed: string): number {
   return readVarint(packed, { at: 0 });
+}
+
+/** Values by number, each numbered once, in the order first met: a packed item holds the number. */
+class Numbering<T> {
+  private readonly values: T[] = [];
+  private readonly ids = new Map<T, number>();
+
+  get size(): number {
+    return this.values.length;
+  }
+
+  id(value: T): number {
+    let id = this.ids.get(value);
+    if (id === undefined) {
+      id = this.values.push(value) - 1;
+      this.ids.set(value, id);
+    }
+    return id;
+  }
+
+  value(id: number): T {
+    return this.values[id] as T;
+  }
 }
 
 const FLOAT = new Float64Array(1);
