@@ -1633,8 +1633,9 @@ export interface StageLimits {
  * may hold (TAG_LIMIT / 2: an item keeps a tag per batch). A staged item cost ~0.9 KB of heap as
  * an object (the stage's retained size over its items at 20,000 namespaces; packed since, ~0.25 KB
  * with its keys): these limits bounded the stage's items near 360 MB (and its eventIDs near 60
- * MB), where 100,000 and 200,000 items bounded them near 90. They were those, and at 20,000 and 40,000 namespaces the stages that spilled cost more
- * than they saved: measured on the same inputs, 100,000/200,000 gave
+ * MB), where 100,000 and 200,000 items bounded them near 90. They were those, and at 20,000 and
+ * 40,000 namespaces the stages that spilled cost more than they saved: measured on the same
+ * inputs, 100,000/200,000 gave
  * 75–87 s and 260 s, 25.7 and 50.6 write requests per 1,000 events, peaks 727–750 MB and 1,039 MB;
  * these give 59 s and 166 s, 18.0 and 25.9, 732 and 1,081 MB. A spilled stage writes items out to
  * write them again in its next stage, and forgets them to read them again; that traffic holds memory
@@ -2189,7 +2190,7 @@ function mergeDays(a: EvidenceItem | undefined, b: EvidenceItem): EvidenceItem {
   return { ...olderA, ...olderB, counts } as EvidenceItem;
 }
 
-/** `mergeDays(a, b)` made in `a` itself (mergedInPlace): what it changed. */
+/** `mergeDays(a, b)` made in `a` itself (mergedInPlace): whether it changed anything. */
 function mergeDaysInto(a: EvidenceItem, b: EvidenceItem): boolean {
   const next = mergeDays(a, b);
   let changed = false;
