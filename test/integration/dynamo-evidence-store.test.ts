@@ -394,6 +394,27 @@ describe("the only writer's staged items, merged where they are held", () => {
     expect(await store.queryMeta(role.pk)).toEqual([expect.objectContaining({ firstSeen: '2026-11-01T00:00:00Z', version: 2, ...odd })]);
   });
 
+  it('keeps a staged sort key exactly as given, characters Unicode would normalize included', async () => {
+    // GIVEN the only writer staging two items whose sort keys differ only in Unicode normalization
+    const store = await freshStore(true);
+    const pk = 'ROLE#arn:aws:iam::111122223333:role/orders-api';
+    const item = (sk: string, firstSeen: string) => ({ pk, sk, type: 'role-ns', roleArn: 'arn:aws:iam::111122223333:role/orders-api', namespace: sk.slice(3), firstSeen }) as EvidenceItem;
+    const decomposed = 'NS#cafe\u0301';
+    const composed = 'NS#caf\u00e9';
+    store.stageWrites();
+    await store.apply([{ item: item(decomposed, '2026-11-02T00:00:00Z'), eventIds: ['e1'], batch: 'mhz0000-aaaa' }]);
+    await store.apply([{ item: item(composed, '2026-11-03T00:00:00Z'), eventIds: ['e2'], batch: 'mhz0001-bbbb' }]);
+    await store.apply([{ item: item(decomposed, '2026-11-01T00:00:00Z'), eventIds: ['e3'], batch: 'mhz0002-cccc' }]);
+    await store.endStaging();
+
+    // THEN two items, each under its own key, each with its own merges
+    const stored = await store.queryMeta(pk, 'NS#');
+    expect(stored.map((i) => [i['sk'], i['firstSeen']]).sort()).toEqual([
+      [decomposed, '2026-11-01T00:00:00Z'],
+      [composed, '2026-11-03T00:00:00Z'],
+    ].sort());
+  });
+
   it('lets its items go at the end of the last write-out, and asks for a collection before the guards and the journals go', async () => {
     // GIVEN a store whose process can start a collection, recording what the table was sent before it
     const sent: string[] = [];
