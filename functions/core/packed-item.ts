@@ -12,7 +12,8 @@
  * Exact: `unpack` gives back an item deep-equal to the one packed, its fields in the same order, a
  * field set to undefined still there, numbers as they were (-0, NaN and non-integers as their eight
  * bytes). An item holding anything else (a nested map, a non-string array element, a character past
- * U+00FF in a string not pooled) is not packed: `pack` says so and the holder keeps the object.
+ * U+00FF in a string not pooled, a field named `__proto__`) is not packed: `pack` says so and the
+ * holder keeps the object.
  *
  * A packed item also carries a `mark` of the holder's, a whole number read without unpacking (the
  * stage's: the write-out generation the item changed in).
@@ -39,7 +40,10 @@ const INLINE = 2;
 interface Shape {
   id: number;
   names: readonly string[];
-  pooled: Uint8Array;
+  /** Per name: KEY, POOLED or INLINE. */
+  kinds: Uint8Array;
+  /** False for a field the template cannot hold as its own (`__proto__`): such items stay objects. */
+  packable: boolean;
   /** An object with these fields in this order: an unpacked item is a copy of it, laid out once. */
   template: Record<string, undefined>;
 }
@@ -80,13 +84,14 @@ export class ItemPacker {
       node = next;
     }
     const shape = (node.shape ??= this.newShape(item));
+    if (!shape.packable) return undefined;
     this.length = 0;
     this.varint(mark);
     this.varint(shape.id);
-    const { names, pooled } = shape;
+    const { names, kinds } = shape;
     for (let i = 0; i < names.length; i += 1) {
-      if (pooled[i] === KEY) continue;
-      if (!this.value(item[names[i] as string], pooled[i] === POOLED)) return undefined;
+      if (kinds[i] === KEY) continue;
+      if (!this.value(item[names[i] as string], kinds[i] === POOLED)) return undefined;
     }
     return this.buffer.toString('latin1', 0, this.length);
   }
@@ -97,10 +102,10 @@ export class ItemPacker {
     readVarint(packed, reader);
     const shape = this.shapes[readVarint(packed, reader)] as Shape;
     const item: Record<string, AttrValue | undefined> = { ...shape.template };
-    const { names, pooled } = shape;
+    const { names, kinds } = shape;
     for (let i = 0; i < names.length; i += 1) {
       const name = names[i] as string;
-      if (pooled[i] === KEY) item[name] = name === 'pk' ? pk : sk;
+      if (kinds[i] === KEY) item[name] = name === 'pk' ? pk : sk;
       else item[name] = this.read(packed, reader);
     }
     return item as EvidenceItem;
@@ -110,8 +115,8 @@ export class ItemPacker {
     const names = Object.keys(item);
     const template: Record<string, undefined> = {};
     for (const name of names) template[name] = undefined;
-    const pooled = Uint8Array.from(names, (name) => (name === 'pk' || name === 'sk' ? KEY : this.pooledFields.has(name) ? POOLED : INLINE));
-    const shape: Shape = { id: this.shapes.length, names, pooled, template: { ...template } };
+    const kinds = Uint8Array.from(names, (name) => (name === 'pk' || name === 'sk' ? KEY : this.pooledFields.has(name) ? POOLED : INLINE));
+    const shape: Shape = { id: this.shapes.length, names, kinds, packable: !names.includes('__proto__'), template: { ...template } };
     this.shapes.push(shape);
     return shape;
   }

@@ -90,10 +90,10 @@ describe('ItemPacker', () => {
     expect(second).toEqual({ pk: 'P', sk: 'S', type: 'sa', roles: ['a'], count: 1 });
   });
 
-  it('refuses what it cannot give back exactly: a nested map, a non-string element, a character past U+00FF outside the pool', () => {
+  it('refuses what it cannot give back exactly: a nested map, a non-string element, a character past U+00FF outside the pool, a field named __proto__', () => {
     const packer = new ItemPacker(POOLED);
     const base = { pk: 'P', sk: 'S', type: 'sa' };
-    for (const odd of [{ map: { a: 1 } }, { list: ['a', 1] }, { note: 'r\u00e9sum\u00e9 \u2713' }, { set: new Set(['a']) }]) {
+    for (const odd of [{ map: { a: 1 } }, { list: ['a', 1] }, { note: 'r\u00e9sum\u00e9 \u2713' }, { set: new Set(['a']) }, JSON.parse('{"__proto__": "x"}')]) {
       expect(packer.pack({ ...base, ...odd } as unknown as EvidenceItem, 0), JSON.stringify(odd)).toBeUndefined();
     }
     // and goes on packing what it can; a pooled string is held as it is, whatever its characters
