@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_READ_LIMITS, listInputFiles, readFilesAhead, readRecordChunks, readRecords } from '../../functions/adapters/cloudtrail-files';
+import { DEFAULT_READ_LIMITS, listInputFiles, mayReadAhead, readFilesAhead, readRecordChunks, readRecords } from '../../functions/adapters/cloudtrail-files';
 import { useSmallFileThread } from '../../functions/adapters/small-file-thread';
 import { expandRaw } from '../../functions/core/record-prefilter';
 import type { InputItem } from '../../functions/core/envelopes';
@@ -435,5 +435,25 @@ describe.each([
       expect(await first.return(undefined)).toEqual({ done: true, value: undefined });
       expect(await readFilesAhead([], { raw: true }).next()).toEqual({ done: true, value: undefined });
     });
+  });
+});
+
+describe('the read-ahead\'s bounds (mayReadAhead)', () => {
+  it('starts a few files before any has finished, then as many as the average file allows', () => {
+    /** Files the read-ahead starts, one after the other, with nothing finished or waiting meanwhile. */
+    const startable = (finishedFiles: number, finishedBytes: number) => {
+      let reading = 0;
+      while (reading < 10_000 && mayReadAhead({ reading, waiting: 0, heldBytes: 0, finishedFiles, finishedBytes })) reading += 1;
+      return reading;
+    };
+    // nothing to average yet: a few, not every file the run could start at once
+    expect(startable(0, 0)).toBe(8);
+    // files of ~650 KB kept (half a file's records in scope): about 8 MB of them
+    expect(startable(10, 6_500_000)).toBe(13);
+    // small skimmed files: the cap on files in flight
+    expect(startable(10, 580_000)).toBe(64);
+    // what waits for the caller counts too
+    expect(mayReadAhead({ reading: 0, waiting: 0, heldBytes: 8 * 2 ** 20, finishedFiles: 1, finishedBytes: 1 })).toBe(false);
+    expect(mayReadAhead({ reading: 0, waiting: 1024, heldBytes: 0, finishedFiles: 1, finishedBytes: 1 })).toBe(false);
   });
 });
