@@ -146,7 +146,7 @@ const RULE_INDEXES = Object.fromEntries(Object.entries(RULE_LISTS).map(([type, r
  * `mergeItems(a, b)` made in `a` itself, for a holder that keeps `a` from merge to merge (the
  * store's stage holds a run's items until its write-out): a field is set only when its value
  * changes, one merged to null is deleted (stored items hold no nulls), and the answer is whether
- * anything changed, as `same` compares values. The fields are visited in the order `mergeItems` sets
+ * any changed, as `same` compares values. The fields are visited in the order `mergeItems` sets
  * them, so a field `a` gains lands where it would in `mergeItems`'s copy. Copying the item for each
  * merge (the copy, then the copy without its nulls) was most of what such a holder allocated: at
  * 20,000 namespaces, ~780,000 merges of items of ~600 bytes, every one of them promoted and then
@@ -178,8 +178,7 @@ export function mergeChangesInto(a: EvidenceItem, b: EvidenceItem, same: (x: unk
  */
 export function setChanged(item: EvidenceItem, field: string, value: unknown, same: (x: unknown, y: unknown) => boolean): boolean {
   const old = item[field];
-  const had = old !== undefined && old !== null;
-  if (had ? same(old, value) : value === undefined || value === null) return false;
+  if (old === undefined || old === null ? value === undefined || value === null : same(old, value)) return false;
   if (value === undefined || value === null) delete item[field];
   else item[field] = value as AttrValue;
   return true;

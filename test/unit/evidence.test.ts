@@ -263,17 +263,17 @@ describe('mergeChangesInto: mergeItems made in the item itself', () => {
         const expected = withoutNulls(mergeItems(stored, delta));
         const before = structuredClone(stored);
         const inPlace = structuredClone(stored);
-        const change = mergeChangesInto(inPlace, delta, isDeepStrictEqual);
+        const didChange = mergeChangesInto(inPlace, delta, isDeepStrictEqual);
 
         expect(inPlace).toEqual(expected);
         expect(Object.keys(inPlace)).toEqual(Object.keys(expected));
-        expect(change).toBe(!isDeepStrictEqual(before, expected));
-        if (change) changed += 1;
+        expect(didChange).toBe(!isDeepStrictEqual(before, expected));
+        if (didChange) changed += 1;
         else unchanged += 1;
         stored = expected;
       }
     }
-    // both answers were exercised: a replayed event changes nothing, a new one something
+    // both answers were exercised: a replayed event changes nothing, a new one does
     expect(changed).toBeGreaterThan(20);
     expect(unchanged).toBeGreaterThan(20);
   });
