@@ -176,7 +176,10 @@ describe('trail fold handler after the CLI read some of the trail into the same 
     const store = await table('after-cli');
     // the day folder holding the most objects: the fleet ends now, so at any hour one of its two days holds 12 or more
     const folders = new Map<string, number>();
-    for (const k of objects.keys()) if (k.includes('/CloudTrail/us-east-1/')) folders.set(k.replace(/[^/]+$/, ''), (folders.get(k.replace(/[^/]+$/, '')) ?? 0) + 1);
+    for (const k of objects.keys()) {
+      const dayFolder = k.replace(/[^/]+$/, '');
+      if (k.includes('/CloudTrail/us-east-1/')) folders.set(dayFolder, (folders.get(dayFolder) ?? 0) + 1);
+    }
     const folder = [...folders].sort((a, b) => b[1] - a[1])[0]![0];
     const listing = await listS3Logs(new S3Client({ region: 'us-east-1' }), { bucket: BUCKET, prefix: folder, url: `s3://${BUCKET}/${folder}` });
     await analyzeSources({ paths: [], listings: [listing], client: new S3Client({ region: 'us-east-1' }), store, policy: defaultPolicy(), now: () => NOW });
