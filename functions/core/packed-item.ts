@@ -29,6 +29,7 @@ const T_TRUE = 6;
 const T_FALSE = 7;
 const T_NULL = 8;
 const T_UNDEFINED = 9;
+/** A string array: its length, then each element's number in the pool. */
 const T_ARRAY = 10;
 const T_SHARED_ARRAY = 11;
 
@@ -154,7 +155,7 @@ export class ItemPacker {
     }
     this.unit(T_ARRAY);
     this.varint(strings.length);
-    for (const s of strings) this.pooledString(s);
+    for (const s of strings) this.varint(this.strings.id(s));
     return true;
   }
 
@@ -242,10 +243,7 @@ export class ItemPacker {
       case T_ARRAY: {
         const n = readVarint(packed, reader);
         const out: string[] = new Array(n);
-        for (let i = 0; i < n; i += 1) {
-          reader.at += 1; // T_POOLED
-          out[i] = this.strings.value(readVarint(packed, reader));
-        }
+        for (let i = 0; i < n; i += 1) out[i] = this.strings.value(readVarint(packed, reader));
         return out;
       }
       case T_SHARED_ARRAY:
