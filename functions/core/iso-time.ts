@@ -1,3 +1,5 @@
+import { flatString } from './string-pool';
+
 /**
  * A time as CloudTrail writes it: ISO 8601 in UTC, whole seconds without `.000`.
  *
@@ -7,7 +9,8 @@
  */
 export function isoTime(millis: number): string {
   if (millis !== last.millis) {
-    last.text = new Date(millis).toISOString().replace('.000Z', 'Z');
+    // flat: `replace` makes a wrapper around a slice of the ISO text (~100 bytes a time for ~40 of text)
+    last.text = flatString(new Date(millis).toISOString().replace('.000Z', 'Z'));
     last.millis = millis;
   }
   return last.text;

@@ -29,3 +29,15 @@ export class StringPool {
     return object;
   }
 }
+
+/**
+ * `text` as one flat string. A string made by concatenation (a template, `+`, `replace`) is a chain
+ * of 32-byte wrappers around its parts, and stays one wrapper around its text once V8 has flattened
+ * it, for as long as it lives: 7.5 MB of wrappers among the stage's 219,532 sort keys at 40,000
+ * namespaces. `normalize()` gives a one-byte string back flat and as it was (NFC leaves every
+ * character up to U+00FF alone); any other string it might change is kept as it is.
+ */
+export function flatString(text: string): string {
+  const normalized = text.normalize();
+  return normalized === text ? normalized : text;
+}

@@ -317,6 +317,25 @@ describe('daily counts, packed per namespace and month', () => {
     ]);
     expect((await everything(store)).filter((i) => i.type === 'day').map((d) => d.sk)).toEqual(days.map((d) => d.sk));
   });
+
+  it('read back exactly, large counts and zeros too (a count is kept as a small integer only where it is one)', async () => {
+    const store = await freshStore(true);
+    const scopePk = `SCOPE#issuer:${issuer}`;
+    // GIVEN a month whose counts were written whole: past 2^30 and 2^32 (a bare `| 0` would wrap
+    // them), zeros, and a day with only failures
+    const counts = '01:1073741824.0.0.0 02:4294967297.0.5.0 03:0.0.0.0 04:0.7.0.0';
+    await store.putMeta({ pk: scopePk, sk: 'DAYS#orders#2026-11', type: 'days', scope: `issuer:${issuer}`, namespace: 'orders', month: '2026-11', counts });
+    // WHEN a reader reads the namespace's days
+    const days = (await store.namespaceEvidence([`issuer:${issuer}`], 'orders')).filter((i) => i.type === 'day');
+    // THEN each count is the number written, and a day of zeros has no counts
+    expect(days.map((d) => [d['day'], d['irsaOk'], d['irsaFailed'], d['piOk'], d['piFailed']])).toEqual([
+      ['2026-11-01', 1073741824, 0, undefined, undefined],
+      ['2026-11-02', 4294967297, 0, 5, 0],
+      ['2026-11-03', undefined, undefined, undefined, undefined],
+      ['2026-11-04', 0, 7, undefined, undefined],
+    ]);
+    expect(days.map((d) => d.sk)).toEqual(['DAY#orders#2026-11-01', 'DAY#orders#2026-11-02', 'DAY#orders#2026-11-03', 'DAY#orders#2026-11-04']);
+  });
 });
 
 describe("the only writer's staged items, merged where they are held", () => {
