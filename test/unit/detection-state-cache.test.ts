@@ -120,4 +120,26 @@ describe('DetectionStateCache', () => {
     expect(reads[0]).toEqual({ namespaces: needs.namespaces.length, roles: needs.roles.length, pairs: needs.roleNamespaces.length, spikes: needs.spikes.length });
     expect(reads[1]).toEqual({ namespaces: 0, roles: 0, pairs: 0, spikes: needs.spikes.length });
   });
+
+  it('counts what it holds, namespaces included, and starts over past its cap', async () => {
+    const store = new MemoryStore();
+    const asked: number[] = [];
+    const counting = Object.assign(Object.create(store) as MemoryStore, {
+      detectionState: (needs: Parameters<MemoryStore['detectionState']>[0], inventory: Inventory) => {
+        asked.push(needs.namespaces.length);
+        return store.detectionState(needs, inventory);
+      },
+    });
+    const needs = detectionNeeds(traffic(200, 5), INVENTORY, POLICY);
+    const held = needs.namespaces.length + needs.roles.length + needs.roleNamespaces.length;
+    // a cap just under what one batch brings: the next batch finds the cache over it
+    const cache = new DetectionStateCache(counting, held - 1);
+
+    await cache.detectionState(needs, INVENTORY);
+    expect(cache.size).toBe(held);
+    await cache.detectionState(needs, INVENTORY);
+
+    expect(needs.namespaces.length).toBeGreaterThan(0);
+    expect(asked).toEqual([needs.namespaces.length, needs.namespaces.length]);
+  });
 });
