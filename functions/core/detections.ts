@@ -4,6 +4,7 @@ import type { IdentityEvent } from './identity-event';
 import type { Inventory, InventoryAssociation } from './inventory';
 import { ownerOf, policyMatchers, type Policy, type PolicyMatchers } from './policy';
 import { roleName, spikeKeyOf, windowStart } from './keys';
+import { flatString } from './string-pool';
 
 export { spikeKeyOf, windowStart };
 
@@ -427,7 +428,8 @@ function associationsByServiceAccount(inventory: Inventory): Map<string, Invento
     for (const c of inventory.clusters) if (!clusterArns.has(c.name)) clusterArns.set(c.name, c.arn);
     index = new Map();
     for (const a of inventory.associations) {
-      const key = `${a.clusterArn ?? clusterArns.get(a.cluster)}|${a.namespace}|${a.serviceAccount}`;
+      // flat: held for the run, a key made of four pieces was four wrappers more (~4 MB at 33,671 associations)
+      const key = flatString(`${a.clusterArn ?? clusterArns.get(a.cluster)}|${a.namespace}|${a.serviceAccount}`);
       if (!index.has(key)) index.set(key, a);
     }
     associationIndexes.set(inventory, index);
