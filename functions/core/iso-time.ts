@@ -9,7 +9,7 @@ import { flatString } from './string-pool';
  */
 export function isoTime(millis: number): string {
   if (millis !== last.millis) {
-    // flat: `replace` makes a wrapper around a slice of the ISO text (~100 bytes a time for ~40 of text)
+    // flat: `replace` leaves a wrapper around a slice of the ISO text (~100 bytes for 20 characters)
     last.text = flatString(new Date(millis).toISOString().replace('.000Z', 'Z'));
     last.millis = millis;
   }
