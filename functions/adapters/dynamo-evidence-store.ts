@@ -30,7 +30,7 @@ import { mergeChangesInto, mergeItems, RECURRING_ITEM_FIELDS, setChanged, type E
 import { guardKey, type ApplyResult, type BatchJournal, type Claim, type EvidencePort, type GuardedEvent } from '../core/ingest';
 import { emptyInventory, mergeInventories, mergeInventory, type Inventory } from '../core/inventory';
 import type { EvidenceSnapshot } from '../core/readiness';
-import { flatString as flat, StringPool } from '../core/string-pool';
+import { flatString, StringPool } from '../core/string-pool';
 import { faultPoint } from './fault-injection';
 import { mapLimit } from './map-limit';
 import { mergeCountsText } from './month-counts';
@@ -1743,7 +1743,7 @@ class StagedItems {
     // an item the packing cannot hold whole (a nested map…) is kept as a copy of the object
     const held = this.packer.pack(item, mark) ?? new UnpackedItem({ ...item }, mark);
     // a new key is kept flat (a map keeps the key it was first given)
-    sks.set(before === undefined ? flat(item.sk) : item.sk, held);
+    sks.set(before === undefined ? flatString(item.sk) : item.sk, held);
   }
 
   isChanged(pk: string, sk: string): boolean {
@@ -2236,11 +2236,11 @@ function unpackDays(item: EvidenceItem): EvidenceItem[] {
     .sort()
     .map((dd) => {
       const [irsaOk = 0, irsaFailed = 0, piOk = 0, piFailed = 0] = days.get(dd) as number[];
-      const day = dayName(month, dd);
+      const day = dayNames.string(`${month}-${dd}`);
       return {
         pk: item.pk,
         // flat: a report holds ~280,000 of these keys at 40,000 namespaces
-        sk: flat(`DAY#${namespace}#${day}`),
+        sk: flatString(`DAY#${namespace}#${day}`),
         type: 'day',
         scope: item['scope'] as string,
         namespace,
@@ -2252,20 +2252,10 @@ function unpackDays(item: EvidenceItem): EvidenceItem[] {
 }
 
 /**
- * A day's name, made once per day: a report's window unpacks every namespace's days (~280,000
- * daily items at 40,000 namespaces), and each made its own copy of one of 30 names.
+ * Days' names, one copy each: a report's window unpacks every namespace's days (~280,000 daily
+ * items at 40,000 namespaces), and each made its own copy of one of 30 names.
  */
-function dayName(month: string, dd: string): string {
-  let byDay = dayNames.get(month);
-  if (byDay === undefined) {
-    if (dayNames.size >= 64) dayNames.clear();
-    dayNames.set(month, (byDay = new Map()));
-  }
-  let name = byDay.get(dd);
-  if (name === undefined) byDay.set(dd, (name = flat(`${month}-${dd}`)));
-  return name;
-}
-const dayNames = new Map<string, Map<string, string>>();
+const dayNames = new StringPool(4096);
 
 /**
  * An inventory part (one item's) with its recurring strings shared: each part is parsed on its own,

@@ -117,6 +117,7 @@ export class ItemPacker {
     const template: Record<string, undefined> = {};
     for (const name of names) template[name] = undefined;
     const kinds = Uint8Array.from(names, (name) => (name === 'pk' || name === 'sk' ? KEY : this.pooledFields.has(name) ? POOLED : INLINE));
+    // the template copied by spreading: one filled by computed names, past some fields, is a dictionary
     const shape: Shape = { id: this.shapes.length, names, kinds, packable: !names.includes('__proto__'), template: { ...template } };
     this.shapes.push(shape);
     return shape;

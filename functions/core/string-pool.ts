@@ -10,13 +10,14 @@ export class StringPool {
 
   constructor(private readonly limit = 100_000) {}
 
-  /** The pool's string equal to `value`. */
+  /** The pool's string equal to `value`: the first one given, kept flat (`flatString`). */
   string(value: string): string {
     const known = this.known.get(value);
     if (known !== undefined) return known;
     if (this.known.size >= this.limit) this.known.clear();
-    this.known.set(value, value);
-    return value;
+    const kept = flatString(value);
+    this.known.set(kept, kept);
+    return kept;
   }
 
   /** `object` itself, each of `fields` that holds a string now the pool's (an equal string: the same object to its readers). */
