@@ -129,8 +129,9 @@ export class DynamoEvidenceStore implements EvidencePort {
       /**
        * Starts a full garbage collection, for a process whose heap is its own (the CLI's): called
        * when the last write-out of a stage has written its items and let them go, before the guards
-       * and the journals' deletion. The items were most of the heap, and the deletion (the store
-       * reads each journal chunk back before deleting it) was where a run peaked.
+       * and the journals' deletion. The items were most of the heap, and the deletion was where a
+       * run peaked (until the embedded store stopped reading each journal chunk back before
+       * deleting it: local/embedded-store, BatchWriteItem).
        */
       collectGarbage?: () => Promise<void>;
     },
