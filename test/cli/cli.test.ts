@@ -353,6 +353,15 @@ describe('classify', () => {
     expect(run.stderr).toContain('argo\\u{202e}');
   });
 
+  it('inventory import of a folder: exit 2, naming the folder and how to pass its files, nothing stored', async () => {
+    const folder = path.join(demoStore, 'inventory');
+    const run = await inProcess(['inventory', 'import', '--store', 'inventory-folder', folder]);
+
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe(`cutover-watch: ${folder}: a folder: name its files (${path.join(folder, '*.json')})`);
+    expect(await readdir(path.join(work, 'inventory-folder')).catch(() => [])).not.toContain('db');
+  });
+
   it('exits 2 for an unreadable file and 1 with --strict for a rejected record', async () => {
     expect((await inProcess(['classify', 'no-such-file.json'])).code).toBe(2);
     const strict = await inProcess(['classify', '--strict', '-'], { input: '{"eventName": 7, "eventSource": "sts.amazonaws.com"}' });

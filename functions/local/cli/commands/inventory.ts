@@ -100,7 +100,8 @@ export async function readInventoryFiles(files: readonly string[]): Promise<Inve
       doc = JSON.parse(await readFile(file, 'utf8'));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new UsageError(displaySafe(`${file}: ${code === 'ENOENT' ? 'no such file' : code ? (e as Error).message : `not JSON: ${jsonErrorMessage(e)}`}`));
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? `a folder: name its files (${path.join(file, '*.json')})` : code ? (e as Error).message : `not JSON: ${jsonErrorMessage(e)}`;
+      throw new UsageError(displaySafe(`${file}: ${why}`));
     }
     const result = parseInventoryDocument(doc, { fileName: file });
     if (!result.ok) throw new UsageError(displaySafe(`${file}: ${result.reason}`));
