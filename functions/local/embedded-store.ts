@@ -68,15 +68,18 @@ const { Level } = require(workerData.levelPath);
 // old item for what a request may ask of it (a condition, old values, consumed capacity, index
 // entries to move); a BatchWriteItem can ask none of these but consumed capacity, and a table
 // without secondary indexes has no entries to move, so there the read changes nothing written. It
-// was a sixth of the store thread's time in analyze's write-out (a LevelDB Get per item), and
-// deleting the journals read megabytes of them back, paging LevelDB's table files into memory.
-// The same validation, the same errors, each write under dynalite's lock of its item (an
-// UpdateItem of the same item waits for it, as for dynalite's own put); anything else is dynalite's.
-const dynaliteActions = require('node:path').join(require('node:path').dirname(workerData.dynalitePath), 'actions');
-const dynaliteBatchWrite = require(dynaliteActions + '/batchWriteItem');
-const dynaliteDb = require(require('node:path').join(dynaliteActions, '..', 'db'));
+// was about a ninth of the store thread's time in analyze's write-out (a LevelDB Get per item, each
+// finding nothing in a fresh store), and deleting the journals read megabytes of them back, paging
+// LevelDB's table files into memory. The same validation, the same errors, each write under
+// dynalite's lock of its item (an UpdateItem of the same item waits for it, as for dynalite's own
+// put); anything else is dynalite's. dynalite's index requires its actions when it is loaded, so the
+// action is replaced in the module cache before that.
+const dynaliteDir = require('node:path').dirname(workerData.dynalitePath);
+const batchWritePath = require.resolve(dynaliteDir + '/actions/batchWriteItem');
+const dynaliteBatchWrite = require(batchWritePath);
+const dynaliteDb = require(dynaliteDir + '/db');
 const hasIndexes = (table) => (table.LocalSecondaryIndexes || []).length > 0 || (table.GlobalSecondaryIndexes || []).length > 0;
-require.cache[require.resolve(dynaliteActions + '/batchWriteItem')].exports = function batchWriteItem(store, data, cb) {
+require.cache[batchWritePath].exports = function batchWriteItem(store, data, cb) {
   const names = Object.keys(data.RequestItems);
   if (data.ReturnConsumedCapacity === 'TOTAL' || data.ReturnConsumedCapacity === 'INDEXES') return dynaliteBatchWrite(store, data, cb);
   const tables = [];
