@@ -28,11 +28,10 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
     single.addDimensions({ kind: kind!, outcome: outcome! });
     single.addMetric('Events', MetricUnit.Count, count);
   }
-  for (const alert of result.alerts) {
-    const single = metrics.singleMetric();
-    single.addDimension('detection', alert.detection);
-    single.addMetric('AlertsRaised', MetricUnit.Count, 1);
-  }
+  // One metric record per detection, not per alert: a spike can raise hundreds in one batch.
+  const raised = new Map<string, number>();
+  for (const alert of result.alerts) raised.set(alert.detection, (raised.get(alert.detection) ?? 0) + 1);
+  countPerValue('AlertsRaised', 'detection', raised);
   for (const [key, count] of assumesByCluster(result.events, inventory)) {
     const [metric, cluster] = key.split('|');
     const single = metrics.singleMetric();

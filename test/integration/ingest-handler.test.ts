@@ -33,6 +33,8 @@ let local: DynamoEvidenceStore;
 let deployed: DynamoEvidenceStore;
 let analyzed: { summary: AnalyzeSummary; writes: number; replay: AnalyzeSummary; replayWrites: number };
 let handled: { batches: number; largest: number; failures: number; writes: number };
+/** The ingest handler's AlertsRaised metric records, the alerts they count, and how many detections they name. */
+let alertMetrics: { records: number; total: number; detections: number };
 
 async function table(name: string, singleWriter: boolean): Promise<DynamoEvidenceStore> {
   const store = new DynamoEvidenceStore({ client: embedded.client, tableName: name, singleWriter });
@@ -114,14 +116,25 @@ beforeAll(async () => {
       (async () => {
         // the records the rules would route, as SQS batches of EventBridge events as large as the deployed
         // event source's: INGEST_BATCH_SIZE messages, but its 6 MB payload ends them first
+        // its metrics on while it runs (POWERTOOLS_DEV turns them off; each single metric reads the
+        // environment when it is made), read back from the silenced stdout below
+        process.env['POWERTOOLS_METRICS_DISABLED'] = 'false';
         const { handler, writes: handlerWrites } = await loadHandler();
         const batches = fullBatches(routedFleet(fleet));
         let failures = 0;
-        for (const [n, bodies] of batches.entries()) failures += (await handler(sqsBatch(bodies, n * INGEST_BATCH_SIZE))).batchItemFailures.length;
+        try {
+          for (const [n, bodies] of batches.entries()) failures += (await handler(sqsBatch(bodies, n * INGEST_BATCH_SIZE))).batchItemFailures.length;
+        } finally {
+          delete process.env['POWERTOOLS_METRICS_DISABLED'];
+        }
         handled = { batches: batches.length, largest: Math.max(...batches.map((b) => b.length)), failures, writes: handlerWrites.total() };
         handlerWrites.remove();
       })(),
     ]);
+    // the handler's metrics (EMF lines on stdout): its alerts as counted on the dashboard
+    const emf = silence[0]!.mock.calls.map(([line]) => String(line)).filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const raised = emf.filter((m) => "AlertsRaised" in m);
+    alertMetrics = { records: raised.length, total: raised.reduce((sum, m) => sum + Number(m['AlertsRaised']), 0), detections: new Set(raised.map((m) => String(m['detection']))).size };
   } finally {
     for (const spy of silence) spy.mockRestore();
   }
@@ -150,6 +163,14 @@ describe('the ingest Lambda handler on the sample fleet in full batches (writer 
     expect(b.items).toEqual(a.items);
     expect(b.alerts.length).toBeGreaterThan(10);
     expect(b.alerts).toEqual(a.alerts);
+  });
+
+  it('counts its alerts in one metric record per detection and batch, all of them', async () => {
+    const { alerts } = await contents(deployed);
+
+    expect(alertMetrics.total).toBe(alerts.length);
+    expect(alertMetrics.records).toBeLessThanOrEqual(handled.batches * alertMetrics.detections);
+    expect(alertMetrics.records).toBeLessThan(alertMetrics.total);
   });
 
   it('writes at most 20 requests per 1,000 in-scope events over the whole fleet', () => {
