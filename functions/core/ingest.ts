@@ -118,6 +118,18 @@ export interface DetectionOptions {
  * journal): a batch killed before its commit raises them on its retry, one killed after has them
  * recorded by the roll-forward, so the store holds each alert once either way.
  */
+/**
+ * The batch's alerts, from the detection state it needs. Its own function so that the state (a few
+ * MB at fleet scale) is let go before the journal's commit, which the batch's frame waits through.
+ */
+async function detectBatch(counted: readonly IdentityEvent[], { policy, inventory, port }: DetectionOptions, now: Date): Promise<Alert[]> {
+  const state = await port.detectionState(detectionNeeds(counted, inventory, policy), inventory);
+  const alerts = detect(counted, state, policy, now);
+  // Before the commit: a crash after this retries the batch, and parking again is a no-op.
+  await port.parkUnplaced(unplacedIrsa(counted, inventory));
+  return alerts;
+}
+
 export async function ingestBatch(
   events: readonly IdentityEvent[],
   store: EvidencePort,
@@ -140,14 +152,7 @@ export async function ingestBatch(
   let journal: BatchJournal;
   let deltas: EvidenceDelta[];
   try {
-    let alerts: Alert[] = [];
-    if (detection) {
-      const { policy, inventory, port } = detection;
-      const state = await port.detectionState(detectionNeeds(counted, inventory, policy), inventory);
-      alerts = detect(counted, state, policy, now);
-      // Before the commit: a crash after this retries the batch, and parking again is a no-op.
-      await port.parkUnplaced(unplacedIrsa(counted, inventory));
-    }
+    const alerts = detection ? await detectBatch(counted, detection, now) : [];
     const options = detection ? { detection: { spikeWindowMinutes: detection.policy.accessDeniedSpike.windowMinutes } } : {};
     // aggregate's deltas are this batch's own: tagged in place, not copied (a copy of each lived the batch through)
     deltas = aggregate(counted, options);
