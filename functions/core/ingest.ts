@@ -118,18 +118,6 @@ export interface DetectionOptions {
  * journal): a batch killed before its commit raises them on its retry, one killed after has them
  * recorded by the roll-forward, so the store holds each alert once either way.
  */
-/**
- * The batch's alerts, from the detection state it needs. Its own function so that the state (a few
- * MB at fleet scale) is let go before the journal's commit, which the batch's frame waits through.
- */
-async function detectBatch(counted: readonly IdentityEvent[], { policy, inventory, port }: DetectionOptions, now: Date): Promise<Alert[]> {
-  const state = await port.detectionState(detectionNeeds(counted, inventory, policy), inventory);
-  const alerts = detect(counted, state, policy, now);
-  // Before the commit: a crash after this retries the batch, and parking again is a no-op.
-  await port.parkUnplaced(unplacedIrsa(counted, inventory));
-  return alerts;
-}
-
 export async function ingestBatch(
   events: readonly IdentityEvent[],
   store: EvidencePort,
@@ -190,4 +178,16 @@ export async function ingestBatch(
     errors: [...result.failed.map((f) => f.error), ...thrown, ...doubtErrors],
     alerts: [...recovered, ...fresh],
   };
+}
+
+/**
+ * The batch's alerts, from the detection state it needs. Its own function so that the state (a few
+ * MB at fleet scale) is let go before the journal's commit, which the batch's frame waits through.
+ */
+async function detectBatch(counted: readonly IdentityEvent[], { policy, inventory, port }: DetectionOptions, now: Date): Promise<Alert[]> {
+  const state = await port.detectionState(detectionNeeds(counted, inventory, policy), inventory);
+  const alerts = detect(counted, state, policy, now);
+  // Before the commit: a crash after this retries the batch, and parking again is a no-op.
+  await port.parkUnplaced(unplacedIrsa(counted, inventory));
+  return alerts;
 }
