@@ -26,7 +26,7 @@ import type { CoverageDay } from '../core/coverage';
 import type { DetectionNeeds, DetectionState, NamespaceState } from '../core/detections';
 import { EventIdSet } from '../core/event-id-set';
 import { ItemPacker, packedMark } from '../core/packed-item';
-import { mergeChangesInto, mergeItems, RECURRING_ITEM_FIELDS, setChanged, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
+import { MAY_CHANGE_NOTHING, mergeChangesInto, mergeItems, RECURRING_ITEM_FIELDS, setChanged, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
 import { guardKey, type ApplyResult, type BatchJournal, type Claim, type EvidencePort, type GuardedEvent } from '../core/ingest';
 import { emptyInventory, mergeInventories, mergeInventory, type Inventory } from '../core/inventory';
 import type { EvidenceSnapshot } from '../core/readiness';
@@ -957,6 +957,23 @@ export class DynamoEvidenceStore implements EvidencePort {
       // what this writer wrote is in the table now, not in the stage
       stage.holdsAllEvidence = false;
     }
+  }
+
+  /**
+   * A staged batch's deltas less those that would change nothing the stage holds (EvidencePort).
+   * The stage is exact (nobody else writes) and holds every batch committed before this one merged
+   * (a batch's apply finishes, or the next `recover` rolls it in, before the next batch's claim).
+   * Only types without counts are looked at: a count always changes its item.
+   */
+  withoutNoOps(deltas: EvidenceDelta[]): EvidenceDelta[] {
+    const stage = this.stage;
+    if (stage === undefined) return deltas;
+    return deltas.filter((delta) => {
+      if (!MAY_CHANGE_NOTHING.has(delta.item.type)) return true;
+      // a copy of the staged item, merged into and dropped: whether the merge would change it
+      const held = stage.known.get(delta.item.pk, delta.item.sk);
+      return held === undefined || mergeChangesInto(held, withoutBookkeeping(delta.item), sameValue);
+    });
   }
 
   /** Writes what is staged and stops staging. */

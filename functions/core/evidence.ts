@@ -93,6 +93,13 @@ export const MERGE_RULES: Record<ItemType, Record<string, MergeRule>> = {
 };
 
 /**
+ * The types whose every rule keeps a value, takes a minimum or maximum, or unites sets: a delta of
+ * one may leave its item as it was (a role seen again later than its first sighting). A count
+ * always changes its item.
+ */
+export const MAY_CHANGE_NOTHING: ReadonlySet<string> = new Set(Object.entries(MERGE_RULES).filter(([, rules]) => !Object.values(rules).includes('sum')).map(([type]) => type));
+
+/**
  * The fields whose values recur from item to item (the partition, the type, what identifies the
  * item: its scope, namespace, role…): what a writer holding many items shares (core/string-pool).
  */

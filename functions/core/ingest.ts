@@ -23,6 +23,14 @@ export interface EvidencePort {
    * ids another live batch has claimed but not committed yet: neither counted nor replays.
    */
   claimEvents(events: readonly GuardedEvent[], now: Date): Promise<Claim>;
+  /**
+   * The batch's deltas less those that cannot change the items they merge into, for a store that
+   * holds its items exactly (the single writer's stage): they need no journal and no merge. Sound
+   * because every merge is a sum, a minimum or maximum, a union or a kept value: a delta that
+   * changes nothing after the batches committed before it changes nothing after them in any order,
+   * so a roll-forward of those journals without it gives the same items.
+   */
+  withoutNoOps?(deltas: EvidenceDelta[]): EvidenceDelta[];
   /** Makes the batch durable in one step: after this, it is counted whatever happens. */
   commit(journal: BatchJournal): Promise<void>;
   /** Merges each delta into its item, tagged with the delta's batch so a roll-forward skips it. */
@@ -145,6 +153,8 @@ export async function ingestBatch(
     // aggregate's deltas are this batch's own: tagged in place, not copied (a copy of each lived the batch through)
     deltas = aggregate(counted, options);
     for (const delta of deltas) delta.batch = claim.batch;
+    // At 40,000 namespaces ~30,000 of a batch's 66,000 deltas are roles seen again, and a third of its journal's text.
+    if (store.withoutNoOps) deltas = store.withoutNoOps(deltas);
     const guards: Record<string, string[]> = {};
     for (const e of counted) (guards[guardHour(e.eventTime)] ??= []).push(e.eventId);
     journal = { batch: claim.batch, at: now.toISOString(), deltas: deltas.map((d) => d.item), alerts, guards };

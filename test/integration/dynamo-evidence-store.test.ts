@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import type { EvidenceItem } from '../../functions/core/evidence';
 import type { IdentityEvent } from '../../functions/core/identity-event';
-import { ingestBatch } from '../../functions/core/ingest';
+import { ingestBatch, type BatchJournal } from '../../functions/core/ingest';
+import { defaultPolicy } from '../../functions/core/policy';
 import { assessReadiness } from '../../functions/core/readiness';
 import { JOURNAL_PK } from '../../functions/core/table-schema';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
@@ -292,6 +293,45 @@ describe("the only writer's write-out of a stage", () => {
     // (the first write-out had written some of its items, not all)
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThan((await table(clean)).filter((i) => String(i['pk']).startsWith('SCOPE#')).length);
+  });
+});
+
+describe("the only writer's journals", () => {
+  it('leave out the deltas that change nothing staged (a role seen again later), keep the ones that do, and give what the per-batch writer gives', async () => {
+    const now = new Date('2026-11-21T00:00:00Z');
+    const detected = (store: DynamoEvidenceStore) => ({ policy: defaultPolicy(), inventory, port: store });
+    // the same role and namespace in three batches: first seen at 10:00, then later, then earlier
+    const batches = ['2026-11-10T10:00:00Z', '2026-11-10T11:00:00Z', '2026-11-10T09:00:00Z'].map((time) => [pod(time), irsa(time)]);
+    const staged = await freshStore(true);
+    staged.stageWrites();
+    const journals: BatchJournal[] = [];
+    const commit = staged.commit.bind(staged);
+    staged.commit = async (journal) => {
+      journals.push(journal);
+      return commit(journal);
+    };
+    for (const batch of batches) await ingestBatch(batch, staged, now, detected(staged));
+    await staged.endStaging();
+
+    const detectionTypes = (journal: BatchJournal) => journal.deltas.filter((d) => d.type === 'role' || d.type === 'role-ns' || d.type === 'scope').map((d) => d.type).sort();
+    expect(journals.map(detectionTypes)).toEqual([['role', 'role-ns', 'scope', 'scope'], [], ['role', 'role-ns']]);
+    // the counts are in every journal
+    expect(journals.map((j) => j.deltas.filter((d) => d.type === 'sa').length)).toEqual([2, 2, 2]);
+
+    const perBatch = await freshStore(false);
+    for (const batch of batches) await ingestBatch(batch, perBatch, now, detected(perBatch));
+    expect(await everything(staged)).toEqual(await everything(perBatch));
+    // the detections' items too (the role's first sighting), which the snapshot leaves out
+    const roles = async (store: DynamoEvidenceStore) =>
+      ((await DynamoDBDocumentClient.from(embedded.client).send(new ScanCommand({ TableName: store.tableName }))).Items ?? [])
+        .filter((i) => String(i['pk']).startsWith('ROLE#'))
+        .map(({ version: _v, batches: _b, ...rest }) => rest)
+        .sort((a, b) => String(a['sk']).localeCompare(String(b['sk'])));
+    expect(await roles(staged)).toEqual(await roles(perBatch));
+    expect((await roles(staged)).map((i) => [i['sk'], i['firstSeen']])).toEqual([
+      ['NS#orders', '2026-11-10T09:00:00Z'],
+      ['ROLE', '2026-11-10T09:00:00Z'],
+    ]);
   });
 });
 
