@@ -1,5 +1,6 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { Alert } from '../core/alert';
+import { countedBy } from '../core/collections';
 import { CoverageAccumulator } from '../core/coverage';
 import { placeOf } from '../core/detections';
 import { extractRecords, jsonErrorMessage } from '../core/envelopes';
@@ -156,9 +157,7 @@ async function park(parked: readonly Parked[], deps: SqsIngestDeps): Promise<voi
 
 /** Counts for the metrics: events by kind and outcome. */
 export function countEvents(events: readonly IdentityEvent[]): Map<`${EventKind}|${Outcome}`, number> {
-  const counts = new Map<`${EventKind}|${Outcome}`, number>();
-  for (const e of events) counts.set(`${e.kind}|${e.outcome}`, (counts.get(`${e.kind}|${e.outcome}`) ?? 0) + 1);
-  return counts;
+  return countedBy(events, (e): `${EventKind}|${Outcome}` => `${e.kind}|${e.outcome}`);
 }
 
 /** Successful assumes per mechanism and cluster (`IrsaAssumes|payments-prod`), for the dashboard. */
@@ -175,7 +174,5 @@ export function assumesByCluster(events: readonly IdentityEvent[], inventory: In
 
 /** Events per region they were recorded in: the heartbeat metric. */
 export function eventsByRegion(events: readonly IdentityEvent[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const e of events) if (e.region) counts.set(e.region, (counts.get(e.region) ?? 0) + 1);
-  return counts;
+  return countedBy(events, (e) => e.region || null);
 }

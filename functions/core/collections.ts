@@ -9,3 +9,13 @@ export function groupedBy<T>(items: readonly T[], key: (item: T) => string): Map
   }
   return groups;
 }
+
+/** How many of `items` have each key, in the order keys are first met; an item whose key is null is not counted. */
+export function countedBy<T, K>(items: readonly T[], key: (item: T) => K | null): Map<K, number> {
+  const counts = new Map<K, number>();
+  for (const item of items) {
+    const k = key(item);
+    if (k !== null) counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return counts;
+}

@@ -3,6 +3,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
 import { assumesByCluster, countEvents, eventsByRegion, processSqsBatch } from '../adapters/sqs-ingest';
+import { countedBy } from '../core/collections';
 import { IDENTITY_EVENTS_BY_REGION } from '../core/coverage';
 import { cached, countPerValue, listEnv, logger, metrics, policyFromEnv, requiredEnv } from './runtime';
 
@@ -29,9 +30,7 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
     single.addMetric('Events', MetricUnit.Count, count);
   }
   // One metric record per detection, not per alert: a spike can raise hundreds in one batch.
-  const raised = new Map<string, number>();
-  for (const alert of result.alerts) raised.set(alert.detection, (raised.get(alert.detection) ?? 0) + 1);
-  countPerValue('AlertsRaised', 'detection', raised);
+  countPerValue('AlertsRaised', 'detection', countedBy(result.alerts, (a) => a.detection));
   for (const [key, count] of assumesByCluster(result.events, inventory)) {
     const [metric, cluster] = key.split('|');
     const single = metrics.singleMetric();

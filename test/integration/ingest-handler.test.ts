@@ -33,8 +33,13 @@ let local: DynamoEvidenceStore;
 let deployed: DynamoEvidenceStore;
 let analyzed: { summary: AnalyzeSummary; writes: number; replay: AnalyzeSummary; replayWrites: number };
 let handled: { batches: number; largest: number; failures: number; writes: number };
-/** The ingest handler's AlertsRaised metric records, the alerts they count, and how many detections they name. */
-let alertMetrics: { records: number; total: number; detections: number };
+/** The ingest handler's metric records (EMF lines), over every batch. */
+let handlerMetrics: Record<string, unknown>[];
+/** The records holding `name`, and the sum of their values. */
+const metric = (name: string) => {
+  const records = handlerMetrics.filter((m) => name in m);
+  return { records, total: records.reduce((sum, m) => sum + Number(m[name]), 0) };
+};
 
 async function table(name: string, singleWriter: boolean): Promise<DynamoEvidenceStore> {
   const store = new DynamoEvidenceStore({ client: embedded.client, tableName: name, singleWriter });
@@ -132,9 +137,7 @@ beforeAll(async () => {
       })(),
     ]);
     // the handler's metrics (EMF lines on stdout): its alerts as counted on the dashboard
-    const emf = silence[0]!.mock.calls.map(([line]) => String(line)).filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line) as Record<string, unknown>);
-    const raised = emf.filter((m) => "AlertsRaised" in m);
-    alertMetrics = { records: raised.length, total: raised.reduce((sum, m) => sum + Number(m['AlertsRaised']), 0), detections: new Set(raised.map((m) => String(m['detection']))).size };
+    handlerMetrics = silence[0]!.mock.calls.map(([line]) => String(line)).filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line) as Record<string, unknown>);
   } finally {
     for (const spy of silence) spy.mockRestore();
   }
@@ -168,9 +171,21 @@ describe('the ingest Lambda handler on the sample fleet in full batches (writer 
   it('counts its alerts in one metric record per detection and batch, all of them', async () => {
     const { alerts } = await contents(deployed);
 
-    expect(alertMetrics.total).toBe(alerts.length);
-    expect(alertMetrics.records).toBeLessThanOrEqual(handled.batches * alertMetrics.detections);
-    expect(alertMetrics.records).toBeLessThan(alertMetrics.total);
+    const raised = metric('AlertsRaised');
+    const detections = new Set(raised.records.map((m) => m['detection'])).size;
+
+    expect(raised.total).toBe(alerts.length);
+    expect(raised.records.length).toBeLessThanOrEqual(handled.batches * detections);
+    expect(raised.records.length).toBeLessThan(raised.total);
+  });
+
+  it('counts every event it stores in its events by kind and outcome, and in the per-region heartbeat the no-events alarms watch', () => {
+    const events = metric('Events');
+    const byRegion = metric('IdentityEventsByRegion');
+
+    expect(events.total).toBe(analyzed.summary.inScope);
+    expect(byRegion.total).toBe(analyzed.summary.inScope);
+    expect(new Set(byRegion.records.map((m) => m['region']))).toEqual(new Set(['us-east-1', 'us-west-2', 'eu-west-1']));
   });
 
   it('writes at most 20 requests per 1,000 in-scope events over the whole fleet', () => {
