@@ -28,9 +28,8 @@ const targets = [
   ["dynalite's own path", () => dynalite!.client],
 ] as const;
 
-describe.each(targets)('BatchWriteItem on %s', (_, clientOf) => {
+describe.each(targets)('BatchWriteItem on %s', (_, client) => {
   let made = 0;
-  const client = () => clientOf();
 
   async function table(indexed = false): Promise<string> {
     made += 1;
