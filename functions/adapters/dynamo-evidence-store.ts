@@ -670,7 +670,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     const body = JSON.parse(journalText(chunks)) as Pick<BatchJournal, 'deltas' | 'alerts' | 'guards'>;
     const journal: BatchJournal = { batch, at: String(head['at']), ...body };
     const alerts = journal.alerts.length > 0 ? await this.recordAlerts(journal.alerts) : [];
-    const result = await this.apply(journal.deltas.map((item) => ({ item, eventIds: [], batch })));
+    const result = await this.apply(journal.deltas.map((item) => ({ item, batch })));
     if (result.failed.length > 0) {
       throw new StoreError(`could not finish batch ${batch} from its journal: ${String(result.failed[0]!.error)}`, { cause: result.failed[0]!.error });
     }
@@ -799,6 +799,9 @@ export class DynamoEvidenceStore implements EvidencePort {
       current.set(itemKey(item), item);
     }
     const result: ApplyResult = { written: 0, unchanged: 0, failed: [] };
+    const failed = (delta: EvidenceDelta, error: unknown) => {
+      for (const item of deltasPackedInto(delta, unpacked)) result.failed.push({ item, error });
+    };
     if (this.serialized) {
       const keep = this.tagsToKeep();
       const puts: { delta: EvidenceDelta; item: EvidenceItem }[] = [];
@@ -814,7 +817,7 @@ export class DynamoEvidenceStore implements EvidencePort {
           await this.batchWrite(group.map((p) => ({ PutRequest: { Item: p.item } })));
           result.written += group.length;
         } catch (error) {
-          for (const p of group) result.failed.push({ item: p.delta.item, eventIds: p.delta.eventIds, error });
+          for (const p of group) failed(p.delta, error);
         }
         if (g === Math.floor(groups.length / 2)) faultPoint('mid-apply');
       }
@@ -829,7 +832,7 @@ export class DynamoEvidenceStore implements EvidencePort {
         if (wrote) result.written += 1;
         else result.unchanged += 1;
       } catch (error) {
-        result.failed.push({ item: delta.item, eventIds: delta.eventIds, error });
+        failed(delta, error);
       }
       done += 1;
       if (done === Math.ceil(deltas.length / 2)) faultPoint('mid-apply');
@@ -2200,16 +2203,22 @@ function packDays(deltas: readonly EvidenceDelta[]): EvidenceDelta[] {
     const prior = packed.get(k);
     if (prior === undefined) {
       const one = { pk: item.pk, sk, type: DAYS_TYPE, scope: item['scope'], namespace, month } as unknown as EvidenceItem;
-      const first: EvidenceDelta = { item: one, eventIds: [...delta.eventIds], ...(delta.batch === undefined ? {} : { batch: delta.batch }) };
+      const first: EvidenceDelta = { item: one, ...(delta.batch === undefined ? {} : { batch: delta.batch }) };
       packed.set(k, { delta: first, days: new Map([[dd, counts]]) });
       out.push(first);
-    } else {
-      addDay(prior.days, dd, counts);
-      prior.delta.eventIds.push(...delta.eventIds);
-    }
+    } else addDay(prior.days, dd, counts);
   }
   for (const { delta, days } of packed.values()) delta.item['counts'] = countsText(days);
   return out;
+}
+
+/** The items of `deltas` (as given to `apply`) that `delta` (one of `packDays(deltas)`) holds: for a write that failed. */
+function deltasPackedInto(delta: EvidenceDelta, deltas: readonly EvidenceDelta[]): EvidenceItem[] {
+  const item = delta.item;
+  if (item.type !== (DAYS_TYPE as string)) return [item];
+  return deltas
+    .map((d) => d.item)
+    .filter((d) => d.type === 'day' && d.pk === item.pk && daysSk(String(d['namespace']), String(d['day']).slice(0, 7)) === item.sk);
 }
 
 /** Sums two packed months day by day (days in order, so equal counts are equal items). */

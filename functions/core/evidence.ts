@@ -221,30 +221,46 @@ function mergeField(rule: MergeRule, a: EvidenceItem, b: EvidenceItem, field: st
   }
 }
 
-/** The fold of one batch: each item's delta, and the events that fed it (to fail exactly those). */
+/**
+ * The fold of one batch: each item's delta. Which events fed it is not kept (a list per delta was
+ * ~5 MB of a fleet batch's heap while its journal was committed); a write that fails finds them
+ * again (`eventsFeeding`).
+ */
 export interface EvidenceDelta {
   item: EvidenceItem;
-  eventIds: string[];
   /** The batch whose journal holds this delta: the item is tagged with it, so it is merged once. */
   batch?: string;
 }
 
+const deltaKey = (item: EvidenceItem): string => `${item.pk}\u0000${item.sk}`;
+
+/** The items one event contributes to a batch's fold (as `aggregate` adds them). */
+const foldedItemsOf = (event: IdentityEvent, options: AggregateOptions): EvidenceItem[] =>
+  options.detection ? [...itemsOf(event), ...detectionItemsOf(event, options.detection)] : itemsOf(event);
+
 export function aggregate(events: readonly IdentityEvent[], options: AggregateOptions = {}): EvidenceDelta[] {
   const deltas = new Map<string, EvidenceDelta>();
-  const add = (item: EvidenceItem, eventId: string) => {
-    const key = `${item.pk}\u0000${item.sk}`;
+  const add = (item: EvidenceItem) => {
+    const key = deltaKey(item);
     const prior = deltas.get(key);
-    if (prior === undefined) deltas.set(key, { item, eventIds: [eventId] });
-    else {
-      mergeInto(prior.item, item);
-      if (prior.eventIds[prior.eventIds.length - 1] !== eventId) prior.eventIds.push(eventId);
-    }
+    if (prior === undefined) deltas.set(key, { item });
+    else mergeInto(prior.item, item);
   };
   for (const event of events) {
-    for (const item of itemsOf(event)) add(item, event.eventId);
-    if (options.detection) for (const item of detectionItemsOf(event, options.detection)) add(item, event.eventId);
+    for (const item of itemsOf(event)) add(item);
+    if (options.detection) for (const item of detectionItemsOf(event, options.detection)) add(item);
   }
   return [...deltas.values()];
+}
+
+/**
+ * The events, of those `aggregate` folded with the same options, that fed any of `items` (by key):
+ * the ones whose evidence a failed write leaves out, for the caller to retry or report.
+ */
+export function eventsFeeding(events: readonly IdentityEvent[], items: readonly EvidenceItem[], options: AggregateOptions = {}): IdentityEvent[] {
+  if (items.length === 0) return [];
+  const keys = new Set(items.map(deltaKey));
+  return events.filter((event) => foldedItemsOf(event, options).some((item) => keys.has(deltaKey(item))));
 }
 
 /** The evidence one event contributes, as single-event items to be merged. */

@@ -1,6 +1,6 @@
 import type { Alert } from './alert';
 import { detect, detectionNeeds, unplacedIrsa, type DetectionNeeds, type DetectionState } from './detections';
-import { aggregate, type EvidenceDelta, type EvidenceItem } from './evidence';
+import { aggregate, eventsFeeding, type AggregateOptions, type EvidenceDelta, type EvidenceItem } from './evidence';
 import type { Inventory } from './inventory';
 import type { Policy } from './policy';
 import type { IdentityEvent } from './identity-event';
@@ -78,7 +78,8 @@ export interface BatchJournal {
 export interface ApplyResult {
   written: number;
   unchanged: number;
-  failed: { item: EvidenceItem; eventIds: string[]; error: unknown }[];
+  /** Items not written, each as one of the deltas given to `apply`, with why. */
+  failed: { item: EvidenceItem; error: unknown }[];
 }
 
 export interface IngestResult {
@@ -147,9 +148,9 @@ export async function ingestBatch(
   }
   let journal: BatchJournal;
   let deltas: EvidenceDelta[];
+  const options: AggregateOptions = detection ? { detection: { spikeWindowMinutes: detection.policy.accessDeniedSpike.windowMinutes } } : {};
   try {
     const alerts = detection ? await detectBatch(counted, detection, now) : [];
-    const options = detection ? { detection: { spikeWindowMinutes: detection.policy.accessDeniedSpike.windowMinutes } } : {};
     // aggregate's deltas are this batch's own: tagged in place, not copied (a copy of each lived the batch through)
     deltas = aggregate(counted, options);
     for (const delta of deltas) delta.batch = claim.batch;
@@ -177,7 +178,7 @@ export async function ingestBatch(
   } catch (error) {
     thrown.push(error);
   }
-  const notWritten = thrown.length > 0 ? counted.map((e) => e.eventId) : result.failed.flatMap((f) => f.eventIds);
+  const notWritten = (thrown.length > 0 ? counted : eventsFeeding(counted, result.failed.map((f) => f.item), options)).map((e) => e.eventId);
   const failedEventIds = [...new Set([...notWritten, ...inDoubt])];
   return {
     events: events.length,

@@ -108,14 +108,14 @@ describe('DynamoEvidenceStore on dynalite', () => {
     const store = await freshStore(true);
     const role = { pk: 'ROLE#arn:aws:iam::111122223333:role/orders-api', sk: 'ROLE', type: 'role', roleArn: 'arn:aws:iam::111122223333:role/orders-api', firstSeen: '2026-11-01T00:00:00Z' } as EvidenceItem;
     const day = (dd: string, irsaOk: number) => ({ pk: 'SCOPE#issuer#x', sk: `DAY#orders#2026-11-${dd}`, type: 'day', scope: 'issuer#x', namespace: 'orders', day: `2026-11-${dd}`, irsaOk, irsaFailed: 0 }) as EvidenceItem;
-    expect(await store.apply([{ item: role, eventIds: ['e1'] }, { item: day('05', 2), eventIds: ['e1'] }, { item: day('03', 1), eventIds: ['e1'] }])).toMatchObject({ written: 2, unchanged: 0 });
+    expect(await store.apply([{ item: role }, { item: day('05', 2) }, { item: day('03', 1) }])).toMatchObject({ written: 2, unchanged: 0 });
 
     // a later use of the role (the first stays first), its fields in another order; a day that adds nothing
     const later = { firstSeen: '2026-11-02T00:00:00Z', roleArn: role.roleArn, type: 'role', sk: role.sk, pk: role.pk } as EvidenceItem;
-    expect(await store.apply([{ item: later, eventIds: ['e2'] }, { item: day('05', 0), eventIds: ['e2'] }])).toMatchObject({ written: 0, unchanged: 2 });
+    expect(await store.apply([{ item: later }, { item: day('05', 0) }])).toMatchObject({ written: 0, unchanged: 2 });
 
     // a field the item did not hold, and a count that moves
-    expect(await store.apply([{ item: { ...later, note: 'seen from a new place' }, eventIds: ['e3'] }, { item: day('03', 1), eventIds: ['e3'] }])).toMatchObject({ written: 2, unchanged: 0 });
+    expect(await store.apply([{ item: { ...later, note: 'seen from a new place' } }, { item: day('03', 1) }])).toMatchObject({ written: 2, unchanged: 0 });
     const doc = DynamoDBDocumentClient.from(embedded.client);
     const read = async (pk: string, sk: string) => (await doc.send(new GetCommand({ TableName: store.tableName, Key: { pk, sk } }))).Item;
     expect(await read(role.pk, role.sk)).toMatchObject({ firstSeen: '2026-11-01T00:00:00Z', note: 'seen from a new place' });
@@ -420,8 +420,8 @@ describe("the only writer's staged items, merged where they are held", () => {
     const role = { pk: 'ROLE#arn:aws:iam::111122223333:role/orders-api', sk: 'ROLE', type: 'role', roleArn: 'arn:aws:iam::111122223333:role/orders-api', firstSeen: '2026-11-02T00:00:00Z' } as EvidenceItem;
     try {
       store.stageWrites();
-      expect(await store.apply([{ item: role, eventIds: ['e1'], batch: 'mhz0000-aaaa' }])).toMatchObject({ written: 1 });
-      expect(await store.apply([{ item: { ...role, firstSeen: '2026-11-01T00:00:00Z' }, eventIds: ['e2'] }])).toMatchObject({ written: 1 });
+      expect(await store.apply([{ item: role, batch: 'mhz0000-aaaa' }])).toMatchObject({ written: 1 });
+      expect(await store.apply([{ item: { ...role, firstSeen: '2026-11-01T00:00:00Z' } }])).toMatchObject({ written: 1 });
       await store.endStaging();
     } finally {
       embedded.client.middlewareStack.remove('put-probe');
@@ -443,9 +443,9 @@ describe("the only writer's staged items, merged where they are held", () => {
 
     // WHEN two staged batches merge an earlier, then a later sighting into it, and a read comes between
     store.stageWrites();
-    expect(await store.apply([{ item: { ...role, firstSeen: '2026-11-01T00:00:00Z' }, eventIds: ['e1'], batch: 'mhz0000-aaaa' }])).toMatchObject({ written: 1 });
+    expect(await store.apply([{ item: { ...role, firstSeen: '2026-11-01T00:00:00Z' }, batch: 'mhz0000-aaaa' }])).toMatchObject({ written: 1 });
     const read = await store.queryMeta(role.pk);
-    expect(await store.apply([{ item: { ...role, firstSeen: '2026-11-03T00:00:00Z' }, eventIds: ['e2'], batch: 'mhz0001-bbbb' }])).toMatchObject({ unchanged: 1 });
+    expect(await store.apply([{ item: { ...role, firstSeen: '2026-11-03T00:00:00Z' }, batch: 'mhz0001-bbbb' }])).toMatchObject({ unchanged: 1 });
     await store.endStaging();
 
     // THEN the read saw the merge, and the table holds the merge beside what the other writer left
@@ -461,9 +461,9 @@ describe("the only writer's staged items, merged where they are held", () => {
     const decomposed = 'NS#cafe\u0301';
     const composed = 'NS#caf\u00e9';
     store.stageWrites();
-    await store.apply([{ item: item(decomposed, '2026-11-02T00:00:00Z'), eventIds: ['e1'], batch: 'mhz0000-aaaa' }]);
-    await store.apply([{ item: item(composed, '2026-11-03T00:00:00Z'), eventIds: ['e2'], batch: 'mhz0001-bbbb' }]);
-    await store.apply([{ item: item(decomposed, '2026-11-01T00:00:00Z'), eventIds: ['e3'], batch: 'mhz0002-cccc' }]);
+    await store.apply([{ item: item(decomposed, '2026-11-02T00:00:00Z'), batch: 'mhz0000-aaaa' }]);
+    await store.apply([{ item: item(composed, '2026-11-03T00:00:00Z'), batch: 'mhz0001-bbbb' }]);
+    await store.apply([{ item: item(decomposed, '2026-11-01T00:00:00Z'), batch: 'mhz0002-cccc' }]);
     await store.endStaging();
 
     // THEN two items, each under its own key, each with its own merges

@@ -41,7 +41,7 @@ export class MemoryStore implements EvidencePort, DetectionPort {
     const alerts: Alert[] = [];
     for (const journal of [...this.journals.values()]) {
       alerts.push(...(await this.recordAlerts(journal.alerts)));
-      const result = await this.apply(journal.deltas.map((item) => ({ item, eventIds: [], batch: journal.batch })));
+      const result = await this.apply(journal.deltas.map((item) => ({ item, batch: journal.batch })));
       if (result.failed.length > 0) throw result.failed[0]!.error;
       await this.complete(journal);
     }
@@ -105,11 +105,11 @@ export class MemoryStore implements EvidencePort, DetectionPort {
       throw error;
     }
     const result: ApplyResult = { written: 0, unchanged: 0, failed: [] };
-    for (const { item, eventIds, batch } of deltas) {
+    for (const { item, batch } of deltas) {
       const key = `${item.pk} ${item.sk}`;
       if (this.failing.has(key)) {
         if (!this.failAlways) this.failing.delete(key);
-        result.failed.push({ item, eventIds, error: new Error(`throttled: ${key}`) });
+        result.failed.push({ item, error: new Error(`throttled: ${key}`) });
         continue;
       }
       const tags = this.tags.get(key) ?? new Set<string>();

@@ -101,20 +101,32 @@ describe('DynamoEvidenceStore failure paths', () => {
     expect(second).toEqual([chunk]);
   });
 
-  it('reports a throttled item write as failed with the events that fed it, and writes the others', async () => {
+  it('reports a throttled item write as failed, as the delta it was given, and writes the others', async () => {
     const item = (sk: string): EvidenceItem => ({ pk: 'SCOPE#x', sk, type: 'node-day', scope: 'x', day: '2026-11-20', callOk: 1, callFailed: 0 });
     ddb.on(BatchGetCommand).resolves({ Responses: { t: [] } });
     ddb.on(PutCommand).resolves({});
     ddb.on(PutCommand, { Item: { sk: 'NDAY#2026-11-20' } }).rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
 
     const result = await store().apply([
-      { item: item('NDAY#2026-11-20'), eventIds: ['e1', 'e2'] },
-      { item: item('NDAY#2026-11-21'), eventIds: ['e3'] },
+      { item: item('NDAY#2026-11-20') },
+      { item: item('NDAY#2026-11-21') },
     ]);
 
     expect(result.written).toBe(1);
-    expect(result.failed.map((f) => f.eventIds)).toEqual([['e1', 'e2']]);
+    expect(result.failed.map((f) => f.item)).toEqual([item('NDAY#2026-11-20')]);
     expect(String(result.failed[0]!.error)).toMatch(/slow down/);
+  });
+
+  it("reports a month of daily counts that failed as each day's delta it packed, so the events of those days are the ones retried", async () => {
+    const day = (namespace: string, date: string): EvidenceItem => ({ pk: 'SCOPE#x', sk: `DAY#${namespace}#${date}`, type: 'day', scope: 'x', namespace, day: date, irsaOk: 1, irsaFailed: 0 });
+    ddb.on(BatchGetCommand).resolves({ Responses: { t: [] } });
+    ddb.on(PutCommand).resolves({});
+    ddb.on(PutCommand, { Item: { sk: 'DAYS#billing#2026-11' } }).rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
+
+    const result = await store().apply([{ item: day('billing', '2026-11-20') }, { item: day('payments', '2026-11-20') }, { item: day('billing', '2026-11-21') }, { item: day('billing', '2026-12-01') }]);
+
+    expect(result.written).toBe(2);
+    expect(result.failed.map((f) => f.item)).toEqual([day('billing', '2026-11-20'), day('billing', '2026-11-21')]);
   });
 
   it('re-reads and merges again when another writer changed the item first', async () => {
@@ -123,7 +135,7 @@ describe('DynamoEvidenceStore failure paths', () => {
     ddb.on(PutCommand).rejectsOnce(conditionFailed()).resolves({});
     ddb.on(GetCommand).resolves({ Item: { ...delta, callOk: 9, version: 4 } });
 
-    const result = await store().apply([{ item: delta, eventIds: ['e1'] }]);
+    const result = await store().apply([{ item: delta }]);
 
     expect(result.written).toBe(1);
     const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input);

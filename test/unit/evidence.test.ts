@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isDeepStrictEqual } from 'node:util';
-import { aggregate, itemsOf, mergeChangesInto, mergeItems, SET_LIMIT, type EvidenceItem } from '../../functions/core/evidence';
+import { aggregate, eventsFeeding, itemsOf, mergeChangesInto, mergeItems, SET_LIMIT, type EvidenceItem } from '../../functions/core/evidence';
 import type { IdentityEvent } from '../../functions/core/identity-event';
 import { identityEvent } from '../support/events';
 import { prng } from '../support/prng';
@@ -295,19 +295,14 @@ describe('mergeChangesInto: mergeItems made in the item itself', () => {
 });
 
 describe('aggregate', () => {
-  it('folds a batch into one delta per item key, listing the events that fed it', () => {
+  it('folds a batch into one delta per item key', () => {
     const deltas = aggregate([
       irsa({ eventId: 'e-1', eventTime: '2024-05-15T09:00:00Z' }),
       irsa({ eventId: 'e-2', eventTime: '2024-05-15T10:00:00Z', outcome: 'denied', errorCode: 'AccessDenied' }),
       irsa({ eventId: 'e-3', eventTime: '2024-05-15T11:00:00Z', serviceAccount: 'worker' }),
     ]);
 
-    expect(deltas.map((d) => [d.item.sk, d.eventIds])).toEqual([
-      [`issuer:${ISSUER}`, ['e-1', 'e-2', 'e-3']],
-      ['SA#billing#api', ['e-1', 'e-2']],
-      ['DAY#billing#2024-05-15', ['e-1', 'e-2', 'e-3']],
-      ['SA#billing#worker', ['e-3']],
-    ]);
+    expect(deltas.map((d) => d.item.sk)).toEqual([`issuer:${ISSUER}`, 'SA#billing#api', 'DAY#billing#2024-05-15', 'SA#billing#worker']);
     expect(deltas[1]!.item).toMatchObject({
       irsaOk: 1,
       irsaFailed: 1,
@@ -324,6 +319,29 @@ describe('aggregate', () => {
 
   it('gives nothing for an empty batch', () => {
     expect(aggregate([])).toEqual([]);
+  });
+});
+
+describe('eventsFeeding', () => {
+  const batch = [
+    irsa({ eventId: 'e-1', eventTime: '2024-05-15T09:00:00Z' }),
+    irsa({ eventId: 'e-2', eventTime: '2024-05-16T10:00:00Z', outcome: 'denied', errorCode: 'AccessDenied' }),
+    irsa({ eventId: 'e-3', eventTime: '2024-05-15T11:00:00Z', serviceAccount: 'worker' }),
+  ];
+  const spikes = { detection: { spikeWindowMinutes: 10 } };
+  const delta = (sk: string, options = {}) => aggregate(batch, options).find((d) => d.item.sk.startsWith(sk))!.item;
+
+  it('finds the events whose evidence went into the items given, in the batch order', () => {
+    expect(eventsFeeding(batch, [delta('DAY#billing#2024-05-15')]).map((e) => e.eventId)).toEqual(['e-1', 'e-3']);
+    expect(eventsFeeding(batch, [delta('SA#billing#worker'), delta('DAY#billing#2024-05-16')]).map((e) => e.eventId)).toEqual(['e-2', 'e-3']);
+    expect(eventsFeeding(batch, [delta(`issuer:${ISSUER}`)]).map((e) => e.eventId)).toEqual(['e-1', 'e-2', 'e-3']);
+    expect(eventsFeeding(batch, [])).toEqual([]);
+  });
+
+  it("finds the detections' items too when folded with them: a spike's counter fed by the denied call alone", () => {
+    const spike = aggregate(batch, spikes).find((d) => d.item.type === 'spike')!.item;
+    expect(eventsFeeding(batch, [spike], spikes).map((e) => e.eventId)).toEqual(['e-2']);
+    expect(eventsFeeding(batch, [spike])).toEqual([]);
   });
 });
 
