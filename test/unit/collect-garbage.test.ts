@@ -1,6 +1,6 @@
 import { getHeapStatistics } from 'node:v8';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { collectGarbageNow, growHeapByAtMostPast } from '../../functions/adapters/collect-garbage';
+import { collectGarbageNow, growHeapByAtMostPast, realHeapWatch } from '../../functions/adapters/collect-garbage';
 
 describe('collectGarbageNow', () => {
   it('collects what nothing holds any more, right away', async () => {
@@ -18,12 +18,22 @@ describe('collectGarbageNow', () => {
 describe('growHeapByAtMostPast', () => {
   afterEach(() => void vi.useRealTimers());
 
-  it('sets the factor once, at the first check that finds the heap past the bound, collects at once, and keeps no process alive', () => {
-    vi.useFakeTimers();
-    const sizes = [100, 200, 300, 400, 50];
+  const watched = (committed: number[], live: (number | undefined)[]) => {
     const events: string[] = [];
-    const heap = { committedBytes: () => sizes.shift() ?? 0, grow: (p: number) => void events.push(`grow ${p}`), collect: async () => void events.push('collect') };
-    const check = growHeapByAtMostPast(250, 20, heap);
+    const heap = {
+      committedBytes: () => committed.shift() ?? 0,
+      liveBytes: () => live.shift(),
+      grow: (p: number) => void events.push(`grow ${p}`),
+      collect: async () => void events.push('collect'),
+    };
+    return { heap, events };
+  };
+
+  it('sets the factor once, at the first check that finds the heap past its size bound, collects at once, and keeps no process alive', () => {
+    vi.useFakeTimers();
+    const committed = [100, 200, 300, 400, 50];
+    const { heap, events } = watched(committed, []);
+    const check = growHeapByAtMostPast({ committed: 250, live: 1000 }, 20, heap);
     expect(check.hasRef()).toBe(false);
     vi.advanceTimersByTime(500);
     expect(events).toEqual([]);
@@ -33,6 +43,31 @@ describe('growHeapByAtMostPast', () => {
     // checked no more: the heap's later sizes are not even asked for
     vi.advanceTimersByTime(5_000);
     expect(events).toEqual(['grow 20', 'collect']);
-    expect(sizes).toEqual([400, 50]);
+    expect(committed).toEqual([400, 50]);
+  });
+
+  it('sets it as soon as a full collection leaves more than the live bound in use, however small the heap', () => {
+    vi.useFakeTimers();
+    const { heap, events } = watched([100, 100, 100, 100], [undefined, 80, undefined, 120]);
+    growHeapByAtMostPast({ committed: 250, live: 100 }, 20, heap);
+    vi.advanceTimersByTime(750);
+    expect(events).toEqual([]);
+    vi.advanceTimersByTime(250);
+    expect(events).toEqual(['grow 20', 'collect']);
+  });
+
+  it("reads this thread's full collections: what the last one left in use, once", async () => {
+    vi.useRealTimers();
+    const watch = realHeapWatch();
+    let held: number[][] | null = Array.from({ length: 16 }, () => Array.from({ length: 131_072 }, (_, i) => i + 0.5));
+    expect(held).toHaveLength(16);
+    const withHeld = getHeapStatistics().used_heap_size;
+    held = null;
+    await collectGarbageNow();
+    const live = watch.liveBytes();
+    // ~16 MB of arrays were dropped before the collection
+    expect(live).toBeGreaterThan(0);
+    expect(live).toBeLessThan(withHeld - 12 * 1024 * 1024);
+    expect(watch.liveBytes()).toBeUndefined();
   });
 });
