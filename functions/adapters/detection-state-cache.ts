@@ -3,21 +3,23 @@ import { placeOf, type DetectionNeeds, type DetectionState, type NamespaceState 
 import type { DetectionPort } from '../core/ingest';
 import type { IdentityEvent } from '../core/identity-event';
 import type { Inventory } from '../core/inventory';
-import { flatString } from '../core/string-pool';
 
 /** Entries kept before the cache starts over (about 200 bytes each): memory stays flat whatever the fleet. */
 const DEFAULT_MAX_ENTRIES = 250_000;
 
 /**
- * What the detections remember, kept in memory across the batches of one run by the only writer
- * of the store, so a namespace's, role's or (role, namespace) pair's state is read once per run
- * instead of once per batch (at fleet scale every batch touches thousands of namespaces).
+ * What the detections remember of namespaces, kept in memory across the batches of one run by the
+ * only writer of the store, so a namespace's state is read once per run instead of once per batch
+ * (at fleet scale every batch touches thousands of namespaces, and the store finds a namespace's
+ * state by reading its scope's service accounts).
  *
  * Exact: an entry starts as what the store held before a batch, and every batch's events are then
- * folded into it (`observe`) the way the store merges them — first Pod Identity and first role
- * use as a minimum, last IRSA as a maximum, pairs as a set union. Those merges are idempotent, so
- * folding a replayed event, already in what was read, changes nothing. Spike counters are sums
- * (a replay would count twice): they are read from the store every batch, like node roles' clusters.
+ * folded into it (`observe`) the way the store merges them — first Pod Identity as a minimum, last
+ * IRSA as a maximum. Those merges are idempotent, so folding a replayed event, already in what was
+ * read, changes nothing. Spike counters are sums (a replay would count twice): they are read from
+ * the store every batch, like node roles' clusters. So are roles and the namespaces that used them:
+ * one item each (ROLE#…), which the only writer's store holds in its stage once met and answers from
+ * memory; kept here as well, they were ~9 MB more at 40,000 namespaces.
  *
  * Only for a store nobody else writes while the run lasts (the embedded store's process lock): with
  * other writers the store moves under the cache.
@@ -29,10 +31,6 @@ export class DetectionStateCache implements DetectionPort {
    */
   private readonly namespaces = new Map<string, Map<string, NamespaceState>>();
   private namespaceCount = 0;
-  /** Role → first use, or null: read, and never used before. */
-  private readonly roles = new Map<string, string | null>();
-  /** `roleArn|namespace` (flat) → whether the pair was seen. */
-  private readonly pairs = new Map<string, boolean>();
 
   constructor(
     private readonly port: DetectionPort,
@@ -40,46 +38,20 @@ export class DetectionStateCache implements DetectionPort {
   ) {}
 
   get size(): number {
-    return this.namespaceCount + this.roles.size + this.pairs.size;
+    return this.namespaceCount;
   }
 
   async detectionState(needs: DetectionNeeds, inventory: Inventory): Promise<DetectionState> {
     // Bounded: past the cap it starts over, and what a batch needs is read again.
     if (this.size > this.maxEntries) this.clear();
-    const missing: DetectionNeeds = {
-      roles: needs.roles.filter((r) => !this.roles.has(r)),
-      roleNamespaces: needs.roleNamespaces.filter((p) => !this.pairs.has(pairKey(p.roleArn, p.namespace))),
-      spikes: needs.spikes,
-      namespaces: needs.namespaces.filter((n) => this.namespaceState(n.place, n.namespace) === undefined),
-      nodeRoles: needs.nodeRoles,
-    };
+    const missing: DetectionNeeds = { ...needs, namespaces: needs.namespaces.filter((n) => this.namespaceState(n.place, n.namespace) === undefined) };
     const read = await this.port.detectionState(missing, inventory);
-    for (const role of missing.roles) this.roles.set(role, read.roleFirstSeen.get(role) ?? null);
-    for (const p of missing.roleNamespaces) {
-      const key = pairKey(p.roleArn, p.namespace);
-      this.pairs.set(flatString(key), read.roleNamespaces.has(key));
-    }
     for (const n of missing.namespaces) {
       const stored = read.namespaces.get(namespaceKey(n.place, n.namespace));
       this.keepNamespace(n.place, n.namespace, { ...(stored ?? { firstPodIdentity: null, lastIrsa: null }) });
     }
 
-    const state: DetectionState = {
-      roleFirstSeen: new Map(),
-      roleNamespaces: new Set(),
-      spikeCounts: read.spikeCounts,
-      namespaces: new Map(),
-      nodeRoleClusters: read.nodeRoleClusters,
-      inventory,
-    };
-    for (const role of needs.roles) {
-      const first = this.roles.get(role);
-      if (typeof first === 'string') state.roleFirstSeen.set(role, first);
-    }
-    for (const p of needs.roleNamespaces) {
-      const key = pairKey(p.roleArn, p.namespace);
-      if (this.pairs.get(key) === true) state.roleNamespaces.add(key);
-    }
+    const state: DetectionState = { ...read, namespaces: new Map() };
     for (const n of needs.namespaces) {
       const known = this.namespaceState(n.place, n.namespace);
       if (known) state.namespaces.set(namespaceKey(n.place, n.namespace), { ...known });
@@ -94,14 +66,6 @@ export class DetectionStateCache implements DetectionPort {
    */
   observe(events: readonly IdentityEvent[], inventory: Inventory): void {
     for (const e of events) {
-      if (e.outcome === 'success' && e.roleArn && e.namespace) {
-        if (this.roles.has(e.roleArn)) {
-          const first = this.roles.get(e.roleArn) ?? null;
-          if (first === null || e.eventTime < first) this.roles.set(e.roleArn, e.eventTime);
-        }
-        const pair = pairKey(e.roleArn, e.namespace);
-        if (this.pairs.has(pair)) this.pairs.set(pair, true);
-      }
       if (e.namespace === null) continue;
       if (e.kind === 'pod-identity' && e.outcome === 'success' && e.clusterArn !== null) {
         const ns = this.namespaceState(e.clusterArn, e.namespace);
@@ -116,8 +80,6 @@ export class DetectionStateCache implements DetectionPort {
   clear(): void {
     this.namespaces.clear();
     this.namespaceCount = 0;
-    this.roles.clear();
-    this.pairs.clear();
   }
 
   private namespaceState(place: string, namespace: string): NamespaceState | undefined {
@@ -140,5 +102,4 @@ export class DetectionStateCache implements DetectionPort {
   }
 }
 
-const pairKey = (roleArn: string, namespace: string) => `${roleArn}|${namespace}`;
 const namespaceKey = (place: string, namespace: string) => `${place}|${namespace}`;

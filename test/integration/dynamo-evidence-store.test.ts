@@ -571,6 +571,34 @@ describe("the only writer's reads of items it has not seen", () => {
     expect(await everything(store)).toEqual(await everything(clean));
   });
 
+  it("reads an item once per run in a store that holds evidence: the detections' later batches are answered by the stage, with a reading writer's alerts", async () => {
+    // GIVEN a table with evidence (a first run), and a second run by its only writer, the detections on
+    const store = await freshStore(true);
+    await stagedRun(store, [day(1)]);
+    const clean = await readingWriter([day(1)]);
+    const detection = (port: DynamoEvidenceStore) => ({ policy: defaultPolicy(), inventory, port });
+    store.stageWrites();
+    const reads: number[] = [];
+    const alerts: string[] = [];
+    const expected: string[] = [];
+    // WHEN three batches: the first meets a role, its namespace and service account; the second the
+    // same again; the third the role from a namespace it was never used from
+    const batches = [[irsa('2026-11-02T01:00:00Z')], [irsa('2026-11-02T02:00:00Z')], [event({ kind: 'irsa', eventTime: '2026-11-20T03:00:00Z', oidcIssuer: issuer, namespace: 'billing' })]];
+    for (const batch of batches) {
+      reads.push(await countingItemReads(async () => void alerts.push(...(await ingestBatch(batch, store, now, detection(store))).alerts.map((a) => a.id))));
+      expected.push(...(await ingestBatch(batch, clean, now, detection(clean))).alerts.map((a) => a.id));
+    }
+    await store.endStaging();
+    // THEN the second batch read nothing (the first's reads and merges are staged), the others what they met first
+    expect(reads[0]).toBeGreaterThan(0);
+    expect(reads[1]).toBe(0);
+    expect(reads[2]).toBeGreaterThan(0);
+    // and raised what a writer reading every item raised (the role's new namespace among them), and stored the same
+    expect(alerts).toEqual(expected);
+    expect(alerts.some((id) => id.includes('unexpected-namespace'))).toBe(true);
+    expect(await everything(store)).toEqual(await everything(clean));
+  });
+
   it('reads once the stage has forgotten what it wrote (past maxKnown)', async () => {
     // GIVEN a stage written out after every batch and forgetting its items each time
     const store = await freshStore(true);
