@@ -636,19 +636,19 @@ export class DynamoEvidenceStore implements EvidencePort {
     this.chunkCounts.delete(journal.batch);
   }
 
-  async abandon(claim: Claim): Promise<void> {
-    await this.journalWrite(() => this.abandonBatch(claim));
+  async abandon(batch: string): Promise<void> {
+    await this.journalWrite(() => this.abandonBatch(batch));
   }
 
-  private async abandonBatch(claim: Claim): Promise<void> {
-    const head = await this.getHead(claim.batch);
+  private async abandonBatch(batch: string): Promise<void> {
+    const head = await this.getHead(batch);
     // A commit whose answer was lost may have landed: then the batch is finished, not dropped.
     if (head?.state === 'committed') {
       await this.rollForward(head);
       return;
     }
     if (head !== undefined) await this.giveUp(head);
-    else await this.deleteJournal(claim.batch, undefined);
+    else await this.deleteJournal(batch, undefined);
   }
 
   /** Records the journal's alerts, writes its items and guards, deletes it: all idempotent. */

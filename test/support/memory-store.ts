@@ -94,8 +94,8 @@ export class MemoryStore implements EvidencePort, DetectionPort {
     this.journals.delete(journal.batch);
   }
 
-  async abandon(claim: Claim): Promise<void> {
-    for (const [id, batch] of this.pending) if (batch === claim.batch) this.pending.delete(id);
+  async abandon(abandoned: string): Promise<void> {
+    for (const [id, batch] of this.pending) if (batch === abandoned) this.pending.delete(id);
   }
 
   async apply(deltas: readonly EvidenceDelta[]): Promise<ApplyResult> {
