@@ -238,12 +238,17 @@ const deltaKey = (item: EvidenceItem): string => `${item.pk}\u0000${item.sk}`;
 const foldedItemsOf = (event: IdentityEvent, options: AggregateOptions): EvidenceItem[] =>
   options.detection ? [...itemsOf(event), ...detectionItemsOf(event, options.detection)] : itemsOf(event);
 
-export function aggregate(events: readonly IdentityEvent[], options: AggregateOptions = {}): EvidenceDelta[] {
+/**
+ * The batch's deltas, tagged with `batch` when given: made with the field, not given it after (a
+ * field added to an object after it is made goes to a second array of its own, ~40 bytes more for
+ * each of a fleet batch's ~36,000 deltas while its journal is committed).
+ */
+export function aggregate(events: readonly IdentityEvent[], options: AggregateOptions = {}, batch?: string): EvidenceDelta[] {
   const deltas = new Map<string, EvidenceDelta>();
   const add = (item: EvidenceItem) => {
     const key = deltaKey(item);
     const prior = deltas.get(key);
-    if (prior === undefined) deltas.set(key, { item });
+    if (prior === undefined) deltas.set(key, { item, batch });
     else mergeInto(prior.item, item);
   };
   for (const event of events) {
