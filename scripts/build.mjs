@@ -16,6 +16,10 @@ export const bundleOptions = {
   target: 'node20',
   format: 'esm',
   external: ['dynalite'],
+  // Without comments and indentation: V8 keeps a module's whole source in the heap for the run
+  // (5.0 MB as written, 3.7 without them; names and structure stay as written, and the map below
+  // points at the sources).
+  minifyWhitespace: true,
   // CommonJS dependencies require Node's built-ins, which an ES module has no `require` for
   banner: { js: "import { createRequire as createRequireForBundledCommonJs } from 'node:module'; const require = createRequireForBundledCommonJs(import.meta.url);" },
   logLevel: 'warning',
