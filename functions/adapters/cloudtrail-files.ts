@@ -501,10 +501,12 @@ const READ_AHEAD_FILES = 1024;
  * once read, 64 files in flight held another 45 MB where a file keeps half its records (20,000
  * namespaces, half the trail in scope), on top of these. Where the main thread is the slower one
  * (20,000 namespaces and more) the read-ahead is always full: 32 MB held analyze's peak ~10 MB
- * higher (four alternated runs each, 2026-12-04); on the fleet preset, where the reading thread is
- * the slower one, 8 and 32 MB ran in the same times (four runs each, within 29.5–33.6 s).
+ * higher than 8 (four alternated runs each, 2026-12-04), and 8 held it ~5 MiB higher than 4 at
+ * 40,000 namespaces (479 and 479 MiB against 475 and 470, 2026-12-05); on the fleet preset, where
+ * the reading thread is the slower one, 8 and 32 MB ran in the same times (four runs each, within
+ * 29.5–33.6 s), and so did 4 and 8 (31.0 and 32.4 s against 31.2 and 30.9).
  */
-const READ_AHEAD_BYTES = 8 * 1024 * 1024;
+const READ_AHEAD_BYTES = 4 * 1024 * 1024;
 /**
  * What a file still being read is counted at before any has finished (after, at the average of those
  * that have). Counted at nothing, every file the first refill could start was started at once, and

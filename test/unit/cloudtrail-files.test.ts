@@ -447,13 +447,13 @@ describe('the read-ahead\'s bounds (mayReadAhead)', () => {
       return reading;
     };
     // nothing to average yet: a few, not every file the run could start at once
-    expect(startable(0, 0)).toBe(8);
-    // files of ~650 KB kept (half a file's records in scope): about 8 MB of them
-    expect(startable(10, 6_500_000)).toBe(13);
+    expect(startable(0, 0)).toBe(4);
+    // files of ~650 KB kept (half a file's records in scope): about 4 MB of them
+    expect(startable(10, 6_500_000)).toBe(7);
     // small skimmed files: the cap on files in flight
     expect(startable(10, 580_000)).toBe(64);
     // what waits for the caller counts too
-    expect(mayReadAhead({ reading: 0, waiting: 0, heldBytes: 8 * 2 ** 20, finishedFiles: 1, finishedBytes: 1 })).toBe(false);
+    expect(mayReadAhead({ reading: 0, waiting: 0, heldBytes: 4 * 2 ** 20, finishedFiles: 1, finishedBytes: 1 })).toBe(false);
     expect(mayReadAhead({ reading: 0, waiting: 1024, heldBytes: 0, finishedFiles: 1, finishedBytes: 1 })).toBe(false);
   });
 });
