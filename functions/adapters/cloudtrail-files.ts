@@ -421,6 +421,7 @@ export async function* readFilesAhead(files: readonly string[], options: ReadOpt
   // What the files read so far held, on average: what each file still being read is counted at.
   let finishedFiles = 0;
   let finishedBytes = 0;
+  const budget = new ReadAheadBudget();
   let closed = false;
   const start = (file: string) => {
     const chunks = readRecordChunks(file, options);
@@ -446,7 +447,7 @@ export async function* readFilesAhead(files: readonly string[], options: ReadOpt
   };
   /** Starts what the bounds allow, and at least file `needed` (the caller waits for it). */
   const refill = (needed: number) => {
-    while (!closed && started < files.length && (started <= needed || mayReadAhead({ reading, waiting: ahead.length, heldBytes, finishedFiles, finishedBytes }))) {
+    while (!closed && started < files.length && (started <= needed || mayReadAhead({ reading, waiting: ahead.length, heldBytes, finishedFiles, finishedBytes, bound: budget.bytes }))) {
       start(files[started++] as string);
     }
   };
@@ -455,6 +456,9 @@ export async function* readFilesAhead(files: readonly string[], options: ReadOpt
       refill(i);
       const current = ahead.shift() as Ahead;
       if (current.held !== null) heldBytes -= current.held;
+      // the caller is about to wait for the reading thread (once past the first files, which it always waits for)
+      if (current.held === null && finishedFiles >= READ_IN_FLIGHT_AT_START) budget.callerWaited(finishedBytes / finishedFiles);
+      else budget.callerDidNotWait();
       yield { name: files[i] as string, items: current.items };
     }
   } finally {
@@ -487,9 +491,14 @@ export function startedNow<T>(generator: AsyncGenerator<T>): { first: Promise<It
  * Files asked of the reading thread at once (it takes them one by one). New ones are asked for
  * when earlier ones arrive, which the caller's thread sees only between its own tasks: with 4,
  * the reading thread ran dry during each synchronous stretch of a batch's work, and analyze waited
- * on it 8 s of a 43 s fleet run (1.5 s with 64).
+ * on it 8 s of a 43 s fleet run (1.5 s with 64). With 64 it still ran dry in each of a batch's
+ * stretches on the fleet preset (~0.75 s of the caller's work, ~220 of its files' reading): the
+ * caller then waited on it, and each thread was idle a third of the time in turn (9.9 and 5.0 s of
+ * a 28 s run, 2026-12-05). The bytes bound below is what limits memory.
  */
-const READ_IN_FLIGHT = 64;
+const READ_IN_FLIGHT = 256;
+/** The files the caller always waits for, before any is read: its waits count from then on. */
+const READ_IN_FLIGHT_AT_START = 64;
 /**
  * Files read and waiting for the caller. Enough for the reading thread to go on through a batch's
  * store work (~2 s, ~600 trail files at fleet scale; with 64 it idled most of each); the bytes
@@ -502,11 +511,39 @@ const READ_AHEAD_FILES = 1024;
  * namespaces, half the trail in scope), on top of these. Where the main thread is the slower one
  * (20,000 namespaces and more) the read-ahead is always full: 32 MB held analyze's peak ~10 MB
  * higher than 8 (four alternated runs each, 2026-12-04), and 8 held it ~5 MiB higher than 4 at
- * 40,000 namespaces (479 and 479 MiB against 475 and 470, 2026-12-05); on the fleet preset, where
- * the reading thread is the slower one, 8 and 32 MB ran in the same times (four runs each, within
- * 29.5–33.6 s), and so did 4 and 8 (31.0 and 32.4 s against 31.2 and 30.9).
+ * 40,000 namespaces (479 and 479 MiB against 475 and 470, 2026-12-05). Where the reading thread
+ * is the slower one (the fleet preset, 90 % of its records unrelated, a file keeping ~60 KB), the
+ * bound grows while the caller waits for it (`ReadAheadBudget`): with 256 files and 16 MB, 27.5
+ * and 27.3 s against 29.6 and 30.3 with 64 and 4 MB (2026-12-05), the caller idle 5.2 s instead of
+ * 9.9 and the reading thread hardly at all; its peak 371–373 MiB against 343–355.
  */
 const READ_AHEAD_BYTES = 4 * 1024 * 1024;
+const READ_AHEAD_MAX_BYTES = 16 * 1024 * 1024;
+/** What a file keeps on average, at most, for the read-ahead to grow (`ReadAheadBudget`). */
+const SMALL_KEPT_BYTES = 256 * 1024;
+
+/**
+ * The read-ahead's bytes bound: READ_AHEAD_BYTES while the caller finds each file read when it gets
+ * to it, doubled up to READ_AHEAD_MAX_BYTES each time it has to wait for one while the files keep
+ * little (under SMALL_KEPT_BYTES on average), and back down a sixty-fourth of the excess with each
+ * file it finds read. Where files keep little (most of their records skipped), reading far ahead
+ * costs little and the reading is what the run waits on; where they keep much, the caller waits
+ * too, for a moment after each batch, but the run is bound by its own work: at 40,000 namespaces
+ * (~650 KB kept a file) growing there too gave the same times and a peak 3–15 MiB higher.
+ */
+export class ReadAheadBudget {
+  bytes = READ_AHEAD_BYTES;
+
+  /** The caller waits for a file; the files read so far kept `perFile` bytes on average. */
+  callerWaited(perFile: number): void {
+    if (perFile < SMALL_KEPT_BYTES) this.bytes = Math.min(READ_AHEAD_MAX_BYTES, this.bytes * 2);
+  }
+
+  callerDidNotWait(): void {
+    this.bytes -= (this.bytes - READ_AHEAD_BYTES) / 64;
+  }
+}
+
 /**
  * What a file still being read is counted at before any has finished (after, at the average of those
  * that have). Counted at nothing, every file the first refill could start was started at once, and
@@ -523,9 +560,9 @@ const FIRST_FILES_GUESS = 1024 * 1024;
  * READ_AHEAD_FILES waiting for the caller, and the bytes those hold under READ_AHEAD_BYTES, each
  * file still being read counted at the average so far (FIRST_FILES_GUESS before any has finished).
  */
-export function mayReadAhead(state: { reading: number; waiting: number; heldBytes: number; finishedFiles: number; finishedBytes: number }): boolean {
+export function mayReadAhead(state: { reading: number; waiting: number; heldBytes: number; finishedFiles: number; finishedBytes: number; bound?: number }): boolean {
   const perFile = state.finishedFiles === 0 ? FIRST_FILES_GUESS : state.finishedBytes / state.finishedFiles;
-  return state.reading < READ_IN_FLIGHT && state.waiting < READ_AHEAD_FILES && state.heldBytes + state.reading * perFile < READ_AHEAD_BYTES;
+  return state.reading < READ_IN_FLIGHT && state.waiting < READ_AHEAD_FILES && state.heldBytes + state.reading * perFile < (state.bound ?? READ_AHEAD_BYTES);
 }
 
 /** Bytes a chunk holds, roughly: its records' bytes (a skimmed file's are what it kept). */

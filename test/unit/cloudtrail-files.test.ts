@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_READ_LIMITS, listInputFiles, mayReadAhead, readFilesAhead, readRecordChunks, readRecords } from '../../functions/adapters/cloudtrail-files';
+import { DEFAULT_READ_LIMITS, listInputFiles, mayReadAhead, ReadAheadBudget, readFilesAhead, readRecordChunks, readRecords } from '../../functions/adapters/cloudtrail-files';
 import { useSmallFileThread } from '../../functions/adapters/small-file-thread';
 import { expandRaw } from '../../functions/core/record-prefilter';
 import type { InputItem } from '../../functions/core/envelopes';
@@ -441,19 +441,47 @@ describe.each([
 describe('the read-ahead\'s bounds (mayReadAhead)', () => {
   it('starts a few files before any has finished, then as many as the average file allows', () => {
     /** Files the read-ahead starts, one after the other, with nothing finished or waiting meanwhile. */
-    const startable = (finishedFiles: number, finishedBytes: number) => {
+    const startable = (finishedFiles: number, finishedBytes: number, bound?: number) => {
       let reading = 0;
-      while (reading < 10_000 && mayReadAhead({ reading, waiting: 0, heldBytes: 0, finishedFiles, finishedBytes })) reading += 1;
+      while (reading < 10_000 && mayReadAhead({ reading, waiting: 0, heldBytes: 0, finishedFiles, finishedBytes, ...(bound === undefined ? {} : { bound }) })) reading += 1;
       return reading;
     };
     // nothing to average yet: a few, not every file the run could start at once
     expect(startable(0, 0)).toBe(4);
     // files of ~650 KB kept (half a file's records in scope): about 4 MB of them
     expect(startable(10, 6_500_000)).toBe(7);
-    // small skimmed files: the cap on files in flight
-    expect(startable(10, 580_000)).toBe(64);
+    // small skimmed files: as many as 4 MB allows
+    expect(startable(10, 580_000)).toBe(73);
+    // and with the bound grown, the cap on files in flight
+    expect(startable(10, 580_000, 16 * 2 ** 20)).toBe(256);
     // what waits for the caller counts too
     expect(mayReadAhead({ reading: 0, waiting: 0, heldBytes: 4 * 2 ** 20, finishedFiles: 1, finishedBytes: 1 })).toBe(false);
     expect(mayReadAhead({ reading: 0, waiting: 1024, heldBytes: 0, finishedFiles: 1, finishedBytes: 1 })).toBe(false);
+  });
+});
+
+describe("the read-ahead's bytes bound (ReadAheadBudget)", () => {
+  const MiB = 2 ** 20;
+
+  it('doubles, up to 16 MB, each time the caller waits for files that keep little, and comes back down as it finds them read', () => {
+    const budget = new ReadAheadBudget();
+    expect(budget.bytes).toBe(4 * MiB);
+    budget.callerWaited(116 * 1024);
+    expect(budget.bytes).toBe(8 * MiB);
+    budget.callerWaited(116 * 1024);
+    budget.callerWaited(116 * 1024);
+    expect(budget.bytes).toBe(16 * MiB);
+    for (let i = 0; i < 64; i += 1) budget.callerDidNotWait();
+    // a sixty-fourth of the excess a file: about e^-1 of it left after 64
+    expect(budget.bytes).toBeGreaterThan(4 * MiB + 4 * MiB);
+    expect(budget.bytes).toBeLessThan(4 * MiB + 5 * MiB);
+    for (let i = 0; i < 1000; i += 1) budget.callerDidNotWait();
+    expect(Math.round(budget.bytes / 1024)).toBe(4 * 1024);
+  });
+
+  it('stays at 4 MB where files keep much, waits or not', () => {
+    const budget = new ReadAheadBudget();
+    for (let i = 0; i < 10; i += 1) budget.callerWaited(650 * 1024);
+    expect(budget.bytes).toBe(4 * MiB);
   });
 });
