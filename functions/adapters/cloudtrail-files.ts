@@ -512,7 +512,7 @@ const READ_AHEAD_FILES = 1024;
  * (20,000 namespaces and more) the read-ahead is always full: 32 MB held analyze's peak ~10 MB
  * higher than 8 (four alternated runs each, 2026-12-04), and 8 held it ~5 MiB higher than 4 at
  * 40,000 namespaces (479 and 479 MiB against 475 and 470, 2026-12-05). Where the reading thread
- * is the slower one (the fleet preset, 90 % of its records unrelated, a file keeping ~60 KB), the
+ * is the slower one (the fleet preset, 90 % of its records unrelated, a file keeping ~116 KB), the
  * bound grows while the caller waits for it (`ReadAheadBudget`): with 256 files and 16 MB, 27.5
  * and 27.3 s against 29.6 and 30.3 with 64 and 4 MB (2026-12-05), the caller idle 5.2 s instead of
  * 9.9 and the reading thread hardly at all; its peak 371–373 MiB against 343–355.
