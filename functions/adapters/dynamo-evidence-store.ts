@@ -799,8 +799,11 @@ export class DynamoEvidenceStore implements EvidencePort {
       current.set(itemKey(item), item);
     }
     const result: ApplyResult = { written: 0, unchanged: 0, failed: [] };
+    // made at the first failure: which given deltas each packed one holds
+    let packedFrom: Map<string, EvidenceItem[]> | undefined;
     const failed = (delta: EvidenceDelta, error: unknown) => {
-      for (const item of deltasPackedInto(delta, unpacked)) result.failed.push({ item, error });
+      if (delta.item.type !== (DAYS_TYPE as string)) result.failed.push({ item: delta.item, error });
+      else for (const item of (packedFrom ??= daysPackedFrom(unpacked)).get(itemKey(delta.item)) ?? []) result.failed.push({ item, error });
     };
     if (this.serialized) {
       const keep = this.tagsToKeep();
@@ -2245,13 +2248,17 @@ function packDays(deltas: readonly EvidenceDelta[]): EvidenceDelta[] {
   return out;
 }
 
-/** The items of `deltas` (as given to `apply`) that `delta` (one of `packDays(deltas)`) holds: for a write that failed. */
-function deltasPackedInto(delta: EvidenceDelta, deltas: readonly EvidenceDelta[]): EvidenceItem[] {
-  const item = delta.item;
-  if (item.type !== (DAYS_TYPE as string)) return [item];
-  return deltas
-    .map((d) => d.item)
-    .filter((d) => d.type === 'day' && d.pk === item.pk && daysSk(String(d['namespace']), String(d['day']).slice(0, 7)) === item.sk);
+/** The day deltas of `deltas` (as given to `apply`) by the key of the month `packDays` packs them into: for a write that failed. */
+function daysPackedFrom(deltas: readonly EvidenceDelta[]): Map<string, EvidenceItem[]> {
+  const byMonth = new Map<string, EvidenceItem[]>();
+  for (const { item } of deltas) {
+    if (item.type !== 'day') continue;
+    const month = itemKey({ pk: item.pk, sk: daysSk(String(item['namespace']), String(item['day']).slice(0, 7)) });
+    const days = byMonth.get(month);
+    if (days === undefined) byMonth.set(month, [item]);
+    else days.push(item);
+  }
+  return byMonth;
 }
 
 /** Sums two packed months day by day (days in order, so equal counts are equal items). */
