@@ -1534,7 +1534,6 @@ export class DynamoEvidenceStore implements EvidencePort {
     return [...found.flat(), ...fromStage];
   }
 
-
   private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
     for (const group of inGroups(requests, BATCH_WRITE_LIMIT)) {
       let pending: Record<string, unknown>[] | undefined = group;
@@ -2175,6 +2174,8 @@ function sameValue(x: unknown, y: unknown): boolean {
 const DAYS_TYPE = 'days';
 const DAY_COUNTS = ['irsaOk', 'irsaFailed', 'piOk', 'piFailed'] as const;
 const daysSk = (namespace: string, month: string) => `DAYS#${namespace}#${month}`;
+/** The sort key of the month a day item is packed into (`packDays`). */
+const daysSkOf = (day: EvidenceItem) => daysSk(String(day['namespace']), String(day['day']).slice(0, 7));
 
 /** A packed month's counts by day of month (`counts`, or the older map `d`). */
 function monthCounts(item: EvidenceItem): Map<string, number[]> {
@@ -2234,12 +2235,12 @@ function packDays(deltas: readonly EvidenceDelta[]): EvidenceDelta[] {
     const month = day.slice(0, 7);
     const dd = day.slice(8, 10);
     const counts = DAY_COUNTS.map((f) => Number(item[f] ?? 0));
-    const sk = daysSk(namespace, month);
+    const sk = daysSkOf(item);
     const k = itemKey({ pk: item.pk, sk });
     const prior = packed.get(k);
     if (prior === undefined) {
       const one = { pk: item.pk, sk, type: DAYS_TYPE, scope: item['scope'], namespace, month } as unknown as EvidenceItem;
-      const first: EvidenceDelta = { item: one, ...(delta.batch === undefined ? {} : { batch: delta.batch }) };
+      const first: EvidenceDelta = { item: one, batch: delta.batch };
       packed.set(k, { delta: first, days: new Map([[dd, counts]]) });
       out.push(first);
     } else addDay(prior.days, dd, counts);
@@ -2253,7 +2254,7 @@ function daysPackedFrom(deltas: readonly EvidenceDelta[]): Map<string, EvidenceI
   const byMonth = new Map<string, EvidenceItem[]>();
   for (const { item } of deltas) {
     if (item.type !== 'day') continue;
-    const month = itemKey({ pk: item.pk, sk: daysSk(String(item['namespace']), String(item['day']).slice(0, 7)) });
+    const month = itemKey({ pk: item.pk, sk: daysSkOf(item) });
     const days = byMonth.get(month);
     if (days === undefined) byMonth.set(month, [item]);
     else days.push(item);
