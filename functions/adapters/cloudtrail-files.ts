@@ -456,9 +456,9 @@ export async function* readFilesAhead(files: readonly string[], options: ReadOpt
       refill(i);
       const current = ahead.shift() as Ahead;
       if (current.held !== null) heldBytes -= current.held;
-      // the caller is about to wait for the reading thread (once past the first files, which it always waits for)
-      if (current.held === null && finishedFiles >= READ_IN_FLIGHT_AT_START) budget.callerWaited(finishedBytes / finishedFiles);
-      else budget.callerDidNotWait();
+      if (current.held !== null) budget.callerDidNotWait();
+      // the caller is about to wait for the reading thread (counted once past the first files, which it always waits for)
+      else if (finishedFiles >= READ_IN_FLIGHT_AT_START) budget.callerWaited(finishedBytes / finishedFiles);
       yield { name: files[i] as string, items: current.items };
     }
   } finally {
