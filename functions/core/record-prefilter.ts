@@ -271,22 +271,39 @@ const MAX_SCAN_DEPTH = 128;
 /** Thrown (one object, no stack) when the bytes are not what the scan can vouch for. */
 const UNSURE = new Error('unsure');
 
-/** A key tree compiled for byte comparison: a key's bytes are looked up by length, then compared. */
-interface CompiledTree {
-  byLength: Map<number, { bytes: Buffer; name: string; child: CompiledTree | null }[]>;
-  byName: Map<string, CompiledTree | null>;
+/** A key of a compiled tree: its bytes, its name, its subtree (null for a value kept whole) and its slot. */
+interface CompiledKey {
+  bytes: Buffer;
+  name: string;
+  child: CompiledTree | null;
+  /** Where `valueRanges` notes this key's value (a subtree's when it is not an object). */
+  slot: number;
 }
 
-function compile(tree: FieldTree): CompiledTree {
-  const compiled: CompiledTree = { byLength: new Map(), byName: new Map() };
+/**
+ * A key tree compiled for byte comparison: a key's bytes are looked up by length, then compared.
+ * Every key has a slot, numbered depth first, so that a subtree's keys are the slots `[from, to)`.
+ */
+interface CompiledTree {
+  /** Indexed by a key's length in bytes (an array: looked up for every key of every record). */
+  byLength: (CompiledKey[] | undefined)[];
+  byName: Map<string, CompiledKey>;
+  from: number;
+  to: number;
+}
+
+function compile(tree: FieldTree, next = { slot: 0 }): CompiledTree {
+  const compiled: CompiledTree = { byLength: [], byName: new Map(), from: next.slot, to: next.slot };
   for (const [name, value] of Object.entries(tree)) {
-    const child = value === true ? null : compile(value);
-    const bytes = Buffer.from(name, 'utf8');
-    const list = compiled.byLength.get(bytes.length) ?? [];
-    list.push({ bytes, name, child });
-    compiled.byLength.set(bytes.length, list);
-    compiled.byName.set(name, child);
+    const slot = next.slot++;
+    const child = value === true ? null : compile(value, next);
+    const key: CompiledKey = { bytes: Buffer.from(name, 'utf8'), name, child, slot };
+    const list = compiled.byLength[key.bytes.length] ?? [];
+    list.push(key);
+    compiled.byLength[key.bytes.length] = list;
+    compiled.byName.set(name, key);
   }
+  compiled.to = next.slot;
   return compiled;
 }
 
@@ -519,59 +536,113 @@ export class JsonScanner {
    */
   object(tree: CompiledTree, depth: number): Record<string, unknown> {
     if (depth > MAX_SCAN_DEPTH) throw UNSURE;
-    const b = this.b;
     const out: Record<string, unknown> = {};
+    if (this.open()) {
+      do {
+        const entry = this.member(tree);
+        if (entry === undefined) this.skipValue(depth);
+        else if (entry.child !== null && this.peek() === OPEN_BRACE) out[entry.name] = this.object(entry.child, depth + 1);
+        else out[entry.name] = this.wholeValue(depth);
+      } while (this.next());
+    }
+    return out;
+  }
+
+  /**
+   * `object` without building anything: skips (validating) the object at the position and notes in
+   * `ranges` where each value the skeleton would hold lies, slot by slot (`ranges[2 * slot]` its
+   * start, `ranges[2 * slot + 1]` its end, both -1 when absent). A subtree's key whose value is an
+   * object notes its start and OBJECT, its keys in their own slots; any other value is noted whole.
+   * As in the skeleton, the last of duplicate keys wins: a subtree's key seen again clears what
+   * was noted under it. `ranges` must start all -1.
+   */
+  valueRanges(tree: CompiledTree, depth: number, ranges: Int32Array): void {
+    if (depth > MAX_SCAN_DEPTH) throw UNSURE;
+    if (!this.open()) return;
+    do {
+      const entry = this.member(tree);
+      if (entry === undefined) {
+        this.skipValue(depth);
+        continue;
+      }
+      const start = this.pos;
+      const at = 2 * entry.slot;
+      const child = entry.child;
+      if (child !== null) ranges.fill(-1, 2 * child.from, 2 * child.to);
+      if (child !== null && this.peek() === OPEN_BRACE) {
+        ranges[at] = start;
+        ranges[at + 1] = OBJECT;
+        this.valueRanges(child, depth + 1, ranges);
+      } else {
+        if (this.b[start] === QUOTE) {
+          const end = skipString(this.b, start + 1, this.end);
+          if (end < 0) throw UNSURE;
+          this.pos = end;
+        } else this.skipValue(depth);
+        ranges[at] = start;
+        ranges[at + 1] = this.pos;
+      }
+    } while (this.next());
+  }
+
+  /** Past the `{` at the position; false (and past the `}` too) when the object is empty. */
+  private open(): boolean {
     this.pos++;
     this.skipSpace();
-    if (this.peek() === CLOSE_BRACE) {
-      this.pos++;
-      return out;
-    }
-    for (;;) {
-      this.skipSpace();
-      if (this.peek() !== QUOTE) throw UNSURE;
-      const keyStart = this.pos;
-      const keyEnd = skipString(b, keyStart + 1, this.end);
-      if (keyEnd < 0) throw UNSURE;
-      this.pos = keyEnd;
-      let entry: { name: string; child: CompiledTree | null } | undefined;
-      if (stringFlags !== 0) {
-        const name = JSON.parse(b.toString('utf8', keyStart, keyEnd)) as string;
-        const child = tree.byName.get(name);
-        if (child !== undefined) entry = { name, child };
-      } else {
-        const length = keyEnd - keyStart - 2;
-        const candidates = tree.byLength.get(length);
-        if (candidates !== undefined) {
-          for (const candidate of candidates) {
-            let same = true;
-            for (let k = 0; k < length; k++) {
-              if (b[keyStart + 1 + k] !== candidate.bytes[k]) {
-                same = false;
-                break;
-              }
-            }
-            if (same) {
-              entry = candidate;
+    if (this.peek() !== CLOSE_BRACE) return true;
+    this.pos++;
+    return false;
+  }
+
+  /** Past a member's key and colon, to its value; the tree's key it names, if any. */
+  private member(tree: CompiledTree): CompiledKey | undefined {
+    const b = this.b;
+    this.skipSpace();
+    if (this.peek() !== QUOTE) throw UNSURE;
+    const keyStart = this.pos;
+    const keyEnd = skipString(b, keyStart + 1, this.end);
+    if (keyEnd < 0) throw UNSURE;
+    this.pos = keyEnd;
+    let entry: CompiledKey | undefined;
+    if (stringFlags !== 0) entry = tree.byName.get(JSON.parse(b.toString('utf8', keyStart, keyEnd)) as string);
+    else {
+      const length = keyEnd - keyStart - 2;
+      const candidates = length < tree.byLength.length ? tree.byLength[length] : undefined;
+      if (candidates !== undefined) {
+        for (const candidate of candidates) {
+          let same = true;
+          for (let k = 0; k < length; k++) {
+            if (b[keyStart + 1 + k] !== candidate.bytes[k]) {
+              same = false;
               break;
             }
           }
+          if (same) {
+            entry = candidate;
+            break;
+          }
         }
       }
-      this.skipSpace();
-      this.expect(COLON);
-      this.skipSpace();
-      if (entry === undefined) this.skipValue(depth);
-      else if (entry.child !== null && this.peek() === OPEN_BRACE) out[entry.name] = this.object(entry.child, depth + 1);
-      else out[entry.name] = this.wholeValue(depth);
-      this.skipSpace();
-      const c = this.peek();
-      this.pos++;
-      if (c === CLOSE_BRACE) return out;
-      if (c !== COMMA) throw UNSURE;
     }
+    this.skipSpace();
+    this.expect(COLON);
+    this.skipSpace();
+    return entry;
+  }
+
+  /** After a member's value: true past a comma (another member follows), false past the closing `}`. */
+  private next(): boolean {
+    this.skipSpace();
+    const c = this.peek();
+    this.pos++;
+    if (c === CLOSE_BRACE) return false;
+    if (c !== COMMA) throw UNSURE;
+    return true;
   }
 }
+
+/** In `valueRanges`, the end noted for a subtree's key whose value is an object (its keys are noted in their slots). */
+export const OBJECT = -2;
 
 const TRUE = Buffer.from('true');
 const FALSE = Buffer.from('false');
@@ -619,6 +690,42 @@ export function recordsDocument(file: string, bytes: Buffer): RawRecord[] | null
  * then drops what it was given and reads the file another way.
  */
 export function scanRecordsDocument(bytes: Buffer, visit: (from: number, to: number, skeleton: Record<string, unknown> | null, index: number) => void): boolean {
+  return scanElements(bytes, (scan) => scan.object(COMPILED_FIELDS, 2), visit);
+}
+
+/** Slots of `PREFILTER_FIELDS` in `scanRecordRanges`' ranges, by path (`userIdentity.accountId`). */
+export const FIELD_SLOTS: ReadonlyMap<string, number> = slotsByPath(COMPILED_FIELDS, '');
+
+function slotsByPath(tree: CompiledTree, prefix: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const key of tree.byName.values()) {
+    out.set(prefix + key.name, key.slot);
+    if (key.child !== null) for (const [path, slot] of slotsByPath(key.child, `${prefix}${key.name}.`)) out.set(path, slot);
+  }
+  return out;
+}
+
+/**
+ * The scan `scanRecordsDocument` makes, handing over for each object element where the values its
+ * skeleton would hold lie (`JsonScanner.valueRanges`, by `FIELD_SLOTS`) instead of the skeleton:
+ * nothing is built, and the caller builds a skeleton (`skeletonOf` on the element's bytes) only
+ * when these bytes are new to it. `ranges` is one array, valid during the call only; null for an
+ * element that is not an object.
+ */
+export function scanRecordRanges(bytes: Buffer, visit: (from: number, to: number, ranges: Int32Array | null, index: number) => void): boolean {
+  const ranges = new Int32Array(2 * COMPILED_FIELDS.to);
+  return scanElements(
+    bytes,
+    (scan) => {
+      ranges.fill(-1);
+      scan.valueRanges(COMPILED_FIELDS, 2, ranges);
+      return ranges;
+    },
+    visit,
+  );
+}
+
+function scanElements<T>(bytes: Buffer, readObject: (scan: JsonScanner) => T, visit: (from: number, to: number, read: T | null, index: number) => void): boolean {
   let start = 0;
   // Windows tools prepend a BOM, which the whole-file path strips too.
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
@@ -638,11 +745,11 @@ export function scanRecordsDocument(bytes: Buffer, visit: (from: number, to: num
       for (let index = 1; ; index++) {
         scan.skipSpace();
         const from = scan.pos;
-        let skeleton: Record<string, unknown> | null = null;
+        let read: T | null = null;
         // Depth 2: inside the document and its array, as JSON.parse of the file would nest it.
-        if (scan.peek() === OPEN_BRACE) skeleton = scan.object(COMPILED_FIELDS, 2);
+        if (scan.peek() === OPEN_BRACE) read = readObject(scan);
         else scan.skipValue(2);
-        visit(from, scan.pos, skeleton, index);
+        visit(from, scan.pos, read, index);
         scan.skipSpace();
         const c = scan.peek();
         scan.pos++;

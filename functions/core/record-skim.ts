@@ -16,7 +16,7 @@
  */
 import type { FileRecordHour } from './coverage';
 import { fileRecordHour } from './coverage';
-import { projectionKey, scanRecordsDocument, skeletonOutOfScope, VERDICT_FIELDS, type RawRecord, type SkimDictionary } from './record-prefilter';
+import { FIELD_SLOTS, OBJECT, scanRecordRanges, skeletonOf, skeletonOutOfScope, VERDICT_FIELDS, type FieldTree, type RawRecord, type SkimDictionary } from './record-prefilter';
 import { widestRulePatterns } from './rule-patterns';
 
 /**
@@ -71,10 +71,10 @@ export class Skimmer {
   skim(bytes: Buffer): Skim | null {
     let records = new Uint32Array(SKIM_FIELDS_PER_RECORD * 256);
     let count = 0;
-    const fresh: { projection: string; key: number; skeleton: Record<string, unknown> }[] = [];
-    const hours = new FileHours();
+    const fresh: { text: string; key: number; skeleton: Record<string, unknown> }[] = [];
+    const hours = new FileHours(bytes);
     const startEpoch = this.epoch;
-    const whole = scanRecordsDocument(bytes, (from, to, skeleton) => {
+    const whole = scanRecordRanges(bytes, (from, to, ranges) => {
       if ((count + 1) * SKIM_FIELDS_PER_RECORD > records.length) {
         const grown = new Uint32Array(records.length * 2);
         grown.set(records);
@@ -83,15 +83,23 @@ export class Skimmer {
       const at = count * SKIM_FIELDS_PER_RECORD;
       records[at] = from;
       records[at + 1] = to;
-      records[at + 2] = skeleton === null ? NONE : this.keyOf(skeleton, fresh);
-      records[at + 3] = skeleton === null ? NONE : hours.of(skeleton);
+      if (ranges === null) {
+        records[at + 2] = NONE;
+        records[at + 3] = NONE;
+      } else {
+        // Built only for bytes new to the dictionary or to the file's hours: a few per file.
+        let skeleton: Record<string, unknown> | null | undefined;
+        const skeletonNow = () => (skeleton === undefined ? (skeleton = skeletonOf(bytes, from, to)) : skeleton);
+        records[at + 2] = this.keyOf(keyText(bytes, ranges), skeletonNow, fresh);
+        records[at + 3] = hours.of(ranges, skeletonNow);
+      }
       count += 1;
     });
     // Not handed over: read whole by the caller. Keys it added are dropped, so that no later file
     // uses a key the caller never got. A file during which the dictionary started over has lost its
     // first keys, so it goes the same way.
     if (!whole || this.epoch !== startEpoch) {
-      for (const { projection } of fresh) this.keys.delete(projection);
+      for (const { text } of fresh) this.keys.delete(text);
       return null;
     }
     const kept = records.slice(0, count * SKIM_FIELDS_PER_RECORD);
@@ -127,10 +135,13 @@ export class Skimmer {
     return out;
   }
 
-  private keyOf(skeleton: Record<string, unknown>, fresh: { projection: string; key: number; skeleton: Record<string, unknown> }[]): number {
-    const projection = projectionKey(skeleton, VERDICT_FIELDS);
-    let key = this.keys.get(projection);
+  /** The key of a record's verdict bytes (`keyText`), a new one made from its skeleton; NONE without one. */
+  private keyOf(text: string, skeletonNow: () => Record<string, unknown> | null, fresh: { text: string; key: number; skeleton: Record<string, unknown> }[]): number {
+    let key = this.keys.get(text);
     if (key === undefined) {
+      const skeleton = skeletonNow();
+      // Not expected: the bytes scanned as an object. Then the caller parses the record.
+      if (skeleton === null) return NONE;
       if (this.keys.size >= this.maxKeys) {
         this.keys.clear();
         this.neverInScope = [];
@@ -139,35 +150,88 @@ export class Skimmer {
       }
       // dense: the newest keys are the ones a dropped file removes again
       key = this.keys.size;
-      this.keys.set(projection, key);
+      this.keys.set(text, key);
       this.neverInScope[key] = skeletonOutOfScope(skeleton, WIDEST_RULES);
-      fresh.push({ projection, key, skeleton });
+      fresh.push({ text, key, skeleton });
     }
     return key;
   }
 }
 
+/** The slots of VERDICT_FIELDS among the scan's ranges (record-prefilter `FIELD_SLOTS`). */
+const VERDICT_SLOTS = Int32Array.from(leafPaths(VERDICT_FIELDS, ''), (path) => FIELD_SLOTS.get(path) as number);
+
+function leafPaths(tree: FieldTree, prefix: string): string[] {
+  return Object.entries(tree).flatMap(([name, sub]) => [prefix + name, ...(sub === true ? [] : leafPaths(sub, `${prefix}${name}.`))]);
+}
+
+let scratch = Buffer.allocUnsafe(4096);
+
+/**
+ * A record's key as text: per slot of VERDICT_FIELDS, whether it is absent, an object (its keys in
+ * their own slots) or a value, and then the value's bytes with their length. Equal texts are equal
+ * bytes, so equal values: the same projection, the same verdict for any rules. (Two texts may
+ * stand for one projection, a value written with escapes and without: two keys, one verdict.)
+ */
+function keyText(bytes: Buffer, ranges: Int32Array): string {
+  let n = 0;
+  for (let i = 0; i < VERDICT_SLOTS.length; i++) {
+    const at = 2 * (VERDICT_SLOTS[i] as number);
+    const start = ranges[at] as number;
+    const end = ranges[at + 1] as number;
+    if (n + 5 + Math.max(0, end - start) > scratch.length) {
+      const grown = Buffer.allocUnsafe(2 * (n + 5 + Math.max(0, end - start)));
+      scratch.copy(grown, 0, 0, n);
+      scratch = grown;
+    }
+    if (start < 0) scratch[n++] = 0;
+    else if (end === OBJECT) scratch[n++] = 1;
+    else {
+      scratch[n++] = 2;
+      const length = end - start;
+      scratch.writeUInt32LE(length, n);
+      n += 4;
+      if (length > 32) n += bytes.copy(scratch, n, start, end);
+      else for (let k = start; k < end; k++) scratch[n++] = bytes[k] as number;
+    }
+  }
+  return scratch.toString('latin1', 0, n);
+}
+
+const TIME = FIELD_SLOTS.get('eventTime') as number;
+const REGION = FIELD_SLOTS.get('awsRegion') as number;
+const RECIPIENT = FIELD_SLOTS.get('recipientAccountId') as number;
+const IDENTITY_ACCOUNT = FIELD_SLOTS.get('userIdentity.accountId') as number;
+/** The characters of eventTime that name its hour (addFileRecord reads no more). */
+const HOUR_CHARACTERS = 13;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+/** The fields a record's hour is read from, in the order `FileHours.last` keeps where they lie. */
+const COMPARED = [RECIPIENT, IDENTITY_ACCOUNT, REGION, TIME];
+
 /**
  * A file's distinct hours (`hours`), each listed once, and each record's index into them. A log file
  * is one account and region, its records minutes apart: most records have the hour of the record
- * before, checked by comparing three short strings rather than naming the hour and looking it up.
+ * before, checked by comparing the bytes of their account, region and eventTime's hour rather
+ * than reading the record's fields and naming the hour.
  */
 class FileHours {
   readonly hours: FileRecordHour[] = [];
   private readonly ids = new Map<string, number>();
-  /** The last record's account, region, hour (eventTime's first 13 characters) and index. */
-  private lastAccount: string | null = null;
-  private lastRegion: string | null = null;
-  private lastHour = '';
+  /** The last record's hour; NONE when its bytes cannot be compared. */
   private lastId = NONE;
+  /** Where the last record's fields lie, start and end of each of COMPARED in turn. */
+  private readonly last = new Int32Array(2 * COMPARED.length);
 
-  of(skeleton: Record<string, unknown>): number {
-    const hour = fileRecordHour(skeleton);
+  constructor(private readonly bytes: Buffer) {}
+
+  of(ranges: Int32Array, skeletonNow: () => Record<string, unknown> | null): number {
+    if (this.lastId !== NONE && this.sameHourAsLast(ranges)) return this.lastId;
+    const skeleton = skeletonNow();
+    const hour = skeleton === null ? null : fileRecordHour(skeleton);
     if (hour === null) return NONE;
     const [account, region, time] = hour;
-    // addFileRecord reads no more of eventTime than its first 13 characters (the hour)
-    if (this.lastHour.length === 13 && account === this.lastAccount && region === this.lastRegion && time.startsWith(this.lastHour)) return this.lastId;
-    const hourText = time.slice(0, 13);
+    const hourText = time.slice(0, HOUR_CHARACTERS);
     // lengths first, so that no two hours share a name
     const name = `${account === null ? -1 : account.length}:${account ?? ''}${region === null ? -1 : region.length}:${region ?? ''}${hourText}`;
     let id = this.ids.get(name);
@@ -176,11 +240,56 @@ class FileHours {
       this.hours.push(hour);
       this.ids.set(name, id);
     }
-    this.lastAccount = account;
-    this.lastRegion = region;
-    this.lastHour = hourText;
-    this.lastId = id;
+    this.lastId = this.plainHour(ranges) ? id : NONE;
+    const last = this.last;
+    for (const [k, slot] of COMPARED.entries()) {
+      last[2 * k] = ranges[2 * slot] as number;
+      last[2 * k + 1] = ranges[2 * slot + 1] as number;
+    }
     return id;
+  }
+
+  /**
+   * Whether eventTime is a string whose first 13 characters are its first 13 bytes after the quote
+   * (ASCII, no escape): then equal bytes there are the same hour, as the string would say.
+   */
+  private plainHour(ranges: Int32Array): boolean {
+    const b = this.bytes;
+    const start = ranges[2 * TIME] as number;
+    if (start < 0 || b[start] !== QUOTE || (ranges[2 * TIME + 1] as number) < start + HOUR_CHARACTERS + 2) return false;
+    for (let k = start + 1; k <= start + HOUR_CHARACTERS; k++) {
+      const c = b[k] as number;
+      if (c >= 0x80 || c === BACKSLASH || c === QUOTE) return false;
+    }
+    return true;
+  }
+
+  /** Equal bytes for the account (both places it is read from), the region and the hour as the last record's. */
+  private sameHourAsLast(ranges: Int32Array): boolean {
+    const last = this.last;
+    const start = ranges[2 * TIME] as number;
+    if (start < 0 || (ranges[2 * TIME + 1] as number) < start + HOUR_CHARACTERS + 2) return false;
+    if (!this.sameBytes(start, start + HOUR_CHARACTERS + 1, last[6] as number, (last[6] as number) + HOUR_CHARACTERS + 1)) return false;
+    return (
+      this.sameBytes(ranges[2 * REGION] as number, ranges[2 * REGION + 1] as number, last[4] as number, last[5] as number) &&
+      this.sameBytes(ranges[2 * RECIPIENT] as number, ranges[2 * RECIPIENT + 1] as number, last[0] as number, last[1] as number) &&
+      // The account is recipientAccountId, or userIdentity's when that is absent or null.
+      ((!this.absentOrNull(last[0] as number, last[1] as number)) ||
+        this.sameBytes(ranges[2 * IDENTITY_ACCOUNT] as number, ranges[2 * IDENTITY_ACCOUNT + 1] as number, last[2] as number, last[3] as number))
+    );
+  }
+
+  private absentOrNull(from: number, to: number): boolean {
+    return from < 0 || (to - from === 4 && this.bytes[from] === 0x6e);
+  }
+
+  /** Two ranges of the file's bytes hold the same bytes, or are both absent (-1). */
+  private sameBytes(from: number, to: number, lastFrom: number, lastTo: number): boolean {
+    if (from < 0 || lastFrom < 0) return from === lastFrom;
+    if (to - from !== lastTo - lastFrom) return false;
+    const b = this.bytes;
+    for (let k = 0; k < to - from; k++) if (b[from + k] !== b[lastFrom + k]) return false;
+    return true;
   }
 }
 

@@ -15,6 +15,7 @@ import {
   recordsDocument,
   skeletonOf,
   skeletonOutOfScope,
+  VERDICT_FIELDS,
   type FieldTree,
   type RawRecord,
   type SkimDictionary,
@@ -512,6 +513,8 @@ describe('recordsDocument', () => {
           }
           keyed += 1;
           for (const [r, rules] of RULE_SETS.entries()) expect((memos[r] as OutOfScopeMemo).outOfScopeKey(dictionary, key)).toBe(skeletonOutOfScope(raw.skeleton, rules));
+          // what any rules can read of the record is what its key's skeleton holds, not just today's verdicts
+          expect(project(dictionary.skeletons.get(key) as Json, VERDICT_FIELDS)).toStrictEqual(project(raw.skeleton, VERDICT_FIELDS));
           // addFileRecord reads the account, the region and the first 13 characters of eventTime
           const asCoverage = (h: readonly [string | null, string | null, string] | null | undefined) => (h ? [h[0], h[1], h[2].slice(0, 13)] : null);
           expect(asCoverage(hour === NONE ? null : skim.hours[hour])).toStrictEqual(asCoverage(fileRecordHour(raw.skeleton)));
@@ -557,6 +560,55 @@ describe('recordsDocument', () => {
     expect(hourIds.map((id) => skim.hours[id]?.slice(0, 2).concat([(skim.hours[id]?.[2] as string).slice(0, 13)]))).toEqual(records.map((r) => [r.recipientAccountId, r.awsRegion, r.eventTime.slice(0, 13)]));
     expect(hourIds).toEqual([0, 0, 1, 2, 3, 0, 4, 0]);
     expect(skim.hours).toHaveLength(5);
+  });
+
+  it('skimmed, the hour of a record is read from its own bytes: the account from userIdentity without recipientAccountId, an eventTime written with escapes', () => {
+    const record = (fields: string) => `{"eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1",${fields}}`;
+    const records = [
+      record('"userIdentity":{"accountId":"111122223333"},"eventTime":"2026-11-01T05:06:07Z"'),
+      // the same hour and region, another account: userIdentity's, as no recipientAccountId says otherwise
+      record('"userIdentity":{"accountId":"444455556666"},"eventTime":"2026-11-01T05:07:00Z"'),
+      record('"recipientAccountId":null,"userIdentity":{"accountId":"111122223333"},"eventTime":"2026-11-01T05:08:00Z"'),
+      // recipientAccountId wins over userIdentity's
+      record('"recipientAccountId":"444455556666","userIdentity":{"accountId":"111122223333"},"eventTime":"2026-11-01T05:09:00Z"'),
+      record('"recipientAccountId":"444455556666","eventTime":"2026-11-01T05:10:00Z"'),
+      // escapes: the same first 13 bytes, not the same first 13 characters
+      record('"recipientAccountId":"444455556666","eventTime":"\\u0032026-11-01T05:11:00Z"'),
+      record('"recipientAccountId":"444455556666","eventTime":"\\u0032026-11-02T07:00:00Z"'),
+      // a character outside ASCII is one character of two bytes
+      record('"recipientAccountId":"444455556666","eventTime":"é026-11-01T05:11:00Z"'),
+      record('"recipientAccountId":"444455556666","eventTime":"é026-11-01T06:00:00Z"'),
+    ];
+    const skim = new Skimmer().skim(Buffer.from(`{"Records":[${records.join(',')}]}`)) as Skim;
+    const hourOf = (i: number) => {
+      const hour = skim.hours[skim.records[i * SKIM_FIELDS_PER_RECORD + 3] as number];
+      return hour && [hour[0], hour[1], hour[2].slice(0, 13)];
+    };
+    const expected = records.map((text) => {
+      const hour = fileRecordHour(JSON.parse(text) as Json);
+      return hour && [hour[0], hour[1], hour[2].slice(0, 13)];
+    });
+    expect(records.map((_, i) => hourOf(i))).toEqual(expected);
+    expect(expected.map((h) => h?.join(' '))).toEqual([
+      '111122223333 us-east-1 2026-11-01T05',
+      '444455556666 us-east-1 2026-11-01T05',
+      '111122223333 us-east-1 2026-11-01T05',
+      '444455556666 us-east-1 2026-11-01T05',
+      '444455556666 us-east-1 2026-11-01T05',
+      '444455556666 us-east-1 2026-11-01T05',
+      '444455556666 us-east-1 2026-11-02T07',
+      '444455556666 us-east-1 é026-11-01T05',
+      '444455556666 us-east-1 é026-11-01T06',
+    ]);
+  });
+
+  it('skimmed, a record whose userIdentity is an empty object and one without it have keys of their own', () => {
+    const skim = new Skimmer().skim(Buffer.from('{"Records":[{"eventSource":"s","eventName":"n","userIdentity":{}},{"eventSource":"s","eventName":"n"},{"eventSource":"s","eventName":"n","userIdentity":{"type":"A"},"userIdentity":{}}]}')) as Skim;
+    expect(skim.keys).toEqual([
+      [0, { eventSource: 's', eventName: 'n', userIdentity: {} }],
+      [1, { eventSource: 's', eventName: 'n' }],
+    ]);
+    expect([2, 6, 10].map((at) => skim.records[at])).toEqual([0, 1, 0]);
   });
 
   it('a skimmer whose dictionary fills starts a new one; a file that straddles the two, or is not a log file, hands over no key', () => {
