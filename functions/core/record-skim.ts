@@ -165,7 +165,9 @@ function leafPaths(tree: FieldTree, prefix: string): string[] {
   return Object.entries(tree).flatMap(([name, sub]) => [prefix + name, ...(sub === true ? [] : leafPaths(sub, `${prefix}${name}.`))]);
 }
 
-let scratch = Buffer.allocUnsafe(4096);
+/** Where `keyText` writes; grown for a record with long values, and given back after (below). */
+const SCRATCH_BYTES = 4096;
+let scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
 
 /**
  * A record's key as text: per slot of VERDICT_FIELDS, whether it is absent, an object (its keys in
@@ -180,7 +182,7 @@ function keyText(bytes: Buffer, ranges: Int32Array): string {
     const start = ranges[at] as number;
     const end = ranges[at + 1] as number;
     if (n + 5 + Math.max(0, end - start) > scratch.length) {
-      const grown = Buffer.allocUnsafe(2 * (n + 5 + Math.max(0, end - start)));
+      const grown = Buffer.alloc(2 * (n + 5 + Math.max(0, end - start)));
       scratch.copy(grown, 0, 0, n);
       scratch = grown;
     }
@@ -195,7 +197,10 @@ function keyText(bytes: Buffer, ranges: Int32Array): string {
       else for (let k = start; k < end; k++) scratch[n++] = bytes[k] as number;
     }
   }
-  return scratch.toString('latin1', 0, n);
+  const text = scratch.toString('latin1', 0, n);
+  // A record with a value of megabytes (up to the reader's cap) would otherwise keep its size here for the run.
+  if (scratch.length > 16 * SCRATCH_BYTES) scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+  return text;
 }
 
 const TIME = FIELD_SLOTS.get('eventTime') as number;

@@ -602,6 +602,21 @@ describe('recordsDocument', () => {
     ]);
   });
 
+  it('skimmed, records with values longer than the key’s buffer are keyed by all their bytes', () => {
+    const long = (c: string) => `arn:aws:iam::111122223333:role/${c.repeat(100_000)}`;
+    const record = (arn: string, eventName = 'GetCallerIdentity') => ({ eventSource: 'sts.amazonaws.com', eventName, userIdentity: { type: 'AssumedRole', sessionContext: { sessionIssuer: { arn } } } });
+    const skimmer = new Skimmer();
+    // the last: another call of the same name's length, so that only its bytes before the grown value tell it apart
+    const records = [record(long('a')), record(long('a')), record(long('b')), record('arn:aws:iam::1:role/short'), record(long('a'), 'GetCallerIdentitY')];
+    const first = skimmer.skim(Buffer.from(JSON.stringify({ Records: records }))) as Skim;
+    expect([2, 6, 10, 14, 18].map((at) => first.records[at])).toEqual([0, 0, 1, 2, 3]);
+    expect(first.keys.map(([, skeleton]) => skeleton)).toStrictEqual([records[0], records[2], records[3], records[4]]);
+    // and the next file, whose keys fit the buffer again, finds them
+    const second = skimmer.skim(Buffer.from(JSON.stringify({ Records: [record('arn:aws:iam::1:role/short'), record(long('b'))] }))) as Skim;
+    expect([2, 6].map((at) => second.records[at])).toEqual([2, 1]);
+    expect(second.keys).toEqual([]);
+  });
+
   it('skimmed, a record whose userIdentity is an empty object and one without it have keys of their own', () => {
     const skim = new Skimmer().skim(Buffer.from('{"Records":[{"eventSource":"s","eventName":"n","userIdentity":{}},{"eventSource":"s","eventName":"n"},{"eventSource":"s","eventName":"n","userIdentity":{"type":"A"},"userIdentity":{}}]}')) as Skim;
     expect(skim.keys).toEqual([
