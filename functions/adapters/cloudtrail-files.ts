@@ -407,7 +407,15 @@ export async function* readRecordChunks(file: string, options: ReadOptions = {})
  */
 export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true; skim?: false }): AsyncGenerator<{ name: string; items: AsyncIterable<SplitItem[]> }>;
 export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }): AsyncGenerator<{ name: string; items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }>;
-export async function* readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }): AsyncGenerator<{ name: string; items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }> {
+export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }): AsyncGenerator<{ name: string; items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }> {
+  return readAhead(files, (file) => readRecordChunks(file, options));
+}
+
+/**
+ * `readFilesAhead`'s scheduling over any reading of a file into chunks (`readRecordChunks`; a test
+ * gives one whose reads finish when it says).
+ */
+export async function* readAhead(files: readonly string[], read: (file: string) => AsyncGenerator<(SplitItem | SkimmedRecords)[]>): AsyncGenerator<{ name: string; items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }> {
   interface Ahead {
     chunks: AsyncGenerator<(SplitItem | SkimmedRecords)[]>;
     items: AsyncIterable<(SplitItem | SkimmedRecords)[]>;
@@ -424,7 +432,7 @@ export async function* readFilesAhead(files: readonly string[], options: ReadOpt
   const budget = new ReadAheadBudget();
   let closed = false;
   const start = (file: string) => {
-    const chunks = readRecordChunks(file, options);
+    const chunks = read(file);
     const { first, iteration } = startedNow(chunks);
     const entry: Ahead = { chunks, held: null, items: iteration };
     reading += 1;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_READ_LIMITS, listInputFiles, mayReadAhead, ReadAheadBudget, readFilesAhead, readRecordChunks, readRecords } from '../../functions/adapters/cloudtrail-files';
+import { DEFAULT_READ_LIMITS, listInputFiles, mayReadAhead, readAhead, ReadAheadBudget, readFilesAhead, readRecordChunks, readRecords } from '../../functions/adapters/cloudtrail-files';
 import { useSmallFileThread } from '../../functions/adapters/small-file-thread';
 import { expandRaw } from '../../functions/core/record-prefilter';
 import type { InputItem } from '../../functions/core/envelopes';
@@ -483,5 +483,43 @@ describe("the read-ahead's bytes bound (ReadAheadBudget)", () => {
     const budget = new ReadAheadBudget();
     for (let i = 0; i < 10; i += 1) budget.callerWaited(650 * 1024);
     expect(budget.bytes).toBe(4 * MiB);
+  });
+
+  /**
+   * The read-ahead over 400 files, each read finishing when the test says: just as the caller gets
+   * to it (the caller waits for every file), or as soon as it is asked for (never). The most files
+   * asked for and not yet handed to the caller, when it takes one.
+   */
+  async function furthestAhead(keptPerFile: number, callerWaits: boolean): Promise<number> {
+    const finish = new Map<string, () => void>();
+    let asked = 0;
+    const read = (file: string) =>
+      (async function* () {
+        asked += 1;
+        if (callerWaits) await new Promise<void>((resolve) => finish.set(file, resolve));
+        yield [{ type: 'raw' as const, file, index: 1, bytes: Buffer.alloc(keptPerFile), skeleton: null, depth: 0 as const }];
+      })();
+    const files = Array.from({ length: 400 }, (_, i) => `f${i}`);
+    let furthest = 0;
+    let taken = 0;
+    for await (const unit of readAhead(files, read)) {
+      furthest = Math.max(furthest, asked - taken);
+      taken += 1;
+      finish.get(unit.name)?.();
+      for await (const chunk of unit.items) expect(chunk).toHaveLength(1);
+    }
+    expect(taken).toBe(400);
+    return furthest;
+  }
+
+  it('grows in readFilesAhead while the caller waits for files that keep little, and only then', async () => {
+    // 100 KB a file: 4 MB is ~40 files, 16 MB ~160 (each file still being read counted at the average)
+    const waited = await furthestAhead(100 * 1024, true);
+    expect(waited).toBeGreaterThan(150);
+    expect(waited).toBeLessThanOrEqual(170);
+    // read before the caller gets to them: the caller never waits, the bound stays at 4 MB
+    expect(await furthestAhead(100 * 1024, false)).toBeLessThanOrEqual(45);
+    // files that keep much (400 KB): it waits, and the bound stays at 4 MB (~10 files)
+    expect(await furthestAhead(400 * 1024, true)).toBeLessThanOrEqual(12);
   });
 });
