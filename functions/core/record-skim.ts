@@ -159,10 +159,11 @@ export class Skimmer {
 }
 
 /** The slots of VERDICT_FIELDS among the scan's ranges (record-prefilter `FIELD_SLOTS`). */
-const VERDICT_SLOTS = Int32Array.from(leafPaths(VERDICT_FIELDS, ''), (path) => FIELD_SLOTS.get(path) as number);
+const VERDICT_SLOTS = Int32Array.from(fieldPaths(VERDICT_FIELDS, ''), (path) => FIELD_SLOTS.get(path) as number);
 
-function leafPaths(tree: FieldTree, prefix: string): string[] {
-  return Object.entries(tree).flatMap(([name, sub]) => [prefix + name, ...(sub === true ? [] : leafPaths(sub, `${prefix}${name}.`))]);
+/** Every path of a key tree, a subtree's own included (its slot says: an object, absent, or another value). */
+function fieldPaths(tree: FieldTree, prefix: string): string[] {
+  return Object.entries(tree).flatMap(([name, sub]) => [prefix + name, ...(sub === true ? [] : fieldPaths(sub, `${prefix}${name}.`))]);
 }
 
 /** Where `keyText` writes; grown for a record with long values, and given back after (below). */
