@@ -12,6 +12,12 @@
  * comes with the first file that has the key. A record the rules may want is parsed from its
  * bytes, as before.
  *
+ * The thread itself builds no skeleton per record: the scan notes where the fields rules read lie,
+ * the key is looked up by those bytes (`keyText`) and the hour by comparing them with the record
+ * before's (`FileHours`); a skeleton is built only for bytes new to the dictionary or to the
+ * file's hours. Built per record, skeletons, their strings and projections were half the thread's
+ * time.
+ *
  * Pure: bytes in, numbers and skeletons out.
  */
 import type { FileRecordHour } from './coverage';
