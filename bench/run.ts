@@ -46,7 +46,8 @@ const USAGE = `usage: npm run bench -- [--preset ${PRESET_NAMES.join('|')}] [--j
   small:  100 namespaces, 36k records (a few minutes)
   fleet:  5,000 namespaces, 2.4M records, 10 % in scope (the default; writing it once takes ~2 min)
   wide:   20,000 namespaces, 0.5M records, half in scope: as many events as fleet, 4x the keys
-  wider:  40,000 namespaces, 1M records, half in scope: 2x the events, 8x the keys`;
+  wider:  40,000 namespaces, 1M records, half in scope: 2x the events, 8x the keys
+  widest: 80,000 namespaces in 10 clusters, 2M records, half in scope: past one stage of the store`;
 
 interface Args {
   preset: Preset;
