@@ -24,6 +24,7 @@ import type { Alert } from '../core/alert';
 import type { IdentityEvent } from '../core/identity-event';
 import type { CoverageDay } from '../core/coverage';
 import type { DetectionNeeds, DetectionState, NamespaceState } from '../core/detections';
+import { groupedBy } from '../core/collections';
 import { EventIdSet } from '../core/event-id-set';
 import { ItemPacker, packedMark } from '../core/packed-item';
 import { MAY_CHANGE_NOTHING, mergeChangesInto, mergeItems, RECURRING_ITEM_FIELDS, setChanged, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
@@ -2251,15 +2252,8 @@ function packDays(deltas: readonly EvidenceDelta[]): EvidenceDelta[] {
 
 /** The day deltas of `deltas` (as given to `apply`) by the key of the month `packDays` packs them into: for a write that failed. */
 function daysPackedFrom(deltas: readonly EvidenceDelta[]): Map<string, EvidenceItem[]> {
-  const byMonth = new Map<string, EvidenceItem[]>();
-  for (const { item } of deltas) {
-    if (item.type !== 'day') continue;
-    const month = itemKey({ pk: item.pk, sk: daysSkOf(item) });
-    const days = byMonth.get(month);
-    if (days === undefined) byMonth.set(month, [item]);
-    else days.push(item);
-  }
-  return byMonth;
+  const days = deltas.map((d) => d.item).filter((item) => item.type === 'day');
+  return groupedBy(days, (item) => itemKey({ pk: item.pk, sk: daysSkOf(item) }));
 }
 
 /** Sums two packed months day by day (days in order, so equal counts are equal items). */
