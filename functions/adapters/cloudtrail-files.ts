@@ -463,8 +463,10 @@ export async function* readAhead(files: readonly string[], read: (file: string) 
     for (let i = 0; i < files.length; i++) {
       refill(i);
       const current = ahead.shift() as Ahead;
-      if (current.held !== null) heldBytes -= current.held;
-      if (current.held !== null) budget.callerDidNotWait();
+      if (current.held !== null) {
+        heldBytes -= current.held;
+        budget.callerDidNotWait();
+      }
       // the caller is about to wait for the reading thread (counted once past the first files, which it always waits for)
       else if (finishedFiles >= READ_IN_FLIGHT_AT_START) budget.callerWaited(finishedBytes / finishedFiles);
       yield { name: files[i] as string, items: current.items };
