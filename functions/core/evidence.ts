@@ -268,7 +268,6 @@ export function eventsFeeding(events: readonly IdentityEvent[], items: readonly 
   return events.filter((event) => foldedItemsOf(event, options).some((item) => keys.has(deltaKey(item))));
 }
 
-/** The evidence one event contributes, as single-event items to be merged. */
 /** Detection state one event contributes: the role's use by its namespace, and a spike counter when denied. */
 export function detectionItemsOf(e: IdentityEvent, options: { spikeWindowMinutes: number }): EvidenceItem[] {
   const items: EvidenceItem[] = [];
@@ -288,6 +287,7 @@ export function detectionItemsOf(e: IdentityEvent, options: { spikeWindowMinutes
   return items;
 }
 
+/** The evidence one event contributes, as single-event items to be merged. */
 export function itemsOf(e: IdentityEvent): EvidenceItem[] {
   const day = e.eventTime.slice(0, 10);
   switch (e.kind) {
