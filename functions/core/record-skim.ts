@@ -218,8 +218,6 @@ const IDENTITY_ACCOUNT = FIELD_SLOTS.get('userIdentity.accountId') as number;
 const HOUR_CHARACTERS = 13;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-/** The fields a record's hour is read from, in the order `FileHours.last` keeps where they lie. */
-const COMPARED = [RECIPIENT, IDENTITY_ACCOUNT, REGION, TIME];
 
 /**
  * A file's distinct hours (`hours`), each listed once, and each record's index into them. A log file
@@ -232,8 +230,8 @@ class FileHours {
   private readonly ids = new Map<string, number>();
   /** The last record's hour; NONE when its bytes cannot be compared. */
   private lastId = NONE;
-  /** Where the last record's fields lie, start and end of each of COMPARED in turn. */
-  private readonly last = new Int32Array(2 * COMPARED.length);
+  /** Where the last record's fields lie: its ranges, slot by slot as the scan noted them. */
+  private last = new Int32Array(0);
 
   constructor(private readonly bytes: Buffer) {}
 
@@ -253,11 +251,8 @@ class FileHours {
       this.ids.set(name, id);
     }
     this.lastId = this.plainHour(ranges) ? id : NONE;
-    const last = this.last;
-    for (const [k, slot] of COMPARED.entries()) {
-      last[2 * k] = ranges[2 * slot] as number;
-      last[2 * k + 1] = ranges[2 * slot + 1] as number;
-    }
+    if (this.last.length !== ranges.length) this.last = new Int32Array(ranges.length);
+    this.last.set(ranges);
     return id;
   }
 
@@ -278,17 +273,21 @@ class FileHours {
 
   /** Equal bytes for the account (both places it is read from), the region and the hour as the last record's. */
   private sameHourAsLast(ranges: Int32Array): boolean {
-    const last = this.last;
     const start = ranges[2 * TIME] as number;
     if (start < 0 || (ranges[2 * TIME + 1] as number) < start + HOUR_CHARACTERS + 2) return false;
-    if (!this.sameBytes(start, start + HOUR_CHARACTERS + 1, last[6] as number, (last[6] as number) + HOUR_CHARACTERS + 1)) return false;
+    const lastStart = this.last[2 * TIME] as number;
+    if (!this.sameBytes(start, start + HOUR_CHARACTERS + 1, lastStart, lastStart + HOUR_CHARACTERS + 1)) return false;
     return (
-      this.sameBytes(ranges[2 * REGION] as number, ranges[2 * REGION + 1] as number, last[4] as number, last[5] as number) &&
-      this.sameBytes(ranges[2 * RECIPIENT] as number, ranges[2 * RECIPIENT + 1] as number, last[0] as number, last[1] as number) &&
+      this.sameSlot(ranges, REGION) &&
+      this.sameSlot(ranges, RECIPIENT) &&
       // The account is recipientAccountId, or userIdentity's when that is absent or null.
-      ((!this.absentOrNull(last[0] as number, last[1] as number)) ||
-        this.sameBytes(ranges[2 * IDENTITY_ACCOUNT] as number, ranges[2 * IDENTITY_ACCOUNT + 1] as number, last[2] as number, last[3] as number))
+      (!this.absentOrNull(this.last[2 * RECIPIENT] as number, this.last[2 * RECIPIENT + 1] as number) || this.sameSlot(ranges, IDENTITY_ACCOUNT))
     );
+  }
+
+  /** The field in `slot` holds the same bytes as the last record's, or both lack it. */
+  private sameSlot(ranges: Int32Array, slot: number): boolean {
+    return this.sameBytes(ranges[2 * slot] as number, ranges[2 * slot + 1] as number, this.last[2 * slot] as number, this.last[2 * slot + 1] as number);
   }
 
   private absentOrNull(from: number, to: number): boolean {
