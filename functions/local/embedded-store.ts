@@ -8,6 +8,7 @@ import path from 'node:path';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { makeDirectory } from '../adapters/make-directory';
 import { StoreError } from '../adapters/dynamo-evidence-store';
+import { FAST_CHECK_TYPES_SOURCE } from './dynalite-check-types';
 
 /**
  * The embedded default: a real DynamoDB API (dynalite, LevelDB on disk) on a loopback port, so
@@ -126,6 +127,11 @@ require.cache[batchWritePath].exports = function batchWriteItem(store, data, cb)
     }
   }));
 };
+// dynalite's type check of each request, walked without copying a request that passes it as it is
+// (dynalite-check-types.ts); anything else is checked by dynalite's own.
+${FAST_CHECK_TYPES_SOURCE}
+const dynaliteValidations = require(dynaliteDir + '/validations');
+dynaliteValidations.checkTypes = fastCheckTypes(dynaliteValidations.checkTypes);
 const dynalite = require(workerData.dynalitePath);
 // Item reads on this thread: async, each read went to libuv's pool and back (a sixth of analyze's CPU
 // in futex hand-overs); getSync is the same LevelDB Get, not found is undefined, errors keep their codes.
