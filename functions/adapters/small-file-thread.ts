@@ -122,8 +122,8 @@ parentPort.on('message', ({ id, file, caps, skim, released }) => {
   // any failure of the skim leaves the file to the caller's own reading
   let skimmed = null;
   if (skim && skimmer) try { skimmed = skimmer(result.bytes); } catch { skimmed = null; }
-  // a skimmed file may come over as the bytes of its records that rules might want
-  const b = skimmed !== null && skimmed.bytes !== null ? skimmed.bytes : result.bytes;
+  // a skimmed file comes over as what the ingest parses of the records rules might want (record-skim)
+  const b = skimmed !== null ? skimmed.bytes : result.bytes;
   if (skimmed !== null) skimmed.bytes = null;
   // handed over, not copied; a buffer that shares its memory (the scratch buffer of a plain file,
   // or Node's pool, whose slabs are Buffer.poolSize) is copied out first, once

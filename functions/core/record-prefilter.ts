@@ -17,6 +17,7 @@
  */
 import { elementLabel, extractElement, jsonErrorMessage, type InputItem } from './envelopes';
 import { cloudTrailEnvelope, matchesAnyRule, rulePatterns, type EventPattern, type RuleName } from './rule-patterns';
+import { SELECTED_FIELDS } from './trail-sql';
 
 /** A key tree: `true` for a value kept whole, a subtree for an object of which only those keys are kept. */
 export interface FieldTree {
@@ -122,6 +123,32 @@ function within(tree: FieldTree, kept: FieldTree): boolean {
  * node-role rule appears once a node role is known, so it is included with a placeholder role).
  */
 export const PREFILTER_FIELDS: FieldTree = mergeTrees(FIXED_FIELDS, patternFields(rulePatterns({ nodeRoleArns: ['arn:aws:iam::000000000000:role/placeholder'] })) ?? {});
+
+/**
+ * What the ingest reads of a record it parses: the fields above (rules, envelope, coverage) and
+ * those the normalizer reads (trail-sql `SELECTED_FIELDS`, which the Athena and DuckDB backfills
+ * select for the same reason). A reading thread hands such a record over as these fields alone
+ * (`writeParsedFields`): a fleet's in-scope record is ~2.3 KB of JSON, half of it credentials,
+ * TLS details, resources and request ids that nothing reads, and parsing it whole was the main
+ * thread's largest single cost.
+ */
+export const PARSED_FIELDS: FieldTree = mergeTrees(PREFILTER_FIELDS, treeOfPaths(SELECTED_FIELDS.map((f) => f.path)));
+
+function treeOfPaths(paths: readonly (readonly string[])[]): FieldTree {
+  const tree: FieldTree = {};
+  for (const path of paths) {
+    let at = tree;
+    for (const [i, key] of path.entries()) {
+      if (i === path.length - 1) at[key] = true;
+      else {
+        const next = at[key];
+        if (next === true) break;
+        at = at[key] = next ?? {};
+      }
+    }
+  }
+  return tree;
+}
 
 /**
  * Whether skeletons of `PREFILTER_FIELDS` can decide these rules. Always true for today's rules;
@@ -650,6 +677,8 @@ const NULL = Buffer.from('null');
 const RECORDS_KEY = Buffer.from('"Records"');
 
 const COMPILED_FIELDS = compile(PREFILTER_FIELDS);
+/** The tree `scanRecordRanges` notes: what rules read (the key) and what the ingest parses (the fields handed over). */
+const RANGE_FIELDS = compile(PARSED_FIELDS);
 
 /**
  * The skeleton of one element's bytes, when they are exactly one JSON object (surrounding
@@ -693,8 +722,8 @@ export function scanRecordsDocument(bytes: Buffer, visit: (from: number, to: num
   return scanElements(bytes, (scan) => scan.object(COMPILED_FIELDS, 2), visit);
 }
 
-/** Slots of `PREFILTER_FIELDS` in `scanRecordRanges`' ranges, by path (`userIdentity.accountId`). */
-export const FIELD_SLOTS: ReadonlyMap<string, number> = slotsByPath(COMPILED_FIELDS, '');
+/** Slots of `PARSED_FIELDS` in `scanRecordRanges`' ranges, by path (`userIdentity.accountId`). */
+export const FIELD_SLOTS: ReadonlyMap<string, number> = slotsByPath(RANGE_FIELDS, '');
 
 function slotsByPath(tree: CompiledTree, prefix: string): Map<string, number> {
   const out = new Map<string, number>();
@@ -713,16 +742,54 @@ function slotsByPath(tree: CompiledTree, prefix: string): Map<string, number> {
  * element that is not an object.
  */
 export function scanRecordRanges(bytes: Buffer, visit: (from: number, to: number, ranges: Int32Array | null, index: number) => void): boolean {
-  const ranges = new Int32Array(2 * COMPILED_FIELDS.to);
+  const ranges = new Int32Array(2 * RANGE_FIELDS.to);
   return scanElements(
     bytes,
     (scan) => {
       ranges.fill(-1);
-      scan.valueRanges(COMPILED_FIELDS, 2, ranges);
+      scan.valueRanges(RANGE_FIELDS, 2, ranges);
       return ranges;
     },
     visit,
   );
+}
+
+/** `"name":` of each key of RANGE_FIELDS, by slot, as a projection writes it. */
+const KEY_PREFIXES: Buffer[] = [];
+(function prefixes(tree: CompiledTree) {
+  for (const key of tree.byName.values()) {
+    KEY_PREFIXES[key.slot] = Buffer.from(`${JSON.stringify(key.name)}:`);
+    if (key.child !== null) prefixes(key.child);
+  }
+})(RANGE_FIELDS);
+
+/**
+ * Writes the JSON of a record's `PARSED_FIELDS` as `scanRecordRanges` noted them in `ranges`
+ * (`bytes` the record's file): an object with those of its keys present, in the tree's order,
+ * each value its own bytes, an object under a subtree's key written the same way, a subtree's key
+ * with any other value written whole. `JSON.parse` of it is the parsed record restricted to those
+ * fields, as `JSON.parse` would give them (the scan kept the last of duplicate keys, and validated
+ * every byte). `out` must have room for the record's own length; returns where the JSON ends.
+ */
+export function writeParsedFields(bytes: Buffer, ranges: Int32Array, out: Buffer, at: number): number {
+  return writeFields(RANGE_FIELDS, bytes, ranges, out, at);
+}
+
+function writeFields(tree: CompiledTree, bytes: Buffer, ranges: Int32Array, out: Buffer, at: number): number {
+  out[at++] = OPEN_BRACE;
+  let first = true;
+  for (const key of tree.byName.values()) {
+    const start = ranges[2 * key.slot] as number;
+    if (start < 0) continue;
+    if (!first) out[at++] = COMMA;
+    first = false;
+    at += (KEY_PREFIXES[key.slot] as Buffer).copy(out, at);
+    const end = ranges[2 * key.slot + 1] as number;
+    if (end === OBJECT) at = writeFields(key.child as CompiledTree, bytes, ranges, out, at);
+    else at += bytes.copy(out, at, start, end);
+  }
+  out[at++] = CLOSE_BRACE;
+  return at;
 }
 
 function scanElements<T>(bytes: Buffer, readObject: (scan: JsonScanner) => T, visit: (from: number, to: number, read: T | null, index: number) => void): boolean {

@@ -9,8 +9,9 @@
  * small number from a dictionary the thread keeps) and the hour it proves for coverage. It knows
  * nothing of the rules: the main thread decides each key once with the rules it holds when it
  * reaches the record (they grow as node roles are seen), from the key's first skeleton, which
- * comes with the first file that has the key. A record the rules may want is parsed from its
- * bytes, as before.
+ * comes with the first file that has the key. A record the rules may want is parsed from what
+ * the thread hands over of it: the fields the ingest reads (record-prefilter `PARSED_FIELDS`),
+ * written from the bytes the scan validated, about half the record.
  *
  * The thread itself builds no skeleton per record: the scan notes where the fields rules read lie,
  * the key is looked up by those bytes (`keyText`) and the hour by comparing them with the record
@@ -22,7 +23,7 @@
  */
 import type { FileRecordHour } from './coverage';
 import { fileRecordHour } from './coverage';
-import { FIELD_SLOTS, OBJECT, scanRecordRanges, skeletonOf, skeletonOutOfScope, VERDICT_FIELDS, type FieldTree, type RawRecord, type SkimDictionary } from './record-prefilter';
+import { FIELD_SLOTS, OBJECT, scanRecordRanges, skeletonOf, skeletonOutOfScope, VERDICT_FIELDS, writeParsedFields, type FieldTree, type RawRecord, type SkimDictionary } from './record-prefilter';
 import { widestRulePatterns } from './rule-patterns';
 
 /**
@@ -42,11 +43,12 @@ export interface Skim {
   hours: FileRecordHour[];
   /**
    * The bytes of the records that any rules might want, one after the other (`records` points into
-   * them), when the file has records no rules `rulePatterns` builds can want (no rule's event, and
-   * no role's call at all for the node-role rule): their bytes are left out, and such a file comes
-   * over at a tenth of its size. Null: the records point into the file's own bytes.
+   * them): a record no rules `rulePatterns` builds can want (no rule's event, and no role's call at
+   * all for the node-role rule) is left out, and a record of a trail as its fields the ingest
+   * parses (record-prefilter `writeParsedFields`; an SQS message of a Lambda event, which is
+   * unwrapped, as its own bytes), so a fleet's log file comes over at a twentieth of its size.
    */
-  bytes: Buffer | null;
+  bytes: Buffer;
 }
 
 /** A file's records as the main thread gets them: decided per key, parsed only when in scope. */
@@ -63,6 +65,8 @@ const WIDEST_RULES = widestRulePatterns();
 
 /** A thread's dictionary grows with distinct keys (a trail has a few hundred); past this it starts over. */
 const MAX_KEYS = 50_000;
+/** The buffer a file's handed-over records are written to, at first (a fleet's log file hands over ~10 KB). */
+const HANDED_BYTES = 256 * 1024;
 
 /** The reading thread's side: one per thread, its dictionary shared by the files it skims. */
 export class Skimmer {
@@ -70,6 +74,10 @@ export class Skimmer {
   private readonly keys = new Map<string, number>();
   /** Per key of this epoch: out of scope for the widest rules, so for any rules (rule-patterns `widestRulePatterns`). */
   private neverInScope: boolean[] = [];
+  /** Per key of this epoch: a record the ingest reads as a trail's (not an SQS message to unwrap), so handed over as its parsed fields. */
+  private asParsedFields: boolean[] = [];
+  /** Where a file's handed-over bytes are written, then copied out at their length; kept for the next file. */
+  private handed = Buffer.allocUnsafeSlow(HANDED_BYTES);
 
   constructor(private readonly maxKeys = MAX_KEYS) {}
 
@@ -80,6 +88,7 @@ export class Skimmer {
     const fresh: { text: string; key: number; skeleton: Record<string, unknown> }[] = [];
     const hours = new FileHours(bytes);
     const startEpoch = this.epoch;
+    let handed = 0;
     const whole = scanRecordRanges(bytes, (from, to, ranges) => {
       if ((count + 1) * SKIM_FIELDS_PER_RECORD > records.length) {
         const grown = new Uint32Array(records.length * 2);
@@ -87,8 +96,7 @@ export class Skimmer {
         records = grown;
       }
       const at = count * SKIM_FIELDS_PER_RECORD;
-      records[at] = from;
-      records[at + 1] = to;
+      let key = NONE;
       if (ranges === null) {
         records[at + 2] = NONE;
         records[at + 3] = NONE;
@@ -96,8 +104,20 @@ export class Skimmer {
         // Built only for bytes new to the dictionary or to the file's hours: a few per file.
         let skeleton: Record<string, unknown> | null | undefined;
         const skeletonNow = () => (skeleton === undefined ? (skeleton = skeletonOf(bytes, from, to)) : skeleton);
-        records[at + 2] = this.keyOf(keyText(bytes, ranges), skeletonNow, fresh);
+        key = this.keyOf(keyText(bytes, ranges), skeletonNow, fresh);
+        records[at + 2] = key;
         records[at + 3] = hours.of(ranges, skeletonNow);
+      }
+      if (key !== NONE && this.neverInScope[key] === true) {
+        records[at] = NONE;
+        records[at + 1] = NONE;
+      } else {
+        // a record's parsed fields are never longer than the record (each byte written is one of its own)
+        if (handed + (to - from) > this.handed.length) this.grow(handed + (to - from));
+        records[at] = handed;
+        if (key !== NONE && this.asParsedFields[key] === true) handed = writeParsedFields(bytes, ranges as Int32Array, this.handed, handed);
+        else handed += bytes.copy(this.handed, handed, from, to);
+        records[at + 1] = handed;
       }
       count += 1;
     });
@@ -109,36 +129,17 @@ export class Skimmer {
       return null;
     }
     const kept = records.slice(0, count * SKIM_FIELDS_PER_RECORD);
-    return { records: kept, epoch: this.epoch, keys: fresh.map(({ key, skeleton }) => [key, skeleton]), hours: hours.hours, bytes: this.leaveOut(bytes, kept) };
+    const out = Buffer.allocUnsafeSlow(handed);
+    this.handed.copy(out, 0, 0, handed);
+    // A file with records of megabytes (up to the reader's cap) would otherwise keep its size here for the run.
+    if (this.handed.length > 4 * HANDED_BYTES) this.handed = Buffer.allocUnsafeSlow(HANDED_BYTES);
+    return { records: kept, epoch: this.epoch, keys: fresh.map(({ key, skeleton }) => [key, skeleton]), hours: hours.hours, bytes: out };
   }
 
-  /** The bytes of the records some rules may want, `records` pointed into them; null when all may be. */
-  private leaveOut(bytes: Buffer, records: Uint32Array): Buffer | null {
-    let length = 0;
-    let left = 0;
-    for (let at = 0; at < records.length; at += SKIM_FIELDS_PER_RECORD) {
-      const key = records[at + 2] as number;
-      if (key !== NONE && this.neverInScope[key] === true) left += 1;
-      else length += (records[at + 1] as number) - (records[at] as number);
-    }
-    if (left === 0) return null;
-    const out = Buffer.allocUnsafeSlow(length);
-    let to = 0;
-    for (let at = 0; at < records.length; at += SKIM_FIELDS_PER_RECORD) {
-      const key = records[at + 2] as number;
-      if (key !== NONE && this.neverInScope[key] === true) {
-        records[at] = NONE;
-        records[at + 1] = NONE;
-        continue;
-      }
-      const from = records[at] as number;
-      const end = records[at + 1] as number;
-      bytes.copy(out, to, from, end);
-      records[at] = to;
-      records[at + 1] = to + end - from;
-      to += end - from;
-    }
-    return out;
+  private grow(needed: number): void {
+    const grown = Buffer.allocUnsafeSlow(Math.max(needed, 2 * this.handed.length));
+    this.handed.copy(grown);
+    this.handed = grown;
   }
 
   /** The key of a record's verdict bytes (`keyText`), a new one made from its skeleton; NONE without one. */
@@ -151,6 +152,7 @@ export class Skimmer {
       if (this.keys.size >= this.maxKeys) {
         this.keys.clear();
         this.neverInScope = [];
+        this.asParsedFields = [];
         this.epoch += 1;
         fresh.length = 0;
       }
@@ -158,6 +160,8 @@ export class Skimmer {
       key = this.keys.size;
       this.keys.set(text, key);
       this.neverInScope[key] = skeletonOutOfScope(skeleton, WIDEST_RULES);
+      // envelopes `isSqsEventRecord`: such an element is unwrapped (its body read), not read as a record
+      this.asParsedFields[key] = skeleton['eventSource'] !== 'aws:sqs';
       fresh.push({ text, key, skeleton });
     }
     return key;

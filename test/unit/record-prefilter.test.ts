@@ -6,10 +6,12 @@ import { readRecordChunks } from '../../functions/adapters/cloudtrail-files';
 import { CoverageAccumulator, fileRecordHour } from '../../functions/core/coverage';
 import type { InputItem } from '../../functions/core/envelopes';
 import { JsonStreamSplitter, type SplitItem } from '../../functions/core/json-stream';
-import { DEFAULT_NODE_ROLE_PATTERNS } from '../../functions/core/node-roles';
+import { DEFAULT_NODE_ROLE_PATTERNS, nodeRoleMatcher } from '../../functions/core/node-roles';
+import { normalizeRecord } from '../../functions/core/normalize';
 import {
   expandRaw,
   OutOfScopeMemo,
+  PARSED_FIELDS,
   PREFILTER_FIELDS,
   prefilterCovers,
   recordsDocument,
@@ -22,7 +24,10 @@ import {
 } from '../../functions/core/record-prefilter';
 import { NONE, rawRecordAt, SKIM_FIELDS_PER_RECORD, Skimmer, type Skim, type SkimmedRecords } from '../../functions/core/record-skim';
 import { cloudTrailEnvelope, matchingRules, rulePatterns, widestRulePatterns, type EventPattern, type RuleName } from '../../functions/core/rule-patterns';
+import { SELECTED_FIELDS } from '../../functions/core/trail-sql';
 import { generateScaledFile, planScaledFleet, scaledInventory, SCALE_PRESETS } from '../../functions/local/sample-fleet/scale';
+
+const NOW = new Date('2026-11-20T00:00:00Z');
 
 /** Fixed, so a run is repeatable; a failure prints its counterexample. */
 const SEED = 20261202;
@@ -31,6 +36,8 @@ type Rules = Partial<Record<RuleName, EventPattern>>;
 type Json = Record<string, unknown>;
 
 const NODE_ROLE = 'arn:aws:iam::111122223333:role/eksctl-payments-prod-nodegroup-ng-1-NodeInstanceRole-ABC';
+/** The normalizer's view of node roles, for what it makes of a record: the default patterns and the role above. */
+const NODE_ROLES = nodeRoleMatcher({ roleArns: [NODE_ROLE] });
 /** The rule sets the ingest may hold: no node role known, the default globs, globs and exact ARNs. */
 const RULE_SETS: Rules[] = [
   rulePatterns({}),
@@ -172,6 +179,18 @@ describe('record prefilter', () => {
     expect(prefilterCovers({ irsa: { resources: ['x'] } })).toBe(false);
   });
 
+  it('hands a parsed record over with every field the normalizer reads and every field the rules read', () => {
+    const holds = (tree: FieldTree, path: readonly string[]): boolean => {
+      const at = tree[path[0] as string];
+      return at === true || (at !== undefined && path.length > 1 && holds(at, path.slice(1)));
+    };
+    for (const field of SELECTED_FIELDS) expect(holds(PARSED_FIELDS, field.path), field.path.join('.')).toBe(true);
+    expect(project(PARSED_FIELDS as unknown as Json, PREFILTER_FIELDS)).toStrictEqual(PREFILTER_FIELDS);
+    // and nothing else: the credentials and the rest of responseElements stay behind
+    expect(PARSED_FIELDS['responseElements']).toStrictEqual({ provider: true, subjectFromWebIdentityToken: true });
+    expect(Object.keys(PARSED_FIELDS).sort()).toEqual(['awsRegion', 'errorCode', 'eventID', 'eventName', 'eventSource', 'eventTime', 'recipientAccountId', 'requestParameters', 'responseElements', 'sourceIPAddress', 'userAgent', 'userIdentity']);
+  });
+
   it('a skeleton is the parsed record restricted to the fields, and exists only for what JSON.parse accepts (property)', () => {
     fc.assert(
       fc.property(recordText, (bytes) => {
@@ -288,8 +307,8 @@ interface Outcome {
   records: number;
   outOfScope: number;
   coverage: ReturnType<CoverageAccumulator['days']>;
-  /** Records handed to the normalizer, and problems, in order. */
-  passed: { where: string | null; value: unknown }[];
+  /** Records handed to the normalizer (their PARSED_FIELDS, and its outcome), and problems, in order. */
+  passed: { where: string | null; value: unknown; normalized?: unknown }[];
 }
 
 /** What the small-file thread's client keeps (adapters/small-file-thread `received`). */
@@ -348,7 +367,8 @@ function ingestLoop(items: readonly (SplitItem | SkimmedRecords)[], rules: Rules
         out.outOfScope += 1;
         continue;
       }
-      out.passed.push({ where: item.where, value: record });
+      // What the ingest reads of it (a skimmed record comes as these fields alone), and what the normalizer makes of that.
+      out.passed.push({ where: item.where, value: project(record, PARSED_FIELDS), normalized: normalizeRecord(record, NODE_ROLES, { now: NOW }) });
     }
   }
   out.coverage = coverage.days();
@@ -421,7 +441,7 @@ describe('raw records through the ingest loop give what parsed records give', ()
         expect(items).not.toBeNull();
         const skim = skimmer.skim(bytes) as Skim;
         dictionary = receive(dictionary, skim);
-        const skimmed: SkimmedRecords = { type: 'skimmed', file: file.key, bytes: skim.bytes ?? bytes, records: skim.records, dictionary, hours: skim.hours };
+        const skimmed: SkimmedRecords = { type: 'skimmed', file: file.key, bytes: skim.bytes, records: skim.records, dictionary, hours: skim.hours };
         const whole = file.records.map((record, i): InputItem => ({ type: 'record', file: file.key, where: `record ${i + 1}`, record: JSON.parse(JSON.stringify(record)) }));
         for (const r of rules) {
           const outcome = ingestLoop(items as RawRecord[], r);
@@ -489,6 +509,7 @@ describe('recordsDocument', () => {
     const memos = RULE_SETS.map((rules) => new OutOfScopeMemo(rules));
     let keyed = 0;
     let left = 0;
+    let parsedFields = 0;
     fc.assert(
       fc.property(document, (bytes) => {
         const raws = recordsDocument('f.json', bytes);
@@ -496,7 +517,7 @@ describe('recordsDocument', () => {
         expect(skim === null).toBe(raws === null);
         if (skim === null || raws === null) return;
         dictionary = receive(dictionary, skim);
-        const skimmed: SkimmedRecords = { type: 'skimmed', file: 'f.json', bytes: skim.bytes ?? bytes, records: skim.records, dictionary, hours: skim.hours };
+        const skimmed: SkimmedRecords = { type: 'skimmed', file: 'f.json', bytes: skim.bytes, records: skim.records, dictionary, hours: skim.hours };
         expect(skim.records.length).toBe(raws.length * SKIM_FIELDS_PER_RECORD);
         for (const [i, raw] of raws.entries()) {
           const key = skim.records[i * SKIM_FIELDS_PER_RECORD + 2] as number;
@@ -506,7 +527,16 @@ describe('recordsDocument', () => {
           if (leftOut) {
             left += 1;
             for (const rules of RULE_SETS) expect(raw.skeleton !== null && skeletonOutOfScope(raw.skeleton, rules)).toBe(true);
-          } else expect(rawRecordAt(skimmed, i)).toStrictEqual({ ...raw, skeleton: null });
+          } else {
+            const handed = rawRecordAt(skimmed, i);
+            expect({ ...handed, bytes: null }).toStrictEqual({ ...raw, bytes: null, skeleton: null });
+            // a trail's record as the fields the ingest parses, never longer than itself; an SQS message (unwrapped) or a non-object as it is
+            if (raw.skeleton !== null && raw.skeleton['eventSource'] !== 'aws:sqs') {
+              parsedFields += 1;
+              expect(JSON.parse(handed.bytes.toString('utf8'))).toStrictEqual(project(JSON.parse(raw.bytes.toString('utf8')) as Json, PARSED_FIELDS));
+              expect(handed.bytes.length).toBeLessThanOrEqual(raw.bytes.length);
+            } else expect(handed.bytes.equals(raw.bytes)).toBe(true);
+          }
           if (raw.skeleton === null) {
             expect([key, hour]).toEqual([NONE, NONE]);
             continue;
@@ -524,6 +554,7 @@ describe('recordsDocument', () => {
     );
     expect(keyed).toBeGreaterThan(150);
     expect(left).toBeGreaterThan(2);
+    expect(parsedFields).toBeGreaterThan(50);
     // Keys are few: a record's key leaves out eventTime and everything no rule reads.
     expect(dictionary.skeletons.size).toBeLessThan(keyed);
   });
