@@ -405,10 +405,15 @@ export async function* readRecordChunks(file: string, options: ReadOptions = {})
  * hold (a skimmed log file holds only its records a rule may want, a tenth of it). A unit must be
  * read to its end (or the generator closed) before the next is asked for.
  */
-export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true; skim?: false }): AsyncGenerator<{ name: string; items: AsyncIterable<SplitItem[]> }>;
-export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }): AsyncGenerator<{ name: string; items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }>;
-export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }): AsyncGenerator<{ name: string; items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }> {
-  return readAhead(files, (file) => readRecordChunks(file, options));
+export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true; skim?: false }, before?: (file: string) => Promise<void>): AsyncGenerator<{ name: string; items: AsyncIterable<SplitItem[]> }>;
+export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }, before?: (file: string) => Promise<void>): AsyncGenerator<{ name: string; items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }>;
+/** `before`: what reading a file waits for (its hash, ingest-pipeline `analyzePaths`). */
+export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }, before?: (file: string) => Promise<void>): AsyncGenerator<{ name: string; items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }> {
+  if (before === undefined) return readAhead(files, (file) => readRecordChunks(file, options));
+  return readAhead(files, async function* (file) {
+    await before(file);
+    yield* readRecordChunks(file, options);
+  });
 }
 
 /**

@@ -1560,6 +1560,14 @@ export class DynamoEvidenceStore implements EvidencePort {
     );
   }
 
+  /** Whether any local file was recorded as read (`recordFilesRead`): if none was, no file can be skipped. */
+  async holdsFilesRead(): Promise<boolean> {
+    const page = await this.doc.send(
+      new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': FILES_READ_PK }, ProjectionExpression: 'pk, sk', Limit: 1, ConsistentRead: true }),
+    );
+    return (page.Items?.length ?? 0) > 0;
+  }
+
   /** Which of these local files' content hashes (sha256, hex) were read before (`analyze` of files). */
   async filesRead(hashes: readonly string[]): Promise<Set<string>> {
     if (hashes.length === 0) return new Set();

@@ -8,6 +8,8 @@ import { DEFAULT_READ_LIMITS, listInputFiles, mayReadAhead, readAhead, ReadAhead
 import { useSmallFileThread } from '../../functions/adapters/small-file-thread';
 import { expandRaw } from '../../functions/core/record-prefilter';
 import type { InputItem } from '../../functions/core/envelopes';
+import type { SplitItem } from '../../functions/core/json-stream';
+import type { SkimmedRecords } from '../../functions/core/record-skim';
 
 let tmp: string;
 
@@ -434,6 +436,31 @@ describe.each([
       // The consumer stops after the first unit: the generator (and the file it read ahead) is closed.
       expect(await first.return(undefined)).toEqual({ done: true, value: undefined });
       expect(await readFilesAhead([], { raw: true }).next()).toEqual({ done: true, value: undefined });
+    });
+
+    it('reads no file before what it is given to wait for (its hash) says so', async () => {
+      const files = await Promise.all(['1', '2'].map((n) => put(`gate-${n}.json`, logFile(`${n}-before`))));
+      const open = new Map<string, () => void>();
+      const gates = new Map(files.map((f) => [f, new Promise<void>((resolve) => open.set(f, resolve))]));
+      const units = readFilesAhead(files, { raw: true }, (file) => gates.get(file) as Promise<void>);
+      const first = units.next();
+      // the reading started, and waits: a file changed now is read as it is then
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await put('gate-1.json', logFile('1-after'));
+      open.get(files[0] as string)?.();
+      const ids = async (unit: { items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }) => {
+        const out: string[] = [];
+        for await (const chunk of unit.items) for (const item of chunk) for (const x of item.type === 'raw' ? expandRaw(item) : []) if (x.type === 'record') out.push(String((x.record as { eventID: string }).eventID));
+        return out;
+      };
+      const got = await first;
+      expect(got.done).toBe(false);
+      expect(await ids(got.value as { items: AsyncIterable<(SplitItem | SkimmedRecords)[]> })).toEqual(['1-after']);
+      await put('gate-2.json', logFile('2-after'));
+      open.get(files[1] as string)?.();
+      const second = await units.next();
+      expect(await ids(second.value as { items: AsyncIterable<(SplitItem | SkimmedRecords)[]> })).toEqual(['2-after']);
+      expect((await units.next()).done).toBe(true);
     });
   });
 });
