@@ -736,9 +736,10 @@ function slotsByPath(tree: CompiledTree, prefix: string): Map<string, number> {
 
 /**
  * The scan `scanRecordsDocument` makes, handing over for each object element where the values its
- * skeleton would hold lie (`JsonScanner.valueRanges`, by `FIELD_SLOTS`) instead of the skeleton:
- * nothing is built, and the caller builds a skeleton (`skeletonOf` on the element's bytes) only
- * when these bytes are new to it. `ranges` is one array, valid during the call only; null for an
+ * skeleton would hold lie, and the other fields the ingest parses (`PARSED_FIELDS`; by
+ * `JsonScanner.valueRanges`, slots in `FIELD_SLOTS`), instead of the skeleton: nothing is built,
+ * and the caller builds a skeleton (`skeletonOf` on the element's bytes) only when these bytes are
+ * new to it, and writes the parsed fields (`writeParsedFields`) of a record it hands over. `ranges` is one array, valid during the call only; null for an
  * element that is not an object.
  */
 export function scanRecordRanges(bytes: Buffer, visit: (from: number, to: number, ranges: Int32Array | null, index: number) => void): boolean {
