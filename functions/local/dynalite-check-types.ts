@@ -86,7 +86,7 @@ function fastCheckTypes(original, onFallback) {
       case 'Blob':
         return typeof val === 'string' && val.length % 4 === 0 && Buffer.from(val, 'base64').toString('base64') === val ? val : FALLBACK;
       case 'List':
-      case 'ParameterizedList':
+      case 'ParameterizedList': {
         if (!Array.isArray(val) || children === undefined) return FALLBACK;
         let list = val;
         for (let i = 0; i < val.length; i++) {
@@ -98,6 +98,7 @@ function fastCheckTypes(original, onFallback) {
           }
         }
         return list;
+      }
       case 'Map':
       case 'ParameterizedMap': {
         if (typeof val !== 'object' || Array.isArray(val) || children === undefined) return FALLBACK;
