@@ -302,6 +302,8 @@ const UNSURE = new Error('unsure');
 interface CompiledKey {
   bytes: Buffer;
   name: string;
+  /** `"name":`, as `writeParsedFields` writes the key. */
+  quoted: Buffer;
   child: CompiledTree | null;
   /** Where `valueRanges` notes this key's value (a subtree's when it is not an object). */
   slot: number;
@@ -324,7 +326,7 @@ function compile(tree: FieldTree, next = { slot: 0 }): CompiledTree {
   for (const [name, value] of Object.entries(tree)) {
     const slot = next.slot++;
     const child = value === true ? null : compile(value, next);
-    const key: CompiledKey = { bytes: Buffer.from(name, 'utf8'), name, child, slot };
+    const key: CompiledKey = { bytes: Buffer.from(name, 'utf8'), name, quoted: Buffer.from(`${JSON.stringify(name)}:`), child, slot };
     const list = compiled.byLength[key.bytes.length] ?? [];
     list.push(key);
     compiled.byLength[key.bytes.length] = list;
@@ -739,8 +741,8 @@ function slotsByPath(tree: CompiledTree, prefix: string): Map<string, number> {
  * skeleton would hold lie, and the other fields the ingest parses (`PARSED_FIELDS`; by
  * `JsonScanner.valueRanges`, slots in `FIELD_SLOTS`), instead of the skeleton: nothing is built,
  * and the caller builds a skeleton (`skeletonOf` on the element's bytes) only when these bytes are
- * new to it, and writes the parsed fields (`writeParsedFields`) of a record it hands over. `ranges` is one array, valid during the call only; null for an
- * element that is not an object.
+ * new to it, and writes the parsed fields (`writeParsedFields`) of a record it hands over.
+ * `ranges` is one array, valid during the call only; null for an element that is not an object.
  */
 export function scanRecordRanges(bytes: Buffer, visit: (from: number, to: number, ranges: Int32Array | null, index: number) => void): boolean {
   const ranges = new Int32Array(2 * RANGE_FIELDS.to);
@@ -754,15 +756,6 @@ export function scanRecordRanges(bytes: Buffer, visit: (from: number, to: number
     visit,
   );
 }
-
-/** `"name":` of each key of RANGE_FIELDS, by slot, as a projection writes it. */
-const KEY_PREFIXES: Buffer[] = [];
-(function prefixes(tree: CompiledTree) {
-  for (const key of tree.byName.values()) {
-    KEY_PREFIXES[key.slot] = Buffer.from(`${JSON.stringify(key.name)}:`);
-    if (key.child !== null) prefixes(key.child);
-  }
-})(RANGE_FIELDS);
 
 /**
  * Writes the JSON of a record's `PARSED_FIELDS` as `scanRecordRanges` noted them in `ranges`
@@ -784,7 +777,7 @@ function writeFields(tree: CompiledTree, bytes: Buffer, ranges: Int32Array, out:
     if (start < 0) continue;
     if (!first) out[at++] = COMMA;
     first = false;
-    at += (KEY_PREFIXES[key.slot] as Buffer).copy(out, at);
+    at += key.quoted.copy(out, at);
     const end = ranges[2 * key.slot + 1] as number;
     if (end === OBJECT) at = writeFields(key.child as CompiledTree, bytes, ranges, out, at);
     else at += bytes.copy(out, at, start, end);
