@@ -483,10 +483,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       const marker = key(GUARD_FORMAT_PK, GUARD_FORMAT_SK);
       const { Item } = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: marker, ConsistentRead: true }));
       if (Item !== undefined) return false;
-      const { Items } = await this.doc.send(
-        new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': SCOPES_PK }, Limit: 1, ConsistentRead: true }),
-      );
-      if ((Items?.length ?? 0) > 0) return true;
+      if (await this.tableHoldsAny(SCOPES_PK)) return true;
       await this.write(new PutCommand({ TableName: this.tableName, Item: { ...marker, type: 'format', legacyGuards: false, at: now.toISOString() } }));
       return false;
     })().catch((error: unknown) => {
@@ -1562,8 +1559,13 @@ export class DynamoEvidenceStore implements EvidencePort {
 
   /** Whether any local file was recorded as read (`recordFilesRead`): if none was, no file can be skipped. */
   async holdsFilesRead(): Promise<boolean> {
+    return this.tableHoldsAny(FILES_READ_PK);
+  }
+
+  /** Whether the table (not the stage) holds any item in this partition: one item read, its keys only. */
+  private async tableHoldsAny(pk: string): Promise<boolean> {
     const page = await this.doc.send(
-      new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': FILES_READ_PK }, ProjectionExpression: 'pk, sk', Limit: 1, ConsistentRead: true }),
+      new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ProjectionExpression: 'pk, sk', Limit: 1, ConsistentRead: true }),
     );
     return (page.Items?.length ?? 0) > 0;
   }
