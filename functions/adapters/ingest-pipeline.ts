@@ -128,8 +128,8 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
     // Hashed before reading: a file changed after its hash is read again by the next run (its events are replays).
     // Several at a time: a trail is thousands of small files, and one after the other the run waited on each open and read.
     const hashes = new Map<string, { hash: string; size: number }>();
-    const hashedNow = new Map<string, () => void>();
-    const hashedAt = new Map(files.map((file) => [file, new Promise<void>((resolve) => hashedNow.set(file, resolve))]));
+    /** Per file, once it is hashed (or found not to be). */
+    const gates = new Map(files.map((file) => [file, gate()]));
     const hashAll = () =>
       mapLimit(files, HASH_CONCURRENCY, async (file) => {
         try {
@@ -142,7 +142,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
         } catch {
           // Left to the reader, which reports why the file cannot be read (and it is not recorded).
         } finally {
-          hashedNow.get(file)?.();
+          gates.get(file)?.open();
         }
       });
     if (options.reread || !(await options.store.holdsFilesRead())) {
@@ -150,7 +150,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
       // once it is hashed, so the hashing (~0.7 s over the fleet preset's 5,040 files, while the
       // reading thread had not started) overlaps it. In the same order, and faster: it stays ahead.
       void hashAll();
-      hashed = (file) => hashedAt.get(file) ?? Promise.resolve();
+      hashed = (file) => gates.get(file)?.opened ?? Promise.resolve();
       skippedFiles = 0;
     } else {
       await hashAll();
@@ -189,6 +189,13 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
  * tiny batches (tests, --batch-size 10) would collect a heap hundreds of times.
  */
 const COLLECT_EVERY_EVENTS = 10_000;
+
+/** A promise opened from outside: `opened` resolves once `open` is called. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open = () => {};
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
 
 /** Files hashed at once before a run: enough to keep the disk and the thread pool busy, few enough to bound memory. */
 const HASH_CONCURRENCY = 8;
