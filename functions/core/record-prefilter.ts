@@ -16,6 +16,7 @@
  * Pure: bytes in, skeletons out.
  */
 import { elementLabel, extractElement, jsonErrorMessage, type InputItem } from './envelopes';
+import { WasmRecordScan } from './record-scan';
 import { cloudTrailEnvelope, matchesAnyRule, rulePatterns, type EventPattern, type RuleName } from './rule-patterns';
 import { SELECTED_FIELDS } from './trail-sql';
 
@@ -745,6 +746,18 @@ function slotsByPath(tree: CompiledTree, prefix: string): Map<string, number> {
  * `ranges` is one array, valid during the call only; null for an element that is not an object.
  */
 export function scanRecordRanges(bytes: Buffer, visit: (from: number, to: number, ranges: Int32Array | null, index: number) => void): boolean {
+  return rangeScan().scan(bytes, visit) ?? scanRecordRangesInJs(bytes, visit);
+}
+
+/** The WebAssembly scan of `scanRecordRanges` (core/record-scan), made at the first file: one per thread. */
+export function rangeScan(): WasmRecordScan {
+  wasmScan ??= new WasmRecordScan(RANGE_FIELDS);
+  return wasmScan;
+}
+let wasmScan: WasmRecordScan | undefined;
+
+/** `scanRecordRanges` in JavaScript: what record-scan.c mirrors, and the scan of a file too large for it. */
+export function scanRecordRangesInJs(bytes: Buffer, visit: (from: number, to: number, ranges: Int32Array | null, index: number) => void): boolean {
   const ranges = new Int32Array(2 * RANGE_FIELDS.to);
   return scanElements(
     bytes,
