@@ -244,18 +244,26 @@ const foldedItemsOf = (event: IdentityEvent, options: AggregateOptions): Evidenc
  * each of a fleet batch's ~36,000 deltas while its journal is committed).
  */
 export function aggregate(events: readonly IdentityEvent[], options: AggregateOptions = {}, batch?: string): EvidenceDelta[] {
-  const deltas = new Map<string, EvidenceDelta>();
+  const deltas: EvidenceDelta[] = [];
+  // By partition, then sort key, not by a string joining the two: that was a new string of ~100
+  // characters per item of every event, flattened and hashed to be looked up (`keysOfScope`).
+  const byPk = new Map<string, Map<string, EvidenceDelta>>();
   const add = (item: EvidenceItem) => {
-    const key = deltaKey(item);
-    const prior = deltas.get(key);
-    if (prior === undefined) deltas.set(key, { item, batch });
-    else mergeInto(prior.item, item);
+    let bySk = byPk.get(item.pk);
+    if (bySk === undefined) byPk.set(item.pk, (bySk = new Map()));
+    const prior = bySk.get(item.sk);
+    if (prior !== undefined) mergeInto(prior.item, item);
+    else {
+      const delta = { item, batch };
+      bySk.set(item.sk, delta);
+      deltas.push(delta);
+    }
   };
   for (const event of events) {
     for (const item of itemsOf(event)) add(item);
     if (options.detection) for (const item of detectionItemsOf(event, options.detection)) add(item);
   }
-  return [...deltas.values()];
+  return deltas;
 }
 
 /**
@@ -293,7 +301,7 @@ export function itemsOf(e: IdentityEvent): EvidenceItem[] {
   switch (e.kind) {
     case 'irsa': {
       if (e.oidcIssuer === null) return [];
-      const scope = scopeId('issuer', e.oidcIssuer);
+      const scope = keysOfScope('issuer', e.oidcIssuer);
       return [
         scopeItem('issuer', e.oidcIssuer, e, { oidcIssuer: e.oidcIssuer }),
         saItem(scope, e, 'irsa', { oidcIssuer: e.oidcIssuer, ...irsaSdksOf(e) }),
@@ -303,13 +311,13 @@ export function itemsOf(e: IdentityEvent): EvidenceItem[] {
     case 'pod-identity': {
       if (e.clusterArn === null || e.namespace === null) {
         if (e.roleArn === null) return [];
-        const scope = scopeId('role', e.roleArn);
+        const { id: scope, pk } = keysOfScope('role', e.roleArn);
         return [
           scopeItem('role', e.roleArn, e, { roleArn: e.roleArn }),
-          addAttempt({ pk: scopePk(scope), sk: 'UNTAGGED', type: 'untagged', scope, roleArn: e.roleArn, account: e.account, region: e.region }, 'pi', e),
+          addAttempt({ pk, sk: 'UNTAGGED', type: 'untagged', scope, roleArn: e.roleArn, account: e.account, region: e.region }, 'pi', e),
         ];
       }
-      const scope = scopeId('cluster', e.clusterArn);
+      const scope = keysOfScope('cluster', e.clusterArn);
       return [
         scopeItem('cluster', e.clusterArn, e, { cluster: e.cluster, clusterArn: e.clusterArn }),
         saItem(scope, e, 'pi', { cluster: e.cluster, clusterArn: e.clusterArn, lastPod: e.podName }),
@@ -318,55 +326,88 @@ export function itemsOf(e: IdentityEvent): EvidenceItem[] {
     }
     case 'pod-identity-fetch': {
       if (e.clusterArn === null) return [];
-      const scope = scopeId('cluster', e.clusterArn);
+      const { id: scope, pk } = keysOfScope('cluster', e.clusterArn);
       const failed = e.outcome !== 'success';
       const items: EvidenceItem[] = [
         scopeItem('cluster', e.clusterArn, e, { cluster: e.cluster, clusterArn: e.clusterArn }),
-        { pk: scopePk(scope), sk: `CDAY#${day}`, type: 'fetch-day', scope, day, fetchOk: failed ? 0 : 1, fetchFailed: failed ? 1 : 0 },
+        { pk, sk: `CDAY#${day}`, type: 'fetch-day', scope, day, fetchOk: failed ? 0 : 1, fetchFailed: failed ? 1 : 0 },
       ];
       if (e.nodeRoleArn !== null) {
-        const nodeScope = scopeId('noderole', e.nodeRoleArn);
+        const nodeScope = keysOfScope('noderole', e.nodeRoleArn);
         items.push(
           Object.assign(
-            addAttempt({ pk: scopePk(scope), sk: `FETCH#${e.nodeRoleArn}`, type: 'fetch', scope, cluster: e.cluster, clusterArn: e.clusterArn, nodeRoleArn: e.nodeRoleArn }, 'fetch', e),
+            addAttempt({ pk, sk: `FETCH#${e.nodeRoleArn}`, type: 'fetch', scope, cluster: e.cluster, clusterArn: e.clusterArn, nodeRoleArn: e.nodeRoleArn }, 'fetch', e),
             { failedNodes: failed && e.nodeInstanceId ? [e.nodeInstanceId] : [], lastFailedNode: failed ? e.nodeInstanceId : null },
           ),
           // A node role that fetches credentials for a cluster belongs to it: observed, not guessed.
-          { pk: scopePk(nodeScope), sk: 'CLUSTERS', type: 'node-clusters', scope: nodeScope, nodeRoleArn: e.nodeRoleArn, clusterArns: [e.clusterArn] },
+          { pk: nodeScope.pk, sk: 'CLUSTERS', type: 'node-clusters', scope: nodeScope.id, nodeRoleArn: e.nodeRoleArn, clusterArns: [e.clusterArn] },
         );
       }
       return items;
     }
     case 'node-role': {
       if (e.nodeRoleArn === null) return [];
-      const scope = scopeId('noderole', e.nodeRoleArn);
+      const { id: scope, pk } = keysOfScope('noderole', e.nodeRoleArn);
       const failed = e.outcome !== 'success';
       return [
         scopeItem('noderole', e.nodeRoleArn, e, { roleArn: e.nodeRoleArn }),
-        Object.assign(addAttempt({ pk: scopePk(scope), sk: `CALL#${e.action}`, type: 'node-call', scope, nodeRoleArn: e.nodeRoleArn, action: e.action }, 'call', e), {
+        Object.assign(addAttempt({ pk, sk: `CALL#${e.action}`, type: 'node-call', scope, nodeRoleArn: e.nodeRoleArn, action: e.action }, 'call', e), {
           instances: e.nodeInstanceId ? [e.nodeInstanceId] : [],
           imdsVersions: e.imdsVersion ? [e.imdsVersion] : [],
           lastUserAgent: e.userAgent,
           lastInstance: e.nodeInstanceId,
         }),
-        { pk: scopePk(scope), sk: `NDAY#${day}`, type: 'node-day', scope, day, callOk: failed ? 0 : 1, callFailed: failed ? 1 : 0 },
+        { pk, sk: `NDAY#${day}`, type: 'node-day', scope, day, callOk: failed ? 0 : 1, callFailed: failed ? 1 : 0 },
       ];
     }
   }
 }
 
-function scopeItem(kind: ScopeKind, name: string, e: IdentityEvent, extra: Record<string, AttrValue>): EvidenceItem {
-  return { pk: SCOPES_PK, sk: scopeId(kind, name), type: 'scope', kind, name, account: e.account, region: e.region, ...extra };
+/** A scope's id and its items' partition key (table-schema `scopeId`, `scopePk`). */
+interface ScopeKeys {
+  id: string;
+  pk: string;
 }
 
-function saItem(scope: string, e: IdentityEvent, mechanism: 'irsa' | 'pi', extra: Record<string, AttrValue>): EvidenceItem {
+/** Scopes whose keys are held (a fleet has a few per cluster, OIDC issuer and node role); past this, they start over. */
+const MAX_SCOPE_KEYS = 10_000;
+const scopeKeys = new Map<ScopeKind, Map<string, ScopeKeys>>();
+let scopeKeyCount = 0;
+
+/**
+ * A scope's keys, made once per scope rather than per event: the fold and the store's stage look
+ * every item up by its partition key, and V8 hashes a string once, so the same string for every
+ * event of a scope is hashed once, where one made per event was flattened and hashed each time.
+ */
+function keysOfScope(kind: ScopeKind, name: string): ScopeKeys {
+  let byName = scopeKeys.get(kind);
+  if (byName === undefined) scopeKeys.set(kind, (byName = new Map()));
+  let keys = byName.get(name);
+  if (keys === undefined) {
+    if (scopeKeyCount >= MAX_SCOPE_KEYS) {
+      for (const held of scopeKeys.values()) held.clear();
+      scopeKeyCount = 0;
+    }
+    const id = scopeId(kind, name);
+    keys = { id, pk: scopePk(id) };
+    byName.set(name, keys);
+    scopeKeyCount += 1;
+  }
+  return keys;
+}
+
+function scopeItem(kind: ScopeKind, name: string, e: IdentityEvent, extra: Record<string, AttrValue>): EvidenceItem {
+  return { pk: SCOPES_PK, sk: keysOfScope(kind, name).id, type: 'scope', kind, name, account: e.account, region: e.region, ...extra };
+}
+
+function saItem(scope: ScopeKeys, e: IdentityEvent, mechanism: 'irsa' | 'pi', extra: Record<string, AttrValue>): EvidenceItem {
   const namespace = e.namespace ?? '?';
   const serviceAccount = e.serviceAccount ?? '?';
   const item: EvidenceItem = {
-    pk: scopePk(scope),
+    pk: scope.pk,
     sk: `SA#${namespace}#${serviceAccount}`,
     type: 'sa',
-    scope,
+    scope: scope.id,
     account: e.account,
     region: e.region,
     namespace,
@@ -383,9 +424,9 @@ function irsaSdksOf(e: IdentityEvent): Record<string, AttrValue> {
   return tag === null ? {} : { irsaSdks: [tag] };
 }
 
-function dayItem(scope: string, e: IdentityEvent, day: string, mechanism: 'irsa' | 'pi'): EvidenceItem {
+function dayItem(scope: ScopeKeys, e: IdentityEvent, day: string, mechanism: 'irsa' | 'pi'): EvidenceItem {
   const failed = e.outcome !== 'success';
-  const item: EvidenceItem = { pk: scopePk(scope), sk: `DAY#${e.namespace ?? '?'}#${day}`, type: 'day', scope, namespace: e.namespace ?? '?', day };
+  const item: EvidenceItem = { pk: scope.pk, sk: `DAY#${e.namespace ?? '?'}#${day}`, type: 'day', scope: scope.id, namespace: e.namespace ?? '?', day };
   const [ok, notOk] = ATTEMPT_FIELDS[mechanism] as [string, string];
   item[ok] = failed ? 0 : 1;
   item[notOk] = failed ? 1 : 0;
