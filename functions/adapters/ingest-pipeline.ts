@@ -393,7 +393,7 @@ export async function ingestUnits(
        * other is parsed and handed on. Lazy, so each raw record meets the rules as they are when it
        * is reached (they grow as node roles are seen).
        */
-      function* decide(entries: readonly (InputItem | RawRecord | SkimmedRecords)[]): Generator<InputItem> {
+      function* decide(entries: readonly (InputItem | RawRecord | SkimmedRecords)[]): Generator<InputItem | MatchedRecord> {
         for (const entry of entries) {
           if (entry.type === 'skimmed') yield* decideSkimmed(entry);
           else if (entry.type !== 'raw') yield entry;
@@ -406,9 +406,11 @@ export async function ingestUnits(
       }
       /**
        * `decide` for a file the reading thread skimmed (core/record-skim): the same verdicts, per key,
-       * and the same coverage, each hour of the file noted once.
+       * and the same coverage, each hour of the file noted once. A record whose key says a rule
+       * matches it comes as `matched`, its hour noted here: matching the rules again on the parsed
+       * record, and reading its hour from it, were ~0.7 s of the main thread on the fleet preset.
        */
-      function* decideSkimmed(skimmed: SkimmedRecords): Generator<InputItem> {
+      function* decideSkimmed(skimmed: SkimmedRecords): Generator<InputItem | MatchedRecord> {
         const { records, dictionary, hours } = skimmed;
         const noted = new Uint8Array(hours.length);
         for (let i = 0, at = 0; at < records.length; i++, at += SKIM_FIELDS_PER_RECORD) {
@@ -426,6 +428,14 @@ export async function ingestUnits(
             // it: cannot happen with rules rulePatterns builds. Said, never guessed: the file is not
             // proven read, so a rerun reads it again.
             yield { type: 'problem', file: skimmed.file, where: `record ${i + 1}`, reason: 'internal error (please report it): the reading thread left out a record these rules may want; the file is not counted as read' };
+          } else if (prefilter !== null && key !== NONE && prefilter.matchesKey(dictionary, key)) {
+            // In scope by its key: its hour noted as above, and no rule matched again on the record.
+            const hour = records[at + 3] as number;
+            if (hour !== NONE && noted[hour] === 0) {
+              noted[hour] = 1;
+              unitCoverage.addFileRecord(...(hours[hour] as FileRecordHour));
+            }
+            for (const item of expandRaw(rawRecordAt(skimmed, i))) yield item.type === 'record' ? { ...item, type: 'matched' } : item;
           } else yield* expandRaw(rawRecordAt(skimmed, i));
         }
         // Asked for more, the caller is done with every record read from these bytes: they are
@@ -440,10 +450,12 @@ export async function ingestUnits(
             continue;
           }
           summary.records += 1;
-          if (LOG_FILE_RECORD.test(item.where) && isRecord(item.record)) noteCoverage(unitCoverage, item.record);
-          if (isRecord(item.record) && !matchesAnyRule(cloudTrailEnvelope(item.record), rules) && hasSource(item.record)) {
-            summary.skipped['out-of-scope'] += 1;
-            continue;
+          if (item.type === 'record') {
+            if (LOG_FILE_RECORD.test(item.where) && isRecord(item.record)) noteCoverage(unitCoverage, item.record);
+            if (isRecord(item.record) && !matchesAnyRule(cloudTrailEnvelope(item.record), rules) && hasSource(item.record)) {
+              summary.skipped['out-of-scope'] += 1;
+              continue;
+            }
           }
           const result = normalizeRecord(item.record, matcher, normalizeOptions);
           if (result.status === 'skipped') summary.skipped[result.reason] += 1;
@@ -518,6 +530,14 @@ export async function ingestUnits(
     summary.rejected += 1;
     options.onRejection?.({ file: problem.file, where: problem.where ?? null, field: 'field' in problem ? (problem.field ?? null) : null, reason: problem.reason });
   }
+}
+
+/** A trail's record that the rules held when it was reached match (its key said so), its coverage noted: `decideSkimmed`. */
+interface MatchedRecord {
+  type: 'matched';
+  file: string;
+  where: string;
+  record: unknown;
 }
 
 /** A unit read to its end, waiting for the flush that takes its last events (see `unitsRead` in ingestUnits). */

@@ -184,6 +184,7 @@ export class OutOfScopeMemo {
   /** Whether a reading thread's keys (record-skim, over VERDICT_FIELDS) tell these rules' verdicts apart. */
   private readonly keyed: boolean;
   private readonly byKey = new WeakMap<SkimDictionary, (boolean | undefined)[]>();
+  private readonly matchesByKey = new WeakMap<SkimDictionary, (boolean | undefined)[]>();
 
   constructor(private readonly patterns: Partial<Record<RuleName, EventPattern>>) {
     const read = patternFields(patterns) ?? {};
@@ -204,6 +205,25 @@ export class OutOfScopeMemo {
     if (verdict === undefined) {
       const skeleton = dictionary.skeletons.get(key);
       verdict = skeleton !== undefined && skeletonOutOfScope(skeleton, this.patterns);
+      verdicts[key] = verdict;
+    }
+    return verdict;
+  }
+
+  /**
+   * Whether a rule matches each record the reading thread gave this key, as `matchesAnyRule` on the
+   * record's envelope would say (the key holds every field the rules read), for a record the ingest
+   * reads as a trail's (not an SQS message, which is unwrapped). False when it cannot say: the rules
+   * read a field the key leaves out, or the key is unknown.
+   */
+  matchesKey(dictionary: SkimDictionary, key: number): boolean {
+    if (!this.keyed) return false;
+    let verdicts = this.matchesByKey.get(dictionary);
+    if (verdicts === undefined) this.matchesByKey.set(dictionary, (verdicts = []));
+    let verdict = verdicts[key];
+    if (verdict === undefined) {
+      const skeleton = dictionary.skeletons.get(key);
+      verdict = skeleton !== undefined && skeleton['eventSource'] !== 'aws:sqs' && matchesAnyRule(cloudTrailEnvelope(skeleton), this.patterns);
       verdicts[key] = verdict;
     }
     return verdict;

@@ -228,6 +228,9 @@ function receive(dictionary: SkimDictionary, skim: Skim): SkimDictionary {
 }
 
 /** ingest-pipeline's per-record loop, without the store. */
+/** Records `ingestLoop` took as matched by their key, over the file's tests: that path is taken, not only allowed. */
+let matchedByKey = 0;
+
 function ingestLoop(items: readonly (SplitItem | SkimmedRecords)[], rules: Rules): Outcome {
   const memo = new OutOfScopeMemo(rules);
   const coverage = new CoverageAccumulator();
@@ -242,6 +245,8 @@ function ingestLoop(items: readonly (SplitItem | SkimmedRecords)[], rules: Rules
   };
   for (const entry of items) {
     let expanded: InputItem[];
+    /** Records a rule matches by their key (ingest-pipeline's `matched`): their hour noted from the skim, no rule matched again. */
+    const matched = new Set<InputItem>();
     if (entry.type === 'skimmed') {
       // ingest-pipeline decideSkimmed: per key, each hour once
       expanded = [];
@@ -253,7 +258,14 @@ function ingestLoop(items: readonly (SplitItem | SkimmedRecords)[], rules: Rules
           if (hour !== NONE) coverage.addFileRecord(...(entry.hours[hour] as [string | null, string | null, string]));
           out.outOfScope += 1;
         } else if (entry.records[i * SKIM_FIELDS_PER_RECORD] === NONE) expanded.push({ type: 'problem', file: entry.file, where: `record ${i + 1}`, reason: 'left out' });
-        else expanded.push(...expandRaw(rawRecordAt(entry, i)));
+        else if (key !== NONE && memo.matchesKey(entry.dictionary, key)) {
+          if (hour !== NONE) coverage.addFileRecord(...(entry.hours[hour] as [string | null, string | null, string]));
+          for (const item of expandRaw(rawRecordAt(entry, i))) {
+            matchedByKey += 1;
+            if (item.type === 'record') matched.add(item);
+            expanded.push(item);
+          }
+        } else expanded.push(...expandRaw(rawRecordAt(entry, i)));
       }
     } else if (entry.type === 'raw') {
       if (entry.skeleton !== null && skeletonOutOfScope(entry.skeleton, rules)) {
@@ -271,6 +283,10 @@ function ingestLoop(items: readonly (SplitItem | SkimmedRecords)[], rules: Rules
       }
       out.records += 1;
       const record = item.record as Json;
+      if (matched.has(item)) {
+        out.passed.push({ where: item.where, value: project(record, PARSED_FIELDS), normalized: normalizeRecord(record, NODE_ROLES, { now: NOW }) });
+        continue;
+      }
       if (/^record \d+$/.test(item.where)) note(record);
       if (fullOutOfScope(record, rules)) {
         out.outOfScope += 1;
@@ -363,6 +379,7 @@ describe('raw records through the ingest loop give what parsed records give', ()
       }
     }
     expect(records).toBeGreaterThan(1000);
+    expect(matchedByKey).toBeGreaterThan(100);
     // The point of it: most records are decided without being parsed, and their bytes stay on the reading thread.
     expect(skipped / (records / rules.length)).toBeGreaterThan(0.7);
     expect(leftOut / (records / rules.length)).toBeGreaterThan(0.5);
@@ -405,6 +422,7 @@ describe('recordsDocument', () => {
     let keyed = 0;
     let left = 0;
     let parsedFields = 0;
+    let matchedKeys = 0;
     fc.assert(
       fc.property(document, (bytes) => {
         const raws = recordsDocument('f.json', bytes);
@@ -438,6 +456,12 @@ describe('recordsDocument', () => {
           }
           keyed += 1;
           for (const [r, rules] of RULE_SETS.entries()) expect((memos[r] as OutOfScopeMemo).outOfScopeKey(dictionary, key)).toBe(skeletonOutOfScope(raw.skeleton, rules));
+          // and whether a rule matches the record itself, as the ingest would ask of it once parsed
+          const whole = JSON.parse(raw.bytes.toString('utf8')) as Json;
+          for (const [r, rules] of RULE_SETS.entries()) {
+            expect((memos[r] as OutOfScopeMemo).matchesKey(dictionary, key)).toBe(whole['eventSource'] !== 'aws:sqs' && matchingRules(cloudTrailEnvelope(whole), rules).length > 0);
+            if ((memos[r] as OutOfScopeMemo).matchesKey(dictionary, key)) matchedKeys += 1;
+          }
           // what any rules can read of the record is what its key's skeleton holds, not just today's verdicts
           expect(project(dictionary.skeletons.get(key) as Json, VERDICT_FIELDS)).toStrictEqual(project(raw.skeleton, VERDICT_FIELDS));
           // addFileRecord reads the account, the region and the first 13 characters of eventTime
@@ -450,8 +474,24 @@ describe('recordsDocument', () => {
     expect(keyed).toBeGreaterThan(150);
     expect(left).toBeGreaterThan(2);
     expect(parsedFields).toBeGreaterThan(50);
+    // generated records seldom match a rule: the sample fleet's test below has hundreds that do
+    expect(matchedKeys).toBeGreaterThan(2);
     // Keys are few: a record's key leaves out eventTime and everything no rule reads.
     expect(dictionary.skeletons.size).toBeLessThan(keyed);
+  });
+
+  it('a key says a rule matches a trail’s record only: an SQS message of a Lambda event is unwrapped, whatever its own fields match', () => {
+    const rules = rulePatterns({ nodeRoleArns: [NODE_ROLE], nodeRolePatterns: DEFAULT_NODE_ROLE_PATTERNS });
+    const byNodeRole = { eventName: 'x', userIdentity: { type: 'AssumedRole', sessionContext: { sessionIssuer: { arn: NODE_ROLE }, ec2RoleDelivery: '2.0' } } };
+    const message = { eventSource: 'aws:sqs', body: '{}', ...byNodeRole };
+    const call = { eventSource: 's3.amazonaws.com', ...byNodeRole };
+    // the message's own fields match the node-role rule, as the call's do
+    expect(matchingRules(cloudTrailEnvelope(message), rules)).toEqual(['node-role']);
+    const skim = new Skimmer().skim(Buffer.from(JSON.stringify({ Records: [message, call] }))) as Skim;
+    const dictionary = receive({ epoch: -1, skeletons: new Map() }, skim);
+    const memo = new OutOfScopeMemo(rules);
+    expect(memo.matchesKey(dictionary, skim.records[2] as number)).toBe(false);
+    expect(memo.matchesKey(dictionary, skim.records[SKIM_FIELDS_PER_RECORD + 2] as number)).toBe(true);
   });
 
   it('a key decides nothing for rules that read a field it leaves out: such records are parsed', () => {
