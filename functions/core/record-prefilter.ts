@@ -198,16 +198,7 @@ export class OutOfScopeMemo {
    * key leaves out, or the key is unknown.
    */
   outOfScopeKey(dictionary: SkimDictionary, key: number): boolean {
-    if (!this.keyed) return false;
-    let verdicts = this.byKey.get(dictionary);
-    if (verdicts === undefined) this.byKey.set(dictionary, (verdicts = []));
-    let verdict = verdicts[key];
-    if (verdict === undefined) {
-      const skeleton = dictionary.skeletons.get(key);
-      verdict = skeleton !== undefined && skeletonOutOfScope(skeleton, this.patterns);
-      verdicts[key] = verdict;
-    }
-    return verdict;
+    return this.keyVerdict(this.byKey, dictionary, key, this.judgeOutOfScope);
   }
 
   /**
@@ -217,13 +208,21 @@ export class OutOfScopeMemo {
    * read a field the key leaves out, or the key is unknown.
    */
   matchesKey(dictionary: SkimDictionary, key: number): boolean {
+    return this.keyVerdict(this.matchesByKey, dictionary, key, this.judgeMatches);
+  }
+
+  private readonly judgeOutOfScope = (skeleton: Record<string, unknown>) => skeletonOutOfScope(skeleton, this.patterns);
+  private readonly judgeMatches = (skeleton: Record<string, unknown>) => skeleton['eventSource'] !== 'aws:sqs' && matchesAnyRule(cloudTrailEnvelope(skeleton), this.patterns);
+
+  /** `judge` of a key's first skeleton, once per key and dictionary; false when the key cannot decide these rules. */
+  private keyVerdict(memo: WeakMap<SkimDictionary, (boolean | undefined)[]>, dictionary: SkimDictionary, key: number, judge: (skeleton: Record<string, unknown>) => boolean): boolean {
     if (!this.keyed) return false;
-    let verdicts = this.matchesByKey.get(dictionary);
-    if (verdicts === undefined) this.matchesByKey.set(dictionary, (verdicts = []));
+    let verdicts = memo.get(dictionary);
+    if (verdicts === undefined) memo.set(dictionary, (verdicts = []));
     let verdict = verdicts[key];
     if (verdict === undefined) {
       const skeleton = dictionary.skeletons.get(key);
-      verdict = skeleton !== undefined && skeleton['eventSource'] !== 'aws:sqs' && matchesAnyRule(cloudTrailEnvelope(skeleton), this.patterns);
+      verdict = skeleton !== undefined && judge(skeleton);
       verdicts[key] = verdict;
     }
     return verdict;
