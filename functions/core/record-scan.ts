@@ -75,7 +75,7 @@ export class WasmRecordScan {
       const node = nodes[n] as ScanTree;
       nodeTable.push(keyTable.length / 4, node.byName.size, node.from, node.to);
       for (const key of node.byName.values()) {
-        if (key.bytes.length > MAX_KEY_BYTES) throw new Error(`record-scan: the key ${key.bytes.toString()} is longer than ${MAX_KEY_BYTES} bytes`);
+        if (key.bytes.length > MAX_KEY_BYTES) throw new Error(`record-scan: the key ${Buffer.from(key.bytes).toString()} is longer than ${MAX_KEY_BYTES} bytes`);
         const child = key.child === null ? -1 : nodes.push(key.child) - 1;
         keyTable.push(nameBytes, key.bytes.length, key.slot, child);
         names.push(key.bytes);
@@ -101,8 +101,8 @@ export class WasmRecordScan {
 
   /**
    * `scanRecordRanges(bytes, visit)`: true when `bytes` are a `{"Records":[…]}` document, each element
-   * visited; false when not, or unsure, perhaps after some elements were visited. Null, having visited
-   * none, for a file past MAX_WASM_FILE_BYTES.
+   * visited; false when they are not, perhaps after some elements were visited (as the JavaScript
+   * scan). Null, having visited none, for a file past MAX_WASM_FILE_BYTES.
    */
   scan(bytes: Uint8Array, visit: Visit): boolean | null {
     if (bytes.length > MAX_WASM_FILE_BYTES) return null;
