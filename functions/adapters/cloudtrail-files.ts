@@ -16,7 +16,7 @@ import path from 'node:path';
 import { pipeline, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createGunzip, gunzip } from 'node:zlib';
-import { readSmallFileOnThread, stopSmallFileThreadWhenIdle, type ThreadSkim } from './small-file-thread';
+import { readSmallFileOnThread, stopSmallFileThreadWhenIdle, type FileDigest, type ThreadSkim } from './small-file-thread';
 import { iterateRecords, jsonErrorMessage } from '../core/envelopes';
 import type { InputItem, InputProblem } from '../core/envelopes';
 import { JsonStreamSplitter, mebibytes, type SplitItem } from '../core/json-stream';
@@ -338,6 +338,14 @@ export interface ReadOptions {
    * thread did not skim comes as `raw` gives it.
    */
   skim?: boolean;
+  /**
+   * For a caller that records the files it read by content (ingest-pipeline `analyzePaths`): a
+   * file read on the reading thread is given to `digested` with the sha256 of the very bytes read
+   * (compressed or not); a file read any other way (streamed, or on libuv's pool) waits for
+   * `digestFirst` to hash it before it is read, so that a file changed after its hash is read again
+   * by the next run. stdin is neither.
+   */
+  digests?: { digested(file: string, digest: FileDigest): void; digestFirst(file: string): Promise<void> };
 }
 
 /**
@@ -351,13 +359,14 @@ export function readRecordChunks(file: string, options: ReadOptions): AsyncGener
 export async function* readRecordChunks(file: string, options: ReadOptions = {}): AsyncGenerator<(SplitItem | SkimmedRecords)[]> {
   const limits = { ...DEFAULT_READ_LIMITS, ...options.limits };
   const raw = options.raw === true;
-  const small = file === STDIN ? null : await readSmallFile(file, limits, raw && options.skim === true);
+  const small = file === STDIN ? null : await readSmallFile(file, limits, raw && options.skim === true, options.digests);
   if (small !== null) {
     if (!small.ok) yield [problem(file, small.reason)];
     else if (small.skim) yield [{ type: 'skimmed', file, bytes: small.bytes, ...small.skim }];
     else yield* chunked(whole(file, small.bytes, raw));
     return;
   }
+  if (file !== STDIN) await options.digests?.digestFirst(file);
   const head: Buffer[] = [];
   let headBytes = 0;
   let splitter: JsonStreamSplitter<SplitItem> | null = null;
@@ -405,15 +414,10 @@ export async function* readRecordChunks(file: string, options: ReadOptions = {})
  * hold (a skimmed log file holds only its records a rule may want, a tenth of it). A unit must be
  * read to its end (or the generator closed) before the next is asked for.
  */
-export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true; skim?: false }, before?: (file: string) => Promise<void>): AsyncGenerator<{ name: string; items: AsyncIterable<SplitItem[]> }>;
-export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }, before?: (file: string) => Promise<void>): AsyncGenerator<{ name: string; items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }>;
-/** `before`: what reading a file waits for (its hash, ingest-pipeline `analyzePaths`). */
-export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }, before?: (file: string) => Promise<void>): AsyncGenerator<{ name: string; items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }> {
-  if (before === undefined) return readAhead(files, (file) => readRecordChunks(file, options));
-  return readAhead(files, async function* (file) {
-    await before(file);
-    yield* readRecordChunks(file, options);
-  });
+export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true; skim?: false }): AsyncGenerator<{ name: string; items: AsyncIterable<SplitItem[]> }>;
+export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }): AsyncGenerator<{ name: string; items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }>;
+export function readFilesAhead(files: readonly string[], options: ReadOptions & { raw: true }): AsyncGenerator<{ name: string; items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }> {
+  return readAhead(files, (file) => readRecordChunks(file, options));
 }
 
 /**
@@ -615,12 +619,13 @@ const SMALL_FILE_BYTES = 1024 * 1024;
  * the streaming path would parse whole), which then reads it and says why. Read on a thread of its
  * own (small-file-thread.ts), or on libuv's pool when there is none.
  */
-async function readSmallFile(file: string, limits: ReadLimits, skim: boolean): Promise<{ ok: true; bytes: Buffer; skim?: ThreadSkim | null } | { ok: false; reason: string } | null> {
+async function readSmallFile(file: string, limits: ReadLimits, skim: boolean, digests: ReadOptions['digests']): Promise<{ ok: true; bytes: Buffer; skim?: ThreadSkim | null } | { ok: false; reason: string } | null> {
   const maxSmallBytes = Math.min(SMALL_FILE_BYTES, limits.maxRecordBytes);
   // absolute: the thread reads it later, and a test may change the working directory meanwhile
-  const read = await readSmallFileOnThread(path.resolve(file), { ...limits, maxSmallBytes }, skim);
+  const read = await readSmallFileOnThread(path.resolve(file), { ...limits, maxSmallBytes }, skim, digests !== undefined);
   switch (read.kind) {
     case 'bytes':
+      if (read.digest !== undefined) digests?.digested(file, read.digest);
       return { ok: true, bytes: read.bytes, skim: read.skim };
     case 'stream':
       return null;
@@ -629,6 +634,7 @@ async function readSmallFile(file: string, limits: ReadLimits, skim: boolean): P
     case 'gzip-error':
       return { ok: false, reason: `truncated or corrupt gzip (${read.message})` };
     case 'unavailable':
+      await digests?.digestFirst(file);
       return readSmallFileOnPool(file, limits, maxSmallBytes);
   }
 }

@@ -35,12 +35,19 @@ export interface ThreadSkim {
   hours: Skim['hours'];
 }
 
+/** A file's bytes as read (compressed or not): their sha256 and their length. */
+export interface FileDigest {
+  hash: string;
+  size: number;
+}
+
 export type SmallFileResult =
   /**
    * The file's bytes, inflated if they were gzip; skimmed when asked and it is a log file's
-   * `{"Records":[…]}` (else `skim` is null: the caller reads the bytes as before).
+   * `{"Records":[…]}` (else `skim` is null: the caller reads the bytes as before); with the digest
+   * of the very bytes read, when asked.
    */
-  | { kind: 'bytes'; bytes: Buffer; skim: ThreadSkim | null }
+  | { kind: 'bytes'; bytes: Buffer; skim: ThreadSkim | null; digest?: FileDigest }
   /** Too large (on disk or once inflated) or not a regular file: the streaming path reads it. */
   | { kind: 'stream' }
   /** stat or read failed. */
@@ -51,7 +58,7 @@ export type SmallFileResult =
   | { kind: 'unavailable' };
 
 type Reply = { id: number } & (
-  | { kind: 'bytes'; buffer: ArrayBuffer; offset: number; length: number; skim: Skim | null }
+  | { kind: 'bytes'; buffer: ArrayBuffer; offset: number; length: number; skim: Skim | null; digest?: FileDigest }
   | { kind: 'stream' }
   | { kind: 'fs-error'; code: string | undefined; message: string }
   | { kind: 'gzip-error'; message: string }
@@ -66,6 +73,7 @@ type Reply = { id: number } & (
 const THREAD_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { closeSync, openSync, readSync, statSync } = require('node:fs');
+const { createHash } = require('node:crypto');
 const { gunzipSync } = require('node:zlib');
 
 // the compressed bytes are read into one buffer, reused: only what is handed over is allocated
@@ -84,7 +92,7 @@ function readWhole(file, size) {
   }
 }
 
-function read(file, caps) {
+function read(file, caps, digested) {
   let bytes;
   try {
     // stat first: a FIFO or a device is never opened here (opening a FIFO blocks)
@@ -95,7 +103,9 @@ function read(file, caps) {
   } catch (err) {
     return { kind: 'fs-error', code: err && err.code, message: String(err && err.message) };
   }
-  if (!(bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b)) return bytes.length > caps.maxRecordBytes ? { kind: 'stream' } : { kind: 'bytes', bytes };
+  // of the bytes as read, before they are inflated: what an earlier run recorded of the file
+  const digest = digested ? { hash: createHash('sha256').update(bytes).digest('hex'), size: bytes.length } : undefined;
+  if (!(bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b)) return bytes.length > caps.maxRecordBytes ? { kind: 'stream' } : { kind: 'bytes', bytes, digest };
   const bound = Math.min(caps.maxRecordBytes, caps.maxFileBytes, Math.max(caps.ratioCheckAfterBytes, bytes.length * caps.maxInflationRatio));
   try {
     // Inflated into one buffer of about the right size, not 16 KB chunks then joined (a hundred
@@ -103,7 +113,7 @@ function read(file, caps) {
     // RFC 1952 ISIZE; of the last member only), a hint that a wrong value merely makes slower.
     const hint = bytes.length >= 18 ? bytes.readUInt32LE(bytes.length - 4) + 1 : 0;
     const chunkSize = Math.min(bound + 1, Math.max(64 * 1024, hint));
-    return { kind: 'bytes', bytes: gunzipSync(bytes, { maxOutputLength: bound, chunkSize }) };
+    return { kind: 'bytes', bytes: gunzipSync(bytes, { maxOutputLength: bound, chunkSize }), digest };
   } catch (err) {
     if (err && err.code === 'ERR_BUFFER_TOO_LARGE') return { kind: 'stream' };
     return { kind: 'gzip-error', message: String(err && err.message) };
@@ -112,12 +122,12 @@ function read(file, caps) {
 
 const skimmer = globalThis.cutoverWatchSkim;
 
-parentPort.on('message', ({ id, file, caps, skim, released }) => {
+parentPort.on('message', ({ id, file, caps, skim, digest, released }) => {
   // A file's kept records, handed back by the caller once read: dropped here, where a collection
   // comes soon (this heap is small and busy). On the caller's side they waited for its next full
   // collection, seconds away, and meanwhile filled this thread's malloc arena (~60 MB at fleet scale).
   if (released !== undefined) return;
-  const result = read(file, caps);
+  const result = read(file, caps, digest);
   if (result.kind !== 'bytes') return parentPort.postMessage({ id, ...result });
   // any failure of the skim leaves the file to the caller's own reading
   let skimmed = null;
@@ -131,7 +141,7 @@ parentPort.on('message', ({ id, file, caps, skim, released }) => {
   const own = shared ? new Uint8Array(b).buffer : b.buffer;
   const offset = shared ? 0 : b.byteOffset;
   const moved = skimmed === null ? [own] : [own, skimmed.records.buffer];
-  parentPort.postMessage({ id, kind: 'bytes', buffer: own, offset, length: b.byteLength, skim: skimmed }, moved);
+  parentPort.postMessage({ id, kind: 'bytes', buffer: own, offset, length: b.byteLength, skim: skimmed, digest: result.digest }, moved);
 });
 `;
 
@@ -158,7 +168,7 @@ function start(): Worker | null {
     if (done === undefined) return;
     pending.delete(reply.id);
     if (pending.size === 0) thread?.unref();
-    if (reply.kind === 'bytes') done({ kind: 'bytes', bytes: Buffer.from(reply.buffer, reply.offset, reply.length), skim: reply.skim === null ? null : received(reply.skim) });
+    if (reply.kind === 'bytes') done({ kind: 'bytes', bytes: Buffer.from(reply.buffer, reply.offset, reply.length), skim: reply.skim === null ? null : received(reply.skim), ...(reply.digest === undefined ? {} : { digest: reply.digest }) });
     else {
       const { id: _id, ...result } = reply;
       done(result);
@@ -177,16 +187,16 @@ function start(): Worker | null {
 
 /**
  * One small file, read on the thread; skimmed too when `skim` (the caller decides its records
- * per key, core/record-skim).
+ * per key, core/record-skim), and with the digest of the bytes read when `digest`.
  */
-export function readSmallFileOnThread(file: string, caps: SmallFileCaps, skim = false): Promise<SmallFileResult> {
+export function readSmallFileOnThread(file: string, caps: SmallFileCaps, skim = false, digest = false): Promise<SmallFileResult> {
   const worker = start();
   if (worker === null) return Promise.resolve({ kind: 'unavailable' });
   const id = nextId++;
   return new Promise((resolve) => {
     if (pending.size === 0) worker.ref();
     pending.set(id, resolve);
-    worker.postMessage({ id, file, caps, skim });
+    worker.postMessage({ id, file, caps, skim, digest });
   });
 }
 

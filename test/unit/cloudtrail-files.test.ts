@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,8 +10,6 @@ import { DEFAULT_READ_LIMITS, listInputFiles, mayReadAhead, readAhead, ReadAhead
 import { useSmallFileThread } from '../../functions/adapters/small-file-thread';
 import { expandRaw } from '../../functions/core/record-prefilter';
 import type { InputItem } from '../../functions/core/envelopes';
-import type { SplitItem } from '../../functions/core/json-stream';
-import type { SkimmedRecords } from '../../functions/core/record-skim';
 
 let tmp: string;
 
@@ -438,29 +438,37 @@ describe.each([
       expect(await readFilesAhead([], { raw: true }).next()).toEqual({ done: true, value: undefined });
     });
 
-    it('reads no file before what it is given to wait for (its hash) says so', async () => {
-      const files = await Promise.all(['1', '2'].map((n) => put(`gate-${n}.json`, logFile(`${n}-before`))));
-      const open = new Map<string, () => void>();
-      const gates = new Map(files.map((f) => [f, new Promise<void>((resolve) => open.set(f, resolve))]));
-      const units = readFilesAhead(files, { raw: true }, (file) => gates.get(file) as Promise<void>);
-      const first = units.next();
-      // the reading started, and waits: a file changed now is read as it is then
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      await put('gate-1.json', logFile('1-after'));
-      open.get(files[0] as string)?.();
-      const ids = async (unit: { items: AsyncIterable<(SplitItem | SkimmedRecords)[]> }) => {
+    it('hashes what it reads, when asked: on the thread from the very bytes read, any other way before reading', async () => {
+      const small = await put('d1.json.gz', gzipSync(logFile('s1')));
+      // past the small-file size: streamed, thread or not
+      const large = await put('d2.json', JSON.stringify({ Records: Array.from({ length: 12_000 }, (_, i) => ({ ...rec(`l${i}`), pad: 'x'.repeat(80) })) }));
+      const smallBytes = readFileSync(small);
+      const calls: string[] = [];
+      const digests = {
+        digested(file: string, digest: { hash: string; size: number }) {
+          calls.push(`digested ${path.basename(file)}`);
+          expect(digest).toEqual({ hash: createHash('sha256').update(smallBytes).digest('hex'), size: smallBytes.length });
+        },
+        async digestFirst(file: string) {
+          calls.push(`first ${path.basename(file)}`);
+          // changed after its hash and before its reading: read as it is now (a rerun reads it again)
+          if (file === large) await put('d2.json', logFile('changed'));
+        },
+      };
+      const ids = async (file: string) => {
         const out: string[] = [];
-        for await (const chunk of unit.items) for (const item of chunk) for (const x of item.type === 'raw' ? expandRaw(item) : []) if (x.type === 'record') out.push(String((x.record as { eventID: string }).eventID));
+        for await (const chunk of readRecordChunks(file, { raw: true, skim: true, digests })) {
+          for (const item of chunk) {
+            const items = item.type === 'raw' ? expandRaw(item) : item.type === 'skimmed' ? [] : [item];
+            for (const x of items) if (x.type === 'record') out.push(String((x.record as { eventID: string }).eventID));
+            if (item.type === 'skimmed') out.push(`skimmed ${item.records.length / 4}`);
+          }
+        }
         return out;
       };
-      const got = await first;
-      expect(got.done).toBe(false);
-      expect(await ids(got.value as { items: AsyncIterable<(SplitItem | SkimmedRecords)[]> })).toEqual(['1-after']);
-      await put('gate-2.json', logFile('2-after'));
-      open.get(files[1] as string)?.();
-      const second = await units.next();
-      expect(await ids(second.value as { items: AsyncIterable<(SplitItem | SkimmedRecords)[]> })).toEqual(['2-after']);
-      expect((await units.next()).done).toBe(true);
+      expect(await ids(small)).toEqual([thread ? 'skimmed 1' : 's1']);
+      expect(await ids(large)).toEqual(['changed']);
+      expect(calls).toEqual(thread ? ['digested d1.json.gz', 'first d2.json'] : ['first d1.json.gz', 'first d2.json']);
     });
   });
 });
