@@ -400,15 +400,19 @@ export async function ingestUnits(
       function* decideSkimmed(skimmed: SkimmedRecords): Generator<InputItem | MatchedRecord> {
         const { records, dictionary, hours } = skimmed;
         const noted = new Uint8Array(hours.length);
+        /** The coverage of the record at `at`: its hour, each hour of the file once. */
+        const noteHourOf = (at: number) => {
+          const hour = records[at + 3] as number;
+          if (hour !== NONE && noted[hour] === 0) {
+            noted[hour] = 1;
+            unitCoverage.addFileRecord(...(hours[hour] as FileRecordHour));
+          }
+        };
         for (let i = 0, at = 0; at < records.length; i++, at += SKIM_FIELDS_PER_RECORD) {
           const key = records[at + 2] as number;
           if (prefilter !== null && key !== NONE && prefilter.outOfScopeKey(dictionary, key)) {
             summary.records += 1;
-            const hour = records[at + 3] as number;
-            if (hour !== NONE && noted[hour] === 0) {
-              noted[hour] = 1;
-              unitCoverage.addFileRecord(...(hours[hour] as FileRecordHour));
-            }
+            noteHourOf(at);
             summary.skipped['out-of-scope'] += 1;
           } else if (records[at] === NONE) {
             // Left out by the reading thread as out of scope for any rules, yet these rules may want
@@ -417,11 +421,7 @@ export async function ingestUnits(
             yield { type: 'problem', file: skimmed.file, where: `record ${i + 1}`, reason: 'internal error (please report it): the reading thread left out a record these rules may want; the file is not counted as read' };
           } else if (prefilter !== null && key !== NONE && prefilter.matchesKey(dictionary, key)) {
             // In scope by its key: its hour noted as above, and no rule matched again on the record.
-            const hour = records[at + 3] as number;
-            if (hour !== NONE && noted[hour] === 0) {
-              noted[hour] = 1;
-              unitCoverage.addFileRecord(...(hours[hour] as FileRecordHour));
-            }
+            noteHourOf(at);
             for (const item of expandRaw(rawRecordAt(skimmed, i))) yield item.type === 'record' ? { ...item, type: 'matched' } : item;
           } else yield* expandRaw(rawRecordAt(skimmed, i));
         }

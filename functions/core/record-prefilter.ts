@@ -166,11 +166,18 @@ export function prefilterCovers(patterns: Partial<Record<RuleName, EventPattern>
  * must hold for `patterns`.
  */
 export function skeletonOutOfScope(skeleton: Record<string, unknown>, patterns: Partial<Record<RuleName, EventPattern>>): boolean {
-  const eventSource = skeleton['eventSource'];
-  if (typeof eventSource !== 'string' || typeof skeleton['eventName'] !== 'string') return false;
-  // envelopes `isSqsEventRecord`: such an element is unwrapped, not read as a record.
-  if (eventSource === 'aws:sqs') return false;
+  if (typeof skeleton['eventSource'] !== 'string' || typeof skeleton['eventName'] !== 'string') return false;
+  if (maySqsMessage(skeleton)) return false;
   return !matchesAnyRule(cloudTrailEnvelope(skeleton), patterns);
+}
+
+/**
+ * Whether the element may be an SQS message of a Lambda event, which the ingest unwraps (its body
+ * read) rather than reads as a record (envelopes `isSqsEventRecord`; the skeleton holds its
+ * eventSource, not its body, so any `aws:sqs` element counts).
+ */
+export function maySqsMessage(skeleton: Record<string, unknown>): boolean {
+  return skeleton['eventSource'] === 'aws:sqs';
 }
 
 /**
@@ -212,7 +219,7 @@ export class OutOfScopeMemo {
   }
 
   private readonly judgeOutOfScope = (skeleton: Record<string, unknown>) => skeletonOutOfScope(skeleton, this.patterns);
-  private readonly judgeMatches = (skeleton: Record<string, unknown>) => skeleton['eventSource'] !== 'aws:sqs' && matchesAnyRule(cloudTrailEnvelope(skeleton), this.patterns);
+  private readonly judgeMatches = (skeleton: Record<string, unknown>) => !maySqsMessage(skeleton) && matchesAnyRule(cloudTrailEnvelope(skeleton), this.patterns);
 
   /** `judge` of a key's first skeleton, once per key and dictionary; false when the key cannot decide these rules. */
   private keyVerdict(memo: WeakMap<SkimDictionary, (boolean | undefined)[]>, dictionary: SkimDictionary, key: number, judge: (skeleton: Record<string, unknown>) => boolean): boolean {

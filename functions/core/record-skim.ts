@@ -23,7 +23,7 @@
  */
 import type { FileRecordHour } from './coverage';
 import { fileRecordHour } from './coverage';
-import { FIELD_SLOTS, OBJECT, scanRecordRanges, skeletonOf, skeletonOutOfScope, VERDICT_FIELDS, writeParsedFields, type FieldTree, type RawRecord, type SkimDictionary } from './record-prefilter';
+import { FIELD_SLOTS, maySqsMessage, OBJECT, scanRecordRanges, skeletonOf, skeletonOutOfScope, VERDICT_FIELDS, writeParsedFields, type FieldTree, type RawRecord, type SkimDictionary } from './record-prefilter';
 import { widestRulePatterns } from './rule-patterns';
 
 /**
@@ -160,8 +160,7 @@ export class Skimmer {
       key = this.keys.size;
       this.keys.set(text, key);
       this.neverInScope[key] = skeletonOutOfScope(skeleton, WIDEST_RULES);
-      // envelopes `isSqsEventRecord`: such an element is unwrapped (its body read), not read as a record
-      this.asParsedFields[key] = skeleton['eventSource'] !== 'aws:sqs';
+      this.asParsedFields[key] = !maySqsMessage(skeleton);
       fresh.push({ text, key, skeleton });
     }
     return key;
