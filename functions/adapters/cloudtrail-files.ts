@@ -359,14 +359,15 @@ export function readRecordChunks(file: string, options: ReadOptions): AsyncGener
 export async function* readRecordChunks(file: string, options: ReadOptions = {}): AsyncGenerator<(SplitItem | SkimmedRecords)[]> {
   const limits = { ...DEFAULT_READ_LIMITS, ...options.limits };
   const raw = options.raw === true;
-  const small = file === STDIN ? null : await readSmallFile(file, limits, raw && options.skim === true, options.digests);
+  const digests = options.digests === undefined || file === STDIN ? undefined : fileDigests(file, options.digests);
+  const small = file === STDIN ? null : await readSmallFile(file, limits, raw && options.skim === true, digests);
   if (small !== null) {
     if (!small.ok) yield [problem(file, small.reason)];
     else if (small.skim) yield [{ type: 'skimmed', file, bytes: small.bytes, ...small.skim }];
     else yield* chunked(whole(file, small.bytes, raw));
     return;
   }
-  if (file !== STDIN) await options.digests?.digestFirst(file);
+  await digests?.digestFirst();
   const head: Buffer[] = [];
   let headBytes = 0;
   let splitter: JsonStreamSplitter<SplitItem> | null = null;
@@ -619,13 +620,24 @@ const SMALL_FILE_BYTES = 1024 * 1024;
  * the streaming path would parse whole), which then reads it and says why. Read on a thread of its
  * own (small-file-thread.ts), or on libuv's pool when there is none.
  */
-async function readSmallFile(file: string, limits: ReadLimits, skim: boolean, digests: ReadOptions['digests']): Promise<{ ok: true; bytes: Buffer; skim?: ThreadSkim | null } | { ok: false; reason: string } | null> {
+/** `ReadOptions.digests` for one file: hashed first at most once (a reading on the pool may hand the file on to the streaming path). */
+interface FileDigests {
+  digested(digest: FileDigest): void;
+  digestFirst(): Promise<void>;
+}
+
+function fileDigests(file: string, digests: NonNullable<ReadOptions['digests']>): FileDigests {
+  let first: Promise<void> | undefined;
+  return { digested: (digest) => digests.digested(file, digest), digestFirst: () => (first ??= digests.digestFirst(file)) };
+}
+
+async function readSmallFile(file: string, limits: ReadLimits, skim: boolean, digests: FileDigests | undefined): Promise<{ ok: true; bytes: Buffer; skim?: ThreadSkim | null } | { ok: false; reason: string } | null> {
   const maxSmallBytes = Math.min(SMALL_FILE_BYTES, limits.maxRecordBytes);
   // absolute: the thread reads it later, and a test may change the working directory meanwhile
   const read = await readSmallFileOnThread(path.resolve(file), { ...limits, maxSmallBytes }, skim, digests !== undefined);
   switch (read.kind) {
     case 'bytes':
-      if (read.digest !== undefined) digests?.digested(file, read.digest);
+      if (read.digest !== undefined) digests?.digested(read.digest);
       return { ok: true, bytes: read.bytes, skim: read.skim };
     case 'stream':
       return null;
@@ -634,7 +646,7 @@ async function readSmallFile(file: string, limits: ReadLimits, skim: boolean, di
     case 'gzip-error':
       return { ok: false, reason: `truncated or corrupt gzip (${read.message})` };
     case 'unavailable':
-      await digests?.digestFirst(file);
+      await digests?.digestFirst();
       return readSmallFileOnPool(file, limits, maxSmallBytes);
   }
 }
