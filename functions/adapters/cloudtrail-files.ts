@@ -21,7 +21,7 @@ import { iterateRecords, jsonErrorMessage } from '../core/envelopes';
 import type { InputItem, InputProblem } from '../core/envelopes';
 import { JsonStreamSplitter, mebibytes, type SplitItem } from '../core/json-stream';
 import { recordsDocument, type RawRecord } from '../core/record-prefilter';
-import type { SkimmedRecords } from '../core/record-skim';
+import type { Normalizing, SkimmedRecords } from '../core/record-skim';
 
 /** What one file may cost. Real CloudTrail log files are a few MB and inflate about 10×. */
 export interface ReadLimits {
@@ -339,6 +339,11 @@ export interface ReadOptions {
    */
   skim?: boolean;
   /**
+   * With `skim`: the clock and event time window the reading thread normalizes a skimmed file's
+   * identity calls with (core/record-skim `SkimEvents`), asked for when the file's reading starts.
+   */
+  normalizing?: () => Normalizing;
+  /**
    * For a caller that records the files it read by content (ingest-pipeline `analyzePaths`): a
    * file read on the reading thread is given to `digested` with the sha256 of the very bytes read
    * (compressed or not); a file read any other way (streamed, or on libuv's pool) waits for
@@ -360,7 +365,7 @@ export async function* readRecordChunks(file: string, options: ReadOptions = {})
   const limits = { ...DEFAULT_READ_LIMITS, ...options.limits };
   const raw = options.raw === true;
   const digests = options.digests === undefined || file === STDIN ? undefined : fileDigests(file, options.digests);
-  const small = file === STDIN ? null : await readSmallFile(file, limits, raw && options.skim === true, digests);
+  const small = file === STDIN ? null : await readSmallFile(file, limits, raw && options.skim === true, digests, options.normalizing);
   if (small !== null) {
     if (!small.ok) yield [problem(file, small.reason)];
     else if (small.skim) yield [{ type: 'skimmed', file, bytes: small.bytes, ...small.skim }];
@@ -631,10 +636,16 @@ function fileDigests(file: string, digests: NonNullable<ReadOptions['digests']>)
   return { digested: (digest) => digests.digested(file, digest), digestFirst: () => (first ??= digests.digestFirst(file)) };
 }
 
-async function readSmallFile(file: string, limits: ReadLimits, skim: boolean, digests: FileDigests | undefined): Promise<{ ok: true; bytes: Buffer; skim?: ThreadSkim | null } | { ok: false; reason: string } | null> {
+async function readSmallFile(
+  file: string,
+  limits: ReadLimits,
+  skim: boolean,
+  digests: FileDigests | undefined,
+  normalizing: (() => Normalizing) | undefined,
+): Promise<{ ok: true; bytes: Buffer; skim?: ThreadSkim | null } | { ok: false; reason: string } | null> {
   const maxSmallBytes = Math.min(SMALL_FILE_BYTES, limits.maxRecordBytes);
   // absolute: the thread reads it later, and a test may change the working directory meanwhile
-  const read = await readSmallFileOnThread(path.resolve(file), { ...limits, maxSmallBytes }, skim, digests !== undefined);
+  const read = await readSmallFileOnThread(path.resolve(file), { ...limits, maxSmallBytes }, skim, digests !== undefined, skim ? normalizing?.() : undefined);
   switch (read.kind) {
     case 'bytes':
       if (read.digest !== undefined) digests?.digested(read.digest);

@@ -18,7 +18,8 @@ import { ingestBatch, type DetectionOptions } from '../core/ingest';
 import { normalizeRecord, type EventTimeWindow } from '../core/normalize';
 import { DEFAULT_NODE_ROLE_PATTERNS, nodeRoleMatcher, type NodeRoleMatcher } from '../core/node-roles';
 import { expandRaw, OutOfScopeMemo, prefilterCovers, type RawRecord } from '../core/record-prefilter';
-import { NONE, rawRecordAt, SKIM_FIELDS_PER_RECORD, type SkimmedRecords } from '../core/record-skim';
+import { eventsHold, NONE, normalizingOf, rawRecordAt, SKIM_FIELDS_PER_RECORD, type SkimmedRecords } from '../core/record-skim';
+import { EventColumnsReader } from '../core/event-columns';
 import { cloudTrailEnvelope, matchesAnyRule, rulePatterns } from '../core/rule-patterns';
 import { StringPool } from '../core/string-pool';
 
@@ -167,7 +168,9 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   }
   options.onFiles?.(files.length);
   // Reading starts now, while the run loads the inventory and recovers the store (seconds at fleet scale).
-  const units = startedNow(readFilesAhead(files, { stdin: options.stdin, raw: true, skim: true, ...(digests === undefined ? {} : { digests }) })).iteration;
+  // The reading thread normalizes the identity calls with the clock the ingest reads (their events hold if it reads no earlier: record-skim `eventsHold`).
+  const normalizing = () => normalizingOf({ now: options.now(), eventTimeWindow: options.eventTimeWindow });
+  const units = startedNow(readFilesAhead(files, { stdin: options.stdin, raw: true, skim: true, normalizing, ...(digests === undefined ? {} : { digests }) })).iteration;
   // A run that fails before its first unit (the store) stops the reading it started.
   const summary = await ingestUnits(units, ingestOptions, listed.problems).finally(() => units.return(undefined));
   if (skippedFiles !== undefined) summary.skippedFiles = skippedFiles;
@@ -374,13 +377,25 @@ export async function ingestUnits(
       /** Events of this unit may go to a batch flushed mid-unit, and to every one after it until the unit is read. */
       const firstFlush = flushesStarted;
       const normalizeOptions = { now: options.now(), eventTimeWindow: options.eventTimeWindow };
+      /** Counts an event and adds it to the batch (its recurring strings pooled when `share`): whether the batch is full. */
+      const took = (event: IdentityEvent, share: boolean): boolean => {
+        summary.inScope += 1;
+        summary.byKind[event.kind] += 1;
+        summary.byOutcome[event.outcome] += 1;
+        if (event.kind === 'pod-identity-fetch' && event.nodeRoleArn && !knownNodeRoles.has(event.nodeRoleArn)) {
+          knownNodeRoles.add(event.nodeRoleArn);
+          buildRules();
+        }
+        batch.push(share ? recurring.share(event, RECURRING_EVENT_FIELDS) : event);
+        return batch.length >= batchSize;
+      };
       /**
        * The unit's items, its raw records decided first (core/record-prefilter): one the rules leave
        * out of scope is counted here from its skeleton, as the parsed record would be below; any
        * other is parsed and handed on. Lazy, so each raw record meets the rules as they are when it
        * is reached (they grow as node roles are seen).
        */
-      function* decide(entries: readonly (InputItem | RawRecord | SkimmedRecords)[]): Generator<InputItem | MatchedRecord> {
+      function* decide(entries: readonly (InputItem | RawRecord | SkimmedRecords)[]): Generator<InputItem | MatchedRecord | NormalizedRecord> {
         for (const entry of entries) {
           if (entry.type === 'skimmed') yield* decideSkimmed(entry);
           else if (entry.type !== 'raw') yield entry;
@@ -396,9 +411,13 @@ export async function ingestUnits(
        * and the same coverage, each hour of the file noted once. A record whose key says a rule
        * matches it comes as `matched`, its hour noted here: matching the rules again on the parsed
        * record, and reading its hour from it, were ~0.7 s of the main thread on the fleet preset.
+       * One the reading thread normalized comes as its event (`normalized`), when that event is
+       * what this thread would make of it (record-skim `eventsHold`).
        */
-      function* decideSkimmed(skimmed: SkimmedRecords): Generator<InputItem | MatchedRecord> {
+      function* decideSkimmed(skimmed: SkimmedRecords): Generator<InputItem | MatchedRecord | NormalizedRecord> {
         const { records, dictionary, hours } = skimmed;
+        const events = skimmed.events !== undefined && skimmed.events !== null && eventsHold(skimmed.events.normalizing, normalizeOptions) ? skimmed.events : null;
+        const reader = events === null ? null : new EventColumnsReader(events, (value) => recurring.string(value));
         const noted = new Uint8Array(hours.length);
         /** The coverage of the record at `at`: its hour, each hour of the file once. */
         const noteHourOf = (at: number) => {
@@ -422,7 +441,9 @@ export async function ingestUnits(
           } else if (prefilter !== null && key !== NONE && prefilter.matchesKey(dictionary, key)) {
             // In scope by its key: its hour noted as above, and no rule matched again on the record.
             noteHourOf(at);
-            for (const item of expandRaw(rawRecordAt(skimmed, i))) yield item.type === 'record' ? { ...item, type: 'matched' } : item;
+            const event = events === null ? NONE : (events.of[i] as number);
+            if (event !== NONE) yield { type: 'normalized', event: (reader as EventColumnsReader).eventAt(event) };
+            else for (const item of expandRaw(rawRecordAt(skimmed, i))) yield item.type === 'record' ? { ...item, type: 'matched' } : item;
           } else yield* expandRaw(rawRecordAt(skimmed, i));
         }
         // Asked for more, the caller is done with every record read from these bytes: they are
@@ -437,6 +458,11 @@ export async function ingestUnits(
             continue;
           }
           summary.records += 1;
+          if (item.type === 'normalized') {
+            // its strings already the pool's (EventColumnsReader)
+            if (took(item.event, false)) await flush();
+            continue;
+          }
           if (item.type === 'record') {
             if (LOG_FILE_RECORD.test(item.where) && isRecord(item.record)) noteCoverage(unitCoverage, item.record);
             if (isRecord(item.record) && !matchesAnyRule(cloudTrailEnvelope(item.record), rules) && hasSource(item.record)) {
@@ -449,18 +475,7 @@ export async function ingestUnits(
           else if (result.status === 'rejected') {
             unitRejected = true;
             reject({ file: item.file, where: item.where, field: result.field, reason: result.detail });
-          } else {
-            const event = result.event;
-            summary.inScope += 1;
-            summary.byKind[event.kind] += 1;
-            summary.byOutcome[event.outcome] += 1;
-            if (event.kind === 'pod-identity-fetch' && event.nodeRoleArn && !knownNodeRoles.has(event.nodeRoleArn)) {
-              knownNodeRoles.add(event.nodeRoleArn);
-              buildRules();
-            }
-            batch.push(recurring.share(event, RECURRING_EVENT_FIELDS));
-            if (batch.length >= batchSize) await flush();
-          }
+          } else if (took(result.event, true)) await flush();
         }
       }
       // Coverage claims the unit's hours are complete: it is stored only after the unit's events are.
@@ -525,6 +540,12 @@ interface MatchedRecord {
   file: string;
   where: string;
   record: unknown;
+}
+
+/** A record the reading thread normalized (record-skim `SkimEvents`), its coverage noted: `decideSkimmed`. */
+interface NormalizedRecord {
+  type: 'normalized';
+  event: IdentityEvent;
 }
 
 /** A unit read to its end, waiting for the flush that takes its last events (see `unitsRead` in ingestUnits). */

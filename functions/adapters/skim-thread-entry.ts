@@ -6,4 +6,4 @@
 import { Skimmer } from '../core/record-skim';
 
 const skimmer = new Skimmer();
-(globalThis as { cutoverWatchSkim?: (bytes: Buffer) => ReturnType<Skimmer['skim']> }).cutoverWatchSkim = (bytes) => skimmer.skim(bytes);
+(globalThis as { cutoverWatchSkim?: (...args: Parameters<Skimmer['skim']>) => ReturnType<Skimmer['skim']> }).cutoverWatchSkim = (bytes, normalizing) => skimmer.skim(bytes, normalizing);

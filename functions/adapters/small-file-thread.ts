@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { SkimDictionary } from '../core/record-prefilter';
-import type { Skim } from '../core/record-skim';
+import type { Normalizing, Skim, SkimEvents } from '../core/record-skim';
 import type { BuildOptions } from 'esbuild';
 import skimBundle from './skim-bundle.json';
 
@@ -33,6 +33,8 @@ export interface ThreadSkim {
   records: Uint32Array;
   dictionary: SkimDictionary;
   hours: Skim['hours'];
+  /** Its identity calls normalized, when asked (core/record-skim `SkimEvents`). */
+  events: SkimEvents | null;
 }
 
 /** A file's bytes as read (compressed or not): their sha256 and their length. */
@@ -122,7 +124,7 @@ function read(file, caps, digested) {
 
 const skimmer = globalThis.cutoverWatchSkim;
 
-parentPort.on('message', ({ id, file, caps, skim, digest, released }) => {
+parentPort.on('message', ({ id, file, caps, skim, digest, normalizing, released }) => {
   // A file's kept records, handed back by the caller once read: dropped here, where a collection
   // comes soon (this heap is small and busy). On the caller's side they waited for its next full
   // collection, seconds away, and meanwhile filled this thread's malloc arena (~60 MB at fleet scale).
@@ -131,7 +133,7 @@ parentPort.on('message', ({ id, file, caps, skim, digest, released }) => {
   if (result.kind !== 'bytes') return parentPort.postMessage({ id, ...result });
   // any failure of the skim leaves the file to the caller's own reading
   let skimmed = null;
-  if (skim && skimmer) try { skimmed = skimmer(result.bytes); } catch { skimmed = null; }
+  if (skim && skimmer) try { skimmed = skimmer(result.bytes, normalizing); } catch { skimmed = null; }
   // a skimmed file comes over as what the ingest parses of the records rules might want (record-skim)
   const b = skimmed !== null ? skimmed.bytes : result.bytes;
   if (skimmed !== null) skimmed.bytes = null;
@@ -141,6 +143,7 @@ parentPort.on('message', ({ id, file, caps, skim, digest, released }) => {
   const own = shared ? new Uint8Array(b).buffer : b.buffer;
   const offset = shared ? 0 : b.byteOffset;
   const moved = skimmed === null ? [own] : [own, skimmed.records.buffer];
+  if (skimmed !== null && skimmed.events !== null) moved.push(skimmed.events.fields.buffer, skimmed.events.of.buffer);
   parentPort.postMessage({ id, kind: 'bytes', buffer: own, offset, length: b.byteLength, skim: skimmed, digest: result.digest }, moved);
 });
 `;
@@ -187,16 +190,17 @@ function start(): Worker | null {
 
 /**
  * One small file, read on the thread; skimmed too when `skim` (the caller decides its records
- * per key, core/record-skim), and with the digest of the bytes read when `digest`.
+ * per key, core/record-skim), its identity calls normalized when also `normalizing`, and with the
+ * digest of the bytes read when `digest`.
  */
-export function readSmallFileOnThread(file: string, caps: SmallFileCaps, skim = false, digest = false): Promise<SmallFileResult> {
+export function readSmallFileOnThread(file: string, caps: SmallFileCaps, skim = false, digest = false, normalizing?: Normalizing): Promise<SmallFileResult> {
   const worker = start();
   if (worker === null) return Promise.resolve({ kind: 'unavailable' });
   const id = nextId++;
   return new Promise((resolve) => {
     if (pending.size === 0) worker.ref();
     pending.set(id, resolve);
-    worker.postMessage({ id, file, caps, skim, digest });
+    worker.postMessage({ id, file, caps, skim, digest, normalizing });
   });
 }
 
@@ -248,7 +252,7 @@ let dictionary: SkimDictionary = { epoch: -1, skeletons: new Map() };
 function received(skim: Skim): ThreadSkim {
   if (skim.epoch !== dictionary.epoch) dictionary = { epoch: skim.epoch, skeletons: new Map() };
   for (const [key, skeleton] of skim.keys) dictionary.skeletons.set(key, skeleton);
-  return { records: skim.records, dictionary, hours: skim.hours };
+  return { records: skim.records, dictionary, hours: skim.hours, events: skim.events };
 }
 
 /** Set by scripts/build.mjs when bundling the CLI: the skimmer, already built. */

@@ -19,12 +19,14 @@ export function normalizeRecord(record: unknown, nodeRoles: NodeRoleMatcher, opt
     const eventName = r.requiredString('eventName');
     const identity = r.object('userIdentity');
 
-    // Any other AssumeRole falls through: made with a node role's instance credentials it is fallthrough.
-    if (eventSource === 'sts.amazonaws.com' && eventName === 'AssumeRole' && identity?.['invokedBy'] === 'pods.eks.amazonaws.com') {
-      return podIdentity(r);
+    switch (identityCallKind(eventSource, eventName, identity?.['invokedBy'])) {
+      case 'pod-identity':
+        return podIdentity(r);
+      case 'pod-identity-fetch':
+        return podIdentityFetch(r);
+      case 'irsa':
+        return irsa(r);
     }
-    if (eventSource === 'eks-auth.amazonaws.com' && eventName === 'AssumeRoleForPodIdentity') return podIdentityFetch(r);
-    if (eventSource === 'sts.amazonaws.com' && eventName === 'AssumeRoleWithWebIdentity') return irsa(r);
 
     const nodeRole = instanceRoleOf(r);
     if (nodeRole === null || !nodeRoles.isNodeRole(nodeRole.roleArn)) return skip('out-of-scope');
@@ -39,6 +41,20 @@ export function normalizeRecord(record: unknown, nodeRoles: NodeRoleMatcher, opt
     if (e instanceof FieldError) return reject(e.reason, e.field, e.message);
     throw e;
   }
+}
+
+/**
+ * Which identity call a record is by its source, name and `userIdentity.invokedBy`: the kinds
+ * normalizeRecord reads without the node roles. null for any other record, which is a node-role
+ * call or out of scope depending on the roles (any other AssumeRole falls through: made with a
+ * node role's instance credentials it is fallthrough).
+ */
+export function identityCallKind(eventSource: unknown, eventName: unknown, invokedBy: unknown): 'pod-identity' | 'pod-identity-fetch' | 'irsa' | null {
+  if (eventSource === 'sts.amazonaws.com') {
+    if (eventName === 'AssumeRole') return invokedBy === 'pods.eks.amazonaws.com' ? 'pod-identity' : null;
+    return eventName === 'AssumeRoleWithWebIdentity' ? 'irsa' : null;
+  }
+  return eventSource === 'eks-auth.amazonaws.com' && eventName === 'AssumeRoleForPodIdentity' ? 'pod-identity-fetch' : null;
 }
 
 export interface NormalizeOptions {

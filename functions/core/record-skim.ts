@@ -23,6 +23,10 @@
  */
 import type { FileRecordHour } from './coverage';
 import { fileRecordHour } from './coverage';
+import { EventColumnsWriter, type EventColumns } from './event-columns';
+import type { IdentityEvent } from './identity-event';
+import type { NodeRoleMatcher } from './node-roles';
+import { DEFAULT_EVENT_TIME_WINDOW, identityCallKind, normalizeRecord, type NormalizeOptions } from './normalize';
 import { FIELD_SLOTS, maySqsMessage, OBJECT, scanRecordRanges, skeletonOf, skeletonOutOfScope, VERDICT_FIELDS, writeParsedFields, type FieldTree, type RawRecord, type SkimDictionary } from './record-prefilter';
 import { widestRulePatterns } from './rule-patterns';
 
@@ -49,6 +53,49 @@ export interface Skim {
    * unwrapped, as its own bytes), so a fleet's log file comes over at a tenth of its size.
    */
   bytes: Buffer;
+  /** The records normalized here, when asked (`Normalizing`); null when not asked. */
+  events: SkimEvents | null;
+}
+
+/**
+ * The clock and event time window a skim normalizes with (normalize.ts `NormalizeOptions`, in
+ * milliseconds): the caller's, taken when it asked for the read.
+ */
+export interface Normalizing {
+  now: number;
+  notBefore: number;
+  futureSlackMs: number;
+}
+
+/**
+ * The records of a file normalized on the reading thread: those normalizeRecord reads without the
+ * node roles (Pod Identity's AssumeRole and its credential fetch, web identity), which the ingest
+ * would otherwise parse and normalize on its own thread, the one that sets analyze's pace. Only
+ * records that became events: any other (skipped, rejected, or one whose outcome depends on the
+ * node roles) is the caller's to parse, as before.
+ */
+export interface SkimEvents extends EventColumns {
+  /** Per record of the file: its event's index in the columns, or NONE. */
+  of: Uint32Array;
+  normalizing: Normalizing;
+}
+
+/** `Normalizing` for the caller's options, taken now. */
+export function normalizingOf(options: NormalizeOptions): Normalizing {
+  const window = { ...DEFAULT_EVENT_TIME_WINDOW, ...options.eventTimeWindow };
+  return { now: options.now.getTime(), notBefore: window.notBefore.getTime(), futureSlackMs: window.futureSlackMs };
+}
+
+/**
+ * Whether the events a skim normalized are what normalizeRecord gives with `options`: the same
+ * window, and a clock no earlier than the skim's. An eventTime inside the window then stays
+ * inside it (its start is fixed, its end only moves later), and nothing else normalizeRecord
+ * gives depends on the clock. A caller whose clock is earlier (a test's, or one set back)
+ * normalizes the records itself.
+ */
+export function eventsHold(normalizing: Normalizing, options: NormalizeOptions): boolean {
+  const mine = normalizingOf(options);
+  return normalizing.notBefore === mine.notBefore && normalizing.futureSlackMs === mine.futureSlackMs && normalizing.now <= mine.now;
 }
 
 /** A file's records as the main thread gets them: decided per key, parsed only when in scope. */
@@ -59,6 +106,8 @@ export interface SkimmedRecords {
   records: Uint32Array;
   dictionary: SkimDictionary;
   hours: readonly FileRecordHour[];
+  /** Records normalized on the reading thread (`SkimEvents`), if it was asked to. */
+  events?: SkimEvents | null;
 }
 
 const WIDEST_RULES = widestRulePatterns();
@@ -76,15 +125,24 @@ export class Skimmer {
   private neverInScope: boolean[] = [];
   /** Per key of this epoch: a record the ingest reads as a trail's (not an SQS message to unwrap), so handed over as its parsed fields. */
   private asParsedFields: boolean[] = [];
+  /** Per key of this epoch: one of the identity calls normalizeRecord reads without node roles (`identityCallKind`). */
+  private identityCall: boolean[] = [];
   /** Where a file's handed-over bytes are written, then copied out at their length; kept for the next file. */
   private handed = Buffer.allocUnsafeSlow(HANDED_BYTES);
 
   constructor(private readonly maxKeys = MAX_KEYS) {}
 
-  /** The file's records, or null when it is not a `{"Records":[…]}` document (then it is read whole). */
-  skim(bytes: Buffer): Skim | null {
+  /**
+   * The file's records, or null when it is not a `{"Records":[…]}` document (then it is read whole);
+   * with `normalizing`, the identity calls among them normalized too (`SkimEvents`).
+   */
+  skim(bytes: Buffer, normalizing?: Normalizing): Skim | null {
     let records = new Uint32Array(SKIM_FIELDS_PER_RECORD * 256);
     let count = 0;
+    const events = normalizing === undefined ? null : new EventColumnsWriter();
+    let eventOf = events === null ? null : new Uint32Array(256);
+    const normalizeOptions: NormalizeOptions | null =
+      normalizing === undefined ? null : { now: new Date(normalizing.now), eventTimeWindow: { notBefore: new Date(normalizing.notBefore), futureSlackMs: normalizing.futureSlackMs } };
     const fresh: { text: string; key: number; skeleton: Record<string, unknown> }[] = [];
     const hours = new FileHours(bytes);
     const startEpoch = this.epoch;
@@ -95,6 +153,12 @@ export class Skimmer {
         grown.set(records);
         records = grown;
       }
+      if (eventOf !== null && count >= eventOf.length) {
+        const grown = new Uint32Array(eventOf.length * 2);
+        grown.set(eventOf);
+        eventOf = grown;
+      }
+      if (eventOf !== null) eventOf[count] = NONE;
       const at = count * SKIM_FIELDS_PER_RECORD;
       let key = NONE;
       if (ranges === null) {
@@ -118,6 +182,10 @@ export class Skimmer {
         if (key !== NONE && this.asParsedFields[key] === true) handed = writeParsedFields(bytes, ranges as Int32Array, this.handed, handed);
         else handed += bytes.copy(this.handed, handed, from, to);
         records[at + 1] = handed;
+        if (eventOf !== null) {
+          const event = key !== NONE && this.identityCall[key] === true ? eventOfFields(this.handed, records[at] as number, handed, normalizeOptions as NormalizeOptions) : null;
+          if (event !== null) eventOf[count] = (events as EventColumnsWriter).add(event);
+        }
       }
       count += 1;
     });
@@ -133,7 +201,8 @@ export class Skimmer {
     this.handed.copy(out, 0, 0, handed);
     // A file with records of megabytes (up to the reader's cap) would otherwise keep its size here for the run.
     if (this.handed.length > 4 * HANDED_BYTES) this.handed = Buffer.allocUnsafeSlow(HANDED_BYTES);
-    return { records: kept, epoch: this.epoch, keys: fresh.map(({ key, skeleton }) => [key, skeleton]), hours: hours.hours, bytes: out };
+    const normalized = events === null ? null : { ...events.finish(), of: (eventOf as Uint32Array).slice(0, count), normalizing: normalizing as Normalizing };
+    return { records: kept, epoch: this.epoch, keys: fresh.map(({ key, skeleton }) => [key, skeleton]), hours: hours.hours, bytes: out, events: normalized };
   }
 
   private grow(needed: number): void {
@@ -153,6 +222,7 @@ export class Skimmer {
         this.keys.clear();
         this.neverInScope = [];
         this.asParsedFields = [];
+        this.identityCall = [];
         this.epoch += 1;
         fresh.length = 0;
       }
@@ -161,9 +231,45 @@ export class Skimmer {
       this.keys.set(text, key);
       this.neverInScope[key] = skeletonOutOfScope(skeleton, WIDEST_RULES);
       this.asParsedFields[key] = !maySqsMessage(skeleton);
+      const identity = skeleton['userIdentity'];
+      const invokedBy = typeof identity === 'object' && identity !== null ? (identity as Record<string, unknown>)['invokedBy'] : undefined;
+      // (never an SQS message, which the ingest unwraps: its own eventSource is aws:sqs)
+      this.identityCall[key] = this.asParsedFields[key] === true && identityCallKind(skeleton['eventSource'], skeleton['eventName'], invokedBy) !== null;
       fresh.push({ text, key, skeleton });
     }
     return key;
+  }
+}
+
+/** Thrown by `NO_NODE_ROLES` when consulted: the record's outcome depends on the node roles, so the caller decides it. */
+const CONSULTED = new Error('node roles consulted');
+const NO_NODE_ROLES: NodeRoleMatcher = {
+  isNodeRole: () => {
+    throw CONSULTED;
+  },
+  isExpectedNodeCall: () => {
+    throw CONSULTED;
+  },
+};
+
+/**
+ * The event normalizeRecord makes of a record handed over as its parsed fields (the bytes at
+ * `from`…`to`, parsed as the caller would parse them), when it makes one without the node roles;
+ * null otherwise (skipped, rejected, or a node role's call), for the caller to parse.
+ */
+function eventOfFields(bytes: Buffer, from: number, to: number, options: NormalizeOptions): IdentityEvent | null {
+  let record: unknown;
+  try {
+    record = JSON.parse(bytes.toString('utf8', from, to));
+  } catch {
+    return null;
+  }
+  try {
+    const result = normalizeRecord(record, NO_NODE_ROLES, options);
+    return result.status === 'event' ? result.event : null;
+  } catch (err) {
+    if (err === CONSULTED) return null;
+    throw err;
   }
 }
 

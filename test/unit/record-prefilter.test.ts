@@ -22,7 +22,8 @@ import {
   type RawRecord,
   type SkimDictionary,
 } from '../../functions/core/record-prefilter';
-import { NONE, rawRecordAt, SKIM_FIELDS_PER_RECORD, Skimmer, type Skim, type SkimmedRecords } from '../../functions/core/record-skim';
+import { EventColumnsReader } from '../../functions/core/event-columns';
+import { eventsHold, NONE, normalizingOf, rawRecordAt, SKIM_FIELDS_PER_RECORD, Skimmer, type Skim, type SkimEvents, type SkimmedRecords } from '../../functions/core/record-skim';
 import { cloudTrailEnvelope, matchingRules, rulePatterns, widestRulePatterns, type EventPattern, type RuleName } from '../../functions/core/rule-patterns';
 import { SELECTED_FIELDS } from '../../functions/core/trail-sql';
 import { NODE_ROLE, recordsDocumentText as document, recordText } from '../support/hard-json';
@@ -230,6 +231,10 @@ function receive(dictionary: SkimDictionary, skim: Skim): SkimDictionary {
 /** ingest-pipeline's per-record loop, without the store. */
 /** Records `ingestLoop` took as matched by their key, over the file's tests: that path is taken, not only allowed. */
 let matchedByKey = 0;
+/** Of those, the ones the reading thread (or a Skimmer) normalized: `ingestLoop` took its event. */
+let normalizedByThread = 0;
+/** How the ingest mirrored here normalizes, and so how the skims are asked to. */
+const NORMALIZING = normalizingOf({ now: NOW });
 
 function ingestLoop(items: readonly (SplitItem | SkimmedRecords)[], rules: Rules): Outcome {
   const memo = new OutOfScopeMemo(rules);
@@ -244,12 +249,15 @@ function ingestLoop(items: readonly (SplitItem | SkimmedRecords)[], rules: Rules
     coverage.addFileRecord(typeof account === 'string' ? account : null, typeof region === 'string' ? region : null, time);
   };
   for (const entry of items) {
-    let expanded: InputItem[];
+    /** A record the thread normalized comes as its event; its bytes are read here only to show what they hold. */
+    let expanded: (InputItem | { type: 'normalized'; where: string; bytes: Buffer; event: unknown })[];
     /** Records a rule matches by their key (ingest-pipeline's `matched`): their hour noted from the skim, no rule matched again. */
     const matched = new Set<InputItem>();
     if (entry.type === 'skimmed') {
       // ingest-pipeline decideSkimmed: per key, each hour once
       expanded = [];
+      const events = entry.events && eventsHold(entry.events.normalizing, { now: NOW }) ? entry.events : null;
+      const reader = events === null ? null : new EventColumnsReader(events, (v) => v);
       for (let i = 0; i < entry.records.length / SKIM_FIELDS_PER_RECORD; i++) {
         const key = entry.records[i * SKIM_FIELDS_PER_RECORD + 2] as number;
         const hour = entry.records[i * SKIM_FIELDS_PER_RECORD + 3] as number;
@@ -260,6 +268,13 @@ function ingestLoop(items: readonly (SplitItem | SkimmedRecords)[], rules: Rules
         } else if (entry.records[i * SKIM_FIELDS_PER_RECORD] === NONE) expanded.push({ type: 'problem', file: entry.file, where: `record ${i + 1}`, reason: 'left out' });
         else if (key !== NONE && memo.matchesKey(entry.dictionary, key)) {
           if (hour !== NONE) coverage.addFileRecord(...(entry.hours[hour] as [string | null, string | null, string]));
+          const event = events === null ? NONE : (events.of[i] as number);
+          if (event !== NONE) {
+            matchedByKey += 1;
+            normalizedByThread += 1;
+            expanded.push({ type: 'normalized', where: `record ${i + 1}`, bytes: rawRecordAt(entry, i).bytes, event: (reader as EventColumnsReader).eventAt(event) });
+            continue;
+          }
           for (const item of expandRaw(rawRecordAt(entry, i))) {
             matchedByKey += 1;
             if (item.type === 'record') matched.add(item);
@@ -282,6 +297,10 @@ function ingestLoop(items: readonly (SplitItem | SkimmedRecords)[], rules: Rules
         continue;
       }
       out.records += 1;
+      if (item.type === 'normalized') {
+        out.passed.push({ where: item.where, value: project(JSON.parse(item.bytes.toString('utf8')) as Json, PARSED_FIELDS), normalized: { status: 'event', event: item.event } });
+        continue;
+      }
       const record = item.record as Json;
       if (matched.has(item)) {
         out.passed.push({ where: item.where, value: project(record, PARSED_FIELDS), normalized: normalizeRecord(record, NODE_ROLES, { now: NOW }) });
@@ -302,7 +321,7 @@ function ingestLoop(items: readonly (SplitItem | SkimmedRecords)[], rules: Rules
 
 async function readAll(file: string, raw: boolean, skim = false): Promise<(SplitItem | SkimmedRecords)[]> {
   const out: (SplitItem | SkimmedRecords)[] = [];
-  for await (const chunk of raw ? readRecordChunks(file, { raw: true, skim }) : readRecordChunks(file)) out.push(...chunk);
+  for await (const chunk of raw ? readRecordChunks(file, { raw: true, skim, normalizing: () => NORMALIZING }) : readRecordChunks(file)) out.push(...chunk);
   return out;
 }
 
@@ -358,15 +377,28 @@ describe('raw records through the ingest loop give what parsed records give', ()
     let leftOut = 0;
     const countLeftOut = (skim: Skim) => skim.records.filter((v, i) => i % SKIM_FIELDS_PER_RECORD === 0 && v === NONE).length;
     let dictionary: SkimDictionary = { epoch: -1, skeletons: new Map() };
+    let threadEvents = 0;
+    const takenBefore = normalizedByThread;
     for (let h = 0; h < plan.hours; h += 5) {
       for (let p = 0; p < plan.places.length; p++) {
         const file = generateScaledFile(plan, p, h);
         const bytes = Buffer.from(JSON.stringify({ Records: file.records }));
         const items = recordsDocument(file.key, bytes);
         expect(items).not.toBeNull();
-        const skim = skimmer.skim(bytes) as Skim;
+        const skim = skimmer.skim(bytes, NORMALIZING) as Skim;
         dictionary = receive(dictionary, skim);
-        const skimmed: SkimmedRecords = { type: 'skimmed', file: file.key, bytes: skim.bytes, records: skim.records, dictionary, hours: skim.hours };
+        const skimmed: SkimmedRecords = { type: 'skimmed', file: file.key, bytes: skim.bytes, records: skim.records, dictionary, hours: skim.hours, events: skim.events };
+        // Normalized by the skim: exactly the identity calls that become events, each as the ingest would make it.
+        const reader = new EventColumnsReader(skim.events as SkimEvents, (v) => v);
+        for (const [i, record] of file.records.entries()) {
+          const parsed = JSON.parse(JSON.stringify(record)) as Json;
+          const result = normalizeRecord(parsed, NODE_ROLES, { now: NOW });
+          const event = (skim.events as SkimEvents).of[i] as number;
+          if (event !== NONE) {
+            expect({ status: 'event', event: reader.eventAt(event) }).toStrictEqual(result);
+            threadEvents += 1;
+          } else expect(result.status === 'event' && result.event.kind !== 'node-role', `record ${i + 1} of ${file.key}`).toBe(false);
+        }
         const whole = file.records.map((record, i): InputItem => ({ type: 'record', file: file.key, where: `record ${i + 1}`, record: JSON.parse(JSON.stringify(record)) }));
         for (const r of rules) {
           const outcome = ingestLoop(items as RawRecord[], r);
@@ -380,6 +412,9 @@ describe('raw records through the ingest loop give what parsed records give', ()
     }
     expect(records).toBeGreaterThan(1000);
     expect(matchedByKey).toBeGreaterThan(100);
+    expect(threadEvents).toBeGreaterThan(10);
+    // and the ingest's loop took those events rather than parsing the records
+    expect(normalizedByThread - takenBefore).toBeGreaterThan(3 * threadEvents);
     // The point of it: most records are decided without being parsed, and their bytes stay on the reading thread.
     expect(skipped / (records / rules.length)).toBeGreaterThan(0.7);
     expect(leftOut / (records / rules.length)).toBeGreaterThan(0.5);
