@@ -21,6 +21,7 @@ import { iterateRecords, jsonErrorMessage } from '../core/envelopes';
 import type { InputItem, InputProblem } from '../core/envelopes';
 import { JsonStreamSplitter, mebibytes, type SplitItem } from '../core/json-stream';
 import { recordsDocument, type RawRecord } from '../core/record-prefilter';
+import { columnsBytes } from '../core/event-columns';
 import type { Normalizing, SkimmedRecords } from '../core/record-skim';
 
 /** What one file may cost. Real CloudTrail log files are a few MB and inflate about 10×. */
@@ -590,10 +591,13 @@ export function mayReadAhead(state: { reading: number; waiting: number; heldByte
   return state.reading < READ_IN_FLIGHT && state.waiting < READ_AHEAD_FILES && state.heldBytes + state.reading * perFile < (state.bound ?? READ_AHEAD_BYTES);
 }
 
-/** Bytes a chunk holds, roughly: its records' bytes (a skimmed file's are what it kept). */
+/** Bytes a chunk holds, roughly: its records' bytes (a skimmed file's are what it kept, and the events normalized from them). */
 function heldBy(chunk: readonly (SplitItem | SkimmedRecords)[]): number {
   let bytes = 0;
-  for (const item of chunk) bytes += item.type === 'skimmed' ? item.bytes.length + item.records.byteLength : item.type === 'raw' ? item.bytes.length : 1024;
+  for (const item of chunk) {
+    if (item.type !== 'skimmed') bytes += item.type === 'raw' ? item.bytes.length : 1024;
+    else bytes += item.bytes.length + item.records.byteLength + (item.events ? item.events.of.byteLength + columnsBytes(item.events) : 0);
+  }
   return bytes;
 }
 
