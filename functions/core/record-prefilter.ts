@@ -777,8 +777,13 @@ export function scanRecordRanges(bytes: Buffer, visit: (from: number, to: number
 
 /** The WebAssembly scan of `scanRecordRanges` (core/record-scan), made at the first file: one per thread. */
 export function rangeScan(): WasmRecordScan {
-  wasmScan ??= new WasmRecordScan(RANGE_FIELDS);
+  wasmScan ??= newRangeScan();
   return wasmScan;
+}
+
+/** A WebAssembly scan of its own, for a caller that keeps a dictionary in it (record-skim `Skimmer`). */
+export function newRangeScan(): WasmRecordScan {
+  return new WasmRecordScan(RANGE_FIELDS);
 }
 let wasmScan: WasmRecordScan | undefined;
 

@@ -381,6 +381,128 @@ __attribute__((export_name("next"))) i32 next(i32 slots) {
 __attribute__((export_name("elementFrom"))) i32 get_element_from(void) { return element_from; }
 __attribute__((export_name("elementTo"))) i32 get_element_to(void) { return element_to; }
 
+/*
+ * The skimmer's dictionary of keys (record-skim `Skimmer`): a record's key is the bytes of its
+ * verdict fields, slot by slot as `keyText` in record-skim.ts writes them (a tag: 0 absent, 1 an
+ * object, 2 a value, then the value's length, four bytes little-endian, and its bytes), looked up
+ * here by those bytes, all of them compared. In JavaScript, making that text a string and looking
+ * it up in a Map was ~2.2 s of the reading thread's ~15 s busy on the fleet preset.
+ */
+typedef uint32_t u32;
+typedef struct { u32 hash; i32 at, length, id; } Entry;
+
+static const i32 *verdict_slots;
+static i32 verdict_count;
+static Entry *entries;
+static u32 entry_mask;
+static u8 *arena;
+static i32 arena_bytes, arena_used;
+/* The key `keyOf` did not find, for `addKey`: written at the arena's end, its entry's place and hash. */
+static i32 pending_length;
+static u32 pending_entry, pending_hash;
+
+#define KEY_NEW (-1)
+#define KEYS_FULL (-2)
+#define KEY_TOO_LONG (-3)
+
+__attribute__((export_name("setKeys"))) void set_keys(const i32 *slots, i32 count, Entry *entry_table, i32 entry_count, u8 *arena_at, i32 arena_size) {
+  verdict_slots = slots;
+  verdict_count = count;
+  entries = entry_table;
+  entry_mask = (u32)entry_count - 1;
+  arena = arena_at;
+  arena_bytes = arena_size;
+}
+
+/* Empties the dictionary (an entry of length 0 is free: a key is never shorter than its tags). */
+__attribute__((export_name("clearKeys"))) void clear_keys(void) {
+  __builtin_memset(entries, 0, (entry_mask + 1) * sizeof(Entry));
+  arena_used = 0;
+}
+
+static inline u32 read32(const u8 *p) {
+  u32 v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+}
+
+/* Whether `n` bytes at `p` and `q` are equal, sixteen at a time. */
+static int same_bytes(const u8 *p, const u8 *q, i32 n) {
+  i32 i = 0;
+  for (; i + 16 <= n; i += 16) {
+    if (!wasm_i8x16_all_true(wasm_i8x16_eq(wasm_v128_load(p + i), wasm_v128_load(q + i)))) return 0;
+  }
+  for (; i < n; i++) if (p[i] != q[i]) return 0;
+  return 1;
+}
+
+/* A multiplicative hash of the key's bytes, four at a time (the table compares the bytes whole). */
+static u32 hash_bytes(const u8 *p, i32 length) {
+  u32 h = 0x9e3779b9u ^ (u32)length;
+  i32 i = 0;
+  for (; i + 4 <= length; i += 4) {
+    h ^= read32(p + i);
+    h *= 0x85ebca6bu;
+    h ^= h >> 15;
+  }
+  for (; i < length; i++) h = (h ^ p[i]) * 0xc2b2ae35u;
+  h ^= h >> 13;
+  h *= 0x27d4eb2fu;
+  return h ^ (h >> 16);
+}
+
+/*
+ * The key of the element `next` just found (an object): its id, or KEY_NEW (then `addKey` gives
+ * it one); KEYS_FULL when its bytes do not fit what is left of the arena, KEY_TOO_LONG when they
+ * would not fit it empty.
+ */
+__attribute__((export_name("keyOf"))) i32 key_of(void) {
+  i32 length = 0;
+  for (i32 k = 0; k < verdict_count; k++) {
+    i32 slot = verdict_slots[k];
+    i32 from = ranges[2 * slot], to = ranges[2 * slot + 1];
+    length += from < 0 || to == OBJECT ? 1 : 5 + (to - from);
+    if (length > arena_bytes) return KEY_TOO_LONG;
+  }
+  if (length > arena_bytes - arena_used) return KEYS_FULL;
+  u8 *out = arena + arena_used;
+  i32 n = 0;
+  for (i32 k = 0; k < verdict_count; k++) {
+    i32 slot = verdict_slots[k];
+    i32 from = ranges[2 * slot], to = ranges[2 * slot + 1];
+    if (from < 0) out[n++] = 0;
+    else if (to == OBJECT) out[n++] = 1;
+    else {
+      i32 value = to - from;
+      out[n] = 2;
+      __builtin_memcpy(out + n + 1, &value, 4);
+      __builtin_memcpy(out + n + 5, b + from, (unsigned long)value);
+      n += 5 + value;
+    }
+  }
+  u32 h = hash_bytes(out, n);
+  for (u32 e = h & entry_mask;; e = (e + 1) & entry_mask) {
+    Entry *entry = &entries[e];
+    if (entry->length == 0) {
+      pending_entry = e;
+      pending_hash = h;
+      pending_length = n;
+      return KEY_NEW;
+    }
+    if (entry->hash == h && entry->length == n && same_bytes(arena + entry->at, out, n)) return entry->id;
+  }
+}
+
+/* Keeps the key `keyOf` just answered KEY_NEW for, as `id`. The caller keeps the table under half full. */
+__attribute__((export_name("addKey"))) void add_key(i32 id) {
+  Entry *entry = &entries[pending_entry];
+  entry->hash = pending_hash;
+  entry->at = arena_used;
+  entry->length = pending_length;
+  entry->id = id;
+  arena_used += pending_length;
+}
+
 extern u8 __heap_base;
 /* Where the caller may place its tables and the file: past the module's own data and stack. */
 __attribute__((export_name("heapBase"))) u8 *heap_base(void) { return &__heap_base; }

@@ -35,7 +35,23 @@ interface ScanExports {
   elementFrom(): number;
   elementTo(): number;
   heapBase(): number;
+  setKeys(slots: number, count: number, entries: number, entryCount: number, arena: number, arenaBytes: number): void;
+  clearKeys(): void;
+  keyOf(): number;
+  addKey(id: number): void;
 }
+
+/** What `keyOf` answers besides a key's id (record-scan.c). */
+export const KEY_NEW = -1;
+export const KEYS_FULL = -2;
+export const KEY_TOO_LONG = -3;
+/** record-scan.c's Entry: four 32-bit integers. */
+const KEY_ENTRY_BYTES = 16;
+/** The key table's entries (a power of two); `MAX_WASM_KEYS`, half of them, keeps it at most half full. */
+const KEY_ENTRIES = 2 ** 17;
+export const MAX_WASM_KEYS = KEY_ENTRIES / 2;
+/** Where the keys' bytes are kept: a trail's keys are ~100–200 bytes, and a dictionary that fills it starts over. */
+const KEY_ARENA_BYTES = 8 * 2 ** 20;
 
 /** What `next` answers (record-scan.c). */
 const UNSURE = 0;
@@ -56,7 +72,8 @@ export class WasmRecordScan {
   private readonly exports: ScanExports;
   private readonly slots: number;
   private readonly rangesAt: number;
-  private readonly inputAt: number;
+  private inputAt: number;
+  private keyed = false;
   private ranges!: Int32Array;
   private memoryBytes!: Uint8Array;
 
@@ -116,6 +133,38 @@ export class WasmRecordScan {
       if (found === UNSURE) return false;
       visit(scan.elementFrom(), scan.elementTo(), found === OBJECT_ELEMENT ? this.ranges : null, index);
     }
+  }
+
+  /**
+   * A dictionary of keys for this scan's elements (record-scan.c `keyOf`): a key is the bytes of
+   * the elements' values at `slots` (the verdict fields: record-skim `VERDICT_SLOTS`). Once, before
+   * the first file; the file's bytes then go past the dictionary's tables.
+   */
+  useKeys(slots: Int32Array): void {
+    if (this.keyed) throw new Error('record-scan: keys are set once');
+    this.keyed = true;
+    const align = (at: number) => Math.ceil(at / ENTRY_BYTES) * ENTRY_BYTES;
+    const slotsAt = this.inputAt;
+    const entriesAt = align(slotsAt + slots.length * 4);
+    const arenaAt = entriesAt + KEY_ENTRIES * KEY_ENTRY_BYTES;
+    this.inputAt = align(arenaAt + KEY_ARENA_BYTES);
+    this.reserve(0);
+    new Int32Array(this.exports.memory.buffer, slotsAt, slots.length).set(slots);
+    this.exports.setKeys(slotsAt, slots.length, entriesAt, KEY_ENTRIES, arenaAt, KEY_ARENA_BYTES);
+  }
+
+  /** The id of the key of the object element just visited, or KEY_NEW (then `addKey`), KEYS_FULL or KEY_TOO_LONG. */
+  keyOf(): number {
+    return this.exports.keyOf();
+  }
+
+  /** Keeps the key `keyOf` just answered KEY_NEW for, as `id`. */
+  addKey(id: number): void {
+    this.exports.addKey(id);
+  }
+
+  clearKeys(): void {
+    this.exports.clearKeys();
   }
 
   /** Room for a file of `length` bytes; the views again after the memory grew (growing detaches them). */

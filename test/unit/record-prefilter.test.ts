@@ -23,6 +23,7 @@ import {
   type SkimDictionary,
 } from '../../functions/core/record-prefilter';
 import { EventColumnsReader } from '../../functions/core/event-columns';
+import { MAX_WASM_FILE_BYTES } from '../../functions/core/record-scan';
 import { eventsHold, NONE, normalizingOf, rawRecordAt, SKIM_FIELDS_PER_RECORD, Skimmer, type Skim, type SkimEvents, type SkimmedRecords } from '../../functions/core/record-skim';
 import { cloudTrailEnvelope, matchingRules, rulePatterns, widestRulePatterns, type EventPattern, type RuleName } from '../../functions/core/rule-patterns';
 import { SELECTED_FIELDS } from '../../functions/core/trail-sql';
@@ -638,7 +639,40 @@ describe('recordsDocument', () => {
     expect(keys(skimmer.skim(file('C')))).toEqual([0, [[2, 'C']]]);
     // a fourth key: the dictionary starts over mid-file, so the file's first keys are gone
     expect(skimmer.skim(file('D', 'A'))).toBeNull();
-    expect(keys(skimmer.skim(file('A')))).toEqual([1, [[0, 'A']]]);
+    // the new dictionary's keys that file made are handed over by the next files that have them
+    expect(keys(skimmer.skim(file('A')))).toEqual([1, [[1, 'A']]]);
+    expect(keys(skimmer.skim(file('A', 'D', 'E')))).toEqual([1, [[0, 'D'], [2, 'E']]]);
+  });
+
+  it('a skimmer keys a file too large for the WebAssembly scan by its text, and the files after it by the scan, each key handed over once', () => {
+    const skimmer = new Skimmer();
+    const call = (eventName: string, padding = '') => ({ eventSource: 'sts.amazonaws.com', eventName, ...(padding === '' ? {} : { requestParameters: { padding } }) });
+    const large = Buffer.from(JSON.stringify({ Records: [call('A', 'x'.repeat(MAX_WASM_FILE_BYTES)), call('B'), call('A')] }));
+    expect(large.length).toBeGreaterThan(MAX_WASM_FILE_BYTES);
+    const first = skimmer.skim(large) as Skim;
+    expect([2, 6, 10].map((at) => first.records[at])).toEqual([0, 1, 0]);
+    const second = skimmer.skim(Buffer.from(JSON.stringify({ Records: [call('B'), call('C'), call('A')] }))) as Skim;
+    // the scan's dictionary is another: its keys are new ids, for the same projections
+    expect(second.keys.map(([k, s]) => [k, s['eventName']])).toEqual([[2, 'B'], [3, 'C'], [4, 'A']]);
+    const third = skimmer.skim(large) as Skim;
+    expect([third.keys, [2, 6, 10].map((at) => third.records[at])]).toEqual([[], [0, 1, 0]]);
+  });
+
+  it('a record whose verdict fields alone are longer than the dictionary can keep has no key (the ingest parses it); many long keys start a new dictionary', () => {
+    const skimmer = new Skimmer();
+    const call = (eventName: string) => ({ eventSource: 'sts.amazonaws.com', eventName });
+    const huge = call('H'.repeat(9 * 2 ** 20));
+    const skim = skimmer.skim(Buffer.from(JSON.stringify({ Records: [call('A'), huge] }))) as Skim;
+    expect([skim.records[2], skim.records[6]]).toEqual([0, NONE]);
+    // handed over whole, for the ingest to parse
+    expect(JSON.parse(rawRecordAt({ type: 'skimmed', file: 'f', bytes: skim.bytes, records: skim.records, dictionary: { epoch: 0, skeletons: new Map() }, hours: skim.hours }, 1).bytes.toString())).toStrictEqual(huge);
+    // alone in an empty dictionary too
+    const alone = new Skimmer().skim(Buffer.from(JSON.stringify({ Records: [huge] }))) as Skim;
+    expect(alone.records[2]).toBe(NONE);
+    // nine keys of a megabyte fill the dictionary's 8 MiB: it starts over in the file, so the file is not handed over
+    expect(skimmer.skim(Buffer.from(JSON.stringify({ Records: Array.from({ length: 9 }, (_, i) => call(String(i).repeat(2 ** 20))) })))).toBeNull();
+    const after = skimmer.skim(Buffer.from(JSON.stringify({ Records: [call('A')] }))) as Skim;
+    expect(after.epoch).toBe(skim.epoch + 1);
   });
 
   it('the streaming splitter hands over the same raw elements for a large file', () => {
