@@ -1,4 +1,5 @@
 import {
+  BatchWriteItemCommand,
   ConditionalCheckFailedException,
   CreateTableCommand,
   DescribeTableCommand,
@@ -17,6 +18,7 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { marshall, type marshallOptions } from '@aws-sdk/util-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { gzipPieces } from '../core/gzip-pieces';
@@ -137,9 +139,8 @@ export class DynamoEvidenceStore implements EvidencePort {
       collectGarbage?: () => Promise<void>;
     },
   ) {
-    this.doc = DynamoDBDocumentClient.from(deps.client, {
-      marshallOptions: { removeUndefinedValues: true },
-    });
+    // a copy: the document client sets convertTopLevelContainer on the options it is given
+    this.doc = DynamoDBDocumentClient.from(deps.client, { marshallOptions: { ...MARSHALLING } });
   }
 
   get tableName(): string {
@@ -265,8 +266,10 @@ export class DynamoEvidenceStore implements EvidencePort {
   }
 
   /** A write request of the batch path: checked against the lease first when one is held. */
-  private async write<T = unknown>(command: PutCommand | UpdateCommand | BatchWriteCommand): Promise<T> {
+  private async write<T = unknown>(command: PutCommand | UpdateCommand | BatchWriteCommand | BatchWriteItemCommand): Promise<T> {
     await this.checkLease();
+    // the document client's commands marshal their items; the client's own take them marshalled
+    if (command instanceof BatchWriteItemCommand) return (await this.deps.client.send(command)) as T;
     return (await this.doc.send(command as PutCommand)) as T;
   }
 
@@ -912,8 +915,8 @@ export class DynamoEvidenceStore implements EvidencePort {
       const write = (from: number) => {
         const all = changes as StagedChanges;
         const group = [];
-        for (let i = from; i < Math.min(from + BATCH_WRITE_LIMIT, count); i += 1) group.push({ PutRequest: { Item: all.unpack(i) } });
-        return this.batchWrite(group);
+        for (let i = from; i < Math.min(from + BATCH_WRITE_LIMIT, count); i += 1) group.push({ PutRequest: { Item: all.marshalled(i) } });
+        return this.batchWrite(group, true);
       };
       // Several batches in flight: one at a time, the end of a fleet run waited ~9 s on 1,400 round
       // trips. Any order is safe: each item carries the staged batches' tags (see above).
@@ -1532,13 +1535,18 @@ export class DynamoEvidenceStore implements EvidencePort {
     return [...found.flat(), ...fromStage];
   }
 
-  private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
+  /**
+   * BatchWriteItem, unprocessed requests sent again. `marshalled`: the requests' items are already
+   * DynamoDB's wire values (a write-out's: `StagedChanges.marshalled`), sent as they are.
+   */
+  private async batchWrite(requests: Record<string, unknown>[], marshalled = false): Promise<void> {
     for (const group of inGroups(requests, BATCH_WRITE_LIMIT)) {
       let pending: Record<string, unknown>[] | undefined = group;
       for (let attempt = 0; pending && pending.length > 0; attempt += 1) {
         if (attempt > 0) await backoff(attempt);
         if (attempt > 10) throw new StoreError(`BatchWriteItem left ${pending.length} requests unprocessed after ${attempt} attempts`);
-        const page = await this.write<{ UnprocessedItems?: Record<string, Record<string, unknown>[]> }>(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
+        const input = { RequestItems: { [this.tableName]: pending } };
+        const page = await this.write<{ UnprocessedItems?: Record<string, Record<string, unknown>[]> }>(marshalled ? new BatchWriteItemCommand(input as never) : new BatchWriteCommand(input));
         pending = page.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
       }
     }
@@ -1797,7 +1805,7 @@ class StagedItems {
   }
 
   /**
-   * The changed items as they are now, to be unpacked a few at a time (`unpack`): a write-out
+   * The changed items as they are now, to be marshalled a few at a time (`marshalled`): a write-out
    * that unpacked them all at once would hold them all as objects again.
    */
   changed(): StagedChanges {
@@ -1812,7 +1820,7 @@ class StagedItems {
         packed.push(held);
       }
     }
-    return { length: packed.length, unpack: (i) => this.unpacked(pks[i] as string, sks[i] as string, packed[i] as string | UnpackedItem) };
+    return { length: packed.length, marshalled: (i) => this.marshalled(pks[i] as string, sks[i] as string, packed[i] as string | UnpackedItem) };
   }
 
   /** After a write-out: every item held is as the table has it. */
@@ -1831,6 +1839,11 @@ class StagedItems {
 
   private unpacked(pk: string, sk: string, held: string | UnpackedItem): EvidenceItem {
     return typeof held === 'string' ? this.packer.unpack(pk, sk, held) : { ...held.item };
+  }
+
+  /** The item as the document client would marshal it (packed-item `unpackAttributes`, else `marshall`). */
+  private marshalled(pk: string, sk: string, held: string | UnpackedItem): Record<string, unknown> {
+    return (typeof held === 'string' ? this.packer.unpackAttributes(pk, sk, held) : null) ?? marshall(this.unpacked(pk, sk, held), MARSHALLING);
   }
 }
 
@@ -1866,8 +1879,12 @@ function* pairsOf(partition: Partition): Iterable<[string, Held]> {
 /** A write-out's changed items, by number. */
 interface StagedChanges {
   length: number;
-  unpack(index: number): EvidenceItem;
+  /** Item `index` as DynamoDB's wire values, for a BatchWriteItem request. */
+  marshalled(index: number): Record<string, unknown>;
 }
+
+/** How the document client marshals items, and the write-out too (`marshall` of a whole item: the item's attributes, not a map of them). */
+const MARSHALLING: Readonly<marshallOptions> = Object.freeze({ removeUndefinedValues: true });
 
 /** A staged item the packing could not hold, as an object, with its mark. */
 class UnpackedItem {

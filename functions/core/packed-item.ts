@@ -112,6 +112,36 @@ export class ItemPacker {
     return item as EvidenceItem;
   }
 
+  /**
+   * The item packed in `packed` as DynamoDB's wire values (`{S: …}`, `{N: …}`…), exactly what the
+   * document client's marshalling (`removeUndefinedValues`) makes of `unpack`'s object, made
+   * without that object: the write-out of a stage sends every changed item, and the SDK's
+   * marshalling of each object cost more than the rest of its request. Null for an item holding a
+   * number that is not a safe integer (marshalling has rules of its own for those): the caller
+   * marshals `unpack`'s object.
+   */
+  unpackAttributes(pk: string, sk: string, packed: string): Record<string, WireValue> | null {
+    const reader = { at: 0 };
+    readVarint(packed, reader);
+    const shape = this.shapes[readVarint(packed, reader)] as Shape;
+    const item: Record<string, WireValue> = {};
+    const { names, kinds } = shape;
+    for (let i = 0; i < names.length; i += 1) {
+      const name = names[i] as string;
+      if (kinds[i] === KEY) {
+        item[name] = { S: name === 'pk' ? pk : sk };
+        continue;
+      }
+      const tag = packed.charCodeAt(reader.at);
+      if (tag === T_FLOAT) return null;
+      const value = this.read(packed, reader);
+      // removeUndefinedValues: the field is left out
+      if (value === undefined) continue;
+      item[name] = wireValue(value);
+    }
+    return item;
+  }
+
   private newShape(item: EvidenceItem): Shape {
     const names = Object.keys(item);
     const template: Record<string, undefined> = {};
@@ -253,6 +283,20 @@ export class ItemPacker {
         throw new Error(`packed item: unknown tag ${tag} at ${reader.at - 1}`);
     }
   }
+}
+
+/** A value as DynamoDB's wire format has it: what the packing holds, marshalled. */
+export type WireValue = { S: string } | { N: string } | { BOOL: boolean } | { NULL: true } | { L: WireValue[] };
+
+/** A value `read` gives (undefined and non-integers aside), as util-dynamodb's `convertToAttr` marshals it. */
+function wireValue(value: AttrValue): WireValue {
+  if (typeof value === 'string') return { S: value };
+  if (typeof value === 'number') return { N: String(value) };
+  if (typeof value === 'boolean') return { BOOL: value };
+  if (value === null) return { NULL: true };
+  const list: WireValue[] = new Array((value as string[]).length);
+  for (let i = 0; i < list.length; i += 1) list[i] = { S: (value as string[])[i] as string };
+  return { L: list };
 }
 
 /** The `mark` a packed item carries. */

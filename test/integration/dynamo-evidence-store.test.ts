@@ -11,6 +11,7 @@ import { defaultPolicy } from '../../functions/core/policy';
 import { assessReadiness } from '../../functions/core/readiness';
 import { JOURNAL_PK } from '../../functions/core/table-schema';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
+import { putItem } from '../support/count-writes';
 import { logCoverage } from '../support/coverage';
 import { identityEvent } from '../support/events';
 
@@ -409,8 +410,9 @@ describe("the only writer's staged items, merged where they are held", () => {
     embedded.client.middlewareStack.add(
       (next, context) => async (args) => {
         if (context.commandName === 'BatchWriteItemCommand') {
-          for (const request of Object.values((args.input as { RequestItems: Record<string, { PutRequest?: { Item: { pk: string } } }[]> }).RequestItems).flat()) {
-            if (request.PutRequest?.Item.pk.startsWith('ROLE#')) puts.push(JSON.stringify(request.PutRequest.Item));
+          for (const request of Object.values((args.input as { RequestItems: Record<string, { PutRequest?: { Item: Record<string, unknown> } }[]> }).RequestItems).flat()) {
+            const item = request.PutRequest === undefined ? undefined : putItem(request.PutRequest.Item);
+            if (String(item?.['pk']).startsWith('ROLE#')) puts.push(JSON.stringify(item));
           }
         }
         return next(args);

@@ -16,7 +16,7 @@ import { defaultPolicy } from '../../functions/core/policy';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { sampleFleet } from '../support/sample-fleets';
 import { JOURNAL_LEASE_SECONDS } from '../../functions/core/table-schema';
-import { countWrites } from '../support/count-writes';
+import { countWrites, putItem } from '../support/count-writes';
 import { identityEvent } from '../support/events';
 import { fullBatches, routedFleet, sqsBatch } from '../support/sqs-batches';
 
@@ -417,7 +417,7 @@ describe('analyze of a fleet with many keys (the only writer, batches staged)', 
       (next, context) => async (args) => {
         const input = (args as { input: { RequestItems?: Record<string, { PutRequest?: { Item: Record<string, unknown> } }[]> } }).input;
         const puts = context.commandName === 'BatchWriteItemCommand' ? (input.RequestItems?.[store.tableName] ?? []) : [];
-        if (puts.some((r) => String(r.PutRequest?.Item?.['pk'] ?? '').startsWith('SCOPE#')) && ++itemRequests > 3) {
+        if (puts.some((r) => r.PutRequest !== undefined && String(putItem(r.PutRequest.Item)['pk']).startsWith('SCOPE#')) && ++itemRequests > 3) {
           throw new Error('injected: the request did not reach the table');
         }
         return next(args);

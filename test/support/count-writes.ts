@@ -1,4 +1,5 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 
 const WRITES = new Set(['PutItemCommand', 'BatchWriteItemCommand', 'UpdateItemCommand', 'DeleteItemCommand']);
 
@@ -27,4 +28,14 @@ export function countWrites(client: DynamoDBClient): { readonly byCommand: Map<s
     reset: () => byCommand.clear(),
     remove: () => void client.middlewareStack.remove(name),
   };
+}
+
+/**
+ * The item of a BatchWriteItem put as a middleware sees it, as an object: a stage's write-out sends
+ * its items already marshalled (`{S: …}`, the store's `StagedChanges.marshalled`), other writes go
+ * through the document client, which marshals them after the middleware at `initialize`.
+ */
+export function putItem(item: Record<string, unknown>): Record<string, unknown> {
+  const pk = item['pk'];
+  return typeof pk === 'object' && pk !== null ? unmarshall(item as Record<string, AttributeValue>) : item;
 }
