@@ -104,9 +104,10 @@ interface Candidate {
 }
 
 /** Files and directories (recursive) → the log files under them, sorted, deduplicated. */
-export async function listInputFiles(paths: string[]): Promise<InputFiles> {
+export async function listInputFiles(paths: string[], options: { skipFolders?: readonly string[] } = {}): Promise<InputFiles> {
   const candidates: Candidate[] = [];
   const problems: InputProblem[] = [];
+  const skipped = new Set(await Promise.all((options.skipFolders ?? []).map(realpathOr)));
 
   for (const given of paths) {
     if (given === STDIN) {
@@ -129,7 +130,7 @@ export async function listInputFiles(paths: string[]): Promise<InputFiles> {
     // `logs/2024` already visited and wrongly report it empty. Duplicates go at the end.
     const found: Candidate[] = [];
     const before = problems.length;
-    await walk(given, new Set(), found, problems);
+    await walk(given, new Set(), found, problems, skipped);
     // An unreadable root already has its problem; "no log files" on top would be noise.
     const rootUnreadable = problems.slice(before).some((p) => p.file === given);
     if (found.length === 0 && !rootUnreadable) {
@@ -158,7 +159,12 @@ async function realpathOr(p: string): Promise<string> {
   }
 }
 
-async function walk(dir: string, visited: Set<string>, found: Candidate[], problems: InputProblem[]): Promise<void> {
+/**
+ * `skipped`: real paths of folders left out when met below a root (the store's own folder: its
+ * rejects.jsonl and alerts.jsonl are `.jsonl`, and `analyze .` beside the default store read them
+ * as bad records, more each run). A root inside one is walked (the demo's logs are in its store).
+ */
+async function walk(dir: string, visited: Set<string>, found: Candidate[], problems: InputProblem[], skipped: ReadonlySet<string>): Promise<void> {
   let real: string;
   let entries: Dirent[];
   try {
@@ -191,7 +197,7 @@ async function walk(dir: string, visited: Set<string>, found: Candidate[], probl
       }
     }
     if (isDir) {
-      if (!SKIPPED_FOLDERS.has(entry.name)) await walk(full, visited, found, problems);
+      if (!SKIPPED_FOLDERS.has(entry.name) && !skipped.has(identity)) await walk(full, visited, found, problems, skipped);
     } else if (isFile && isLogFileName(entry.name)) {
       found.push({ shown: full, identity });
     }

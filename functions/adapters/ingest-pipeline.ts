@@ -80,6 +80,8 @@ export interface AnalyzeOptions {
   skipFilesRead?: boolean;
   /** With `skipFilesRead`: read the files recorded before too (and record them again). */
   reread?: boolean;
+  /** Folders not read when met inside a folder given (the local store's own: cloudtrail-files `listInputFiles`). */
+  skipFolders?: readonly string[];
   /** What '-' reads. @default process.stdin */
   stdin?: Readable;
   onFiles?(total: number): void;
@@ -112,14 +114,14 @@ export interface RecordUnit {
   items: AsyncIterable<InputItem | readonly (InputItem | RawRecord | SkimmedRecords)[]>;
 }
 
-export type IngestOptions = Omit<AnalyzeOptions, 'paths' | 'stdin' | 'onFiles' | 'skipFilesRead' | 'reread'>;
+export type IngestOptions = Omit<AnalyzeOptions, 'paths' | 'stdin' | 'onFiles' | 'skipFilesRead' | 'reread' | 'skipFolders'>;
 
 /**
  * Files → records → IdentityEvents → evidence, in batches. A bad file or record is reported and
  * the rest of the run goes on; nothing is dropped without being counted.
  */
 export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSummary> {
-  const listed = await listInputFiles(options.paths);
+  const listed = await listInputFiles(options.paths, { skipFolders: options.skipFolders });
   let files = chronological(listed.files);
   let ingestOptions: IngestOptions = options;
   let skippedFiles: number | undefined;

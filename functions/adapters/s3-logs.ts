@@ -363,7 +363,7 @@ type Source = { kind: 'file'; name: string } | { kind: 's3'; name: string; objec
 
 export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<SourcesSummary> {
   const started = process.hrtime.bigint();
-  const local = options.paths.length > 0 ? await listInputFiles(options.paths) : { files: [], problems: [] };
+  const local = options.paths.length > 0 ? await listInputFiles(options.paths, { skipFolders: options.skipFolders }) : { files: [], problems: [] };
   const problems: InputProblem[] = [...local.problems];
   const s3: S3Summary = { locations: options.listings.map((l) => l.location.url), listed: 0, ignored: 0, skipped: 0, read: 0, unrecorded: 0, failed: 0, unfetched: 0, notRead: 0, stopped: null };
 

@@ -202,6 +202,27 @@ describe('analyze', () => {
     expect(JSON.parse(rejects[0]!)).toMatchObject({ file: expect.stringContaining('bad/'), reason: expect.any(String) });
   });
 
+  it('reads a folder that holds its own store (`analyze .` beside the default .cutover-watch) without taking the store’s files for logs', async () => {
+    const beside = path.join(work, 'beside');
+    await mkdir(beside, { recursive: true });
+    const record = {
+      eventVersion: '1.08', eventSource: 'sts.amazonaws.com', eventName: 'AssumeRoleWithWebIdentity', eventTime: '2026-11-19T10:00:00Z',
+      eventID: 'beside-1', awsRegion: 'us-east-1', recipientAccountId: '111122223333',
+      userIdentity: { type: 'WebIdentityUser', userName: 'system:serviceaccount:shop:cart', identityProvider: 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/AAAA1111BBBB2222CCCC3333DDDD4444' },
+      requestParameters: { roleArn: 'arn:aws:iam::111122223333:role/cart' },
+    };
+    await writeFile(path.join(beside, 'log.json'), JSON.stringify({ Records: [record, { ...record, eventID: 'beside-2', eventTime: 'yesterday' }] }));
+    const analyzeHere = () => runInProcess(['analyze', '.'], { cwd: beside, env: { CUTOVER_WATCH_STORE: undefined } });
+    const first = await analyzeHere();
+    // the store's rejects.jsonl and alerts.jsonl are JSON Lines: read as logs, each run rejected the last one's rejections
+    expect([first.code, first.stdout.match(/rejected \d+;/)?.[0]]).toEqual([0, 'rejected 1;']);
+    expect((await readFile(path.join(beside, '.cutover-watch', 'rejects.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(1);
+    const second = await analyzeHere();
+    expect([second.code, second.stdout.match(/rejected \d+;/)?.[0]]).toEqual([0, 'rejected 1;']);
+    expect(second.stderr).toMatch(/log\.json: record 2: eventTime/);
+    expect(second.stderr).not.toMatch(/\.cutover-watch\/\S+: (line|document)/);
+  });
+
   it('with --strict exits 1 when something was rejected', async () => {
     await writeFile(path.join(work, 'one-bad.json'), JSON.stringify({ Records: [{ eventSource: 'sts.amazonaws.com' }] }));
     const run = await inProcess(['analyze', '--strict', '--store', 'strict-store', 'one-bad.json']);

@@ -86,6 +86,22 @@ describe('listInputFiles', () => {
     expect(problems).toEqual([]);
   });
 
+  it('leaves out the folders it is told to when it meets them below a root (the store), and walks a root inside one', async () => {
+    await put('logs/a.json', logFile('a'));
+    await put('logs/.cutover-watch/rejects.jsonl', '{"file":"x"}\n');
+    await put('logs/.cutover-watch/demo/logs/d.json', logFile('d'));
+    await put('logs/sub/b.json', logFile('b'));
+    const root = path.join(tmp, 'logs');
+    const store = path.join(root, '.cutover-watch');
+    await symlink(store, path.join(root, 'sub', 'store-link'));
+    expect((await listInputFiles([root], { skipFolders: [store] })).files).toEqual([`${root}/a.json`, `${root}/sub/b.json`]);
+    // told by another name of the same folder
+    expect((await listInputFiles([root], { skipFolders: [path.join(root, 'sub', 'store-link')] })).files).toEqual([`${root}/a.json`, `${root}/sub/b.json`]);
+    // a root inside it is read (the demo's logs), and without the option everything is
+    expect((await listInputFiles([path.join(store, 'demo', 'logs')], { skipFolders: [store] })).files).toEqual([`${store}/demo/logs/d.json`]);
+    expect((await listInputFiles([root])).files).toEqual([`${store}/demo/logs/d.json`, `${store}/rejects.jsonl`, `${root}/a.json`, `${root}/sub/b.json`]);
+  });
+
   it('names found files under the directory as given, not as resolved', async () => {
     await put('logs/a.json', logFile('a'));
     const prev = process.cwd();

@@ -111,6 +111,8 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
           detect: flags.alerts !== false,
           nodeRolePatterns: flags.nodeRole,
           batchSize: flags.batchSize,
+          // the store's own files (rejects.jsonl, alerts.jsonl…) are not logs, whatever folder holds it
+          skipFolders: [localDir],
           now: io.now,
           stdin: io.stdin,
           onFiles: (total) => bar?.start(total, 0, { records: 0, alerts: 0 }),
