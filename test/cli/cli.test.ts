@@ -125,6 +125,14 @@ describe('readiness --json', () => {
   });
 });
 
+/** An IRSA assume of shop/cart, as a trail's log file holds it. */
+const irsaAssume = (eventID: string) => ({
+  eventVersion: '1.08', eventSource: 'sts.amazonaws.com', eventName: 'AssumeRoleWithWebIdentity', eventTime: '2026-11-19T10:00:00Z',
+  eventID, awsRegion: 'us-east-1', recipientAccountId: '111122223333',
+  userIdentity: { type: 'WebIdentityUser', userName: 'system:serviceaccount:shop:cart', identityProvider: 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/AAAA1111BBBB2222CCCC3333DDDD4444' },
+  requestParameters: { roleArn: 'arn:aws:iam::111122223333:role/cart' },
+});
+
 describe('analyze', () => {
   // reads the fleet's 30 days again (about 5 s alone, three times that on a loaded machine)
   it('is idempotent: analyzing the same logs twice changes no verdict, time or count', { timeout: 60_000 }, async () => {
@@ -176,12 +184,7 @@ describe('analyze', () => {
   it('reports each bad file and record by name and index, keeps the good records, and prints no stack trace', async () => {
     const bad = path.join(work, 'bad');
     await mkdir(bad, { recursive: true });
-    const good = {
-      eventVersion: '1.08', eventSource: 'sts.amazonaws.com', eventName: 'AssumeRoleWithWebIdentity', eventTime: '2026-11-19T10:00:00Z',
-      eventID: 'good-1', awsRegion: 'us-east-1', recipientAccountId: '111122223333',
-      userIdentity: { type: 'WebIdentityUser', userName: 'system:serviceaccount:shop:cart', identityProvider: 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/AAAA1111BBBB2222CCCC3333DDDD4444' },
-      requestParameters: { roleArn: 'arn:aws:iam::111122223333:role/cart' },
-    };
+    const good = irsaAssume('good-1');
     const { eventName: _dropped, ...noName } = { ...good, eventID: 'bad-1' };
     await writeFile(path.join(bad, 'mixed.json'), JSON.stringify({ Records: [good, noName, { ...good, eventID: 'bad-2', eventTime: 42 }] }));
     await writeFile(path.join(bad, 'broken.json'), '{"Records": [ {"eventName": ');
@@ -205,13 +208,7 @@ describe('analyze', () => {
   it('reads a folder that holds its own store (`analyze .` beside the default .cutover-watch) without taking the store’s files for logs', async () => {
     const beside = path.join(work, 'beside');
     await mkdir(beside, { recursive: true });
-    const record = {
-      eventVersion: '1.08', eventSource: 'sts.amazonaws.com', eventName: 'AssumeRoleWithWebIdentity', eventTime: '2026-11-19T10:00:00Z',
-      eventID: 'beside-1', awsRegion: 'us-east-1', recipientAccountId: '111122223333',
-      userIdentity: { type: 'WebIdentityUser', userName: 'system:serviceaccount:shop:cart', identityProvider: 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/AAAA1111BBBB2222CCCC3333DDDD4444' },
-      requestParameters: { roleArn: 'arn:aws:iam::111122223333:role/cart' },
-    };
-    await writeFile(path.join(beside, 'log.json'), JSON.stringify({ Records: [record, { ...record, eventID: 'beside-2', eventTime: 'yesterday' }] }));
+    await writeFile(path.join(beside, 'log.json'), JSON.stringify({ Records: [irsaAssume('beside-1'), { ...irsaAssume('beside-2'), eventTime: 'yesterday' }] }));
     const analyzeHere = () => runInProcess(['analyze', '.'], { cwd: beside, env: { CUTOVER_WATCH_STORE: undefined } });
     const first = await analyzeHere();
     // the store's rejects.jsonl and alerts.jsonl are JSON Lines: read as logs, each run rejected the last one's rejections
