@@ -210,10 +210,17 @@ export class Skimmer {
       }
       count += 1;
     };
-    let whole = this.scan.scan(bytes, visit);
-    if (whole === null) {
-      keyedByScan = false;
-      whole = scanRecordRangesInJs(bytes, visit);
+    let whole: boolean | null;
+    try {
+      whole = this.scan.scan(bytes, visit);
+      if (whole === null) {
+        keyedByScan = false;
+        whole = scanRecordRangesInJs(bytes, visit);
+      }
+    } catch (err) {
+      // the caller reads the file itself (the thread hands over no skim): its keys wait, as below
+      for (const { key, skeleton } of fresh) this.unsent.set(key, skeleton);
+      throw err;
     }
     // Not handed over: read whole by the caller. The keys it would have handed over wait for the
     // next file that has them. A file during which the dictionary started over has lost its first

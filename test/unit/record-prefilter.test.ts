@@ -644,6 +644,22 @@ describe('recordsDocument', () => {
     expect(keys(skimmer.skim(file('A', 'D', 'E')))).toEqual([1, [[0, 'D'], [2, 'E']]]);
   });
 
+  it('a skim that fails part-way (the thread then hands the file over unskimmed) keeps the keys it made for the next file', () => {
+    const skimmer = new Skimmer();
+    const file = (...names: string[]) => Buffer.from(JSON.stringify({ Records: names.map((eventName) => ({ eventSource: 'sts.amazonaws.com', eventName })) }));
+    const patched = skimmer as unknown as { scannedKey: (...args: unknown[]) => number };
+    const scannedKey = patched.scannedKey;
+    let calls = 0;
+    patched.scannedKey = function (this: unknown, ...args: unknown[]) {
+      if (++calls === 2) throw new Error('a bug in the skim');
+      return scannedKey.apply(this, args);
+    };
+    expect(() => skimmer.skim(file('A', 'B'))).toThrow('a bug in the skim');
+    patched.scannedKey = scannedKey;
+    const next = skimmer.skim(file('B', 'A')) as Skim;
+    expect(next.keys.map(([k, s]) => [k, s['eventName']])).toEqual([[1, 'B'], [0, 'A']]);
+  });
+
   it('a skimmer keys a file too large for the WebAssembly scan by its text, and the files after it by the scan, each key handed over once', () => {
     const skimmer = new Skimmer();
     const call = (eventName: string, padding = '') => ({ eventSource: 'sts.amazonaws.com', eventName, ...(padding === '' ? {} : { requestParameters: { padding } }) });
