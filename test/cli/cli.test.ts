@@ -218,6 +218,10 @@ describe('analyze', () => {
     expect([second.code, second.stdout.match(/rejected \d+;/)?.[0]]).toEqual([0, 'rejected 1;']);
     expect(second.stderr).toMatch(/log\.json: record 2: eventTime/);
     expect(second.stderr).not.toMatch(/\.cutover-watch\/\S+: (line|document)/);
+    // and classify, which takes no store, leaves the default one's folder out too
+    const classified = await runInProcess(['classify', '.'], { cwd: beside, env: { CUTOVER_WATCH_STORE: undefined } });
+    expect([classified.code, classified.stdout.trim().split('\n').length]).toEqual([0, 1]);
+    expect(classified.stderr).not.toMatch(/\.cutover-watch\//);
   });
 
   it('with --strict exits 1 when something was rejected', async () => {

@@ -5,6 +5,7 @@ import { normalizeRecord } from '../../../core/normalize';
 import { nodeRoleMatcher } from '../../../core/node-roles';
 import { UsageError, type Io } from '../io';
 import { collectNodeRole } from '../options';
+import { storeDir } from '../store-options';
 import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
 import type { IdentityEvent } from '../../../core/identity-event';
 import { displaySafe } from '../render';
@@ -34,7 +35,8 @@ export function classifyCommand(program: Command, io: Io, setExit: (code: number
       const format = outputFormat<'jsonl' | 'json' | 'yaml'>(opts, 'jsonl');
       const events: IdentityEvent[] = [];
       const matcher = nodeRoleMatcher({ patterns: opts.nodeRole });
-      const { files: inputs, problems } = await listInputFiles(files);
+      // the default store's files (rejects.jsonl, alerts.jsonl…) are not logs, in whatever folder is read
+      const { files: inputs, problems } = await listInputFiles(files, { skipFolders: [storeDir({}, io.cwd).dir] });
       // A file that cannot be read at all is exit 2; single bad records only matter with --strict.
       let unreadable = problems.length;
       let rejected = 0;
