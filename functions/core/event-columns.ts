@@ -51,6 +51,9 @@ export class EventColumnsWriter {
   private readonly other: string[] = [];
   private readonly recurringIds = new Map<string, number>();
   private readonly otherIds = new Map<string, number>();
+  /** Per field, the last event's string and its id: a file's events mostly share their account, region, cluster… */
+  private readonly lastValue: (string | null)[] = EVENT_FIELDS.map(() => null);
+  private readonly lastId = new Uint32Array(FIELD_COUNT);
 
   /** Adds `event`; its index (from 0) among this file's events. */
   add(event: IdentityEvent): number {
@@ -66,8 +69,14 @@ export class EventColumnsWriter {
       if (value === null || value === undefined) this.fields[at + f] = NULL;
       else if (value === true) this.fields[at + f] = TRUE;
       else if (value === false) this.fields[at + f] = FALSE;
-      else if (IN_RECURRING[f] === true) this.fields[at + f] = idOf(value, this.recurring, this.recurringIds);
-      else this.fields[at + f] = OWN[f] === true ? this.other.push(value) - 1 : idOf(value, this.other, this.otherIds);
+      else if (OWN[f] === true) this.fields[at + f] = this.other.push(value) - 1;
+      else if (value === this.lastValue[f]) this.fields[at + f] = this.lastId[f] as number;
+      else {
+        const id = IN_RECURRING[f] === true ? idOf(value, this.recurring, this.recurringIds) : idOf(value, this.other, this.otherIds);
+        this.fields[at + f] = id;
+        this.lastValue[f] = value;
+        this.lastId[f] = id;
+      }
     }
     return this.count++;
   }

@@ -821,12 +821,23 @@ function writeFields(tree: CompiledTree, bytes: Buffer, ranges: Int32Array, out:
     if (start < 0) continue;
     if (!first) out[at++] = COMMA;
     first = false;
-    at += key.quoted.copy(out, at);
+    at = copyBytes(key.quoted, 0, key.quoted.length, out, at);
     const end = ranges[2 * key.slot + 1] as number;
     if (end === OBJECT) at = writeFields(key.child as CompiledTree, bytes, ranges, out, at);
-    else at += bytes.copy(out, at, start, end);
+    else at = copyBytes(bytes, start, end, out, at);
   }
   out[at++] = CLOSE_BRACE;
+  return at;
+}
+
+/**
+ * `from.copy(out, at, start, end)`, and where the copy ends: a short run byte by byte, for a
+ * record's keys and most of its values are a few dozen bytes, and `Buffer.copy`'s own cost was
+ * most of writing an in-scope record's fields (~0.45 s of the reading thread on the fleet preset).
+ */
+function copyBytes(from: Buffer, start: number, end: number, out: Buffer, at: number): number {
+  if (end - start > 256) return at + from.copy(out, at, start, end);
+  for (let k = start; k < end; k++) out[at++] = from[k] as number;
   return at;
 }
 
