@@ -380,6 +380,54 @@ describe('daily counts, packed per namespace and month', () => {
 });
 
 describe("the only writer's staged items, merged where they are held", () => {
+  it('answers a namespace’s detection state from the stage while it holds every evidence item there is, asking the table nothing; one that held evidence before is read', async () => {
+    // GIVEN a probe of the requests that read evidence partitions
+    const reads: string[] = [];
+    const evidencePk = (pk: unknown) => /^(SCOPE|ROLE#|SPIKE#)/.test(String(pk));
+    embedded.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { ExpressionAttributeValues?: Record<string, unknown>; RequestItems?: Record<string, { Keys?: { pk: unknown }[] }> };
+        if (context.commandName === 'QueryCommand' && evidencePk(input.ExpressionAttributeValues?.[':pk'])) reads.push(`query ${String(input.ExpressionAttributeValues?.[':pk'])}`);
+        if (context.commandName === 'BatchGetItemCommand') for (const r of Object.values(input.RequestItems ?? {})) for (const k of r.Keys ?? []) if (evidencePk(k.pk)) reads.push(`get ${String(k.pk)}`);
+        return next(args);
+      },
+      { step: 'initialize', name: 'evidence-reads' },
+    );
+    const needs = { roles: [], roleNamespaces: [], spikes: [], nodeRoles: [], namespaces: [{ place: clusterArn, namespace: 'orders', scopes: [`issuer:${issuer}`] }] };
+    const now = new Date('2026-11-21T00:00:00Z');
+    try {
+      // WHEN a first run into a store without evidence stages a batch, and the next asks for the namespace's state
+      const fresh = await freshStore(true);
+      await fresh.saveInventory(inventory);
+      fresh.stageWrites();
+      // (the first batch's own reads come before its first merge: the table is asked once whether it holds any evidence, then nothing)
+      const role = 'arn:aws:iam::111122223333:role/orders';
+      const first = await fresh.detectionState({ ...needs, roles: [role], roleNamespaces: [{ roleArn: role, namespace: 'orders' }] }, inventory);
+      expect([first.roleFirstSeen.size, first.namespaces.get(`${clusterArn}|orders`)]).toEqual([0, { firstPodIdentity: null, lastIrsa: null }]);
+      expect(reads).toEqual([]);
+      await ingestBatch([irsa('2026-11-10T10:00:00Z')], fresh, now);
+      reads.length = 0;
+      const staged = await fresh.detectionState(needs, inventory);
+      // THEN the stage answers, and the table is asked nothing
+      expect(staged.namespaces.get(`${clusterArn}|orders`)).toEqual({ firstPodIdentity: null, lastIrsa: '2026-11-10T10:00:00Z' });
+      expect(reads).toEqual([]);
+
+      // AND a store that held evidence before it staged reads the namespace from the table
+      const earlier = await freshStore(true);
+      await earlier.saveInventory(inventory);
+      await ingestBatch([irsa('2026-11-09T10:00:00Z')], earlier, now);
+      earlier.stageWrites();
+      await ingestBatch([irsa('2026-11-10T10:00:00Z')], earlier, now);
+      reads.length = 0;
+      const read = await earlier.detectionState(needs, inventory);
+      expect(read.namespaces.get(`${clusterArn}|orders`)).toEqual({ firstPodIdentity: null, lastIrsa: '2026-11-10T10:00:00Z' });
+      expect(reads).toEqual([`query SCOPE#issuer:${issuer}`]);
+      await Promise.all([fresh.endStaging(), earlier.endStaging()]);
+    } finally {
+      embedded.client.middlewareStack.remove('evidence-reads');
+    }
+  });
+
   it('hands readers a copy: an item read while staging keeps what it said when a later batch merges into the stage', async () => {
     // GIVEN the only writer staging, and a first batch of two IRSA assumes in orders
     const store = await freshStore(true);
