@@ -19,3 +19,20 @@ export function countedBy<T, K>(items: readonly T[], key: (item: T) => K | null)
   }
   return counts;
 }
+
+/**
+ * Pairs of strings, each kept once, by the first then the second: no string joining the two per
+ * pair met (one per event or key, each made, flattened and hashed to be looked up).
+ */
+export class PairSet {
+  private readonly byFirst = new Map<string, Set<string>>();
+
+  /** Adds the pair: whether it is new. */
+  add(first: string, second: string): boolean {
+    let seconds = this.byFirst.get(first);
+    if (seconds === undefined) this.byFirst.set(first, (seconds = new Set()));
+    if (seconds.has(second)) return false;
+    seconds.add(second);
+    return true;
+  }
+}
