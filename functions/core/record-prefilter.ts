@@ -706,7 +706,7 @@ const NULL = Buffer.from('null');
 const RECORDS_KEY = Buffer.from('"Records"');
 
 const COMPILED_FIELDS = compile(PREFILTER_FIELDS);
-/** The tree `scanRecordRanges` notes: what rules read (the key) and what the ingest parses (the fields handed over). */
+/** The tree `scanRecordRangesInJs` (and record-scan.c) notes: what rules read (the key) and what the ingest parses (the fields handed over). */
 const RANGE_FIELDS = compile(PARSED_FIELDS);
 
 /**
@@ -751,7 +751,7 @@ export function scanRecordsDocument(bytes: Buffer, visit: (from: number, to: num
   return scanElements(bytes, (scan) => scan.object(COMPILED_FIELDS, 2), visit);
 }
 
-/** Slots of `PARSED_FIELDS` in `scanRecordRanges`' ranges, by path (`userIdentity.accountId`). */
+/** Slots of `PARSED_FIELDS` in the scan's ranges (`scanRecordRangesInJs`), by path (`userIdentity.accountId`). */
 export const FIELD_SLOTS: ReadonlyMap<string, number> = slotsByPath(RANGE_FIELDS, '');
 
 function slotsByPath(tree: CompiledTree, prefix: string): Map<string, number> {
@@ -770,24 +770,11 @@ function slotsByPath(tree: CompiledTree, prefix: string): Map<string, number> {
  * and the caller builds a skeleton (`skeletonOf` on the element's bytes) only when these bytes are
  * new to it, and writes the parsed fields (`writeParsedFields`) of a record it hands over.
  * `ranges` is one array, valid during the call only; null for an element that is not an object.
+ *
+ * In JavaScript: what record-scan.c mirrors (`newRangeScan`), and the scan of a file too large for
+ * it. The reading thread's skimmer (record-skim `Skimmer`) runs the WebAssembly one, this one
+ * past its bound.
  */
-export function scanRecordRanges(bytes: Buffer, visit: (from: number, to: number, ranges: Int32Array | null, index: number) => void): boolean {
-  return rangeScan().scan(bytes, visit) ?? scanRecordRangesInJs(bytes, visit);
-}
-
-/** The WebAssembly scan of `scanRecordRanges` (core/record-scan), made at the first file: one per thread. */
-export function rangeScan(): WasmRecordScan {
-  wasmScan ??= newRangeScan();
-  return wasmScan;
-}
-
-/** A WebAssembly scan of its own, for a caller that keeps a dictionary in it (record-skim `Skimmer`). */
-export function newRangeScan(): WasmRecordScan {
-  return new WasmRecordScan(RANGE_FIELDS);
-}
-let wasmScan: WasmRecordScan | undefined;
-
-/** `scanRecordRanges` in JavaScript: what record-scan.c mirrors, and the scan of a file too large for it. */
 export function scanRecordRangesInJs(bytes: Buffer, visit: (from: number, to: number, ranges: Int32Array | null, index: number) => void): boolean {
   const ranges = new Int32Array(2 * RANGE_FIELDS.to);
   return scanElements(
@@ -801,8 +788,13 @@ export function scanRecordRangesInJs(bytes: Buffer, visit: (from: number, to: nu
   );
 }
 
+/** `scanRecordRangesInJs` in WebAssembly (core/record-scan), an instance of its own: its caller keeps a key dictionary in it. */
+export function newRangeScan(): WasmRecordScan {
+  return new WasmRecordScan(RANGE_FIELDS);
+}
+
 /**
- * Writes the JSON of a record's `PARSED_FIELDS` as `scanRecordRanges` noted them in `ranges`
+ * Writes the JSON of a record's `PARSED_FIELDS` as `scanRecordRangesInJs` noted them in `ranges`
  * (`bytes` the record's file): an object with those of its keys present, in the tree's order,
  * each value its own bytes, an object under a subtree's key written the same way, a subtree's key
  * with any other value written whole. `JSON.parse` of it is the parsed record restricted to those

@@ -1,5 +1,5 @@
 /*
- * The reading thread's scan of a log file's `Records` (core/record-prefilter `scanRecordRanges`),
+ * The reading thread's scan of a log file's `Records` (core/record-prefilter `scanRecordRangesInJs`),
  * compiled to WebAssembly: the same grammar, the same ranges, the same answer. JavaScript visited every byte of every record one at a time (~11 s of the
  * reading thread's ~19 s busy over the fleet preset's 2.9 GiB); here strings, most of a record's
  * bytes, are skipped sixteen bytes at a time (WebAssembly's 128-bit SIMD).

@@ -1,5 +1,5 @@
 /**
- * record-prefilter's `scanRecordRanges` in WebAssembly (record-scan.c): the same scan of a log
+ * record-prefilter's `scanRecordRangesInJs` in WebAssembly (record-scan.c): the same scan of a log
  * file's `Records`, the same answer, the same elements with the same ranges handed to the same
  * visitor, in the same order (test/unit/record-scan.test.ts holds the two to it).
  *
@@ -117,7 +117,7 @@ export class WasmRecordScan {
   }
 
   /**
-   * `scanRecordRanges(bytes, visit)`: true when `bytes` are a `{"Records":[…]}` document, each element
+   * `scanRecordRangesInJs(bytes, visit)`: true when `bytes` are a `{"Records":[…]}` document, each element
    * visited; false when they are not, perhaps after some elements were visited (as the JavaScript
    * scan). Null, having visited none, for a file past MAX_WASM_FILE_BYTES.
    */
