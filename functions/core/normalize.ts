@@ -76,6 +76,11 @@ export const DEFAULT_EVENT_TIME_WINDOW: EventTimeWindow = {
   futureSlackMs: 24 * 60 * 60 * 1000,
 };
 
+/** The window `options` normalize with: theirs, the defaults for what they leave out. */
+export function eventTimeWindowOf(options: NormalizeOptions): EventTimeWindow {
+  return { ...DEFAULT_EVENT_TIME_WINDOW, ...options.eventTimeWindow };
+}
+
 /** Session tag keys EKS Pod Identity adds (EKS user guide, "List of session tags added by EKS Pod Identity"). */
 const TAG = {
   clusterArn: 'eks-cluster-arn',
@@ -246,7 +251,7 @@ function plausibleTime(text: string, options: NormalizeOptions): string {
   // text is its own canonical form. Anything else, valid or not, takes the general path.
   const canonical = canonicalMillis(text);
   const millis = Number.isNaN(canonical) ? zonedMillis(text) : canonical;
-  const window = { ...DEFAULT_EVENT_TIME_WINDOW, ...options.eventTimeWindow };
+  const window = eventTimeWindowOf(options);
   const latest = options.now.getTime() + window.futureSlackMs;
   if (millis < window.notBefore.getTime() || millis > latest) {
     throw new FieldError(

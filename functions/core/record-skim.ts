@@ -28,7 +28,7 @@ import { fileRecordHour } from './coverage';
 import { EventColumnsWriter, type EventColumns } from './event-columns';
 import type { IdentityEvent } from './identity-event';
 import type { NodeRoleMatcher } from './node-roles';
-import { DEFAULT_EVENT_TIME_WINDOW, identityCallKind, normalizeRecord, type NormalizeOptions } from './normalize';
+import { eventTimeWindowOf, identityCallKind, normalizeRecord, type NormalizeOptions } from './normalize';
 import { KEY_NEW, KEY_TOO_LONG, MAX_WASM_KEYS } from './record-scan';
 import { FIELD_SLOTS, maySqsMessage, newRangeScan, OBJECT, scanRecordRangesInJs, skeletonOf, skeletonOutOfScope, VERDICT_FIELDS, writeParsedFields, type FieldTree, type RawRecord, type SkimDictionary } from './record-prefilter';
 import { widestRulePatterns } from './rule-patterns';
@@ -85,7 +85,7 @@ export interface SkimEvents extends EventColumns {
 
 /** `Normalizing` for the caller's options, taken now. */
 export function normalizingOf(options: NormalizeOptions): Normalizing {
-  const window = { ...DEFAULT_EVENT_TIME_WINDOW, ...options.eventTimeWindow };
+  const window = eventTimeWindowOf(options);
   return { now: options.now.getTime(), notBefore: window.notBefore.getTime(), futureSlackMs: window.futureSlackMs };
 }
 
