@@ -20,6 +20,14 @@ export function countedBy<T, K>(items: readonly T[], key: (item: T) => K | null)
   return counts;
 }
 
+/** `array`, or a copy of it at least twice as long when it holds fewer than `needed` numbers: for one filled a record at a time. */
+export function withRoom(array: Uint32Array, needed: number): Uint32Array {
+  if (needed <= array.length) return array;
+  const grown = new Uint32Array(Math.max(needed, 2 * array.length));
+  grown.set(array);
+  return grown;
+}
+
 /**
  * Pairs of strings, each kept once, by the first then the second: no string joining the two per
  * pair met (one per event or key, each made, flattened and hashed to be looked up).

@@ -8,6 +8,7 @@
  *
  * Pure.
  */
+import { withRoom } from './collections';
 import { RECURRING_EVENT_FIELDS, type EventKind, type IdentityEvent, type Outcome } from './identity-event';
 
 /** Every field of an event, in the order normalizeRecord gives them (so every event has one shape). */
@@ -45,7 +46,7 @@ export interface EventColumns {
 
 /** Builds one file's columns, an event at a time. */
 export class EventColumnsWriter {
-  private fields = new Uint32Array(FIELD_COUNT * 64);
+  private fields: Uint32Array = new Uint32Array(FIELD_COUNT * 64);
   private count = 0;
   private readonly recurring: string[] = [];
   private readonly other: string[] = [];
@@ -57,11 +58,7 @@ export class EventColumnsWriter {
 
   /** Adds `event`; its index (from 0) among this file's events. */
   add(event: IdentityEvent): number {
-    if ((this.count + 1) * FIELD_COUNT > this.fields.length) {
-      const grown = new Uint32Array(this.fields.length * 2);
-      grown.set(this.fields);
-      this.fields = grown;
-    }
+    this.fields = withRoom(this.fields, (this.count + 1) * FIELD_COUNT);
     const values = event as unknown as Record<string, string | boolean | null>;
     const at = this.count * FIELD_COUNT;
     for (let f = 0; f < FIELD_COUNT; f++) {
@@ -79,10 +76,6 @@ export class EventColumnsWriter {
       }
     }
     return this.count++;
-  }
-
-  get size(): number {
-    return this.count;
   }
 
   finish(): EventColumns {

@@ -25,6 +25,7 @@
  */
 import type { FileRecordHour } from './coverage';
 import { fileRecordHour } from './coverage';
+import { withRoom } from './collections';
 import { EventColumnsWriter, type EventColumns } from './event-columns';
 import type { IdentityEvent } from './identity-event';
 import type { NodeRoleMatcher } from './node-roles';
@@ -156,10 +157,10 @@ export class Skimmer {
    * with `normalizing`, the identity calls among them normalized too (`SkimEvents`).
    */
   skim(bytes: Buffer, normalizing?: Normalizing): Skim | null {
-    let records = new Uint32Array(SKIM_FIELDS_PER_RECORD * 256);
+    let records: Uint32Array = new Uint32Array(SKIM_FIELDS_PER_RECORD * 256);
     let count = 0;
     const events = normalizing === undefined ? null : new EventColumnsWriter();
-    let eventOf = events === null ? null : new Uint32Array(256);
+    let eventOf: Uint32Array | null = events === null ? null : new Uint32Array(256);
     const normalizeOptions: NormalizeOptions | null =
       normalizing === undefined ? null : { now: new Date(normalizing.now), eventTimeWindow: { notBefore: new Date(normalizing.notBefore), futureSlackMs: normalizing.futureSlackMs } };
     const fresh: FreshKey[] = [];
@@ -169,17 +170,11 @@ export class Skimmer {
     /** Keys looked up by the scan (WebAssembly), or, for a file too large for its memory, by their text here. */
     let keyedByScan = true;
     const visit = (from: number, to: number, ranges: Int32Array | null) => {
-      if ((count + 1) * SKIM_FIELDS_PER_RECORD > records.length) {
-        const grown = new Uint32Array(records.length * 2);
-        grown.set(records);
-        records = grown;
+      records = withRoom(records, (count + 1) * SKIM_FIELDS_PER_RECORD);
+      if (eventOf !== null) {
+        eventOf = withRoom(eventOf, count + 1);
+        eventOf[count] = NONE;
       }
-      if (eventOf !== null && count >= eventOf.length) {
-        const grown = new Uint32Array(eventOf.length * 2);
-        grown.set(eventOf);
-        eventOf = grown;
-      }
-      if (eventOf !== null) eventOf[count] = NONE;
       const at = count * SKIM_FIELDS_PER_RECORD;
       let key = NONE;
       if (ranges === null) {
