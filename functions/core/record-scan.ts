@@ -68,6 +68,9 @@ const ENTRY_BYTES = 16;
 
 let module: object | undefined;
 
+/** `at` rounded up to a table entry's boundary: where each table (and the file) starts in the module's memory. */
+const align = (at: number) => Math.ceil(at / ENTRY_BYTES) * ENTRY_BYTES;
+
 export class WasmRecordScan {
   private readonly exports: ScanExports;
   private readonly slots: number;
@@ -99,7 +102,6 @@ export class WasmRecordScan {
         nameBytes += key.bytes.length;
       }
     }
-    const align = (at: number) => Math.ceil(at / ENTRY_BYTES) * ENTRY_BYTES;
     const nodesAt = align(this.exports.heapBase());
     const keysAt = nodesAt + nodeTable.length * 4;
     const namesAt = keysAt + keyTable.length * 4;
@@ -143,7 +145,6 @@ export class WasmRecordScan {
   useKeys(slots: Int32Array): void {
     if (this.keyed) throw new Error('record-scan: keys are set once');
     this.keyed = true;
-    const align = (at: number) => Math.ceil(at / ENTRY_BYTES) * ENTRY_BYTES;
     const slotsAt = this.inputAt;
     const entriesAt = align(slotsAt + slots.length * 4);
     const arenaAt = entriesAt + KEY_ENTRIES * KEY_ENTRY_BYTES;
