@@ -1817,19 +1817,19 @@ class StagedItems {
 
   /** Copies of every item held in one partition, changed or not, whose sort keys `wanted` takes. */
   allIn(pk: string, wanted: (sk: string) => boolean): EvidenceItem[] {
-    const out: EvidenceItem[] = [];
-    const partition = this.byPk.get(pk);
-    if (partition === undefined) return out;
-    for (const [sk, held] of pairsOf(partition)) if (wanted(sk)) out.push(this.unpacked(pk, sk, held));
-    return out;
+    return this.copiesIn(pk, (sk) => wanted(sk));
   }
 
   /** Copies of the changed items of one partition whose sort keys `wanted` takes. */
   changedIn(pk: string, wanted: (sk: string) => boolean): EvidenceItem[] {
+    return this.copiesIn(pk, (sk, held) => markOf(held) === this.generation && wanted(sk));
+  }
+
+  private copiesIn(pk: string, take: (sk: string, held: Held) => boolean): EvidenceItem[] {
     const out: EvidenceItem[] = [];
     const partition = this.byPk.get(pk);
     if (partition === undefined) return out;
-    for (const [sk, held] of pairsOf(partition)) if (markOf(held) === this.generation && wanted(sk)) out.push(this.unpacked(pk, sk, held));
+    for (const [sk, held] of pairsOf(partition)) if (take(sk, held)) out.push(this.unpacked(pk, sk, held));
     return out;
   }
 
