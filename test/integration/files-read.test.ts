@@ -7,6 +7,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { analyzePaths, type AnalyzeOptions } from '../../functions/adapters/ingest-pipeline';
 import { embeddedTables } from '../support/embedded-tables';
+import { irsaTrailRecord } from '../support/events';
 import { runInProcess } from '../support/spawn-cli';
 
 const END = new Date('2026-11-20T00:00:00Z');
@@ -16,18 +17,7 @@ const freshStore = () => fixture.fresh();
 
 /** IRSA assumes of one service account in the hour `hour`, one a minute, as a trail's log file has them. */
 function records(hour: string, n: number, tag: string): Record<string, unknown>[] {
-  return Array.from({ length: n }, (_, i) => ({
-    eventVersion: '1.08',
-    userIdentity: { type: 'WebIdentityUser', userName: 'system:serviceaccount:shop:cart', identityProvider: 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABCDEF' },
-    eventTime: `${hour}:${String(10 + i).padStart(2, '0')}:00Z`,
-    eventSource: 'sts.amazonaws.com',
-    eventName: 'AssumeRoleWithWebIdentity',
-    awsRegion: 'us-east-1',
-    requestParameters: { roleArn: 'arn:aws:iam::111122223333:role/cart', roleSessionName: 'cart-1' },
-    eventID: `evt-${tag}-${i}`,
-    eventType: 'AwsApiCall',
-    recipientAccountId: '111122223333',
-  }));
+  return Array.from({ length: n }, (_, i) => irsaTrailRecord(`${hour}:${String(10 + i).padStart(2, '0')}:00Z`, `evt-${tag}-${i}`));
 }
 
 const logName = (hour: string, tag: string) => `111122223333_CloudTrail_us-east-1_${hour.replace(/[-:]/g, '').slice(0, 11)}00Z_${tag}.json.gz`;

@@ -6,27 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { ingestUnits, type IngestOptions, type RecordUnit } from '../../functions/adapters/ingest-pipeline';
 import { normalizingOf, Skimmer, type Skim, type SkimmedRecords } from '../../functions/core/record-skim';
 import { embeddedTables } from '../support/embedded-tables';
+import { irsaTrailRecord } from '../support/events';
 
 const tables = embeddedTables('thread-normalized');
 
 const EARLY = new Date('2026-11-20T00:00:00Z');
 const LATE = new Date('2026-11-22T00:00:00Z');
-
-/** An IRSA assume of shop/cart at `eventTime`. */
-function assume(eventTime: string, id: string): Record<string, unknown> {
-  return {
-    eventVersion: '1.08',
-    userIdentity: { type: 'WebIdentityUser', userName: 'system:serviceaccount:shop:cart', identityProvider: 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABCDEF' },
-    eventTime,
-    eventSource: 'sts.amazonaws.com',
-    eventName: 'AssumeRoleWithWebIdentity',
-    awsRegion: 'us-east-1',
-    requestParameters: { roleArn: 'arn:aws:iam::111122223333:role/cart', roleSessionName: 'cart-1' },
-    eventID: id,
-    eventType: 'AwsApiCall',
-    recipientAccountId: '111122223333',
-  };
-}
 
 /**
  * A log file as the reading thread hands it over, its identity calls normalized with the clock
@@ -34,7 +19,7 @@ function assume(eventTime: string, id: string): Record<string, unknown> {
  * inside LATE's. `edit` changes the handed-over events, so that a test sees which were taken.
  */
 function skimmedFile(normalizedAt: Date, edit: (skim: Skim) => void = () => undefined): SkimmedRecords {
-  const bytes = Buffer.from(JSON.stringify({ Records: [assume('2026-11-19T10:00:00Z', 'in-window'), assume('2026-11-21T12:00:00Z', 'after-early')] }));
+  const bytes = Buffer.from(JSON.stringify({ Records: [irsaTrailRecord('2026-11-19T10:00:00Z', 'in-window'), irsaTrailRecord('2026-11-21T12:00:00Z', 'after-early')] }));
   const skim = new Skimmer().skim(bytes, normalizingOf({ now: normalizedAt })) as Skim;
   // (a record after the thread's window is left to the ingest)
   expect(skim.events?.count).toBe(normalizedAt < LATE ? 1 : 2);

@@ -17,3 +17,19 @@ export function identityEvent(kind: IdentityEvent['kind'], fields: Partial<Ident
     ...fields,
   };
 }
+
+/** An IRSA assume of shop/cart at `eventTime` (issuer ABCDEF in 111122223333, us-east-1), as a trail's log file has it. */
+export function irsaTrailRecord(eventTime: string, eventID: string): Record<string, unknown> {
+  return {
+    eventVersion: '1.08',
+    userIdentity: { type: 'WebIdentityUser', userName: 'system:serviceaccount:shop:cart', identityProvider: 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABCDEF' },
+    eventTime,
+    eventSource: 'sts.amazonaws.com',
+    eventName: 'AssumeRoleWithWebIdentity',
+    awsRegion: 'us-east-1',
+    requestParameters: { roleArn: 'arn:aws:iam::111122223333:role/cart', roleSessionName: 'cart-1' },
+    eventID,
+    eventType: 'AwsApiCall',
+    recipientAccountId: '111122223333',
+  };
+}
