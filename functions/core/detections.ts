@@ -102,7 +102,6 @@ export function detectionNeeds(events: readonly IdentityEvent[], inventory: Inve
   return { roles: [...roles], roleNamespaces, spikes: [...spikes.values()], namespaces, nodeRoles: [...nodeRoles] };
 }
 
-
 const DEFAULT_SEVERITY: Record<Detection, Severity> = {
   'unexpected-namespace': 'high',
   'access-denied-spike': 'high',
