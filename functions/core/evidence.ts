@@ -1,6 +1,7 @@
 import { spikeKeyOf, windowStart } from './keys';
 import type { IdentityEvent } from './identity-event';
 import { sdkTag } from './sdk-versions';
+import { flatString } from './string-pool';
 import { scopeId, scopePk, SCOPES_PK, type ScopeKind } from './table-schema';
 
 /**
@@ -280,10 +281,10 @@ export function eventsFeeding(events: readonly IdentityEvent[], items: readonly 
 export function detectionItemsOf(e: IdentityEvent, options: { spikeWindowMinutes: number }): EvidenceItem[] {
   const items: EvidenceItem[] = [];
   if (e.outcome === 'success' && e.roleArn && e.namespace) {
-    const pk = `ROLE#${e.roleArn}`;
+    const pk = rolePks.of(e.roleArn);
     items.push(
       { pk, sk: 'ROLE', type: 'role', roleArn: e.roleArn, firstSeen: e.eventTime },
-      { pk, sk: `NS#${e.namespace}`, type: 'role-ns', roleArn: e.roleArn, namespace: e.namespace, firstSeen: e.eventTime },
+      { pk, sk: namespaceSks.of(e.namespace), type: 'role-ns', roleArn: e.roleArn, namespace: e.namespace, firstSeen: e.eventTime },
     );
   }
   const key = spikeKeyOf(e);
@@ -396,6 +397,49 @@ function keysOfScope(kind: ScopeKind, name: string): ScopeKeys {
   return keys;
 }
 
+/**
+ * Item keys made once per name rather than per event, as `keysOfScope` makes partitions: the fold
+ * and the store's stage look every item up by its keys, and a key made per event was a new string,
+ * flattened and hashed at each lookup, where a held one is hashed once. On the fleet preset each
+ * event made three (its role's partition, its namespace's and service account's sort keys). A
+ * namespace's days are not held: most are met by one or two events of a batch.
+ */
+class HeldKeys {
+  private readonly byFirst = new Map<string, string | Map<string, string>>();
+  /** `make(first)` for keys of one name, `make(first, second)` for keys of two. */
+  constructor(private readonly make: (first: string, second: string) => string) {}
+
+  of(first: string, second?: string): string {
+    const held = this.byFirst.get(first);
+    if (second === undefined) return typeof held === 'string' ? held : this.hold(this.byFirst, first, first, '');
+    let bySecond = held;
+    if (!(bySecond instanceof Map)) this.byFirst.set(first, (bySecond = new Map()));
+    return bySecond.get(second) ?? this.hold(bySecond, second, first, second);
+  }
+
+  clear(): void {
+    this.byFirst.clear();
+  }
+
+  private hold(into: Map<string, string | Map<string, string>>, name: string, first: string, second: string): string {
+    if (++heldKeyCount > MAX_HELD_KEYS) {
+      for (const keys of HELD_KEYS) keys.clear();
+      heldKeyCount = 1;
+    }
+    const key = flatString(this.make(first, second));
+    into.set(name, key);
+    return key;
+  }
+}
+
+/** Keys held by all `HeldKeys` (~100 bytes each); past this, they start over. */
+const MAX_HELD_KEYS = 200_000;
+let heldKeyCount = 0;
+const rolePks = new HeldKeys((roleArn) => `ROLE#${roleArn}`);
+const namespaceSks = new HeldKeys((namespace) => `NS#${namespace}`);
+const serviceAccountSks = new HeldKeys((namespace, serviceAccount) => `SA#${namespace}#${serviceAccount}`);
+const HELD_KEYS: readonly { clear(): void }[] = [rolePks, namespaceSks, serviceAccountSks];
+
 function scopeItem(kind: ScopeKind, name: string, e: IdentityEvent, extra: Record<string, AttrValue>): EvidenceItem {
   return { pk: SCOPES_PK, sk: keysOfScope(kind, name).id, type: 'scope', kind, name, account: e.account, region: e.region, ...extra };
 }
@@ -405,7 +449,7 @@ function saItem(scope: ScopeKeys, e: IdentityEvent, mechanism: 'irsa' | 'pi', ex
   const serviceAccount = e.serviceAccount ?? '?';
   const item: EvidenceItem = {
     pk: scope.pk,
-    sk: `SA#${namespace}#${serviceAccount}`,
+    sk: serviceAccountSks.of(namespace, serviceAccount),
     type: 'sa',
     scope: scope.id,
     account: e.account,

@@ -320,6 +320,30 @@ describe('aggregate', () => {
   it('gives nothing for an empty batch', () => {
     expect(aggregate([])).toEqual([]);
   });
+
+  it('keys each service account, namespace and role by its own names, before and after the held keys start over', () => {
+    // More names than the keys made once per name are held for (200,000): the first ones are made
+    // again after the maps start over, and must read the same.
+    const keysOf = (n: number) => {
+      const e = irsa({ namespace: `ns-${n % 1000}`, serviceAccount: `sa-${n}`, roleArn: `arn:aws:iam::${ACCOUNT}:role/r-${n % 7}` });
+      return [...itemsOf(e), ...aggregate([e], { detection: { spikeWindowMinutes: 10 } }).map((d) => d.item)].map((i) => `${i.pk} ${i.sk}`);
+    };
+    const expected = (n: number) => [
+      `SCOPES issuer:${ISSUER}`,
+      `SCOPE#issuer:${ISSUER} SA#ns-${n % 1000}#sa-${n}`,
+      `SCOPE#issuer:${ISSUER} DAY#ns-${n % 1000}#2024-05-15`,
+      `SCOPES issuer:${ISSUER}`,
+      `SCOPE#issuer:${ISSUER} SA#ns-${n % 1000}#sa-${n}`,
+      `SCOPE#issuer:${ISSUER} DAY#ns-${n % 1000}#2024-05-15`,
+      `ROLE#arn:aws:iam::${ACCOUNT}:role/r-${n % 7} ROLE`,
+      `ROLE#arn:aws:iam::${ACCOUNT}:role/r-${n % 7} NS#ns-${n % 1000}`,
+    ];
+    const wrong: number[] = [];
+    for (const n of [0, 1, 999, 1000, 0, 1]) if (keysOf(n).join('\n') !== expected(n).join('\n')) wrong.push(n);
+    for (let n = 2000; n < 202_000; n += 1) itemsOf(irsa({ namespace: 'many', serviceAccount: `sa-${n}` }));
+    for (const n of [0, 1, 999, 1000, 201_999]) if (keysOf(n).join('\n') !== expected(n).join('\n')) wrong.push(n);
+    expect(wrong).toEqual([]);
+  });
 });
 
 describe('eventsFeeding', () => {
