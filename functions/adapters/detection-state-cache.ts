@@ -2,6 +2,7 @@ import type { Alert } from '../core/alert';
 import { placeOf, type DetectionNeeds, type DetectionState, type NamespaceState } from '../core/detections';
 import type { DetectionPort } from '../core/ingest';
 import type { IdentityEvent } from '../core/identity-event';
+import { placeNamespaceKeys } from '../core/keys';
 import type { Inventory } from '../core/inventory';
 
 /** Entries kept before the cache starts over (about 200 bytes each): memory stays flat whatever the fleet. */
@@ -47,14 +48,14 @@ export class DetectionStateCache implements DetectionPort {
     const missing: DetectionNeeds = { ...needs, namespaces: needs.namespaces.filter((n) => this.namespaceState(n.place, n.namespace) === undefined) };
     const read = await this.port.detectionState(missing, inventory);
     for (const n of missing.namespaces) {
-      const stored = read.namespaces.get(namespaceKey(n.place, n.namespace));
+      const stored = read.namespaces.get(placeNamespaceKeys.of(n.place, n.namespace));
       this.keepNamespace(n.place, n.namespace, { ...(stored ?? { firstPodIdentity: null, lastIrsa: null }) });
     }
 
     const state: DetectionState = { ...read, namespaces: new Map() };
     for (const n of needs.namespaces) {
       const known = this.namespaceState(n.place, n.namespace);
-      if (known) state.namespaces.set(namespaceKey(n.place, n.namespace), { ...known });
+      if (known) state.namespaces.set(placeNamespaceKeys.of(n.place, n.namespace), { ...known });
     }
     return state;
   }
@@ -102,4 +103,3 @@ export class DetectionStateCache implements DetectionPort {
   }
 }
 
-const namespaceKey = (place: string, namespace: string) => `${place}|${namespace}`;

@@ -30,6 +30,7 @@ import { groupedBy, PairSet } from '../core/collections';
 import { EventIdSet } from '../core/event-id-set';
 import { ItemPacker, packedMark } from '../core/packed-item';
 import { MAY_CHANGE_NOTHING, mergeChangesInto, mergeItems, RECURRING_ITEM_FIELDS, setChanged, type EvidenceDelta, type EvidenceItem } from '../core/evidence';
+import { placeNamespaceKeys, roleNamespaceKeys } from '../core/keys';
 import { guardKey, type ApplyResult, type BatchJournal, type Claim, type EvidencePort, type GuardedEvent } from '../core/ingest';
 import { emptyInventory, mergeInventories, mergeInventory, type Inventory } from '../core/inventory';
 import type { EvidenceSnapshot } from '../core/readiness';
@@ -1225,7 +1226,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     };
     for (const item of keyed) {
       if (item.type === 'role') state.roleFirstSeen.set(String(item['roleArn']), String(item['firstSeen']));
-      else if (item.type === 'role-ns') state.roleNamespaces.add(`${item['roleArn']}|${item['namespace']}`);
+      else if (item.type === 'role-ns') state.roleNamespaces.add(roleNamespaceKeys.of(String(item['roleArn']), String(item['namespace'])));
       else if (item.type === 'spike') state.spikeCounts.set(`${item['key']}|${item['window']}`, Number(item['count']));
     }
     for (const role of needs.nodeRoles) {
@@ -1284,7 +1285,7 @@ export class DynamoEvidenceStore implements EvidencePort {
         if (part.firstPodIdentity !== null && (ns.firstPodIdentity === null || part.firstPodIdentity < ns.firstPodIdentity)) ns.firstPodIdentity = part.firstPodIdentity;
         if (part.lastIrsa !== null && (ns.lastIrsa === null || part.lastIrsa > ns.lastIrsa)) ns.lastIrsa = part.lastIrsa;
       }
-      state.namespaces.set(`${place}|${namespace}`, ns);
+      state.namespaces.set(placeNamespaceKeys.of(place, namespace), ns);
     }
     return state;
   }

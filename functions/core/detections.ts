@@ -4,7 +4,7 @@ import { shellCommand } from './display';
 import type { IdentityEvent } from './identity-event';
 import type { Inventory, InventoryAssociation } from './inventory';
 import { ownerOf, policyMatchers, type Policy, type PolicyMatchers } from './policy';
-import { roleName, spikeKeyOf, windowStart } from './keys';
+import { placeNamespaceKeys, roleName, roleNamespaceKeys, spikeKeyOf, windowStart } from './keys';
 import { flatString } from './string-pool';
 
 export { spikeKeyOf, windowStart };
@@ -248,7 +248,7 @@ function unexpectedNamespace(e: IdentityEvent, where: Where, state: Working, pol
     return;
   }
   // first seen: a (role, namespace) pair never seen, for a role known for longer than the learning period
-  const pair = `${e.roleArn}|${e.namespace}`;
+  const pair = roleNamespaceKeys.of(e.roleArn, e.namespace);
   const roleSince = state.roleFirstSeen.get(e.roleArn);
   if (state.roleNamespaces.has(pair) || roleSince === undefined) return;
   if (Date.parse(e.eventTime) - Date.parse(roleSince) <= u.learningDays * DAY) return;
@@ -374,7 +374,7 @@ function nodeRoleFallthrough(e: IdentityEvent, state: Working, policy: Policy, r
 
 function irsaRegression(e: IdentityEvent, where: Where, state: Working, policy: Policy, raise: Raise): void {
   if (e.kind !== 'irsa' || !e.namespace) return;
-  const prior = state.namespaces.get(`${where.place}|${e.namespace}`);
+  const prior = state.namespaces.get(placeNamespaceKeys.of(where.place, e.namespace));
   if (!prior?.firstPodIdentity || prior.firstPodIdentity > e.eventTime) return;
   const t = Date.parse(e.eventTime);
   const last = prior.lastIrsa === null ? null : Date.parse(prior.lastIrsa);
@@ -453,13 +453,13 @@ function associationsByServiceAccount(inventory: Inventory): Map<string, Map<str
 /** What later events of the same batch must see. */
 function remember(e: IdentityEvent, place: string, state: Working, _policy: Policy): void {
   if (e.outcome === 'success' && e.roleArn && e.namespace) {
-    state.roleNamespaces.add(`${e.roleArn}|${e.namespace}`);
+    state.roleNamespaces.add(roleNamespaceKeys.of(e.roleArn, e.namespace));
     const since = state.roleFirstSeen.get(e.roleArn);
     if (since === undefined || e.eventTime < since) state.roleFirstSeen.set(e.roleArn, e.eventTime);
   }
   if (!e.namespace) return;
   if (e.kind === 'irsa' || (e.kind === 'pod-identity' && e.outcome === 'success')) {
-    const key = `${place}|${e.namespace}`;
+    const key = placeNamespaceKeys.of(place, e.namespace);
     const ns = state.namespaces.get(key) ?? { firstPodIdentity: null, lastIrsa: null };
     if (e.kind === 'irsa' && (ns.lastIrsa === null || e.eventTime > ns.lastIrsa)) ns.lastIrsa = e.eventTime;
     if (e.kind === 'pod-identity' && (ns.firstPodIdentity === null || e.eventTime < ns.firstPodIdentity)) ns.firstPodIdentity = e.eventTime;

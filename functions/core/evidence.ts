@@ -1,7 +1,6 @@
-import { spikeKeyOf, windowStart } from './keys';
+import { HeldKeys, spikeKeyOf, windowStart } from './keys';
 import type { IdentityEvent } from './identity-event';
 import { sdkTag } from './sdk-versions';
-import { flatString } from './string-pool';
 import { scopeId, scopePk, SCOPES_PK, type ScopeKind } from './table-schema';
 
 /**
@@ -398,47 +397,12 @@ function keysOfScope(kind: ScopeKind, name: string): ScopeKeys {
 }
 
 /**
- * Item keys made once per name rather than per event, as `keysOfScope` makes partitions: the fold
- * and the store's stage look every item up by its keys, and a key made per event was a new string,
- * flattened and hashed at each lookup, where a held one is hashed once. On the fleet preset each
- * event made three (its role's partition, its namespace's and service account's sort keys). A
- * namespace's days are not held: most are met by one or two events of a batch.
+ * The fold's and the stage's item keys, made once per name (core/keys `HeldKeys`). A namespace's
+ * days are not held: most are met by one or two events of a batch.
  */
-class HeldKeys {
-  private readonly byFirst = new Map<string, string | Map<string, string>>();
-  /** `make(first)` for keys of one name, `make(first, second)` for keys of two. */
-  constructor(private readonly make: (first: string, second: string) => string) {}
-
-  of(first: string, second?: string): string {
-    const held = this.byFirst.get(first);
-    if (second === undefined) return typeof held === 'string' ? held : this.hold(this.byFirst, first, first, '');
-    let bySecond = held;
-    if (!(bySecond instanceof Map)) this.byFirst.set(first, (bySecond = new Map()));
-    return bySecond.get(second) ?? this.hold(bySecond, second, first, second);
-  }
-
-  clear(): void {
-    this.byFirst.clear();
-  }
-
-  private hold(into: Map<string, string | Map<string, string>>, name: string, first: string, second: string): string {
-    if (++heldKeyCount > MAX_HELD_KEYS) {
-      for (const keys of HELD_KEYS) keys.clear();
-      heldKeyCount = 1;
-    }
-    const key = flatString(this.make(first, second));
-    into.set(name, key);
-    return key;
-  }
-}
-
-/** Keys held by all `HeldKeys` (~100 bytes each); past this, they start over. */
-const MAX_HELD_KEYS = 200_000;
-let heldKeyCount = 0;
 const rolePks = new HeldKeys((roleArn) => `ROLE#${roleArn}`);
 const namespaceSks = new HeldKeys((namespace) => `NS#${namespace}`);
 const serviceAccountSks = new HeldKeys((namespace, serviceAccount) => `SA#${namespace}#${serviceAccount}`);
-const HELD_KEYS: readonly { clear(): void }[] = [rolePks, namespaceSks, serviceAccountSks];
 
 function scopeItem(kind: ScopeKind, name: string, e: IdentityEvent, extra: Record<string, AttrValue>): EvidenceItem {
   return { pk: SCOPES_PK, sk: keysOfScope(kind, name).id, type: 'scope', kind, name, account: e.account, region: e.region, ...extra };

@@ -189,12 +189,13 @@ export async function ingestBatch(
  * are let go before the journal's commit, which the batch's frame waits through.
  */
 async function claimBatch(events: readonly IdentityEvent[], store: EvidencePort, now: Date): Promise<{ batch: string; counted: IdentityEvent[]; inDoubt: string[] }> {
-  const unique = [...new Map(events.map((e) => [guardKeyOf(e), e])).values()];
-  const claim = await store.claimEvents(
-    unique.map((e) => ({ eventId: e.eventId, eventTime: e.eventTime })),
-    now,
-  );
-  return { batch: claim.batch, counted: unique.filter((e) => claim.fresh.has(guardKeyOf(e))), inDoubt: [...claim.inDoubt].map(eventIdOfGuardKey) };
+  // Each event's guard key made once (a fleet batch's 20,000 strings), the last of a repeated one kept.
+  const byKey = new Map<string, IdentityEvent>();
+  for (const e of events) byKey.set(guardKeyOf(e), e);
+  const claim = await store.claimEvents([...byKey.values()], now);
+  const counted: IdentityEvent[] = [];
+  for (const [key, e] of byKey) if (claim.fresh.has(key)) counted.push(e);
+  return { batch: claim.batch, counted, inDoubt: [...claim.inDoubt].map(eventIdOfGuardKey) };
 }
 
 /**
