@@ -192,11 +192,15 @@ export function setChanged(item: EvidenceItem, field: string, value: unknown, sa
 }
 
 function mergeField(rule: MergeRule, a: EvidenceItem, b: EvidenceItem, field: string): AttrValue {
-  const x = a[field] ?? null;
-  const y = b[field] ?? null;
+  if (typeof rule === 'object') return mergeValue(rule, a[field] ?? null, b[field] ?? null, a[rule.latestBy], b[rule.latestBy]);
+  return mergeValue(rule, a[field] ?? null, b[field] ?? null, null, null);
+}
+
+/** One rule's merge of `x` (the item's) and `y` (the other's); a `latest` rule's times are `timeX`, `timeY`. */
+function mergeValue(rule: MergeRule, x: AttrValue, y: AttrValue, timeX: AttrValue | undefined, timeY: AttrValue | undefined): AttrValue {
   if (typeof rule === 'object') {
-    const ta = (a[rule.latestBy] as string | null | undefined) ?? '';
-    const tb = (b[rule.latestBy] as string | null | undefined) ?? '';
+    const ta = (timeX as string | null | undefined) ?? '';
+    const tb = (timeY as string | null | undefined) ?? '';
     // The value of the later side, even null; on a tie the greater non-null value, so the
     // result is a max over (time, value) and does not depend on merge order or grouping.
     if (ta !== tb) return tb > ta ? y : x;
@@ -259,12 +263,175 @@ export function aggregate(events: readonly IdentityEvent[], options: AggregateOp
       deltas.push(delta);
     }
   };
+  const held = (pk: string, sk: string): EvidenceItem | undefined => byPk.get(pk)?.get(sk)?.item;
   for (const event of events) {
-    for (const item of itemsOf(event)) add(item);
-    if (options.detection) for (const item of detectionItemsOf(event, options.detection)) add(item);
+    if (!foldIdentityCall(event, held, add)) for (const item of itemsOf(event)) add(item);
+    if (options.detection) foldDetectionItems(event, options.detection, held, add);
   }
   return deltas;
 }
+
+/**
+ * `itemsOf` a Pod Identity assume or an IRSA call, folded item by item: an item whose delta the
+ * batch holds already is merged into it from the event (`mergeEventInto`), without being made;
+ * one it does not hold is made and added. False for any other event. A fleet batch meets most of
+ * its keys more than once (a service account twice, its scope on every event): making each
+ * event's items to merge them field by field was most of the fold.
+ */
+function foldIdentityCall(e: IdentityEvent, held: (pk: string, sk: string) => EvidenceItem | undefined, add: (item: EvidenceItem) => void): boolean {
+  let mechanism: 'irsa' | 'pi';
+  let scope: ScopeKeys;
+  if (e.kind === 'irsa' && e.oidcIssuer !== null) {
+    mechanism = 'irsa';
+    scope = keysOfScope('issuer', e.oidcIssuer);
+  } else if (e.kind === 'pod-identity' && e.clusterArn !== null && e.namespace !== null) {
+    mechanism = 'pi';
+    scope = keysOfScope('cluster', e.clusterArn);
+  } else return false;
+  // what itemsOf makes of the event, made only for the keys the batch has not met
+  const day = e.eventTime.slice(0, 10);
+  const scoped = held(SCOPES_PK, scope.id);
+  if (scoped === undefined) add(identityScopeItem(e, mechanism));
+  else mergeEventInto(scoped, 'scope', e, scope, mechanism, day);
+  const namespace = e.namespace ?? '?';
+  const sa = held(scope.pk, serviceAccountSks.of(namespace, e.serviceAccount ?? '?'));
+  if (sa === undefined) add(identitySaItem(e, mechanism, scope));
+  else mergeEventInto(sa, 'sa', e, scope, mechanism, day);
+  const daily = held(scope.pk, `DAY#${namespace}#${day}`);
+  if (daily === undefined) add(dayItem(scope, e, day, mechanism));
+  else mergeEventInto(daily, 'day', e, scope, mechanism, day);
+  return true;
+}
+
+/** `detectionItemsOf`, folded as `foldIdentityCall` folds: a role and its namespace merged from the event when held. */
+function foldDetectionItems(e: IdentityEvent, options: { spikeWindowMinutes: number }, held: (pk: string, sk: string) => EvidenceItem | undefined, add: (item: EvidenceItem) => void): void {
+  if (e.outcome === 'success' && e.roleArn && e.namespace) {
+    const pk = rolePks.of(e.roleArn);
+    const role = held(pk, 'ROLE');
+    const roleNamespace = held(pk, namespaceSks.of(e.namespace));
+    if (role !== undefined && roleNamespace !== undefined) {
+      mergeEventInto(role, 'role', e, null, null, '');
+      mergeEventInto(roleNamespace, 'role-ns', e, null, null, '');
+      // a successful call has no spike counter
+      return;
+    }
+  }
+  for (const item of detectionItemsOf(e, options)) add(item);
+}
+
+/**
+ * `mergeInto(item, made)`, where `made` is the item of `type` that `itemsOf` or `detectionItemsOf`
+ * makes of the event, without making it: each rule's value of `made` (null where it has no such
+ * field, as `mergeField` reads an absent one), all merged first (a `latest` rule reads its time as
+ * the item had it), then set.
+ */
+function mergeEventInto(item: EvidenceItem, type: ItemType, e: IdentityEvent, scope: ScopeKeys | null, mechanism: 'irsa' | 'pi' | null, day: string): void {
+  const rules = RULE_LISTS[type];
+  const v = eventValues;
+  for (let i = 0; i < rules.length; i += 1) v[i] = null;
+  const success = e.outcome === 'success';
+  switch (type) {
+    case 'scope': {
+      const at = SCOPE_AT;
+      v[at.kind] = mechanism === 'irsa' ? 'issuer' : 'cluster';
+      v[at.name] = mechanism === 'irsa' ? e.oidcIssuer : e.clusterArn;
+      v[at.account] = e.account;
+      v[at.region] = e.region;
+      if (mechanism === 'irsa') v[at.oidcIssuer] = e.oidcIssuer;
+      else {
+        v[at.cluster] = e.cluster;
+        v[at.clusterArn] = e.clusterArn;
+      }
+      break;
+    }
+    case 'sa': {
+      const at = SA_AT;
+      v[at.scope] = (scope as ScopeKeys).id;
+      v[at.account] = e.account;
+      v[at.region] = e.region;
+      v[at.namespace] = e.namespace ?? '?';
+      v[at.serviceAccount] = e.serviceAccount ?? '?';
+      // A set the delta holds in canonical form with the event's value in it is what the merge
+      // keeps (`mergeValue`): null stands for the event's one-value set, made only when it adds.
+      v[at.roles] = e.roleArn ? oneMore(item['roles'], e.roleArn) : [];
+      v[at.places] = e.account && e.region ? oneMore(item['places'], placeNames.of(e.account, e.region)) : [];
+      // the fields addAttempt sets, in its order
+      const [ok, failed, firstOk, lastOk, firstAttempt, lastAttempt, lastFailed, lastError] = (mechanism === 'irsa' ? SA_IRSA_AT : SA_PI_AT) as [number, number, number, number, number, number, number, number];
+      v[ok] = success ? 1 : 0;
+      v[failed] = success ? 0 : 1;
+      v[firstOk] = success ? e.eventTime : null;
+      v[lastOk] = success ? e.eventTime : null;
+      v[firstAttempt] = e.eventTime;
+      v[lastAttempt] = e.eventTime;
+      v[lastFailed] = success ? null : e.eventTime;
+      v[lastError] = success ? null : e.errorCode;
+      if (mechanism === 'irsa') {
+        v[at.oidcIssuer] = e.oidcIssuer;
+        const tag = sdkTagOf(e.userAgent);
+        v[at.irsaSdks] = tag === null ? null : oneMore(item['irsaSdks'], tag);
+      } else {
+        v[at.cluster] = e.cluster;
+        v[at.clusterArn] = e.clusterArn;
+        v[at.lastPod] = e.podName;
+      }
+      break;
+    }
+    case 'day': {
+      const at = DAY_AT;
+      v[at.scope] = (scope as ScopeKeys).id;
+      v[at.namespace] = e.namespace ?? '?';
+      v[at.day] = day;
+      v[mechanism === 'irsa' ? at.irsaOk : at.piOk] = success ? 1 : 0;
+      v[mechanism === 'irsa' ? at.irsaFailed : at.piFailed] = success ? 0 : 1;
+      break;
+    }
+    case 'role':
+      v[ROLE_AT.roleArn] = e.roleArn;
+      v[ROLE_AT.firstSeen] = e.eventTime;
+      break;
+    case 'role-ns':
+      v[ROLE_NS_AT.roleArn] = e.roleArn;
+      v[ROLE_NS_AT.namespace] = e.namespace;
+      v[ROLE_NS_AT.firstSeen] = e.eventTime;
+      break;
+    default:
+      throw new Error(`no event merge for ${type} items`);
+  }
+  // A rule whose value the made item lacks leaves the delta's as it is (`mergeValue` with null:
+  // for a `latest` rule, when the made item lacks its time too): only the others are read and set.
+  // mergeInto would set such a field to null where the delta lacks it; null and absent are the same
+  // everywhere (merges, the stage, the journal's roll-forward; stored items hold no nulls).
+  const latest = LATEST_AT[type];
+  let changed = 0;
+  for (let i = 0; i < rules.length; i += 1) {
+    const [field, rule] = rules[i] as [string, MergeRule];
+    const y = v[i] as AttrValue;
+    if (typeof rule === 'object') {
+      const timeY = v[latest[i] as number] as AttrValue;
+      if (y === null && timeY === null) continue;
+      mergedValues[changed] = mergeValue(rule, item[field] ?? null, y, item[rule.latestBy], timeY);
+    } else {
+      if (y === null) continue;
+      mergedValues[changed] = mergeValue(rule, item[field] ?? null, y, null, null);
+    }
+    mergedFields[changed++] = field;
+  }
+  for (let i = 0; i < changed; i += 1) item[mergedFields[i] as string] = mergedValues[i] as AttrValue;
+}
+
+/** The fields `mergeEventInto` sets, beside their values in `mergedValues`. */
+const mergedFields: string[] = [];
+
+/** `[value]` as a set to merge into `held`, or null when `held` keeps it already (the merge's answer is `held` either way). */
+function oneMore(held: AttrValue | undefined, value: string): string[] | null {
+  return Array.isArray(held) && held.includes(value) && isCanonicalSet(held) ? null : [value];
+}
+
+/** `account/region`, as the service accounts' `places` name them. */
+const placeNames = new HeldKeys((account, region) => `${account}/${region}`);
+
+/** `mergeEventInto`'s values of the item the event would make, in rule order, reused. */
+const eventValues: AttrValue[] = [];
 
 /**
  * The events, of those `aggregate` folded with the same options, that fed any of `items` (by key):
@@ -302,11 +469,7 @@ export function itemsOf(e: IdentityEvent): EvidenceItem[] {
     case 'irsa': {
       if (e.oidcIssuer === null) return [];
       const scope = keysOfScope('issuer', e.oidcIssuer);
-      return [
-        scopeItem('issuer', e.oidcIssuer, e, { oidcIssuer: e.oidcIssuer }),
-        saItem(scope, e, 'irsa', { oidcIssuer: e.oidcIssuer, ...irsaSdksOf(e) }),
-        dayItem(scope, e, day, 'irsa'),
-      ];
+      return [identityScopeItem(e, 'irsa'), identitySaItem(e, 'irsa', scope), dayItem(scope, e, day, 'irsa')];
     }
     case 'pod-identity': {
       if (e.clusterArn === null || e.namespace === null) {
@@ -318,11 +481,7 @@ export function itemsOf(e: IdentityEvent): EvidenceItem[] {
         ];
       }
       const scope = keysOfScope('cluster', e.clusterArn);
-      return [
-        scopeItem('cluster', e.clusterArn, e, { cluster: e.cluster, clusterArn: e.clusterArn }),
-        saItem(scope, e, 'pi', { cluster: e.cluster, clusterArn: e.clusterArn, lastPod: e.podName }),
-        dayItem(scope, e, day, 'pi'),
-      ];
+      return [identityScopeItem(e, 'pi'), identitySaItem(e, 'pi', scope), dayItem(scope, e, day, 'pi')];
     }
     case 'pod-identity-fetch': {
       if (e.clusterArn === null) return [];
@@ -361,6 +520,23 @@ export function itemsOf(e: IdentityEvent): EvidenceItem[] {
       ];
     }
   }
+}
+
+/**
+ * The scope item of an IRSA call (`mechanism` 'irsa', its issuer's scope) or a Pod Identity assume
+ * ('pi', its cluster's), and its service account's: `itemsOf` makes both, the fold only those
+ * whose keys a batch meets for the first time.
+ */
+function identityScopeItem(e: IdentityEvent, mechanism: 'irsa' | 'pi'): EvidenceItem {
+  return mechanism === 'irsa'
+    ? scopeItem('issuer', e.oidcIssuer as string, e, { oidcIssuer: e.oidcIssuer })
+    : scopeItem('cluster', e.clusterArn as string, e, { cluster: e.cluster, clusterArn: e.clusterArn });
+}
+
+function identitySaItem(e: IdentityEvent, mechanism: 'irsa' | 'pi', scope: ScopeKeys): EvidenceItem {
+  return mechanism === 'irsa'
+    ? saItem(scope, e, 'irsa', { oidcIssuer: e.oidcIssuer, ...irsaSdksOf(e) })
+    : saItem(scope, e, 'pi', { cluster: e.cluster, clusterArn: e.clusterArn, lastPod: e.podName });
 }
 
 /** A scope's id and its items' partition key (table-schema `scopeId`, `scopePk`). */
@@ -428,9 +604,26 @@ function saItem(scope: ScopeKeys, e: IdentityEvent, mechanism: 'irsa' | 'pi', ex
 
 /** Only when the record has a user agent: items without one stay as they were. */
 function irsaSdksOf(e: IdentityEvent): Record<string, AttrValue> {
-  const tag = sdkTag(e.userAgent);
+  const tag = sdkTagOf(e.userAgent);
   return tag === null ? {} : { irsaSdks: [tag] };
 }
+
+/**
+ * `sdkTag`, parsed once per user agent: a fleet's IRSA calls come from a few SDK builds, and parsing
+ * each event's agent with the SDK table's expressions was ~0.1 s per 100,000 events.
+ */
+function sdkTagOf(userAgent: string | null): string | null {
+  if (userAgent === null) return null;
+  let tag = sdkTags.get(userAgent);
+  if (tag === undefined) {
+    if (sdkTags.size >= MAX_SDK_TAGS) sdkTags.clear();
+    tag = sdkTag(userAgent);
+    sdkTags.set(userAgent, tag);
+  }
+  return tag;
+}
+const sdkTags = new Map<string, string | null>();
+const MAX_SDK_TAGS = 1_000;
 
 function dayItem(scope: ScopeKeys, e: IdentityEvent, day: string, mechanism: 'irsa' | 'pi'): EvidenceItem {
   const failed = e.outcome !== 'success';
@@ -467,3 +660,25 @@ function isCanonicalSet(values: readonly string[]): boolean {
   for (let i = 1; i < values.length; i += 1) if (!((values[i - 1] as string) < (values[i] as string))) return false;
   return true;
 }
+
+/** Fields' indexes in their type's rule list (RULE_LISTS), for `mergeEventInto`. */
+function rulesAt<F extends string>(type: ItemType, fields: readonly F[]): Record<F, number> {
+  const at = {} as Record<F, number>;
+  for (const field of fields) {
+    const i = RULE_INDEXES[type].get(field);
+    if (i === undefined) throw new Error(`${type} items have no rule for ${field}`);
+    at[field] = i;
+  }
+  return at;
+}
+const SCOPE_AT = rulesAt('scope', ['kind', 'name', 'account', 'region', 'oidcIssuer', 'cluster', 'clusterArn']);
+const SA_AT = rulesAt('sa', ['scope', 'account', 'region', 'namespace', 'serviceAccount', 'roles', 'places', 'oidcIssuer', 'irsaSdks', 'cluster', 'clusterArn', 'lastPod']);
+const SA_IRSA_AT = ATTEMPT_FIELDS.irsa.map((field) => rulesAt('sa', [field])[field]);
+const SA_PI_AT = ATTEMPT_FIELDS.pi.map((field) => rulesAt('sa', [field])[field]);
+const DAY_AT = rulesAt('day', ['scope', 'namespace', 'day', 'irsaOk', 'irsaFailed', 'piOk', 'piFailed']);
+const ROLE_AT = rulesAt('role', ['roleArn', 'firstSeen']);
+const ROLE_NS_AT = rulesAt('role-ns', ['roleArn', 'namespace', 'firstSeen']);
+/** For each rule of a type, the index of the time field a `latest` rule goes by. */
+const LATEST_AT = Object.fromEntries(
+  Object.entries(RULE_LISTS).map(([type, rules]) => [type, rules.map(([, rule]) => (typeof rule === 'object' ? RULE_INDEXES[type as ItemType].get(rule.latestBy) : undefined))]),
+) as Record<ItemType, (number | undefined)[]>;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isDeepStrictEqual } from 'node:util';
-import { aggregate, eventsFeeding, itemsOf, mergeChangesInto, mergeItems, SET_LIMIT, type EvidenceItem } from '../../functions/core/evidence';
+import { aggregate, detectionItemsOf, eventsFeeding, itemsOf, mergeChangesInto, mergeItems, SET_LIMIT, type EvidenceItem } from '../../functions/core/evidence';
 import type { IdentityEvent } from '../../functions/core/identity-event';
 import { identityEvent } from '../support/events';
 import { prng } from '../support/prng';
@@ -245,7 +245,9 @@ describe('mergeItems: order does not matter', () => {
     const whole = fold([events]);
     const single = fold(shuffle(events, rand).map((e) => [e]));
     expect(single.size).toBe(whole.size);
-    for (const [key, item] of whole) expect(single.get(key)).toEqual(item);
+    // as a store holds them: null and absent are the same field (the fold of a batch leaves absent a
+    // field the events never gave, where merging made items sets it to null)
+    for (const [key, item] of whole) expect(withoutNulls(single.get(key)!)).toEqual(withoutNulls(item));
   });
 });
 
@@ -319,6 +321,42 @@ describe('aggregate', () => {
 
   it('gives nothing for an empty batch', () => {
     expect(aggregate([])).toEqual([]);
+  });
+
+  it.each([1, 2, 3, 42, 2024])('folds a batch as merging each event’s items in turn does: the same deltas, in the order their keys are met (seed %i)', (seed) => {
+    // GIVEN events whose keys repeat (the fold merges most of them from the event, without making
+    // its items), with the variations a merge reads: SDK user agents, failures, no issuer, two clusters, places, an account unknown
+    const rand = prng(seed);
+    const events = randomEvents(rand, 400).map((e, i): IdentityEvent => {
+      const r = rand();
+      // the first of each seven knows no account: a scope first met so takes the account of a later event
+      if (i % 7 === 0) return { ...e, account: null };
+      if (r < 0.1) return { ...e, userAgent: 'Boto3/1.34.69 md/Botocore#1.34.69' };
+      if (r < 0.15 && e.kind === 'irsa') return { ...e, oidcIssuer: null };
+      if (r < 0.2 && e.outcome !== 'success') return { ...e, outcome: 'invalid-token', errorCode: 'InvalidIdentityToken' };
+      if (r < 0.3 && e.kind === 'pod-identity' && e.clusterArn !== null) return { ...e, cluster: `${CLUSTER}-2`, clusterArn: `${CLUSTER_ARN}-2`, account: null };
+      if (r < 0.4) return { ...e, region: 'us-east-1' };
+      return e;
+    });
+    for (const options of [{}, { detection: { spikeWindowMinutes: 10 } }]) {
+      const reference = new Map<string, EvidenceItem>();
+      for (const e of events) {
+        for (const item of [...itemsOf(e), ...(options.detection ? detectionItemsOf(e, options.detection) : [])]) {
+          const key = `${item.pk} ${item.sk}`;
+          reference.set(key, mergeItems(reference.get(key), structuredClone(item)));
+        }
+      }
+      // WHEN folded as a batch
+      const deltas = aggregate(events, options, 'batch-1');
+      // THEN item for item what the merges give, but for null fields: a merge of made items sets a
+      // field neither has to null, the fold leaves it absent (the same everywhere; stored items hold no nulls)
+      expect(deltas.map((d) => `${d.item.pk} ${d.item.sk}`)).toEqual([...reference.keys()]);
+      expect(deltas.map((d) => withoutNulls(d.item))).toEqual([...reference.values()].map(withoutNulls));
+      // and no field the merges leave out
+      for (const [n, d] of deltas.entries()) expect(Object.keys(d.item).filter((f) => !(f in [...reference.values()][n]!))).toEqual([]);
+      expect(deltas.every((d) => d.batch === 'batch-1')).toBe(true);
+      expect(reference.size).toBeLessThan(events.length);
+    }
   });
 
   it('keys each service account, namespace and role by its own names, before and after the held keys start over', () => {
