@@ -172,14 +172,15 @@ export function detect(
 
   // Ties (CloudTrail times are whole seconds) are broken by eventId, so the input order never matters.
   const sorted = [...events].sort((a, b) => (a.eventTime < b.eventTime ? -1 : a.eventTime > b.eventTime ? 1 : a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+  const runs = (d: Detection) => only === null || only.has(d);
+  const [unexpected, spikes, fallthrough, regression, afterAssociation] = [runs('unexpected-namespace'), runs('access-denied-spike'), runs('node-role-fallthrough'), runs('irsa-regression'), runs('irsa-after-association')];
   for (const e of sorted) {
     const where = placeOf(e, state.inventory);
-    const runs = (d: Detection) => only === null || only.has(d);
-    if (runs('unexpected-namespace')) unexpectedNamespace(e, where, state, policy, matchers, raise);
-    if (runs('access-denied-spike')) accessDeniedSpike(e, where, state, policy, raise);
-    if (runs('node-role-fallthrough')) nodeRoleFallthrough(e, state, policy, raise);
-    if (runs('irsa-regression')) irsaRegression(e, where, state, policy, raise);
-    if (runs('irsa-after-association')) irsaAfterAssociation(e, where, state, policy, raise);
+    if (unexpected) unexpectedNamespace(e, where, state, policy, matchers, raise);
+    if (spikes) accessDeniedSpike(e, where, state, policy, raise);
+    if (fallthrough) nodeRoleFallthrough(e, state, policy, raise);
+    if (regression) irsaRegression(e, where, state, policy, raise);
+    if (afterAssociation) irsaAfterAssociation(e, where, state, policy, raise);
     remember(e, where.place, state, policy);
   }
   return [...alerts.values()];
