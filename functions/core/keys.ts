@@ -65,8 +65,13 @@ export class HeldKeys {
   }
 }
 
-/** Keys held by all `HeldKeys` together (~100 bytes each, the strings shared with what uses them). */
-const MAX_HELD_KEYS = 200_000;
+/**
+ * Keys held by all `HeldKeys` together: the fleet preset holds ~31,000, 20,000 namespaces ~117,000.
+ * Each costs ~100 bytes beyond what uses it: at 40,000 namespaces a cap of 200,000 peaked 10–18 MB
+ * higher than one of 50,000 (470 and 472 MB against 453 and 464), near the 500 MB the memory target
+ * allows.
+ */
+const MAX_HELD_KEYS = 100_000;
 let heldKeyCount = 0;
 const ALL_HELD_KEYS: HeldKeys[] = [];
 

@@ -360,7 +360,7 @@ describe('aggregate', () => {
   });
 
   it('keys each service account, namespace and role by its own names, before and after the held keys start over', () => {
-    // More names than the keys made once per name are held for (200,000): the first ones are made
+    // More names than the keys made once per name are held for (100,000): the first ones are made
     // again after the maps start over, and must read the same.
     const keysOf = (n: number) => {
       const e = irsa({ namespace: `ns-${n % 1000}`, serviceAccount: `sa-${n}`, roleArn: `arn:aws:iam::${ACCOUNT}:role/r-${n % 7}` });
