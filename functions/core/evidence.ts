@@ -288,7 +288,6 @@ function foldIdentityCall(e: IdentityEvent, held: (pk: string, sk: string) => Ev
     mechanism = 'pi';
     scope = keysOfScope('cluster', e.clusterArn);
   } else return false;
-  // what itemsOf makes of the event, made only for the keys the batch has not met
   const day = e.eventTime.slice(0, 10);
   const scoped = held(SCOPES_PK, scope.id);
   if (scoped === undefined) add(identityScopeItem(e, mechanism));

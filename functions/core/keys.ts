@@ -31,7 +31,6 @@ export function windowStart(eventTime: string, minutes: number): string {
   return new Date(Math.floor(Date.parse(eventTime) / size) * size).toISOString();
 }
 
-
 /**
  * Keys made of an event's names (a role's partition, a namespace's sort key, `role|namespace`),
  * made once per name or pair of names rather than per event: the fold, the stage and the
