@@ -328,7 +328,6 @@ function mergeEventInto(item: EvidenceItem, type: ItemType, e: IdentityEvent, sc
   const rules = RULE_LISTS[type];
   const v = eventValues;
   for (let i = 0; i < rules.length; i += 1) v[i] = null;
-  const success = e.outcome === 'success';
   switch (type) {
     case 'scope': {
       const at = SCOPE_AT;
@@ -354,16 +353,9 @@ function mergeEventInto(item: EvidenceItem, type: ItemType, e: IdentityEvent, sc
       // keeps (`mergeValue`): null stands for the event's one-value set, made only when it adds.
       v[at.roles] = e.roleArn ? oneMore(item['roles'], e.roleArn) : [];
       v[at.places] = e.account && e.region ? oneMore(item['places'], placeNames.of(e.account, e.region)) : [];
-      // the fields addAttempt sets, in its order
-      const [ok, failed, firstOk, lastOk, firstAttempt, lastAttempt, lastFailed, lastError] = (mechanism === 'irsa' ? SA_IRSA_AT : SA_PI_AT) as [number, number, number, number, number, number, number, number];
-      v[ok] = success ? 1 : 0;
-      v[failed] = success ? 0 : 1;
-      v[firstOk] = success ? e.eventTime : null;
-      v[lastOk] = success ? e.eventTime : null;
-      v[firstAttempt] = e.eventTime;
-      v[lastAttempt] = e.eventTime;
-      v[lastFailed] = success ? null : e.eventTime;
-      v[lastError] = success ? null : e.errorCode;
+      // the fields addAttempt sets
+      const attempt = mechanism === 'irsa' ? SA_IRSA_AT : SA_PI_AT;
+      for (let i = 0; i < attempt.length; i += 1) v[attempt[i] as number] = attemptValue(i, e);
       if (mechanism === 'irsa') {
         v[at.oidcIssuer] = e.oidcIssuer;
         const tag = sdkTagOf(e.userAgent);
@@ -380,8 +372,10 @@ function mergeEventInto(item: EvidenceItem, type: ItemType, e: IdentityEvent, sc
       v[at.scope] = (scope as ScopeKeys).id;
       v[at.namespace] = e.namespace ?? '?';
       v[at.day] = day;
-      v[mechanism === 'irsa' ? at.irsaOk : at.piOk] = success ? 1 : 0;
-      v[mechanism === 'irsa' ? at.irsaFailed : at.piFailed] = success ? 0 : 1;
+      // the fields dayItem sets
+      const [ok, failed] = (mechanism === 'irsa' ? DAY_IRSA_AT : DAY_PI_AT) as [number, number];
+      v[ok] = attemptValue(0, e);
+      v[failed] = attemptValue(1, e);
       break;
     }
     case 'role':
@@ -625,11 +619,10 @@ const sdkTags = new Map<string, string | null>();
 const MAX_SDK_TAGS = 1_000;
 
 function dayItem(scope: ScopeKeys, e: IdentityEvent, day: string, mechanism: 'irsa' | 'pi'): EvidenceItem {
-  const failed = e.outcome !== 'success';
   const item: EvidenceItem = { pk: scope.pk, sk: `DAY#${e.namespace ?? '?'}#${day}`, type: 'day', scope: scope.id, namespace: e.namespace ?? '?', day };
-  const [ok, notOk] = ATTEMPT_FIELDS[mechanism] as [string, string];
-  item[ok] = failed ? 0 : 1;
-  item[notOk] = failed ? 1 : 0;
+  const [ok, failed] = ATTEMPT_FIELDS[mechanism] as [string, string];
+  item[ok] = attemptValue(0, e);
+  item[failed] = attemptValue(1, e);
   return item;
 }
 
@@ -640,17 +633,34 @@ const ATTEMPT_FIELDS = Object.fromEntries((['irsa', 'pi', 'fetch', 'call'] as co
 
 /** Adds one event's attempt (`attempts(p)`'s fields) to `item`, after the fields it has. */
 function addAttempt(item: EvidenceItem, p: AttemptPrefix, e: IdentityEvent): EvidenceItem {
-  const [ok, failed, firstOk, lastOk, firstAttempt, lastAttempt, lastFailed, lastError] = ATTEMPT_FIELDS[p] as [string, string, string, string, string, string, string, string];
-  const success = e.outcome === 'success';
-  item[ok] = success ? 1 : 0;
-  item[failed] = success ? 0 : 1;
-  item[firstOk] = success ? e.eventTime : null;
-  item[lastOk] = success ? e.eventTime : null;
-  item[firstAttempt] = e.eventTime;
-  item[lastAttempt] = e.eventTime;
-  item[lastFailed] = success ? null : e.eventTime;
-  item[lastError] = success ? null : e.errorCode;
+  const fields = ATTEMPT_FIELDS[p];
+  for (let i = 0; i < fields.length; i += 1) item[fields[i] as string] = attemptValue(i, e);
   return item;
+}
+
+/**
+ * What one event gives the attempt field at `i` of ATTEMPT_FIELDS (ok, failed, firstOk, lastOk,
+ * firstAttempt, lastAttempt, lastFailed, lastError): the one definition of an attempt, for the
+ * items made (`addAttempt`, `dayItem`) and the fold's merges from an event (`mergeEventInto`).
+ */
+function attemptValue(i: number, e: IdentityEvent): AttrValue {
+  const success = e.outcome === 'success';
+  switch (i) {
+    case 0:
+      return success ? 1 : 0;
+    case 1:
+      return success ? 0 : 1;
+    case 2:
+    case 3:
+      return success ? e.eventTime : null;
+    case 4:
+    case 5:
+      return e.eventTime;
+    case 6:
+      return success ? null : e.eventTime;
+    default:
+      return success ? null : e.errorCode;
+  }
 }
 
 /** Sorted, without repeats, within the cap: what a set merge returns, so a union that adds nothing is the set as it is. */
@@ -674,7 +684,9 @@ const SCOPE_AT = rulesAt('scope', ['kind', 'name', 'account', 'region', 'oidcIss
 const SA_AT = rulesAt('sa', ['scope', 'account', 'region', 'namespace', 'serviceAccount', 'roles', 'places', 'oidcIssuer', 'irsaSdks', 'cluster', 'clusterArn', 'lastPod']);
 const SA_IRSA_AT = ATTEMPT_FIELDS.irsa.map((field) => rulesAt('sa', [field])[field]);
 const SA_PI_AT = ATTEMPT_FIELDS.pi.map((field) => rulesAt('sa', [field])[field]);
-const DAY_AT = rulesAt('day', ['scope', 'namespace', 'day', 'irsaOk', 'irsaFailed', 'piOk', 'piFailed']);
+const DAY_AT = rulesAt('day', ['scope', 'namespace', 'day']);
+const DAY_IRSA_AT = ATTEMPT_FIELDS.irsa.slice(0, 2).map((field) => rulesAt('day', [field])[field]);
+const DAY_PI_AT = ATTEMPT_FIELDS.pi.slice(0, 2).map((field) => rulesAt('day', [field])[field]);
 const ROLE_AT = rulesAt('role', ['roleArn', 'firstSeen']);
 const ROLE_NS_AT = rulesAt('role-ns', ['roleArn', 'namespace', 'firstSeen']);
 /** For each rule of a type, the index of the time field a `latest` rule goes by. */
