@@ -335,11 +335,7 @@ function mergeEventInto(item: EvidenceItem, type: ItemType, e: IdentityEvent, sc
       v[at.name] = mechanism === 'irsa' ? e.oidcIssuer : e.clusterArn;
       v[at.account] = e.account;
       v[at.region] = e.region;
-      if (mechanism === 'irsa') v[at.oidcIssuer] = e.oidcIssuer;
-      else {
-        v[at.cluster] = e.cluster;
-        v[at.clusterArn] = e.clusterArn;
-      }
+      setScopePlace(v, at, e, mechanism);
       break;
     }
     case 'sa': {
@@ -356,15 +352,11 @@ function mergeEventInto(item: EvidenceItem, type: ItemType, e: IdentityEvent, sc
       // the fields addAttempt sets
       const attempt = mechanism === 'irsa' ? SA_IRSA_AT : SA_PI_AT;
       for (let i = 0; i < attempt.length; i += 1) v[attempt[i] as number] = attemptValue(i, e);
+      setScopePlace(v, at, e, mechanism);
       if (mechanism === 'irsa') {
-        v[at.oidcIssuer] = e.oidcIssuer;
         const tag = sdkTagOf(e.userAgent);
         v[at.irsaSdks] = tag === null ? null : oneMore(item['irsaSdks'], tag);
-      } else {
-        v[at.cluster] = e.cluster;
-        v[at.clusterArn] = e.clusterArn;
-        v[at.lastPod] = e.podName;
-      }
+      } else v[at.lastPod] = e.podName;
       break;
     }
     case 'day': {
@@ -410,6 +402,15 @@ function mergeEventInto(item: EvidenceItem, type: ItemType, e: IdentityEvent, sc
     mergedFields[changed++] = field;
   }
   for (let i = 0; i < changed; i += 1) item[mergedFields[i] as string] = mergedValues[i] as AttrValue;
+}
+
+/** `scopePlace` among `mergeEventInto`'s values, at a type's indexes of those fields. */
+function setScopePlace(v: AttrValue[], at: { oidcIssuer: number; cluster: number; clusterArn: number }, e: IdentityEvent, mechanism: 'irsa' | 'pi' | null): void {
+  if (mechanism === 'irsa') v[at.oidcIssuer] = e.oidcIssuer;
+  else {
+    v[at.cluster] = e.cluster;
+    v[at.clusterArn] = e.clusterArn;
+  }
 }
 
 /** The fields `mergeEventInto` sets, beside their values in `mergedValues`. */
@@ -521,15 +522,23 @@ export function itemsOf(e: IdentityEvent): EvidenceItem[] {
  * whose keys a batch meets for the first time.
  */
 function identityScopeItem(e: IdentityEvent, mechanism: 'irsa' | 'pi'): EvidenceItem {
-  return mechanism === 'irsa'
-    ? scopeItem('issuer', e.oidcIssuer as string, e, { oidcIssuer: e.oidcIssuer })
-    : scopeItem('cluster', e.clusterArn as string, e, { cluster: e.cluster, clusterArn: e.clusterArn });
+  const [kind, name] = mechanism === 'irsa' ? (['issuer', e.oidcIssuer] as const) : (['cluster', e.clusterArn] as const);
+  return scopeItem(kind, name as string, e, scopePlace(e, mechanism));
 }
 
 function identitySaItem(e: IdentityEvent, mechanism: 'irsa' | 'pi', scope: ScopeKeys): EvidenceItem {
-  return mechanism === 'irsa'
-    ? saItem(scope, e, 'irsa', { oidcIssuer: e.oidcIssuer, ...irsaSdksOf(e) })
-    : saItem(scope, e, 'pi', { cluster: e.cluster, clusterArn: e.clusterArn, lastPod: e.podName });
+  const extra = scopePlace(e, mechanism);
+  if (mechanism === 'irsa') {
+    // only when the record has a user agent: items without one stay as they were
+    const tag = sdkTagOf(e.userAgent);
+    if (tag !== null) extra['irsaSdks'] = [tag];
+  } else extra['lastPod'] = e.podName;
+  return saItem(scope, e, mechanism, extra);
+}
+
+/** Where an identity call's scope lies, as its scope and service account items keep it: the OIDC issuer (IRSA) or the cluster (Pod Identity). */
+function scopePlace(e: IdentityEvent, mechanism: 'irsa' | 'pi'): Record<string, AttrValue> {
+  return mechanism === 'irsa' ? { oidcIssuer: e.oidcIssuer } : { cluster: e.cluster, clusterArn: e.clusterArn };
 }
 
 /** A scope's id and its items' partition key (table-schema `scopeId`, `scopePk`). */
@@ -593,12 +602,6 @@ function saItem(scope: ScopeKeys, e: IdentityEvent, mechanism: 'irsa' | 'pi', ex
     places: e.account && e.region ? [`${e.account}/${e.region}`] : [],
   };
   return Object.assign(addAttempt(item, mechanism, e), extra);
-}
-
-/** Only when the record has a user agent: items without one stay as they were. */
-function irsaSdksOf(e: IdentityEvent): Record<string, AttrValue> {
-  const tag = sdkTagOf(e.userAgent);
-  return tag === null ? {} : { irsaSdks: [tag] };
 }
 
 /**
