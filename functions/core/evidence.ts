@@ -354,7 +354,7 @@ function mergeEventInto(item: EvidenceItem, type: ItemType, e: IdentityEvent, sc
       for (let i = 0; i < attempt.length; i += 1) v[attempt[i] as number] = attemptValue(i, e);
       setScopePlace(v, at, e, mechanism);
       if (mechanism === 'irsa') {
-        const tag = sdkTagOf(e.userAgent);
+        const tag = sdkTag(e.userAgent);
         v[at.irsaSdks] = tag === null ? null : oneMore(item['irsaSdks'], tag);
       } else v[at.lastPod] = e.podName;
       break;
@@ -530,7 +530,7 @@ function identitySaItem(e: IdentityEvent, mechanism: 'irsa' | 'pi', scope: Scope
   const extra = scopePlace(e, mechanism);
   if (mechanism === 'irsa') {
     // only when the record has a user agent: items without one stay as they were
-    const tag = sdkTagOf(e.userAgent);
+    const tag = sdkTag(e.userAgent);
     if (tag !== null) extra['irsaSdks'] = [tag];
   } else extra['lastPod'] = e.podName;
   return saItem(scope, e, mechanism, extra);
@@ -603,23 +603,6 @@ function saItem(scope: ScopeKeys, e: IdentityEvent, mechanism: 'irsa' | 'pi', ex
   };
   return Object.assign(addAttempt(item, mechanism, e), extra);
 }
-
-/**
- * `sdkTag`, parsed once per user agent: a fleet's IRSA calls come from a few SDK builds, and parsing
- * each event's agent with the SDK table's expressions was ~0.1 s per 100,000 events.
- */
-function sdkTagOf(userAgent: string | null): string | null {
-  if (userAgent === null) return null;
-  let tag = sdkTags.get(userAgent);
-  if (tag === undefined) {
-    if (sdkTags.size >= MAX_SDK_TAGS) sdkTags.clear();
-    tag = sdkTag(userAgent);
-    sdkTags.set(userAgent, tag);
-  }
-  return tag;
-}
-const sdkTags = new Map<string, string | null>();
-const MAX_SDK_TAGS = 1_000;
 
 function dayItem(scope: ScopeKeys, e: IdentityEvent, day: string, mechanism: 'irsa' | 'pi'): EvidenceItem {
   const item: EvidenceItem = { pk: scope.pk, sk: `DAY#${e.namespace ?? '?'}#${day}`, type: 'day', scope: scope.id, namespace: e.namespace ?? '?', day };
