@@ -382,9 +382,9 @@ export class DynamoEvidenceStore implements EvidencePort {
 
   async recover(now: Date): Promise<Alert[]> {
     this.assertBatchWriter();
-    // Nothing to finish: no other writer, and every journal of this one is staged or deleted. At
-    // fleet scale the journal partition holds the stage's chunks (megabytes), and reading it
-    // before every batch cost ~3 s of a 50 s run.
+    // Nothing to finish: no other writer, and every journal of this one is deleted. Reading the
+    // journal partition before every batch (the stage's chunks, when batches wrote their own
+    // journals: megabytes) cost ~3 s of a 50 s run.
     if (this.deps.singleWriter === true && this.journalsKnown && this.journalWritesOpen === 0 && this.chunkCounts.size === 0) return [];
     this.journalsKnown = false;
     const alerts = await this.recoverJournals(now);
@@ -438,7 +438,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     for (const [hour, ids] of byHour) {
       const { counted } = indexShards(shards.get(hour) ?? []);
       // Pending ids stay candidates: whether their holder still counts is decided per hour below.
-      // Ids of staged journals are counted too (committed), though not in the shards yet.
+      // Ids of staged batches are counted too, though not in the shards yet.
       const staged = this.stage?.ids.get(hour);
       const open = ids.filter((id) => !counted.has(id) && staged?.has(id) !== true);
       if (open.length > 0) candidates.set(hour, open);
@@ -577,40 +577,62 @@ export class DynamoEvidenceStore implements EvidencePort {
   }
 
   private async commitJournal(journal: BatchJournal): Promise<void> {
+    // Staged, a batch's journal would be written and deleted unread: nothing of the batch is in the
+    // table before the stage's own journal (writeStagedOut), which holds all it would.
+    if (this.stage) return;
     // Compressed: a fleet batch's journal is megabytes of JSON that repeats its keys (about 12x
     // smaller at level 1), written and deleted once per batch; DynamoDB bills a write per KB.
     // Deflated on libuv's pool (the main thread reads the next batch meanwhile, ingest-pipeline),
     // and a delta at a time: whole, the JSON of a batch of 20,000 namespaces' keys and its bytes
     // were ~40 MB per batch that only a full collection frees.
     const data = await gzipPieces(journalPieces(journal), 1);
-    const chunks: Uint8Array[] = [];
-    for (let i = 0; i < data.length; i += JOURNAL_CHUNK_BYTES) chunks.push(data.subarray(i, i + JOURNAL_CHUNK_BYTES));
-    const puts = chunks.map((gz, n) => ({ PutRequest: { Item: { pk: JOURNAL_PK, sk: chunkSk(journal.batch, n), gz } } }));
-    const head = { pk: JOURNAL_PK, sk: `B#${journal.batch}`, batch: journal.batch, state: 'committed', at: journal.at, chunks: chunks.length, hours: Object.keys(journal.guards) };
-    if (this.serialized && puts.length < BATCH_WRITE_LIMIT) {
-      // One request. Cut short, it leaves a head without all its chunks, which recovery drops as
-      // never committed: true, since nothing else of the batch is written before this returns.
-      await this.batchWrite([...puts, { PutRequest: { Item: head } }]);
-      this.chunkCounts.set(journal.batch, chunks.length);
+    const chunks = await this.writeJournal(journal.batch, journal.at, data, Object.keys(journal.guards), this.serialized);
+    if (this.serialized) {
+      this.chunkCounts.set(journal.batch, chunks);
       faultPoint('after-journal');
       return;
     }
-    // Chunks first: they are inert until the head says committed.
-    await this.batchWrite(puts);
+    // Several writers: committed only over this batch's open head (another may have given it up).
+    const head = { pk: JOURNAL_PK, sk: `B#${journal.batch}`, batch: journal.batch, state: 'committed', at: journal.at, chunks, hours: Object.keys(journal.guards) };
     try {
       await this.write(
         new PutCommand({
           TableName: this.tableName,
           Item: head,
-          ...(this.serialized ? {} : { ConditionExpression: '#s = :open', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':open': 'open' } }),
+          ConditionExpression: '#s = :open',
+          ExpressionAttributeNames: { '#s': 'state' },
+          ExpressionAttributeValues: { ':open': 'open' },
         }),
       );
     } catch (e) {
       if (!(e instanceof ConditionalCheckFailedException)) throw e;
       throw new StoreError(`batch ${journal.batch} was given up by another writer (its claims were older than ${JOURNAL_LEASE_SECONDS} s) before it could commit: retry it`, { cause: e });
     }
-    this.chunkCounts.set(journal.batch, chunks.length);
+    this.chunkCounts.set(journal.batch, chunks);
     faultPoint('after-journal');
+  }
+
+  /**
+   * A journal's chunks, and with `committed` its head (state committed) after them: in one request
+   * when they fit, which cut short leaves a head without all its chunks, and recovery drops that as
+   * never committed (true: nothing else of the journal is written before this returns). Without
+   * `committed` the caller writes the head. Returns the number of chunks.
+   */
+  private async writeJournal(batch: string, at: string, data: Buffer, hours: string[], committed: boolean, kind?: 'stage'): Promise<number> {
+    const chunks: Uint8Array[] = [];
+    for (let i = 0; i < data.length; i += JOURNAL_CHUNK_BYTES) chunks.push(data.subarray(i, i + JOURNAL_CHUNK_BYTES));
+    const puts = chunks.map((gz, n) => ({ PutRequest: { Item: { pk: JOURNAL_PK, sk: chunkSk(batch, n), gz } } }));
+    const head = { pk: JOURNAL_PK, sk: `B#${batch}`, batch, state: 'committed', at, chunks: chunks.length, hours, ...(kind === undefined ? {} : { kind }) };
+    if (committed && kind === undefined && puts.length < BATCH_WRITE_LIMIT) {
+      await this.batchWrite([...puts, { PutRequest: { Item: head } }]);
+      return chunks.length;
+    }
+    // Chunks first: they are inert until the head says committed. A stage's, one per request: its
+    // megabytes in one request were ~100 MB more at the run's peak (the store's thread parsing it).
+    if (kind === 'stage') for (const put of puts) await this.batchWrite([put]);
+    else await this.batchWrite(puts);
+    if (committed) await this.batchWrite([{ PutRequest: { Item: head } }]);
+    return chunks.length;
   }
 
   async complete(journal: BatchJournal): Promise<void> {
@@ -620,8 +642,9 @@ export class DynamoEvidenceStore implements EvidencePort {
   private async completeJournal(journal: BatchJournal): Promise<void> {
     const stage = this.stage;
     if (stage) {
-      // Staged: its items are merged in memory, and its guards and journal wait for the write-out.
-      stage.journals.push({ batch: journal.batch, at: journal.at, chunks: this.chunkCounts.get(journal.batch) });
+      // Staged: its items are merged in memory, and its guards wait for the write-out (with the
+      // journal it was rolled forward from, when a recovery staged it).
+      stage.journals.push({ batch: journal.batch, at: journal.at, written: this.chunkCounts.get(journal.batch) });
       this.chunkCounts.delete(journal.batch);
       for (const [hour, ids] of Object.entries(journal.guards)) {
         let staged = stage.ids.get(hour);
@@ -669,6 +692,10 @@ export class DynamoEvidenceStore implements EvidencePort {
       }
       throw new StoreError(`journal of batch ${batch} has ${chunks.length} of its ${String(head['chunks'])} chunks`);
     }
+    if (head['kind'] === 'stage') {
+      await this.rollForwardStage(batch, String(head['at']), chunks);
+      return [];
+    }
     const body = JSON.parse(journalText(chunks)) as Pick<BatchJournal, 'deltas' | 'alerts' | 'guards'>;
     const journal: BatchJournal = { batch, at: String(head['at']), ...body };
     const alerts = journal.alerts.length > 0 ? await this.recordAlerts(journal.alerts) : [];
@@ -679,6 +706,25 @@ export class DynamoEvidenceStore implements EvidencePort {
     this.chunkCounts.set(batch, chunks.length);
     await this.complete(journal);
     return alerts;
+  }
+
+  /**
+   * Finishes a stage's write-out from its journal: its items put as they are (the one writer wrote
+   * nothing since: the next batch, or the next run, recovers first), its ids counted, the journal
+   * deleted. Puts and the guards' union are idempotent, so a recovery cut short is simply done again.
+   */
+  private async rollForwardStage(batch: string, at: string, chunks: readonly EvidenceItem[]): Promise<void> {
+    const body = JSON.parse(journalText(chunks)) as { items: (EvidenceItem | { wire: Record<string, unknown> })[]; guards: Record<string, string[]> };
+    const plain: EvidenceItem[] = [];
+    const wire: Record<string, unknown>[] = [];
+    for (const item of body.items) {
+      if ('wire' in item && !('pk' in item)) wire.push(wireItem(item.wire));
+      else plain.push(item as EvidenceItem);
+    }
+    await this.batchWrite(plain.map((item) => ({ PutRequest: { Item: item } })));
+    await this.batchWrite(wire.map((item) => ({ PutRequest: { Item: item } })), true);
+    await this.markCounted('', body.guards, new Date(at));
+    await this.deleteJournal(batch, chunks.length);
   }
 
   /** An uncommitted batch: abort it (conditionally), drop its claims, delete its journal. */
@@ -849,19 +895,21 @@ export class DynamoEvidenceStore implements EvidencePort {
   /*
    * Write-behind for the single writer (`analyze`, `backfill` on the embedded store). At fleet
    * scale a batch touches thousands of keys, and most keys again in the next batch: written per
-   * batch, a run's writes are keys × batches. Staged, each batch still commits its journal (the
-   * commit point, unchanged), but its merged items stay in memory and its guards and journal wait;
-   * they are written together when the stage is full (journals, items, events or age: StageLimits),
-   * so a key is written once per stage, not once per batch.
+   * batch, a run's writes are keys × batches. Staged, a batch's merged items stay in memory and
+   * nothing of it is written; when the stage is full (batches, items, events or age: StageLimits),
+   * its journal (every changed item as it will be written, and the staged ids) is committed, then
+   * the items and guards are written, so a key is written once per stage, not once per batch.
    *
-   * Why it stays exact: a staged batch is committed, so it counts whatever happens next. Killed
-   * before the write-out, its journal is rolled forward by the next run's `recover` (into that
-   * run's stage, written out before its first batch); killed during it, the items already written
-   * carry the staged batches' tags, so the roll-forward merges each of them once (a stage holds at
-   * most TAG_LIMIT / 2 journals, and an item keeps every staged one's tag: `tagsToKeep`). Meanwhile
-   * this writer reads its own writes: claims treat the staged ids as counted, and every read of an
-   * item (batch gets, queries: the detection state, snapshots) sees the staged version. Readers in
-   * other processes see the table as of the last write-out, as they would see a batch in flight.
+   * Why it stays exact: killed before the stage's journal, nothing of the stage is in the table,
+   * and the files of its events are not recorded as read, so the next run counts them (once: none
+   * is guarded). Killed after it, the next run's `recover` puts the journal's items as they are
+   * (`rollForwardStage`: nothing else wrote since, so each item is as before the stage or as the
+   * journal has it) and marks the ids counted. A batch journal of an earlier version rolled forward
+   * into the stage is deleted with the stage's; the items carry its tag (`tagsToKeep`), so a kill
+   * in between merges it once. Meanwhile this writer reads its own writes: claims treat the staged
+   * ids as counted, and every read of an item (batch gets, queries: the detection state, snapshots)
+   * sees the staged version. Readers in other processes see the table as of the last write-out, as
+   * they would see a batch in flight.
    */
 
   /**
@@ -875,18 +923,18 @@ export class DynamoEvidenceStore implements EvidencePort {
     return true;
   }
 
-  /** Events of the staged journals: committed, their items and guards not written yet. */
+  /** Events of the staged batches: counted in memory, their items and guards not written yet. */
   get stagedEvents(): number {
     return this.stage === undefined ? 0 : stagedIds(this.stage);
   }
 
-  /** Journals committed into the stage and not written out yet: 0 when everything committed is in the table. */
+  /** Batches merged into the stage and not written out yet: 0 when everything counted is in the table. */
   get stagedJournals(): number {
     return this.stage?.journals.length ?? 0;
   }
 
   /**
-   * Stages whose write-out failed (their journals stay committed for a recovery). What a caller
+   * Stages whose write-out failed (after its journal, the journal stays committed for a recovery). What a caller
    * records about the events of a lost stage (coverage, files read, checkpoints) must wait for a rerun.
    */
   get lostStages(): number {
@@ -894,9 +942,10 @@ export class DynamoEvidenceStore implements EvidencePort {
   }
 
   /**
-   * Writes what is staged: every changed item once, the guards of every staged journal, then the
-   * journals' deletion. A failure leaves the journals committed for the next recovery, and the
-   * stage empty (what this writer knew is read again from the table).
+   * Writes what is staged: the stage's journal (its commit point), every changed item once, the
+   * guards of every staged batch, then the journal's deletion. A failure leaves the journal
+   * committed for the next recovery (the next batch's), and the stage empty (what this writer knew
+   * is read again from the table).
    */
   async writeStaged(): Promise<void> {
     await this.journalWrite(() => this.writeStagedOut(false));
@@ -910,7 +959,14 @@ export class DynamoEvidenceStore implements EvidencePort {
     // let go once written, when the stage ends (the guards and the journals' deletion come after)
     let changes: StagedChanges | undefined = stage.known.changed();
     const count = changes.length;
+    const at = journals.at(-1)?.at ?? new Date().toISOString();
+    const journal = newBatchId(new Date(at));
     try {
+      // The commit point: the items as they are about to be written, and the staged ids. Nothing
+      // else writes this table (one writer), so a recovery puts them as they are (rollForwardStage).
+      const data = await gzipPieces(stageJournalPieces(changes, stage.ids), 1);
+      const chunks = await this.writeJournal(journal, at, data, [...stage.ids.keys()], true, 'stage');
+      faultPoint('after-journal');
       // each group unpacked as its request is made
       const groups = Array.from({ length: Math.ceil(count / BATCH_WRITE_LIMIT) }, (_, n) => n * BATCH_WRITE_LIMIT);
       const write = (from: number) => {
@@ -920,7 +976,7 @@ export class DynamoEvidenceStore implements EvidencePort {
         return this.batchWrite(group, true);
       };
       // Several batches in flight: one at a time, the end of a fleet run waited ~9 s on 1,400 round
-      // trips. Any order is safe: each item carries the staged batches' tags (see above).
+      // trips. Any order is safe: the journal holds every item as written.
       const half = Math.floor(groups.length / 2) + 1;
       await mapLimit(groups.slice(0, half), WRITE_OUT_CONCURRENCY, write);
       if (groups.length > 0) faultPoint('mid-apply');
@@ -933,24 +989,16 @@ export class DynamoEvidenceStore implements EvidencePort {
         if (held >= stage.limits.collectAfterItems) await this.deps.collectGarbage?.();
       }
       faultPoint('after-apply');
-      // every staged journal's ids, by hour, in the order they were counted
+      // every staged batch's ids, by hour, in the order they were counted
       const guards: Record<string, string[]> = {};
       for (const [hour, ids] of stage.ids) guards[hour] = [...ids];
-      await this.markCounted('', guards, new Date(journals.at(-1)?.at ?? Date.now()));
+      await this.markCounted('', guards, new Date(at));
       stage.ids.clear();
       faultPoint('after-guards');
       // Heads first: a head whose chunks are gone is finished; chunks without a head are swept.
-      const heads = journals.map((j) => ({ DeleteRequest: { Key: key(JOURNAL_PK, `B#${j.batch}`) } }));
-      await this.batchWrite(heads);
-      const chunkKeys = (
-        await Promise.all(
-          journals.map(async (j) =>
-            j.chunks === undefined
-              ? (await this.query({ pk: JOURNAL_PK, prefix: `C#${j.batch}#`, projection: true })).map((k) => k.sk)
-              : Array.from({ length: j.chunks }, (_, n) => chunkSk(j.batch, n)),
-          ),
-        )
-      ).flat();
+      const written = [...journals.filter((j) => j.written !== undefined).map((j) => ({ batch: j.batch, chunks: j.written as number })), { batch: journal, chunks }];
+      await this.batchWrite(written.map((j) => ({ DeleteRequest: { Key: key(JOURNAL_PK, `B#${j.batch}`) } })));
+      const chunkKeys = written.flatMap((j) => Array.from({ length: j.chunks }, (_, n) => chunkSk(j.batch, n)));
       await this.batchWrite(chunkKeys.map((sk) => ({ DeleteRequest: { Key: key(JOURNAL_PK, sk) } })));
     } catch (error) {
       // what was written of it is in the table, not in the new stage: that one reads every key
@@ -1677,13 +1725,13 @@ const guardExpiry = (e: IdentityEvent) => Math.floor(Date.parse(e.eventTime) / 1
 
 /** When a stage is written out: whichever limit is reached first, checked after each batch. */
 export interface StageLimits {
-  /** Staged journals (at most TAG_LIMIT / 2: an item keeps that many batches' tags). */
+  /** Staged batches (at most TAG_LIMIT / 2: an item keeps that many batches' tags). */
   maxJournals: number;
   /** Changed items held: memory grows with them (packed, ~0.25 KB each with their keys). */
   maxItems: number;
   /** Staged eventIDs (the claims' view of what is counted). */
   maxEvents: number;
-  /** Since the first staged journal: how stale the table may look to other readers. */
+  /** Since the first staged batch: how stale the table may look to other readers (and how much a kill makes the next run read again). */
   maxAgeMs: number;
   /** Items remembered across write-outs (read or written, unchanged since): past it, forgotten. */
   maxKnown: number;
@@ -1726,15 +1774,18 @@ interface Stage {
    * committed: the next run finds the items (so it reads), and rolls the journals forward.
    */
   holdsAllEvidence?: boolean;
-  /** Committed journals whose guards and deletion wait for the write-out, in commit order. */
-  journals: { batch: string; at: string; chunks: number | undefined }[];
+  /**
+   * Staged batches, in commit order: their guards wait for the write-out, and so does the deletion
+   * of the journal of one a recovery rolled forward into the stage (`written`: its chunks).
+   */
+  journals: { batch: string; at: string; written: number | undefined }[];
   /**
    * Their eventIDs by guard hour (core/ingest `guardHour`), in the order the journals counted them:
    * counted, not in the guard shards yet (the write-out writes them from here). Held as 16 bytes a
    * UUID (EventIdSet), not as the journals' strings in a `Set`: ~450,000 ids at 40,000 namespaces.
    */
   ids: Map<string, EventIdSet>;
-  /** Date.now() when the first journal was staged. */
+  /** Date.now() when the first batch was staged. */
   since: number | null;
   /**
    * One frozen array per set of batch tags the stage's items carry: a few thousand sets among
@@ -1850,7 +1901,11 @@ class StagedItems {
         packed.push(held);
       }
     }
-    return { length: packed.length, marshalled: (i) => this.marshalled(pks[i] as string, sks[i] as string, packed[i] as string | UnpackedItem) };
+    return {
+      length: packed.length,
+      marshalled: (i) => this.marshalled(pks[i] as string, sks[i] as string, packed[i] as string | UnpackedItem),
+      plain: (i) => (typeof packed[i] === 'string' ? this.packer.unpack(pks[i] as string, sks[i] as string, packed[i] as string) : undefined),
+    };
   }
 
   /** After a write-out: every item held is as the table has it. */
@@ -1911,6 +1966,8 @@ interface StagedChanges {
   length: number;
   /** Item `index` as DynamoDB's wire values, for a BatchWriteItem request. */
   marshalled(index: number): Record<string, unknown>;
+  /** Item `index` as an object, when it was packed (only strings, numbers, booleans, null and string arrays: JSON is exact); else undefined. */
+  plain(index: number): EvidenceItem | undefined;
 }
 
 /** How the document client marshals items, and the write-out too (`marshall` of a whole item: the item's attributes, not a map of them). */
@@ -2400,6 +2457,40 @@ function dayItems(legacy: readonly EvidenceItem[], packed: readonly EvidenceItem
     byKey.set(k, prior === undefined ? item : (Object.fromEntries(Object.entries(mergeItems(prior, item)).filter(([, v]) => v !== null)) as EvidenceItem));
   }
   return [...byKey.values()].sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0));
+}
+
+/**
+ * A stage's journal, an item at a time (read back by `rollForwardStage`): `{ stage: true, items,
+ * guards }`, each item as it is written, as JSON, or, one the stage could not pack (it may hold
+ * sets or binary another writer left), as `{ wire }`: its wire values, binary as `{ base64 }`.
+ */
+function* stageJournalPieces(changes: StagedChanges, ids: ReadonlyMap<string, Iterable<string>>): Generator<string> {
+  yield '{"stage":true,"items":[';
+  for (let i = 0; i < changes.length; i += 1) {
+    const plain = changes.plain(i);
+    const text = plain !== undefined ? JSON.stringify(plain) : `{"wire":${JSON.stringify(changes.marshalled(i), (_k, v: unknown) => (v instanceof Uint8Array ? { base64: Buffer.from(v).toString('base64') } : v))}}`;
+    yield i === 0 ? text : `,${text}`;
+  }
+  yield '],"guards":{';
+  let first = true;
+  for (const [hour, hourIds] of ids) {
+    yield `${first ? '' : ','}${JSON.stringify(hour)}:${JSON.stringify([...hourIds])}`;
+    first = false;
+  }
+  yield '}}';
+}
+
+/** A stage journal's `{ wire }` item as DynamoDB's wire values again (`stageJournalPieces`). */
+function wireItem(wire: Record<string, unknown>): Record<string, unknown> {
+  const revive = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(revive);
+    if (v === null || typeof v !== 'object') return v;
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if (keys.length === 1 && keys[0] === 'base64' && typeof o['base64'] === 'string') return Buffer.from(o['base64'], 'base64');
+    return Object.fromEntries(keys.map((k) => [k, revive(o[k])]));
+  };
+  return revive(wire) as Record<string, unknown>;
 }
 
 /** `JSON.stringify({ deltas, alerts, guards })` of a journal, a delta at a time (read back by `journalText`). */

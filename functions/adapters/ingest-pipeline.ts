@@ -63,7 +63,7 @@ export interface AnalyzeOptions {
   nodeRolePatterns?: string[];
   /** Node role ARNs known besides the inventory's node groups and the roles seen fetching (the deployment's `nodeRoleArns`). */
   nodeRoleArns?: readonly string[];
-  /** Events per store batch (one journal each, so a run writes per batch, not per event); the Lambda's SQS batch plays the same role. @default 20000 */
+  /** Events per store batch (one journal each, or one stage's), so a run writes per batch, not per event; the Lambda's SQS batch plays the same role. @default 20000 */
   batchSize?: number;
   /**
    * The only writer of its store folds several batches in memory and writes each changed item once
@@ -335,8 +335,8 @@ export async function ingestUnits(
   /** What awaits a write-out, once everything committed is in the table (null while some is staged). */
   const takeWrittenOut = (): Awaiting | null => {
     if ((options.store.lostStages ?? 0) !== lostStagesAtStart) {
-      // A write-out failed: its journals are committed but their items wait for a recovery, so
-      // nothing awaiting is proven; a rerun reads those units again (their events are replays).
+      // A write-out failed: its items wait for a recovery of its journal, or were never committed,
+      // so nothing awaiting is proven; a rerun reads those units again (replays, or counted anew).
       const lost = { coverage: new CoverageAccumulator(), units: awaiting.units.map((u) => ({ ...u, stored: false, whole: false })) };
       awaiting = { coverage: new CoverageAccumulator(), units: [] };
       return lost;
@@ -359,12 +359,13 @@ export async function ingestUnits(
   };
 
   // One writer: batches are staged, and each changed item is written once per stage, not per batch.
-  // A run that throws leaves its stage to the store's next batch or write-out; its journals are committed.
+  // A run that throws before a write-out loses that stage's counts, not its events: none of them is
+  // in the table or guarded, and their files are not recorded as read, so the next run counts them.
   // (Stores built for tests may have no stage: they write per batch.)
   const staged = options.store.stageWrites?.(options.stageLimits) === true;
   lostStagesAtStart = options.store.lostStages ?? 0;
-  // A run killed after its last commit left journals that only a batch's recovery finishes: a rerun
-  // that reads nothing new (its files recorded as read) finishes them here.
+  // A run killed mid-write-out left the stage's journal, which only a batch's recovery finishes: a
+  // rerun that reads nothing new (its files recorded as read) finishes it here.
   if (staged) await deliver(await options.store.recover(options.now()));
   let done = 0;
   try {
@@ -509,7 +510,8 @@ export async function ingestUnits(
 
   /**
    * Writes the stage out (and, at the end of the run, stops staging), then records what waited for
-   * it. Its batches are committed, so a failure here leaves them to the next run's recovery.
+   * it. A failure once the stage's journal is committed leaves the rest to the next recovery; one
+   * before leaves nothing of the stage in the table, and its files unrecorded: read again next run.
    */
   async function writeOut(end: boolean) {
     const waiting = options.store.stagedEvents;
@@ -522,7 +524,7 @@ export async function ingestUnits(
       await (end ? options.store.endStaging() : options.store.writeStaged());
     } catch (error) {
       summary.notStored += waiting;
-      summary.storeErrors.push(`${error instanceof Error ? error.message : String(error)} (${waiting} events are committed: the next run writes them)`);
+      summary.storeErrors.push(`${error instanceof Error ? error.message : String(error)} (${waiting} events not written yet: the next run finishes the write-out from its journal, or reads their files again)`);
     }
     const written = takeWrittenOut();
     if (written === null) return;

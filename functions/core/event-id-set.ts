@@ -6,7 +6,7 @@
  * other id (a test's, an older record's) is kept as it came, as a string, and then the order of
  * all is kept too (4 bytes each).
  *
- * For the only writer's stage (adapters/dynamo-evidence-store): the eventIDs its journals counted,
+ * For the only writer's stage (adapters/dynamo-evidence-store): the eventIDs its batches counted,
  * by hour, until the guards are written. At 40,000 namespaces ~450,000 of them took ~32 MB of
  * heap as strings in sets.
  */

@@ -203,7 +203,7 @@ describe('readers beside a writer', () => {
     let paused!: () => void;
     const pausedNow = new Promise<void>((resolve) => (paused = resolve));
 
-    // the writer stops with its batch's journal written and none of its items: the commit point
+    // the writer stops with its stage's journal written and none of its items: the commit point
     const writer = cli(['analyze', '--store', 'held', 'trail-2.json'], {
       cwd: work,
       env: { CUTOVER_WATCH_FAULT: `after-journal:1:pause:${resume}` },

@@ -167,62 +167,128 @@ describe('DynamoEvidenceStore on dynalite', () => {
 });
 
 describe("the only writer's recovery before each batch", () => {
-  it('reads the journals at its first batch and after a journal write of its own failed, and finishes what that write left', async () => {
-    // GIVEN the only writer staging its batches, and a probe on the client that counts reads of the
-    // journal partition and can lose the answer to a commit that reached the table, then fail the
-    // give-up that follows (the batch is committed, and only a recovery can know it)
-    const store = await freshStore(true);
-    expect(store.stageWrites()).toBe(true);
-    let journalReads = 0;
-    let loseCommit = false;
-    let failGiveUp = false;
+  /** A probe on the client: counts reads of the journal partition, and fails the next write of a journal head, after it lands or before. */
+  function journalProbe() {
+    const probe = { reads: 0, failHead: undefined as 'after' | 'before' | undefined };
     embedded.client.middlewareStack.add(
       (next, context) => async (args) => {
         const input = JSON.stringify(args.input);
-        const journal = input.includes(`"${JOURNAL_PK}"`);
-        if (context.commandName === 'QueryCommand' && journal) journalReads += 1;
-        if (failGiveUp && context.commandName === 'GetItemCommand' && journal) {
-          failGiveUp = false;
-          throw new Error('connection reset (injected)');
+        if (context.commandName === 'QueryCommand' && input.includes(`"${JOURNAL_PK}"`)) probe.reads += 1;
+        const head = context.commandName === 'BatchWriteItemCommand' && input.includes('"B#');
+        if (head && probe.failHead === 'before') {
+          probe.failHead = undefined;
+          throw new Error('connection refused before the commit was written (injected)');
         }
         const out = await next(args);
-        if (loseCommit && context.commandName === 'BatchWriteItemCommand' && input.includes('"B#')) {
-          loseCommit = false;
-          failGiveUp = true;
+        if (head && probe.failHead === 'after') {
+          probe.failHead = undefined;
           throw new Error('socket hang up after the commit was written (injected)');
         }
         return out;
       },
       { step: 'initialize', name: 'journal-probe' },
     );
-    const now = new Date('2026-11-21T00:00:00Z');
-    const batches = [1, 2, 3, 4].map((day) => Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? pod : irsa)(`2026-11-0${day}T0${i}:00:00Z`)));
+    return probe;
+  }
+  const now = new Date('2026-11-21T00:00:00Z');
+  const batches = [1, 2, 3, 4].map((day) => Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? pod : irsa)(`2026-11-0${day}T0${i}:00:00Z`)));
+
+  it("reads the journals at its first batch and after its stage's journal write failed, and finishes what that write-out left", async () => {
+    // GIVEN the only writer staging its batches
+    const store = await freshStore(true);
+    expect(store.stageWrites()).toBe(true);
+    const probe = journalProbe();
     try {
       // WHEN two batches go in without trouble
       await ingestBatch(batches[0]!, store, now);
       await ingestBatch(batches[1]!, store, now);
       // THEN only the first read the journals (nothing else writes this table)
-      expect(journalReads).toBe(1);
+      expect(probe.reads).toBe(1);
 
-      // WHEN the third's commit lands but its answer is lost, and giving it up fails too
-      loseCommit = true;
-      await expect(ingestBatch(batches[2]!, store, now)).rejects.toThrow(/injected/);
-      const readsBefore = journalReads;
-      // ... and it is retried, then a fourth batch goes in
-      const retried = await ingestBatch(batches[2]!, store, now);
+      // WHEN a write-out's journal lands but its answer is lost
+      probe.failHead = 'after';
+      await expect(store.writeStaged()).rejects.toThrow(/injected/);
+      expect(store.lostStages).toBe(1);
+      const readsBefore = probe.reads;
+      // ... and the second batch is read again (its files were not recorded as read), then two more go in
+      const reread = await ingestBatch(batches[1]!, store, now);
+      await ingestBatch(batches[2]!, store, now);
       await ingestBatch(batches[3]!, store, now);
       await store.endStaging();
 
-      // THEN the retry's recovery read the journals and finished the committed batch: its events
-      // are replays, and the table holds what one clean batch of all four gives
-      expect(journalReads).toBeGreaterThan(readsBefore);
-      expect(retried.replayed).toBe(6);
+      // THEN the next batch's recovery read the journals and finished the write-out: the events read
+      // again are replays, and the table holds what one clean batch of all four gives
+      expect(probe.reads).toBeGreaterThan(readsBefore);
+      expect(reread.replayed).toBe(6);
       const clean = await freshStore(true);
       await ingestBatch(batches.flat(), clean, now);
       expect(await everything(store)).toEqual(await everything(clean));
     } finally {
       embedded.client.middlewareStack.remove('journal-probe');
     }
+  });
+
+  it('loses nothing counted when a write-out fails before its journal lands: nothing of the stage is in the table, and its events read again count once', async () => {
+    // GIVEN the only writer staging two batches
+    const store = await freshStore(true);
+    expect(store.stageWrites()).toBe(true);
+    const probe = journalProbe();
+    const keys = async () => {
+      const { Items = [] } = await DynamoDBDocumentClient.from(embedded.client).send(new ScanCommand({ TableName: `evidence-${tableCount}` }));
+      return Items.map((item) => `${String(item['pk'])} ${String(item['sk'])}`).filter((k) => !k.startsWith(`${JOURNAL_PK} C#`));
+    };
+    try {
+      await ingestBatch(batches[0]!, store, now);
+      const before = await keys();
+      await ingestBatch(batches[1]!, store, now);
+
+      // WHEN its write-out fails before the journal's head is written
+      probe.failHead = 'before';
+      await expect(store.writeStaged()).rejects.toThrow(/injected/);
+
+      // THEN the table holds none of the stage: no evidence, no guard, no journal head (its chunks,
+      // written first, are inert and swept by the next recovery)
+      expect(store.lostStages).toBe(1);
+      expect(await keys()).toEqual(before);
+
+      // WHEN both batches are read again (their files were not recorded as read) and the stage ends
+      const again = [await ingestBatch(batches[0]!, store, now), await ingestBatch(batches[1]!, store, now)];
+      await store.endStaging();
+
+      // THEN every event counts (none is taken for a replay), and the table is what one clean batch gives
+      expect(again.map((r) => r.replayed)).toEqual([0, 0]);
+      const clean = await freshStore(true);
+      await ingestBatch(batches.slice(0, 2).flat(), clean, now);
+      expect(await everything(store)).toEqual(await everything(clean));
+    } finally {
+      embedded.client.middlewareStack.remove('journal-probe');
+    }
+  });
+  it('finishes from its journal a staged item it could not pack (a map, a string set and binary another writer left), exactly', async () => {
+    // GIVEN a role item holding what the stage's packing cannot hold, and a writer staging a merge into it
+    const store = await freshStore(true);
+    const tableName = `evidence-${tableCount}`;
+    const role = { pk: 'ROLE#arn:aws:iam::111122223333:role/orders-api', sk: 'ROLE', type: 'role', roleArn: 'arn:aws:iam::111122223333:role/orders-api', firstSeen: '2026-11-02T00:00:00Z' } as EvidenceItem;
+    const odd = { audit: { by: 'migration-bot', tickets: ['OPS-1'] }, owners: new Set(['team-a', 'team-b']), digest: new Uint8Array([0, 1, 254, 255]) };
+    const doc = DynamoDBDocumentClient.from(embedded.client);
+    await doc.send(new PutCommand({ TableName: tableName, Item: { ...role, ...odd, version: 1 } }));
+    store.stageWrites();
+    expect(await store.apply([{ item: { ...role, firstSeen: '2026-11-01T00:00:00Z' }, batch: 'mhz0000-aaaa' }])).toMatchObject({ written: 1 });
+    const probe = journalProbe();
+    try {
+      // WHEN its write-out's journal lands, the answer is lost, and the next recovery finishes it
+      probe.failHead = 'after';
+      await expect(store.writeStaged()).rejects.toThrow(/injected/);
+      await store.recover(now);
+    } finally {
+      embedded.client.middlewareStack.remove('journal-probe');
+    }
+
+    // THEN the item holds the merge beside all the other writer left, as it was
+    const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: { pk: role.pk, sk: role.sk } }));
+    expect(Item).toMatchObject({ firstSeen: '2026-11-01T00:00:00Z', audit: odd.audit, owners: odd.owners });
+    expect(new Uint8Array(Item?.['digest'] as Uint8Array)).toEqual(odd.digest);
+    expect((await DynamoDBDocumentClient.from(embedded.client).send(new ScanCommand({ TableName: tableName }))).Items?.filter((i) => i['pk'] === JOURNAL_PK)).toEqual([]);
   });
 });
 

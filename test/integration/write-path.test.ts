@@ -408,7 +408,7 @@ describe('analyze of a fleet with many keys (the only writer, batches staged)', 
     expect(await evidence(store)).toEqual(recent.items);
   }, 120_000);
 
-  it('a write-out cut short leaves its journals committed: the next run finishes them, counting each event once', async () => {
+  it('a write-out cut short leaves its journal committed: the next run finishes it, counting each event once', async () => {
     const store = await fresh();
     // GIVEN item writes that fail from the fourth request of the write-out on (the run's end)
     let itemRequests = 0;
@@ -432,7 +432,7 @@ describe('analyze of a fleet with many keys (the only writer, batches staged)', 
     }
     // THEN that run says its events are not all written, and the store is not the reference yet
     expect(cut.notStored).toBe(recent.summary.inScope);
-    expect(cut.storeErrors.join('\n')).toContain('the next run writes them');
+    expect(cut.storeErrors.join('\n')).toContain('the next run finishes the write-out from its journal');
     expect(await evidence(store)).not.toEqual(recent.items);
 
     // WHEN the same logs are analyzed again, by a new process (a new store object)
