@@ -962,10 +962,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     const at = journals.at(-1)?.at ?? new Date().toISOString();
     const journal = newBatchId(new Date(at));
     try {
-      // The commit point: the items as they are about to be written, and the staged ids. Nothing
-      // else writes this table (one writer), so a recovery puts them as they are (rollForwardStage).
-      const data = await gzipPieces(stageJournalPieces(changes, stage.ids), 1);
-      const chunks = await this.writeJournal(journal, at, data, [...stage.ids.keys()], true, 'stage');
+      const chunks = await this.commitStage(journal, at, changes, stage.ids);
       faultPoint('after-journal');
       // each group unpacked as its request is made
       const groups = Array.from({ length: Math.ceil(count / BATCH_WRITE_LIMIT) }, (_, n) => n * BATCH_WRITE_LIMIT);
@@ -1013,6 +1010,17 @@ export class DynamoEvidenceStore implements EvidencePort {
       // what this writer wrote is in the table now, not in the stage
       stage.holdsAllEvidence = false;
     }
+  }
+
+  /**
+   * The commit point of a write-out: its journal, the items as they are about to be written and the
+   * staged ids. Nothing else writes this table (one writer), so a recovery puts them as they are
+   * (`rollForwardStage`). Its own frame, so that the compressed journal is let go before the items
+   * are written. Returns the number of chunks.
+   */
+  private async commitStage(journal: string, at: string, changes: StagedChanges, ids: Map<string, EventIdSet>): Promise<number> {
+    const data = await gzipPieces(stageJournalPieces(changes, ids), 1);
+    return this.writeJournal(journal, at, data, [...ids.keys()], true, 'stage');
   }
 
   /**
