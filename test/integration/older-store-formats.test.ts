@@ -1,7 +1,8 @@
-import { PutCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { gzipSync } from 'node:zlib';
+import { PutCommand, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import type { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { aggregate } from '../../functions/core/evidence';
 import { ingestBatch } from '../../functions/core/ingest';
 import { GUARD_FORMAT_PK, GUARD_FORMAT_SK, legacyEventGuardPk, SCOPES_PK } from '../../functions/core/table-schema';
@@ -139,6 +140,55 @@ describe('journals written as text chunks', () => {
     expect(evidence.find((i) => i.sk === 'SA#payments#api')).toMatchObject({ irsaOk: 3, irsaLastOk: '2026-11-10T10:02:00Z' });
     const journal = await doc().send(new GetCommand({ TableName: store.tableName, Key: { pk: 'JOURNAL', sk: `B#${batch}` } }));
     expect(journal.Item).toBeUndefined();
+  });
+});
+
+describe('a batch journal an earlier version committed, met by a staged run', () => {
+  it.each([
+    ['before its items', 'SCOPE#'],
+    ['after its items (tagged with the batch), before the guards', 'EVENTS#'],
+  ])("is rolled forward into the stage, and a write-out cut short after the stage's journal, %s, is finished by the next run: each event once, no journal left", async (_when, dies) => {
+    // GIVEN a committed batch journal of t-1 and t-2, as a version that wrote one per batch left it
+    const store = await tables.fresh();
+    const batch = `${new Date('2026-11-10T11:00:00Z').getTime().toString(36).padStart(9, '0')}-0123456789`;
+    const body = JSON.stringify({ deltas: aggregate(events(['t-1', 't-2']), {}, batch).map((d) => d.item), alerts: [], guards: { '2026-11-10T10': ['t-1', 't-2'] } });
+    await doc().send(new PutCommand({ TableName: store.tableName, Item: { pk: 'JOURNAL', sk: `C#${batch}#0000`, gz: gzipSync(body) } }));
+    await doc().send(
+      new PutCommand({ TableName: store.tableName, Item: { pk: 'JOURNAL', sk: `B#${batch}`, batch, state: 'committed', at: '2026-11-10T11:00:00.000Z', chunks: 1, hours: ['2026-11-10T10'] } }),
+    );
+    // ... and writes that fail once the stage's journal is written (the write-out dies there)
+    const client = tables.embedded.client;
+    const name = `cut-after-stage-journal-${store.tableName}`;
+    let stageJournal = false;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = JSON.stringify(args.input);
+        if (context.commandName === 'BatchWriteItemCommand' && input.includes('"kind":"stage"')) stageJournal = true;
+        else if (stageJournal && context.commandName === 'BatchWriteItemCommand' && input.includes(dies)) throw new Error('injected: the writer died here');
+        return next(args);
+      },
+      { step: 'initialize', name },
+    );
+
+    // WHEN a staged run meets it: its recovery rolls it into the stage and writes the stage out, which dies
+    store.stageWrites();
+    try {
+      await expect(ingestBatch(events(['t-1', 't-2', 't-3']), store, new Date('2026-11-10T11:05:00Z'))).rejects.toThrow(/injected/);
+    } finally {
+      client.middlewareStack.remove(name);
+    }
+    expect(stageJournal).toBe(true);
+
+    // THEN the next run (a new writer) finishes both journals: t-1 and t-2 count once, t-3 once
+    const next = new DynamoEvidenceStore({ client: tables.embedded.client, tableName: store.tableName, singleWriter: true });
+    next.stageWrites();
+    const rerun = await ingestBatch(events(['t-1', 't-2', 't-3']), next, new Date('2026-11-10T11:10:00Z'));
+    await next.endStaging();
+    expect(rerun.replayed).toBe(2);
+    const evidence = await next.namespaceEvidence(['issuer:oidc.eks.eu-west-1.amazonaws.com/id/ABC'], 'payments');
+    expect(evidence.find((i) => i.sk === 'SA#payments#api')).toMatchObject({ irsaOk: 3, irsaLastOk: '2026-11-10T10:02:00Z' });
+    const { Items = [] } = await doc().send(new ScanCommand({ TableName: store.tableName }));
+    expect(Items.filter((i) => i['pk'] === 'JOURNAL')).toEqual([]);
   });
 });
 
