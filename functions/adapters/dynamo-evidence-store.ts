@@ -2476,7 +2476,7 @@ function* stageJournalPieces(changes: StagedChanges, ids: ReadonlyMap<string, It
   yield '{"stage":true,"items":[';
   for (let i = 0; i < changes.length; i += 1) {
     const plain = changes.plain(i);
-    const text = plain !== undefined ? JSON.stringify(plain) : `{"wire":${JSON.stringify(changes.marshalled(i), (_k, v: unknown) => (v instanceof Uint8Array ? { base64: Buffer.from(v).toString('base64') } : v))}}`;
+    const text = plain !== undefined ? JSON.stringify(plain) : `{"wire":${JSON.stringify(changes.marshalled(i), binaryAsBase64)}}`;
     yield i === 0 ? text : `,${text}`;
   }
   yield '],"guards":{';
@@ -2486,6 +2486,12 @@ function* stageJournalPieces(changes: StagedChanges, ids: ReadonlyMap<string, It
     first = false;
   }
   yield '}}';
+}
+
+/** JSON.stringify's replacer for binary: the value as it was (a Buffer's `toJSON` has run by then), as `{ base64 }`. */
+function binaryAsBase64(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  const raw = this[key];
+  return raw instanceof Uint8Array ? { base64: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') } : value;
 }
 
 /** A stage journal's `{ wire }` item as DynamoDB's wire values again (`stageJournalPieces`). */
