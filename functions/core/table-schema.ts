@@ -16,7 +16,7 @@
  * | `SCOPE#noderole:<arn>`     | `CLUSTERS`               | clusters the role fetched Pod Identity for      |
  * | `INVENTORY`                | `CLUSTER#<arn>` …        | imported or synced EKS inventory                |
  * | `EVENTS#<yyyy-mm-ddThh>`   | `S#<nnnn>`               | replay guards: eventIDs of that hour counted (and claimed) |
- * | `JOURNAL`                  | `B#<batch>` / `C#<batch>#<n>` | a batch's journal head (state) and chunks: the commit point |
+ * | `JOURNAL`                  | `B#<batch>` / `C#<batch>#<n>` | a batch's journal head (state) and chunks: the commit point (`kind: stage`: a single writer's write-out) |
  * | `EVENT#<eventID>`          | `EVENT`                  | legacy replay guard, one per event (read, never written) |
  * | `FORMAT`                   | `GUARDS`                 | this table never held legacy guards: they are not looked up |
  * | `COVERAGE`                 | `<acct>|<region>|<day>`  | hours and slices of complete CloudTrail read    |
