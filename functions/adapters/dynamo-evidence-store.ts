@@ -919,7 +919,7 @@ export class DynamoEvidenceStore implements EvidencePort {
   stageWrites(limits: Partial<StageLimits> = {}): boolean {
     if (!this.singleWriter) return false;
     const all = { ...DEFAULT_STAGE_LIMITS, ...limits };
-    this.stage ??= emptyStage({ ...all, maxJournals: Math.min(all.maxJournals, TAG_LIMIT / 2) });
+    this.stage ??= emptyStage({ ...all, maxJournals: Math.min(all.maxJournals, TAG_LIMIT) });
     return true;
   }
 
@@ -1733,7 +1733,7 @@ const guardExpiry = (e: IdentityEvent) => Math.floor(Date.parse(e.eventTime) / 1
 
 /** When a stage is written out: whichever limit is reached first, checked after each batch. */
 export interface StageLimits {
-  /** Staged batches (at most TAG_LIMIT / 2: an item keeps that many batches' tags). */
+  /** Staged batches (at most TAG_LIMIT: an item keeps a tag per staged batch). */
   maxJournals: number;
   /** Changed items held: memory grows with them (packed, ~0.25 KB each with their keys). */
   maxItems: number;
@@ -1748,13 +1748,17 @@ export interface StageLimits {
 }
 
 /**
- * A run of up to 32 journals of 20,000 events (640,000 events), 400,000 changed items, or 10
+ * A run of up to 64 batches of 20,000 events, 800,000 changed items, 1,200,000 events, or 10
  * minutes. The fleet preset (240,677 events, ~34,000 items) fits in one stage, and so do 20,000
- * namespaces (~110,000 items) and 40,000 (497,159 events, ~220,000 items). At 40,000 namespaces 16
+ * namespaces (~110,000 items), 40,000 (497,159 events, ~220,000 items) and 80,000 (992,885 events,
+ * ~510,000 items in 50 batches). Until 2026-12-05 a stage held at most 32 batches (half the tags
+ * an item keeps: a batch's own journal, rolled forward after a kill, skipped the items carrying its
+ * tag) and 400,000 items: 80,000 namespaces made two stages, 139.3 s, 25.63 write requests per 1,000
+ * events, 676 MB; one stage since the stage has a journal of its own (writeStagedOut), 134.6 s,
+ * 17.99, 636 MB (`--preset widest`, by hand). At 40,000 namespaces 16
  * journals and 400,000 events made two stages, each writing most items: 123.0 and 122.8 s, 12,886
  * write requests (25.9 per 1,000 events), peaks 975 and 1,000 MB; 32 and 800,000 make one: 108.9
- * and 110.7 s, 8,915 (17.9), 949 and 934 MB, the verdicts identical. 32 is also the most a stage
- * may hold (TAG_LIMIT / 2: an item keeps a tag per batch). A staged item cost ~0.9 KB of heap as
+ * and 110.7 s, 8,915 (17.9), 949 and 934 MB, the verdicts identical. A staged item cost ~0.9 KB of heap as
  * an object (the stage's retained size over its items at 20,000 namespaces; packed since, ~0.25 KB
  * with its keys): these limits bounded the stage's items near 360 MB (and its eventIDs near 60
  * MB), where 100,000 and 200,000 items bounded them near 90. They were those, and at 20,000 and
@@ -1765,7 +1769,7 @@ export interface StageLimits {
  * write them again in its next stage, and forgets them to read them again; that traffic holds memory
  * too (30,000/30,000 at 20,000 namespaces: 188 s, 944 MB).
  */
-export const DEFAULT_STAGE_LIMITS: StageLimits = { maxJournals: 32, maxItems: 400_000, maxEvents: 800_000, maxAgeMs: 10 * 60_000, maxKnown: 800_000, collectAfterItems: 20_000 };
+export const DEFAULT_STAGE_LIMITS: StageLimits = { maxJournals: 64, maxItems: 800_000, maxEvents: 1_200_000, maxAgeMs: 10 * 60_000, maxKnown: 800_000, collectAfterItems: 20_000 };
 
 interface Stage {
   limits: StageLimits;
