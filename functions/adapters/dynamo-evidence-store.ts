@@ -406,7 +406,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     for (const k of keys) if (k.sk.startsWith('B#')) heads.set(k.sk.slice(2), k);
     const alerts: Alert[] = [];
     const stale = (batch: string) => this.serialized || now.getTime() - batchTime(batch) >= JOURNAL_LEASE_SECONDS * 1000;
-    const staged = new Set(this.stage?.journals.map((j) => j.batch) ?? []);
+    const staged = new Set(this.stage?.batches.map((j) => j.batch) ?? []);
     for (const batch of [...heads.keys()].sort()) {
       if (!stale(batch) || staged.has(batch)) continue;
       const head = await this.getHead(batch);
@@ -418,7 +418,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     const orphans = keys.filter((k) => k.sk.startsWith('C#') && !heads.has(chunkBatch(k.sk)) && stale(chunkBatch(k.sk)));
     await this.batchWrite(orphans.map((k) => ({ DeleteRequest: { Key: key(k.pk, k.sk) } })));
     // Journals rolled forward into a stage are written out now: a recovery finishes before the batch after it.
-    if (this.stage && this.stage.journals.some((j) => !staged.has(j.batch))) await this.writeStaged();
+    if (this.stage && this.stage.batches.some((j) => !staged.has(j.batch))) await this.writeStaged();
     return alerts;
   }
 
@@ -644,7 +644,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     if (stage) {
       // Staged: its items are merged in memory, and its guards wait for the write-out (with the
       // journal it was rolled forward from, when a recovery staged it).
-      stage.journals.push({ batch: journal.batch, at: journal.at, written: this.chunkCounts.get(journal.batch) });
+      stage.batches.push({ batch: journal.batch, at: journal.at, written: this.chunkCounts.get(journal.batch) });
       this.chunkCounts.delete(journal.batch);
       for (const [hour, ids] of Object.entries(journal.guards)) {
         let staged = stage.ids.get(hour);
@@ -919,7 +919,7 @@ export class DynamoEvidenceStore implements EvidencePort {
   stageWrites(limits: Partial<StageLimits> = {}): boolean {
     if (!this.singleWriter) return false;
     const all = { ...DEFAULT_STAGE_LIMITS, ...limits };
-    this.stage ??= emptyStage({ ...all, maxJournals: Math.min(all.maxJournals, TAG_LIMIT) });
+    this.stage ??= emptyStage({ ...all, maxBatches: Math.min(all.maxBatches, TAG_LIMIT) });
     return true;
   }
 
@@ -929,8 +929,8 @@ export class DynamoEvidenceStore implements EvidencePort {
   }
 
   /** Batches merged into the stage and not written out yet: 0 when everything counted is in the table. */
-  get stagedJournals(): number {
-    return this.stage?.journals.length ?? 0;
+  get stagedBatches(): number {
+    return this.stage?.batches.length ?? 0;
   }
 
   /**
@@ -954,12 +954,12 @@ export class DynamoEvidenceStore implements EvidencePort {
   /** `last`: the stage ends with this write-out, and its items go once written. */
   private async writeStagedOut(last: boolean): Promise<void> {
     const stage = this.stage;
-    if (stage === undefined || (stage.journals.length === 0 && stage.known.changedCount === 0)) return;
-    const journals = stage.journals;
-    // let go once written, when the stage ends (the guards and the journals' deletion come after)
+    if (stage === undefined || (stage.batches.length === 0 && stage.known.changedCount === 0)) return;
+    const batches = stage.batches;
+    // let go once written, when the stage ends (the guards and the journal's deletion come after)
     let changes: StagedChanges | undefined = stage.known.changed();
     const count = changes.length;
-    const at = journals.at(-1)?.at ?? new Date().toISOString();
+    const at = batches.at(-1)?.at ?? new Date().toISOString();
     const journal = newBatchId(new Date(at));
     try {
       const chunks = await this.commitStage(journal, at, changes, stage.ids);
@@ -993,7 +993,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       stage.ids.clear();
       faultPoint('after-guards');
       // Heads first: a head whose chunks are gone is finished; chunks without a head are swept.
-      const written = [...journals.filter((j) => j.written !== undefined).map((j) => ({ batch: j.batch, chunks: j.written as number })), { batch: journal, chunks }];
+      const written = [...batches.filter((b) => b.written !== undefined).map((b) => ({ batch: b.batch, chunks: b.written as number })), { batch: journal, chunks }];
       await this.batchWrite(written.map((j) => ({ DeleteRequest: { Key: key(JOURNAL_PK, `B#${j.batch}`) } })));
       const chunkKeys = written.flatMap((j) => Array.from({ length: j.chunks }, (_, n) => chunkSk(j.batch, n)));
       await this.batchWrite(chunkKeys.map((sk) => ({ DeleteRequest: { Key: key(JOURNAL_PK, sk) } })));
@@ -1003,7 +1003,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       this.lostStageCount += 1;
       throw error;
     }
-    stage.journals = [];
+    stage.batches = [];
     stage.since = null;
     if (stage.known.size > stage.limits.maxKnown) {
       stage.known.clear();
@@ -1129,7 +1129,7 @@ export class DynamoEvidenceStore implements EvidencePort {
    */
   private tagsToKeep(): (tag: string, batch: string) => boolean {
     if (!this.serialized) return (tag, batch) => batchTime(tag) > batchTime(batch) - TAG_HORIZON_MS;
-    const staged = new Set(this.stage?.journals.map((j) => j.batch) ?? []);
+    const staged = new Set(this.stage?.batches.map((j) => j.batch) ?? []);
     return (tag) => staged.has(tag);
   }
 
@@ -1734,7 +1734,7 @@ const guardExpiry = (e: IdentityEvent) => Math.floor(Date.parse(e.eventTime) / 1
 /** When a stage is written out: whichever limit is reached first, checked after each batch. */
 export interface StageLimits {
   /** Staged batches (at most TAG_LIMIT: an item keeps a tag per staged batch). */
-  maxJournals: number;
+  maxBatches: number;
   /** Changed items held: memory grows with them (packed, ~0.25 KB each with their keys). */
   maxItems: number;
   /** Staged eventIDs (the claims' view of what is counted). */
@@ -1769,7 +1769,7 @@ export interface StageLimits {
  * write them again in its next stage, and forgets them to read them again; that traffic holds memory
  * too (30,000/30,000 at 20,000 namespaces: 188 s, 944 MB).
  */
-export const DEFAULT_STAGE_LIMITS: StageLimits = { maxJournals: 64, maxItems: 800_000, maxEvents: 1_200_000, maxAgeMs: 10 * 60_000, maxKnown: 800_000, collectAfterItems: 20_000 };
+export const DEFAULT_STAGE_LIMITS: StageLimits = { maxBatches: 64, maxItems: 800_000, maxEvents: 1_200_000, maxAgeMs: 10 * 60_000, maxKnown: 800_000, collectAfterItems: 20_000 };
 
 interface Stage {
   limits: StageLimits;
@@ -1782,17 +1782,17 @@ interface Stage {
    * An item it does not hold is then not there: nothing is read. Undefined until that first merge
    * asks the table.
    *
-   * A first run killed mid-write-out leaves items, and the journals that made them, still
-   * committed: the next run finds the items (so it reads), and rolls the journals forward.
+   * A first run killed mid-write-out leaves items, and the stage's journal, still committed: the
+   * next run finds the items (so it reads), and rolls the journal forward.
    */
   holdsAllEvidence?: boolean;
   /**
    * Staged batches, in commit order: their guards wait for the write-out, and so does the deletion
    * of the journal of one a recovery rolled forward into the stage (`written`: its chunks).
    */
-  journals: { batch: string; at: string; written: number | undefined }[];
+  batches: { batch: string; at: string; written: number | undefined }[];
   /**
-   * Their eventIDs by guard hour (core/ingest `guardHour`), in the order the journals counted them:
+   * Their eventIDs by guard hour (core/ingest `guardHour`), in the order the batches counted them:
    * counted, not in the guard shards yet (the write-out writes them from here). Held as 16 bytes a
    * UUID (EventIdSet), not as the journals' strings in a `Set`: ~450,000 ids at 40,000 namespaces.
    */
@@ -1809,7 +1809,7 @@ interface Stage {
 const emptyStage = (limits: StageLimits): Stage => ({
   limits,
   known: new StagedItems(),
-  journals: [],
+  batches: [],
   ids: new Map(),
   since: null,
   tagSets: new TagSets(),
@@ -2045,7 +2045,7 @@ function stagedIds(stage: Stage): number {
 function stageFull(stage: Stage): boolean {
   const { limits } = stage;
   return (
-    stage.journals.length >= limits.maxJournals ||
+    stage.batches.length >= limits.maxBatches ||
     stage.known.changedCount >= limits.maxItems ||
     stagedIds(stage) >= limits.maxEvents ||
     (stage.since !== null && Date.now() - stage.since >= limits.maxAgeMs)

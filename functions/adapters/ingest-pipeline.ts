@@ -341,7 +341,7 @@ export async function ingestUnits(
       awaiting = { coverage: new CoverageAccumulator(), units: [] };
       return lost;
     }
-    if ((options.store.stagedJournals ?? 0) > 0) return null;
+    if ((options.store.stagedBatches ?? 0) > 0) return null;
     const written = awaiting;
     awaiting = { coverage: new CoverageAccumulator(), units: [] };
     return written;

@@ -719,7 +719,7 @@ describe("the only writer's reads of items it has not seen", () => {
     // GIVEN a stage written out after every batch and forgetting its items each time
     const store = await freshStore(true);
     const batches = [day(1), day(2), day(3)];
-    const reads = await stagedRun(store, batches, { maxJournals: 1, maxKnown: 0 });
+    const reads = await stagedRun(store, batches, { maxBatches: 1, maxKnown: 0 });
     // THEN the batches after the first read the items the first wrote, and the counts add up
     expect(reads).toBeGreaterThan(0);
     expect(await everything(store)).toEqual(await everything(await readingWriter(batches)));

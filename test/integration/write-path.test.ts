@@ -372,7 +372,7 @@ describe('analyze of a fleet with many keys (the only writer, batches staged)', 
 
   it('stores the same items when a stage is written out every two batches', async () => {
     const store = await fresh();
-    const summary = await analyzeInto(store, { stageLimits: { maxJournals: 2 } });
+    const summary = await analyzeInto(store, { stageLimits: { maxBatches: 2 } });
     // more write-outs, more writes, the same store
     expect(writes.total()).toBeGreaterThan(recent.writes);
     expect(summary).toMatchObject({ inScope: recent.summary.inScope, notStored: 0, replayed: 0 });
@@ -397,7 +397,7 @@ describe('analyze of a fleet with many keys (the only writer, batches staged)', 
       batchSize: RECENT_BATCH,
       now: () => many.end,
       skipFilesRead: true,
-      stageLimits: { maxJournals: 1_000, maxItems: 10_000_000, maxEvents: 10_000_000, maxAgeMs: 3_600_000 },
+      stageLimits: { maxBatches: 1_000, maxItems: 10_000_000, maxEvents: 10_000_000, maxAgeMs: 3_600_000 },
     });
     // THEN before the write-out no hour was proven and no file recorded; after it, both are, and the items are whole
     expect(run.notStored).toBe(0);
