@@ -178,6 +178,9 @@ describe('a batch journal an earlier version committed, met by a staged run', ()
       client.middlewareStack.remove(name);
     }
     expect(stageJournal).toBe(true);
+    // (items the write-out reached carry the rolled-forward batch's tag: its journal may be applied again)
+    const reached = (await doc().send(new GetCommand({ TableName: store.tableName, Key: { pk: 'SCOPE#issuer:oidc.eks.eu-west-1.amazonaws.com/id/ABC', sk: 'SA#payments#api' } }))).Item;
+    expect(reached?.['batches']).toEqual(dies === 'EVENTS#' ? [batch] : undefined);
 
     // THEN the next run (a new writer) finishes both journals: t-1 and t-2 count once, t-3 once
     const next = new DynamoEvidenceStore({ client: tables.embedded.client, tableName: store.tableName, singleWriter: true });
