@@ -18,7 +18,6 @@ import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-st
 import { readinessReport } from '../../functions/adapters/readiness-query';
 import { placeCoverage } from '../../functions/core/coverage';
 import type { Alert } from '../../functions/core/alert';
-import type { EvidenceItem } from '../../functions/core/evidence';
 import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory } from '../../functions/core/inventory';
 import { defaultPolicy } from '../../functions/core/policy';
 import { analyzePaths, type AnalyzeSummary } from '../../functions/adapters/ingest-pipeline';
@@ -29,6 +28,7 @@ import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/em
 import { sampleFleet } from '../support/sample-fleets';
 import { countWrites } from '../support/count-writes';
 import { recordingIo } from '../support/recording-io';
+import { storedEvidence } from '../support/stored-evidence';
 
 // The real DynamoDB API (dynalite on disk) and a fake CloudTrail LookupEvents over the sample fleet.
 
@@ -130,11 +130,6 @@ async function freshStore(): Promise<DynamoEvidenceStore> {
   return store;
 }
 
-/** Every evidence item (what readiness and the evidence command read), without the lock version. */
-async function evidence(store: DynamoEvidenceStore): Promise<EvidenceItem[]> {
-  const snap = await store.snapshot({ fromDay: '2000-01-01', namespaceDays: true });
-  return snap.items.map(({ version: _v, ...rest }) => rest as EvidenceItem).sort((a, b) => `${a.pk}${a.sk}`.localeCompare(`${b.pk}${b.sk}`));
-}
 
 const alertKeys = (alerts: readonly Alert[]) => alerts.map((a) => `${a.detection} ${a.key} ${a.window}`).sort();
 const fast = () => new RateLimiter({ perSecond: 1e9, burst: 1e9 });
@@ -203,7 +198,7 @@ describe('backfill from LookupEvents', () => {
     expect(s.rejected).toBe(0);
     expect(s.replayed).toBe(0);
     expect(s.notStored).toBe(0);
-    expect(await evidence(full.store)).toEqual(await evidence(reference.store));
+    expect(await storedEvidence(full.store)).toEqual(await storedEvidence(reference.store));
     // In time order, as analyze: no false irsa-regression, the planted first-seen is found.
     expect(alertKeys(full.run.alerts)).toEqual(alertKeys(reference.alerts));
     expect(full.run.alerts.filter((a) => a.detection === 'irsa-regression').map((a) => a.serviceAccount)).toEqual(['risk-batch']);
@@ -267,7 +262,7 @@ describe('backfill from LookupEvents', () => {
   });
 
   it('a second run with the same --days skips the finished window and adds nothing', async () => {
-    const before = await evidence(full.store);
+    const before = await storedEvidence(full.store);
     const fake = serve(RECORDS);
 
     const again = await backfill(full.store);
@@ -278,11 +273,11 @@ describe('backfill from LookupEvents', () => {
     expect(again.regions.map((r) => [r.region, r.status, r.note])).toEqual(
       REGIONS.map((r) => [r, 'skipped', 'already backfilled 30 days up to 2026-11-20T00:00 (--restart to look them up again)']),
     );
-    expect(await evidence(full.store)).toEqual(before);
+    expect(await storedEvidence(full.store)).toEqual(before);
   });
 
   it('--restart looks everything up again, and every event is a replay: nothing changes', async () => {
-    const before = await evidence(full.store);
+    const before = await storedEvidence(full.store);
     serve(RECORDS);
 
     const again = await backfill(full.store, { restart: true });
@@ -291,13 +286,13 @@ describe('backfill from LookupEvents', () => {
     expect(again.summary.replayed).toBe(full.run.summary.inScope);
     expect(again.summary.itemsWritten).toBe(0);
     expect(again.alerts).toEqual([]);
-    expect(await evidence(full.store)).toEqual(before);
+    expect(await storedEvidence(full.store)).toEqual(before);
   });
 
   it('is idempotent with live ingestion: records analyze already stored are replays', async () => {
     // the reference analyze's store: what it holds is compared with above, and must not change
     const { store, summary } = reference;
-    const before = await evidence(store);
+    const before = await storedEvidence(store);
     serve(RECORDS);
 
     const run = await backfill(store);
@@ -306,7 +301,7 @@ describe('backfill from LookupEvents', () => {
     expect(run.summary.replayed).toBe(summary.inScope);
     expect(run.summary.itemsWritten).toBe(0);
     expect(run.alerts).toEqual([]);
-    expect(await evidence(store)).toEqual(before);
+    expect(await storedEvidence(store)).toEqual(before);
   });
 
   it('stopped halfway (Ctrl-C) and resumed, ends exactly where one full run ends, with no double count', async () => {
@@ -339,7 +334,7 @@ describe('backfill from LookupEvents', () => {
     expect(second.summary.replayed).toBe(0);
     expect(first.summary.inScope + second.summary.inScope).toBe(full.run.summary.inScope);
     expect(first.summary.records + second.summary.records).toBe(RECORDS.length);
-    expect(await evidence(store)).toEqual(await evidence(full.store));
+    expect(await storedEvidence(store)).toEqual(await storedEvidence(full.store));
     expect(alertKeys([...first.alerts, ...second.alerts])).toEqual(alertKeys(full.run.alerts));
   });
 
@@ -364,7 +359,7 @@ describe('backfill from LookupEvents', () => {
     for (const c of east) {
       expect(fake.calls.some((call) => call.region === 'us-east-1' && call.eventName === c.eventName && Date.parse(call.start) < Date.parse(c.through))).toBe(false);
     }
-    expect(await evidence(store)).toEqual(await evidence(full.store));
+    expect(await storedEvidence(store)).toEqual(await storedEvidence(full.store));
   });
 
   it('fetches a dense slice again at half the span, so a slice stays small enough to sort in memory', async () => {
@@ -506,13 +501,13 @@ describe('cutover-watch backfill', () => {
     expect(JSON.parse(third.out)).toMatchObject({ pages: 0, slices: 0, records: 0, inScope: 0, alerts: [], stopped: false });
 
     // What the two runs stored is what analyze of the same records stores (no inventory imported in either).
-    const stored = await withStore({ store }, third.io, async ({ store: s }) => evidence(s));
+    const stored = await withStore({ store }, third.io, async ({ store: s }) => storedEvidence(s));
     const ref = new DynamoEvidenceStore({ client: embedded.client, tableName: 'cli-reference', singleWriter: true });
     await ref.ensureTable();
     const file = path.join(dir, 'cli-reference.json');
     await writeFile(file, JSON.stringify({ Records: wanted }));
     await analyzePaths({ paths: [file], store: ref, policy: defaultPolicy(), now: () => END });
-    expect(stored).toEqual(await evidence(ref));
+    expect(stored).toEqual(await storedEvidence(ref));
     expect(stored.filter((i) => i.type === 'sa').length).toBeGreaterThan(10);
   });
 });

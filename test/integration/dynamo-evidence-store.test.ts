@@ -14,6 +14,7 @@ import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/em
 import { putItem } from '../support/count-writes';
 import { logCoverage } from '../support/coverage';
 import { identityEvent } from '../support/events';
+import { storedEvidence } from '../support/stored-evidence';
 
 // The real DynamoDB API (dynalite on disk), as the CLI runs it.
 let dir: string;
@@ -56,10 +57,6 @@ const inventory = {
   nodegroups: [],
 };
 
-async function everything(store: DynamoEvidenceStore): Promise<EvidenceItem[]> {
-  const snap = await store.snapshot({ fromDay: '2000-01-01', namespaceDays: true });
-  return snap.items.map(({ version: _v, ...rest }) => rest as EvidenceItem).sort((a, b) => `${a.pk}${a.sk}`.localeCompare(`${b.pk}${b.sk}`));
-}
 
 describe('DynamoEvidenceStore on dynalite', () => {
   it('stores evidence that readiness reads back, with exact counts and first/last times', async () => {
@@ -94,7 +91,7 @@ describe('DynamoEvidenceStore on dynalite', () => {
     const store = await freshStore(singleWriter);
     const events = Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? pod : irsa)(`2026-11-${String(1 + (i % 20)).padStart(2, '0')}T0${i % 10}:00:00Z`));
     await ingestBatch(events, store, new Date('2026-11-21T00:00:00Z'));
-    const before = await everything(store);
+    const before = await storedEvidence(store);
 
     const replay1 = await ingestBatch(events.slice(0, 30).reverse(), store, new Date('2026-11-22T00:00:00Z'));
     const replay2 = await ingestBatch(events.slice(20), store, new Date('2026-11-22T00:00:00Z'));
@@ -102,7 +99,7 @@ describe('DynamoEvidenceStore on dynalite', () => {
     expect(replay1.replayed).toBe(30);
     expect(replay2.replayed).toBe(40);
     expect(replay1.itemsWritten + replay2.itemsWritten).toBe(0);
-    expect(await everything(store)).toEqual(before);
+    expect(await storedEvidence(store)).toEqual(before);
   });
 
   it('writes an item only when a merge changes it: a field it lacked is a change; another field order, or counts of zero, are not', async () => {
@@ -136,7 +133,7 @@ describe('DynamoEvidenceStore on dynalite', () => {
     ]);
 
     expect(results.flatMap((r) => r.failedEventIds)).toEqual([]);
-    const sa = (await everything(store)).find((i) => i.type === 'sa');
+    const sa = (await storedEvidence(store)).find((i) => i.type === 'sa');
     expect(sa).toMatchObject({ irsaOk: 80, irsaFirstOk: '2026-11-10T10:00:00Z', irsaLastOk: '2026-11-11T10:39:00Z' });
   });
 
@@ -222,7 +219,7 @@ describe("the only writer's recovery before each batch", () => {
       expect(reread.replayed).toBe(6);
       const clean = await freshStore(true);
       await ingestBatch(batches.flat(), clean, now);
-      expect(await everything(store)).toEqual(await everything(clean));
+      expect(await storedEvidence(store)).toEqual(await storedEvidence(clean));
     } finally {
       embedded.client.middlewareStack.remove('journal-probe');
     }
@@ -259,7 +256,7 @@ describe("the only writer's recovery before each batch", () => {
       expect(again.map((r) => r.replayed)).toEqual([0, 0]);
       const clean = await freshStore(true);
       await ingestBatch(batches.slice(0, 2).flat(), clean, now);
-      expect(await everything(store)).toEqual(await everything(clean));
+      expect(await storedEvidence(store)).toEqual(await storedEvidence(clean));
     } finally {
       embedded.client.middlewareStack.remove('journal-probe');
     }
@@ -355,7 +352,7 @@ describe("the only writer's write-out of a stage", () => {
     // THEN the table holds what one clean run of the same batches gives
     const clean = await freshStore(true);
     for (const batch of batches) await ingestBatch(batch, clean, now);
-    expect(await everything(store)).toEqual(await everything(clean));
+    expect(await storedEvidence(store)).toEqual(await storedEvidence(clean));
     expect((await table(store)).filter((i) => i['pk'] === JOURNAL_PK)).toEqual([]);
     // (the first write-out had written some of its items, not all)
     expect(partial).toBeGreaterThan(0);
@@ -387,7 +384,7 @@ describe("the only writer's journals", () => {
 
     const perBatch = await freshStore(false);
     for (const batch of batches) await ingestBatch(batch, perBatch, now, detected(perBatch));
-    expect(await everything(staged)).toEqual(await everything(perBatch));
+    expect(await storedEvidence(staged)).toEqual(await storedEvidence(perBatch));
     // the detections' items too (the role's first sighting), which the snapshot leaves out
     const roles = async (store: DynamoEvidenceStore) =>
       ((await DynamoDBDocumentClient.from(embedded.client).send(new ScanCommand({ TableName: store.tableName }))).Items ?? [])
@@ -422,7 +419,7 @@ describe('daily counts, packed per namespace and month', () => {
       ['DAY#orders#2026-11-12', 2, undefined],
       ['DAY#orders#2026-12-01', 1, undefined],
     ]);
-    expect((await everything(store)).filter((i) => i.type === 'day').map((d) => d.sk)).toEqual(days.map((d) => d.sk));
+    expect((await storedEvidence(store)).filter((i) => i.type === 'day').map((d) => d.sk)).toEqual(days.map((d) => d.sk));
   });
 
   it('read back exactly, large counts and zeros too (a count is kept as a small integer only where it is one)', async () => {
@@ -679,14 +676,14 @@ describe("the only writer's reads of items it has not seen", () => {
     // THEN it read no item (none was there), and stored what a writer reading each one stores
     expect(firstReads).toBe(0);
     const clean = await readingWriter(first);
-    expect(await everything(store)).toEqual(await everything(clean));
+    expect(await storedEvidence(store)).toEqual(await storedEvidence(clean));
 
     // WHEN a second run meets those items again
     const secondReads = await stagedRun(store, [day(3)]);
     await readingWriter([day(3)], clean);
     // THEN it read them, and merged into them
     expect(secondReads).toBeGreaterThan(0);
-    expect(await everything(store)).toEqual(await everything(clean));
+    expect(await storedEvidence(store)).toEqual(await storedEvidence(clean));
   });
 
   it("reads an item once per run in a store that holds evidence: the detections' later batches are answered by the stage, with a reading writer's alerts", async () => {
@@ -714,7 +711,7 @@ describe("the only writer's reads of items it has not seen", () => {
     // and raised what a writer reading every item raised (the role's new namespace among them), and stored the same
     expect(alerts).toEqual(expected);
     expect(alerts.some((id) => id.includes('unexpected-namespace'))).toBe(true);
-    expect(await everything(store)).toEqual(await everything(clean));
+    expect(await storedEvidence(store)).toEqual(await storedEvidence(clean));
   });
 
   it('reads once the stage has forgotten what it wrote (past maxKnown)', async () => {
@@ -724,7 +721,7 @@ describe("the only writer's reads of items it has not seen", () => {
     const reads = await stagedRun(store, batches, { maxBatches: 1, maxKnown: 0 });
     // THEN the batches after the first read the items the first wrote, and the counts add up
     expect(reads).toBeGreaterThan(0);
-    expect(await everything(store)).toEqual(await everything(await readingWriter(batches)));
+    expect(await storedEvidence(store)).toEqual(await storedEvidence(await readingWriter(batches)));
   });
 
   it.each([
@@ -739,7 +736,7 @@ describe("the only writer's reads of items it has not seen", () => {
     const reads = await stagedRun(store, [[irsa('2026-11-01T01:00:00Z')]]);
     // THEN it read the items it met, and a count already stored is kept
     expect(reads).toBeGreaterThan(0);
-    const sa = (await everything(store)).find((i) => i.sk === 'SA#orders#orders-api');
+    const sa = (await storedEvidence(store)).find((i) => i.sk === 'SA#orders#orders-api');
     expect(sa?.['irsaOk']).toBe(irsaOk);
   });
 });

@@ -9,6 +9,7 @@ import { analyzePaths, type AnalyzeOptions } from '../../functions/adapters/inge
 import { embeddedTables } from '../support/embedded-tables';
 import { irsaTrailRecord } from '../support/events';
 import { runInProcess } from '../support/spawn-cli';
+import { storedEvidence } from '../support/stored-evidence';
 
 const END = new Date('2026-11-20T00:00:00Z');
 
@@ -37,12 +38,6 @@ async function logFolder(name: string): Promise<{ dir: string; files: string[] }
 
 const analyze = (store: DynamoEvidenceStore, paths: string[], extra: Partial<AnalyzeOptions> = {}) =>
   analyzePaths({ paths, store, now: () => END, skipFilesRead: true, ...extra });
-
-/** The store's evidence as readiness reads it, without what depends on the batches that wrote it. */
-async function evidence(store: DynamoEvidenceStore): Promise<unknown[]> {
-  const { items } = await store.snapshot({ fromDay: '2026-11-01', namespaceDays: true });
-  return items.map(({ version: _v, batches: _b, ...rest }) => rest);
-}
 
 describe('analyze skips local log files it read whole and stored before', () => {
   it('a rerun reads no record and skips every file, also after the folder is moved or copied; without the option everything is read', async () => {
@@ -120,7 +115,7 @@ describe('analyze skips local log files it read whole and stored before', () => 
     expect(await analyze(store, [dir])).toMatchObject({ files: 0, skippedFiles: 3 });
     const clean = await freshStore();
     await analyze(clean, [dir]);
-    expect(await evidence(store)).toEqual(await evidence(clean));
+    expect(await storedEvidence(store)).toEqual(await storedEvidence(clean));
     await rm(dir, { recursive: true });
   });
 
@@ -142,7 +137,7 @@ describe('analyze skips local log files it read whole and stored before', () => 
     expect(await analyze(store, [dir])).toMatchObject({ files: 0, skippedFiles: 3 });
     const clean = await freshStore();
     await analyze(clean, [dir]);
-    expect(await evidence(store)).toEqual(await evidence(clean));
+    expect(await storedEvidence(store)).toEqual(await storedEvidence(clean));
     await rm(dir, { recursive: true });
   });
 

@@ -12,12 +12,12 @@ import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
 import { readinessReport } from '../../functions/adapters/readiness-query';
 import { analyzeSources, listS3Logs } from '../../functions/adapters/s3-logs';
 import { regionOfKey, trailDayFolders } from '../../functions/adapters/trail-fold';
-import type { EvidenceItem } from '../../functions/core/evidence';
 import { defaultPolicy } from '../../functions/core/policy';
 import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
 import { handlerEnvironment } from '../support/handler-environment';
+import { storedEvidence } from '../support/stored-evidence';
 
 // The scheduled trail fold on a real DynamoDB API (dynalite), the trail's bucket faked at the S3
 // client: a day and a half of the sample fleet's log objects in CloudTrail's layout.
@@ -82,11 +82,6 @@ async function table(name: string): Promise<DynamoEvidenceStore> {
   return store;
 }
 
-/** Every evidence item, without what depends on the writer (the lock version, the batch tags). */
-async function evidence(store: DynamoEvidenceStore): Promise<EvidenceItem[]> {
-  const snap = await store.snapshot({ fromDay: '2000-01-01', namespaceDays: true });
-  return snap.items.map(({ version: _v, batches: _b, ...rest }) => rest as EvidenceItem).sort((a, b) => `${a.pk}${a.sk}`.localeCompare(`${b.pk}${b.sk}`));
-}
 
 async function trailFold(tableName: string, env: Record<string, string | undefined> = {}) {
   const saved = { ...process.env };
@@ -126,9 +121,9 @@ describe('trail fold handler (scheduled)', () => {
     expect(gets.sort()).toEqual([...objects.keys()].filter((k) => !k.includes('Digest')).sort());
     const reference = await table('reference');
     await analyzePaths({ paths: [logDir], store: reference, policy: defaultPolicy(), now: () => NOW });
-    const items = await evidence(store);
+    const items = await storedEvidence(store);
     expect(items.filter((i) => i.type === 'sa').length).toBeGreaterThan(10);
-    expect(items).toEqual(await evidence(reference));
+    expect(items).toEqual(await storedEvidence(reference));
     const coverage = await store.coverageDays();
     expect(coverage.some((d) => d.fileHours.length > 0)).toBe(true);
     expect(coverage).toEqual(await reference.coverageDays());
@@ -147,7 +142,7 @@ describe('trail fold handler (scheduled)', () => {
     // THEN the second run read nothing, the third only the new object, whose events (replays of
     // events already counted) changed nothing
     expect(gets).toEqual([late]);
-    expect(await evidence(store)).toEqual(await evidence(reference));
+    expect(await storedEvidence(store)).toEqual(await storedEvidence(reference));
     objects.delete(late);
   }, 60_000);
 
@@ -166,7 +161,7 @@ describe('trail fold handler (scheduled)', () => {
     expect(new Set(gets)).toEqual(new Set([...objects.keys()].filter((k) => !k.includes('Digest'))));
     const reference = await table('reference-2');
     await analyzePaths({ paths: [logDir], store: reference, policy: defaultPolicy(), now: () => NOW });
-    expect(await evidence(store)).toEqual(await evidence(reference));
+    expect(await storedEvidence(store)).toEqual(await storedEvidence(reference));
   }, 60_000);
 });
 
@@ -217,7 +212,7 @@ describe('trail fold handler with the deployment\'s node role ARNs', () => {
     const key = `AWSLogs/111122223333/CloudTrail/us-east-1/${at.toISOString().slice(0, 10).replaceAll('-', '/')}/111122223333_CloudTrail_us-east-1_${at.toISOString().slice(0, 13).replace(/[-:]/g, '')}00Z_custom.json.gz`;
     objects.set(key, gzipSync(JSON.stringify({ Records: [record] })));
     try {
-      const nodeCalls = async (store: DynamoEvidenceStore) => (await evidence(store)).filter((i) => i.type === 'node-call' && JSON.stringify(i).includes('custom-nodes'));
+      const nodeCalls = async (store: DynamoEvidenceStore) => (await storedEvidence(store)).filter((i) => i.type === 'node-call' && JSON.stringify(i).includes('custom-nodes'));
       // WHEN a fold runs without the ARN, and another with it
       const without = await table('roles-without');
       await (await trailFold('roles-without', { TRAIL_ACCOUNTS: '111122223333' }))({}, minutes(15));

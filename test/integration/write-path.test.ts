@@ -19,6 +19,7 @@ import { JOURNAL_LEASE_SECONDS } from '../../functions/core/table-schema';
 import { countWrites, putItem } from '../support/count-writes';
 import { identityEvent } from '../support/events';
 import { fullBatches, routedFleet, sqsBatch } from '../support/sqs-batches';
+import { storedEvidence } from '../support/stored-evidence';
 
 // Write requests, counted by SDK middleware on the client (what DynamoDB bills and throttles), and
 // exact counts, for the demo's sample fleet through the ingest Lambda's SQS path: single full
@@ -60,10 +61,6 @@ async function table(writers: Writers): Promise<DynamoEvidenceStore> {
   return store;
 }
 
-async function evidence(store: DynamoEvidenceStore): Promise<EvidenceItem[]> {
-  const snapshot = await store.snapshot({ fromDay: '2000-01-01', namespaceDays: true });
-  return snapshot.items.map(({ version: _v, ...rest }) => rest as EvidenceItem).sort((a, b) => `${a.pk} ${a.sk}`.localeCompare(`${b.pk} ${b.sk}`));
-}
 
 describe('write requests', () => {
   it('the ingest Lambda writes per item and guard hour a batch touches, not per event', async () => {
@@ -92,7 +89,7 @@ describe('write requests', () => {
     expect(writes.total()).toBe(doubleWrites + 2);
     // every day count of the twin table is twice the other's: counted once each
     const days = (items: EvidenceItem[]) => items.filter((i) => i.type === 'day').map((i) => [i.sk, i['irsaOk'] ?? 0, i['piOk'] ?? 0]);
-    expect(days(await evidence(twice))).toEqual(days(await evidence(once)).map(([sk, irsa, pi]) => [sk, 2 * Number(irsa), 2 * Number(pi)]));
+    expect(days(await storedEvidence(twice))).toEqual(days(await storedEvidence(once)).map(([sk, irsa, pi]) => [sk, 2 * Number(irsa), 2 * Number(pi)]));
   }, 60_000);
 });
 
@@ -148,7 +145,7 @@ describe('the ingest Lambda on full batches (writer lease)', () => {
       expect(second.replayed).toBe(second.events.length);
       expect(again.replayed).toBe(again.events.length);
       // THEN the store holds what the clean run wrote
-      expect(counts(await evidence(store))).toEqual(counts(await evidence(reference.store)));
+      expect(counts(await storedEvidence(store))).toEqual(counts(await storedEvidence(reference.store)));
     } finally {
       embedded.client.middlewareStack.remove(name);
     }
@@ -165,7 +162,7 @@ describe('the ingest Lambda on full batches (writer lease)', () => {
     expect(results.flatMap((r) => r.response.batchItemFailures)).toEqual([]);
     // each event counted by exactly one of the invocations that held it
     expect(results.reduce((n, r) => n + r.events.length - r.replayed, 0)).toBe(reference.events);
-    expect(counts(await evidence(a))).toEqual(counts(await evidence(reference.store)));
+    expect(counts(await storedEvidence(a))).toEqual(counts(await storedEvidence(reference.store)));
   }, 120_000);
 
   it('a holder killed after its commit: the next writer waits the lease out, finishes the batch, counts the rest once', async () => {
@@ -190,7 +187,7 @@ describe('the ingest Lambda on full batches (writer lease)', () => {
 
     // THEN the dead batch is finished from its journal and the rest is counted once
     expect(result).toMatchObject({ replayed: 20, failedEventIds: [] });
-    expect((await evidence(store)).find((i) => i.type === 'sa')).toMatchObject({ irsaOk: 40 });
+    expect((await storedEvidence(store)).find((i) => i.type === 'sa')).toMatchObject({ irsaOk: 40 });
     expect(await next.getMeta('LEASE', 'WRITER')).toBeUndefined();
   }, 30_000);
 
@@ -220,7 +217,7 @@ describe('the ingest Lambda on full batches (writer lease)', () => {
 
     // THEN the item the dead holder wrote is not merged twice, the others are finished, the rest counted once
     expect(result).toMatchObject({ replayed: 20, failedEventIds: [] });
-    const sas = (await evidence(store)).filter((i) => i.type === 'sa');
+    const sas = (await storedEvidence(store)).filter((i) => i.type === 'sa');
     expect(sas.map((i) => [i['namespace'], i['irsaOk']]).sort()).toEqual([['billing', 20], ['orders', 20]]);
     // and, the dead batch finished, the items carry the tag of the batch that wrote them last only
     const { Items = [] } = await DynamoDBDocumentClient.from(embedded.client).send(new ScanCommand({ TableName: store.tableName }));
@@ -251,9 +248,9 @@ describe('several writers', () => {
     const retried = await ingestBatch(events.filter((e) => retry.includes(e.eventId)), a, now);
 
     expect(retried.failedEventIds).toEqual([]);
-    const sa = (await evidence(a)).find((i) => i.type === 'sa');
+    const sa = (await storedEvidence(a)).find((i) => i.type === 'sa');
     expect(sa).toMatchObject({ irsaOk: 120 });
-    expect((await evidence(a)).find((i) => i.type === 'day')).toMatchObject({ irsaOk: 120 });
+    expect((await storedEvidence(a)).find((i) => i.type === 'day')).toMatchObject({ irsaOk: 120 });
   }, 30_000);
 
   it('finish a writer killed after its commit, and give up one killed before, once the lease is over', async () => {
@@ -277,9 +274,9 @@ describe('several writers', () => {
     expect(early.failedEventIds.sort()).toEqual(uncommitted.map((e) => e.eventId).sort());
     // after it, the committed batch is finished from its journal and the other's events counted
     expect(afterLease).toMatchObject({ replayed: 10, failedEventIds: [] });
-    expect((await evidence(store)).find((i) => i.type === 'sa')).toMatchObject({ irsaOk: 20 });
+    expect((await storedEvidence(store)).find((i) => i.type === 'sa')).toMatchObject({ irsaOk: 20 });
     expect(await ingestBatch([...committed, ...uncommitted], other, later(600))).toMatchObject({ replayed: 20, itemsWritten: 0 });
-    expect((await evidence(store)).find((i) => i.type === 'sa')).toMatchObject({ irsaOk: 20 });
+    expect((await storedEvidence(store)).find((i) => i.type === 'sa')).toMatchObject({ irsaOk: 20 });
   }, 30_000);
 });
 
@@ -323,10 +320,10 @@ describe('analyze of a fleet with many keys (the only writer, batches staged)', 
     fleetInventory = await readInventoryFiles((await readdir(written.inventoryDir)).map((f) => path.join(written.inventoryDir, f)));
     const whole = await fresh();
     const summary = await analyzeInto(whole, { paths: [logDir], batchSize: BATCH });
-    reference = { summary, writes: writes.total(), items: await evidence(whole) };
+    reference = { summary, writes: writes.total(), items: await storedEvidence(whole) };
     const part = await fresh();
     const recentSummary = await analyzeInto(part);
-    recent = { summary: recentSummary, writes: writes.total(), items: await evidence(part) };
+    recent = { summary: recentSummary, writes: writes.total(), items: await storedEvidence(part) };
   }, 120_000);
 
   it('says, after the last file, how many events it is writing out (the progress bar is full by then)', async () => {
@@ -365,7 +362,7 @@ describe('analyze of a fleet with many keys (the only writer, batches staged)', 
     const summary = await analyzeInto(store, { batchSize: 100_000 });
     const oneBatch = writes.total();
     expect(summary).toMatchObject({ inScope: recent.summary.inScope, notStored: 0 });
-    expect(await evidence(store)).toEqual(recent.items);
+    expect(await storedEvidence(store)).toEqual(recent.items);
     const batches = Math.ceil(recent.summary.inScope / RECENT_BATCH);
     expect(recent.writes - oneBatch).toBeLessThanOrEqual(batches - 1);
   }, 120_000);
@@ -376,7 +373,7 @@ describe('analyze of a fleet with many keys (the only writer, batches staged)', 
     // more write-outs, more writes, the same store
     expect(writes.total()).toBeGreaterThan(recent.writes);
     expect(summary).toMatchObject({ inScope: recent.summary.inScope, notStored: 0, replayed: 0 });
-    expect(await evidence(store)).toEqual(recent.items);
+    expect(await storedEvidence(store)).toEqual(recent.items);
   }, 120_000);
 
   it('records coverage and files read only once the stage holding their events is in the table (a reader never sees hours proven whose events are staged)', async () => {
@@ -405,7 +402,7 @@ describe('analyze of a fleet with many keys (the only writer, batches staged)', 
     expect(seen).toEqual(seen.map(() => ({ coverageDays: 0, filesRead: 0 })));
     expect((await reader.coverageDays()).length).toBeGreaterThan(0);
     expect((await reader.queryMeta('SOURCES#files')).length).toBeGreaterThan(0);
-    expect(await evidence(store)).toEqual(recent.items);
+    expect(await storedEvidence(store)).toEqual(recent.items);
   }, 120_000);
 
   it('a write-out cut short leaves its journal committed: the next run finishes it, counting each event once', async () => {
@@ -433,13 +430,13 @@ describe('analyze of a fleet with many keys (the only writer, batches staged)', 
     // THEN that run says its events are not all written, and the store is not the reference yet
     expect(cut.notStored).toBe(recent.summary.inScope);
     expect(cut.storeErrors.join('\n')).toContain('the next run finishes the write-out from its journal');
-    expect(await evidence(store)).not.toEqual(recent.items);
+    expect(await storedEvidence(store)).not.toEqual(recent.items);
 
     // WHEN the same logs are analyzed again, by a new process (a new store object)
     const again = await analyzeInto(new DynamoEvidenceStore({ client: embedded.client, tableName: store.tableName, singleWriter: true }));
 
     // THEN every event was counted by the first run, once, and the store is the reference
     expect(again).toMatchObject({ replayed: recent.summary.inScope, notStored: 0 });
-    expect(await evidence(store)).toEqual(recent.items);
+    expect(await storedEvidence(store)).toEqual(recent.items);
   }, 120_000);
 });
