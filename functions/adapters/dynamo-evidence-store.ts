@@ -51,6 +51,7 @@ import {
   INVENTORY_PK,
   JOURNAL_LEASE_SECONDS,
   JOURNAL_PK,
+  OUTBOX_PK,
   legacyEventGuardPk,
   scopePk,
   SCOPES_PK,
@@ -110,6 +111,8 @@ export class DynamoEvidenceStore implements EvidencePort {
    */
   private journalsKnown = false;
   private journalWritesOpen = 0;
+  /** Set by `useAlertOutbox`: each new alert is owed to the caller's sinks until `alertsDelivered`. */
+  private alertOutbox = false;
 
   constructor(
     private readonly deps: {
@@ -1367,9 +1370,13 @@ export class DynamoEvidenceStore implements EvidencePort {
       // Nobody else records alerts: what is not there now is new, and can go 25 to a request.
       const known = new Set((await this.batchGet(alerts.map((a) => key(alertsPk(a), a.id)))).map((i) => i.sk));
       fresh.push(...new Map(alerts.filter((a) => !known.has(a.id)).map((a) => [a.id, a])).values());
+      // owed before it exists: a kill in between leaves a note whose alert is not there, dropped by `undeliveredAlerts`
+      if (this.alertOutbox) await this.batchWrite(fresh.map((alert) => ({ PutRequest: { Item: owedItem(alert) } })));
       await this.batchWrite(fresh.map((alert) => ({ PutRequest: { Item: { pk: alertsPk(alert), sk: alert.id, type: 'alert', ...alert } } })));
-      return fresh.sort((a, b) => (a.firstEventTime < b.firstEventTime ? -1 : a.firstEventTime > b.firstEventTime ? 1 : 0));
+      if (fresh.length > 0) faultPoint('after-alerts');
+      return byFirstEvent(fresh);
     }
+    if (this.alertOutbox) await this.batchWrite(alerts.map((alert) => ({ PutRequest: { Item: owedItem(alert) } })));
     await mapLimit(alerts, WRITE_CONCURRENCY, async (alert) => {
       try {
         await this.write(
@@ -1384,13 +1391,46 @@ export class DynamoEvidenceStore implements EvidencePort {
         if (!(e instanceof ConditionalCheckFailedException)) throw e;
       }
     });
-    return fresh.sort((a, b) => (a.firstEventTime < b.firstEventTime ? -1 : a.firstEventTime > b.firstEventTime ? 1 : 0));
+    if (this.alertOutbox) {
+      // another writer's alert: it delivers it, not this run
+      const ours = new Set(fresh.map((a) => a.id));
+      await this.batchWrite(alerts.filter((a) => !ours.has(a.id)).map((a) => ({ DeleteRequest: { Key: key(OUTBOX_PK, a.id) } })));
+    }
+    return byFirstEvent(fresh);
+  }
+
+  /**
+   * For a caller that delivers alerts itself (the CLI: the terminal, alerts.jsonl, SNS, Slack), as
+   * the deployed pipeline's table stream does: each alert this store records for the first time is
+   * owed (`OUTBOX`, written before the alert) until the caller says it was delivered. A run killed
+   * in between leaves it owed, and the next run delivers it (`undeliveredAlerts`).
+   */
+  useAlertOutbox(): void {
+    this.alertOutbox = true;
+  }
+
+  /** The alerts a run recorded and did not live to deliver, oldest first; notes of alerts never recorded are dropped. */
+  async undeliveredAlerts(): Promise<Alert[]> {
+    const owed = await this.query({ pk: OUTBOX_PK });
+    if (owed.length === 0) return [];
+    const found = await this.batchGet(owed.map((o) => key(String(o['alertPk']), o.sk)));
+    const recorded = new Set(found.map((a) => a.sk));
+    // Killed between the note and its alert: whichever run records the alert delivers it.
+    const orphans = owed.filter((o) => !recorded.has(o.sk));
+    if (orphans.length > 0) await this.leased(() => this.batchWrite(orphans.map((o) => ({ DeleteRequest: { Key: key(OUTBOX_PK, o.sk) } }))));
+    return byFirstEvent(found.map(alertOf));
+  }
+
+  /** These alerts reached every sink (or the failures were reported): no longer owed. */
+  async alertsDelivered(ids: readonly string[]): Promise<void> {
+    if (!this.alertOutbox || ids.length === 0) return;
+    await this.leased(() => this.batchWrite([...new Set(ids)].map((id) => ({ DeleteRequest: { Key: key(OUTBOX_PK, id) } }))));
   }
 
   /**
    * Small bookkeeping items outside the evidence (backfill checkpoints, the last report's summary):
    * plain get/put/delete on a key the caller owns. Keys must not start with `SCOPE#`, `SCOPES`,
-   * `INVENTORY`, `EVENT#`, `EVENTS#`, `JOURNAL`, `ROLE#`, `SPIKE#` or `ALERTS#`.
+   * `INVENTORY`, `EVENT#`, `EVENTS#`, `JOURNAL`, `ROLE#`, `SPIKE#`, `ALERTS#` or `OUTBOX`.
    */
   async getMeta(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
     const { Item } = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key(pk, sk), ConsistentRead: true }));
@@ -1513,7 +1553,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     }
     const items = (await Promise.all(months.map((m) => this.query({ pk: `ALERTS#${m}` })))).flat();
     return items
-      .map(({ pk: _pk, sk: _sk, type: _type, version: _version, ...alert }) => alert as unknown as Alert)
+      .map(alertOf)
       .filter((a) => a.lastEventTime >= since.toISOString())
       .sort((a, b) => (a.lastEventTime < b.lastEventTime ? -1 : a.lastEventTime > b.lastEventTime ? 1 : a.id < b.id ? -1 : 1));
   }
@@ -2273,6 +2313,11 @@ const chunkBatch = (sk: string) => sk.slice(2, sk.lastIndexOf('#'));
  * takes its first event's, which every replay of that event shares): the month is part of the
  * dedup key, so it must not depend on which batch saw the alert first.
  */
+/** An alert as stored, without the table's bookkeeping. */
+const alertOf = ({ pk: _pk, sk: _sk, type: _type, version: _version, ...alert }: EvidenceItem): Alert => alert as unknown as Alert;
+const byFirstEvent = (alerts: Alert[]): Alert[] => alerts.sort((a, b) => (a.firstEventTime < b.firstEventTime ? -1 : a.firstEventTime > b.firstEventTime ? 1 : 0));
+/** An alert owed to the CLI's sinks (`useAlertOutbox`): where to find it. */
+const owedItem = (alert: Alert) => ({ pk: OUTBOX_PK, sk: alert.id, alertPk: alertsPk(alert) });
 const alertsPk = (alert: Alert) => `ALERTS#${(/^\d{4}-\d{2}/.test(alert.window) ? alert.window : alert.firstEventTime).slice(0, 7)}`;
 const itemKey = (item: { pk: string; sk: string }) => `${item.pk}\u0000${item.sk}`;
 /**

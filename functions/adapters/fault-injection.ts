@@ -19,6 +19,8 @@ import { existsSync } from 'node:fs';
 export const FAULT_STEPS = [
   /** guards read (and, with several writers, ids claimed); nothing committed */
   'after-claim',
+  /** a batch's new alerts are recorded (and owed to the CLI's sinks), not yet handed on for delivery */
+  'after-alerts',
   /** the batch's journal is written: the commit point */
   'after-journal',
   /** about half of the batch's items are written */

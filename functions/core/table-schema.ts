@@ -23,6 +23,8 @@
  * | `LEASE`                    | `WRITER`                 | the writer lease: who may write batches now (several writers) |
  * | `SOURCES#s3://<bucket>`    | object key               | an S3 log object read whole, its events stored: its ETag |
  * | `SOURCES#files`            | sha256 of the file's bytes | a local log file read whole, its events stored  |
+ * | `ALERTS#<yyyy-mm>`         | alert id                 | an alert, recorded once (the month of its window) |
+ * | `OUTBOX`                   | alert id                 | an alert the CLI recorded and has not delivered yet (`alertPk`: where it is) |
  *
  * Every access is a Query on one partition, a GetItem/BatchGetItem, a conditional PutItem or a
  * BatchWriteItem: all of them exist in dynalite and DynamoDB alike (no transactions, no PartiQL).
@@ -70,6 +72,7 @@ export const WRITER_LEASE_SECONDS = 120;
 export const WRITER_LEASE_WRITE_SECONDS = 60;
 
 export const SCOPES_PK = 'SCOPES';
+export const OUTBOX_PK = 'OUTBOX';
 export const INVENTORY_PK = 'INVENTORY';
 export const COVERAGE_PK = 'COVERAGE';
 export const coverageSk = (account: string, region: string, day: string): string => `${account}|${region}|${day}`;

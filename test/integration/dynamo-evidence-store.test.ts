@@ -4,6 +4,7 @@ import path from 'node:path';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
+import type { Alert } from '../../functions/core/alert';
 import type { EvidenceItem } from '../../functions/core/evidence';
 import type { IdentityEvent } from '../../functions/core/identity-event';
 import { ingestBatch, type BatchJournal } from '../../functions/core/ingest';
@@ -766,5 +767,74 @@ describe('batch tags on items (what a journal applied again skips)', () => {
     const store = await freshStore();
     const tags = await hourOfBatches(store, (batch) => batch());
     expect(tags).toHaveLength(12);
+  });
+});
+
+describe("the CLI's alert outbox (useAlertOutbox)", () => {
+  const alert = (n: number): Alert => ({
+    id: `node-role-fallthrough:${String(n).padStart(16, '0')}`,
+    detection: 'node-role-fallthrough',
+    severity: 'high',
+    key: `arn:aws:iam::111122223333:role/eks-node|s3:GetObject|${n}`,
+    window: '2026-11-20T18:00:00.000Z',
+    cluster: 'payments-prod',
+    clusterArn,
+    oidcIssuer: null,
+    namespace: null,
+    serviceAccount: null,
+    roleArn: null,
+    nodeRoleArn: 'arn:aws:iam::111122223333:role/eks-node',
+    nodeInstanceId: 'i-0abc1234def567890',
+    action: 's3:GetObject',
+    count: 1,
+    firstEventTime: `2026-11-20T21:${String(10 + n).padStart(2, '0')}:00Z`,
+    lastEventTime: '2026-11-20T22:03:00Z',
+    sampleEventIds: [],
+    summary: 's3:GetObject called with the instance role of i-0abc1234def567890',
+    likelyCause: 'a pod fell back to the node role through IMDS',
+    nextStep: 'find the pod',
+    raisedAt: '2026-11-20T22:05:00Z',
+  });
+  const ids = (alerts: readonly Alert[]) => alerts.map((a) => a.id);
+
+  it.each([
+    ['the only writer', true],
+    ['one of several writers (a conditional put each)', false],
+  ] as const)('%s: a new alert is owed until delivered; one recorded before is not owed again', async (_name, singleWriter) => {
+    // GIVEN one alert recorded by a run that delivered it
+    const store = await freshStore(singleWriter);
+    store.useAlertOutbox();
+    await store.recordAlerts([alert(1)]);
+    await store.alertsDelivered([alert(1).id]);
+
+    // WHEN a run records it again beside two new ones, and is stopped before delivering
+    const fresh = await store.recordAlerts([alert(1), alert(2), alert(3)]);
+
+    // THEN the next run finds the two new ones owed, in order, as stored; once delivered, none
+    expect(ids(fresh)).toEqual(ids([alert(2), alert(3)]));
+    expect(await store.undeliveredAlerts()).toEqual([alert(2), alert(3)]);
+    await store.alertsDelivered(ids(fresh));
+    expect(await store.undeliveredAlerts()).toEqual([]);
+  });
+
+  it('drops a note whose alert was never recorded (killed between the two): whichever run records it delivers it', async () => {
+    const store = await freshStore(true);
+    const doc = DynamoDBDocumentClient.from(embedded.client);
+    await doc.send(new PutCommand({ TableName: store.tableName, Item: { pk: 'OUTBOX', sk: alert(4).id, alertPk: 'ALERTS#2026-11' } }));
+    store.useAlertOutbox();
+
+    expect(await store.undeliveredAlerts()).toEqual([]);
+    const { Items } = await doc.send(new ScanCommand({ TableName: store.tableName }));
+    expect((Items ?? []).filter((i) => i['pk'] === 'OUTBOX')).toEqual([]);
+    // recorded later, it is new, and owed
+    expect(ids(await store.recordAlerts([alert(4)]))).toEqual([alert(4).id]);
+    expect(ids(await store.undeliveredAlerts())).toEqual([alert(4).id]);
+  });
+
+  it('writes no note without it (the deployed ingest, whose outbox is the table stream)', async () => {
+    const store = await freshStore(true);
+    await store.recordAlerts([alert(5)]);
+    const { Items } = await DynamoDBDocumentClient.from(embedded.client).send(new ScanCommand({ TableName: store.tableName }));
+    expect((Items ?? []).map((i) => i['pk'])).toEqual(['ALERTS#2026-11']);
   });
 });

@@ -2,11 +2,14 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { JsonlAlertLog } from '../../adapters/alert-delivery';
+import { deliverAlerts, deliverOwedAlerts, JsonlAlertLog, type DeliveryFailure } from '../../adapters/alert-delivery';
 import { SlackSink, SnsSink, type AlertSink } from '../../adapters/alert-sinks';
+import type { DynamoEvidenceStore } from '../../adapters/dynamo-evidence-store';
+import type { Alert } from '../../core/alert';
 import { jsonErrorMessage } from '../../core/envelopes';
 import { DEFAULT_POLICY_FILE, defaultPolicy, parsePolicy, PolicyError, type Policy } from '../../core/policy';
 import { UsageError, type Io } from './io';
+import { plural } from './render';
 
 /** The Slack webhook is a credential: it comes from the environment, never from a flag or a file. */
 export const SLACK_WEBHOOK_ENV = 'CUTOVER_WATCH_SLACK_WEBHOOK_URL';
@@ -69,4 +72,33 @@ export function alertSinks(flags: AlertFlags, localDir: string, env: NodeJS.Proc
     sinks.push(new SlackSink({ webhookUrl: webhook }));
   }
   return sinks;
+}
+
+/** A run's delivery of alerts: to every sink as they are raised, owed in the store until done. */
+export interface AlertDelivery {
+  /** Alerts an earlier run recorded and did not deliver, delivered by this one before it read anything. */
+  earlier: Alert[];
+  /** Every failed delivery of the run (the earlier alerts' first). */
+  failures: DeliveryFailure[];
+  /** A batch's new alerts to every sink; then no longer owed. */
+  deliver(alerts: readonly Alert[]): Promise<void>;
+}
+
+/**
+ * Alerts go through the store's outbox (`useAlertOutbox`): a run killed between recording a
+ * batch's alerts and delivering them leaves them owed, and the next run that delivers alerts
+ * delivers them first, saying so.
+ */
+export async function startAlertDelivery(store: DynamoEvidenceStore, sinks: readonly AlertSink[], io: Io): Promise<AlertDelivery> {
+  store.useAlertOutbox();
+  const { alerts: earlier, failures } = await deliverOwedAlerts(store, sinks);
+  if (earlier.length > 0) io.err(`delivered ${plural(earlier.length, 'alert')} an earlier run recorded but was stopped before delivering`);
+  return {
+    earlier,
+    failures,
+    async deliver(alerts) {
+      failures.push(...(await deliverAlerts(alerts, sinks)));
+      await store.alertsDelivered(alerts.map((a) => a.id));
+    },
+  };
 }

@@ -3,7 +3,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import path from 'node:path';
-import { deliverAlerts, type DeliveryFailure } from '../../../adapters/alert-delivery';
+import type { DeliveryFailure } from '../../../adapters/alert-delivery';
 import type { DynamoEvidenceStore } from '../../../adapters/dynamo-evidence-store';
 import { SEVERITIES, type Alert } from '../../../core/alert';
 import { alertLine } from '../../../core/alert-format';
@@ -12,7 +12,7 @@ import { AwsFatalError } from '../../../adapters/eks-inventory';
 import { dayFoldersSince, listDayFolders } from '../../../adapters/trail-fold';
 import { analyzeSources, isS3Url, listS3Logs, parseS3Url, s3Client, S3UrlError, type S3Listing, type S3Summary } from '../../../adapters/s3-logs';
 import { RejectsFile } from '../../rejects-file';
-import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
+import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, startAlertDelivery, withAlertOptions, type AlertFlags } from '../alert-options';
 import { command, UsageError, type Io } from '../io';
 import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
 import { collectNodeRole, positiveInteger, timeArg } from '../options';
@@ -60,7 +60,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         "s3:// paths only: read the day folders from this UTC day through today, finding the accounts and regions under the path (a trail's AWSLogs/ or AWSLogs/o-…/ folder, an account's, or a region's): ISO 8601 or a span before now such as 14d",
         timeArg(io.now),
       ),
-  )), ['table', 'json', 'yaml'], '{schemaVersion, files, records, inScope, …, storeRequests, s3, store, alerts, deliveryFailures}'), "region of the S3 client for s3:// paths (default: AWS_REGION, else the profile's; S3 redirects to the bucket's region)")
+  )), ['table', 'json', 'yaml'], '{schemaVersion, files, records, inScope, …, storeRequests, s3, store, alerts, earlierAlerts, deliveryFailures}'), "region of the S3 client for s3:// paths (default: AWS_REGION, else the profile's; S3 redirects to the bucket's region)")
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -70,7 +70,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         '  cutover-watch analyze s3://my-trail-bucket/AWSLogs/o-a1b2c3d4e5/ --since 14d   # every account and region, the last 14 days\n' +
         '  cutover-watch analyze --table cutover-watch-evidence --table-region us-east-1 logs/   # into a deployed table\n' +
         '\nAlerts: the detections run as the logs are read (thresholds from --policy); new alerts are printed, appended to <store>/alerts.jsonl, published to --sns-topic, ' +
-        `and posted to Slack when ${SLACK_WEBHOOK_ENV} is set. Replaying logs raises no alert twice.\n` +
+        `and posted to Slack when ${SLACK_WEBHOOK_ENV} is set. Replaying logs raises no alert twice; alerts a stopped run recorded but did not deliver go out first.\n` +
         "\nS3 permissions: s3:ListBucket on the bucket (for the prefix), s3:GetObject on the objects, and kms:Decrypt on the trail's key when it encrypts with SSE-KMS.\n" +
         '\nExit codes: 0 done; 1 evidence could not be stored, an alert could not be delivered, reading S3 stopped (credentials expired), or --strict and something was rejected; ' +
         '2 unusable arguments, a bad policy file, no readable input, no AWS credentials or S3 listing, or no store.',
@@ -93,7 +93,8 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         const rejects = new RejectsFile(path.join(localDir, 'rejects.jsonl'), io.now);
         const shown: Rejection[] = [];
         const raised: Alert[] = [];
-        const failures: DeliveryFailure[] = [];
+        const delivery = await startAlertDelivery(store, sinks, io);
+        const failures = delivery.failures;
         const bar = io.interactive && format === 'table' ? new cliProgress.SingleBar({
           format: `analyze {bar} {value}/{total} ${s3 && localPaths.length === 0 ? 'objects' : 'files'} | {records} records | {alerts} alerts | ETA {eta_formatted}`,
           stream: io.progressStream,
@@ -130,7 +131,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
           // Delivered as they are raised: a long backfill does not hold alerts back until the end.
           onAlerts: async (alerts) => {
             raised.push(...alerts);
-            failures.push(...(await deliverAlerts(alerts, sinks)));
+            await delivery.deliver(alerts);
           },
         });
         bar?.stop();
@@ -142,7 +143,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
           const older = rejects.rotated ? ` (older ones moved to ${displaySafe(path.relative(io.cwd, rejects.rotatedFile))})` : '';
           io.err(`${plural(rejects.count, 'rejection')} appended to ${displaySafe(path.relative(io.cwd, rejects.file))}${older}`);
         }
-        if (format !== 'table') await printDocument(io, format, { ...summary, storeRequests: requests.counts(), store: where, alerts: raised, deliveryFailures: failures });
+        if (format !== 'table') await printDocument(io, format, { ...summary, storeRequests: requests.counts(), store: where, alerts: raised, earlierAlerts: delivery.earlier, deliveryFailures: failures });
         else {
           printSummary(summary, where, io);
           if (summary.s3) printS3Summary(summary.s3, io);

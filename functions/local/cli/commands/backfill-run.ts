@@ -1,12 +1,13 @@
 import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import { makeDirectory } from '../../../adapters/make-directory';
-import { deliverAlerts, type DeliveryFailure } from '../../../adapters/alert-delivery';
+import type { DeliveryFailure } from '../../../adapters/alert-delivery';
 import type { BackfillOptions } from '../../../adapters/cloudtrail-backfill';
 import type { Rejection } from '../../../adapters/ingest-pipeline';
 import type { Alert } from '../../../core/alert';
 import type { Policy } from '../../../core/policy';
-import { alertSinks, type AlertFlags } from '../alert-options';
+import type { DynamoEvidenceStore } from '../../../adapters/dynamo-evidence-store';
+import { alertSinks, startAlertDelivery, type AlertFlags } from '../alert-options';
 import type { Io } from '../io';
 import { displaySafe, plural } from '../render';
 
@@ -22,8 +23,10 @@ export type BackfillIngestOptions = Pick<BackfillOptions, 'now' | 'restart' | 'p
  * failed deliveries, and a Ctrl-C that stops it after the slice in hand (`unsubscribe` when done).
  * `ingest` is the part of the backfill's options that is the same whatever it reads.
  */
-export function startBackfillRun(options: {
+export async function startBackfillRun(options: {
   flags: Pick<AlertFlags, 'snsTopic' | 'alerts'> & { restart?: boolean; nodeRole?: string[] };
+  /** Where the run's alerts are owed until delivered (and an earlier run's are found). */
+  store: DynamoEvidenceStore;
   policy: Policy | undefined;
   io: Io;
   localDir: string;
@@ -31,12 +34,13 @@ export function startBackfillRun(options: {
   deps: { env?: NodeJS.ProcessEnv; onInterrupt?: (stop: () => void) => () => void };
   /** What the first Ctrl-C says. */
   stopping: string;
-}): { rejections: Rejection[]; raised: Alert[]; failures: DeliveryFailure[]; stop: AbortController; unsubscribe: () => void; ingest: BackfillIngestOptions } {
+}): Promise<{ rejections: Rejection[]; raised: Alert[]; earlier: Alert[]; failures: DeliveryFailure[]; stop: AbortController; unsubscribe: () => void; ingest: BackfillIngestOptions }> {
   const { flags, io } = options;
   const sinks = alertSinks({ snsTopic: flags.snsTopic }, options.localDir, options.deps.env);
   const rejections: Rejection[] = [];
   const raised: Alert[] = [];
-  const failures: DeliveryFailure[] = [];
+  const delivery = await startAlertDelivery(options.store, sinks, io);
+  const failures = delivery.failures;
   const stop = new AbortController();
   const unsubscribe = (options.deps.onInterrupt ?? onSigint)(() => {
     if (!stop.signal.aborted) io.err(options.stopping);
@@ -45,6 +49,7 @@ export function startBackfillRun(options: {
   return {
     rejections,
     raised,
+    earlier: delivery.earlier,
     failures,
     stop,
     unsubscribe,
@@ -58,7 +63,7 @@ export function startBackfillRun(options: {
       onRejection: (r) => rejections.push(r),
       onAlerts: async (alerts) => {
         raised.push(...alerts);
-        failures.push(...(await deliverAlerts(alerts, sinks)));
+        await delivery.deliver(alerts);
       },
     },
   };

@@ -153,12 +153,13 @@ export async function runTrailCommand(flags: TrailFlags, io: Io, setExit: (code:
     await withStore(storeOptionsOf(flags), io, async ({ store, localDir, where }) => {
       const accounts = await accountsIn(async () => inventoryAccounts(await store.loadInventory()));
       const source = sourceFor(accounts);
-      const { rejections, raised, failures, unsubscribe, ingest } = startBackfillRun({
+      const { rejections, raised, earlier, failures, unsubscribe, ingest } = await startBackfillRun({
         flags,
         policy,
         io,
         localDir,
         deps,
+        store,
         stopping: 'stopping once the day in hand is stored and checkpointed (Ctrl-C again to quit now)',
       });
       let result: TrailBackfillResult;
@@ -199,6 +200,7 @@ export async function runTrailCommand(flags: TrailFlags, io: Io, setExit: (code:
           stopped: result.stopped,
           store: where,
           alerts: raised,
+          earlierAlerts: earlier,
           deliveryFailures: failures,
         });
       } else {

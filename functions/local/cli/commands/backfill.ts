@@ -156,12 +156,13 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
         }
         const regions = [...new Set(ready.flatMap((a) => a.regions))];
         await withStore(storeOptionsOf(flags), io, async ({ store, localDir, where }) => {
-          const { rejections, raised, failures, stop, unsubscribe, ingest } = startBackfillRun({
+          const { rejections, raised, earlier, failures, stop, unsubscribe, ingest } = await startBackfillRun({
             flags,
             policy,
             io,
             localDir,
             deps,
+            store,
             stopping: 'stopping once the slices read so far are stored and checkpointed (Ctrl-C again to quit now)',
           });
           const results: { account: AccountCredentials; result: BackfillResult }[] = [];
@@ -208,8 +209,8 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
               io,
               format,
               many || documents.length !== 1
-                ? { days, stopped, store: where, accounts: documents, notRead, alerts: raised, deliveryFailures: failures }
-                : { ...documents[0], store: where, alerts: raised, deliveryFailures: failures },
+                ? { days, stopped, store: where, accounts: documents, notRead, alerts: raised, earlierAlerts: earlier, deliveryFailures: failures }
+                : { ...documents[0], store: where, alerts: raised, earlierAlerts: earlier, deliveryFailures: failures },
             );
           } else {
             for (const { account, result } of results) printBackfillSummary(result, days, where, io, many ? account.label : undefined);
