@@ -15,6 +15,7 @@ import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/em
 import { putItem } from '../support/count-writes';
 import { logCoverage } from '../support/coverage';
 import { identityEvent } from '../support/events';
+import { numberedAlert } from '../support/alerts';
 import { storedEvidence } from '../support/stored-evidence';
 
 // The real DynamoDB API (dynalite on disk), as the CLI runs it.
@@ -771,30 +772,7 @@ describe('batch tags on items (what a journal applied again skips)', () => {
 });
 
 describe("the CLI's alert outbox (useAlertOutbox)", () => {
-  const alert = (n: number): Alert => ({
-    id: `node-role-fallthrough:${String(n).padStart(16, '0')}`,
-    detection: 'node-role-fallthrough',
-    severity: 'high',
-    key: `arn:aws:iam::111122223333:role/eks-node|s3:GetObject|${n}`,
-    window: '2026-11-20T18:00:00.000Z',
-    cluster: 'payments-prod',
-    clusterArn,
-    oidcIssuer: null,
-    namespace: null,
-    serviceAccount: null,
-    roleArn: null,
-    nodeRoleArn: 'arn:aws:iam::111122223333:role/eks-node',
-    nodeInstanceId: 'i-0abc1234def567890',
-    action: 's3:GetObject',
-    count: 1,
-    firstEventTime: `2026-11-20T21:${String(10 + n).padStart(2, '0')}:00Z`,
-    lastEventTime: '2026-11-20T22:03:00Z',
-    sampleEventIds: [],
-    summary: 's3:GetObject called with the instance role of i-0abc1234def567890',
-    likelyCause: 'a pod fell back to the node role through IMDS',
-    nextStep: 'find the pod',
-    raisedAt: '2026-11-20T22:05:00Z',
-  });
+  const alert = (n: number) => numberedAlert(n);
   const ids = (alerts: readonly Alert[]) => alerts.map((a) => a.id);
 
   it.each([

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverOwedAlerts, JsonlAlertLog, type AlertOutbox } from '../../functions/adapters/alert-delivery';
 import { DeliveryError, type AlertSink } from '../../functions/adapters/alert-sinks';
 import type { Alert } from '../../functions/core/alert';
+import { numberedAlert } from '../support/alerts';
 
 let dir: string;
 beforeAll(async () => {
@@ -14,14 +15,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const alert = (n: number): Alert => ({
-  id: `irsa-regression:${String(n).padStart(16, '0')}`, detection: 'irsa-regression', severity: 'high', key: `k${n}`, window: '2026-11-19',
-  cluster: 'payments-prod', clusterArn: 'arn:aws:eks:us-east-1:111122223333:cluster/payments-prod', oidcIssuer: null,
-  namespace: 'risk', serviceAccount: 'risk-batch', roleArn: 'arn:aws:iam::111122223333:role/risk-batch', nodeRoleArn: null,
-  nodeInstanceId: null, action: 'sts:AssumeRoleWithWebIdentity', count: 1, firstEventTime: `2026-11-19T18:0${n}:15Z`,
-  lastEventTime: `2026-11-19T18:0${n}:15Z`, sampleEventIds: [], summary: 'IRSA is back in risk', likelyCause: 'an old CronJob',
-  nextStep: 'remove the annotation', raisedAt: '2026-11-20T00:00:00Z',
-});
+const alert = (n: number) => numberedAlert(n);
 
 function outbox(owed: Alert[]): AlertOutbox & { delivered: string[] } {
   const delivered: string[] = [];

@@ -11,22 +11,14 @@ import {
   slackMessage,
   toAscii,
 } from '../../functions/core/alert-format';
+import { numberedAlert } from '../support/alerts';
 
 function makeAlert(over: Partial<Alert> = {}): Alert {
-  return {
+  return numberedAlert(0, {
     id: 'access-denied-spike:0123456789abcdef',
     detection: 'access-denied-spike',
-    severity: 'high',
     key: 'payments-prod|i-0abc1234def567890',
     window: '2026-11-20T22:00:00.000Z',
-    cluster: 'payments-prod',
-    clusterArn: 'arn:aws:eks:us-east-1:111122223333:cluster/payments-prod',
-    oidcIssuer: null,
-    namespace: null,
-    serviceAccount: null,
-    roleArn: null,
-    nodeRoleArn: 'arn:aws:iam::111122223333:role/eks-node',
-    nodeInstanceId: 'i-0abc1234def567890',
     action: 'eks-auth:AssumeRoleForPodIdentity',
     count: 12,
     firstEventTime: '2026-11-20T22:00:04Z',
@@ -35,9 +27,8 @@ function makeAlert(over: Partial<Alert> = {}): Alert {
     summary: '12 denied Pod Identity fetches on i-0abc1234def567890',
     likelyCause: "the associated role's trust policy lacks sts:TagSession",
     nextStep: 'check the trust policy of the associated role',
-    raisedAt: '2026-11-20T22:05:00Z',
     ...over,
-  };
+  });
 }
 
 /** Every printable ASCII character, nothing else (no control characters, no line breaks). */
