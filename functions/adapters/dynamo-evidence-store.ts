@@ -1384,7 +1384,6 @@ export class DynamoEvidenceStore implements EvidencePort {
       if (fresh.length > 0) faultPoint('after-alerts');
       return byFirstEvent(fresh);
     }
-    if (this.alertOutbox) await this.batchWrite(alerts.map((alert) => ({ PutRequest: { Item: owedItem(alert) } })));
     await mapLimit(alerts, WRITE_CONCURRENCY, async (alert) => {
       try {
         await this.write(
@@ -1399,11 +1398,6 @@ export class DynamoEvidenceStore implements EvidencePort {
         if (!(e instanceof ConditionalCheckFailedException)) throw e;
       }
     });
-    if (this.alertOutbox) {
-      // another writer's alert: it delivers it, not this run
-      const ours = new Set(fresh.map((a) => a.id));
-      await this.batchWrite(alerts.filter((a) => !ours.has(a.id)).map((a) => ({ DeleteRequest: { Key: key(OUTBOX_PK, a.id) } })));
-    }
     return byFirstEvent(fresh);
   }
 
@@ -1411,9 +1405,12 @@ export class DynamoEvidenceStore implements EvidencePort {
    * For a caller that delivers alerts itself (the CLI: the terminal, alerts.jsonl, SNS, Slack), as
    * the deployed pipeline's table stream does: each alert this store records for the first time is
    * owed (`OUTBOX`, written before the alert) until the caller says it was delivered. A run killed
-   * in between leaves it owed, and the next run delivers it (`undeliveredAlerts`).
+   * in between leaves it owed, and the next run delivers it (`undeliveredAlerts`). Only for a writer
+   * that records alerts alone (the only writer, or under the writer lease): a note is the alert's,
+   * and a writer racing another for the same alert could delete the other's.
    */
   useAlertOutbox(): void {
+    if (this.deps.singleWriter !== true && this.deps.writerLease !== true) throw new StoreError('the alert outbox needs the only writer or the writer lease');
     this.alertOutbox = true;
   }
 

@@ -777,10 +777,10 @@ describe("the CLI's alert outbox (useAlertOutbox)", () => {
 
   it.each([
     ['the only writer', true],
-    ['one of several writers (a conditional put each)', false],
+    ['a writer under the lease', false],
   ] as const)('%s: a new alert is owed until delivered; one recorded before is not owed again', async (_name, singleWriter) => {
     // GIVEN one alert recorded by a run that delivered it
-    const store = await freshStore(singleWriter);
+    const store = await freshStore(singleWriter, singleWriter ? {} : { writerLease: true });
     store.useAlertOutbox();
     await store.recordAlerts([alert(1)]);
     await store.alertsDelivered([alert(1).id]);
@@ -807,6 +807,11 @@ describe("the CLI's alert outbox (useAlertOutbox)", () => {
     // recorded later, it is new, and owed
     expect(ids(await store.recordAlerts([alert(4)]))).toEqual([alert(4).id]);
     expect(ids(await store.undeliveredAlerts())).toEqual([alert(4).id]);
+  });
+
+  it('is refused to a writer without the lease (writers racing for one alert would delete each other\'s notes)', async () => {
+    const store = await freshStore(false);
+    expect(() => store.useAlertOutbox()).toThrow(/the alert outbox needs the only writer or the writer lease/);
   });
 
   it('writes no note without it (the deployed ingest, whose outbox is the table stream)', async () => {
