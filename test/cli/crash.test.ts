@@ -169,7 +169,12 @@ describe('kill -9 during analyze, then analyze again', () => {
       const stored = clean.alerts.map((a) => String((a as { id: string }).id)).sort();
       expect(new Set(ids).size, point).toBe(ids.length);
       expect([...ids].sort(), point).toEqual(stored);
-      if (point.startsWith('after-alerts')) expect(rerun.err, point).toMatch(/delivered \d+ alerts? an earlier run recorded but was stopped before delivering/);
+      const earlier = (JSON.parse(rerun.out) as { earlierAlerts: { id: string }[] }).earlierAlerts.map((a) => a.id);
+      if (point.startsWith('after-alerts')) {
+        expect(rerun.err, point).toMatch(/delivered \d+ alerts? an earlier run recorded but was stopped before delivering/);
+        expect(earlier.length, point).toBeGreaterThan(0);
+        expect(stored, point).toEqual(expect.arrayContaining(earlier));
+      } else expect(earlier, point).toEqual([]);
     });
   });
 });

@@ -147,6 +147,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         else {
           printSummary(summary, where, io);
           if (summary.s3) printS3Summary(summary.s3, io);
+          printEarlierAlerts(delivery.earlier, io);
           printAlerts(raised, io);
         }
         if (summary.s3?.stopped) {
@@ -237,12 +238,18 @@ function countStoreRequests(client: DynamoDBClient): { counts(): { reads: number
 /** Alerts printed at the end of a run: one line each, most severe first. */
 const ALERTS_SHOWN = 40;
 
-export function printAlerts(alerts: readonly Alert[], io: Io): void {
+/** The alerts a stopped run left owed, which this run delivered first (`startAlertDelivery`). */
+export function printEarlierAlerts(alerts: readonly Alert[], io: Io): void {
+  printAlerts(alerts, io, `${plural(alerts.length, 'alert')} an earlier run recorded but was stopped before delivering, delivered now:`);
+}
+
+/** `title`: the heading, when the alerts are not the run's new ones. */
+export function printAlerts(alerts: readonly Alert[], io: Io, title = `${plural(alerts.length, 'new alert')}:`): void {
   if (alerts.length === 0) return;
   const rank = (a: Alert) => SEVERITIES.indexOf(a.severity);
   const sorted = [...alerts].sort((a, b) => rank(b) - rank(a) || (a.firstEventTime < b.firstEventTime ? -1 : 1));
   io.out('');
-  io.out(`${plural(alerts.length, 'new alert')}:`);
+  io.out(title);
   for (const alert of sorted.slice(0, ALERTS_SHOWN)) io.out(`  ${alertLine(alert)}`);
   if (alerts.length > ALERTS_SHOWN) io.out(`  … and ${alerts.length - ALERTS_SHOWN} more: ${command(io, 'alerts')}`);
 }

@@ -24,7 +24,7 @@ import { UsageError, type Io } from '../io';
 import { outputFormat, printDocument, type OutputFlags } from '../output';
 import { plural } from '../render';
 import { openStore, withStore } from '../store-options';
-import { printAlerts, printCounts, reportDeliveryFailures } from './analyze';
+import { printAlerts, printEarlierAlerts, printCounts, reportDeliveryFailures } from './analyze';
 import { INTERRUPTED_EXIT, reportRejections, startBackfillRun } from './backfill-run';
 import { REGION_PATTERN } from '../../../adapters/aws-accounts';
 import { S3_URL } from '../../../core/s3-names';
@@ -205,6 +205,7 @@ export async function runTrailCommand(flags: TrailFlags, io: Io, setExit: (code:
         });
       } else {
         printTrailSummary(result, label, source, where, io);
+        printEarlierAlerts(earlier, io);
         printAlerts(raised, io);
       }
       reportDeliveryFailures(failures, path.relative(io.cwd, path.join(localDir, 'alerts.jsonl')), io);

@@ -19,7 +19,7 @@ import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from
 import { collect as collectValue, collectNodeRole } from '../options';
 import { plural, shortTime } from '../render';
 import { DEFAULT_STORE_DIR, withStore, withStoreOptions } from '../store-options';
-import { printAlerts, printCounts, reportDeliveryFailures } from './analyze';
+import { printAlerts, printEarlierAlerts, printCounts, reportDeliveryFailures } from './analyze';
 import { INTERRUPTED_EXIT, reportRejections, startBackfillRun } from './backfill-run';
 import { runTrailCommand, wantsTrailBackfill, type TrailDeps, type TrailFlags } from './backfill-trail';
 import { resolveRegions, storeOptionsOf, withRegionList, type RegionStoreFlags } from './inventory-sync';
@@ -214,6 +214,7 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
             );
           } else {
             for (const { account, result } of results) printBackfillSummary(result, days, where, io, many ? account.label : undefined);
+            printEarlierAlerts(earlier, io);
             printAlerts(raised, io);
           }
           reportDeliveryFailures(failures, path.relative(io.cwd, path.join(localDir, 'alerts.jsonl')), io);
