@@ -70,20 +70,16 @@ const BATCH_WRITE_LIMIT = 25;
 /** Parallel single-item writes per batch: enough to hide latency, few enough not to throttle a new table. */
 const WRITE_CONCURRENCY = 16;
 /**
- * Batch writes in flight while a stage's items are written out. One at a time, the end of a fleet
- * run waited ~9 s on 1,400 round trips to the embedded store. Four while peaks were over their
- * target: sixteen held ~100 MB more when the stage was objects (947–996 against 823–902 MB). Packed
- * since, sixteen hold what four did (fleet preset: 333–347 MB against 326–341), and the items go
- * out in 1.6 s instead of 2.0: the store's thread, which every request waits for, is kept busier.
+ * Batch writes in flight while a stage is written out. One at a time, the end of a fleet run waited
+ * ~9 s on 1,400 round trips to the embedded store. Sixteen finished a few seconds sooner than four
+ * on the bench fleet, within its noise, but held ~100 MB more at the peak (947–996 against
+ * 823–902 MB): four, while peak memory is over its target. Again with the stage packed: sixteen,
+ * with the guards' shards (~2 MB a request) and the journal's chunks four at once, shortened the
+ * fleet preset's write-out from 3.7–4.8 s to 3.0–3.7, but at 20,000 namespaces the shards in the
+ * store's thread were the run's new peak (403–443 MB against 369–406); eight, the shards one at a
+ * time, ~0.3 s, within the hour's noise. Kept at four.
  */
-const WRITE_OUT_CONCURRENCY = 16;
-/**
- * The same for the bulk writes after the items (the guards' shards, ~2 MB a request; the files
- * read) and the stage journal's chunks (one per request, ~300 KB): four in flight, not one.
- * Measured together with the items' sixteen, alternated on the fleet preset, the write-out and
- * what follows it took 3.0–3.7 s against 3.7–4.8.
- */
-const BULK_WRITE_CONCURRENCY = 4;
+const WRITE_OUT_CONCURRENCY = 4;
 /** Parallel reads of the detection state: enough to keep the store busy, few enough to keep memory flat. */
 const READ_CONCURRENCY = 16;
 /** What a namespace's detection state is made of (DetectionState.namespaces). */
@@ -640,7 +636,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     }
     // Chunks first: they are inert until the head says committed. A stage's, one per request: its
     // megabytes in one request were ~100 MB more at the run's peak (the store's thread parsing it).
-    if (kind === 'stage') await mapLimit(puts, BULK_WRITE_CONCURRENCY, (put) => this.batchWrite([put]));
+    if (kind === 'stage') for (const put of puts) await this.batchWrite([put]);
     else await this.batchWrite(puts);
     if (committed) await this.batchWrite([{ PutRequest: { Item: head } }]);
     return chunks.length;
@@ -784,7 +780,7 @@ export class DynamoEvidenceStore implements EvidencePort {
         const drop = [...new Set(found.flatMap((s) => Object.keys(s.pending ?? {})))];
         return planGuards(hour, found, { drop, counted: guards[hour] ?? [] }, now);
       });
-      await this.batchWrite(puts.map((item) => ({ PutRequest: { Item: item } })), false, BULK_WRITE_CONCURRENCY);
+      await this.batchWrite(puts.map((item) => ({ PutRequest: { Item: item } })));
       return;
     }
     await mapLimit(hours, WRITE_CONCURRENCY, (hour) => this.updateGuards(hour, shards.get(hour) ?? [], { settle: batch, counted: guards[hour] ?? [] }, now));
@@ -1666,12 +1662,10 @@ export class DynamoEvidenceStore implements EvidencePort {
 
   /**
    * BatchWriteItem, unprocessed requests sent again. `marshalled`: the requests' items are already
-   * DynamoDB's wire values (a write-out's: `StagedChanges.marshalled`), sent as they are. `inFlight`:
-   * requests at once, for writes whose order does not matter (every one settles before a failure
-   * is thrown, as `mapLimit` does).
+   * DynamoDB's wire values (a write-out's: `StagedChanges.marshalled`), sent as they are.
    */
-  private async batchWrite(requests: Record<string, unknown>[], marshalled = false, inFlight = 1): Promise<void> {
-    await mapLimit(inGroups(requests, BATCH_WRITE_LIMIT), inFlight, async (group) => {
+  private async batchWrite(requests: Record<string, unknown>[], marshalled = false): Promise<void> {
+    for (const group of inGroups(requests, BATCH_WRITE_LIMIT)) {
       let pending: Record<string, unknown>[] | undefined = group;
       for (let attempt = 0; pending && pending.length > 0; attempt += 1) {
         if (attempt > 0) await backoff(attempt);
@@ -1680,7 +1674,7 @@ export class DynamoEvidenceStore implements EvidencePort {
         const page = await this.write<{ UnprocessedItems?: Record<string, Record<string, unknown>[]> }>(marshalled ? new BatchWriteItemCommand(input as never) : new BatchWriteCommand(input));
         pending = page.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
       }
-    });
+    }
   }
 
   /** S3 log objects of one bucket read before, under a key prefix: key → the ETag read (`analyze s3://`). */
@@ -1722,8 +1716,6 @@ export class DynamoEvidenceStore implements EvidencePort {
     const unique = [...new Map(files.map((f) => [f.hash, f])).values()];
     await this.batchWrite(
       unique.map((f) => ({ PutRequest: { Item: { pk: FILES_READ_PK, sk: f.hash, type: 'source', size: f.size, name: f.name, readAt: at.toISOString() } } })),
-      false,
-      BULK_WRITE_CONCURRENCY,
     );
   }
 }
