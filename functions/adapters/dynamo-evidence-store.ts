@@ -76,8 +76,8 @@ const WRITE_CONCURRENCY = 16;
  * 823–902 MB): four, while peak memory is over its target. Again with the stage packed: sixteen,
  * with the guards' shards (~2 MB a request) and the journal's chunks four at once, shortened the
  * fleet preset's write-out from 3.7–4.8 s to 3.0–3.7, but at 20,000 namespaces the shards in the
- * store's thread were the run's new peak (403–443 MB against 369–406); eight, the shards one at a
- * time, ~0.3 s, within the hour's noise. Kept at four.
+ * store's thread made the run's peak (367–456 MB, median ~410, against 369–406, ~385); eight, the
+ * shards one at a time, ~0.3 s, within the hour's noise. Kept at four.
  */
 const WRITE_OUT_CONCURRENCY = 4;
 /** Parallel reads of the detection state: enough to keep the store busy, few enough to keep memory flat. */
