@@ -48,7 +48,11 @@ export async function readVerdictInputs(store: DynamoEvidenceStore, options: Rea
   return { snapshot, evidence: evidenceFromDay === null ? null : snapshotOf(reads, { fromDay: evidenceFromDay, namespaceDays: true }) };
 }
 
-/** The verdicts on what `readVerdictInputs` read: pure, no store. */
+/**
+ * The verdicts on what `readVerdictInputs` read: no store. Judged once: the snapshot's items are
+ * let go of as they are judged (`consume`), so that a fleet's items and its verdicts are not held
+ * at once.
+ */
 export function judgeVerdicts(inputs: VerdictInputs, options: ReadinessQuery): ReadinessReport {
-  return assessReadiness(inputs.snapshot, options);
+  return assessReadiness(inputs.snapshot, { ...options, consume: true });
 }

@@ -47,6 +47,12 @@ export interface ReadinessOptions {
   namespace?: string;
   /** Heartbeat gaps tolerated in live coverage. @default 6 */
   liveGapHours?: number;
+  /**
+   * Judge the snapshot once and let go of its items as they are judged: its item list is emptied,
+   * and each namespace's items are garbage once its row is made. For a caller that read a fleet
+   * only to judge it: at 80,000 namespaces the items and the rows held at once were the peak.
+   */
+  consume?: boolean;
 }
 
 /** What the store holds, read for one readiness run (see DynamoEvidenceStore.snapshot). */
@@ -135,6 +141,7 @@ export function assessReadiness(snapshot: EvidenceSnapshot, options: ReadinessOp
   const soakStart = asOf - soakDays * DAY;
   const activeStart = asOf - activeHours * HOUR;
   const byType = groupByType(attributeUntagged(snapshot.items, snapshot.inventory));
+  if (options.consume) snapshot.items.length = 0;
   const fleet = new Fleet(snapshot.inventory, byType.get('node-clusters') ?? []);
   const days = new DayIndex(byType.get('day') ?? []);
   const coverage: CoverageContext = {
@@ -157,10 +164,13 @@ export function assessReadiness(snapshot: EvidenceSnapshot, options: ReadinessOp
     group.sas.push(sa);
     groups.set(key, group);
   }
+  // from here each namespace's service accounts are held by its group alone (the rows are made from them)
+  byType.delete('sa');
 
   // Every namespace is judged: --namespace chooses the rows shown, not what a cluster's verdict sees.
   const judged: NamespaceReadiness[] = [];
-  for (const { place, namespace, sas } of groups.values()) {
+  for (const [key, { place, namespace, sas }] of groups) {
+    if (options.consume) groups.delete(key);
     if (options.cluster && place.cluster !== options.cluster && place.clusterArn !== options.cluster) continue;
     const row = judgeWithCoverage(place, namespace, sas, { asOf, soakStart, activeStart, soakDays, days, fleet }, coverage, activeHours);
     if (row) judged.push(row);

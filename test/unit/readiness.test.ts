@@ -502,6 +502,19 @@ describe('--cluster and --namespace filters', () => {
     nodeCall(HOUR, { nodeRoleArn: role('orphan-nodes') }),
   ];
 
+  it('judged once and consumed (`consume`), gives the same report and lets go of the snapshot\'s items', () => {
+    const snapshot = () => ({ items: fold(events), inventory: fleet, coverage: COMPLETE });
+    const consumed = snapshot();
+    const held = consumed.items.length;
+
+    const report = assessReadiness(consumed, { asOf: new Date(T), consume: true });
+
+    expect(held).toBeGreaterThan(4);
+    expect(consumed.items).toEqual([]);
+    expect(report).toEqual(assessReadiness(snapshot(), { asOf: new Date(T) }));
+    expect(assessReadiness(snapshot(), { asOf: new Date(T), consume: true, cluster: 'search' })).toEqual(assessReadiness(snapshot(), { asOf: new Date(T), cluster: 'search' }));
+  });
+
   it('shows everything without a filter', () => {
     const report = judge(events, { inventory: fleet });
 
