@@ -332,6 +332,25 @@ describe('events after T', () => {
     expect(r.reasons.at(-1)).toBe(APPROX);
   });
 
+  it('judged once and consumed (`consume`), reads each namespace\'s daily counts before letting them go: the same report', () => {
+    const straddling = (ns: string, fields: Partial<IdentityEvent> = {}) => [
+      pi(at('2024-05-01T00:00:00Z'), ns),
+      irsa(at('2024-05-10T08:00:00Z'), ns, 'api', fields),
+      irsa(at('2024-05-20T08:00:00Z'), ns, 'api', fields),
+    ];
+    const events = [...straddling('billing'), ...straddling('ledger'), ...straddling('billing', { oidcIssuer: SEARCH_ISSUER })];
+    const fleet = inventory({ clusters: [PAYMENTS, SEARCH] });
+
+    const consumed = judge(events, { inventory: fleet, consume: true });
+
+    expect(consumed).toEqual(judge(events, { inventory: fleet }));
+    expect(consumed.namespaces.map((n) => `${n.cluster}/${n.namespace} ${n.verdict} ${n.lastIrsa}`)).toEqual([
+      'payments/billing SOAKING 2024-05-10T23:59:59Z',
+      'payments/ledger SOAKING 2024-05-10T23:59:59Z',
+      'search/billing NOT_STARTED 2024-05-10T23:59:59Z',
+    ]);
+  });
+
   it('caps an IRSA day estimate at T when the day of T had IRSA before T', () => {
     const r = verdictOf([pi(PI_SINCE), irsa(2 * HOUR), irsa(-3 * HOUR)]);
 
