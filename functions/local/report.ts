@@ -83,11 +83,15 @@ export function reportFrom(inputs: ReportInputs): GatheredReport {
 /** The verdicts and what the report draws from the evidence; nothing else of the items read is held after. */
 function judgedAndDrawn(inputs: ReportInputs) {
   if (inputs.verdicts === null) throw new Error("a report's inputs build one report");
-  const readiness = judgeVerdicts(inputs.verdicts, inputs.options);
   // read with `evidenceFromDay` (readReportInputs): never null here
   const evidence = inputs.verdicts.evidence as EvidenceSnapshot;
+  // What the report draws is taken first, and the evidence's item list let go: the judging then
+  // lets go of the items as it goes (`judgeVerdicts`), instead of all of them staying to the end.
+  const drawn = reportEvidence(evidence.items);
+  evidence.items.length = 0;
+  const readiness = judgeVerdicts(inputs.verdicts, inputs.options);
   inputs.verdicts = null;
-  return { readiness, inventory: evidence.inventory, ...reportEvidence(evidence.items) };
+  return { readiness, inventory: evidence.inventory, ...drawn };
 }
 
 /**
