@@ -418,6 +418,13 @@ export class DynamoEvidenceStore implements EvidencePort {
       if (!stale(batch) || staged.has(batch)) continue;
       const head = await this.getHead(batch);
       if (head === undefined) continue;
+      // A journal of a kind a newer version writes: finishing it as a batch's would misread it.
+      if (head['kind'] !== undefined && head['kind'] !== 'stage') {
+        throw new StoreError(
+          `the store holds an unfinished journal (batch ${batch}) of a kind this cutover-watch does not know (${String(head['kind'])}): ` +
+            'a newer version wrote it and was stopped before finishing; run that version once (it finishes the journal), then this one',
+        );
+      }
       if (head.state === 'committed') alerts.push(...(await this.rollForward(head)));
       else await this.giveUp(head);
     }

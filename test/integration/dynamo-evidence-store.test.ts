@@ -401,6 +401,22 @@ describe("the only writer's journals", () => {
   });
 });
 
+describe('a journal of a kind this version does not know', () => {
+  it('stops the recovery naming it and what to do, and touches nothing', async () => {
+    // GIVEN a newer version's journal, committed, left by a kill
+    const store = await freshStore(true);
+    const doc = DynamoDBDocumentClient.from(embedded.client);
+    const batch = '0mxajypy8-2155103085';
+    await doc.send(new PutCommand({ TableName: store.tableName, Item: { pk: JOURNAL_PK, sk: `C#${batch}#0000`, gz: new Uint8Array([1, 2, 3]) } }));
+    await doc.send(new PutCommand({ TableName: store.tableName, Item: { pk: JOURNAL_PK, sk: `B#${batch}`, batch, state: 'committed', at: '2026-11-21T00:00:00Z', chunks: 1, hours: [], kind: 'columns' } }));
+
+    // WHEN this version recovers THEN it refuses, and the journal is still there for that version
+    await expect(store.recover(new Date('2026-11-21T00:10:00Z'))).rejects.toThrow(/unfinished journal \(batch 0mxajypy8-2155103085\) of a kind this cutover-watch does not know \(columns\).*run that version once/);
+    const { Items } = await doc.send(new ScanCommand({ TableName: store.tableName }));
+    expect((Items ?? []).map((i) => i['sk']).sort()).toEqual([`B#${batch}`, `C#${batch}#0000`]);
+  });
+});
+
 describe('daily counts, packed per namespace and month', () => {
   it('are one item a month in the table, read back as one item a day, summed with the day items of a store written before', async () => {
     const store = await freshStore(true);
