@@ -148,7 +148,8 @@ export async function ingestBatch(
     deltas = aggregate(counted, options, batch);
     // At 40,000 namespaces up to ~30,000 of a batch's 66,000 deltas (roles, their namespaces, scopes
     // seen again): a quarter of a batch journal's text. A staged batch writes no journal; there it
-    // spares the stage those merges, at a second look at the deltas that do change something.
+    // spares the stage those merges, at a second look at the deltas that do change something: without
+    // it, 20,000 namespaces took 0.4–1.3 s longer (three runs alternated, the same writes).
     if (store.withoutNoOps) deltas = store.withoutNoOps(deltas);
     const guards: Record<string, string[]> = {};
     for (const e of counted) (guards[guardHour(e.eventTime)] ??= []).push(e.eventId);
