@@ -607,7 +607,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       return;
     }
     // Several writers: committed only over this batch's open head (another may have given it up).
-    const head = { pk: JOURNAL_PK, sk: `B#${journal.batch}`, batch: journal.batch, state: 'committed', at: journal.at, chunks, hours: Object.keys(journal.guards) };
+    const head = committedHead(journal.batch, journal.at, chunks, Object.keys(journal.guards));
     try {
       await this.write(
         new PutCommand({
@@ -636,7 +636,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     const chunks: Uint8Array[] = [];
     for (let i = 0; i < data.length; i += JOURNAL_CHUNK_BYTES) chunks.push(data.subarray(i, i + JOURNAL_CHUNK_BYTES));
     const puts = chunks.map((gz, n) => ({ PutRequest: { Item: { pk: JOURNAL_PK, sk: chunkSk(batch, n), gz } } }));
-    const head = { pk: JOURNAL_PK, sk: `B#${batch}`, batch, state: 'committed', at, chunks: chunks.length, hours, ...(kind === undefined ? {} : { kind }) };
+    const head = committedHead(batch, at, chunks.length, hours, kind);
     if (committed && kind === undefined && puts.length < BATCH_WRITE_LIMIT) {
       await this.batchWrite([...puts, { PutRequest: { Item: head } }]);
       return chunks.length;
@@ -1953,12 +1953,10 @@ class StagedItems {
   }
 
   /**
-   * The changed items as they are now, to be marshalled a few at a time (`marshalled`): a write-out
-   * that unpacked them all at once would hold them all as objects again.
-   */
-  /**
    * The items changed since the last write-out, as they are written: with only the batch tags
    * `keepTag` keeps (a staged item carries a tag per batch merged into it; see writeStagedOut).
+   * Marshalled (or unpacked) a few at a time: a write-out that unpacked them all at once would hold
+   * them all as objects again.
    */
   changed(keepTag: (tag: string) => boolean): StagedChanges {
     const pks: string[] = [];
@@ -2315,17 +2313,28 @@ function newBatchId(now: Date): string {
 const batchTime = (batch: string): number => Number.parseInt(batch.slice(0, batch.indexOf('-')), 36);
 const chunkSk = (batch: string, n: number) => `C#${batch}#${String(n).padStart(4, '0')}`;
 const chunkBatch = (sk: string) => sk.slice(2, sk.lastIndexOf('#'));
+/** A journal's head once committed: what a recovery rolls forward (`kind: stage`, a write-out's). */
+const committedHead = (batch: string, at: string, chunks: number, hours: string[], kind?: 'stage') => ({
+  pk: JOURNAL_PK,
+  sk: `B#${batch}`,
+  batch,
+  state: 'committed',
+  at,
+  chunks,
+  hours,
+  ...(kind === undefined ? {} : { kind }),
+});
 
-/**
- * Alerts live in a partition per month of their window (windows start with a date; `first-seen`
- * takes its first event's, which every replay of that event shares): the month is part of the
- * dedup key, so it must not depend on which batch saw the alert first.
- */
 /** An alert as stored, without the table's bookkeeping. */
 const alertOf = ({ pk: _pk, sk: _sk, type: _type, version: _version, ...alert }: EvidenceItem): Alert => alert as unknown as Alert;
 const byFirstEvent = (alerts: Alert[]): Alert[] => alerts.sort((a, b) => (a.firstEventTime < b.firstEventTime ? -1 : a.firstEventTime > b.firstEventTime ? 1 : 0));
 /** An alert owed to the CLI's sinks (`useAlertOutbox`): where to find it. */
 const owedItem = (alert: Alert) => ({ pk: OUTBOX_PK, sk: alert.id, alertPk: alertsPk(alert) });
+/**
+ * Alerts live in a partition per month of their window (windows start with a date; `first-seen`
+ * takes its first event's, which every replay of that event shares): the month is part of the
+ * dedup key, so it must not depend on which batch saw the alert first.
+ */
 const alertsPk = (alert: Alert) => `ALERTS#${(/^\d{4}-\d{2}/.test(alert.window) ? alert.window : alert.firstEventTime).slice(0, 7)}`;
 const itemKey = (item: { pk: string; sk: string }) => `${item.pk}\u0000${item.sk}`;
 /**
