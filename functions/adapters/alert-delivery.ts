@@ -94,15 +94,16 @@ export async function deliverAlerts(alerts: readonly Alert[], sinks: readonly Al
 
 /**
  * Alerts an earlier run recorded and did not live to deliver (killed between the two, or while
- * delivering), to every sink; alerts.jsonl only those it does not hold yet. Then no longer owed,
- * whatever failed (failures are reported as any run's: the alert stays in the store).
+ * delivering), to every sink; to one that can tell (alerts.jsonl, `holds`) only those it does not
+ * hold yet. Then no longer owed, whatever failed (failures are reported as any run's: the alert
+ * stays in the store).
  */
 export async function deliverOwedAlerts(outbox: AlertOutbox, sinks: readonly AlertSink[]): Promise<{ alerts: Alert[]; failures: DeliveryFailure[] }> {
   const alerts = await outbox.undeliveredAlerts();
   if (alerts.length === 0) return { alerts, failures: [] };
   const failures: DeliveryFailure[] = [];
   for (const sink of sinks) {
-    const held = sink instanceof JsonlAlertLog ? await sink.holds(alerts.map((a) => a.id)) : new Set<string>();
+    const held = (await sink.holds?.(alerts.map((a) => a.id))) ?? new Set<string>();
     failures.push(...(await deliverAlerts(alerts.filter((a) => !held.has(a.id)), [sink])));
   }
   await outbox.alertsDelivered(alerts.map((a) => a.id));

@@ -14,6 +14,8 @@ export interface AlertSink {
   readonly name: string;
   /** Deliver one alert; throws `DeliveryError` when it could not. */
   send(alert: Alert): Promise<void>;
+  /** Which of these alerts it already has, for a sink that can tell (alerts.jsonl): those are not sent again. */
+  holds?(ids: readonly string[]): Promise<Set<string>>;
 }
 
 /** An alert could not be delivered. The message is one line that says what to check; it never holds a secret. */
