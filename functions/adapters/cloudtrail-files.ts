@@ -23,6 +23,7 @@ import { JsonStreamSplitter, mebibytes, type SplitItem } from '../core/json-stre
 import { recordsDocument, type RawRecord } from '../core/record-prefilter';
 import { columnsBytes } from '../core/event-columns';
 import type { Normalizing, SkimmedRecords } from '../core/record-skim';
+import { DIGEST_FILE_NAME } from '../core/cloudtrail-digest';
 
 /** What one file may cost. Real CloudTrail log files are a few MB and inflate about 10×. */
 export interface ReadLimits {
@@ -50,6 +51,8 @@ export const STDIN = '-';
 
 export interface InputFiles {
   files: string[];
+  /** CloudTrail's digest files found (in `CloudTrail-Digest/` folders, or named as one): not records, the lists the log files are checked against. */
+  digests: string[];
   problems: InputProblem[];
 }
 
@@ -61,9 +64,11 @@ const LOG_EXTENSIONS = ['.json', '.json.gz', '.jsonl', '.jsonl.gz', '.ndjson', '
 
 /**
  * Folders CloudTrail writes beside `CloudTrail/` in the S3 layout. Digest files are `.json.gz`
- * but hold hash chains, not records; Insights files hold Insights events, not API calls.
+ * but hold the lists of log files delivered (read apart: adapters/cloudtrail-digests), not
+ * records; Insights files hold Insights events, not API calls.
  */
-const SKIPPED_FOLDERS = new Set(['CloudTrail-Digest', 'CloudTrail-Insight']);
+const DIGEST_FOLDER = 'CloudTrail-Digest';
+const SKIPPED_FOLDERS = new Set(['CloudTrail-Insight']);
 /** The same files found outside their folder (e.g. after a flattening copy), by S3 object name. */
 const SKIPPED_NAME = /_CloudTrail-(?:Digest|Insight)_/;
 
@@ -106,6 +111,7 @@ interface Candidate {
 /** Files and directories (recursive) → the log files under them, sorted, deduplicated. */
 export async function listInputFiles(paths: string[], options: { skipFolders?: readonly string[] } = {}): Promise<InputFiles> {
   const candidates: Candidate[] = [];
+  const digests: Candidate[] = [];
   const problems: InputProblem[] = [];
   const skipped = new Set(await Promise.all((options.skipFolders ?? []).map(realpathOr)));
 
@@ -122,15 +128,15 @@ export async function listInputFiles(paths: string[], options: { skipFolders?: r
       continue;
     }
     if (!info.isDirectory()) {
-      // Named explicitly: taken whatever the extension (it may be a FIFO or /dev/stdin too).
-      candidates.push({ shown: given, identity: await realpathOr(given) });
+      // Named explicitly: taken whatever the extension (it may be a FIFO or /dev/stdin too), a digest as a digest.
+      (DIGEST_FILE_NAME.test(path.basename(given)) ? digests : candidates).push({ shown: given, identity: await realpathOr(given) });
       continue;
     }
     // Each root gets its own visited set: with a shared one, `logs logs/2024` would find
     // `logs/2024` already visited and wrongly report it empty. Duplicates go at the end.
     const found: Candidate[] = [];
     const before = problems.length;
-    await walk(given, new Set(), found, problems, skipped);
+    await walk(given, new Set(), { found, digests, problems, skipped, inDigests: path.basename(path.resolve(given)) === DIGEST_FOLDER });
     // An unreadable root already has its problem; "no log files" on top would be noise.
     const rootUnreadable = problems.slice(before).some((p) => p.file === given);
     if (found.length === 0 && !rootUnreadable) {
@@ -139,7 +145,11 @@ export async function listInputFiles(paths: string[], options: { skipFolders?: r
     for (const c of found) candidates.push(c);
   }
 
-  // Code-unit order, not locale order: deterministic, and S3 object names sort by delivery time.
+  return { files: distinct(candidates), digests: distinct(digests), problems };
+}
+
+/** Code-unit order, not locale order: deterministic, and S3 object names sort by delivery time. Each file once. */
+function distinct(candidates: Candidate[]): string[] {
   candidates.sort((a, b) => (a.shown < b.shown ? -1 : a.shown > b.shown ? 1 : 0));
   const seen = new Set<string>();
   const files: string[] = [];
@@ -148,7 +158,7 @@ export async function listInputFiles(paths: string[], options: { skipFolders?: r
     seen.add(c.identity);
     files.push(c.shown);
   }
-  return { files, problems };
+  return files;
 }
 
 async function realpathOr(p: string): Promise<string> {
@@ -159,12 +169,22 @@ async function realpathOr(p: string): Promise<string> {
   }
 }
 
-/**
- * `skipped`: real paths of folders left out when met below a root (the store's own folder: its
- * rejects.jsonl and alerts.jsonl are `.jsonl`, and `analyze .` beside the default store read them
- * as bad records, more each run). A root inside one is walked (the demo's logs are in its store).
- */
-async function walk(dir: string, visited: Set<string>, found: Candidate[], problems: InputProblem[], skipped: ReadonlySet<string>): Promise<void> {
+interface Walk {
+  found: Candidate[];
+  digests: Candidate[];
+  problems: InputProblem[];
+  /**
+   * Real paths of folders left out when met below a root (the store's own folder: its
+   * rejects.jsonl and alerts.jsonl are `.jsonl`, and `analyze .` beside the default store read them
+   * as bad records, more each run). A root inside one is walked (the demo's logs are in its store).
+   */
+  skipped: ReadonlySet<string>;
+  /** Below a `CloudTrail-Digest/` folder: only digest files are taken, as digests. */
+  inDigests: boolean;
+}
+
+async function walk(dir: string, visited: Set<string>, into: Walk): Promise<void> {
+  const { found, digests, problems, skipped, inDigests } = into;
   let real: string;
   let entries: Dirent[];
   try {
@@ -197,8 +217,10 @@ async function walk(dir: string, visited: Set<string>, found: Candidate[], probl
       }
     }
     if (isDir) {
-      if (!SKIPPED_FOLDERS.has(entry.name) && !skipped.has(identity)) await walk(full, visited, found, problems, skipped);
-    } else if (isFile && isLogFileName(entry.name)) {
+      if (!SKIPPED_FOLDERS.has(entry.name) && !skipped.has(identity)) await walk(full, visited, { ...into, inDigests: inDigests || entry.name === DIGEST_FOLDER });
+    } else if (isFile && DIGEST_FILE_NAME.test(entry.name)) {
+      digests.push({ shown: full, identity });
+    } else if (isFile && !inDigests && isLogFileName(entry.name)) {
       found.push({ shown: full, identity });
     }
     // Sockets, FIFOs and devices found by walking are skipped: reading one could block forever.

@@ -24,7 +24,7 @@ import { gunzipSync } from 'node:zlib';
 import { gzipPieces } from '../core/gzip-pieces';
 import type { Alert } from '../core/alert';
 import type { IdentityEvent } from '../core/identity-event';
-import type { CoverageDay } from '../core/coverage';
+import { COVERAGE_SETS, type CoverageDay } from '../core/coverage';
 import type { DetectionNeeds, DetectionState, NamespaceState } from '../core/detections';
 import { groupedBy, PairSet } from '../core/collections';
 import { EventIdSet } from '../core/event-id-set';
@@ -1478,15 +1478,14 @@ export class DynamoEvidenceStore implements EvidencePort {
         const known = new Set(asList(item?.[field]));
         return values.every((v) => known.has(v));
       };
-      return !(has('fileHours', d.fileHours) && has('liveHours', d.liveHours) && has('slices', d.slices));
+      return !COVERAGE_SETS.every((field) => has(field, d[field] ?? []));
     });
     if (this.serialized) {
       await this.batchWrite(
         news.map((d) => {
           const sk = coverageSk(d.account, d.region, d.day);
           const item = stored.get(sk);
-          const sets = Object.entries({ fileHours: d.fileHours, liveHours: d.liveHours, slices: d.slices })
-            .map(([field, values]) => [field, new Set([...asList(item?.[field]), ...values])] as const)
+          const sets = COVERAGE_SETS.map((field) => [field, new Set([...asList(item?.[field]), ...(d[field] ?? [])])] as const)
             .filter(([, values]) => values.size > 0);
           return { PutRequest: { Item: { ...item, pk: COVERAGE_PK, sk, account: d.account, region: d.region, day: d.day, ...Object.fromEntries(sets) } } };
         }),
@@ -1494,8 +1493,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       return;
     }
     await mapLimit(news, WRITE_CONCURRENCY, async (d) => {
-      const sets = { fileHours: d.fileHours, liveHours: d.liveHours, slices: d.slices };
-      const present = Object.entries(sets).filter(([, values]) => values.length > 0);
+      const present = COVERAGE_SETS.map((field) => [field, d[field] ?? []] as const).filter(([, values]) => values.length > 0);
       if (present.length === 0) return;
       await this.write(
         new UpdateCommand({
@@ -1525,6 +1523,8 @@ export class DynamoEvidenceStore implements EvidencePort {
       fileHours: list(i['fileHours']),
       liveHours: list(i['liveHours']),
       slices: list(i['slices']),
+      ...(i['readFiles'] === undefined ? {} : { readFiles: list(i['readFiles']) }),
+      ...(i['listedFiles'] === undefined ? {} : { listedFiles: list(i['listedFiles']) }),
     }));
   }
 

@@ -10,6 +10,8 @@ import { mapLimit } from './map-limit';
 import type { DynamoEvidenceStore, StageLimits } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
 import { CoverageAccumulator, fileRecordHour, type FileRecordHour } from '../core/coverage';
+import { logFileName } from '../core/cloudtrail-digest';
+import { readDigests, type DigestsRead } from './cloudtrail-digests';
 import type { InputItem } from '../core/envelopes';
 import type { Inventory } from '../core/inventory';
 import type { Policy } from '../core/policy';
@@ -50,6 +52,8 @@ export interface AnalyzeSummary {
   notStored: number;
   storeErrors: string[];
   seconds: number;
+  /** CloudTrail digest files read with the log files, and the log files they list: absent when none was found. */
+  digests?: { files: number; logFilesListed: number; logFilesUnread?: number };
 }
 
 export interface AnalyzeOptions {
@@ -168,15 +172,40 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
       },
     };
   }
+  const toRead = new Set(files);
+  const digestFiles = listed.digests.length === 0 ? null : await recordDigests(listed.digests, (file) => readFile(file), listed.files.filter((file) => !toRead.has(file)), options);
   options.onFiles?.(files.length);
   // Reading starts now, while the run loads the inventory and recovers the store (seconds at fleet scale).
   // The reading thread normalizes the identity calls with the clock the ingest reads (their events hold if it reads no earlier: record-skim `eventsHold`).
   const normalizing = () => normalizingOf({ now: options.now(), eventTimeWindow: options.eventTimeWindow });
   const units = startedNow(readFilesAhead(files, { stdin: options.stdin, raw: true, skim: true, normalizing, ...(digests === undefined ? {} : { digests }) })).iteration;
   // A run that fails before its first unit (the store) stops the reading it started.
-  const summary = await ingestUnits(units, ingestOptions, listed.problems).finally(() => units.return(undefined));
+  const summary = await ingestUnits(units, ingestOptions, [...listed.problems, ...(digestFiles?.problems ?? [])]).finally(() => units.return(undefined));
   if (skippedFiles !== undefined) summary.skippedFiles = skippedFiles;
+  if (digestFiles !== null) summary.digests = { files: digestFiles.files, logFilesListed: digestFiles.listed };
   return summary;
+}
+
+/**
+ * Reads the digests found and records what they list, before any log file is read: a list only
+ * takes proof away, so it may land first (a run stopped after it leaves holes, never a proof).
+ * `skipped`: log files not read again because an earlier run read them whole; marked read now, as
+ * a run before digests were read did not (it marked their hours only), so a store from then is not
+ * left with holes that no run would fill.
+ */
+export async function recordDigests(
+  digests: readonly string[],
+  bytesOf: (name: string) => Promise<Buffer>,
+  skipped: readonly string[],
+  options: Pick<AnalyzeOptions, 'store'>,
+): Promise<DigestsRead> {
+  const read = await readDigests(digests, bytesOf);
+  for (const file of skipped) {
+    const name = logFileName(file);
+    if (name !== null) read.coverage.addReadFile(name);
+  }
+  if (read.coverage.size > 0) await options.store.withWriterLease(() => options.store.recordCoverage(read.coverage.days()));
+  return read;
 }
 
 /**
@@ -481,6 +510,9 @@ export async function ingestUnits(
           } else if (took(result.event, true)) await flush();
         }
       }
+      // A log file a digest lists is no longer missing once read whole (its coverage is kept only then).
+      const logFile = logFileName(unit.name);
+      if (logFile !== null) unitCoverage.addReadFile(logFile);
       // Coverage claims the unit's hours are complete: it is stored only after the unit's events are.
       unitsRead.push({ name: unit.name, firstFlush, coverage: unitCoverage, broken: unitBroken, rejected: unitRejected });
       if (Date.now() - lastFlush >= (options.flushAfterMs ?? Infinity)) {

@@ -5,7 +5,8 @@
  *
  * - Listing: ListObjectsV2, every page (at most 1,000 keys each; `ContinuationToken` while
  *   `IsTruncated`), https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html. Only
- *   `.json.gz`/`.json` keys are log files; CloudTrail-Digest and CloudTrail-Insight objects are not
+ *   `.json.gz`/`.json` keys are log files; CloudTrail-Insight objects are not, and CloudTrail-Digest
+ *   objects are the lists of log files delivered, read first (adapters/cloudtrail-digests)
  *   (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-find-log-files.html).
  *   The whole listing comes first: objects are read in delivery order across accounts and regions
  *   (`chronological`), as the detections need.
@@ -21,10 +22,12 @@
  *   (`checkpointObjects`, `checkpointRecords`), each group one `ingestUnits` run ending in a flush.
  */
 import { GetObjectCommand, ListObjectsV2Command, S3Client, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
+import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { listInputFiles, readRecords, readRecordsFromStream, type ReadLimits } from './cloudtrail-files';
 import { AwsFatalError, backoffMs, defaultSleep, fatalReason, isThrottling, SDK_MAX_ATTEMPTS } from './eks-inventory';
-import { chronological, emptySummary, ingestUnits, type AnalyzeOptions, type AnalyzeSummary, type RecordUnit } from './ingest-pipeline';
+import { chronological, emptySummary, ingestUnits, recordDigests, type AnalyzeOptions, type AnalyzeSummary, type RecordUnit } from './ingest-pipeline';
+import { DIGEST_FILE_NAME } from '../core/cloudtrail-digest';
 import type { InputItem, InputProblem } from '../core/envelopes';
 import { S3_BUCKET_NAME_ONLY } from '../core/s3-names';
 
@@ -76,7 +79,9 @@ export interface S3Listing {
   location: S3Location;
   /** Log objects, in key order. */
   objects: S3LogObject[];
-  /** Other keys under the prefix: digests, Insights events, folder markers, other files. */
+  /** CloudTrail's digest files (core/cloudtrail-digest): the lists of log files delivered, read apart. */
+  digests: S3LogObject[];
+  /** Other keys under the prefix: Insights events, folder markers, other files. */
   ignored: number;
   pages: number;
 }
@@ -89,6 +94,11 @@ const SKIPPED_NAME = /_CloudTrail-(?:Digest|Insight)_/;
 export function isS3LogKey(key: string): boolean {
   const lower = key.toLowerCase();
   return (lower.endsWith('.json.gz') || lower.endsWith('.json')) && !SKIPPED_SEGMENT.test(key) && !SKIPPED_NAME.test(key);
+}
+
+/** A CloudTrail digest file's key, by its name. */
+export function isS3DigestKey(key: string): boolean {
+  return DIGEST_FILE_NAME.test(key.slice(key.lastIndexOf('/') + 1));
 }
 
 /**
@@ -125,6 +135,7 @@ export interface ListOptions {
  */
 export async function listS3Logs(client: S3Client, location: S3Location, options: ListOptions = {}): Promise<S3Listing> {
   const objects: S3LogObject[] = [];
+  const digests: S3LogObject[] = [];
   let ignored = 0;
   let pages = 0;
   for await (const page of listPages(client, location, options)) {
@@ -132,14 +143,12 @@ export async function listS3Logs(client: S3Client, location: S3Location, options
     for (const entry of page.Contents ?? []) {
       const key = entry.Key;
       if (key === undefined) continue;
-      if (!isS3LogKey(key)) {
-        ignored += 1;
-        continue;
-      }
-      objects.push({ bucket: location.bucket, key, etag: entry.ETag ?? '', size: entry.Size ?? 0, url: `s3://${location.bucket}/${key}` });
+      const into = isS3LogKey(key) ? objects : isS3DigestKey(key) ? digests : null;
+      if (into === null) ignored += 1;
+      else into.push({ bucket: location.bucket, key, etag: entry.ETag ?? '', size: entry.Size ?? 0, url: `s3://${location.bucket}/${key}` });
     }
   }
-  return { location, objects, ignored, pages };
+  return { location, objects, digests, ignored, pages };
 }
 
 /**
@@ -339,7 +348,7 @@ export interface S3Summary {
   locations: string[];
   /** Log objects under the locations (each once, however many locations list it). */
   listed: number;
-  /** Other keys listed: digests, Insights events, folder markers, other files. */
+  /** Other keys listed: Insights events, folder markers, other files. */
   ignored: number;
   /** Read by an earlier run, with the same ETag: not read again. */
   skipped: number;
@@ -363,11 +372,12 @@ type Source = { kind: 'file'; name: string } | { kind: 's3'; name: string; objec
 
 export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<SourcesSummary> {
   const started = process.hrtime.bigint();
-  const local = options.paths.length > 0 ? await listInputFiles(options.paths, { skipFolders: options.skipFolders }) : { files: [], problems: [] };
+  const local = options.paths.length > 0 ? await listInputFiles(options.paths, { skipFolders: options.skipFolders }) : { files: [], digests: [], problems: [] };
   const problems: InputProblem[] = [...local.problems];
   const s3: S3Summary = { locations: options.listings.map((l) => l.location.url), listed: 0, ignored: 0, skipped: 0, read: 0, unrecorded: 0, failed: 0, unfetched: 0, notRead: 0, stopped: null };
 
   const toRead: S3LogObject[] = [];
+  const skipped: string[] = [];
   const seen = new Set<string>();
   for (const listing of options.listings) {
     s3.ignored += listing.ignored;
@@ -380,11 +390,22 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
       if (seen.has(object.url)) continue;
       seen.add(object.url);
       s3.listed += 1;
-      if (object.etag !== '' && before.get(object.key) === object.etag) s3.skipped += 1;
-      else toRead.push(object);
+      if (object.etag !== '' && before.get(object.key) === object.etag) {
+        s3.skipped += 1;
+        skipped.push(object.key);
+      } else toRead.push(object);
     }
   }
   if (toRead.length > 0 && options.client === undefined) throw new TypeError('analyzeSources: S3 objects to read and no client');
+
+  // The digests first (the lists of what was delivered; the objects skipped as read before are marked read)
+  const digestObjects = new Map(options.listings.flatMap((l) => l.digests.map((d) => [d.url, d] as const)));
+  const bytesOf = (name: string) => {
+    const object = digestObjects.get(name);
+    return object === undefined ? readFile(name) : digestBytes(options.client!, object, options);
+  };
+  const digests = local.digests.length + digestObjects.size === 0 ? null : await recordDigests([...local.digests, ...digestObjects.keys()], bytesOf, skipped, options);
+  problems.push(...(digests?.problems ?? []));
 
   const byName = new Map<string, Source>();
   for (const file of local.files) byName.set(file, { kind: 'file', name: file });
@@ -471,8 +492,23 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
   }
   s3.notRead = order.slice(position).filter((s) => s.kind === 's3').length;
   total.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (digests !== null) total.digests = { files: digests.files, logFilesListed: digests.listed };
   return { ...total, s3 };
 }
+
+/** A digest object's bytes: read as a log object is, retried the same; a failure throws its reason. */
+async function digestBytes(client: S3Client, object: S3LogObject, options: S3ReadOptions): Promise<Buffer> {
+  const fetched = await getObject(client, object, DIGEST_OBJECT_BYTES, new AbortController().signal, options);
+  if (!fetched.ok) throw new Error(fetched.reason);
+  if (!Buffer.isBuffer(fetched.body)) {
+    fetched.body.destroy();
+    throw new Error(`over ${DIGEST_OBJECT_BYTES / MIB} MiB: not a digest file`);
+  }
+  return fetched.body;
+}
+
+/** A digest is a few kB: a larger object under a digest's name is not read. */
+const DIGEST_OBJECT_BYTES = 16 * MIB;
 
 async function* watched(items: AsyncIterable<InputItem>, see: (item: InputItem) => void): AsyncGenerator<InputItem> {
   for await (const item of items) {

@@ -23,6 +23,7 @@
  * idempotent under replay and commutative across sources and writers.
  */
 
+import { logFileNameOf, type ListedLogFile, type LogFileName } from './cloudtrail-digest';
 import { isoTime as iso } from './iso-time';
 
 export type CoverageSource = 'files' | 'backfill' | 'live';
@@ -37,7 +38,18 @@ export interface CoverageDay {
   fileHours: string[];
   liveHours: string[];
   slices: string[];
+  /**
+   * Log files of this place delivered this day (by their name's time) that were read whole, as
+   * `<YYYYMMDDTHHmmZ>_<unique>` (core/cloudtrail-digest): what a digest's list is checked against.
+   * Absent in items written before digests were read: none.
+   */
+  readFiles?: string[];
+  /** Log files CloudTrail's digests list for this place and day, as `<token> <oldest event> <newest event>`. */
+  listedFiles?: string[];
 }
+
+/** The string sets of a coverage item: each grown by union, never shrunk. */
+export const COVERAGE_SETS = ['fileHours', 'liveHours', 'slices', 'readFiles', 'listedFiles'] as const;
 
 export interface CoverageRules {
   /** Live heartbeats further apart than this leave a gap between them. @default 6 */
@@ -103,7 +115,7 @@ export function fileRecordHour(record: Record<string, unknown>): FileRecordHour 
 
 /** Collects coverage while records are read; `days()` gives the items to store. */
 export class CoverageAccumulator {
-  private readonly byDay = new Map<string, { account: string; region: string; day: string; fileHours: Set<string>; liveHours: Set<string>; slices: Set<string> }>();
+  private readonly byDay = new Map<string, { account: string; region: string; day: string } & Record<(typeof COVERAGE_SETS)[number], Set<string>>>();
 
   /** A record from a trail's log file (in scope or not): its hour had records. */
   addFileRecord(account: string | null, region: string | null, eventTime: string): void {
@@ -113,6 +125,16 @@ export class CoverageAccumulator {
   /** An identity event the deployed ingest received: the pipeline was alive in its hour. */
   addLiveEvent(account: string | null, region: string | null, eventTime: string): void {
     this.addHour('liveHours', account, region, eventTime);
+  }
+
+  /** A log file, by its name, read whole and its events stored: it is no longer missing from a digest's list. */
+  addReadFile(file: LogFileName): void {
+    this.entry(file.account, file.region, file.day).readFiles.add(file.token);
+  }
+
+  /** A log file a CloudTrail digest lists: until it is read, the hours of its events are not proven by files. */
+  addListedFile(file: ListedLogFile): void {
+    this.entry(file.account, file.region, file.day).listedFiles.add(`${file.token} ${iso(file.oldest)} ${iso(file.newest)}`);
   }
 
   /** A LookupEvents slice read completely; split at UTC days so each day's item holds its part. */
@@ -132,6 +154,8 @@ export class CoverageAccumulator {
       for (const h of d.fileHours) e.fileHours.add(h);
       for (const h of d.liveHours) e.liveHours.add(h);
       for (const s of d.slices) e.slices.add(s);
+      for (const f of d.readFiles ?? []) e.readFiles.add(f);
+      for (const f of d.listedFiles ?? []) e.listedFiles.add(f);
     }
   }
 
@@ -147,6 +171,9 @@ export class CoverageAccumulator {
       fileHours: [...e.fileHours].sort(),
       liveHours: [...e.liveHours].sort(),
       slices: [...e.slices].sort(),
+      // only where there are some: items of trails without file names or digests stay as they were
+      ...(e.readFiles.size > 0 ? { readFiles: [...e.readFiles].sort() } : {}),
+      ...(e.listedFiles.size > 0 ? { listedFiles: [...e.listedFiles].sort() } : {}),
     }));
   }
 
@@ -159,7 +186,7 @@ export class CoverageAccumulator {
     const key = `${account}|${region}|${day}`;
     let e = this.byDay.get(key);
     if (!e) {
-      e = { account, region, day, fileHours: new Set(), liveHours: new Set(), slices: new Set() };
+      e = { account, region, day, fileHours: new Set(), liveHours: new Set(), slices: new Set(), readFiles: new Set(), listedFiles: new Set() };
       this.byDay.set(key, e);
     }
     return e;
@@ -173,18 +200,34 @@ export interface PlaceCoverage {
   /** Merged, sorted, non-overlapping `[start, end)` ranges, epoch ms. */
   intervals: Interval[];
   sources: CoverageSource[];
+  /** Log files CloudTrail's digests list here that were not read, oldest events first: their hours are not proven by files. */
+  unread: UnreadLogFile[];
+}
+
+/** A log file a digest lists and no run read whole: its name, and the hours its events span. */
+export interface UnreadLogFile {
+  name: string;
+  /** The hours of its events, `[first hour, last hour + 1 h)`. */
+  hours: Interval;
 }
 
 /** Stored days → per (account, region) proven ranges, by the table at the top of this file. */
 export function placeCoverage(days: readonly CoverageDay[], rules: CoverageRules = DEFAULT_COVERAGE_RULES): Map<string, PlaceCoverage> {
-  const byPlace = new Map<string, { account: string; region: string; fileHours: number[]; liveHours: number[]; slices: Interval[]; sources: Set<CoverageSource> }>();
+  const byPlace = new Map<
+    string,
+    { account: string; region: string; fileHours: number[]; liveHours: number[]; slices: Interval[]; sources: Set<CoverageSource>; readFiles: Set<string>; listedFiles: string[] }
+  >();
   for (const d of days) {
     const key = placeKey(d.account, d.region);
     let p = byPlace.get(key);
     if (!p) {
-      p = { account: d.account, region: d.region, fileHours: [], liveHours: [], slices: [], sources: new Set() };
+      p = { account: d.account, region: d.region, fileHours: [], liveHours: [], slices: [], sources: new Set(), readFiles: new Set(), listedFiles: [] };
       byPlace.set(key, p);
     }
+    // A file's mark is kept under the day of its name, its events may lie in the day before: the
+    // place's read files are one set.
+    for (const f of d.readFiles ?? []) p.readFiles.add(f);
+    for (const f of d.listedFiles ?? []) p.listedFiles.push(f);
     const dayStart = Date.parse(`${d.day}T00:00:00Z`);
     if (Number.isNaN(dayStart)) continue;
     for (const h of d.fileHours) p.fileHours.push(dayStart + Number(h) * HOUR);
@@ -199,19 +242,68 @@ export function placeCoverage(days: readonly CoverageDay[], rules: CoverageRules
   }
   const out = new Map<string, PlaceCoverage>();
   for (const [key, p] of byPlace) {
-    const proven: Interval[] = [
-      ...runsOf(p.fileHours, HOUR, HOUR).map(([s, e]) => [s + HOUR, e - HOUR] as const),
-      ...runsOf(p.liveHours, rules.liveGapHours * HOUR + HOUR, HOUR),
-      ...p.slices,
-    ];
+    const unread = unreadOf(p.account, p.region, p.listedFiles, p.readFiles);
+    // A file missing from a digest's list unproves its hours as files proved them; a LookupEvents
+    // slice or a live heartbeat does not rest on the files, and stands.
+    const fromFiles = subtractIntervals(
+      runsOf(p.fileHours, HOUR, HOUR).map(([s, e]) => [s + HOUR, e - HOUR] as const),
+      mergeIntervals(unread.map((u) => u.hours)),
+    );
+    const proven: Interval[] = [...fromFiles, ...runsOf(p.liveHours, rules.liveGapHours * HOUR + HOUR, HOUR), ...p.slices];
     out.set(key, {
       account: p.account,
       region: p.region,
       intervals: mergeIntervals(proven.filter(([s, e]) => e > s)),
       sources: COVERAGE_SOURCES.filter((s) => p.sources.has(s)),
+      unread,
     });
   }
   return out;
+}
+
+/** The listed files (`<token> <oldest> <newest>`) whose token no run read, each with the hours its events span. */
+function unreadOf(account: string, region: string, listed: readonly string[], read: ReadonlySet<string>): UnreadLogFile[] {
+  const unread = new Map<string, UnreadLogFile>();
+  for (const entry of listed) {
+    const [token, oldest, newest] = entry.split(' ');
+    if (token === undefined || read.has(token) || unread.has(token)) continue;
+    const from = Date.parse(oldest ?? '');
+    const to = Date.parse(newest ?? '');
+    // Written by addListedFile from times it read; anything else is no span to place.
+    if (Number.isNaN(from) || Number.isNaN(to)) continue;
+    unread.set(token, { name: logFileNameOf(account, region, token), hours: [Math.floor(from / HOUR) * HOUR, Math.floor(to / HOUR) * HOUR + HOUR] });
+  }
+  return [...unread.values()].sort((a, b) => a.hours[0] - b.hours[0] || (a.name < b.name ? -1 : 1));
+}
+
+/** The parts of `intervals` (sorted, disjoint) outside every one of `removed` (sorted, disjoint). */
+export function subtractIntervals(intervals: readonly Interval[], removed: readonly Interval[]): Interval[] {
+  const out: Interval[] = [];
+  for (const [s, e] of intervals) {
+    let cursor = s;
+    for (const [rs, re] of removed) {
+      if (re <= cursor) continue;
+      if (rs >= e) break;
+      if (rs > cursor) out.push([cursor, rs]);
+      cursor = Math.max(cursor, re);
+      if (cursor >= e) break;
+    }
+    if (cursor < e) out.push([cursor, e]);
+  }
+  return out;
+}
+
+/** The digest-listed files not read whose hours meet `[from, to)`: what a hole there is made of. */
+export function unreadWithin(place: PlaceCoverage | undefined, from: number, to: number): UnreadLogFile[] {
+  return (place?.unread ?? []).filter(({ hours: [s, e] }) => s < to && e > from);
+}
+
+/** `; CloudTrail's digest files list 2 log files there that were not read: NAME, NAME`, or '' (for a hole's reason). */
+export function describeUnread(files: readonly UnreadLogFile[]): string {
+  if (files.length === 0) return '';
+  const shown = files.slice(0, 3).map((f) => f.name);
+  const more = files.length > shown.length ? ` and ${files.length - shown.length} more (\`cutover-watch coverage --json\` lists them)` : '';
+  return `; CloudTrail's digest files list ${files.length === 1 ? 'a log file' : `${files.length} log files`} there that ${files.length === 1 ? 'was' : 'were'} not read: ${shown.join(', ')}${more}`;
 }
 
 /**
@@ -277,6 +369,8 @@ export interface CoverageSummary {
   through: string | null;
   gaps: { from: string; to: string }[];
   sources: CoverageSource[];
+  /** Log files CloudTrail's digests list that were not read, whose events lie within `[since, asOf]`: the holes they leave are among `gaps`. */
+  unreadLogFiles: string[];
 }
 
 /** Coverage as shown: holes within `[since, asOf]` only (older history does not decide verdicts). */
@@ -295,6 +389,7 @@ export function summarizeCoverage(places: Map<string, PlaceCoverage>, options: {
       through: through === null ? null : iso(through),
       gaps: gaps.map(([s, e]) => ({ from: iso(s), to: iso(e) })),
       sources: p.sources,
+      unreadLogFiles: unreadWithin(p, options.since ?? Number.MIN_SAFE_INTEGER, options.asOf).map((f) => f.name),
     });
   }
   return out.sort((a, b) => (a.account + a.region < b.account + b.region ? -1 : 1));

@@ -2,10 +2,12 @@ import {
   coveredThrough,
   DELIVERY_LAG_MS,
   describeGap,
+  describeUnread,
   gapsIn,
   placeCoverage,
   placeKey,
   summarizeCoverage,
+  unreadWithin,
   type CoverageDay,
   type CoverageSummary,
   type PlaceCoverage,
@@ -320,10 +322,12 @@ function checkCoverage(needed: PlaceRef[], coverage: CoverageContext, ctx: Judge
   const because: string[] = [];
   const retryAt: number[] = [];
   for (const p of needed) {
-    const gaps = gapsIn(coverage.places.get(placeKey(p.account, p.region))!.intervals, start, end);
+    const place = coverage.places.get(placeKey(p.account, p.region))!;
+    const gaps = gapsIn(place.intervals, start, end);
     if (gaps.length === 0) continue;
     because.push(
-      `a hole in the CloudTrail read for account ${p.account} in ${p.region}: ${gaps.map(describeGap).join(', ')}, inside the window this verdict rests on; ` +
+      `a hole in the CloudTrail read for account ${p.account} in ${p.region}: ${gaps.map(describeGap).join(', ')}, inside the window this verdict rests on` +
+        `${describeUnread(unreadWithin(place, start, end))}; ` +
         'an IRSA assume there would not be seen: read those days (their log files, or `cutover-watch backfill`) and run again',
     );
     retryAt.push(...gaps.map(([s]) => s));
@@ -623,7 +627,9 @@ function judgeCluster(
     }
     const judgedAt = through >= window.asOf - DELIVERY_LAG_MS ? window.asOf : through;
     const gaps = gapsIn(cov!.intervals, judgedAt - window.soakDays * DAY, Math.min(judgedAt, window.asOf - DELIVERY_LAG_MS));
-    return gaps.length === 0 ? null : `a hole in the CloudTrail read for account ${self.account} in ${self.region}: ${gaps.map(describeGap).join(', ')}: read those days and run again`;
+    if (gaps.length === 0) return null;
+    const unread = unreadWithin(cov, judgedAt - window.soakDays * DAY, Math.min(judgedAt, window.asOf - DELIVERY_LAG_MS));
+    return `a hole in the CloudTrail read for account ${self.account} in ${self.region}: ${gaps.map(describeGap).join(', ')}${describeUnread(unread)}: read those days and run again`;
   })();
   let verdict: ClusterVerdict;
   if (place.oidcIssuer === null) {

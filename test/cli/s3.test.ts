@@ -2,10 +2,11 @@ import { runInProcess, spawnCli, type Run } from '../support/spawn-cli';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSampleFleet } from '../../functions/local/sample-fleet';
 import { DEMO_END } from '../support/demo';
+import { digestFile } from '../support/digest-trail';
 import { LoopbackS3 } from '../support/loopback-s3';
 
 // `analyze s3://` end to end: the built CLI, the real S3 client (default credential chain,
@@ -24,6 +25,9 @@ const { objects, requests, signedRegions, slowDownOnce } = bucket;
 let work: string;
 let endpoint: string;
 let recordCount = 0;
+let digestKey: string;
+let lostKey: string;
+let listedInDigest: number;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-s3-cli-'));
@@ -39,9 +43,21 @@ beforeAll(async () => {
     objects.set(f.key, body);
     recordCount += f.records.length;
   }
-  const digest = 'AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/19/111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20261119T2300Z.json.gz';
-  objects.set(digest, gzipSync('{"digestStartTime":"x"}'));
+  // The digest of the last hour's files of one account and region, which lists one more: a file
+  // CloudTrail delivered that the bucket no longer holds.
+  const hourOf = (key: string) => /_(\d{8}T\d{2})\d{2}Z_/.exec(key)![1]!;
+  const east = [...objects.keys()].filter((k) => k.startsWith('AWSLogs/111122223333/CloudTrail/us-east-1/')).sort();
+  const lastHour = east.filter((k) => hourOf(k) === hourOf(east[east.length - 1]!));
+  lostKey = lastHour[0]!.replace(/_[A-Za-z0-9]+\.json\.gz$/, '_LostObject000001.json.gz');
+  const digest = digestFile(
+    lastHour.map((key) => ({ key, content: gunzipSync(objects.get(key)!) })),
+    'trail',
+    [{ key: lostKey, oldest: new Date(end.getTime() - 3_600_000).toISOString(), newest: new Date(end.getTime() - 3_500_000).toISOString() }],
+  );
+  digestKey = digest.key;
+  listedInDigest = lastHour.length + 1;
   slowDownOnce.add([...objects.keys()].sort()[3]!);
+  objects.set(digest.key, digest.body);
 
   endpoint = (await bucket.start()).endpoint;
 }, 60_000);
@@ -56,16 +72,22 @@ const noAwsFiles = { AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials', AW
 const credentials = () => ({ ...noAwsFiles, AWS_ENDPOINT_URL_S3: endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' });
 
 describe('cutover-watch analyze s3:// (real S3 client, loopback S3)', () => {
-  it('reads every log object, then skips them all on a rerun', { timeout: 90_000 }, async () => {
+  it('reads every log object and the digest, then skips them all on a rerun', { timeout: 90_000 }, async () => {
     const logCount = objects.size - 1;
     const fromS3 = await cli(['analyze', 's3://trail/AWSLogs/', '--store', 's3-store', '--json', '--no-alerts'], credentials());
     expect(fromS3.stderr).toBe('');
     expect(fromS3.code).toBe(0);
     const s3 = JSON.parse(fromS3.stdout) as Record<string, unknown> & { s3: Record<string, unknown> };
-    expect(s3.s3).toEqual({ locations: ['s3://trail/AWSLogs/'], listed: logCount, ignored: 1, skipped: 0, read: logCount, unrecorded: 0, failed: 0, unfetched: 0, notRead: 0, stopped: null });
-    // every page listed, the digest never fetched, the throttled object fetched twice
+    expect(s3.s3).toEqual({ locations: ['s3://trail/AWSLogs/'], listed: logCount, ignored: 0, skipped: 0, read: logCount, unrecorded: 0, failed: 0, unfetched: 0, notRead: 0, stopped: null });
+    // the object the digest lists and the bucket lacks is a hole, named by `coverage`
+    expect(s3['digests']).toEqual({ files: 1, logFilesListed: listedInDigest, logFilesUnread: 1 });
+    const coverage = await inProcess(['coverage', '--store', 's3-store', '--json', '--as-of', DEMO_END], credentials());
+    expect((JSON.parse(coverage.stdout) as { coverage: { region: string; account: string; unreadLogFiles: string[] }[] }).coverage.filter((c) => c.unreadLogFiles.length > 0)).toEqual([
+      expect.objectContaining({ account: '111122223333', region: 'us-east-1', unreadLogFiles: [lostKey.slice(lostKey.lastIndexOf('/') + 1)] }),
+    ]);
+    // every page listed, the digest fetched once, the throttled object fetched twice
     expect(requests.filter((r) => r.endsWith(' list'))).toHaveLength(Math.ceil(objects.size / PAGE));
-    expect(requests.filter((r) => r.includes('CloudTrail-Digest/') && !r.endsWith(' list'))).toEqual([]);
+    expect(requests.filter((r) => r.includes('CloudTrail-Digest/') && !r.endsWith(' list'))).toEqual([`GET /trail/${digestKey}`]);
     expect(slowDownOnce.size).toBe(0);
 
     // What analyze of the same files from disk reads is compared in test/unit/s3-logs.test.ts; here, every record.
@@ -75,7 +97,7 @@ describe('cutover-watch analyze s3:// (real S3 client, loopback S3)', () => {
     const rerun = await inProcess(['analyze', 's3://trail/AWSLogs/', '--store', 's3-store'], credentials());
     expect(rerun.code).toBe(0);
     expect(rerun.stdout).toContain(`  s3: ${logCount} log objects under s3://trail/AWSLogs/: 0 read, ${logCount} skipped (read before; --reread reads them again), 0 failed`);
-    expect(requests.every((r) => r.endsWith(' list'))).toBe(true);
+    expect(requests.filter((r) => !r.endsWith(' list'))).toEqual([`GET /trail/${digestKey}`]);
   });
 
   it('without credentials says what to set in one line and exits 2', { timeout: 30_000 }, async () => {

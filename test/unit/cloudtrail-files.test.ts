@@ -58,7 +58,7 @@ const ACCOUNT = '111122223333';
 const s3Name = (region: string, stamp: string, kind = 'CloudTrail') => `${ACCOUNT}_${kind}_${region}_${stamp}_abcd1234.json.gz`;
 
 describe('listInputFiles', () => {
-  it('finds the log files of a CloudTrail S3 layout, sorted, skipping digests and other files', async () => {
+  it('finds the log files of a CloudTrail S3 layout, sorted, the digests apart, skipping other files', async () => {
     const base = `AWSLogs/${ACCOUNT}`;
     await put(`${base}/CloudTrail/us-west-2/2024/04/16/${s3Name('us-west-2', '20240416T0925Z')}`, gzipSync(logFile('b')));
     await put(`${base}/CloudTrail/us-west-2/2024/04/16/${s3Name('us-west-2', '20240416T0920Z')}`, gzipSync(logFile('a')));
@@ -72,9 +72,10 @@ describe('listInputFiles', () => {
     await put('AWSLogs/upper.JSON', '');
 
     const root = path.join(tmp, 'AWSLogs');
-    const { files, problems } = await listInputFiles([root]);
+    const { files, digests, problems } = await listInputFiles([root]);
 
     const dir = `${root}/${ACCOUNT}/CloudTrail`;
+    expect(digests).toEqual([`${root}/${ACCOUNT}/CloudTrail-Digest/us-west-2/2024/04/16/${s3Name('us-west-2', '20240416T0920Z', 'CloudTrail-Digest')}`]);
     expect(files).toEqual([
       `${dir}/eu-west-1/2024/04/15/${s3Name('eu-west-1', '20240415T2355Z')}`,
       `${dir}/us-west-2/2024/04/16/${s3Name('us-west-2', '20240416T0920Z')}`,
@@ -107,25 +108,29 @@ describe('listInputFiles', () => {
     const prev = process.cwd();
     process.chdir(tmp);
     try {
-      expect(await listInputFiles(['logs'])).toEqual({ files: ['logs/a.json'], problems: [] });
+      expect(await listInputFiles(['logs'])).toEqual({ files: ['logs/a.json'], digests: [], problems: [] });
     } finally {
       process.chdir(prev);
     }
   });
 
-  it('skips a digest file by its S3 name even outside its folder', async () => {
+  it('takes a digest file by its S3 name even outside its folder as a digest, not as a log file; below a digest folder, nothing else', async () => {
     await put(`flat/${s3Name('us-west-2', '20240416T0920Z', 'CloudTrail-Digest')}`, gzipSync('{}'));
     await put(`flat/${s3Name('us-west-2', '20240416T0920Z')}`, gzipSync(logFile('a')));
+    await put('flat/CloudTrail-Digest/stray.json.gz', gzipSync(logFile('b')));
 
-    const { files } = await listInputFiles([path.join(tmp, 'flat')]);
+    const { files, digests } = await listInputFiles([path.join(tmp, 'flat')]);
 
     expect(files).toEqual([path.join(tmp, 'flat', s3Name('us-west-2', '20240416T0920Z'))]);
+    expect(digests).toEqual([path.join(tmp, 'flat', s3Name('us-west-2', '20240416T0920Z', 'CloudTrail-Digest'))]);
+    // named on the command line
+    expect(await listInputFiles([path.join(tmp, 'flat', s3Name('us-west-2', '20240416T0920Z', 'CloudTrail-Digest'))])).toMatchObject({ files: [], digests });
   });
 
   it('takes an explicitly named file whatever its extension', async () => {
     const f = await put('export.txt', logFile('a'));
 
-    expect(await listInputFiles([f])).toEqual({ files: [f], problems: [] });
+    expect(await listInputFiles([f])).toEqual({ files: [f], digests: [], problems: [] });
   });
 
   it('reports a directory with no log files', async () => {
@@ -165,7 +170,7 @@ describe('listInputFiles', () => {
 
     const result = await listInputFiles([path.join(tmp, 'logs'), path.join(tmp, 'logs', '2024')]);
 
-    expect(result).toEqual({ files: [f], problems: [] });
+    expect(result).toEqual({ files: [f], digests: [], problems: [] });
   });
 
   it('terminates on a symlink loop', async () => {
@@ -190,7 +195,7 @@ describe('listInputFiles', () => {
   });
 
   it('passes "-" (stdin) through', async () => {
-    expect(await listInputFiles(['-'])).toEqual({ files: ['-'], problems: [] });
+    expect(await listInputFiles(['-'])).toEqual({ files: ['-'], digests: [], problems: [] });
   });
 
   // Root reads everything regardless of mode bits, so this can only run unprivileged.

@@ -1017,8 +1017,8 @@ describe('coverage: a verdict that says safe needs the CloudTrail it rests on', 
     expect(row(report, 'billing')).toMatchObject({ verdict: 'READY', evidenceThrough: ago(0), unknownBecause: [] });
     expect(report.clusters[0]).toMatchObject({ verdict: 'READY', evidenceThrough: ago(0) });
     expect(report.coverage).toEqual([
-      { account: ACCOUNT, region: 'us-east-1', from: ago(30 * DAY - HOUR), through: ago(0), gaps: [], sources: ['files'] },
-      { account: ACCOUNT, region: REGION, from: ago(30 * DAY - HOUR), through: ago(0), gaps: [], sources: ['files'] },
+      { account: ACCOUNT, region: 'us-east-1', from: ago(30 * DAY - HOUR), through: ago(0), gaps: [], sources: ['files'], unreadLogFiles: [] },
+      { account: ACCOUNT, region: REGION, from: ago(30 * DAY - HOUR), through: ago(0), gaps: [], sources: ['files'], unreadLogFiles: [] },
     ]);
   });
 
@@ -1066,6 +1066,37 @@ describe('coverage: a verdict that says safe needs the CloudTrail it rests on', 
     expect(billing.lastWellFounded).toEqual({ verdict: 'READY', through: '2024-05-06T11:00:00Z' });
     expect(report.clusters[0]).toMatchObject({ verdict: 'UNKNOWN' });
     expect(report.coverage.find((c) => c.region === REGION)!.gaps).toEqual([{ from: '2024-05-06T11:00:00Z', to: '2024-05-09T14:00:00Z' }]);
+  });
+
+  it("is UNKNOWN when a log file CloudTrail's digest lists was not read, though other files of its hour were, naming the file", () => {
+    // Every hour has records (another file of the hour was read): without the digest, READY.
+    const digest = new CoverageAccumulator();
+    const missing = { account: ACCOUNT, region: REGION, day: '2024-05-10', token: '20240510T0320Z_MissingFile00001', oldest: Date.parse('2024-05-10T03:05:00Z'), newest: Date.parse('2024-05-10T03:15:00Z') };
+    const read = { ...missing, token: '20240510T0350Z_ReadFile0000001', oldest: Date.parse('2024-05-10T03:35:00Z'), newest: Date.parse('2024-05-10T03:45:00Z') };
+    digest.addListedFile(missing);
+    digest.addListedFile(read);
+    digest.addReadFile(read);
+    const coverage = [...logCoverage([HERE, EAST], T - 30 * DAY, T), ...digest.days()];
+    const report = judge(ready, { coverage });
+    const billing = row(report, 'billing');
+
+    expect(judge(ready, { coverage: logCoverage([HERE, EAST], T - 30 * DAY, T) }).namespaces[0]!.verdict).toBe('READY');
+    expect(billing.verdict).toBe('UNKNOWN');
+    expect(billing.unknownBecause).toEqual([
+      expect.stringContaining(
+        `a hole in the CloudTrail read for account ${ACCOUNT} in ${REGION}: 2024-05-10 03:00..2024-05-10 04:00 UTC, inside the window this verdict rests on; ` +
+          `CloudTrail's digest files list a log file there that was not read: ${ACCOUNT}_CloudTrail_${REGION}_20240510T0320Z_MissingFile00001.json.gz;`,
+      ),
+    ]);
+    expect(report.clusters[0]).toMatchObject({ verdict: 'UNKNOWN' });
+    expect(report.coverage.find((c) => c.region === REGION)).toMatchObject({
+      gaps: [{ from: '2024-05-10T03:00:00Z', to: '2024-05-10T04:00:00Z' }],
+      unreadLogFiles: [`${ACCOUNT}_CloudTrail_${REGION}_20240510T0320Z_MissingFile00001.json.gz`],
+    });
+    // Read later (its mark may come from another run, under its own day): READY again.
+    const later = new CoverageAccumulator();
+    later.addReadFile(missing);
+    expect(row(judge(ready, { coverage: [...coverage, ...later.days()] }), 'billing').verdict).toBe('READY');
   });
 
   it('ignores a hole older than the soak window, and one before the last IRSA of a SOAKING namespace', () => {

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { AwsFatalError } from '../../functions/adapters/eks-inventory';
@@ -25,6 +25,7 @@ import type { Alert } from '../../functions/core/alert';
 import { defaultPolicy } from '../../functions/core/policy';
 import { analyzeCommand } from '../../functions/local/cli/commands/analyze';
 import { execute } from '../../functions/local/cli/main';
+import { digestFile } from '../support/digest-trail';
 import { embeddedTables } from '../support/embedded-tables';
 import { sampleFleet } from '../support/sample-fleets';
 import { recordingIo } from '../support/recording-io';
@@ -205,7 +206,8 @@ describe('listS3Logs', () => {
 
     expect(listing.pages).toBe(3);
     expect(listing.objects.map((o) => o.key)).toEqual([...bucket.objects.keys()].filter(isS3LogKey).sort());
-    expect(listing.ignored).toBe(1);
+    expect(listing.ignored).toBe(0);
+    expect(listing.digests.map((o) => o.key)).toEqual(['AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/19/111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20261119T0100Z.json.gz']);
     expect(s3.commandCalls(ListObjectsV2Command).map((c) => c.args[0].input.ContinuationToken === undefined)).toEqual([true, false, false]);
     expect(listing.objects[0]).toMatchObject({ bucket: 'trail', etag: bucket.objects.get(listing.objects[0]!.key)!.etag, url: `s3://trail/${listing.objects[0]!.key}` });
   });
@@ -470,9 +472,10 @@ async function cli(argv: string[], s3Client: () => Promise<{ client: S3Client; r
 describe('cutover-watch analyze s3://', () => {
   it('reads a prefix, says what it read, and on a rerun how many it skipped', async () => {
     const bucket = new FakeBucket('trail', 2);
-    bucket.put(logKey('us-east-1', '19', '0010', 'e1'), logFile('2026-11-19T00', 2, 'e1'));
-    bucket.put(logKey('us-east-1', '19', '0020', 'e2'), logFile('2026-11-19T00', 2, 'e2'));
-    bucket.put('AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/19/111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20261119T0100Z.json.gz', Buffer.from('{}'));
+    const files = [logKey('us-east-1', '19', '0010', 'e1'), logKey('us-east-1', '19', '0020', 'e2')].map((key, i) => ({ key, body: logFile('2026-11-19T00', 2, `e${i + 1}`) }));
+    for (const { key, body } of files) bucket.put(key, body);
+    const digest = digestFile(files.map(({ key, body }) => ({ key, content: gunzipSync(body) })));
+    bucket.put(digest.key, digest.body);
     bucket.serve();
 
     const first = await cli(['analyze', 's3://trail/AWSLogs/', '--store', 'cli-s3', '--no-alerts']);
@@ -480,10 +483,11 @@ describe('cutover-watch analyze s3://', () => {
     expect(first.code).toBe(0);
     expect(first.out).toContain('analyzed 2 files, 4 records');
     expect(first.out).toContain('  s3: 2 log objects under s3://trail/AWSLogs/: 2 read, 0 skipped (read before; --reread reads them again), 0 failed');
+    expect(first.out).toContain('  CloudTrail digests: 1 digest file list 2 log files; every one was read');
 
     const again = await cli(['analyze', 's3://trail/AWSLogs/', '--store', 'cli-s3', '--json']);
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.out)).toMatchObject({ files: 0, records: 0, s3: { listed: 2, ignored: 1, skipped: 2, read: 0, failed: 0 } });
+    expect(JSON.parse(again.out)).toMatchObject({ files: 0, records: 0, s3: { listed: 2, ignored: 0, skipped: 2, read: 0, failed: 0 }, digests: { files: 1, logFilesListed: 2, logFilesUnread: 0 } });
   });
 
   it('mixes local paths and S3 in one run', async () => {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { DeliveryFailure } from '../../../adapters/alert-delivery';
 import type { DynamoEvidenceStore } from '../../../adapters/dynamo-evidence-store';
 import { SEVERITIES, type Alert } from '../../../core/alert';
+import { placeCoverage } from '../../../core/coverage';
 import { alertLine } from '../../../core/alert-format';
 import { analyzePaths, type AnalyzeSummary, type Rejection } from '../../../adapters/ingest-pipeline';
 import { AwsFatalError } from '../../../adapters/eks-inventory';
@@ -46,7 +47,9 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         "Reads CloudTrail log files and directories (recursively, including CloudTrail's S3 layout AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz) into the evidence store, then prints a summary. " +
           'Replaying the same logs is safe: each CloudTrail eventID is counted once. A file read whole whose events are stored is recorded by its content (sha256): a rerun skips it, ' +
           'also after the folder is moved or renamed, and reads it again once changed. Rejected records are listed on stderr and appended to <store>/rejects.jsonl.\n\n' +
-          'An s3://BUCKET/PREFIX/ path reads the .json.gz and .json objects under that key prefix in place (no aws s3 sync first; CloudTrail-Digest and Insights objects are left out), ' +
+          "CloudTrail's digest files (CloudTrail-Digest/ beside CloudTrail/: give the folder or prefix above both) are read first as the lists of the log files delivered: " +
+          'a listed file no run has read whole leaves the hours of its events a hole in coverage, so verdicts resting on them are UNKNOWN until it is analyzed.\n\n' +
+          'An s3://BUCKET/PREFIX/ path reads the .json.gz and .json objects under that key prefix in place (no aws s3 sync first; Insights objects are left out), ' +
           "with the default AWS credential chain (AWS_PROFILE, AWS_ACCESS_KEY_ID…) in --region, else AWS_REGION (any region works: S3 redirects to the bucket's; the table's region is --table-region). " +
           'Objects read whole are recorded in the store with their ETag: a rerun skips them and says how many, and reads changed ones (a new ETag) again. S3 and local paths mix in one run, read in delivery order.',
       )
@@ -136,6 +139,8 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         });
         bar?.stop();
 
+        // What the digests list and no run read (this one or one before): holes, named by `coverage`.
+        if (summary.digests) summary.digests.logFilesUnread = await countUnreadLogFiles(store);
         rejects.flush();
         if (rejects.count > 0) {
           for (const r of shown) io.err(displaySafe(`${r.file}${r.where ? `: ${r.where}` : ''}: ${r.reason}`));
@@ -290,9 +295,23 @@ export function printSummary(s: AnalyzeSummary, where: string, io: Io): void {
   printCounts(s, io);
   io.out(`  rejected ${s.rejected}; already counted (replays) ${s.replayed.toLocaleString('en-US')}`);
   if (s.skippedFiles > 0) io.out(`  ${plural(s.skippedFiles, 'file')} skipped: read and stored before; --reread reads them again`);
+  if (s.digests) {
+    const unread = s.digests.logFilesUnread ?? 0;
+    io.out(
+      `  CloudTrail digests: ${plural(s.digests.files, 'digest file')} list ${plural(s.digests.logFilesListed, 'log file')}; ` +
+        (unread === 0 ? 'every one was read' : `${unread.toLocaleString('en-US')} not read by this run or an earlier one: their hours are holes (\`${command(io, 'coverage')}\` names them)`),
+    );
+  }
   if (s.notStored > 0) {
     io.err(`${plural(s.notStored, 'event')} could not be stored: ${[...new Set(s.storeErrors)].slice(0, 3).join('; ')}; run analyze again to retry them`);
   }
+}
+
+/** Log files CloudTrail's digests list, in the whole store, that no run read whole. */
+async function countUnreadLogFiles(store: DynamoEvidenceStore): Promise<number> {
+  let unread = 0;
+  for (const place of placeCoverage(await store.coverageDays()).values()) unread += place.unread.length;
+  return unread;
 }
 
 /**

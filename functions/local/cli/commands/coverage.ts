@@ -39,7 +39,7 @@ export function coverageCommand(program: Command, io: Io): void {
       .option('--soak-days <days>', 'list holes within this many days before --as-of', soakDays, 14)
       .option('--live-gap-hours <hours>', 'live heartbeats further apart than this leave a hole', activeHours, 6),
     undefined,
-    '{schemaVersion, asOf, coverage: [{account, region, from, through, gaps, sources}]}',
+    '{schemaVersion, asOf, coverage: [{account, region, from, through, gaps, sources, unreadLogFiles}]}',
   )
     .addHelpText(
       'after',
@@ -48,6 +48,7 @@ export function coverageCommand(program: Command, io: Io): void {
         '  cutover-watch coverage --account 111122223333 --as-of -1d\n' +
         "  cutover-watch coverage -o json | jq '.coverage[] | select(.gaps | length > 0)'\n" +
         '\nA hole means log files of those hours were not read: sync and analyze them, or backfill the region.\n' +
+        "Where analyze read CloudTrail's digest files (the CloudTrail-Digest/ folder beside CloudTrail/), a log file they list that was not read is a hole too, named under `unread log files`.\n" +
         '\nExit codes: 0 done; 2 unusable arguments, an --account that matches nothing, or no store.',
     )
     .action(async (flags: CoverageFlags) => {
@@ -102,6 +103,14 @@ export function printCoverage(coverage: readonly CoverageSummary[], asOf: Date, 
     const shown = c.gaps.slice(0, GAPS_SHOWN).map((g) => `${shortTime(g.from)}..${shortTime(g.to)}`);
     // Account and region are what the log files said (coverage counts every record, in scope or not).
     io.out(`  ${displaySafe(`${c.account}/${c.region}`)}: ${shown.join(', ')}${c.gaps.length > GAPS_SHOWN ? ` and ${c.gaps.length - GAPS_SHOWN} more` : ''}`);
+  }
+  const unread = coverage.filter((c) => c.unreadLogFiles.length > 0);
+  if (unread.length === 0) return;
+  io.out('');
+  io.out("unread log files (CloudTrail's digest files list them; their hours are holes until they are analyzed):");
+  for (const c of unread) {
+    const shown = c.unreadLogFiles.slice(0, GAPS_SHOWN);
+    io.out(`  ${displaySafe(`${c.account}/${c.region}`)}: ${shown.join(', ')}${c.unreadLogFiles.length > GAPS_SHOWN ? ` and ${c.unreadLogFiles.length - GAPS_SHOWN} more (--json lists them all)` : ''}`);
   }
 }
 

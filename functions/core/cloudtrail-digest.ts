@@ -1,0 +1,96 @@
+/**
+ * CloudTrail's digest files: which log files a trail delivered, so a copy that lost one shows it.
+ *
+ * Coverage from log files (core/coverage.ts) counts an hour as read when any of its records was.
+ * CloudTrail delivers an account and region's records in several files an hour, so a copy missing
+ * one of them (a filtered `aws s3 cp`, an object deleted) shows no hole. With log file integrity
+ * validation on, the trail also writes a digest file every hour beside the logs:
+ *
+ *   `<prefix>AWSLogs/[<org id>/]<account>/CloudTrail-Digest/<region>/YYYY/MM/DD/`
+ *   `<account>_CloudTrail-Digest_<region>_<trail>_<region>_<end>.json.gz` (`_backfill` for late files)
+ *
+ * Each lists the log files delivered in its hour, with the time of each one's oldest and newest
+ * event (AWS CloudTrail User Guide, "CloudTrail digest file structure"):
+ *
+ *   { "awsAccountId", "digestStartTime", "digestEndTime", "oldestEventTime", "newestEventTime",
+ *     "logFiles": [{ "s3Bucket", "s3Object", "hashValue", "hashAlgorithm", "oldestEventTime", "newestEventTime" }], … }
+ *
+ * A listed file that was not read leaves its events' hours unproven, whatever else was read of
+ * them. What is checked here is completeness, not integrity: the digest's signature (RSA, with keys
+ * from CloudTrail's ListPublicKeys) and each file's hash (SHA-256 of its uncompressed bytes) are
+ * for `aws cloudtrail validate-logs`, which needs AWS; a file changed in place is not seen here.
+ */
+
+/** A log file by the name CloudTrail gives it: `<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<unique>.json.gz`. */
+export interface LogFileName {
+  account: string;
+  region: string;
+  /** `YYYY-MM-DD` of its delivery: the coverage day its mark is kept under. */
+  day: string;
+  /** `<YYYYMMDDTHHmmZ>_<unique>`: the name without what the coverage item's key already says. */
+  token: string;
+}
+
+/** A log file a digest lists, with the span of its events (what is unproven while it is not read). */
+export interface ListedLogFile extends LogFileName {
+  oldest: number;
+  newest: number;
+}
+
+/** What one digest file says, or why it says nothing usable. */
+export type DigestReading = { ok: true; listed: ListedLogFile[] } | { ok: false; field: string | null; reason: string };
+
+// The account folder is 12 digits; the unique part is what S3 keys of CloudTrail carry (16
+// characters today, not promised: any run of letters and digits).
+const LOG_FILE_NAME = /^(\d{12})_CloudTrail_([a-z0-9-]{1,32})_((\d{4})(\d{2})(\d{2})T\d{4}Z_[A-Za-z0-9]{1,64})\.json(?:\.gz)?$/;
+/** A digest file's name (a key's last segment): never read as a log file. */
+export const DIGEST_FILE_NAME = /^\d{12}_CloudTrail-Digest_[a-z0-9-]{1,32}_.+\.json(?:\.gz)?$/;
+
+/** The log file a path or an S3 key names, or null for any other name (a renamed copy is not recognised). */
+export function logFileName(pathOrKey: string): LogFileName | null {
+  const base = pathOrKey.slice(Math.max(pathOrKey.lastIndexOf('/'), pathOrKey.lastIndexOf('\\')) + 1);
+  const m = LOG_FILE_NAME.exec(base);
+  if (m === null) return null;
+  const [, account, region, token, year, month, day] = m as unknown as [string, string, string, string, string, string, string];
+  return { account, region, day: `${year}-${month}-${day}`, token };
+}
+
+/** The name back from a coverage item's parts, for messages: what the user looks for in the bucket. */
+export function logFileNameOf(account: string, region: string, token: string): string {
+  return `${account}_CloudTrail_${region}_${token}.json.gz`;
+}
+
+/**
+ * The log files a parsed digest document lists. Each is placed by its own name (account and region
+ * as the records in it are kept); its event span is its own `oldestEventTime`/`newestEventTime`,
+ * else the digest's. A listed object whose name is not a log file's, or whose span cannot be read,
+ * makes the digest unusable as a whole: half a list would prove the other half's hours.
+ */
+export function readDigest(document: unknown): DigestReading {
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) return { ok: false, field: null, reason: 'not a JSON object' };
+  const digest = document as Record<string, unknown>;
+  const logFiles = digest['logFiles'];
+  if (!Array.isArray(logFiles)) return { ok: false, field: 'logFiles', reason: 'missing or not a list: not a CloudTrail digest file' };
+  const digestOldest = timeOf(digest['oldestEventTime']);
+  const digestNewest = timeOf(digest['newestEventTime']);
+  const listed: ListedLogFile[] = [];
+  for (const [i, entry] of logFiles.entries()) {
+    const field = `logFiles[${i}]`;
+    if (typeof entry !== 'object' || entry === null) return { ok: false, field, reason: 'not an object' };
+    const object = (entry as Record<string, unknown>)['s3Object'];
+    if (typeof object !== 'string') return { ok: false, field: `${field}.s3Object`, reason: 'missing or not a string' };
+    const name = logFileName(object);
+    if (name === null) return { ok: false, field: `${field}.s3Object`, reason: `"${object.slice(0, 200)}" is not a CloudTrail log file's name` };
+    const oldest = timeOf((entry as Record<string, unknown>)['oldestEventTime']) ?? digestOldest;
+    const newest = timeOf((entry as Record<string, unknown>)['newestEventTime']) ?? digestNewest;
+    if (oldest === null || newest === null || newest < oldest) return { ok: false, field: `${field}.oldestEventTime`, reason: 'no readable span of event times (oldestEventTime..newestEventTime)' };
+    listed.push({ ...name, oldest, newest });
+  }
+  return { ok: true, listed };
+}
+
+function timeOf(value: unknown): number | null {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value)) return null;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? null : t;
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { DIGEST_FILE_NAME, logFileName, readDigest } from '../../functions/core/cloudtrail-digest';
+import { CoverageAccumulator, placeCoverage, subtractIntervals } from '../../functions/core/coverage';
+
+const LOG_KEY = 'AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/eu-west-1/2026/11/19/111122223333_CloudTrail_eu-west-1_20261119T0005Z_Abc123Def456Ghi7.json.gz';
+const entry = (over: Record<string, unknown> = {}) => ({
+  s3Bucket: 'trail-bucket',
+  s3Object: LOG_KEY,
+  hashValue: 'ab'.repeat(32),
+  hashAlgorithm: 'SHA-256',
+  oldestEventTime: '2026-11-18T23:55:12Z',
+  newestEventTime: '2026-11-19T00:04:40Z',
+  ...over,
+});
+const HOUR = 3_600_000;
+
+describe('CloudTrail digest files', () => {
+  it("read a log file's place, delivery day and identity from its name, in a folder or an S3 key", () => {
+    expect(logFileName(LOG_KEY)).toEqual({ account: '111122223333', region: 'eu-west-1', day: '2026-11-19', token: '20261119T0005Z_Abc123Def456Ghi7' });
+    expect(logFileName('/data/logs/111122223333_CloudTrail_eu-west-1_20261119T0005Z_Abc123Def456Ghi7.json')).toMatchObject({ token: '20261119T0005Z_Abc123Def456Ghi7' });
+    // Renamed, a digest, Insights: not a log file by its name
+    expect(logFileName('/data/logs/trail-copy.json.gz')).toBeNull();
+    expect(logFileName('111122223333_CloudTrail-Digest_eu-west-1_trail_eu-west-1_20261119T010000Z.json.gz')).toBeNull();
+    expect(logFileName('111122223333_CloudTrail-Insight_eu-west-1_20261119T0005Z_Abc.json.gz')).toBeNull();
+    expect(DIGEST_FILE_NAME.test('111122223333_CloudTrail-Digest_eu-west-1_trail_eu-west-1_20261119T010000Z_backfill.json.gz')).toBe(true);
+  });
+
+  it('list each log file with the span of its own events, else the digest’s', () => {
+    const read = readDigest({ oldestEventTime: '2026-11-18T23:00:00Z', newestEventTime: '2026-11-19T00:59:00Z', logFiles: [entry(), entry({ oldestEventTime: undefined, newestEventTime: undefined })] });
+    expect(read).toEqual({
+      ok: true,
+      listed: [
+        expect.objectContaining({ token: '20261119T0005Z_Abc123Def456Ghi7', oldest: Date.parse('2026-11-18T23:55:12Z'), newest: Date.parse('2026-11-19T00:04:40Z') }),
+        expect.objectContaining({ oldest: Date.parse('2026-11-18T23:00:00Z'), newest: Date.parse('2026-11-19T00:59:00Z') }),
+      ],
+    });
+    // An hour with no log files delivered: a digest with an empty list
+    expect(readDigest({ logFiles: [] })).toEqual({ ok: true, listed: [] });
+  });
+
+  it('are unusable as a whole when any entry cannot be placed, naming the field', () => {
+    expect(readDigest([])).toEqual({ ok: false, field: null, reason: 'not a JSON object' });
+    expect(readDigest({ Records: [] })).toMatchObject({ ok: false, field: 'logFiles' });
+    expect(readDigest({ logFiles: [entry(), entry({ s3Object: 'AWSLogs/renamed.json.gz' })] })).toMatchObject({ ok: false, field: 'logFiles[1].s3Object', reason: expect.stringContaining('AWSLogs/renamed.json.gz') });
+    expect(readDigest({ logFiles: [entry({ s3Object: 7 })] })).toMatchObject({ ok: false, field: 'logFiles[0].s3Object' });
+    expect(readDigest({ logFiles: [entry({ oldestEventTime: 'yesterday', newestEventTime: 'today' })] })).toMatchObject({ ok: false, field: 'logFiles[0].oldestEventTime' });
+    expect(readDigest({ logFiles: [entry({ oldestEventTime: '2026-11-19T02:00:00Z' })] })).toMatchObject({ ok: false, field: 'logFiles[0].oldestEventTime' });
+  });
+
+  it("take away files' proof of the hours of a listed file not read, and only that: a LookupEvents slice stands", () => {
+    const coverage = new CoverageAccumulator();
+    for (let h = 0; h < 24; h++) coverage.addFileRecord('111122223333', 'eu-west-1', `2026-11-19T${String(h).padStart(2, '0')}:10:00Z`);
+    const listed = { ...logFileName(LOG_KEY)!, oldest: Date.parse('2026-11-19T05:55:00Z'), newest: Date.parse('2026-11-19T06:10:00Z') };
+    coverage.addListedFile(listed);
+    const place = placeCoverage(coverage.days()).get('111122223333/eu-west-1')!;
+    const day = Date.parse('2026-11-19T00:00:00Z');
+    // files prove 01:00..23:00 (a run's first and last hour may be partial); 05:00..07:00 is the unread file's
+    expect(place.intervals).toEqual([[day + HOUR, day + 5 * HOUR], [day + 7 * HOUR, day + 23 * HOUR]]);
+    expect(place.unread).toEqual([{ name: '111122223333_CloudTrail_eu-west-1_20261119T0005Z_Abc123Def456Ghi7.json.gz', hours: [day + 5 * HOUR, day + 7 * HOUR] }]);
+
+    coverage.addSlice('111122223333', 'eu-west-1', day + 4 * HOUR, day + 8 * HOUR);
+    expect(placeCoverage(coverage.days()).get('111122223333/eu-west-1')!.intervals).toEqual([[day + HOUR, day + 23 * HOUR]]);
+
+    coverage.addReadFile(listed);
+    expect(placeCoverage(coverage.days()).get('111122223333/eu-west-1')!.unread).toEqual([]);
+  });
+
+  it('subtract intervals', () => {
+    expect(subtractIntervals([[0, 10], [20, 30]], [[5, 7], [9, 22], [28, 40]])).toEqual([[0, 5], [7, 9], [22, 28]]);
+    expect(subtractIntervals([[0, 10]], [])).toEqual([[0, 10]]);
+    expect(subtractIntervals([[0, 10]], [[-5, 15]])).toEqual([]);
+  });
+});
