@@ -14,6 +14,8 @@ export interface DigestsRead {
   coverage: CoverageAccumulator;
   /** Digest files read. */
   files: number;
+  /** Their names: those whose lists are known. */
+  read: string[];
   /** Log files they list (a file listed by two digests, a backfill and its hour's, counts once per digest). */
   listed: number;
   /** Digest files that could not be read or are not digests: reported, and their lists not known. */
@@ -30,7 +32,7 @@ const DIGEST_CONCURRENCY = 8;
 
 /** Each digest's list; a digest that cannot be read is a problem named by file and field, and the rest go on. */
 export async function readDigests(names: readonly string[], bytesOf: (name: string) => Promise<Buffer>): Promise<DigestsRead> {
-  const read: DigestsRead = { coverage: new CoverageAccumulator(), files: 0, listed: 0, problems: [] };
+  const read: DigestsRead = { coverage: new CoverageAccumulator(), files: 0, read: [], listed: 0, problems: [] };
   await mapLimit(names, DIGEST_CONCURRENCY, async (name) => {
     let document: unknown;
     try {
@@ -48,6 +50,7 @@ export async function readDigests(names: readonly string[], bytesOf: (name: stri
       return;
     }
     read.files += 1;
+    read.read.push(name);
     read.listed += digest.listed.length;
     for (const file of digest.listed) read.coverage.addListedFile(file);
   });

@@ -52,8 +52,12 @@ export interface AnalyzeSummary {
   notStored: number;
   storeErrors: string[];
   seconds: number;
-  /** CloudTrail digest files read with the log files, and the log files they list: absent when none was found. */
-  digests?: { files: number; logFilesListed: number; logFilesUnread?: number };
+  /**
+   * CloudTrail digest files read with the log files (and left out as read before), and the log
+   * files those read list; the CLI adds how many listed files no run has read, in the whole store.
+   * Absent when none was found.
+   */
+  digests?: { files: number; skipped: number; logFilesListed: number; logFilesUnread?: number };
 }
 
 export interface AnalyzeOptions {
@@ -173,7 +177,7 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
     };
   }
   const toRead = new Set(files);
-  const digestFiles = listed.digests.length === 0 ? null : await recordDigests(listed.digests, (file) => readFile(file), listed.files.filter((file) => !toRead.has(file)), options);
+  const digestFiles = listed.digests.length === 0 ? null : await recordDigests(await localDigestFiles(listed.digests, options), listed.files.filter((file) => !toRead.has(file)), options);
   options.onFiles?.(files.length);
   // Reading starts now, while the run loads the inventory and recovers the store (seconds at fleet scale).
   // The reading thread normalizes the identity calls with the clock the ingest reads (their events hold if it reads no earlier: record-skim `eventsHold`).
@@ -182,30 +186,70 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   // A run that fails before its first unit (the store) stops the reading it started.
   const summary = await ingestUnits(units, ingestOptions, [...listed.problems, ...(digestFiles?.problems ?? [])]).finally(() => units.return(undefined));
   if (skippedFiles !== undefined) summary.skippedFiles = skippedFiles;
-  if (digestFiles !== null) summary.digests = { files: digestFiles.files, logFilesListed: digestFiles.listed };
+  if (digestFiles !== null) summary.digests = { files: digestFiles.files, skipped: digestFiles.skipped, logFilesListed: digestFiles.listed };
   return summary;
 }
 
+/** The digest files of a run: those to read, and how to record them read once their lists are stored. */
+export interface DigestFiles {
+  /** To read: those an earlier run read (the same content or ETag) left out. */
+  names: readonly string[];
+  /** Left out as read before: their lists are in the store. */
+  skipped: number;
+  bytesOf(name: string): Promise<Buffer>;
+  /** Records these digests as read, so later runs skip them (absent: nothing recorded). */
+  recordRead?(names: readonly string[]): Promise<void>;
+}
+
 /**
- * Reads the digests found and records what they list, before any log file is read: a list only
- * takes proof away, so it may land first (a run stopped after it leaves holes, never a proof).
- * `skipped`: log files not read again because an earlier run read them whole; marked read now, as
- * a run before digests were read did not (it marked their hours only), so a store from then is not
- * left with holes that no run would fill.
+ * Reads the digests and records what they list, before any log file is read: a list only takes
+ * proof away, so it may land first (a run stopped after it leaves holes, never a proof). Then the
+ * digests are recorded as read: a trail's year is 8,760 digests per account and region, not to be
+ * read by every run. `skippedLogFiles`: log files not read again because an earlier run read them
+ * whole; marked read now, as a run before digests were read did not (it marked their hours only),
+ * so a store from then is not left with holes that no run would fill.
  */
-export async function recordDigests(
-  digests: readonly string[],
-  bytesOf: (name: string) => Promise<Buffer>,
-  skipped: readonly string[],
-  options: Pick<AnalyzeOptions, 'store'>,
-): Promise<DigestsRead> {
-  const read = await readDigests(digests, bytesOf);
-  for (const file of skipped) {
+export async function recordDigests(digests: DigestFiles, skippedLogFiles: readonly string[], options: Pick<AnalyzeOptions, 'store'>): Promise<DigestsRead & { skipped: number }> {
+  const read = await readDigests(digests.names, (name) => digests.bytesOf(name));
+  for (const file of skippedLogFiles) {
     const name = logFileName(file);
     if (name !== null) read.coverage.addReadFile(name);
   }
   if (read.coverage.size > 0) await options.store.withWriterLease(() => options.store.recordCoverage(read.coverage.days()));
-  return read;
+  if (read.read.length > 0) await digests.recordRead?.(read.read);
+  return { ...read, skipped: digests.skipped };
+}
+
+/**
+ * Local digest files: each hashed (sha256 of its bytes, as a log file is recorded), those an
+ * earlier run recorded left out unless `reread`; recorded by the same hash once read. Without
+ * `skipFilesRead` (a caller that records no file), every one is read and none recorded.
+ */
+export async function localDigestFiles(names: readonly string[], options: Pick<AnalyzeOptions, 'store' | 'skipFilesRead' | 'reread' | 'now'>): Promise<DigestFiles> {
+  const bytesOf = (name: string) => readFile(name);
+  if (!options.skipFilesRead) return { names, skipped: 0, bytesOf };
+  const hashes = new Map<string, { hash: string; size: number }>();
+  await mapLimit(names, HASH_CONCURRENCY, async (name) => {
+    try {
+      hashes.set(name, await hashFile(name, (await stat(name)).size));
+    } catch {
+      // Left to the reading, which says why the file cannot be read (and it is not recorded).
+    }
+  });
+  const before = options.reread ? new Set<string>() : await options.store.filesRead([...new Set([...hashes.values()].map((h) => h.hash))]);
+  const toRead = names.filter((name) => !before.has(hashes.get(name)?.hash ?? ''));
+  return {
+    names: toRead,
+    skipped: names.length - toRead.length,
+    bytesOf,
+    recordRead: async (read) => {
+      const files = read.flatMap((name) => {
+        const hashed = hashes.get(name);
+        return hashed === undefined ? [] : [{ ...hashed, name }];
+      });
+      if (files.length > 0) await options.store.recordFilesRead(files, options.now());
+    },
+  };
 }
 
 /**

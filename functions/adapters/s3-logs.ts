@@ -26,7 +26,7 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { listInputFiles, readRecords, readRecordsFromStream, type ReadLimits } from './cloudtrail-files';
 import { AwsFatalError, backoffMs, defaultSleep, fatalReason, isThrottling, SDK_MAX_ATTEMPTS } from './eks-inventory';
-import { chronological, emptySummary, ingestUnits, recordDigests, type AnalyzeOptions, type AnalyzeSummary, type RecordUnit } from './ingest-pipeline';
+import { chronological, emptySummary, ingestUnits, localDigestFiles, recordDigests, type AnalyzeOptions, type AnalyzeSummary, type RecordUnit } from './ingest-pipeline';
 import { DIGEST_FILE_NAME } from '../core/cloudtrail-digest';
 import type { InputItem, InputProblem } from '../core/envelopes';
 import { S3_BUCKET_NAME_ONLY } from '../core/s3-names';
@@ -379,6 +379,8 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
   const toRead: S3LogObject[] = [];
   const skipped: string[] = [];
   const seen = new Set<string>();
+  const digestObjects = new Map<string, S3LogObject>();
+  let digestsSkipped = 0;
   for (const listing of options.listings) {
     s3.ignored += listing.ignored;
     if (listing.objects.length === 0) {
@@ -386,6 +388,10 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
       continue;
     }
     const before = options.reread ? new Map<string, string>() : await options.store.sourcesRead(listing.location.bucket, listing.location.prefix);
+    for (const digest of listing.digests) {
+      if (digest.etag !== '' && before.get(digest.key) === digest.etag) digestsSkipped += 1;
+      else digestObjects.set(digest.url, digest);
+    }
     for (const object of listing.objects) {
       if (seen.has(object.url)) continue;
       seen.add(object.url);
@@ -399,12 +405,28 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
   if (toRead.length > 0 && options.client === undefined) throw new TypeError('analyzeSources: S3 objects to read and no client');
 
   // The digests first (the lists of what was delivered; the objects skipped as read before are marked read)
-  const digestObjects = new Map(options.listings.flatMap((l) => l.digests.map((d) => [d.url, d] as const)));
-  const bytesOf = (name: string) => {
-    const object = digestObjects.get(name);
-    return object === undefined ? readFile(name) : digestBytes(options.client!, object, options);
-  };
-  const digests = local.digests.length + digestObjects.size === 0 ? null : await recordDigests([...local.digests, ...digestObjects.keys()], bytesOf, skipped, options);
+  const localDigests = local.digests.length === 0 ? null : await localDigestFiles(local.digests, { ...options, skipFilesRead: true });
+  const digests =
+    localDigests === null && digestObjects.size + digestsSkipped === 0
+      ? null
+      : await recordDigests(
+          {
+            names: [...(localDigests?.names ?? []), ...digestObjects.keys()],
+            skipped: (localDigests?.skipped ?? 0) + digestsSkipped,
+            bytesOf: (name) => {
+              const object = digestObjects.get(name);
+              return object === undefined ? readFile(name) : digestBytes(options.client!, object, options);
+            },
+            recordRead: async (names) => {
+              await localDigests?.recordRead?.(names.filter((name) => !digestObjects.has(name)));
+              const byBucket = new Map<string, { key: string; etag: string; size: number }[]>();
+              for (const { bucket, key, etag, size } of names.flatMap((name) => digestObjects.get(name) ?? [])) byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), { key, etag, size }]);
+              for (const [bucket, objects] of byBucket) await options.store.recordSourcesRead(bucket, objects, options.now());
+            },
+          },
+          skipped,
+          options,
+        );
   problems.push(...(digests?.problems ?? []));
 
   const byName = new Map<string, Source>();
@@ -492,7 +514,7 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
   }
   s3.notRead = order.slice(position).filter((s) => s.kind === 's3').length;
   total.seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (digests !== null) total.digests = { files: digests.files, logFilesListed: digests.listed };
+  if (digests !== null) total.digests = { files: digests.files, skipped: digests.skipped, logFilesListed: digests.listed };
   return { ...total, s3 };
 }
 

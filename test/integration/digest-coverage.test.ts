@@ -65,7 +65,7 @@ describe('analyze with CloudTrail digest files', () => {
 
     const seen = await cli(['analyze', at('lossy'), '--store', 'seen']);
     expect(seen.code, seen.err).toBe(0);
-    expect(seen.out).toContain('CloudTrail digests: 48 digest files list 96 log files; 1 not read by this run or an earlier one: their hours are holes');
+    expect(seen.out).toContain('CloudTrail digests: 48 digest files read, listing 96 log files; 1 the digests list was never read: its hours are holes');
     expect(await coverageOf('seen')).toMatchObject({ gaps: [{ from: '2026-11-18T06:00:00Z', to: '2026-11-18T07:00:00Z' }], unreadLogFiles: [LOST()] });
     const table = await cli(['coverage', '--store', 'seen', '--as-of', AS_OF]);
     expect(table.out).toContain(`unread log files (CloudTrail's digest files list them; their hours are holes until they are analyzed):\n  ${ACCOUNT}/${REGION}: ${LOST()}`);
@@ -95,8 +95,12 @@ describe('analyze with CloudTrail digest files', () => {
     const second = await cli(['analyze', at('trail'), '--store', 'older']);
     expect(second.code, second.err).toBe(0);
     expect(second.out).toContain('96 files skipped');
-    expect(second.out).toContain('CloudTrail digests: 48 digest files list 96 log files; every one was read');
+    expect(second.out).toContain('CloudTrail digests: 48 digest files read, listing 96 log files; every log file the digests list was read');
     expect(await coverageOf('older')).toMatchObject({ gaps: [], unreadLogFiles: [] });
+    // and the digests themselves are not read again (a year is 8,760 of them per account and region)
+    const third = await cli(['analyze', at('trail'), '--store', 'older', '--json']);
+    expect(third.code, third.err).toBe(0);
+    expect(JSON.parse(third.out)).toMatchObject({ files: 0, skippedFiles: 96, digests: { files: 0, skipped: 48, logFilesListed: 0, logFilesUnread: 0 } });
   });
 
   it('a digest that cannot be read is a rejection naming its file and field, and the run goes on', async () => {

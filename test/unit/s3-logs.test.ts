@@ -483,11 +483,11 @@ describe('cutover-watch analyze s3://', () => {
     expect(first.code).toBe(0);
     expect(first.out).toContain('analyzed 2 files, 4 records');
     expect(first.out).toContain('  s3: 2 log objects under s3://trail/AWSLogs/: 2 read, 0 skipped (read before; --reread reads them again), 0 failed');
-    expect(first.out).toContain('  CloudTrail digests: 1 digest file list 2 log files; every one was read');
+    expect(first.out).toContain('  CloudTrail digests: 1 digest file read, listing 2 log files; every log file the digests list was read');
 
     const again = await cli(['analyze', 's3://trail/AWSLogs/', '--store', 'cli-s3', '--json']);
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.out)).toMatchObject({ files: 0, records: 0, s3: { listed: 2, ignored: 0, skipped: 2, read: 0, failed: 0 }, digests: { files: 1, logFilesListed: 2, logFilesUnread: 0 } });
+    expect(JSON.parse(again.out)).toMatchObject({ files: 0, records: 0, s3: { listed: 2, ignored: 0, skipped: 2, read: 0, failed: 0 }, digests: { files: 0, skipped: 1, logFilesListed: 0, logFilesUnread: 0 } });
   });
 
   it('mixes local paths and S3 in one run', async () => {

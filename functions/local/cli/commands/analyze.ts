@@ -297,9 +297,12 @@ export function printSummary(s: AnalyzeSummary, where: string, io: Io): void {
   if (s.skippedFiles > 0) io.out(`  ${plural(s.skippedFiles, 'file')} skipped: read and stored before; --reread reads them again`);
   if (s.digests) {
     const unread = s.digests.logFilesUnread ?? 0;
+    const skipped = s.digests.skipped > 0 ? ` (${s.digests.skipped.toLocaleString('en-US')} more skipped: read before)` : '';
     io.out(
-      `  CloudTrail digests: ${plural(s.digests.files, 'digest file')} list ${plural(s.digests.logFilesListed, 'log file')}; ` +
-        (unread === 0 ? 'every one was read' : `${unread.toLocaleString('en-US')} not read by this run or an earlier one: their hours are holes (\`${command(io, 'coverage')}\` names them)`),
+      `  CloudTrail digests: ${plural(s.digests.files, 'digest file')} read${skipped}, listing ${plural(s.digests.logFilesListed, 'log file')}; ` +
+        (unread === 0
+          ? 'every log file the digests list was read'
+          : `${unread.toLocaleString('en-US')} the digests list ${unread === 1 ? 'was' : 'were'} never read: ${unread === 1 ? 'its' : 'their'} hours are holes (\`${command(io, 'coverage')}\` names them)`),
     );
   }
   if (s.notStored > 0) {
