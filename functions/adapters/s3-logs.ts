@@ -388,8 +388,10 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
       continue;
     }
     const before = options.reread ? new Map<string, string>() : await options.store.sourcesRead(listing.location.bucket, listing.location.prefix);
+    // A day folder's digests are in CloudTrail-Digest/, beside it: what was read there is looked up there.
+    const digestsBefore = options.reread ? before : await readUnder(options.store, listing.location.bucket, listing.location.prefix, listing.digests, before);
     for (const digest of listing.digests) {
-      if (digest.etag !== '' && before.get(digest.key) === digest.etag) digestsSkipped += 1;
+      if (digest.etag !== '' && digestsBefore.get(digest.key) === digest.etag) digestsSkipped += 1;
       else digestObjects.set(digest.url, digest);
     }
     for (const object of listing.objects) {
@@ -405,9 +407,11 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
   if (toRead.length > 0 && options.client === undefined) throw new TypeError('analyzeSources: S3 objects to read and no client');
 
   // The digests first (the lists of what was delivered; the objects skipped as read before are marked read)
-  const localDigests = local.digests.length === 0 ? null : await localDigestFiles(local.digests, { ...options, skipFilesRead: true });
+  // A run whose time is already up (the trail fold) starts nothing: the next run reads them.
+  const stopped = options.stopReading?.() ?? null;
+  const localDigests = local.digests.length === 0 || stopped !== null ? null : await localDigestFiles(local.digests, { ...options, skipFilesRead: true });
   const digests =
-    localDigests === null && digestObjects.size + digestsSkipped === 0
+    stopped !== null || (localDigests === null && digestObjects.size + digestsSkipped === 0)
       ? null
       : await recordDigests(
           {
@@ -516,6 +520,15 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
   total.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (digests !== null) total.digests = { files: digests.files, skipped: digests.skipped, logFilesListed: digests.listed };
   return { ...total, s3 };
+}
+
+/** What `sourcesRead` holds for these objects: `before` (read under `prefix`), and the folders of those outside it, one query each. */
+async function readUnder(store: AnalyzeOptions['store'], bucket: string, prefix: string, objects: readonly S3LogObject[], before: Map<string, string>): Promise<Map<string, string>> {
+  const folders = new Set(objects.filter((o) => !o.key.startsWith(prefix)).map((o) => o.key.slice(0, o.key.lastIndexOf('/') + 1)));
+  if (folders.size === 0) return before;
+  const all = new Map(before);
+  for (const folder of folders) for (const [key, etag] of await store.sourcesRead(bucket, folder)) all.set(key, etag);
+  return all;
 }
 
 /** A digest object's bytes: read as a log object is, retried the same; a failure throws its reason. */

@@ -117,7 +117,14 @@ async function accountFolders(client: S3Client, trail: TrailLocation, options?: 
  * organization's accounts × regions × days are many small ones.
  */
 export async function listDayFolders(client: S3Client, bucket: string, folders: readonly string[], options?: ListOptions): Promise<S3Listing[]> {
-  const listed = await mapLimit(folders, LISTINGS_IN_FLIGHT, (folder) => listS3Logs(client, s3Location(bucket, folder), options));
+  const listed = await mapLimit(folders, LISTINGS_IN_FLIGHT, async (folder) => {
+    const logs = await listS3Logs(client, s3Location(bucket, folder), options);
+    if (logs.objects.length === 0) return logs;
+    // The same day's digests (`…/CloudTrail-Digest/<region>/YYYY/MM/DD/`): the lists of what was
+    // delivered, so an object deleted from the day is a hole (core/cloudtrail-digest).
+    const digests = await listS3Logs(client, s3Location(bucket, folder.replace(/\/CloudTrail\/([a-z0-9-]+\/\d{4}\/\d{2}\/\d{2}\/)$/, '/CloudTrail-Digest/$1')), options);
+    return { ...logs, digests: digests.digests, pages: logs.pages + digests.pages };
+  });
   return listed.filter((listing) => listing.objects.length > 0);
 }
 

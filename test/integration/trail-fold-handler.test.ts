@@ -1,21 +1,23 @@
 import { GetObjectCommand, ListObjectsV2Command, S3Client, type ListObjectsV2CommandInput } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
 import { readinessReport } from '../../functions/adapters/readiness-query';
 import { analyzeSources, listS3Logs } from '../../functions/adapters/s3-logs';
 import { regionOfKey, trailDayFolders } from '../../functions/adapters/trail-fold';
+import { placeCoverage } from '../../functions/core/coverage';
 import { defaultPolicy } from '../../functions/core/policy';
 import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
+import { digestFile } from '../support/digest-trail';
 import { handlerEnvironment } from '../support/handler-environment';
 import { storedEvidence } from '../support/stored-evidence';
 
@@ -30,6 +32,9 @@ let logDir: string;
 let inventoryFiles: string[];
 /** The bucket: key → body, as CloudTrail wrote it (gzip). */
 const objects = new Map<string, Buffer>();
+/** The object the digest lists and the bucket lacks, and how many it lists. */
+let lost: string;
+let listedInDigest: number;
 const s3 = mockClient(S3Client);
 const gets: string[] = [];
 /** What the bucket answers every call of that kind with instead, while set. */
@@ -47,8 +52,22 @@ beforeAll(async () => {
   for (const file of await readdir(logDir, { recursive: true })) {
     if (file.endsWith('.json.gz')) objects.set(`AWSLogs/${file.split(path.sep).join('/').replace(/^.*?AWSLogs\//, '')}`, await readFile(path.join(logDir, file)));
   }
-  // digests are listed beside the logs and never read
-  objects.set(`AWSLogs/111122223333/CloudTrail-Digest/us-east-1/${NOW.toISOString().slice(0, 10).replaceAll('-', '/')}/digest.json.gz`, Buffer.from('x'));
+  // One hour's digest of 111122223333's us-east-1 objects, beside them in the bucket and in the
+  // folder analyze reads, which lists one more: an object CloudTrail delivered that the bucket lost.
+  const hourOf = (key: string) => /_(\d{8}T\d{2})\d{2}Z_/.exec(key)![1]!;
+  const east = [...objects.keys()].filter((k) => k.startsWith('AWSLogs/111122223333/CloudTrail/us-east-1/') && !hourOf(k).endsWith('T23')).sort();
+  const inHour = east.filter((k) => hourOf(k) === hourOf(east[0]!));
+  lost = east[0]!.replace(/_[A-Za-z0-9]+\.json\.gz$/, '_LostObject000001.json.gz');
+  const start = Date.parse(`${hourOf(lost).replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})$/, '$1-$2-$3T$4')}:00:00Z`);
+  const digest = digestFile(
+    inHour.map((key) => ({ key, content: gunzipSync(objects.get(key)!) })),
+    'org-trail',
+    [{ key: lost, oldest: new Date(start + 60_000).toISOString(), newest: new Date(start + 120_000).toISOString() }],
+  );
+  objects.set(digest.key, digest.body);
+  listedInDigest = inHour.length + 1;
+  await mkdir(path.dirname(path.join(logDir, digest.key)), { recursive: true });
+  await writeFile(path.join(logDir, digest.key), digest.body);
   s3.on(ListObjectsV2Command).callsFake((input: ListObjectsV2CommandInput) => {
     if (denied.list) throw denied.list;
     const prefix = input.Prefix ?? '';
@@ -116,9 +135,9 @@ describe('trail fold handler (scheduled)', () => {
     expect(metric('TrailEventsByKind', 'kind')).toEqual(expect.arrayContaining([['irsa', expect.any(Number)], ['pod-identity', expect.any(Number)]]));
     expect(metric('AlertsRaised', 'detection').length).toBeGreaterThan(0);
 
-    // THEN every log object was read once (no digest), and the evidence, coverage and verdicts are
-    // those of analyze over the same files
-    expect(gets.sort()).toEqual([...objects.keys()].filter((k) => !k.includes('Digest')).sort());
+    // THEN every log object and the digest was read once, and the evidence, coverage and verdicts
+    // are those of analyze over the same files
+    expect(gets.sort()).toEqual([...objects.keys()].sort());
     const reference = await table('reference');
     await analyzePaths({ paths: [logDir], store: reference, policy: defaultPolicy(), now: () => NOW });
     const items = await storedEvidence(store);
@@ -127,6 +146,8 @@ describe('trail fold handler (scheduled)', () => {
     const coverage = await store.coverageDays();
     expect(coverage.some((d) => d.fileHours.length > 0)).toBe(true);
     expect(coverage).toEqual(await reference.coverageDays());
+    expect(coverage.flatMap((d) => d.listedFiles ?? [])).toHaveLength(listedInDigest);
+    expect([...placeCoverage(coverage).values()].flatMap((p) => p.unread.map((u) => u.name))).toEqual([lost.slice(lost.lastIndexOf('/') + 1)]);
     const verdicts = async (s: DynamoEvidenceStore) => (await readinessReport(s, { asOf: NOW, soakDays: 14, activeHours: 48 })).namespaces;
     expect((await verdicts(store)).length).toBeGreaterThan(5);
     expect(await verdicts(store)).toEqual(await verdicts(reference));
@@ -158,7 +179,7 @@ describe('trail fold handler (scheduled)', () => {
     // THEN it read nothing and did not fail; WHEN it runs with time, THEN it reads every object
     expect(gets).toEqual([]);
     await handler({}, minutes(15));
-    expect(new Set(gets)).toEqual(new Set([...objects.keys()].filter((k) => !k.includes('Digest'))));
+    expect(new Set(gets)).toEqual(new Set(objects.keys()));
     const reference = await table('reference-2');
     await analyzePaths({ paths: [logDir], store: reference, policy: defaultPolicy(), now: () => NOW });
     expect(await storedEvidence(store)).toEqual(await storedEvidence(reference));
@@ -185,8 +206,8 @@ describe('trail fold handler after the CLI read some of the trail into the same 
     gets.length = 0;
     await (await trailFold('after-cli', { TRAIL_ACCOUNTS: '111122223333,444455556666' }))({}, minutes(15));
 
-    // THEN it read every other log object, none the CLI read
-    expect(new Set(gets)).toEqual(new Set([...objects.keys()].filter((k) => !k.includes('Digest') && !byCli.has(k))));
+    // THEN it read every other log object (and the digest), none the CLI read
+    expect(new Set(gets)).toEqual(new Set([...objects.keys()].filter((k) => !byCli.has(k))));
   }, 60_000);
 });
 
@@ -256,7 +277,8 @@ describe('trail fold handler without access', () => {
     expect(await store.sourcesRead(BUCKET, 'AWSLogs/')).toEqual(new Map());
     gets.length = 0;
     await handler({}, minutes(15));
-    expect(gets.length).toBe([...objects.keys()].filter((k) => k.startsWith('AWSLogs/111122223333/CloudTrail/')).length);
+    // (the digest too: a digest not read is not recorded either)
+    expect(gets.length).toBe([...objects.keys()].filter((k) => k.startsWith('AWSLogs/111122223333/')).length);
   }, 60_000);
 });
 

@@ -98,7 +98,7 @@ export function printCoverage(coverage: readonly CoverageSummary[], asOf: Date, 
   const holed = coverage.filter((c) => c.gaps.length > 0);
   if (holed.length === 0) return;
   io.out('');
-  io.out('holes (no records read: verdicts that rest on these hours are UNKNOWN until they are read):');
+  io.out('holes (hours not read completely: verdicts that rest on them are UNKNOWN until they are read):');
   for (const c of holed) {
     const shown = c.gaps.slice(0, GAPS_SHOWN).map((g) => `${shortTime(g.from)}..${shortTime(g.to)}`);
     // Account and region are what the log files said (coverage counts every record, in scope or not).
