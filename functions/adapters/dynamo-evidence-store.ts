@@ -24,7 +24,7 @@ import { gunzipSync } from 'node:zlib';
 import { gzipPieces } from '../core/gzip-pieces';
 import type { Alert } from '../core/alert';
 import type { IdentityEvent } from '../core/identity-event';
-import { COVERAGE_SETS, type CoverageDay } from '../core/coverage';
+import { COVERAGE_SETS, FILE_MARK_SETS, unreadListed, type CoverageDay } from '../core/coverage';
 import type { DetectionNeeds, DetectionState, NamespaceState } from '../core/detections';
 import { groupedBy, PairSet } from '../core/collections';
 import { EventIdSet } from '../core/event-id-set';
@@ -69,6 +69,8 @@ const BATCH_GET_LIMIT = 100;
 const BATCH_WRITE_LIMIT = 25;
 /** Parallel single-item writes per batch: enough to hide latency, few enough not to throttle a new table. */
 const WRITE_CONCURRENCY = 16;
+/** Tries of a day's log file marks against other writers' (each a read and a conditional update, after a jittered wait). */
+const FILE_MARK_ATTEMPTS = 20;
 /**
  * Batch writes in flight while a stage is written out. One at a time, the end of a fleet run waited
  * ~9 s on 1,400 round trips to the embedded store. Sixteen finished a few seconds sooner than four
@@ -1460,6 +1462,10 @@ export class DynamoEvidenceStore implements EvidencePort {
   /**
    * Coverage: per (account, region, day) string sets grown with `ADD`, which is atomic, idempotent
    * and commutative, so replays, overlapping sources and concurrent writers need no read and no lock.
+   * The log file marks (`readFiles`, `listedFiles`: ~300 names a day each on a real trail) are
+   * written with what readers load instead, the listed files not read (`unreadFiles`), derived
+   * from the item's sets and the new marks; with several writers under a check on `fileMarks`,
+   * which every such write moves on, so that no writer's marks land between its read and its write.
    */
   async recordCoverage(days: readonly CoverageDay[]): Promise<void> {
     await this.leased(() => this.recordCoverageNow(days));
@@ -1471,11 +1477,10 @@ export class DynamoEvidenceStore implements EvidencePort {
     const stored = new Map(
       (await this.batchGet(days.map((d) => key(COVERAGE_PK, coverageSk(d.account, d.region, d.day))))).map((i) => [i.sk, i as Record<string, unknown>]),
     );
-    const asList = (v: unknown): string[] => (v instanceof Set ? [...(v as Set<string>)] : Array.isArray(v) ? (v as string[]) : []);
     const news = days.filter((d) => {
       const item = stored.get(coverageSk(d.account, d.region, d.day));
       const has = (field: string, values: readonly string[]) => {
-        const known = new Set(asList(item?.[field]));
+        const known = new Set(stringList(item?.[field]));
         return values.every((v) => known.has(v));
       };
       return !COVERAGE_SETS.every((field) => has(field, d[field] ?? []));
@@ -1484,15 +1489,19 @@ export class DynamoEvidenceStore implements EvidencePort {
       await this.batchWrite(
         news.map((d) => {
           const sk = coverageSk(d.account, d.region, d.day);
-          const item = stored.get(sk);
-          const sets = COVERAGE_SETS.map((field) => [field, new Set([...asList(item?.[field]), ...(d[field] ?? [])])] as const)
-            .filter(([, values]) => values.size > 0);
-          return { PutRequest: { Item: { ...item, pk: COVERAGE_PK, sk, account: d.account, region: d.region, day: d.day, ...Object.fromEntries(sets) } } };
+          const { unreadFiles: _derived, ...item } = stored.get(sk) ?? {};
+          const sets = Object.fromEntries(
+            COVERAGE_SETS.map((field) => [field, new Set([...stringList(item[field]), ...(d[field] ?? [])])] as const).filter(([, values]) => values.size > 0),
+          ) as Partial<Record<(typeof COVERAGE_SETS)[number], Set<string>>>;
+          const unread = unreadListed(sets.listedFiles ?? [], sets.readFiles ?? []);
+          return { PutRequest: { Item: { ...item, pk: COVERAGE_PK, sk, account: d.account, region: d.region, day: d.day, ...sets, ...(unread.length > 0 ? { unreadFiles: unread } : {}) } } };
         }),
       );
       return;
     }
     await mapLimit(news, WRITE_CONCURRENCY, async (d) => {
+      const item = stored.get(coverageSk(d.account, d.region, d.day));
+      if (FILE_MARK_SETS.some((field) => (d[field] ?? []).length > 0)) return this.addFileMarks(d, item);
       const present = COVERAGE_SETS.map((field) => [field, d[field] ?? []] as const).filter(([, values]) => values.length > 0);
       if (present.length === 0) return;
       await this.write(
@@ -1512,19 +1521,61 @@ export class DynamoEvidenceStore implements EvidencePort {
     });
   }
 
-  /** Every stored coverage day (one partition: accounts × regions × days, small). */
+  /**
+   * A day's coverage with log file marks, one of several writers: the sets added and `unreadFiles`
+   * set from the item as read, if its `fileMarks` is still what was read; else read again and retried.
+   */
+  private async addFileMarks(d: CoverageDay, item: Record<string, unknown> | undefined): Promise<void> {
+    const itemKey = key(COVERAGE_PK, coverageSk(d.account, d.region, d.day));
+    for (let attempt = 1; ; attempt += 1) {
+      const marks = typeof item?.['fileMarks'] === 'number' ? item['fileMarks'] : 0;
+      const unread = unreadListed([...stringList(item?.['listedFiles']), ...(d.listedFiles ?? [])], [...stringList(item?.['readFiles']), ...(d.readFiles ?? [])]);
+      const present = COVERAGE_SETS.map((field) => [field, d[field] ?? []] as const).filter(([, values]) => values.length > 0);
+      try {
+        await this.write(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: itemKey,
+            UpdateExpression:
+              `SET account = :account, #region = :region, #day = :day, fileMarks = :next${unread.length > 0 ? ', unreadFiles = :unread' : ''} ` +
+              `ADD ${present.map(([f]) => `${f} :${f}`).join(', ')}${unread.length > 0 ? '' : ' REMOVE unreadFiles'}`,
+            ConditionExpression: marks === 0 ? 'attribute_not_exists(fileMarks)' : 'fileMarks = :marks',
+            ExpressionAttributeNames: { '#region': 'region', '#day': 'day' },
+            ExpressionAttributeValues: {
+              ':account': d.account,
+              ':region': d.region,
+              ':day': d.day,
+              ':next': marks + 1,
+              ...(marks === 0 ? {} : { ':marks': marks }),
+              ...(unread.length > 0 ? { ':unread': unread } : {}),
+              ...Object.fromEntries(present.map(([f, values]) => [`:${f}`, new Set(values)])),
+            },
+          }),
+        );
+        return;
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException) || attempt >= FILE_MARK_ATTEMPTS) throw e;
+        // another writer's marks came in first: each round one of the writers racing wins
+        await backoff(Math.min(attempt, 4));
+        item = (await this.batchGet([itemKey]))[0] as Record<string, unknown> | undefined;
+      }
+    }
+  }
+
+  /**
+   * Every stored coverage day (one partition: accounts × regions × days, small), without the log
+   * file marks: the listed files not read (`unreadFiles`) are what coverage needs of them.
+   */
   async coverageDays(): Promise<CoverageDay[]> {
-    const items = await this.query({ pk: COVERAGE_PK });
-    const list = (v: unknown): string[] => (v instanceof Set ? [...(v as Set<string>)] : Array.isArray(v) ? (v as string[]) : []);
+    const items = await this.query({ pk: COVERAGE_PK, fields: ['account', 'region', 'day', 'fileHours', 'liveHours', 'slices', 'unreadFiles'] });
     return items.map((i) => ({
       account: String(i['account']),
       region: String(i['region']),
       day: String(i['day']),
-      fileHours: list(i['fileHours']),
-      liveHours: list(i['liveHours']),
-      slices: list(i['slices']),
-      ...(i['readFiles'] === undefined ? {} : { readFiles: list(i['readFiles']) }),
-      ...(i['listedFiles'] === undefined ? {} : { listedFiles: list(i['listedFiles']) }),
+      fileHours: stringList(i['fileHours']),
+      liveHours: stringList(i['liveHours']),
+      slices: stringList(i['slices']),
+      ...(i['unreadFiles'] === undefined ? {} : { unreadFiles: stringList(i['unreadFiles']) }),
     }));
   }
 
@@ -1566,7 +1617,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       .sort((a, b) => (a.lastEventTime < b.lastEventTime ? -1 : a.lastEventTime > b.lastEventTime ? 1 : a.id < b.id ? -1 : 1));
   }
 
-  /** `projection`: keys only; `fields`: keys and these attributes (names that are not DynamoDB reserved words). */
+  /** `projection`: keys only; `fields`: keys and these attributes. */
   private async query(
     q: { pk: string; prefix?: string; from?: string; to?: string; projection?: boolean; fields?: readonly string[] },
     kept: (item: EvidenceItem) => EvidenceItem = (item) => item,
@@ -1590,7 +1641,12 @@ export class DynamoEvidenceStore implements EvidencePort {
   ): Promise<boolean> {
     const input: QueryCommandInput = {
       TableName: this.tableName,
-      ...(q.projection ? { ProjectionExpression: 'pk, sk' } : q.fields ? { ProjectionExpression: ['pk', 'sk', ...q.fields].join(', ') } : {}),
+      ...(q.projection
+        ? { ProjectionExpression: 'pk, sk' }
+        : q.fields
+          ? // each field by a placeholder: `region` and `day` are among DynamoDB's reserved words
+            { ProjectionExpression: ['pk', 'sk', ...q.fields.map((_, i) => `#f${i}`)].join(', '), ExpressionAttributeNames: Object.fromEntries(q.fields.map((f, i) => [`#f${i}`, f])) }
+          : {}),
       KeyConditionExpression:
         q.prefix !== undefined ? 'pk = :pk AND begins_with(sk, :p)' : q.from !== undefined ? 'pk = :pk AND sk BETWEEN :from AND :to' : 'pk = :pk',
       ExpressionAttributeValues: {
@@ -2291,6 +2347,11 @@ function withoutBookkeeping(item: EvidenceItem): EvidenceItem {
   if (!('version' in item) && !(TAGS in item)) return item;
   const { version: _v, [TAGS]: _t, ...rest } = item;
   return rest as EvidenceItem;
+}
+
+/** A string set as the document client reads it (a Set), or a list. */
+function stringList(value: unknown): string[] {
+  return value instanceof Set ? [...(value as Set<string>)] : Array.isArray(value) ? (value as string[]) : [];
 }
 
 /** A staged item as a query projecting `fields` returns it: its keys and those of the fields it holds. */

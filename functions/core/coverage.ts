@@ -46,10 +46,33 @@ export interface CoverageDay {
   readFiles?: string[];
   /** Log files CloudTrail's digests list for this place and day, as `<token> <oldest event> <newest event>`. */
   listedFiles?: string[];
+  /**
+   * The listed files not read, as listed: derived by the store from the two sets each time it
+   * writes them (`unreadListed`), so that readers load this, not two sets of ~300 names a day.
+   */
+  unreadFiles?: string[];
 }
 
 /** The string sets of a coverage item: each grown by union, never shrunk. */
 export const COVERAGE_SETS = ['fileHours', 'liveHours', 'slices', 'readFiles', 'listedFiles'] as const;
+/** The sets of log file marks: a coverage item's largest part, which readers do not load (they load `unreadFiles`). */
+export const FILE_MARK_SETS = ['readFiles', 'listedFiles'] as const;
+
+/**
+ * The listed entries whose file is not among those read: a file's marks (listed and read) are kept
+ * under the same day, that of its name, so one item's sets decide it.
+ */
+export function unreadListed(listed: Iterable<string>, read: Iterable<string>): string[] {
+  const readTokens = new Set(read);
+  const unread = new Set<string>();
+  for (const entry of listed) if (!readTokens.has(tokenOf(entry))) unread.add(entry);
+  return [...unread].sort();
+}
+
+function tokenOf(listedEntry: string): string {
+  const space = listedEntry.indexOf(' ');
+  return space === -1 ? listedEntry : listedEntry.slice(0, space);
+}
 
 export interface CoverageRules {
   /** Live heartbeats further apart than this leave a gap between them. @default 6 */
@@ -228,6 +251,7 @@ export function placeCoverage(days: readonly CoverageDay[], rules: CoverageRules
     // place's read files are one set.
     for (const f of d.readFiles ?? []) p.readFiles.add(f);
     for (const f of d.listedFiles ?? []) p.listedFiles.push(f);
+    for (const f of d.unreadFiles ?? []) p.listedFiles.push(f);
     const dayStart = Date.parse(`${d.day}T00:00:00Z`);
     if (Number.isNaN(dayStart)) continue;
     for (const h of d.fileHours) p.fileHours.push(dayStart + Number(h) * HOUR);

@@ -19,7 +19,7 @@
  * | `JOURNAL`                  | `B#<batch>` / `C#<batch>#<n>` | a batch's journal head (state) and chunks: the commit point (`kind: stage`: a single writer's write-out) |
  * | `EVENT#<eventID>`          | `EVENT`                  | legacy replay guard, one per event (read, never written) |
  * | `FORMAT`                   | `GUARDS`                 | this table never held legacy guards: they are not looked up |
- * | `COVERAGE`                 | `<acct>|<region>|<day>`  | hours and slices of complete CloudTrail read; log files read and listed by digests |
+ * | `COVERAGE`                 | `<acct>|<region>|<day>`  | hours and slices of complete CloudTrail read; log files read and listed by digests, and those listed not read (`unreadFiles`, what readers load) |
  * | `LEASE`                    | `WRITER`                 | the writer lease: who may write batches now (several writers) |
  * | `SOURCES#s3://<bucket>`    | object key               | an S3 log object read whole, its events stored: its ETag |
  * | `SOURCES#files`            | sha256 of the file's bytes | a local log file read whole, its events stored  |

@@ -14,6 +14,7 @@ import { JOURNAL_PK } from '../../functions/core/table-schema';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { putItem } from '../support/count-writes';
 import { logCoverage } from '../support/coverage';
+import { CoverageAccumulator } from '../../functions/core/coverage';
 import { identityEvent } from '../support/events';
 import { numberedAlert } from '../support/alerts';
 import { storedEvidence } from '../support/stored-evidence';
@@ -84,6 +85,34 @@ describe('DynamoEvidenceStore on dynalite', () => {
     });
     const sa = snap.items.filter((i) => i.type === 'sa');
     expect(sa.map((i) => [i['irsaOk'] ?? 0, i['piOk'] ?? 0]).sort()).toEqual([[0, 2], [2, 0]]);
+  });
+
+  it.each([
+    ['the only writer', true],
+    ['several writers at once', false],
+  ] as const)("%s: keeps a day's log file marks and gives back only the listed files not read", async (_mode, singleWriter) => {
+    const store = await freshStore(singleWriter);
+    const file = (n: number) => ({ account: '111122223333', region: 'eu-west-1', day: '2026-11-19', token: `20261119T${String(n).padStart(2, '0')}05Z_File${n}`, oldest: Date.parse(`2026-11-19T${String(n).padStart(2, '0')}:00:00Z`), newest: Date.parse(`2026-11-19T${String(n).padStart(2, '0')}:04:00Z`) });
+    const marks = (each: (c: CoverageAccumulator) => void) => {
+      const c = new CoverageAccumulator();
+      each(c);
+      return c.days();
+    };
+    // WHEN a digest lists 12 files, and 11 writers record one of them read each: several writers
+    // all at once (each from the same first read), the only writer one after the other
+    await store.recordCoverage(marks((c) => Array.from({ length: 12 }, (_, n) => c.addListedFile(file(n)))));
+    const writers = Array.from({ length: 11 }, () => new DynamoEvidenceStore({ client: embedded.client, tableName: store.tableName, singleWriter }));
+    const readOne = (w: DynamoEvidenceStore, n: number) => w.recordCoverage(marks((c) => c.addReadFile(file(n))));
+    if (singleWriter) for (const [n, w] of writers.entries()) await readOne(w, n);
+    else await Promise.all(writers.map(readOne));
+
+    // THEN readers get the one file no writer read, not the marks
+    expect(await store.coverageDays()).toEqual([
+      { account: '111122223333', region: 'eu-west-1', day: '2026-11-19', fileHours: [], liveHours: [], slices: [], unreadFiles: [`${file(11).token} 2026-11-19T11:00:00Z 2026-11-19T11:04:00Z`] },
+    ]);
+    // and once it is read, none
+    await readOne(store, 11);
+    expect((await store.coverageDays())[0]).not.toHaveProperty('unreadFiles');
   });
 
   it.each([
