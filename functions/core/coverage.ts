@@ -19,7 +19,9 @@
  *
  * A trail that logs a region has records every hour (nodes call EC2, ECR and the EKS agent
  * continuously), so an hour with none inside a run is a hole: logs not synced, a prefix not
- * copied. Coverage is stored as set unions (DynamoDB `ADD` on string sets), so recording it is
+ * copied. A file lost from an hour that has others is seen only through CloudTrail's digest files
+ * (core/cloudtrail-digest): a log file they list that no run read whole takes the hours of its
+ * events out of what `files` proves. Coverage is stored as set unions (DynamoDB `ADD` on string sets), so recording it is
  * idempotent under replay and commutative across sources and writers.
  */
 
@@ -291,10 +293,15 @@ function unreadOf(account: string, region: string, listed: readonly string[], re
   for (const entry of listed) {
     const [token, oldest, newest] = entry.split(' ');
     if (token === undefined || read.has(token) || unread.has(token)) continue;
-    const from = Date.parse(oldest ?? '');
-    const to = Date.parse(newest ?? '');
-    // Written by addListedFile from times it read; anything else is no span to place.
-    if (Number.isNaN(from) || Number.isNaN(to)) continue;
+    let from = Date.parse(oldest ?? '');
+    let to = Date.parse(newest ?? '');
+    if (Number.isNaN(from) || Number.isNaN(to) || to < from) {
+      // Not as addListedFile writes it (another version, a hand edit): its span unknown, the day of
+      // its name and the one before are not proven by files (never a span guessed short).
+      const day = Date.parse(`${token.slice(0, 4)}-${token.slice(4, 6)}-${token.slice(6, 8)}T00:00:00Z`);
+      if (Number.isNaN(day)) continue;
+      [from, to] = [day - DAY, day + DAY - HOUR];
+    }
     unread.set(token, { name: logFileNameOf(account, region, token), hours: [Math.floor(from / HOUR) * HOUR, Math.floor(to / HOUR) * HOUR + HOUR] });
   }
   return [...unread.values()].sort((a, b) => a.hours[0] - b.hours[0] || (a.name < b.name ? -1 : 1));

@@ -65,6 +65,13 @@ describe('CloudTrail digest files', () => {
     expect(placeCoverage(coverage.days()).get('111122223333/eu-west-1')!.unread).toEqual([]);
   });
 
+  it('take a stored entry whose span cannot be read as unproving the day of its name and the one before', () => {
+    const day = { account: '111122223333', region: 'eu-west-1', day: '2026-11-19', fileHours: [], liveHours: [], slices: [], unreadFiles: ['20261119T0005Z_Abc123Def456Ghi7 yesterday today'] };
+    expect(placeCoverage([day]).get('111122223333/eu-west-1')!.unread).toEqual([
+      { name: '111122223333_CloudTrail_eu-west-1_20261119T0005Z_Abc123Def456Ghi7.json.gz', hours: [Date.parse('2026-11-18T00:00:00Z'), Date.parse('2026-11-20T00:00:00Z')] },
+    ]);
+  });
+
   it('subtract intervals', () => {
     expect(subtractIntervals([[0, 10], [20, 30]], [[5, 7], [9, 22], [28, 40]])).toEqual([[0, 5], [7, 9], [22, 28]]);
     expect(subtractIntervals([[0, 10]], [])).toEqual([[0, 10]]);
