@@ -9,6 +9,7 @@
  * as streams, under a cap on the bytes one file may inflate to and on its inflation ratio; a
  * file larger than one record's cap is split into records as it streams (core/json-stream).
  */
+import { createHash } from 'node:crypto';
 import type { Dirent, Stats } from 'node:fs';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
@@ -343,7 +344,7 @@ async function* inflatedChunks(file: string, stdin: Readable, limits: ReadLimits
  *
  * @param options.stdin read instead of `process.stdin` for `-` (tests)
  */
-export async function* readRecords(file: string, options: { stdin?: Readable; limits?: Partial<ReadLimits> } = {}): AsyncGenerator<InputItem> {
+export async function* readRecords(file: string, options: Pick<ReadOptions, 'stdin' | 'limits' | 'contents'> = {}): AsyncGenerator<InputItem> {
   for await (const chunk of readRecordChunks(file, options)) yield* chunk;
 }
 
@@ -380,6 +381,12 @@ export interface ReadOptions {
    * by the next run. stdin is neither.
    */
   digests?: { digested(file: string, digest: FileDigest): void; digestFirst(file: string): Promise<void> };
+  /**
+   * For a caller that checks files against CloudTrail's digests (which list the SHA-256 of each
+   * log file's uncompressed bytes): given the SHA-256 of a file's bytes once inflated, when the
+   * whole file was read, before its last items are handed over.
+   */
+  contents?(file: string, sha256: string): void;
 }
 
 /**
@@ -394,7 +401,8 @@ export async function* readRecordChunks(file: string, options: ReadOptions = {})
   const limits = { ...DEFAULT_READ_LIMITS, ...options.limits };
   const raw = options.raw === true;
   const digests = options.digests === undefined || file === STDIN ? undefined : fileDigests(file, options.digests);
-  const small = file === STDIN ? null : await readSmallFile(file, limits, raw && options.skim === true, digests, options.normalizing);
+  const contents = options.contents === undefined ? undefined : (sha256: string) => options.contents?.(file, sha256);
+  const small = file === STDIN ? null : await readSmallFile(file, limits, raw && options.skim === true, digests, options.normalizing, contents);
   if (small !== null) {
     if (!small.ok) yield [problem(file, small.reason)];
     else if (small.skim) yield [{ type: 'skimmed', file, bytes: small.bytes, ...small.skim }];
@@ -405,8 +413,10 @@ export async function* readRecordChunks(file: string, options: ReadOptions = {})
   const head: Buffer[] = [];
   let headBytes = 0;
   let splitter: JsonStreamSplitter<SplitItem> | null = null;
+  const content = contents === undefined ? null : createHash('sha256');
   try {
     for await (const chunk of inflatedChunks(file, options.stdin ?? process.stdin, limits)) {
+      content?.update(chunk);
       if (splitter !== null) {
         const items = splitter.push(chunk);
         if (items.length > 0) yield items;
@@ -431,6 +441,8 @@ export async function* readRecordChunks(file: string, options: ReadOptions = {})
     yield [problem(file, err.reason)];
     return;
   }
+  // read to its end: what a digest's hash is of
+  if (content !== null) contents?.(content.digest('hex'));
   if (splitter !== null) {
     const items = splitter.end();
     if (items.length > 0) yield items;
@@ -674,13 +686,15 @@ async function readSmallFile(
   skim: boolean,
   digests: FileDigests | undefined,
   normalizing: (() => Normalizing) | undefined,
+  contents: ((sha256: string) => void) | undefined,
 ): Promise<{ ok: true; bytes: Buffer; skim?: ThreadSkim | null } | { ok: false; reason: string } | null> {
   const maxSmallBytes = Math.min(SMALL_FILE_BYTES, limits.maxRecordBytes);
   // absolute: the thread reads it later, and a test may change the working directory meanwhile
-  const read = await readSmallFileOnThread(path.resolve(file), { ...limits, maxSmallBytes }, skim, digests !== undefined, skim ? normalizing?.() : undefined);
+  const read = await readSmallFileOnThread(path.resolve(file), { ...limits, maxSmallBytes }, skim, digests !== undefined, skim ? normalizing?.() : undefined, contents !== undefined);
   switch (read.kind) {
     case 'bytes':
       if (read.digest !== undefined) digests?.digested(read.digest);
+      if (read.content !== undefined) contents?.(read.content);
       return { ok: true, bytes: read.bytes, skim: read.skim };
     case 'stream':
       return null;
@@ -688,9 +702,12 @@ async function readSmallFile(
       return smallFileFsError(read);
     case 'gzip-error':
       return { ok: false, reason: `truncated or corrupt gzip (${read.message})` };
-    case 'unavailable':
+    case 'unavailable': {
       await digests?.digestFirst();
-      return readSmallFileOnPool(file, limits, maxSmallBytes);
+      const pooled = await readSmallFileOnPool(file, limits, maxSmallBytes);
+      if (pooled?.ok === true && contents !== undefined) contents(createHash('sha256').update(pooled.bytes).digest('hex'));
+      return pooled;
+    }
   }
 }
 
@@ -775,19 +792,24 @@ function* parseWhole(file: string, bytes: Buffer): Generator<InputItem> {
  * already in memory is inflated in one call, as a small file is; a stream is destroyed once
  * reading stops, so a cap hit does not leave a download running.
  */
-export async function* readRecordsFromStream(name: string, source: Readable | Buffer, options: { limits?: Partial<ReadLimits> } = {}): AsyncGenerator<InputItem> {
+export async function* readRecordsFromStream(name: string, source: Readable | Buffer, options: { limits?: Partial<ReadLimits>; contents?: (sha256: string) => void } = {}): AsyncGenerator<InputItem> {
   if (Buffer.isBuffer(source)) {
     const limits = { ...DEFAULT_READ_LIMITS, ...options.limits };
     const whole = source.length <= limits.maxRecordBytes ? await inflateWhole(source, limits) : null;
     if (whole !== null) {
-      if (whole.ok) yield* parseWhole(name, whole.bytes);
-      else yield problem(name, whole.reason);
+      if (whole.ok) {
+        options.contents?.(createHash('sha256').update(whole.bytes).digest('hex'));
+        yield* parseWhole(name, whole.bytes);
+      } else yield problem(name, whole.reason);
       return;
     }
   }
   const stream = Buffer.isBuffer(source) ? Readable.from([source]) : source;
+  const contents = options.contents;
   try {
-    for await (const item of readRecords(STDIN, { stdin: stream, limits: options.limits })) yield item.file === STDIN ? { ...item, file: name } : item;
+    for await (const item of readRecords(STDIN, { stdin: stream, limits: options.limits, ...(contents === undefined ? {} : { contents: (_file, sha256) => contents(sha256) }) })) {
+      yield item.file === STDIN ? { ...item, file: name } : item;
+    }
   } finally {
     stream.destroy();
   }

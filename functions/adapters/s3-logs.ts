@@ -26,7 +26,7 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { listInputFiles, readRecords, readRecordsFromStream, type ReadLimits } from './cloudtrail-files';
 import { AwsFatalError, backoffMs, defaultSleep, fatalReason, isThrottling, SDK_MAX_ATTEMPTS } from './eks-inventory';
-import { chronological, emptySummary, ingestUnits, localDigestFiles, recordDigests, type AnalyzeOptions, type AnalyzeSummary, type RecordUnit } from './ingest-pipeline';
+import { chronological, emptySummary, holdsUnreadLogFiles, ingestUnits, localDigestFiles, recordDigests, takeFrom, type AnalyzeOptions, type AnalyzeSummary, type RecordUnit } from './ingest-pipeline';
 import { DIGEST_FILE_NAME } from '../core/cloudtrail-digest';
 import type { InputItem, InputProblem } from '../core/envelopes';
 import { S3_BUCKET_NAME_ONLY } from '../core/s3-names';
@@ -432,6 +432,9 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
           options,
         );
   problems.push(...(digests?.problems ?? []));
+  // With digests (or unread files to match), each object's inflated bytes are hashed as read: what a digest lists of it.
+  const contents = digests !== null || (await holdsUnreadLogFiles(options.store)) ? new Map<string, string>() : null;
+  const hashed = (name: string) => (contents === null ? {} : { contents: (sha256: string) => contents.set(name, sha256) });
 
   const byName = new Map<string, Source>();
   for (const file of local.files) byName.set(file, { kind: 'file', name: file });
@@ -465,7 +468,8 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
           const source = order[position++]!;
           sources += 1;
           if (source.kind === 'file') {
-            yield { name: source.name, items: watched(readRecords(source.name, { stdin: options.stdin, limits: options.limits }), counting) };
+            const hash = hashed(source.name).contents;
+            yield { name: source.name, items: watched(readRecords(source.name, { stdin: options.stdin, limits: options.limits, ...(hash === undefined ? {} : { contents: (_file, sha256) => hash(sha256) }) }), counting) };
             continue;
           }
           const next = await bodies!.next();
@@ -478,7 +482,7 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
             continue;
           }
           let whole = true;
-          const items = watched(readRecordsFromStream(source.name, fetched.body, { limits: options.limits }), (item) => {
+          const items = watched(readRecordsFromStream(source.name, fetched.body, { limits: options.limits, ...hashed(source.name) }), (item) => {
             counting(item);
             if (item.type === 'problem') whole = false;
           });
@@ -498,6 +502,7 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
         {
           ...options,
           onFileDone: (name, _done, records) => options.onFileDone?.(name, ++done, recordsBefore + records),
+          ...(contents === null ? {} : { contentOf: (unit: string) => takeFrom(contents, unit) }),
         },
         first ? problems : [],
       );

@@ -47,9 +47,9 @@ export type SmallFileResult =
   /**
    * The file's bytes, inflated if they were gzip; skimmed when asked and it is a log file's
    * `{"Records":[…]}` (else `skim` is null: the caller reads the bytes as before); with the digest
-   * of the very bytes read, when asked.
+   * of the very bytes read, and the SHA-256 of the bytes inflated (`content`), when asked.
    */
-  | { kind: 'bytes'; bytes: Buffer; skim: ThreadSkim | null; digest?: FileDigest }
+  | { kind: 'bytes'; bytes: Buffer; skim: ThreadSkim | null; digest?: FileDigest; content?: string }
   /** Too large (on disk or once inflated) or not a regular file: the streaming path reads it. */
   | { kind: 'stream' }
   /** stat or read failed. */
@@ -60,7 +60,7 @@ export type SmallFileResult =
   | { kind: 'unavailable' };
 
 type Reply = { id: number } & (
-  | { kind: 'bytes'; buffer: ArrayBuffer; offset: number; length: number; skim: Skim | null; digest?: FileDigest }
+  | { kind: 'bytes'; buffer: ArrayBuffer; offset: number; length: number; skim: Skim | null; digest?: FileDigest; content?: string }
   | { kind: 'stream' }
   | { kind: 'fs-error'; code: string | undefined; message: string }
   | { kind: 'gzip-error'; message: string }
@@ -94,7 +94,7 @@ function readWhole(file, size) {
   }
 }
 
-function read(file, caps, digested) {
+function read(file, caps, digested, content) {
   let bytes;
   try {
     // stat first: a FIFO or a device is never opened here (opening a FIFO blocks)
@@ -107,7 +107,9 @@ function read(file, caps, digested) {
   }
   // of the bytes as read, before they are inflated: what an earlier run recorded of the file
   const digest = digested ? { hash: createHash('sha256').update(bytes).digest('hex'), size: bytes.length } : undefined;
-  if (!(bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b)) return bytes.length > caps.maxRecordBytes ? { kind: 'stream' } : { kind: 'bytes', bytes, digest };
+  // of the bytes inflated: what a CloudTrail digest lists of the file
+  const contentOf = (inflated) => (content ? createHash('sha256').update(inflated).digest('hex') : undefined);
+  if (!(bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b)) return bytes.length > caps.maxRecordBytes ? { kind: 'stream' } : { kind: 'bytes', bytes, digest, content: contentOf(bytes) };
   const bound = Math.min(caps.maxRecordBytes, caps.maxFileBytes, Math.max(caps.ratioCheckAfterBytes, bytes.length * caps.maxInflationRatio));
   try {
     // Inflated into one buffer of about the right size, not 16 KB chunks then joined (a hundred
@@ -115,7 +117,8 @@ function read(file, caps, digested) {
     // RFC 1952 ISIZE; of the last member only), a hint that a wrong value merely makes slower.
     const hint = bytes.length >= 18 ? bytes.readUInt32LE(bytes.length - 4) + 1 : 0;
     const chunkSize = Math.min(bound + 1, Math.max(64 * 1024, hint));
-    return { kind: 'bytes', bytes: gunzipSync(bytes, { maxOutputLength: bound, chunkSize }), digest };
+    const inflated = gunzipSync(bytes, { maxOutputLength: bound, chunkSize });
+    return { kind: 'bytes', bytes: inflated, digest, content: contentOf(inflated) };
   } catch (err) {
     if (err && err.code === 'ERR_BUFFER_TOO_LARGE') return { kind: 'stream' };
     return { kind: 'gzip-error', message: String(err && err.message) };
@@ -124,12 +127,12 @@ function read(file, caps, digested) {
 
 const skimmer = globalThis.cutoverWatchSkim;
 
-parentPort.on('message', ({ id, file, caps, skim, digest, normalizing, released }) => {
+parentPort.on('message', ({ id, file, caps, skim, digest, content, normalizing, released }) => {
   // A file's kept records, handed back by the caller once read: dropped here, where a collection
   // comes soon (this heap is small and busy). On the caller's side they waited for its next full
   // collection, seconds away, and meanwhile filled this thread's malloc arena (~60 MB at fleet scale).
   if (released !== undefined) return;
-  const result = read(file, caps, digest);
+  const result = read(file, caps, digest, content);
   if (result.kind !== 'bytes') return parentPort.postMessage({ id, ...result });
   // any failure of the skim leaves the file to the caller's own reading
   let skimmed = null;
@@ -144,7 +147,7 @@ parentPort.on('message', ({ id, file, caps, skim, digest, normalizing, released 
   const offset = shared ? 0 : b.byteOffset;
   const moved = skimmed === null ? [own] : [own, skimmed.records.buffer];
   if (skimmed !== null && skimmed.events !== null) moved.push(skimmed.events.fields.buffer, skimmed.events.of.buffer);
-  parentPort.postMessage({ id, kind: 'bytes', buffer: own, offset, length: b.byteLength, skim: skimmed, digest: result.digest }, moved);
+  parentPort.postMessage({ id, kind: 'bytes', buffer: own, offset, length: b.byteLength, skim: skimmed, digest: result.digest, content: result.content }, moved);
 });
 `;
 
@@ -180,7 +183,15 @@ function start(): Worker | null {
     if (done === undefined) return;
     pending.delete(reply.id);
     if (pending.size === 0) thread?.unref();
-    if (reply.kind === 'bytes') done({ kind: 'bytes', bytes: Buffer.from(reply.buffer, reply.offset, reply.length), skim: reply.skim === null ? null : received(reply.skim), ...(reply.digest === undefined ? {} : { digest: reply.digest }) });
+    if (reply.kind === 'bytes') {
+      done({
+        kind: 'bytes',
+        bytes: Buffer.from(reply.buffer, reply.offset, reply.length),
+        skim: reply.skim === null ? null : received(reply.skim),
+        ...(reply.digest === undefined ? {} : { digest: reply.digest }),
+        ...(reply.content === undefined ? {} : { content: reply.content }),
+      });
+    }
     else {
       const { id: _id, ...result } = reply;
       done(result);
@@ -199,17 +210,17 @@ function start(): Worker | null {
 
 /**
  * One small file, read on the thread; skimmed too when `skim` (the caller decides its records
- * per key, core/record-skim), its identity calls normalized when also `normalizing`, and with the
- * digest of the bytes read when `digest`.
+ * per key, core/record-skim), its identity calls normalized when also `normalizing`, with the
+ * digest of the bytes read when `digest`, and the SHA-256 of the bytes inflated when `content`.
  */
-export function readSmallFileOnThread(file: string, caps: SmallFileCaps, skim = false, digest = false, normalizing?: Normalizing): Promise<SmallFileResult> {
+export function readSmallFileOnThread(file: string, caps: SmallFileCaps, skim = false, digest = false, normalizing?: Normalizing, content = false): Promise<SmallFileResult> {
   const worker = start();
   if (worker === null) return Promise.resolve({ kind: 'unavailable' });
   const id = nextId++;
   return new Promise((resolve) => {
     if (pending.size === 0) worker.ref();
     pending.set(id, resolve);
-    worker.postMessage({ id, file, caps, skim, digest, normalizing });
+    worker.postMessage({ id, file, caps, skim, digest, content, normalizing });
   });
 }
 

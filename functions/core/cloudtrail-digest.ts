@@ -16,9 +16,11 @@
  *     "logFiles": [{ "s3Bucket", "s3Object", "hashValue", "hashAlgorithm", "oldestEventTime", "newestEventTime" }], … }
  *
  * A listed file that was not read leaves its events' hours unproven, whatever else was read of
- * them. What is checked here is completeness, not integrity: the digest's signature (RSA, with keys
- * from CloudTrail's ListPublicKeys) and each file's hash (SHA-256 of its uncompressed bytes) are
- * for `aws cloudtrail validate-logs`, which needs AWS; a file changed in place is not seen here.
+ * them, and so does one read whose bytes are not those listed (`hashValue`, the SHA-256 of the
+ * uncompressed file): a copy filtered to some events (a SIEM's, without read-only calls such as
+ * every AssumeRoleWithWebIdentity) keeps the names and the hours, not the content. The digests'
+ * own signatures (RSA, with keys from CloudTrail's ListPublicKeys) need AWS and are left to `aws
+ * cloudtrail validate-logs`: whoever can rewrite the logs can rewrite an unsigned list too.
  */
 
 /** A log file by the name CloudTrail gives it: `<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<unique>.json.gz`. */
@@ -35,6 +37,8 @@ export interface LogFileName {
 export interface ListedLogFile extends LogFileName {
   oldest: number;
   newest: number;
+  /** The SHA-256 of its uncompressed bytes, hex, as the digest gives it (null: another algorithm, or none). */
+  sha256: string | null;
 }
 
 /** What one digest file says, or why it says nothing usable. */
@@ -84,7 +88,10 @@ export function readDigest(document: unknown): DigestReading {
     const oldest = timeOf((entry as Record<string, unknown>)['oldestEventTime']) ?? digestOldest;
     const newest = timeOf((entry as Record<string, unknown>)['newestEventTime']) ?? digestNewest;
     if (oldest === null || newest === null || newest < oldest) return { ok: false, field: `${field}.oldestEventTime`, reason: 'no readable span of event times (oldestEventTime..newestEventTime)' };
-    listed.push({ ...name, oldest, newest });
+    const hash = (entry as Record<string, unknown>)['hashValue'];
+    const algorithm = (entry as Record<string, unknown>)['hashAlgorithm'];
+    const sha256 = algorithm === 'SHA-256' && typeof hash === 'string' && /^[0-9a-f]{64}$/i.test(hash) ? hash.toLowerCase() : null;
+    listed.push({ ...name, oldest, newest, sha256 });
   }
   return { ok: true, listed };
 }

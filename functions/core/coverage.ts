@@ -42,15 +42,17 @@ export interface CoverageDay {
   slices: string[];
   /**
    * Log files of this place delivered this day (by their name's time) that were read whole, as
-   * `<YYYYMMDDTHHmmZ>_<unique>` (core/cloudtrail-digest): what a digest's list is checked against.
+   * `<YYYYMMDDTHHmmZ>_<unique>` (core/cloudtrail-digest), with ` <sha256>` of the bytes read when
+   * the run hashed them (it does when it has digests): what a digest's list is checked against.
    * Absent in items written before digests were read: none.
    */
   readFiles?: string[];
-  /** Log files CloudTrail's digests list for this place and day, as `<token> <oldest event> <newest event>`. */
+  /** Log files CloudTrail's digests list for this place and day, as `<token> <oldest event> <newest event> <sha256 or ->`. */
   listedFiles?: string[];
   /**
-   * The listed files not read, as listed: derived by the store from the two sets each time it
-   * writes them (`unreadListed`), so that readers load this, not two sets of ~300 names a day.
+   * The listed files not read, as listed, ` altered` after those read only with other bytes:
+   * derived by the store from the two sets each time it writes them (`unreadListed`), so that
+   * readers load this, not two sets of ~300 names a day.
    */
   unreadFiles?: string[];
 }
@@ -61,19 +63,30 @@ export const COVERAGE_SETS = ['fileHours', 'liveHours', 'slices', 'readFiles', '
 export const FILE_MARK_SETS = ['readFiles', 'listedFiles'] as const;
 
 /**
- * The listed entries whose file is not among those read: a file's marks (listed and read) are kept
- * under the same day, that of its name, so one item's sets decide it.
+ * The listed entries whose file was not read, or read only with bytes other than those listed
+ * (then ` altered` follows): a file's marks (listed and read) are kept under the same day, that of
+ * its name, so one item's sets decide it. A read mark without a hash (a run that had neither a
+ * digest nor an unread file to check against does not hash) counts as read, its content not
+ * checked, unless the file was also read with other bytes than listed: a filtered copy read again
+ * without its digests does not close its own hole.
  */
 export function unreadListed(listed: Iterable<string>, read: Iterable<string>): string[] {
-  const readTokens = new Set(read);
+  const reads = new Map<string, { hashes: Set<string>; unhashed: boolean }>();
+  for (const mark of read) {
+    const [token, sha256] = mark.split(' ') as [string, string | undefined];
+    const marks = reads.get(token) ?? { hashes: new Set<string>(), unhashed: false };
+    if (sha256 === undefined) marks.unhashed = true;
+    else marks.hashes.add(sha256);
+    reads.set(token, marks);
+  }
   const unread = new Set<string>();
-  for (const entry of listed) if (!readTokens.has(tokenOf(entry))) unread.add(entry);
+  for (const entry of listed) {
+    const [token, , , sha256 = '-'] = entry.split(' ') as [string, string, string, string | undefined];
+    const marks = reads.get(token);
+    if (marks === undefined) unread.add(entry);
+    else if (sha256 !== '-' && marks.hashes.size > 0 && !marks.hashes.has(sha256)) unread.add(`${entry} altered`);
+  }
   return [...unread].sort();
-}
-
-function tokenOf(listedEntry: string): string {
-  const space = listedEntry.indexOf(' ');
-  return space === -1 ? listedEntry : listedEntry.slice(0, space);
 }
 
 export interface CoverageRules {
@@ -152,14 +165,18 @@ export class CoverageAccumulator {
     this.addHour('liveHours', account, region, eventTime);
   }
 
-  /** A log file, by its name, read whole and its events stored: it is no longer missing from a digest's list. */
-  addReadFile(file: LogFileName): void {
-    this.entry(file.account, file.region, file.day).readFiles.add(file.token);
+  /**
+   * A log file, by its name, read whole and its events stored, with the SHA-256 of its bytes
+   * (uncompressed) when they were hashed: it is no longer missing from a digest's list, if the
+   * bytes are those listed.
+   */
+  addReadFile(file: LogFileName, sha256?: string): void {
+    this.entry(file.account, file.region, file.day).readFiles.add(sha256 === undefined ? file.token : `${file.token} ${sha256}`);
   }
 
   /** A log file a CloudTrail digest lists: until it is read, the hours of its events are not proven by files. */
   addListedFile(file: ListedLogFile): void {
-    this.entry(file.account, file.region, file.day).listedFiles.add(`${file.token} ${iso(file.oldest)} ${iso(file.newest)}`);
+    this.entry(file.account, file.region, file.day).listedFiles.add(`${file.token} ${iso(file.oldest)} ${iso(file.newest)} ${file.sha256 ?? '-'}`);
   }
 
   /** A LookupEvents slice read completely; split at UTC days so each day's item holds its part. */
@@ -229,31 +246,33 @@ export interface PlaceCoverage {
   unread: UnreadLogFile[];
 }
 
-/** A log file a digest lists and no run read whole: its name, and the hours its events span. */
+/** A log file a digest lists and no run read whole with the bytes listed: its name, and the hours its events span. */
 export interface UnreadLogFile {
   name: string;
   /** The hours of its events, `[first hour, last hour + 1 h)`. */
   hours: Interval;
+  /** Read, but its bytes are not those the digest lists: a filtered or changed copy. */
+  altered: boolean;
 }
 
 /** Stored days → per (account, region) proven ranges, by the table at the top of this file. */
 export function placeCoverage(days: readonly CoverageDay[], rules: CoverageRules = DEFAULT_COVERAGE_RULES): Map<string, PlaceCoverage> {
   const byPlace = new Map<
     string,
-    { account: string; region: string; fileHours: number[]; liveHours: number[]; slices: Interval[]; sources: Set<CoverageSource>; readFiles: Set<string>; listedFiles: string[] }
+    { account: string; region: string; fileHours: number[]; liveHours: number[]; slices: Interval[]; sources: Set<CoverageSource>; readFiles: string[]; listedFiles: string[]; unreadFiles: string[] }
   >();
   for (const d of days) {
     const key = placeKey(d.account, d.region);
     let p = byPlace.get(key);
     if (!p) {
-      p = { account: d.account, region: d.region, fileHours: [], liveHours: [], slices: [], sources: new Set(), readFiles: new Set(), listedFiles: [] };
+      p = { account: d.account, region: d.region, fileHours: [], liveHours: [], slices: [], sources: new Set(), readFiles: [], listedFiles: [], unreadFiles: [] };
       byPlace.set(key, p);
     }
-    // A file's mark is kept under the day of its name, its events may lie in the day before: the
-    // place's read files are one set.
-    for (const f of d.readFiles ?? []) p.readFiles.add(f);
+    // Marks as collected (a run's, a test's) are matched here; a store hands over what it derived
+    // from them (`unreadFiles`).
+    for (const f of d.readFiles ?? []) p.readFiles.push(f);
     for (const f of d.listedFiles ?? []) p.listedFiles.push(f);
-    for (const f of d.unreadFiles ?? []) p.listedFiles.push(f);
+    for (const f of d.unreadFiles ?? []) p.unreadFiles.push(f);
     const dayStart = Date.parse(`${d.day}T00:00:00Z`);
     if (Number.isNaN(dayStart)) continue;
     for (const h of d.fileHours) p.fileHours.push(dayStart + Number(h) * HOUR);
@@ -268,7 +287,7 @@ export function placeCoverage(days: readonly CoverageDay[], rules: CoverageRules
   }
   const out = new Map<string, PlaceCoverage>();
   for (const [key, p] of byPlace) {
-    const unread = unreadOf(p.account, p.region, p.listedFiles, p.readFiles);
+    const unread = unreadOf(p.account, p.region, [...p.unreadFiles, ...unreadListed(p.listedFiles, p.readFiles)]);
     // A file missing from a digest's list unproves its hours as files proved them; a LookupEvents
     // slice or a live heartbeat does not rest on the files, and stands.
     const fromFiles = subtractIntervals(
@@ -287,12 +306,12 @@ export function placeCoverage(days: readonly CoverageDay[], rules: CoverageRules
   return out;
 }
 
-/** The listed files (`<token> <oldest> <newest>`) whose token no run read, each with the hours its events span. */
-function unreadOf(account: string, region: string, listed: readonly string[], read: ReadonlySet<string>): UnreadLogFile[] {
+/** Unread entries (`unreadListed`) as files, each with the hours its events span; a file once. */
+function unreadOf(account: string, region: string, entries: readonly string[]): UnreadLogFile[] {
   const unread = new Map<string, UnreadLogFile>();
-  for (const entry of listed) {
-    const [token, oldest, newest] = entry.split(' ');
-    if (token === undefined || read.has(token) || unread.has(token)) continue;
+  for (const entry of entries) {
+    const [token = '', oldest, newest, , altered] = entry.split(' ');
+    if (unread.has(token)) continue;
     let from = Date.parse(oldest ?? '');
     let to = Date.parse(newest ?? '');
     if (Number.isNaN(from) || Number.isNaN(to) || to < from) {
@@ -302,7 +321,7 @@ function unreadOf(account: string, region: string, listed: readonly string[], re
       if (Number.isNaN(day)) continue;
       [from, to] = [day - DAY, day + DAY - HOUR];
     }
-    unread.set(token, { name: logFileNameOf(account, region, token), hours: [Math.floor(from / HOUR) * HOUR, Math.floor(to / HOUR) * HOUR + HOUR] });
+    unread.set(token, { name: logFileNameOf(account, region, token), hours: [Math.floor(from / HOUR) * HOUR, Math.floor(to / HOUR) * HOUR + HOUR], altered: altered === 'altered' });
   }
   return [...unread.values()].sort((a, b) => a.hours[0] - b.hours[0] || (a.name < b.name ? -1 : 1));
 }
@@ -329,12 +348,24 @@ export function unreadWithin(place: PlaceCoverage | undefined, from: number, to:
   return (place?.unread ?? []).filter(({ hours: [s, e] }) => s < to && e > from);
 }
 
-/** `; CloudTrail's digest files list 2 log files there that were not read: NAME, NAME`, or '' (for a hole's reason). */
+/**
+ * `; CloudTrail's digest files list 2 log files there that were not read: NAME, NAME` (and those
+ * read with other bytes), or '' (for a hole's reason).
+ */
 export function describeUnread(files: readonly UnreadLogFile[]): string {
-  if (files.length === 0) return '';
-  const shown = files.slice(0, 3).map((f) => f.name);
-  const more = files.length > shown.length ? ` and ${files.length - shown.length} more (\`cutover-watch coverage --json\` lists them)` : '';
-  return `; CloudTrail's digest files list ${files.length === 1 ? 'a log file' : `${files.length} log files`} there that ${files.length === 1 ? 'was' : 'were'} not read: ${shown.join(', ')}${more}`;
+  const missing = files.filter((f) => !f.altered);
+  const altered = files.filter((f) => f.altered);
+  const names = (some: readonly UnreadLogFile[]) => {
+    const shown = some.slice(0, 3).map((f) => f.name);
+    return `${shown.join(', ')}${some.length > shown.length ? ` and ${some.length - shown.length} more (\`cutover-watch coverage --json\` lists them)` : ''}`;
+  };
+  const count = (n: number) => (n === 1 ? 'a log file' : `${n} log files`);
+  return (
+    (missing.length === 0 ? '' : `; CloudTrail's digest files list ${count(missing.length)} there that ${missing.length === 1 ? 'was' : 'were'} not read: ${names(missing)}`) +
+    (altered.length === 0
+      ? ''
+      : `; ${count(altered.length)} read there ${altered.length === 1 ? 'is' : 'are'} not what CloudTrail's digest lists (other bytes: a filtered or changed copy), read the original: ${names(altered)}`)
+  );
 }
 
 /**

@@ -4,7 +4,8 @@
  * `CloudTrail-Digest/` folder beside `CloudTrail/`), `analyze` knows every file delivered, and an
  * unread one is a hole naming it, until a run reads it.
  */
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -68,7 +69,7 @@ describe('analyze with CloudTrail digest files', () => {
     expect(seen.out).toContain('CloudTrail digests: 48 digest files read, listing 96 log files; 1 the digests list was never read: its hours are holes');
     expect(await coverageOf('seen')).toMatchObject({ gaps: [{ from: '2026-11-18T06:00:00Z', to: '2026-11-18T07:00:00Z' }], unreadLogFiles: [LOST()] });
     const table = await cli(['coverage', '--store', 'seen', '--as-of', AS_OF]);
-    expect(table.out).toContain(`unread log files (CloudTrail's digest files list them; their hours are holes until they are analyzed):\n  ${ACCOUNT}/${REGION}: ${LOST()}`);
+    expect(table.out).toContain(`unread log files (CloudTrail's digest files list them, not read, or read with other bytes; their hours are holes until the originals are analyzed):\n  ${ACCOUNT}/${REGION}: ${LOST()}`);
 
     // The file found and given to a later run: the hole closes.
     await cp(logs[60]!, path.join(dir, 'found.json.gz'));
@@ -76,6 +77,26 @@ describe('analyze with CloudTrail digest files', () => {
     const again = await cli(['analyze', at(LOST()), '--store', 'seen']);
     expect(again.code, again.err).toBe(0);
     expect(await coverageOf('seen')).toMatchObject({ gaps: [], unreadLogFiles: [] });
+  });
+
+  it("a copy filtered to some records keeps the names and the hours: its file is a hole too, not what the digest lists", async () => {
+    await cp(at('trail'), at('filtered'), { recursive: true });
+    // hour 20 of the first day, its first file, without its last record (say, a read-only call)
+    const copy = path.join(at('filtered'), path.relative(at('trail'), logs[40]!));
+    const { Records } = JSON.parse(gunzipSync(await readFile(copy)).toString('utf8')) as { Records: unknown[] };
+    await writeFile(copy, gzipSync(JSON.stringify({ Records: Records.slice(0, -1) })));
+
+    const r = await cli(['analyze', at('filtered'), '--store', 'filtered-store', '--json']);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ digests: { files: 48, logFilesListed: 96, logFilesUnread: 1, logFilesAltered: 1 } });
+    expect(await coverageOf('filtered-store')).toMatchObject({ gaps: [{ from: '2026-11-17T20:00:00Z', to: '2026-11-17T21:00:00Z' }], unreadLogFiles: [path.basename(logs[40]!)] });
+    // the copy read again alone (no digest in that run) does not close it; the original does
+    const again = await cli(['analyze', copy, '--store', 'filtered-store', '--reread']);
+    expect(again.code, again.err).toBe(0);
+    expect(await coverageOf('filtered-store')).toMatchObject({ unreadLogFiles: [path.basename(logs[40]!)] });
+    const original = await cli(['analyze', logs[40]!, '--store', 'filtered-store']);
+    expect(original.code, original.err).toBe(0);
+    expect(await coverageOf('filtered-store')).toMatchObject({ gaps: [], unreadLogFiles: [] });
   });
 
   it('a renamed copy of the lost file does not close its hole: a file is known by its name', async () => {

@@ -92,7 +92,7 @@ describe('DynamoEvidenceStore on dynalite', () => {
     ['several writers at once', false],
   ] as const)("%s: keeps a day's log file marks and gives back only the listed files not read", async (_mode, singleWriter) => {
     const store = await freshStore(singleWriter);
-    const file = (n: number) => ({ account: '111122223333', region: 'eu-west-1', day: '2026-11-19', token: `20261119T${String(n).padStart(2, '0')}05Z_File${n}`, oldest: Date.parse(`2026-11-19T${String(n).padStart(2, '0')}:00:00Z`), newest: Date.parse(`2026-11-19T${String(n).padStart(2, '0')}:04:00Z`) });
+    const file = (n: number) => ({ account: '111122223333', region: 'eu-west-1', day: '2026-11-19', token: `20261119T${String(n).padStart(2, '0')}05Z_File${n}`, oldest: Date.parse(`2026-11-19T${String(n).padStart(2, '0')}:00:00Z`), newest: Date.parse(`2026-11-19T${String(n).padStart(2, '0')}:04:00Z`), sha256: null });
     const marks = (each: (c: CoverageAccumulator) => void) => {
       const c = new CoverageAccumulator();
       each(c);
@@ -108,7 +108,7 @@ describe('DynamoEvidenceStore on dynalite', () => {
 
     // THEN readers get the one file no writer read, not the marks
     expect(await store.coverageDays()).toEqual([
-      { account: '111122223333', region: 'eu-west-1', day: '2026-11-19', fileHours: [], liveHours: [], slices: [], unreadFiles: [`${file(11).token} 2026-11-19T11:00:00Z 2026-11-19T11:04:00Z`] },
+      { account: '111122223333', region: 'eu-west-1', day: '2026-11-19', fileHours: [], liveHours: [], slices: [], unreadFiles: [`${file(11).token} 2026-11-19T11:00:00Z 2026-11-19T11:04:00Z -`] },
     ]);
     // and once it is read, none
     await readOne(store, 11);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DIGEST_FILE_NAME, logFileName, readDigest } from '../../functions/core/cloudtrail-digest';
-import { CoverageAccumulator, placeCoverage, subtractIntervals } from '../../functions/core/coverage';
+import { CoverageAccumulator, describeUnread, placeCoverage, subtractIntervals, unreadListed } from '../../functions/core/coverage';
 
 const LOG_KEY = 'AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/eu-west-1/2026/11/19/111122223333_CloudTrail_eu-west-1_20261119T0005Z_Abc123Def456Ghi7.json.gz';
 const entry = (over: Record<string, unknown> = {}) => ({
@@ -50,13 +50,13 @@ describe('CloudTrail digest files', () => {
   it("take away files' proof of the hours of a listed file not read, and only that: a LookupEvents slice stands", () => {
     const coverage = new CoverageAccumulator();
     for (let h = 0; h < 24; h++) coverage.addFileRecord('111122223333', 'eu-west-1', `2026-11-19T${String(h).padStart(2, '0')}:10:00Z`);
-    const listed = { ...logFileName(LOG_KEY)!, oldest: Date.parse('2026-11-19T05:55:00Z'), newest: Date.parse('2026-11-19T06:10:00Z') };
+    const listed = { ...logFileName(LOG_KEY)!, oldest: Date.parse('2026-11-19T05:55:00Z'), newest: Date.parse('2026-11-19T06:10:00Z'), sha256: null };
     coverage.addListedFile(listed);
     const place = placeCoverage(coverage.days()).get('111122223333/eu-west-1')!;
     const day = Date.parse('2026-11-19T00:00:00Z');
     // files prove 01:00..23:00 (a run's first and last hour may be partial); 05:00..07:00 is the unread file's
     expect(place.intervals).toEqual([[day + HOUR, day + 5 * HOUR], [day + 7 * HOUR, day + 23 * HOUR]]);
-    expect(place.unread).toEqual([{ name: '111122223333_CloudTrail_eu-west-1_20261119T0005Z_Abc123Def456Ghi7.json.gz', hours: [day + 5 * HOUR, day + 7 * HOUR] }]);
+    expect(place.unread).toEqual([{ name: '111122223333_CloudTrail_eu-west-1_20261119T0005Z_Abc123Def456Ghi7.json.gz', hours: [day + 5 * HOUR, day + 7 * HOUR], altered: false }]);
 
     coverage.addSlice('111122223333', 'eu-west-1', day + 4 * HOUR, day + 8 * HOUR);
     expect(placeCoverage(coverage.days()).get('111122223333/eu-west-1')!.intervals).toEqual([[day + HOUR, day + 23 * HOUR]]);
@@ -68,7 +68,7 @@ describe('CloudTrail digest files', () => {
   it('take a stored entry whose span cannot be read as unproving the day of its name and the one before', () => {
     const day = { account: '111122223333', region: 'eu-west-1', day: '2026-11-19', fileHours: [], liveHours: [], slices: [], unreadFiles: ['20261119T0005Z_Abc123Def456Ghi7 yesterday today'] };
     expect(placeCoverage([day]).get('111122223333/eu-west-1')!.unread).toEqual([
-      { name: '111122223333_CloudTrail_eu-west-1_20261119T0005Z_Abc123Def456Ghi7.json.gz', hours: [Date.parse('2026-11-18T00:00:00Z'), Date.parse('2026-11-20T00:00:00Z')] },
+      { name: '111122223333_CloudTrail_eu-west-1_20261119T0005Z_Abc123Def456Ghi7.json.gz', hours: [Date.parse('2026-11-18T00:00:00Z'), Date.parse('2026-11-20T00:00:00Z')], altered: false },
     ]);
   });
 
@@ -76,5 +76,28 @@ describe('CloudTrail digest files', () => {
     expect(subtractIntervals([[0, 10], [20, 30]], [[5, 7], [9, 22], [28, 40]])).toEqual([[0, 5], [7, 9], [22, 28]]);
     expect(subtractIntervals([[0, 10]], [])).toEqual([[0, 10]]);
     expect(subtractIntervals([[0, 10]], [[-5, 15]])).toEqual([]);
+  });
+});
+
+describe('unreadListed', () => {
+  const listed = (token: string, sha256 = '-') => `${token} 2026-11-19T00:00:00Z 2026-11-19T00:04:00Z ${sha256}`;
+  it('matches a read mark by name, and by its bytes where both were hashed', () => {
+    expect(unreadListed([listed('a'), listed('b', 'h1'), listed('c', 'h1'), listed('d', 'h1')], ['b h1', 'c h2', 'd'])).toEqual([listed('a'), `${listed('c', 'h1')} altered`]);
+  });
+
+  it('takes other bytes read over a mark without a hash: a filtered copy read again alone stays a hole', () => {
+    expect(unreadListed([listed('c', 'h1')], ['c h2', 'c'])).toEqual([`${listed('c', 'h1')} altered`]);
+    expect(unreadListed([listed('c', 'h1')], ['c h2', 'c h1'])).toEqual([]);
+  });
+});
+
+describe('describeUnread', () => {
+  it('names the files not read, and apart those read with other bytes', () => {
+    const file = (name: string, altered: boolean) => ({ name, hours: [0, 3_600_000] as const, altered });
+    expect(describeUnread([])).toBe('');
+    expect(describeUnread([file('a.json.gz', false), file('b.json.gz', true), file('c.json.gz', true)])).toBe(
+      "; CloudTrail's digest files list a log file there that was not read: a.json.gz" +
+        "; 2 log files read there are not what CloudTrail's digest lists (other bytes: a filtered or changed copy), read the original: b.json.gz, c.json.gz",
+    );
   });
 });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_READ_LIMITS, listInputFiles, mayReadAhead, readAhead, ReadAheadBudget, readFilesAhead, readRecordChunks, readRecords } from '../../functions/adapters/cloudtrail-files';
+import { DEFAULT_READ_LIMITS, listInputFiles, mayReadAhead, readAhead, ReadAheadBudget, readFilesAhead, readRecordChunks, readRecords, readRecordsFromStream } from '../../functions/adapters/cloudtrail-files';
 import { useSmallFileThread } from '../../functions/adapters/small-file-thread';
 import { expandRaw } from '../../functions/core/record-prefilter';
 import type { InputItem } from '../../functions/core/envelopes';
@@ -237,6 +237,41 @@ describe.each([
 ])('reading %s', (_, thread) => {
   beforeAll(() => useSmallFileThread(thread));
   afterAll(() => useSmallFileThread(true));
+
+  describe('the SHA-256 of the bytes inflated (what a CloudTrail digest lists)', () => {
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+    const hashes = async (f: string, limits?: Partial<typeof DEFAULT_READ_LIMITS>) => {
+      const seen: [string, string][] = [];
+      for await (const _ of readRecordChunks(f, { raw: true, skim: true, ...(limits ? { limits } : {}), contents: (file, hash) => void seen.push([file, hash]) }));
+      return seen;
+    };
+
+    it('is given once the file is read whole: read in one piece or streamed, gzip or not', async () => {
+      const text = logFile('a', 'b', 'c');
+      const gz = await put('a.json.gz', gzipSync(text));
+      const plain = await put('b.json', text);
+      expect(await hashes(gz)).toEqual([[gz, sha256(text)]]);
+      expect(await hashes(plain)).toEqual([[plain, sha256(text)]]);
+      // past one record's cap, the file streams
+      expect(await hashes(gz, { maxRecordBytes: 64 })).toEqual([[gz, sha256(text)]]);
+    });
+
+    it('of an object read from elsewhere (an S3 body), in memory or streamed', async () => {
+      const text = logFile('a', 'b');
+      for (const source of [() => gzipSync(text), () => Readable.from([gzipSync(text)])]) {
+        const seen: string[] = [];
+        for await (const _ of readRecordsFromStream('s3://b/k.json.gz', source(), { contents: (hash) => void seen.push(hash) }));
+        expect(seen).toEqual([sha256(text)]);
+      }
+    });
+
+    it('is not given for a file not read whole', async () => {
+      const cut = gzipSync(logFile('a', 'b', 'c'));
+      const f = await put('cut.json.gz', cut.subarray(0, cut.length - 12));
+      expect(await hashes(f)).toEqual([]);
+      expect(await hashes(f, { maxRecordBytes: 64 })).toEqual([]);
+    });
+  });
 
   describe('readRecords', () => {
     it('reads a CloudTrail log file', async () => {

@@ -1071,7 +1071,7 @@ describe('coverage: a verdict that says safe needs the CloudTrail it rests on', 
   it("is UNKNOWN when a log file CloudTrail's digest lists was not read, though other files of its hour were, naming the file", () => {
     // Every hour has records (another file of the hour was read): without the digest, READY.
     const digest = new CoverageAccumulator();
-    const missing = { account: ACCOUNT, region: REGION, day: '2024-05-10', token: '20240510T0320Z_MissingFile00001', oldest: Date.parse('2024-05-10T03:05:00Z'), newest: Date.parse('2024-05-10T03:15:00Z') };
+    const missing = { account: ACCOUNT, region: REGION, day: '2024-05-10', token: '20240510T0320Z_MissingFile00001', oldest: Date.parse('2024-05-10T03:05:00Z'), newest: Date.parse('2024-05-10T03:15:00Z'), sha256: null };
     const read = { ...missing, token: '20240510T0350Z_ReadFile0000001', oldest: Date.parse('2024-05-10T03:35:00Z'), newest: Date.parse('2024-05-10T03:45:00Z') };
     digest.addListedFile(missing);
     digest.addListedFile(read);

@@ -140,7 +140,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         bar?.stop();
 
         // What the digests list and no run read (this one or one before): holes, named by `coverage`.
-        if (summary.digests) summary.digests.logFilesUnread = await countUnreadLogFiles(store);
+        if (summary.digests) Object.assign(summary.digests, await countUnreadLogFiles(store));
         rejects.flush();
         if (rejects.count > 0) {
           for (const r of shown) io.err(displaySafe(`${r.file}${r.where ? `: ${r.where}` : ''}: ${r.reason}`));
@@ -296,13 +296,19 @@ export function printSummary(s: AnalyzeSummary, where: string, io: Io): void {
   io.out(`  rejected ${s.rejected}; already counted (replays) ${s.replayed.toLocaleString('en-US')}`);
   if (s.skippedFiles > 0) io.out(`  ${plural(s.skippedFiles, 'file')} skipped: read and stored before; --reread reads them again`);
   if (s.digests) {
-    const unread = s.digests.logFilesUnread ?? 0;
+    const altered = s.digests.logFilesAltered ?? 0;
+    const missing = (s.digests.logFilesUnread ?? 0) - altered;
     const skipped = s.digests.skipped > 0 ? ` (${s.digests.skipped.toLocaleString('en-US')} more skipped: read before)` : '';
+    const n = (v: number) => v.toLocaleString('en-US');
+    const problems = [
+      ...(missing > 0 ? [`${n(missing)} the digests list ${missing === 1 ? 'was' : 'were'} never read`] : []),
+      ...(altered > 0 ? [`${n(altered)} ${altered === 1 ? 'was' : 'were'} read with other bytes than listed (a filtered or changed copy)`] : []),
+    ];
     io.out(
       `  CloudTrail digests: ${plural(s.digests.files, 'digest file')} read${skipped}, listing ${plural(s.digests.logFilesListed, 'log file')}; ` +
-        (unread === 0
+        (problems.length === 0
           ? 'every log file the digests list was read'
-          : `${unread.toLocaleString('en-US')} the digests list ${unread === 1 ? 'was' : 'were'} never read: ${unread === 1 ? 'its' : 'their'} hours are holes (\`${command(io, 'coverage')}\` names them)`),
+          : `${problems.join(', ')}: ${missing + altered === 1 ? 'its' : 'their'} hours are holes (\`${command(io, 'coverage')}\` names them)`),
     );
   }
   if (s.notStored > 0) {
@@ -310,11 +316,14 @@ export function printSummary(s: AnalyzeSummary, where: string, io: Io): void {
   }
 }
 
-/** Log files CloudTrail's digests list, in the whole store, that no run read whole. */
-async function countUnreadLogFiles(store: DynamoEvidenceStore): Promise<number> {
-  let unread = 0;
-  for (const place of placeCoverage(await store.coverageDays()).values()) unread += place.unread.length;
-  return unread;
+/** Log files CloudTrail's digests list, in the whole store, that no run read whole (and of those, the ones read with other bytes). */
+async function countUnreadLogFiles(store: DynamoEvidenceStore): Promise<{ logFilesUnread: number; logFilesAltered: number }> {
+  const counts = { logFilesUnread: 0, logFilesAltered: 0 };
+  for (const place of placeCoverage(await store.coverageDays()).values()) {
+    counts.logFilesUnread += place.unread.length;
+    counts.logFilesAltered += place.unread.filter((f) => f.altered).length;
+  }
+  return counts;
 }
 
 /**

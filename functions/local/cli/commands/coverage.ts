@@ -107,7 +107,7 @@ export function printCoverage(coverage: readonly CoverageSummary[], asOf: Date, 
   const unread = coverage.filter((c) => c.unreadLogFiles.length > 0);
   if (unread.length === 0) return;
   io.out('');
-  io.out("unread log files (CloudTrail's digest files list them; their hours are holes until they are analyzed):");
+  io.out("unread log files (CloudTrail's digest files list them, not read, or read with other bytes; their hours are holes until the originals are analyzed):");
   for (const c of unread) {
     const shown = c.unreadLogFiles.slice(0, GAPS_SHOWN);
     io.out(`  ${displaySafe(`${c.account}/${c.region}`)}: ${shown.join(', ')}${c.unreadLogFiles.length > GAPS_SHOWN ? ` and ${c.unreadLogFiles.length - GAPS_SHOWN} more (--json lists them all)` : ''}`);
