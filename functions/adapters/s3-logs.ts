@@ -26,7 +26,7 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { listInputFiles, readRecords, readRecordsFromStream, type ReadLimits } from './cloudtrail-files';
 import { AwsFatalError, backoffMs, defaultSleep, fatalReason, isThrottling, SDK_MAX_ATTEMPTS } from './eks-inventory';
-import { chronological, emptySummary, holdsUnreadLogFiles, ingestUnits, localDigestFiles, recordDigests, takeFrom, type AnalyzeOptions, type AnalyzeSummary, type RecordUnit } from './ingest-pipeline';
+import { chronological, emptySummary, holdsUnreadLogFiles, ingestUnits, localDigestFiles, recordDigests, takeFrom, type AnalyzeOptions, type AnalyzeSummary, type DigestFiles, type RecordUnit } from './ingest-pipeline';
 import { DIGEST_FILE_NAME } from '../core/cloudtrail-digest';
 import type { InputItem, InputProblem } from '../core/envelopes';
 import { S3_BUCKET_NAME_ONLY } from '../core/s3-names';
@@ -406,35 +406,15 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
   }
   if (toRead.length > 0 && options.client === undefined) throw new TypeError('analyzeSources: S3 objects to read and no client');
 
-  // The digests first (the lists of what was delivered; the objects skipped as read before are marked read)
-  // A run whose time is already up (the trail fold) starts nothing: the next run reads them.
+  // The digests first (the lists of what was delivered; the objects skipped as read before are
+  // marked read). A run whose time is already up (the trail fold) starts nothing: the next run reads them.
   const stopped = options.stopReading?.() ?? null;
-  const localDigests = local.digests.length === 0 || stopped !== null ? null : await localDigestFiles(local.digests, { ...options, skipFilesRead: true });
-  const digests =
-    stopped !== null || (localDigests === null && digestObjects.size + digestsSkipped === 0)
-      ? null
-      : await recordDigests(
-          {
-            names: [...(localDigests?.names ?? []), ...digestObjects.keys()],
-            skipped: (localDigests?.skipped ?? 0) + digestsSkipped,
-            bytesOf: (name) => {
-              const object = digestObjects.get(name);
-              return object === undefined ? readFile(name) : digestBytes(options.client!, object, options);
-            },
-            recordRead: async (names) => {
-              await localDigests?.recordRead?.(names.filter((name) => !digestObjects.has(name)));
-              const byBucket = new Map<string, { key: string; etag: string; size: number }[]>();
-              for (const { bucket, key, etag, size } of names.flatMap((name) => digestObjects.get(name) ?? [])) byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), { key, etag, size }]);
-              for (const [bucket, objects] of byBucket) await options.store.recordSourcesRead(bucket, objects, options.now());
-            },
-          },
-          skipped,
-          options,
-        );
+  const digestFiles = stopped !== null || local.digests.length + digestObjects.size + digestsSkipped === 0 ? null : await bothDigestFiles(local.digests, digestObjects, digestsSkipped, options);
+  const digests = digestFiles === null ? null : await recordDigests(digestFiles, skipped, options);
   problems.push(...(digests?.problems ?? []));
-  // With digests (or unread files to match), each object's inflated bytes are hashed as read: what a digest lists of it.
+  // With digests (or unread files to match), each source's inflated bytes are hashed as read: what a digest lists of it.
   const contents = digests !== null || (await holdsUnreadLogFiles(options.store)) ? new Map<string, string>() : null;
-  const hashed = (name: string) => (contents === null ? {} : { contents: (sha256: string) => contents.set(name, sha256) });
+  const keep = contents === null ? {} : { contents: (name: string, sha256: string) => void contents.set(name, sha256) };
 
   const byName = new Map<string, Source>();
   for (const file of local.files) byName.set(file, { kind: 'file', name: file });
@@ -468,8 +448,7 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
           const source = order[position++]!;
           sources += 1;
           if (source.kind === 'file') {
-            const hash = hashed(source.name).contents;
-            yield { name: source.name, items: watched(readRecords(source.name, { stdin: options.stdin, limits: options.limits, ...(hash === undefined ? {} : { contents: (_file, sha256) => hash(sha256) }) }), counting) };
+            yield { name: source.name, items: watched(readRecords(source.name, { stdin: options.stdin, limits: options.limits, ...keep }), counting) };
             continue;
           }
           const next = await bodies!.next();
@@ -482,7 +461,8 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
             continue;
           }
           let whole = true;
-          const items = watched(readRecordsFromStream(source.name, fetched.body, { limits: options.limits, ...hashed(source.name) }), (item) => {
+          const hash = keep.contents === undefined ? {} : { contents: (sha256: string) => keep.contents(source.name, sha256) };
+          const items = watched(readRecordsFromStream(source.name, fetched.body, { limits: options.limits, ...hash }), (item) => {
             counting(item);
             if (item.type === 'problem') whole = false;
           });
@@ -525,6 +505,25 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
   total.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (digests !== null) total.digests = { files: digests.files, skipped: digests.skipped, logFilesListed: digests.listed };
   return { ...total, s3 };
+}
+
+/** Local digest files and digest objects as one run's: read, skipped as read before, recorded each where it is recorded. */
+async function bothDigestFiles(local: readonly string[], objects: ReadonlyMap<string, S3LogObject>, objectsSkipped: number, options: AnalyzeSourcesOptions): Promise<DigestFiles> {
+  const files = local.length === 0 ? null : await localDigestFiles(local, { ...options, skipFilesRead: true });
+  return {
+    names: [...(files?.names ?? []), ...objects.keys()],
+    skipped: (files?.skipped ?? 0) + objectsSkipped,
+    bytesOf: (name) => {
+      const object = objects.get(name);
+      return object === undefined ? readFile(name) : digestBytes(options.client!, object, options);
+    },
+    recordRead: async (names) => {
+      await files?.recordRead?.(names.filter((name) => !objects.has(name)));
+      const byBucket = new Map<string, { key: string; etag: string; size: number }[]>();
+      for (const { bucket, key, etag, size } of names.flatMap((name) => objects.get(name) ?? [])) byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), { key, etag, size }]);
+      for (const [bucket, read] of byBucket) await options.store.recordSourcesRead(bucket, read, options.now());
+    },
+  };
 }
 
 /** What `sourcesRead` holds for these objects: `before` (read under `prefix`), and the folders of those outside it, one query each. */
