@@ -5,7 +5,7 @@
  */
 import { gunzipSync } from 'node:zlib';
 import { CoverageAccumulator } from '../core/coverage';
-import { readDigest } from '../core/cloudtrail-digest';
+import { digestName, readDigest } from '../core/cloudtrail-digest';
 import type { InputProblem } from '../core/envelopes';
 import { mapLimit } from './map-limit';
 
@@ -53,6 +53,9 @@ export async function readDigests(names: readonly string[], bytesOf: (name: stri
     read.read.push(name);
     read.listed += digest.listed.length;
     for (const file of digest.listed) read.coverage.addListedFile(file);
+    // a backfill digest, or one renamed, is no link of the chain
+    const self = digestName(name);
+    if (self !== null) read.coverage.addDigest(self, digest.previous);
   });
   return read;
 }

@@ -24,7 +24,7 @@ import { gunzipSync } from 'node:zlib';
 import { gzipPieces } from '../core/gzip-pieces';
 import type { Alert } from '../core/alert';
 import type { IdentityEvent } from '../core/identity-event';
-import { COVERAGE_SETS, FILE_MARK_SETS, unreadListed, type CoverageDay } from '../core/coverage';
+import { COVERAGE_SETS, derivedFromMarks, FILE_MARK_SETS, type CoverageDay } from '../core/coverage';
 import type { DetectionNeeds, DetectionState, NamespaceState } from '../core/detections';
 import { groupedBy, PairSet } from '../core/collections';
 import { EventIdSet } from '../core/event-id-set';
@@ -1462,9 +1462,10 @@ export class DynamoEvidenceStore implements EvidencePort {
   /**
    * Coverage: per (account, region, day) string sets grown with `ADD`, which is atomic, idempotent
    * and commutative, so replays, overlapping sources and concurrent writers need no read and no lock.
-   * The log file marks (`readFiles`, `listedFiles`: ~300 names a day each on a real trail) are
-   * written with what readers load instead, the listed files not read (`unreadFiles`), derived
-   * from the item's sets and the new marks; with several writers under a check on `fileMarks`,
+   * The marks of log files and digests (`readFiles`, `listedFiles`: ~300 names a day each on a
+   * real trail; `digests`, `previousDigests`) are written with what readers load instead, the
+   * listed files not read (`unreadFiles`) and the digests missing from the chain
+   * (`missingDigests`), derived from the item's sets and the new marks (`derivedFromMarks`); with several writers under a check on `fileMarks`,
    * which every such write moves on, so that no writer's marks land between its read and its write.
    */
   async recordCoverage(days: readonly CoverageDay[]): Promise<void> {
@@ -1489,12 +1490,11 @@ export class DynamoEvidenceStore implements EvidencePort {
       await this.batchWrite(
         news.map((d) => {
           const sk = coverageSk(d.account, d.region, d.day);
-          const { unreadFiles: _derived, ...item } = stored.get(sk) ?? {};
+          const { unreadFiles: _unread, missingDigests: _missing, ...item } = stored.get(sk) ?? {};
           const sets = Object.fromEntries(
             COVERAGE_SETS.map((field) => [field, new Set([...stringList(item[field]), ...(d[field] ?? [])])] as const).filter(([, values]) => values.size > 0),
           ) as Partial<Record<(typeof COVERAGE_SETS)[number], Set<string>>>;
-          const unread = unreadListed(sets.listedFiles ?? [], sets.readFiles ?? []);
-          return { PutRequest: { Item: { ...item, pk: COVERAGE_PK, sk, account: d.account, region: d.region, day: d.day, ...sets, ...(unread.length > 0 ? { unreadFiles: unread } : {}) } } };
+          return { PutRequest: { Item: { ...item, pk: COVERAGE_PK, sk, account: d.account, region: d.region, day: d.day, ...sets, ...nonEmpty(derivedFromMarks(sets)) } } };
         }),
       );
       return;
@@ -1529,7 +1529,9 @@ export class DynamoEvidenceStore implements EvidencePort {
     const itemKey = key(COVERAGE_PK, coverageSk(d.account, d.region, d.day));
     for (let attempt = 1; ; attempt += 1) {
       const marks = typeof item?.['fileMarks'] === 'number' ? item['fileMarks'] : 0;
-      const unread = unreadListed([...stringList(item?.['listedFiles']), ...(d.listedFiles ?? [])], [...stringList(item?.['readFiles']), ...(d.readFiles ?? [])]);
+      const derived = Object.entries(derivedFromMarks(Object.fromEntries(FILE_MARK_SETS.map((field) => [field, [...stringList(item?.[field]), ...(d[field] ?? [])]]))));
+      const kept = derived.filter(([, values]) => values.length > 0);
+      const dropped = derived.filter(([, values]) => values.length === 0);
       const present = COVERAGE_SETS.map((field) => [field, d[field] ?? []] as const).filter(([, values]) => values.length > 0);
       try {
         await this.write(
@@ -1537,8 +1539,8 @@ export class DynamoEvidenceStore implements EvidencePort {
             TableName: this.tableName,
             Key: itemKey,
             UpdateExpression:
-              `SET account = :account, #region = :region, #day = :day, fileMarks = :next${unread.length > 0 ? ', unreadFiles = :unread' : ''} ` +
-              `ADD ${present.map(([f]) => `${f} :${f}`).join(', ')}${unread.length > 0 ? '' : ' REMOVE unreadFiles'}`,
+              `SET account = :account, #region = :region, #day = :day, fileMarks = :next${kept.map(([f]) => `, ${f} = :${f}`).join('')} ` +
+              `ADD ${present.map(([f]) => `${f} :${f}`).join(', ')}${dropped.length > 0 ? ` REMOVE ${dropped.map(([f]) => f).join(', ')}` : ''}`,
             ConditionExpression: marks === 0 ? 'attribute_not_exists(fileMarks)' : 'fileMarks = :marks',
             ExpressionAttributeNames: { '#region': 'region', '#day': 'day' },
             ExpressionAttributeValues: {
@@ -1547,7 +1549,7 @@ export class DynamoEvidenceStore implements EvidencePort {
               ':day': d.day,
               ':next': marks + 1,
               ...(marks === 0 ? {} : { ':marks': marks }),
-              ...(unread.length > 0 ? { ':unread': unread } : {}),
+              ...Object.fromEntries(kept.map(([f, values]) => [`:${f}`, values])),
               ...Object.fromEntries(present.map(([f, values]) => [`:${f}`, new Set(values)])),
             },
           }),
@@ -1567,7 +1569,7 @@ export class DynamoEvidenceStore implements EvidencePort {
    * file marks: the listed files not read (`unreadFiles`) are what coverage needs of them.
    */
   async coverageDays(): Promise<CoverageDay[]> {
-    const items = await this.query({ pk: COVERAGE_PK, fields: ['account', 'region', 'day', 'fileHours', 'liveHours', 'slices', 'unreadFiles'] });
+    const items = await this.query({ pk: COVERAGE_PK, fields: ['account', 'region', 'day', 'fileHours', 'liveHours', 'slices', 'unreadFiles', 'missingDigests'] });
     return items.map((i) => ({
       account: String(i['account']),
       region: String(i['region']),
@@ -1576,6 +1578,7 @@ export class DynamoEvidenceStore implements EvidencePort {
       liveHours: stringList(i['liveHours']),
       slices: stringList(i['slices']),
       ...(i['unreadFiles'] === undefined ? {} : { unreadFiles: stringList(i['unreadFiles']) }),
+      ...(i['missingDigests'] === undefined ? {} : { missingDigests: stringList(i['missingDigests']) }),
     }));
   }
 
@@ -2347,6 +2350,11 @@ function withoutBookkeeping(item: EvidenceItem): EvidenceItem {
   if (!('version' in item) && !(TAGS in item)) return item;
   const { version: _v, [TAGS]: _t, ...rest } = item;
   return rest as EvidenceItem;
+}
+
+/** The fields of `values` that hold something. */
+function nonEmpty<T extends Record<string, readonly unknown[]>>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v.length > 0)) as Partial<T>;
 }
 
 /** A string set as the document client reads it (a Set), or a list. */

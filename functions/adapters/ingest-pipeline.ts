@@ -57,7 +57,7 @@ export interface AnalyzeSummary {
    * files those read list; the CLI adds how many listed files no run has read as listed, in the
    * whole store, and of those how many were read with other bytes. Absent when none was found.
    */
-  digests?: { files: number; skipped: number; logFilesListed: number; logFilesUnread?: number; logFilesAltered?: number };
+  digests?: { files: number; skipped: number; logFilesListed: number; logFilesUnread?: number; logFilesAltered?: number; digestsMissing?: number };
 }
 
 export interface AnalyzeOptions {

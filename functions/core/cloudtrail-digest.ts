@@ -41,14 +41,48 @@ export interface ListedLogFile extends LogFileName {
   sha256: string | null;
 }
 
+/**
+ * A digest file by its name: `<account>_CloudTrail-Digest_<region>_<trail>_<region>_<YYYYMMDDTHHmmssZ>.json.gz`.
+ * Each names the one before it (`previousDigestS3Object`): a chain per trail, account and region.
+ */
+export interface DigestName {
+  account: string;
+  region: string;
+  /** `YYYY-MM-DD` of its end: the coverage day its mark is kept under. */
+  day: string;
+  /** `<trail>@<end, ISO>`: the digest in its chain. */
+  token: string;
+  /** Epoch ms of its end, the hour of deliveries it lists ends there. */
+  end: number;
+}
+
 /** What one digest file says, or why it says nothing usable. */
-export type DigestReading = { ok: true; listed: ListedLogFile[] } | { ok: false; field: string | null; reason: string };
+export type DigestReading = { ok: true; listed: ListedLogFile[]; previous: DigestName | null } | { ok: false; field: string | null; reason: string };
 
 // The account folder is 12 digits; the unique part is what S3 keys of CloudTrail carry (16
 // characters today, not promised: any run of letters and digits).
 const LOG_FILE_NAME = /^(\d{12})_CloudTrail_([a-z0-9-]{1,32})_((\d{4})(\d{2})(\d{2})T\d{4}Z_[A-Za-z0-9]{1,64})\.json(?:\.gz)?$/;
 /** A digest file's name (a key's last segment): never read as a log file. */
 export const DIGEST_FILE_NAME = /^\d{12}_CloudTrail-Digest_[a-z0-9-]{1,32}_.+\.json(?:\.gz)?$/;
+// Trail names are letters, digits, `.`, `_` and `-`; a backfill digest (late files, `_backfill`) is outside the chain.
+const CHAIN_DIGEST_NAME = /^(\d{12})_CloudTrail-Digest_([a-z0-9-]{1,32})_([A-Za-z0-9._-]{1,128})_\2_(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z\.json(?:\.gz)?$/;
+
+/** The digest a path or an S3 key names, in its chain; null for any other name and for a backfill digest. */
+export function digestName(pathOrKey: string): DigestName | null {
+  const base = pathOrKey.slice(Math.max(pathOrKey.lastIndexOf('/'), pathOrKey.lastIndexOf('\\')) + 1);
+  const m = CHAIN_DIGEST_NAME.exec(base);
+  if (m === null) return null;
+  const [, account, region, trail, year, month, day, hour, minute, second] = m as unknown as string[];
+  const end = Date.parse(`${year}-${month}-${day}T${hour}:${minute}:${second}Z`);
+  if (Number.isNaN(end)) return null;
+  return { account: account!, region: region!, day: `${year}-${month}-${day}`, token: `${trail}@${year}-${month}-${day}T${hour}:${minute}:${second}Z`, end };
+}
+
+/** A missing digest's name back from its coverage mark, for messages. */
+export function digestNameOf(account: string, region: string, token: string): string {
+  const at = token.lastIndexOf('@');
+  return `${account}_CloudTrail-Digest_${region}_${token.slice(0, at)}_${region}_${token.slice(at + 1).replace(/[-:]/g, '')}.json.gz`;
+}
 
 /** The log file a path or an S3 key names, or null for any other name (a renamed copy is not recognised). */
 export function logFileName(pathOrKey: string): LogFileName | null {
@@ -93,7 +127,8 @@ export function readDigest(document: unknown): DigestReading {
     const sha256 = algorithm === 'SHA-256' && typeof hash === 'string' && /^[0-9a-f]{64}$/i.test(hash) ? hash.toLowerCase() : null;
     listed.push({ ...name, oldest, newest, sha256 });
   }
-  return { ok: true, listed };
+  const previous = digest['previousDigestS3Object'];
+  return { ok: true, listed, previous: typeof previous === 'string' ? digestName(previous) : null };
 }
 
 function timeOf(value: unknown): number | null {

@@ -25,7 +25,7 @@
  * idempotent under replay and commutative across sources and writers.
  */
 
-import { logFileNameOf, type ListedLogFile, type LogFileName } from './cloudtrail-digest';
+import { digestNameOf, logFileNameOf, type DigestName, type ListedLogFile, type LogFileName } from './cloudtrail-digest';
 import { isoTime as iso } from './iso-time';
 
 export type CoverageSource = 'files' | 'backfill' | 'live';
@@ -55,12 +55,27 @@ export interface CoverageDay {
    * readers load this, not two sets of ~300 names a day.
    */
   unreadFiles?: string[];
+  /** CloudTrail digests read whose end is this day, as `<trail>@<end>` (core/cloudtrail-digest `DigestName`). */
+  digests?: string[];
+  /** Digests those read name as the one before them (`previousDigestS3Object`), under the day of their own end. */
+  previousDigests?: string[];
+  /** Named and not read: a gap in the chain, whose hour of deliveries nothing lists (derived as `unreadFiles` is). */
+  missingDigests?: string[];
 }
 
 /** The string sets of a coverage item: each grown by union, never shrunk. */
-export const COVERAGE_SETS = ['fileHours', 'liveHours', 'slices', 'readFiles', 'listedFiles'] as const;
-/** The sets of log file marks: a coverage item's largest part, which readers do not load (they load `unreadFiles`). */
-export const FILE_MARK_SETS = ['readFiles', 'listedFiles'] as const;
+export const COVERAGE_SETS = ['fileHours', 'liveHours', 'slices', 'readFiles', 'listedFiles', 'digests', 'previousDigests'] as const;
+/** The sets of marks of log files and digests: a coverage item's largest part, which readers do not load (they load what is derived from them). */
+export const FILE_MARK_SETS = ['readFiles', 'listedFiles', 'digests', 'previousDigests'] as const;
+
+/** What readers load of a day's marks, derived from its sets by whoever writes them. */
+export function derivedFromMarks(marks: Partial<Record<(typeof FILE_MARK_SETS)[number], Iterable<string>>>): { unreadFiles: string[]; missingDigests: string[] } {
+  const read = new Set(marks.digests ?? []);
+  return {
+    unreadFiles: unreadListed(marks.listedFiles ?? [], marks.readFiles ?? []),
+    missingDigests: [...new Set([...(marks.previousDigests ?? [])].filter((d) => !read.has(d)))].sort(),
+  };
+}
 
 /**
  * The listed entries whose file was not read, or read only with bytes other than those listed
@@ -179,6 +194,12 @@ export class CoverageAccumulator {
     this.entry(file.account, file.region, file.day).listedFiles.add(`${file.token} ${iso(file.oldest)} ${iso(file.newest)} ${file.sha256 ?? '-'}`);
   }
 
+  /** A digest read, and the one before it that it names: a digest named and never read is a gap in the chain. */
+  addDigest(digest: DigestName, previous: DigestName | null): void {
+    this.entry(digest.account, digest.region, digest.day).digests.add(digest.token);
+    if (previous !== null) this.entry(previous.account, previous.region, previous.day).previousDigests.add(previous.token);
+  }
+
   /** A LookupEvents slice read completely; split at UTC days so each day's item holds its part. */
   addSlice(account: string, region: string, start: number, end: number): void {
     for (let from = start; from < end; ) {
@@ -198,6 +219,8 @@ export class CoverageAccumulator {
       for (const s of d.slices) e.slices.add(s);
       for (const f of d.readFiles ?? []) e.readFiles.add(f);
       for (const f of d.listedFiles ?? []) e.listedFiles.add(f);
+      for (const f of d.digests ?? []) e.digests.add(f);
+      for (const f of d.previousDigests ?? []) e.previousDigests.add(f);
     }
   }
 
@@ -216,6 +239,8 @@ export class CoverageAccumulator {
       // only where there are some: items of trails without file names or digests stay as they were
       ...(e.readFiles.size > 0 ? { readFiles: [...e.readFiles].sort() } : {}),
       ...(e.listedFiles.size > 0 ? { listedFiles: [...e.listedFiles].sort() } : {}),
+      ...(e.digests.size > 0 ? { digests: [...e.digests].sort() } : {}),
+      ...(e.previousDigests.size > 0 ? { previousDigests: [...e.previousDigests].sort() } : {}),
     }));
   }
 
@@ -228,7 +253,7 @@ export class CoverageAccumulator {
     const key = `${account}|${region}|${day}`;
     let e = this.byDay.get(key);
     if (!e) {
-      e = { account, region, day, fileHours: new Set(), liveHours: new Set(), slices: new Set(), readFiles: new Set(), listedFiles: new Set() };
+      e = { account, region, day, fileHours: new Set(), liveHours: new Set(), slices: new Set(), readFiles: new Set(), listedFiles: new Set(), digests: new Set(), previousDigests: new Set() };
       this.byDay.set(key, e);
     }
     return e;
@@ -244,6 +269,18 @@ export interface PlaceCoverage {
   sources: CoverageSource[];
   /** Log files CloudTrail's digests list here that were not read, oldest events first: their hours are not proven by files. */
   unread: UnreadLogFile[];
+  /** Digests named by the next one and not read, oldest first: the hours of their deliveries are not proven by files either. */
+  missingDigests: MissingDigest[];
+}
+
+/** A gap in a chain of digests: the digest's name, and the hours whose files it would have listed. */
+export interface MissingDigest {
+  name: string;
+  /**
+   * Its hour of deliveries and the hour before (a file's events come minutes before it is
+   * delivered, seldom more): what no digest lists while it is missing.
+   */
+  hours: Interval;
 }
 
 /** A log file a digest lists and no run read whole with the bytes listed: its name, and the hours its events span. */
@@ -259,20 +296,30 @@ export interface UnreadLogFile {
 export function placeCoverage(days: readonly CoverageDay[], rules: CoverageRules = DEFAULT_COVERAGE_RULES): Map<string, PlaceCoverage> {
   const byPlace = new Map<
     string,
-    { account: string; region: string; fileHours: number[]; liveHours: number[]; slices: Interval[]; sources: Set<CoverageSource>; readFiles: string[]; listedFiles: string[]; unreadFiles: string[] }
+    {
+      account: string;
+      region: string;
+      fileHours: number[];
+      liveHours: number[];
+      slices: Interval[];
+      sources: Set<CoverageSource>;
+      marks: Record<(typeof FILE_MARK_SETS)[number], string[]>;
+      unreadFiles: string[];
+      missingDigests: string[];
+    }
   >();
   for (const d of days) {
     const key = placeKey(d.account, d.region);
     let p = byPlace.get(key);
     if (!p) {
-      p = { account: d.account, region: d.region, fileHours: [], liveHours: [], slices: [], sources: new Set(), readFiles: [], listedFiles: [], unreadFiles: [] };
+      p = { account: d.account, region: d.region, fileHours: [], liveHours: [], slices: [], sources: new Set(), marks: { readFiles: [], listedFiles: [], digests: [], previousDigests: [] }, unreadFiles: [], missingDigests: [] };
       byPlace.set(key, p);
     }
     // Marks as collected (a run's, a test's) are matched here; a store hands over what it derived
     // from them (`unreadFiles`).
-    for (const f of d.readFiles ?? []) p.readFiles.push(f);
-    for (const f of d.listedFiles ?? []) p.listedFiles.push(f);
+    for (const field of FILE_MARK_SETS) for (const mark of d[field] ?? []) p.marks[field].push(mark);
     for (const f of d.unreadFiles ?? []) p.unreadFiles.push(f);
+    for (const f of d.missingDigests ?? []) p.missingDigests.push(f);
     const dayStart = Date.parse(`${d.day}T00:00:00Z`);
     if (Number.isNaN(dayStart)) continue;
     for (const h of d.fileHours) p.fileHours.push(dayStart + Number(h) * HOUR);
@@ -287,12 +334,14 @@ export function placeCoverage(days: readonly CoverageDay[], rules: CoverageRules
   }
   const out = new Map<string, PlaceCoverage>();
   for (const [key, p] of byPlace) {
-    const unread = unreadOf(p.account, p.region, [...p.unreadFiles, ...unreadListed(p.listedFiles, p.readFiles)]);
-    // A file missing from a digest's list unproves its hours as files proved them; a LookupEvents
-    // slice or a live heartbeat does not rest on the files, and stands.
+    const derived = derivedFromMarks(p.marks);
+    const unread = unreadOf(p.account, p.region, [...p.unreadFiles, ...derived.unreadFiles]);
+    const missingDigests = missingOf(p.account, p.region, [...p.missingDigests, ...derived.missingDigests]);
+    // A file missing from a digest's list, or a digest missing from the chain, unproves hours as
+    // files proved them; a LookupEvents slice or a live heartbeat does not rest on the files, and stands.
     const fromFiles = subtractIntervals(
       runsOf(p.fileHours, HOUR, HOUR).map(([s, e]) => [s + HOUR, e - HOUR] as const),
-      mergeIntervals(unread.map((u) => u.hours)),
+      mergeIntervals([...unread.map((u) => u.hours), ...missingDigests.map((m) => m.hours)]),
     );
     const proven: Interval[] = [...fromFiles, ...runsOf(p.liveHours, rules.liveGapHours * HOUR + HOUR, HOUR), ...p.slices];
     out.set(key, {
@@ -301,9 +350,21 @@ export function placeCoverage(days: readonly CoverageDay[], rules: CoverageRules
       intervals: mergeIntervals(proven.filter(([s, e]) => e > s)),
       sources: COVERAGE_SOURCES.filter((s) => p.sources.has(s)),
       unread,
+      missingDigests,
     });
   }
   return out;
+}
+
+/** Missing digests (`<trail>@<end>`) as gaps, a digest once, oldest first. */
+function missingOf(account: string, region: string, tokens: readonly string[]): MissingDigest[] {
+  const gaps: MissingDigest[] = [];
+  for (const token of new Set(tokens)) {
+    const end = Date.parse(token.slice(token.lastIndexOf('@') + 1));
+    if (Number.isNaN(end)) continue;
+    gaps.push({ name: digestNameOf(account, region, token), hours: [Math.floor(end / HOUR) * HOUR - 2 * HOUR, Math.ceil(end / HOUR) * HOUR] });
+  }
+  return gaps.sort((a, b) => a.hours[0] - b.hours[0] || (a.name < b.name ? -1 : 1));
 }
 
 /** Unread entries (`unreadListed`) as files, each with the hours its events span; a file once. */
@@ -348,11 +409,21 @@ export function unreadWithin(place: PlaceCoverage | undefined, from: number, to:
   return (place?.unread ?? []).filter(({ hours: [s, e] }) => s < to && e > from);
 }
 
+/** The digests missing from the chain whose hours meet `[from, to)`. */
+export function missingDigestsWithin(place: PlaceCoverage | undefined, from: number, to: number): MissingDigest[] {
+  return (place?.missingDigests ?? []).filter(({ hours: [s, e] }) => s < to && e > from);
+}
+
+/** What digests say a hole in `[from, to)` of this place is made of, for its reason ('' when they say nothing). */
+export function describeHoleCause(place: PlaceCoverage | undefined, from: number, to: number): string {
+  return describeUnread(unreadWithin(place, from, to), missingDigestsWithin(place, from, to));
+}
+
 /**
  * `; CloudTrail's digest files list 2 log files there that were not read: NAME, NAME` (and those
  * read with other bytes), or '' (for a hole's reason).
  */
-export function describeUnread(files: readonly UnreadLogFile[]): string {
+export function describeUnread(files: readonly UnreadLogFile[], digests: readonly MissingDigest[] = []): string {
   const missing = files.filter((f) => !f.altered);
   const altered = files.filter((f) => f.altered);
   const names = (some: readonly UnreadLogFile[]) => {
@@ -360,7 +431,12 @@ export function describeUnread(files: readonly UnreadLogFile[]): string {
     return `${shown.join(', ')}${some.length > shown.length ? ` and ${some.length - shown.length} more (\`cutover-watch coverage --json\` lists them)` : ''}`;
   };
   const count = (n: number) => (n === 1 ? 'a log file' : `${n} log files`);
+  const shownDigests = digests.slice(0, 3).map((d) => d.name);
   return (
+    (digests.length === 0
+      ? ''
+      : `; the chain of CloudTrail's digest files misses ${digests.length === 1 ? 'one' : digests.length} there (${shownDigests.join(', ')}${digests.length > shownDigests.length ? `, and ${digests.length - shownDigests.length} more` : ''}): ` +
+        'the log files of those hours cannot be checked, copy CloudTrail-Digest/ of those days') +
     (missing.length === 0 ? '' : `; CloudTrail's digest files list ${count(missing.length)} there that ${missing.length === 1 ? 'was' : 'were'} not read: ${names(missing)}`) +
     (altered.length === 0
       ? ''
@@ -433,6 +509,8 @@ export interface CoverageSummary {
   sources: CoverageSource[];
   /** Log files CloudTrail's digests list that were not read, whose events lie within `[since, asOf]`: the holes they leave are among `gaps`. */
   unreadLogFiles: string[];
+  /** Digests missing from the chain, whose hours lie within `[since, asOf]`: their holes are among `gaps` too. */
+  missingDigests: string[];
 }
 
 /** Coverage as shown: holes within `[since, asOf]` only (older history does not decide verdicts). */
@@ -452,6 +530,7 @@ export function summarizeCoverage(places: Map<string, PlaceCoverage>, options: {
       gaps: gaps.map(([s, e]) => ({ from: iso(s), to: iso(e) })),
       sources: p.sources,
       unreadLogFiles: unreadWithin(p, options.since ?? Number.MIN_SAFE_INTEGER, options.asOf).map((f) => f.name),
+      missingDigests: missingDigestsWithin(p, options.since ?? Number.MIN_SAFE_INTEGER, options.asOf).map((d) => d.name),
     });
   }
   return out.sort((a, b) => (a.account + a.region < b.account + b.region ? -1 : 1));

@@ -2,12 +2,11 @@ import {
   coveredThrough,
   DELIVERY_LAG_MS,
   describeGap,
-  describeUnread,
+  describeHoleCause,
   gapsIn,
   placeCoverage,
   placeKey,
   summarizeCoverage,
-  unreadWithin,
   type CoverageDay,
   type CoverageSummary,
   type PlaceCoverage,
@@ -327,7 +326,7 @@ function checkCoverage(needed: PlaceRef[], coverage: CoverageContext, ctx: Judge
     if (gaps.length === 0) continue;
     because.push(
       `a hole in the CloudTrail read for account ${p.account} in ${p.region}: ${gaps.map(describeGap).join(', ')}, inside the window this verdict rests on` +
-        `${describeUnread(unreadWithin(place, start, end))}; ` +
+        `${describeHoleCause(place, start, end)}; ` +
         'an IRSA assume there would not be seen: read those days (their log files, or `cutover-watch backfill`) and run again',
     );
     retryAt.push(...gaps.map(([s]) => s));
@@ -628,8 +627,8 @@ function judgeCluster(
     const judgedAt = through >= window.asOf - DELIVERY_LAG_MS ? window.asOf : through;
     const gaps = gapsIn(cov!.intervals, judgedAt - window.soakDays * DAY, Math.min(judgedAt, window.asOf - DELIVERY_LAG_MS));
     if (gaps.length === 0) return null;
-    const unread = unreadWithin(cov, judgedAt - window.soakDays * DAY, Math.min(judgedAt, window.asOf - DELIVERY_LAG_MS));
-    return `a hole in the CloudTrail read for account ${self.account} in ${self.region}: ${gaps.map(describeGap).join(', ')}${describeUnread(unread)}: read those days and run again`;
+    const cause = describeHoleCause(cov, judgedAt - window.soakDays * DAY, Math.min(judgedAt, window.asOf - DELIVERY_LAG_MS));
+    return `a hole in the CloudTrail read for account ${self.account} in ${self.region}: ${gaps.map(describeGap).join(', ')}${cause}: read those days and run again`;
   })();
   let verdict: ClusterVerdict;
   if (place.oidcIssuer === null) {

@@ -80,7 +80,7 @@ describe('cutover-watch analyze s3:// (real S3 client, loopback S3)', () => {
     const s3 = JSON.parse(fromS3.stdout) as Record<string, unknown> & { s3: Record<string, unknown> };
     expect(s3.s3).toEqual({ locations: ['s3://trail/AWSLogs/'], listed: logCount, ignored: 0, skipped: 0, read: logCount, unrecorded: 0, failed: 0, unfetched: 0, notRead: 0, stopped: null });
     // the object the digest lists and the bucket lacks is a hole, named by `coverage`
-    expect(s3['digests']).toEqual({ files: 1, skipped: 0, logFilesListed: listedInDigest, logFilesUnread: 1, logFilesAltered: 0 });
+    expect(s3['digests']).toEqual({ files: 1, skipped: 0, logFilesListed: listedInDigest, logFilesUnread: 1, logFilesAltered: 0, digestsMissing: 0 });
     const coverage = await inProcess(['coverage', '--store', 's3-store', '--json', '--as-of', DEMO_END], credentials());
     expect((JSON.parse(coverage.stdout) as { coverage: { region: string; account: string; unreadLogFiles: string[] }[] }).coverage.filter((c) => c.unreadLogFiles.length > 0)).toEqual([
       expect.objectContaining({ account: '111122223333', region: 'us-east-1', unreadLogFiles: [lostKey.slice(lostKey.lastIndexOf('/') + 1)] }),

@@ -99,6 +99,22 @@ describe('analyze with CloudTrail digest files', () => {
     expect(await coverageOf('filtered-store')).toMatchObject({ gaps: [], unreadLogFiles: [] });
   });
 
+  it('a digest missing from the chain leaves the hours it would list a hole, named', async () => {
+    await cp(at('trail'), at('gapped'), { recursive: true });
+    // the digest of the deliveries of 2026-11-18 09:00..10:00 (its end 10:00)
+    const folder = path.join(at('gapped'), 'AWSLogs', ACCOUNT, 'CloudTrail-Digest', REGION, '2026', '11', '18');
+    const gone = `${ACCOUNT}_CloudTrail-Digest_${REGION}_management-events_${REGION}_20261118T100000Z.json.gz`;
+    await rm(path.join(folder, gone));
+    const r = await cli(['analyze', at('gapped'), '--store', 'gapped-store', '--json']);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ digests: { files: 47, logFilesUnread: 0, digestsMissing: 1 } });
+    expect(await coverageOf('gapped-store')).toMatchObject({ gaps: [{ from: '2026-11-18T08:00:00Z', to: '2026-11-18T10:00:00Z' }], missingDigests: [gone] });
+    // found and analyzed: the chain is whole again
+    await cp(path.join(at('trail'), 'AWSLogs', ACCOUNT, 'CloudTrail-Digest', REGION, '2026', '11', '18', gone), path.join(folder, gone));
+    expect((await cli(['analyze', at('gapped'), '--store', 'gapped-store'])).code).toBe(0);
+    expect(await coverageOf('gapped-store')).toMatchObject({ gaps: [], missingDigests: [] });
+  });
+
   it('a renamed copy of the lost file does not close its hole: a file is known by its name', async () => {
     await cp(path.join(dir, 'lossy'), path.join(dir, 'renamed'), { recursive: true });
     const r = await cli(['analyze', at('renamed'), path.join(dir, 'found.json.gz'), '--store', 'renamed-store']);

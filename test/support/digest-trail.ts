@@ -59,8 +59,12 @@ export async function writeDigestFiles(root: string, trailName = 'management-eve
     byHour.set(group, [...(byHour.get(group) ?? []), { key: path.relative(root, file).split(path.sep).join('/'), content: gunzipSync(await readFile(file)) }]);
   }
   const written: string[] = [];
-  for (const files of byHour.values()) {
-    const { key, body } = digestFile(files, trailName);
+  // each account and region's digests a chain, oldest first: each names the one before
+  const previous = new Map<string, string>();
+  for (const [hour, files] of [...byHour].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const place = hour.slice(0, hour.indexOf('_CloudTrail_')) + hour.slice(hour.indexOf('_CloudTrail_') + 11, hour.lastIndexOf('_'));
+    const { key, body } = digestFile(files, trailName, [], previous.get(place) ?? null);
+    previous.set(place, key);
     const file = path.join(root, ...key.split('/'));
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, body);
@@ -73,9 +77,15 @@ export async function writeDigestFiles(root: string, trailName = 'management-eve
  * The digest CloudTrail would deliver after the hour these log files (S3 keys and uncompressed
  * bytes, one account, region and hour of delivery) were delivered in, and its key, in the shape
  * of AWS's "CloudTrail digest file structure". The signature fields are placeholders: nothing here
- * checks them. `lost` keys are listed too, as files CloudTrail delivered that a copy lacks.
+ * checks them. `lost` keys are listed too, as files CloudTrail delivered that a copy lacks;
+ * `previousKey` is the digest before it in the chain.
  */
-export function digestFile(files: readonly { key: string; content: Buffer }[], trailName = 'management-events', lost: readonly { key: string; oldest: string; newest: string }[] = []): { key: string; body: Buffer } {
+export function digestFile(
+  files: readonly { key: string; content: Buffer }[],
+  trailName = 'management-events',
+  lost: readonly { key: string; oldest: string; newest: string }[] = [],
+  previousKey: string | null = null,
+): { key: string; body: Buffer } {
   const first = path.posix.basename(files[0]!.key);
   const [, account, region, y, mo, d, h] = /^(\d{12})_CloudTrail_([a-z0-9-]+)_(\d{4})(\d{2})(\d{2})T(\d{2})/.exec(first)! as unknown as string[];
   const prefix = files[0]!.key.slice(0, files[0]!.key.indexOf(`${account}/CloudTrail/`));
@@ -100,8 +110,8 @@ export function digestFile(files: readonly { key: string; content: Buffer }[], t
     digestSignatureAlgorithm: 'SHA256withRSA',
     newestEventTime: times[times.length - 1],
     oldestEventTime: times[0],
-    previousDigestS3Bucket: null,
-    previousDigestS3Object: null,
+    previousDigestS3Bucket: previousKey === null ? null : 'trail-bucket',
+    previousDigestS3Object: previousKey,
     previousDigestHashValue: null,
     previousDigestHashAlgorithm: null,
     previousDigestSignature: null,

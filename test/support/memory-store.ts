@@ -1,5 +1,5 @@
 import type { Alert } from '../../functions/core/alert';
-import { unreadListed, type CoverageDay } from '../../functions/core/coverage';
+import { derivedFromMarks, FILE_MARK_SETS, type CoverageDay } from '../../functions/core/coverage';
 import type { DetectionNeeds, DetectionState } from '../../functions/core/detections';
 import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../../functions/core/evidence';
 import { guardKey, guardKeyOf, type ApplyResult, type BatchJournal, type Claim, type DetectionPort, type EvidencePort, type GuardedEvent } from '../../functions/core/ingest';
@@ -57,20 +57,19 @@ export class MemoryStore implements EvidencePort, DetectionPort {
 
   /** As DynamoEvidenceStore gives them: a day's file marks matched into what readers load (`unreadFiles`). */
   async coverageDays(): Promise<CoverageDay[]> {
-    const byDay = new Map<string, { day: CoverageDay; listed: string[]; read: string[] }>();
+    const byDay = new Map<string, { day: CoverageDay; marks: Record<(typeof FILE_MARK_SETS)[number], string[]> }>();
     for (const d of this.coverage) {
       const key = `${d.account}|${d.region}|${d.day}`;
-      const entry = byDay.get(key) ?? { day: { account: d.account, region: d.region, day: d.day, fileHours: [], liveHours: [], slices: [] }, listed: [], read: [] };
+      const entry = byDay.get(key) ?? { day: { account: d.account, region: d.region, day: d.day, fileHours: [], liveHours: [], slices: [] }, marks: { readFiles: [], listedFiles: [], digests: [], previousDigests: [] } };
       entry.day.fileHours.push(...d.fileHours);
       entry.day.liveHours.push(...d.liveHours);
       entry.day.slices.push(...d.slices);
-      entry.listed.push(...(d.listedFiles ?? []));
-      entry.read.push(...(d.readFiles ?? []));
+      for (const field of FILE_MARK_SETS) entry.marks[field].push(...(d[field] ?? []));
       byDay.set(key, entry);
     }
-    return [...byDay.values()].map(({ day, listed, read }) => {
-      const unread = unreadListed(listed, read);
-      return unread.length > 0 ? { ...day, unreadFiles: unread } : day;
+    return [...byDay.values()].map(({ day, marks }) => {
+      const { unreadFiles, missingDigests } = derivedFromMarks(marks);
+      return { ...day, ...(unreadFiles.length > 0 ? { unreadFiles } : {}), ...(missingDigests.length > 0 ? { missingDigests } : {}) };
     });
   }
 

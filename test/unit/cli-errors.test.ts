@@ -117,7 +117,7 @@ describe('lines built from store values', () => {
   it("coverage's holes lines write out the controls of an account or region", () => {
     const io = recordingIo();
     const hole = { from: '2026-11-12T00:00:00Z', to: '2026-11-13T00:00:00Z' };
-    printCoverage([{ account: `1111${HOSTILE}`, region: 'us-east-1\u2066', from: '2026-11-01T00:00:00Z', through: '2026-11-19T23:00:00Z', gaps: [hole], sources: ['files'], unreadLogFiles: [] }], new Date('2026-11-20T00:00:00Z'), io);
+    printCoverage([{ account: `1111${HOSTILE}`, region: 'us-east-1\u2066', from: '2026-11-01T00:00:00Z', through: '2026-11-19T23:00:00Z', gaps: [hole], sources: ['files'], unreadLogFiles: [], missingDigests: [] }], new Date('2026-11-20T00:00:00Z'), io);
     const holes = io.outLines.slice(io.outLines.findIndex((l) => l.startsWith('holes')) + 1);
     expect(holes).toEqual(['  1111x\\x1b[2J\\x1b]0;owned\\x07\\u{202e}evil\\nforged line/us-east-1\\u{2066}: 2026-11-12 00:00..2026-11-13 00:00']);
     for (const l of printed(io.outLines)) expect(l).not.toMatch(RAW);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DIGEST_FILE_NAME, logFileName, readDigest } from '../../functions/core/cloudtrail-digest';
-import { CoverageAccumulator, describeUnread, placeCoverage, subtractIntervals, unreadListed } from '../../functions/core/coverage';
+import { DIGEST_FILE_NAME, digestName, logFileName, readDigest } from '../../functions/core/cloudtrail-digest';
+import { CoverageAccumulator, describeHoleCause, describeUnread, placeCoverage, subtractIntervals, unreadListed } from '../../functions/core/coverage';
 
 const LOG_KEY = 'AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/eu-west-1/2026/11/19/111122223333_CloudTrail_eu-west-1_20261119T0005Z_Abc123Def456Ghi7.json.gz';
 const entry = (over: Record<string, unknown> = {}) => ({
@@ -13,6 +13,7 @@ const entry = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 describe('CloudTrail digest files', () => {
   it("read a log file's place, delivery day and identity from its name, in a folder or an S3 key", () => {
@@ -33,9 +34,14 @@ describe('CloudTrail digest files', () => {
         expect.objectContaining({ token: '20261119T0005Z_Abc123Def456Ghi7', oldest: Date.parse('2026-11-18T23:55:12Z'), newest: Date.parse('2026-11-19T00:04:40Z') }),
         expect.objectContaining({ oldest: Date.parse('2026-11-18T23:00:00Z'), newest: Date.parse('2026-11-19T00:59:00Z') }),
       ],
+      previous: null,
     });
     // An hour with no log files delivered: a digest with an empty list
-    expect(readDigest({ logFiles: [] })).toEqual({ ok: true, listed: [] });
+    expect(readDigest({ logFiles: [] })).toEqual({ ok: true, listed: [], previous: null });
+    // the one before it in the chain, by its key
+    expect(readDigest({ logFiles: [], previousDigestS3Object: 'AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2026/11/19/111122223333_CloudTrail-Digest_eu-west-1_org_trail.v2_eu-west-1_20261119T005959Z.json.gz' })).toMatchObject({
+      previous: { account: '111122223333', region: 'eu-west-1', day: '2026-11-19', token: 'org_trail.v2@2026-11-19T00:59:59Z', end: Date.parse('2026-11-19T00:59:59Z') },
+    });
   });
 
   it('are unusable as a whole when any entry cannot be placed, naming the field', () => {
@@ -70,6 +76,22 @@ describe('CloudTrail digest files', () => {
     expect(placeCoverage([day]).get('111122223333/eu-west-1')!.unread).toEqual([
       { name: '111122223333_CloudTrail_eu-west-1_20261119T0005Z_Abc123Def456Ghi7.json.gz', hours: [Date.parse('2026-11-18T00:00:00Z'), Date.parse('2026-11-20T00:00:00Z')], altered: false },
     ]);
+  });
+
+  it('take a digest the next one names and no run read as a gap: the hours it would list are not proven by files', () => {
+    const coverage = new CoverageAccumulator();
+    for (let h = 0; h < 24; h++) coverage.addFileRecord('111122223333', 'eu-west-1', `2026-11-19T${String(h).padStart(2, '0')}:10:00Z`);
+    const digest = (hhmmss: string) => digestName(`111122223333_CloudTrail-Digest_eu-west-1_t_eu-west-1_20261119T${hhmmss}Z.json.gz`)!;
+    coverage.addDigest(digest('090012'), digest('080012'));
+    coverage.addDigest(digest('110012'), digest('100012'));
+    coverage.addDigest(digest('100012'), null);
+    expect(digestName('111122223333_CloudTrail-Digest_eu-west-1_t_eu-west-1_20261119T090012Z_backfill.json.gz')).toBeNull();
+    const place = placeCoverage(coverage.days()).get('111122223333/eu-west-1')!;
+    const day = Date.parse('2026-11-19T00:00:00Z');
+    // 08:00:12 missing: its hour of deliveries and the one before, 06:00..09:00
+    expect(place.missingDigests).toEqual([{ name: '111122223333_CloudTrail-Digest_eu-west-1_t_eu-west-1_20261119T080012Z.json.gz', hours: [day + 6 * HOUR, day + 9 * HOUR] }]);
+    expect(place.intervals).toEqual([[day + HOUR, day + 6 * HOUR], [day + 9 * HOUR, day + 23 * HOUR]]);
+    expect(describeHoleCause(place, day, day + DAY)).toContain("the chain of CloudTrail's digest files misses one there (111122223333_CloudTrail-Digest_eu-west-1_t_eu-west-1_20261119T080012Z.json.gz)");
   });
 
   it('subtract intervals', () => {

@@ -388,7 +388,7 @@ describe('CLI printers', () => {
   it('evidence: nothing raw, one table row per service account and mechanism', () => {
     const mechanism = (n: number) => ({ firstSeen: iso(T - DAY), lastSeen: iso(T), lastFailed: null, lastError: HOSTILE_NAMES[3], assumes: n, failed: 0 });
     const evidence: NamespaceEvidence = {
-      coverage: [{ account: HOSTILE_NAMES[0], region: HOSTILE_NAMES[1], from: iso(T - DAY), through: iso(T), gaps: [], sources: ['files'], unreadLogFiles: [] }],
+      coverage: [{ account: HOSTILE_NAMES[0], region: HOSTILE_NAMES[1], from: iso(T - DAY), through: iso(T), gaps: [], sources: ['files'], unreadLogFiles: [], missingDigests: [] }],
       cluster: HOSTILE_NAMES[4],
       clusterArns: [clusterArn(4)],
       oidcIssuers: [issuer(4)],

@@ -1017,8 +1017,8 @@ describe('coverage: a verdict that says safe needs the CloudTrail it rests on', 
     expect(row(report, 'billing')).toMatchObject({ verdict: 'READY', evidenceThrough: ago(0), unknownBecause: [] });
     expect(report.clusters[0]).toMatchObject({ verdict: 'READY', evidenceThrough: ago(0) });
     expect(report.coverage).toEqual([
-      { account: ACCOUNT, region: 'us-east-1', from: ago(30 * DAY - HOUR), through: ago(0), gaps: [], sources: ['files'], unreadLogFiles: [] },
-      { account: ACCOUNT, region: REGION, from: ago(30 * DAY - HOUR), through: ago(0), gaps: [], sources: ['files'], unreadLogFiles: [] },
+      { account: ACCOUNT, region: 'us-east-1', from: ago(30 * DAY - HOUR), through: ago(0), gaps: [], sources: ['files'], unreadLogFiles: [], missingDigests: [] },
+      { account: ACCOUNT, region: REGION, from: ago(30 * DAY - HOUR), through: ago(0), gaps: [], sources: ['files'], unreadLogFiles: [], missingDigests: [] },
     ]);
   });
 

@@ -303,12 +303,13 @@ export function printSummary(s: AnalyzeSummary, where: string, io: Io): void {
     const problems = [
       ...(missing > 0 ? [`${n(missing)} the digests list ${missing === 1 ? 'was' : 'were'} never read`] : []),
       ...(altered > 0 ? [`${n(altered)} ${altered === 1 ? 'was' : 'were'} read with other bytes than listed (a filtered or changed copy)`] : []),
+      ...((s.digests.digestsMissing ?? 0) > 0 ? [`${plural(s.digests.digestsMissing ?? 0, 'digest')} the next one names ${s.digests.digestsMissing === 1 ? 'is' : 'are'} missing`] : []),
     ];
     io.out(
       `  CloudTrail digests: ${plural(s.digests.files, 'digest file')} read${skipped}, listing ${plural(s.digests.logFilesListed, 'log file')}; ` +
         (problems.length === 0
           ? 'every log file the digests list was read'
-          : `${problems.join(', ')}: ${missing + altered === 1 ? 'its' : 'their'} hours are holes (\`${command(io, 'coverage')}\` names them)`),
+          : `${problems.join(', ')}: ${missing + altered + (s.digests.digestsMissing ?? 0) === 1 ? 'its' : 'their'} hours are holes (\`${command(io, 'coverage')}\` names them)`),
     );
   }
   if (s.notStored > 0) {
@@ -317,11 +318,12 @@ export function printSummary(s: AnalyzeSummary, where: string, io: Io): void {
 }
 
 /** Log files CloudTrail's digests list, in the whole store, that no run read whole (and of those, the ones read with other bytes). */
-async function countUnreadLogFiles(store: DynamoEvidenceStore): Promise<{ logFilesUnread: number; logFilesAltered: number }> {
-  const counts = { logFilesUnread: 0, logFilesAltered: 0 };
+async function countUnreadLogFiles(store: DynamoEvidenceStore): Promise<{ logFilesUnread: number; logFilesAltered: number; digestsMissing: number }> {
+  const counts = { logFilesUnread: 0, logFilesAltered: 0, digestsMissing: 0 };
   for (const place of placeCoverage(await store.coverageDays()).values()) {
     counts.logFilesUnread += place.unread.length;
     counts.logFilesAltered += place.unread.filter((f) => f.altered).length;
+    counts.digestsMissing += place.missingDigests.length;
   }
   return counts;
 }

@@ -39,7 +39,7 @@ export function coverageCommand(program: Command, io: Io): void {
       .option('--soak-days <days>', 'list holes within this many days before --as-of', soakDays, 14)
       .option('--live-gap-hours <hours>', 'live heartbeats further apart than this leave a hole', activeHours, 6),
     undefined,
-    '{schemaVersion, asOf, coverage: [{account, region, from, through, gaps, sources, unreadLogFiles}]}',
+    '{schemaVersion, asOf, coverage: [{account, region, from, through, gaps, sources, unreadLogFiles, missingDigests}]}',
   )
     .addHelpText(
       'after',
@@ -104,14 +104,18 @@ export function printCoverage(coverage: readonly CoverageSummary[], asOf: Date, 
     // Account and region are what the log files said (coverage counts every record, in scope or not).
     io.out(`  ${displaySafe(`${c.account}/${c.region}`)}: ${shown.join(', ')}${c.gaps.length > GAPS_SHOWN ? ` and ${c.gaps.length - GAPS_SHOWN} more` : ''}`);
   }
-  const unread = coverage.filter((c) => c.unreadLogFiles.length > 0);
-  if (unread.length === 0) return;
-  io.out('');
-  io.out("unread log files (CloudTrail's digest files list them, not read, or read with other bytes; their hours are holes until the originals are analyzed):");
-  for (const c of unread) {
-    const shown = c.unreadLogFiles.slice(0, GAPS_SHOWN);
-    io.out(`  ${displaySafe(`${c.account}/${c.region}`)}: ${shown.join(', ')}${c.unreadLogFiles.length > GAPS_SHOWN ? ` and ${c.unreadLogFiles.length - GAPS_SHOWN} more (--json lists them all)` : ''}`);
-  }
+  const named = (title: string, names: (c: CoverageSummary) => readonly string[]) => {
+    const some = coverage.filter((c) => names(c).length > 0);
+    if (some.length === 0) return;
+    io.out('');
+    io.out(title);
+    for (const c of some) {
+      const all = names(c);
+      io.out(`  ${displaySafe(`${c.account}/${c.region}`)}: ${displaySafe(all.slice(0, GAPS_SHOWN).join(', '))}${all.length > GAPS_SHOWN ? ` and ${all.length - GAPS_SHOWN} more (--json lists them all)` : ''}`);
+    }
+  };
+  named("unread log files (CloudTrail's digest files list them, not read, or read with other bytes; their hours are holes until the originals are analyzed):", (c) => c.unreadLogFiles);
+  named("missing digest files (the next digest names them, none was read; the hours they would list are holes until they are analyzed):", (c) => c.missingDigests);
 }
 
 function hoursBehind(through: string, asOf: Date): string {
