@@ -420,8 +420,8 @@ export function describeHoleCause(place: PlaceCoverage | undefined, from: number
 }
 
 /**
- * `; CloudTrail's digest files list 2 log files there that were not read: NAME, NAME` (and those
- * read with other bytes), or '' (for a hole's reason).
+ * `; CloudTrail's digest files list 2 log files there that were not read: NAME, NAME`, and apart
+ * those read with other bytes and the digests missing from the chain, or '' (for a hole's reason).
  */
 export function describeUnread(files: readonly UnreadLogFile[], digests: readonly MissingDigest[] = []): string {
   const missing = files.filter((f) => !f.altered);
