@@ -9,7 +9,7 @@ import { releaseSkimmedBytes } from './small-file-thread';
 import { mapLimit } from './map-limit';
 import type { DynamoEvidenceStore, StageLimits } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
-import { CoverageAccumulator, fileRecordHour, type FileRecordHour } from '../core/coverage';
+import { CoverageAccumulator, fileRecordHour, neverReadTokens, type FileRecordHour } from '../core/coverage';
 import { logFileName } from '../core/cloudtrail-digest';
 import { readDigests, type DigestsRead } from './cloudtrail-digests';
 import type { InputItem } from '../core/envelopes';
@@ -239,16 +239,22 @@ export interface DigestFiles {
  * proof away, so it may land first (a run stopped after it leaves holes, never a proof). Then the
  * digests are recorded as read: a trail's year is 8,760 digests per account and region, not to be
  * read by every run. `skippedLogFiles`: log files not read again because an earlier run read them
- * whole; marked read now, as a run before digests were read did not (it marked their hours only),
- * so a store from then is not left with holes that no run would fill.
+ * whole; those a digest lists and no mark says read are marked now, as a run before digests were
+ * read did not mark them (it marked their hours only), so a store from then is not left with holes
+ * that no run would fill. Only those: every replay marking every file would double the marks.
  */
 export async function recordDigests(digests: DigestFiles, skippedLogFiles: readonly string[], options: Pick<AnalyzeOptions, 'store'>): Promise<DigestsRead & { skipped: number }> {
   const read = await readDigests(digests.names, (name) => digests.bytesOf(name));
-  for (const file of skippedLogFiles) {
-    const name = logFileName(file);
-    if (name !== null) read.coverage.addReadFile(name);
-  }
   if (read.coverage.size > 0) await options.store.withWriterLease(() => options.store.recordCoverage(read.coverage.days()));
+  if (skippedLogFiles.length > 0) {
+    const neverRead = neverReadTokens(await options.store.coverageDays());
+    const marks = new CoverageAccumulator();
+    for (const file of skippedLogFiles) {
+      const name = logFileName(file);
+      if (name !== null && neverRead.has(name.token)) marks.addReadFile(name);
+    }
+    if (marks.size > 0) await options.store.withWriterLease(() => options.store.recordCoverage(marks.days()));
+  }
   if (read.read.length > 0) await digests.recordRead?.(read.read);
   return { ...read, skipped: digests.skipped };
 }

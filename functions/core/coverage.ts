@@ -68,6 +68,13 @@ export const COVERAGE_SETS = ['fileHours', 'liveHours', 'slices', 'readFiles', '
 /** The sets of marks of log files and digests: a coverage item's largest part, which readers do not load (they load what is derived from them). */
 export const FILE_MARK_SETS = ['readFiles', 'listedFiles', 'digests', 'previousDigests'] as const;
 
+/** The log files (their tokens) the days' digests list that no mark says were read at all (not those read with other bytes). */
+export function neverReadTokens(days: readonly CoverageDay[]): Set<string> {
+  const tokens = new Set<string>();
+  for (const d of days) for (const entry of d.unreadFiles ?? []) if (!entry.endsWith(' altered')) tokens.add(entry.slice(0, entry.indexOf(' ')));
+  return tokens;
+}
+
 /** What readers load of a day's marks, derived from its sets by whoever writes them. */
 export function derivedFromMarks(marks: Partial<Record<(typeof FILE_MARK_SETS)[number], Iterable<string>>>): { unreadFiles: string[]; missingDigests: string[] } {
   const read = new Set(marks.digests ?? []);

@@ -68,6 +68,9 @@ describe('analyze with CloudTrail digest files', () => {
     expect(seen.code, seen.err).toBe(0);
     expect(seen.out).toContain('CloudTrail digests: 48 digest files read, listing 96 log files; 1 the digests list was never read: its hours are holes');
     expect(await coverageOf('seen')).toMatchObject({ gaps: [{ from: '2026-11-18T06:00:00Z', to: '2026-11-18T07:00:00Z' }], unreadLogFiles: [LOST()] });
+    // a rerun skips every file and digest, and writes nothing
+    const rerun = await cli(['analyze', at('lossy'), '--store', 'seen', '--json']);
+    expect(JSON.parse(rerun.out)).toMatchObject({ files: 0, skippedFiles: 95, storeRequests: { writes: 0 } });
     const table = await cli(['coverage', '--store', 'seen', '--as-of', AS_OF]);
     expect(table.out).toContain(`unread log files (CloudTrail's digest files list them, not read, or read with other bytes; their hours are holes until the originals are analyzed):\n  ${ACCOUNT}/${REGION}: ${LOST()}`);
 
@@ -137,7 +140,8 @@ describe('analyze with CloudTrail digest files', () => {
     // and the digests themselves are not read again (a year is 8,760 of them per account and region)
     const third = await cli(['analyze', at('trail'), '--store', 'older', '--json']);
     expect(third.code, third.err).toBe(0);
-    expect(JSON.parse(third.out)).toMatchObject({ files: 0, skippedFiles: 96, digests: { files: 0, skipped: 48, logFilesListed: 0, logFilesUnread: 0 } });
+    // nor anything written: the files were marked read once
+    expect(JSON.parse(third.out)).toMatchObject({ files: 0, skippedFiles: 96, digests: { files: 0, skipped: 48, logFilesListed: 0, logFilesUnread: 0 }, storeRequests: { writes: 0 } });
   });
 
   it('a digest that cannot be read is a rejection naming its file and field, and the run goes on', async () => {
