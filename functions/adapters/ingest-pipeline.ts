@@ -112,6 +112,7 @@ export interface AnalyzeOptions {
   /**
    * The SHA-256 of a unit's bytes as read (cloudtrail-files ReadOptions `contents`), asked once
    * the unit is read: kept with its read mark, for CloudTrail's digests to be checked against.
+   * Given only by a run with digests to check against: without it, no file is marked read.
    */
   contentOf?(unit: string): string | undefined;
   /**
@@ -593,8 +594,11 @@ export async function ingestUnits(
           } else if (took(result.event, true)) await flush();
         }
       }
-      // A log file a digest lists is no longer missing once read whole (its coverage is kept only then).
-      const logFile = logFileName(unit.name);
+      // A log file a digest lists is no longer missing once read whole (its coverage is kept only
+      // then). Marked only in a run that checks files against digests (it hashes them): a store
+      // without digests keeps no marks (~300 a day on a real trail); a file read before digests
+      // came is marked when a run skips it (recordDigests).
+      const logFile = options.contentOf === undefined ? null : logFileName(unit.name);
       if (logFile !== null) unitCoverage.addReadFile(logFile, options.contentOf?.(unit.name));
       // Coverage claims the unit's hours are complete: it is stored only after the unit's events are.
       unitsRead.push({ name: unit.name, firstFlush, coverage: unitCoverage, broken: unitBroken, rejected: unitRejected });
