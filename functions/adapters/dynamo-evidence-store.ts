@@ -1465,8 +1465,9 @@ export class DynamoEvidenceStore implements EvidencePort {
    * The marks of log files and digests (`readFiles`, `listedFiles`: ~300 names a day each on a
    * real trail; `digests`, `previousDigests`) are written with what readers load instead, the
    * listed files not read (`unreadFiles`) and the digests missing from the chain
-   * (`missingDigests`), derived from the item's sets and the new marks (`derivedFromMarks`); with several writers under a check on `fileMarks`,
-   * which every such write moves on, so that no writer's marks land between its read and its write.
+   * (`missingDigests`), derived from the item's sets and the new marks (`derivedFromMarks`); with
+   * several writers under a check on `fileMarks`, which every such write moves on, so that no
+   * writer's marks land between its read and its write.
    */
   async recordCoverage(days: readonly CoverageDay[]): Promise<void> {
     await this.leased(() => this.recordCoverageNow(days));
@@ -1522,8 +1523,9 @@ export class DynamoEvidenceStore implements EvidencePort {
   }
 
   /**
-   * A day's coverage with log file marks, one of several writers: the sets added and `unreadFiles`
-   * set from the item as read, if its `fileMarks` is still what was read; else read again and retried.
+   * A day's coverage with marks, one of several writers: the sets added and what is derived from
+   * them set from the item as read, if its `fileMarks` is still what was read; else read again and
+   * retried.
    */
   private async addFileMarks(d: CoverageDay, item: Record<string, unknown> | undefined): Promise<void> {
     const itemKey = key(COVERAGE_PK, coverageSk(d.account, d.region, d.day));
@@ -1565,8 +1567,9 @@ export class DynamoEvidenceStore implements EvidencePort {
   }
 
   /**
-   * Every stored coverage day (one partition: accounts × regions × days, small), without the log
-   * file marks: the listed files not read (`unreadFiles`) are what coverage needs of them.
+   * Every stored coverage day (one partition: accounts × regions × days), without the marks of log
+   * files and digests: what is derived from them (`unreadFiles`, `missingDigests`) is what coverage
+   * needs of them.
    */
   async coverageDays(): Promise<CoverageDay[]> {
     const items = await this.query({ pk: COVERAGE_PK, fields: ['account', 'region', 'day', 'fileHours', 'liveHours', 'slices', 'unreadFiles', 'missingDigests'] });
