@@ -24,7 +24,7 @@ import { gunzipSync } from 'node:zlib';
 import { gzipPieces } from '../core/gzip-pieces';
 import type { Alert } from '../core/alert';
 import type { IdentityEvent } from '../core/identity-event';
-import { COVERAGE_SETS, derivedFromMarks, FILE_MARK_SETS, type CoverageDay } from '../core/coverage';
+import { compactMarks, COVERAGE_SETS, derivedFromMarks, FILE_MARK_SETS, type CoverageDay } from '../core/coverage';
 import type { DetectionNeeds, DetectionState, NamespaceState } from '../core/detections';
 import { groupedBy, PairSet } from '../core/collections';
 import { EventIdSet } from '../core/event-id-set';
@@ -1462,12 +1462,11 @@ export class DynamoEvidenceStore implements EvidencePort {
   /**
    * Coverage: per (account, region, day) string sets grown with `ADD`, which is atomic, idempotent
    * and commutative, so replays, overlapping sources and concurrent writers need no read and no lock.
-   * The marks of log files and digests (`readFiles`, `listedFiles`: ~300 names a day each on a
-   * real trail; `digests`, `previousDigests`) are written with what readers load instead, the
-   * listed files not read (`unreadFiles`) and the digests missing from the chain
-   * (`missingDigests`), derived from the item's sets and the new marks (`derivedFromMarks`); with
-   * several writers under a check on `fileMarks`, which every such write moves on, so that no
-   * writer's marks land between its read and its write.
+   * The marks of log files and digests (`readFiles`, `listedFiles`, `digests`, `previousDigests`)
+   * are kept compacted instead (`compactMarks`: what matched goes), so that an item stays small
+   * where a real trail delivers ~300 files a day: read, merged and written whole, by the only writer
+   * in its read-modify-write, by several writers under a check on a `fileMarks` counter that every
+   * such write moves on, so that no writer's marks are lost between its read and its write.
    */
   async recordCoverage(days: readonly CoverageDay[]): Promise<void> {
     await this.leased(() => this.recordCoverageNow(days));
@@ -1481,21 +1480,16 @@ export class DynamoEvidenceStore implements EvidencePort {
     );
     const news = days.filter((d) => {
       const item = stored.get(coverageSk(d.account, d.region, d.day));
-      const has = (field: string, values: readonly string[]) => {
-        const known = new Set(stringList(item?.[field]));
-        return values.every((v) => known.has(v));
-      };
-      return !COVERAGE_SETS.every((field) => has(field, d[field] ?? []));
+      return !sameSets(coverageSets(item, d), coverageSets(item));
     });
     if (this.serialized) {
       await this.batchWrite(
         news.map((d) => {
           const sk = coverageSk(d.account, d.region, d.day);
-          const { unreadFiles: _unread, missingDigests: _missing, ...item } = stored.get(sk) ?? {};
-          const sets = Object.fromEntries(
-            COVERAGE_SETS.map((field) => [field, new Set([...stringList(item[field]), ...(d[field] ?? [])])] as const).filter(([, values]) => values.size > 0),
-          ) as Partial<Record<(typeof COVERAGE_SETS)[number], Set<string>>>;
-          return { PutRequest: { Item: { ...item, pk: COVERAGE_PK, sk, account: d.account, region: d.region, day: d.day, ...sets, ...nonEmpty(derivedFromMarks(sets)) } } };
+          const item = stored.get(sk) ?? {};
+          // every set written anew: one compacted away must not stay from the item as read
+          const others = Object.fromEntries(Object.entries(item).filter(([field]) => !(COVERAGE_SETS as readonly string[]).includes(field)));
+          return { PutRequest: { Item: { ...others, pk: COVERAGE_PK, sk, account: d.account, region: d.region, day: d.day, ...nonEmptySets(coverageSets(item, d)) } } };
         }),
       );
       return;
@@ -1523,26 +1517,26 @@ export class DynamoEvidenceStore implements EvidencePort {
   }
 
   /**
-   * A day's coverage with marks, one of several writers: the sets added and what is derived from
-   * them set from the item as read, if its `fileMarks` is still what was read; else read again and
-   * retried.
+   * A day's coverage with marks, one of several writers: the hours added, the marks set compacted
+   * from the item as read and the new ones, if its `fileMarks` is still what was read; else read
+   * again and retried.
    */
   private async addFileMarks(d: CoverageDay, item: Record<string, unknown> | undefined): Promise<void> {
     const itemKey = key(COVERAGE_PK, coverageSk(d.account, d.region, d.day));
     for (let attempt = 1; ; attempt += 1) {
       const marks = typeof item?.['fileMarks'] === 'number' ? item['fileMarks'] : 0;
-      const derived = Object.entries(derivedFromMarks(Object.fromEntries(FILE_MARK_SETS.map((field) => [field, [...stringList(item?.[field]), ...(d[field] ?? [])]]))));
-      const kept = derived.filter(([, values]) => values.length > 0);
-      const dropped = derived.filter(([, values]) => values.length === 0);
-      const present = COVERAGE_SETS.map((field) => [field, d[field] ?? []] as const).filter(([, values]) => values.length > 0);
+      const next = coverageSets(item, d);
+      const kept = FILE_MARK_SETS.filter((field) => next[field].length > 0);
+      const dropped = FILE_MARK_SETS.filter((field) => next[field].length === 0 && item?.[field] !== undefined);
+      const added = COVERAGE_SETS.filter((field) => !(FILE_MARK_SETS as readonly string[]).includes(field) && (d[field] ?? []).length > 0);
       try {
         await this.write(
           new UpdateCommand({
             TableName: this.tableName,
             Key: itemKey,
             UpdateExpression:
-              `SET account = :account, #region = :region, #day = :day, fileMarks = :next${kept.map(([f]) => `, ${f} = :${f}`).join('')} ` +
-              `ADD ${present.map(([f]) => `${f} :${f}`).join(', ')}${dropped.length > 0 ? ` REMOVE ${dropped.map(([f]) => f).join(', ')}` : ''}`,
+              `SET account = :account, #region = :region, #day = :day, fileMarks = :next${kept.map((f) => `, ${f} = :${f}`).join('')}` +
+              `${added.length > 0 ? ` ADD ${added.map((f) => `${f} :${f}`).join(', ')}` : ''}${dropped.length > 0 ? ` REMOVE ${dropped.join(', ')}` : ''}`,
             ConditionExpression: marks === 0 ? 'attribute_not_exists(fileMarks)' : 'fileMarks = :marks',
             ExpressionAttributeNames: { '#region': 'region', '#day': 'day' },
             ExpressionAttributeValues: {
@@ -1551,8 +1545,8 @@ export class DynamoEvidenceStore implements EvidencePort {
               ':day': d.day,
               ':next': marks + 1,
               ...(marks === 0 ? {} : { ':marks': marks }),
-              ...Object.fromEntries(kept.map(([f, values]) => [`:${f}`, values])),
-              ...Object.fromEntries(present.map(([f, values]) => [`:${f}`, new Set(values)])),
+              ...Object.fromEntries(kept.map((f) => [`:${f}`, new Set(next[f])])),
+              ...Object.fromEntries(added.map((f) => [`:${f}`, new Set(d[f])])),
             },
           }),
         );
@@ -1567,22 +1561,24 @@ export class DynamoEvidenceStore implements EvidencePort {
   }
 
   /**
-   * Every stored coverage day (one partition: accounts × regions × days), without the marks of log
-   * files and digests: what is derived from them (`unreadFiles`, `missingDigests`) is what coverage
-   * needs of them.
+   * Every stored coverage day (one partition: accounts × regions × days), its marks given as what
+   * coverage needs of them (`derivedFromMarks`: the listed files not read, the digests missing).
    */
   async coverageDays(): Promise<CoverageDay[]> {
-    const items = await this.query({ pk: COVERAGE_PK, fields: ['account', 'region', 'day', 'fileHours', 'liveHours', 'slices', 'unreadFiles', 'missingDigests'] });
-    return items.map((i) => ({
-      account: String(i['account']),
-      region: String(i['region']),
-      day: String(i['day']),
-      fileHours: stringList(i['fileHours']),
-      liveHours: stringList(i['liveHours']),
-      slices: stringList(i['slices']),
-      ...(i['unreadFiles'] === undefined ? {} : { unreadFiles: stringList(i['unreadFiles']) }),
-      ...(i['missingDigests'] === undefined ? {} : { missingDigests: stringList(i['missingDigests']) }),
-    }));
+    const items = await this.query({ pk: COVERAGE_PK, fields: ['account', 'region', 'day', ...COVERAGE_SETS] });
+    return items.map((i) => {
+      const { unreadFiles, missingDigests } = derivedFromMarks(Object.fromEntries(FILE_MARK_SETS.map((field) => [field, stringList(i[field])])));
+      return {
+        account: String(i['account']),
+        region: String(i['region']),
+        day: String(i['day']),
+        fileHours: stringList(i['fileHours']),
+        liveHours: stringList(i['liveHours']),
+        slices: stringList(i['slices']),
+        ...(unreadFiles.length === 0 ? {} : { unreadFiles }),
+        ...(missingDigests.length === 0 ? {} : { missingDigests }),
+      };
+    });
   }
 
   /**
@@ -2355,9 +2351,19 @@ function withoutBookkeeping(item: EvidenceItem): EvidenceItem {
   return rest as EvidenceItem;
 }
 
-/** The fields of `values` that hold something. */
-function nonEmpty<T extends Record<string, readonly unknown[]>>(values: T): Partial<T> {
-  return Object.fromEntries(Object.entries(values).filter(([, v]) => v.length > 0)) as Partial<T>;
+/** A coverage item's sets as stored, with a day's new values merged in (the marks compacted). */
+function coverageSets(item: Record<string, unknown> | undefined, add?: CoverageDay): Record<(typeof COVERAGE_SETS)[number], string[]> {
+  const merged = Object.fromEntries(COVERAGE_SETS.map((field) => [field, [...new Set([...stringList(item?.[field]), ...(add?.[field] ?? [])])].sort()])) as Record<(typeof COVERAGE_SETS)[number], string[]>;
+  return { ...merged, ...compactMarks(merged) };
+}
+
+function sameSets(a: Record<string, string[]>, b: Record<string, string[]>): boolean {
+  return Object.keys(a).every((field) => a[field]!.length === b[field]?.length && a[field]!.every((v, i) => v === b[field]![i]));
+}
+
+/** The sets that hold something, as string sets (DynamoDB has no empty set). */
+function nonEmptySets(sets: Record<string, string[]>): Record<string, Set<string>> {
+  return Object.fromEntries(Object.entries(sets).filter(([, v]) => v.length > 0).map(([field, v]) => [field, new Set(v)]));
 }
 
 /** A string set as the document client reads it (a Set), or a list. */

@@ -9,8 +9,8 @@ import { releaseSkimmedBytes } from './small-file-thread';
 import { mapLimit } from './map-limit';
 import type { DynamoEvidenceStore, StageLimits } from './dynamo-evidence-store';
 import type { Alert, Detection } from '../core/alert';
-import { CoverageAccumulator, fileRecordHour, neverReadTokens, type FileRecordHour } from '../core/coverage';
-import { logFileName } from '../core/cloudtrail-digest';
+import { CoverageAccumulator, fileRecordHour, neverReadTokens, placeKey, type FileRecordHour } from '../core/coverage';
+import { digestPlace, logFileName } from '../core/cloudtrail-digest';
 import { readDigests, type DigestsRead } from './cloudtrail-digests';
 import type { InputItem } from '../core/envelopes';
 import type { Inventory } from '../core/inventory';
@@ -110,11 +110,11 @@ export interface AnalyzeOptions {
   /** Called with each batch's new alerts, as soon as they are recorded. */
   onAlerts?(alerts: Alert[]): Promise<void>;
   /**
-   * The SHA-256 of a unit's bytes as read (cloudtrail-files ReadOptions `contents`), asked once
-   * the unit is read: kept with its read mark, for CloudTrail's digests to be checked against.
-   * Given only by a run with digests to check against: without it, no file is marked read.
+   * Which log files to mark read, for CloudTrail's digests to be checked against: those of these
+   * places (`account/region`), with the SHA-256 of their bytes as read (cloudtrail-files
+   * ReadOptions `contents`), asked once the unit is read. Absent: no file is marked (`readMarks`).
    */
-  contentOf?(unit: string): string | undefined;
+  readMarks?: { places: ReadonlySet<string>; contentOf(unit: string): string | undefined };
   /**
    * Called before the staged evidence of this many events is written out at the end of the run:
    * at fleet scale that takes a while after the last file is read.
@@ -184,8 +184,9 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   }
   const toRead = new Set(files);
   const digestFiles = listed.digests.length === 0 ? null : await recordDigests(await localDigestFiles(listed.digests, options), listed.files.filter((file) => !toRead.has(file)), options);
-  const contents = digestFiles !== null || (await holdsUnreadLogFiles(options.store)) ? new Map<string, string>() : null;
-  if (contents !== null) ingestOptions = { ...ingestOptions, contentOf: (unit) => takeFrom(contents, unit) };
+  const places = await placesToMark(options.store, listed.digests);
+  const contents = places === null ? null : new Map<string, string>();
+  if (places !== null && contents !== null) ingestOptions = { ...ingestOptions, readMarks: { places, contentOf: (unit) => takeFrom(contents, unit) } };
   options.onFiles?.(files.length);
   // Reading starts now, while the run loads the inventory and recovers the store (seconds at fleet scale).
   // The reading thread normalizes the identity calls with the clock the ingest reads (their events hold if it reads no earlier: record-skim `eventsHold`).
@@ -208,13 +209,20 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
 }
 
 /**
- * Whether the store's digests list a file not read as listed: then a run hashes what it reads even
- * without digests of its own, so that the original read alone closes its hole, and a filtered copy
- * read again does not. Each file's inflated bytes are hashed only then or with digests (what a
- * digest lists): ~1.5 s of a reading thread on the fleet preset's 2.9 GB.
+ * The places (`account/region`) whose log files a run marks read, hashed: those of the run's
+ * digests, and those where the store's digests list a file not read as listed (so that the
+ * original read alone closes its hole, and a filtered copy read again does not). Null when there
+ * are none: the run hashes nothing (~1.5 s of a reading thread on the fleet preset's 2.9 GB) and
+ * marks nothing (a place without digests would keep its marks for ever: nothing matches them).
  */
-export async function holdsUnreadLogFiles(store: Pick<DynamoEvidenceStore, 'coverageDays'>): Promise<boolean> {
-  return (await store.coverageDays()).some((d) => (d.unreadFiles?.length ?? 0) > 0);
+export async function placesToMark(store: Pick<DynamoEvidenceStore, 'coverageDays'>, digests: readonly string[]): Promise<Set<string> | null> {
+  const places = new Set<string>();
+  for (const name of digests) {
+    const place = digestPlace(name);
+    if (place !== null) places.add(placeKey(place.account, place.region));
+  }
+  for (const d of await store.coverageDays()) if ((d.unreadFiles?.length ?? 0) > 0) places.add(placeKey(d.account, d.region));
+  return places.size === 0 ? null : places;
 }
 
 /** A map's value for the key, and the key gone. */
@@ -598,8 +606,10 @@ export async function ingestUnits(
       // then). Marked only in a run that checks files against digests (it hashes them): a store
       // without digests keeps no marks (~300 a day on a real trail); a file read before digests
       // came is marked when a run skips it (recordDigests).
-      const logFile = options.contentOf === undefined ? null : logFileName(unit.name);
-      if (logFile !== null) unitCoverage.addReadFile(logFile, options.contentOf?.(unit.name));
+      const marks = options.readMarks;
+      const logFile = marks === undefined ? null : logFileName(unit.name);
+      const content = marks?.contentOf(unit.name);
+      if (logFile !== null && marks?.places.has(placeKey(logFile.account, logFile.region)) === true) unitCoverage.addReadFile(logFile, content);
       // Coverage claims the unit's hours are complete: it is stored only after the unit's events are.
       unitsRead.push({ name: unit.name, firstFlush, coverage: unitCoverage, broken: unitBroken, rejected: unitRejected });
       if (Date.now() - lastFlush >= (options.flushAfterMs ?? Infinity)) {

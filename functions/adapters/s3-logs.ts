@@ -26,7 +26,7 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { listInputFiles, readRecords, readRecordsFromStream, type ReadLimits } from './cloudtrail-files';
 import { AwsFatalError, backoffMs, defaultSleep, fatalReason, isThrottling, SDK_MAX_ATTEMPTS } from './eks-inventory';
-import { chronological, emptySummary, holdsUnreadLogFiles, ingestUnits, localDigestFiles, recordDigests, takeFrom, type AnalyzeOptions, type AnalyzeSummary, type DigestFiles, type RecordUnit } from './ingest-pipeline';
+import { chronological, emptySummary, ingestUnits, placesToMark, localDigestFiles, recordDigests, takeFrom, type AnalyzeOptions, type AnalyzeSummary, type DigestFiles, type RecordUnit } from './ingest-pipeline';
 import { DIGEST_FILE_NAME } from '../core/cloudtrail-digest';
 import type { InputItem, InputProblem } from '../core/envelopes';
 import { S3_BUCKET_NAME_ONLY } from '../core/s3-names';
@@ -413,7 +413,8 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
   const digests = digestFiles === null ? null : await recordDigests(digestFiles, skipped, options);
   problems.push(...(digests?.problems ?? []));
   // With digests (or unread files to match), each source's inflated bytes are hashed as read: what a digest lists of it.
-  const contents = digests !== null || (await holdsUnreadLogFiles(options.store)) ? new Map<string, string>() : null;
+  const places = await placesToMark(options.store, [...local.digests, ...options.listings.flatMap((l) => l.digests.map((d) => d.key))]);
+  const contents = places === null ? null : new Map<string, string>();
   const keep = contents === null ? {} : { contents: (name: string, sha256: string) => void contents.set(name, sha256) };
 
   const byName = new Map<string, Source>();
@@ -482,7 +483,7 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
         {
           ...options,
           onFileDone: (name, _done, records) => options.onFileDone?.(name, ++done, recordsBefore + records),
-          ...(contents === null ? {} : { contentOf: (unit: string) => takeFrom(contents, unit) }),
+          ...(places === null || contents === null ? {} : { readMarks: { places, contentOf: (unit: string) => takeFrom(contents, unit) } }),
         },
         first ? problems : [],
       );

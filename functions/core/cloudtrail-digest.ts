@@ -67,6 +67,13 @@ export const DIGEST_FILE_NAME = /^\d{12}_CloudTrail-Digest_[a-z0-9-]{1,32}_.+\.j
 // Trail names are letters, digits, `.`, `_` and `-`; a backfill digest (late files, `_backfill`) is outside the chain.
 const CHAIN_DIGEST_NAME = /^(\d{12})_CloudTrail-Digest_([a-z0-9-]{1,32})_([A-Za-z0-9._-]{1,128})_\2_(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z\.json(?:\.gz)?$/;
 
+/** The account and region of a digest file by its name (a path or an S3 key), or null for any other name. */
+export function digestPlace(pathOrKey: string): { account: string; region: string } | null {
+  const base = pathOrKey.slice(Math.max(pathOrKey.lastIndexOf('/'), pathOrKey.lastIndexOf('\\')) + 1);
+  const m = /^(\d{12})_CloudTrail-Digest_([a-z0-9-]{1,32})_/.exec(base);
+  return m !== null && DIGEST_FILE_NAME.test(base) ? { account: m[1]!, region: m[2]! } : null;
+}
+
 /** The digest a path or an S3 key names, in its chain; null for any other name and for a backfill digest. */
 export function digestName(pathOrKey: string): DigestName | null {
   const base = pathOrKey.slice(Math.max(pathOrKey.lastIndexOf('/'), pathOrKey.lastIndexOf('\\')) + 1);

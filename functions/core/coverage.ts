@@ -75,7 +75,39 @@ export function neverReadTokens(days: readonly CoverageDay[]): Set<string> {
   return tokens;
 }
 
-/** What readers load of a day's marks, derived from its sets by whoever writes them. */
+/**
+ * A day's marks with what has matched taken out: a listed file read as listed takes its entry and
+ * its read marks with it, a digest named by the next one takes both marks. What stays is what
+ * matters later: listed files not read (or read with other bytes, their marks kept beside them),
+ * files read whose digest has not come yet (the trail fold reads each hour's files before the
+ * digest that lists them), the newest digest of each chain, and digests named and not read. So an
+ * item stays small (a real trail delivers ~300 files a day per account and region), and
+ * `derivedFromMarks` gives the same of it as of every mark ever written. A listing read again
+ * after its files were matched (a digest read again: `--reread`, or after a run stopped before it
+ * recorded the digest read) finds no read mark: its files are holes until a run reads or skips them
+ * (`recordDigests` marks skipped files a listing names): the safe direction.
+ */
+export function compactMarks(marks: Partial<Record<(typeof FILE_MARK_SETS)[number], Iterable<string>>>): Record<(typeof FILE_MARK_SETS)[number], string[]> {
+  const unread = new Set(unreadListed(marks.listedFiles ?? [], marks.readFiles ?? []).map((entry) => entry.replace(/ altered$/, '')));
+  const matched = new Set<string>();
+  for (const entry of new Set(marks.listedFiles ?? [])) if (!unread.has(entry)) matched.add(tokenOf(entry));
+  const digests = new Set(marks.digests ?? []);
+  const previous = new Set(marks.previousDigests ?? []);
+  const sorted = (values: Iterable<string>) => [...new Set(values)].sort();
+  return {
+    listedFiles: sorted([...(marks.listedFiles ?? [])].filter((entry) => !matched.has(tokenOf(entry)))),
+    readFiles: sorted([...(marks.readFiles ?? [])].filter((mark) => !matched.has(tokenOf(mark)))),
+    digests: sorted([...digests].filter((d) => !previous.has(d))),
+    previousDigests: sorted([...previous].filter((d) => !digests.has(d))),
+  };
+}
+
+function tokenOf(mark: string): string {
+  const space = mark.indexOf(' ');
+  return space === -1 ? mark : mark.slice(0, space);
+}
+
+/** What readers need of a day's marks: the listed files not read as listed, and the digests missing from the chain. */
 export function derivedFromMarks(marks: Partial<Record<(typeof FILE_MARK_SETS)[number], Iterable<string>>>): { unreadFiles: string[]; missingDigests: string[] } {
   const read = new Set(marks.digests ?? []);
   return {

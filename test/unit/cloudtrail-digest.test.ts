@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DIGEST_FILE_NAME, digestName, logFileName, readDigest } from '../../functions/core/cloudtrail-digest';
-import { CoverageAccumulator, describeHoleCause, describeUnread, placeCoverage, subtractIntervals, unreadListed } from '../../functions/core/coverage';
+import { placesToMark } from '../../functions/adapters/ingest-pipeline';
+import { CoverageAccumulator, describeHoleCause, describeUnread, placeCoverage, subtractIntervals, unreadListed, type CoverageDay } from '../../functions/core/coverage';
 
 const LOG_KEY = 'AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/eu-west-1/2026/11/19/111122223333_CloudTrail_eu-west-1_20261119T0005Z_Abc123Def456Ghi7.json.gz';
 const entry = (over: Record<string, unknown> = {}) => ({
@@ -120,6 +121,17 @@ describe('describeUnread', () => {
     expect(describeUnread([file('a.json.gz', false), file('b.json.gz', true), file('c.json.gz', true)])).toBe(
       "; CloudTrail's digest files list a log file there that was not read: a.json.gz" +
         "; 2 log files read there are not what CloudTrail's digest lists (other bytes: a filtered or changed copy), read the original: b.json.gz, c.json.gz",
+    );
+  });
+});
+
+describe('placesToMark', () => {
+  it("is the places of the run's digests and those with a listed file not read in the store, or null", async () => {
+    const store = (days: CoverageDay[]) => ({ coverageDays: async () => days });
+    const day = (region: string, unreadFiles?: string[]) => ({ account: '111122223333', region, day: '2026-11-19', fileHours: [], liveHours: [], slices: [], ...(unreadFiles ? { unreadFiles } : {}) });
+    expect(await placesToMark(store([day('us-east-1')]), [])).toBeNull();
+    expect(await placesToMark(store([day('us-east-1', ['20261119T0005Z_A x y -'])]), ['/logs/AWSLogs/444455556666/CloudTrail-Digest/eu-west-1/2026/11/19/444455556666_CloudTrail-Digest_eu-west-1_t_eu-west-1_20261119T010000Z.json.gz', 'notes.json.gz'])).toEqual(
+      new Set(['444455556666/eu-west-1', '111122223333/us-east-1']),
     );
   });
 });
