@@ -25,13 +25,21 @@
  * idempotent under replay and commutative across sources and writers.
  */
 
-import { digestNameOf, logFileNameOf, type DigestName, type ListedLogFile, type LogFileName } from './cloudtrail-digest';
+import type { DigestName, ListedLogFile, LogFileName } from './cloudtrail-digest';
+import { derivedFromMarks, describeUnread, FILE_MARK_SETS, missingOf, unreadOf, type MissingDigest, type UnreadLogFile } from './coverage-marks';
+import { gapsIn, mergeIntervals, subtractIntervals, type Interval } from './intervals';
+
+export { gapsIn, mergeIntervals, type Interval };
 import { isoTime as iso } from './iso-time';
 
 export type CoverageSource = 'files' | 'backfill' | 'live';
 export const COVERAGE_SOURCES: readonly CoverageSource[] = ['files', 'backfill', 'live'];
 
-/** One (account, region, UTC day) of coverage, as stored. Hours are `HH`; slices `start/end` ISO. */
+/**
+ * One (account, region, UTC day) of coverage: as a run collects it (with the marks of log files and
+ * digests, core/coverage-marks), and as a store gives it back (with what the marks say instead).
+ * Hours are `HH`; slices `start/end` ISO.
+ */
 export interface CoverageDay {
   account: string;
   region: string;
@@ -44,104 +52,22 @@ export interface CoverageDay {
    * Log files of this place delivered this day (by their name's time) that were read whole, as
    * `<YYYYMMDDTHHmmZ>_<unique>` (core/cloudtrail-digest), with ` <sha256>` of the bytes read when
    * the run hashed them (it does when it has digests): what a digest's list is checked against.
-   * Absent in items written before digests were read: none.
    */
   readFiles?: string[];
   /** Log files CloudTrail's digests list for this place and day, as `<token> <oldest event> <newest event> <sha256 or ->`. */
   listedFiles?: string[];
-  /**
-   * The listed files not read, as listed, ` altered` after those read only with other bytes:
-   * derived by the store from the two sets each time it writes them (`unreadListed`), so that
-   * readers load this, not two sets of ~300 names a day.
-   */
+  /** From a store: the listed files not read, as listed, ` altered` after those read only with other bytes (`derivedFromMarks`). */
   unreadFiles?: string[];
   /** CloudTrail digests read whose end is this day, as `<trail>@<end>` (core/cloudtrail-digest `DigestName`). */
   digests?: string[];
   /** Digests those read name as the one before them (`previousDigestS3Object`), under the day of their own end. */
   previousDigests?: string[];
-  /** Named and not read: a gap in the chain, whose hour of deliveries nothing lists (derived as `unreadFiles` is). */
+  /** From a store: digests named and not read, gaps in the chain whose hours of deliveries nothing lists (`derivedFromMarks`). */
   missingDigests?: string[];
 }
 
-/** The string sets of a coverage item: each grown by union, never shrunk. */
-export const COVERAGE_SETS = ['fileHours', 'liveHours', 'slices', 'readFiles', 'listedFiles', 'digests', 'previousDigests'] as const;
-/** The sets of marks of log files and digests: a coverage item's largest part, which readers do not load (they load what is derived from them). */
-export const FILE_MARK_SETS = ['readFiles', 'listedFiles', 'digests', 'previousDigests'] as const;
-
-/** The log files (their tokens) the days' digests list that no mark says were read at all (not those read with other bytes). */
-export function neverReadTokens(days: readonly CoverageDay[]): Set<string> {
-  const tokens = new Set<string>();
-  for (const d of days) for (const entry of d.unreadFiles ?? []) if (!entry.endsWith(' altered')) tokens.add(entry.slice(0, entry.indexOf(' ')));
-  return tokens;
-}
-
-/**
- * A day's marks with what has matched taken out: a listed file read as listed takes its entry and
- * its read marks with it, a digest named by the next one takes both marks. What stays is what
- * matters later: listed files not read (or read with other bytes, their marks kept beside them),
- * files read whose digest has not come yet (the trail fold reads each hour's files before the
- * digest that lists them), the newest digest of each chain, and digests named and not read. So an
- * item stays small (a real trail delivers ~300 files a day per account and region), and
- * `derivedFromMarks` gives the same of it as of every mark ever written. A listing read again
- * after its files were matched (a digest read again: `--reread`, or after a run stopped before it
- * recorded the digest read) finds no read mark: its files are holes until a run reads or skips them
- * (`recordDigests` marks skipped files a listing names): the safe direction.
- */
-export function compactMarks(marks: Partial<Record<(typeof FILE_MARK_SETS)[number], Iterable<string>>>): Record<(typeof FILE_MARK_SETS)[number], string[]> {
-  const unread = new Set(unreadListed(marks.listedFiles ?? [], marks.readFiles ?? []).map((entry) => entry.replace(/ altered$/, '')));
-  const matched = new Set<string>();
-  for (const entry of new Set(marks.listedFiles ?? [])) if (!unread.has(entry)) matched.add(tokenOf(entry));
-  const digests = new Set(marks.digests ?? []);
-  const previous = new Set(marks.previousDigests ?? []);
-  const sorted = (values: Iterable<string>) => [...new Set(values)].sort();
-  return {
-    listedFiles: sorted([...(marks.listedFiles ?? [])].filter((entry) => !matched.has(tokenOf(entry)))),
-    readFiles: sorted([...(marks.readFiles ?? [])].filter((mark) => !matched.has(tokenOf(mark)))),
-    digests: sorted([...digests].filter((d) => !previous.has(d))),
-    previousDigests: sorted([...previous].filter((d) => !digests.has(d))),
-  };
-}
-
-function tokenOf(mark: string): string {
-  const space = mark.indexOf(' ');
-  return space === -1 ? mark : mark.slice(0, space);
-}
-
-/** What readers need of a day's marks: the listed files not read as listed, and the digests missing from the chain. */
-export function derivedFromMarks(marks: Partial<Record<(typeof FILE_MARK_SETS)[number], Iterable<string>>>): { unreadFiles: string[]; missingDigests: string[] } {
-  const read = new Set(marks.digests ?? []);
-  return {
-    unreadFiles: unreadListed(marks.listedFiles ?? [], marks.readFiles ?? []),
-    missingDigests: [...new Set([...(marks.previousDigests ?? [])].filter((d) => !read.has(d)))].sort(),
-  };
-}
-
-/**
- * The listed entries whose file was not read, or read only with bytes other than those listed
- * (then ` altered` follows): a file's marks (listed and read) are kept under the same day, that of
- * its name, so one item's sets decide it. A read mark without a hash (a run that had neither a
- * digest nor an unread file to check against does not hash) counts as read, its content not
- * checked, unless the file was also read with other bytes than listed: a filtered copy read again
- * without its digests does not close its own hole.
- */
-export function unreadListed(listed: Iterable<string>, read: Iterable<string>): string[] {
-  const reads = new Map<string, { hashes: Set<string>; unhashed: boolean }>();
-  for (const mark of read) {
-    const [token, sha256] = mark.split(' ') as [string, string | undefined];
-    const marks = reads.get(token) ?? { hashes: new Set<string>(), unhashed: false };
-    if (sha256 === undefined) marks.unhashed = true;
-    else marks.hashes.add(sha256);
-    reads.set(token, marks);
-  }
-  const unread = new Set<string>();
-  for (const entry of listed) {
-    const [token, , , sha256 = '-'] = entry.split(' ') as [string, string, string, string | undefined];
-    const marks = reads.get(token);
-    if (marks === undefined) unread.add(entry);
-    else if (sha256 !== '-' && marks.hashes.size > 0 && !marks.hashes.has(sha256)) unread.add(`${entry} altered`);
-  }
-  return [...unread].sort();
-}
+/** The string sets of a coverage item: each grown by union (the marks compacted: coverage-marks). */
+export const COVERAGE_SETS = ['fileHours', 'liveHours', 'slices', ...FILE_MARK_SETS] as const;
 
 export interface CoverageRules {
   /** Live heartbeats further apart than this leave a gap between them. @default 6 */
@@ -158,7 +84,6 @@ export const DEFAULT_COVERAGE_RULES: CoverageRules = { liveGapHours: 6 };
  */
 export const DELIVERY_LAG_MS = 3_600_000;
 
-export type Interval = readonly [start: number, end: number];
 
 /** The ingest's metric of identity events per `region` dimension: the heartbeat the no-events alarms watch. */
 export const IDENTITY_EVENTS_BY_REGION = 'IdentityEventsByRegion';
@@ -312,25 +237,6 @@ export interface PlaceCoverage {
   missingDigests: MissingDigest[];
 }
 
-/** A gap in a chain of digests: the digest's name, and the hours whose files it would have listed. */
-export interface MissingDigest {
-  name: string;
-  /**
-   * Its hour of deliveries and the hour before (a file's events come minutes before it is
-   * delivered, seldom more): what no digest lists while it is missing.
-   */
-  hours: Interval;
-}
-
-/** A log file a digest lists and no run read whole with the bytes listed: its name, and the hours its events span. */
-export interface UnreadLogFile {
-  name: string;
-  /** The hours of its events, `[first hour, last hour + 1 h)`. */
-  hours: Interval;
-  /** Read, but its bytes are not those the digest lists: a filtered or changed copy. */
-  altered: boolean;
-}
-
 /** Stored days → per (account, region) proven ranges, by the table at the top of this file. */
 export function placeCoverage(days: readonly CoverageDay[], rules: CoverageRules = DEFAULT_COVERAGE_RULES): Map<string, PlaceCoverage> {
   const byPlace = new Map<
@@ -395,54 +301,6 @@ export function placeCoverage(days: readonly CoverageDay[], rules: CoverageRules
   return out;
 }
 
-/** Missing digests (`<trail>@<end>`) as gaps, a digest once, oldest first. */
-function missingOf(account: string, region: string, tokens: readonly string[]): MissingDigest[] {
-  const gaps: MissingDigest[] = [];
-  for (const token of new Set(tokens)) {
-    const end = Date.parse(token.slice(token.lastIndexOf('@') + 1));
-    if (Number.isNaN(end)) continue;
-    gaps.push({ name: digestNameOf(account, region, token), hours: [Math.floor(end / HOUR) * HOUR - 2 * HOUR, Math.ceil(end / HOUR) * HOUR] });
-  }
-  return gaps.sort((a, b) => a.hours[0] - b.hours[0] || (a.name < b.name ? -1 : 1));
-}
-
-/** Unread entries (`unreadListed`) as files, each with the hours its events span; a file once. */
-function unreadOf(account: string, region: string, entries: readonly string[]): UnreadLogFile[] {
-  const unread = new Map<string, UnreadLogFile>();
-  for (const entry of entries) {
-    const [token = '', oldest, newest, , altered] = entry.split(' ');
-    if (unread.has(token)) continue;
-    let from = Date.parse(oldest ?? '');
-    let to = Date.parse(newest ?? '');
-    if (Number.isNaN(from) || Number.isNaN(to) || to < from) {
-      // Not as addListedFile writes it (another version, a hand edit): its span unknown, the day of
-      // its name and the one before are not proven by files (never a span guessed short).
-      const day = Date.parse(`${token.slice(0, 4)}-${token.slice(4, 6)}-${token.slice(6, 8)}T00:00:00Z`);
-      if (Number.isNaN(day)) continue;
-      [from, to] = [day - DAY, day + DAY - HOUR];
-    }
-    unread.set(token, { name: logFileNameOf(account, region, token), hours: [Math.floor(from / HOUR) * HOUR, Math.floor(to / HOUR) * HOUR + HOUR], altered: altered === 'altered' });
-  }
-  return [...unread.values()].sort((a, b) => a.hours[0] - b.hours[0] || (a.name < b.name ? -1 : 1));
-}
-
-/** The parts of `intervals` (sorted, disjoint) outside every one of `removed` (sorted, disjoint). */
-export function subtractIntervals(intervals: readonly Interval[], removed: readonly Interval[]): Interval[] {
-  const out: Interval[] = [];
-  for (const [s, e] of intervals) {
-    let cursor = s;
-    for (const [rs, re] of removed) {
-      if (re <= cursor) continue;
-      if (rs >= e) break;
-      if (rs > cursor) out.push([cursor, rs]);
-      cursor = Math.max(cursor, re);
-      if (cursor >= e) break;
-    }
-    if (cursor < e) out.push([cursor, e]);
-  }
-  return out;
-}
-
 /** The digest-listed files not read whose hours meet `[from, to)`: what a hole there is made of. */
 export function unreadWithin(place: PlaceCoverage | undefined, from: number, to: number): UnreadLogFile[] {
   return (place?.unread ?? []).filter(({ hours: [s, e] }) => s < to && e > from);
@@ -456,31 +314,6 @@ export function missingDigestsWithin(place: PlaceCoverage | undefined, from: num
 /** What digests say a hole in `[from, to)` of this place is made of, for its reason ('' when they say nothing). */
 export function describeHoleCause(place: PlaceCoverage | undefined, from: number, to: number): string {
   return describeUnread(unreadWithin(place, from, to), missingDigestsWithin(place, from, to));
-}
-
-/**
- * `; CloudTrail's digest files list 2 log files there that were not read: NAME, NAME`, and apart
- * those read with other bytes and the digests missing from the chain, or '' (for a hole's reason).
- */
-export function describeUnread(files: readonly UnreadLogFile[], digests: readonly MissingDigest[] = []): string {
-  const missing = files.filter((f) => !f.altered);
-  const altered = files.filter((f) => f.altered);
-  const names = (some: readonly UnreadLogFile[]) => {
-    const shown = some.slice(0, 3).map((f) => f.name);
-    return `${shown.join(', ')}${some.length > shown.length ? ` and ${some.length - shown.length} more (\`cutover-watch coverage --json\` lists them)` : ''}`;
-  };
-  const count = (n: number) => (n === 1 ? 'a log file' : `${n} log files`);
-  const shownDigests = digests.slice(0, 3).map((d) => d.name);
-  return (
-    (digests.length === 0
-      ? ''
-      : `; the chain of CloudTrail's digest files misses ${digests.length === 1 ? 'one' : digests.length} there (${shownDigests.join(', ')}${digests.length > shownDigests.length ? `, and ${digests.length - shownDigests.length} more` : ''}): ` +
-        'the log files of those hours cannot be checked, copy CloudTrail-Digest/ of those days') +
-    (missing.length === 0 ? '' : `; CloudTrail's digest files list ${count(missing.length)} there that ${missing.length === 1 ? 'was' : 'were'} not read: ${names(missing)}`) +
-    (altered.length === 0
-      ? ''
-      : `; ${count(altered.length)} read there ${altered.length === 1 ? 'is' : 'are'} not what CloudTrail's digest lists (other bytes: a filtered or changed copy), read the original: ${names(altered)}`)
-  );
 }
 
 /**
@@ -502,32 +335,6 @@ function runsOf(hours: number[], maxStep: number, width: number): Interval[] {
   }
   if (start !== null) runs.push([start, last + width]);
   return runs;
-}
-
-export function mergeIntervals(intervals: readonly Interval[]): Interval[] {
-  const sorted = [...intervals].sort((a, b) => a[0] - b[0]);
-  const out: [number, number][] = [];
-  for (const [s, e] of sorted) {
-    const last = out[out.length - 1];
-    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
-    else out.push([s, e]);
-  }
-  return out;
-}
-
-/** The parts of `[from, to)` that no interval covers. */
-export function gapsIn(intervals: readonly Interval[], from: number, to: number): Interval[] {
-  const gaps: Interval[] = [];
-  let cursor = from;
-  for (const [s, e] of intervals) {
-    if (e <= cursor) continue;
-    if (s >= to) break;
-    if (s > cursor) gaps.push([cursor, Math.min(s, to)]);
-    cursor = Math.max(cursor, e);
-    if (cursor >= to) break;
-  }
-  if (cursor < to) gaps.push([cursor, to]);
-  return gaps;
 }
 
 /** The end of the newest proven range at or before `asOf`: evidence is complete up to here. */

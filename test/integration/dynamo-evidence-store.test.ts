@@ -14,7 +14,8 @@ import { COVERAGE_PK, coverageSk, JOURNAL_PK } from '../../functions/core/table-
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { putItem } from '../support/count-writes';
 import { logCoverage } from '../support/coverage';
-import { CoverageAccumulator, FILE_MARK_SETS } from '../../functions/core/coverage';
+import { CoverageAccumulator } from '../../functions/core/coverage';
+import { FILE_MARK_SETS } from '../../functions/core/coverage-marks';
 import { identityEvent } from '../support/events';
 import { numberedAlert } from '../support/alerts';
 import { storedEvidence } from '../support/stored-evidence';

@@ -1,5 +1,6 @@
 import type { Alert } from '../../functions/core/alert';
-import { derivedFromMarks, FILE_MARK_SETS, type CoverageDay } from '../../functions/core/coverage';
+import type { CoverageDay } from '../../functions/core/coverage';
+import { derivedFromMarks, FILE_MARK_SETS } from '../../functions/core/coverage-marks';
 import type { DetectionNeeds, DetectionState } from '../../functions/core/detections';
 import { mergeItems, type EvidenceDelta, type EvidenceItem } from '../../functions/core/evidence';
 import { guardKey, guardKeyOf, type ApplyResult, type BatchJournal, type Claim, type DetectionPort, type EvidencePort, type GuardedEvent } from '../../functions/core/ingest';

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DIGEST_FILE_NAME, digestName, logFileName, readDigest } from '../../functions/core/cloudtrail-digest';
 import { placesToMark } from '../../functions/adapters/ingest-pipeline';
-import { CoverageAccumulator, describeHoleCause, describeUnread, placeCoverage, subtractIntervals, unreadListed, type CoverageDay } from '../../functions/core/coverage';
+import { CoverageAccumulator, describeHoleCause, placeCoverage, type CoverageDay } from '../../functions/core/coverage';
+import { describeUnread, unreadListed } from '../../functions/core/coverage-marks';
+import { subtractIntervals } from '../../functions/core/intervals';
 
 const LOG_KEY = 'AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/eu-west-1/2026/11/19/111122223333_CloudTrail_eu-west-1_20261119T0005Z_Abc123Def456Ghi7.json.gz';
 const entry = (over: Record<string, unknown> = {}) => ({
