@@ -10,7 +10,7 @@ import type { Interval } from './intervals';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-/** The sets of marks of log files and digests: a coverage item's largest part, which readers do not load (they load what is derived from them). */
+/** The sets of marks of log files and digests in a coverage item, kept compacted (`compactMarks`). */
 export const FILE_MARK_SETS = ['readFiles', 'listedFiles', 'digests', 'previousDigests'] as const;
 export type FileMarkSet = (typeof FILE_MARK_SETS)[number];
 
