@@ -6,7 +6,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSampleFleet } from '../../functions/local/sample-fleet';
 import { DEMO_END } from '../support/demo';
-import { digestFile } from '../support/digest-trail';
+import { digestFile } from '../../functions/local/sample-fleet/digest-trail';
 import { LoopbackS3 } from '../support/loopback-s3';
 
 // `analyze s3://` end to end: the built CLI, the real S3 client (default credential chain,

@@ -12,7 +12,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Io } from '../../functions/local/cli/io';
 import { run } from '../../functions/local/cli/main';
-import { writeDigestFiles, writeSmallTrail } from '../support/digest-trail';
+import { writeDigestFiles, writeSmallTrail } from '../../functions/local/sample-fleet/digest-trail';
 
 const AS_OF = '2026-11-20T00:00:00Z';
 const ACCOUNT = '111122223333';

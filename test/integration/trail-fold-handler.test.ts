@@ -17,7 +17,7 @@ import { defaultPolicy } from '../../functions/core/policy';
 import { readInventoryFiles } from '../../functions/local/cli/commands/inventory';
 import { startEmbeddedStore, type EmbeddedStore } from '../../functions/local/embedded-store';
 import { generateSampleFleet, writeSampleFleet } from '../../functions/local/sample-fleet';
-import { digestFile } from '../support/digest-trail';
+import { digestFile } from '../../functions/local/sample-fleet/digest-trail';
 import { handlerEnvironment } from '../support/handler-environment';
 import { storedEvidence } from '../support/stored-evidence';
 

@@ -25,7 +25,7 @@ import type { Alert } from '../../functions/core/alert';
 import { defaultPolicy } from '../../functions/core/policy';
 import { analyzeCommand } from '../../functions/local/cli/commands/analyze';
 import { execute } from '../../functions/local/cli/main';
-import { digestFile } from '../support/digest-trail';
+import { digestFile } from '../../functions/local/sample-fleet/digest-trail';
 import { embeddedTables } from '../support/embedded-tables';
 import { sampleFleet } from '../support/sample-fleets';
 import { recordingIo } from '../support/recording-io';

@@ -1,5 +1,10 @@
+/**
+ * A small trail in CloudTrail's S3 layout with its digest files, for the tests of the digest check
+ * and for `samples/` (scripts/make-samples.ts): log files named as CloudTrail names them, digests
+ * in the shape of AWS's "CloudTrail digest file structure", a chain per account and region.
+ */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 
@@ -128,4 +133,20 @@ async function logFilesUnder(dir: string): Promise<string[]> {
     else if (entry.isFile() && /_CloudTrail_.*\.json\.gz$/.test(entry.name)) out.push(full);
   }
   return out.sort();
+}
+
+/** The account, region and first hour of `samples/lost-log-file`. */
+export const LOST_LOG_FILE_SAMPLE = { account: '111122223333', region: 'eu-west-1', from: Date.parse('2026-11-17T00:00:00Z'), hours: 6 } as const;
+
+/**
+ * `samples/lost-log-file`: six hours of a trail, two log files an hour, their digests, and the
+ * first file of the fourth hour removed, as a copy that lost it would be: every hour still has
+ * records. Returns the lost file's name.
+ */
+export async function writeLostLogFileSample(root: string): Promise<string> {
+  const files = await writeSmallTrail(root, LOST_LOG_FILE_SAMPLE);
+  await writeDigestFiles(root);
+  const lost = files[6]!;
+  await rm(lost);
+  return path.basename(lost);
 }
