@@ -67,7 +67,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
     .addHelpText(
       'after',
       '\nExamples:\n' +
-        '  aws s3 sync s3://my-trail-bucket/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/ logs/\n' +
+        "  aws s3 sync s3://my-trail-bucket/AWSLogs/111122223333/ logs/ --exclude '*' --include 'CloudTrail/us-east-1/2026/11/*' --include 'CloudTrail-Digest/us-east-1/2026/11/*'\n" +
         '  cutover-watch analyze logs/\n' +
         '  cutover-watch analyze s3://my-trail-bucket/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/\n' +
         '  cutover-watch analyze s3://my-trail-bucket/AWSLogs/o-a1b2c3d4e5/ --since 14d   # every account and region, the last 14 days\n' +
