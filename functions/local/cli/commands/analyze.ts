@@ -63,7 +63,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         "s3:// paths only: read the day folders from this UTC day through today, finding the accounts and regions under the path (a trail's AWSLogs/ or AWSLogs/o-…/ folder, an account's, or a region's): ISO 8601 or a span before now such as 14d",
         timeArg(io.now),
       ),
-  )), ['table', 'json', 'yaml'], '{schemaVersion, files, records, inScope, …, storeRequests, s3, store, alerts, earlierAlerts, deliveryFailures}'), "region of the S3 client for s3:// paths (default: AWS_REGION, else the profile's; S3 redirects to the bucket's region)")
+  )), ['table', 'json', 'yaml'], '{schemaVersion, files, records, inScope, …, digests, storeRequests, s3, store, alerts, earlierAlerts, deliveryFailures}'), "region of the S3 client for s3:// paths (default: AWS_REGION, else the profile's; S3 redirects to the bucket's region)")
     .addHelpText(
       'after',
       '\nExamples:\n' +
