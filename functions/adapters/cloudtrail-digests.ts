@@ -12,9 +12,7 @@ import { mapLimit } from './map-limit';
 export interface DigestsRead {
   /** The listed log files, to record as coverage (they only ever take proof away). */
   coverage: CoverageAccumulator;
-  /** Digest files read. */
-  files: number;
-  /** Their names: those whose lists are known. */
+  /** The digest files read: those whose lists are known. */
   read: string[];
   /** Log files they list (a file listed by two digests, a backfill and its hour's, counts once per digest). */
   listed: number;
@@ -32,7 +30,7 @@ const DIGEST_CONCURRENCY = 8;
 
 /** Each digest's list; a digest that cannot be read is a problem named by file and field, and the rest go on. */
 export async function readDigests(names: readonly string[], bytesOf: (name: string) => Promise<Buffer>): Promise<DigestsRead> {
-  const read: DigestsRead = { coverage: new CoverageAccumulator(), files: 0, read: [], listed: 0, problems: [] };
+  const read: DigestsRead = { coverage: new CoverageAccumulator(), read: [], listed: 0, problems: [] };
   await mapLimit(names, DIGEST_CONCURRENCY, async (name) => {
     let document: unknown;
     try {
@@ -49,7 +47,6 @@ export async function readDigests(names: readonly string[], bytesOf: (name: stri
       read.problems.push({ type: 'problem', file: name, where: digest.field, reason: `not a usable CloudTrail digest file: ${digest.reason}; the log files it lists are not checked` });
       return;
     }
-    read.files += 1;
     read.read.push(name);
     read.listed += digest.listed.length;
     for (const file of digest.listed) read.coverage.addListedFile(file);

@@ -185,9 +185,8 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
   }
   const toRead = new Set(files);
   const digestFiles = listed.digests.length === 0 ? null : await recordDigests(await localDigestFiles(listed.digests, options), listed.files.filter((file) => !toRead.has(file)), options);
-  const places = await placesToMark(options.store, listed.digests);
-  const contents = places === null ? null : new Map<string, string>();
-  if (places !== null && contents !== null) ingestOptions = { ...ingestOptions, readMarks: { places, contentOf: (unit) => takeFrom(contents, unit) } };
+  const marks = await readMarksOf(options.store, listed.digests);
+  if (marks !== null) ingestOptions = { ...ingestOptions, readMarks: marks.readMarks };
   options.onFiles?.(files.length);
   // Reading starts now, while the run loads the inventory and recovers the store (seconds at fleet scale).
   // The reading thread normalizes the identity calls with the clock the ingest reads (their events hold if it reads no earlier: record-skim `eventsHold`).
@@ -199,13 +198,13 @@ export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSumm
       skim: true,
       normalizing,
       ...(digests === undefined ? {} : { digests }),
-      ...(contents === null ? {} : { contents: (file: string, sha256: string) => contents.set(file, sha256) }),
+      ...(marks === null ? {} : { contents: marks.keep }),
     }),
   ).iteration;
   // A run that fails before its first unit (the store) stops the reading it started.
   const summary = await ingestUnits(units, ingestOptions, [...listed.problems, ...(digestFiles?.problems ?? [])]).finally(() => units.return(undefined));
   if (skippedFiles !== undefined) summary.skippedFiles = skippedFiles;
-  if (digestFiles !== null) summary.digests = { files: digestFiles.files, skipped: digestFiles.skipped, logFilesListed: digestFiles.listed };
+  if (digestFiles !== null) summary.digests = { files: digestFiles.read.length, skipped: digestFiles.skipped, logFilesListed: digestFiles.listed };
   return summary;
 }
 
@@ -226,11 +225,29 @@ export async function placesToMark(store: Pick<DynamoEvidenceStore, 'coverageDay
   return places.size === 0 ? null : places;
 }
 
-/** A map's value for the key, and the key gone. */
-export function takeFrom<V>(map: Map<string, V>, key: string): V | undefined {
-  const value = map.get(key);
-  map.delete(key);
-  return value;
+/**
+ * What a run that marks files read needs (`placesToMark`), or null: the read marks `ingestUnits`
+ * takes, and `keep`, which the reading gives each file's content hash (cloudtrail-files
+ * `contents`); a hash is held until its unit asks for it.
+ */
+export async function readMarksOf(
+  store: Pick<DynamoEvidenceStore, 'coverageDays'>,
+  digests: readonly string[],
+): Promise<{ readMarks: NonNullable<AnalyzeOptions['readMarks']>; keep(file: string, sha256: string): void } | null> {
+  const places = await placesToMark(store, digests);
+  if (places === null) return null;
+  const hashes = new Map<string, string>();
+  return {
+    readMarks: {
+      places,
+      contentOf: (unit) => {
+        const sha256 = hashes.get(unit);
+        hashes.delete(unit);
+        return sha256;
+      },
+    },
+    keep: (file, sha256) => void hashes.set(file, sha256),
+  };
 }
 
 /** The digest files of a run: those to read, and how to record them read once their lists are stored. */

@@ -26,8 +26,8 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { listInputFiles, readRecords, readRecordsFromStream, type ReadLimits } from './cloudtrail-files';
 import { AwsFatalError, backoffMs, defaultSleep, fatalReason, isThrottling, SDK_MAX_ATTEMPTS } from './eks-inventory';
-import { chronological, emptySummary, ingestUnits, placesToMark, localDigestFiles, recordDigests, takeFrom, type AnalyzeOptions, type AnalyzeSummary, type DigestFiles, type RecordUnit } from './ingest-pipeline';
-import { DIGEST_FILE_NAME } from '../core/cloudtrail-digest';
+import { chronological, emptySummary, ingestUnits, localDigestFiles, readMarksOf, recordDigests, type AnalyzeOptions, type AnalyzeSummary, type DigestFiles, type RecordUnit } from './ingest-pipeline';
+import { digestPlace } from '../core/cloudtrail-digest';
 import type { InputItem, InputProblem } from '../core/envelopes';
 import { S3_BUCKET_NAME_ONLY } from '../core/s3-names';
 
@@ -98,7 +98,7 @@ export function isS3LogKey(key: string): boolean {
 
 /** A CloudTrail digest file's key, by its name. */
 export function isS3DigestKey(key: string): boolean {
-  return DIGEST_FILE_NAME.test(key.slice(key.lastIndexOf('/') + 1));
+  return digestPlace(key) !== null;
 }
 
 /**
@@ -413,9 +413,8 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
   const digests = digestFiles === null ? null : await recordDigests(digestFiles, skipped, options);
   problems.push(...(digests?.problems ?? []));
   // With digests (or unread files to match), each source's inflated bytes are hashed as read: what a digest lists of it.
-  const places = await placesToMark(options.store, [...local.digests, ...options.listings.flatMap((l) => l.digests.map((d) => d.key))]);
-  const contents = places === null ? null : new Map<string, string>();
-  const keep = contents === null ? {} : { contents: (name: string, sha256: string) => void contents.set(name, sha256) };
+  const marks = await readMarksOf(options.store, [...local.digests, ...options.listings.flatMap((l) => l.digests.map((d) => d.key))]);
+  const keep = marks === null ? {} : { contents: marks.keep };
 
   const byName = new Map<string, Source>();
   for (const file of local.files) byName.set(file, { kind: 'file', name: file });
@@ -462,7 +461,7 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
             continue;
           }
           let whole = true;
-          const hash = keep.contents === undefined ? {} : { contents: (sha256: string) => keep.contents(source.name, sha256) };
+          const hash = marks === null ? {} : { contents: (sha256: string) => marks.keep(source.name, sha256) };
           const items = watched(readRecordsFromStream(source.name, fetched.body, { limits: options.limits, ...hash }), (item) => {
             counting(item);
             if (item.type === 'problem') whole = false;
@@ -483,7 +482,7 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
         {
           ...options,
           onFileDone: (name, _done, records) => options.onFileDone?.(name, ++done, recordsBefore + records),
-          ...(places === null || contents === null ? {} : { readMarks: { places, contentOf: (unit: string) => takeFrom(contents, unit) } }),
+          ...(marks === null ? {} : { readMarks: marks.readMarks }),
         },
         first ? problems : [],
       );
@@ -494,9 +493,7 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
         s3.unrecorded += readWhole.length;
         continue;
       }
-      const byBucket = new Map<string, { key: string; etag: string; size: number }[]>();
-      for (const { object, etag } of readWhole) byBucket.set(object.bucket, [...(byBucket.get(object.bucket) ?? []), { key: object.key, etag, size: object.size }]);
-      for (const [bucket, objects] of byBucket) await options.store.recordSourcesRead(bucket, objects, options.now());
+      await recordObjectsRead(options, readWhole.map(({ object, etag }) => ({ ...object, etag })));
       s3.read += readWhole.length;
     }
   } finally {
@@ -504,7 +501,7 @@ export async function analyzeSources(options: AnalyzeSourcesOptions): Promise<So
   }
   s3.notRead = order.slice(position).filter((s) => s.kind === 's3').length;
   total.seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (digests !== null) total.digests = { files: digests.files, skipped: digests.skipped, logFilesListed: digests.listed };
+  if (digests !== null) total.digests = { files: digests.read.length, skipped: digests.skipped, logFilesListed: digests.listed };
   return { ...total, s3 };
 }
 
@@ -520,11 +517,20 @@ async function bothDigestFiles(local: readonly string[], objects: ReadonlyMap<st
     },
     recordRead: async (names) => {
       await files?.recordRead?.(names.filter((name) => !objects.has(name)));
-      const byBucket = new Map<string, { key: string; etag: string; size: number }[]>();
-      for (const { bucket, key, etag, size } of names.flatMap((name) => objects.get(name) ?? [])) byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), { key, etag, size }]);
-      for (const [bucket, read] of byBucket) await options.store.recordSourcesRead(bucket, read, options.now());
+      await recordObjectsRead(options, names.flatMap((name) => objects.get(name) ?? []));
     },
   };
+}
+
+/** Objects read whole, recorded with their ETag in their bucket's sources: a rerun skips them while it is the same. */
+async function recordObjectsRead(options: Pick<AnalyzeOptions, 'store' | 'now'>, objects: readonly S3LogObject[]): Promise<void> {
+  const byBucket = new Map<string, { key: string; etag: string; size: number }[]>();
+  for (const { bucket, key, etag, size } of objects) {
+    const read = byBucket.get(bucket) ?? [];
+    read.push({ key, etag, size });
+    byBucket.set(bucket, read);
+  }
+  for (const [bucket, read] of byBucket) await options.store.recordSourcesRead(bucket, read, options.now());
 }
 
 /** What `sourcesRead` holds for these objects: `before` (read under `prefix`), and the folders of those outside it, one query each. */

@@ -50,10 +50,8 @@ export interface DigestName {
   region: string;
   /** `YYYY-MM-DD` of its end: the coverage day its mark is kept under. */
   day: string;
-  /** `<trail>@<end, ISO>`: the digest in its chain. */
+  /** `<trail>@<end, ISO>`: the digest in its chain (the hour of deliveries it lists ends at its end). */
   token: string;
-  /** Epoch ms of its end, the hour of deliveries it lists ends there. */
-  end: number;
 }
 
 /** What one digest file says, or why it says nothing usable. */
@@ -62,27 +60,30 @@ export type DigestReading = { ok: true; listed: ListedLogFile[]; previous: Diges
 // The account folder is 12 digits; the unique part is what S3 keys of CloudTrail carry (16
 // characters today, not promised: any run of letters and digits).
 const LOG_FILE_NAME = /^(\d{12})_CloudTrail_([a-z0-9-]{1,32})_((\d{4})(\d{2})(\d{2})T\d{4}Z_[A-Za-z0-9]{1,64})\.json(?:\.gz)?$/;
-/** A digest file's name (a key's last segment): never read as a log file. */
-export const DIGEST_FILE_NAME = /^\d{12}_CloudTrail-Digest_[a-z0-9-]{1,32}_.+\.json(?:\.gz)?$/;
+/** A digest file's name (a key's last segment), its account and region: never read as a log file. */
+export const DIGEST_FILE_NAME = /^(\d{12})_CloudTrail-Digest_([a-z0-9-]{1,32})_.+\.json(?:\.gz)?$/;
 // Trail names are letters, digits, `.`, `_` and `-`; a backfill digest (late files, `_backfill`) is outside the chain.
 const CHAIN_DIGEST_NAME = /^(\d{12})_CloudTrail-Digest_([a-z0-9-]{1,32})_([A-Za-z0-9._-]{1,128})_\2_(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z\.json(?:\.gz)?$/;
 
+/** A path's or an S3 key's last segment: the name CloudTrail gave the file. */
+function baseName(pathOrKey: string): string {
+  return pathOrKey.slice(Math.max(pathOrKey.lastIndexOf('/'), pathOrKey.lastIndexOf('\\')) + 1);
+}
+
 /** The account and region of a digest file by its name (a path or an S3 key), or null for any other name. */
 export function digestPlace(pathOrKey: string): { account: string; region: string } | null {
-  const base = pathOrKey.slice(Math.max(pathOrKey.lastIndexOf('/'), pathOrKey.lastIndexOf('\\')) + 1);
-  const m = /^(\d{12})_CloudTrail-Digest_([a-z0-9-]{1,32})_/.exec(base);
-  return m !== null && DIGEST_FILE_NAME.test(base) ? { account: m[1]!, region: m[2]! } : null;
+  const m = DIGEST_FILE_NAME.exec(baseName(pathOrKey));
+  return m === null ? null : { account: m[1]!, region: m[2]! };
 }
 
 /** The digest a path or an S3 key names, in its chain; null for any other name and for a backfill digest. */
 export function digestName(pathOrKey: string): DigestName | null {
-  const base = pathOrKey.slice(Math.max(pathOrKey.lastIndexOf('/'), pathOrKey.lastIndexOf('\\')) + 1);
-  const m = CHAIN_DIGEST_NAME.exec(base);
+  const m = CHAIN_DIGEST_NAME.exec(baseName(pathOrKey));
   if (m === null) return null;
   const [, account, region, trail, year, month, day, hour, minute, second] = m as unknown as string[];
-  const end = Date.parse(`${year}-${month}-${day}T${hour}:${minute}:${second}Z`);
-  if (Number.isNaN(end)) return null;
-  return { account: account!, region: region!, day: `${year}-${month}-${day}`, token: `${trail}@${year}-${month}-${day}T${hour}:${minute}:${second}Z`, end };
+  const end = `${year}-${month}-${day}T${hour}:${minute}:${second}Z`;
+  if (Number.isNaN(Date.parse(end))) return null;
+  return { account: account!, region: region!, day: `${year}-${month}-${day}`, token: `${trail}@${end}` };
 }
 
 /** A missing digest's name back from its coverage mark, for messages. */
@@ -93,8 +94,7 @@ export function digestNameOf(account: string, region: string, token: string): st
 
 /** The log file a path or an S3 key names, or null for any other name (a renamed copy is not recognised). */
 export function logFileName(pathOrKey: string): LogFileName | null {
-  const base = pathOrKey.slice(Math.max(pathOrKey.lastIndexOf('/'), pathOrKey.lastIndexOf('\\')) + 1);
-  const m = LOG_FILE_NAME.exec(base);
+  const m = LOG_FILE_NAME.exec(baseName(pathOrKey));
   if (m === null) return null;
   const [, account, region, token, year, month, day] = m as unknown as [string, string, string, string, string, string, string];
   return { account, region, day: `${year}-${month}-${day}`, token };
