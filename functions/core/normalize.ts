@@ -1,4 +1,4 @@
-import { UNTOLD, type IdentityEvent, type Normalized, type Outcome, type RejectReason, type SkipReason } from './identity-event';
+import { ofOneShape, UNTOLD, type IdentityEvent, type Normalized, type Outcome, type RejectReason, type SkipReason } from './identity-event';
 import type { NodeRoleMatcher } from './node-roles';
 import { isoTime as iso } from './iso-time';
 
@@ -405,7 +405,7 @@ function clusterNameFromArn(arn: string | null): string | null {
   return arn === null ? null : (/:cluster\/(.+)$/.exec(arn)?.[1] ?? null);
 }
 
-const event = (e: IdentityEvent): Normalized => ({ status: 'event', event: e });
+const event = (e: IdentityEvent): Normalized => ({ status: 'event', event: ofOneShape(e) });
 const skip = (reason: SkipReason): Normalized => ({ status: 'skipped', reason });
 const reject = (reason: RejectReason, field: string | null, detail: string): Normalized => ({
   status: 'rejected',
