@@ -41,6 +41,15 @@ export function compileGlob(pattern: string): GlobMatcher {
     const literal = segments.join('/');
     return (value) => value.toLowerCase() === literal;
   }
+  // Matched for every event (the policy's namespace and role globs): one segment, the usual case, is
+  // matched without splitting the value into a new array and strings each time.
+  if (segments.length === 1) {
+    const only = segments[0]!;
+    return (value) => {
+      const lower = value.toLowerCase();
+      return !lower.includes('/') && matchSegment(only, lower);
+    };
+  }
   return (value) => {
     const parts = value.toLowerCase().split('/');
     if (parts.length !== segments.length) return false;
@@ -51,7 +60,10 @@ export function compileGlob(pattern: string): GlobMatcher {
 /** True when any of the globs matches; each is compiled once. */
 export function compileGlobs(patterns: readonly string[]): GlobMatcher {
   const matchers = patterns.map(compileGlob);
-  return (value) => matchers.some((m) => m(value));
+  return (value) => {
+    for (const matches of matchers) if (matches(value)) return true;
+    return false;
+  };
 }
 
 /**

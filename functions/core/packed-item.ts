@@ -176,7 +176,9 @@ export class ItemPacker {
   }
 
   private array(values: readonly unknown[]): boolean {
-    for (const v of values) if (typeof v !== 'string') return false;
+    // Indexed, not for…of: every packed item's tags pass here, and the iterator's results were ~50 MB
+    // of a fleet run's allocations.
+    for (let i = 0; i < values.length; i += 1) if (typeof values[i] !== 'string') return false;
     const strings = values as readonly string[];
     // A frozen array cannot change: every item holding it gets the same one back (the stage's tag sets).
     if (Object.isFrozen(strings)) {
@@ -186,7 +188,7 @@ export class ItemPacker {
     }
     this.unit(T_ARRAY);
     this.varint(strings.length);
-    for (const s of strings) this.varint(this.strings.id(s));
+    for (let i = 0; i < strings.length; i += 1) this.varint(this.strings.id(strings[i]!));
     return true;
   }
 
