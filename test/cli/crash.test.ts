@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readinessReport } from '../../functions/adapters/readiness-query';
 import { run } from '../../functions/local/cli/main';
 import { withStore } from '../../functions/local/cli/store-options';
-import { sampleFleet } from '../support/sample-fleets';
+import { generateSampleFleet } from '../../functions/local/sample-fleet';
 import { BIN } from '../support/spawn-cli';
 
 // kill -9 during analyze, then analyze again: the store must be exactly the store of one clean
@@ -20,10 +20,13 @@ import { BIN } from '../support/spawn-cli';
 // shared its batch, and may differ.
 const END = '2026-11-20T00:00:00Z';
 /**
- * Two days of one cluster (payments-prod: the first account's us-east-1, about 170 events, with
- * alerts of two detections) in 30-event batches: six batches, enough for every crash point.
+ * Two days of one cluster (payments-prod: the first account's us-east-1, about 180 events, with
+ * alerts of four detections) in 30-event batches: seven batches, enough for every crash point.
+ * A sample fleet of those two days only: of a 30-day fleet, 28 days were generated (over a second
+ * of CPU), or read back from the run's shared copy, only to be left out.
  */
 const FROM = '2026-11-18';
+const DAYS = 2;
 const ACCOUNT = '111122223333';
 const REGION = 'us-east-1';
 const BATCH = 30;
@@ -87,7 +90,7 @@ async function outputs(store: string) {
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'cw-crash-'));
-  const fleet = sampleFleet({ seed: 7, end: new Date(END) });
+  const fleet = generateSampleFleet({ seed: 7, end: new Date(END), days: DAYS });
   // S3 keys are AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/…
   const days = fleet.files.filter((f) => f.key.split('/')[1] === ACCOUNT && f.key.split('/')[3] === REGION && f.key.split('/').slice(4, 7).join('-') >= FROM);
   const created = fleet.inventory.flatMap((f) => (f.name.startsWith('describe-pod-identity-association-') ? [String((f.content as { association: { createdAt: string } }).association.createdAt)] : []));
@@ -128,7 +131,7 @@ async function delivered(store: string): Promise<string[]> {
 }
 
 /**
- * Where the crashed run dies: every step. The run's six batches are staged (the only writer writes
+ * Where the crashed run dies: every step. The run's seven batches are staged (the only writer writes
  * their items and guards once, at the end of this small run, after the stage's one journal): a
  * crash after a claim leaves nothing written (the rerun counts every event); one after a batch's
  * alerts are recorded leaves them owed to alerts.jsonl (the rerun delivers them); one after the journal
