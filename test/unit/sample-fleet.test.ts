@@ -38,14 +38,21 @@ function perFleet<K extends object, T>(fn: (k: K) => T): (k: K) => T {
     return cache.get(k)!;
   };
 }
-const hash = perFleet((f: SampleFleet): string =>
-  createHash('sha256')
-    .update(JSON.stringify(f.files))
+/**
+ * The fleet's bytes, hashed: every file's JSON in order, then the inventory, the expectations and the
+ * stats. File by file: one JSON text of all the files (~22 MB) cost twice the time to build and drop.
+ * Each file's text is one JSON object, so their concatenation still tells any two fleets apart.
+ */
+const hash = perFleet((f: SampleFleet): string => {
+  const bytes = createHash('sha256');
+  for (const file of f.files) bytes.update(JSON.stringify(file));
+  return bytes
     .update(JSON.stringify(f.inventory))
     .update(JSON.stringify(f.expected))
     .update(JSON.stringify(f.expectedDetections))
     .update(JSON.stringify(f.stats))
-    .digest('hex'));
+    .digest('hex');
+});
 
 const isFetch = (r: Rec) => r.eventSource === 'eks-auth.amazonaws.com' && r.eventName === 'AssumeRoleForPodIdentity';
 const isCompanion = (r: Rec) =>
