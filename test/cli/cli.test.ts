@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
 import { startEmbeddedStore } from '../../functions/local/embedded-store';
+import type { SampleFleet } from '../../functions/local/sample-fleet';
 import { sampleFleet } from '../support/sample-fleets';
 import { copyDemoStore, DEMO_DIR, DEMO_END, demoInto, sharedDemoOutput, type DemoRun } from '../support/demo';
 
@@ -34,6 +35,19 @@ interface Readiness {
   clusters: Record<string, unknown>[];
 }
 const readinessOf = async (store: string) => JSON.parse((await inProcess(['readiness', '--json', '--store', store, '--as-of', END])).stdout) as Readiness;
+/**
+ * What the demo's sample fleet (seed 42, ending where the demo ends) was built to be and to trigger.
+ * Read once for the two tests that check it: each copy of the run's shared fleet is ~0.3 s of CPU
+ * (test/support/sample-fleets.ts), and only these two small lists are kept, not the fleet's records.
+ */
+let planted: Pick<SampleFleet, 'expected' | 'expectedDetections'> | undefined;
+function fleetPlan(): Pick<SampleFleet, 'expected' | 'expectedDetections'> {
+  if (planted === undefined) {
+    const { expected, expectedDetections } = sampleFleet({ seed: 42, end: new Date(END) });
+    planted = { expected, expectedDetections };
+  }
+  return planted;
+}
 /** The demo store's readiness as of its end: no test writes to that store, so it is read once. */
 let demoReadiness: Promise<Readiness> | undefined;
 const readiness = (store: string) => (store === demoStore ? (demoReadiness ??= readinessOf(store)) : readinessOf(store));
@@ -77,7 +91,7 @@ describe('cutover-watch demo (npm start)', () => {
   });
 
   it('raises the alerts the sample fleet was built to trigger', async () => {
-    const fleet = sampleFleet({ seed: 42, end: new Date(END) });
+    const fleet = fleetPlan();
     const alerts = JSON.parse((await inProcess(['alerts', '--json', '--store', demoStore, '--since', '2026-01-01'])).stdout).alerts as Record<string, string | null>[];
 
     for (const want of fleet.expectedDetections) {
@@ -92,7 +106,7 @@ describe('cutover-watch demo (npm start)', () => {
   });
 
   it('gives every namespace the verdict the sample fleet was built to have', async () => {
-    const fleet = sampleFleet({ seed: 42, end: new Date(END) });
+    const fleet = fleetPlan();
 
     const report = await readiness(demoStore);
 
