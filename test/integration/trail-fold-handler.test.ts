@@ -243,11 +243,12 @@ describe('trail fold handler with the deployment\'s node role ARNs', () => {
     objects.set(key, gzipSync(JSON.stringify({ Records: [record] })));
     try {
       const nodeCalls = async (store: DynamoEvidenceStore) => (await storedEvidence(store)).filter((i) => i.type === 'node-call' && JSON.stringify(i).includes('custom-nodes'));
-      // WHEN a fold runs without the ARN, and another with it
+      // WHEN a fold runs without the ARN, and another with it, over the region of that object (the
+      // account's other region holds no call of custom-nodes: reading it only doubled each fold)
       const without = await table('roles-without');
-      await (await trailFold('roles-without', { TRAIL_ACCOUNTS: '111122223333' }))({}, minutes(15));
+      await (await trailFold('roles-without', { TRAIL_ACCOUNTS: '111122223333', TRAIL_REGIONS: 'us-east-1' }))({}, minutes(15));
       const withRole = await table('roles-with');
-      await (await trailFold('roles-with', { TRAIL_ACCOUNTS: '111122223333', NODE_ROLE_ARNS: role }))({}, minutes(15));
+      await (await trailFold('roles-with', { TRAIL_ACCOUNTS: '111122223333', TRAIL_REGIONS: 'us-east-1', NODE_ROLE_ARNS: role }))({}, minutes(15));
 
       // THEN only the second holds the call as a node-role call
       expect(await nodeCalls(without)).toEqual([]);
