@@ -1,4 +1,4 @@
-import { growHeapByAtMost, growHeapByAtMostPast } from '../functions/adapters/collect-garbage';
+import { allowForcedCollections, growHeapByAtMost, growHeapByAtMostPast } from '../functions/adapters/collect-garbage';
 import { processIo } from '../functions/local/cli/io';
 import { keepNoIdleStoreThreads } from '../functions/local/embedded-store';
 import { run } from '../functions/local/cli/main';
@@ -28,5 +28,6 @@ export async function main(): Promise<void> {
     keepNoIdleStoreThreads();
   }
   if (command !== undefined && READING_COMMANDS.has(command)) growHeapByAtMostPast(LARGE_HEAP, 20);
+  allowForcedCollections();
   process.exitCode = await run(argv, processIo());
 }

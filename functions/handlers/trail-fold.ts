@@ -2,10 +2,15 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
+import { allowForcedCollections } from '../adapters/collect-garbage';
 import { DynamoEvidenceStore } from '../adapters/dynamo-evidence-store';
 import { foldTrail, OUT_OF_TIME } from '../adapters/trail-fold';
 import { TRAIL_EVENTS_BY_KIND, TRAIL_OBJECTS_BY_REGION } from '../core/coverage';
 import { countPerValue, listEnv, logger, metrics, policyFromEnv, requiredEnv } from './runtime';
+
+// A function's process is its own: a full collection as each group of objects is stored keeps its
+// heap near what it holds (collect-garbage).
+allowForcedCollections();
 
 // Built once per container. Other writers (the live ingest, a CLI on --table): each batch under the
 // table's writer lease, waited for as the CLI waits (an ingest batch holds it for seconds; the
