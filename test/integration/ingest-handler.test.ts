@@ -27,7 +27,6 @@ import { fullBatches, routedFleet, sqsBatch } from '../support/sqs-batches';
 let dir: string;
 let embedded: EmbeddedStore;
 const END = new Date('2026-11-20T00:00:00Z');
-const fleet = sampleFleet({ seed: 7, end: END });
 
 let local: DynamoEvidenceStore;
 let deployed: DynamoEvidenceStore;
@@ -47,8 +46,16 @@ async function table(name: string, singleWriter: boolean): Promise<DynamoEvidenc
   return store;
 }
 
-/** Everything stored, without what depends on how many writes it took (`version`) or when (`raisedAt`). */
-async function contents(store: DynamoEvidenceStore) {
+/**
+ * Everything stored, without what depends on how many writes it took (`version`) or when (`raisedAt`):
+ * read once per store, for the tests that compare or count it (none of them writes).
+ */
+const stored = new Map<DynamoEvidenceStore, ReturnType<typeof readContents>>();
+const contents = (store: DynamoEvidenceStore) => {
+  if (!stored.has(store)) stored.set(store, readContents(store));
+  return stored.get(store)!;
+};
+async function readContents(store: DynamoEvidenceStore) {
   const snapshot = await store.snapshot({ fromDay: '2000-01-01', namespaceDays: true });
   const items = snapshot.items
     .map(({ version: _v, ...rest }) => rest as EvidenceItem)
@@ -91,6 +98,9 @@ async function loadHandler(tableName = 'deployed'): Promise<{ handler: (event: S
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'cw-handler-'));
   embedded = await startEmbeddedStore(path.join(dir, 'store'), { openToAnyClient: true });
+  // the fleet only while it is written and routed: kept, its ~34 MB of records would stay in the
+  // heap for every collection of the file's run
+  const fleet = sampleFleet({ seed: 7, end: END });
   const written = await writeSampleFleet(path.join(dir, 'fleet'), fleet);
   const inventory = await readInventoryFiles((await readdir(written.inventoryDir)).map((f) => path.join(written.inventoryDir, f)));
 
