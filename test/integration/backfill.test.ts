@@ -18,6 +18,7 @@ import { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-st
 import { readinessReport } from '../../functions/adapters/readiness-query';
 import { placeCoverage } from '../../functions/core/coverage';
 import type { Alert } from '../../functions/core/alert';
+import type { EvidenceItem } from '../../functions/core/evidence';
 import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory } from '../../functions/core/inventory';
 import { defaultPolicy } from '../../functions/core/policy';
 import { analyzePaths, type AnalyzeSummary } from '../../functions/adapters/ingest-pipeline';
@@ -181,23 +182,30 @@ async function analyzed(): Promise<{ store: DynamoEvidenceStore; summary: Analyz
   return { store, summary, alerts };
 }
 
-let reference: Awaited<ReturnType<typeof analyzed>>;
-let full: { store: DynamoEvidenceStore; run: Awaited<ReturnType<typeof backfill>> };
+/**
+ * analyze's store and one full backfill's, each with what it holds right after its run (`items`):
+ * what the tests that compare a store with them, or run backfill on them again, compare with.
+ */
+let reference: Awaited<ReturnType<typeof analyzed>> & { items: EvidenceItem[] };
+let full: { store: DynamoEvidenceStore; run: Awaited<ReturnType<typeof backfill>>; items: EvidenceItem[] };
 let fullWrites = 0;
 
 describe('backfill from LookupEvents', () => {
   beforeAll(async () => {
-    reference = await analyzed();
+    const analyze = await analyzed();
+    reference = { ...analyze, items: await storedEvidence(analyze.store) };
     const store = await freshStore();
     serve(RECORDS);
     const writes = countWrites(embedded.client);
+    let run: Awaited<ReturnType<typeof backfill>>;
     try {
-      full = { store, run: await backfill(store) };
+      run = await backfill(store);
       fullWrites = writes.total();
     } finally {
       writes.remove();
     }
     cloudtrail.reset();
+    full = { store, run, items: await storedEvidence(store) };
   }, 120_000);
 
   it('writes at most 20 requests per 1,000 in-scope events: slices are stored together, not a batch each', () => {
@@ -217,7 +225,7 @@ describe('backfill from LookupEvents', () => {
     expect(s.rejected).toBe(0);
     expect(s.replayed).toBe(0);
     expect(s.notStored).toBe(0);
-    expect(await storedEvidence(full.store)).toEqual(await storedEvidence(reference.store));
+    expect(full.items).toEqual(reference.items);
     // In time order, as analyze: no false irsa-regression, the planted first-seen is found.
     expect(alertKeys(full.run.alerts)).toEqual(alertKeys(reference.alerts));
     expect(full.run.alerts.filter((a) => a.detection === 'irsa-regression').map((a) => a.serviceAccount)).toEqual(['risk-batch']);
@@ -281,7 +289,6 @@ describe('backfill from LookupEvents', () => {
   });
 
   it('a second run with the same --days skips the finished window and adds nothing', async () => {
-    const before = await storedEvidence(full.store);
     const fake = serve(RECORDS);
 
     const again = await backfill(full.store);
@@ -292,11 +299,10 @@ describe('backfill from LookupEvents', () => {
     expect(again.regions.map((r) => [r.region, r.status, r.note])).toEqual(
       REGIONS.map((r) => [r, 'skipped', 'already backfilled 30 days up to 2026-11-20T00:00 (--restart to look them up again)']),
     );
-    expect(await storedEvidence(full.store)).toEqual(before);
+    expect(await storedEvidence(full.store)).toEqual(full.items);
   });
 
   it('--restart looks everything up again, and every event is a replay: nothing changes', async () => {
-    const before = await storedEvidence(full.store);
     serve(RECORDS);
 
     const again = await backfill(full.store, { restart: true });
@@ -305,13 +311,12 @@ describe('backfill from LookupEvents', () => {
     expect(again.summary.replayed).toBe(full.run.summary.inScope);
     expect(again.summary.itemsWritten).toBe(0);
     expect(again.alerts).toEqual([]);
-    expect(await storedEvidence(full.store)).toEqual(before);
+    expect(await storedEvidence(full.store)).toEqual(full.items);
   });
 
   it('is idempotent with live ingestion: records analyze already stored are replays', async () => {
     // the reference analyze's store: what it holds is compared with above, and must not change
     const { store, summary } = reference;
-    const before = await storedEvidence(store);
     serve(RECORDS);
 
     const run = await backfill(store);
@@ -320,7 +325,7 @@ describe('backfill from LookupEvents', () => {
     expect(run.summary.replayed).toBe(summary.inScope);
     expect(run.summary.itemsWritten).toBe(0);
     expect(run.alerts).toEqual([]);
-    expect(await storedEvidence(store)).toEqual(before);
+    expect(await storedEvidence(store)).toEqual(reference.items);
   });
 
   it('stopped halfway (Ctrl-C) and resumed, ends exactly where one full run ends, with no double count', async () => {
@@ -353,7 +358,7 @@ describe('backfill from LookupEvents', () => {
     expect(second.summary.replayed).toBe(0);
     expect(first.summary.inScope + second.summary.inScope).toBe(full.run.summary.inScope);
     expect(first.summary.records + second.summary.records).toBe(RECORDS.length);
-    expect(await storedEvidence(store)).toEqual(await storedEvidence(full.store));
+    expect(await storedEvidence(store)).toEqual(full.items);
     expect(alertKeys([...first.alerts, ...second.alerts])).toEqual(alertKeys(full.run.alerts));
   });
 
@@ -378,7 +383,7 @@ describe('backfill from LookupEvents', () => {
     for (const c of east) {
       expect(fake.calls.some((call) => call.region === 'us-east-1' && call.eventName === c.eventName && Date.parse(call.start) < Date.parse(c.through))).toBe(false);
     }
-    expect(await storedEvidence(store)).toEqual(await storedEvidence(full.store));
+    expect(await storedEvidence(store)).toEqual(full.items);
   });
 
   it('fetches a dense slice again at half the span, so a slice stays small enough to sort in memory', async () => {
