@@ -232,20 +232,23 @@ function firstEventsOfDay(plan: ScaledFleetPlan, count: number): Record<string, 
 }
 
 describe('the ingest Lambda handler on a batch of the fleet preset (5,000 namespaces)', () => {
-  // The benchmark's fleet, its first day as the rules route them: a batch of its first 1,000 events
-  // meets their roles for the first time, and the next 1,000, one invocation, are measured: most of
-  // them are the only event of their service account and namespace. Writes cannot go under the
-  // items the batch changes, 25 to a BatchWriteItem: about two per such event (its service account
-  // and its namespace's month). The bound is per 1,000 events: 1,000 of them measure it as a full
-  // batch of the event source does (2,152 events, ended by its 6 MB payload: 293 requests, 136 per
-  // 1,000) and cost half as much to generate, route and write.
+  // The benchmark's fleet, its first day as the rules route them: a first invocation on its first
+  // 100 events (the container's first, which loads the inventory), and the next 1,000, one
+  // invocation, are measured: most of them are the only event of their service account and
+  // namespace. Writes cannot go under the items the batch changes, 25 to a BatchWriteItem: about
+  // two per such event (its service account and its namespace's month). The bound is per 1,000
+  // events: 1,000 of them measure it as a full batch of the event source does (2,152 events, ended
+  // by its 6 MB payload: 293 requests, 136 per 1,000) and cost half as much to generate, route and
+  // write. The first invocation's size hardly moves the count (after 1, 100, 250 or 1,000 events:
+  // 138, 137, 137 or 136 requests), and 1,100 events are half the hours to generate of 2,000.
+  const WARM_UP = 100;
   const MEASURED = 1000;
   let measured: { messages: number; writes: number; failures: number };
 
   beforeAll(async () => {
     const plan = planScaledFleet(SCALE_PRESETS.fleet);
-    const events = firstEventsOfDay(plan, 2 * MEASURED);
-    const [first, batch] = [events.slice(0, MEASURED), events.slice(MEASURED)];
+    const events = firstEventsOfDay(plan, WARM_UP + MEASURED);
+    const [first, batch] = [events.slice(0, WARM_UP), events.slice(WARM_UP)];
     if (fullBatches(batch).length !== 1) throw new Error('the measured events are more than one batch of the event source');
     const store = await table('fleet-batch', false);
     await store.saveInventory(
@@ -258,7 +261,7 @@ describe('the ingest Lambda handler on a batch of the fleet preset (5,000 namesp
     const silence = [vi.spyOn(console, 'log'), vi.spyOn(console, 'info'), vi.spyOn(console, 'warn')].map((spy) => spy.mockImplementation(() => undefined));
     try {
       const { handler, writes } = await loadHandler('fleet-batch');
-      // the first batch meets its roles for the first time; the second is the steady state
+      // the container's first invocation; the second is the steady state
       const warmUp = (await handler(sqsBatch(first))).batchItemFailures.length;
       writes.reset();
       const failures = warmUp + (await handler(sqsBatch(batch, INGEST_BATCH_SIZE))).batchItemFailures.length;
@@ -272,7 +275,7 @@ describe('the ingest Lambda handler on a batch of the fleet preset (5,000 namesp
   it('writes per item the batch changes: at most 150 requests per 1,000 events when nearly every event has keys of its own', () => {
     expect(measured.failures).toBe(0);
     expect(measured.messages).toBe(MEASURED);
-    // measured: 136 requests for these 1,000 events (136 per 1,000, as for a full batch); the demo
+    // measured: 137 requests for these 1,000 events (136 per 1,000 for a full batch); the demo
     // fleet's batches, whose keys recur, stay under 20 (above). The floor here is the items, not the
     // requests: see docs/deploy.md §7.
     expect((measured.writes * 1000) / measured.messages).toBeLessThanOrEqual(150);
