@@ -79,9 +79,9 @@ function lookupEvent(r: Rec): Event {
 
 /**
  * `records` newest first per region and event name, with parsed times and the API's events: built
- * once per list of records and shared by every fake over it, rather than sorted and converted again
- * for every page or every test (a dozen fakes over the same 5,219 records, each their JSON again).
- * Nothing changes an event it is served: backfill reads them, and each page is a new array.
+ * once per list of records and shared by every fake over it (the file's dozen fakes serve the same
+ * 5,219 records; each sorted and converted them again). Nothing changes an event it is served:
+ * backfill only reads them, and each page is a new array.
  */
 const lookupIndexes = new WeakMap<Rec[], Map<string, { t: number; event: Event }[]>>();
 function lookupIndex(records: Rec[]): Map<string, { t: number; event: Event }[]> {
