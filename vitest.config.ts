@@ -109,11 +109,12 @@ export default defineConfig({
     reporters: ['default', './test/support/temp-folders.ts'],
     // Forks, not threads: a test changes directory (process.chdir), which threads may not.
     pool: 'forks',
-    // vitest's default on 2 cores is 1 worker: every file would wait for the one before it. Three,
+    // vitest's default on 2 cores is 1 worker: every file would wait for the one before it. Four,
     // not two: the workers often wait on what they start (Chromium, spawned CLIs, the shared demo,
-    // the store's thread), and a third fills those waits. On this 2-core VM, a fresh clone's run
-    // took 111.7 and 114.8 s with three against 115.0 and 127.9 s with two (back to back).
-    maxWorkers: 3,
+    // the store's thread), and the others fill those waits. On this 2-core VM, a fresh clone's run
+    // took 111.7 and 114.8 s with three against 115.0 and 127.9 s with two (back to back); on
+    // 2026-12-06, alternated, 133.7 and 136.0 s with four against 145.4 and 142.7 with three.
+    maxWorkers: 4,
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // expect.poll waits for a state to settle (a page's rows, a label): 1 s, the default, is short
