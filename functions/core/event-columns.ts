@@ -11,7 +11,7 @@
 import { withRoom } from './collections';
 import { RECURRING_EVENT_FIELDS, type EventKind, type IdentityEvent, type Outcome } from './identity-event';
 
-/** Every field of an event, in the order normalizeRecord gives them (identity-event `ofOneShape`: so every event has one shape). */
+/** Every field of an event, in the order normalizeRecord gives them (so every event has one shape: normalize `common`). */
 export const EVENT_FIELDS = [
   'kind', 'outcome', 'eventId', 'eventTime', 'account', 'region',
   'cluster', 'clusterArn', 'oidcIssuer', 'namespace', 'serviceAccount', 'roleArn', 'podName', 'podUid', 'nodeInstanceId', 'nodeRoleArn', 'imdsVersion', 'sessionTagsMissing',

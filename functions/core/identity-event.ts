@@ -45,41 +45,6 @@ export interface IdentityEvent {
   userAgent: string | null;
 }
 
-/**
- * `e` as a new object with every field in one order, the order EventColumnsReader gives them: so
- * that every event the main thread handles has one hidden class. Events made by spreading a partial
- * event (`{ ...common(r), cluster, … }`) each got a class of their own, and code optimized for
- * the events it had met was thrown away at the first of another kind (V8's "wrong map"), then
- * optimized again: `--trace-opt` counted functions that read events optimized up to 14 times in
- * one fleet run, the optimizing compiler ~14 % of analyze's CPU (docs/PERFORMANCE.md, "V8's own threads").
- */
-export function ofOneShape(e: IdentityEvent): IdentityEvent {
-  return {
-    kind: e.kind,
-    outcome: e.outcome,
-    eventId: e.eventId,
-    eventTime: e.eventTime,
-    account: e.account,
-    region: e.region,
-    cluster: e.cluster,
-    clusterArn: e.clusterArn,
-    oidcIssuer: e.oidcIssuer,
-    namespace: e.namespace,
-    serviceAccount: e.serviceAccount,
-    roleArn: e.roleArn,
-    podName: e.podName,
-    podUid: e.podUid,
-    nodeInstanceId: e.nodeInstanceId,
-    nodeRoleArn: e.nodeRoleArn,
-    imdsVersion: e.imdsVersion,
-    sessionTagsMissing: e.sessionTagsMissing,
-    action: e.action,
-    errorCode: e.errorCode,
-    sourceIp: e.sourceIp,
-    userAgent: e.userAgent,
-  };
-}
-
 /** The fields a record of one kind or another may not tell: all `null` until a kind's parser fills them. */
 export const UNTOLD = {
   cluster: null,

@@ -44,7 +44,7 @@ describe('identity events as columns (the reading thread hands over what it norm
     const back = roundTrip(events);
     expect(back).toStrictEqual(events);
     for (const [i, event] of events.entries()) expect(Object.keys(back[i] as IdentityEvent), event.eventId).toEqual(Object.keys(event));
-    // normalizeRecord's own order, for every kind, is the columns' order (one hidden class for all events: ofOneShape)
+    // normalizeRecord's own order, for every kind, is the columns' order (one hidden class for all events: normalize `common`)
     for (const event of fixtureEvents()) expect(Object.keys(event), `${event.kind} ${event.eventId}`).toEqual([...EVENT_FIELDS]);
   });
 
