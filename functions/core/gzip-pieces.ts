@@ -15,28 +15,80 @@ const CHUNK_CHARACTERS = 65_536;
  * collection and grew the heap by twice its size.
  */
 export async function gzipPieces(pieces: Iterable<string>, level: number): Promise<Buffer> {
-  const gzip = createGzip({ level });
   const out: Buffer[] = [];
-  gzip.on('data', (chunk: Buffer) => out.push(chunk));
+  await gzipPiecesInChunks(pieces, level, Infinity, (chunk) => {
+    out.push(chunk);
+    return Promise.resolve();
+  });
+  return Buffer.concat(out);
+}
+
+/**
+ * The same gzip, handed to `take` in consecutive chunks of `chunkBytes` (the last one shorter) as
+ * it is made, one `take` at a time and in order, while the text goes on being made and compressed:
+ * a stage's journal is written chunk by chunk while the rest of it is still being made, rather than
+ * after. At most two chunks wait for `take` beside the one it has. Resolves to the number of chunks
+ * once every `take` has resolved; rejects with the first `take` that rejects (and takes no more).
+ */
+export async function gzipPiecesInChunks(
+  pieces: Iterable<string>,
+  level: number,
+  chunkBytes: number,
+  take: (chunk: Buffer) => Promise<void>,
+): Promise<number> {
+  const gzip = createGzip({ level });
+  let made: Buffer[] = [];
+  let madeBytes = 0;
+  let chunks = 0;
+  let waiting = 0;
+  let taken: Promise<void> = Promise.resolve();
+  const hand = (chunk: Buffer) => {
+    chunks += 1;
+    waiting += 1;
+    taken = taken.then(() => {
+      waiting -= 1;
+      return take(chunk);
+    });
+    // handled here so that a failure waits, unreported, for the await below that throws it
+    taken.catch(() => undefined);
+  };
+  gzip.on('data', (data: Buffer) => {
+    made.push(data);
+    madeBytes += data.length;
+    if (madeBytes < chunkBytes) return;
+    const all = made.length === 1 ? (made[0] as Buffer) : Buffer.concat(made, madeBytes);
+    let at = 0;
+    for (; all.length - at >= chunkBytes; at += chunkBytes) hand(all.subarray(at, at + chunkBytes));
+    made = at < all.length ? [all.subarray(at)] : [];
+    madeBytes = all.length - at;
+  });
   let pending: string[] = [];
   let pendingLength = 0;
-  const hand = async (last: boolean) => {
-    let chunk = pending.join('');
+  const write = async (last: boolean) => {
+    let text = pending.join('');
     // A pair of UTF-16 surrogates cut between two chunks would be encoded as two U+FFFD: the first half waits for the second.
-    const end = chunk.charCodeAt(chunk.length - 1);
-    const held = !last && end >= 0xd800 && end <= 0xdbff ? chunk.slice(-1) : '';
-    if (held !== '') chunk = chunk.slice(0, -1);
+    const end = text.charCodeAt(text.length - 1);
+    const held = !last && end >= 0xd800 && end <= 0xdbff ? text.slice(-1) : '';
+    if (held !== '') text = text.slice(0, -1);
     pending = held === '' ? [] : [held];
     pendingLength = held.length;
-    if (!gzip.write(chunk, 'utf8')) await once(gzip, 'drain');
+    if (!gzip.write(text, 'utf8')) await once(gzip, 'drain');
+    if (waiting > 2) await taken;
   };
-  for (const piece of pieces) {
-    pending.push(piece);
-    pendingLength += piece.length;
-    if (pendingLength >= CHUNK_CHARACTERS) await hand(false);
+  try {
+    for (const piece of pieces) {
+      pending.push(piece);
+      pendingLength += piece.length;
+      if (pendingLength >= CHUNK_CHARACTERS) await write(false);
+    }
+    await write(true);
+    gzip.end();
+    await finished(gzip);
+  } catch (error) {
+    gzip.destroy();
+    throw error;
   }
-  await hand(true);
-  gzip.end();
-  await finished(gzip);
-  return Buffer.concat(out);
+  if (madeBytes > 0 || chunks === 0) hand(made.length === 1 ? (made[0] as Buffer) : Buffer.concat(made, madeBytes));
+  await taken;
+  return chunks;
 }
