@@ -9,6 +9,7 @@ import { SEVERITIES, type Alert } from '../../../core/alert';
 import { placeCoverage } from '../../../core/coverage';
 import { alertLine } from '../../../core/alert-format';
 import { analyzePaths, type AnalyzeSummary, type Rejection } from '../../../adapters/ingest-pipeline';
+import { startSmallFileThread } from '../../../adapters/small-file-thread';
 import { AwsFatalError } from '../../../adapters/eks-inventory';
 import { dayFoldersSince, listDayFolders } from '../../../adapters/trail-fold';
 import { analyzeSources, isS3Url, listS3Logs, parseS3Url, s3Client, S3UrlError, type S3Listing, type S3Summary } from '../../../adapters/s3-logs';
@@ -88,6 +89,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
       if (flags.since !== undefined && !paths.some(isS3Url)) throw new UsageError('--since is for s3:// paths (local files and folders are read whole)');
       const s3 = paths.some(isS3Url) ? await listS3Paths(paths.filter(isS3Url), deps, s3Region, flags.since === undefined ? undefined : { since: flags.since, now: io.now() }) : null;
       const localPaths = paths.filter((p) => !isS3Url(p));
+      if (localPaths.length > 0) startSmallFileThread();
       await withStore(storeFlags, io, async ({ store, localDir, where, client }) => {
         const requests = countStoreRequests(client);
         const sinks = alertSinks(flags, localDir);
