@@ -176,8 +176,6 @@ function start(): Worker | null {
     broken = true;
     return null;
   }
-  // only while a read is pending does the thread keep the process alive (see read)
-  thread.unref();
   thread.on('message', (reply: Reply) => {
     const done = pending.get(reply.id);
     if (done === undefined) return;
@@ -205,6 +203,10 @@ function start(): Worker | null {
   };
   thread.on('error', giveUp);
   thread.on('exit', giveUp);
+  // Only while a read is pending does the thread keep the process alive (see read). After the
+  // listeners: a 'message' listener added to an unreferenced worker references it again, and a
+  // thread started and never read from kept a failed analyze from exiting.
+  thread.unref();
   return thread;
 }
 
