@@ -1052,8 +1052,8 @@ export class DynamoEvidenceStore implements EvidencePort {
   private async commitStage(journal: string, at: string, changes: StagedChanges, ids: Map<string, EventIdSet>): Promise<number> {
     // Each chunk written as soon as it is made, one request at a time (its megabytes in one request
     // were ~100 MB more at the run's peak, the store's thread parsing it), while the rest is made:
-    // written after the whole was made, the fleet preset's journal (5.3 MB, 18 chunks) took ~0.3 s
-    // more. Chunks first: they are inert until the head says committed.
+    // the fleet preset's journal (5.3 MB, 18 chunks) in 0.62–0.74 s against 0.74–0.89 when written
+    // after the whole was made. Chunks first: they are inert until the head says committed.
     let n = 0;
     const chunks = await gzipPiecesInChunks(stageJournalPieces(changes, ids), 1, JOURNAL_CHUNK_BYTES, (gz) =>
       this.batchWrite([{ PutRequest: { Item: { pk: JOURNAL_PK, sk: chunkSk(journal, n++), gz } } }]),

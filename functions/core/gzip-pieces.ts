@@ -27,8 +27,8 @@ export async function gzipPieces(pieces: Iterable<string>, level: number): Promi
  * The same gzip, handed to `take` in consecutive chunks of `chunkBytes` (the last one shorter) as
  * it is made, one `take` at a time and in order, while the text goes on being made and compressed:
  * a stage's journal is written chunk by chunk while the rest of it is still being made, rather than
- * after. At most two chunks wait for `take` beside the one it has. Resolves to the number of chunks
- * once every `take` has resolved; rejects with the first `take` that rejects (and takes no more).
+ * after. When more than two chunks wait for `take`, the making waits for them. Resolves to the number
+ * of chunks once every `take` has resolved; rejects with the first `take` that rejects (and takes no more).
  */
 export async function gzipPiecesInChunks(
   pieces: Iterable<string>,
