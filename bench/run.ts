@@ -17,7 +17,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +42,10 @@ const TARGETS = {
 
 const PRESET_NAMES = ['small', 'fleet', 'wide', 'wider', 'widest'] as const;
 const isPreset = (value: string | undefined): value is Preset => value !== undefined && Object.hasOwn(SCALE_PRESETS, value);
-const USAGE = `usage: npm run bench -- [--preset ${PRESET_NAMES.join('|')}] [--json]
+const USAGE = `usage: npm run bench -- [--preset ${PRESET_NAMES.join('|')}] [--pairs N] [--json]
+  --pairs N: DuckDB and analyze (into a fresh store) run N times, alternated, and compared by their
+             medians (default 3): on a shared machine one run of each moved the ratio by a third
+             from one minute to the next
   small:  100 namespaces, 36k records (a few minutes)
   fleet:  5,000 namespaces, 2.4M records, 10 % in scope (the default; writing it once takes ~2 min)
   wide:   20,000 namespaces, 0.5M records, half in scope: as many events as fleet, 4x the keys
@@ -52,10 +55,11 @@ const USAGE = `usage: npm run bench -- [--preset ${PRESET_NAMES.join('|')}] [--j
 interface Args {
   preset: Preset;
   json: boolean;
+  pairs: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { preset: 'fleet', json: false };
+  const args: Args = { preset: 'fleet', json: false, pairs: 3 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') args.json = true;
@@ -66,6 +70,14 @@ function parseArgs(argv: string[]): Args {
         process.exit(2);
       }
       args.preset = value;
+    } else if (a === '--pairs' || a?.startsWith('--pairs=')) {
+      const value = a === '--pairs' ? argv[++i] : a.slice('--pairs='.length);
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1 || n > 9) {
+        console.error(`bench: --pairs must be a whole number from 1 to 9, got ${value ?? 'nothing'}`);
+        process.exit(2);
+      }
+      args.pairs = n;
     } else if (a === '--help' || a === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -127,6 +139,15 @@ async function listGz(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+/** The median run by seconds (of an even count, the mean of the middle two), its peak RSS the highest of all. */
+function medianRun(runs: readonly ChildResult[]): ChildResult {
+  const sorted = [...runs].sort((x, y) => x.seconds - y.seconds);
+  const mid = Math.floor(sorted.length / 2);
+  const seconds = sorted.length % 2 === 1 ? (sorted[mid] as ChildResult).seconds : ((sorted[mid - 1] as ChildResult).seconds + (sorted[mid] as ChildResult).seconds) / 2;
+  const rss = runs.map((r) => r.peakRssMb).filter((x): x is number => x !== null);
+  return { ...(sorted[mid] as ChildResult), seconds, peakRssMb: rss.length > 0 ? Math.max(...rss) : null };
+}
+
 interface Step {
   step: string;
   seconds: number;
@@ -184,14 +205,9 @@ async function main(): Promise<void> {
     add('gunzip (floor)', gunzip, `${files.length.toLocaleString('en-US')} files, ${(Number(gunzip.stdout.trim()) / 2 ** 20).toFixed(0)} MiB inflated`);
     void gunzipSync;
 
-    const duck = await runNode([path.join(root, 'bench', 'duckdb-summary.mjs'), fleet.logDir, fleet.inventoryDir], work, 'duckdb');
-    const duckOut = JSON.parse(duck.stdout) as { rows: number; events: number; seconds: number; threads: number };
-    add('DuckDB summary', duck, `${duckOut.rows.toLocaleString('en-US')} rows, ${duckOut.events.toLocaleString('en-US')} events, ${duckOut.threads} threads`);
-
-    const store = path.join(work, 'store');
     const inventoryFiles = (await readdir(fleet.inventoryDir)).map((f) => path.join(fleet.inventoryDir, f)).sort();
-    const imported = await runNode([cli, 'inventory', 'import', '--store', store, '--json', ...inventoryFiles], work, 'inventory');
-    add('inventory import', imported, `${inventoryFiles.length} files`);
+    const template = path.join(work, 'inventory-store');
+    const imported = await runNode([cli, 'inventory', 'import', '--store', template, '--json', ...inventoryFiles], work, 'inventory');
 
     interface AnalyzeJson {
       records: number;
@@ -205,11 +221,40 @@ async function main(): Promise<void> {
       storeRequests?: { reads: number; writes: number };
       alerts: unknown[];
     }
+    // DuckDB and analyze alternated, each analyze into a fresh copy of the imported store (the copy
+    // not timed): the machine's other load moves from minute to minute, and a pair run back to back
+    // meets about the same. The targets compare the medians.
+    const store = path.join(work, 'store');
     const analyzeArgs = [cli, 'analyze', '--store', store, '--json', fleet.logDir];
-    const first = await runNode(analyzeArgs, work, 'analyze');
-    const a1 = JSON.parse(first.stdout) as AnalyzeJson;
-    const writes1 = a1.storeRequests?.writes ?? null;
-    add('analyze (fresh store)', first, `${a1.inScope.toLocaleString('en-US')} in scope, ${writes1 ?? '?'} write requests, ${a1.alerts.length} alerts`);
+    const ducks: ChildResult[] = [];
+    const analyzes: ChildResult[] = [];
+    let duckOut: { rows: number; events: number; seconds: number; threads: number } | undefined;
+    let a1: AnalyzeJson | undefined;
+    const writesSeen = new Set<number | null>();
+    for (let pair = 1; pair <= args.pairs; pair++) {
+      const duck = await runNode([path.join(root, 'bench', 'duckdb-summary.mjs'), fleet.logDir, fleet.inventoryDir], work, 'duckdb');
+      ducks.push(duck);
+      duckOut = JSON.parse(duck.stdout) as { rows: number; events: number; seconds: number; threads: number };
+      await rm(store, { recursive: true, force: true });
+      await cp(template, store, { recursive: true });
+      const run = await runNode(analyzeArgs, work, 'analyze');
+      analyzes.push(run);
+      a1 = JSON.parse(run.stdout) as AnalyzeJson;
+      writesSeen.add(a1.storeRequests?.writes ?? null);
+      log(`  pair ${pair} of ${args.pairs}: DuckDB ${duck.seconds.toFixed(1)} s, analyze ${run.seconds.toFixed(1)} s (${(run.seconds / duck.seconds).toFixed(2)} ×)`);
+    }
+    if (duckOut === undefined || a1 === undefined) throw new Error('no pair ran');
+    const duck = medianRun(ducks);
+    const first = medianRun(analyzes);
+    const each = (runs: ChildResult[]) => runs.map((r) => r.seconds.toFixed(1)).join(', ');
+    add('DuckDB summary', duck, `${duckOut.rows.toLocaleString('en-US')} rows, ${duckOut.events.toLocaleString('en-US')} events, ${duckOut.threads} threads${args.pairs > 1 ? `; median of ${each(ducks)} s` : ''}`);
+    add('inventory import', imported, `${inventoryFiles.length} files`);
+    const writes1 = writesSeen.size === 1 ? (a1.storeRequests?.writes ?? null) : null;
+    add(
+      'analyze (fresh store)',
+      first,
+      `${a1.inScope.toLocaleString('en-US')} in scope, ${writes1 ?? `${[...writesSeen].join(' / ')} (differing!)`} write requests, ${a1.alerts.length} alerts${args.pairs > 1 ? `; median of ${each(analyzes)} s` : ''}`,
+    );
     const replay = await runNode(analyzeArgs, work, 'replay');
     const a2 = JSON.parse(replay.stdout) as AnalyzeJson;
     // The replay skips the files the first run read whole and stored (by their sha256): it reads no record.
@@ -258,6 +303,7 @@ async function main(): Promise<void> {
       steps: steps.map((st) => ({ ...st, vsDuckdb: ratio(st.seconds) })),
       analyze: { first: a1, replay: a2, alerts: a1.alerts.length },
       duckdb: duckOut,
+      pairs: ducks.map((d, i) => ({ duckdbSeconds: d.seconds, analyzeSeconds: (analyzes[i] as ChildResult).seconds })),
       storeRead: scanned,
       targets,
       failed: failed.length,
