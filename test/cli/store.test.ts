@@ -4,7 +4,7 @@ import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } fro
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, runInProcess } from '../support/spawn-cli';
+import { BIN, runInProcess, SPAWNED_CLI_TIMEOUT_MS } from '../support/spawn-cli';
 
 // The CLI against folders that are not all its own: spawned the way a person runs it where the
 // process is what is checked (the modes a new store gets, another user, a writer paused or killed
@@ -32,7 +32,7 @@ function cli(args: string[], options: CliOptions): Promise<Run> {
   const [cmd, ...rest] = [...drop, process.execPath, BIN, ...args];
   return new Promise((resolve, reject) => {
     const { CUTOVER_WATCH_STORE: _fromTheRunner, ...inherited } = process.env;
-    const child = spawn(cmd!, rest, { cwd: options.cwd, env: { ...inherited, CI: 'true', ...options.env } });
+    const child = spawn(cmd!, rest, { cwd: options.cwd, env: { ...inherited, CI: 'true', ...options.env }, timeout: SPAWNED_CLI_TIMEOUT_MS, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

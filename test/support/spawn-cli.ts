@@ -8,6 +8,9 @@ import { startEmbeddedStore } from '../../functions/local/embedded-store';
 // spawns pays little for it (its tests load the same SDK and store modules).
 import { run } from '../../functions/local/cli/main';
 
+/** How long a spawned CLI may run: under vitest's 30 s test timeout (vitest.config.ts). */
+export const SPAWNED_CLI_TIMEOUT_MS = 25_000;
+
 /** The `cutover-watch` command as a user runs it (it rebuilds the bundle when sources are newer). */
 export const BIN = fileURLToPath(new URL('../../bin/cutover-watch.mjs', import.meta.url));
 
@@ -27,7 +30,9 @@ export function spawnCli(
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
     const [command, ...rest] = [...(options.via ?? []), process.execPath, BIN, ...args];
-    const child = spawn(command!, rest, { cwd: options.cwd, env: { ...process.env, CI: 'true', ...options.env } });
+    // Killed short of the test's own timeout (30 s): a test that times out leaves no CLI running
+    // after the run (three hung `analyze` children of a failing run were still alive 42 minutes on).
+    const child = spawn(command!, rest, { cwd: options.cwd, env: { ...process.env, CI: 'true', ...options.env }, timeout: SPAWNED_CLI_TIMEOUT_MS, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
