@@ -510,6 +510,7 @@ export async function ingestUnits(
   // file's closures were optimized anew (`decideSkimmed` compiled 11 times in a fleet run, ~0.4 s of
   // the optimizing compiler's work, with no deoptimization of its own). What is a file's own comes
   // as arguments.
+
   /** Counts an event and adds it to the batch (its recurring strings pooled when `share`): whether the batch is full. */
   const took = (event: IdentityEvent, share: boolean): boolean => {
     summary.inScope += 1;
