@@ -45,22 +45,6 @@ export interface IdentityEvent {
   userAgent: string | null;
 }
 
-/** The fields a record of one kind or another may not tell: all `null` until a kind's parser fills them. */
-export const UNTOLD = {
-  cluster: null,
-  clusterArn: null,
-  oidcIssuer: null,
-  namespace: null,
-  serviceAccount: null,
-  roleArn: null,
-  podName: null,
-  podUid: null,
-  nodeInstanceId: null,
-  nodeRoleArn: null,
-  imdsVersion: null,
-  sessionTagsMissing: null,
-} as const satisfies Partial<IdentityEvent>;
-
 /** Why a record was left out. Out-of-scope records are counted, not rejected. */
 export const SKIP_REASONS = ['out-of-scope', 'non-eks-web-identity', 'expected-node-traffic'] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];

@@ -1,4 +1,20 @@
-import { UNTOLD, type IdentityEvent } from '../../functions/core/identity-event';
+import type { IdentityEvent } from '../../functions/core/identity-event';
+
+/** The fields a record of one kind or another may not tell: all `null` until a kind's parser fills them (normalize's `common`). */
+export const UNTOLD = {
+  cluster: null,
+  clusterArn: null,
+  oidcIssuer: null,
+  namespace: null,
+  serviceAccount: null,
+  roleArn: null,
+  podName: null,
+  podUid: null,
+  nodeInstanceId: null,
+  nodeRoleArn: null,
+  imdsVersion: null,
+  sessionTagsMissing: null,
+} as const satisfies Partial<IdentityEvent>;
 
 /** An IdentityEvent with every field present: what a record does not tell is null, as the normalizer leaves it. */
 export function identityEvent(kind: IdentityEvent['kind'], fields: Partial<IdentityEvent> = {}): IdentityEvent {

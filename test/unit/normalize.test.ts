@@ -12,6 +12,7 @@ import { StringPool } from '../../functions/core/string-pool';
 import type { IdentityEvent, Normalized, Outcome } from '../../functions/core/identity-event';
 import { issuerOf, normalizeRecord, outcomeOf } from '../../functions/core/normalize';
 import { nodeRoleMatcher } from '../../functions/core/node-roles';
+import { UNTOLD } from '../support/events';
 import { prng } from '../support/prng';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/cloudtrail/', import.meta.url));
@@ -60,21 +61,7 @@ function eventOf(result: Normalized): IdentityEvent {
   return result.event;
 }
 
-const NOT_TOLD = {
-  cluster: null,
-  clusterArn: null,
-  oidcIssuer: null,
-  namespace: null,
-  serviceAccount: null,
-  roleArn: null,
-  podName: null,
-  podUid: null,
-  nodeInstanceId: null,
-  nodeRoleArn: null,
-  errorCode: null,
-  imdsVersion: null,
-  sessionTagsMissing: null,
-} satisfies Partial<IdentityEvent>;
+const NOT_TOLD = { ...UNTOLD, errorCode: null } satisfies Partial<IdentityEvent>;
 
 type Told = Pick<IdentityEvent, 'kind' | 'outcome' | 'eventId' | 'eventTime' | 'account' | 'region' | 'action' | 'sourceIp' | 'userAgent'>;
 
