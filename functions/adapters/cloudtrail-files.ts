@@ -114,7 +114,7 @@ export async function listInputFiles(paths: string[], options: { skipFolders?: r
   const candidates: Candidate[] = [];
   const digests: Candidate[] = [];
   const problems: InputProblem[] = [];
-  const skipped = new Set(await Promise.all((options.skipFolders ?? []).map(realpathOr)));
+  const skipped = new Set(await Promise.all((options.skipFolders ?? []).map(folderIdentity)));
 
   for (const given of paths) {
     if (given === STDIN) {
@@ -167,6 +167,22 @@ async function realpathOr(p: string): Promise<string> {
     return await realpath(p);
   } catch {
     return path.resolve(p);
+  }
+}
+
+/**
+ * A folder's real path, as the walk would see it, also before it exists: the real path of its
+ * nearest existing parent, then the rest of its path. The store's own folder is listed as skipped
+ * while the store opens (analyze lists its paths meanwhile), and may be made during the walk: under
+ * a symlinked parent, the path as given would not be the identity the walk finds it at.
+ */
+export async function folderIdentity(p: string): Promise<string> {
+  const resolved = path.resolve(p);
+  try {
+    return await realpath(resolved);
+  } catch {
+    const parent = path.dirname(resolved);
+    return parent === resolved ? resolved : path.join(await folderIdentity(parent), path.basename(resolved));
   }
 }
 

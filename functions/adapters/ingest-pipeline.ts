@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { DEFAULT_READ_LIMITS, listInputFiles, readFilesAhead, STDIN, startedNow, type ReadOptions } from './cloudtrail-files';
+import { DEFAULT_READ_LIMITS, listInputFiles, readFilesAhead, STDIN, startedNow, type InputFiles, type ReadOptions } from './cloudtrail-files';
 import { DetectionStateCache } from './detection-state-cache';
 import { collectGarbageNow } from './collect-garbage';
 import { releaseSkimmedBytes } from './small-file-thread';
@@ -91,6 +91,8 @@ export interface AnalyzeOptions {
   reread?: boolean;
   /** Folders not read when met inside a folder given (the local store's own: cloudtrail-files `listInputFiles`). */
   skipFolders?: readonly string[];
+  /** `paths` listed already, `skipFolders` skipped (the CLI lists them while the store opens). @default listed here */
+  listed?: Promise<InputFiles>;
   /** What '-' reads. @default process.stdin */
   stdin?: Readable;
   onFiles?(total: number): void;
@@ -136,7 +138,7 @@ export type IngestOptions = Omit<AnalyzeOptions, 'paths' | 'stdin' | 'onFiles' |
  * the rest of the run goes on; nothing is dropped without being counted.
  */
 export async function analyzePaths(options: AnalyzeOptions): Promise<AnalyzeSummary> {
-  const listed = await listInputFiles(options.paths, { skipFolders: options.skipFolders });
+  const listed = await (options.listed ?? listInputFiles(options.paths, { skipFolders: options.skipFolders }));
   let files = chronological(listed.files);
   let ingestOptions: IngestOptions = options;
   let skippedFiles: number | undefined;

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_READ_LIMITS, listInputFiles, mayReadAhead, readAhead, ReadAheadBudget, readFilesAhead, readRecordChunks, readRecords, readRecordsFromStream } from '../../functions/adapters/cloudtrail-files';
+import { DEFAULT_READ_LIMITS, folderIdentity, listInputFiles, mayReadAhead, readAhead, ReadAheadBudget, readFilesAhead, readRecordChunks, readRecords, readRecordsFromStream } from '../../functions/adapters/cloudtrail-files';
 import { useSmallFileThread } from '../../functions/adapters/small-file-thread';
 import { expandRaw } from '../../functions/core/record-prefilter';
 import type { InputItem } from '../../functions/core/envelopes';
@@ -101,6 +101,18 @@ describe('listInputFiles', () => {
     // a root inside it is read (the demo's logs), and without the option everything is
     expect((await listInputFiles([path.join(store, 'demo', 'logs')], { skipFolders: [store] })).files).toEqual([`${store}/demo/logs/d.json`]);
     expect((await listInputFiles([root])).files).toEqual([`${store}/demo/logs/d.json`, `${store}/rejects.jsonl`, `${root}/a.json`, `${root}/sub/b.json`]);
+  });
+
+  it('knows a folder to leave out by the real path the walk will find it at, before it exists', async () => {
+    await put('real/logs/a.json', logFile('a'));
+    await symlink(path.join(tmp, 'real'), path.join(tmp, 'link'));
+    const real = await realpath(path.join(tmp, 'real'));
+    // analyze lists its paths while the store opens: the store's folder may be made during the walk
+    expect(await folderIdentity(path.join(tmp, 'link', 'logs', 'store', 'inner'))).toBe(path.join(real, 'logs', 'store', 'inner'));
+    expect(await folderIdentity(path.join(tmp, 'link', 'logs'))).toBe(path.join(real, 'logs'));
+    await put('real/logs/store/cutover-watch-store.json', '{}');
+    const listed = await listInputFiles([path.join(tmp, 'link', 'logs')], { skipFolders: [path.join(tmp, 'link', 'logs', 'store')] });
+    expect(listed.files).toEqual([path.join(tmp, 'link', 'logs', 'a.json')]);
   });
 
   it('names found files under the directory as given, not as resolved', async () => {

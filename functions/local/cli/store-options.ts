@@ -88,6 +88,11 @@ export function storeDir(options: Pick<StoreOptions, 'store'>, cwd: string, env:
   return { dir, where: fromEnv === undefined ? shown : `${shown} (${STORE_ENV})` };
 }
 
+/** `OpenStore.localDir` before the store is opened: the embedded store's folder, or with --table the default one. */
+export function localDirOf(options: Pick<StoreOptions, 'store' | 'table'>, cwd: string): string {
+  return storeDir(options.table === undefined ? options : {}, cwd).dir;
+}
+
 export async function openStore(options: StoreOptions, io: Io, mode: OpenMode = {}): Promise<OpenStore> {
   const write = mode.write ?? true;
   if (options.region !== undefined) throw new UsageError(REGION_MEANING);
@@ -105,7 +110,7 @@ export async function openStore(options: StoreOptions, io: Io, mode: OpenMode = 
     return {
       store,
       where: `table ${options.table} in ${region}`,
-      localDir: storeDir({}, io.cwd).dir,
+      localDir: localDirOf(options, io.cwd),
       client,
       close: async () => client.destroy(),
     };

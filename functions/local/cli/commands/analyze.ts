@@ -10,6 +10,7 @@ import { placeCoverage } from '../../../core/coverage';
 import { alertLine } from '../../../core/alert-format';
 import { analyzePaths, type AnalyzeSummary, type Rejection } from '../../../adapters/ingest-pipeline';
 import { startSmallFileThread } from '../../../adapters/small-file-thread';
+import { listInputFiles } from '../../../adapters/cloudtrail-files';
 import { AwsFatalError } from '../../../adapters/eks-inventory';
 import { dayFoldersSince, listDayFolders } from '../../../adapters/trail-fold';
 import { analyzeSources, isS3Url, listS3Logs, parseS3Url, s3Client, S3UrlError, type S3Listing, type S3Summary } from '../../../adapters/s3-logs';
@@ -19,7 +20,7 @@ import { command, UsageError, type Io } from '../io';
 import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
 import { collectNodeRole, positiveInteger, timeArg } from '../options';
 import { displaySafe, plural } from '../render';
-import { REGION_MEANING, withReadRegion, withStore, withStoreOptions, type StoreOptions } from '../store-options';
+import { localDirOf, REGION_MEANING, withReadRegion, withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
 /** Rejections printed on stderr before the rest go only to the rejects file. */
 const REJECTIONS_SHOWN = 20;
@@ -90,6 +91,12 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
       const s3 = paths.some(isS3Url) ? await listS3Paths(paths.filter(isS3Url), deps, s3Region, flags.since === undefined ? undefined : { since: flags.since, now: io.now() }) : null;
       const localPaths = paths.filter((p) => !isS3Url(p));
       if (localPaths.length > 0) startSmallFileThread();
+      // Files are listed while the store opens (its thread starts LevelDB): the reading starts ~0.2 s
+      // sooner on the fleet preset's 5,040 files. The store's folder (localDir) is skipped by its
+      // path, whether or not it exists yet.
+      const listed = s3 === null ? listInputFiles(localPaths, { skipFolders: [localDirOf(storeFlags, io.cwd)] }) : undefined;
+      // awaited by the reading; a store that fails to open leaves it unread
+      listed?.catch(() => undefined);
       await withStore(storeFlags, io, async ({ store, localDir, where, client }) => {
         const requests = countStoreRequests(client);
         const sinks = alertSinks(flags, localDir);
@@ -109,7 +116,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
         const analyze = (options: Parameters<typeof analyzePaths>[0]) =>
           s3
             ? analyzeSources({ ...options, paths: localPaths, listings: s3.listings, client: s3.client, region: s3.region, reread: flags.reread, sleep: deps.sleep })
-            : analyzePaths({ ...options, skipFilesRead: true, reread: flags.reread });
+            : analyzePaths({ ...options, skipFilesRead: true, reread: flags.reread, listed });
         const summary: AnalyzeSummary & { s3?: S3Summary } = await analyze({
           paths,
           store,
