@@ -13,7 +13,7 @@ import type { Policy } from '../core/policy';
 import { athenaCreateTable, athenaSliceQuery, rebuildRecord, type TrailPredicateConfig } from '../core/trail-sql';
 import { abortableSleep, BACKFILL_PK } from './cloudtrail-backfill';
 import type { DynamoEvidenceStore } from './dynamo-evidence-store';
-import { AwsFatalError, backoffMs, isThrottling, problemReason, rethrowFatal, SDK_MAX_ATTEMPTS } from './eks-inventory';
+import { AwsFatalError, backoffMs, isThrottling, problemReason, rethrowFatal, SDK_MAX_ATTEMPTS } from './aws-calls';
 import { ingestUnits, type AnalyzeSummary, type Rejection } from './ingest-pipeline';
 
 /**

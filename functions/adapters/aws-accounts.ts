@@ -9,7 +9,9 @@ import path from 'node:path';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { emptyInventory, mergeInventory } from '../core/inventory';
 import { iamClient, parseRoleArn, syncRoles, type RoleSyncResult } from './iam-roles';
-import { AwsFatalError, fatalReason, oneLine, problemReason, SDK_MAX_ATTEMPTS, syncInventory, type InventoryProblem, type SyncOptions, type SyncResult } from './eks-inventory';
+import { AccountsError, AwsFatalError, fatalReason, oneLine, problemReason, SDK_MAX_ATTEMPTS } from './aws-calls';
+import { ACCOUNT_PLACEHOLDER, REGION_PATTERN } from '../core/aws-names';
+import { syncInventory, type InventoryProblem, type SyncOptions, type SyncResult } from './eks-inventory';
 import { mapLimit } from './map-limit';
 
 /**
@@ -77,15 +79,11 @@ export interface ResolveAccountsOptions {
 
 /** The session name of every assumed role: what CloudTrail shows as the caller in member accounts. */
 export const ROLE_SESSION_NAME = 'cutover-watch';
-export const ACCOUNT_PLACEHOLDER = '{account}';
 /** Assumed-role sessions are renewed this long before they expire (a backfill runs for hours). */
 const RENEW_BEFORE_MS = 5 * 60_000;
 /** AssumeRole calls in flight while the accounts are resolved. */
 const ASSUME_CONCURRENCY = 8;
 
-export const ACCOUNT_ID_PATTERN = /^\d{12}$/;
-/** AWS region names: `us-east-1`, `ap-southeast-2`, `us-gov-west-1`, `cn-north-1`. */
-export const REGION_PATTERN = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 
 export function stsClient(region: string, credentials: AwsCredentials): STSClient {
   return new STSClient({ region, credentials, maxAttempts: SDK_MAX_ATTEMPTS, retryMode: 'adaptive' });
@@ -257,11 +255,6 @@ function regionsFor(explicit: readonly string[], found: string | undefined, miss
     if (!REGION_PATTERN.test(region)) throw new AccountsError(`${JSON.stringify(region)} is not an AWS region name such as us-east-1, eu-west-2 or us-gov-west-1`);
   }
   return unique(regions);
-}
-
-/** Arguments that cannot be resolved (no region); the CLI turns it into a usage error. */
-export class AccountsError extends Error {
-  override name = 'AccountsError';
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ import { extractRecords, type InputItem } from '../core/envelopes';
 import type { Policy } from '../core/policy';
 import { ingestUnits, type AnalyzeSummary, type RecordUnit, type Rejection } from './ingest-pipeline';
 import type { DynamoEvidenceStore } from './dynamo-evidence-store';
-import { AwsFatalError, backoffMs, isThrottling, problemReason, rethrowFatal, SDK_MAX_ATTEMPTS } from './eks-inventory';
+import { AwsFatalError, backoffMs, isThrottling, problemReason, rethrowFatal, SDK_MAX_ATTEMPTS } from './aws-calls';
+import { LOOKUP_DAYS } from '../core/aws-names';
 
 /**
  * Backfill from CloudTrail event history (LookupEvents): the last 1–90 days of the three calls
@@ -38,8 +39,7 @@ import { AwsFatalError, backoffMs, isThrottling, problemReason, rethrowFatal, SD
 export const BACKFILL_EVENT_NAMES = ['AssumeRoleForPodIdentity', 'AssumeRole', 'AssumeRoleWithWebIdentity'] as const;
 export type BackfillEventName = (typeof BACKFILL_EVENT_NAMES)[number];
 
-/** LookupEvents limits (CloudTrail API reference): 90 days of history, 50 events per call, 2 calls/s per account and region. */
-export const LOOKUP_DAYS = 90;
+/** LookupEvents limits (CloudTrail API reference): 50 events per call, 2 calls/s per account and region (and LOOKUP_DAYS of history). */
 export const LOOKUP_MAX_RESULTS = 50;
 export const LOOKUP_PER_SECOND = 2;
 

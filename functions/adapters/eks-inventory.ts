@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-eks';
 import { emptyInventory, mergeInventory, parseInventoryDocument, type Inventory, type InventoryCluster } from '../core/inventory';
 import { mapLimit } from './map-limit';
+import { SDK_MAX_ATTEMPTS, plain, UnexpectedResponse, type Retry, defaultSleep, isThrottling, backoffMs, withRetry, rethrowFatal, problemReason } from './aws-calls';
 import { AGENT_ADDON } from '../core/preflight';
 
 /**
@@ -52,20 +53,6 @@ export interface SyncOptions {
   /** Our own retries of a throttled call. @default 5 */
   throttleRetries?: number;
 }
-
-/**
- * An error no retry or other cluster can get past: expired or missing credentials, an endpoint that
- * does not resolve (a region that does not exist, or no network). The message is one line for the user.
- */
-export class AwsFatalError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'AwsFatalError';
-  }
-}
-
-/** The SDK's attempts per call (its standard backoff; adaptive mode also rate-limits the client after throttling). */
-export const SDK_MAX_ATTEMPTS = 5;
 
 /** An EKS client for the CLI and the Lambda: default credential chain, adaptive retry. */
 export function eksClient(region: string): EKSClient {
@@ -214,20 +201,11 @@ async function syncAgentAddon(client: EKSClient, name: string, retry: Retry, pro
   }
 }
 
-/** An SDK response as the AWS CLI prints it: Dates become ISO strings, `undefined` fields vanish. */
-export function plain(value: unknown): unknown {
-  return value === undefined ? null : JSON.parse(JSON.stringify(value));
-}
-
 /** An SDK response read as the inventory document it is (the AWS CLI's shape); anything else is an UnexpectedResponse. */
 export function parsed(doc: unknown): Inventory {
   const result = parseInventoryDocument(doc);
   if (!result.ok) throw new UnexpectedResponse(result.reason);
   return result.inventory;
-}
-
-export class UnexpectedResponse extends Error {
-  override name = 'UnexpectedResponse';
 }
 
 function sorted(inv: Inventory): Inventory {
@@ -239,52 +217,6 @@ function sorted(inv: Inventory): Inventory {
     nodegroups: [...inv.nodegroups].sort(by((n) => `${n.cluster}|${n.nodegroup}`)),
     ...(inv.addons ? { addons: [...inv.addons].sort(by((a) => `${a.clusterArn ?? a.cluster}|${a.addonName}`)) } : {}),
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// AWS call helpers, shared with the CloudTrail backfill.
-
-export interface Retry {
-  sleep: (ms: number) => Promise<void>;
-  retries: number;
-}
-
-export const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Error names the SDK itself treats as throttling (smithy service-error-classification), plus HTTP 429. */
-const THROTTLING = new Set([
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'Throttling',
-  'ThrottledException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'LimitExceededException',
-  'SlowDown',
-]);
-
-export function isThrottling(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | null;
-  return !!e && (THROTTLING.has(e.name ?? '') || e.$metadata?.httpStatusCode === 429);
-}
-
-/** Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"), 1 s base, 30 s cap, never under 250 ms. */
-export function backoffMs(attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(30_000, 1000 * 2 ** attempt);
-  return Math.max(250, Math.floor(random() * ceiling));
-}
-
-/** Retries a throttled call with our own backoff once the SDK's attempts are spent; bounded. */
-export async function withRetry<T>(call: () => Promise<T>, retry: Retry): Promise<T> {
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      return await call();
-    } catch (e) {
-      if (!isThrottling(e) || attempt >= retry.retries) throw e;
-      await retry.sleep(backoffMs(attempt));
-    }
-  }
 }
 
 /**
@@ -313,55 +245,3 @@ async function listAll<P extends { nextToken?: string | undefined }, T>(
     }
   }
 }
-
-const CREDENTIAL_ERRORS = new Set(['ExpiredTokenException', 'ExpiredToken', 'RequestExpired', 'TokenRefreshRequired']);
-const INVALID_CREDENTIALS = new Set(['UnrecognizedClientException', 'InvalidClientTokenId', 'InvalidSignatureException', 'SignatureDoesNotMatch']);
-const UNREACHABLE = new Set(['ENOTFOUND', 'EAI_AGAIN']);
-
-/** The one line to stop on, or null when the error concerns only this call. */
-export function fatalReason(error: unknown, service: string, region: string): string | null {
-  const e = error as { name?: string; code?: string; message?: string; hostname?: string } | null;
-  if (!e) return null;
-  const name = e.name ?? '';
-  if (CREDENTIAL_ERRORS.has(name)) {
-    return `the AWS credentials have expired (${name}): refresh them (aws sso login, or new session credentials) and run again`;
-  }
-  if (name === 'CredentialsProviderError') {
-    return `no AWS credentials found (${oneLine(e.message)}): set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and run again`;
-  }
-  if (INVALID_CREDENTIALS.has(name)) {
-    return `the AWS credentials were refused in ${region} (${name}): they are wrong or expired, or ${region} is not enabled for the account`;
-  }
-  if (name === 'UnknownEndpoint' || UNREACHABLE.has(e.code ?? '') || /getaddrinfo (ENOTFOUND|EAI_AGAIN)/.test(e.message ?? '')) {
-    const host = e.hostname ?? /getaddrinfo \w+ (\S+)/.exec(e.message ?? '')?.[1] ?? `the ${service} endpoint`;
-    return `cannot reach ${host} for region ${region}: check the region name (aws ec2 describe-regions) and the network`;
-  }
-  if (/^Invalid region/i.test(e.message ?? '')) return `${region} is not a region ${service} can be called in: ${oneLine(e.message)}`;
-  return null;
-}
-
-export function rethrowFatal(error: unknown, service: string, region: string): void {
-  const reason = fatalReason(error, service, region);
-  if (reason) throw new AwsFatalError(reason, { cause: error });
-}
-
-/** A problem's reason: names the missing permission for a denial, says "deleted" for not-found. */
-export function problemReason(error: unknown, operation: string, service = 'eks'): string {
-  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } } | null;
-  const name = e?.name ?? 'Error';
-  const message = oneLine(e?.message);
-  if (/AccessDenied|UnauthorizedOperation|Forbidden/i.test(name) || e?.$metadata?.httpStatusCode === 403) {
-    return `missing permission ${service}:${operation} (${name}${message ? `: ${message}` : ''})`;
-  }
-  if (name === 'ResourceNotFoundException' || name === 'NotFoundException') {
-    return `not found: deleted while the sync ran (${name}${message ? `: ${message}` : ''})`;
-  }
-  if (name === 'UnexpectedResponse') return `unexpected ${operation} response: ${message}`;
-  if (isThrottling(error)) return `still throttled after retries (${name}); run the sync again later`;
-  return `${name}${message ? `: ${message}` : ''}`;
-}
-
-export function oneLine(text: string | undefined): string {
-  return (text ?? '').replace(/\s+/g, ' ').trim();
-}
-

@@ -10,7 +10,8 @@ import {
 } from '@aws-sdk/client-iam';
 import { emptyInventory, mergeInventory, policyDocument, type Inventory, type InventoryPolicy } from '../core/inventory';
 import type { DynamoEvidenceStore } from './dynamo-evidence-store';
-import { defaultSleep, parsed, plain, problemReason, rethrowFatal, SDK_MAX_ATTEMPTS, UnexpectedResponse, withRetry, type InventoryProblem, type Retry } from './eks-inventory';
+import { defaultSleep, plain, problemReason, rethrowFatal, SDK_MAX_ATTEMPTS, UnexpectedResponse, withRetry, type Retry } from './aws-calls';
+import { parsed, type InventoryProblem } from './eks-inventory';
 
 /**
  * The IAM side of the preflight: each role's trust policy, inline policies and attached customer

@@ -25,45 +25,11 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client, type ListObjectsV2Com
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { listInputFiles, readRecords, readRecordsFromStream, type ReadLimits } from './cloudtrail-files';
-import { AwsFatalError, backoffMs, defaultSleep, fatalReason, isThrottling, SDK_MAX_ATTEMPTS } from './eks-inventory';
+import { AwsFatalError, backoffMs, defaultSleep, fatalReason, isThrottling, SDK_MAX_ATTEMPTS } from './aws-calls';
 import { chronological, emptySummary, ingestUnits, localDigestFiles, readMarksOf, recordDigests, type AnalyzeOptions, type AnalyzeSummary, type DigestFiles, type RecordUnit } from './ingest-pipeline';
 import { digestPlace } from '../core/cloudtrail-digest';
 import type { InputItem, InputProblem } from '../core/envelopes';
-import { S3_BUCKET_NAME_ONLY } from '../core/s3-names';
-
-export interface S3Location {
-  bucket: string;
-  /** A key prefix, as S3 matches it: `AWSLogs/1111/` is a folder, `AWSLogs/1111` also matches `AWSLogs/11112…`. */
-  prefix: string;
-  /** `s3://bucket/prefix`, for messages. */
-  url: string;
-}
-
-export class S3UrlError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'S3UrlError';
-  }
-}
-
-export function isS3Url(path: string): boolean {
-  return /^s3:\/\//i.test(path);
-}
-
-/**
- * `s3://bucket[/prefix]`. Bucket names: 3–63 lowercase letters, digits, dots and hyphens, starting
- * and ending with a letter or digit (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
- */
-export function parseS3Url(url: string): S3Location {
-  const match = /^s3:\/\/([^/]*)(?:\/(.*))?$/is.exec(url);
-  if (!match) throw new S3UrlError(`${url} is not an S3 URL: write s3://BUCKET/PREFIX/`);
-  const bucket = match[1] ?? '';
-  const prefix = match[2] ?? '';
-  if (!S3_BUCKET_NAME_ONLY.test(bucket) || bucket.includes('..')) {
-    throw new S3UrlError(`${url}: "${bucket}" is not an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens): write s3://BUCKET/PREFIX/`);
-  }
-  return { bucket, prefix, url: `s3://${bucket}/${prefix}` };
-}
+import type { S3Location } from '../core/s3-names';
 
 export interface S3LogObject {
   bucket: string;

@@ -18,7 +18,8 @@
  * does not log) are no error: they are left out of the run.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { analyzeSources, listS3Folders, listS3Logs, type AnalyzeSourcesOptions, type ListOptions, type S3Listing, type S3Location, type SourcesSummary } from './s3-logs';
+import { analyzeSources, listS3Folders, listS3Logs, type AnalyzeSourcesOptions, type ListOptions, type S3Listing, type SourcesSummary } from './s3-logs';
+import type { S3Location } from '../core/s3-names';
 import { mapLimit } from './map-limit';
 
 export interface TrailLocation {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { athenaEngine, athenaSource, QueryFailedError, runTrailBackfill, type SliceProgress } from '../../functions/adapters/athena-backfill';
 import { BACKFILL_PK } from '../../functions/adapters/cloudtrail-backfill';
-import { AwsFatalError } from '../../functions/adapters/eks-inventory';
+import { AwsFatalError } from '../../functions/adapters/aws-calls';
 import { analyzePaths } from '../../functions/adapters/ingest-pipeline';
 import { placeCoverage } from '../../functions/core/coverage';
 import { DEFAULT_NODE_ROLE_PATTERNS } from '../../functions/core/node-roles';

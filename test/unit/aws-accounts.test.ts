@@ -5,8 +5,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { AccountsError, parseConfigProfiles, resolveAccounts, ROLE_SESSION_NAME, type AccountCredentials } from '../../functions/adapters/aws-accounts';
-import { AwsFatalError } from '../../functions/adapters/eks-inventory';
+import { parseConfigProfiles, resolveAccounts, ROLE_SESSION_NAME, type AccountCredentials } from '../../functions/adapters/aws-accounts';
+import { AccountsError, AwsFatalError } from '../../functions/adapters/aws-calls';
 
 const sts = mockClient(STSClient);
 const organizations = mockClient(OrganizationsClient);

@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BACKFILL_EVENT_NAMES, lookupPages, RateLimiter, type BackfillPage, type LookupPagesOptions } from '../../functions/adapters/cloudtrail-backfill';
-import { AwsFatalError } from '../../functions/adapters/eks-inventory';
+import { AwsFatalError } from '../../functions/adapters/aws-calls';
 
 const cloudtrail = mockClient(CloudTrailClient);
 afterEach(() => cloudtrail.reset());

@@ -7,16 +7,15 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { parseS3Url, S3UrlError } from '../../functions/core/s3-names';
 import type { DynamoEvidenceStore } from '../../functions/adapters/dynamo-evidence-store';
-import { AwsFatalError } from '../../functions/adapters/eks-inventory';
+import { AwsFatalError } from '../../functions/adapters/aws-calls';
 import { analyzePaths, type AnalyzeSummary, type Rejection } from '../../functions/adapters/ingest-pipeline';
 import { readinessReport } from '../../functions/adapters/readiness-query';
 import {
   analyzeSources,
   isS3LogKey,
   listS3Logs,
-  parseS3Url,
-  S3UrlError,
   type AnalyzeSourcesOptions,
   type S3Listing,
   type SourcesSummary,

@@ -1,16 +1,14 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import {
-  ACCOUNT_ID_PATTERN,
-  ACCOUNT_PLACEHOLDER,
-  AccountsError,
-  resolveAccounts,
-  type AccountCredentials,
-  type AccountProblem,
-  type AccountSource,
-  type ResolveAccountsOptions,
-  type ResolvedAccounts,
+// The clients that resolve accounts (STS, Organizations) load when a command resolves them.
+import type {
+  AccountCredentials,
+  AccountProblem,
+  AccountSource,
+  ResolveAccountsOptions,
+  ResolvedAccounts,
 } from '../../adapters/aws-accounts';
-import { AwsFatalError } from '../../adapters/eks-inventory';
+import { AccountsError, AwsFatalError } from '../../adapters/aws-calls';
+import { ACCOUNT_ID_PATTERN, ACCOUNT_PLACEHOLDER } from '../../core/aws-names';
 import { UsageError, type Io } from './io';
 import { collect } from './options';
 import { plural } from './render';
@@ -62,6 +60,7 @@ export type AccountDeps = Pick<ResolveAccountsOptions, 'stsClient' | 'organizati
 /** The credential sets to read with; argument and credential problems as usage errors (exit 2). */
 export async function resolveAccountSets(flags: AccountFlags & { region?: string[] }, deps: AccountDeps & { env?: NodeJS.ProcessEnv } = {}): Promise<ResolvedAccounts> {
   try {
+    const { resolveAccounts } = await import('../../adapters/aws-accounts');
     return await resolveAccounts({ source: accountSourceOf(flags), regions: flags.region ?? [], ...deps });
   } catch (e) {
     if (e instanceof AccountsError || e instanceof AwsFatalError) throw new UsageError(e.message, { cause: e });

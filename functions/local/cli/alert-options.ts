@@ -1,9 +1,9 @@
-import { SNSClient } from '@aws-sdk/client-sns';
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { deliverAlerts, deliverOwedAlerts, JsonlAlertLog, type DeliveryFailure } from '../../adapters/alert-delivery';
-import { SlackSink, SnsSink, type AlertSink } from '../../adapters/alert-sinks';
+// The SNS client and Slack's webhook load when a run delivers to them (alertSinks).
+import type { AlertSink } from '../../adapters/alert-sinks';
 import type { DynamoEvidenceStore } from '../../adapters/dynamo-evidence-store';
 import type { Alert } from '../../core/alert';
 import { jsonErrorMessage } from '../../core/envelopes';
@@ -55,22 +55,22 @@ export async function loadPolicy(flags: AlertFlags, io: Io): Promise<{ policy: P
 }
 
 /** alerts.jsonl always; SNS with --sns-topic; Slack when the webhook variable is set. */
-export function alertSinks(flags: AlertFlags, localDir: string, env: NodeJS.ProcessEnv = process.env): AlertSink[] {
+export async function alertSinks(flags: AlertFlags, localDir: string, env: NodeJS.ProcessEnv = process.env): Promise<AlertSink[]> {
   const sinks: AlertSink[] = [new JsonlAlertLog(path.join(localDir, 'alerts.jsonl'))];
-  if (flags.snsTopic) {
-    const region = flags.snsTopic.split(':')[3];
-    if (!flags.snsTopic.startsWith('arn:') || !region) {
-      throw new UsageError(`--sns-topic needs a topic ARN such as arn:aws:sns:us-east-1:111122223333:cutover-watch-alerts, got ${flags.snsTopic}`);
-    }
-    sinks.push(new SnsSink({ client: new SNSClient({ region }), topicArn: flags.snsTopic }));
+  const region = flags.snsTopic?.split(':')[3];
+  if (flags.snsTopic && (!flags.snsTopic.startsWith('arn:') || !region)) {
+    throw new UsageError(`--sns-topic needs a topic ARN such as arn:aws:sns:us-east-1:111122223333:cutover-watch-alerts, got ${flags.snsTopic}`);
   }
   const webhook = env[SLACK_WEBHOOK_ENV];
-  if (webhook) {
-    if (!/^https:\/\//.test(webhook) && !/^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(webhook)) {
-      throw new UsageError(`${SLACK_WEBHOOK_ENV} must be an https:// Slack incoming webhook URL`);
-    }
-    sinks.push(new SlackSink({ webhookUrl: webhook }));
+  if (webhook && !/^https:\/\//.test(webhook) && !/^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(webhook)) {
+    throw new UsageError(`${SLACK_WEBHOOK_ENV} must be an https:// Slack incoming webhook URL`);
   }
+  if (flags.snsTopic) {
+    const { SnsSink } = await import('../../adapters/alert-sinks');
+    const { SNSClient } = await import('@aws-sdk/client-sns');
+    sinks.push(new SnsSink({ client: new SNSClient({ region }), topicArn: flags.snsTopic }));
+  }
+  if (webhook) sinks.push(new (await import('../../adapters/alert-sinks')).SlackSink({ webhookUrl: webhook }));
   return sinks;
 }
 

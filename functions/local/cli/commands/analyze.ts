@@ -11,9 +11,10 @@ import { alertLine } from '../../../core/alert-format';
 import { analyzePaths, type AnalyzeSummary, type Rejection } from '../../../adapters/ingest-pipeline';
 import { startSmallFileThread } from '../../../adapters/small-file-thread';
 import { listInputFiles } from '../../../adapters/cloudtrail-files';
-import { AwsFatalError } from '../../../adapters/eks-inventory';
-import { dayFoldersSince, listDayFolders } from '../../../adapters/trail-fold';
-import { analyzeSources, isS3Url, listS3Logs, parseS3Url, s3Client, S3UrlError, type S3Listing, type S3Summary } from '../../../adapters/s3-logs';
+import { AwsFatalError } from '../../../adapters/aws-calls';
+// Reading S3 loads the S3 client: imported when an s3:// path is given (its own chunk of the bundle).
+import type { S3Listing, S3Summary } from '../../../adapters/s3-logs';
+import { isS3Url, parseS3Url, S3UrlError } from '../../../core/s3-names';
 import { RejectsFile } from '../../rejects-file';
 import { alertSinks, loadPolicy, SLACK_WEBHOOK_ENV, startAlertDelivery, withAlertOptions, type AlertFlags } from '../alert-options';
 import { command, UsageError, type Io } from '../io';
@@ -99,7 +100,7 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
       listed?.catch(() => undefined);
       await withStore(storeFlags, io, async ({ store, localDir, where, client }) => {
         const requests = countStoreRequests(client);
-        const sinks = alertSinks(flags, localDir);
+        const sinks = await alertSinks(flags, localDir);
         // Written as the run goes and bounded: a file of a million bad records must cost neither
         // memory nor disk in proportion.
         const rejects = new RejectsFile(path.join(localDir, 'rejects.jsonl'), io.now);
@@ -113,9 +114,9 @@ export function analyzeCommand(program: Command, io: Io, setExit: (code: number)
           hideCursor: true,
           clearOnComplete: true,
         }, cliProgress.Presets.shades_classic) : null;
-        const analyze = (options: Parameters<typeof analyzePaths>[0]) =>
+        const analyze = async (options: Parameters<typeof analyzePaths>[0]) =>
           s3
-            ? analyzeSources({ ...options, paths: localPaths, listings: s3.listings, client: s3.client, region: s3.region, reread: flags.reread, sleep: deps.sleep })
+            ? (await import('../../../adapters/s3-logs')).analyzeSources({ ...options, paths: localPaths, listings: s3.listings, client: s3.client, region: s3.region, reread: flags.reread, sleep: deps.sleep })
             : analyzePaths({ ...options, skipFilesRead: true, reread: flags.reread, listed });
         const summary: AnalyzeSummary & { s3?: S3Summary } = await analyze({
           paths,
@@ -192,6 +193,8 @@ async function listS3Paths(
     if (e instanceof S3UrlError) throw new UsageError(e.message, { cause: e });
     throw e;
   }
+  const { listS3Logs, s3Client } = await import('../../../adapters/s3-logs');
+  const { dayFoldersSince, listDayFolders } = await import('../../../adapters/trail-fold');
   const { client, region: clientRegion } = await (deps.s3Client ?? (() => s3Client(region === undefined ? process.env : { ...process.env, AWS_REGION: region })))();
   try {
     const listings: S3Listing[] = [];

@@ -36,7 +36,7 @@ export async function startBackfillRun(options: {
   stopping: string;
 }): Promise<{ rejections: Rejection[]; raised: Alert[]; earlier: Alert[]; failures: DeliveryFailure[]; stop: AbortController; unsubscribe: () => void; ingest: BackfillIngestOptions }> {
   const { flags, io } = options;
-  const sinks = alertSinks({ snsTopic: flags.snsTopic }, options.localDir, options.deps.env);
+  const sinks = await alertSinks({ snsTopic: flags.snsTopic }, options.localDir, options.deps.env);
   const rejections: Rejection[] = [];
   const raised: Alert[] = [];
   const delivery = await startAlertDelivery(options.store, sinks, io);

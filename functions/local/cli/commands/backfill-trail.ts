@@ -16,7 +16,7 @@ import {
   type TrailSource,
 } from '../../../adapters/athena-backfill';
 import { cloudTrailClient } from '../../../adapters/cloudtrail-backfill';
-import { AwsFatalError } from '../../../adapters/eks-inventory';
+import { AwsFatalError } from '../../../adapters/aws-calls';
 import { eventDataStoreId, lakeEngine, lakeSource } from '../../../adapters/lake-backfill';
 import { athenaTableName, checkAthenaIdentifier, parseTrailLocation, TrailSqlError, type TrailPredicateConfig } from '../../../core/trail-sql';
 import { loadPolicy, type AlertFlags } from '../alert-options';
@@ -26,7 +26,7 @@ import { plural } from '../render';
 import { openStore, withStore } from '../store-options';
 import { printAlerts, printEarlierAlerts, printCounts, reportDeliveryFailures } from './analyze';
 import { INTERRUPTED_EXIT, reportRejections, startBackfillRun } from './backfill-run';
-import { REGION_PATTERN } from '../../../adapters/aws-accounts';
+import { REGION_PATTERN } from '../../../core/aws-names';
 import { S3_URL } from '../../../core/s3-names';
 import { resolveRegions, storeOptionsOf, type RegionStoreFlags } from './inventory-sync';
 

@@ -2,17 +2,11 @@ import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import path from 'node:path';
-import {
-  checkLookupAccess,
-  cloudTrailClient,
-  LOOKUP_DAYS,
-  LOOKUP_PER_SECOND,
-  RateLimiter,
-  runBackfill,
-  type BackfillResult,
-  type RegionProgress,
-} from '../../../adapters/cloudtrail-backfill';
-import { AwsFatalError } from '../../../adapters/eks-inventory';
+// The CloudTrail, Athena, STS and Organizations clients load when the command runs (cloudtrail-backfill,
+// backfill-trail, aws-accounts): every other command starts without them.
+import type { BackfillResult, RateLimiter, RegionProgress } from '../../../adapters/cloudtrail-backfill';
+import { LOOKUP_DAYS } from '../../../core/aws-names';
+import { AwsFatalError } from '../../../adapters/aws-calls';
 import { loadPolicy, SLACK_WEBHOOK_ENV, withAlertOptions, type AlertFlags } from '../alert-options';
 import { UsageError, type Io } from '../io';
 import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
@@ -21,9 +15,9 @@ import { plural, shortTime } from '../render';
 import { DEFAULT_STORE_DIR, withStore, withStoreOptions } from '../store-options';
 import { printAlerts, printEarlierAlerts, printCounts, reportDeliveryFailures } from './analyze';
 import { INTERRUPTED_EXIT, reportRejections, startBackfillRun } from './backfill-run';
-import { runTrailCommand, wantsTrailBackfill, type TrailDeps, type TrailFlags } from './backfill-trail';
+import type { TrailDeps, TrailFlags } from './backfill-trail';
 import { resolveRegions, storeOptionsOf, withRegionList, type RegionStoreFlags } from './inventory-sync';
-import { cloudTrailClientWith, type AccountCredentials, type AccountProblem } from '../../../adapters/aws-accounts';
+import type { AccountCredentials, AccountProblem } from '../../../adapters/aws-accounts';
 import { ACCOUNTS_HELP, accountArgs, printAccountProblems, readsManyAccounts, resolveAccountSets, type AccountDeps } from '../account-options';
 
 
@@ -99,6 +93,7 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
           '2 bad arguments, expired credentials, an unknown region or a missing permission in every account (nothing stored); 130 stopped by Ctrl-C.',
     )
     .action(async (flags: BackfillFlags & TrailFlags) => {
+      const { runTrailCommand, wantsTrailBackfill } = await import('./backfill-trail');
       if (wantsTrailBackfill(flags)) {
         // One organization trail, read in the account that owns it: Athena and Lake see every member account already.
         if (readsManyAccounts(flags) || flags.accounts !== undefined || flags.organization) {
@@ -117,6 +112,8 @@ export function backfillCommand(program: Command, io: Io, setExit: (code: number
       const { policy } = await loadPolicy({ policy: flags.policy }, io);
       const accounts = await resolveAccountSets(flags, { env: deps.env, ...deps.accounts });
       const many = readsManyAccounts(flags);
+      const { checkLookupAccess, cloudTrailClient, LOOKUP_PER_SECOND, RateLimiter, runBackfill } = await import('../../../adapters/cloudtrail-backfill');
+      const { cloudTrailClientWith } = await import('../../../adapters/aws-accounts');
 
       // LookupEvents is limited per account and region: a client and a limiter each.
       const clients = new Map<string, CloudTrailClient>();

@@ -1,11 +1,12 @@
 import type { EKSClient } from '@aws-sdk/client-eks';
 import type { IAMClient } from '@aws-sdk/client-iam';
-import { rolesToRead } from '../../../adapters/iam-roles';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { AwsFatalError, eksClient } from '../../../adapters/eks-inventory';
+import { AwsFatalError } from '../../../adapters/aws-calls';
 import { mergeInventory, type Inventory } from '../../../core/inventory';
-import { eksClientWith, REGION_PATTERN, syncAccounts, syncRolesOfAccounts, type AccountCredentials, type AccountInventoryProblem, type AccountsSyncResult } from '../../../adapters/aws-accounts';
+// The EKS and IAM clients load when the sync runs (aws-accounts, eks-inventory, iam-roles).
+import type { AccountCredentials, AccountInventoryProblem, AccountsSyncResult } from '../../../adapters/aws-accounts';
+import { REGION_PATTERN } from '../../../core/aws-names';
 import { ACCOUNTS_HELP, printAccountProblems, readsManyAccounts, resolveAccountSets, withAccountOptions, type AccountDeps, type AccountFlags } from '../account-options';
 import { UsageError, type Io } from '../io';
 import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
@@ -99,6 +100,9 @@ export function inventorySyncCommand(inventory: Command, io: Io, setExit: (code:
       // Regions given are checked first, with the messages they always had.
       if (flags.region?.length) resolveRegions(flags.region, deps.env);
       const accounts = await resolveAccountSets(flags, { env: deps.env, ...deps.accounts });
+      const { eksClientWith, syncAccounts, syncRolesOfAccounts } = await import('../../../adapters/aws-accounts');
+      const { eksClient } = await import('../../../adapters/eks-inventory');
+      const { rolesToRead } = await import('../../../adapters/iam-roles');
       const many = readsManyAccounts(flags);
       const regions = [...new Set(accounts.sets.flatMap((set) => set.regions))];
       const clients: EKSClient[] = [];
