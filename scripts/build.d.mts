@@ -1,4 +1,5 @@
 export const cliBundle: string;
+export const CHUNKS: string;
 export const bundleOptions: import('esbuild').BuildOptions;
 export function buildCli(): Promise<void>;
 export function cliIsStale(): boolean;

@@ -29,6 +29,7 @@ export function plain(value: unknown): unknown {
   return value === undefined ? null : JSON.parse(JSON.stringify(value));
 }
 
+/** A response not of the shape the API promises: that call's problem, named as such (`problemReason`). */
 export class UnexpectedResponse extends Error {
   override name = 'UnexpectedResponse';
 }
