@@ -70,7 +70,10 @@ export async function alertSinks(flags: AlertFlags, localDir: string, env: NodeJ
     const { SNSClient } = await import('@aws-sdk/client-sns');
     sinks.push(new SnsSink({ client: new SNSClient({ region }), topicArn: flags.snsTopic }));
   }
-  if (webhook) sinks.push(new (await import('../../adapters/alert-sinks')).SlackSink({ webhookUrl: webhook }));
+  if (webhook) {
+    const { SlackSink } = await import('../../adapters/alert-sinks');
+    sinks.push(new SlackSink({ webhookUrl: webhook }));
+  }
   return sinks;
 }
 
