@@ -74,11 +74,13 @@ function asciiOnly(text) {
   return text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** True when a source under bin/ or functions/ is newer than the bundle (or there is none). */
+/** True when a source under bin/ or functions/ is newer than the bundle (or there is none, or no chunks beside it). */
 export function cliIsStale() {
   let built;
   try {
     built = statSync(cliBundle).mtimeMs;
+    // the bundle imports its chunks: without them no command starts
+    statSync(path.join(path.dirname(cliBundle), CHUNKS));
   } catch {
     return true;
   }
