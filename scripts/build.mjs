@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const cliBundle = path.join(root, 'dist', 'cutover-watch.mjs');
+/** What the launcher loads first, to start the command's threads while the bundle loads (bin/prestart.ts). */
+export const prestartBundle = path.join(root, 'dist', 'prestart.mjs');
 /** The folder beside the bundle that holds its chunks. */
 export const CHUNKS = 'chunks';
 
@@ -41,7 +43,11 @@ export async function buildCli() {
   rmSync(path.join(path.dirname(cliBundle), CHUNKS), { recursive: true, force: true });
   const built = await build({
     ...bundleOptions,
-    entryPoints: { [path.basename(cliBundle, '.mjs')]: path.join(root, 'bin', 'cutover-watch.ts') },
+    entryPoints: {
+      [path.basename(cliBundle, '.mjs')]: path.join(root, 'bin', 'cutover-watch.ts'),
+      // shares its modules (the threads it starts) with the bundle, as chunks both import
+      [path.basename(prestartBundle, '.mjs')]: path.join(root, 'bin', 'prestart.ts'),
+    },
     outdir: path.dirname(cliBundle),
     outExtension: { '.js': '.mjs' },
     // What a command imports only when it needs it (`await import(…)`: the AWS clients of the
@@ -81,6 +87,7 @@ export function cliIsStale() {
     built = statSync(cliBundle).mtimeMs;
     // the bundle imports its chunks: without them no command starts
     statSync(path.join(path.dirname(cliBundle), CHUNKS));
+    statSync(prestartBundle);
   } catch {
     return true;
   }
