@@ -245,7 +245,7 @@ export function prestartStoreThread(): Worker {
   return entry.worker;
 }
 
-/** The thread `prestartStoreThread` started, once, if it is still running (referenced by then by its taker). */
+/** The thread `prestartStoreThread` started, once, if it is still running; unreferenced still: the taker references it. */
 export function takePrestartedStoreThread(): Worker | undefined {
   const entry = prestarted;
   prestarted = undefined;
