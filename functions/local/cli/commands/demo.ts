@@ -11,7 +11,6 @@ import { analyzePaths } from '../../../adapters/ingest-pipeline';
 import { gatherReport, writeReport } from '../../report';
 import type { PreflightFinding } from '../../../core/preflight';
 import { displaySafe } from '../render';
-import { generateSampleFleet, writeSampleFleet } from '../../sample-fleet';
 import { command, UsageError, type Io } from '../io';
 import { positiveInteger, timeArg } from '../options';
 import { outputFormat, printDocument, withOutputOptions, type OutputFlags } from '../output';
@@ -63,6 +62,8 @@ export function demoCommand(program: Command, io: Io): void {
         throw e;
       }
 
+      // the generator serves the demo alone: a chunk of the bundle the other commands never load
+      const { generateSampleFleet, writeSampleFleet } = await import('../../sample-fleet');
       const fleet = generateSampleFleet({ seed: flags.seed, end });
       // The planted coverage problem: three days of search-prod's region missed by the sync.
       const late = { region: 'us-west-2', days: [8, 7, 6].map((d) => new Date(end.getTime() - d * 86_400_000).toISOString().slice(0, 10)) };
