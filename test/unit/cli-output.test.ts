@@ -13,7 +13,8 @@ import { requireMatches, withFilterOptions } from '../../functions/local/cli/fil
 import type { Io } from '../../functions/local/cli/io';
 import { wrapProse } from '../../functions/local/cli/main';
 import { parseTime } from '../../functions/local/cli/options';
-import { csvRows, jsonDocument, jsonDocumentLines, outputFormat, printDocument, printLines, SCHEMA_VERSION, useColour, yamlDocument, yamlDocumentPieces } from '../../functions/local/cli/output';
+import { csvRows, jsonDocument, jsonDocumentLines, outputFormat, printDocument, printLines, SCHEMA_VERSION, useColour } from '../../functions/local/cli/output';
+import { yamlDocument, yamlDocumentPieces } from '../../functions/local/cli/yaml-output';
 import fc from 'fast-check';
 import { Scalar, stringify } from 'yaml';
 import { displaySafe } from '../../functions/core/display';

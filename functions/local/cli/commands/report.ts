@@ -9,7 +9,7 @@ import { displaySafe } from '../render';
 import { describeFilters, withFilterOptions, type FilterFlags } from '../filters';
 import { activeHours, soakDays, timeArg } from '../options';
 import { selectReadiness } from './readiness';
-import { outputFormat, printDocument, printLines, yamlDocumentPieces, type OutputFlags } from '../output';
+import { outputFormat, printDocument, printLines, type OutputFlags } from '../output';
 import { withStore, withStoreOptions, type StoreOptions } from '../store-options';
 
 /** -o: the report's formats, `yaml`, and `table`/`wide` for text (the same words as every command). */
@@ -103,7 +103,11 @@ export function reportCommand(program: Command, io: Io): void {
           if (format === 'json' || format === 'yaml') {
             // json and yaml carry schemaVersion, like every document the CLI prints; json is written a row at a time
             if (outDir === null) await printDocument(io, format, { ...reportDocument(report) });
-            else file = await writeFileAtomic(outDir, name, format === 'json' ? reportJsonPieces(report) : endingLine(yamlDocumentPieces({ ...reportDocument(report) })));
+            else if (format === 'json') file = await writeFileAtomic(outDir, name, reportJsonPieces(report));
+            else {
+              const { yamlDocumentPieces } = await import('../yaml-output');
+              file = await writeFileAtomic(outDir, name, endingLine(yamlDocumentPieces({ ...reportDocument(report) })));
+            }
           } else if (format === 'csv' || format === 'md') {
             // a line at a time: at 40,000 namespaces the CSV is ~50 MB, the Markdown ~11
             const lines = format === 'csv' ? csvLines(report) : markdownLines(report);
