@@ -232,9 +232,16 @@ let prestarted: { worker: Worker; exited: boolean } | undefined;
  * error, --table) exits as before. A thread that fails to start is dropped, and the store's open
  * starts its own, which reports why.
  */
-export function prestartStoreThread(): Worker {
+export function prestartStoreThread(): Worker | undefined {
   if (prestarted !== undefined) return prestarted.worker;
-  const entry = { worker: newStoreThread(), exited: false };
+  let worker: Worker;
+  try {
+    worker = newStoreThread();
+  } catch {
+    // dynalite not found, no thread to be had: the store's open meets the same and says so, in the command's words
+    return undefined;
+  }
+  const entry = { worker, exited: false };
   const dropped = () => {
     entry.exited = true;
   };

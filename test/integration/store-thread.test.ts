@@ -18,6 +18,7 @@ afterAll(async () => {
 describe('the store thread the launcher starts before the bundle loads', () => {
   it('is the thread the next store opened runs on, once', async () => {
     const thread = prestartStoreThread();
+    expect(thread).toBeDefined();
     expect(prestartStoreThread()).toBe(thread); // one at a time
     const store = await openEmbeddedStore(path.join(tmp, 'first'), { write: true });
     try {
@@ -29,7 +30,7 @@ describe('the store thread the launcher starts before the bundle loads', () => {
   });
 
   it('is left when it has exited before a store opened: the store starts a thread of its own', async () => {
-    const thread = prestartStoreThread();
+    const thread = prestartStoreThread()!;
     const exited = new Promise((resolve) => thread.once('exit', resolve));
     await thread.terminate();
     await exited;
