@@ -647,7 +647,7 @@ export class DynamoEvidenceStore implements EvidencePort {
   private async writeJournal(batch: string, at: string, data: Buffer, hours: string[], committed: boolean): Promise<number> {
     const chunks: Uint8Array[] = [];
     for (let i = 0; i < data.length; i += JOURNAL_CHUNK_BYTES) chunks.push(data.subarray(i, i + JOURNAL_CHUNK_BYTES));
-    const puts = chunks.map((gz, n) => ({ PutRequest: { Item: { pk: JOURNAL_PK, sk: chunkSk(batch, n), gz } } }));
+    const puts = chunks.map((gz, n) => ({ PutRequest: { Item: chunkItem(batch, n, gz) } }));
     const head = committedHead(batch, at, chunks.length, hours);
     if (committed && puts.length < BATCH_WRITE_LIMIT) {
       await this.batchWrite([...puts, { PutRequest: { Item: head } }]);
@@ -1056,7 +1056,7 @@ export class DynamoEvidenceStore implements EvidencePort {
     // after the whole was made. Chunks first: they are inert until the head says committed.
     let n = 0;
     const chunks = await gzipPiecesInChunks(stageJournalPieces(changes, ids), 1, JOURNAL_CHUNK_BYTES, (gz) =>
-      this.batchWrite([{ PutRequest: { Item: { pk: JOURNAL_PK, sk: chunkSk(journal, n++), gz } } }]),
+      this.batchWrite([{ PutRequest: { Item: chunkItem(journal, n++, gz) } }]),
     );
     await this.batchWrite([{ PutRequest: { Item: committedHead(journal, at, chunks, [...ids.keys()], 'stage') } }]);
     return chunks;
@@ -2433,6 +2433,8 @@ function newBatchId(now: Date): string {
 }
 const batchTime = (batch: string): number => Number.parseInt(batch.slice(0, batch.indexOf('-')), 36);
 const chunkSk = (batch: string, n: number) => `C#${batch}#${String(n).padStart(4, '0')}`;
+/** A journal's chunk `n`, as both journals write it (a batch's, `writeJournal`; a stage's, `commitStage`). */
+const chunkItem = (batch: string, n: number, gz: Uint8Array) => ({ pk: JOURNAL_PK, sk: chunkSk(batch, n), gz });
 const chunkBatch = (sk: string) => sk.slice(2, sk.lastIndexOf('#'));
 /** A journal's head once committed: what a recovery rolls forward (`kind: stage`, a write-out's). */
 const committedHead = (batch: string, at: string, chunks: number, hours: string[], kind?: 'stage') => ({
