@@ -52,11 +52,13 @@ export async function gzipPiecesInChunks(
     // handled here so that a failure waits, unreported, for the await below that throws it
     taken.catch(() => undefined);
   };
+  /** What was made and not handed yet, as one buffer. */
+  const joined = () => (made.length === 1 ? (made[0] as Buffer) : Buffer.concat(made, madeBytes));
   gzip.on('data', (data: Buffer) => {
     made.push(data);
     madeBytes += data.length;
     if (madeBytes < chunkBytes) return;
-    const all = made.length === 1 ? (made[0] as Buffer) : Buffer.concat(made, madeBytes);
+    const all = joined();
     let at = 0;
     for (; all.length - at >= chunkBytes; at += chunkBytes) hand(all.subarray(at, at + chunkBytes));
     made = at < all.length ? [all.subarray(at)] : [];
@@ -88,7 +90,7 @@ export async function gzipPiecesInChunks(
     gzip.destroy();
     throw error;
   }
-  if (madeBytes > 0 || chunks === 0) hand(made.length === 1 ? (made[0] as Buffer) : Buffer.concat(made, madeBytes));
+  if (madeBytes > 0 || chunks === 0) hand(joined());
   await taken;
   return chunks;
 }
