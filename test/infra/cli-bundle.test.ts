@@ -26,7 +26,7 @@ describe('the CLI bundle (built by the run’s global setup)', () => {
     const prestart = staticallyLoaded(prestartBundle);
     const bundle = staticallyLoaded(cliBundle);
     // the module holding the thread's source (its token header) is one chunk both import
-    const holders = [...prestart].filter((file) => readFileSync(file, 'utf8').includes("'x-cutover-watch-token'") || readFileSync(file, 'utf8').includes('"x-cutover-watch-token"'));
+    const holders = [...prestart].filter((file) => /["']x-cutover-watch-token["']/.test(readFileSync(file, 'utf8')));
     expect(holders).toHaveLength(1);
     expect(bundle.has(holders[0]!)).toBe(true);
     expect(holders[0]).not.toBe(prestartBundle);
